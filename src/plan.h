@@ -1,0 +1,49 @@
+/*
+ * plan.h - decide each task's output path.
+ *
+ * Call sequence (master, after scan_run):
+ *   if (plan_template_check(tmpl, &err) < 0) ...usage error...
+ *   plan_outputs(&popts, &list);
+ *
+ * An output mirrors the input's path relative to its INPUT root under
+ * --output; the file name comes from the --name template:
+ *   {stem}  input name without its last extension   ("IMG_1.JPG" -> "IMG_1")
+ *   {name}  input name with its extension            ("IMG_1.JPG")
+ *   {ext}   input extension without the dot          ("JPG")
+ *   {fmt}   output format's extension                ("jpg" or "png")
+ *   {{ }}   literal braces
+ * A template may not contain '/', so an output can never leave the mirrored
+ * directory; an expansion that is empty, "." or ".." is refused.
+ */
+#ifndef IMGPOOL_PLAN_H
+#define IMGPOOL_PLAN_H
+
+#include <stddef.h>
+#include "settings.h"
+#include "scan.h"
+
+struct plan_opts {
+    const char *output_dir;
+    const char *name_template;   /* NULL: "{stem}.jpg" / "{stem}.png" */
+    enum out_format format;
+};
+
+/* 0 if @tmpl is usable; else -1 and *why points to a static reason. */
+int plan_template_check(const char *tmpl, const char **why);
+
+/*
+ * Expand @tmpl for input file name @name (no directory part) into @buf.
+ * Returns the length, or -1 when it does not fit or the result is invalid.
+ */
+int plan_expand_name(const char *tmpl, const char *name,
+                     enum out_format fmt, char *buf, size_t size);
+
+/*
+ * Set out_path of every task still to be processed.  A task whose output
+ * would be the input itself, or collides with an earlier task's output, is
+ * marked failed (ERR_OUTPUT_PATH / ERR_OUTPUT_CONFLICT).  Returns 0, or -1
+ * on allocation failure.
+ */
+int plan_outputs(const struct plan_opts *o, struct scan_list *l);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * settings.h - everything that shapes an output image.
+ *
+ * The CLI fills one struct settings; the planner uses it for output names,
+ * the pipeline for the pixels.  Workers receive it by inheritance across
+ * fork(), so it must hold no pointers to memory the master later frees.
+ */
+#ifndef IMGPOOL_SETTINGS_H
+#define IMGPOOL_SETTINGS_H
+
+#include <stdint.h>
+
+enum mode { MODE_THUMBNAIL = 0, MODE_RECOMPRESS };
+enum fit { FIT_INSIDE = 0, FIT_COVER, FIT_FILL };
+enum out_format { FORMAT_JPEG = 0, FORMAT_PNG };
+enum subsample { SUBSAMPLE_AUTO = 0, SUBSAMPLE_420, SUBSAMPLE_444 };
+/* Mirrors VipsFailOn without including vips.h in the master. */
+enum fail_on { FAIL_NONE = 0, FAIL_TRUNCATED, FAIL_ERROR, FAIL_WARNING };
+
+struct settings {
+    enum mode mode;
+    int width, height;        /* the box; 0 means unbounded on that axis */
+    enum fit fit;
+    int upscale;
+    int quality;              /* 1..100 */
+    enum out_format format;
+    enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
+    uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
+    int strip;                /* drop metadata (thumbnail default) */
+    enum fail_on fail_on;
+    int64_t max_pixels;       /* refuse images declaring more; 0 = no limit */
+    int allow_untrusted;      /* lift libvips' untrusted-loader block */
+    int fast_jpeg;            /* allow the direct libjpeg-turbo path */
+};
+
+const char *mode_str(enum mode m);
+const char *fit_str(enum fit f);
+const char *fail_on_str(enum fail_on f);
+
+/* Defaults for @m: thumbnail 300x300 4:2:0 strip lenient, recompress full
+ * size, keep metadata, strict. */
+void settings_init(struct settings *s, enum mode m);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * sniff.h - recognise image formats by their first bytes, and read the
+ * declared dimensions of JPEG and PNG headers without decoding pixels.
+ *
+ * Pure functions on caller-supplied buffers: no I/O, no allocation, safe on
+ * any input (they are fuzzed).
+ */
+#ifndef IMGPOOL_SNIFF_H
+#define IMGPOOL_SNIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum img_format {
+    IMGF_UNKNOWN = 0,
+    IMGF_JPEG,
+    IMGF_PNG,
+    IMGF_GIF,
+    IMGF_WEBP,
+    IMGF_TIFF,
+    IMGF_HEIF,    /* HEIC / AVIF (ISO BMFF "ftyp") */
+    IMGF_BMP,
+    IMGF_JP2,
+    IMGF_PSD,
+    IMGF_PNM,
+    IMGF_OTHER_IMAGE, /* recognised as an image, no loader planned */
+};
+
+/* Bytes a caller should read to let sniff_format() decide. */
+#define SNIFF_BYTES 32
+
+/* Format named by the signature at the start of @buf (@len may be short). */
+enum img_format sniff_format(const unsigned char *buf, size_t len);
+const char *img_format_str(enum img_format f);
+
+/*
+ * What a JPEG header says: dimensions, components, chroma subsampling, and
+ * what the fast path needs to know (EXIF orientation, embedded ICC profile,
+ * Adobe transform, progressive/arithmetic coding).
+ */
+struct jpeg_info {
+    int width, height;
+    int components;     /* 1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK */
+    int h_samp[4], v_samp[4];
+    int progressive;
+    int arithmetic;
+    int lossless;
+    int orientation;    /* EXIF 1..8, 1 when absent or invalid */
+    int has_icc;
+    int has_adobe;
+    int adobe_transform;
+    int has_exif, has_xmp, has_iptc;
+    int qtable_luma[64];   /* first quantisation table, natural order */
+    int have_qtable;
+};
+
+/*
+ * Parse markers from SOI up to and including the first SOF (and every
+ * APPn/DQT before it) in @buf.  Returns 0 when a SOF was found, -1 when the
+ * data is not a JPEG or ends before one.
+ */
+int sniff_jpeg_info(const unsigned char *buf, size_t len,
+                    struct jpeg_info *info);
+
+/*
+ * libjpeg-style quality (1..100) whose scaled standard luminance table best
+ * matches @info's first table; -1 when no table was seen.
+ */
+int sniff_jpeg_quality(const struct jpeg_info *info);
+
+/* Width and height from a PNG IHDR.  0 on success, -1 if malformed. */
+int sniff_png_size(const unsigned char *buf, size_t len, int *w, int *h);
+
+/* Width and height from a GIF logical screen descriptor.  0 / -1. */
+int sniff_gif_size(const unsigned char *buf, size_t len, int *w, int *h);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * task.h - the one contract shared by every module.
+ *
+ * A struct task is one input file after scanning and planning: where it is,
+ * where its output goes and what the master already decided about it.  A
+ * struct task_result is what became of it.  The pool moves task indices to
+ * workers and task_results back; the reporter only ever reads both.
+ *
+ * task_result is a fixed-size, self-contained record (no pointers) so that it
+ * can cross the worker -> master socket as plain bytes.
+ */
+#ifndef IMGPOOL_TASK_H
+#define IMGPOOL_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum task_status {
+    TASK_OK = 0,
+    TASK_SKIPPED,
+    TASK_FAILED,
+};
+
+/*
+ * Why a file was skipped or failed.  The strings from err_class_str() are
+ * part of the report format (docs/REPORT.md): never rename one.
+ */
+enum err_class {
+    ERR_NONE = 0,
+    ERR_NOT_AN_IMAGE,     /* image extension, but no image inside */
+    ERR_NOT_REGULAR,      /* FIFO, device, socket: never opened */
+    ERR_UNSUPPORTED,      /* an image format imgpool cannot read */
+    ERR_UNTRUSTED,        /* needs a loader blocked as untrusted */
+    ERR_DECODE,           /* corrupt or truncated image data */
+    ERR_TOO_LARGE,        /* declared pixel count over --max-pixels */
+    ERR_READ,             /* cannot open or read the input */
+    ERR_WRITE,            /* cannot write the output */
+    ERR_NO_SPACE,         /* ENOSPC / EDQUOT while writing */
+    ERR_OUTPUT_PATH,      /* output path invalid or would escape --output */
+    ERR_OUTPUT_CONFLICT,  /* two inputs map to the same output path */
+    ERR_WORKER_CRASHED,   /* the worker died while on this file */
+    ERR_TIMEOUT,          /* the worker was killed after --timeout */
+    ERR_OUT_OF_MEMORY,    /* the worker hit its memory cap */
+    ERR_INTERRUPTED,      /* never started: the run was interrupted */
+    ERR_INTERNAL,         /* a bug: protocol violation, assertion */
+    ERR__COUNT
+};
+
+const char *task_status_str(enum task_status st);
+const char *err_class_str(enum err_class c);
+
+/*
+ * One input file.  Strings are owned by the task list that holds the task
+ * (struct scan_list frees them).
+ */
+struct task {
+    char *path;          /* as found: root joined with the relative part */
+    const char *rel;     /* points into path: the part below the INPUT root */
+    char *out_path;      /* planned output path, NULL when none */
+    int64_t size;        /* bytes, from the scan's stat */
+    int64_t mtime_ns;
+    uint64_t dev, ino;
+    int root_index;      /* which INPUT this came from */
+    /* Set by scan or plan when the master already knows the outcome. */
+    enum task_status pre_status;  /* TASK_OK means "process it" */
+    enum err_class pre_class;
+    const char *pre_msg;          /* static string, or NULL */
+};
+
+#define RESULT_MSG_MAX 1024
+
+/*
+ * What became of one task.  Filled by the worker (or by the pool when the
+ * worker died or timed out) and sent to the master as raw bytes.
+ */
+struct task_result {
+    uint32_t id;              /* index into the task list */
+    uint32_t status;          /* enum task_status */
+    uint32_t err_class;       /* enum err_class */
+    uint32_t nwarnings;       /* decoder warnings in lenient mode */
+    int64_t in_bytes, out_bytes;
+    int32_t in_width, in_height, out_width, out_height;
+    int64_t usec;             /* wall time spent on the file */
+    char message[RESULT_MSG_MAX];  /* error text, NUL-terminated */
+    char warning[RESULT_MSG_MAX];  /* first warnings, '\n'-separated */
+};
+
+/* Fill @r for a task the master settles without a worker. */
+void task_result_set(struct task_result *r, uint32_t id,
+                     enum task_status st, enum err_class c,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif

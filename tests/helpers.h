@@ -1,0 +1,72 @@
+/*
+ * helpers.h - shared test fixtures.
+ *
+ * Outputs are checked through decoders independent of libvips: TurboJPEG
+ * for JPEG and libpng for PNG.  All functions abort the test (cr_assert)
+ * on unexpected I/O failure, so callers need not check for it.
+ * Strings returned are malloc'ed: the caller frees them.
+ */
+#ifndef IMGPOOL_TEST_HELPERS_H
+#define IMGPOOL_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/* A fresh directory under $TMPDIR (or /tmp); remove with th_rmrf(). */
+char *th_mkdtemp(void);
+/* rm -rf @path (never follows symlinks). */
+void th_rmrf(const char *path);
+/* "dir/name", and mkdir -p of every directory component in between. */
+char *th_path(const char *dir, const char *name);
+void th_mkdirs(const char *path);
+/* Path of a file in testdata/. */
+char *th_testdata(const char *name);
+void th_write_file(const char *path, const void *data, size_t len);
+void th_copy_file(const char *src, const char *dst);
+/* Whole file, NUL-terminated; *len (if not NULL) excludes the NUL. */
+char *th_read_file(const char *path, size_t *len);
+int th_exists(const char *path);
+
+/* Run the built imgpool binary with @args (NULL-terminated, without argv[0]).
+ * stdin is /dev/null; stdout and stderr are captured. */
+struct th_run {
+    int status;   /* exit code, or 128 + signal */
+    char *out;
+    char *err;
+};
+void th_run(struct th_run *r, const char *const *args);
+void th_run_release(struct th_run *r);
+
+/* Decoded image, 8-bit interleaved. */
+struct th_image {
+    int w, h;
+    int channels;       /* channels in px: 3 for JPEG (RGB), PNG as stored
+                           after expansion to 8 bits (1..4) */
+    unsigned char *px;
+    int jpeg_subsamp;   /* TJSAMP_*, -1 for PNG */
+    int file_channels;  /* 1 gray, 3 colour, 4 CMYK (JPEG); PNG: channels */
+};
+/* 0 on success, -1 if the file is not a decodable image of that type. */
+int th_decode_jpeg(const char *path, struct th_image *img);
+int th_decode_png(const char *path, struct th_image *img);
+void th_image_release(struct th_image *img);
+/* Mean colour of the @r-pixel-radius square around (x, y). */
+void th_mean_rgb(const struct th_image *img, int x, int y, int r,
+                 double rgb[3]);
+/* True when each channel of @got is within @tol of @want. */
+int th_rgb_near(const double got[3], int r, int g, int b, double tol);
+
+/* libjpeg quality whose scaled standard luminance table matches the file's
+ * first DQT table best (own parser, independent of src/sniff.c); -1 on
+ * error. */
+int th_jpeg_quality(const char *path);
+
+/* Parse a JSON Lines file into a JSON array (one element per line). */
+json_t *th_read_jsonl(const char *path);
+/* The first element of @arr whose "path" string ends with @suffix. */
+json_t *th_find_record(json_t *arr, const char *path_suffix);
+
+/* Directory of the shared odd-file corpus, or NULL when it is absent. */
+const char *th_corpus_dir(void);
+
+#endif
