@@ -48,6 +48,7 @@ struct pool_opts {
 struct pool_stats {
     size_t crashes, timeouts, respawns;
     int interrupted;               /* signal that stopped dispatch, or 0 */
+    int init_failed;               /* no worker could initialise */
 };
 
 /* Run every task.  0 on completion (even with failed tasks); -1 on a setup
