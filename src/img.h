@@ -25,7 +25,4 @@ void img_process(const struct settings *s, const struct task *t,
                  struct task_result *res);
 void img_worker_fini(void);
 
-/* Prefix of temporary output files: ".imgpool-tmp-". */
-#define IMG_TMP_PREFIX ".imgpool-tmp-"
-
 #endif

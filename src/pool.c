@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -90,7 +91,7 @@ worker_main(const struct pool_opts *o, int fd, pid_t master)
         rc = proto_recv(fd, &hdr, NULL, 0);
         if (rc != 1)
             break; /* EOF: the master is done with us */
-        if (hdr.type != PROTO_TASK || hdr.id >= o->ntasks)
+        if (hdr.type != PROTO_TASK || hdr.id >= o->id_limit)
             break; /* a protocol bug; the master will see our EOF */
         memset(&res, 0, sizeof(res));
         res.id = hdr.id;

@@ -33,7 +33,8 @@ struct pool_opts {
     double timeout_s;              /* per task; <= 0 means none */
     long max_memory_mb;            /* RLIMIT_AS per worker; 0 = none */
     const uint32_t *order;         /* task indices, dispatch order */
-    size_t ntasks;
+    size_t ntasks;                 /* entries in order */
+    size_t id_limit;               /* every task index is below this */
     /* In the worker, after fork.  Return 0, or -1 to exit the worker. */
     int (*init)(void *data);
     /* In the worker: fill @res for task @id.  res->id is preset. */

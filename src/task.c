@@ -67,3 +67,16 @@ task_result_set(struct task_result *r, uint32_t id, enum task_status st,
         va_end(ap);
     }
 }
+
+void
+task_result_fail(struct task_result *r, enum err_class c, const char *fmt,
+                 ...)
+{
+    va_list ap;
+
+    r->status = TASK_FAILED;
+    r->err_class = c;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    va_end(ap);
+}

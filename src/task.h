@@ -92,4 +92,10 @@ void task_result_set(struct task_result *r, uint32_t id,
                      const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Mark @r failed with class @c and a formatted message; other fields
+ * (sizes, dimensions) are kept. */
+void task_result_fail(struct task_result *r, enum err_class c,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

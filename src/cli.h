@@ -1,0 +1,56 @@
+/*
+ * cli.h - command-line parsing into struct cli_opts, then validation.
+ *
+ * Call sequence:
+ *   struct cli_opts o;
+ *   cli_opts_init(&o);
+ *   switch (cli_parse(&o, argc, argv)) {
+ *   case CLI_RUN:   ...run o.settings over o.inputs...
+ *   case CLI_EXIT:  return o.exit_code;   // --help, --version, usage error
+ *   }
+ *   cli_opts_release(&o);
+ *
+ * cli_parse() prints usage errors itself ("imgpool: option '--size': ...",
+ * then a hint to --help) and sets exit_code 2; --help and --version print to
+ * stdout and set exit_code 0.  Strings in cli_opts point into argv unless
+ * noted.
+ */
+#ifndef IMGPOOL_CLI_H
+#define IMGPOOL_CLI_H
+
+#include <stddef.h>
+#include "report.h"
+#include "settings.h"
+
+enum cli_result { CLI_RUN = 0, CLI_EXIT };
+
+struct cli_opts {
+    struct settings settings;
+    const char **inputs;        /* owned array; the strings are argv's */
+    size_t ninputs;
+    const char *output_dir;
+    const char *name_template;
+    const char **includes, **excludes;   /* owned arrays */
+    size_t nincludes, nexcludes;
+    const char *report_path;
+    int jobs;                   /* 0: pool_default_workers() */
+    double timeout_s;
+    long max_memory_mb;
+    int follow_symlinks;
+    int quiet, verbose;
+    enum progress_mode progress;
+    int exit_code;              /* valid when cli_parse() says CLI_EXIT */
+};
+
+void cli_opts_init(struct cli_opts *o);
+void cli_opts_release(struct cli_opts *o);
+enum cli_result cli_parse(struct cli_opts *o, int argc, char **argv);
+
+/*
+ * Parsers for option values, exposed for tests and fuzzing.  Each returns
+ * 0, or -1 with *why set to a static explanation.
+ */
+int cli_parse_size(const char *s, int *w, int *h, const char **why);
+int cli_parse_color(const char *s, unsigned char rgb[3], const char **why);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * geom.c - fit arithmetic (see geom.h).
+ */
+#include <math.h>
+
+#include "geom.h"
+
+static int
+scaled(int v, double scale)
+{
+    long r = lround(v * scale);
+    return r < 1 ? 1 : (int)r;
+}
+
+void
+geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
+{
+    int W = s->width, H = s->height;
+    double sx, sy, scale;
+
+    if (W == 0 && H == 0) {
+        *ow = iw;
+        *oh = ih;
+        return;
+    }
+    if (s->fit == FIT_FILL) {
+        *ow = (!s->upscale && W > iw) ? iw : W;
+        *oh = (!s->upscale && H > ih) ? ih : H;
+        return;
+    }
+    sx = W ? (double)W / iw : 0;
+    sy = H ? (double)H / ih : 0;
+    if (s->fit == FIT_COVER) {
+        scale = sx > sy ? sx : sy;
+        if (!s->upscale && scale > 1)
+            scale = 1;
+        *ow = scaled(iw, scale);
+        *oh = scaled(ih, scale);
+        if (*ow > W)
+            *ow = W;
+        if (*oh > H)
+            *oh = H;
+        return;
+    }
+    /* inside: the tighter constraint wins; that side is exact */
+    if (!W)
+        scale = sy;
+    else if (!H)
+        scale = sx;
+    else
+        scale = sx < sy ? sx : sy;
+    if (!s->upscale && scale >= 1) {
+        *ow = iw;
+        *oh = ih;
+        return;
+    }
+    *ow = (scale == sx) ? W : scaled(iw, scale);
+    *oh = (scale == sy) ? H : scaled(ih, scale);
+}

@@ -1,0 +1,22 @@
+/*
+ * geom.h - output dimensions from input dimensions and the settings.
+ *
+ * Pure arithmetic, shared by every decode path so that they agree to the
+ * pixel.  Input dimensions are those of the upright image (after EXIF
+ * orientation).
+ *
+ *   inside  scale by the smaller of W/iw and H/ih; one side meets the box
+ *   cover   scale by the larger, then centre-crop to the box
+ *   fill    exactly WxH, aspect ratio ignored
+ * Without upscale, no side is ever enlarged: inside and cover stop at scale
+ * 1, fill clamps each side to the input's.  A 0 side in the box is
+ * unbounded; a 0x0 box keeps the input size.
+ */
+#ifndef IMGPOOL_GEOM_H
+#define IMGPOOL_GEOM_H
+
+#include "settings.h"
+
+void geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * img.c - one file in, one 8-bit sRGB JPEG or PNG out, inside a worker.
+ *
+ * This is the only module that includes vips.h.  The steps:
+ *   1. open the input ourselves (O_NOFOLLOW, O_NONBLOCK, regular files only)
+ *      so that errors carry errno and a FIFO or device is never read;
+ *   2. sniff the first bytes: the format decides, not the name;
+ *   3. read the declared dimensions from the header and refuse images over
+ *      max_pixels before any pixel is decoded;
+ *   4. decode from the descriptor (vips_thumbnail_source: shrink-on-load,
+ *      EXIF autorotate, ICC import and export to sRGB, CMYK included);
+ *   5. flatten alpha, convert to 3-band 8-bit sRGB;
+ *   6. save into a temporary file created next to the target (O_EXCL,
+ *      O_NOFOLLOW, relative to a directory descriptor reached without
+ *      following symlinks), fsync, rename over the target.
+ *
+ * libvips warnings (damaged but decodable files) are captured through a GLib
+ * log handler into the task result instead of being printed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vips/vips.h>
+
+#include "geom.h"
+#include "img.h"
+#include "outfile.h"
+#include "sniff.h"
+#include "util.h"
+
+/* Bytes read up front: enough for the markers before a JPEG's SOF in
+ * nearly all files (EXIF with a thumbnail, an ICC profile). */
+#define HEAD_BYTES (256 * 1024)
+
+/* The result being filled, for the log handler.  One task at a time per
+ * worker process, so one pointer suffices. */
+static struct task_result *current;
+
+static void
+append_warning(const char *text)
+{
+    size_t used, left;
+
+    if (!current)
+        return;
+    current->nwarnings++;
+    used = strlen(current->warning);
+    if (used + 2 >= sizeof(current->warning))
+        return;
+    left = sizeof(current->warning) - used;
+    snprintf(current->warning + used, left, "%s%s", used ? "\n" : "", text);
+}
+
+static void
+log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message,
+            gpointer data)
+{
+    (void)domain;
+    (void)data;
+    if (level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO))
+        return;
+    append_warning(message);
+}
+
+int
+img_worker_init(const struct settings *s)
+{
+    if (VIPS_INIT("imgpool"))
+        return -1;
+    /* Parallelism is across processes; one libvips thread per worker. */
+    vips_concurrency_set(1);
+    /* Files are never revisited: the operation cache only costs memory. */
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    if (!s->allow_untrusted)
+        vips_block_untrusted_set(TRUE);
+    g_log_set_default_handler(log_handler, NULL);
+    g_log_set_handler("VIPS", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL, log_handler,
+                      NULL);
+    return 0;
+}
+
+void
+img_worker_fini(void)
+{
+    vips_shutdown();
+}
+
+/* Take libvips' error text into @res, trimmed to one readable line. */
+static void
+fail_vips(struct task_result *res, enum err_class c, const char *what)
+{
+    char buf[RESULT_MSG_MAX];
+    const char *e = vips_error_buffer();
+    size_t n;
+
+    snprintf(buf, sizeof(buf), "%s", e ? e : "");
+    vips_error_clear();
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == '\n')
+            buf[i] = ';';
+    if (c == ERR_DECODE && strstr(buf, "out of memory"))
+        c = ERR_OUT_OF_MEMORY;
+    if (c == ERR_WRITE && (strstr(buf, "No space left") ||
+                           strstr(buf, "Disk quota")))
+        c = ERR_NO_SPACE;
+    task_result_fail(res, c, "%s%s%s", what, n ? ": " : "", buf);
+}
+
+static void
+fail_errno(struct task_result *res, enum err_class c, const char *what,
+           int err)
+{
+    task_result_fail(res, c, "%s: %s", what, strerror(err));
+}
+
+/* Open the input; 0 and *fd, or -1 with @res failed. */
+static int
+open_input(const struct task *t, struct task_result *res, int *fd)
+{
+    struct stat st;
+
+    *fd = open(t->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd < 0) {
+        if (errno == ELOOP)
+            task_result_fail(res, ERR_NOT_REGULAR, "symbolic link not followed");
+        else
+            fail_errno(res, ERR_READ, "cannot open", errno);
+        return -1;
+    }
+    if (fstat(*fd, &st) < 0) {
+        fail_errno(res, ERR_READ, "cannot stat", errno);
+        close(*fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        task_result_fail(res, ERR_NOT_REGULAR, "not a regular file");
+        close(*fd);
+        return -1;
+    }
+    res->in_bytes = st.st_size;
+    /* Regular files ignore O_NONBLOCK; clear it for libvips' sake. */
+    fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK);
+    return 0;
+}
+
+static ssize_t
+read_head(int fd, unsigned char *buf, size_t size)
+{
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (ssize_t)got;
+}
+
+static int
+save_image(const struct settings *s, VipsImage *img, VipsTarget *target,
+           int source_subsample_420)
+{
+    if (s->format == FORMAT_PNG)
+        return vips_pngsave_target(img, target, "compression", 6,
+                                   "strip", s->strip, NULL);
+
+    VipsForeignSubsample sub;
+    switch (s->subsample) {
+    case SUBSAMPLE_420:
+        sub = VIPS_FOREIGN_SUBSAMPLE_ON;
+        break;
+    case SUBSAMPLE_444:
+        sub = VIPS_FOREIGN_SUBSAMPLE_OFF;
+        break;
+    default:
+        if (s->mode == MODE_THUMBNAIL || source_subsample_420)
+            sub = VIPS_FOREIGN_SUBSAMPLE_ON;
+        else
+            sub = VIPS_FOREIGN_SUBSAMPLE_OFF;
+        break;
+    }
+    return vips_jpegsave_target(img, target, "Q", s->quality,
+                                "optimize_coding", TRUE,
+                                "subsample_mode", sub,
+                                "strip", s->strip, NULL);
+}
+
+/* Encode @img into a new file at @t->out_path (see outfile.h). */
+static int
+write_output(const struct settings *s, const struct task *t, VipsImage *img,
+             int source_subsample_420, struct task_result *res)
+{
+    struct outfile of;
+    VipsTarget *target;
+    int rc;
+
+    if (outfile_open(&of, s->output_dir, t->out_path, res) < 0)
+        return -1;
+    target = vips_target_new_to_descriptor(of.fd);
+    if (!target) {
+        fail_vips(res, ERR_WRITE, "cannot write output");
+        outfile_abort(&of);
+        return -1;
+    }
+    rc = save_image(s, img, target, source_subsample_420);
+    if (rc == 0)
+        rc = vips_target_end(target);
+    g_object_unref(target);
+    if (rc != 0) {
+        fail_vips(res, ERR_WRITE, "cannot encode output");
+        outfile_abort(&of);
+        return -1;
+    }
+    return outfile_commit(&of, res);
+}
+
+/*
+ * Bring @in to 3-band 8-bit sRGB with alpha flattened, hanging
+ * intermediates off @parent.  Returns the final image (borrowed), or NULL.
+ */
+static VipsImage *
+to_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 5);
+    VipsImage *x = in;
+
+    if (x->Type != VIPS_INTERPRETATION_sRGB ||
+        x->BandFmt != VIPS_FORMAT_UCHAR) {
+        if (vips_colourspace(x, &t[0], VIPS_INTERPRETATION_sRGB, NULL))
+            return NULL;
+        x = t[0];
+    }
+    if (vips_image_hasalpha(x)) {
+        /* After vips_colourspace() to sRGB the image is 8-bit, so alpha
+         * and the background are both on a 0..255 scale. */
+        VipsArrayDouble *bg;
+        double bgv[3];
+        int rc;
+        for (int i = 0; i < 3; i++)
+            bgv[i] = s->background[i];
+        bg = vips_array_double_new(bgv, 3);
+        rc = vips_flatten(x, &t[1], "background", bg, NULL);
+        vips_area_unref(VIPS_AREA(bg));
+        if (rc)
+            return NULL;
+        x = t[1];
+    }
+    if (x->Bands > 3) {
+        if (vips_extract_band(x, &t[2], 0, "n", 3, NULL))
+            return NULL;
+        x = t[2];
+    }
+    if (x->BandFmt != VIPS_FORMAT_UCHAR) {
+        if (vips_cast_uchar(x, &t[3], NULL))
+            return NULL;
+        x = t[3];
+    }
+    return x;
+}
+
+static VipsFailOn
+vips_fail_on(enum fail_on f)
+{
+    switch (f) {
+    case FAIL_TRUNCATED:
+        return VIPS_FAIL_ON_TRUNCATED;
+    case FAIL_ERROR:
+        return VIPS_FAIL_ON_ERROR;
+    case FAIL_WARNING:
+        return VIPS_FAIL_ON_WARNING;
+    default:
+        return VIPS_FAIL_ON_NONE;
+    }
+}
+
+static int
+too_large(const struct settings *s, int w, int h, struct task_result *res)
+{
+    if (s->max_pixels > 0 && (int64_t)w * h > s->max_pixels) {
+        task_result_fail(res, ERR_TOO_LARGE, "image declares %dx%d = %lld pixels, over "
+             "the limit of %lld (--max-pixels)", w, h,
+             (long long)w * h, (long long)s->max_pixels);
+        return 1;
+    }
+    return 0;
+}
+
+/* The general path: libvips does everything. */
+static void
+process_vips(const struct settings *s, const struct task *t, int fd,
+             enum img_format fmt, const struct jpeg_info *ji,
+             struct task_result *res)
+{
+    VipsObject *ctx = VIPS_OBJECT(vips_image_new());
+    VipsImage **im = (VipsImage **)vips_object_local_array(ctx, 4);
+    VipsSource *source = vips_source_new_from_descriptor(fd);
+    const char *loader;
+    VipsImage *out;
+    int iw, ih, ow, oh;
+
+    if (!source) {
+        fail_vips(res, ERR_READ, "cannot read");
+        goto out;
+    }
+    loader = vips_foreign_find_load_source(source);
+    if (!loader) {
+        vips_error_clear();
+        if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN ||
+            s->allow_untrusted)
+            task_result_fail(res, ERR_UNSUPPORTED, "%s images are not supported by this "
+                 "build of libvips", img_format_str(fmt));
+        else
+            task_result_fail(res, ERR_UNTRUSTED, "%s images need a libvips loader that "
+                 "is blocked as untrusted; --allow-untrusted lifts the "
+                 "block", img_format_str(fmt));
+        goto out;
+    }
+
+    /* Upright dimensions, from our own parse (JPEG) or a header-only load. */
+    if (fmt == IMGF_JPEG && ji) {
+        iw = ji->width;
+        ih = ji->height;
+        if (ji->orientation >= 5) {
+            iw = ji->height;
+            ih = ji->width;
+        }
+    } else {
+        im[0] = vips_image_new_from_source(source, "", "access",
+                                           VIPS_ACCESS_SEQUENTIAL, NULL);
+        if (!im[0]) {
+            fail_vips(res, ERR_DECODE, "cannot read image header");
+            goto out;
+        }
+        iw = im[0]->Xsize;
+        ih = im[0]->Ysize;
+        if (too_large(s, iw, ih, res))
+            goto out;
+        if (vips_image_get_orientation_swap(im[0])) {
+            iw = im[0]->Ysize;
+            ih = im[0]->Xsize;
+        }
+        VIPS_UNREF(im[0]);
+        if (vips_source_rewind(source)) {
+            fail_vips(res, ERR_READ, "cannot rewind input");
+            goto out;
+        }
+    }
+    res->in_width = iw;
+    res->in_height = ih;
+    geom_fit(s, iw, ih, &ow, &oh);
+
+    if (vips_thumbnail_source(source, &im[1], ow, "height", oh,
+                              "size", s->fit == FIT_COVER
+                                  ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE,
+                              "crop", s->fit == FIT_COVER
+                                  ? VIPS_INTERESTING_CENTRE
+                                  : VIPS_INTERESTING_NONE,
+                              "export_profile", "srgb",
+                              "fail_on", vips_fail_on(s->fail_on),
+                              NULL)) {
+        fail_vips(res, ERR_DECODE, "cannot decode");
+        goto out;
+    }
+    out = to_srgb8(s, ctx, im[1]);
+    if (!out) {
+        fail_vips(res, ERR_DECODE, "cannot convert to sRGB");
+        goto out;
+    }
+    /* Metadata is copied; the orientation is now baked into the pixels. */
+    if (!s->strip) {
+        if (vips_copy(out, &im[2], NULL)) {
+            fail_vips(res, ERR_DECODE, "cannot copy image");
+            goto out;
+        }
+        out = im[2];
+        vips_image_remove(out, VIPS_META_ORIENTATION);
+    }
+    if (write_output(s, t, out, ji && ji->components == 3 &&
+                     ji->h_samp[0] * ji->v_samp[0] > 1 &&
+                     ji->h_samp[1] == 1 && ji->v_samp[1] == 1, res) < 0)
+        goto out;
+    res->out_width = out->Xsize;
+    res->out_height = out->Ysize;
+    res->status = TASK_OK;
+out:
+    if (source)
+        g_object_unref(source);
+    g_object_unref(ctx);
+}
+
+void
+img_process(const struct settings *s, const struct task *t,
+            struct task_result *res)
+{
+    static unsigned char head[HEAD_BYTES];
+    struct jpeg_info ji;
+    int have_ji = 0;
+    int64_t t0 = util_now_us();
+    enum img_format fmt;
+    ssize_t n;
+    int fd, w, h;
+
+    res->status = TASK_FAILED;
+    res->in_width = res->in_height = res->out_width = res->out_height = -1;
+    res->out_bytes = -1;
+    current = res;
+
+    if (!t->out_path) {
+        task_result_fail(res, ERR_INTERNAL, "no output path planned");
+        goto done;
+    }
+    if (open_input(t, res, &fd) < 0)
+        goto done;
+    n = read_head(fd, head, sizeof(head));
+    if (n < 0) {
+        fail_errno(res, ERR_READ, "cannot read", errno);
+        close(fd);
+        goto done;
+    }
+    if (n == 0) {
+        task_result_fail(res, ERR_NOT_AN_IMAGE, "empty file");
+        close(fd);
+        goto done;
+    }
+    fmt = sniff_format(head, (size_t)n);
+    if (fmt == IMGF_UNKNOWN) {
+        task_result_fail(res, ERR_NOT_AN_IMAGE, "not an image: no known image signature "
+             "in the first bytes");
+        close(fd);
+        goto done;
+    }
+    if (fmt == IMGF_JPEG && sniff_jpeg_info(head, (size_t)n, &ji) == 0) {
+        have_ji = 1;
+        if (too_large(s, ji.width, ji.height, res)) {
+            close(fd);
+            goto done;
+        }
+    } else if (fmt == IMGF_PNG) {
+        if (sniff_png_size(head, (size_t)n, &w, &h) < 0) {
+            task_result_fail(res, ERR_DECODE, "PNG header is malformed");
+            close(fd);
+            goto done;
+        }
+        if (too_large(s, w, h, res)) {
+            close(fd);
+            goto done;
+        }
+    } else if (fmt == IMGF_GIF &&
+               sniff_gif_size(head, (size_t)n, &w, &h) == 0 &&
+               too_large(s, w, h, res)) {
+        close(fd);
+        goto done;
+    }
+
+    process_vips(s, t, fd, fmt, have_ji ? &ji : NULL, res);
+    close(fd);
+done:
+    if (res->status == TASK_OK) {
+        res->err_class = ERR_NONE;
+        res->message[0] = '\0';
+    }
+    res->usec = util_now_us() - t0;
+    current = NULL;
+}

@@ -1,0 +1,176 @@
+/*
+ * outfile.c - temp file, fsync, rename; see outfile.h for the contract.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "outfile.h"
+
+static unsigned tmp_counter;
+
+static void
+fail_errno(struct task_result *res, enum err_class c, const char *what,
+           int err)
+{
+    if (err == ENOSPC || err == EDQUOT)
+        c = ERR_NO_SPACE;
+    task_result_fail(res, c, "%s: %s", what, strerror(err));
+}
+
+static int
+open_dir(const char *output_dir, const char *out_path,
+         struct task_result *res, const char **name)
+{
+    size_t rootlen = strlen(output_dir);
+    const char *rel, *slash;
+    char comp[NAME_MAX + 1];
+    int fd, next;
+
+    if (strncmp(out_path, output_dir, rootlen) != 0) {
+        task_result_fail(res, ERR_INTERNAL,
+                         "output path outside the output directory");
+        return -1;
+    }
+    rel = out_path + rootlen;
+    while (*rel == '/')
+        rel++;
+    fd = open(output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        fail_errno(res, ERR_WRITE, "cannot open output directory", errno);
+        return -1;
+    }
+    while ((slash = strchr(rel, '/')) != NULL) {
+        size_t len = (size_t)(slash - rel);
+        if (len == 0) {
+            rel++;
+            continue;
+        }
+        if (len > NAME_MAX || (len == 2 && rel[0] == '.' && rel[1] == '.') ||
+            (len == 1 && rel[0] == '.')) {
+            task_result_fail(res, ERR_OUTPUT_PATH,
+                             "invalid output directory component");
+            close(fd);
+            return -1;
+        }
+        memcpy(comp, rel, len);
+        comp[len] = '\0';
+        if (mkdirat(fd, comp, 0777) < 0 && errno != EEXIST) {
+            fail_errno(res, ERR_WRITE, "cannot create output directory",
+                       errno);
+            close(fd);
+            return -1;
+        }
+        next = openat(fd, comp,
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            int err = errno;
+            if (err == ELOOP || err == ENOTDIR)
+                task_result_fail(res, ERR_OUTPUT_PATH,
+                                 "output directory component '%s' is a "
+                                 "symbolic link or not a directory", comp);
+            else
+                fail_errno(res, ERR_WRITE, "cannot open output directory",
+                           err);
+            close(fd);
+            return -1;
+        }
+        close(fd);
+        fd = next;
+        rel = slash + 1;
+    }
+    if (*rel == '\0' || strlen(rel) > NAME_MAX) {
+        task_result_fail(res, ERR_OUTPUT_PATH, "invalid output file name");
+        close(fd);
+        return -1;
+    }
+    *name = rel;
+    return fd;
+}
+
+int
+outfile_open(struct outfile *of, const char *output_dir, const char *out_path,
+             struct task_result *res)
+{
+    of->fd = -1;
+    of->dirfd = open_dir(output_dir, out_path, res, &of->name);
+    if (of->dirfd < 0)
+        return -1;
+    snprintf(of->tmp, sizeof(of->tmp), OUTFILE_TMP_PREFIX "%ld-%u",
+             (long)getpid(), tmp_counter++);
+    of->fd = openat(of->dirfd, of->tmp,
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    0666);
+    if (of->fd < 0) {
+        fail_errno(res, ERR_WRITE, "cannot create temporary output", errno);
+        close(of->dirfd);
+        of->dirfd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+int
+outfile_write(struct outfile *of, const void *buf, size_t len,
+              struct task_result *res)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(of->fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fail_errno(res, ERR_WRITE, "cannot write output", errno);
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void
+outfile_abort(struct outfile *of)
+{
+    if (of->fd >= 0)
+        close(of->fd);
+    of->fd = -1;
+    if (of->dirfd >= 0) {
+        unlinkat(of->dirfd, of->tmp, 0);
+        close(of->dirfd);
+    }
+    of->dirfd = -1;
+}
+
+int
+outfile_commit(struct outfile *of, struct task_result *res)
+{
+    struct stat st;
+    int rc;
+
+    if (fsync(of->fd) < 0 || fstat(of->fd, &st) < 0) {
+        fail_errno(res, ERR_WRITE, "cannot write output", errno);
+        outfile_abort(of);
+        return -1;
+    }
+    rc = close(of->fd);
+    of->fd = -1;
+    if (rc < 0) {
+        fail_errno(res, ERR_WRITE, "cannot write output", errno);
+        outfile_abort(of);
+        return -1;
+    }
+    if (renameat(of->dirfd, of->tmp, of->dirfd, of->name) < 0) {
+        fail_errno(res, ERR_WRITE, "cannot rename output into place", errno);
+        outfile_abort(of);
+        return -1;
+    }
+    res->out_bytes = st.st_size;
+    close(of->dirfd);
+    of->dirfd = -1;
+    return 0;
+}

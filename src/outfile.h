@@ -1,0 +1,42 @@
+/*
+ * outfile.h - atomic creation of one output file inside the output tree.
+ *
+ * Call sequence (in a worker):
+ *   struct outfile of;
+ *   if (outfile_open(&of, output_dir, out_path, res) < 0) ...res is failed...
+ *   ...write the encoded image to of.fd...
+ *   if (outfile_commit(&of, res) < 0) ...res is failed, nothing left behind...
+ *   // or outfile_abort(&of) to give up
+ *
+ * outfile_open() walks from @output_dir to the output's directory one
+ * component at a time with openat(O_NOFOLLOW | O_DIRECTORY), creating what
+ * is missing, so a symlink planted inside the output tree can never redirect
+ * a write.  The data goes to IMG_TMP_PREFIX "<pid>-<n>" in that directory
+ * (O_CREAT | O_EXCL | O_NOFOLLOW); commit fsyncs it and renames it over the
+ * final name, which replaces a file or a symlink of that name but never
+ * writes through one.
+ */
+#ifndef IMGPOOL_OUTFILE_H
+#define IMGPOOL_OUTFILE_H
+
+#include "task.h"
+
+#define OUTFILE_TMP_PREFIX ".imgpool-tmp-"
+
+struct outfile {
+    int dirfd;
+    int fd;
+    const char *name;   /* points into the out_path given to open */
+    char tmp[64];
+};
+
+int outfile_open(struct outfile *of, const char *output_dir,
+                 const char *out_path, struct task_result *res);
+int outfile_commit(struct outfile *of, struct task_result *res);
+void outfile_abort(struct outfile *of);
+
+/* Write all of @buf to of->fd.  0, or -1 with @res failed. */
+int outfile_write(struct outfile *of, const void *buf, size_t len,
+                  struct task_result *res);
+
+#endif
