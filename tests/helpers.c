@@ -1,0 +1,770 @@
+/*
+ * helpers.c - shared test fixtures: files, the built binary, decoders.
+ *
+ * Tests check what imgpool wrote with decoders that do not go through
+ * libvips: TurboJPEG for JPEG, libpng for PNG, and a JPEG marker walker of
+ * our own for the quantisation tables and the Adobe APP14 marker.  A bug in
+ * how imgpool drives libvips then cannot hide behind the same bug in the
+ * oracle.  Unexpected I/O failures end the test through cr_assert, so the
+ * callers stay short; "not an image" is an answer (-1), not a failure.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* close_range() */
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <png.h>
+#include <turbojpeg.h>
+
+#include "helpers.h"
+
+/* ------------------------------------------------------------------ */
+/* Files and directories                                              */
+/* ------------------------------------------------------------------ */
+
+static char *
+xstrdup(const char *s)
+{
+    char *p = strdup(s);
+
+    cr_assert(p != NULL, "out of memory");
+    return p;
+}
+
+static void *
+xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+
+    cr_assert(p != NULL, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+static char *
+join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = xmalloc(la + 1 + lb + 1);
+
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+char *
+th_mkdtemp(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *tmpl;
+
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    tmpl = join(base, "imgpool-test-XXXXXX");
+    cr_assert(mkdtemp(tmpl) != NULL, "cannot create a directory in '%s': %s",
+              base, strerror(errno));
+    return tmpl;
+}
+
+/*
+ * Remove @path and everything below it.  Directories are made accessible
+ * before they are read, since tests create unreadable ones on purpose;
+ * symlinks are removed, never followed.
+ */
+static void
+rmrf(const char *path)
+{
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+
+    if (lstat(path, &st) != 0) {
+        cr_assert(errno == ENOENT, "cannot stat '%s': %s", path,
+                  strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cr_assert(unlink(path) == 0 || errno == ENOENT,
+                  "cannot remove '%s': %s", path, strerror(errno));
+        return;
+    }
+    (void)chmod(path, 0700);
+    d = opendir(path);
+    cr_assert(d != NULL, "cannot open directory '%s': %s", path,
+              strerror(errno));
+    for (;;) {
+        errno = 0;
+        e = readdir(d);
+        if (e == NULL)
+            break;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *child = join(path, e->d_name);
+        rmrf(child);
+        free(child);
+    }
+    cr_assert(errno == 0, "cannot read directory '%s': %s", path,
+              strerror(errno));
+    closedir(d);
+    cr_assert(rmdir(path) == 0, "cannot remove directory '%s': %s", path,
+              strerror(errno));
+}
+
+void
+th_rmrf(const char *path)
+{
+    if (path != NULL)
+        rmrf(path);
+}
+
+void
+th_mkdirs(const char *path)
+{
+    char *p = xstrdup(path);
+    size_t len = strlen(p);
+
+    /* Create each prefix that ends just before a '/', then the whole. */
+    for (size_t i = 1; i <= len; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char saved = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) != 0) {
+            struct stat st;
+            cr_assert(errno == EEXIST && stat(p, &st) == 0 &&
+                      S_ISDIR(st.st_mode),
+                      "cannot create directory '%s': %s", p,
+                      strerror(errno));
+        }
+        p[i] = saved;
+    }
+    free(p);
+}
+
+char *
+th_path(const char *dir, const char *name)
+{
+    char *full = join(dir, name);
+    char *slash = strrchr(full, '/');
+
+    /* The parent of the result: @dir itself at least. */
+    *slash = '\0';
+    th_mkdirs(full);
+    *slash = '/';
+    return full;
+}
+
+char *
+th_testdata(const char *name)
+{
+    return join(TESTDATA_DIR, name);
+}
+
+void
+th_write_file(const char *path, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    cr_assert(fd >= 0, "cannot create '%s': %s", path, strerror(errno));
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        cr_assert(n > 0, "cannot write '%s': %s", path, strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    cr_assert(close(fd) == 0, "cannot write '%s': %s", path,
+              strerror(errno));
+}
+
+/* Read all of @fd into a NUL-terminated buffer; @what names it in errors. */
+static char *
+read_fd(int fd, const char *what, size_t *lenp)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = xmalloc(cap);
+
+    for (;;) {
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert(buf != NULL, "out of memory reading '%s'", what);
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        cr_assert(n >= 0, "cannot read '%s': %s", what, strerror(errno));
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    if (lenp != NULL)
+        *lenp = len;
+    return buf;
+}
+
+char *
+th_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *buf;
+
+    cr_assert(fd >= 0, "cannot open '%s': %s", path, strerror(errno));
+    buf = read_fd(fd, path, len);
+    close(fd);
+    return buf;
+}
+
+void
+th_copy_file(const char *src, const char *dst)
+{
+    size_t len;
+    char *data = th_read_file(src, &len);
+
+    th_write_file(dst, data, len);
+    free(data);
+}
+
+int
+th_exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running the binary                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An unlinked temporary file: the child writes to it, the parent rewinds
+ * and reads it.  Files rather than pipes, so a chatty child can never
+ * block on a pipe nobody drains while we wait for it to exit.
+ */
+static int
+anon_tmpfile(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *tmpl;
+    int fd;
+
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    tmpl = join(base, "imgpool-out-XXXXXX");
+    fd = mkstemp(tmpl);
+    cr_assert(fd >= 0, "cannot create a file in '%s': %s", base,
+              strerror(errno));
+    /* Only the dup2()'ed copies may reach the child after exec. */
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    unlink(tmpl);
+    free(tmpl);
+    return fd;
+}
+
+static char *
+slurp_tmpfile(int fd, const char *what)
+{
+    char *s;
+
+    cr_assert(lseek(fd, 0, SEEK_SET) == 0, "cannot rewind %s: %s", what,
+              strerror(errno));
+    s = read_fd(fd, what, NULL);
+    close(fd);
+    return s;
+}
+
+void
+th_run(struct th_run *r, const char *const *args)
+{
+    size_t n = 0;
+    char **argv;
+    int out_fd, err_fd, st;
+    pid_t pid;
+
+    while (args != NULL && args[n] != NULL)
+        n++;
+    /* Built before fork: the child only calls async-signal-safe functions. */
+    argv = xmalloc((n + 2) * sizeof(*argv));
+    argv[0] = (char *)IMGPOOL_BIN;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = (char *)args[i];
+    argv[n + 1] = NULL;
+
+    out_fd = anon_tmpfile();
+    err_fd = anon_tmpfile();
+    fflush(NULL);
+
+    pid = fork();
+    cr_assert(pid >= 0, "cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        int in_fd = open("/dev/null", O_RDONLY);
+        if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 ||
+            dup2(err_fd, 2) < 0)
+            _exit(127);
+        /* Nothing of the test runner's (its pipes) leaks into imgpool. */
+        if (close_range(3, ~0U, 0) != 0)
+            for (int fd = 3; fd < 1024; fd++)
+                close(fd);
+        execv(IMGPOOL_BIN, argv);
+        static const char msg[] = "th_run: cannot exec " IMGPOOL_BIN "\n";
+        if (write(2, msg, sizeof(msg) - 1) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    free(argv);
+
+    while (waitpid(pid, &st, 0) < 0)
+        cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
+    if (WIFEXITED(st))
+        r->status = WEXITSTATUS(st);
+    else if (WIFSIGNALED(st))
+        r->status = 128 + WTERMSIG(st);
+    else
+        r->status = -1;
+    r->out = slurp_tmpfile(out_fd, "captured stdout");
+    r->err = slurp_tmpfile(err_fd, "captured stderr");
+}
+
+void
+th_run_release(struct th_run *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* JPEG: marker walk, decode, quality                                 */
+/* ------------------------------------------------------------------ */
+
+/* What the walk over the header segments found. */
+struct jpeg_info {
+    int adobe;              /* an APP14 "Adobe" segment is present */
+    int have_qt;            /* qt holds a table */
+    int qt_id;              /* its Tq */
+    unsigned qt[64];        /* in zigzag order, as stored */
+};
+
+/*
+ * Walk the segments from SOI up to the first SOS (or EOI).  Records the
+ * Adobe marker and the first quantisation table, preferring table 0 (the
+ * luminance table in every common encoder).  -1 if the data is not a JPEG
+ * header or a segment runs past the end.
+ */
+static int
+jpeg_walk(const unsigned char *p, size_t len, struct jpeg_info *ji)
+{
+    size_t i = 2;
+
+    memset(ji, 0, sizeof(*ji));
+    if (len < 4 || p[0] != 0xFF || p[1] != 0xD8)
+        return -1;
+    while (i + 4 <= len) {
+        if (p[i] != 0xFF)
+            return -1;
+        unsigned m = p[i + 1];
+        if (m == 0xFF) {        /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0xD9 || m == 0xDA)
+            return 0;
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {   /* no length */
+            i += 2;
+            continue;
+        }
+        size_t seglen = (size_t)p[i + 2] << 8 | p[i + 3];
+        if (seglen < 2 || i + 2 + seglen > len)
+            return -1;
+        const unsigned char *s = p + i + 4;
+        size_t slen = seglen - 2;
+
+        if (m == 0xEE && slen >= 5 && memcmp(s, "Adobe", 5) == 0)
+            ji->adobe = 1;
+        if (m == 0xDB) {
+            /* One DQT segment may hold several tables. */
+            size_t k = 0;
+            while (k < slen) {
+                int pq = s[k] >> 4, tq = s[k] & 15;
+                size_t tsize = pq ? 128 : 64;
+                if (k + 1 + tsize > slen)
+                    return -1;
+                if (!ji->have_qt || (tq == 0 && ji->qt_id != 0)) {
+                    for (int z = 0; z < 64; z++)
+                        ji->qt[z] = pq ? (unsigned)s[k + 1 + 2 * z] << 8 |
+                                             s[k + 2 + 2 * z]
+                                       : s[k + 1 + z];
+                    ji->have_qt = 1;
+                    ji->qt_id = tq;
+                }
+                k += 1 + tsize;
+            }
+        }
+        i += 2 + seglen;
+    }
+    return -1;
+}
+
+int
+th_decode_jpeg(const char *path, struct th_image *img)
+{
+    size_t len;
+    unsigned char *buf = (unsigned char *)th_read_file(path, &len);
+    tjhandle tj = tjInitDecompress();
+    int w, h, subsamp, cs, ret = -1;
+    unsigned char *raw = NULL;
+    struct jpeg_info ji;
+
+    memset(img, 0, sizeof(*img));
+    cr_assert(tj != NULL, "tjInitDecompress: %s", tjGetErrorStr2(NULL));
+    if (jpeg_walk(buf, len, &ji) != 0)
+        goto out;
+    if (tjDecompressHeader3(tj, buf, (unsigned long)len, &w, &h, &subsamp,
+                            &cs) != 0)
+        goto out;
+
+    /*
+     * Warnings (a truncated scan, corrupt data) count as failure: the
+     * outputs under test must be clean, and TurboJPEG reports them as -1.
+     */
+    if (cs == TJCS_CMYK || cs == TJCS_YCCK) {
+        raw = xmalloc((size_t)w * (size_t)h * 4);
+        if (tjDecompress2(tj, buf, (unsigned long)len, raw, w, 0, h,
+                          TJPF_CMYK, TJFLAG_ACCURATEDCT) != 0)
+            goto out;
+        img->px = xmalloc((size_t)w * (size_t)h * 3);
+        /*
+         * Naive CMYK -> RGB, R = (255 - C)(255 - K) / 255.  Files with an
+         * Adobe marker store the inks inverted (255 = no ink, the
+         * Photoshop convention), where the same formula reads c * k / 255.
+         */
+        for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
+            unsigned k = raw[4 * i + 3];
+            if (!ji.adobe)
+                k = 255 - k;
+            for (int c = 0; c < 3; c++) {
+                unsigned v = raw[4 * i + (size_t)c];
+                if (!ji.adobe)
+                    v = 255 - v;
+                img->px[3 * i + (size_t)c] =
+                    (unsigned char)((v * k + 127) / 255);
+            }
+        }
+        img->file_channels = 4;
+    } else {
+        img->px = xmalloc((size_t)w * (size_t)h * 3);
+        if (tjDecompress2(tj, buf, (unsigned long)len, img->px, w, 0, h,
+                          TJPF_RGB, TJFLAG_ACCURATEDCT) != 0)
+            goto out;
+        img->file_channels = cs == TJCS_GRAY ? 1 : 3;
+    }
+    img->w = w;
+    img->h = h;
+    img->channels = 3;
+    img->jpeg_subsamp = subsamp;
+    ret = 0;
+out:
+    if (ret != 0)
+        th_image_release(img);
+    free(raw);
+    tjDestroy(tj);
+    free(buf);
+    return ret;
+}
+
+/* The IJG (Annex K) luminance table, natural (row-major) order. */
+static const unsigned std_luma[64] = {
+    16, 11, 10, 16, 24, 40, 51, 61,
+    12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77,
+    24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101,
+    72, 92, 95, 98, 112, 100, 103, 99,
+};
+
+/* Natural-order index of the k-th coefficient in zigzag order. */
+static const unsigned char zigzag[64] = {
+    0, 1, 8, 16, 9, 2, 3, 10,
+    17, 24, 32, 25, 18, 11, 4, 5,
+    12, 19, 26, 33, 40, 48, 41, 34,
+    27, 20, 13, 6, 7, 14, 21, 28,
+    35, 42, 49, 56, 57, 50, 43, 36,
+    29, 22, 15, 23, 30, 37, 44, 51,
+    58, 59, 52, 45, 38, 31, 39, 46,
+    53, 60, 61, 54, 47, 55, 62, 63,
+};
+
+/* libjpeg's jpeg_quality_scaling() plus the baseline clamp to 1..255. */
+static unsigned
+scaled_entry(unsigned base, int quality)
+{
+    long scale = quality < 50 ? 5000 / quality : 200 - 2 * quality;
+    long v = ((long)base * scale + 50) / 100;
+
+    if (v < 1)
+        v = 1;
+    if (v > 255)
+        v = 255;
+    return (unsigned)v;
+}
+
+int
+th_jpeg_quality(const char *path)
+{
+    size_t len;
+    unsigned char *buf = (unsigned char *)th_read_file(path, &len);
+    struct jpeg_info ji;
+    long best_err = LONG_MAX;
+    int best = -1;
+
+    if (jpeg_walk(buf, len, &ji) != 0 || !ji.have_qt) {
+        free(buf);
+        return -1;
+    }
+    free(buf);
+    /* Ties go to the higher quality: the first found wins, scanning down. */
+    for (int q = 100; q >= 1; q--) {
+        long err = 0;
+        for (int z = 0; z < 64; z++) {
+            long want = (long)scaled_entry(std_luma[zigzag[z]], q);
+            long d = (long)ji.qt[z] - want;
+            err += d < 0 ? -d : d;
+        }
+        if (err < best_err) {
+            best_err = err;
+            best = q;
+        }
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------------ */
+/* PNG                                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Everything the libpng error path must see lives here, outside the frame
+ * that calls setjmp, so nothing is clobbered by the longjmp.
+ */
+struct pngdec {
+    FILE *f;
+    png_structp png;
+    png_infop info;
+    png_bytep *rows;
+    struct th_image *img;
+};
+
+/* libpng would print these; the return value says enough. */
+static void
+pngdec_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+static void
+pngdec_error(png_structp png, png_const_charp msg)
+{
+    (void)msg;
+    png_longjmp(png, 1);
+}
+
+static int
+pngdec_run(struct pngdec *pr)
+{
+    if (setjmp(png_jmpbuf(pr->png)))
+        return -1;
+
+    png_init_io(pr->png, pr->f);
+    png_read_info(pr->png, pr->info);
+    /* Palette -> RGB, gray < 8 bits -> 8 bits, tRNS -> alpha; 16 -> 8. */
+    png_set_expand(pr->png);
+    png_set_strip_16(pr->png);
+    png_set_interlace_handling(pr->png);
+    png_read_update_info(pr->png, pr->info);
+
+    png_uint_32 w = png_get_image_width(pr->png, pr->info);
+    png_uint_32 h = png_get_image_height(pr->png, pr->info);
+    int channels = png_get_channels(pr->png, pr->info);
+    size_t rowbytes = png_get_rowbytes(pr->png, pr->info);
+
+    if (w == 0 || h == 0 || w > 1 << 20 || h > 1 << 20 ||
+        rowbytes != (size_t)w * (size_t)channels)
+        return -1;
+    pr->img->px = xmalloc(rowbytes * h);
+    pr->rows = xmalloc(h * sizeof(*pr->rows));
+    for (png_uint_32 y = 0; y < h; y++)
+        pr->rows[y] = pr->img->px + (size_t)y * rowbytes;
+    png_read_image(pr->png, pr->rows);
+    png_read_end(pr->png, NULL);
+
+    pr->img->w = (int)w;
+    pr->img->h = (int)h;
+    pr->img->channels = channels;
+    pr->img->file_channels = channels;
+    pr->img->jpeg_subsamp = -1;
+    return 0;
+}
+
+int
+th_decode_png(const char *path, struct th_image *img)
+{
+    struct pngdec pr;
+    unsigned char sig[8];
+    int ret = -1;
+
+    memset(img, 0, sizeof(*img));
+    memset(&pr, 0, sizeof(pr));
+    pr.img = img;
+    pr.f = fopen(path, "rb");
+    cr_assert(pr.f != NULL, "cannot open '%s': %s", path, strerror(errno));
+    if (fread(sig, 1, sizeof(sig), pr.f) != sizeof(sig) ||
+        png_sig_cmp(sig, 0, sizeof(sig)) != 0)
+        goto out;
+    rewind(pr.f);
+
+    pr.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL,
+                                    pngdec_error, pngdec_warning);
+    cr_assert(pr.png != NULL, "png_create_read_struct failed");
+    pr.info = png_create_info_struct(pr.png);
+    cr_assert(pr.info != NULL, "png_create_info_struct failed");
+    ret = pngdec_run(&pr);
+out:
+    if (pr.png != NULL)
+        png_destroy_read_struct(&pr.png, &pr.info, NULL);
+    free(pr.rows);
+    fclose(pr.f);
+    if (ret != 0)
+        th_image_release(img);
+    return ret;
+}
+
+void
+th_image_release(struct th_image *img)
+{
+    free(img->px);
+    memset(img, 0, sizeof(*img));
+}
+
+void
+th_mean_rgb(const struct th_image *img, int x, int y, int r, double rgb[3])
+{
+    double sum[3] = { 0, 0, 0 };
+    long n = 0;
+
+    for (int yy = y - r; yy <= y + r; yy++) {
+        if (yy < 0 || yy >= img->h)
+            continue;
+        for (int xx = x - r; xx <= x + r; xx++) {
+            if (xx < 0 || xx >= img->w)
+                continue;
+            const unsigned char *p =
+                img->px + ((size_t)yy * (size_t)img->w + (size_t)xx) *
+                              (size_t)img->channels;
+            for (int c = 0; c < 3; c++)
+                /* Gray (and gray + alpha) counts for all three. */
+                sum[c] += img->channels >= 3 ? p[c] : p[0];
+            n++;
+        }
+    }
+    cr_assert(n > 0, "th_mean_rgb: (%d, %d) r=%d is outside %dx%d", x, y, r,
+              img->w, img->h);
+    for (int c = 0; c < 3; c++)
+        rgb[c] = sum[c] / (double)n;
+}
+
+int
+th_rgb_near(const double got[3], int r, int g, int b, double tol)
+{
+    const int want[3] = { r, g, b };
+
+    for (int c = 0; c < 3; c++) {
+        double d = got[c] - want[c];
+        if (d < -tol || d > tol)
+            return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reports and the corpus                                             */
+/* ------------------------------------------------------------------ */
+
+json_t *
+th_read_jsonl(const char *path)
+{
+    char *text = th_read_file(path, NULL);
+    json_t *arr = json_array();
+    char *line = text;
+    int lineno = 0;
+
+    cr_assert(arr != NULL, "out of memory");
+    while (*line != '\0') {
+        char *nl = strchr(line, '\n');
+        char *next = nl ? nl + 1 : line + strlen(line);
+        json_error_t jerr;
+        json_t *v;
+
+        if (nl != NULL)
+            *nl = '\0';
+        lineno++;
+        if (line[strspn(line, " \t\r")] != '\0') {
+            v = json_loads(line, 0, &jerr);
+            cr_assert(v != NULL, "%s:%d: invalid JSON: %s", path, lineno,
+                      jerr.text);
+            json_array_append_new(arr, v);
+        }
+        line = next;
+    }
+    free(text);
+    return arr;
+}
+
+json_t *
+th_find_record(json_t *arr, const char *path_suffix)
+{
+    size_t i, slen = strlen(path_suffix);
+    json_t *rec;
+
+    json_array_foreach(arr, i, rec) {
+        const char *p = json_string_value(json_object_get(rec, "path"));
+        size_t plen;
+
+        if (p == NULL)
+            continue;
+        plen = strlen(p);
+        if (plen >= slen && strcmp(p + plen - slen, path_suffix) == 0)
+            return rec;
+    }
+    return NULL;
+}
+
+const char *
+th_corpus_dir(void)
+{
+    struct stat st;
+
+    if (stat(SHARED_CORPUS_DIR "/odd", &st) == 0 && S_ISDIR(st.st_mode))
+        return SHARED_CORPUS_DIR "/odd";
+    return NULL;
+}

@@ -1,0 +1,236 @@
+/*
+ * test_helpers.c - the test oracle checked against testdata/.
+ *
+ * Every other test trusts helpers.c to decode images and read JPEG
+ * quality; these cases pin it to files whose contents are known from
+ * testdata/README.md, so a broken oracle fails here first.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <turbojpeg.h>
+
+#include "helpers.h"
+
+static void
+decode_jpeg_ok(const char *name, struct th_image *img)
+{
+    char *p = th_testdata(name);
+
+    cr_assert_eq(th_decode_jpeg(p, img), 0, "cannot decode %s", name);
+    free(p);
+}
+
+static void
+decode_png_ok(const char *name, struct th_image *img)
+{
+    char *p = th_testdata(name);
+
+    cr_assert_eq(th_decode_png(p, img), 0, "cannot decode %s", name);
+    free(p);
+}
+
+static void
+expect_rgb(const struct th_image *img, int x, int y, int r, int g, int b,
+           double tol)
+{
+    double m[3];
+
+    th_mean_rgb(img, x, y, 4, m);
+    cr_expect(th_rgb_near(m, r, g, b, tol),
+              "at (%d, %d): got (%.0f, %.0f, %.0f), want (%d, %d, %d)", x, y,
+              m[0], m[1], m[2], r, g, b);
+}
+
+static int
+quality_of(const char *name)
+{
+    char *p = th_testdata(name);
+    int q = th_jpeg_quality(p);
+
+    free(p);
+    return q;
+}
+
+Test(helpers, rgb_jpeg_quadrants)
+{
+    struct th_image img;
+
+    decode_jpeg_ok("rgb.jpg", &img);
+    cr_assert_eq(img.w, 640);
+    cr_assert_eq(img.h, 480);
+    cr_expect_eq(img.channels, 3);
+    cr_expect_eq(img.file_channels, 3);
+    cr_expect_eq(img.jpeg_subsamp, TJSAMP_420);
+    expect_rgb(&img, 160, 120, 255, 0, 0, 8);
+    expect_rgb(&img, 480, 120, 0, 255, 0, 8);
+    expect_rgb(&img, 160, 360, 0, 0, 255, 8);
+    expect_rgb(&img, 480, 360, 255, 255, 255, 8);
+    th_image_release(&img);
+}
+
+Test(helpers, jpeg_quality_estimate)
+{
+    int q75 = quality_of("q75.jpg"), q95 = quality_of("rgb.jpg");
+
+    cr_expect(q75 >= 74 && q75 <= 76, "q75.jpg: quality %d", q75);
+    cr_expect(q95 >= 94 && q95 <= 96, "rgb.jpg: quality %d", q95);
+    cr_expect_eq(quality_of("notes.txt"), -1);
+}
+
+Test(helpers, cmyk_jpeg_is_cyan_and_magenta)
+{
+    struct th_image img;
+
+    decode_jpeg_ok("cmyk.jpg", &img);
+    cr_expect_eq(img.file_channels, 4);
+    cr_expect_eq(img.channels, 3);
+    /* Naive conversion of full cyan / full magenta ink. */
+    expect_rgb(&img, 50, 50, 0, 255, 255, 10);
+    expect_rgb(&img, 150, 50, 255, 0, 255, 10);
+    th_image_release(&img);
+}
+
+Test(helpers, gray_jpeg)
+{
+    struct th_image img;
+
+    decode_jpeg_ok("gray.jpg", &img);
+    cr_expect_eq(img.file_channels, 1);
+    cr_expect_eq(img.jpeg_subsamp, TJSAMP_GRAY);
+    expect_rgb(&img, 50, 50, 50, 50, 50, 4);
+    expect_rgb(&img, 150, 50, 200, 200, 200, 4);
+    th_image_release(&img);
+}
+
+Test(helpers, broken_jpegs_do_not_decode)
+{
+    static const char *const names[] = {
+        "truncated.jpg", "garbage.jpg", "not_image.jpg", "rgb.png",
+    };
+    struct th_image img;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *p = th_testdata(names[i]);
+        cr_expect_eq(th_decode_jpeg(p, &img), -1, "%s decoded", names[i]);
+        free(p);
+    }
+}
+
+Test(helpers, png_channels_after_expansion)
+{
+    static const struct {
+        const char *name;
+        int w, h, channels;
+    } cases[] = {
+        { "gray.png", 100, 50, 1 },
+        { "gray_alpha.png", 100, 50, 2 },
+        { "rgb.png", 160, 120, 3 },
+        { "rgba.png", 100, 100, 4 },
+        { "palette.png", 64, 64, 3 },
+        { "rgb16.png", 64, 64, 3 },
+        { "noext_png", 32, 32, 3 },
+    };
+    struct th_image img;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        decode_png_ok(cases[i].name, &img);
+        cr_expect_eq(img.w, cases[i].w, "%s width", cases[i].name);
+        cr_expect_eq(img.h, cases[i].h, "%s height", cases[i].name);
+        cr_expect_eq(img.channels, cases[i].channels, "%s channels",
+                     cases[i].name);
+        cr_expect_eq(img.jpeg_subsamp, -1);
+        th_image_release(&img);
+    }
+}
+
+Test(helpers, png_known_colours)
+{
+    struct th_image img;
+
+    decode_png_ok("rgba.png", &img);
+    cr_expect_eq(img.px[(25 * 100 + 25) * 4 + 3], 255);
+    cr_expect_eq(img.px[(25 * 100 + 75) * 4 + 3], 0);
+    expect_rgb(&img, 25, 50, 255, 0, 0, 0);
+    th_image_release(&img);
+
+    decode_png_ok("rgb16.png", &img);
+    expect_rgb(&img, 32, 32, 200, 100, 50, 0);
+    th_image_release(&img);
+
+    decode_png_ok("palette.png", &img);
+    expect_rgb(&img, 16, 16, 255, 0, 0, 0);
+    expect_rgb(&img, 48, 48, 255, 255, 255, 0);
+    th_image_release(&img);
+}
+
+Test(helpers, orientation_files_store_rotated_pixels)
+{
+    /* Stored size and stored corner of the red block, per orientation. */
+    static const struct {
+        int w, h, x, y;
+    } want[8] = {
+        { 120, 80, 30, 20 }, { 120, 80, 90, 20 },
+        { 120, 80, 90, 60 }, { 120, 80, 30, 60 },
+        { 80, 120, 20, 30 }, { 80, 120, 20, 90 },
+        { 80, 120, 60, 90 }, { 80, 120, 60, 30 },
+    };
+    struct th_image img;
+    char name[32];
+
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof(name), "orient%d.jpg", i + 1);
+        decode_jpeg_ok(name, &img);
+        cr_expect_eq(img.w, want[i].w, "%s width", name);
+        cr_expect_eq(img.h, want[i].h, "%s height", name);
+        expect_rgb(&img, want[i].x, want[i].y, 255, 0, 0, 12);
+        /* The opposite corner is white. */
+        expect_rgb(&img, img.w - want[i].x, img.h - want[i].y, 255, 255, 255,
+                   12);
+        th_image_release(&img);
+    }
+}
+
+Test(helpers, files_and_temp_dirs)
+{
+    char *dir = th_mkdtemp();
+    char *p = th_path(dir, "x/y/z.txt");
+    size_t len;
+    char *back;
+
+    th_write_file(p, "hello", 5);
+    cr_assert(th_exists(p));
+    back = th_read_file(p, &len);
+    cr_expect_eq(len, 5);
+    cr_expect_str_eq(back, "hello");
+    free(back);
+    free(p);
+    th_rmrf(dir);
+    cr_expect(!th_exists(dir));
+    free(dir);
+}
+
+Test(helpers, jsonl_records)
+{
+    char *dir = th_mkdtemp();
+    char *p = th_path(dir, "r.jsonl");
+    static const char text[] =
+        "{\"path\":\"in/a.jpg\",\"status\":\"ok\"}\n"
+        "\n"
+        "{\"path\":\"in/b/c.png\",\"status\":\"failed\"}\n";
+    json_t *arr, *rec;
+
+    th_write_file(p, text, strlen(text));
+    arr = th_read_jsonl(p);
+    cr_assert_eq(json_array_size(arr), 2);
+    rec = th_find_record(arr, "b/c.png");
+    cr_assert(rec != NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(rec, "status")),
+                     "failed");
+    cr_expect_null(th_find_record(arr, "zzz.jpg"));
+    json_decref(arr);
+    free(p);
+    th_rmrf(dir);
+    free(dir);
+}
