@@ -24,6 +24,9 @@ msg_get_level(void)
     return level;
 }
 
+static void vmsg(const char *kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vmsg(const char *kind, const char *fmt, va_list ap)
 {

@@ -1,0 +1,281 @@
+/*
+ * test_pool.c - the worker pool with fake work functions (no libvips):
+ * every task is accounted for once, crashes and hangs cost only their own
+ * task, signals drain or abort, and no child is left behind.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "sig.h"
+#include "util.h"
+
+#define MAXT 200
+
+struct fake {
+    int crash_id;        /* raise(SIGSEGV) on this task */
+    int exit_id;         /* _exit(5) on this task */
+    int hang_id;         /* sleep forever on this task */
+    int sleep_ms;        /* every task sleeps this long */
+    int fail_init;
+    int signal_after;    /* master: raise SIGINT after this many results */
+    int signals;         /* how many SIGINTs to send then */
+    size_t ndone;
+    int seen[MAXT];
+    struct task_result res[MAXT];
+};
+
+static int
+fake_init(void *data)
+{
+    struct fake *f = data;
+    return f->fail_init ? -1 : 0;
+}
+
+static void
+fake_work(void *data, uint32_t id, struct task_result *res)
+{
+    struct fake *f = data;
+
+    if ((int)id == f->crash_id)
+        raise(SIGSEGV);
+    if ((int)id == f->exit_id)
+        _exit(5);
+    if ((int)id == f->hang_id)
+        for (;;)
+            pause();
+    if (f->sleep_ms)
+        usleep((useconds_t)f->sleep_ms * 1000);
+    res->status = TASK_OK;
+    res->out_width = (int32_t)id * 2;
+    res->out_height = (int32_t)getpid();
+}
+
+static void
+fake_done(void *data, const struct task_result *res)
+{
+    struct fake *f = data;
+
+    cr_assert_lt(res->id, MAXT);
+    f->seen[res->id]++;
+    f->res[res->id] = *res;
+    f->ndone++;
+    if (f->signal_after && f->ndone == (size_t)f->signal_after)
+        for (int i = 0; i < f->signals; i++)
+            raise(SIGINT);
+}
+
+static void
+run_pool(struct fake *f, size_t n, int workers, double timeout,
+         struct pool_stats *st, uint32_t *order)
+{
+    struct pool_opts o;
+
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    memset(&o, 0, sizeof(o));
+    o.workers = workers;
+    o.timeout_s = timeout;
+    o.order = order;
+    o.ntasks = n;
+    o.id_limit = n;
+    o.init = fake_init;
+    o.work = fake_work;
+    o.done = fake_done;
+    o.data = f;
+    cr_assert_eq(pool_run(&o, st), 0);
+}
+
+static void
+assert_no_children(void)
+{
+    errno = 0;
+    cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "a child is left behind");
+    cr_assert_eq(errno, ECHILD);
+}
+
+static void
+fake_init_struct(struct fake *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->crash_id = f->exit_id = f->hang_id = -1;
+}
+
+Test(pool, every_task_done_exactly_once, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[MAXT];
+    pid_t first = 0;
+    int other_pid = 0;
+
+    fake_init_struct(&f);
+    run_pool(&f, MAXT, 3, 0, &st, order);
+    cr_assert_eq(f.ndone, MAXT);
+    for (int i = 0; i < MAXT; i++) {
+        cr_assert_eq(f.seen[i], 1, "task %d seen %d times", i, f.seen[i]);
+        cr_assert_eq(f.res[i].status, TASK_OK);
+        cr_assert_eq(f.res[i].out_width, i * 2);
+        cr_assert_neq(f.res[i].out_height, getpid(), "ran in the master");
+        if (!first)
+            first = f.res[i].out_height;
+        else if (f.res[i].out_height != first)
+            other_pid = 1;
+    }
+    cr_assert(other_pid, "all tasks ran in one worker");
+    cr_assert_eq(st.crashes + st.timeouts + st.respawns, 0);
+    assert_no_children();
+}
+
+Test(pool, crash_costs_one_task_and_worker_is_replaced, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[40];
+
+    fake_init_struct(&f);
+    f.crash_id = 7;
+    run_pool(&f, 40, 2, 0, &st, order);
+    cr_assert_eq(f.ndone, 40);
+    for (int i = 0; i < 40; i++) {
+        cr_assert_eq(f.seen[i], 1);
+        if (i == 7)
+            continue;
+        cr_assert_eq(f.res[i].status, TASK_OK, "task %d", i);
+    }
+    cr_assert_eq(f.res[7].status, TASK_FAILED);
+    cr_assert_eq(f.res[7].err_class, ERR_WORKER_CRASHED);
+    cr_assert(strstr(f.res[7].message, "signal 11"), "message: %s",
+              f.res[7].message);
+    cr_assert_eq(st.crashes, 1);
+    cr_assert_eq(st.respawns, 1);
+    assert_no_children();
+}
+
+Test(pool, worker_exit_is_reported_with_status, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[10];
+
+    fake_init_struct(&f);
+    f.exit_id = 0;
+    run_pool(&f, 10, 2, 0, &st, order);
+    cr_assert_eq(f.res[0].err_class, ERR_WORKER_CRASHED);
+    cr_assert(strstr(f.res[0].message, "exited with status 5"), "%s",
+              f.res[0].message);
+    for (int i = 1; i < 10; i++)
+        cr_assert_eq(f.res[i].status, TASK_OK);
+    assert_no_children();
+}
+
+Test(pool, hung_task_times_out, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[6];
+    int64_t t0 = util_now_us();
+
+    fake_init_struct(&f);
+    f.hang_id = 2;
+    run_pool(&f, 6, 2, 0.5, &st, order);
+    cr_assert_lt(util_now_us() - t0, 10 * 1000000, "timeout not enforced");
+    cr_assert_eq(f.res[2].status, TASK_FAILED);
+    cr_assert_eq(f.res[2].err_class, ERR_TIMEOUT);
+    for (int i = 0; i < 6; i++)
+        if (i != 2)
+            cr_assert_eq(f.res[i].status, TASK_OK);
+    cr_assert_eq(st.timeouts, 1);
+    assert_no_children();
+}
+
+Test(pool, init_failure_fails_tasks_without_looping, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[5];
+
+    fake_init_struct(&f);
+    f.fail_init = 1;
+    run_pool(&f, 5, 2, 0, &st, order);
+    cr_assert(st.init_failed);
+    cr_assert_eq(f.ndone, 5);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(f.seen[i], 1);
+        cr_assert_eq(f.res[i].status, TASK_FAILED);
+    }
+    assert_no_children();
+}
+
+Test(pool, first_signal_drains_in_flight_tasks, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[20];
+    size_t ok = 0, interrupted = 0;
+
+    cr_assert_eq(sig_master_setup(), 0);
+    fake_init_struct(&f);
+    f.sleep_ms = 100;
+    f.signal_after = 2;
+    f.signals = 1;
+    run_pool(&f, 20, 2, 0, &st, order);
+    cr_assert_eq(st.interrupted, SIGINT);
+    cr_assert_eq(f.ndone, 20);
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(f.seen[i], 1);
+        if (f.res[i].status == TASK_OK)
+            ok++;
+        else if (f.res[i].status == TASK_SKIPPED &&
+                 f.res[i].err_class == ERR_INTERRUPTED)
+            interrupted++;
+    }
+    /* Two done before the signal; those in flight then (0 to 2) finish. */
+    cr_assert_geq(ok, 2);
+    cr_assert_leq(ok, 4);
+    cr_assert_eq(ok + interrupted, 20);
+    assert_no_children();
+}
+
+Test(pool, second_signal_kills_in_flight_tasks, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[6];
+    int64_t t0 = util_now_us();
+    size_t aborted = 0;
+
+    cr_assert_eq(sig_master_setup(), 0);
+    fake_init_struct(&f);
+    f.hang_id = 1; /* in flight when the signals come */
+    f.signal_after = 1;
+    f.signals = 2;
+    run_pool(&f, 6, 2, 0, &st, order);
+    cr_assert_lt(util_now_us() - t0, 10 * 1000000);
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(f.seen[i], 1);
+        if (f.res[i].status == TASK_FAILED &&
+            f.res[i].err_class == ERR_INTERRUPTED)
+            aborted++;
+    }
+    cr_assert_eq(f.res[1].status, TASK_FAILED);
+    cr_assert_eq(f.res[1].err_class, ERR_INTERRUPTED);
+    cr_assert_geq(aborted, 1);
+    assert_no_children();
+}
+
+Test(pool, default_workers_follow_affinity)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0);
+    cr_assert_eq(pool_default_workers(), 1);
+}
