@@ -106,7 +106,7 @@ sniff_bmff(const unsigned char *buf, size_t len)
     if (len < 12 || memcmp(buf + 4, "ftyp", 4) != 0)
         return IMGF_UNKNOWN;
     boxsize = rd_be32(buf);
-    if (boxsize < 16 && boxsize != 12)
+    if (boxsize < 12)
         return IMGF_UNKNOWN;
 
     if (brand_in(buf + 8, heif_brands, NELEM(heif_brands)))

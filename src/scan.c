@@ -1,0 +1,659 @@
+/*
+ * scan.c - walk the INPUT roots and list the files worth a worker's time.
+ *
+ * A root that is a directory is walked with fts(3), children in strcmp()
+ * order of their names so the same tree always gives the same list.  The
+ * walk is physical: a symlink found inside a tree is reported, not followed,
+ * unless the user asked for --follow-symlinks, in which case fts runs in
+ * logical mode (its cycle check turns a loop into one FTS_DC entry) and a
+ * table of (dev, ino) pairs keeps a file reached by two routes from being
+ * listed twice.  A root that is not a directory is handled on its own,
+ * without fts, which keeps --files-from with many names cheap.
+ *
+ * Each file is classified by its extension first and by its first bytes
+ * only when the extension says nothing (sniff.h).  Special files are never
+ * opened: a FIFO named like an image becomes a skipped task instead of a
+ * worker blocked forever in open().
+ *
+ * The list has to stay small for trees of a million files: one malloc per
+ * path (rel points into it) and the task array itself, nothing else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <fts.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "scan.h"
+#include "sniff.h"
+
+/* Prefix of the temporary files our own atomic writes leave behind. */
+#define SCAN_TMP_PREFIX ".imgpool-tmp-"
+
+static const char *const image_exts[] = {
+    "jpg", "jpeg", "jpe", "jfif", "jif",
+    "png", "gif", "webp",
+    "tif", "tiff",
+    "heic", "heif", "hif", "avif",
+    "bmp", "dib",
+    "jp2", "j2k", "j2c", "jpf", "jpx", "jxl",
+    "psd", "psb",
+    "pbm", "pgm", "ppm", "pnm", "pam", "pfm",
+    "exr", "hdr", "qoi", "ico",
+};
+
+/* (dev, ino) pairs already listed; only used with follow_symlinks. */
+struct scan_seen {
+    uint64_t *keys;          /* 2 words per slot: dev, ino */
+    unsigned char *used;
+    size_t n, cap;           /* cap is 0 or a power of two */
+};
+
+struct scan_ctx {
+    const struct scan_opts *opts;
+    struct scan_list *l;
+    int root_index;
+    size_t rel_off;          /* offset of rel within an fts path */
+    struct scan_seen seen;
+    char *dirbuf;            /* scratch for "rel/" when pruning */
+    size_t dirbuf_size;
+};
+
+void
+scan_list_init(struct scan_list *l)
+{
+    memset(l, 0, sizeof(*l));
+}
+
+void
+scan_list_release(struct scan_list *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        free(l->tasks[i].path);
+        free(l->tasks[i].out_path);
+    }
+    free(l->tasks);
+    scan_list_init(l);
+}
+
+int
+scan_has_image_ext(const char *name)
+{
+    const char *base = strrchr(name, '/');
+    const char *dot;
+    char ext[8];
+    size_t n, i;
+
+    base = base != NULL ? base + 1 : name;
+    dot = strrchr(base, '.');
+    /* ".jpg" alone is a hidden file without an extension. */
+    if (dot == NULL || dot == base)
+        return 0;
+    n = strlen(dot + 1);
+    if (n == 0 || n >= sizeof(ext))
+        return 0;
+    for (i = 0; i < n; i++) {
+        char ch = dot[1 + i];
+        ext[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+    }
+    ext[n] = '\0';
+    for (i = 0; i < sizeof(image_exts) / sizeof(image_exts[0]); i++) {
+        if (strcmp(ext, image_exts[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The (dev, ino) table: open addressing, linear probing, half full at most.
+ */
+
+static size_t
+seen_hash(uint64_t dev, uint64_t ino)
+{
+    uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (dev + 0x632be59bd9b4e019ULL);
+
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+    return (size_t)h;
+}
+
+static void
+seen_release(struct scan_seen *s)
+{
+    free(s->keys);
+    free(s->used);
+    memset(s, 0, sizeof(*s));
+}
+
+static void
+seen_put(struct scan_seen *s, uint64_t dev, uint64_t ino)
+{
+    size_t i = seen_hash(dev, ino) & (s->cap - 1);
+
+    while (s->used[i])
+        i = (i + 1) & (s->cap - 1);
+    s->used[i] = 1;
+    s->keys[2 * i] = dev;
+    s->keys[2 * i + 1] = ino;
+    s->n++;
+}
+
+static int
+seen_grow(struct scan_seen *s)
+{
+    struct scan_seen bigger;
+    size_t i;
+
+    bigger.cap = s->cap != 0 ? s->cap * 2 : 1024;
+    bigger.n = 0;
+    if (bigger.cap > SIZE_MAX / (2 * sizeof(uint64_t)))
+        return -1;
+    bigger.keys = malloc(bigger.cap * 2 * sizeof(uint64_t));
+    bigger.used = calloc(bigger.cap, 1);
+    if (bigger.keys == NULL || bigger.used == NULL) {
+        free(bigger.keys);
+        free(bigger.used);
+        return -1;
+    }
+    for (i = 0; i < s->cap; i++) {
+        if (s->used[i])
+            seen_put(&bigger, s->keys[2 * i], s->keys[2 * i + 1]);
+    }
+    seen_release(s);
+    *s = bigger;
+    return 0;
+}
+
+/* 1 if (dev, ino) was already there, 0 if added now, -1 out of memory. */
+static int
+seen_add(struct scan_seen *s, uint64_t dev, uint64_t ino)
+{
+    size_t i;
+
+    if (s->cap != 0) {
+        i = seen_hash(dev, ino) & (s->cap - 1);
+        while (s->used[i]) {
+            if (s->keys[2 * i] == dev && s->keys[2 * i + 1] == ino)
+                return 1;
+            i = (i + 1) & (s->cap - 1);
+        }
+    }
+    if (2 * (s->n + 1) > s->cap && seen_grow(s) < 0)
+        return -1;
+    seen_put(s, dev, ino);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Filters
+ */
+
+static int
+matches_any(const char *const *pats, size_t n, const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (fnmatch(pats[i], s, 0) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* True when --include/--exclude drop the file at @rel. */
+static int
+file_filtered(const struct scan_opts *o, const char *rel)
+{
+    if (matches_any(o->excludes, o->nexcludes, rel))
+        return 1;
+    return o->nincludes > 0 && !matches_any(o->includes, o->nincludes, rel);
+}
+
+/*
+ * True when an exclude pattern names the directory at @rel, as "rel" or as
+ * "rel/": '*' matches the empty string, so a pattern written for everything
+ * below the directory prunes it as well as one naming it.  -1 when out of
+ * memory.
+ */
+static int
+dir_excluded(struct scan_ctx *c, const char *rel)
+{
+    const struct scan_opts *o = c->opts;
+    size_t n = strlen(rel);
+
+    if (o->nexcludes == 0)
+        return 0;
+    if (matches_any(o->excludes, o->nexcludes, rel))
+        return 1;
+    if (n + 2 > c->dirbuf_size) {
+        size_t size = n + 64;
+        char *p = realloc(c->dirbuf, size);
+
+        if (p == NULL)
+            return -1;
+        c->dirbuf = p;
+        c->dirbuf_size = size;
+    }
+    memcpy(c->dirbuf, rel, n);
+    c->dirbuf[n] = '/';
+    c->dirbuf[n + 1] = '\0';
+    return matches_any(o->excludes, o->nexcludes, c->dirbuf);
+}
+
+/* ------------------------------------------------------------------------
+ * Building tasks
+ */
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/*
+ * Append a task for @path (@pathlen bytes), whose part below the root
+ * starts at @rel.  Copies the path.  0, or -1 when out of memory.
+ */
+static int
+add_task(struct scan_ctx *c, const char *path, size_t pathlen,
+         const char *rel, const struct stat *st, enum task_status pre,
+         enum err_class cls, const char *msg)
+{
+    struct scan_list *l = c->l;
+    struct task *t;
+    char *copy;
+
+    if (l->n == l->alloc) {
+        size_t alloc = l->alloc != 0 ? l->alloc * 2 : 1024;
+        struct task *p;
+
+        if (alloc > SIZE_MAX / sizeof(*p))
+            return -1;
+        p = realloc(l->tasks, alloc * sizeof(*p));
+        if (p == NULL)
+            return -1;
+        l->tasks = p;
+        l->alloc = alloc;
+    }
+    copy = malloc(pathlen + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, path, pathlen);
+    copy[pathlen] = '\0';
+
+    t = &l->tasks[l->n++];
+    memset(t, 0, sizeof(*t));
+    t->path = copy;
+    t->rel = copy + (rel - path);
+    t->out_path = NULL;
+    t->size = (int64_t)st->st_size;
+    t->mtime_ns = mtime_ns(st);
+    t->dev = (uint64_t)st->st_dev;
+    t->ino = (uint64_t)st->st_ino;
+    t->root_index = c->root_index;
+    t->pre_status = pre;
+    t->pre_class = cls;
+    t->pre_msg = msg;
+    return 0;
+}
+
+static const char *
+not_regular_msg(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "not a regular file (fifo)";
+    if (S_ISCHR(mode))
+        return "not a regular file (character device)";
+    if (S_ISBLK(mode))
+        return "not a regular file (block device)";
+    if (S_ISSOCK(mode))
+        return "not a regular file (socket)";
+    return "not a regular file";
+}
+
+/*
+ * Read the first bytes of the regular file at @path to see whether it is
+ * an image.  @nofollow refuses a symlink swapped in since the walk saw the
+ * name.  On success *st is refreshed from the open descriptor.  Returns 1
+ * for an image, 0 for anything else, -1 when the file cannot be read
+ * (already reported).
+ */
+static int
+sniff_file(const char *path, int nofollow, struct stat *st)
+{
+    unsigned char buf[SNIFF_BYTES];
+    size_t got = 0;
+    int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+    int fd, ret = 0;
+
+    if (nofollow)
+        flags |= O_NOFOLLOW;
+    fd = open(path, flags);
+    if (fd < 0) {
+        if (errno == ELOOP || errno == ENOENT)
+            return 0;    /* changed under us: no longer a regular file */
+        warnf("cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, st) < 0) {
+        warnf("cannot stat '%s': %s", path, strerror(errno));
+        ret = -1;
+        goto out;
+    }
+    if (!S_ISREG(st->st_mode))
+        goto out;
+    while (got < sizeof(buf)) {
+        ssize_t r = read(fd, buf + got, sizeof(buf) - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            warnf("cannot read '%s': %s", path, strerror(errno));
+            ret = -1;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    ret = sniff_format(buf, got) != IMGF_UNKNOWN;
+out:
+    close(fd);
+    return ret;
+}
+
+/*
+ * Decide what the non-directory entry at @path is and record it.  @st is
+ * from lstat() for an entry met during a physical walk, from stat()
+ * otherwise; @nofollow says which.  Returns 0, or -1 when out of memory.
+ */
+static int
+scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
+          const char *rel, const char *name, const struct stat *st,
+          int nofollow)
+{
+    struct scan_list *l = c->l;
+    struct stat fst;
+    int image_ext, r;
+
+    if (strncmp(name, SCAN_TMP_PREFIX, sizeof(SCAN_TMP_PREFIX) - 1) == 0) {
+        l->ignored++;
+        return 0;
+    }
+    if (file_filtered(c->opts, rel)) {
+        l->excluded++;
+        return 0;
+    }
+    image_ext = scan_has_image_ext(name);
+
+    if (S_ISLNK(st->st_mode)) {
+        if (!image_ext) {
+            l->ignored++;
+            return 0;
+        }
+        return add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
+                        ERR_NOT_REGULAR,
+                        "symbolic link not followed (use --follow-symlinks)");
+    }
+    if (!S_ISREG(st->st_mode)) {
+        if (!image_ext) {
+            l->ignored++;
+            return 0;
+        }
+        return add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
+                        ERR_NOT_REGULAR, not_regular_msg(st->st_mode));
+    }
+
+    fst = *st;
+    if (!image_ext) {
+        if (st->st_size == 0) {
+            l->ignored++;
+            return 0;
+        }
+        r = sniff_file(path, nofollow, &fst);
+        if (r < 0) {
+            l->walk_errors++;
+            return 0;
+        }
+        if (r == 0) {
+            l->ignored++;
+            return 0;
+        }
+    }
+    if (c->opts->follow_symlinks) {
+        r = seen_add(&c->seen, (uint64_t)fst.st_dev, (uint64_t)fst.st_ino);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            return 0;    /* the same file, reached through a link */
+    }
+    return add_task(c, path, pathlen, rel, &fst, TASK_OK, ERR_NONE, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Walking
+ */
+
+static int
+compar_names(const FTSENT **a, const FTSENT **b)
+{
+    return strcmp((*a)->fts_name, (*b)->fts_name);
+}
+
+/* Report a problem with an fts entry below the root; a root is fatal. */
+static int
+walk_problem(struct scan_ctx *c, const FTSENT *e, const char *what)
+{
+    const char *reason = strerror(e->fts_errno);
+
+    if (e->fts_level == FTS_ROOTLEVEL) {
+        errorf("cannot read '%s': %s", e->fts_path, reason);
+        return -1;
+    }
+    warnf("%s '%s': %s", what, e->fts_path, reason);
+    c->l->walk_errors++;
+    return 0;
+}
+
+/*
+ * Walk the directory @root (no trailing slash except for "/").  Returns 0,
+ * or -1 on a fatal problem (already reported).
+ */
+static int
+walk_dir(struct scan_ctx *c, const char *root)
+{
+    char *argv[2];
+    int flags = FTS_NOCHDIR | FTS_COMFOLLOW;
+    size_t rootlen = strlen(root);
+    FTS *fts;
+    int ret = 0;
+
+    flags |= c->opts->follow_symlinks ? FTS_LOGICAL : FTS_PHYSICAL;
+    c->rel_off = root[rootlen - 1] == '/' ? rootlen : rootlen + 1;
+    argv[0] = (char *)root;
+    argv[1] = NULL;
+    fts = fts_open(argv, flags, compar_names);
+    if (fts == NULL) {
+        errorf("cannot read '%s': %s", root, strerror(errno));
+        return -1;
+    }
+
+    for (;;) {
+        FTSENT *e;
+        const char *rel;
+        int r;
+
+        errno = 0;
+        e = fts_read(fts);
+        if (e == NULL) {
+            if (errno != 0) {
+                errorf("cannot walk '%s': %s", root, strerror(errno));
+                ret = -1;
+            }
+            break;
+        }
+        rel = e->fts_level > FTS_ROOTLEVEL ? e->fts_path + c->rel_off : "";
+
+        switch (e->fts_info) {
+        case FTS_D:
+            if (e->fts_level == FTS_ROOTLEVEL)
+                break;
+            r = dir_excluded(c, rel);
+            if (r < 0)
+                goto oom;
+            if (r > 0)
+                fts_set(fts, e, FTS_SKIP);
+            break;
+        case FTS_DP:
+        case FTS_DOT:
+            break;
+        case FTS_DC:
+            warnf("cannot descend into '%s': directory cycle back to '%.*s'",
+                  e->fts_path, (int)e->fts_cycle->fts_pathlen,
+                  e->fts_cycle->fts_path);
+            c->l->walk_errors++;
+            break;
+        case FTS_DNR:
+            if (walk_problem(c, e, "cannot read directory") < 0)
+                ret = -1;
+            break;
+        case FTS_NS:
+            if (walk_problem(c, e, "cannot stat") < 0)
+                ret = -1;
+            break;
+        case FTS_ERR:
+            if (walk_problem(c, e, "cannot read") < 0)
+                ret = -1;
+            break;
+        case FTS_SLNONE:
+            /* Logical walk only: a link whose target is gone. */
+            if (file_filtered(c->opts, rel)) {
+                c->l->excluded++;
+            } else if (scan_has_image_ext(e->fts_name)) {
+                if (add_task(c, e->fts_path, e->fts_pathlen, rel,
+                             e->fts_statp, TASK_SKIPPED, ERR_READ,
+                             "broken symbolic link") < 0)
+                    goto oom;
+            } else {
+                c->l->ignored++;
+            }
+            break;
+        default:    /* FTS_F, FTS_SL, FTS_DEFAULT */
+            if (scan_file(c, e->fts_path, e->fts_pathlen, rel, e->fts_name,
+                          e->fts_statp, !c->opts->follow_symlinks) < 0)
+                goto oom;
+            break;
+        }
+        if (ret < 0)
+            break;
+    }
+    fts_close(fts);
+    return ret;
+
+oom:
+    errorf("cannot list '%s': %s", root, strerror(ENOMEM));
+    fts_close(fts);
+    return -1;
+}
+
+/* A root that is not a directory: its rel is its base name. */
+static int
+scan_root_file(struct scan_ctx *c, const char *root, const struct stat *st)
+{
+    const char *base = strrchr(root, '/');
+
+    base = base != NULL ? base + 1 : root;
+    if (scan_file(c, root, strlen(root), base, base, st, 0) < 0) {
+        errorf("cannot list '%s': %s", root, strerror(ENOMEM));
+        return -1;
+    }
+    return 0;
+}
+
+/* @root without trailing slashes ("/" stays "/"); NULL when out of memory. */
+static char *
+normalise_root(const char *root)
+{
+    size_t n = strlen(root);
+    char *s;
+
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    s = malloc(n + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, root, n);
+    s[n] = '\0';
+    return s;
+}
+
+int
+scan_run(const struct scan_opts *opts, struct scan_list *l)
+{
+    struct scan_ctx c;
+    struct stat st;
+    size_t i;
+    int ret = 0;
+
+    /* Every root first: a typo in the last one should not cost a walk. */
+    for (i = 0; i < opts->nroots; i++) {
+        const char *root = opts->roots[i];
+
+        if (stat(root, &st) < 0) {
+            errorf("cannot read '%s': %s", root, strerror(errno));
+            ret = -1;
+        }
+    }
+    if (ret < 0)
+        return -1;
+
+    memset(&c, 0, sizeof(c));
+    c.opts = opts;
+    c.l = l;
+    for (i = 0; i < opts->nroots && ret == 0; i++) {
+        const char *root = opts->roots[i];
+        char *norm;
+
+        c.root_index = (int)i;
+        if (stat(root, &st) < 0) {
+            errorf("cannot read '%s': %s", root, strerror(errno));
+            ret = -1;
+            break;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            ret = scan_root_file(&c, root, &st);
+            continue;
+        }
+        norm = normalise_root(root);
+        if (norm == NULL) {
+            errorf("cannot list '%s': %s", root, strerror(ENOMEM));
+            ret = -1;
+            break;
+        }
+        ret = walk_dir(&c, norm);
+        free(norm);
+    }
+
+    /* Give back the slack of the last doubling. */
+    if (l->n > 0 && l->n < l->alloc) {
+        struct task *p = realloc(l->tasks, l->n * sizeof(*p));
+
+        if (p != NULL) {
+            l->tasks = p;
+            l->alloc = l->n;
+        }
+    }
+    seen_release(&c.seen);
+    free(c.dirbuf);
+    return ret;
+}
