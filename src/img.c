@@ -109,8 +109,7 @@ fail_vips(struct task_result *res, enum err_class c, const char *what)
             buf[i] = ';';
     if (c == ERR_DECODE && strstr(buf, "out of memory"))
         c = ERR_OUT_OF_MEMORY;
-    if (c == ERR_WRITE && (strstr(buf, "No space left") ||
-                           strstr(buf, "Disk quota")))
+    if (strstr(buf, "No space left") || strstr(buf, "Disk quota"))
         c = ERR_NO_SPACE;
     task_result_fail(res, c, "%s%s%s", what, n ? ": " : "", buf);
 }
@@ -221,7 +220,9 @@ write_output(const struct settings *s, const struct task *t, VipsImage *img,
         rc = vips_target_end(target);
     g_object_unref(target);
     if (rc != 0) {
-        fail_vips(res, ERR_WRITE, "cannot encode output");
+        /* Pixels are decoded lazily, during the save: a damaged input
+         * surfaces here too, and is a decode error, not a write error. */
+        fail_vips(res, ERR_DECODE, "cannot decode or encode");
         outfile_abort(&of);
         return -1;
     }
@@ -272,21 +273,6 @@ to_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
     return x;
 }
 
-static VipsFailOn
-vips_fail_on(enum fail_on f)
-{
-    switch (f) {
-    case FAIL_TRUNCATED:
-        return VIPS_FAIL_ON_TRUNCATED;
-    case FAIL_ERROR:
-        return VIPS_FAIL_ON_ERROR;
-    case FAIL_WARNING:
-        return VIPS_FAIL_ON_WARNING;
-    default:
-        return VIPS_FAIL_ON_NONE;
-    }
-}
-
 static int
 too_large(const struct settings *s, int w, int h, struct task_result *res)
 {
@@ -310,7 +296,8 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     VipsSource *source = vips_source_new_from_descriptor(fd);
     const char *loader;
     VipsImage *out;
-    int iw, ih, ow, oh;
+    int iw, ih, ow, oh, tagged;
+    char load_opts[32];
 
     if (!source) {
         fail_vips(res, ERR_READ, "cannot read");
@@ -334,6 +321,7 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     if (fmt == IMGF_JPEG && ji) {
         iw = ji->width;
         ih = ji->height;
+        tagged = ji->has_icc || ji->components == 4;
         if (ji->orientation >= 5) {
             iw = ji->height;
             ih = ji->width;
@@ -347,6 +335,8 @@ process_vips(const struct settings *s, const struct task *t, int fd,
         }
         iw = im[0]->Xsize;
         ih = im[0]->Ysize;
+        tagged = vips_image_get_typeof(im[0], VIPS_META_ICC_NAME) != 0 ||
+                 im[0]->Type == VIPS_INTERPRETATION_CMYK;
         if (too_large(s, iw, ih, res))
             goto out;
         if (vips_image_get_orientation_swap(im[0])) {
@@ -363,14 +353,23 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     res->in_height = ih;
     geom_fit(s, iw, ih, &ow, &oh);
 
+    /*
+     * Colour: an image with an embedded profile (or CMYK) is transformed to
+     * sRGB; an untagged one is sRGB by convention and is left alone, since
+     * an sRGB -> sRGB round trip through lcms shifts saturated colours.
+     * fail_on goes through option_string: libvips 8.14's thumbnail_source
+     * does not pass its own fail_on argument on to the loader.
+     */
+    snprintf(load_opts, sizeof(load_opts), "fail_on=%s",
+             fail_on_str(s->fail_on));
     if (vips_thumbnail_source(source, &im[1], ow, "height", oh,
                               "size", s->fit == FIT_COVER
                                   ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE,
                               "crop", s->fit == FIT_COVER
                                   ? VIPS_INTERESTING_CENTRE
                                   : VIPS_INTERESTING_NONE,
-                              "export_profile", "srgb",
-                              "fail_on", vips_fail_on(s->fail_on),
+                              "export_profile", tagged ? "srgb" : NULL,
+                              "option_string", load_opts,
                               NULL)) {
         fail_vips(res, ERR_DECODE, "cannot decode");
         goto out;
