@@ -1,0 +1,519 @@
+/*
+ * test_e2e.c - the built imgpool binary, run as a user would: exit codes,
+ * messages, the JSON Lines report, outputs decoded independently, and the
+ * process-level behaviour (crashes, kill -9, SIGINT/SIGTERM).
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static char *tmp, *in, *out, *rep;
+
+static void
+setup(void)
+{
+    tmp = th_mkdtemp();
+    in = th_path(tmp, "in");
+    out = th_path(tmp, "out");
+    rep = th_path(tmp, "report.jsonl");
+    th_mkdirs(in);
+}
+
+static void
+teardown(void)
+{
+    th_rmrf(tmp);
+    free(tmp);
+    free(in);
+    free(out);
+    free(rep);
+}
+
+TestSuite(e2e, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Copy testdata/@name to in/@as. */
+static void
+add_input(const char *name, const char *as)
+{
+    char *src = th_testdata(name);
+    char *dst = th_path(in, as);
+    th_copy_file(src, dst);
+    free(src);
+    free(dst);
+}
+
+static void
+add_good_inputs(void)
+{
+    add_input("rgb.jpg", "rgb.jpg");
+    add_input("progressive.jpg", "sub/progressive.jpg");
+    add_input("rgba.png", "sub/deeper/rgba.png");
+    add_input("cmyk.jpg", "cmyk.jpg");
+    add_input("orient6.jpg", "orient6.jpg");
+    add_input("gray.png", "gray.png");
+}
+
+static json_t *
+summary_of(json_t *arr)
+{
+    json_t *last = json_array_get(arr, json_array_size(arr) - 1);
+    cr_assert(json_is_true(json_object_get(last, "summary")),
+              "last report line is not the summary");
+    return last;
+}
+
+static const char *
+str_of(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static long long
+int_of(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+static void
+assert_output_jpeg(const char *rel, int longest)
+{
+    struct th_image img;
+    char *p = th_path(out, rel);
+
+    cr_assert_eq(th_decode_jpeg(p, &img), 0, "no valid JPEG at %s", p);
+    cr_assert_eq(img.file_channels, 3);
+    cr_assert_eq(img.w > img.h ? img.w : img.h, longest, "%s is %dx%d", rel,
+                 img.w, img.h);
+    cr_assert_eq(th_jpeg_quality(p), 90);
+    th_image_release(&img);
+    free(p);
+}
+
+Test(e2e, help_and_version_go_to_stdout_and_exit_0)
+{
+    struct th_run r;
+    const char *a1[] = { "--help", NULL };
+    const char *a2[] = { "thumbnail", "--help", NULL };
+    const char *a3[] = { "--version", NULL };
+
+    th_run(&r, a1);
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "thumbnail") && strstr(r.out, "recompress"));
+    th_run_release(&r);
+    th_run(&r, a2);
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "--output") && strstr(r.out, "--fit"));
+    cr_assert(strstr(r.out, "exit status"));
+    th_run_release(&r);
+    th_run(&r, a3);
+    cr_assert_eq(r.status, 0);
+    cr_assert(strncmp(r.out, "imgpool ", 8) == 0);
+    th_run_release(&r);
+}
+
+Test(e2e, usage_errors_exit_2_and_say_what_to_fix)
+{
+    static const struct {
+        const char *args[7];
+        const char *expect;
+    } cases[] = {
+        { { NULL }, "no command" },
+        { { "shrink", "x", NULL }, "unknown command 'shrink'" },
+        { { "thumbnail", "x", NULL }, "-o DIR" },
+        { { "thumbnail", "-o", "o", NULL }, "no INPUT" },
+        { { "thumbnail", "-s", "0x0", "x", "-o", NULL }, "--size" },
+        { { "thumbnail", "-q", "101", "x", "-o", "o" }, "--quality" },
+        { { "thumbnail", "--fit", "squash", "x", "-o", "o" }, "--fit" },
+        { { "thumbnail", "--bogus", "x", "-o", "o", NULL }, "--bogus" },
+        { { "thumbnail", "--name", "a/{stem}", "x", "-o", "o" }, "--name" },
+        { { "thumbnail", "--background", "#12", "x", "-o", "o" },
+          "--background" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct th_run r;
+        th_run(&r, cases[i].args);
+        cr_assert_eq(r.status, 2, "case %zu exit %d", i, r.status);
+        cr_assert(strstr(r.err, cases[i].expect), "case %zu: stderr '%s'", i,
+                  r.err);
+        cr_assert(strncmp(r.err, "imgpool: ", 9) == 0);
+        th_run_release(&r);
+    }
+}
+
+Test(e2e, missing_input_is_a_setup_error)
+{
+    struct th_run r;
+    char *missing = th_path(tmp, "nope");
+    const char *args[] = { "thumbnail", missing, "-o", out, NULL };
+
+    th_run(&r, args);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "nope"), "%s", r.err);
+    th_run_release(&r);
+    free(missing);
+}
+
+Test(e2e, good_tree_gives_exit_0_and_mirrored_outputs)
+{
+    struct th_run r;
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "-j", "2", NULL };
+    json_t *arr, *sum, *rec;
+
+    add_good_inputs();
+    add_input("notes.txt", "notes.txt");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    assert_output_jpeg("rgb.jpg", 300);
+    assert_output_jpeg("sub/progressive.jpg", 300);
+    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+    assert_output_jpeg("cmyk.jpg", 200);
+    assert_output_jpeg("orient6.jpg", 120);
+    cr_assert_not(th_exists(out) && 0);
+
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(json_array_size(arr), 7, "6 records and a summary");
+    sum = summary_of(arr);
+    cr_assert_eq(int_of(sum, "ok"), 6);
+    cr_assert_eq(int_of(sum, "failed"), 0);
+    cr_assert_eq(int_of(sum, "ignored"), 1);
+    rec = th_find_record(arr, "/orient6.jpg");
+    cr_assert(rec);
+    cr_assert_str_eq(str_of(rec, "status"), "ok");
+    cr_assert_eq(int_of(rec, "in_width"), 120);
+    cr_assert_eq(int_of(rec, "in_height"), 80);
+    cr_assert_eq(int_of(rec, "out_width"), 120);
+    cr_assert_gt(int_of(rec, "out_bytes"), 0);
+    cr_assert(strstr(str_of(rec, "output"), "/out/orient6.jpg"));
+    cr_assert(strstr(r.err, "6 ok"), "summary missing: %s", r.err);
+    json_decref(arr);
+    th_run_release(&r);
+}
+
+Test(e2e, quiet_success_prints_nothing)
+{
+    struct th_run r;
+    const char *args[] = { "thumbnail", "--quiet", in, "-o", out, NULL };
+
+    add_input("rgb.jpg", "rgb.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0);
+    cr_assert_str_eq(r.err, "");
+    cr_assert_str_eq(r.out, "");
+    th_run_release(&r);
+}
+
+Test(e2e, broken_file_fails_alone_with_a_reason)
+{
+    struct th_run r;
+    const char *args[] = { "thumbnail", "--quiet", in, "-o", out,
+                           "--report", rep, NULL };
+    json_t *arr, *rec, *err;
+
+    add_good_inputs();
+    add_input("garbage.jpg", "garbage.jpg");
+    add_input("not_image.jpg", "fake.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 1);
+    /* quiet still names the failures */
+    cr_assert(strstr(r.err, "garbage.jpg"), "%s", r.err);
+    assert_output_jpeg("rgb.jpg", 300);
+    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+    cr_assert_not(th_exists(th_path(out, "garbage.jpg")));
+
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(json_array_size(arr), 9);
+    rec = th_find_record(arr, "/garbage.jpg");
+    cr_assert_str_eq(str_of(rec, "status"), "failed");
+    err = json_object_get(rec, "error");
+    cr_assert_str_eq(str_of(err, "class"), "decode-error");
+    cr_assert(strlen(str_of(err, "message")) > 5);
+    rec = th_find_record(arr, "/fake.jpg");
+    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+                     "not-an-image");
+    cr_assert_eq(int_of(summary_of(arr), "failed"), 2);
+    cr_assert_eq(int_of(summary_of(arr), "ok"), 6);
+    json_decref(arr);
+    th_run_release(&r);
+}
+
+Test(e2e, name_template_and_png_format)
+{
+    struct th_run r;
+    const char *a1[] = { "thumbnail", in, "-o", out, "--name",
+                         "processed_{stem}.jpg", NULL };
+    const char *a2[] = { "thumbnail", in, "-o", out, "-f", "png", "-s",
+                         "64", NULL };
+    struct th_image img;
+    char *p;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    th_run(&r, a1);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    assert_output_jpeg("processed_rgb.jpg", 300);
+    th_run_release(&r);
+
+    th_run(&r, a2);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    p = th_path(out, "rgb.png");
+    cr_assert_eq(th_decode_png(p, &img), 0);
+    cr_assert_eq(img.w, 64);
+    cr_assert_eq(img.h, 48);
+    cr_assert_eq(img.channels, 3);
+    th_image_release(&img);
+    free(p);
+    th_run_release(&r);
+}
+
+Test(e2e, recompress_keeps_dimensions)
+{
+    struct th_run r;
+    const char *args[] = { "recompress", in, "-o", out, NULL };
+    struct th_image img;
+    char *p;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    p = th_path(out, "rgb.jpg");
+    cr_assert_eq(th_decode_jpeg(p, &img), 0);
+    cr_assert_eq(img.w, 640);
+    cr_assert_eq(img.h, 480);
+    cr_assert_eq(th_jpeg_quality(p), 90);
+    th_image_release(&img);
+    free(p);
+    th_run_release(&r);
+}
+
+Test(e2e, fifo_named_jpg_is_skipped_not_read)
+{
+    struct th_run r;
+    char *fifo = th_path(in, "pipe.jpg");
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           NULL };
+    json_t *arr, *rec;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "/pipe.jpg");
+    cr_assert(rec);
+    cr_assert_str_eq(str_of(rec, "status"), "skipped");
+    json_decref(arr);
+    free(fifo);
+    th_run_release(&r);
+}
+
+Test(e2e, odd_file_names_round_trip)
+{
+    struct th_run r;
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           NULL };
+    json_t *arr;
+    size_t i, ok = 0, b64 = 0;
+
+    add_input("rgb.jpg", "with space.jpg");
+    add_input("rgb.jpg", "new\nline.jpg");
+    add_input("rgb.jpg", "-dash.jpg");
+    add_input("rgb.jpg", "quote\"'.jpg");
+    add_input("rgb.jpg", "latin1-\xe9.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    assert_output_jpeg("new\nline.jpg", 300);
+    assert_output_jpeg("latin1-\xe9.jpg", 300);
+    assert_output_jpeg("-dash.jpg", 300);
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(json_array_size(arr), 6);
+    for (i = 0; i + 1 < json_array_size(arr); i++) {
+        json_t *rec = json_array_get(arr, i);
+        if (strcmp(str_of(rec, "status"), "ok") == 0)
+            ok++;
+        if (json_object_get(rec, "path_b64"))
+            b64++;
+    }
+    cr_assert_eq(ok, 5);
+    cr_assert_eq(b64, 1, "only the Latin-1 name needs path_b64");
+    json_decref(arr);
+    th_run_release(&r);
+}
+
+Test(e2e, worker_crash_costs_one_file)
+{
+    struct th_run r;
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "-j", "2", NULL };
+    json_t *arr, *rec;
+
+    add_good_inputs();
+    add_input("rgb.jpg", "boom.jpg");
+    setenv("IMGPOOL_FAULT", "crash:boom.jpg", 1);
+    th_run(&r, args);
+    unsetenv("IMGPOOL_FAULT");
+    cr_assert_eq(r.status, 1);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "/boom.jpg");
+    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+                     "worker-crashed");
+    cr_assert(strstr(str_of(json_object_get(rec, "error"), "message"),
+                     "signal 11"));
+    cr_assert_eq(int_of(summary_of(arr), "ok"), 6);
+    assert_output_jpeg("rgb.jpg", 300);
+    json_decref(arr);
+    th_run_release(&r);
+}
+
+/* ---- process-level tests: the binary runs in the background ---- */
+
+static pid_t
+spawn(const char *const *args)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        const char *argv[32];
+        int i, fd = open("/dev/null", O_RDWR);
+        argv[0] = IMGPOOL_BIN;
+        for (i = 0; args[i] && i < 30; i++)
+            argv[i + 1] = args[i];
+        argv[i + 1] = NULL;
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(IMGPOOL_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Children of @pid, from /proc; returns how many were found. */
+static int
+children_of(pid_t pid, pid_t *kids, int max)
+{
+    char path[64], buf[512], *p, *end;
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fgets(buf, sizeof(buf), f))
+        for (p = buf; n < max; p = end) {
+            long v = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            kids[n++] = (pid_t)v;
+        }
+    fclose(f);
+    return n;
+}
+
+static int
+wait_exit(pid_t pid, int max_ms)
+{
+    int st, waited = 0;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        cr_assert_lt(waited, max_ms, "imgpool did not exit in time");
+        usleep(10000);
+        waited += 10;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void
+make_many(int n)
+{
+    char name[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "f%03d.jpg", i);
+        add_input("rgb.jpg", name);
+    }
+}
+
+Test(e2e, external_kill_9_of_a_worker_fails_its_file)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "-j", "2", "--timeout", "60", NULL };
+    pid_t pid, kids[8];
+    int n = 0, code;
+    json_t *arr, *rec;
+
+    make_many(4);
+    add_input("rgb.jpg", "hang.jpg");
+    setenv("IMGPOOL_FAULT", "hang:hang.jpg", 1);
+    pid = spawn(args);
+    unsetenv("IMGPOOL_FAULT");
+    /* Wait until the others are done and one worker sits on hang.jpg. */
+    usleep(1500 * 1000);
+    n = children_of(pid, kids, 8);
+    cr_assert_geq(n, 1, "no workers found");
+    for (int i = 0; i < n; i++)
+        kill(kids[i], SIGKILL);
+    code = wait_exit(pid, 20000);
+    cr_assert_eq(code, 1);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "/hang.jpg");
+    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+                     "worker-crashed");
+    cr_assert(strstr(str_of(json_object_get(rec, "error"), "message"),
+                     "signal 9"));
+    cr_assert_eq(int_of(summary_of(arr), "ok"), 4);
+    json_decref(arr);
+}
+
+static void
+interrupt_test(int signo, int want)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "-j", "2", "--timeout", "2", NULL };
+    pid_t pid;
+    int code;
+    json_t *arr, *sum;
+    size_t i, interrupted = 0;
+
+    make_many(200);
+    setenv("IMGPOOL_FAULT", "hang:f000.jpg", 1);
+    pid = spawn(args);
+    unsetenv("IMGPOOL_FAULT");
+    usleep(400 * 1000);
+    kill(pid, signo);
+    code = wait_exit(pid, 15000);
+    cr_assert_eq(code, want);
+    arr = th_read_jsonl(rep);
+    sum = summary_of(arr);
+    cr_assert_eq(json_array_size(arr), 201, "every input needs a record");
+    cr_assert_eq(int_of(sum, "total"), 200);
+    cr_assert_eq(int_of(sum, "interrupted"), signo);
+    for (i = 0; i < 200; i++) {
+        json_t *rec = json_array_get(arr, i);
+        const char *c = str_of(rec, "reason");
+        if (c && strcmp(c, "interrupted") == 0 &&
+            strcmp(str_of(rec, "status"), "skipped") == 0)
+            interrupted++;
+    }
+    cr_assert_gt(interrupted, 0, "no file was left unstarted");
+    json_decref(arr);
+}
+
+Test(e2e, sigint_drains_and_exits_130)
+{
+    interrupt_test(SIGINT, 130);
+}
+
+Test(e2e, sigterm_drains_and_exits_143)
+{
+    interrupt_test(SIGTERM, 143);
+}
