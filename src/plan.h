@@ -23,7 +23,7 @@
 #include "scan.h"
 
 struct plan_opts {
-    const char *output_dir;
+    const char *output_dir;      /* required; trailing '/'s are ignored */
     const char *name_template;   /* NULL: "{stem}.jpg" / "{stem}.png" */
     enum out_format format;
 };
@@ -42,7 +42,14 @@ int plan_expand_name(const char *tmpl, const char *name,
  * Set out_path of every task still to be processed.  A task whose output
  * would be the input itself, or collides with an earlier task's output, is
  * marked failed (ERR_OUTPUT_PATH / ERR_OUTPUT_CONFLICT).  Returns 0, or -1
- * on allocation failure.
+ * on allocation failure.  Prints nothing; errno is ENOMEM then (EINVAL for
+ * a missing output_dir, a caller's bug).
+ *
+ * Details: pre_msg of a task failed here is a static reason.  Such a task
+ * keeps its out_path when one could be built, so the report can name the
+ * refused output; only pre_status says whether a task is to be run.  An
+ * output that is its own input claims its name before any other task, so
+ * no other input's output may replace that input either.
  */
 int plan_outputs(const struct plan_opts *o, struct scan_list *l);
 

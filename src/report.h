@@ -30,7 +30,8 @@ enum progress_mode { PROGRESS_AUTO = 0, PROGRESS_ALWAYS, PROGRESS_NEVER };
 struct report_opts {
     enum progress_mode progress;
     int quiet;                /* no summary when everything went well */
-    size_t max_listed_failures; /* failures named in the summary; default 10 */
+    size_t max_listed_failures; /* failures named in the summary; 0 means
+                                   the default, 10 */
 };
 
 struct report {
@@ -38,13 +39,16 @@ struct report {
     FILE *json;               /* NULL when no --report */
     char *json_path;
     int show_progress;
+    int progress_tty;         /* stderr is a terminal: redraw with '\r' */
+    int progress_drawn;       /* a '\r' progress line is on screen */
     size_t total, done;
     size_t count[3];          /* by enum task_status */
     size_t by_class[ERR__COUNT];
     size_t warned;            /* ok records that carry warnings */
     int64_t bytes_in, bytes_out;  /* over ok records */
     int64_t start_us, last_draw_us;
-    /* failures kept for the summary: "path: class: message" */
+    /* failures kept for the summary, at most max_listed_failures, as
+     * "'path': class: message" already escaped for the terminal */
     char **failures;
     size_t nfailures;
     int write_error;          /* the JSON file could not be written */
@@ -58,7 +62,8 @@ struct report_summary {
 };
 
 void report_init(struct report *r, const struct report_opts *o);
-/* Open @path for the JSON Lines report (truncating).  -1 with errorf(). */
+/* Open @path for the JSON Lines report (truncating); "-" is standard
+ * output.  -1 with errorf(). */
 int report_open(struct report *r, const char *path);
 void report_start(struct report *r, size_t total);
 void report_add(struct report *r, const struct task *t,

@@ -1,0 +1,864 @@
+/*
+ * report.c - one record per input file, the live progress line and the
+ * closing summary.
+ *
+ * The master calls report_add() once per finished task, in completion order.
+ * Each call appends one JSON object to the --report file and flushes it, so
+ * a run killed halfway leaves a file of whole lines that any JSON Lines
+ * reader accepts.  The counters kept here feed the progress line on stderr
+ * and the summary that report_finish() prints.  All JSON goes through
+ * jansson; the only encoding done by hand is the UTF-8 check that decides
+ * whether a path needs its exact bytes in base64 beside it, and the escaping
+ * that keeps file names from driving the terminal.  docs/REPORT.md is the
+ * schema.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "msg.h"
+#include "report.h"
+
+#define DEFAULT_MAX_LISTED 10
+#define TTY_REDRAW_US 100000      /* terminal: at most ten redraws a second */
+#define PLAIN_REDRAW_US 1000000   /* log file: one line a second */
+
+/*
+ * Compact, and enough significant digits that a number rounded to one or
+ * three decimals prints as written ("12.3", not "12.300000000000001").
+ */
+#define REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- text: UTF-8, base64, terminal escaping ---- */
+
+/*
+ * Length of the well-formed UTF-8 sequence at @s (@n bytes available), or 0
+ * when the byte at @s does not start one.  RFC 3629: overlong forms,
+ * surrogates (U+D800..U+DFFF) and code points above U+10FFFF are refused.
+ */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len, i;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        if (s[0] == 0xe0)
+            lo = 0xa0;          /* below: overlong */
+        else if (s[0] == 0xed)
+            hi = 0x9f;          /* above: surrogates */
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        if (s[0] == 0xf0)
+            lo = 0x90;          /* below: overlong */
+        else if (s[0] == 0xf4)
+            hi = 0x8f;          /* above: beyond U+10FFFF */
+    } else {
+        return 0;               /* continuation byte, C0, C1, F5..FF */
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    }
+    return len;
+}
+
+/*
+ * Copy of the @n bytes at @s as valid UTF-8: every byte that does not belong
+ * to a well-formed sequence becomes U+FFFD.  *changed says whether any did.
+ * Caller frees; NULL on allocation failure.
+ */
+static char *
+utf8_repair(const char *s, size_t n, int *changed)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char *out = malloc(3 * n + 1);
+    size_t i = 0, o = 0, len;
+
+    *changed = 0;
+    if (!out)
+        return NULL;
+    while (i < n) {
+        len = utf8_seq_len(u + i, n - i);
+        if (len == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+            *changed = 1;
+            continue;
+        }
+        memcpy(out + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* RFC 4648 base64 with padding of @n bytes.  Caller frees; NULL on ENOMEM. */
+static char *
+base64_encode(const unsigned char *in, size_t n)
+{
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1);
+    size_t i, o = 0;
+    uint32_t v;
+
+    if (!out)
+        return NULL;
+    for (i = 0; i + 3 <= n; i += 3) {
+        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = digits[v >> 18 & 63];
+        out[o++] = digits[v >> 12 & 63];
+        out[o++] = digits[v >> 6 & 63];
+        out[o++] = digits[v & 63];
+    }
+    if (n - i == 1) {
+        v = (uint32_t)in[i] << 16;
+        out[o++] = digits[v >> 18 & 63];
+        out[o++] = digits[v >> 12 & 63];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (n - i == 2) {
+        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[o++] = digits[v >> 18 & 63];
+        out[o++] = digits[v >> 12 & 63];
+        out[o++] = digits[v >> 6 & 63];
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/*
+ * Copy of @s fit to print on a terminal: control characters (C0, DEL and
+ * the UTF-8 encoded C1 range) and bytes that are not UTF-8 become C-style
+ * escapes ("\n", "\x1b"), and a backslash is doubled so that the escapes
+ * stay unambiguous.  Caller frees; NULL on allocation failure.
+ */
+static char *
+term_escape(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0, o = 0, len, k;
+    char *out = malloc(4 * n + 1);
+
+    if (!out)
+        return NULL;
+    while (i < n) {
+        len = utf8_seq_len(u + i, n - i);
+        if (len == 1 && u[i] >= 0x20 && u[i] != 0x7f && u[i] != '\\') {
+            out[o++] = s[i++];
+            continue;
+        }
+        if (len > 1 && !(u[i] == 0xc2 && u[i + 1] < 0xa0)) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+            continue;
+        }
+        if (len == 0)
+            len = 1;
+        for (k = 0; k < len; k++, i++) {
+            switch (u[i]) {
+            case '\\':
+                memcpy(out + o, "\\\\", 2);
+                o += 2;
+                break;
+            case '\n':
+                memcpy(out + o, "\\n", 2);
+                o += 2;
+                break;
+            case '\r':
+                memcpy(out + o, "\\r", 2);
+                o += 2;
+                break;
+            case '\t':
+                memcpy(out + o, "\\t", 2);
+                o += 2;
+                break;
+            default:
+                o += (size_t)sprintf(out + o, "\\x%02x", u[i]);
+                break;
+            }
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* ---- one record ---- */
+
+/* Status and class of @res, with out-of-range values made safe to index. */
+static enum task_status
+res_status(const struct task_result *res)
+{
+    return res->status <= TASK_FAILED ? (enum task_status)res->status
+                                      : TASK_FAILED;
+}
+
+static enum err_class
+res_class(const struct task_result *res)
+{
+    return res->err_class < ERR__COUNT ? (enum err_class)res->err_class
+                                       : ERR_INTERNAL;
+}
+
+/* The error text of @res, falling back on the planner's static message. */
+static const char *
+res_message(const struct task *t, const struct task_result *res,
+            size_t *len)
+{
+    *len = strnlen(res->message, sizeof(res->message));
+    if (*len == 0 && t->pre_msg) {
+        *len = strlen(t->pre_msg);
+        return t->pre_msg;
+    }
+    return res->message;
+}
+
+/* A JSON string of the @n bytes at @s, invalid UTF-8 replaced. */
+static json_t *
+json_text(const char *s, size_t n)
+{
+    json_t *j;
+    int changed;
+    char *fixed = utf8_repair(s, n, &changed);
+
+    if (!fixed)
+        return NULL;
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
+/*
+ * Set @key to path @s (or null), and @b64key to its exact bytes when @s is
+ * not valid UTF-8.  0, or -1 on allocation failure.
+ */
+static int
+set_path(json_t *o, const char *key, const char *b64key, const char *s)
+{
+    size_t n;
+    int changed, rc;
+    char *fixed, *b64;
+
+    if (!s)
+        return json_object_set_new(o, key, json_null());
+    n = strlen(s);
+    fixed = utf8_repair(s, n, &changed);
+    if (!fixed)
+        return -1;
+    rc = json_object_set_new(o, key, json_string(fixed));
+    free(fixed);
+    if (rc < 0 || !changed)
+        return rc;
+    b64 = base64_encode((const unsigned char *)s, n);
+    if (!b64)
+        return -1;
+    rc = json_object_set_new(o, b64key, json_string(b64));
+    free(b64);
+    return rc;
+}
+
+static json_t *
+json_count_or_null(int64_t v)
+{
+    return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
+/* The warning lines of @res as a JSON array, empty lines dropped. */
+static json_t *
+json_warnings(const struct task_result *res)
+{
+    const char *s = res->warning;
+    const char *end = s + strnlen(s, sizeof(res->warning));
+    const char *nl;
+    json_t *arr = json_array();
+
+    if (!arr)
+        return NULL;
+    while (s < end) {
+        nl = memchr(s, '\n', (size_t)(end - s));
+        if (!nl)
+            nl = end;
+        if (nl > s && json_array_append_new(arr, json_text(s, (size_t)(nl - s)))
+                          < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+        s = nl + 1;
+    }
+    return arr;
+}
+
+char *
+report_record_json(const struct task *t, const struct task_result *res)
+{
+    enum task_status st = res_status(res);
+    enum err_class cls = res_class(res);
+    json_t *o = json_object(), *err;
+    const char *msg;
+    size_t msglen;
+    char *line = NULL;
+    int rc = 0;
+
+    if (!o)
+        return NULL;
+    rc |= set_path(o, "path", "path_b64", t->path);
+    rc |= json_object_set_new(o, "status", json_string(task_status_str(st)));
+    rc |= set_path(o, "output", "output_b64", t->out_path);
+    if (st == TASK_FAILED) {
+        msg = res_message(t, res, &msglen);
+        err = json_object();
+        if (err) {
+            rc |= json_object_set_new(err, "class",
+                                      json_string(err_class_str(cls)));
+            rc |= json_object_set_new(err, "message", json_text(msg, msglen));
+        }
+        rc |= json_object_set_new(o, "error", err);
+    } else if (st == TASK_SKIPPED && cls != ERR_NONE) {
+        rc |= json_object_set_new(o, "reason",
+                                  json_string(err_class_str(cls)));
+    }
+    if (res->nwarnings > 0)
+        rc |= json_object_set_new(o, "warnings", json_warnings(res));
+    rc |= json_object_set_new(o, "in_bytes", json_count_or_null(res->in_bytes));
+    rc |= json_object_set_new(o, "out_bytes",
+                              json_count_or_null(res->out_bytes));
+    rc |= json_object_set_new(o, "in_width", json_count_or_null(res->in_width));
+    rc |= json_object_set_new(o, "in_height",
+                              json_count_or_null(res->in_height));
+    rc |= json_object_set_new(o, "out_width",
+                              json_count_or_null(res->out_width));
+    rc |= json_object_set_new(o, "out_height",
+                              json_count_or_null(res->out_height));
+    /* Milliseconds rounded to a tenth: finer is noise at this scale. */
+    rc |= json_object_set_new(o, "ms",
+                              res->usec < 0
+                                  ? json_null()
+                                  : json_real(round(res->usec / 100.0) / 10));
+    if (rc == 0)
+        line = json_dumps(o, REPORT_JSON_FLAGS);
+    json_decref(o);
+    return line;
+}
+
+/* ---- the report file ---- */
+
+static const char *
+report_target(const struct report *r)
+{
+    return strcmp(r->json_path, "-") == 0 ? "standard output" : NULL;
+}
+
+/* Record that the report file failed; say so once. */
+static void
+report_write_failed(struct report *r, int err)
+{
+    char *safe;
+
+    if (r->write_error)
+        return;
+    r->write_error = 1;
+    if (report_target(r)) {
+        errorf("cannot write report to standard output: %s", strerror(err));
+        return;
+    }
+    safe = term_escape(r->json_path);
+    errorf("cannot write report '%s': %s", safe ? safe : r->json_path,
+           strerror(err));
+    free(safe);
+}
+
+/* Write @line and a newline, then flush: the file only ever ends in a
+ * whole line, whatever kills the run afterwards. */
+static void
+report_write_line(struct report *r, const char *line)
+{
+    if (!r->json || r->write_error)
+        return;
+    if (fputs(line, r->json) == EOF || putc('\n', r->json) == EOF ||
+        fflush(r->json) == EOF)
+        report_write_failed(r, errno);
+}
+
+void
+report_init(struct report *r, const struct report_opts *o)
+{
+    memset(r, 0, sizeof(*r));
+    if (o)
+        r->opts = *o;
+    if (r->opts.max_listed_failures == 0)
+        r->opts.max_listed_failures = DEFAULT_MAX_LISTED;
+}
+
+int
+report_open(struct report *r, const char *path)
+{
+    char *safe;
+
+    if (!path)
+        return 0;
+    r->json_path = strdup(path);
+    if (!r->json_path) {
+        errorf("cannot open report: %s", strerror(errno));
+        return -1;
+    }
+    if (strcmp(path, "-") == 0) {
+        r->json = stdout;
+        return 0;
+    }
+    r->json = fopen(path, "w");
+    if (!r->json) {
+        safe = term_escape(path);
+        errorf("cannot open report '%s': %s", safe ? safe : path,
+               strerror(errno));
+        free(safe);
+        free(r->json_path);
+        r->json_path = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Close the report file (but never standard output) and note failures. */
+static void
+report_close(struct report *r)
+{
+    if (!r->json)
+        return;
+    if (r->json == stdout) {
+        if (fflush(stdout) == EOF)
+            report_write_failed(r, errno);
+    } else if (fclose(r->json) == EOF) {
+        report_write_failed(r, errno);
+    }
+    r->json = NULL;
+}
+
+/* ---- progress ---- */
+
+static size_t
+term_columns(void)
+{
+    struct winsize ws;
+    const char *env;
+    char *end;
+    long v;
+
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    env = getenv("COLUMNS");
+    if (env) {
+        errno = 0;
+        v = strtol(env, &end, 10);
+        if (errno == 0 && end != env && *end == '\0' && v > 0 && v < 100000)
+            return (size_t)v;
+    }
+    return 80;
+}
+
+/* "[done/total] NN% R files/s ETA mm:ss, N failed" into @buf. */
+static void
+progress_format(const struct report *r, int64_t now, char *buf, size_t size)
+{
+    double secs = (double)(now - r->start_us) / 1e6;
+    double rate = secs > 0 ? (double)r->done / secs : 0;
+    size_t total = r->total > r->done ? r->total : r->done;
+    unsigned pct = total ? (unsigned)(r->done * 100 / total) : 100;
+    char eta[32] = "--:--";
+    long left;
+    int n;
+
+    if (rate > 0) {
+        left = lround((double)(total - r->done) / rate);
+        snprintf(eta, sizeof(eta), "%02ld:%02ld", left / 60, left % 60);
+    }
+    n = snprintf(buf, size, "[%zu/%zu] %u%% %.1f files/s ETA %s", r->done,
+                 total, pct, rate, eta);
+    if (n > 0 && (size_t)n < size && r->count[TASK_FAILED] > 0)
+        snprintf(buf + n, size - (size_t)n, ", %zu failed",
+                 r->count[TASK_FAILED]);
+}
+
+static void
+progress_draw(struct report *r, int64_t now)
+{
+    char line[256];
+    size_t cols;
+
+    progress_format(r, now, line, sizeof(line));
+    r->last_draw_us = now;
+    if (!r->progress_tty) {
+        errorf("%s", line);
+        return;
+    }
+    /* One column short of the edge: some terminals wrap on the last one. */
+    cols = term_columns();
+    if (cols > 1 && cols - 1 < strlen(line))
+        line[cols - 1] = '\0';
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+    r->progress_drawn = 1;
+}
+
+static void
+progress_tick(struct report *r)
+{
+    int64_t now = mono_us();
+    int64_t every = r->progress_tty ? TTY_REDRAW_US : PLAIN_REDRAW_US;
+
+    if (now - r->last_draw_us >= every)
+        progress_draw(r, now);
+}
+
+static void
+progress_clear(struct report *r)
+{
+    if (!r->progress_drawn)
+        return;
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    r->progress_drawn = 0;
+}
+
+void
+report_start(struct report *r, size_t total)
+{
+    int tty = isatty(STDERR_FILENO);
+
+    r->total = total;
+    r->start_us = mono_us();
+    r->last_draw_us = r->start_us;
+    switch (r->opts.progress) {
+    case PROGRESS_ALWAYS:
+        r->show_progress = 1;
+        break;
+    case PROGRESS_AUTO:
+        r->show_progress = tty && !r->opts.quiet;
+        break;
+    default:
+        r->show_progress = 0;
+        break;
+    }
+    r->progress_tty = r->show_progress && tty;
+    /* A terminal shows the bar at once; a log gets its first line after a
+     * second, so short runs add nothing to it. */
+    if (r->progress_tty)
+        progress_draw(r, r->start_us);
+}
+
+/* ---- counting ---- */
+
+/* Keep "'path': class: message" for the summary, up to the listed limit. */
+static void
+report_keep_failure(struct report *r, const struct task *t,
+                    const struct task_result *res)
+{
+    const char *msg;
+    char *path = NULL, *text = NULL, *item = NULL;
+    char *copy;
+    size_t msglen, size;
+
+    if (r->nfailures >= r->opts.max_listed_failures)
+        return;
+    if (!r->failures) {
+        r->failures = calloc(r->opts.max_listed_failures,
+                             sizeof(*r->failures));
+        if (!r->failures)
+            return;
+    }
+    msg = res_message(t, res, &msglen);
+    copy = strndup(msg, msglen);
+    if (!copy)
+        return;
+    path = term_escape(t->path ? t->path : "");
+    text = term_escape(copy);
+    free(copy);
+    if (!path || !text)
+        goto out;
+    size = strlen(path) + strlen(text) + 64;
+    item = malloc(size);
+    if (!item)
+        goto out;
+    if (*text)
+        snprintf(item, size, "'%s': %s: %s", path,
+                 err_class_str(res_class(res)), text);
+    else
+        snprintf(item, size, "'%s': %s", path, err_class_str(res_class(res)));
+    r->failures[r->nfailures++] = item;
+out:
+    free(path);
+    free(text);
+}
+
+void
+report_add(struct report *r, const struct task *t,
+           const struct task_result *res)
+{
+    enum task_status st = res_status(res);
+    enum err_class cls = res_class(res);
+    char *line;
+
+    r->done++;
+    r->count[st]++;
+    if (cls != ERR_NONE)
+        r->by_class[cls]++;
+    if (st == TASK_OK) {
+        if (res->nwarnings > 0)
+            r->warned++;
+        if (res->in_bytes > 0)
+            r->bytes_in += res->in_bytes;
+        if (res->out_bytes > 0)
+            r->bytes_out += res->out_bytes;
+    }
+    if (st == TASK_FAILED)
+        report_keep_failure(r, t, res);
+
+    if (r->json && !r->write_error) {
+        line = report_record_json(t, res);
+        if (line)
+            report_write_line(r, line);
+        else
+            report_write_failed(r, ENOMEM);
+        free(line);
+    }
+    if (r->show_progress)
+        progress_tick(r);
+}
+
+/* ---- the end ---- */
+
+static void
+human_bytes(int64_t n, char *buf, size_t size)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)n;
+    size_t u = 0;
+
+    if (n < 1024) {
+        snprintf(buf, size, "%" PRId64 " B", n);
+        return;
+    }
+    v /= 1024;
+    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+static void
+human_seconds(double secs, char *buf, size_t size)
+{
+    long s = lround(secs);
+
+    if (secs < 60)
+        snprintf(buf, size, "%.1f s", secs);
+    else if (s < 3600)
+        snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(buf, size, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60,
+                 s % 60);
+}
+
+static const char *
+signal_name(int sig, char *buf, size_t size)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGQUIT:
+        return "SIGQUIT";
+    default:
+        snprintf(buf, size, "signal %d", sig);
+        return buf;
+    }
+}
+
+static const char *
+plural(size_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+static int
+set_count(json_t *o, const char *key, size_t n)
+{
+    return json_object_set_new(o, key, json_integer((json_int_t)n));
+}
+
+static void
+write_summary(struct report *r, const struct report_summary *s, double secs)
+{
+    json_t *o = json_object(), *by = json_object();
+    size_t total = r->total > r->done ? r->total : r->done;
+    char *line = NULL;
+    int rc = 0, i;
+
+    if (!o || !by) {
+        json_decref(o);
+        json_decref(by);
+        report_write_failed(r, ENOMEM);
+        return;
+    }
+    for (i = 0; i < ERR__COUNT; i++) {
+        if (i != ERR_NONE && r->by_class[i] > 0)
+            rc |= set_count(by, err_class_str((enum err_class)i),
+                            r->by_class[i]);
+    }
+    rc |= json_object_set_new(o, "summary", json_true());
+    rc |= set_count(o, "total", total);
+    rc |= set_count(o, "ok", r->count[TASK_OK]);
+    rc |= set_count(o, "skipped", r->count[TASK_SKIPPED]);
+    rc |= set_count(o, "failed", r->count[TASK_FAILED]);
+    rc |= set_count(o, "ignored", s->ignored);
+    rc |= set_count(o, "excluded", s->excluded);
+    rc |= set_count(o, "warnings", r->warned);
+    rc |= json_object_set_new(o, "bytes_in", json_integer(r->bytes_in));
+    rc |= json_object_set_new(o, "bytes_out", json_integer(r->bytes_out));
+    rc |= json_object_set_new(o, "seconds",
+                              json_real(round(secs * 1000) / 1000));
+    rc |= json_object_set_new(o, "interrupted",
+                              s->interrupted ? json_integer(s->interrupted)
+                                             : json_null());
+    rc |= json_object_set_new(o, "by_class", by);
+    if (rc == 0)
+        line = json_dumps(o, REPORT_JSON_FLAGS);
+    json_decref(o);
+    if (line)
+        report_write_line(r, line);
+    else
+        report_write_failed(r, ENOMEM);
+    free(line);
+}
+
+static void
+print_summary(const struct report *r, const struct report_summary *s,
+              double secs)
+{
+    size_t total = r->total > r->done ? r->total : r->done;
+    size_t failed = r->count[TASK_FAILED], i;
+    char counts[256], tail[128] = "", in[32], out[32], took[32], pct[32] = "";
+    char signame[32], *safe;
+    int n;
+
+    n = snprintf(counts, sizeof(counts),
+                 "%zu %s: %zu ok, %zu skipped, %zu failed", total,
+                 plural(total, "file", "files"), r->count[TASK_OK],
+                 r->count[TASK_SKIPPED], failed);
+    if (n > 0 && (size_t)n < sizeof(counts) && r->warned > 0)
+        snprintf(counts + n, sizeof(counts) - (size_t)n, " (%zu with warnings)",
+                 r->warned);
+    if (s->ignored > 0 && s->excluded > 0)
+        snprintf(tail, sizeof(tail), "; %zu ignored, %zu excluded", s->ignored,
+                 s->excluded);
+    else if (s->ignored > 0)
+        snprintf(tail, sizeof(tail), "; %zu ignored", s->ignored);
+    else if (s->excluded > 0)
+        snprintf(tail, sizeof(tail), "; %zu excluded", s->excluded);
+    errorf("%s%s", counts, tail);
+
+    human_bytes(r->bytes_in, in, sizeof(in));
+    human_bytes(r->bytes_out, out, sizeof(out));
+    human_seconds(secs, took, sizeof(took));
+    if (r->bytes_in > 0)
+        snprintf(pct, sizeof(pct), " (%+.1f%%)",
+                 (double)(r->bytes_out - r->bytes_in) * 100 /
+                     (double)r->bytes_in);
+    if (secs >= 0.001)
+        errorf("%s -> %s%s in %s, %.1f files/s", in, out, pct, took,
+               (double)r->done / secs);
+    else
+        errorf("%s -> %s%s in %s", in, out, pct, took);
+
+    for (i = 0; i < r->nfailures; i++)
+        errorf("failed: %s", r->failures[i]);
+    if (failed > r->nfailures) {
+        if (!r->json_path) {
+            errorf("... and %zu more %s, use --report FILE for the full list",
+                   failed - r->nfailures,
+                   plural(failed - r->nfailures, "failure", "failures"));
+        } else if (report_target(r)) {
+            errorf("... and %zu more %s, see the report on standard output",
+                   failed - r->nfailures,
+                   plural(failed - r->nfailures, "failure", "failures"));
+        } else {
+            safe = term_escape(r->json_path);
+            errorf("... and %zu more %s, see '%s'", failed - r->nfailures,
+                   plural(failed - r->nfailures, "failure", "failures"),
+                   safe ? safe : r->json_path);
+            free(safe);
+        }
+    }
+    if (s->interrupted)
+        errorf("interrupted by %s",
+               signal_name(s->interrupted, signame, sizeof(signame)));
+}
+
+int
+report_finish(struct report *r, const struct report_summary *s)
+{
+    static const struct report_summary none;
+    double secs = 0;
+
+    if (!s)
+        s = &none;
+    if (r->start_us)
+        secs = (double)(mono_us() - r->start_us) / 1e6;
+    progress_clear(r);
+    if (r->json) {
+        write_summary(r, s, secs);
+        report_close(r);
+    }
+    if (!(r->opts.quiet && r->count[TASK_FAILED] == 0 && !s->interrupted))
+        print_summary(r, s, secs);
+    return r->write_error ? -1 : 0;
+}
+
+void
+report_release(struct report *r)
+{
+    size_t i;
+
+    if (r->json && r->json != stdout)
+        fclose(r->json);
+    r->json = NULL;
+    free(r->json_path);
+    r->json_path = NULL;
+    for (i = 0; i < r->nfailures; i++)
+        free(r->failures[i]);
+    free(r->failures);
+    r->failures = NULL;
+    r->nfailures = 0;
+}

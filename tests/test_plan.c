@@ -1,0 +1,621 @@
+/*
+ * test_plan.c - output names and paths: the --name template, the mirrored
+ * directories, and the outcomes the planner settles on its own (bad names,
+ * collisions, an output that would replace its input).
+ *
+ * Task lists are built by hand, so these tests do not depend on the scanner;
+ * the overwrite checks use a real temporary directory, because they rest on
+ * what stat(2) says about it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* asprintf() */
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "helpers.h"
+#include "plan.h"
+
+/* ---- fixtures ---- */
+
+/*
+ * Append a task for @root/@rel (or just @rel when @root is NULL) with
+ * dev/ino from lstat() when the file exists.
+ */
+static struct task *
+add_task(struct scan_list *l, const char *root, const char *rel)
+{
+    struct task *t;
+    struct stat st;
+    char *path;
+
+    if (l->n == l->alloc) {
+        l->alloc = l->alloc ? 2 * l->alloc : 16;
+        l->tasks = realloc(l->tasks, l->alloc * sizeof(*l->tasks));
+        cr_assert(l->tasks != NULL);
+    }
+    if (root)
+        cr_assert(asprintf(&path, "%s/%s", root, rel) > 0);
+    else
+        path = strdup(rel);
+    cr_assert(path != NULL);
+    t = &l->tasks[l->n++];
+    memset(t, 0, sizeof(*t));
+    t->path = path;
+    t->rel = root ? path + strlen(root) + 1 : path;
+    if (lstat(path, &st) == 0) {
+        t->dev = (uint64_t)st.st_dev;
+        t->ino = (uint64_t)st.st_ino;
+        t->size = st.st_size;
+    }
+    return t;
+}
+
+static void
+free_list(struct scan_list *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        free(l->tasks[i].path);
+        free(l->tasks[i].out_path);
+    }
+    free(l->tasks);
+    memset(l, 0, sizeof(*l));
+}
+
+static void
+assert_planned(const struct task *t, const char *want)
+{
+    cr_assert_eq(t->pre_status, TASK_OK, "'%s': not planned (%s)", t->path,
+                 t->pre_msg ? t->pre_msg : "");
+    cr_assert(t->out_path != NULL, "'%s': no out_path", t->path);
+    cr_assert_str_eq(t->out_path, want, "for '%s'", t->path);
+}
+
+static void
+assert_refused(const struct task *t, enum err_class c, const char *msg)
+{
+    cr_assert_eq(t->pre_status, TASK_FAILED, "'%s' was not refused",
+                 t->path);
+    cr_assert_eq(t->pre_class, c, "'%s': class %s", t->path,
+                 err_class_str(t->pre_class));
+    cr_assert(t->pre_msg != NULL);
+    if (msg)
+        cr_assert_str_eq(t->pre_msg, msg, "for '%s'", t->path);
+}
+
+static void
+touch(const char *path)
+{
+    th_write_file(path, "x", 1);
+}
+
+/* ---- templates ---- */
+
+Test(plan, expand_table)
+{
+    static const struct {
+        const char *tmpl;
+        const char *name;
+        enum out_format fmt;
+        const char *want;   /* NULL: refused */
+    } cases[] = {
+        {"{stem}.jpg", "IMG_1.JPG", FORMAT_JPEG, "IMG_1.jpg"},
+        {NULL, "IMG_1.JPG", FORMAT_JPEG, "IMG_1.jpg"},
+        {NULL, "IMG_1.JPG", FORMAT_PNG, "IMG_1.png"},
+        {"{name}", "a.tar.gz", FORMAT_JPEG, "a.tar.gz"},
+        {"{stem}", "a.tar.gz", FORMAT_JPEG, "a.tar"},
+        {"{ext}", "a.tar.gz", FORMAT_JPEG, "gz"},
+        {"{stem}.{fmt}", "x.png", FORMAT_PNG, "x.png"},
+        {"{stem}.{fmt}", "x.png", FORMAT_JPEG, "x.jpg"},
+        {"t_{stem}_{ext}.{fmt}", "photo.jpeg", FORMAT_JPEG,
+         "t_photo_jpeg.jpg"},
+        {"{stem}.jpg", ".bashrc", FORMAT_JPEG, ".bashrc.jpg"},
+        {"[{ext}]", ".bashrc", FORMAT_JPEG, "[]"},
+        {"{stem}.jpg", ".hidden.png", FORMAT_JPEG, ".hidden.jpg"},
+        {"{stem}.jpg", "noext", FORMAT_JPEG, "noext.jpg"},
+        {"{ext}x", "noext", FORMAT_JPEG, "x"},
+        {"{stem}.jpg", "a.", FORMAT_JPEG, "a.jpg"},
+        {"{stem}.jpg", "..b", FORMAT_JPEG, "..jpg"},
+        {"{{{stem}}}", "a.b", FORMAT_JPEG, "{a}"},
+        {"{{stem}}", "a.b", FORMAT_JPEG, "{stem}"},
+        {"}}{{", "a.b", FORMAT_JPEG, "}{"},
+        {"{name}{name}", "x.y", FORMAT_JPEG, "x.yx.y"},
+        {"caf\xc3\xa9-{stem}", "\xff.jpg", FORMAT_JPEG, "caf\xc3\xa9-\xff"},
+        {"thumb", "a.jpg", FORMAT_JPEG, "thumb"},
+        /* refused */
+        {"{ext}", "noext", FORMAT_JPEG, NULL},
+        {"{ext}", ".bashrc", FORMAT_JPEG, NULL},
+        {"{stem}", "..b", FORMAT_JPEG, NULL},
+        {"{stem}", "...", FORMAT_JPEG, NULL},
+        {"{stem}.", ".x", FORMAT_JPEG, ".x."},
+        {"{ext}.", "a", FORMAT_JPEG, NULL},
+        {".", "a.jpg", FORMAT_JPEG, NULL},
+        {"a/{stem}", "a.jpg", FORMAT_JPEG, NULL},
+        {"{nope}", "a.jpg", FORMAT_JPEG, NULL},
+        {"{stem", "a.jpg", FORMAT_JPEG, NULL},
+        {"", "a.jpg", FORMAT_JPEG, NULL},
+    };
+    char buf[256];
+    size_t i;
+    int n;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(buf, '#', sizeof(buf));
+        n = plan_expand_name(cases[i].tmpl, cases[i].name, cases[i].fmt, buf,
+                             sizeof(buf));
+        if (!cases[i].want) {
+            cr_assert_eq(n, -1, "case %zu: '%s' expanded to '%s'", i,
+                         cases[i].tmpl, buf);
+            continue;
+        }
+        cr_assert_eq(n, (int)strlen(cases[i].want), "case %zu: %d", i, n);
+        cr_assert_str_eq(buf, cases[i].want, "case %zu", i);
+    }
+}
+
+Test(plan, expand_respects_buffer_size)
+{
+    char buf[8];
+
+    cr_assert_eq(plan_expand_name("{name}", "abcdefg", FORMAT_JPEG, buf,
+                                  sizeof(buf)),
+                 7);
+    cr_assert_str_eq(buf, "abcdefg");
+    cr_assert_eq(plan_expand_name("{name}", "abcdefgh", FORMAT_JPEG, buf,
+                                  sizeof(buf)),
+                 -1);
+    cr_assert_eq(plan_expand_name("{stem}", "a.jpg", FORMAT_JPEG, buf, 1),
+                 -1);
+}
+
+Test(plan, template_check_table)
+{
+    static const struct {
+        const char *tmpl;
+        const char *why;    /* NULL: accepted; else a part of the reason */
+    } cases[] = {
+        {"{stem}.jpg", NULL},
+        {"{stem}_{ext}.{fmt}", NULL},
+        {"{name}", NULL},
+        {"{{literal}}", NULL},
+        {"thumb.jpg", NULL},
+        {"...", NULL},
+        {"", "empty"},
+        {"a/b", "'/'"},
+        {"{stem}/x", "'/'"},
+        {"/", "'/'"},
+        {"{", "unterminated"},
+        {"{stem", "unterminated"},
+        {"}", "unmatched"},
+        {"{stem}}", "unmatched"},
+        {"{{stem}", "unmatched"},
+        {"{nope}", "unknown placeholder"},
+        {"{}", "unknown placeholder"},
+        {"{STEM}", "unknown placeholder"},
+        {"{ stem}", "unknown placeholder"},
+        {".", "'.' or '..'"},
+        {"..", "'.' or '..'"},
+    };
+    const char *why;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        why = NULL;
+        rc = plan_template_check(cases[i].tmpl, &why);
+        if (!cases[i].why) {
+            cr_assert_eq(rc, 0, "'%s' refused: %s", cases[i].tmpl, why);
+            continue;
+        }
+        cr_assert_eq(rc, -1, "'%s' accepted", cases[i].tmpl);
+        cr_assert(why != NULL);
+        cr_assert(strstr(why, cases[i].why) != NULL, "'%s': '%s'",
+                  cases[i].tmpl, why);
+    }
+    cr_assert_eq(plan_template_check(NULL, &why), 0);
+}
+
+/* ---- paths ---- */
+
+Test(plan, mirrors_directories_under_output)
+{
+    struct plan_opts o = {.output_dir = "out/", .format = FORMAT_JPEG};
+    struct scan_list l = {0};
+
+    add_task(&l, "in", "a.png");
+    add_task(&l, "in", "sub/dir/b.JPG");
+    add_task(&l, "in/", "x//y/./c.jpeg");
+    add_task(&l, "/abs/in", ".hidden/.bashrc");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/a.jpg");
+    assert_planned(&l.tasks[1], "out/sub/dir/b.jpg");
+    assert_planned(&l.tasks[2], "out/x/y/c.jpg");
+    assert_planned(&l.tasks[3], "out/.hidden/.bashrc.jpg");
+    free_list(&l);
+
+    o.output_dir = "/";
+    o.name_template = "{stem}_t.{fmt}";
+    o.format = FORMAT_PNG;
+    add_task(&l, "in", "a.png");
+    add_task(&l, "in", "d/a.png");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "/a_t.png");
+    assert_planned(&l.tasks[1], "/d/a_t.png");
+    free_list(&l);
+
+    o.output_dir = "o//";
+    o.name_template = NULL;
+    add_task(&l, NULL, "lone.gif");   /* a file named on the command line */
+    l.tasks[0].rel = NULL;
+    add_task(&l, NULL, "dir/named.gif");
+    l.tasks[1].rel = NULL;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "o/lone.png");
+    assert_planned(&l.tasks[1], "o/named.png");
+    free_list(&l);
+}
+
+Test(plan, refuses_escaping_relative_paths)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct scan_list l = {0};
+    struct task *t;
+
+    add_task(&l, "in", "../a.jpg");
+    add_task(&l, "in", "x/../../b.jpg");
+    add_task(&l, "in", "ok/..c.jpg");
+    t = add_task(&l, NULL, "/etc/d.jpg");
+    t->rel = t->path;                     /* a leading '/' below the root */
+    add_task(&l, "in", "dir/");
+    add_task(&l, "in", "e.jpg");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH, NULL);
+    cr_assert(strstr(l.tasks[0].pre_msg, "'..'"));
+    assert_refused(&l.tasks[1], ERR_OUTPUT_PATH, NULL);
+    assert_planned(&l.tasks[2], "out/ok/..c.jpg");
+    assert_refused(&l.tasks[3], ERR_OUTPUT_PATH, NULL);
+    cr_assert(strstr(l.tasks[3].pre_msg, "'/'"));
+    assert_refused(&l.tasks[4], ERR_OUTPUT_PATH, NULL);
+    assert_planned(&l.tasks[5], "out/e.jpg");
+    cr_assert_null(l.tasks[0].out_path);
+    cr_assert_null(l.tasks[3].out_path);
+    free_list(&l);
+}
+
+Test(plan, bad_expansion_fails_only_that_task)
+{
+    struct plan_opts o = {.output_dir = "out", .name_template = "{ext}"};
+    struct scan_list l = {0};
+    char longname[300];     /* 299 bytes and a NUL */
+
+    memset(longname, 'n', sizeof(longname));
+    memcpy(longname + sizeof(longname) - 5, ".jpg", 5);
+
+    add_task(&l, "in", "noext");
+    add_task(&l, "in", "a.jpg");
+    add_task(&l, "in", longname);
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH, NULL);
+    cr_assert(strstr(l.tasks[0].pre_msg, "empty"));
+    assert_planned(&l.tasks[1], "out/jpg");
+    cr_assert_eq(l.tasks[2].pre_status, TASK_FAILED);   /* "jpg" again */
+    free_list(&l);
+
+    o.name_template = "{name}.{fmt}";
+    add_task(&l, "in", longname);        /* 299 + 4 bytes > NAME_MAX */
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH, "output file name too long");
+    free_list(&l);
+}
+
+Test(plan, only_tasks_to_process_get_a_path)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct scan_list l = {0};
+    struct task *t;
+
+    t = add_task(&l, "in", "fifo.jpg");
+    t->pre_status = TASK_SKIPPED;
+    t->pre_class = ERR_NOT_REGULAR;
+    t = add_task(&l, "in", "a.jpg");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    cr_assert_eq(l.tasks[0].pre_status, TASK_SKIPPED);
+    cr_assert_eq(l.tasks[0].pre_class, ERR_NOT_REGULAR);
+    cr_assert_null(l.tasks[0].out_path);
+    assert_planned(&l.tasks[1], "out/a.jpg");
+    free_list(&l);
+}
+
+Test(plan, no_output_dir_is_an_error)
+{
+    struct plan_opts o = {0};
+    struct scan_list l = {0};
+
+    add_task(&l, "in", "a.jpg");
+    errno = 0;
+    cr_assert_eq(plan_outputs(&o, &l), -1);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(l.tasks[0].pre_status, TASK_OK);
+    cr_assert_null(l.tasks[0].out_path);
+    free_list(&l);
+}
+
+/* ---- collisions ---- */
+
+Test(plan, second_input_to_the_same_output_fails)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct scan_list l = {0};
+
+    add_task(&l, "in", "a.jpg");
+    add_task(&l, "in", "a.png");
+    add_task(&l, "in", "a.webp");
+    add_task(&l, "in", "sub/a.png");      /* another directory: fine */
+    add_task(&l, "in", "b.png");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/a.jpg");
+    assert_refused(&l.tasks[1], ERR_OUTPUT_CONFLICT,
+                   "output name collides with another input's output");
+    assert_refused(&l.tasks[2], ERR_OUTPUT_CONFLICT, NULL);
+    assert_planned(&l.tasks[3], "out/sub/a.jpg");
+    assert_planned(&l.tasks[4], "out/b.jpg");
+    /* The refused task keeps the path it was refused, for the report. */
+    cr_assert_str_eq(l.tasks[1].out_path, "out/a.jpg");
+    free_list(&l);
+}
+
+Test(plan, inputs_from_two_roots_collide)
+{
+    struct plan_opts o = {.output_dir = "out",
+                          .name_template = "{name}"};
+    struct scan_list l = {0};
+
+    add_task(&l, "r1", "x/p.jpg");
+    add_task(&l, "r2", "x/p.jpg");
+    l.tasks[1].root_index = 1;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/x/p.jpg");
+    assert_refused(&l.tasks[1], ERR_OUTPUT_CONFLICT, NULL);
+    free_list(&l);
+}
+
+Test(plan, constant_template_collides_per_directory)
+{
+    struct plan_opts o = {.output_dir = "o", .name_template = "cover.jpg"};
+    struct scan_list l = {0};
+    size_t i, ok = 0;
+    char rel[32];
+
+    for (i = 0; i < 100; i++) {
+        snprintf(rel, sizeof(rel), "d%zu/f%zu.jpg", i % 10, i);
+        add_task(&l, "in", rel);
+    }
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    for (i = 0; i < l.n; i++) {
+        if (l.tasks[i].pre_status == TASK_OK)
+            ok++;
+        else
+            cr_assert_eq(l.tasks[i].pre_class, ERR_OUTPUT_CONFLICT);
+    }
+    cr_assert_eq(ok, 10);
+    assert_planned(&l.tasks[3], "o/d3/cover.jpg");
+    free_list(&l);
+}
+
+/* ---- an output that would replace an input ---- */
+
+/* A temporary "in" directory holding @names (empty files). */
+static char *
+make_input_dir(const char *const *names, char **indir)
+{
+    char *dir = th_mkdtemp(), *p;
+
+    *indir = th_path(dir, "in");
+    th_mkdirs(*indir);
+    for (; *names; names++) {
+        p = th_path(*indir, *names);
+        touch(p);
+        free(p);
+    }
+    return dir;
+}
+
+Test(plan, output_in_input_directory_would_overwrite)
+{
+    static const char *const names[] = {"a.jpg", "b.jpeg", "b.jpg", "c.png",
+                                        "sub/d.jpg", NULL};
+    char *indir, *dir = make_input_dir(names, &indir), *want;
+    struct plan_opts o = {.output_dir = indir};
+    struct scan_list l = {0};
+
+    add_task(&l, indir, "a.jpg");
+    add_task(&l, indir, "b.jpeg");   /* before b.jpg in task order */
+    add_task(&l, indir, "b.jpg");
+    add_task(&l, indir, "c.png");
+    add_task(&l, indir, "sub/d.jpg");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    assert_refused(&l.tasks[1], ERR_OUTPUT_CONFLICT,
+                   "output would overwrite another input");
+    assert_refused(&l.tasks[2], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    cr_assert(asprintf(&want, "%s/c.jpg", indir) > 0);
+    assert_planned(&l.tasks[3], want);
+    free(want);
+    assert_refused(&l.tasks[4], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    free_list(&l);
+    free(indir);
+    th_rmrf(dir);
+    free(dir);
+}
+
+Test(plan, output_dir_spelled_differently_is_still_the_input)
+{
+    static const char *const names[] = {"a.jpg", "x/b.jpg", NULL};
+    char *indir, *dir = make_input_dir(names, &indir), *link, *dotted;
+    struct plan_opts o = {0};
+    struct scan_list l = {0};
+
+    link = th_path(dir, "link");
+    cr_assert(symlink("in", link) == 0, "%s", strerror(errno));
+    cr_assert(asprintf(&dotted, "%s/./", indir) > 0);
+
+    o.output_dir = link;
+    add_task(&l, indir, "a.jpg");
+    add_task(&l, indir, "x/b.jpg");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    assert_refused(&l.tasks[1], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    free_list(&l);
+
+    o.output_dir = dotted;
+    add_task(&l, indir, "a.jpg");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    cr_assert(strstr(l.tasks[0].out_path, "/./a.jpg"));
+    free_list(&l);
+
+    free(link);
+    free(dotted);
+    free(indir);
+    th_rmrf(dir);
+    free(dir);
+}
+
+Test(plan, relative_input_in_the_current_directory)
+{
+    static const char *const names[] = {"a.jpg", "p.png", NULL};
+    char *indir, *dir = make_input_dir(names, &indir);
+    struct plan_opts o = {.output_dir = "."};
+    struct scan_list l = {0};
+
+    cr_assert(chdir(indir) == 0);
+    add_task(&l, NULL, "a.jpg");
+    add_task(&l, NULL, "p.png");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    assert_planned(&l.tasks[1], "./p.jpg");
+    free_list(&l);
+    cr_assert(chdir("/") == 0);
+    free(indir);
+    th_rmrf(dir);
+    free(dir);
+}
+
+Test(plan, other_name_for_the_input_file_is_the_input)
+{
+    static const char *const names[] = {"x.png", NULL};
+    char *indir, *dir = make_input_dir(names, &indir), *src, *dst;
+    struct plan_opts o = {0};
+    struct scan_list l = {0};
+
+    /* x.jpg is the same file as x.png: what a case-folding file system
+     * would show for "X.PNG" -> "X.png". */
+    src = th_path(indir, "x.png");
+    dst = th_path(indir, "x.jpg");
+    cr_assert(link(src, dst) == 0, "%s", strerror(errno));
+    o.output_dir = indir;
+    add_task(&l, indir, "x.png");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_PATH,
+                   "output would overwrite the input");
+    free_list(&l);
+    free(src);
+    free(dst);
+    free(indir);
+    th_rmrf(dir);
+    free(dir);
+}
+
+Test(plan, separate_output_dir_is_not_the_input)
+{
+    static const char *const names[] = {"a.jpg", NULL};
+    char *indir, *dir = make_input_dir(names, &indir), *outdir, *want, *p;
+    struct plan_opts o = {0};
+    struct scan_list l = {0};
+
+    outdir = th_path(dir, "out");
+    th_mkdirs(outdir);
+    p = th_path(outdir, "a.jpg");     /* an old output: replaced, fine */
+    touch(p);
+    free(p);
+    o.output_dir = outdir;
+    add_task(&l, indir, "a.jpg");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    cr_assert(asprintf(&want, "%s/a.jpg", outdir) > 0);
+    assert_planned(&l.tasks[0], want);
+    free(want);
+    free_list(&l);
+    free(outdir);
+    free(indir);
+    th_rmrf(dir);
+    free(dir);
+}
+
+/* ---- scale ---- */
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(plan, million_tasks_plan_quickly, .timeout = 60)
+{
+    struct plan_opts o = {.output_dir = "/nonexistent-imgpool-out"};
+    struct scan_list l = {0};
+    const size_t n = 1000000;
+    double t0, took, limit = 2.0;
+    size_t i;
+    struct task *t;
+    char *path;
+
+#if defined(__SANITIZE_ADDRESS__)
+    limit = 20.0;
+#endif
+    l.tasks = calloc(n, sizeof(*l.tasks));
+    cr_assert(l.tasks != NULL);
+    l.alloc = n;
+    for (i = 0; i < n; i++) {
+        cr_assert(asprintf(&path, "/nonexistent-imgpool-in/d%03zu/"
+                                  "IMG_%07zu.JPG",
+                           i % 1000, i) > 0);
+        t = &l.tasks[l.n++];
+        t->path = path;
+        t->rel = path + strlen("/nonexistent-imgpool-in/");
+    }
+    /* One duplicate at the end: found among a million. */
+    l.tasks[n - 1].rel = l.tasks[0].rel;
+
+    t0 = now_s();
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    took = now_s() - t0;
+    cr_log_info("planned %zu tasks in %.3f s", n, took);
+    cr_assert(took < limit, "planning took %.3f s", took);
+
+    assert_planned(&l.tasks[1234],
+                   "/nonexistent-imgpool-out/d234/IMG_0001234.jpg");
+    for (i = 0; i + 1 < n; i++)
+        cr_assert(l.tasks[i].pre_status == TASK_OK, "task %zu", i);
+    assert_refused(&l.tasks[n - 1], ERR_OUTPUT_CONFLICT, NULL);
+    free_list(&l);
+}
