@@ -466,6 +466,54 @@ walk_problem(struct scan_ctx *c, const FTSENT *e, const char *what)
 }
 
 /*
+ * A non-directory entry below the root.  fts was opened with FTS_NOSTAT
+ * (its per-entry struct stat more than doubles its memory on a directory
+ * of a million files), so the one stat() of the file is ours: lstat() in
+ * a physical walk, stat() in a logical one.  Returns 0, or -1 when out of
+ * memory.
+ */
+static int
+walk_file(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
+{
+    int follow = c->opts->follow_symlinks;
+    struct stat st;
+    int r;
+
+    r = follow ? stat(e->fts_path, &st) : lstat(e->fts_path, &st);
+    if (r < 0 && follow && lstat(e->fts_path, &st) == 0 &&
+        S_ISLNK(st.st_mode)) {
+        /* A link to nothing, or to itself. */
+        if (file_filtered(c->opts, rel)) {
+            c->l->excluded++;
+            return 0;
+        }
+        if (!scan_has_image_ext(e->fts_name)) {
+            c->l->ignored++;
+            return 0;
+        }
+        return add_task(c, e->fts_path, e->fts_pathlen, rel, &st,
+                        TASK_SKIPPED, ERR_READ, "broken symbolic link");
+    }
+    if (r < 0) {
+        if (errno == ENOENT)
+            return 0;    /* gone since fts read the directory */
+        warnf("cannot stat '%s': %s", e->fts_path, strerror(errno));
+        c->l->walk_errors++;
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        /* fts skips the stat when the parent's link count says there are
+         * no more subdirectories; on a filesystem that miscounts, make it
+         * look again, and it will descend. */
+        if (e->fts_info == FTS_NSOK)
+            fts_set(fts, e, FTS_AGAIN);
+        return 0;
+    }
+    return scan_file(c, e->fts_path, e->fts_pathlen, rel, e->fts_name, &st,
+                     !follow);
+}
+
+/*
  * Walk the directory @root (no trailing slash except for "/").  Returns 0,
  * or -1 on a fatal problem (already reported).
  */
@@ -473,7 +521,7 @@ static int
 walk_dir(struct scan_ctx *c, const char *root)
 {
     char *argv[2];
-    int flags = FTS_NOCHDIR | FTS_COMFOLLOW;
+    int flags = FTS_NOCHDIR | FTS_COMFOLLOW | FTS_NOSTAT;
     size_t rootlen = strlen(root);
     FTS *fts;
     int ret = 0;
@@ -535,22 +583,8 @@ walk_dir(struct scan_ctx *c, const char *root)
             if (walk_problem(c, e, "cannot read") < 0)
                 ret = -1;
             break;
-        case FTS_SLNONE:
-            /* Logical walk only: a link whose target is gone. */
-            if (file_filtered(c->opts, rel)) {
-                c->l->excluded++;
-            } else if (scan_has_image_ext(e->fts_name)) {
-                if (add_task(c, e->fts_path, e->fts_pathlen, rel,
-                             e->fts_statp, TASK_SKIPPED, ERR_READ,
-                             "broken symbolic link") < 0)
-                    goto oom;
-            } else {
-                c->l->ignored++;
-            }
-            break;
-        default:    /* FTS_F, FTS_SL, FTS_DEFAULT */
-            if (scan_file(c, e->fts_path, e->fts_pathlen, rel, e->fts_name,
-                          e->fts_statp, !c->opts->follow_symlinks) < 0)
+        default:    /* FTS_NSOK, FTS_F, FTS_SL, FTS_SLNONE, FTS_DEFAULT */
+            if (walk_file(c, fts, e, rel) < 0)
                 goto oom;
             break;
         }

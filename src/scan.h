@@ -16,14 +16,31 @@
  *  - a non-regular file (FIFO, device, socket) whose name has an image
  *    extension: it becomes a task with pre_status TASK_SKIPPED,
  *    ERR_NOT_REGULAR, and is never opened.
- * Everything else is "ignored": counted, not listed.
+ *  - in a physical walk, a symlink below a root whose name has an image
+ *    extension: a skipped ERR_NOT_REGULAR task ("symbolic link not
+ *    followed"); with follow_symlinks, a dangling one: skipped, ERR_READ.
+ * Everything else is "ignored": counted, not listed.  Hidden files and
+ * directories are walked like any others, except files named
+ * ".imgpool-tmp-*" (our own temporary outputs), which are ignored.
  *
  * Directories are walked with fts(3), physically (symlinks are not followed
  * unless opts->follow_symlinks; a symlink named on the command line is
- * followed).  Children are visited in strcmp() order, so the list order is
- * deterministic for a given tree.  --include/--exclude globs are matched with
- * fnmatch(3) (no FNM_PATHNAME: '*' crosses '/') against the path relative to
- * its root; a file given directly as INPUT is matched by its base name.
+ * followed).  Children are visited in strcmp() order of their names, so the
+ * list order is deterministic for a given tree; roots keep their order.
+ * With follow_symlinks, a link back to an ancestor directory is a warned
+ * walk error, and a file reached by several routes (same dev and inode) is
+ * listed once, under the first path met.
+ *
+ * --include/--exclude globs are matched with fnmatch(3), flags 0 (no
+ * FNM_PATHNAME: '*' crosses '/'; no FNM_PERIOD) against the path relative
+ * to its root, "sub/a.jpg"; a file given directly as INPUT is matched by
+ * its base name.  A file is dropped when any exclude matches it, or when
+ * includes were given and none matches.  An exclude also prunes a
+ * directory whose relative path P matches it as "P" or as "P/": "cache",
+ * "cache/" and "cache/" followed by '*' all skip everything below the
+ * top-level cache, "*cache" every directory ending in "cache" at any depth.
+ * Includes never prune.  Pruned directories are not descended into and
+ * their contents are not counted.
  */
 #ifndef IMGPOOL_SCAN_H
 #define IMGPOOL_SCAN_H
@@ -44,12 +61,14 @@ struct scan_opts {
 struct scan_list {
     struct task *tasks;
     size_t n, alloc;
-    size_t ignored;        /* regular files that are not images */
+    size_t ignored;        /* non-directory entries that are not images */
     size_t excluded;       /* dropped by --include/--exclude */
     size_t walk_errors;    /* unreadable directories and the like */
 };
 
 void scan_list_init(struct scan_list *l);
+/* Frees every task's path and out_path (so out_path must be malloc'ed or
+ * NULL, never an alias), then the array; @l is left as after init. */
 void scan_list_release(struct scan_list *l);
 
 /*

@@ -422,7 +422,7 @@ parse_dqt(const unsigned char *p, size_t n, struct jpeg_walk *w)
     while (pos < n) {
         unsigned pq = p[pos] >> 4, tq = p[pos] & 0x0f;
         size_t need = pq ? 128 : 64;
-        int k;
+        size_t k;
 
         pos++;
         if (pq > 1 || tq > 3 || n - pos < need)
