@@ -66,6 +66,13 @@ default_template(enum out_format fmt)
     return fmt == FORMAT_PNG ? "{stem}.png" : "{stem}.jpg";
 }
 
+/* The default template's second choice when two inputs share a stem. */
+static const char *
+fallback_template(enum out_format fmt)
+{
+    return fmt == FORMAT_PNG ? "{name}.png" : "{name}.jpg";
+}
+
 static const char *
 format_ext(enum out_format fmt)
 {
@@ -558,7 +565,13 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         }
     }
 
-    /* Pass 2: the first task in order keeps a contested name. */
+    /*
+     * Pass 2: the first task in order keeps a contested name.  With the
+     * default template the later one falls back to "{name}.jpg"
+     * ("IMG_1.CR2" -> "IMG_1.CR2.jpg" beside "IMG_1.jpg"), so a folder with
+     * a JPEG and a PNG or raw file of the same stem loses nothing.  A name
+     * the user chose with --name is never changed behind their back.
+     */
     for (i = 0; i < l->n; i++) {
         t = &l->tasks[i];
         if (t->pre_status != TASK_OK)
@@ -566,6 +579,22 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         other = out_set_claim(&set, l->tasks, i);
         if (other == SIZE_MAX)
             continue;
+        if (!o->name_template && l->tasks[other].pre_status == TASK_OK) {
+            char *alt;
+            rel = t->rel ? t->rel : t->out_path;
+            alt = build_out_path(o->output_dir, outlen, rel,
+                                 fallback_template(o->format), o->format,
+                                 &why);
+            if (!alt && !why)
+                goto nomem;
+            if (alt) {
+                free(t->out_path);
+                t->out_path = alt;
+                other = out_set_claim(&set, l->tasks, i);
+                if (other == SIZE_MAX)
+                    continue;
+            }
+        }
         if (l->tasks[other].pre_status == TASK_OK)
             plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_CONFLICT);
         else

