@@ -184,6 +184,7 @@ run_main(struct cli_opts *o)
     uint32_t *order = NULL;
     size_t nwork, failed;
     const char *fault;
+    struct stat out_st;
     int code = EXIT_USAGE;
 
     memset(&run, 0, sizeof(run));
@@ -217,7 +218,26 @@ run_main(struct cli_opts *o)
         goto out;
     }
 
+    if (stat(o->output_dir, &out_st) < 0) {
+        errorf("cannot read output directory '%s': %s", o->output_dir,
+               strerror(errno));
+        goto out;
+    }
+    for (size_t i = 0; i < o->ninputs; i++) {
+        struct stat in_st;
+        if (stat(o->inputs[i], &in_st) == 0 && in_st.st_dev == out_st.st_dev &&
+            in_st.st_ino == out_st.st_ino) {
+            errorf("output directory '%s' is the input '%s': choose a "
+                   "separate output directory", o->output_dir, o->inputs[i]);
+            goto out;
+        }
+    }
+
     memset(&so, 0, sizeof(so));
+    /* An output tree inside an input is never scanned as input. */
+    so.have_skip_dir = 1;
+    so.skip_dev = (uint64_t)out_st.st_dev;
+    so.skip_ino = (uint64_t)out_st.st_ino;
     so.roots = o->inputs;
     so.nroots = o->ninputs;
     so.includes = o->includes;

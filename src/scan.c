@@ -539,6 +539,7 @@ walk_dir(struct scan_ctx *c, const char *root)
     for (;;) {
         FTSENT *e;
         const char *rel;
+        struct stat dst;
         int r;
 
         errno = 0;
@@ -556,6 +557,15 @@ walk_dir(struct scan_ctx *c, const char *root)
         case FTS_D:
             if (e->fts_level == FTS_ROOTLEVEL)
                 break;
+            /* FTS_NOSTAT leaves fts_statp unset: one stat per directory. */
+            if (c->opts->have_skip_dir && stat(e->fts_path, &dst) == 0 &&
+                (uint64_t)dst.st_dev == c->opts->skip_dev &&
+                (uint64_t)dst.st_ino == c->opts->skip_ino) {
+                notef("not descending into '%s': it is the output directory",
+                      e->fts_path);
+                fts_set(fts, e, FTS_SKIP);
+                break;
+            }
             r = dir_excluded(c, rel);
             if (r < 0)
                 goto oom;

@@ -46,6 +46,7 @@
 #define IMGPOOL_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "task.h"
 
 struct scan_opts {
@@ -56,6 +57,10 @@ struct scan_opts {
     const char *const *excludes; /* a file matching any is dropped */
     size_t nexcludes;
     int follow_symlinks;
+    /* A directory never to descend into (the output tree when it lies
+     * inside an input), by identity; have_skip_dir says it is set. */
+    int have_skip_dir;
+    uint64_t skip_dev, skip_ino;
 };
 
 struct scan_list {

@@ -517,3 +517,29 @@ Test(e2e, sigterm_drains_and_exits_143)
 {
     interrupt_test(SIGTERM, 143);
 }
+
+Test(e2e, output_inside_input_is_not_rescanned)
+{
+    struct th_run r;
+    char *inner = th_path(in, "thumbs");
+    const char *args[] = { "thumbnail", in, "-o", inner, "--report", rep,
+                           NULL };
+    const char *same[] = { "thumbnail", in, "-o", in, NULL };
+    json_t *arr;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    for (int run = 0; run < 2; run++) {
+        th_run(&r, args);
+        cr_assert_eq(r.status, 0, "run %d: %s", run, r.err);
+        arr = th_read_jsonl(rep);
+        cr_assert_eq(json_array_size(arr), 2, "run %d read its own output",
+                     run);
+        json_decref(arr);
+        th_run_release(&r);
+    }
+    th_run(&r, same);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "separate output directory"), "%s", r.err);
+    th_run_release(&r);
+    free(inner);
+}
