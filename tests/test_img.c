@@ -20,6 +20,7 @@
 #include "helpers.h"
 #include "img.h"
 #include "settings.h"
+#include "sniff.h"
 
 static char *outdir;
 
@@ -556,4 +557,53 @@ Test(img, nested_output_directories_are_created)
     decode_out("a/b/deep.jpg", &img);
     cr_assert_eq(img.w, 32);
     th_image_release(&img);
+}
+
+Test(img, recompress_bakes_orientation_and_keeps_exif)
+{
+    struct settings s;
+    struct task_result r;
+    struct th_image img;
+    struct jpeg_info ji;
+    size_t len;
+    char *out, *data;
+
+    settings_init(&s, MODE_RECOMPRESS);
+    s.fast_jpeg = 0;
+    s.output_dir = outdir;
+    process(&s, "orient6.jpg", "o6.jpg", &r);
+    cr_assert_eq(r.status, TASK_OK, "%s", r.message);
+    decode_out("o6.jpg", &img);
+    cr_assert_eq(img.w, 120);
+    cr_assert_eq(img.h, 80);
+    assert_rgb_at(&img, 30, 20, 255, 0, 0);
+    th_image_release(&img);
+    out = th_path(outdir, "o6.jpg");
+    data = th_read_file(out, &len);
+    cr_assert_eq(sniff_jpeg_info((unsigned char *)data, len, &ji), 0);
+    cr_assert(ji.has_exif, "EXIF dropped by recompress");
+    cr_assert_eq(ji.orientation, 1, "pixels rotated but tag still %d",
+                 ji.orientation);
+    free(data);
+    free(out);
+}
+
+Test(img, thumbnail_strips_metadata)
+{
+    struct settings s;
+    struct task_result r;
+    struct jpeg_info ji;
+    size_t len;
+    char *out, *data;
+
+    thumb_settings(&s);
+    process(&s, "orient6.jpg", "o6.jpg", &r);
+    cr_assert_eq(r.status, TASK_OK, "%s", r.message);
+    out = th_path(outdir, "o6.jpg");
+    data = th_read_file(out, &len);
+    cr_assert_eq(sniff_jpeg_info((unsigned char *)data, len, &ji), 0);
+    cr_assert_not(ji.has_exif);
+    cr_assert_not(ji.has_icc);
+    free(data);
+    free(out);
 }
