@@ -38,6 +38,8 @@ enum {
     OPT_STRIP,
     OPT_KEEP_METADATA,
     OPT_NO_FAST,
+    OPT_FILES_FROM,
+    OPT_SHARD,
 };
 
 static const struct option long_options[] = {
@@ -45,6 +47,7 @@ static const struct option long_options[] = {
     { "background", required_argument, NULL, OPT_BACKGROUND },
     { "exclude", required_argument, NULL, OPT_EXCLUDE },
     { "fail-on", required_argument, NULL, OPT_FAIL_ON },
+    { "files-from", required_argument, NULL, OPT_FILES_FROM },
     { "fit", required_argument, NULL, OPT_FIT },
     { "follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS },
     { "format", required_argument, NULL, 'f' },
@@ -60,7 +63,9 @@ static const struct option long_options[] = {
     { "progress", required_argument, NULL, OPT_PROGRESS },
     { "quality", required_argument, NULL, 'q' },
     { "quiet", no_argument, NULL, 'Q' },
+    { "null", no_argument, NULL, '0' },
     { "report", required_argument, NULL, OPT_REPORT },
+    { "shard", required_argument, NULL, OPT_SHARD },
     { "size", required_argument, NULL, 's' },
     { "strip", no_argument, NULL, OPT_STRIP },
     { "subsample", required_argument, NULL, OPT_SUBSAMPLE },
@@ -71,7 +76,7 @@ static const struct option long_options[] = {
     { NULL, 0, NULL, 0 },
 };
 
-static const char short_options[] = ":o:s:q:f:j:hvV";
+static const char short_options[] = ":o:s:q:f:j:hvV0";
 
 static const char usage_top[] =
     "usage: imgpool thumbnail [OPTIONS] INPUT... -o DIR\n"
@@ -119,6 +124,13 @@ static const char usage_opts[] =
     "      --exclude GLOB      skip matching files and directories\n"
     "                          (repeatable)\n"
     "      --follow-symlinks   follow symbolic links (loop-safe)\n"
+    "      --files-from FILE   also read INPUT paths from FILE, one per line\n"
+    "                          ('-' for stdin); outputs mirror the listed\n"
+    "                          paths\n"
+    "  -0, --null              --files-from entries end with NUL, not newline\n"
+    "      --shard K/N         process only the files whose path below its\n"
+    "                          INPUT hashes to shard K of N (0 <= K < N), for\n"
+    "                          splitting one job over machines\n"
     "\n"
     "safety and limits:\n"
     "      --fail-on LEVEL     none|truncated|error|warning: how damaged an\n"
@@ -255,6 +267,26 @@ hexval(int c)
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
     return -1;
+}
+
+int
+cli_parse_shard(const char *s, int *k, int *n, const char **why)
+{
+    const char *slash = strchr(s, '/');
+    char buf[32];
+    long kv, nv;
+
+    *why = "expected K/N with 0 <= K < N <= 100000 (e.g. 0/4)";
+    if (!slash || (size_t)(slash - s) >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = '\0';
+    if (parse_long(buf, 0, 99999, &kv) < 0 ||
+        parse_long(slash + 1, 1, 100000, &nv) < 0 || kv >= nv)
+        return -1;
+    *k = (int)kv;
+    *n = (int)nv;
+    return 0;
 }
 
 int
@@ -471,6 +503,17 @@ parse_options(struct cli_opts *o, int argc, char **argv, struct explicit *ex)
             s->strip = 0;
             ex->strip = 1;
             break;
+        case OPT_FILES_FROM:
+            o->files_from = optarg;
+            break;
+        case '0':
+            o->files_from_nul = 1;
+            break;
+        case OPT_SHARD:
+            if (cli_parse_shard(optarg, &o->shard_k, &o->shard_n, &why) < 0)
+                return usage_error(o, "invalid --shard '%s': %s", optarg,
+                                   why);
+            break;
         case OPT_NO_FAST:
             s->fast_jpeg = 0;
             break;
@@ -553,9 +596,11 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
     if (!ex.fail_on)
         s->fail_on = defaults.fail_on;
 
-    if (o->ninputs == 0)
+    if (o->ninputs == 0 && !o->files_from)
         return usage_error(o, "no INPUT given: name files or directories to "
-                           "process");
+                           "process, or use --files-from");
+    if (o->files_from_nul && !o->files_from)
+        return usage_error(o, "-0 applies to --files-from, which is missing");
     if (!o->output_dir)
         return usage_error(o, "no output directory: add -o DIR (results "
                            "mirror the input tree under DIR)");

@@ -37,6 +37,9 @@ struct cli_opts {
     double timeout_s;
     long max_memory_mb;
     int follow_symlinks;
+    const char *files_from;     /* path, or "-" for stdin */
+    int files_from_nul;         /* -0: NUL-separated list */
+    int shard_k, shard_n;       /* --shard K/N; shard_n 0: none */
     int quiet, verbose;
     enum progress_mode progress;
     int exit_code;              /* valid when cli_parse() says CLI_EXIT */
@@ -52,5 +55,7 @@ enum cli_result cli_parse(struct cli_opts *o, int argc, char **argv);
  */
 int cli_parse_size(const char *s, int *w, int *h, const char **why);
 int cli_parse_color(const char *s, unsigned char rgb[3], const char **why);
+/* "K/N" with 0 <= K < N <= 100000. */
+int cli_parse_shard(const char *s, int *k, int *n, const char **why);
 
 #endif

@@ -185,6 +185,7 @@ run_main(struct cli_opts *o)
     size_t nwork, failed;
     const char *fault;
     struct stat out_st;
+    FILE *list = NULL;
     int code = EXIT_USAGE;
 
     memset(&run, 0, sizeof(run));
@@ -245,8 +246,31 @@ run_main(struct cli_opts *o)
     so.excludes = o->excludes;
     so.nexcludes = o->nexcludes;
     so.follow_symlinks = o->follow_symlinks;
+    so.shard_k = o->shard_k;
+    so.shard_n = o->shard_n;
+    so.files_from_nul = o->files_from_nul;
+    if (o->files_from) {
+        if (strcmp(o->files_from, "-") == 0) {
+            so.files_from = stdin;
+        } else {
+            list = fopen(o->files_from, "re");
+            if (!list) {
+                errorf("cannot open --files-from '%s': %s", o->files_from,
+                       strerror(errno));
+                goto out;
+            }
+            so.files_from = list;
+        }
+    }
     if (scan_run(&so, &run.list) < 0)
         goto out;
+    if (list) {
+        fclose(list);
+        list = NULL;
+    }
+    if (o->shard_n)
+        notef("shard %d/%d: %zu files here, %zu in other shards", o->shard_k,
+              o->shard_n, run.list.n, run.list.other_shards);
 
     memset(&po, 0, sizeof(po));
     po.output_dir = o->output_dir;
@@ -302,6 +326,8 @@ run_main(struct cli_opts *o)
         code = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
     }
 out:
+    if (list)
+        fclose(list);
     free(order);
     report_release(&run.rep);
     scan_list_release(&run.list);

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "msg.h"
 #include "scan.h"
@@ -272,6 +273,12 @@ add_task(struct scan_ctx *c, const char *path, size_t pathlen,
     struct scan_list *l = c->l;
     struct task *t;
     char *copy;
+
+    if (c->opts->shard_n > 0 &&
+        scan_shard_of(rel, c->opts->shard_n) != c->opts->shard_k) {
+        l->other_shards++;
+        return 0;
+    }
 
     if (l->n == l->alloc) {
         size_t alloc = l->alloc != 0 ? l->alloc * 2 : 1024;
@@ -642,6 +649,93 @@ normalise_root(const char *root)
 }
 
 int
+scan_shard_of(const char *rel, int n)
+{
+    /* The extension is left out, so "a.jpg" and "a.png" always share a
+     * shard: the planner's handling of two inputs competing for one
+     * output name ("a.jpg") then works the same as in a single run. */
+    const char *base = strrchr(rel, '/');
+    const char *dot = strrchr(base ? base + 1 : rel, '.');
+    size_t len = dot && dot != (base ? base + 1 : rel) ? (size_t)(dot - rel)
+                                                       : strlen(rel);
+
+    return (int)(XXH3_64bits(rel, len) % (uint64_t)n);
+}
+
+/* One --files-from entry.  0, or -1 on a fatal problem (reported). */
+static int
+scan_listed(struct scan_ctx *c, char *entry, size_t len)
+{
+    const char *rel = entry;
+    struct stat st;
+    char *norm;
+    int rc;
+
+    while (*rel == '/' || (rel[0] == '.' && rel[1] == '/')) {
+        rel += rel[0] == '/' ? 1 : 2;
+    }
+    if (c->opts->follow_symlinks ? stat(entry, &st) : lstat(entry, &st)) {
+        int err = errno;
+        memset(&st, 0, sizeof(st));
+        if (add_task(c, entry, len, *rel ? rel : entry, &st, TASK_FAILED,
+                     ERR_READ, err == ENOENT ? "listed file does not exist"
+                                             : "listed file cannot be read")
+            < 0)
+            goto oom;
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        norm = normalise_root(entry);
+        if (norm == NULL)
+            goto oom;
+        rc = walk_dir(c, norm);
+        free(norm);
+        return rc;
+    }
+    if (*rel == '\0')
+        rel = entry;
+    if (scan_file(c, entry, len, rel,
+                  strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry, &st,
+                  !c->opts->follow_symlinks) < 0)
+        goto oom;
+    return 0;
+oom:
+    errorf("cannot list '%s': %s", entry, strerror(ENOMEM));
+    return -1;
+}
+
+static int
+scan_files_from(struct scan_ctx *c)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int delim = c->opts->files_from_nul ? '\0' : '\n', rc = 0;
+
+    c->root_index = (int)c->opts->nroots;
+    while (rc == 0 && (n = getdelim(&line, &cap, delim,
+                                    c->opts->files_from)) > 0) {
+        if (line[n - 1] == delim)
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (memchr(line, '\0', (size_t)n)) {
+            warnf("--files-from entry with a NUL byte ignored (use -0 for "
+                  "NUL-separated lists)");
+            c->l->walk_errors++;
+            continue;
+        }
+        rc = scan_listed(c, line, (size_t)n);
+    }
+    if (rc == 0 && ferror(c->opts->files_from)) {
+        errorf("cannot read the --files-from list: %s", strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    return rc;
+}
+
+int
 scan_run(const struct scan_opts *opts, struct scan_list *l)
 {
     struct scan_ctx c;
@@ -687,6 +781,9 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
         ret = walk_dir(&c, norm);
         free(norm);
     }
+
+    if (ret == 0 && opts->files_from)
+        ret = scan_files_from(&c);
 
     /* Give back the slack of the last doubling. */
     if (l->n > 0 && l->n < l->alloc) {

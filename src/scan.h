@@ -46,6 +46,7 @@
 #define IMGPOOL_SCAN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include "task.h"
 
@@ -57,6 +58,16 @@ struct scan_opts {
     const char *const *excludes; /* a file matching any is dropped */
     size_t nexcludes;
     int follow_symlinks;
+    /* --files-from: a stream of paths, one per line ('\n') or NUL-
+     * terminated (@files_from_nul).  Each entry is handled like an INPUT
+     * argument, except that a file's path below its "root" is the entry
+     * itself with any leading '/' and "./" removed, so outputs mirror the
+     * listed paths.  A listed path that cannot be read gets a failed task
+     * (ERR_READ) rather than ending the scan. */
+    FILE *files_from;
+    int files_from_nul;
+    /* --shard K/N: keep only files whose relative path hashes to K. */
+    int shard_k, shard_n;          /* shard_n == 0: no sharding */
     /* A directory never to descend into (the output tree when it lies
      * inside an input), by identity; have_skip_dir says it is set. */
     int have_skip_dir;
@@ -69,6 +80,7 @@ struct scan_list {
     size_t ignored;        /* non-directory entries that are not images */
     size_t excluded;       /* dropped by --include/--exclude */
     size_t walk_errors;    /* unreadable directories and the like */
+    size_t other_shards;   /* image candidates left to other shards */
 };
 
 void scan_list_init(struct scan_list *l);
@@ -84,6 +96,15 @@ void scan_list_release(struct scan_list *l);
  * walk.  Returns 0 otherwise.
  */
 int scan_run(const struct scan_opts *opts, struct scan_list *l);
+
+/*
+ * The shard (0 .. n-1) of a file whose path below its root is @rel: a
+ * stable hash (XXH3-64 of the bytes of @rel without the file name's last
+ * extension) modulo @n, the same on every machine and in every order.
+ * Files differing only in extension share a shard, because they may
+ * compete for one output name.
+ */
+int scan_shard_of(const char *rel, int n);
 
 /* True when @name ends in an extension that imgpool treats as an image. */
 int scan_has_image_ext(const char *name);

@@ -192,3 +192,37 @@ Test(geom, fit_arithmetic)
         cr_assert_eq(oh, cases[i].oh, "case %zu: height %d", i, oh);
     }
 }
+
+Test(cli, shard_specs)
+{
+    int k, n;
+    const char *why;
+
+    cr_assert_eq(cli_parse_shard("0/4", &k, &n, &why), 0);
+    cr_assert(k == 0 && n == 4);
+    cr_assert_eq(cli_parse_shard("3/4", &k, &n, &why), 0);
+    cr_assert(k == 3 && n == 4);
+    cr_assert_eq(cli_parse_shard("0/1", &k, &n, &why), 0);
+    cr_assert_neq(cli_parse_shard("4/4", &k, &n, &why), 0);
+    cr_assert_neq(cli_parse_shard("-1/4", &k, &n, &why), 0);
+    cr_assert_neq(cli_parse_shard("1/0", &k, &n, &why), 0);
+    cr_assert_neq(cli_parse_shard("1", &k, &n, &why), 0);
+    cr_assert_neq(cli_parse_shard("/4", &k, &n, &why), 0);
+    cr_assert_neq(cli_parse_shard("1/4x", &k, &n, &why), 0);
+    cr_assert_neq(cli_parse_shard("", &k, &n, &why), 0);
+}
+
+Test(cli, files_from_replaces_inputs)
+{
+    struct cli_opts o;
+    const char *a[] = { "thumbnail", "--files-from", "-", "-0", "-o", "out",
+                        "--shard", "1/3", NULL };
+
+    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_str_eq(o.files_from, "-");
+    cr_assert(o.files_from_nul);
+    cr_assert_eq(o.ninputs, 0);
+    cr_assert_eq(o.shard_k, 1);
+    cr_assert_eq(o.shard_n, 3);
+    cli_opts_release(&o);
+}

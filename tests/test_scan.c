@@ -725,3 +725,111 @@ Test(scan, empty_tree_and_release_twice)
     scan_list_release(&l);
     scan_list_release(&l);
 }
+
+/* ---- sharding and --files-from ---- */
+
+static void
+scan_with(struct scan_opts *o, struct scan_list *l)
+{
+    scan_list_init(l);
+    cr_assert_eq(scan_run(o, l), 0);
+}
+
+Test(scan, shards_are_disjoint_and_cover_everything)
+{
+    struct scan_list all, part;
+    struct scan_opts o;
+    const char *roots[1];
+    char name[64];
+    size_t total = 0;
+    int *seen;
+
+    for (int i = 0; i < 60; i++) {
+        snprintf(name, sizeof(name), "d%d/img%02d.png", i % 4, i);
+        ts_png(name);
+    }
+    ts_png("d0/pair.png");
+    ts_png("d0/pair.jpg");
+    roots[0] = tmp;
+    memset(&o, 0, sizeof(o));
+    o.roots = roots;
+    o.nroots = 1;
+    scan_with(&o, &all);
+    cr_assert_eq(all.n, 62);
+    seen = calloc(all.n, sizeof(*seen));
+    for (int k = 0; k < 4; k++) {
+        o.shard_k = k;
+        o.shard_n = 4;
+        scan_with(&o, &part);
+        cr_assert_eq(part.n + part.other_shards, all.n);
+        total += part.n;
+        for (size_t i = 0; i < part.n; i++) {
+            const struct task *t = find(&all, part.tasks[i].rel);
+            cr_assert_not_null(t);
+            cr_assert_eq(scan_shard_of(t->rel, 4), k);
+            seen[t - all.tasks]++;
+        }
+        if (find(&part, "d0/pair.png"))
+            cr_assert_not_null(find(&part, "d0/pair.jpg"),
+                               "a.jpg and a.png must share a shard");
+        scan_list_release(&part);
+    }
+    cr_assert_eq(total, all.n);
+    for (size_t i = 0; i < all.n; i++)
+        cr_assert_eq(seen[i], 1);
+    /* stable: the same path always hashes the same */
+    cr_assert_eq(scan_shard_of("a/b/c.jpg", 7), scan_shard_of("a/b/c.png", 7));
+    free(seen);
+    scan_list_release(&all);
+}
+
+static void
+files_from_case(int nul)
+{
+    struct scan_list l;
+    struct scan_opts o;
+    char *a = ts_path("tree/a.png"), *b = ts_path("tree/sub/b.png");
+    char buf[1024];
+    const struct task *t;
+    FILE *f;
+    int n;
+
+    ts_png("tree/a.png");
+    ts_png("tree/sub/b.png");
+    ts_text("tree/notes.txt", "hello");
+    n = snprintf(buf, sizeof(buf), "%s%c./tree/sub/b.png%c%s/gone.png%c%c"
+                 "%s/tree/notes.txt%c", a, nul ? 0 : '\n', nul ? 0 : '\n',
+                 tmp, nul ? 0 : '\n', nul ? 0 : '\n', tmp, nul ? 0 : '\n');
+    cr_assert(chdir(tmp) == 0);
+    f = fmemopen(buf, (size_t)n, "r");
+    memset(&o, 0, sizeof(o));
+    o.files_from = f;
+    o.files_from_nul = nul;
+    scan_with(&o, &l);
+    fclose(f);
+    cr_assert_eq(l.n, 3, "got %zu tasks", l.n);
+    cr_assert_eq(l.ignored, 1);
+    /* absolute paths mirror without the leading '/' */
+    t = &l.tasks[0];
+    cr_assert_str_eq(t->path, a);
+    cr_assert_str_eq(t->rel, a + 1);
+    cr_assert_eq(t->pre_status, TASK_OK);
+    t = find(&l, "tree/sub/b.png");
+    cr_assert_not_null(t, "./ not stripped");
+    t = &l.tasks[2];
+    cr_assert_eq(t->pre_status, TASK_FAILED);
+    cr_assert_eq(t->pre_class, ERR_READ);
+    scan_list_release(&l);
+    free(a);
+    free(b);
+}
+
+Test(scan, files_from_newline_list)
+{
+    files_from_case(0);
+}
+
+Test(scan, files_from_nul_list)
+{
+    files_from_case(1);
+}
