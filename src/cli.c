@@ -81,6 +81,7 @@ static const char short_options[] = ":o:s:q:f:j:hvV0";
 static const char usage_top[] =
     "usage: imgpool thumbnail [OPTIONS] INPUT... -o DIR\n"
     "       imgpool recompress [OPTIONS] INPUT... -o DIR\n"
+    "       imgpool report merge REPORT...\n"
     "       imgpool --help | --version\n"
     "\n"
     "Batch image processing with a pool of worker processes.  Every image\n"
@@ -90,6 +91,8 @@ static const char usage_top[] =
     "commands:\n"
     "  thumbnail    fit each image in a box (default 300x300), strip metadata\n"
     "  recompress   re-encode at full size (default), keep EXIF/XMP/IPTC\n"
+    "  report merge join the --report files of several runs (the shards of\n"
+    "               one job) into one report on stdout\n"
     "\n"
     "Run 'imgpool COMMAND --help' for the options of a command.\n";
 
@@ -544,6 +547,44 @@ parse_options(struct cli_opts *o, int argc, char **argv, struct explicit *ex)
     return CLI_RUN;
 }
 
+static const char usage_report[] =
+    "usage: imgpool report merge REPORT...\n"
+    "\n"
+    "Join JSON Lines reports written with --report (for example one per\n"
+    "--shard) into one on stdout: every record unchanged, then one summary\n"
+    "recounted from the records.  '-' reads stdin.\n"
+    "\n"
+    "exit status: 0 no failed record, 1 some records failed, 2 a report\n"
+    "could not be read.\n";
+
+static enum cli_result
+parse_report(struct cli_opts *o, int argc, char **argv)
+{
+    int i;
+
+    if (argc < 3 || strcmp(argv[2], "--help") == 0 ||
+        strcmp(argv[2], "-h") == 0) {
+        fputs(usage_report, argc < 3 ? stderr : stdout);
+        o->exit_code = argc < 3 ? 2 : 0;
+        return CLI_EXIT;
+    }
+    if (strcmp(argv[2], "merge") != 0)
+        return usage_error(o, "unknown report command '%s' (expected "
+                           "merge)", argv[2]);
+    for (i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_report, stdout);
+            o->exit_code = 0;
+            return CLI_EXIT;
+        }
+        push(&o->inputs, &o->ninputs, argv[i]);
+    }
+    if (o->ninputs == 0)
+        return usage_error(o, "report merge needs at least one REPORT file");
+    o->command = CMD_REPORT_MERGE;
+    return CLI_RUN;
+}
+
 enum cli_result
 cli_parse(struct cli_opts *o, int argc, char **argv)
 {
@@ -567,6 +608,8 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
         o->exit_code = 0;
         return CLI_EXIT;
     }
+    if (strcmp(argv[1], "report") == 0)
+        return parse_report(o, argc, argv);
     if (strcmp(argv[1], "thumbnail") == 0)
         mode = MODE_THUMBNAIL;
     else if (strcmp(argv[1], "recompress") == 0)

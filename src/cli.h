@@ -24,7 +24,13 @@
 
 enum cli_result { CLI_RUN = 0, CLI_EXIT };
 
+enum cli_command {
+    CMD_PROCESS = 0,      /* thumbnail / recompress */
+    CMD_REPORT_MERGE,     /* report merge FILE... (inputs are the files) */
+};
+
 struct cli_opts {
+    enum cli_command command;
     struct settings settings;
     const char **inputs;        /* owned array; the strings are argv's */
     size_t ninputs;

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "img.h"
+#include "merge.h"
 #include "msg.h"
 #include "plan.h"
 #include "pool.h"
@@ -347,7 +348,16 @@ main(int argc, char **argv)
         return code;
     }
     msg_set_level(o.quiet ? MSG_QUIET : o.verbose ? MSG_VERBOSE : MSG_NORMAL);
-    code = run_main(&o);
+    if (o.command == CMD_REPORT_MERGE) {
+        struct merge_totals totals;
+        signal(SIGPIPE, SIG_IGN);
+        if (report_merge(o.inputs, o.ninputs, stdout, &totals) < 0)
+            code = EXIT_USAGE;
+        else
+            code = totals.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    } else {
+        code = run_main(&o);
+    }
     cli_opts_release(&o);
     return code;
 }

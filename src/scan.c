@@ -274,11 +274,6 @@ add_task(struct scan_ctx *c, const char *path, size_t pathlen,
     struct task *t;
     char *copy;
 
-    if (c->opts->shard_n > 0 &&
-        scan_shard_of(rel, c->opts->shard_n) != c->opts->shard_k) {
-        l->other_shards++;
-        return 0;
-    }
 
     if (l->n == l->alloc) {
         size_t alloc = l->alloc != 0 ? l->alloc * 2 : 1024;
@@ -384,6 +379,21 @@ out:
  * from lstat() for an entry met during a physical walk, from stat()
  * otherwise; @nofollow says which.  Returns 0, or -1 when out of memory.
  */
+/*
+ * With --shard, true when @rel belongs to this shard; every entry is
+ * attributed to exactly one shard before anything else is decided, so the
+ * shards' counts (tasks, ignored, excluded) add up to a single run's.
+ */
+static int
+in_shard(struct scan_ctx *c, const char *rel)
+{
+    if (c->opts->shard_n == 0 ||
+        scan_shard_of(rel, c->opts->shard_n) == c->opts->shard_k)
+        return 1;
+    c->l->other_shards++;
+    return 0;
+}
+
 static int
 scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
           const char *rel, const char *name, const struct stat *st,
@@ -393,6 +403,8 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
     struct stat fst;
     int image_ext, r;
 
+    if (!in_shard(c, rel))
+        return 0;
     if (strncmp(name, SCAN_TMP_PREFIX, sizeof(SCAN_TMP_PREFIX) - 1) == 0) {
         l->ignored++;
         return 0;
@@ -490,6 +502,8 @@ walk_file(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
     if (r < 0 && follow && lstat(e->fts_path, &st) == 0 &&
         S_ISLNK(st.st_mode)) {
         /* A link to nothing, or to itself. */
+        if (!in_shard(c, rel))
+            return 0;
         if (file_filtered(c->opts, rel)) {
             c->l->excluded++;
             return 0;
@@ -677,6 +691,8 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
     if (c->opts->follow_symlinks ? stat(entry, &st) : lstat(entry, &st)) {
         int err = errno;
         memset(&st, 0, sizeof(st));
+        if (!in_shard(c, *rel ? rel : entry))
+            return 0;
         if (add_task(c, entry, len, *rel ? rel : entry, &st, TASK_FAILED,
                      ERR_READ, err == ENOENT ? "listed file does not exist"
                                              : "listed file cannot be read")

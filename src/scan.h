@@ -80,7 +80,7 @@ struct scan_list {
     size_t ignored;        /* non-directory entries that are not images */
     size_t excluded;       /* dropped by --include/--exclude */
     size_t walk_errors;    /* unreadable directories and the like */
-    size_t other_shards;   /* image candidates left to other shards */
+    size_t other_shards;   /* entries left to other shards (--shard) */
 };
 
 void scan_list_init(struct scan_list *l);
