@@ -19,6 +19,7 @@
 #include "img.h"
 #include "merge.h"
 #include "msg.h"
+#include "outfile.h"
 #include "plan.h"
 #include "pool.h"
 #include "report.h"
@@ -138,6 +139,44 @@ by_size_desc(const void *a, const void *b)
     if (ta->size != tb->size)
         return ta->size < tb->size ? 1 : -1;
     return ia < ib ? -1 : ia > ib;
+}
+
+/*
+ * Remove temporary files that a killed run left in the directories this
+ * run will write to.  Tasks come in scan order, so the outputs of one
+ * directory are adjacent: comparing with the previous directory is enough
+ * to visit each one once (almost always; a repeat visit is harmless).
+ */
+static void
+clean_stale_temps(const struct scan_list *l)
+{
+    const char *prev = NULL;
+    size_t prevlen = 0, i;
+    int removed = 0;
+
+    for (i = 0; i < l->n; i++) {
+        const struct task *t = &l->tasks[i];
+        const char *slash;
+        size_t len;
+        char *dir;
+
+        if (t->pre_status != TASK_OK || !t->out_path)
+            continue;
+        slash = strrchr(t->out_path, '/');
+        len = slash ? (size_t)(slash - t->out_path) : 0;
+        if (prev && len == prevlen && memcmp(prev, t->out_path, len) == 0)
+            continue;
+        prev = t->out_path;
+        prevlen = len;
+        dir = len ? strndup(t->out_path, len) : xstrdup(".");
+        if (!dir)
+            continue;
+        removed += outfile_clean_stale(dir);
+        free(dir);
+    }
+    if (removed)
+        notef("removed %d stale temporary file%s left by an interrupted run",
+              removed, removed == 1 ? "" : "s");
 }
 
 /* mkdir -p; 0 or -1 with errno. */
@@ -282,6 +321,7 @@ run_main(struct cli_opts *o)
         goto out;
     }
 
+    clean_stale_temps(&run.list);
     if (o->report_path && report_open(&run.rep, o->report_path) < 0)
         goto out;
 

@@ -39,4 +39,13 @@ void outfile_abort(struct outfile *of);
 int outfile_write(struct outfile *of, const void *buf, size_t len,
                   struct task_result *res);
 
+/*
+ * Remove temporary files of OUTFILE_TMP_PREFIX "<pid>-<n>" in directory
+ * @dir whose pid is no longer running: leftovers of a run that was killed
+ * before it could clean up.  A live pid (another run writing there right
+ * now) is left alone.  Returns how many were removed; a directory that does
+ * not exist counts as 0.
+ */
+int outfile_clean_stale(const char *dir);
+
 #endif

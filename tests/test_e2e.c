@@ -543,3 +543,59 @@ Test(e2e, output_inside_input_is_not_rescanned)
     th_run_release(&r);
     free(inner);
 }
+
+Test(e2e, stale_temporary_files_of_dead_runs_are_removed)
+{
+    struct th_run r;
+    const char *args[] = { "thumbnail", in, "-o", out, NULL };
+    char name[64], *stale, *live;
+    pid_t dead = fork();
+
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    add_input("rgb.jpg", "sub/rgb.jpg");
+    snprintf(name, sizeof(name), "sub/.imgpool-tmp-%d-7", (int)dead);
+    stale = th_path(out, name);
+    th_write_file(stale, "half", 4);
+    snprintf(name, sizeof(name), "sub/.imgpool-tmp-%d-7", (int)getpid());
+    live = th_path(out, name);
+    th_write_file(live, "busy", 4);
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_not(th_exists(stale), "stale temporary file kept");
+    cr_assert(th_exists(live), "a live run's temporary file was removed");
+    assert_output_jpeg("sub/rgb.jpg", 300);
+    th_run_release(&r);
+    free(stale);
+    free(live);
+}
+
+Test(e2e, workers_die_with_a_killed_master)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "-j", "2",
+                           "--timeout", "60", NULL };
+    pid_t pid, kids[8];
+    int n, alive;
+
+    add_input("rgb.jpg", "hang1.jpg");
+    add_input("rgb.jpg", "hang2.jpg");
+    setenv("IMGPOOL_FAULT", "hang:hang*.jpg", 1);
+    pid = spawn(args);
+    unsetenv("IMGPOOL_FAULT");
+    usleep(800 * 1000);
+    n = children_of(pid, kids, 8);
+    cr_assert_eq(n, 2, "expected two busy workers, found %d", n);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    for (int tries = 0; tries < 200; tries++) {
+        alive = 0;
+        for (int i = 0; i < n; i++)
+            if (kill(kids[i], 0) == 0)
+                alive++;
+        if (!alive)
+            break;
+        usleep(10000);
+    }
+    cr_assert_eq(alive, 0, "orphaned workers still running");
+}
