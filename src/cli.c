@@ -145,7 +145,8 @@ static const char usage_opts[] =
     "                          0: no limit)\n"
     "      --timeout SEC       kill a worker still on one file after SEC\n"
     "                          seconds (default 120; 0: none)\n"
-    "      --max-memory MB     address-space cap per worker (default none)\n"
+    "      --max-memory MB     memory cap per worker: a file needing more\n"
+    "                          fails as out-of-memory (default 2048; 0: none)\n"
     "      --allow-untrusted   allow libvips loaders it marks untrusted\n"
     "                          (BMP, PSD, PPM, ... through ImageMagick)\n"
     "\n"
@@ -171,6 +172,7 @@ cli_opts_init(struct cli_opts *o)
     memset(o, 0, sizeof(*o));
     settings_init(&o->settings, MODE_THUMBNAIL);
     o->timeout_s = 120;
+    o->max_memory_mb = 2048;
     o->progress = PROGRESS_AUTO;
 }
 

@@ -27,6 +27,7 @@
 
 #include <vips/vips.h>
 
+#include "fastjpeg.h"
 #include "geom.h"
 #include "img.h"
 #include "outfile.h"
@@ -96,18 +97,39 @@ static void
 fail_vips(struct task_result *res, enum err_class c, const char *what)
 {
     char buf[RESULT_MSG_MAX];
-    const char *e = vips_error_buffer();
-    size_t n;
+    const char *e = vips_error_buffer(), *line, *end;
+    size_t n = 0, len, prevlen = 0;
+    const char *prev = NULL;
 
-    snprintf(buf, sizeof(buf), "%s", e ? e : "");
+    /* One line per distinct message, joined with "; ": libvips repeats
+     * the same error once per tile or thread. */
+    buf[0] = '\0';
+    for (line = e ? e : ""; *line; line = *end ? end + 1 : end) {
+        end = strchr(line, '\n');
+        if (!end)
+            end = line + strlen(line);
+        len = (size_t)(end - line);
+        if (len == 0 || (prev && len == prevlen &&
+                         memcmp(prev, line, len) == 0))
+            continue;
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%.*s",
+                              n ? "; " : "", (int)len, line);
+        if (n >= sizeof(buf))
+            n = sizeof(buf) - 1;
+        prev = line;
+        prevlen = len;
+    }
     vips_error_clear();
-    n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (buf[i] == '\n')
-            buf[i] = ';';
-    if (c == ERR_DECODE && strstr(buf, "out of memory"))
+    /* An empty libvips error: the first warning is the best reason. */
+    if (n == 0 && res->warning[0]) {
+        end = strchr(res->warning, '\n');
+        len = end ? (size_t)(end - res->warning) : strlen(res->warning);
+        n = (size_t)snprintf(buf, sizeof(buf), "%.*s", (int)len,
+                             res->warning);
+    }
+    if (strstr(buf, "out of memory") || strstr(buf, "Insufficient memory") ||
+        strstr(buf, "Cannot allocate memory") ||
+        strstr(buf, "Error creating thread"))
         c = ERR_OUT_OF_MEMORY;
     if (strstr(buf, "No space left") || strstr(buf, "Disk quota"))
         c = ERR_NO_SPACE;
@@ -465,6 +487,11 @@ img_process(const struct settings *s, const struct task *t,
         goto done;
     }
 
+    if (have_ji && s->fast_jpeg && fastjpeg_eligible(s, &ji)) {
+        fastjpeg_process(s, t, fd, &ji, res);
+        close(fd);
+        goto done;
+    }
     process_vips(s, t, fd, fmt, have_ji ? &ji : NULL, res);
     close(fd);
 done:

@@ -31,7 +31,7 @@
 struct pool_opts {
     int workers;                   /* >= 1 */
     double timeout_s;              /* per task; <= 0 means none */
-    long max_memory_mb;            /* RLIMIT_AS per worker; 0 = none */
+    long max_memory_mb;            /* RLIMIT_DATA per worker; 0 = none */
     const uint32_t *order;         /* task indices, dispatch order */
     size_t ntasks;                 /* entries in order */
     size_t id_limit;               /* every task index is below this */

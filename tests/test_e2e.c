@@ -599,3 +599,26 @@ Test(e2e, workers_die_with_a_killed_master)
     }
     cr_assert_eq(alive, 0, "orphaned workers still running");
 }
+
+Test(e2e, memory_cap_fails_one_file_as_out_of_memory)
+{
+    struct th_run r;
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "--max-memory", "64", NULL };
+    json_t *arr, *rec;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    add_input("rgb.jpg", "hog.jpg");
+    setenv("IMGPOOL_FAULT", "leak:hog.jpg", 1);
+    th_run(&r, args);
+    unsetenv("IMGPOOL_FAULT");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "/hog.jpg");
+    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+                     "out-of-memory");
+    cr_assert_str_eq(str_of(th_find_record(arr, "/rgb.jpg"), "status"),
+                     "ok");
+    json_decref(arr);
+    th_run_release(&r);
+}
