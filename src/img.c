@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -307,6 +308,35 @@ too_large(const struct settings *s, int w, int h, struct task_result *res)
     return 0;
 }
 
+/* Read all @size bytes of @fd into a new buffer.  0, or -1. */
+static int
+read_whole(int fd, int64_t size, void **bufp, size_t *lenp)
+{
+    size_t got = 0;
+    char *buf;
+
+    if (size <= 0 || size > (int64_t)1 << 30)
+        return -1;
+    buf = malloc((size_t)size);
+    if (!buf)
+        return -1;
+    while (got < (size_t)size) {
+        ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0) {
+        free(buf);
+        return -1;
+    }
+    *bufp = buf;
+    *lenp = got;
+    return 0;
+}
+
 /* The general path: libvips does everything. */
 static void
 process_vips(const struct settings *s, const struct task *t, int fd,
@@ -317,30 +347,44 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     VipsImage **im = (VipsImage **)vips_object_local_array(ctx, 4);
     VipsSource *source = vips_source_new_from_descriptor(fd);
     const char *loader;
+    void *buf = NULL;   /* whole file, for loaders without source support */
+    size_t buflen = 0;
     VipsImage *out;
     int iw, ih, ow, oh, tagged;
     char load_opts[32];
+    VipsSize size;
+    VipsInteresting crop;
+    const char *export;
 
     if (!source) {
         fail_vips(res, ERR_READ, "cannot read");
         goto out;
     }
     loader = vips_foreign_find_load_source(source);
+    if (!loader && s->allow_untrusted &&
+        read_whole(fd, res->in_bytes, &buf, &buflen) == 0) {
+        /* ImageMagick-backed loaders (BMP, PSD, ...) exist in libvips 8.14
+         * only for files and memory; memory keeps the file name out of it
+         * (ImageMagick, like libvips, reads options from names). */
+        loader = vips_foreign_find_load_buffer(buf, buflen);
+    }
     if (!loader) {
         vips_error_clear();
         if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN ||
             s->allow_untrusted)
-            task_result_fail(res, ERR_UNSUPPORTED, "%s images are not supported by this "
-                 "build of libvips", img_format_str(fmt));
+            task_result_fail(res, ERR_UNSUPPORTED, "%s images are not "
+                             "supported by this build of libvips",
+                             img_format_str(fmt));
         else
-            task_result_fail(res, ERR_UNTRUSTED, "%s images need a libvips loader that "
-                 "is blocked as untrusted; --allow-untrusted lifts the "
-                 "block", img_format_str(fmt));
+            task_result_fail(res, ERR_UNTRUSTED, "%s images need a libvips "
+                             "loader that is blocked as untrusted; "
+                             "--allow-untrusted lifts the block",
+                             img_format_str(fmt));
         goto out;
     }
 
     /* Upright dimensions, from our own parse (JPEG) or a header-only load. */
-    if (fmt == IMGF_JPEG && ji) {
+    if (fmt == IMGF_JPEG && ji && !buf) {
         iw = ji->width;
         ih = ji->height;
         tagged = ji->has_icc || ji->components == 4;
@@ -349,8 +393,11 @@ process_vips(const struct settings *s, const struct task *t, int fd,
             ih = ji->width;
         }
     } else {
-        im[0] = vips_image_new_from_source(source, "", "access",
-                                           VIPS_ACCESS_SEQUENTIAL, NULL);
+        im[0] = buf ? vips_image_new_from_buffer(buf, buflen, "", "access",
+                                                 VIPS_ACCESS_SEQUENTIAL, NULL)
+                    : vips_image_new_from_source(source, "", "access",
+                                                 VIPS_ACCESS_SEQUENTIAL,
+                                                 NULL);
         if (!im[0]) {
             fail_vips(res, ERR_DECODE, "cannot read image header");
             goto out;
@@ -366,7 +413,7 @@ process_vips(const struct settings *s, const struct task *t, int fd,
             ih = im[0]->Xsize;
         }
         VIPS_UNREF(im[0]);
-        if (vips_source_rewind(source)) {
+        if (!buf && vips_source_rewind(source)) {
             fail_vips(res, ERR_READ, "cannot rewind input");
             goto out;
         }
@@ -384,15 +431,18 @@ process_vips(const struct settings *s, const struct task *t, int fd,
      */
     snprintf(load_opts, sizeof(load_opts), "fail_on=%s",
              fail_on_str(s->fail_on));
-    if (vips_thumbnail_source(source, &im[1], ow, "height", oh,
-                              "size", s->fit == FIT_COVER
-                                  ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE,
-                              "crop", s->fit == FIT_COVER
-                                  ? VIPS_INTERESTING_CENTRE
-                                  : VIPS_INTERESTING_NONE,
-                              "export_profile", tagged ? "srgb" : NULL,
-                              "option_string", load_opts,
-                              NULL)) {
+    size = s->fit == FIT_COVER ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE;
+    crop = s->fit == FIT_COVER ? VIPS_INTERESTING_CENTRE
+                               : VIPS_INTERESTING_NONE;
+    export = tagged ? "srgb" : NULL;
+    if (buf ? vips_thumbnail_buffer(buf, buflen, &im[1], ow, "height", oh,
+                                    "size", size, "crop", crop,
+                                    "export_profile", export, "option_string",
+                                    load_opts, NULL)
+            : vips_thumbnail_source(source, &im[1], ow, "height", oh,
+                                    "size", size, "crop", crop,
+                                    "export_profile", export, "option_string",
+                                    load_opts, NULL)) {
         fail_vips(res, ERR_DECODE, "cannot decode");
         goto out;
     }
@@ -421,6 +471,7 @@ out:
     if (source)
         g_object_unref(source);
     g_object_unref(ctx);
+    free(buf);
 }
 
 void

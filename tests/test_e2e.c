@@ -622,3 +622,50 @@ Test(e2e, memory_cap_fails_one_file_as_out_of_memory)
     json_decref(arr);
     th_run_release(&r);
 }
+
+/* A 2x2 24-bit BMP: libvips reads BMP only through ImageMagick, a loader
+ * it marks untrusted. */
+static void
+write_bmp(const char *path)
+{
+    static const unsigned char bmp[] = {
+        'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0,
+        40, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 24, 0,
+        0, 0, 0, 0, 16, 0, 0, 0, 0x13, 0x0b, 0, 0, 0x13, 0x0b, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 255, 0, 0, 255, 0, 0,  /* bottom row: red red + pad */
+        0, 0, 255, 0, 0, 255, 0, 0,  /* top row */
+    };
+    th_write_file(path, bmp, sizeof(bmp));
+}
+
+Test(e2e, untrusted_loaders_are_blocked_unless_allowed)
+{
+    struct th_run r;
+    char *bmp = th_path(in, "old.bmp");
+    const char *a1[] = { "thumbnail", in, "-o", out, "--report", rep, NULL };
+    const char *a2[] = { "thumbnail", in, "-o", out, "--report", rep,
+                         "--allow-untrusted", NULL };
+    json_t *arr, *rec, *err;
+
+    write_bmp(bmp);
+    th_run(&r, a1);
+    cr_assert_eq(r.status, 1);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "/old.bmp");
+    err = json_object_get(rec, "error");
+    cr_assert_str_eq(str_of(err, "class"), "untrusted-format");
+    cr_assert(strstr(str_of(err, "message"), "--allow-untrusted"));
+    json_decref(arr);
+    th_run_release(&r);
+
+    th_run(&r, a2);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "/old.bmp");
+    /* ok where libvips was built with ImageMagick (Debian's is) */
+    cr_assert_str_eq(str_of(rec, "status"), "ok", "%s", r.err);
+    cr_assert_eq(r.status, 0);
+    json_decref(arr);
+    th_run_release(&r);
+    free(bmp);
+}
