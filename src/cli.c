@@ -40,25 +40,39 @@ enum {
     OPT_NO_FAST,
     OPT_FILES_FROM,
     OPT_SHARD,
+    OPT_IN_PLACE,
+    OPT_FORCE,
+    OPT_MIN_SAVING,
+    OPT_DRY_RUN,
+    OPT_BACKUP,
+    OPT_STRIP_GPS,
+    OPT_TO_SRGB,
+    OPT_NO_PRESERVE_TIMES,
 };
 
 static const struct option long_options[] = {
     { "allow-untrusted", no_argument, NULL, OPT_ALLOW_UNTRUSTED },
     { "background", required_argument, NULL, OPT_BACKGROUND },
+    { "backup", required_argument, NULL, OPT_BACKUP },
+    { "dry-run", no_argument, NULL, OPT_DRY_RUN },
     { "exclude", required_argument, NULL, OPT_EXCLUDE },
     { "fail-on", required_argument, NULL, OPT_FAIL_ON },
     { "files-from", required_argument, NULL, OPT_FILES_FROM },
     { "fit", required_argument, NULL, OPT_FIT },
     { "follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS },
+    { "force", no_argument, NULL, OPT_FORCE },
     { "format", required_argument, NULL, 'f' },
     { "help", no_argument, NULL, 'h' },
+    { "in-place", no_argument, NULL, OPT_IN_PLACE },
     { "include", required_argument, NULL, OPT_INCLUDE },
     { "jobs", required_argument, NULL, 'j' },
     { "keep-metadata", no_argument, NULL, OPT_KEEP_METADATA },
     { "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
     { "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
+    { "min-saving", required_argument, NULL, OPT_MIN_SAVING },
     { "name", required_argument, NULL, OPT_NAME },
     { "no-fast-path", no_argument, NULL, OPT_NO_FAST },
+    { "no-preserve-times", no_argument, NULL, OPT_NO_PRESERVE_TIMES },
     { "output", required_argument, NULL, 'o' },
     { "progress", required_argument, NULL, OPT_PROGRESS },
     { "quality", required_argument, NULL, 'q' },
@@ -68,8 +82,10 @@ static const struct option long_options[] = {
     { "shard", required_argument, NULL, OPT_SHARD },
     { "size", required_argument, NULL, 's' },
     { "strip", no_argument, NULL, OPT_STRIP },
+    { "strip-gps", no_argument, NULL, OPT_STRIP_GPS },
     { "subsample", required_argument, NULL, OPT_SUBSAMPLE },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "to-srgb", no_argument, NULL, OPT_TO_SRGB },
     { "upscale", no_argument, NULL, OPT_UPSCALE },
     { "verbose", no_argument, NULL, 'v' },
     { "version", no_argument, NULL, 'V' },
@@ -81,6 +97,7 @@ static const char short_options[] = ":o:s:q:f:j:hvV0";
 static const char usage_top[] =
     "usage: imgpool thumbnail [OPTIONS] INPUT... -o DIR\n"
     "       imgpool recompress [OPTIONS] INPUT... -o DIR\n"
+    "       imgpool recompress --in-place [OPTIONS] INPUT...\n"
     "       imgpool report merge REPORT...\n"
     "       imgpool --help | --version\n"
     "\n"
@@ -108,6 +125,19 @@ static const char usage_opts[] =
     "                          for thumbnail, the source's for recompress\n"
     "      --strip             drop metadata (default for thumbnail)\n"
     "      --keep-metadata     keep EXIF, XMP, IPTC (default for recompress)\n"
+    "\n"
+    "in place (recompress only):\n"
+    "      --in-place          replace each JPEG by its recompressed self\n"
+    "                          (instead of -o); other formats are left alone\n"
+    "      --force             re-encode even when the estimated quality is\n"
+    "                          already at or below -q\n"
+    "      --min-saving PCT    replace only when at least PCT%% smaller\n"
+    "                          (default 5)\n"
+    "      --dry-run           report what would change, write nothing\n"
+    "      --backup DIR        keep each original under DIR first\n"
+    "      --strip-gps         drop GPS position from EXIF\n"
+    "      --to-srgb           convert wide-gamut originals to sRGB\n"
+    "      --no-preserve-times give replaced files the current time\n"
     "\n"
     "geometry:\n"
     "  -s, --size WxH          the box: WxH, W (square), Wx or xH (one side)\n"
@@ -519,6 +549,35 @@ parse_options(struct cli_opts *o, int argc, char **argv, struct explicit *ex)
                 return usage_error(o, "invalid --shard '%s': %s", optarg,
                                    why);
             break;
+        case OPT_IN_PLACE:
+            s->in_place = 1;
+            break;
+        case OPT_FORCE:
+            s->force = 1;
+            break;
+        case OPT_MIN_SAVING:
+            errno = 0;
+            d = strtod(optarg, &end);
+            if (errno || end == optarg || *end || d < 0 || d >= 100)
+                return usage_error(o, "invalid --min-saving '%s': expected a "
+                                   "percentage from 0 to 99", optarg);
+            s->min_saving = d;
+            break;
+        case OPT_DRY_RUN:
+            s->dry_run = 1;
+            break;
+        case OPT_BACKUP:
+            s->backup_dir = optarg;
+            break;
+        case OPT_STRIP_GPS:
+            s->strip_gps = 1;
+            break;
+        case OPT_TO_SRGB:
+            s->to_srgb = 1;
+            break;
+        case OPT_NO_PRESERVE_TIMES:
+            s->preserve_times = 0;
+            break;
         case OPT_NO_FAST:
             s->fast_jpeg = 0;
             break;
@@ -646,9 +705,37 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
                            "process, or use --files-from");
     if (o->files_from_nul && !o->files_from)
         return usage_error(o, "-0 applies to --files-from, which is missing");
+    if (s->in_place) {
+        if (mode != MODE_RECOMPRESS)
+            return usage_error(o, "--in-place works with recompress only");
+        if (o->output_dir)
+            return usage_error(o, "--in-place and --output exclude each "
+                               "other");
+        if (ex.size)
+            return usage_error(o, "--in-place keeps dimensions: drop "
+                               "--size, or write elsewhere with -o");
+        if (s->format != FORMAT_JPEG)
+            return usage_error(o, "--in-place rewrites JPEG as JPEG: drop "
+                               "--format");
+        if (o->name_template)
+            return usage_error(o, "--in-place keeps names: drop --name");
+        if (ex.strip && s->strip)
+            return usage_error(o, "--in-place keeps metadata: drop --strip "
+                               "(--strip-gps drops the position only)");
+        if (s->backup_dir && s->backup_dir[0] == '\0')
+            return usage_error(o, "invalid --backup '': empty path");
+        s->output_dir = NULL;
+        return CLI_RUN;
+    }
+    if (s->force || s->dry_run || s->backup_dir || s->strip_gps ||
+        s->to_srgb || !s->preserve_times || s->min_saving != 5.0)
+        return usage_error(o, "--force, --min-saving, --dry-run, --backup, "
+                           "--strip-gps, --to-srgb and --no-preserve-times "
+                           "need --in-place");
     if (!o->output_dir)
         return usage_error(o, "no output directory: add -o DIR (results "
-                           "mirror the input tree under DIR)");
+                           "mirror the input tree under DIR), or use "
+                           "recompress --in-place");
     if (o->output_dir[0] == '\0')
         return usage_error(o, "invalid --output '': empty path");
     if (s->mode == MODE_RECOMPRESS && s->fit != FIT_INSIDE &&

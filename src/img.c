@@ -31,6 +31,7 @@
 #include "fastjpeg.h"
 #include "geom.h"
 #include "img.h"
+#include "inplace.h"
 #include "outfile.h"
 #include "sniff.h"
 #include "util.h"
@@ -538,6 +539,11 @@ img_process(const struct settings *s, const struct task *t,
         goto done;
     }
 
+    if (s->in_place) {
+        inplace_process(s, t, fd, fmt, have_ji ? &ji : NULL, res);
+        close(fd);
+        goto done;
+    }
     if (have_ji && s->fast_jpeg && fastjpeg_eligible(s, &ji)) {
         fastjpeg_process(s, t, fd, &ji, res);
         close(fd);

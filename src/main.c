@@ -253,30 +253,43 @@ run_main(struct cli_opts *o)
         errorf("cannot install signal handlers: %s", strerror(errno));
         goto out;
     }
-    if (make_dirs(o->output_dir) < 0) {
-        errorf("cannot create output directory '%s': %s", o->output_dir,
-               strerror(errno));
-        goto out;
+    if (o->settings.in_place) {
+        /* A backup tree inside an input must not be scanned as input. */
+        if (o->settings.backup_dir &&
+            (make_dirs(o->settings.backup_dir) < 0 ||
+             stat(o->settings.backup_dir, &out_st) < 0)) {
+            errorf("cannot create backup directory '%s': %s",
+                   o->settings.backup_dir, strerror(errno));
+            goto out;
+        }
+    } else {
+        if (make_dirs(o->output_dir) < 0) {
+            errorf("cannot create output directory '%s': %s", o->output_dir,
+                   strerror(errno));
+            goto out;
+        }
+        if (stat(o->output_dir, &out_st) < 0) {
+            errorf("cannot read output directory '%s': %s", o->output_dir,
+                   strerror(errno));
+            goto out;
+        }
     }
-
-    if (stat(o->output_dir, &out_st) < 0) {
-        errorf("cannot read output directory '%s': %s", o->output_dir,
-               strerror(errno));
-        goto out;
-    }
-    for (size_t i = 0; i < o->ninputs; i++) {
+    for (size_t i = 0; i < o->ninputs && (o->output_dir ||
+                                          o->settings.backup_dir); i++) {
         struct stat in_st;
         if (stat(o->inputs[i], &in_st) == 0 && in_st.st_dev == out_st.st_dev &&
             in_st.st_ino == out_st.st_ino) {
-            errorf("output directory '%s' is the input '%s': choose a "
-                   "separate output directory", o->output_dir, o->inputs[i]);
+            errorf("%s directory '%s' is the input '%s': choose a separate "
+                   "directory", o->output_dir ? "output" : "backup",
+                   o->output_dir ? o->output_dir : o->settings.backup_dir,
+                   o->inputs[i]);
             goto out;
         }
     }
 
     memset(&so, 0, sizeof(so));
-    /* An output tree inside an input is never scanned as input. */
-    so.have_skip_dir = 1;
+    /* An output (or backup) tree inside an input is never scanned. */
+    so.have_skip_dir = o->output_dir || o->settings.backup_dir;
     so.skip_dev = (uint64_t)out_st.st_dev;
     so.skip_ino = (uint64_t)out_st.st_ino;
     so.roots = o->inputs;
@@ -316,6 +329,7 @@ run_main(struct cli_opts *o)
     po.output_dir = o->output_dir;
     po.name_template = o->name_template;
     po.format = o->settings.format;
+    po.in_place = o->settings.in_place;
     if (plan_outputs(&po, &run.list) < 0) {
         errorf("cannot plan outputs: out of memory");
         goto out;

@@ -95,14 +95,9 @@ open_dir(const char *output_dir, const char *out_path,
     return fd;
 }
 
-int
-outfile_open(struct outfile *of, const char *output_dir, const char *out_path,
-             struct task_result *res)
+static int
+open_tmp(struct outfile *of, struct task_result *res)
 {
-    of->fd = -1;
-    of->dirfd = open_dir(output_dir, out_path, res, &of->name);
-    if (of->dirfd < 0)
-        return -1;
     snprintf(of->tmp, sizeof(of->tmp), OUTFILE_TMP_PREFIX "%ld-%u",
              (long)getpid(), tmp_counter++);
     of->fd = openat(of->dirfd, of->tmp,
@@ -114,6 +109,111 @@ outfile_open(struct outfile *of, const char *output_dir, const char *out_path,
         of->dirfd = -1;
         return -1;
     }
+    return 0;
+}
+
+int
+outfile_open(struct outfile *of, const char *output_dir, const char *out_path,
+             struct task_result *res)
+{
+    of->fd = -1;
+    of->sync_dir = 0;
+    of->dirfd = open_dir(output_dir, out_path, res, &of->name);
+    if (of->dirfd < 0)
+        return -1;
+    return open_tmp(of, res);
+}
+
+int
+outfile_open_beside(struct outfile *of, const char *path,
+                    struct task_result *res)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+
+    of->fd = -1;
+    of->sync_dir = 1;
+    if (slash) {
+        size_t len = slash == path ? 1 : (size_t)(slash - path);
+        if (len >= sizeof(dir)) {
+            task_result_fail(res, ERR_OUTPUT_PATH, "path too long");
+            return -1;
+        }
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+        of->name = slash + 1;
+    } else {
+        strcpy(dir, ".");
+        of->name = path;
+    }
+    of->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (of->dirfd < 0) {
+        fail_errno(res, ERR_WRITE, "cannot open the directory", errno);
+        return -1;
+    }
+    return open_tmp(of, res);
+}
+
+int
+outfile_backup(const char *backup_dir, const char *rel, const char *src,
+               int src_fd, struct task_result *res)
+{
+    struct outfile of;
+    char path[PATH_MAX], buf[65536];
+    int n;
+    ssize_t got;
+    off_t off = 0;
+
+    n = snprintf(path, sizeof(path), "%s/%s", backup_dir, rel);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        task_result_fail(res, ERR_OUTPUT_PATH, "backup path too long");
+        return -1;
+    }
+    of.fd = -1;
+    of.sync_dir = 1;
+    of.dirfd = open_dir(backup_dir, path, res, &of.name);
+    if (of.dirfd < 0)
+        return -1;
+    if (linkat(AT_FDCWD, src, of.dirfd, of.name, 0) == 0 || errno == EEXIST) {
+        int rc = fsync(of.dirfd);
+        close(of.dirfd);
+        if (rc < 0) {
+            fail_errno(res, ERR_WRITE, "cannot sync the backup", errno);
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+        fail_errno(res, ERR_WRITE, "cannot back up the original", errno);
+        close(of.dirfd);
+        return -1;
+    }
+    /* Another file system: copy. */
+    if (open_tmp(&of, res) < 0)
+        return -1;
+    while ((got = pread(src_fd, buf, sizeof(buf), off)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            fail_errno(res, ERR_READ, "cannot read the original", errno);
+            outfile_abort(&of);
+            return -1;
+        }
+        if (outfile_write(&of, buf, (size_t)got, res) < 0) {
+            outfile_abort(&of);
+            return -1;
+        }
+        off += got;
+    }
+    /* Link, not rename: an existing backup must win, atomically. */
+    if (fsync(of.fd) < 0 ||
+        (linkat(of.dirfd, of.tmp, of.dirfd, of.name, 0) < 0 &&
+         errno != EEXIST)) {
+        fail_errno(res, ERR_WRITE, "cannot write the backup", errno);
+        outfile_abort(&of);
+        return -1;
+    }
+    outfile_abort(&of); /* removes the temporary name only */
     return 0;
 }
 
@@ -173,6 +273,14 @@ outfile_commit(struct outfile *of, struct task_result *res)
         return -1;
     }
     res->out_bytes = st.st_size;
+    if (of->sync_dir && fsync(of->dirfd) < 0) {
+        /* The new file is in place and complete; only its durability
+         * across a power cut is in doubt. */
+        fail_errno(res, ERR_WRITE, "cannot sync the directory", errno);
+        close(of->dirfd);
+        of->dirfd = -1;
+        return -1;
+    }
     close(of->dirfd);
     of->dirfd = -1;
     return 0;

@@ -28,11 +28,30 @@ struct outfile {
     int fd;
     const char *name;   /* points into the out_path given to open */
     char tmp[64];
+    int sync_dir;       /* fsync the directory after the rename */
 };
 
 int outfile_open(struct outfile *of, const char *output_dir,
                  const char *out_path, struct task_result *res);
 int outfile_commit(struct outfile *of, struct task_result *res);
+
+/*
+ * For in-place replacement: the temporary file goes beside @path itself
+ * (its directory is opened as named: the input was reached by the scan, so
+ * its directories are not symlinks unless --follow-symlinks said so), and
+ * the commit also fsyncs the directory, so the rename survives a power cut.
+ */
+int outfile_open_beside(struct outfile *of, const char *path,
+                        struct task_result *res);
+
+/*
+ * Keep a copy of @src as @backup_dir/@rel (directories created below
+ * @backup_dir without following symlinks): a hard link when both are on one
+ * file system, else a copy through a temporary file, fsync'ed.  An existing
+ * backup is kept (it holds an older original).  0, or -1 with @res failed.
+ */
+int outfile_backup(const char *backup_dir, const char *rel, const char *src,
+                   int src_fd, struct task_result *res);
 void outfile_abort(struct outfile *of);
 
 /* Write all of @buf to of->fd.  0, or -1 with @res failed. */

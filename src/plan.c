@@ -502,6 +502,26 @@ plan_fail(struct task *t, enum err_class c, const char *why)
     t->pre_msg = why;
 }
 
+/* In place: each output is its own input; no names to decide. */
+static int
+plan_in_place(struct scan_list *l)
+{
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        struct task *t = &l->tasks[i];
+        if (t->pre_status != TASK_OK)
+            continue;
+        free(t->out_path);
+        t->out_path = strdup(t->path);
+        if (!t->out_path) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 plan_outputs(const struct plan_opts *o, struct scan_list *l)
 {
@@ -514,6 +534,8 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
     size_t outlen, i, nplan = 0, other;
     int rc = -1;
 
+    if (o->in_place)
+        return plan_in_place(l);
     if (!o->output_dir || !*o->output_dir) {
         errno = EINVAL;
         return -1;

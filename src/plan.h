@@ -26,6 +26,8 @@ struct plan_opts {
     const char *output_dir;      /* required; trailing '/'s are ignored */
     const char *name_template;   /* NULL: "{stem}.jpg" / "{stem}.png" */
     enum out_format format;
+    int in_place;                /* every output is its input (recompress
+                                    --in-place); output_dir unused */
 };
 
 /* 0 if @tmpl is usable; else -1 and *why points to a static reason. */

@@ -345,6 +345,9 @@ report_record_json(const struct task *t, const struct task_result *res)
     } else if (st == TASK_SKIPPED && cls != ERR_NONE) {
         rc |= json_object_set_new(o, "reason",
                                   json_string(err_class_str(cls)));
+        msg = res_message(t, res, &msglen);
+        if (msglen > 0)
+            rc |= json_object_set_new(o, "detail", json_text(msg, msglen));
     }
     if (res->nwarnings > 0)
         rc |= json_object_set_new(o, "warnings", json_warnings(res));

@@ -17,6 +17,8 @@ settings_init(struct settings *s, enum mode m)
     s->background[0] = s->background[1] = s->background[2] = 255;
     s->max_pixels = 268402689; /* 16383 x 16383 */
     s->fast_jpeg = 1;
+    s->min_saving = 5.0;
+    s->preserve_times = 1;
     if (m == MODE_THUMBNAIL) {
         s->width = s->height = 300;
         s->strip = 1;

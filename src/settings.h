@@ -33,7 +33,17 @@ struct settings {
     int fast_jpeg;            /* allow the direct libjpeg-turbo path */
     /* Where outputs go.  Borrowed from argv; not part of what shapes the
      * pixels, but workers need it to open the output tree safely. */
-    const char *output_dir;
+    const char *output_dir;   /* NULL with in_place */
+
+    /* recompress --in-place: the input is replaced (see inplace.h). */
+    int in_place;
+    int force;                /* re-encode even at or below the quality */
+    double min_saving;        /* percent smaller the result must be */
+    int dry_run;              /* decide and measure, write nothing */
+    const char *backup_dir;   /* keep each original here first, or NULL */
+    int strip_gps;
+    int to_srgb;              /* convert wide-gamut originals to sRGB */
+    int preserve_times;       /* keep the original's mtime (default) */
 };
 
 const char *mode_str(enum mode m);

@@ -39,6 +39,12 @@ static const char *const class_names[ERR__COUNT] = {
     [ERR_OUT_OF_MEMORY] = "out-of-memory",
     [ERR_INTERRUPTED] = "interrupted",
     [ERR_INTERNAL] = "internal-error",
+    [ERR_NOT_JPEG] = "not-jpeg",
+    [ERR_ALREADY_COMPRESSED] = "already-compressed",
+    [ERR_NO_GAIN] = "no-gain",
+    [ERR_UP_TO_DATE] = "up-to-date",
+    [ERR_INPUT_CHANGED] = "input-changed",
+    [ERR_DRY_RUN] = "dry-run",
 };
 
 const char *

@@ -44,6 +44,13 @@ enum err_class {
     ERR_OUT_OF_MEMORY,    /* the worker hit its memory cap */
     ERR_INTERRUPTED,      /* never started: the run was interrupted */
     ERR_INTERNAL,         /* a bug: protocol violation, assertion */
+    /* Reasons for a skip, not failures. */
+    ERR_NOT_JPEG,         /* in-place recompression leaves non-JPEG alone */
+    ERR_ALREADY_COMPRESSED, /* source quality at or below the target */
+    ERR_NO_GAIN,          /* re-encoding would not save --min-saving */
+    ERR_UP_TO_DATE,       /* output recorded as made from this input */
+    ERR_INPUT_CHANGED,    /* the input changed while being processed */
+    ERR_DRY_RUN,          /* --dry-run: would have been written */
     ERR__COUNT
 };
 

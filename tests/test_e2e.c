@@ -539,7 +539,7 @@ Test(e2e, output_inside_input_is_not_rescanned)
     }
     th_run(&r, same);
     cr_assert_eq(r.status, 2);
-    cr_assert(strstr(r.err, "separate output directory"), "%s", r.err);
+    cr_assert(strstr(r.err, "choose a separate directory"), "%s", r.err);
     th_run_release(&r);
     free(inner);
 }

@@ -1,0 +1,34 @@
+/*
+ * inplace.h - `recompress --in-place`: re-encode a JPEG and replace the
+ * original only when that is safe and worth it.
+ *
+ * Called by img_process() in a worker, after the input was opened and
+ * sniffed.  The decisions, in order:
+ *   - not a JPEG                         -> skipped, not-jpeg
+ *   - estimated quality <= target        -> skipped, already-compressed
+ *     (unless force; this is what makes a second run change nothing)
+ *   - decode fails (strict by default)   -> failed, original untouched
+ *   - result not min_saving % smaller    -> skipped, no-gain
+ *   - dry_run                            -> skipped, dry-run (out_bytes set)
+ *   - the input changed meanwhile        -> skipped, input-changed
+ *   - otherwise: backup (hard link, or copy across file systems), then a
+ *     temporary file beside the original with its mode, owner, group and
+ *     (unless !preserve_times) times, fsync, rename over the original,
+ *     fsync of the directory.
+ * Pixels keep their orientation and the EXIF tag is kept, so nothing is
+ * rotated twice; EXIF, XMP, IPTC and the ICC profile are kept (GPS dropped
+ * with strip_gps; to_srgb converts tagged images to sRGB).  CMYK and grey
+ * JPEGs stay CMYK and grey.  Dimensions are never changed.
+ */
+#ifndef IMGPOOL_INPLACE_H
+#define IMGPOOL_INPLACE_H
+
+#include "settings.h"
+#include "sniff.h"
+#include "task.h"
+
+void inplace_process(const struct settings *s, const struct task *t, int fd,
+                     enum img_format fmt, const struct jpeg_info *ji,
+                     struct task_result *res);
+
+#endif
