@@ -633,6 +633,11 @@ report_add(struct report *r, const struct task *t,
     r->count[st]++;
     if (cls != ERR_NONE)
         r->by_class[cls]++;
+    if (st == TASK_SKIPPED && res->err_class == ERR_DRY_RUN) {
+        r->dry_files++;
+        r->dry_in += res->in_bytes > 0 ? res->in_bytes : 0;
+        r->dry_out += res->out_bytes > 0 ? res->out_bytes : 0;
+    }
     if (st == TASK_OK) {
         if (res->nwarnings > 0)
             r->warned++;
@@ -773,6 +778,7 @@ print_summary(const struct report *r, const struct report_summary *s,
     size_t total = r->total > r->done ? r->total : r->done;
     size_t failed = r->count[TASK_FAILED], i;
     char counts[256], tail[128] = "", in[32], out[32], took[32], pct[32] = "";
+    char moved[128];
     char signame[32], *safe;
     int n;
 
@@ -799,11 +805,23 @@ print_summary(const struct report *r, const struct report_summary *s,
         snprintf(pct, sizeof(pct), " (%+.1f%%)",
                  (double)(r->bytes_out - r->bytes_in) * 100 /
                      (double)r->bytes_in);
+    if (r->bytes_in == 0 && r->bytes_out == 0)
+        snprintf(moved, sizeof(moved), "nothing written");
+    else
+        snprintf(moved, sizeof(moved), "%s -> %s%s", in, out, pct);
     if (secs >= 0.001)
-        errorf("%s -> %s%s in %s, %.1f files/s", in, out, pct, took,
+        errorf("%s in %s, %.1f files/s", moved, took,
                (double)r->done / secs);
     else
-        errorf("%s -> %s%s in %s", in, out, pct, took);
+        errorf("%s in %s", moved, took);
+    if (r->dry_files > 0) {
+        human_bytes(r->dry_in, in, sizeof(in));
+        human_bytes(r->dry_out, out, sizeof(out));
+        errorf("dry run: %zu %s would shrink %s -> %s (%+.1f%%)",
+               r->dry_files, plural(r->dry_files, "file", "files"), in, out,
+               r->dry_in > 0 ? (double)(r->dry_out - r->dry_in) * 100 /
+                                   (double)r->dry_in : 0.0);
+    }
 
     for (i = 0; i < r->nfailures; i++)
         errorf("failed: %s", r->failures[i]);

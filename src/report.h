@@ -46,6 +46,8 @@ struct report {
     size_t by_class[ERR__COUNT];
     size_t warned;            /* ok records that carry warnings */
     int64_t bytes_in, bytes_out;  /* over ok records */
+    size_t dry_files;             /* --dry-run: files that would change */
+    int64_t dry_in, dry_out;
     int64_t start_us, last_draw_us;
     /* failures kept for the summary, at most max_listed_failures, as
      * "'path': class: message" already escaped for the terminal */
