@@ -13,6 +13,7 @@
 #     the shards are disjoint and complete, 'imgpool report merge' and the
 #     jq merge recipe equal the single run, the shared output tree equals
 #     the single run's
+#   - scancels a running shard: it must exit 143 with a complete report
 # A trap stops every daemon it started (by pid, after cancelling any job
 # still queued) and removes the temporary directory, whatever happens.
 # Needs root (Slurm runs as SlurmUser=root here).  Prints
@@ -276,8 +277,65 @@ cl_check_disjoint "$N" "$REPORTS"
 cl_check_merges "$N" "$REPORTS" "$OUT"
 cl_check_outputs "$OUT" "$W/merged.jsonl"
 
+# --- scancel of a running shard -----------------------------------------
+# Slurm's way of stopping a job (scancel, or the time limit) is SIGTERM to
+# every process of the step, then SIGKILL after KillWait (30 s).  imgpool,
+# exec'ed by the job script, must finish what is in flight (here: workers
+# that hang on every file, cut short by --timeout 4), record the rest as
+# skipped, write its summary and exit 143 well before the SIGKILL.
+cat >"$W/cancel.sbatch" <<EOF
+#!/bin/bash
+#SBATCH --job-name=imgpool-cancel
+#SBATCH --cpus-per-task=1
+#SBATCH --output=$W/log/cancel-%j.out
+echo "\$PPID" >"$W/status/stepd-cancel.pid"
+export IMGPOOL_FAULT='hang:*'
+exec "$IMGPOOL" thumbnail "$TREE" -o "$W/out-cancel" --shard 0/$N \\
+    --report "$W/cancel.jsonl" -j 1 --timeout 4 --quiet
+EOF
+cjob=$(sbatch --parsable "$W/cancel.sbatch" 2>>"$W/sbatch.err" | cut -d';' -f1)
+cstate=""
+if [ -z "$cjob" ]; then
+    cl_fail "scancel: sbatch did not submit the job: $(tail -n 1 "$W/sbatch.err")"
+else
+    # The report is opened after the signal handlers are installed and
+    # before any work starts.
+    for ((i = 0; i < 100; i++)); do
+        [ -e "$W/cancel.jsonl" ] && break
+        sleep 0.2
+    done
+    sleep 1
+    t_cancel=$(date +%s)
+    scancel "$cjob"
+    for ((i = 0; i < 120; i++)); do
+        cstate=$(timeout 5 squeue -h -j "$cjob" -o %T 2>/dev/null)
+        [ -z "$cstate" ] && break
+        sleep 0.5
+    done
+    took=$(($(date +%s) - t_cancel))
+    cexit=$(timeout 10 scontrol -o show job "$cjob" 2>/dev/null |
+        sed -n 's/.*JobState=\([A-Z_]*\) .* ExitCode=\([0-9:]*\).*/\1 \2/p')
+    summary=$(tail -n 1 "$W/cancel.jsonl" 2>/dev/null | jq -c 'select(.summary) |
+        {total, ok, skipped, failed, interrupted, by_class}' 2>/dev/null)
+    recs=$(jq -s 'map(select(.summary | not)) | length' "$W/cancel.jsonl" 2>/dev/null)
+    want_total=$(jq -s 'map(select(.summary | not)) | length' "$REPORTS/shard-0.jsonl")
+    if [ -n "$cstate" ]; then
+        cl_fail "scancel: job $cjob still '$cstate' after 60 s"
+    elif [ "${cexit#* }" != "143:0" ]; then
+        cl_fail "scancel: job $cjob ended '$cexit', expected exit 143 (143:0)"
+    elif [ -z "$summary" ] ||
+        [ "$(jq '.interrupted' <<<"$summary")" != 15 ] ||
+        [ "$(jq '.total' <<<"$summary")" != "$want_total" ] ||
+        [ "$recs" != "$want_total" ] ||
+        [ "$(jq '.ok + .skipped + .failed' <<<"$summary")" != "$want_total" ]; then
+        cl_fail "scancel: report of the cancelled run: ${summary:-no summary}, $recs records, expected $want_total and interrupted 15"
+    else
+        cl_pass "scancel: stopped in $took s with exit 143 ($cexit), complete report $summary"
+    fi
+fi
+
 if [ "$CL_FAILED" -ne 0 ]; then
-    for f in "$W"/log/job-*.out "$W/scontrol.out" "$W/sbatch.err"; do
+    for f in "$W"/log/job-*.out "$W"/log/cancel-*.out "$W/scontrol.out" "$W/sbatch.err"; do
         [ -s "$f" ] || continue
         echo "--- $f"
         cl_show "$f"
