@@ -214,13 +214,6 @@ fj_emit_message(j_common_ptr cinfo, int msg_level)
 /* Geometry                                                           */
 /* ------------------------------------------------------------------ */
 
-static int
-scaled_size(int v, double scale)
-{
-    long r = lround(v * scale);
-    return r < 1 ? 1 : (int)r;
-}
-
 /*
  * The upright result for an upright input of @iw x @ih: geom_fit() gives
  * the output; for cover, the size before the centre crop is recomputed
@@ -237,15 +230,8 @@ upright_axes(const struct settings *s, int iw, int ih, struct fj_axis *x,
     x->out = x->scaled = ow;
     y->out = y->scaled = oh;
     x->offset = y->offset = 0;
-    if (s->fit == FIT_COVER) {
-        double sx = s->width ? (double)s->width / iw : 0;
-        double sy = s->height ? (double)s->height / ih : 0;
-        double scale = sx > sy ? sx : sy;
-
-        if (!s->upscale && scale > 1)
-            scale = 1;
-        x->scaled = scaled_size(iw, scale);
-        y->scaled = scaled_size(ih, scale);
+    if (s->fit == FIT_COVER && s->width && s->height) {
+        geom_cover_scaled(s, iw, ih, &x->scaled, &y->scaled);
         if (x->scaled < ow)
             x->scaled = ow;
         if (y->scaled < oh)

@@ -13,6 +13,19 @@ scaled(int v, double scale)
 }
 
 void
+geom_cover_scaled(const struct settings *s, int iw, int ih, int *sw, int *sh)
+{
+    double sx = s->width ? (double)s->width / iw : 0;
+    double sy = s->height ? (double)s->height / ih : 0;
+    double scale = sx > sy ? sx : sy;
+
+    if (scale <= 0 || (!s->upscale && scale > 1))
+        scale = 1;
+    *sw = scaled(iw, scale);
+    *sh = scaled(ih, scale);
+}
+
+void
 geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
 {
     int W = s->width, H = s->height;
@@ -30,12 +43,8 @@ geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
     }
     sx = W ? (double)W / iw : 0;
     sy = H ? (double)H / ih : 0;
-    if (s->fit == FIT_COVER) {
-        scale = sx > sy ? sx : sy;
-        if (!s->upscale && scale > 1)
-            scale = 1;
-        *ow = scaled(iw, scale);
-        *oh = scaled(ih, scale);
+    if (s->fit == FIT_COVER && W && H) {
+        geom_cover_scaled(s, iw, ih, ow, oh);
         if (*ow > W)
             *ow = W;
         if (*oh > H)

@@ -19,4 +19,10 @@
 
 void geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh);
 
+/* For cover: the scaled size before the centre crop (both sides at least
+ * the box's, unless that would enlarge without upscale).  A cover box with
+ * a 0 side behaves as inside. */
+void geom_cover_scaled(const struct settings *s, int iw, int ih, int *sw,
+                       int *sh);
+
 #endif
