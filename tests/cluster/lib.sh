@@ -300,3 +300,55 @@ cl_check_outputs() {
         diff "$w/ok-outputs" "$w/out-files" | cl_show
     fi
 }
+
+# Incremental runs keep their state per shard in OUT/.imgpool/
+# state-K-of-N.sqlite.  True when this imgpool wrote such files.
+cl_has_state() {
+    local n=$1 out=$2 k
+    for ((k = 0; k < n; k++)); do
+        [ -f "$out/.imgpool/state-$k-of-$n.sqlite" ] || return 1
+    done
+}
+
+# Modification times of the outputs, to see whether a re-run rewrote any.
+cl_output_times() {
+    (cd "$1" && find . -type f ! -path '*/.imgpool/*' -printf '%p\t%T@\n' |
+        LC_ALL=C sort)
+}
+
+# cl_check_rerun N REPORTDIR STATUSDIR OUT TIMES: the second run of the
+# same shards over an unchanged tree.  Every input that was ok is skipped
+# as up-to-date, every failed one fails again with the same class, each
+# shard exits as before, and no output file was rewritten (TIMES is
+# cl_output_times from before the re-run).
+cl_check_rerun() {
+    local n=$1 rd=$2 sd=$3 out=$4 times=$5 w=$CL_WORK k f problems=""
+    for ((k = 0; k < n; k++)); do
+        [ -f "$rd/shard-$k.jsonl" ] || problems="$problems no report of shard $k;"
+    done
+    cat "$rd"/shard-*.jsonl 2>/dev/null |
+        jq -r 'select(.summary | not) |
+            [(.path_b64 // .path), .status, (.error.class // .reason // "-")] | @tsv' |
+        LC_ALL=C sort >"$w/rerun.tsv"
+    jq -r 'select(.summary | not) | [(.path_b64 // .path)] +
+            (if .status == "ok" then ["skipped", "up-to-date"]
+             else [.status, (.error.class // .reason // "-")] end) | @tsv' \
+        "$CL_REF" | LC_ALL=C sort >"$w/rerun-want.tsv"
+    cmp -s "$w/rerun.tsv" "$w/rerun-want.tsv" ||
+        problems="$problems records are not 'skipped up-to-date' for every ok file (< expected, > got);"
+    for ((k = 0; k < n; k++)); do
+        f=$sd/shard-$k.rc
+        [ "$(cat "$f" 2>/dev/null)" = "$(cat "$sd/first-$k.rc" 2>/dev/null)" ] ||
+            problems="$problems shard $k exited $(cat "$f" 2>/dev/null), first run $(cat "$sd/first-$k.rc" 2>/dev/null);"
+    done
+    cl_output_times "$out" >"$w/times-after"
+    cmp -s "$times" "$w/times-after" ||
+        problems="$problems outputs were rewritten or removed;"
+    if [ -z "$problems" ]; then
+        cl_pass "incremental re-run: $(grep -c 'up-to-date' "$w/rerun.tsv") files up-to-date, failures failed again, no output rewritten"
+    else
+        cl_fail "incremental re-run:$problems"
+        diff "$w/rerun-want.tsv" "$w/rerun.tsv" | cl_show
+        diff "$times" "$w/times-after" | cl_show
+    fi
+}
