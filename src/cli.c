@@ -48,6 +48,7 @@ enum {
     OPT_STRIP_GPS,
     OPT_TO_SRGB,
     OPT_NO_PRESERVE_TIMES,
+    OPT_LOG,
 };
 
 static const struct option long_options[] = {
@@ -67,6 +68,7 @@ static const struct option long_options[] = {
     { "include", required_argument, NULL, OPT_INCLUDE },
     { "jobs", required_argument, NULL, 'j' },
     { "keep-metadata", no_argument, NULL, OPT_KEEP_METADATA },
+    { "log", required_argument, NULL, OPT_LOG },
     { "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
     { "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
     { "min-saving", required_argument, NULL, OPT_MIN_SAVING },
@@ -187,7 +189,10 @@ static const char usage_opts[] =
     "                          summary object (JSON Lines)\n"
     "      --progress WHEN     auto (default: only on a terminal), always,\n"
     "                          never\n"
-    "      --quiet             no summary unless something failed\n"
+    "      --log FILE          append one line per run (time, counts, exit\n"
+    "                          status) to FILE\n"
+    "      --quiet             no summary unless something failed (the\n"
+    "                          default when stderr is not a terminal)\n"
     "  -v, --verbose           more detail on stderr\n"
     "      --no-fast-path      decode every JPEG through libvips\n"
     "  -h, --help              this help\n"
@@ -478,6 +483,9 @@ parse_options(struct cli_opts *o, int argc, char **argv, struct explicit *ex)
         case OPT_REPORT:
             o->report_path = optarg;
             break;
+        case OPT_LOG:
+            o->log_path = optarg;
+            break;
         case OPT_PROGRESS:
             if (strcmp(optarg, "auto") == 0)
                 o->progress = PROGRESS_AUTO;
@@ -683,6 +691,7 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
                            "recompress)", argv[1]);
 
     settings_init(s, mode);
+    o->command_name = argv[1];
     /* GNU getopt permutes, so options may follow INPUTs; "--" ends them. */
     r = parse_options(o, argc - 1, argv + 1, &ex);
     if (r != CLI_RUN)

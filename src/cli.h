@@ -39,6 +39,8 @@ struct cli_opts {
     const char **includes, **excludes;   /* owned arrays */
     size_t nincludes, nexcludes;
     const char *report_path;
+    const char *log_path;       /* --log: one line per run appended */
+    const char *command_name;   /* "thumbnail" or "recompress" */
     int jobs;                   /* 0: pool_default_workers() */
     double timeout_s;
     long max_memory_mb;

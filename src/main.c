@@ -7,6 +7,7 @@
  * workers inherit it across fork().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <stdio.h>
@@ -179,6 +180,29 @@ clean_stale_temps(const struct scan_list *l)
               removed, removed == 1 ? "" : "s");
 }
 
+/* --log: one line per run, appended with a single write(2). */
+static void
+append_log(const struct cli_opts *o, const struct report *rep,
+           const struct report_summary *sum, int code)
+{
+    char line[512];
+    int n, fd;
+
+    n = report_log_line(rep, sum, o->command_name, code, line,
+                        sizeof(line) - 1);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, line, (size_t)n) != n)
+        errorf("cannot append to --log '%s': %s", o->log_path,
+               strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 /* mkdir -p; 0 or -1 with errno. */
 static int
 make_dirs(const char *path)
@@ -229,11 +253,14 @@ run_main(struct cli_opts *o)
     int code = EXIT_USAGE;
 
     memset(&run, 0, sizeof(run));
+    memset(&sum, 0, sizeof(sum));
     run.opts = o;
     scan_list_init(&run.list);
     memset(&ro, 0, sizeof(ro));
     ro.progress = o->progress;
-    ro.quiet = o->quiet;
+    /* Unattended (stderr not a terminal): no summary unless there is
+     * trouble, so cron mails only then; --verbose asks for it anyway. */
+    ro.quiet = o->quiet || (!o->verbose && !isatty(STDERR_FILENO));
     ro.max_listed_failures = 10;
     report_init(&run.rep, &ro);
 
@@ -363,7 +390,6 @@ run_main(struct cli_opts *o)
     if (pool_run(&pool, &stats) < 0)
         goto out;
 
-    memset(&sum, 0, sizeof(sum));
     sum.ignored = run.list.ignored;
     sum.excluded = run.list.excluded;
     sum.interrupted = stats.interrupted;
@@ -381,6 +407,8 @@ run_main(struct cli_opts *o)
         code = failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
     }
 out:
+    if (o->log_path)
+        append_log(o, &run.rep, &sum, code);
     if (list)
         fclose(list);
     free(order);

@@ -864,7 +864,28 @@ report_finish(struct report *r, const struct report_summary *s)
     }
     if (!(r->opts.quiet && r->count[TASK_FAILED] == 0 && !s->interrupted))
         print_summary(r, s, secs);
+    r->seconds = secs;
     return r->write_error ? -1 : 0;
+}
+
+int
+report_log_line(const struct report *r, const struct report_summary *s,
+                const char *command, int exit_code, char *buf, size_t size)
+{
+    char stamp[40];
+    struct tm tm;
+    time_t now = time(NULL);
+
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm);
+    return snprintf(buf, size,
+                    "%s %s: %zu files: %zu ok, %zu skipped, %zu failed; "
+                    "%zu ignored; %lld -> %lld bytes; %.1f s; exit %d%s",
+                    stamp, command, r->done, r->count[TASK_OK],
+                    r->count[TASK_SKIPPED], r->count[TASK_FAILED], s->ignored,
+                    (long long)r->bytes_in, (long long)r->bytes_out,
+                    r->seconds, exit_code,
+                    s->interrupted ? " (interrupted)" : "");
 }
 
 void

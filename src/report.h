@@ -47,6 +47,7 @@ struct report {
     size_t warned;            /* ok records that carry warnings */
     int64_t bytes_in, bytes_out;  /* over ok records */
     size_t dry_files;             /* --dry-run: files that would change */
+    double seconds;               /* run time, set by report_finish() */
     int64_t dry_in, dry_out;
     int64_t start_us, last_draw_us;
     /* failures kept for the summary, at most max_listed_failures, as
@@ -74,6 +75,14 @@ void report_add(struct report *r, const struct task *t,
  * could not be written completely (already reported with errorf()). */
 int report_finish(struct report *r, const struct report_summary *s);
 void report_release(struct report *r);
+
+/*
+ * One line for --log, after report_finish(): local time, @command, counts,
+ * bytes, seconds and @exit_code.  Returns snprintf()'s result.
+ */
+int report_log_line(const struct report *r, const struct report_summary *s,
+                    const char *command, int exit_code, char *buf,
+                    size_t size);
 
 /*
  * Encode one record as a single JSON line (no trailing newline).

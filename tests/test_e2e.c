@@ -168,7 +168,7 @@ Test(e2e, good_tree_gives_exit_0_and_mirrored_outputs)
 {
     struct th_run r;
     const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
-                           "-j", "2", NULL };
+                           "-j", "2", "--verbose", NULL };
     json_t *arr, *sum, *rec;
 
     add_good_inputs();
@@ -668,4 +668,34 @@ Test(e2e, untrusted_loaders_are_blocked_unless_allowed)
     json_decref(arr);
     th_run_release(&r);
     free(bmp);
+}
+
+Test(e2e, unattended_success_is_silent_and_logged)
+{
+    struct th_run r;
+    char *log = th_path(tmp, "runs.log");
+    const char *args[] = { "thumbnail", in, "-o", out, "--log", log, NULL };
+    char *text, *second;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0);
+    cr_assert_str_eq(r.err, "", "stderr is not a terminal: %s", r.err);
+    th_run_release(&r);
+    add_input("garbage.jpg", "garbage.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "garbage.jpg"), "trouble must be told: %s",
+              r.err);
+    th_run_release(&r);
+
+    text = th_read_file(log, NULL);
+    second = strchr(text, '\n');
+    cr_assert(second && second[1], "two lines expected: %s", text);
+    cr_assert(strstr(text, "thumbnail: 1 files: 1 ok") &&
+              strstr(text, "exit 0"), "%s", text);
+    cr_assert(strstr(second, "2 files: 1 ok, 0 skipped, 1 failed") &&
+              strstr(second, "exit 1"), "%s", second);
+    free(text);
+    free(log);
 }
