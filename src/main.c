@@ -348,9 +348,6 @@ run_main(struct cli_opts *o)
         fclose(list);
         list = NULL;
     }
-    if (o->shard_n)
-        notef("shard %d/%d: %zu files here, %zu in other shards", o->shard_k,
-              o->shard_n, run.list.n, run.list.other_shards);
 
     memset(&po, 0, sizeof(po));
     po.output_dir = o->output_dir;
@@ -360,6 +357,11 @@ run_main(struct cli_opts *o)
     if (plan_outputs(&po, &run.list) < 0) {
         errorf("cannot plan outputs: out of memory");
         goto out;
+    }
+    if (o->shard_n) {
+        plan_shard(&po, &run.list, o->shard_k, o->shard_n);
+        notef("shard %d/%d: %zu files here, %zu in other shards", o->shard_k,
+              o->shard_n, run.list.n, run.list.other_shards);
     }
 
     clean_stale_temps(&run.list);

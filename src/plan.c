@@ -632,3 +632,30 @@ out:
     dir_map_release(&dirs);
     return rc;
 }
+
+void
+plan_shard(const struct plan_opts *o, struct scan_list *l, int k, int n)
+{
+    size_t outlen = o->output_dir ? strlen(o->output_dir) : 0;
+    size_t i, kept = 0;
+
+    for (i = 0; i < l->n; i++) {
+        struct task *t = &l->tasks[i];
+        const char *key = t->rel ? t->rel : t->path;
+
+        if (!o->in_place && t->out_path &&
+            strncmp(t->out_path, o->output_dir, outlen) == 0) {
+            key = t->out_path + outlen;
+            while (*key == '/')
+                key++;
+        }
+        if (scan_shard_of(key, n) == k) {
+            l->tasks[kept++] = *t;
+            continue;
+        }
+        free(t->path);
+        free(t->out_path);
+        l->other_shards++;
+    }
+    l->n = kept;
+}

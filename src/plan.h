@@ -55,4 +55,15 @@ int plan_expand_name(const char *tmpl, const char *name,
  */
 int plan_outputs(const struct plan_opts *o, struct scan_list *l);
 
+/*
+ * --shard K/N, after plan_outputs(): keep only the tasks whose output path
+ * (relative to the output directory; the input's path below its root in
+ * place, or for a task without an output) hashes to shard @k of @n, and
+ * count the others in l->other_shards.  Splitting by output, after every
+ * shard planned the whole list the same way, means two inputs competing
+ * for one output name are settled identically everywhere and each output
+ * is written by exactly one shard, whatever the --name template.
+ */
+void plan_shard(const struct plan_opts *o, struct scan_list *l, int k, int n);
+
 #endif

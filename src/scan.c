@@ -380,18 +380,17 @@ out:
  * otherwise; @nofollow says which.  Returns 0, or -1 when out of memory.
  */
 /*
- * With --shard, true when @rel belongs to this shard; every entry is
- * attributed to exactly one shard before anything else is decided, so the
- * shards' counts (tasks, ignored, excluded) add up to a single run's.
+ * Count a non-task entry (ignored or excluded).  With --shard every shard
+ * sees every entry, so each entry is counted by exactly one shard, chosen
+ * by its path, and the shards' counts add up to a single run's.  Tasks
+ * themselves are split later, by output path (plan_shard()).
  */
-static int
-in_shard(struct scan_ctx *c, const char *rel)
+static void
+count_entry(struct scan_ctx *c, size_t *counter, const char *rel)
 {
     if (c->opts->shard_n == 0 ||
         scan_shard_of(rel, c->opts->shard_n) == c->opts->shard_k)
-        return 1;
-    c->l->other_shards++;
-    return 0;
+        (*counter)++;
 }
 
 static int
@@ -403,21 +402,19 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
     struct stat fst;
     int image_ext, r;
 
-    if (!in_shard(c, rel))
-        return 0;
     if (strncmp(name, SCAN_TMP_PREFIX, sizeof(SCAN_TMP_PREFIX) - 1) == 0) {
-        l->ignored++;
+        count_entry(c, &l->ignored, rel);
         return 0;
     }
     if (file_filtered(c->opts, rel)) {
-        l->excluded++;
+        count_entry(c, &l->excluded, rel);
         return 0;
     }
     image_ext = scan_has_image_ext(name);
 
     if (S_ISLNK(st->st_mode)) {
         if (!image_ext) {
-            l->ignored++;
+            count_entry(c, &l->ignored, rel);
             return 0;
         }
         return add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
@@ -426,7 +423,7 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
     }
     if (!S_ISREG(st->st_mode)) {
         if (!image_ext) {
-            l->ignored++;
+            count_entry(c, &l->ignored, rel);
             return 0;
         }
         return add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
@@ -436,7 +433,7 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
     fst = *st;
     if (!image_ext) {
         if (st->st_size == 0) {
-            l->ignored++;
+            count_entry(c, &l->ignored, rel);
             return 0;
         }
         r = sniff_file(path, nofollow, &fst);
@@ -445,7 +442,7 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
             return 0;
         }
         if (r == 0) {
-            l->ignored++;
+            count_entry(c, &l->ignored, rel);
             return 0;
         }
     }
@@ -502,14 +499,12 @@ walk_file(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
     if (r < 0 && follow && lstat(e->fts_path, &st) == 0 &&
         S_ISLNK(st.st_mode)) {
         /* A link to nothing, or to itself. */
-        if (!in_shard(c, rel))
-            return 0;
         if (file_filtered(c->opts, rel)) {
-            c->l->excluded++;
+            count_entry(c, &c->l->excluded, rel);
             return 0;
         }
         if (!scan_has_image_ext(e->fts_name)) {
-            c->l->ignored++;
+            count_entry(c, &c->l->ignored, rel);
             return 0;
         }
         return add_task(c, e->fts_path, e->fts_pathlen, rel, &st,
@@ -665,15 +660,7 @@ normalise_root(const char *root)
 int
 scan_shard_of(const char *rel, int n)
 {
-    /* The extension is left out, so "a.jpg" and "a.png" always share a
-     * shard: the planner's handling of two inputs competing for one
-     * output name ("a.jpg") then works the same as in a single run. */
-    const char *base = strrchr(rel, '/');
-    const char *dot = strrchr(base ? base + 1 : rel, '.');
-    size_t len = dot && dot != (base ? base + 1 : rel) ? (size_t)(dot - rel)
-                                                       : strlen(rel);
-
-    return (int)(XXH3_64bits(rel, len) % (uint64_t)n);
+    return (int)(XXH3_64bits(rel, strlen(rel)) % (uint64_t)n);
 }
 
 /* One --files-from entry.  0, or -1 on a fatal problem (reported). */
@@ -691,8 +678,6 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
     if (c->opts->follow_symlinks ? stat(entry, &st) : lstat(entry, &st)) {
         int err = errno;
         memset(&st, 0, sizeof(st));
-        if (!in_shard(c, *rel ? rel : entry))
-            return 0;
         if (add_task(c, entry, len, *rel ? rel : entry, &st, TASK_FAILED,
                      ERR_READ, err == ENOENT ? "listed file does not exist"
                                              : "listed file cannot be read")

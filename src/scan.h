@@ -66,7 +66,10 @@ struct scan_opts {
      * (ERR_READ) rather than ending the scan. */
     FILE *files_from;
     int files_from_nul;
-    /* --shard K/N: keep only files whose relative path hashes to K. */
+    /* --shard K/N: the scan still lists every task (the planner must see
+     * them all to settle name collisions the same way in every shard);
+     * only the ignored and excluded counts are split, by path, so that
+     * the shards' summaries add up.  plan_shard() splits the tasks. */
     int shard_k, shard_n;          /* shard_n == 0: no sharding */
     /* A directory never to descend into (the output tree when it lies
      * inside an input), by identity; have_skip_dir says it is set. */
@@ -80,7 +83,7 @@ struct scan_list {
     size_t ignored;        /* non-directory entries that are not images */
     size_t excluded;       /* dropped by --include/--exclude */
     size_t walk_errors;    /* unreadable directories and the like */
-    size_t other_shards;   /* entries left to other shards (--shard) */
+    size_t other_shards;   /* tasks left to other shards (plan_shard) */
 };
 
 void scan_list_init(struct scan_list *l);
@@ -97,14 +100,9 @@ void scan_list_release(struct scan_list *l);
  */
 int scan_run(const struct scan_opts *opts, struct scan_list *l);
 
-/*
- * The shard (0 .. n-1) of a file whose path below its root is @rel: a
- * stable hash (XXH3-64 of the bytes of @rel without the file name's last
- * extension) modulo @n, the same on every machine and in every order.
- * Files differing only in extension share a shard, because they may
- * compete for one output name.
- */
-int scan_shard_of(const char *rel, int n);
+/* The shard (0 .. n-1) of a path: XXH3-64 of its bytes modulo @n, the
+ * same on every machine and in every order. */
+int scan_shard_of(const char *path, int n);
 
 /* True when @name ends in an extension that imgpool treats as an image. */
 int scan_has_image_ext(const char *name);

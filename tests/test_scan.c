@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "plan.h"
 #include "scan.h"
 
 static char *tmp;    /* this test's directory */
@@ -739,47 +740,67 @@ Test(scan, shards_are_disjoint_and_cover_everything)
 {
     struct scan_list all, part;
     struct scan_opts o;
+    struct plan_opts po;
     const char *roots[1];
-    char name[64];
-    size_t total = 0;
+    char name[64], *outdir = ts_path("out");
+    size_t total = 0, ignored = 0;
     int *seen;
 
     for (int i = 0; i < 60; i++) {
-        snprintf(name, sizeof(name), "d%d/img%02d.png", i % 4, i);
+        snprintf(name, sizeof(name), "in/d%d/img%02d.png", i % 4, i);
         ts_png(name);
     }
-    ts_png("d0/pair.png");
-    ts_png("d0/pair.jpg");
-    roots[0] = tmp;
+    /* Three inputs competing for names: a.jpg takes "a.jpg", a.png falls
+     * back to "a.png.jpg", which a.png.jpg would take... */
+    ts_png("in/d0/a.jpg");
+    ts_png("in/d0/a.png");
+    ts_png("in/d0/a.png.jpg");
+    for (int i = 0; i < 9; i++) {
+        snprintf(name, sizeof(name), "in/notes%d.txt", i);
+        ts_text(name, "not an image");
+    }
+    roots[0] = ts_path("in");
     memset(&o, 0, sizeof(o));
     o.roots = roots;
     o.nroots = 1;
+    memset(&po, 0, sizeof(po));
+    po.output_dir = outdir;
     scan_with(&o, &all);
-    cr_assert_eq(all.n, 62);
+    cr_assert_eq(plan_outputs(&po, &all), 0);
+    cr_assert_eq(all.n, 63);
+    cr_assert_eq(all.ignored, 9);
     seen = calloc(all.n, sizeof(*seen));
     for (int k = 0; k < 4; k++) {
         o.shard_k = k;
         o.shard_n = 4;
         scan_with(&o, &part);
+        cr_assert_eq(plan_outputs(&po, &part), 0);
+        plan_shard(&po, &part, k, 4);
         cr_assert_eq(part.n + part.other_shards, all.n);
         total += part.n;
+        ignored += part.ignored;
         for (size_t i = 0; i < part.n; i++) {
             const struct task *t = find(&all, part.tasks[i].rel);
             cr_assert_not_null(t);
-            cr_assert_eq(scan_shard_of(t->rel, 4), k);
+            /* the same output as in the single run, owned by one shard */
+            cr_assert_str_eq(part.tasks[i].out_path, t->out_path);
+            cr_assert_eq(part.tasks[i].pre_status, t->pre_status);
             seen[t - all.tasks]++;
         }
-        if (find(&part, "d0/pair.png"))
-            cr_assert_not_null(find(&part, "d0/pair.jpg"),
-                               "a.jpg and a.png must share a shard");
         scan_list_release(&part);
     }
     cr_assert_eq(total, all.n);
+    cr_assert_eq(ignored, all.ignored, "ignored counts must add up");
     for (size_t i = 0; i < all.n; i++)
         cr_assert_eq(seen[i], 1);
-    /* stable: the same path always hashes the same */
-    cr_assert_eq(scan_shard_of("a/b/c.jpg", 7), scan_shard_of("a/b/c.png", 7));
+    cr_assert_str_eq(find(&all, "d0/a.png")->out_path + strlen(outdir),
+                     "/d0/a.png.jpg");
+    cr_assert_str_eq(find(&all, "d0/a.png.jpg")->out_path + strlen(outdir),
+                     "/d0/a.png.jpg.jpg");
+    cr_assert_eq(scan_shard_of("a/b/c.jpg", 7), scan_shard_of("a/b/c.jpg", 7));
     free(seen);
+    free(outdir);
+    free((char *)roots[0]);
     scan_list_release(&all);
 }
 
