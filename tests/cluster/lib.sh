@@ -69,8 +69,8 @@ cl_need_pkgs() {
 #    both want "a.jpg", the first in tree order gets it and the other falls
 #    back to "a.png.jpg"; the shards must decide exactly like a single run
 #  - names with spaces and non-ASCII characters, deep nesting
-# CLUSTER_EDGE_CASES=1 adds "pairs/p1.png.jpg", whose own output name is
-# the fallback name of pairs/p1.png (see docs/cluster.md).
+#  - "pairs/p1.png.jpg", whose own output name is the fallback name of
+#    pairs/p1.png (see docs/cluster.md)
 cl_make_tree() {
     local t=$1 d=$CL_TESTDATA i
     mkdir -p "$t/2023/summer" "$t/2024/q1/raw/deep/er" "$t/pairs" \
@@ -94,9 +94,7 @@ cl_make_tree() {
     cp "$d/palette.png" "$t/names with spaces/c  d.png"
     cp "$d/rgb.png" "$t/ünïcödé/été.png"
     cp "$d/gray.jpg" "$t/ünïcödé/日本.jpg"
-    if [ "${CLUSTER_EDGE_CASES:-0}" = 1 ]; then
-        cp "$d/q75.jpg" "$t/pairs/p1.png.jpg"
-    fi
+    cp "$d/q75.jpg" "$t/pairs/p1.png.jpg"
 }
 
 # cl_reference TREE OUT REPORT: the single unsharded run everything is
@@ -187,7 +185,7 @@ cl_check_exit_codes() {
 
 # cl_check_disjoint N REPORTDIR: every shard report is complete, no
 # input path is in two shards, together they hold every path of the single
-# run, the tasks add up, and no stem pair (a.jpg + a.png) was split.
+# run, the tasks add up, and no output is claimed by two records.
 cl_check_disjoint() {
     local n=$1 rd=$2 k f problems="" sizes="" w=$CL_WORK
     : >"$w/all-paths"
@@ -209,12 +207,14 @@ cl_check_disjoint() {
         LC_ALL=C sort >"$w/ref-paths"
     cmp -s "$w/shard-paths" "$w/ref-paths" ||
         problems="$problems the shards' paths differ from the single run's;"
-    # A stem (path without its last extension) must live in one shard.
-    awk -F'\t' '{ p = $2; b = p; sub(/.*\//, "", b);
-                  if (b ~ /.\./) sub(/\.[^.\/]*$/, "", p); print p "\t" $1 }' \
-        "$w/all-paths" | LC_ALL=C sort -u | cut -f1 | uniq -d >"$w/split-stems"
+    # Every output name is owned by one shard: no two records (in any
+    # shards) name the same output.
+    for ((k = 0; k < n; k++)); do
+        jq -r 'select(.summary | not) | .output_b64 // .output // empty' \
+            "$rd/shard-$k.jsonl" 2>/dev/null
+    done | LC_ALL=C sort | uniq -d >"$w/split-stems"
     [ -s "$w/split-stems" ] &&
-        problems="$problems $(wc -l <"$w/split-stems") stems split over shards;"
+        problems="$problems $(wc -l <"$w/split-stems") outputs claimed twice;"
     if [ -z "$problems" ]; then
         cl_pass "shards are disjoint and cover the single run (files per shard:$sizes)"
     else
