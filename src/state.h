@@ -1,0 +1,113 @@
+/*
+ * state.h - what produced each output, kept in an SQLite database inside
+ * the output tree, so a re-run can skip work that is already done and
+ * --prune can remove outputs whose input is gone.
+ *
+ * Call sequence (master only; never in a worker):
+ *   struct state *st;
+ *   uint64_t fp = state_fingerprint(&settings);
+ *   if (state_open(&st, output_dir, shard_k, shard_n) < 0) ...setup error...
+ *   for each task:  state_up_to_date(st, &task, input_abs, fp) ? skip : run
+ *   for each ok result:  state_record(st, &task, input_abs, fp)
+ *   state_prune(st, cb, data)          // optional, --prune
+ *   state_close(st);                   // commits
+ *
+ * One row per output, keyed by the output path relative to the output
+ * directory, holding: the input's absolute path, size, mtime in ns, device
+ * and inode; the settings fingerprint; the output's size and mtime as
+ * written.  A task is up to date only when every one of those still
+ * matches (input unchanged, same settings, output still the file imgpool
+ * wrote); anything else - a missing row, a missing or replaced output, a
+ * changed input - means redo.  A database that cannot be read (truncated,
+ * garbage, from a newer schema, not imgpool's) is moved aside as
+ * state.sqlite.corrupt-<UTC time> and started afresh; a deleted one is
+ * simply recreated.  Either costs one full re-run, never a wrong skip.
+ *
+ * Writes are batched in transactions (1000 rows or one second, whichever
+ * comes first) so that 100,000 records cost well under a second; a crash
+ * loses at most the uncommitted batch, which only means those files are
+ * redone.
+ *
+ * File: <output_dir>/.imgpool/state.sqlite, or state-K-of-N.sqlite for
+ * --shard K/N with N > 1, so concurrent shards never contend for one
+ * database.  The database is held in SQLite's exclusive locking mode for
+ * the whole run: a second process opening the same file waits up to five
+ * seconds, then state_open() fails (it never treats "busy" as corrupt).
+ *
+ * Workers inherit the open database across fork() and must never touch it;
+ * they leave with _exit(), so nothing of it is closed or flushed twice.
+ */
+#ifndef IMGPOOL_STATE_H
+#define IMGPOOL_STATE_H
+
+#include <stdint.h>
+#include "task.h"
+
+struct state;
+struct settings;
+
+/*
+ * Open or create the state database of @output_dir (which must exist; its
+ * ".imgpool" directory is created, mode 0755).  @shard_n 0 or 1 means no
+ * sharding, else @shard_k is 0 .. @shard_n - 1.  Returns 0 and sets *st,
+ * or -1 after errorf() (output dir unwritable, database in use by another
+ * process, ".imgpool" not a directory).  An unreadable database is not an
+ * error: it is reported with warnf() and replaced.
+ */
+int state_open(struct state **st, const char *output_dir, int shard_k,
+               int shard_n);
+
+/*
+ * @input_abs is the absolute input path stored for @t: the realpath of its
+ * INPUT root joined with t->rel (for a file named directly, its own
+ * realpath); the caller computes the root's realpath once per root.
+ * @t->out_path must lie below the output directory given to state_open()
+ * (as plan.c builds it).
+ *
+ * Returns 1 when the output of @t is recorded with the same input path,
+ * size, mtime, device, inode and @fingerprint, and is still on disk as
+ * written (lstat: a regular file of the recorded size and mtime).  Returns
+ * 0 otherwise, including on any database error (redoing is always safe).
+ */
+int state_up_to_date(struct state *st, const struct task *t,
+                     const char *input_abs, uint64_t fingerprint);
+
+/*
+ * Record a finished output (its result was TASK_OK): the input identity
+ * from @t (the scan's stat, taken before the file was processed, so an
+ * input changed meanwhile is redone next time), @fingerprint, and the
+ * output's size and mtime from an lstat of t->out_path now.  Returns 0, or
+ * -1 after warnf() when the output is not a regular file any more or the
+ * database write failed; either only means the file is redone next run.
+ */
+int state_record(struct state *st, const struct task *t,
+                 const char *input_abs, uint64_t fingerprint);
+
+/*
+ * --prune: remove every recorded output whose input no longer exists
+ * (lstat fails with ENOENT or ENOTDIR), but only if the output on disk is
+ * still the file imgpool wrote (a regular file, same size and mtime, found
+ * without following any symbolic link below the output directory); drop
+ * the row either way.  A row whose output path is absolute or has a ".."
+ * component (a tampered database) never removes anything.  Calls @cb (if
+ * not NULL) with the output's path for each output removed.  Returns the
+ * number removed, or -1 after warnf().
+ *
+ * Caution: an input tree that is missing because its file system is not
+ * mounted looks exactly like a deleted one.
+ */
+int state_prune(struct state *st, void (*cb)(void *data, const char *out),
+                void *data);
+
+/* Commit and close; @st may be NULL.  0, or -1 if the final commit failed
+ * (after warnf()). */
+int state_close(struct state *st);
+
+/*
+ * Fingerprint of everything in @s that shapes the output bytes, and of the
+ * pipeline's version (STATE_PIPELINE_VERSION in state.c: bump it whenever a
+ * code change alters output bytes, to invalidate every recorded output).
+ */
+uint64_t state_fingerprint(const struct settings *s);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * test_lock.c - the run lock between processes: busy at once, busy after
+ * waiting, free after release, free when the holder dies, and the holder
+ * description an overlapping run prints.
+ *
+ * flock(2) locks conflict between open file descriptions, so the second
+ * party is always a forked child that opens the file itself; it reports
+ * back over a pipe and leaves with _exit().
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "helpers.h"
+#include "lock.h"
+
+static char *tmp;
+static char *lock_path;   /* tmp/out/.imgpool/lock; .imgpool not created */
+
+static void
+setup(void)
+{
+    tmp = th_mkdtemp();
+    lock_path = th_path(tmp, "out/.imgpool/lock");
+    /* th_path made out/.imgpool: remove it, lock_acquire creates it. */
+    *strrchr(lock_path, '/') = '\0';
+    cr_assert(rmdir(lock_path) == 0);
+    lock_path[strlen(lock_path)] = '/';
+}
+
+static void
+teardown(void)
+{
+    th_rmrf(tmp);
+    free(tmp);
+    free(lock_path);
+}
+
+TestSuite(lock, .init = setup, .fini = teardown, .timeout = 30);
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* What a child's attempt came to. */
+struct attempt {
+    int result;          /* enum lock_result */
+    double elapsed;      /* seconds inside lock_acquire() */
+    char holder[128];
+};
+
+/* Fork a child that tries the lock with @wait_s and reports. */
+static void
+try_in_child(double wait_s, struct attempt *a)
+{
+    int fds[2], status;
+    pid_t pid;
+    ssize_t n;
+
+    cr_assert(pipe(fds) == 0);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct run_lock lk;
+        struct attempt r;
+        double t0 = now_s();
+
+        memset(&r, 0, sizeof(r));
+        r.result = (int)lock_acquire(&lk, lock_path, wait_s, r.holder,
+                                     sizeof(r.holder));
+        r.elapsed = now_s() - t0;
+        lock_release(&lk);
+        _exit(write(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+    }
+    close(fds[1]);
+    n = read(fds[0], a, sizeof(*a));
+    close(fds[0]);
+    cr_assert_eq(n, (ssize_t)sizeof(*a));
+    cr_assert(waitpid(pid, &status, 0) == pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+Test(lock, busy_at_once_names_the_holder)
+{
+    struct run_lock lk;
+    struct attempt a;
+    char *content, pid[32];
+
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    cr_assert(lk.fd >= 0);
+    snprintf(pid, sizeof(pid), "pid %ld since ", (long)getpid());
+    try_in_child(0, &a);
+    cr_assert_eq(a.result, LOCK_BUSY);
+    cr_assert(strstr(a.holder, pid) == a.holder, "holder: %s", a.holder);
+    cr_assert(a.elapsed < 0.5, "no waiting with 0: %.3f s", a.elapsed);
+
+    /* The file: "pid\nISO-8601 time\n". */
+    content = th_read_file(lock_path, NULL);
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    cr_assert(strncmp(content, pid, strlen(pid)) == 0, "%s", content);
+    cr_assert(strchr(content + strlen(pid), 'T') != NULL, "%s", content);
+    free(content);
+    lock_release(&lk);
+    cr_assert_eq(lk.fd, -1);
+    lock_release(&lk);          /* twice is harmless */
+}
+
+Test(lock, busy_after_waiting)
+{
+    struct run_lock lk;
+    struct attempt a;
+
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    try_in_child(0.5, &a);
+    cr_assert_eq(a.result, LOCK_BUSY);
+    cr_assert(a.elapsed >= 0.49 && a.elapsed < 3.0, "waited %.3f s",
+              a.elapsed);
+    lock_release(&lk);
+}
+
+Test(lock, free_after_release)
+{
+    struct run_lock lk;
+    struct attempt a;
+
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    lock_release(&lk);
+    try_in_child(0, &a);
+    cr_assert_eq(a.result, LOCK_OK);
+    /* The file stays: unlinking a flock file races. */
+    cr_assert(th_exists(lock_path));
+}
+
+Test(lock, waiter_gets_it_when_released)
+{
+    struct run_lock lk;
+    int fds[2], status;
+    struct attempt a;
+    pid_t pid;
+
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    cr_assert(pipe(fds) == 0);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct run_lock lk2;
+        struct attempt r;
+
+        memset(&r, 0, sizeof(r));
+        r.result = (int)lock_acquire(&lk2, lock_path, 10, r.holder,
+                                     sizeof(r.holder));
+        _exit(write(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+    }
+    close(fds[1]);
+    nanosleep(&(struct timespec){ 0, 300000000L }, NULL);
+    lock_release(&lk);
+    cr_assert_eq(read(fds[0], &a, sizeof(a)), (ssize_t)sizeof(a));
+    close(fds[0]);
+    cr_assert(waitpid(pid, &status, 0) == pid);
+    cr_assert_eq(a.result, LOCK_OK);
+}
+
+Test(lock, released_when_the_holder_dies)
+{
+    struct run_lock lk;
+    int fds[2], status;
+    char ready;
+    pid_t pid;
+
+    cr_assert(pipe(fds) == 0);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct run_lock held;
+        char ok = lock_acquire(&held, lock_path, 0, NULL, 0) == LOCK_OK;
+
+        if (write(fds[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    cr_assert_eq(read(fds[0], &ready, 1), 1);
+    close(fds[0]);
+    cr_assert(ready, "the child could not take the lock");
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_BUSY);
+    cr_assert(kill(pid, SIGKILL) == 0);
+    cr_assert(waitpid(pid, &status, 0) == pid);
+    cr_assert(WIFSIGNALED(status));
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    lock_release(&lk);
+}
+
+Test(lock, symlink_is_refused)
+{
+    struct run_lock lk;
+    char *target = th_path(tmp, "target");
+    char *dir = strdup(lock_path);
+
+    *strrchr(dir, '/') = '\0';
+    cr_assert(mkdir(dir, 0755) == 0);
+    th_write_file(target, "", 0);
+    cr_assert(symlink(target, lock_path) == 0);
+    errno = 0;
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_ERROR);
+    cr_assert_eq(errno, ELOOP);
+    cr_assert_eq(lk.fd, -1);
+    lock_release(&lk);
+    free(dir);
+    free(target);
+}
+
+Test(lock, missing_grandparent_is_an_error)
+{
+    struct run_lock lk;
+    char *path = th_path(tmp, "x");
+    char *deep;
+
+    cr_assert(asprintf(&deep, "%s/no/such/lock", path) > 0);
+    cr_assert_eq(lock_acquire(&lk, deep, 0, NULL, 0), LOCK_ERROR);
+    cr_assert_eq(errno, ENOENT);
+    free(deep);
+    free(path);
+}
