@@ -49,6 +49,10 @@ enum {
     OPT_TO_SRGB,
     OPT_NO_PRESERVE_TIMES,
     OPT_LOG,
+    OPT_LOCK,
+    OPT_WAIT_LOCK,
+    OPT_PRUNE,
+    OPT_NO_INCREMENTAL,
 };
 
 static const struct option long_options[] = {
@@ -68,15 +72,18 @@ static const struct option long_options[] = {
     { "include", required_argument, NULL, OPT_INCLUDE },
     { "jobs", required_argument, NULL, 'j' },
     { "keep-metadata", no_argument, NULL, OPT_KEEP_METADATA },
+    { "lock", required_argument, NULL, OPT_LOCK },
     { "log", required_argument, NULL, OPT_LOG },
     { "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
     { "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
     { "min-saving", required_argument, NULL, OPT_MIN_SAVING },
     { "name", required_argument, NULL, OPT_NAME },
     { "no-fast-path", no_argument, NULL, OPT_NO_FAST },
+    { "no-incremental", no_argument, NULL, OPT_NO_INCREMENTAL },
     { "no-preserve-times", no_argument, NULL, OPT_NO_PRESERVE_TIMES },
     { "output", required_argument, NULL, 'o' },
     { "progress", required_argument, NULL, OPT_PROGRESS },
+    { "prune", no_argument, NULL, OPT_PRUNE },
     { "quality", required_argument, NULL, 'q' },
     { "quiet", no_argument, NULL, 'Q' },
     { "null", no_argument, NULL, '0' },
@@ -91,6 +98,7 @@ static const struct option long_options[] = {
     { "upscale", no_argument, NULL, OPT_UPSCALE },
     { "verbose", no_argument, NULL, 'v' },
     { "version", no_argument, NULL, 'V' },
+    { "wait-lock", required_argument, NULL, OPT_WAIT_LOCK },
     { NULL, 0, NULL, 0 },
 };
 
@@ -182,6 +190,16 @@ static const char usage_opts[] =
     "      --allow-untrusted   allow libvips loaders it marks untrusted\n"
     "                          (BMP, PSD, PPM, ... through ImageMagick)\n"
     "\n"
+    "incremental runs and locking:\n"
+    "                          a re-run skips files whose output is recorded\n"
+    "                          (in DIR/.imgpool/) as made from the same input\n"
+    "                          with the same settings (reason up-to-date)\n"
+    "      --no-incremental    redo every file\n"
+    "      --prune             remove outputs imgpool made whose input is gone\n"
+    "      --lock FILE         the lock that keeps runs from overlapping\n"
+    "                          (default DIR/.imgpool/lock; none in place)\n"
+    "      --wait-lock SEC     wait for a running run instead of exiting 75\n"
+    "\n"
     "running:\n"
     "  -j, --jobs N            worker processes (default: the CPUs this\n"
     "                          process may run on)\n"
@@ -199,7 +217,8 @@ static const char usage_opts[] =
     "  -V, --version           print the version\n"
     "\n"
     "exit status: 0 all files ok or skipped, 1 some files failed, 2 usage or\n"
-    "setup error, 130/143 interrupted by SIGINT/SIGTERM.\n";
+    "setup error, 75 another run holds the lock, 130/143 interrupted by\n"
+    "SIGINT/SIGTERM.\n";
 
 void
 cli_opts_init(struct cli_opts *o)
@@ -486,6 +505,23 @@ parse_options(struct cli_opts *o, int argc, char **argv, struct explicit *ex)
         case OPT_LOG:
             o->log_path = optarg;
             break;
+        case OPT_LOCK:
+            o->lock_path = optarg;
+            break;
+        case OPT_WAIT_LOCK:
+            errno = 0;
+            d = strtod(optarg, &end);
+            if (errno || end == optarg || *end || d < 0 || d > 86400 * 7)
+                return usage_error(o, "invalid --wait-lock '%s': expected "
+                                   "seconds from 0 to 604800", optarg);
+            o->wait_lock_s = d;
+            break;
+        case OPT_PRUNE:
+            o->prune = 1;
+            break;
+        case OPT_NO_INCREMENTAL:
+            o->no_incremental = 1;
+            break;
         case OPT_PROGRESS:
             if (strcmp(optarg, "auto") == 0)
                 o->progress = PROGRESS_AUTO;
@@ -733,6 +769,9 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
                                "(--strip-gps drops the position only)");
         if (s->backup_dir && s->backup_dir[0] == '\0')
             return usage_error(o, "invalid --backup '': empty path");
+        if (o->prune)
+            return usage_error(o, "--prune works with an output tree, not "
+                               "--in-place");
         s->output_dir = NULL;
         return CLI_RUN;
     }

@@ -40,6 +40,10 @@ struct cli_opts {
     size_t nincludes, nexcludes;
     const char *report_path;
     const char *log_path;       /* --log: one line per run appended */
+    const char *lock_path;      /* --lock FILE; NULL: the default */
+    double wait_lock_s;         /* --wait-lock SEC */
+    int prune;                  /* --prune */
+    int no_incremental;         /* --no-incremental: redo everything */
     const char *command_name;   /* "thumbnail" or "recompress" */
     int jobs;                   /* 0: pool_default_workers() */
     double timeout_s;

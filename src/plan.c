@@ -581,6 +581,14 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
             plan_fail(t, ERR_OUTPUT_PATH, why);
             continue;
         }
+        if (strncmp(t->out_path + outlen, "/.imgpool/", 10) == 0) {
+            /* An input directory named ".imgpool" must not write into
+             * the state directory (its database, its lock). */
+            plan_fail(t, ERR_OUTPUT_PATH,
+                      "output would land in imgpool's own .imgpool "
+                      "directory");
+            continue;
+        }
         if (is_own_input(t, &dirs)) {
             plan_fail(t, ERR_OUTPUT_PATH, MSG_OVERWRITE);
             out_set_claim(&set, l->tasks, i);

@@ -752,6 +752,8 @@ write_summary(struct report *r, const struct report_summary *s, double secs)
     rc |= set_count(o, "failed", r->count[TASK_FAILED]);
     rc |= set_count(o, "ignored", s->ignored);
     rc |= set_count(o, "excluded", s->excluded);
+    if (s->pruned)
+        rc |= set_count(o, "pruned", s->pruned);
     rc |= set_count(o, "warnings", r->warned);
     rc |= json_object_set_new(o, "bytes_in", json_integer(r->bytes_in));
     rc |= json_object_set_new(o, "bytes_out", json_integer(r->bytes_out));
@@ -842,6 +844,9 @@ print_summary(const struct report *r, const struct report_summary *s,
             free(safe);
         }
     }
+    if (s->pruned)
+        errorf("pruned %zu %s whose input is gone", s->pruned,
+               plural(s->pruned, "output", "outputs"));
     if (s->interrupted)
         errorf("interrupted by %s",
                signal_name(s->interrupted, signame, sizeof(signame)));

@@ -62,6 +62,7 @@ struct report_summary {
     size_t ignored;           /* non-image files seen by the scanner */
     size_t excluded;
     int interrupted;          /* signal number, 0 if none */
+    size_t pruned;            /* outputs removed by --prune */
 };
 
 void report_init(struct report *r, const struct report_opts *o);

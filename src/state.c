@@ -746,9 +746,25 @@ remove_output(const struct state *st, const struct gone *g, char **path)
     return removed;
 }
 
+/* True when @input lies below (or is) one of the @n prefixes. */
+static int
+in_scope(const char *input, const char *const *scope, size_t n)
+{
+    size_t i, len;
+
+    for (i = 0; i < n; i++) {
+        len = strlen(scope[i]);
+        if (strncmp(input, scope[i], len) == 0 &&
+            (input[len] == '\0' || input[len] == '/' ||
+             (len > 0 && scope[i][len - 1] == '/')))
+            return 1;
+    }
+    return 0;
+}
+
 int
-state_prune(struct state *st, void (*cb)(void *data, const char *out),
-            void *data)
+state_prune(struct state *st, const char *const *scope, size_t nscope,
+            void (*cb)(void *data, const char *out), void *data)
 {
     struct gone *gone = NULL;
     size_t ngone = 0, alloc = 0, i;
@@ -766,8 +782,8 @@ state_prune(struct state *st, void (*cb)(void *data, const char *out),
      * Only the rows to remove are kept in memory. */
     for (rc = sqlite3_step(q); rc == SQLITE_ROW; rc = sqlite3_step(q)) {
         input = (const char *)sqlite3_column_text(q, 1);
-        if (!input || lstat(input, &sb) == 0 ||
-            (errno != ENOENT && errno != ENOTDIR))
+        if (!input || !in_scope(input, scope, nscope) ||
+            lstat(input, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR))
             continue;
         if (ngone == alloc) {
             alloc = alloc ? 2 * alloc : 64;

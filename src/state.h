@@ -84,7 +84,10 @@ int state_record(struct state *st, const struct task *t,
                  const char *input_abs, uint64_t fingerprint);
 
 /*
- * --prune: remove every recorded output whose input no longer exists
+ * --prune: among the rows whose input path lies below one of the @nscope
+ * absolute paths in @scope (this run's INPUT roots: another run's inputs
+ * into the same tree are not this run's business), remove every recorded
+ * output whose input no longer exists
  * (lstat fails with ENOENT or ENOTDIR), but only if the output on disk is
  * still the file imgpool wrote (a regular file, same size and mtime, found
  * without following any symbolic link below the output directory); drop
@@ -96,8 +99,8 @@ int state_record(struct state *st, const struct task *t,
  * Caution: an input tree that is missing because its file system is not
  * mounted looks exactly like a deleted one.
  */
-int state_prune(struct state *st, void (*cb)(void *data, const char *out),
-                void *data);
+int state_prune(struct state *st, const char *const *scope, size_t nscope,
+                void (*cb)(void *data, const char *out), void *data);
 
 /* Commit and close; @st may be NULL.  0, or -1 if the final commit failed
  * (after warnf()). */

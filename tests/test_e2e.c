@@ -694,8 +694,139 @@ Test(e2e, unattended_success_is_silent_and_logged)
     cr_assert(second && second[1], "two lines expected: %s", text);
     cr_assert(strstr(text, "thumbnail: 1 files: 1 ok") &&
               strstr(text, "exit 0"), "%s", text);
-    cr_assert(strstr(second, "2 files: 1 ok, 0 skipped, 1 failed") &&
+    /* rgb.jpg is up to date by then */
+    cr_assert(strstr(second, "2 files: 0 ok, 1 skipped, 1 failed") &&
               strstr(second, "exit 1"), "%s", second);
     free(text);
     free(log);
+}
+
+static size_t
+count_reason(json_t *arr, const char *status, const char *reason)
+{
+    size_t i, n = 0;
+    for (i = 0; i + 1 < json_array_size(arr); i++) {
+        json_t *rec = json_array_get(arr, i);
+        const char *r = str_of(rec, "reason");
+        if (strcmp(str_of(rec, "status"), status) == 0 &&
+            (!reason || (r && strcmp(r, reason) == 0)))
+            n++;
+    }
+    return n;
+}
+
+static json_t *
+run_and_read(const char *const *args, int want)
+{
+    struct th_run r;
+    th_run(&r, args);
+    cr_assert_eq(r.status, want, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    return th_read_jsonl(rep);
+}
+
+Test(e2e, second_run_skips_unchanged_files_and_redoes_changed_ones)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           NULL };
+    const char *resized[] = { "thumbnail", in, "-o", out, "--report", rep,
+                              "-s", "100", NULL };
+    char *db = th_path(out, ".imgpool/state.sqlite");
+    char *touched = th_path(in, "rgb.jpg");
+    struct timespec ts[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
+    json_t *arr;
+    struct th_run r;
+
+    add_good_inputs();
+    arr = run_and_read(args, 0);
+    cr_assert_eq(count_reason(arr, "ok", NULL), 6);
+    json_decref(arr);
+
+    arr = run_and_read(args, 0);
+    cr_assert_eq(count_reason(arr, "skipped", "up-to-date"), 6,
+                 "unchanged files were redone");
+    json_decref(arr);
+
+    usleep(20000);
+    cr_assert_eq(utimensat(AT_FDCWD, touched, ts, 0), 0);
+    arr = run_and_read(args, 0);
+    cr_assert_eq(count_reason(arr, "ok", NULL), 1, "changed input not redone");
+    cr_assert_str_eq(str_of(th_find_record(arr, "/rgb.jpg"), "status"), "ok");
+    json_decref(arr);
+
+    arr = run_and_read(resized, 0);
+    cr_assert_eq(count_reason(arr, "ok", NULL), 6, "new settings not redone");
+    json_decref(arr);
+    assert_output_jpeg("rgb.jpg", 100);
+
+    /* a corrupt state file costs a full re-run, never a wrong skip */
+    th_write_file(db, "garbage, not a database", 23);
+    th_run(&r, resized);
+    cr_assert_eq(r.status, 0);
+    th_run_release(&r);
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(count_reason(arr, "ok", NULL), 6);
+    json_decref(arr);
+    free(db);
+    free(touched);
+}
+
+Test(e2e, prune_removes_only_outputs_of_deleted_inputs)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "--prune", NULL };
+    char *gone = th_path(in, "cmyk.jpg");
+    char *mine = th_path(out, "mine.jpg");
+    json_t *arr, *sum;
+
+    add_good_inputs();
+    arr = run_and_read(args, 0);
+    json_decref(arr);
+    th_write_file(mine, "user's own file", 15);
+    cr_assert_eq(unlink(gone), 0);
+    arr = run_and_read(args, 0);
+    sum = summary_of(arr);
+    cr_assert_eq(int_of(sum, "pruned"), 1);
+    json_decref(arr);
+    cr_assert_not(th_exists(th_path(out, "cmyk.jpg")), "stale output kept");
+    cr_assert(th_exists(mine), "a file imgpool did not make was removed");
+    assert_output_jpeg("rgb.jpg", 300);
+    free(gone);
+    free(mine);
+}
+
+Test(e2e, overlapping_run_exits_75_or_waits)
+{
+    const char *hang[] = { "thumbnail", in, "-o", out, "--timeout", "3",
+                           NULL };
+    const char *second[] = { "thumbnail", in, "-o", out, NULL };
+    const char *waiting[] = { "thumbnail", in, "-o", out, "--wait-lock", "10",
+                              NULL };
+    struct th_run r;
+    pid_t pid;
+    int64_t t0;
+    struct timespec now;
+
+    add_input("rgb.jpg", "hang.jpg");
+    setenv("IMGPOOL_FAULT", "hang:hang.jpg", 1);
+    pid = spawn(hang);
+    unsetenv("IMGPOOL_FAULT");
+    usleep(500 * 1000);
+    th_run(&r, second);
+    cr_assert_eq(r.status, 75, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "another run holds"), "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1,
+                 "one line expected: %s", r.err);
+    th_run_release(&r);
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    t0 = now.tv_sec;
+    th_run(&r, waiting);
+    /* hang.jpg timed out in the first run, so it is redone (and, without
+     * the fault, succeeds) */
+    cr_assert_eq(r.status, 0, "waited run: exit %d: %s", r.status, r.err);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    cr_assert_lt(now.tv_sec - t0, 10, "--wait-lock waited too long");
+    th_run_release(&r);
+    cr_assert_eq(wait_exit(pid, 10000), 1);
 }

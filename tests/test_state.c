@@ -811,7 +811,11 @@ Test(state, prune_removes_only_its_own_outputs)
     cr_assert(symlink(outside_dir, dirlink_parent) == 0);
 
     st = open_state();
-    cr_assert_eq(state_prune(st, on_removed, &rem), 1);
+    cr_assert_eq(state_prune(st, (const char *const[]){ "/nonexistent-root" },
+                             1, on_removed, &rem), 0,
+                 "rows of other roots must not be pruned");
+    cr_assert_eq(state_prune(st, (const char *const[]){ tmp }, 1, on_removed,
+                             &rem), 1);
     cr_assert_eq(rem.n, 1);
     cr_assert_str_eq(rem.names[0], gone.t.out_path);
     cr_assert_not(th_exists(gone.t.out_path));
@@ -827,7 +831,8 @@ Test(state, prune_removes_only_its_own_outputs)
         free(x);
     }
     cr_assert_eq(state_up_to_date(st, &keep.t, keep.input_abs, fp), 1);
-    cr_assert_eq(state_prune(st, on_removed, &rem), 0, "rows were dropped");
+    cr_assert_eq(state_prune(st, (const char *const[]){ tmp }, 1, on_removed,
+                             &rem), 0, "rows were dropped");
     cr_assert_eq(state_close(st), 0);
     cr_assert_eq(db_count(db), 1, "only keep's row is left");
 
@@ -871,7 +876,8 @@ Test(state, prune_refuses_tampered_paths)
 
     st = open_state();
     capture_begin(&cap);
-    cr_assert_eq(state_prune(st, on_removed, &rem), 0);
+    cr_assert_eq(state_prune(st, (const char *const[]){ "/nonexistent" }, 1,
+                             on_removed, &rem), 0);
     err = capture_end(&cap);
     cr_assert_eq(rem.n, 0);
     cr_assert(lstat(victim, &sb) == 0 && sb.st_size == 77,
