@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Leak check of the master process over 10,000 files (valgrind memcheck).
+# Workers run under valgrind too but stay silent (--child-silent-after-fork):
+# what is checked is the master, which lives for the whole run and must
+# not grow or leak per file.
+#   tests/leakcheck.sh IMGPOOL_BINARY [NFILES]
+set -euo pipefail
+bin=$1
+n=${2:-10000}
+command -v valgrind >/dev/null || { echo "leakcheck: valgrind not installed" >&2; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+# One tiny JPEG, hard-linked 10,000 times over 100 directories: each link
+# is a separate input path, so each is its own task and record.
+mkdir -p "$work/in"
+vips thumbnail "$here/testdata/rgb.jpg" "$work/tiny.jpg" 16
+for ((i = 0; i < n; i++)); do
+    d=$work/in/d$((i % 100))
+    [ -d "$d" ] || mkdir "$d"
+    ln "$work/tiny.jpg" "$d/f$i.jpg"
+done
+
+echo "leakcheck: $n files under valgrind (this takes a minute or two)"
+status=0
+valgrind --leak-check=full --show-leak-kinds=definite,indirect \
+    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+    --child-silent-after-fork=yes --log-file="$work/vg.log" \
+    "$bin" thumbnail "$work/in" -o "$work/out" --report "$work/r.jsonl" \
+    -j 2 || status=$?
+grep -E "definitely lost|indirectly lost|ERROR SUMMARY" "$work/vg.log" || true
+records=$(grep -c '"status":"ok"' "$work/r.jsonl" || true)
+pass=0
+fail=0
+if [ "$status" -eq 0 ]; then
+    pass=$((pass + 1)); echo "ok - valgrind: no errors, no leaks in the master"
+else
+    fail=$((fail + 1)); echo "not ok - valgrind exit $status"; tail -40 "$work/vg.log"
+fi
+if [ "$records" -eq "$n" ]; then
+    pass=$((pass + 1)); echo "ok - $records ok records"
+else
+    fail=$((fail + 1)); echo "not ok - $records ok records, expected $n"
+fi
+echo "leakcheck: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
