@@ -35,6 +35,7 @@
 #include "outfile.h"
 #include "sniff.h"
 #include "util.h"
+#include "vipsmsg.h"
 
 /* Bytes read up front: enough for the markers before a JPEG's SOF in
  * nearly all files (EXIF with a thumbnail, an ICC profile). */
@@ -92,50 +93,6 @@ void
 img_worker_fini(void)
 {
     vips_shutdown();
-}
-
-/* Take libvips' error text into @res, trimmed to one readable line. */
-static void
-fail_vips(struct task_result *res, enum err_class c, const char *what)
-{
-    char buf[RESULT_MSG_MAX];
-    const char *e = vips_error_buffer(), *line, *end;
-    size_t n = 0, len, prevlen = 0;
-    const char *prev = NULL;
-
-    /* One line per distinct message, joined with "; ": libvips repeats
-     * the same error once per tile or thread. */
-    buf[0] = '\0';
-    for (line = e ? e : ""; *line; line = *end ? end + 1 : end) {
-        end = strchr(line, '\n');
-        if (!end)
-            end = line + strlen(line);
-        len = (size_t)(end - line);
-        if (len == 0 || (prev && len == prevlen &&
-                         memcmp(prev, line, len) == 0))
-            continue;
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%.*s",
-                              n ? "; " : "", (int)len, line);
-        if (n >= sizeof(buf))
-            n = sizeof(buf) - 1;
-        prev = line;
-        prevlen = len;
-    }
-    vips_error_clear();
-    /* An empty libvips error: the first warning is the best reason. */
-    if (n == 0 && res->warning[0]) {
-        end = strchr(res->warning, '\n');
-        len = end ? (size_t)(end - res->warning) : strlen(res->warning);
-        n = (size_t)snprintf(buf, sizeof(buf), "%.*s", (int)len,
-                             res->warning);
-    }
-    if (strstr(buf, "out of memory") || strstr(buf, "Insufficient memory") ||
-        strstr(buf, "Cannot allocate memory") ||
-        strstr(buf, "Error creating thread"))
-        c = ERR_OUT_OF_MEMORY;
-    if (strstr(buf, "No space left") || strstr(buf, "Disk quota"))
-        c = ERR_NO_SPACE;
-    task_result_fail(res, c, "%s%s%s", what, n ? ": " : "", buf);
 }
 
 static void
@@ -235,7 +192,7 @@ write_output(const struct settings *s, const struct task *t, VipsImage *img,
         return -1;
     target = vips_target_new_to_descriptor(of.fd);
     if (!target) {
-        fail_vips(res, ERR_WRITE, "cannot write output");
+        vipsmsg_fail(res, ERR_WRITE, "cannot write output");
         outfile_abort(&of);
         return -1;
     }
@@ -246,7 +203,7 @@ write_output(const struct settings *s, const struct task *t, VipsImage *img,
     if (rc != 0) {
         /* Pixels are decoded lazily, during the save: a damaged input
          * surfaces here too, and is a decode error, not a write error. */
-        fail_vips(res, ERR_DECODE, "cannot decode or encode");
+        vipsmsg_fail(res, ERR_DECODE, "cannot decode or encode");
         outfile_abort(&of);
         return -1;
     }
@@ -358,7 +315,7 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     const char *export;
 
     if (!source) {
-        fail_vips(res, ERR_READ, "cannot read");
+        vipsmsg_fail(res, ERR_READ, "cannot read");
         goto out;
     }
     loader = vips_foreign_find_load_source(source);
@@ -400,7 +357,7 @@ process_vips(const struct settings *s, const struct task *t, int fd,
                                                  VIPS_ACCESS_SEQUENTIAL,
                                                  NULL);
         if (!im[0]) {
-            fail_vips(res, ERR_DECODE, "cannot read image header");
+            vipsmsg_fail(res, ERR_DECODE, "cannot read image header");
             goto out;
         }
         iw = im[0]->Xsize;
@@ -415,7 +372,7 @@ process_vips(const struct settings *s, const struct task *t, int fd,
         }
         VIPS_UNREF(im[0]);
         if (!buf && vips_source_rewind(source)) {
-            fail_vips(res, ERR_READ, "cannot rewind input");
+            vipsmsg_fail(res, ERR_READ, "cannot rewind input");
             goto out;
         }
     }
@@ -444,18 +401,18 @@ process_vips(const struct settings *s, const struct task *t, int fd,
                                     "size", size, "crop", crop,
                                     "export_profile", export, "option_string",
                                     load_opts, NULL)) {
-        fail_vips(res, ERR_DECODE, "cannot decode");
+        vipsmsg_fail(res, ERR_DECODE, "cannot decode");
         goto out;
     }
     out = to_srgb8(s, ctx, im[1]);
     if (!out) {
-        fail_vips(res, ERR_DECODE, "cannot convert to sRGB");
+        vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         goto out;
     }
     /* Metadata is copied; the orientation is now baked into the pixels. */
     if (!s->strip) {
         if (vips_copy(out, &im[2], NULL)) {
-            fail_vips(res, ERR_DECODE, "cannot copy image");
+            vipsmsg_fail(res, ERR_DECODE, "cannot copy image");
             goto out;
         }
         out = im[2];

@@ -20,42 +20,7 @@
 
 #include "inplace.h"
 #include "outfile.h"
-
-static void
-skip(struct task_result *res, enum err_class c, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-skip(struct task_result *res, enum err_class c, const char *fmt, ...)
-{
-    va_list ap;
-
-    res->status = TASK_SKIPPED;
-    res->err_class = c;
-    va_start(ap, fmt);
-    vsnprintf(res->message, sizeof(res->message), fmt, ap);
-    va_end(ap);
-}
-
-/* libvips' error text, one line, into a failed @res. */
-static void
-fail_vips(struct task_result *res, enum err_class c, const char *what)
-{
-    char buf[RESULT_MSG_MAX];
-    size_t n;
-
-    snprintf(buf, sizeof(buf), "%s", vips_error_buffer());
-    vips_error_clear();
-    n = strlen(buf);
-    while (n > 0 && buf[n - 1] == '\n')
-        buf[--n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (buf[i] == '\n')
-            buf[i] = ';';
-    if (n == 0 && res->warning[0])
-        snprintf(buf, sizeof(buf), "%s", res->warning);
-    task_result_fail(res, c, "%s%s%s", what, buf[0] ? ": " : "", buf);
-}
+#include "vipsmsg.h"
 
 static void *
 drop_gps(VipsImage *im, const char *name, GValue *value, void *data)
@@ -93,28 +58,28 @@ encode(const struct settings *s, int fd, const struct jpeg_info *ji,
                    ji->h_samp[0] * ji->v_samp[0] > 1;
 
     if (!source) {
-        fail_vips(res, ERR_READ, "cannot read");
+        vipsmsg_fail(res, ERR_READ, "cannot read");
         goto out;
     }
     t[0] = vips_image_new_from_source(source, "", "access",
                                       VIPS_ACCESS_SEQUENTIAL, "fail_on",
                                       fail_on(s->fail_on), NULL);
     if (!t[0]) {
-        fail_vips(res, ERR_DECODE, "cannot decode");
+        vipsmsg_fail(res, ERR_DECODE, "cannot decode");
         goto out;
     }
     x = t[0];
     if (s->to_srgb && vips_image_get_typeof(x, VIPS_META_ICC_NAME) &&
         x->Type != VIPS_INTERPRETATION_CMYK) {
         if (vips_icc_transform(x, &t[1], "srgb", "embedded", TRUE, NULL)) {
-            fail_vips(res, ERR_DECODE, "cannot convert to sRGB");
+            vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
             goto out;
         }
         x = t[1];
     }
     /* A private copy whose metadata may be edited. */
     if (vips_copy(x, &t[2], NULL)) {
-        fail_vips(res, ERR_DECODE, "cannot copy");
+        vipsmsg_fail(res, ERR_DECODE, "cannot copy");
         goto out;
     }
     x = t[2];
@@ -130,7 +95,7 @@ encode(const struct settings *s, int fd, const struct jpeg_info *ji,
                              : keep_420 ? VIPS_FOREIGN_SUBSAMPLE_ON
                                         : VIPS_FOREIGN_SUBSAMPLE_OFF,
                              "strip", FALSE, NULL)) {
-        fail_vips(res, ERR_DECODE, "cannot decode or encode");
+        vipsmsg_fail(res, ERR_DECODE, "cannot decode or encode");
         goto out;
     }
     rc = 0;
@@ -181,7 +146,7 @@ inplace_process(const struct settings *s, const struct task *t, int fd,
     int q;
 
     if (fmt != IMGF_JPEG) {
-        skip(res, ERR_NOT_JPEG, "left alone: in-place recompression only "
+        task_result_skip(res, ERR_NOT_JPEG, "left alone: in-place recompression only "
              "rewrites JPEG files (%s)", img_format_str(fmt));
         return;
     }
@@ -195,7 +160,7 @@ inplace_process(const struct settings *s, const struct task *t, int fd,
     }
     q = ji ? sniff_jpeg_quality(ji) : -1;
     if (!s->force && q > 0 && q <= s->quality) {
-        skip(res, ERR_ALREADY_COMPRESSED, "estimated quality %d is at or "
+        task_result_skip(res, ERR_ALREADY_COMPRESSED, "estimated quality %d is at or "
              "below the target %d (--force re-encodes anyway)", q,
              s->quality);
         return;
@@ -215,13 +180,13 @@ inplace_process(const struct settings *s, const struct task *t, int fd,
     res->out_height = out_info.height;
     res->out_bytes = (int64_t)len;
     if ((double)len > (double)before.st_size * (1.0 - s->min_saving / 100)) {
-        skip(res, ERR_NO_GAIN, "re-encoded size %zu is not %g%% smaller "
+        task_result_skip(res, ERR_NO_GAIN, "re-encoded size %zu is not %g%% smaller "
              "than %lld (--min-saving)", len, s->min_saving,
              (long long)before.st_size);
         goto out;
     }
     if (s->dry_run) {
-        skip(res, ERR_DRY_RUN, "would save %lld bytes (%.1f%%)",
+        task_result_skip(res, ERR_DRY_RUN, "would save %lld bytes (%.1f%%)",
              (long long)before.st_size - (long long)len,
              100.0 * (1.0 - (double)len / (double)before.st_size));
         goto out;
@@ -229,7 +194,7 @@ inplace_process(const struct settings *s, const struct task *t, int fd,
     if (fstat(fd, &after) < 0 || after.st_size != before.st_size ||
         after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
         after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
-        skip(res, ERR_INPUT_CHANGED, "the file changed while it was being "
+        task_result_skip(res, ERR_INPUT_CHANGED, "the file changed while it was being "
              "recompressed; left alone");
         goto out;
     }

@@ -74,15 +74,37 @@ task_result_set(struct task_result *r, uint32_t id, enum task_status st,
     }
 }
 
+static void result_vset(struct task_result *r, enum task_status st,
+                        enum err_class c, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void
+result_vset(struct task_result *r, enum task_status st, enum err_class c,
+            const char *fmt, va_list ap)
+{
+    r->status = st;
+    r->err_class = c;
+    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+}
+
 void
 task_result_fail(struct task_result *r, enum err_class c, const char *fmt,
                  ...)
 {
     va_list ap;
 
-    r->status = TASK_FAILED;
-    r->err_class = c;
     va_start(ap, fmt);
-    vsnprintf(r->message, sizeof(r->message), fmt, ap);
+    result_vset(r, TASK_FAILED, c, fmt, ap);
+    va_end(ap);
+}
+
+void
+task_result_skip(struct task_result *r, enum err_class c, const char *fmt,
+                 ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    result_vset(r, TASK_SKIPPED, c, fmt, ap);
     va_end(ap);
 }

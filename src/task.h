@@ -105,4 +105,9 @@ void task_result_fail(struct task_result *r, enum err_class c,
                       const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same for a skip: status TASK_SKIPPED, class @c (the reason). */
+void task_result_skip(struct task_result *r, enum err_class c,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
