@@ -613,7 +613,12 @@ run_main(struct cli_opts *o)
         goto out;
     }
     if (stats.init_failed) {
-        errorf("workers could not initialise the image library");
+        if (o->max_memory_mb > 0)
+            errorf("no worker could start (is --max-memory %ld too small?)",
+                   o->max_memory_mb);
+        else
+            errorf("no worker could start: the image library failed to "
+                   "initialise");
         code = EXIT_USAGE;
     } else if (stats.interrupted) {
         code = sig_exit_code(stats.interrupted);

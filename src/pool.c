@@ -34,6 +34,7 @@
 struct slot {
     pid_t pid;          /* 0 when no worker lives in this slot */
     int fd;             /* master's end of the socketpair, -1 if none */
+    int ready;          /* the worker said PROTO_READY */
     int busy;
     uint32_t task;
     int64_t started_us;
@@ -51,7 +52,12 @@ struct pool {
     size_t nrequeue;
     size_t inflight;
     int stopping, killing;
+    /* Workers that died before saying READY, since one last did. */
+    int startup_failures;
 };
+
+/* Give up on starting workers after this many deaths in a row per slot. */
+#define POOL_MAX_STARTUP_FAILURES 3
 
 int
 pool_default_workers(void)
@@ -91,6 +97,8 @@ worker_main(const struct pool_opts *o, int fd, pid_t master)
             _exit(POOL_EXIT_INIT_FAILED);
     }
     if (o->init && o->init(o->data) < 0)
+        _exit(POOL_EXIT_INIT_FAILED);
+    if (proto_send(fd, PROTO_READY, 0, NULL, 0) < 0)
         _exit(POOL_EXIT_INIT_FAILED);
 
     for (;;) {
@@ -139,6 +147,11 @@ slot_spawn(struct pool *p, size_t i)
     s->pid = pid;
     s->fd = sv[0];
     s->busy = 0;
+    s->ready = 0;
+    /* Start-up is bounded by the task timeout too. */
+    s->started_us = util_now_us();
+    s->deadline_us = p->o->timeout_s > 0
+        ? s->started_us + (int64_t)(p->o->timeout_s * 1e6) : 0;
     return 0;
 }
 
@@ -218,16 +231,21 @@ slot_lost(struct pool *p, size_t i, int timed_out)
     st = reap(s->pid, &maxrss_kb);
     s->pid = 0;
 
-    if (st != -1 && WIFEXITED(st) &&
-        WEXITSTATUS(st) == POOL_EXIT_INIT_FAILED) {
-        s->disabled = 1;
-        if (s->busy) {
-            /* Not the file's fault: hand it to another worker. */
-            p->requeue[p->nrequeue++] = s->task;
-            s->busy = 0;
-            p->inflight--;
+    if (!s->ready) {
+        /* Died before it was ready, so before any task: a start-up
+         * failure (a broken library, a memory cap too small to start),
+         * never a file's fault.  Retry a few times, then give up. */
+        p->startup_failures++;
+        describe_status(st, why, sizeof(why));
+        if ((st != -1 && WIFEXITED(st) &&
+             WEXITSTATUS(st) == POOL_EXIT_INIT_FAILED) ||
+            p->startup_failures >=
+                POOL_MAX_STARTUP_FAILURES * p->o->workers) {
+            if (!s->disabled)
+                warnf("a worker could not start (%s)", why);
+            s->disabled = 1;
+            return;
         }
-        return;
     }
 
     if (s->busy) {
@@ -261,7 +279,7 @@ slot_lost(struct pool *p, size_t i, int timed_out)
         res.usec = now - s->started_us;
         finish_task(p, s, &res);
     }
-    if (!p->stopping) {
+    if (!p->stopping && !s->disabled) {
         if (slot_spawn(p, i) == 0)
             p->stats->respawns++;
         else
@@ -291,7 +309,7 @@ dispatch(struct pool *p)
 
     for (i = 0; i < (size_t)p->o->workers; i++) {
         struct slot *s = &p->slots[i];
-        if (s->pid == 0 || s->busy)
+        if (s->pid == 0 || s->busy || !s->ready)
             continue;
         if (!next_task(p, &id))
             return;
@@ -301,8 +319,13 @@ dispatch(struct pool *p)
         s->deadline_us = p->o->timeout_s > 0
             ? s->started_us + (int64_t)(p->o->timeout_s * 1e6) : 0;
         p->inflight++;
-        if (proto_send(s->fd, PROTO_TASK, id, NULL, 0) < 0)
-            slot_lost(p, i, 0); /* the worker died while idle */
+        if (proto_send(s->fd, PROTO_TASK, id, NULL, 0) < 0) {
+            /* The worker died while idle: the task never reached it. */
+            p->requeue[p->nrequeue++] = id;
+            s->busy = 0;
+            p->inflight--;
+            slot_lost(p, i, 0);
+        }
     }
 }
 
@@ -314,8 +337,14 @@ slot_readable(struct pool *p, size_t i)
     struct task_result res;
     int rc = proto_recv(s->fd, &hdr, &res, sizeof(res));
 
-    if (rc == 1 && hdr.type == PROTO_RESULT && hdr.id == s->task &&
-        hdr.len == sizeof(res)) {
+    if (rc == 1 && hdr.type == PROTO_READY && !s->ready && !s->busy &&
+        hdr.len == 0) {
+        s->ready = 1;
+        p->startup_failures = 0;
+        return;
+    }
+    if (rc == 1 && s->busy && hdr.type == PROTO_RESULT &&
+        hdr.id == s->task && hdr.len == sizeof(res)) {
         res.id = s->task;
         res.message[sizeof(res.message) - 1] = '\0';
         res.warning[sizeof(res.warning) - 1] = '\0';
@@ -401,7 +430,7 @@ poll_timeout_ms(const struct pool *p)
 
     for (i = 0; i < p->o->workers; i++) {
         const struct slot *s = &p->slots[i];
-        if (s->busy && s->deadline_us) {
+        if ((s->busy || (s->pid && !s->ready)) && s->deadline_us) {
             int64_t left = s->deadline_us - now;
             if (left < 0)
                 left = 0;
@@ -439,7 +468,8 @@ check_deadlines(struct pool *p)
 
     for (i = 0; i < p->o->workers; i++) {
         struct slot *s = &p->slots[i];
-        if (s->busy && s->deadline_us && now >= s->deadline_us)
+        if ((s->busy || (s->pid && !s->ready)) && s->deadline_us &&
+            now >= s->deadline_us)
             slot_lost(p, (size_t)i, 1);
     }
 }
@@ -494,8 +524,10 @@ pool_run(const struct pool_opts *o, struct pool_stats *stats)
             pfd[n].events = POLLIN;
             pslot[n++] = (size_t)-1;
         }
+        /* Every live worker: busy ones answer, new ones say READY, and
+         * an idle one that dies shows up as EOF at once. */
         for (i = 0; i < o->workers; i++)
-            if (p.slots[i].busy) {
+            if (p.slots[i].pid != 0 && p.slots[i].fd >= 0) {
                 pfd[n].fd = p.slots[i].fd;
                 pfd[n].events = POLLIN;
                 pslot[n++] = (size_t)i;
@@ -512,7 +544,7 @@ pool_run(const struct pool_opts *o, struct pool_stats *stats)
                 continue;
             if (pslot[i] == (size_t)-1)
                 sig_drain();
-            else if (p.slots[pslot[i]].busy)
+            else if (p.slots[pslot[i]].pid != 0)
                 slot_readable(&p, pslot[i]);
         }
         check_deadlines(&p);

@@ -3,6 +3,7 @@
  *
  * Every message is a fixed header followed by @len payload bytes:
  *     magic "IMGP", type, task id, payload length
+ * A new worker sends PROTO_READY (no payload) once it is initialised.
  * The master sends PROTO_TASK (no payload: the worker already holds the
  * task list, inherited across fork); the worker answers PROTO_RESULT with
  * a struct task_result as payload.  Both ends loop over short reads and
@@ -17,7 +18,10 @@
 #define PROTO_MAGIC 0x504d4749u /* "IMGP" little-endian */
 #define PROTO_MAX_PAYLOAD (64u * 1024u)
 
-enum proto_type { PROTO_TASK = 1, PROTO_RESULT = 2 };
+/* PROTO_READY: sent once by a worker after its initialisation, so that
+ * a worker dying during start-up is never mistaken for a file that
+ * crashed it. */
+enum proto_type { PROTO_TASK = 1, PROTO_RESULT = 2, PROTO_READY = 3 };
 
 struct proto_hdr {
     uint32_t magic;

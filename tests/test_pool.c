@@ -27,6 +27,7 @@ struct fake {
     int fail_init;
     int signal_after;    /* master: raise SIGINT after this many results */
     int signals;         /* how many SIGINTs to send then */
+    int hang_signals;    /* worker: SIGINTs to the master before hanging */
     size_t ndone;
     int seen[MAXT];
     struct task_result res[MAXT];
@@ -36,6 +37,8 @@ static int
 fake_init(void *data)
 {
     struct fake *f = data;
+    if (f->fail_init == 2)
+        raise(SIGSEGV); /* dies during start-up, not on a file */
     return f->fail_init ? -1 : 0;
 }
 
@@ -48,9 +51,14 @@ fake_work(void *data, uint32_t id, struct task_result *res)
         raise(SIGSEGV);
     if ((int)id == f->exit_id)
         _exit(5);
-    if ((int)id == f->hang_id)
+    if ((int)id == f->hang_id) {
+        for (int i = 0; i < f->hang_signals; i++) {
+            kill(getppid(), SIGINT);
+            usleep(20000);
+        }
         for (;;)
             pause();
+    }
     if (f->sleep_ms)
         usleep((useconds_t)f->sleep_ms * 1000);
     res->status = TASK_OK;
@@ -254,9 +262,8 @@ Test(pool, second_signal_kills_in_flight_tasks, .timeout = 30)
 
     cr_assert_eq(sig_master_setup(), 0);
     fake_init_struct(&f);
-    f.hang_id = 1; /* in flight when the signals come */
-    f.signal_after = 1;
-    f.signals = 2;
+    f.hang_id = 1; /* in flight when the signals come: it sends them */
+    f.hang_signals = 2;
     run_pool(&f, 6, 2, 0, &st, order);
     cr_assert_lt(util_now_us() - t0, 10 * 1000000);
     for (int i = 0; i < 6; i++) {
@@ -278,4 +285,23 @@ Test(pool, default_workers_follow_affinity)
     CPU_SET(0, &set);
     cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0);
     cr_assert_eq(pool_default_workers(), 1);
+}
+
+Test(pool, workers_dying_at_start_up_end_the_run, .timeout = 30)
+{
+    struct fake f;
+    struct pool_stats st;
+    uint32_t order[5];
+
+    fake_init_struct(&f);
+    f.fail_init = 2;
+    run_pool(&f, 5, 2, 0, &st, order);
+    cr_assert(st.init_failed);
+    cr_assert_eq(f.ndone, 5);
+    for (int i = 0; i < 5; i++) {
+        cr_assert_eq(f.seen[i], 1);
+        cr_assert_eq(f.res[i].err_class, ERR_INTERNAL,
+                     "a file was blamed for a start-up failure");
+    }
+    assert_no_children();
 }
