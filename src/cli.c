@@ -179,7 +179,8 @@ static const char usage_opts[] =
     "      --fail-on LEVEL     none|truncated|error|warning: how damaged an\n"
     "                          image may be and still count (thumbnail\n"
     "                          default none: damaged files give an ok record\n"
-    "                          with warnings; recompress default error)\n"
+    "                          with warnings; recompress default error,\n"
+    "                          --in-place default warning)\n"
     "      --max-pixels N      refuse images declaring more pixels, before\n"
     "                          decoding (default 268402689 = 16383x16383;\n"
     "                          0: no limit)\n"
@@ -226,7 +227,19 @@ cli_opts_init(struct cli_opts *o)
     memset(o, 0, sizeof(*o));
     settings_init(&o->settings, MODE_THUMBNAIL);
     o->timeout_s = 120;
+    /* AddressSanitizer reserves terabytes of shadow memory, which no
+     * data limit leaves room for: sanitizer builds run without a cap. */
+#if defined(__SANITIZE_ADDRESS__)
+    o->max_memory_mb = 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    o->max_memory_mb = 0;
+#else
     o->max_memory_mb = 2048;
+#endif
+#else
+    o->max_memory_mb = 2048;
+#endif
     o->progress = PROGRESS_AUTO;
 }
 
@@ -769,6 +782,10 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
                                "(--strip-gps drops the position only)");
         if (s->backup_dir && s->backup_dir[0] == '\0')
             return usage_error(o, "invalid --backup '': empty path");
+        /* The original is the only copy: any decoder complaint, even
+         * "Corrupt JPEG data", leaves it alone unless asked otherwise. */
+        if (!ex.fail_on)
+            s->fail_on = FAIL_WARNING;
         if (o->prune)
             return usage_error(o, "--prune works with an output tree, not "
                                "--in-place");

@@ -46,19 +46,33 @@
  * worker process, so one pointer suffices. */
 static struct task_result *current;
 
+/*
+ * Keep @text in the result's warnings: counted every time, stored once
+ * (decoders repeat themselves per row or tile), and only whole, so the
+ * buffer never ends in half a message.
+ */
 static void
 append_warning(const char *text)
 {
-    size_t used, left;
+    char *w, *line;
+    size_t used, len = strlen(text);
 
     if (!current)
         return;
     current->nwarnings++;
-    used = strlen(current->warning);
-    if (used + 2 >= sizeof(current->warning))
+    w = current->warning;
+    for (line = w; *line; ) {
+        char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        if (n == len && memcmp(line, text, len) == 0)
+            return;
+        line += n + (end ? 1 : 0);
+    }
+    used = strlen(w);
+    if (used + (used ? 1 : 0) + len + 1 > sizeof(current->warning))
         return;
-    left = sizeof(current->warning) - used;
-    snprintf(current->warning + used, left, "%s%s", used ? "\n" : "", text);
+    snprintf(w + used, sizeof(current->warning) - used, "%s%s",
+             used ? "\n" : "", text);
 }
 
 static void
@@ -273,6 +287,15 @@ too_large(const struct settings *s, int w, int h, struct task_result *res)
     return 0;
 }
 
+/* Formats libvips reads with loaders that stay allowed for untrusted
+ * input: when none accepts such a file, the file is at fault. */
+static int
+has_trusted_loader(enum img_format fmt)
+{
+    return fmt == IMGF_JPEG || fmt == IMGF_PNG || fmt == IMGF_GIF ||
+           fmt == IMGF_WEBP || fmt == IMGF_TIFF || fmt == IMGF_HEIF;
+}
+
 /* Read all @size bytes of @fd into a new buffer.  0, or -1. */
 static int
 read_whole(int fd, int64_t size, void **bufp, size_t *lenp)
@@ -302,6 +325,22 @@ read_whole(int fd, int64_t size, void **bufp, size_t *lenp)
     return 0;
 }
 
+/* vips_thumbnail from the source, or from memory when @buf is set. */
+static int
+thumbnail(VipsSource *source, void *buf, size_t buflen, VipsImage **out,
+          int w, int h, VipsSize size, VipsInteresting crop,
+          const char *export, const char *load_opts)
+{
+    if (buf)
+        return vips_thumbnail_buffer(buf, buflen, out, w, "height", h,
+                                     "size", size, "crop", crop,
+                                     "export_profile", export,
+                                     "option_string", load_opts, NULL);
+    return vips_thumbnail_source(source, out, w, "height", h, "size", size,
+                                 "crop", crop, "export_profile", export,
+                                 "option_string", load_opts, NULL);
+}
+
 /* The general path: libvips does everything. */
 static void
 process_vips(const struct settings *s, const struct task *t, int fd,
@@ -320,6 +359,7 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     VipsSize size;
     VipsInteresting crop;
     const char *export;
+    int rc;
 
     if (!source) {
         vipsmsg_fail(res, ERR_READ, "cannot read");
@@ -335,8 +375,12 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     }
     if (!loader) {
         vips_error_clear();
-        if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN ||
-            s->allow_untrusted)
+        if (has_trusted_loader(fmt))
+            task_result_fail(res, ERR_DECODE, "not a readable %s file: "
+                             "no loader accepts its header",
+                             img_format_str(fmt));
+        else if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN ||
+                 s->allow_untrusted)
             task_result_fail(res, ERR_UNSUPPORTED, "%s images are not "
                              "supported by this build of libvips",
                              img_format_str(fmt));
@@ -400,14 +444,19 @@ process_vips(const struct settings *s, const struct task *t, int fd,
     crop = s->fit == FIT_COVER ? VIPS_INTERESTING_CENTRE
                                : VIPS_INTERESTING_NONE;
     export = tagged ? "srgb" : NULL;
-    if (buf ? vips_thumbnail_buffer(buf, buflen, &im[1], ow, "height", oh,
-                                    "size", size, "crop", crop,
-                                    "export_profile", export, "option_string",
-                                    load_opts, NULL)
-            : vips_thumbnail_source(source, &im[1], ow, "height", oh,
-                                    "size", size, "crop", crop,
-                                    "export_profile", export, "option_string",
-                                    load_opts, NULL)) {
+    rc = thumbnail(source, buf, buflen, &im[1], ow, oh, size, crop, export,
+                   load_opts);
+    if (rc && export && strstr(vips_error_buffer(), "VipsIcc") &&
+        (buf || vips_source_rewind(source) == 0)) {
+        /* An embedded profile lcms cannot read: treat the image as the
+         * untagged sRGB it most likely is, and say so. */
+        vips_error_clear();
+        append_warning("embedded ICC profile is unreadable; treated as "
+                       "sRGB");
+        rc = thumbnail(source, buf, buflen, &im[1], ow, oh, size, crop, NULL,
+                       load_opts);
+    }
+    if (rc) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
         goto out;
     }

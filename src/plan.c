@@ -32,6 +32,8 @@
 static const char MSG_OVERWRITE[] = "output would overwrite the input";
 static const char MSG_CONFLICT[] =
     "output name collides with another input's output";
+static const char MSG_DIR_CONFLICT[] =
+    "output name is a directory other outputs need";
 static const char MSG_OVERWRITE_OTHER[] =
     "output would overwrite another input";
 
@@ -494,6 +496,106 @@ out_set_claim(struct out_set *s, const struct task *tasks, size_t i)
     }
 }
 
+/*
+ * The directories that outputs need, as (task, prefix length) pairs: an
+ * output file may not take a path another output needs as a directory
+ * ("x.png" -> "x.jpg" beside a directory "x.jpg/").
+ */
+struct dir_slot {
+    uint64_t hash;
+    uint32_t idx1;        /* task index + 1; 0: empty */
+    uint32_t len;
+};
+
+struct dir_set {
+    struct dir_slot *slots;
+    size_t mask, n;
+};
+
+static int
+dir_set_has(const struct dir_set *d, const struct task *tasks, const char *p,
+            size_t len, uint64_t h)
+{
+    size_t pos = (size_t)h & d->mask;
+
+    if (!d->slots)
+        return 0;
+    for (;; pos = (pos + 1) & d->mask) {
+        const struct dir_slot *sl = &d->slots[pos];
+        if (sl->idx1 == 0)
+            return 0;
+        if (sl->hash == h && sl->len == len &&
+            memcmp(tasks[sl->idx1 - 1].out_path, p, len) == 0)
+            return 1;
+    }
+}
+
+static int
+dir_set_add(struct dir_set *d, const struct task *tasks, size_t i, size_t len)
+{
+    const char *p = tasks[i].out_path;
+    uint64_t h = XXH3_64bits(p, len);
+    size_t pos;
+
+    if (dir_set_has(d, tasks, p, len, h))
+        return 0;
+    if (!d->slots || (d->n + 1) * 2 > d->mask + 1) {
+        struct dir_set bigger;
+        size_t cap = d->slots ? (d->mask + 1) * 2 : 64, j;
+        bigger.slots = calloc(cap, sizeof(*bigger.slots));
+        if (!bigger.slots)
+            return -1;
+        bigger.mask = cap - 1;
+        bigger.n = d->n;
+        for (j = 0; d->slots && j <= d->mask; j++) {
+            if (d->slots[j].idx1 == 0)
+                continue;
+            pos = (size_t)d->slots[j].hash & bigger.mask;
+            while (bigger.slots[pos].idx1)
+                pos = (pos + 1) & bigger.mask;
+            bigger.slots[pos] = d->slots[j];
+        }
+        free(d->slots);
+        *d = bigger;
+    }
+    pos = (size_t)h & d->mask;
+    while (d->slots[pos].idx1)
+        pos = (pos + 1) & d->mask;
+    d->slots[pos].hash = h;
+    d->slots[pos].idx1 = (uint32_t)(i + 1);
+    d->slots[pos].len = (uint32_t)len;
+    d->n++;
+    return 0;
+}
+
+/* Add every directory below the output root that task @i's output needs.
+ * Consecutive tasks mostly share their directory: skip it when @prev did. */
+static int
+dir_set_add_parents(struct dir_set *d, const struct task *tasks, size_t i,
+                    size_t outlen, const char **prev, size_t *prevlen)
+{
+    const char *p = tasks[i].out_path, *slash = strrchr(p, '/');
+    size_t len = slash ? (size_t)(slash - p) : 0, k;
+
+    if (len <= outlen ||
+        (*prev && *prevlen == len && memcmp(*prev, p, len) == 0))
+        return 0;
+    *prev = p;
+    *prevlen = len;
+    for (k = outlen + 1; k <= len; k++)
+        if ((k == len || p[k] == '/') && dir_set_add(d, tasks, i, k) < 0)
+            return -1;
+    return 0;
+}
+
+static int
+is_needed_dir(const struct dir_set *d, const struct task *tasks,
+              const char *p)
+{
+    size_t len = strlen(p);
+    return dir_set_has(d, tasks, p, len, XXH3_64bits(p, len));
+}
+
 static void
 plan_fail(struct task *t, enum err_class c, const char *why)
 {
@@ -529,6 +631,9 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
                                         : default_template(o->format);
     struct dir_map dirs = {0};
     struct out_set set = {0};
+    struct dir_set dirset = {0};
+    const char *prevdir = NULL;
+    size_t prevdirlen = 0;
     struct task *t;
     const char *why, *rel;
     size_t outlen, i, nplan = 0, other;
@@ -595,6 +700,13 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         }
     }
 
+    /* The directories every planned output needs. */
+    for (i = 0; i < l->n; i++)
+        if (l->tasks[i].pre_status == TASK_OK &&
+            dir_set_add_parents(&dirset, l->tasks, i, outlen, &prevdir,
+                                &prevdirlen) < 0)
+            goto nomem;
+
     /*
      * Pass 2: the first task in order keeps a contested name.  With the
      * default template the later one falls back to "{name}.jpg"
@@ -606,10 +718,16 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         t = &l->tasks[i];
         if (t->pre_status != TASK_OK)
             continue;
-        other = out_set_claim(&set, l->tasks, i);
-        if (other == SIZE_MAX)
-            continue;
-        if (!o->name_template && l->tasks[other].pre_status == TASK_OK) {
+        if (is_needed_dir(&dirset, l->tasks, t->out_path)) {
+            /* Another output needs this path as a directory. */
+            other = SIZE_MAX;
+        } else {
+            other = out_set_claim(&set, l->tasks, i);
+            if (other == SIZE_MAX)
+                continue;
+        }
+        if (!o->name_template &&
+            (other == SIZE_MAX || l->tasks[other].pre_status == TASK_OK)) {
             char *alt;
             rel = t->rel ? t->rel : t->out_path;
             alt = build_out_path(o->output_dir, outlen, rel,
@@ -620,12 +738,18 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
             if (alt) {
                 free(t->out_path);
                 t->out_path = alt;
-                other = out_set_claim(&set, l->tasks, i);
-                if (other == SIZE_MAX)
-                    continue;
+                if (is_needed_dir(&dirset, l->tasks, t->out_path)) {
+                    other = SIZE_MAX;
+                } else {
+                    other = out_set_claim(&set, l->tasks, i);
+                    if (other == SIZE_MAX)
+                        continue;
+                }
             }
         }
-        if (l->tasks[other].pre_status == TASK_OK)
+        if (other == SIZE_MAX)
+            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_DIR_CONFLICT);
+        else if (l->tasks[other].pre_status == TASK_OK)
             plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_CONFLICT);
         else
             plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_OVERWRITE_OTHER);
@@ -637,6 +761,7 @@ nomem:
     errno = ENOMEM;
 out:
     free(set.slots);
+    free(dirset.slots);
     dir_map_release(&dirs);
     return rc;
 }

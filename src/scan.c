@@ -450,8 +450,10 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
         r = seen_add(&c->seen, (uint64_t)fst.st_dev, (uint64_t)fst.st_ino);
         if (r < 0)
             return -1;
-        if (r > 0)
-            return 0;    /* the same file, reached through a link */
+        if (r > 0)      /* the same file, reached again through a link */
+            return add_task(c, path, pathlen, rel, &fst, TASK_SKIPPED,
+                            ERR_DUPLICATE, "the same file as another input "
+                            "(reached again through a link)");
     }
     return add_task(c, path, pathlen, rel, &fst, TASK_OK, ERR_NONE, NULL);
 }

@@ -45,6 +45,7 @@ static const char *const class_names[ERR__COUNT] = {
     [ERR_UP_TO_DATE] = "up-to-date",
     [ERR_INPUT_CHANGED] = "input-changed",
     [ERR_DRY_RUN] = "dry-run",
+    [ERR_DUPLICATE] = "duplicate",
 };
 
 const char *

@@ -51,6 +51,7 @@ enum err_class {
     ERR_UP_TO_DATE,       /* output recorded as made from this input */
     ERR_INPUT_CHANGED,    /* the input changed while being processed */
     ERR_DRY_RUN,          /* --dry-run: would have been written */
+    ERR_DUPLICATE,        /* a file already listed, reached via a link */
     ERR__COUNT
 };
 

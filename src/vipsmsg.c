@@ -49,6 +49,12 @@ vipsmsg_fail(struct task_result *res, enum err_class c, const char *what)
         c = ERR_OUT_OF_MEMORY;
     if (strstr(buf, "No space left") || strstr(buf, "Disk quota"))
         c = ERR_NO_SPACE;
+    if (strstr(buf, "operation is blocked")) {
+        c = ERR_UNTRUSTED;
+        if (n + 40 < sizeof(buf))
+            snprintf(buf + n, sizeof(buf) - n,
+                     " (--allow-untrusted lifts the block)");
+    }
     task_result_fail(res, c, "%s%s%s", what, n ? ": " : "", buf);
 }
 

@@ -636,3 +636,25 @@ Test(plan, million_tasks_with_one_duplicate, .timeout = 60)
                    "/nonexistent-imgpool-out/d000/IMG_0000000.JPG.jpg");
     free_list(&l);
 }
+
+Test(plan, file_output_may_not_take_a_needed_directory)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct plan_opts named = {.output_dir = "out", .name_template = "{stem}.jpg"};
+    struct scan_list l = {0};
+
+    add_task(&l, "in", "x.jpg/inner.jpg");   /* needs the directory out/x.jpg */
+    add_task(&l, "in", "x.png");             /* wants the file out/x.jpg */
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/x.jpg/inner.jpg");
+    assert_planned(&l.tasks[1], "out/x.png.jpg");
+    free_list(&l);
+
+    add_task(&l, "in", "x.jpg/inner.jpg");
+    add_task(&l, "in", "x.png");
+    cr_assert_eq(plan_outputs(&named, &l), 0);
+    assert_planned(&l.tasks[0], "out/x.jpg/inner.jpg");
+    assert_refused(&l.tasks[1], ERR_OUTPUT_CONFLICT,
+                   "output name is a directory other outputs need");
+    free_list(&l);
+}

@@ -492,8 +492,14 @@ Test(scan, follow_symlinks_loop_and_duplicates, .timeout = 20)
 
     cr_redirect_stderr();
     cr_assert_eq(ts_run(&s, &l), 0);
-    /* Each real file once, under the first name met. */
-    assert_rels(&l, "a/x.jpg a/y broken.png null.jpg");
+    /* Each real file is processed once, under the first name met; the
+     * other names are reported as duplicates. */
+    assert_rels(&l, "a/x.jpg a/y b.jpg broken.png c/x.jpg c/y null.jpg");
+    cr_assert_eq(find(&l, "a/x.jpg")->pre_status, TASK_OK);
+    cr_assert_eq(find(&l, "a/y")->pre_status, TASK_OK);
+    cr_assert_eq(find(&l, "b.jpg")->pre_class, ERR_DUPLICATE);
+    cr_assert_eq(find(&l, "c/x.jpg")->pre_class, ERR_DUPLICATE);
+    cr_assert_eq(find(&l, "c/y")->pre_status, TASK_SKIPPED);
     cr_assert_str_eq(find(&l, "null.jpg")->pre_msg,
                      "not a regular file (character device)");
     cr_assert_eq(find(&l, "broken.png")->pre_class, ERR_READ);
