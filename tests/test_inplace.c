@@ -1229,12 +1229,30 @@ check_crash_backup(const char *bk, const struct cfile *files, size_t n,
     flist_release(&l);
 }
 
-TestSuite(inplace_crash, .timeout = 300);
+static char *crash_root;
+
+static void
+crash_setup(void)
+{
+    umask(022);
+    crash_root = th_mkdtemp();
+}
+
+/* Also after a failed assertion: the trees are tens of megabytes. */
+static void
+crash_teardown(void)
+{
+    th_rmrf(crash_root);
+    free(crash_root);
+}
+
+TestSuite(inplace_crash, .init = crash_setup, .fini = crash_teardown,
+          .timeout = 300);
 
 Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
 {
     enum { ITERATIONS = 20 };
-    char *root = th_mkdtemp();
+    const char *root = crash_root;
     char *pristine = th_path(root, "pristine");
     char *calib = th_path(root, "calib");
     char *work = th_path(root, "work");
@@ -1250,7 +1268,6 @@ Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
     char *err;
     int code;
 
-    umask(022);
     cr_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0, "PR_SET_CHILD_SUBREAPER:"
               " %s", strerror(errno));
     make_crash_tree(pristine);
@@ -1380,8 +1397,6 @@ Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
         th_image_release(&files[i].img);
     }
     free(files);
-    th_rmrf(root);
-    free(root);
     free(pristine);
     free(calib);
     free(work);
