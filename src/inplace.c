@@ -155,8 +155,10 @@ inplace_process(const struct settings *s, const struct task *t, int fd,
         return;
     }
     if (ji) {
-        res->in_width = ji->width;
-        res->in_height = ji->height;
+        /* Upright, as every record reports dimensions. */
+        int swap = ji->orientation >= 5;
+        res->in_width = swap ? ji->height : ji->width;
+        res->in_height = swap ? ji->width : ji->height;
     }
     q = ji ? sniff_jpeg_quality(ji) : -1;
     if (!s->force && q > 0 && q <= s->quality) {
@@ -176,8 +178,9 @@ inplace_process(const struct settings *s, const struct task *t, int fd,
                          "match the original's dimensions; left alone");
         goto out;
     }
-    res->out_width = out_info.width;
-    res->out_height = out_info.height;
+    /* Pixels and tag are kept, so the upright size is the input's. */
+    res->out_width = res->in_width > 0 ? res->in_width : out_info.width;
+    res->out_height = res->in_height > 0 ? res->in_height : out_info.height;
     res->out_bytes = (int64_t)len;
     if ((double)len > (double)before.st_size * (1.0 - s->min_saving / 100)) {
         task_result_skip(res, ERR_NO_GAIN, "re-encoded size %zu is not %g%% smaller "

@@ -96,13 +96,13 @@ open_dir(const char *output_dir, const char *out_path,
 }
 
 static int
-open_tmp(struct outfile *of, struct task_result *res)
+open_tmp(struct outfile *of, mode_t mode, struct task_result *res)
 {
     snprintf(of->tmp, sizeof(of->tmp), OUTFILE_TMP_PREFIX "%ld-%u",
              (long)getpid(), tmp_counter++);
     of->fd = openat(of->dirfd, of->tmp,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0666);
+                    mode);
     if (of->fd < 0) {
         fail_errno(res, ERR_WRITE, "cannot create temporary output", errno);
         close(of->dirfd);
@@ -121,7 +121,7 @@ outfile_open(struct outfile *of, const char *output_dir, const char *out_path,
     of->dirfd = open_dir(output_dir, out_path, res, &of->name);
     if (of->dirfd < 0)
         return -1;
-    return open_tmp(of, res);
+    return open_tmp(of, 0666, res);
 }
 
 int
@@ -151,7 +151,78 @@ outfile_open_beside(struct outfile *of, const char *path,
         fail_errno(res, ERR_WRITE, "cannot open the directory", errno);
         return -1;
     }
-    return open_tmp(of, res);
+    /* Private until the caller gives it the original's mode: nobody may
+     * open a photo through its replacement that could not open it. */
+    return open_tmp(of, 0600, res);
+}
+
+/* True when @name in @dirfd already holds the original open on @src_fd:
+ * the same inode, or the same bytes. */
+static int
+same_file(int dirfd, const char *name, int src_fd, const struct stat *orig)
+{
+    char a[65536], b[65536];
+    struct stat st;
+    off_t off = 0;
+    ssize_t n;
+    int fd, same = 0;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG(st.st_mode))
+        return 0;
+    if (st.st_dev == orig->st_dev && st.st_ino == orig->st_ino)
+        return 1;
+    if (st.st_size != orig->st_size)
+        return 0;
+    fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    for (;;) {
+        n = pread(fd, a, sizeof(a), off);
+        if (n <= 0) {
+            same = n == 0;
+            break;
+        }
+        if (pread(src_fd, b, (size_t)n, off) != n || memcmp(a, b, (size_t)n))
+            break;
+        off += n;
+    }
+    close(fd);
+    return same;
+}
+
+/*
+ * Link @from (relative to @fromdir; @flags for linkat) as @name in @dirfd.
+ * When @name already holds something else, try "@name.~1~", "@name.~2~"
+ * and so on: a backup is never replaced, and never stands in for a
+ * different original.  0 when the original is backed up, or -1.
+ */
+static int
+link_keeping(int fromdir, const char *from, int flags, int dirfd,
+             const char *name, int src_fd, const struct stat *orig)
+{
+    char alt[NAME_MAX + 1];
+    const char *target = name;
+    int n;
+
+    for (n = 0; n < 1000; n++) {
+        if (n) {
+            if (snprintf(alt, sizeof(alt), "%s.~%d~", name, n) >=
+                (int)sizeof(alt)) {
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            target = alt;
+        }
+        if (linkat(fromdir, from, dirfd, target, flags) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+        if (same_file(dirfd, target, src_fd, orig))
+            return 0;
+    }
+    errno = EEXIST;
+    return -1;
 }
 
 int
@@ -159,8 +230,9 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
                int src_fd, struct task_result *res)
 {
     struct outfile of;
-    char path[PATH_MAX], buf[65536];
-    int n;
+    struct stat orig;
+    char path[PATH_MAX], fdpath[64], buf[65536];
+    int n, rc;
     ssize_t got;
     off_t off = 0;
 
@@ -169,13 +241,25 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
         task_result_fail(res, ERR_OUTPUT_PATH, "backup path too long");
         return -1;
     }
+    if (fstat(src_fd, &orig) < 0) {
+        fail_errno(res, ERR_READ, "cannot stat the original", errno);
+        return -1;
+    }
     of.fd = -1;
     of.sync_dir = 1;
     of.dirfd = open_dir(backup_dir, path, res, &of.name);
     if (of.dirfd < 0)
         return -1;
-    if (linkat(AT_FDCWD, src, of.dirfd, of.name, 0) == 0 || errno == EEXIST) {
-        int rc = fsync(of.dirfd);
+    /* Link the open file itself (not whatever the name holds by now);
+     * by name where /proc is not mounted. */
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", src_fd);
+    rc = link_keeping(AT_FDCWD, fdpath, AT_SYMLINK_FOLLOW, of.dirfd, of.name,
+                      src_fd, &orig);
+    if (rc < 0 && errno == ENOENT)
+        rc = link_keeping(AT_FDCWD, src, 0, of.dirfd, of.name, src_fd,
+                          &orig);
+    if (rc == 0) {
+        rc = fsync(of.dirfd);
         close(of.dirfd);
         if (rc < 0) {
             fail_errno(res, ERR_WRITE, "cannot sync the backup", errno);
@@ -189,7 +273,7 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
         return -1;
     }
     /* Another file system: copy. */
-    if (open_tmp(&of, res) < 0)
+    if (open_tmp(&of, 0600, res) < 0)
         return -1;
     while ((got = pread(src_fd, buf, sizeof(buf), off)) != 0) {
         if (got < 0) {
@@ -205,10 +289,9 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
         }
         off += got;
     }
-    /* Link, not rename: an existing backup must win, atomically. */
-    if (fsync(of.fd) < 0 ||
-        (linkat(of.dirfd, of.tmp, of.dirfd, of.name, 0) < 0 &&
-         errno != EEXIST)) {
+    if (fchmod(of.fd, orig.st_mode & 07777) < 0 || fsync(of.fd) < 0 ||
+        link_keeping(of.dirfd, of.tmp, 0, of.dirfd, of.name, src_fd,
+                     &orig) < 0 || fsync(of.dirfd) < 0) {
         fail_errno(res, ERR_WRITE, "cannot write the backup", errno);
         outfile_abort(&of);
         return -1;

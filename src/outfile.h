@@ -36,7 +36,8 @@ int outfile_open(struct outfile *of, const char *output_dir,
 int outfile_commit(struct outfile *of, struct task_result *res);
 
 /*
- * For in-place replacement: the temporary file goes beside @path itself
+ * For in-place replacement: the temporary file (mode 0600 until the caller
+ * sets the original's) goes beside @path itself
  * (its directory is opened as named: the input was reached by the scan, so
  * its directories are not symlinks unless --follow-symlinks said so), and
  * the commit also fsyncs the directory, so the rename survives a power cut.
@@ -45,10 +46,13 @@ int outfile_open_beside(struct outfile *of, const char *path,
                         struct task_result *res);
 
 /*
- * Keep a copy of @src as @backup_dir/@rel (directories created below
- * @backup_dir without following symlinks): a hard link when both are on one
- * file system, else a copy through a temporary file, fsync'ed.  An existing
- * backup is kept (it holds an older original).  0, or -1 with @res failed.
+ * Keep a copy of the original open on @src_fd (path @src) as
+ * @backup_dir/@rel (directories created below @backup_dir without
+ * following symlinks): a hard link when both are on one file system, else
+ * a copy through a temporary file, fsync'ed.  A backup is never replaced:
+ * when the name already holds the same file (same inode or bytes) that is
+ * the backup; when it holds another, "@rel.~1~", "@rel.~2~", ... are used.
+ * 0, or -1 with @res failed.
  */
 int outfile_backup(const char *backup_dir, const char *rel, const char *src,
                    int src_fd, struct task_result *res);

@@ -8,8 +8,10 @@
  * are not serialised: children inherit the task list across fork().
  *
  * A worker that dies or exceeds the per-task timeout costs its task a
- * failed result (ERR_WORKER_CRASHED / ERR_TIMEOUT) and is replaced.  A
- * task that crashed a worker is retried once on a fresh worker.  done() is
+ * failed result (ERR_WORKER_CRASHED / ERR_TIMEOUT) and is replaced; the
+ * task is not retried (a file that crashed a decoder once will again).
+ * A worker dying before it says READY is a start-up failure, never a
+ * file's: after a few in a row the run ends (stats.init_failed).  done() is
  * called in the master exactly once per dispatched task.
  *
  * Signals: the master's SIGINT/SIGTERM handling is in sig.h; pool_run()
