@@ -53,6 +53,7 @@ enum {
     OPT_WAIT_LOCK,
     OPT_PRUNE,
     OPT_NO_INCREMENTAL,
+    OPT_FSYNC,
 };
 
 static const struct option long_options[] = {
@@ -65,6 +66,7 @@ static const struct option long_options[] = {
     { "files-from", required_argument, NULL, OPT_FILES_FROM },
     { "fit", required_argument, NULL, OPT_FIT },
     { "follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS },
+    { "fsync", no_argument, NULL, OPT_FSYNC },
     { "force", no_argument, NULL, OPT_FORCE },
     { "format", required_argument, NULL, 'f' },
     { "help", no_argument, NULL, 'h' },
@@ -135,6 +137,8 @@ static const char usage_opts[] =
     "                          for thumbnail, the source's for recompress\n"
     "      --strip             drop metadata (default for thumbnail)\n"
     "      --keep-metadata     keep EXIF, XMP, IPTC (default for recompress)\n"
+    "      --fsync             flush each output to disk before it replaces\n"
+    "                          anything (always done --in-place)\n"
     "\n"
     "in place (recompress only):\n"
     "      --in-place          replace each JPEG by its recompressed self\n"
@@ -534,6 +538,9 @@ parse_options(struct cli_opts *o, int argc, char **argv, struct explicit *ex)
             break;
         case OPT_NO_INCREMENTAL:
             o->no_incremental = 1;
+            break;
+        case OPT_FSYNC:
+            s->fsync = 1;
             break;
         case OPT_PROGRESS:
             if (strcmp(optarg, "auto") == 0)

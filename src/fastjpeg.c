@@ -632,7 +632,8 @@ fastjpeg_process(const struct settings *s, const struct task *t, int fd,
         goto out;
     encode(s, info, ctx, ow, oh);
 
-    if (outfile_open(&of, s->output_dir, t->out_path, res) < 0)
+    if (outfile_open(&of, s->output_dir, t->out_path, s->fsync,
+                     res) < 0)
         goto out;
     if (outfile_write(&of, ctx->jpeg, ctx->jpeg_len, res) < 0) {
         outfile_abort(&of);

@@ -209,7 +209,8 @@ write_output(const struct settings *s, const struct task *t, VipsImage *img,
     VipsTarget *target;
     int rc;
 
-    if (outfile_open(&of, s->output_dir, t->out_path, res) < 0)
+    if (outfile_open(&of, s->output_dir, t->out_path, s->fsync,
+                     res) < 0)
         return -1;
     target = vips_target_new_to_descriptor(of.fd);
     if (!target) {

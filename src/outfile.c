@@ -114,9 +114,10 @@ open_tmp(struct outfile *of, mode_t mode, struct task_result *res)
 
 int
 outfile_open(struct outfile *of, const char *output_dir, const char *out_path,
-             struct task_result *res)
+             int durable, struct task_result *res)
 {
     of->fd = -1;
+    of->sync_file = durable;
     of->sync_dir = 0;
     of->dirfd = open_dir(output_dir, out_path, res, &of->name);
     if (of->dirfd < 0)
@@ -132,6 +133,7 @@ outfile_open_beside(struct outfile *of, const char *path,
     char dir[PATH_MAX];
 
     of->fd = -1;
+    of->sync_file = 1;
     of->sync_dir = 1;
     if (slash) {
         size_t len = slash == path ? 1 : (size_t)(slash - path);
@@ -246,6 +248,7 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
         return -1;
     }
     of.fd = -1;
+    of.sync_file = 1;
     of.sync_dir = 1;
     of.dirfd = open_dir(backup_dir, path, res, &of.name);
     if (of.dirfd < 0)
@@ -338,7 +341,7 @@ outfile_commit(struct outfile *of, struct task_result *res)
     struct stat st;
     int rc;
 
-    if (fsync(of->fd) < 0 || fstat(of->fd, &st) < 0) {
+    if ((of->sync_file && fsync(of->fd) < 0) || fstat(of->fd, &st) < 0) {
         fail_errno(res, ERR_WRITE, "cannot write output", errno);
         outfile_abort(of);
         return -1;

@@ -28,11 +28,13 @@ struct outfile {
     int fd;
     const char *name;   /* points into the out_path given to open */
     char tmp[64];
+    int sync_file;      /* fsync the data before the rename */
     int sync_dir;       /* fsync the directory after the rename */
 };
 
+/* @durable: fsync the data before the rename (see --fsync). */
 int outfile_open(struct outfile *of, const char *output_dir,
-                 const char *out_path, struct task_result *res);
+                 const char *out_path, int durable, struct task_result *res);
 int outfile_commit(struct outfile *of, struct task_result *res);
 
 /*

@@ -31,6 +31,7 @@ struct settings {
     int64_t max_pixels;       /* refuse images declaring more; 0 = no limit */
     int allow_untrusted;      /* lift libvips' untrusted-loader block */
     int fast_jpeg;            /* allow the direct libjpeg-turbo path */
+    int fsync;                /* fsync each output before its rename */
     /* Where outputs go.  Borrowed from argv; not part of what shapes the
      * pixels, but workers need it to open the output tree safely. */
     const char *output_dir;   /* NULL with in_place */
