@@ -834,3 +834,35 @@ Test(e2e, overlapping_run_exits_75_or_waits)
     th_run_release(&r);
     cr_assert_eq(wait_exit(pid, 10000), 1);
 }
+
+Test(e2e, closed_stdout_cannot_kill_the_master)
+{
+    const char *argv[] = { IMGPOOL_BIN, "thumbnail", in, "-o", out,
+                           "--report", "-", NULL };
+    int fds[2], st, devnull;
+    pid_t pid;
+
+    add_good_inputs();
+    cr_assert_eq(pipe(fds), 0);
+    close(fds[0]);              /* `imgpool ... | head` after head quit */
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(fds[1], 1);
+        dup2(devnull, 2);
+        signal(SIGPIPE, SIG_DFL);
+        execv(IMGPOOL_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st), "killed by signal %d",
+              WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    /* the report could not be written: a setup error, but every image
+     * was still processed */
+    cr_assert_eq(WEXITSTATUS(st), 2);
+    assert_output_jpeg("rgb.jpg", 300);
+    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+}
