@@ -15,7 +15,8 @@
  *      to the encoder (the output carries no EXIF);
  *   5. encode into memory with the settings the libvips path uses (quality,
  *      4:2:0 unless told otherwise, optimised Huffman tables), then write it
- *      through outfile.h so the output appears atomically.
+ *      through outfile.h so the output appears atomically; fastjpeg_write()
+ *      does this step, and fastpng.c uses it too.
  *
  * Everything that could need colour management (ICC, CMYK, Adobe RGB-coded
  * data) or other bit depths stays with libvips: fastjpeg_eligible() refuses
@@ -79,14 +80,20 @@ struct fj_ctx {
     struct fj_error err;
     struct fj_source src;
     struct jpeg_decompress_struct d;
-    struct jpeg_compress_struct c;
-    int have_d, have_c;
-    int encoding;                   /* errors now come from the encoder */
+    int have_d;
     struct resample rs;
     int have_rs;
     unsigned char *img;             /* resampled, stored orientation */
-    unsigned char *row;             /* one upright RGB row for the encoder */
     int channels;                   /* of img: 1 or 3 */
+};
+
+/* The encoder's state, for fastjpeg_write(). */
+struct fj_enc {
+    struct fj_error err;
+    struct jpeg_compress_struct c;
+    int have_c;
+    int ok;                         /* the output was written */
+    unsigned char *row;             /* one RGB row, for the row source */
     unsigned char *jpeg;            /* encoded output (libjpeg's malloc) */
     unsigned long jpeg_len;
 };
@@ -408,13 +415,9 @@ fj_ctx_free(struct fj_ctx *ctx)
 {
     if (ctx->have_d)
         jpeg_destroy_decompress(&ctx->d);
-    if (ctx->have_c)
-        jpeg_destroy_compress(&ctx->c);
     if (ctx->have_rs)
         resample_release(&ctx->rs);
     free(ctx->img);
-    free(ctx->row);
-    free(ctx->jpeg);
     free(ctx);
 }
 
@@ -513,8 +516,7 @@ decode(const struct settings *s, const struct jpeg_info *info,
     stride = (size_t)sx.out * channels;
     ctx->channels = channels;
     ctx->img = malloc(stride * (size_t)sy.out);
-    ctx->row = malloc((size_t)ux.out * 3);
-    if (!ctx->img || !ctx->row ||
+    if (!ctx->img ||
         resample_init(&ctx->rs, channels, &xspan, &yspan) < 0) {
         task_result_fail(res, ERR_OUT_OF_MEMORY,
                          "cannot allocate %dx%d image", *ow, *oh);
@@ -534,27 +536,81 @@ decode(const struct settings *s, const struct jpeg_info *info,
     return 0;
 }
 
+/* fastjpeg_row_fn over a struct fj_walk. */
+static const unsigned char *
+walk_row_fn(void *arg, int y, unsigned char *buf)
+{
+    return walk_row(arg, y, buf);
+}
+
 /*
  * Encode ctx->img, turned upright (@w x @h) and expanded to RGB row by row
- * on the way, into ctx->jpeg.
+ * on the way, and write it as t->out_path.  0, or -1 with @res failed.
  */
-static void
-encode(const struct settings *s, const struct jpeg_info *info,
-       struct fj_ctx *ctx, int w, int h)
+static int
+encode(const struct settings *s, const struct task *t,
+       const struct jpeg_info *info, struct fj_ctx *ctx, int w, int h,
+       struct task_result *res)
 {
-    j_compress_ptr c = &ctx->c;
-    int sub = want_420(s, info) ? 2 : 1;
     int o = info->orientation;
     struct fj_walk wk;
 
     walk_init(&wk, ctx->img, o >= 5 ? h : w, o >= 5 ? w : h, ctx->channels,
               o);
+    return fastjpeg_write(s, t, w, h, want_420(s, info), walk_row_fn, &wk,
+                          res);
+}
+
+static void
+enc_free(struct fj_enc *e)
+{
+    if (e->have_c)
+        jpeg_destroy_compress(&e->c);
+    free(e->row);
+    free(e->jpeg);
+    free(e);
+}
+
+int
+fastjpeg_write(const struct settings *s, const struct task *t, int w, int h,
+               int sub420, fastjpeg_row_fn row_fn, void *arg,
+               struct task_result *res)
+{
+    struct fj_enc *e;
+    j_compress_ptr c;
+    struct outfile of;
+    int sub = sub420 ? 2 : 1, ok;
+
+    e = calloc(1, sizeof(*e));
+    if (e)
+        e->row = malloc((size_t)w * 3);
+    if (!e || !e->row) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate encoder");
+        if (e)
+            enc_free(e);
+        return -1;
+    }
+    c = &e->c;
+    c->err = jpeg_std_error(&e->err.pub);
+    e->err.pub.error_exit = fj_error_exit;
+    e->err.pub.emit_message = fj_emit_message;
+    e->err.res = res;
     /* fail_on is about damaged input: encoder warnings are only noted. */
-    ctx->encoding = 1;
-    ctx->err.fail_on = FAIL_NONE;
+    e->err.fail_on = FAIL_NONE;
+
+    /* Everything that may longjmp runs below; state is kept in *e. */
+    if (setjmp(e->err.jmp) != 0) {
+        if (e->err.pub.msg_code == JERR_OUT_OF_MEMORY)
+            task_result_fail(res, ERR_OUT_OF_MEMORY,
+                             "cannot encode output: %s", e->err.msg);
+        else
+            task_result_fail(res, ERR_WRITE, "cannot encode output: %s",
+                             e->err.msg);
+        goto out;
+    }
     jpeg_create_compress(c);
-    ctx->have_c = 1;
-    jpeg_mem_dest(c, &ctx->jpeg, &ctx->jpeg_len);
+    e->have_c = 1;
+    jpeg_mem_dest(c, &e->jpeg, &e->jpeg_len);
     c->image_width = (JDIMENSION)w;
     c->image_height = (JDIMENSION)h;
     c->input_components = 3;
@@ -570,12 +626,25 @@ encode(const struct settings *s, const struct jpeg_info *info,
     jpeg_start_compress(c, TRUE);
     while (c->next_scanline < c->image_height) {
         /* libjpeg only reads the row: casting away const is safe. */
-        JSAMPROW row = (JSAMPROW)walk_row(&wk, (int)c->next_scanline,
-                                          ctx->row);
+        JSAMPROW row = (JSAMPROW)row_fn(arg, (int)c->next_scanline, e->row);
 
         jpeg_write_scanlines(c, &row, 1);
     }
     jpeg_finish_compress(c);
+
+    if (outfile_open(&of, s->output_dir, t->out_path, s->fsync, res) < 0)
+        goto out;
+    if (outfile_write(&of, e->jpeg, e->jpeg_len, res) < 0) {
+        outfile_abort(&of);
+        goto out;
+    }
+    if (outfile_commit(&of, res) < 0)
+        goto out;
+    e->ok = 1;
+out:
+    ok = e->ok;
+    enc_free(e);
+    return ok ? 0 : -1;
 }
 
 /* Turn what ended the work with a longjmp into a failed result. */
@@ -586,11 +655,7 @@ fail_jump(struct fj_ctx *ctx, struct task_result *res)
         task_result_fail(res, ERR_READ, "cannot read: %s",
                          strerror(ctx->src.read_errno));
     } else if (ctx->err.pub.msg_code == JERR_OUT_OF_MEMORY) {
-        task_result_fail(res, ERR_OUT_OF_MEMORY, "%s: %s",
-                         ctx->encoding ? "cannot encode output"
-                                       : "cannot decode", ctx->err.msg);
-    } else if (ctx->encoding) {
-        task_result_fail(res, ERR_WRITE, "cannot encode output: %s",
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot decode: %s",
                          ctx->err.msg);
     } else {
         task_result_fail(res, ERR_DECODE, "cannot decode: %s", ctx->err.msg);
@@ -602,7 +667,6 @@ fastjpeg_process(const struct settings *s, const struct task *t, int fd,
                  const struct jpeg_info *info, struct task_result *res)
 {
     struct fj_ctx *ctx;
-    struct outfile of;
     int ow = 0, oh = 0;
 
     res->status = TASK_FAILED;
@@ -611,7 +675,7 @@ fastjpeg_process(const struct settings *s, const struct task *t, int fd,
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return;
     }
-    ctx->d.err = ctx->c.err = jpeg_std_error(&ctx->err.pub);
+    ctx->d.err = jpeg_std_error(&ctx->err.pub);
     ctx->err.pub.error_exit = fj_error_exit;
     ctx->err.pub.emit_message = fj_emit_message;
     ctx->err.res = res;
@@ -630,16 +694,10 @@ fastjpeg_process(const struct settings *s, const struct task *t, int fd,
     }
     if (decode(s, info, ctx, res, &ow, &oh) < 0)
         goto out;
-    encode(s, info, ctx, ow, oh);
-
-    if (outfile_open(&of, s->output_dir, t->out_path, s->fsync,
-                     res) < 0)
-        goto out;
-    if (outfile_write(&of, ctx->jpeg, ctx->jpeg_len, res) < 0) {
-        outfile_abort(&of);
-        goto out;
-    }
-    if (outfile_commit(&of, res) < 0)
+    /* The decoder is done with: its memory can go before the encode. */
+    jpeg_destroy_decompress(&ctx->d);
+    ctx->have_d = 0;
+    if (encode(s, t, info, ctx, ow, oh, res) < 0)
         goto out;
     res->out_width = ow;
     res->out_height = oh;

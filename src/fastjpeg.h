@@ -37,4 +37,24 @@ int fastjpeg_eligible(const struct settings *s, const struct jpeg_info *info);
 void fastjpeg_process(const struct settings *s, const struct task *t, int fd,
                       const struct jpeg_info *info, struct task_result *res);
 
+/*
+ * Row source for fastjpeg_write(): RGB row @y of the image (asked for in
+ * order, from 0), either pointing into the caller's data or written to
+ * @buf (3 bytes per pixel), which is then returned.
+ */
+typedef const unsigned char *(*fastjpeg_row_fn)(void *arg, int y,
+                                                unsigned char *buf);
+
+/*
+ * Encode a @w x @h RGB image, given row by row by @row_fn, as the direct
+ * paths do (s->quality, 4:2:0 when @sub420 else 4:4:4, optimised Huffman
+ * tables, no metadata), and write it as t->out_path through outfile.h
+ * (atomically; flushed when s->fsync).  0 with res->out_bytes set, or -1
+ * with @res failed (ERR_WRITE or ERR_OUT_OF_MEMORY for the encoder, or
+ * whatever outfile.h reports).  Encoder warnings are added to @res.
+ */
+int fastjpeg_write(const struct settings *s, const struct task *t, int w,
+                   int h, int sub420, fastjpeg_row_fn row_fn, void *arg,
+                   struct task_result *res);
+
 #endif

@@ -30,6 +30,7 @@
 #include <vips/vips.h>
 
 #include "fastjpeg.h"
+#include "fastpng.h"
 #include "geom.h"
 #include "img.h"
 #include "inplace.h"
@@ -560,6 +561,12 @@ img_process(const struct settings *s, const struct task *t,
     }
     if (have_ji && s->fast_jpeg && fastjpeg_eligible(s, &ji)) {
         fastjpeg_process(s, t, fd, &ji, res);
+        close(fd);
+        goto done;
+    }
+    if (fmt == IMGF_PNG && s->fast_jpeg &&
+        fastpng_eligible(s, head, (size_t)n)) {
+        fastpng_process(s, t, fd, res);
         close(fd);
         goto done;
     }

@@ -30,7 +30,9 @@ struct settings {
     enum fail_on fail_on;
     int64_t max_pixels;       /* refuse images declaring more; 0 = no limit */
     int allow_untrusted;      /* lift libvips' untrusted-loader block */
-    int fast_jpeg;            /* allow the direct libjpeg-turbo path */
+    int fast_jpeg;            /* allow the direct paths: libjpeg-turbo for
+                                 JPEG, libpng for PNG (fastjpeg.h,
+                                 fastpng.h) */
     int fsync;                /* fsync each output before its rename */
     /* Where outputs go.  Borrowed from argv; not part of what shapes the
      * pixels, but workers need it to open the output tree safely. */
