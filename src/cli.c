@@ -217,7 +217,7 @@ static const char usage_opts[] =
     "      --quiet             no summary unless something failed (the\n"
     "                          default when stderr is not a terminal)\n"
     "  -v, --verbose           more detail on stderr\n"
-    "      --no-fast-path      decode every JPEG through libvips\n"
+    "      --no-fast-path      decode every JPEG and PNG through libvips\n"
     "  -h, --help              this help\n"
     "  -V, --version           print the version\n"
     "\n"

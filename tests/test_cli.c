@@ -58,7 +58,7 @@ Test(cli, colours)
 static enum cli_result
 parse(struct cli_opts *o, const char **args)
 {
-    char *argv[32];
+    char *argv[64];
     int argc = 0;
 
     argv[argc++] = "imgpool";
