@@ -199,7 +199,7 @@ static const char usage_opts[] =
     "                          a re-run skips files whose output is recorded\n"
     "                          (in DIR/.imgpool/) as made from the same input\n"
     "                          with the same settings (reason up-to-date)\n"
-    "      --no-incremental    redo every file\n"
+    "      --no-incremental    redo every file (and record them afresh)\n"
     "      --prune             remove outputs imgpool made whose input is gone\n"
     "      --lock FILE         the lock that keeps runs from overlapping\n"
     "                          (default DIR/.imgpool/lock; none in place)\n"

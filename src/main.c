@@ -562,12 +562,15 @@ run_main(struct cli_opts *o)
               o->shard_n, run.list.n, run.list.other_shards);
     }
 
-    if (!o->settings.in_place && !o->no_incremental) {
+    /* --no-incremental redoes every file but still records what it made,
+     * so the next ordinary run can skip again. */
+    if (!o->settings.in_place) {
         if (state_open(&run.state, o->output_dir, o->shard_k, o->shard_n) < 0)
             goto out;
         run.fingerprint = state_fingerprint(&o->settings);
         resolve_roots(&run);
-        mark_up_to_date(&run);
+        if (!o->no_incremental)
+            mark_up_to_date(&run);
     }
 
     clean_stale_temps(&run.list);

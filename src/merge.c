@@ -14,7 +14,7 @@
 
 struct acc {
     struct merge_totals t;
-    size_t warnings, ignored, excluded, runs, incomplete;
+    size_t warnings, ignored, excluded, pruned, runs, incomplete;
     json_int_t bytes_in, bytes_out;
     double seconds;
     json_int_t interrupted;
@@ -71,6 +71,7 @@ add_summary(struct acc *a, json_t *sum)
 
     a->ignored += (size_t)int_field(sum, "ignored");
     a->excluded += (size_t)int_field(sum, "excluded");
+    a->pruned += (size_t)int_field(sum, "pruned");
     if (json_is_number(secs) && json_number_value(secs) > a->seconds)
         a->seconds = json_number_value(secs);
     if (!a->interrupted)
@@ -160,6 +161,9 @@ report_merge(const char *const *paths, size_t n, FILE *out,
                         "by_class", a.by_class,
                         "runs", (json_int_t)a.runs,
                         "incomplete", (json_int_t)a.incomplete);
+        if (sum && a.pruned)
+            json_object_set_new(sum, "pruned",
+                                json_integer((json_int_t)a.pruned));
         line = sum ? json_dumps(sum, JSON_COMPACT) : NULL;
         if (line) {
             fprintf(out, "%s\n", line);
