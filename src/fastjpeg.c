@@ -222,30 +222,14 @@ fj_emit_message(j_common_ptr cinfo, int msg_level)
 /* ------------------------------------------------------------------ */
 
 /*
- * The upright result for an upright input of @iw x @ih: geom_fit() gives
- * the output; for cover, the size before the centre crop is recomputed
- * the way geom_fit() does it, and the crop is placed like libvips'
- * VIPS_INTERESTING_CENTRE: (scaled - out) / 2, rounded down.
+ * The upright result for an upright input of @iw x @ih (geom_window()).
  */
 static void
 upright_axes(const struct settings *s, int iw, int ih, struct fj_axis *x,
              struct fj_axis *y)
 {
-    int ow, oh;
-
-    geom_fit(s, iw, ih, &ow, &oh);
-    x->out = x->scaled = ow;
-    y->out = y->scaled = oh;
-    x->offset = y->offset = 0;
-    if (s->fit == FIT_COVER && s->width && s->height) {
-        geom_cover_scaled(s, iw, ih, &x->scaled, &y->scaled);
-        if (x->scaled < ow)
-            x->scaled = ow;
-        if (y->scaled < oh)
-            y->scaled = oh;
-        x->offset = (x->scaled - ow) / 2;
-        y->offset = (y->scaled - oh) / 2;
-    }
+    geom_window(s, iw, ih, &x->scaled, &y->scaled, &x->out, &y->out,
+                &x->offset, &y->offset);
 }
 
 /* The same axis seen mirrored: the crop window moves to the other side. */

@@ -263,31 +263,16 @@ fp_ctx_free(struct fp_ctx *ctx)
 }
 
 /*
- * The resampler's axes for the input: geom_fit()'s size; for cover, the
- * covering size as geom_fit() computes it, with the crop placed like
- * libvips' VIPS_INTERESTING_CENTRE, (scaled - out) / 2 rounded down.
+ * The resampler's axes for the input (geom_window()).
  */
 static void
 spans(const struct settings *s, int iw, int ih, struct resample_span *x,
       struct resample_span *y)
 {
-    int ow, oh;
-
-    geom_fit(s, iw, ih, &ow, &oh);
     x->in = iw;
     y->in = ih;
-    x->out = x->scaled = ow;
-    y->out = y->scaled = oh;
-    x->offset = y->offset = 0;
-    if (s->fit == FIT_COVER && s->width && s->height) {
-        geom_cover_scaled(s, iw, ih, &x->scaled, &y->scaled);
-        if (x->scaled < ow)
-            x->scaled = ow;
-        if (y->scaled < oh)
-            y->scaled = oh;
-        x->offset = (x->scaled - ow) / 2;
-        y->offset = (y->scaled - oh) / 2;
-    }
+    geom_window(s, iw, ih, &x->scaled, &y->scaled, &x->out, &y->out,
+                &x->offset, &y->offset);
 }
 
 /* Read the header, set up the transforms and the resampler.  0, or -1

@@ -66,3 +66,22 @@ geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
     *ow = (scale == sx) ? W : scaled(iw, scale);
     *oh = (scale == sy) ? H : scaled(ih, scale);
 }
+
+void
+geom_window(const struct settings *s, int iw, int ih, int *sw, int *sh,
+            int *ow, int *oh, int *ox, int *oy)
+{
+    geom_fit(s, iw, ih, ow, oh);
+    *sw = *ow;
+    *sh = *oh;
+    *ox = *oy = 0;
+    if (s->fit == FIT_COVER && s->width && s->height) {
+        geom_cover_scaled(s, iw, ih, sw, sh);
+        if (*sw < *ow)
+            *sw = *ow;
+        if (*sh < *oh)
+            *sh = *oh;
+        *ox = (*sw - *ow) / 2;
+        *oy = (*sh - *oh) / 2;
+    }
+}

@@ -25,4 +25,13 @@ void geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh);
 void geom_cover_scaled(const struct settings *s, int iw, int ih, int *sw,
                        int *sh);
 
+/*
+ * geom_fit() as a crop window, for resamplers: the upright input is scaled
+ * to @sw x @sh and the @ow x @oh window at (@ox, @oy) is kept.  Only cover
+ * crops; its window is centred like libvips' VIPS_INTERESTING_CENTRE,
+ * (scaled - out) / 2 rounded down.
+ */
+void geom_window(const struct settings *s, int iw, int ih, int *sw, int *sh,
+                 int *ow, int *oh, int *ox, int *oy);
+
 #endif
