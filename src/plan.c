@@ -596,6 +596,24 @@ is_needed_dir(const struct dir_set *d, const struct task *tasks,
     return dir_set_has(d, tasks, p, len, XXH3_64bits(p, len));
 }
 
+#define CLAIMED (SIZE_MAX - 1)
+
+/*
+ * Claim task @i's out_path: CLAIMED when it was free, SIZE_MAX when another
+ * output needs it as a directory, else the index of the task holding it.
+ */
+static size_t
+claim(const struct dir_set *dirs, struct out_set *set,
+      const struct task *tasks, size_t i)
+{
+    size_t other;
+
+    if (is_needed_dir(dirs, tasks, tasks[i].out_path))
+        return SIZE_MAX;
+    other = out_set_claim(set, tasks, i);
+    return other == SIZE_MAX ? CLAIMED : other;
+}
+
 static void
 plan_fail(struct task *t, enum err_class c, const char *why)
 {
@@ -718,14 +736,9 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         t = &l->tasks[i];
         if (t->pre_status != TASK_OK)
             continue;
-        if (is_needed_dir(&dirset, l->tasks, t->out_path)) {
-            /* Another output needs this path as a directory. */
-            other = SIZE_MAX;
-        } else {
-            other = out_set_claim(&set, l->tasks, i);
-            if (other == SIZE_MAX)
-                continue;
-        }
+        other = claim(&dirset, &set, l->tasks, i);
+        if (other == CLAIMED)
+            continue;
         if (!o->name_template &&
             (other == SIZE_MAX || l->tasks[other].pre_status == TASK_OK)) {
             char *alt;
@@ -738,13 +751,9 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
             if (alt) {
                 free(t->out_path);
                 t->out_path = alt;
-                if (is_needed_dir(&dirset, l->tasks, t->out_path)) {
-                    other = SIZE_MAX;
-                } else {
-                    other = out_set_claim(&set, l->tasks, i);
-                    if (other == SIZE_MAX)
-                        continue;
-                }
+                other = claim(&dirset, &set, l->tasks, i);
+                if (other == CLAIMED)
+                    continue;
             }
         }
         if (other == SIZE_MAX)
