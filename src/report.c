@@ -185,26 +185,15 @@ term_escape(const char *s)
         if (len == 0)
             len = 1;
         for (k = 0; k < len; k++, i++) {
-            switch (u[i]) {
-            case '\\':
-                memcpy(out + o, "\\\\", 2);
-                o += 2;
-                break;
-            case '\n':
-                memcpy(out + o, "\\n", 2);
-                o += 2;
-                break;
-            case '\r':
-                memcpy(out + o, "\\r", 2);
-                o += 2;
-                break;
-            case '\t':
-                memcpy(out + o, "\\t", 2);
-                o += 2;
-                break;
-            default:
+            /* C-style short escapes where there is one, \xNN otherwise. */
+            char c = u[i] == '\\' ? '\\' : u[i] == '\n' ? 'n'
+                   : u[i] == '\r' ? 'r' : u[i] == '\t' ? 't' : 0;
+
+            if (c) {
+                out[o++] = '\\';
+                out[o++] = c;
+            } else {
                 o += (size_t)sprintf(out + o, "\\x%02x", u[i]);
-                break;
             }
         }
     }
