@@ -22,13 +22,13 @@
 #include "lock.h"
 #include "merge.h"
 #include "msg.h"
-#include "outfile.h"
 #include "plan.h"
 #include "pool.h"
 #include "report.h"
 #include "scan.h"
 #include "sig.h"
 #include "state.h"
+#include "sweep.h"
 #include "util.h"
 
 enum exit_code {
@@ -159,44 +159,6 @@ by_size_desc(const void *a, const void *b)
     if (ta->size != tb->size)
         return ta->size < tb->size ? 1 : -1;
     return ia < ib ? -1 : ia > ib;
-}
-
-/*
- * Remove temporary files that a killed run left in the directories this
- * run will write to.  Tasks come in scan order, so the outputs of one
- * directory are adjacent: comparing with the previous directory is enough
- * to visit each one once (almost always; a repeat visit is harmless).
- */
-static void
-clean_stale_temps(const struct scan_list *l)
-{
-    const char *prev = NULL;
-    size_t prevlen = 0, i;
-    int removed = 0;
-
-    for (i = 0; i < l->n; i++) {
-        const struct task *t = &l->tasks[i];
-        const char *slash;
-        size_t len;
-        char *dir;
-
-        if (t->pre_status != TASK_OK || !t->out_path)
-            continue;
-        slash = strrchr(t->out_path, '/');
-        len = slash ? (size_t)(slash - t->out_path) : 0;
-        if (prev && len == prevlen && memcmp(prev, t->out_path, len) == 0)
-            continue;
-        prev = t->out_path;
-        prevlen = len;
-        dir = len ? strndup(t->out_path, len) : xstrdup(".");
-        if (!dir)
-            continue;
-        removed += outfile_clean_stale(dir);
-        free(dir);
-    }
-    if (removed)
-        notef("removed %d stale temporary file%s left by an interrupted run",
-              removed, removed == 1 ? "" : "s");
 }
 
 /* --log: one line per run, appended with a single write(2). */
@@ -573,7 +535,7 @@ run_main(struct cli_opts *o)
             mark_up_to_date(&run);
     }
 
-    clean_stale_temps(&run.list);
+    sweep_stale_temps(&run.list);
     if (o->report_path && report_open(&run.rep, o->report_path) < 0)
         goto out;
 

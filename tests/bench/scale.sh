@@ -19,9 +19,11 @@ if [ ! -x "$build/imgpool" ]; then
     cmake --build "$build" >/dev/null
 fi
 bin=$build/imgpool
-cc -O2 -D_GNU_SOURCE -I"$here/src" "$here/tests/bench/scan_bench.c" \
-   "$build/libimgpool_core.a" $(pkg-config --libs vips libturbojpeg libjpeg \
-   jansson libxxhash sqlite3) -lm -o "$work/scan_bench"
+cc -O2 -D_GNU_SOURCE -I"$here/src/common" -I"$here/src/master" \
+   -I"$here/src/pool" "$here/tests/bench/scan_bench.c" \
+   "$build/libimgpool_master.a" "$build/libimgpool_pool.a" \
+   "$build/libimgpool_common.a" $(pkg-config --libs jansson libxxhash \
+   sqlite3) -lm -o "$work/scan_bench"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 secs() { /usr/bin/time -f %e -o "$work/t" "$@" >/dev/null 2>&1 || true; cat "$work/t"; }

@@ -11,7 +11,7 @@
  * outfile_open() walks from @output_dir to the output's directory one
  * component at a time with openat(O_NOFOLLOW | O_DIRECTORY), creating what
  * is missing, so a symlink planted inside the output tree can never redirect
- * a write.  The data goes to IMG_TMP_PREFIX "<pid>-<n>" in that directory
+ * a write.  The data goes to OUTFILE_TMP_PREFIX "<pid>-<n>" in that directory
  * (O_CREAT | O_EXCL | O_NOFOLLOW); commit fsyncs it and renames it over the
  * final name, which replaces a file or a symlink of that name but never
  * writes through one.
@@ -19,9 +19,10 @@
 #ifndef IMGPOOL_OUTFILE_H
 #define IMGPOOL_OUTFILE_H
 
+#include "names.h"
 #include "task.h"
 
-#define OUTFILE_TMP_PREFIX ".imgpool-tmp-"
+#define OUTFILE_TMP_PREFIX IMGPOOL_TMP_PREFIX
 
 struct outfile {
     int dirfd;
@@ -63,14 +64,5 @@ void outfile_abort(struct outfile *of);
 /* Write all of @buf to of->fd.  0, or -1 with @res failed. */
 int outfile_write(struct outfile *of, const void *buf, size_t len,
                   struct task_result *res);
-
-/*
- * Remove temporary files of OUTFILE_TMP_PREFIX "<pid>-<n>" in directory
- * @dir whose pid is no longer running: leftovers of a run that was killed
- * before it could clean up.  A live pid (another run writing there right
- * now) is left alone.  Returns how many were removed; a directory that does
- * not exist counts as 0.
- */
-int outfile_clean_stale(const char *dir);
 
 #endif

@@ -1,9 +1,7 @@
 /*
  * outfile.c - temp file, fsync, rename; see outfile.h for the contract.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -370,32 +368,4 @@ outfile_commit(struct outfile *of, struct task_result *res)
     close(of->dirfd);
     of->dirfd = -1;
     return 0;
-}
-
-int
-outfile_clean_stale(const char *dir)
-{
-    const size_t plen = sizeof(OUTFILE_TMP_PREFIX) - 1;
-    struct dirent *e;
-    DIR *d = opendir(dir);
-    int removed = 0;
-
-    if (!d)
-        return 0;
-    while ((e = readdir(d)) != NULL) {
-        char *end;
-        long pid;
-
-        if (strncmp(e->d_name, OUTFILE_TMP_PREFIX, plen) != 0)
-            continue;
-        pid = strtol(e->d_name + plen, &end, 10);
-        if (end == e->d_name + plen || *end != '-' || pid <= 0)
-            continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue; /* that process lives: maybe a concurrent run */
-        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
-    }
-    closedir(d);
-    return removed;
 }
