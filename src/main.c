@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "img.h"
 #include "lock.h"
 #include "merge.h"
 #include "msg.h"
@@ -30,6 +29,7 @@
 #include "state.h"
 #include "sweep.h"
 #include "util.h"
+#include "worker.h"
 
 enum exit_code {
     EXIT_ALL_OK = 0,
@@ -48,63 +48,32 @@ struct run {
     char **root_abs;        /* realpath of each INPUT, or NULL */
     char *root_is_dir;
     char *cwd_abs;
-    /* Test-only fault injection, from IMGPOOL_FAULT="crash|hang|leak:GLOB":
-     * the worker misbehaves on files whose name matches GLOB. */
-    const char *fault_kind;
-    const char *fault_glob;
 };
 
 static const char *input_abs(const struct run *run, const struct task *t,
                              char *buf, size_t size);
 
 static int
-worker_init(void *data)
+pool_init(void *data)
 {
     struct run *run = data;
-    return img_worker_init(&run->opts->settings);
+    return worker_init(&run->opts->settings);
 }
 
 static void
-worker_fini(void *data)
+pool_fini(void *data)
 {
     (void)data;
-    img_worker_fini();
+    worker_fini();
 }
 
 static void
-inject_fault(const struct run *run, const struct task *t)
-{
-    const char *base = strrchr(t->path, '/');
-
-    base = base ? base + 1 : t->path;
-    if (!run->fault_kind || fnmatch(run->fault_glob, base, 0) != 0)
-        return;
-    if (strcmp(run->fault_kind, "crash") == 0)
-        raise(SIGSEGV);
-    if (strcmp(run->fault_kind, "abort") == 0)
-        abort();
-    if (strcmp(run->fault_kind, "exit") == 0)
-        _exit(3);
-    if (strcmp(run->fault_kind, "hang") == 0)
-        for (;;)
-            pause();
-    if (strcmp(run->fault_kind, "leak") == 0)
-        for (;;) {
-            char *p = malloc(1 << 20);
-            if (!p)
-                raise(SIGSEGV); /* what an allocator failure looks like */
-            memset(p, 1, 1 << 20);
-        }
-}
-
-static void
-worker_work(void *data, uint32_t id, struct task_result *res)
+pool_work(void *data, uint32_t id, struct task_result *res)
 {
     struct run *run = data;
     const struct task *t = &run->list.tasks[id];
 
-    inject_fault(run, t);
-    img_process(&run->opts->settings, t, res);
+    worker_run(&run->opts->settings, t, res);
 }
 
 static void
@@ -446,24 +415,6 @@ run_release(struct run *run)
     scan_list_release(&run->list);
 }
 
-static void
-read_fault_injection(struct run *run)
-{
-    static char kind[16];
-    const char *fault = getenv("IMGPOOL_FAULT");
-    size_t k;
-
-    if (!fault || !strchr(fault, ':'))
-        return;
-    k = (size_t)(strchr(fault, ':') - fault);
-    if (k >= sizeof(kind))
-        return;
-    memcpy(kind, fault, k);
-    kind[k] = '\0';
-    run->fault_kind = kind;
-    run->fault_glob = fault + k + 1;
-}
-
 static int
 run_main(struct cli_opts *o)
 {
@@ -491,7 +442,6 @@ run_main(struct cli_opts *o)
     ro.quiet = o->quiet || (!o->verbose && !isatty(STDERR_FILENO));
     ro.max_listed_failures = 10;
     report_init(&run.rep, &ro);
-    read_fault_injection(&run);
 
     if (setup_output(o, &out_st, &have_out) < 0)
         goto out;
@@ -554,9 +504,9 @@ run_main(struct cli_opts *o)
     pool.order = order;
     pool.ntasks = nwork;
     pool.id_limit = run.list.n;
-    pool.init = worker_init;
-    pool.work = worker_work;
-    pool.fini = worker_fini;
+    pool.init = pool_init;
+    pool.work = pool_work;
+    pool.fini = pool_fini;
     pool.done = master_done;
     pool.data = &run;
     notef("%zu files to process with %d workers", nwork, pool.workers);

@@ -66,6 +66,8 @@ struct task {
     char *path;          /* as found: root joined with the relative part */
     const char *rel;     /* points into path: the part below the INPUT root */
     char *out_path;      /* planned output path, NULL when none */
+    const char *out_rel; /* points into out_path: the part below the output
+                            root ("a/b.jpg"); NULL in place or when none */
     int64_t size;        /* bytes, from the scan's stat */
     int64_t mtime_ns;
     uint64_t dev, ino;

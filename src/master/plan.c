@@ -763,6 +763,12 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         else
             plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_OVERWRITE_OTHER);
     }
+    /* Each output also as a path below the output root, for the worker
+     * (which opens it from the root's descriptor) and the state. */
+    for (i = 0; i < l->n; i++) {
+        t = &l->tasks[i];
+        t->out_rel = t->out_path ? t->out_path + outlen + 1 : NULL;
+    }
     rc = 0;
     goto out;
 

@@ -1,0 +1,38 @@
+/*
+ * dirwalk.h - open a directory below a directory descriptor one component
+ * at a time, optionally creating what is missing: the one mkdir-walk.
+ *
+ * Call sequence:
+ *   int fd = dirwalk_open(rootfd, "a/b/c", DIRWALK_CREATE, 0777);
+ *   if (fd < 0) ...errno says why...
+ *   ...openat(fd, name, ...)...
+ *   close(fd);
+ *
+ * Each component is opened with openat(O_DIRECTORY | O_NOFOLLOW) from the
+ * one before, so a symbolic link planted anywhere on the way can never
+ * redirect the walk (unless DIRWALK_FOLLOW, for paths the user named).
+ */
+#ifndef IMGPOOL_DIRWALK_H
+#define IMGPOOL_DIRWALK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum dirwalk_flags {
+    DIRWALK_CREATE = 1 << 0,  /* mkdirat() missing components */
+    DIRWALK_FOLLOW = 1 << 1,  /* follow symbolic links (user-named paths) */
+};
+
+/*
+ * Open directory @rel (its first @len bytes; empty or "." means @dirfd
+ * itself) below @dirfd, which may be AT_FDCWD; an absolute @rel starts at
+ * "/".  Empty and "." components are skipped.  Returns a new O_CLOEXEC
+ * descriptor the caller closes, or -1 with errno: ELOOP for a symbolic link
+ * on the way (without DIRWALK_FOLLOW), ENOTDIR for a component that is not a
+ * directory, EINVAL for a ".." component, ENAMETOOLONG for a component over
+ * NAME_MAX, or what mkdirat/openat said.
+ */
+int dirwalk_open(int dirfd, const char *rel, size_t len, int flags,
+                 mode_t mode);
+
+#endif

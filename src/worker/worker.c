@@ -1,0 +1,85 @@
+/*
+ * worker.c - a worker process's entry points; see worker.h.
+ *
+ * The pipeline itself is img.c; this file adds what belongs to the process
+ * rather than to one image: starting the libraries and the test-only fault
+ * injection that the crash, timeout and memory-cap tests rely on.
+ */
+#include <fnmatch.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "img.h"
+#include "worker.h"
+
+/* From IMGPOOL_FAULT="KIND:GLOB"; kind is "" when none. */
+static char fault_kind[16];
+static const char *fault_glob;
+
+static void
+read_fault_injection(void)
+{
+    const char *fault = getenv("IMGPOOL_FAULT");
+    const char *colon = fault ? strchr(fault, ':') : NULL;
+    size_t k;
+
+    fault_kind[0] = '\0';
+    if (!colon)
+        return;
+    k = (size_t)(colon - fault);
+    if (k >= sizeof(fault_kind))
+        return;
+    memcpy(fault_kind, fault, k);
+    fault_kind[k] = '\0';
+    fault_glob = colon + 1;
+}
+
+/* Misbehave as IMGPOOL_FAULT asks when @t's file name matches. */
+static void
+inject_fault(const struct task *t)
+{
+    const char *base = strrchr(t->path, '/');
+
+    base = base ? base + 1 : t->path;
+    if (!fault_kind[0] || fnmatch(fault_glob, base, 0) != 0)
+        return;
+    if (strcmp(fault_kind, "crash") == 0)
+        raise(SIGSEGV);
+    if (strcmp(fault_kind, "abort") == 0)
+        abort();
+    if (strcmp(fault_kind, "exit") == 0)
+        _exit(3);
+    if (strcmp(fault_kind, "hang") == 0)
+        for (;;)
+            pause();
+    if (strcmp(fault_kind, "leak") == 0)
+        for (;;) {
+            char *p = malloc(1 << 20);
+            if (!p)
+                raise(SIGSEGV); /* what an allocator failure looks like */
+            memset(p, 1, 1 << 20);
+        }
+}
+
+int
+worker_init(const struct settings *s)
+{
+    read_fault_injection();
+    return img_worker_init(s);
+}
+
+void
+worker_run(const struct settings *s, const struct task *t,
+           struct task_result *res)
+{
+    inject_fault(t);
+    img_process(s, t, res);
+}
+
+void
+worker_fini(void)
+{
+    img_worker_fini();
+}
