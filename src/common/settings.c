@@ -30,6 +30,16 @@ settings_init(struct settings *s, enum mode m)
     }
 }
 
+void
+settings_init_in_place(struct settings *s)
+{
+    settings_init(s, MODE_RECOMPRESS);
+    s->in_place = 1;
+    /* The original is the only copy: any decoder complaint, even "Corrupt
+     * JPEG data", leaves it alone unless asked otherwise. */
+    s->fail_on = FAIL_WARNING;
+}
+
 const char *
 mode_str(enum mode m)
 {

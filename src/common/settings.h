@@ -4,6 +4,9 @@
  * The CLI fills one struct settings; the planner uses it for output names,
  * the pipeline for the pixels.  Workers receive it by inheritance across
  * fork(), so it must hold no pointers to memory the master later frees.
+ *
+ * Call sequence: settings_init() (or settings_init_in_place()) for the
+ * defaults of a mode, then the CLI overwrites what the user gave.
  */
 #ifndef IMGPOOL_SETTINGS_H
 #define IMGPOOL_SETTINGS_H
@@ -54,7 +57,11 @@ const char *fit_str(enum fit f);
 const char *fail_on_str(enum fail_on f);
 
 /* Defaults for @m: thumbnail 300x300 4:2:0 strip lenient, recompress full
- * size, keep metadata, strict. */
+ * size, keep metadata, strict.  The one place pixel defaults are set. */
 void settings_init(struct settings *s, enum mode m);
+
+/* Defaults for recompress --in-place: those of recompress, with in_place
+ * set and fail_on FAIL_WARNING (the original is the only copy). */
+void settings_init_in_place(struct settings *s);
 
 #endif

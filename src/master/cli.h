@@ -10,10 +10,13 @@
  *   }
  *   cli_opts_release(&o);
  *
- * cli_parse() prints usage errors itself ("imgpool: option '--size': ...",
- * then a hint to --help) and sets exit_code 2; --help and --version print to
- * stdout and set exit_code 0.  Strings in cli_opts point into argv unless
- * noted.
+ * Every option is one row of the table in cli_table.c (see cli_table.h):
+ * its kind, target field, the subcommands that accept it and its help.
+ * cli_parse() prints usage errors itself ("imgpool: invalid --size '0x0':
+ * ..." or "imgpool: option '--backup' is only for recompress --in-place",
+ * then a hint to the subcommand's --help) and sets exit_code 2; --help and
+ * --version print to stdout and set exit_code 0.  Strings in cli_opts
+ * point into argv unless noted; cli_opts_release() frees the arrays.
  */
 #ifndef IMGPOOL_CLI_H
 #define IMGPOOL_CLI_H
@@ -55,8 +58,10 @@ struct cli_opts {
     int quiet, verbose;
     enum progress_mode progress;
     int exit_code;              /* valid when cli_parse() says CLI_EXIT */
+    unsigned sub;               /* enum cli_sub (cli_table.h) parsed, or 0 */
 };
 
+/* Zero @o and give it the thumbnail defaults. */
 void cli_opts_init(struct cli_opts *o);
 void cli_opts_release(struct cli_opts *o);
 enum cli_result cli_parse(struct cli_opts *o, int argc, char **argv);
