@@ -731,3 +731,16 @@ Test(cli, report_merge_takes_files_and_help_only)
     cr_assert_str_eq(o.inputs[0], "-odd");
     cli_opts_release(&o);
 }
+
+Test(cli, clustered_short_options_count_one_by_one)
+{
+    struct cli_opts o;
+    /* 40 options in one word: more than there are words. */
+    const char *a[] = { "thumbnail", "-v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0",
+                        "--files-from", "list", "-o", "o", "-q75", NULL };
+
+    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert(o.verbose && o.files_from_nul);
+    cr_assert_eq(o.settings.quality, 75);
+    cli_opts_release(&o);
+}

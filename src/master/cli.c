@@ -51,8 +51,8 @@ struct given {
 };
 
 struct parse_state {
-    struct given *given; /* in command-line order */
-    size_t ngiven;
+    struct given *given; /* in command-line order; owned */
+    size_t ngiven, cap;
     int end;             /* argv index of the first operand */
 };
 
@@ -200,7 +200,6 @@ collect(struct cli_opts *o, int argc, char **argv, unsigned help_sub,
 
     memset(&scratch, 0, sizeof(scratch));
     build_getopt(&longs, &shorts);
-    st->given = xcalloc((size_t)argc + 1, sizeof(*st->given));
     opterr = 0;
     optind = 0; /* full reinitialisation: cli_parse may run again */
     while (r == CLI_RUN &&
@@ -225,6 +224,12 @@ collect(struct cli_opts *o, int argc, char **argv, unsigned help_sub,
             r = usage_error(o, "invalid --%s '%s': %s", opt->name, optarg,
                             why);
         } else {
+            /* One word may hold several short options ("-v0"). */
+            if (st->ngiven == st->cap) {
+                st->cap = st->cap ? 2 * st->cap : 16;
+                st->given = xrealloc(st->given,
+                                     st->cap * sizeof(*st->given));
+            }
             st->given[st->ngiven].opt = opt;
             st->given[st->ngiven].arg = optarg;
             st->ngiven++;
@@ -345,7 +350,7 @@ static enum cli_result
 parse_sub(struct cli_opts *o, int argc, char **argv, unsigned sub)
 {
     const struct cli_option *in_place = cli_option_find("in-place");
-    struct parse_state st = { NULL, 0, 0 };
+    struct parse_state st = { NULL, 0, 0, 0 };
     enum cli_result r;
     size_t i;
     int k;
