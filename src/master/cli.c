@@ -74,7 +74,6 @@ void
 cli_opts_init(struct cli_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    cli_defaults(o, CLI_SUB_THUMBNAIL);
 }
 
 void
@@ -179,22 +178,85 @@ row_of(int c)
     return NULL;
 }
 
+/* The usage error for @opt, which @o->sub does not accept. */
+static enum cli_result
+not_accepted(struct cli_opts *o, const struct cli_option *opt)
+{
+    unsigned process = opt->subs & CLI_SUB_PROCESS;
+
+    if (process == CLI_SUB_IN_PLACE && o->sub == CLI_SUB_RECOMPRESS)
+        return usage_error(o, "option '--%s' is only for recompress "
+                           "--in-place (in-place options need --in-place)",
+                           opt->name);
+    if (process == CLI_SUB_IN_PLACE)
+        return usage_error(o, "option '--%s' is only for recompress "
+                           "--in-place", opt->name);
+    if (process && !(process & ~(CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE)))
+        return usage_error(o, "option '--%s' is only for recompress",
+                           opt->name);
+    if (process == CLI_SUB_THUMBNAIL)
+        return usage_error(o, "option '--%s' is only for thumbnail",
+                           opt->name);
+    return usage_error(o, "option '--%s' is not for %s", opt->name,
+                       sub_name(o->sub));
+}
+
+/* Act on, or record in @st, what getopt_long returned (@c). */
+static enum cli_result
+take(struct cli_opts *o, struct parse_state *st, int c, char **argv,
+     struct cli_opts *scratch)
+{
+    const struct cli_option *opt = c == ':' || c == '?' ? NULL : row_of(c);
+    /* recompress may still turn out to be recompress --in-place. */
+    unsigned maybe = o->sub == CLI_SUB_RECOMPRESS
+                         ? CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE
+                         : o->sub;
+    char why[160];
+
+    if (c == ':')
+        return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
+    if (!opt && optopt)
+        return usage_error(o, "unknown option '-%c'", optopt);
+    if (!opt)
+        return usage_error(o, "unknown option '%s'", argv[optind - 1]);
+    if (opt->kind == CLI_KIND_HELP || opt->kind == CLI_KIND_VERSION) {
+        if (opt->kind == CLI_KIND_HELP)
+            cli_help(stdout, o->sub);
+        else
+            printf("imgpool %s\n", IMGPOOL_VERSION);
+        o->exit_code = 0;
+        return CLI_EXIT;
+    }
+    if (!(opt->subs & maybe))
+        return not_accepted(o, opt);
+    if (opt->kind != CLI_KIND_LIST &&
+        cli_store(scratch, opt, optarg, why, sizeof(why)) < 0)
+        return usage_error(o, "invalid --%s '%s': %s", opt->name, optarg,
+                           why);
+    /* One word may hold several short options ("-v0"). */
+    if (st->ngiven == st->cap) {
+        st->cap = st->cap ? 2 * st->cap : 16;
+        st->given = xrealloc(st->given, st->cap * sizeof(*st->given));
+    }
+    st->given[st->ngiven].opt = opt;
+    st->given[st->ngiven].arg = optarg;
+    st->ngiven++;
+    return CLI_RUN;
+}
+
 /*
  * Step 1: run getopt_long over argv (argv[0] is the subcommand's name) and
  * record every option in @st.  Values are checked here, so that the first
  * bad one on the command line is the one reported; they are stored later,
- * over the defaults.  --help prints the help of @help_sub.
- * GNU getopt permutes, so options may follow operands; "--" ends them.
+ * over the defaults.  GNU getopt permutes, so options may follow operands;
+ * "--" ends them.
  */
 static enum cli_result
-collect(struct cli_opts *o, int argc, char **argv, unsigned help_sub,
-        struct parse_state *st)
+collect(struct cli_opts *o, int argc, char **argv, struct parse_state *st)
 {
-    const struct cli_option *opt;
     enum cli_result r = CLI_RUN;
     struct cli_opts scratch;
     struct option *longs;
-    char why[160];
     char *shorts;
     int c;
 
@@ -202,38 +264,11 @@ collect(struct cli_opts *o, int argc, char **argv, unsigned help_sub,
     build_getopt(&longs, &shorts);
     opterr = 0;
     optind = 0; /* full reinitialisation: cli_parse may run again */
-    while (r == CLI_RUN &&
-           (c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-        opt = c == ':' || c == '?' ? NULL : row_of(c);
-        if (c == ':') {
-            r = usage_error(o, "option '%s' needs a value", argv[optind - 1]);
-        } else if (!opt && optopt) {
-            r = usage_error(o, "unknown option '-%c'", optopt);
-        } else if (!opt) {
-            r = usage_error(o, "unknown option '%s'", argv[optind - 1]);
-        } else if (opt->kind == CLI_KIND_HELP) {
-            cli_help(stdout, help_sub);
-            o->exit_code = 0;
-            r = CLI_EXIT;
-        } else if (opt->kind == CLI_KIND_VERSION) {
-            printf("imgpool %s\n", IMGPOOL_VERSION);
-            o->exit_code = 0;
-            r = CLI_EXIT;
-        } else if (opt->kind != CLI_KIND_LIST &&
-                   cli_store(&scratch, opt, optarg, why, sizeof(why)) < 0) {
-            r = usage_error(o, "invalid --%s '%s': %s", opt->name, optarg,
-                            why);
-        } else {
-            /* One word may hold several short options ("-v0"). */
-            if (st->ngiven == st->cap) {
-                st->cap = st->cap ? 2 * st->cap : 16;
-                st->given = xrealloc(st->given,
-                                     st->cap * sizeof(*st->given));
-            }
-            st->given[st->ngiven].opt = opt;
-            st->given[st->ngiven].arg = optarg;
-            st->ngiven++;
-        }
+    while (r == CLI_RUN) {
+        c = getopt_long(argc, argv, shorts, longs, NULL);
+        if (c == -1)
+            break;
+        r = take(o, st, c, argv, &scratch);
     }
     st->end = optind;
     free(longs);
@@ -241,35 +276,15 @@ collect(struct cli_opts *o, int argc, char **argv, unsigned help_sub,
     return r;
 }
 
-/* Step 2: the first option @o->sub does not accept is a usage error. */
+/* Step 2: once --in-place is known, every option must be accepted. */
 static enum cli_result
 accept_all(struct cli_opts *o, const struct parse_state *st)
 {
-    const struct cli_option *opt;
-    unsigned process;
     size_t i;
 
-    for (i = 0; i < st->ngiven; i++) {
-        opt = st->given[i].opt;
-        if (opt->subs & o->sub)
-            continue;
-        process = opt->subs & CLI_SUB_PROCESS;
-        if (process == CLI_SUB_IN_PLACE && o->sub == CLI_SUB_RECOMPRESS)
-            return usage_error(o, "option '--%s' is only for recompress "
-                               "--in-place (in-place options need "
-                               "--in-place)", opt->name);
-        if (process && !(process & ~CLI_SUB_IN_PLACE))
-            return usage_error(o, "option '--%s' is only for recompress "
-                               "--in-place", opt->name);
-        if (process && !(process & ~(CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE)))
-            return usage_error(o, "option '--%s' is only for recompress",
-                               opt->name);
-        if (process == CLI_SUB_THUMBNAIL)
-            return usage_error(o, "option '--%s' is only for thumbnail",
-                               opt->name);
-        return usage_error(o, "option '--%s' is not for %s", opt->name,
-                           sub_name(o->sub));
-    }
+    for (i = 0; i < st->ngiven; i++)
+        if (!(st->given[i].opt->subs & o->sub))
+            return not_accepted(o, st->given[i].opt);
     return CLI_RUN;
 }
 
@@ -356,7 +371,7 @@ parse_sub(struct cli_opts *o, int argc, char **argv, unsigned sub)
     int k;
 
     o->sub = sub;
-    r = collect(o, argc, argv, sub, &st);
+    r = collect(o, argc, argv, &st);
     for (i = 0; r == CLI_RUN && sub == CLI_SUB_RECOMPRESS && i < st.ngiven;
          i++)
         if (st.given[i].opt == in_place)

@@ -61,7 +61,7 @@ struct cli_opts {
     unsigned sub;               /* enum cli_sub (cli_table.h) parsed, or 0 */
 };
 
-/* Zero @o and give it the thumbnail defaults. */
+/* Zero @o; cli_parse() sets the defaults of the command it finds. */
 void cli_opts_init(struct cli_opts *o);
 void cli_opts_release(struct cli_opts *o);
 enum cli_result cli_parse(struct cli_opts *o, int argc, char **argv);

@@ -350,9 +350,11 @@ format_pair(const struct cli_opts *o, const struct cli_option *opt,
     long a = get_int(o, opt->off, sizeof(int));
     long b = get_int(o, opt->off2, sizeof(int));
 
+    if (opt->kind == CLI_KIND_SHARD && b == 0)
+        return -1;
     if (opt->kind == CLI_KIND_SHARD)
-        return b ? (snprintf(buf, len, "%ld/%ld", a, b), 0) : -1;
-    if (a == 0 && b == 0)
+        snprintf(buf, len, "%ld/%ld", a, b);
+    else if (a == 0 && b == 0)
         snprintf(buf, len, "none: the original size");
     else if (b == 0)
         snprintf(buf, len, "%ldx", a);
