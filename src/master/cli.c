@@ -5,10 +5,10 @@
  * Four steps, each over the whole command line:
  *   collect   getopt_long (its arrays built from the table) records each
  *             option and its value in order; --help and --version act at
- *             once; unknown options, missing and bad values are usage
- *             errors
- *   accept    every option given must be accepted by the subcommand
- *             (recompress with --in-place anywhere counts as its own)
+ *             once; unknown options, options the command never takes,
+ *             missing and bad values are usage errors where they stand
+ *   accept    with --in-place known (it may come last), every option
+ *             must be one that recompress, or recompress --in-place, takes
  *   apply     cli_defaults() once, then each value stored by its kind,
  *             in command-line order (the last of repeated options wins)
  *   validate  rules that involve several options (--in-place against -o,
