@@ -687,8 +687,10 @@ scan_files_from(struct scan_ctx *c)
     int delim = c->opts->files_from_nul ? '\0' : '\n', rc = 0;
 
     c->root_index = (int)c->opts->nroots;
-    while (rc == 0 && (n = getdelim(&line, &cap, delim,
-                                    c->opts->files_from)) > 0) {
+    while (rc == 0) {
+        n = getdelim(&line, &cap, delim, c->opts->files_from);
+        if (n <= 0)
+            break;
         if (line[n - 1] == delim)
             line[--n] = '\0';
         if (n == 0)
