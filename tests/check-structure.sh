@@ -236,9 +236,9 @@ self_test() {
     done
 
     # Clean: functions of exactly the limit, a file of exactly the limit,
-    # a long initialiser and a long struct (not functions), braces inside
-    # strings and comments, image headers in the worker, headers with
-    # their comment.
+    # a long initialiser, a long compound literal and a long struct (not
+    # functions), braces inside strings and comments, image headers in the
+    # worker, headers with their comment.
     c=$t/clean/src
     { echo '/* ok.c */'; gen_func at_limit "$MAX_FUNC"; } > "$c/master/ok.c"
     { gen_func fits 10; gen_lines $((MAX_FILE - 12)); } > "$c/master/full.c"
@@ -252,6 +252,10 @@ self_test() {
         gen_lines 200 | sed 's/^/    /'
         echo '};'
         echo 'static struct big make(void);'
+        echo 'static const struct big *bigp = &(struct big)'
+        echo '{'
+        gen_lines 200 | sed 's/int pad_\([0-9]*\);/    \1,/'
+        echo '};'
         echo 'int'
         echo 'braces(void)'
         echo '{'
@@ -276,7 +280,22 @@ self_test() {
     c=$t/long_func/src
     { echo '/* f.c */'; gen_func fine 5; echo; gen_func too_long $((MAX_FUNC + 1)); } \
         > "$c/master/f.c"
-    expect "$t/long_func" "master/f.c:$((1 + 2 + 5 + 1 + 2))"
+    # Closing braces in comments and a macro early in the body must not
+    # end the function there.
+    {
+        echo '/* g.c */'
+        echo 'void'
+        echo 'hidden(void)'
+        echo '{'
+        echo '    /*'
+        echo '}'
+        echo '     */'
+        echo '#define CLOSE }'
+        echo '    // }'
+        gen_lines $((MAX_FUNC - 6)) | sed 's/^/    /'
+        echo '}'
+    } > "$c/master/g.c"
+    expect "$t/long_func" "master/f.c:$((1 + 2 + 5 + 1 + 2))" "master/g.c:3"
 
     # Another layout: braces on the signature's line, signature over two
     # lines, a '}' inside a string that must not end the function early.
