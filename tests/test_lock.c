@@ -235,3 +235,76 @@ Test(lock, missing_grandparent_is_an_error)
     free(deep);
     free(path);
 }
+
+/* The directory is created one level deep, mode 0755 (under umask 022),
+ * and a path the user named may climb with ".." or pass a symbolic link. */
+Test(lock, creates_one_level_through_dotdot_and_symlinks)
+{
+    struct run_lock lk;
+    char *dir = strdup(lock_path), *out, *link, *via_dotdot, *via_link;
+    struct stat sb;
+    mode_t old = umask(022);
+
+    *strrchr(dir, '/') = '\0';             /* tmp/out/.imgpool */
+    out = th_path(tmp, "out");
+    link = th_path(tmp, "outlink");
+    cr_assert(asprintf(&via_dotdot, "%s/../out/.imgpool/lock", out) > 0);
+    cr_assert(asprintf(&via_link, "%s/.imgpool/lock", link) > 0);
+
+    cr_assert_eq(lock_acquire(&lk, via_dotdot, 0, NULL, 0), LOCK_OK,
+                 "%s", strerror(errno));
+    cr_assert(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode));
+    cr_assert_eq(sb.st_mode & 07777, 0755);
+    cr_assert(th_exists(lock_path));
+    lock_release(&lk);
+
+    cr_assert(rmdir(dir) != 0);            /* holds the lock file */
+    cr_assert(unlink(lock_path) == 0 && rmdir(dir) == 0);
+    cr_assert(symlink(out, link) == 0);
+    cr_assert_eq(lock_acquire(&lk, via_link, 0, NULL, 0), LOCK_OK,
+                 "%s", strerror(errno));
+    cr_assert(th_exists(lock_path));
+    lock_release(&lk);
+    umask(old);
+    free(via_link);
+    free(via_dotdot);
+    free(link);
+    free(out);
+    free(dir);
+}
+
+Test(lock, directory_that_is_a_file_is_an_error)
+{
+    struct run_lock lk;
+    char *dir = strdup(lock_path);
+
+    *strrchr(dir, '/') = '\0';
+    th_write_file(dir, "", 0);
+    errno = 0;
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_ERROR);
+    cr_assert_eq(errno, ENOTDIR);
+    cr_assert_eq(lk.fd, -1);
+    free(dir);
+}
+
+/* A wait shorter than one retry interval ends on time, not a whole
+ * interval late, and never early. */
+Test(lock, short_wait_is_bounded)
+{
+    struct run_lock lk;
+    struct attempt a;
+
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    try_in_child(0.15, &a);
+    cr_assert_eq(a.result, LOCK_BUSY);
+    cr_assert(a.elapsed >= 0.149 && a.elapsed < 1.0, "waited %.3f s",
+              a.elapsed);
+    lock_release(&lk);
+}
+
+Test(lock, result_names)
+{
+    cr_assert_str_eq(lock_result_str(LOCK_OK), "ok");
+    cr_assert_str_eq(lock_result_str(LOCK_BUSY), "busy");
+    cr_assert_str_eq(lock_result_str(LOCK_ERROR), "error");
+}

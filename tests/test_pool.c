@@ -9,11 +9,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pool.h"
+#include "proto.h"
 #include "sig.h"
 #include "util.h"
 
@@ -304,4 +306,119 @@ Test(pool, workers_dying_at_start_up_end_the_run, .timeout = 30)
                      "a file was blamed for a start-up failure");
     }
     assert_no_children();
+}
+
+/* ------------------------------------------------------------------------
+ * The framing under the pool: each proto_recv() outcome, on a socketpair.
+ */
+
+static void
+proto_pair(int sv[2])
+{
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+Test(proto, round_trip_with_and_without_payload)
+{
+    struct proto_hdr hdr;
+    char payload[16];
+    int sv[2];
+
+    proto_pair(sv);
+    cr_assert_eq(proto_send(sv[0], PROTO_TASK, 7, NULL, 0), 0);
+    cr_assert_eq(proto_send(sv[0], PROTO_RESULT, 9, "hello", 5), 0);
+    cr_assert_eq(proto_recv(sv[1], &hdr, payload, sizeof(payload)),
+                 PROTO_RECV_OK);
+    cr_assert_eq(hdr.type, PROTO_TASK);
+    cr_assert_eq(hdr.id, 7);
+    cr_assert_eq(hdr.len, 0);
+    cr_assert_eq(proto_recv(sv[1], &hdr, payload, sizeof(payload)),
+                 PROTO_RECV_OK);
+    cr_assert_eq(hdr.type, PROTO_RESULT);
+    cr_assert_eq(hdr.id, 9);
+    cr_assert_eq(hdr.len, 5);
+    cr_assert_eq(memcmp(payload, "hello", 5), 0);
+    close(sv[0]);
+    cr_assert_eq(proto_recv(sv[1], &hdr, payload, sizeof(payload)),
+                 PROTO_RECV_EOF);
+    close(sv[1]);
+}
+
+Test(proto, eof_inside_a_message_is_an_error)
+{
+    struct proto_hdr hdr;
+    char payload[16];
+    int sv[2];
+
+    /* Inside the header. */
+    proto_pair(sv);
+    cr_assert_eq(write(sv[0], "IMGP\1", 5), 5);
+    close(sv[0]);
+    errno = 0;
+    cr_assert_eq(proto_recv(sv[1], &hdr, payload, sizeof(payload)),
+                 PROTO_RECV_ERROR);
+    cr_assert_eq(errno, EPROTO);
+    close(sv[1]);
+
+    /* After the header, inside the payload. */
+    proto_pair(sv);
+    memset(&hdr, 0, sizeof(hdr));
+    hdr.magic = PROTO_MAGIC;
+    hdr.type = PROTO_RESULT;
+    hdr.len = 10;
+    cr_assert_eq(write(sv[0], &hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+    cr_assert_eq(write(sv[0], "abc", 3), 3);
+    close(sv[0]);
+    errno = 0;
+    cr_assert_eq(proto_recv(sv[1], &hdr, payload, sizeof(payload)),
+                 PROTO_RECV_ERROR);
+    cr_assert_eq(errno, EPROTO);
+    close(sv[1]);
+}
+
+Test(proto, bad_magic_and_oversized_payload_are_violations)
+{
+    struct proto_hdr hdr, bad;
+    char payload[4];
+    int sv[2];
+
+    proto_pair(sv);
+    memset(&bad, 0, sizeof(bad));
+    bad.magic = PROTO_MAGIC ^ 1;
+    bad.type = PROTO_TASK;
+    cr_assert_eq(write(sv[0], &bad, sizeof(bad)), (ssize_t)sizeof(bad));
+    cr_assert_eq(proto_recv(sv[1], &hdr, payload, sizeof(payload)),
+                 PROTO_RECV_VIOLATION);
+    /* Longer than the receiver's buffer. */
+    cr_assert_eq(proto_send(sv[0], PROTO_RESULT, 1, "12345", 5), 0);
+    cr_assert_eq(proto_recv(sv[1], &hdr, payload, sizeof(payload)),
+                 PROTO_RECV_VIOLATION);
+    close(sv[0]);
+    close(sv[1]);
+
+    errno = 0;
+    cr_assert_eq(proto_send(-1, PROTO_RESULT, 1, NULL,
+                            PROTO_MAX_PAYLOAD + 1), -1);
+    cr_assert_eq(errno, EMSGSIZE);
+}
+
+Test(proto, send_to_a_closed_peer_is_epipe_not_a_signal)
+{
+    int sv[2];
+
+    proto_pair(sv);
+    close(sv[1]);
+    errno = 0;
+    cr_assert_eq(proto_send(sv[0], PROTO_TASK, 1, NULL, 0), -1);
+    cr_assert_eq(errno, EPIPE);
+    close(sv[0]);
+}
+
+Test(proto, outcome_names)
+{
+    cr_assert_str_eq(proto_recv_str(PROTO_RECV_OK), "ok");
+    cr_assert_str_eq(proto_recv_str(PROTO_RECV_EOF), "eof");
+    cr_assert_str_eq(proto_recv_str(PROTO_RECV_ERROR), "error");
+    cr_assert_str_eq(proto_recv_str(PROTO_RECV_VIOLATION),
+                     "protocol violation");
 }

@@ -509,6 +509,72 @@ Test(scan, follow_symlinks_loop_and_duplicates, .timeout = 20)
     scan_list_release(&l);
 }
 
+/*
+ * Many files, each with two more hard links: enough entries to make the
+ * (dev, ino) set grow several times while it is being probed.  With
+ * --follow-symlinks every file is listed once under the first name met
+ * (a/ sorts first) and its other names are duplicates; a physical walk
+ * keeps no such set and lists every name.
+ */
+Test(scan, hard_links_are_duplicates_when_following, .timeout = 60)
+{
+    enum { NFILES = 3000 };
+    struct ts_scan s = {{NULL}};
+    struct scan_list l;
+    char rel[64], *src, *dst;
+    size_t i, ok = 0, dup = 0;
+    int fd;
+
+    ts_mkdirs("a/");
+    ts_mkdirs("b/");
+    ts_mkdirs("c/");
+    for (i = 0; i < NFILES; i++) {
+        snprintf(rel, sizeof(rel), "a/f%05zu.jpg", i);
+        src = ts_path(rel);
+        fd = open(src, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        cr_assert_geq(fd, 0, "create %s: %s", src, strerror(errno));
+        close(fd);
+        snprintf(rel, sizeof(rel), "b/g%05zu.jpg", NFILES - 1 - i);
+        dst = ts_path(rel);
+        cr_assert_eq(link(src, dst), 0, "link %s: %s", dst, strerror(errno));
+        free(dst);
+        snprintf(rel, sizeof(rel), "c/h%05zu.jpg", i);
+        dst = ts_path(rel);
+        cr_assert_eq(link(src, dst), 0, "link %s: %s", dst, strerror(errno));
+        free(dst);
+        free(src);
+    }
+
+    s.follow = 1;
+    cr_assert_eq(ts_run(&s, &l), 0);
+    cr_assert_eq(l.n, 3 * NFILES);
+    for (i = 0; i < l.n; i++) {
+        const struct task *t = &l.tasks[i];
+
+        if (t->rel[0] == 'a') {
+            cr_assert_eq(t->pre_status, TASK_OK, "%s", t->rel);
+            ok++;
+        } else {
+            cr_assert_eq(t->pre_status, TASK_SKIPPED, "%s", t->rel);
+            cr_assert_eq(t->pre_class, ERR_DUPLICATE, "%s", t->rel);
+            dup++;
+        }
+    }
+    cr_assert_eq(ok, NFILES);
+    cr_assert_eq(dup, 2 * NFILES);
+    /* The duplicate is the same file as the listed one. */
+    cr_assert_eq(find(&l, "b/g00000.jpg")->ino,
+                 find(&l, "a/f02999.jpg")->ino);
+    scan_list_release(&l);
+
+    s.follow = 0;
+    cr_assert_eq(ts_run(&s, &l), 0);
+    cr_assert_eq(l.n, 3 * NFILES);
+    for (i = 0; i < l.n; i++)
+        cr_assert_eq(l.tasks[i].pre_status, TASK_OK, "%s", l.tasks[i].rel);
+    scan_list_release(&l);
+}
+
 Test(scan, include_exclude)
 {
     struct ts_scan s = {{NULL}};

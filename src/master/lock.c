@@ -23,58 +23,87 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dirwalk.h"
 #include "lock.h"
+#include "util.h"
 
-#define RETRY_NS 100000000L     /* 100 ms between attempts while waiting */
+#define RETRY_US 100000         /* 100 ms between attempts while waiting */
 
-static double
-now_s(void)
+/* Close @fd (unless it is AT_FDCWD) without losing errno. */
+static void
+close_keep_errno(int fd)
 {
-    struct timespec ts;
+    int err = errno;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (fd >= 0)
+        close(fd);
+    errno = err;
 }
 
-/* Create the directory that holds @path (one level: the output tree's
- * ".imgpool"); 0, or -1 with errno. */
+/*
+ * Open the directory that holds the lock file, the first @len bytes of a
+ * path the user named (symbolic links followed, ".." allowed).  When it is
+ * missing, create it: one level only (the output tree's ".imgpool"), with
+ * dirwalk_open() below its parent; a missing parent stays ENOENT.  Returns
+ * a descriptor, AT_FDCWD for an empty @dir, or -1 with errno.
+ */
 static int
-make_parent(const char *path)
+open_lock_dir(const char *dir, size_t len)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    int rc = 0;
+    const int dflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    char *copy, *last;
+    int fd, pfd, err;
 
-    if (!slash || slash == path)
-        return 0;
-    dir = strndup(path, (size_t)(slash - path));
-    if (!dir)
+    if (len == 0)
+        return AT_FDCWD;
+    copy = strndup(dir, len);
+    if (!copy)
         return -1;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        rc = -1;
-    free(dir);
-    return rc;
+    fd = open(copy, dflags);
+    if (fd >= 0 || errno != ENOENT)
+        goto out;
+    while (len > 1 && copy[len - 1] == '/')
+        copy[--len] = '\0';
+    last = strrchr(copy, '/');
+    if (!last) {
+        pfd = AT_FDCWD;
+        last = copy;
+    } else {
+        *last++ = '\0';
+        pfd = open(copy[0] ? copy : "/", dflags);
+        if (pfd < 0)
+            goto out;
+    }
+    fd = dirwalk_open(pfd, last, strlen(last),
+                      DIRWALK_CREATE | DIRWALK_FOLLOW, 0755);
+    close_keep_errno(pfd);
+out:
+    err = errno;
+    free(copy);
+    errno = err;
+    return fd;
 }
 
 static int
 open_lock_file(const char *path)
 {
     int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
     struct stat sb;
-    int fd;
+    int dfd, fd;
 
-    fd = open(path, flags, 0644);
-    if (fd < 0 && errno == ENOENT) {
-        if (make_parent(path) < 0)
-            return -1;
-        fd = open(path, flags, 0644);
-    }
+    /* "/lock" lives in "/": keep its one slash as the directory. */
+    dfd = open_lock_dir(path, slash ? (size_t)(slash - path) + (slash == path)
+                                    : 0);
+    if (dfd == -1)
+        return -1;
+    fd = openat(dfd, name, flags, 0644);
+    close_keep_errno(dfd);
     if (fd < 0)
         return -1;
     if (fstat(fd, &sb) < 0) {
-        int err = errno;
-        close(fd);
-        errno = err;
+        close_keep_errno(fd);
         return -1;
     }
     /* O_NONBLOCK above only keeps a planted FIFO from hanging the open. */
@@ -141,13 +170,39 @@ read_holder(int fd, char *holder, size_t size)
     }
 }
 
+/* Sleep @us microseconds (less when a signal interrupts: the caller
+ * rechecks the clock). */
+static void
+usleep_bounded(int64_t us)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(us / 1000000);
+    ts.tv_nsec = (long)(us % 1000000) * 1000;
+    nanosleep(&ts, NULL);
+}
+
+const char *
+lock_result_str(enum lock_result r)
+{
+    switch (r) {
+    case LOCK_OK:
+        return "ok";
+    case LOCK_BUSY:
+        return "busy";
+    case LOCK_ERROR:
+        return "error";
+    }
+    return "unknown";
+}
+
 enum lock_result
 lock_acquire(struct run_lock *lk, const char *path, double wait_s,
              char *holder, size_t size)
 {
-    double deadline = now_s() + (wait_s > 0 ? wait_s : 0);
-    struct timespec pause;
-    double left;
+    int64_t deadline = util_now_us() + (wait_s > 0 ? (int64_t)(wait_s * 1e6)
+                                                    : 0);
+    int64_t left;
     int fd;
 
     lk->fd = -1;
@@ -160,22 +215,17 @@ lock_acquire(struct run_lock *lk, const char *path, double wait_s,
         if (errno == EINTR)
             continue;
         if (errno != EWOULDBLOCK) {
-            int err = errno;
-            close(fd);
-            errno = err;
+            close_keep_errno(fd);
             return LOCK_ERROR;
         }
-        left = deadline - now_s();
+        left = deadline - util_now_us();
         if (left <= 0) {
             if (holder && size > 0)
                 read_holder(fd, holder, size);
             close(fd);
             return LOCK_BUSY;
         }
-        pause.tv_sec = 0;
-        pause.tv_nsec = left * 1e9 < RETRY_NS ? (long)(left * 1e9)
-                                              : RETRY_NS;
-        nanosleep(&pause, NULL);
+        usleep_bounded(left < RETRY_US ? left : RETRY_US);
     }
     write_holder(fd);
     lk->fd = fd;

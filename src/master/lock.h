@@ -15,6 +15,10 @@
  * it), created if needed.  The lock dies with the process, so a killed run
  * never leaves a stale lock.  The file holds the holder's pid and start
  * time for the message an overlapping run prints.
+ *
+ * Errors: lock_acquire() prints nothing; LOCK_ERROR leaves the reason in
+ * errno for the caller's message.  The outcome is an enum (three ways, not
+ * ok/failed), named by lock_result_str().
  */
 #ifndef IMGPOOL_LOCK_H
 #define IMGPOOL_LOCK_H
@@ -33,8 +37,9 @@ enum lock_result {
 
 /*
  * @wait_s: 0 fails at once when busy; > 0 retries every 100 ms until that
- * many seconds have passed (monotonic clock).  The directory holding @path
- * is created (one level, mode 0755) if missing; @path itself must not be a
+ * many seconds have passed (util_now_us()).  The directory holding @path
+ * is created (one level, mode 0755, with dirwalk_open()) if missing; its
+ * parent must exist (ENOENT); @path itself must not be a
  * symbolic link (ELOOP) and must be a regular file (EINVAL).  On LOCK_OK,
  * lk->fd holds the lock; otherwise lk->fd is -1.  On LOCK_BUSY, @holder (if
  * not NULL) receives "pid N since TIME" (TIME in ISO 8601, local time with
@@ -43,6 +48,9 @@ enum lock_result {
  */
 enum lock_result lock_acquire(struct run_lock *lk, const char *path,
                               double wait_s, char *holder, size_t size);
+/* "ok", "busy" or "error". */
+const char *lock_result_str(enum lock_result r);
+
 /* Unlock and close; the file stays (unlinking a flock file races).  Safe
  * to call twice, or after a failed lock_acquire(). */
 void lock_release(struct run_lock *lk);

@@ -1,16 +1,16 @@
 /*
- * report.c - one record per input file, the live progress line and the
- * closing summary.
+ * report.c - one record per input file, the counters and the closing
+ * summary.
  *
  * The master calls report_add() once per finished task, in completion order.
  * Each call appends one JSON object to the --report file and flushes it, so
  * a run killed halfway leaves a file of whole lines that any JSON Lines
  * reader accepts.  The counters kept here feed the progress line on stderr
- * and the summary that report_finish() prints.  All JSON goes through
- * jansson; the only encoding done by hand is the UTF-8 check that decides
- * whether a path needs its exact bytes in base64 beside it, and the escaping
- * that keeps file names from driving the terminal.  docs/REPORT.md is the
- * schema.
+ * (report_progress.c) and the summary that report_finish() prints.  All JSON
+ * goes through jansson; the only encoding done by hand (report_text.c) is
+ * the UTF-8 check that decides whether a path needs its exact bytes in
+ * base64 beside it, and the escaping that keeps file names from driving the
+ * terminal.  docs/REPORT.md is the schema.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +18,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,180 +25,16 @@
 
 #include "msg.h"
 #include "report.h"
+#include "report_int.h"
+#include "util.h"
 
 #define DEFAULT_MAX_LISTED 10
-#define TTY_REDRAW_US 100000      /* terminal: at most ten redraws a second */
-#define PLAIN_REDRAW_US 1000000   /* log file: one line a second */
 
 /*
  * Compact, and enough significant digits that a number rounded to one or
  * three decimals prints as written ("12.3", not "12.300000000000001").
  */
 #define REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
-
-static int64_t
-mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- text: UTF-8, base64, terminal escaping ---- */
-
-/*
- * Length of the well-formed UTF-8 sequence at @s (@n bytes available), or 0
- * when the byte at @s does not start one.  RFC 3629: overlong forms,
- * surrogates (U+D800..U+DFFF) and code points above U+10FFFF are refused.
- */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t len, i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        if (s[0] == 0xe0)
-            lo = 0xa0;          /* below: overlong */
-        else if (s[0] == 0xed)
-            hi = 0x9f;          /* above: surrogates */
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        if (s[0] == 0xf0)
-            lo = 0x90;          /* below: overlong */
-        else if (s[0] == 0xf4)
-            hi = 0x8f;          /* above: beyond U+10FFFF */
-    } else {
-        return 0;               /* continuation byte, C0, C1, F5..FF */
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    }
-    return len;
-}
-
-/*
- * Copy of the @n bytes at @s as valid UTF-8: every byte that does not belong
- * to a well-formed sequence becomes U+FFFD.  *changed says whether any did.
- * Caller frees; NULL on allocation failure.
- */
-static char *
-utf8_repair(const char *s, size_t n, int *changed)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    char *out = malloc(3 * n + 1);
-    size_t i = 0, o = 0, len;
-
-    *changed = 0;
-    if (!out)
-        return NULL;
-    while (i < n) {
-        len = utf8_seq_len(u + i, n - i);
-        if (len == 0) {
-            memcpy(out + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-            *changed = 1;
-            continue;
-        }
-        memcpy(out + o, s + i, len);
-        o += len;
-        i += len;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* RFC 4648 base64 with padding of @n bytes.  Caller frees; NULL on ENOMEM. */
-static char *
-base64_encode(const unsigned char *in, size_t n)
-{
-    static const char digits[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1);
-    size_t i, o = 0;
-    uint32_t v;
-
-    if (!out)
-        return NULL;
-    for (i = 0; i + 3 <= n; i += 3) {
-        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = digits[v >> 18 & 63];
-        out[o++] = digits[v >> 12 & 63];
-        out[o++] = digits[v >> 6 & 63];
-        out[o++] = digits[v & 63];
-    }
-    if (n - i == 1) {
-        v = (uint32_t)in[i] << 16;
-        out[o++] = digits[v >> 18 & 63];
-        out[o++] = digits[v >> 12 & 63];
-        out[o++] = '=';
-        out[o++] = '=';
-    } else if (n - i == 2) {
-        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        out[o++] = digits[v >> 18 & 63];
-        out[o++] = digits[v >> 12 & 63];
-        out[o++] = digits[v >> 6 & 63];
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/*
- * Copy of @s fit to print on a terminal: control characters (C0, DEL and
- * the UTF-8 encoded C1 range) and bytes that are not UTF-8 become C-style
- * escapes ("\n", "\x1b"), and a backslash is doubled so that the escapes
- * stay unambiguous.  Caller frees; NULL on allocation failure.
- */
-static char *
-term_escape(const char *s)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0, o = 0, len, k;
-    char *out = malloc(4 * n + 1);
-
-    if (!out)
-        return NULL;
-    while (i < n) {
-        len = utf8_seq_len(u + i, n - i);
-        if (len == 1 && u[i] >= 0x20 && u[i] != 0x7f && u[i] != '\\') {
-            out[o++] = s[i++];
-            continue;
-        }
-        if (len > 1 && !(u[i] == 0xc2 && u[i + 1] < 0xa0)) {
-            memcpy(out + o, s + i, len);
-            o += len;
-            i += len;
-            continue;
-        }
-        if (len == 0)
-            len = 1;
-        for (k = 0; k < len; k++, i++) {
-            /* C-style short escapes where there is one, \xNN otherwise. */
-            char c = u[i] == '\\' ? '\\' : u[i] == '\n' ? 'n'
-                   : u[i] == '\r' ? 'r' : u[i] == '\t' ? 't' : 0;
-
-            if (c) {
-                out[o++] = '\\';
-                out[o++] = c;
-            } else {
-                o += (size_t)sprintf(out + o, "\\x%02x", u[i]);
-            }
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
 
 /* ---- one record ---- */
 
@@ -237,7 +72,7 @@ json_text(const char *s, size_t n)
 {
     json_t *j;
     int changed;
-    char *fixed = utf8_repair(s, n, &changed);
+    char *fixed = report_utf8_repair(s, n, &changed);
 
     if (!fixed)
         return NULL;
@@ -260,14 +95,14 @@ set_path(json_t *o, const char *key, const char *b64key, const char *s)
     if (!s)
         return json_object_set_new(o, key, json_null());
     n = strlen(s);
-    fixed = utf8_repair(s, n, &changed);
+    fixed = report_utf8_repair(s, n, &changed);
     if (!fixed)
         return -1;
     rc = json_object_set_new(o, key, json_string(fixed));
     free(fixed);
     if (rc < 0 || !changed)
         return rc;
-    b64 = base64_encode((const unsigned char *)s, n);
+    b64 = report_base64((const unsigned char *)s, n);
     if (!b64)
         return -1;
     rc = json_object_set_new(o, b64key, json_string(b64));
@@ -382,7 +217,7 @@ report_write_failed(struct report *r, int err)
         errorf("cannot write report to standard output: %s", strerror(err));
         return;
     }
-    safe = term_escape(r->json_path);
+    safe = report_term_escape(r->json_path);
     errorf("cannot write report '%s': %s", safe ? safe : r->json_path,
            strerror(err));
     free(safe);
@@ -428,7 +263,7 @@ report_open(struct report *r, const char *path)
     }
     r->json = fopen(path, "w");
     if (!r->json) {
-        safe = term_escape(path);
+        safe = report_term_escape(path);
         errorf("cannot open report '%s': %s", safe ? safe : path,
                strerror(errno));
         free(safe);
@@ -454,99 +289,13 @@ report_close(struct report *r)
     r->json = NULL;
 }
 
-/* ---- progress ---- */
-
-static size_t
-term_columns(void)
-{
-    struct winsize ws;
-    const char *env;
-    char *end;
-    long v;
-
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        return ws.ws_col;
-    env = getenv("COLUMNS");
-    if (env) {
-        errno = 0;
-        v = strtol(env, &end, 10);
-        if (errno == 0 && end != env && *end == '\0' && v > 0 && v < 100000)
-            return (size_t)v;
-    }
-    return 80;
-}
-
-/* "[done/total] NN% R files/s ETA mm:ss, N failed" into @buf. */
-static void
-progress_format(const struct report *r, int64_t now, char *buf, size_t size)
-{
-    double secs = (double)(now - r->start_us) / 1e6;
-    double rate = secs > 0 ? (double)r->done / secs : 0;
-    size_t total = r->total > r->done ? r->total : r->done;
-    unsigned pct = total ? (unsigned)(r->done * 100 / total) : 100;
-    char eta[32] = "--:--";
-    long left;
-    int n;
-
-    if (rate > 0) {
-        left = lround((double)(total - r->done) / rate);
-        snprintf(eta, sizeof(eta), "%02ld:%02ld", left / 60, left % 60);
-    }
-    n = snprintf(buf, size, "[%zu/%zu] %u%% %.1f files/s ETA %s", r->done,
-                 total, pct, rate, eta);
-    if (n > 0 && (size_t)n < size && r->count[TASK_FAILED] > 0)
-        snprintf(buf + n, size - (size_t)n, ", %zu failed",
-                 r->count[TASK_FAILED]);
-}
-
-static void
-progress_draw(struct report *r, int64_t now)
-{
-    char line[256];
-    size_t cols;
-
-    progress_format(r, now, line, sizeof(line));
-    r->last_draw_us = now;
-    if (!r->progress_tty) {
-        errorf("%s", line);
-        return;
-    }
-    /* One column short of the edge: some terminals wrap on the last one. */
-    cols = term_columns();
-    if (cols > 1 && cols - 1 < strlen(line))
-        line[cols - 1] = '\0';
-    fprintf(stderr, "\r%s\033[K", line);
-    fflush(stderr);
-    r->progress_drawn = 1;
-}
-
-static void
-progress_tick(struct report *r)
-{
-    int64_t now = mono_us();
-    int64_t every = r->progress_tty ? TTY_REDRAW_US : PLAIN_REDRAW_US;
-
-    if (now - r->last_draw_us >= every)
-        progress_draw(r, now);
-}
-
-static void
-progress_clear(struct report *r)
-{
-    if (!r->progress_drawn)
-        return;
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
-    r->progress_drawn = 0;
-}
-
 void
 report_start(struct report *r, size_t total)
 {
     int tty = isatty(STDERR_FILENO);
 
     r->total = total;
-    r->start_us = mono_us();
+    r->start_us = util_now_us();
     r->last_draw_us = r->start_us;
     switch (r->opts.progress) {
     case PROGRESS_ALWAYS:
@@ -563,7 +312,7 @@ report_start(struct report *r, size_t total)
     /* A terminal shows the bar at once; a log gets its first line after a
      * second, so short runs add nothing to it. */
     if (r->progress_tty)
-        progress_draw(r, r->start_us);
+        report_progress_draw(r, r->start_us);
 }
 
 /* ---- counting ---- */
@@ -590,8 +339,8 @@ report_keep_failure(struct report *r, const struct task *t,
     copy = strndup(msg, msglen);
     if (!copy)
         return;
-    path = term_escape(t->path ? t->path : "");
-    text = term_escape(copy);
+    path = report_term_escape(t->path ? t->path : "");
+    text = report_term_escape(copy);
     free(copy);
     if (!path || !text)
         goto out;
@@ -647,7 +396,7 @@ report_add(struct report *r, const struct task *t,
         free(line);
     }
     if (r->show_progress)
-        progress_tick(r);
+        report_progress_tick(r);
 }
 
 /* ---- the end ---- */
@@ -826,7 +575,7 @@ print_summary(const struct report *r, const struct report_summary *s,
                    failed - r->nfailures,
                    plural(failed - r->nfailures, "failure", "failures"));
         } else {
-            safe = term_escape(r->json_path);
+            safe = report_term_escape(r->json_path);
             errorf("... and %zu more %s, see '%s'", failed - r->nfailures,
                    plural(failed - r->nfailures, "failure", "failures"),
                    safe ? safe : r->json_path);
@@ -850,8 +599,8 @@ report_finish(struct report *r, const struct report_summary *s)
     if (!s)
         s = &none;
     if (r->start_us)
-        secs = (double)(mono_us() - r->start_us) / 1e6;
-    progress_clear(r);
+        secs = (double)(util_now_us() - r->start_us) / 1e6;
+    report_progress_clear(r);
     if (r->json) {
         write_summary(r, s, secs);
         report_close(r);

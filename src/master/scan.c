@@ -6,8 +6,8 @@
  * walk is physical: a symlink found inside a tree is reported, not followed,
  * unless the user asked for --follow-symlinks, in which case fts runs in
  * logical mode (its cycle check turns a loop into one FTS_DC entry) and a
- * table of (dev, ino) pairs keeps a file reached by two routes from being
- * listed twice.  A root that is not a directory is handled on its own,
+ * hashset (hashset.h) over the listed tasks' (dev, ino) keeps a file
+ * reached by two routes from being listed twice.  A root that is not a directory is handled on its own,
  * without fts, which keeps --files-from with many names cheap.
  *
  * Each file is classified by its extension first and by its first bytes
@@ -16,7 +16,8 @@
  * worker blocked forever in open().
  *
  * The list has to stay small for trees of a million files: one malloc per
- * path (rel points into it) and the task array itself, nothing else.
+ * path (rel points into it) and the task array itself, nothing else (plus
+ * 16-byte hashset slots, at most half full, with --follow-symlinks).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "hashset.h"
 #include "msg.h"
 #include "scan.h"
 #include "sniff.h"
@@ -49,19 +51,15 @@ static const char *const image_exts[] = {
     "exr", "hdr", "qoi", "ico",
 };
 
-/* (dev, ino) pairs already listed; only used with follow_symlinks. */
-struct scan_seen {
-    uint64_t *keys;          /* 2 words per slot: dev, ino */
-    unsigned char *used;
-    size_t n, cap;           /* cap is 0 or a power of two */
-};
-
 struct scan_ctx {
     const struct scan_opts *opts;
     struct scan_list *l;
     int root_index;
     size_t rel_off;          /* offset of rel within an fts path */
-    struct scan_seen seen;
+    /* With follow_symlinks: the tasks already listed, by (dev, ino).  The
+     * values are indices into l->tasks, whose dev and ino are the keys, so
+     * the set costs its slots and nothing else. */
+    struct hashset seen;
     char *dirbuf;            /* scratch for "rel/" when pruning */
     size_t dirbuf_size;
 };
@@ -114,84 +112,43 @@ scan_has_image_ext(const char *name)
 }
 
 /* ------------------------------------------------------------------------
- * The (dev, ino) table: open addressing, linear probing, half full at most.
+ * Files reached twice (follow_symlinks): a hashset over the task list.
  */
 
-static size_t
-seen_hash(uint64_t dev, uint64_t ino)
-{
-    uint64_t h = ino * 0x9e3779b97f4a7c15ULL ^ (dev + 0x632be59bd9b4e019ULL);
-
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 29;
-    return (size_t)h;
-}
-
-static void
-seen_release(struct scan_seen *s)
-{
-    free(s->keys);
-    free(s->used);
-    memset(s, 0, sizeof(*s));
-}
-
-static void
-seen_put(struct scan_seen *s, uint64_t dev, uint64_t ino)
-{
-    size_t i = seen_hash(dev, ino) & (s->cap - 1);
-
-    while (s->used[i])
-        i = (i + 1) & (s->cap - 1);
-    s->used[i] = 1;
-    s->keys[2 * i] = dev;
-    s->keys[2 * i + 1] = ino;
-    s->n++;
-}
+struct scan_devino {
+    uint64_t dev, ino;
+};
 
 static int
-seen_grow(struct scan_seen *s)
+seen_eq(uint32_t value, const void *key, void *ctx)
 {
-    struct scan_seen bigger;
-    size_t i;
+    const struct task *t = &((const struct scan_list *)ctx)->tasks[value];
+    const struct scan_devino *k = key;
 
-    bigger.cap = s->cap != 0 ? s->cap * 2 : 1024;
-    bigger.n = 0;
-    if (bigger.cap > SIZE_MAX / (2 * sizeof(uint64_t)))
-        return -1;
-    bigger.keys = malloc(bigger.cap * 2 * sizeof(uint64_t));
-    bigger.used = calloc(bigger.cap, 1);
-    if (bigger.keys == NULL || bigger.used == NULL) {
-        free(bigger.keys);
-        free(bigger.used);
-        return -1;
-    }
-    for (i = 0; i < s->cap; i++) {
-        if (s->used[i])
-            seen_put(&bigger, s->keys[2 * i], s->keys[2 * i + 1]);
-    }
-    seen_release(s);
-    *s = bigger;
-    return 0;
+    return t->dev == k->dev && t->ino == k->ino;
 }
 
-/* 1 if (dev, ino) was already there, 0 if added now, -1 out of memory. */
+/*
+ * Note that the task about to be appended to the list (index l->n) is the
+ * file (@dev, @ino).  *dup is set to 1 when an earlier task already is that
+ * file (the set is then unchanged), to 0 otherwise.  0, or -1 when out of
+ * memory (errno ENOMEM).
+ */
 static int
-seen_add(struct scan_seen *s, uint64_t dev, uint64_t ino)
+seen_add(struct scan_ctx *c, uint64_t dev, uint64_t ino, int *dup)
 {
-    size_t i;
+    struct scan_devino key = { dev, ino };
+    int r;
 
-    if (s->cap != 0) {
-        i = seen_hash(dev, ino) & (s->cap - 1);
-        while (s->used[i]) {
-            if (s->keys[2 * i] == dev && s->keys[2 * i + 1] == ino)
-                return 1;
-            i = (i + 1) & (s->cap - 1);
-        }
-    }
-    if (2 * (s->n + 1) > s->cap && seen_grow(s) < 0)
+    if (c->l->n >= HASHSET_NONE) {
+        errno = ENOMEM;
         return -1;
-    seen_put(s, dev, ino);
+    }
+    r = hashset_insert(&c->seen, hashset_hash2(dev, ino), (uint32_t)c->l->n,
+                       &key, seen_eq, c->l, NULL);
+    if (r < 0)
+        return -1;
+    *dup = r > 0;
     return 0;
 }
 
@@ -221,21 +178,24 @@ file_filtered(const struct scan_opts *o, const char *rel)
 }
 
 /*
- * True when an exclude pattern names the directory at @rel, as "rel" or as
- * "rel/": '*' matches the empty string, so a pattern written for everything
- * below the directory prunes it as well as one naming it.  -1 when out of
- * memory.
+ * Does an exclude pattern name the directory at @rel, as "rel" or as
+ * "rel/"?  ('*' matches the empty string, so a pattern written for
+ * everything below the directory prunes it as well as one naming it.)
+ * The answer goes to *excluded.  0, or -1 when out of memory.
  */
 static int
-dir_excluded(struct scan_ctx *c, const char *rel)
+dir_excluded(struct scan_ctx *c, const char *rel, int *excluded)
 {
     const struct scan_opts *o = c->opts;
     size_t n = strlen(rel);
 
+    *excluded = 0;
     if (o->nexcludes == 0)
         return 0;
-    if (matches_any(o->excludes, o->nexcludes, rel))
-        return 1;
+    if (matches_any(o->excludes, o->nexcludes, rel)) {
+        *excluded = 1;
+        return 0;
+    }
     if (n + 2 > c->dirbuf_size) {
         size_t size = n + 64;
         char *p = realloc(c->dirbuf, size);
@@ -248,7 +208,8 @@ dir_excluded(struct scan_ctx *c, const char *rel)
     memcpy(c->dirbuf, rel, n);
     c->dirbuf[n] = '/';
     c->dirbuf[n + 1] = '\0';
-    return matches_any(o->excludes, o->nexcludes, c->dirbuf);
+    *excluded = matches_any(o->excludes, o->nexcludes, c->dirbuf);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -273,7 +234,6 @@ add_task(struct scan_ctx *c, const char *path, size_t pathlen,
     struct scan_list *l = c->l;
     struct task *t;
     char *copy;
-
 
     if (l->n == l->alloc) {
         size_t alloc = l->alloc != 0 ? l->alloc * 2 : 1024;
@@ -325,19 +285,20 @@ not_regular_msg(mode_t mode)
 
 /*
  * Read the first bytes of the regular file at @path to see whether it is
- * an image.  @nofollow refuses a symlink swapped in since the walk saw the
- * name.  On success *st is refreshed from the open descriptor.  Returns 1
- * for an image, 0 for anything else, -1 when the file cannot be read
- * (already reported).
+ * an image; *is_image says (0 for anything else, including a file that
+ * stopped being a regular file).  @nofollow refuses a symlink swapped in
+ * since the walk saw the name.  *st is refreshed from the open descriptor.
+ * Returns 0, or -1 when the file cannot be read (reported with warnf()).
  */
 static int
-sniff_file(const char *path, int nofollow, struct stat *st)
+sniff_file(const char *path, int nofollow, struct stat *st, int *is_image)
 {
     unsigned char buf[SNIFF_BYTES];
     size_t got = 0;
     int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
     int fd, ret = 0;
 
+    *is_image = 0;
     if (nofollow)
         flags |= O_NOFOLLOW;
     fd = open(path, flags);
@@ -368,17 +329,12 @@ sniff_file(const char *path, int nofollow, struct stat *st)
             break;
         got += (size_t)r;
     }
-    ret = sniff_format(buf, got) != IMGF_UNKNOWN;
+    *is_image = sniff_format(buf, got) != IMGF_UNKNOWN;
 out:
     close(fd);
     return ret;
 }
 
-/*
- * Decide what the non-directory entry at @path is and record it.  @st is
- * from lstat() for an entry met during a physical walk, from stat()
- * otherwise; @nofollow says which.  Returns 0, or -1 when out of memory.
- */
 /*
  * Count a non-task entry (ignored or excluded).  With --shard every shard
  * sees every entry, so each entry is counted by exactly one shard, chosen
@@ -393,6 +349,11 @@ count_entry(struct scan_ctx *c, size_t *counter, const char *rel)
         (*counter)++;
 }
 
+/*
+ * Decide what the non-directory entry at @path is and record it.  @st is
+ * from lstat() for an entry met during a physical walk, from stat()
+ * otherwise; @nofollow says which.  Returns 0, or -1 when out of memory.
+ */
 static int
 scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
           const char *rel, const char *name, const struct stat *st,
@@ -400,7 +361,7 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
 {
     struct scan_list *l = c->l;
     struct stat fst;
-    int image_ext, r;
+    int image_ext, is_image, dup;
 
     if (strncmp(name, SCAN_TMP_PREFIX, sizeof(SCAN_TMP_PREFIX) - 1) == 0) {
         count_entry(c, &l->ignored, rel);
@@ -436,21 +397,19 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
             count_entry(c, &l->ignored, rel);
             return 0;
         }
-        r = sniff_file(path, nofollow, &fst);
-        if (r < 0) {
+        if (sniff_file(path, nofollow, &fst, &is_image) < 0) {
             l->walk_errors++;
             return 0;
         }
-        if (r == 0) {
+        if (!is_image) {
             count_entry(c, &l->ignored, rel);
             return 0;
         }
     }
     if (c->opts->follow_symlinks) {
-        r = seen_add(&c->seen, (uint64_t)fst.st_dev, (uint64_t)fst.st_ino);
-        if (r < 0)
+        if (seen_add(c, (uint64_t)fst.st_dev, (uint64_t)fst.st_ino, &dup) < 0)
             return -1;
-        if (r > 0)      /* the same file, reached again through a link */
+        if (dup)        /* the same file, reached again through a link */
             return add_task(c, path, pathlen, rel, &fst, TASK_SKIPPED,
                             ERR_DUPLICATE, "the same file as another input "
                             "(reached again through a link)");
@@ -532,6 +491,34 @@ walk_file(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
 }
 
 /*
+ * A directory about to be entered: skip it when it is the output directory
+ * or an exclude names it.  0, or -1 when out of memory.
+ */
+static int
+walk_enter_dir(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
+{
+    struct stat st;
+    int excluded;
+
+    if (e->fts_level == FTS_ROOTLEVEL)
+        return 0;
+    /* FTS_NOSTAT leaves fts_statp unset: one stat per directory. */
+    if (c->opts->have_skip_dir && stat(e->fts_path, &st) == 0 &&
+        (uint64_t)st.st_dev == c->opts->skip_dev &&
+        (uint64_t)st.st_ino == c->opts->skip_ino) {
+        notef("not descending into '%s': it is the output directory",
+              e->fts_path);
+        fts_set(fts, e, FTS_SKIP);
+        return 0;
+    }
+    if (dir_excluded(c, rel, &excluded) < 0)
+        return -1;
+    if (excluded)
+        fts_set(fts, e, FTS_SKIP);
+    return 0;
+}
+
+/*
  * Walk the directory @root (no trailing slash except for "/").  Returns 0,
  * or -1 on a fatal problem (already reported).
  */
@@ -557,8 +544,6 @@ walk_dir(struct scan_ctx *c, const char *root)
     for (;;) {
         FTSENT *e;
         const char *rel;
-        struct stat dst;
-        int r;
 
         errno = 0;
         e = fts_read(fts);
@@ -573,22 +558,8 @@ walk_dir(struct scan_ctx *c, const char *root)
 
         switch (e->fts_info) {
         case FTS_D:
-            if (e->fts_level == FTS_ROOTLEVEL)
-                break;
-            /* FTS_NOSTAT leaves fts_statp unset: one stat per directory. */
-            if (c->opts->have_skip_dir && stat(e->fts_path, &dst) == 0 &&
-                (uint64_t)dst.st_dev == c->opts->skip_dev &&
-                (uint64_t)dst.st_ino == c->opts->skip_ino) {
-                notef("not descending into '%s': it is the output directory",
-                      e->fts_path);
-                fts_set(fts, e, FTS_SKIP);
-                break;
-            }
-            r = dir_excluded(c, rel);
-            if (r < 0)
+            if (walk_enter_dir(c, fts, e, rel) < 0)
                 goto oom;
-            if (r > 0)
-                fts_set(fts, e, FTS_SKIP);
             break;
         case FTS_DP:
         case FTS_DOT:
@@ -716,8 +687,10 @@ scan_files_from(struct scan_ctx *c)
     int delim = c->opts->files_from_nul ? '\0' : '\n', rc = 0;
 
     c->root_index = (int)c->opts->nroots;
-    while (rc == 0 && (n = getdelim(&line, &cap, delim,
-                                    c->opts->files_from)) > 0) {
+    while (rc == 0) {
+        n = getdelim(&line, &cap, delim, c->opts->files_from);
+        if (n <= 0)
+            break;
         if (line[n - 1] == delim)
             line[--n] = '\0';
         if (n == 0)
@@ -759,6 +732,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
         return -1;
 
     memset(&c, 0, sizeof(c));
+    hashset_init(&c.seen);
     c.opts = opts;
     c.l = l;
     for (i = 0; i < opts->nroots && ret == 0; i++) {
@@ -797,7 +771,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
             l->alloc = l->n;
         }
     }
-    seen_release(&c.seen);
+    hashset_release(&c.seen);
     free(c.dirbuf);
     return ret;
 }

@@ -80,7 +80,6 @@ worker_main(const struct pool_opts *o, int fd, pid_t master)
 {
     struct proto_hdr hdr;
     struct task_result res;
-    int rc;
 
     if (sig_worker_setup(master) < 0)
         _exit(POOL_EXIT_INIT_FAILED);
@@ -102,8 +101,7 @@ worker_main(const struct pool_opts *o, int fd, pid_t master)
         _exit(POOL_EXIT_INIT_FAILED);
 
     for (;;) {
-        rc = proto_recv(fd, &hdr, NULL, 0);
-        if (rc != 1)
+        if (proto_recv(fd, &hdr, NULL, 0) != PROTO_RECV_OK)
             break; /* EOF: the master is done with us */
         if (hdr.type != PROTO_TASK || hdr.id >= o->id_limit)
             break; /* a protocol bug; the master will see our EOF */
@@ -158,13 +156,15 @@ slot_spawn(struct pool *p, size_t i)
 /*
  * Wait for a worker whose socket reached EOF (or that we killed).  It has
  * closed its socket, so it is exiting; give it a moment, then insist.
- * *maxrss_kb receives its peak resident size.
+ * *status receives its wait status and *maxrss_kb its peak resident size.
+ * 0, or -1 with errno when there was no such child to wait for ("worker
+ * vanished"; *status is then -1, which describe_status() knows).
  */
 static int
-reap(pid_t pid, long *maxrss_kb)
+reap(pid_t pid, int *status, long *maxrss_kb)
 {
     struct rusage ru;
-    int st = 0, waited_ms = 0;
+    int st = 0, waited_ms = 0, rc = 0;
     pid_t r;
 
     memset(&ru, 0, sizeof(ru));
@@ -174,21 +174,29 @@ reap(pid_t pid, long *maxrss_kb)
             break;
         if (r < 0 && errno != EINTR) {
             st = -1;
+            rc = -1;
             break;
         }
         if (waited_ms >= 2000) {
             kill(pid, SIGKILL);
-            while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
-                ;
+            do {
+                r = wait4(pid, &st, 0, &ru);
+            } while (r < 0 && errno == EINTR);
+            if (r < 0) {
+                st = -1;
+                rc = -1;
+            }
             break;
         }
         usleep(1000);
         waited_ms++;
     }
+    *status = st;
     *maxrss_kb = ru.ru_maxrss;
-    return st;
+    return rc;
 }
 
+/* @st as a wait status, or -1 for a worker that could not be reaped. */
 static void
 describe_status(int st, char *buf, size_t size)
 {
@@ -228,7 +236,8 @@ slot_lost(struct pool *p, size_t i, int timed_out)
         kill(s->pid, SIGKILL);
     close(s->fd);
     s->fd = -1;
-    st = reap(s->pid, &maxrss_kb);
+    /* A vanished worker leaves st at -1: described, never decoded. */
+    (void)reap(s->pid, &st, &maxrss_kb);
     s->pid = 0;
 
     if (!s->ready) {
@@ -335,15 +344,15 @@ slot_readable(struct pool *p, size_t i)
     struct slot *s = &p->slots[i];
     struct proto_hdr hdr;
     struct task_result res;
-    int rc = proto_recv(s->fd, &hdr, &res, sizeof(res));
+    enum proto_recv_result rc = proto_recv(s->fd, &hdr, &res, sizeof(res));
 
-    if (rc == 1 && hdr.type == PROTO_READY && !s->ready && !s->busy &&
+    if (rc == PROTO_RECV_OK && hdr.type == PROTO_READY && !s->ready && !s->busy &&
         hdr.len == 0) {
         s->ready = 1;
         p->startup_failures = 0;
         return;
     }
-    if (rc == 1 && s->busy && hdr.type == PROTO_RESULT &&
+    if (rc == PROTO_RECV_OK && s->busy && hdr.type == PROTO_RESULT &&
         hdr.id == s->task && hdr.len == sizeof(res)) {
         res.id = s->task;
         res.message[sizeof(res.message) - 1] = '\0';
@@ -351,7 +360,7 @@ slot_readable(struct pool *p, size_t i)
         finish_task(p, s, &res);
         return;
     }
-    if (rc == 1 || rc == -2)
+    if (rc == PROTO_RECV_OK || rc == PROTO_RECV_VIOLATION)
         warnf("protocol violation from worker %ld; replacing it",
               (long)s->pid);
     slot_lost(p, i, 0);

@@ -20,6 +20,11 @@
  * dispatched are reported through done() as skipped, ERR_INTERRUPTED.
  *
  * Callbacks run in the worker must not write to stdout or stderr.
+ *
+ * Call sequence (master): sig_master_setup(); fill struct pool_opts
+ * (borrowed for the whole run, as are @order and @data); pool_run(&o,
+ * &stats); read stats.  pool_run() owns the workers and reaps every one
+ * before it returns.
  */
 #ifndef IMGPOOL_POOL_H
 #define IMGPOOL_POOL_H

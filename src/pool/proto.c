@@ -26,8 +26,9 @@ write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* 1 when @len bytes were read, 0 on EOF before the first byte, -1 else. */
-static int
+/* Read exactly @len bytes: OK, EOF before the first byte, or ERROR (errno;
+ * EPROTO for an EOF after it). */
+static enum proto_recv_result
 read_all(int fd, void *buf, size_t len)
 {
     char *p = buf;
@@ -37,17 +38,33 @@ read_all(int fd, void *buf, size_t len)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return -1;
+            return PROTO_RECV_ERROR;
         }
         if (n == 0) {
             if (got == 0)
-                return 0;
+                return PROTO_RECV_EOF;
             errno = EPROTO;
-            return -1;
+            return PROTO_RECV_ERROR;
         }
         got += (size_t)n;
     }
-    return 1;
+    return PROTO_RECV_OK;
+}
+
+const char *
+proto_recv_str(enum proto_recv_result r)
+{
+    switch (r) {
+    case PROTO_RECV_OK:
+        return "ok";
+    case PROTO_RECV_EOF:
+        return "eof";
+    case PROTO_RECV_ERROR:
+        return "error";
+    case PROTO_RECV_VIOLATION:
+        return "protocol violation";
+    }
+    return "unknown";
 }
 
 int
@@ -74,21 +91,23 @@ proto_send(int fd, enum proto_type type, uint32_t id, const void *payload,
     return write_all(fd, buf, sizeof(hdr) + len);
 }
 
-int
+enum proto_recv_result
 proto_recv(int fd, struct proto_hdr *hdr, void *payload, uint32_t cap)
 {
-    int rc = read_all(fd, hdr, sizeof(*hdr));
-    if (rc <= 0)
+    enum proto_recv_result rc = read_all(fd, hdr, sizeof(*hdr));
+
+    if (rc != PROTO_RECV_OK)
         return rc;
     if (hdr->magic != PROTO_MAGIC || hdr->len > cap ||
         hdr->len > PROTO_MAX_PAYLOAD)
-        return -2;
+        return PROTO_RECV_VIOLATION;
     if (hdr->len == 0)
-        return 1;
+        return PROTO_RECV_OK;
     rc = read_all(fd, payload, hdr->len);
-    if (rc == 0) {
+    if (rc == PROTO_RECV_EOF) {
+        /* The header came, its payload did not. */
         errno = EPROTO;
-        return -1;
+        return PROTO_RECV_ERROR;
     }
-    return rc < 0 ? -1 : 1;
+    return rc;
 }

@@ -8,6 +8,10 @@
  * task list, inherited across fork); the worker answers PROTO_RESULT with
  * a struct task_result as payload.  Both ends loop over short reads and
  * writes and EINTR.  Anything else on the wire is a protocol violation.
+ *
+ * Call sequence: proto_send() on one end, proto_recv() on the other, on a
+ * SOCK_STREAM socketpair the caller owns.  proto_send() is 0/-1 with errno;
+ * proto_recv() tells its four outcomes apart with enum proto_recv_result.
  */
 #ifndef IMGPOOL_PROTO_H
 #define IMGPOOL_PROTO_H
@@ -30,16 +34,28 @@ struct proto_hdr {
     uint32_t len;
 };
 
+/* What proto_recv() came to: more than ok/failed, hence an enum. */
+enum proto_recv_result {
+    PROTO_RECV_OK = 0,      /* one whole message */
+    PROTO_RECV_EOF,         /* clean EOF before any header byte */
+    PROTO_RECV_ERROR,       /* read error, or EOF inside a message (errno;
+                               EPROTO for the EOF) */
+    PROTO_RECV_VIOLATION,   /* bad magic, or a payload over @cap or
+                               PROTO_MAX_PAYLOAD: a bug on the other side */
+};
+
+/* "ok", "eof", "error" or "protocol violation". */
+const char *proto_recv_str(enum proto_recv_result r);
+
 /* Send one message.  0, or -1 with errno set (EPIPE when the peer is gone). */
 int proto_send(int fd, enum proto_type type, uint32_t id,
                const void *payload, uint32_t len);
 
 /*
- * Receive one message into @hdr and @payload (capacity @cap).
- * Returns 1 for a message, 0 for a clean EOF before any header byte,
- * -1 on a read error or EOF inside a message (errno set; EPROTO for an
- * EOF mid-message), -2 on a protocol violation (bad magic, oversized).
+ * Receive one message into @hdr and @payload (capacity @cap; @payload may
+ * be NULL when @cap is 0).  Blocks until a whole message, EOF or an error.
  */
-int proto_recv(int fd, struct proto_hdr *hdr, void *payload, uint32_t cap);
+enum proto_recv_result proto_recv(int fd, struct proto_hdr *hdr,
+                                  void *payload, uint32_t cap);
 
 #endif

@@ -9,12 +9,18 @@
  * Worker: sig_worker_setup() restores default dispositions, ignores SIGINT
  * and SIGTERM (the master coordinates shutdown: a worker exits when its
  * socket reaches EOF), and arranges to be killed if the master dies.
+ *
+ * Call sequence: sig_master_setup() once in the master before pool_run();
+ * sig_worker_setup() first thing in each worker.  Both return 0, or -1
+ * with errno (the caller prints); the rest cannot fail.  The state is
+ * process-wide (a handler can reach nothing else).
  */
 #ifndef IMGPOOL_SIG_H
 #define IMGPOOL_SIG_H
 
 #include <sys/types.h>
 
+/* Self-pipe and handlers.  0, or -1 with errno; safe to call again. */
 int sig_master_setup(void);
 /* Read end of the self-pipe, for poll(); -1 before setup. */
 int sig_fd(void);
@@ -25,7 +31,8 @@ int sig_count(void);
 /* Empty the self-pipe. */
 void sig_drain(void);
 /* In a freshly forked worker; @master is the master's pid.  Closes the
- * self-pipe.  -1 if the master is already gone. */
+ * self-pipe.  0, or -1 if prctl() failed (errno) or the master is already
+ * gone. */
 int sig_worker_setup(pid_t master);
 /* Exit status for an interrupted run: 128 + signal (130, 143). */
 int sig_exit_code(int signo);

@@ -1,0 +1,46 @@
+/*
+ * report_int.h - what the report's own files share: report.c (records,
+ * counters, summary), report_text.c (UTF-8, base64, terminal escaping) and
+ * report_progress.c (the live progress line).  Not for other modules: they
+ * use report.h.
+ *
+ * The text helpers return a new string the caller frees, or NULL when out
+ * of memory; they never fail otherwise.  The progress functions write to
+ * stderr and update r->last_draw_us and r->progress_drawn; report_start()
+ * decides whether they are called at all (r->show_progress).
+ */
+#ifndef IMGPOOL_REPORT_INT_H
+#define IMGPOOL_REPORT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct report;
+
+/*
+ * Copy of the @n bytes at @s as valid UTF-8 (RFC 3629): every byte that
+ * does not belong to a well-formed sequence becomes U+FFFD.  *changed says
+ * whether any did.
+ */
+char *report_utf8_repair(const char *s, size_t n, int *changed);
+
+/* RFC 4648 base64, with padding, of the @n bytes at @in. */
+char *report_base64(const unsigned char *in, size_t n);
+
+/*
+ * Copy of @s fit to print on a terminal: control characters (C0, DEL, the
+ * UTF-8 encoded C1 range) and bytes that are not UTF-8 become C-style
+ * escapes ("\n", "\x1b"); a backslash is doubled.
+ */
+char *report_term_escape(const char *s);
+
+/* Draw the progress line now; @now is util_now_us(). */
+void report_progress_draw(struct report *r, int64_t now);
+
+/* Redraw when the last drawing is old enough (throttled). */
+void report_progress_tick(struct report *r);
+
+/* Erase a line left on a terminal, before the summary is printed. */
+void report_progress_clear(struct report *r);
+
+#endif

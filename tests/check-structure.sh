@@ -1,0 +1,364 @@
+#!/bin/sh
+# Structure limits of the source tree (docs/ARCHITECTURE.md):
+#   - no function longer than 120 lines (its body, '{' to '}' inclusive);
+#   - no .c file longer than 900 lines;
+#   - no file outside src/worker/ includes an image library's header
+#     (vips/*, jpeglib.h, png.h, turbojpeg.h, glib.h, lcms2.h);
+#   - every header opens with a comment block (its contract).
+#
+#   tests/check-structure.sh [SRC_DIR]     (default: src next to tests/)
+#   tests/check-structure.sh --self-test
+#
+# Prints each offender as "file:line: what" and exits 1 when there is one,
+# 0 when there is none, 2 on a usage error.  --self-test builds small
+# offending and clean trees in a temporary directory and checks that each
+# offence is caught at the right line and nothing clean is flagged, so the
+# check cannot pass by accident.
+#
+# Functions are found by a small C lexer (awk): comments, string and
+# character literals and preprocessor lines are skipped, braces are counted,
+# and a '{' at file scope opens a function when the declaration before it
+# has a name followed by '(' and ends in ')' with no '=' (so struct, enum
+# and initialiser braces are not functions).  This does not depend on the
+# house layout (name and braces at column 0), though that is what it meets.
+set -u
+
+MAX_FUNC=120
+MAX_FILE=900
+IMAGE_HEADERS='vips/[^>"]*|jpeglib\.h|png\.h|turbojpeg\.h|glib\.h|lcms2\.h'
+
+# Function lengths of the C files given as arguments.
+func_lengths() {
+    awk -v max="$MAX_FUNC" '
+    function reset_decl() {
+        name = ""; name_line = 0; ident = ""; ident_line = 0
+        saw_eq = 0; paren = 0; last = ";"
+    }
+    FNR == 1 {
+        depth = 0; in_comment = 0; in_func = 0; macro = 0
+        reset_decl()
+    }
+    {
+        line = $0
+        n = length(line)
+        if (!in_comment && (macro || line ~ /^[ \t]*#/)) {
+            macro = (line ~ /\\$/)
+            next
+        }
+        i = 1
+        while (i <= n) {
+            c = substr(line, i, 1)
+            if (in_comment) {
+                if (c == "*" && substr(line, i + 1, 1) == "/") {
+                    in_comment = 0
+                    i += 2
+                } else {
+                    i++
+                }
+                continue
+            }
+            if (c == "/" && substr(line, i + 1, 1) == "*") {
+                in_comment = 1
+                i += 2
+                continue
+            }
+            if (c == "/" && substr(line, i + 1, 1) == "/")
+                break
+            if (c == " " || c == "\t" || c == "\r" || c == "\f") {
+                i++
+                continue
+            }
+            if (c == "\"" || c == "\047") {
+                i++
+                while (i <= n) {
+                    d = substr(line, i, 1)
+                    if (d == "\\") {
+                        i += 2
+                        continue
+                    }
+                    if (d == c)
+                        break
+                    i++
+                }
+                i++
+                last = "x"
+                continue
+            }
+            if (c ~ /[A-Za-z_0-9]/) {
+                match(substr(line, i), /^[A-Za-z_0-9]+/)
+                if (depth == 0 && paren == 0 && c !~ /[0-9]/) {
+                    ident = substr(line, i, RLENGTH)
+                    ident_line = FNR
+                }
+                i += RLENGTH
+                last = "x"
+                continue
+            }
+            if (c == "(") {
+                if (depth == 0 && paren == 0 && name == "" && ident != "") {
+                    name = ident
+                    name_line = ident_line
+                }
+                paren++
+            } else if (c == ")") {
+                if (paren > 0)
+                    paren--
+            } else if (c == "=" && depth == 0 && paren == 0) {
+                saw_eq = 1
+            } else if (c == ";" && depth == 0 && paren == 0) {
+                reset_decl()
+                i++
+                continue
+            } else if (c == "{") {
+                if (depth == 0 && last == ")" && !saw_eq && name != "") {
+                    in_func = 1
+                    func_start = FNR
+                    func_name = name
+                    func_line = name_line
+                }
+                depth++
+            } else if (c == "}") {
+                if (depth > 0)
+                    depth--
+                if (depth == 0) {
+                    if (in_func && FNR - func_start + 1 > max)
+                        printf "%s:%d: function %s is %d lines (limit %d)\n",
+                            FILENAME, func_line, func_name,
+                            FNR - func_start + 1, max
+                    in_func = 0
+                    reset_decl()
+                    i++
+                    continue
+                }
+            }
+            last = c
+            i++
+        }
+    }' "$@"
+}
+
+# Every offence below directory $1, one line each, on stdout.
+check_tree() {
+    src=$1
+    find "$src" -type f -name '*.c' | sort | while IFS= read -r f; do
+        lines=$(wc -l < "$f")
+        if [ "$lines" -gt "$MAX_FILE" ]; then
+            echo "$f:$((MAX_FILE + 1)): file is $lines lines (limit $MAX_FILE)"
+        fi
+        func_lengths "$f"
+    done
+    find "$src" -type f \( -name '*.c' -o -name '*.h' \) | sort |
+    while IFS= read -r f; do
+        case "${f#"$src"/}" in
+        worker/*) continue ;;
+        esac
+        grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($IMAGE_HEADERS)[>\"]" "$f" |
+        while IFS=: read -r ln text; do
+            echo "$f:$ln: image library header outside src/worker: $text"
+        done
+    done
+    find "$src" -type f -name '*.h' | sort | while IFS= read -r f; do
+        first=$(grep -nvE '^[[:space:]]*$' "$f" | head -n 1)
+        case "${first#*:}" in
+        /\**|//*) ;;
+        *) echo "$f:${first%%:*}: header does not open with a comment block" ;;
+        esac
+    done
+}
+
+run_check() {
+    src=$1
+    out=$(check_tree "$src")
+    if [ -n "$out" ]; then
+        printf '%s\n' "$out"
+        echo "check-structure: $(printf '%s\n' "$out" | wc -l) offence(s) in $src" >&2
+        return 1
+    fi
+    return 0
+}
+
+# ---- self-test ----------------------------------------------------------
+
+# A function named $1 in the house layout whose body is $2 lines.
+gen_func() {
+    printf 'static int\n%s(int a, const char *s)\n{\n' "$1"
+    k=2
+    while [ "$k" -lt "$2" ]; do
+        printf '    a += %d;\n' "$k"
+        k=$((k + 1))
+    done
+    printf '}\n'
+}
+
+# $1 lines of plain statements at file scope (padding).
+gen_lines() {
+    k=0
+    while [ "$k" -lt "$1" ]; do
+        printf 'int pad_%d;\n' "$k"
+        k=$((k + 1))
+    done
+}
+
+fails=0
+self_fail() {
+    echo "self-test FAILED: $*" >&2
+    fails=$((fails + 1))
+}
+
+# expect DIR OFFENCE...: the check of DIR fails and prints each OFFENCE
+# (a "file:line" relative to DIR) and nothing else.
+expect() {
+    dir=$1
+    shift
+    out=$(check_tree "$dir/src")
+    for want in "$@"; do
+        if ! printf '%s\n' "$out" | grep -q "^$dir/src/$want: "; then
+            self_fail "$dir: missing '$want' in: $out"
+        fi
+    done
+    got=$(printf '%s' "$out" | grep -c . || true)
+    if [ "$got" -ne "$#" ]; then
+        self_fail "$dir: $got offences, wanted $#: $out"
+    fi
+    if [ "$#" -gt 0 ] && run_check "$dir/src" >/dev/null 2>&1; then
+        self_fail "$dir: exit status 0 with offences"
+    fi
+    if [ "$#" -eq 0 ] && ! run_check "$dir/src" >/dev/null 2>&1; then
+        self_fail "$dir: clean tree failed"
+    fi
+}
+
+self_test() {
+    t=$(mktemp -d "${TMPDIR:-/tmp}/check-structure.XXXXXX") || exit 2
+    trap 'rm -rf "$t"' EXIT
+    for d in clean long_func kr_func long_file include header; do
+        mkdir -p "$t/$d/src/master" "$t/$d/src/worker" "$t/$d/src/common"
+    done
+
+    # Clean: functions of exactly the limit, a file of exactly the limit,
+    # a long initialiser, a long compound literal and a long struct (not
+    # functions), braces inside strings and comments, image headers in the
+    # worker, headers with their comment.
+    c=$t/clean/src
+    { echo '/* ok.c */'; gen_func at_limit "$MAX_FUNC"; } > "$c/master/ok.c"
+    { gen_func fits 10; gen_lines $((MAX_FILE - 12)); } > "$c/master/full.c"
+    {
+        echo '/* a table, not a function */'
+        echo 'static const int table[] ='
+        echo '{'
+        gen_lines 200 | sed 's/int pad_\([0-9]*\);/    \1,/'
+        echo '};'
+        echo 'struct big {'
+        gen_lines 200 | sed 's/^/    /'
+        echo '};'
+        echo 'static struct big make(void);'
+        echo 'static const struct big *bigp = &(struct big)'
+        echo '{'
+        gen_lines 200 | sed 's/int pad_\([0-9]*\);/    \1,/'
+        echo '};'
+        echo 'int'
+        echo 'braces(void)'
+        echo '{'
+        echo '    const char *s = "}}}\n}";   /* } */'
+        echo '    char c = '"'}'"';'
+        echo '    /*'
+        echo '}'
+        echo '     */'
+        echo '#define CLOSE }'
+        gen_lines 100 | sed 's/^/    /'
+        echo '    return s[0] + c;'
+        echo '}'
+    } > "$c/master/tables.c"
+    printf '/*\n * w.c\n */\n#include <vips/vips.h>\n#include <png.h>\n' \
+        > "$c/worker/w.c"
+    printf '\n/* x.h - contract */\n#ifndef X_H\n#define X_H\n#endif\n' \
+        > "$c/common/x.h"
+    printf '// y.h - contract\nint y(void);\n' > "$c/common/y.h"
+    expect "$t/clean"
+
+    # One line over in the house layout: reported at the name's line.
+    c=$t/long_func/src
+    { echo '/* f.c */'; gen_func fine 5; echo; gen_func too_long $((MAX_FUNC + 1)); } \
+        > "$c/master/f.c"
+    # Closing braces in comments and a macro early in the body must not
+    # end the function there.
+    {
+        echo '/* g.c */'
+        echo 'void'
+        echo 'hidden(void)'
+        echo '{'
+        echo '    /*'
+        echo '}'
+        echo '     */'
+        echo '#define CLOSE }'
+        echo '    // }'
+        gen_lines $((MAX_FUNC - 6)) | sed 's/^/    /'
+        echo '}'
+    } > "$c/master/g.c"
+    expect "$t/long_func" "master/f.c:$((1 + 2 + 5 + 1 + 2))" "master/g.c:3"
+
+    # Another layout: braces on the signature's line, signature over two
+    # lines, a '}' inside a string that must not end the function early.
+    c=$t/kr_func
+    {
+        echo '/* k.c */'
+        echo 'static int kr(int a,'
+        echo '              int b) {'
+        echo '    const char *s = "}";'
+        gen_lines $((MAX_FUNC - 2)) | sed 's/^/    /'
+        echo '}'
+    } > "$c/src/common/k.c"
+    expect "$c" "common/k.c:2"
+
+    # A .c file one line over.
+    c=$t/long_file/src
+    { echo '/* big.c */'; gen_lines "$MAX_FILE"; } > "$c/master/big.c"
+    expect "$t/long_file" "master/big.c:$((MAX_FILE + 1))"
+
+    # Image headers outside the worker, in any spelling of the directive.
+    c=$t/include/src
+    printf '/* a.c */\n#include <stdio.h>\n#include <vips/vips.h>\n' \
+        > "$c/master/a.c"
+    printf '/* b.h */\n#ifndef B_H\n#  include "jpeglib.h"\n#endif\n' \
+        > "$c/common/b.h"
+    mkdir -p "$c/pool"
+    printf '/* p.c */\n#include <glib.h>\n#include <lcms2.h>\n#include <turbojpeg.h>\n#include<png.h>\n' \
+        > "$c/pool/p.c"
+    expect "$t/include" "master/a.c:3" "common/b.h:3" "pool/p.c:2" \
+        "pool/p.c:3" "pool/p.c:4" "pool/p.c:5"
+
+    # Headers without their opening comment.
+    c=$t/header/src
+    printf '#ifndef H_H\n#define H_H\n/* late */\n#endif\n' > "$c/master/h.h"
+    printf '\n\nint z(void); /* trailing */\n' > "$c/worker/z.h"
+    expect "$t/header" "master/h.h:1" "worker/z.h:3"
+
+    if [ "$fails" -gt 0 ]; then
+        echo "check-structure: self-test: $fails failure(s)" >&2
+        exit 1
+    fi
+    echo "check-structure: self-test passed"
+    exit 0
+}
+
+case "${1:-}" in
+--self-test)
+    self_test
+    ;;
+-h | --help)
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+-*)
+    echo "usage: $0 [SRC_DIR] | --self-test" >&2
+    exit 2
+    ;;
+esac
+
+src=${1:-$(cd "$(dirname "$0")/.." && pwd)/src}
+src=${src%/}
+if [ ! -d "$src" ]; then
+    echo "check-structure: '$src' is not a directory" >&2
+    exit 2
+fi
+run_check "$src"
