@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "helpers.h"
+#include "util.h"
 #include "settings.h"
 #include "state.h"
 
@@ -106,6 +107,7 @@ ftask_make(struct ftask *f, const char *rel, size_t size)
     f->t.path = th_path(in_dir, rel);
     f->t.rel = f->t.path + strlen(in_dir) + 1;
     cr_assert(asprintf(&f->t.out_path, "%s/%s.jpg", out_dir, rel) > 0);
+    f->t.out_rel = f->t.out_path + strlen(out_dir) + 1;
     f->input_abs = strdup(f->t.path);
     fill_bytes(f->t.path, size, 'i');
     rescan(f);
@@ -498,6 +500,7 @@ Test(state, record_needs_the_output)
     ftask_make(&outside, "b.jpg", 10);
     free(outside.t.out_path);
     cr_assert(asprintf(&outside.t.out_path, "%s/b.jpg", tmp) > 0);
+    outside.t.out_rel = "../b.jpg";
     write_output(&outside, 10);
     capture_begin(&cap);
     cr_assert_eq(state_record(st, &a.t, a.input_abs, fp), -1,
@@ -896,13 +899,11 @@ Test(state, prune_refuses_tampered_paths)
  * Scale
  */
 
+/* Seconds on the one monotonic clock (util.h). */
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)util_now_us() / 1e6;
 }
 
 Test(state, hundred_thousand_records, .timeout = 600)
@@ -932,6 +933,7 @@ Test(state, hundred_thousand_records, .timeout = 600)
         }
         cr_assert(asprintf(&t[i].out_path, "%s/d%03d/img-%06d.jpg", out_dir,
                            i / PER_DIR, i) > 0);
+        t[i].out_rel = t[i].out_path + strlen(out_dir) + 1;
         cr_assert(asprintf(&abs[i], "%s/d%03d/img-%06d.jpg", in_dir,
                            i / PER_DIR, i) > 0);
         t[i].path = abs[i];
