@@ -869,3 +869,62 @@ Test(e2e, closed_stdout_cannot_kill_the_master)
     assert_output_jpeg("rgb.jpg", 300);
     assert_output_jpeg("sub/deeper/rgba.jpg", 100);
 }
+
+/*
+ * Output roots are normalised once: "-o out//", "-o ./out/." and "-o out/."
+ * write the outputs "-o out" writes, report them as "out/...", and share
+ * the state of "-o out" (a later "-o out" run finds everything up to
+ * date).  Run from the temporary directory with relative paths, as a user
+ * types them.
+ */
+static void
+output_spelling_test(const char *spelling)
+{
+    const char *args[] = { "thumbnail", "in", "-o", spelling, "--report",
+                           "report.jsonl", NULL };
+    const char *plain[] = { "thumbnail", "in", "-o", "out", "--report",
+                            "report.jsonl", NULL };
+    struct th_run r;
+    json_t *arr, *rec;
+
+    cr_assert_eq(chdir(tmp), 0);
+    add_good_inputs();
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "-o %s: exit %d: %s", spelling, r.status,
+                 r.err);
+    th_run_release(&r);
+    assert_output_jpeg("rgb.jpg", 300);
+    assert_output_jpeg("sub/progressive.jpg", 300);
+    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+    cr_assert(th_exists(out), "out/ itself");
+
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(int_of(summary_of(arr), "ok"), 6);
+    rec = th_find_record(arr, "/progressive.jpg");
+    cr_assert(rec);
+    cr_assert_str_eq(str_of(rec, "output"), "out/sub/progressive.jpg",
+                     "-o %s", spelling);
+    rec = th_find_record(arr, "/rgb.jpg");
+    cr_assert_str_eq(str_of(rec, "output"), "out/rgb.jpg");
+    json_decref(arr);
+
+    arr = run_and_read(plain, 0);
+    cr_assert_eq(count_reason(arr, "skipped", "up-to-date"), 6,
+                 "-o out after -o %s redid files", spelling);
+    json_decref(arr);
+}
+
+Test(e2e, output_dir_with_double_slash_works_like_plain)
+{
+    output_spelling_test("out//");
+}
+
+Test(e2e, output_dir_dot_slash_dot_works_like_plain)
+{
+    output_spelling_test("./out/.");
+}
+
+Test(e2e, output_dir_slash_dot_works_like_plain)
+{
+    output_spelling_test("out/.");
+}
