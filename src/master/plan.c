@@ -493,17 +493,16 @@ need_eq(uint32_t value, const void *key, void *ctx)
 }
 
 /*
- * Claim task @i's out_rel in the set of outputs.  Returns SIZE_MAX when it
- * was free, the index of the task that holds it already, or -1 cast to
- * int via *nomem when memory ran out.
+ * Claim task @i's out_rel, whose hash is @h, in the set of outputs.
+ * Returns SIZE_MAX when it was free, else the index of the task that holds
+ * it already; sets *nomem when memory ran out (and returns SIZE_MAX).
  */
 static size_t
-out_claim(struct planner *pl, size_t i, int *nomem)
+out_claim(struct planner *pl, size_t i, uint64_t h, int *nomem)
 {
-    const char *rel = pl->tasks[i].out_rel;
     uint32_t old;
-    int rc = hashset_insert(&pl->outs, hashset_hash(rel, strlen(rel)),
-                            (uint32_t)i, rel, out_eq, pl, &old);
+    int rc = hashset_insert(&pl->outs, h, (uint32_t)i, pl->tasks[i].out_rel,
+                            out_eq, pl, &old);
 
     if (rc < 0)
         *nomem = 1;
@@ -516,11 +515,8 @@ static int
 need_add(struct planner *pl, size_t i, size_t len)
 {
     struct span key = { pl->tasks[i].out_rel, len };
-    uint64_t h = hashset_hash(key.p, len);
     int rc;
 
-    if (hashset_find(&pl->dirs, h, &key, need_eq, pl) != HASHSET_NONE)
-        return 0;
     if (pl->nneeds == pl->needs_alloc) {
         size_t alloc = pl->needs_alloc ? 2 * pl->needs_alloc : 64;
         struct dir_need *v = realloc(pl->needs, alloc * sizeof(*v));
@@ -529,13 +525,15 @@ need_add(struct planner *pl, size_t i, size_t len)
         pl->needs = v;
         pl->needs_alloc = alloc;
     }
+    /* Filled in before the insert, kept only when it was added. */
     pl->needs[pl->nneeds].task = (uint32_t)i;
     pl->needs[pl->nneeds].len = (uint32_t)len;
-    rc = hashset_insert(&pl->dirs, h, (uint32_t)pl->nneeds, &key, need_eq,
-                        pl, NULL);
+    rc = hashset_insert(&pl->dirs, hashset_hash(key.p, len),
+                        (uint32_t)pl->nneeds, &key, need_eq, pl, NULL);
     if (rc < 0)
         return -1;
-    pl->nneeds++;
+    if (rc == 0)
+        pl->nneeds++;
     return 0;
 }
 
@@ -567,15 +565,6 @@ need_all(struct planner *pl)
     return 0;
 }
 
-static int
-is_needed_dir(struct planner *pl, const char *rel)
-{
-    struct span key = { rel, strlen(rel) };
-
-    return hashset_find(&pl->dirs, hashset_hash(rel, key.len), &key,
-                        need_eq, pl) != HASHSET_NONE;
-}
-
 #define CLAIMED (SIZE_MAX - 1)
 
 /*
@@ -585,11 +574,15 @@ is_needed_dir(struct planner *pl, const char *rel)
 static size_t
 claim(struct planner *pl, size_t i, int *nomem)
 {
+    const char *rel = pl->tasks[i].out_rel;
+    struct span key = { rel, strlen(rel) };
+    uint64_t h = hashset_hash(rel, key.len);
     size_t other;
 
-    if (is_needed_dir(pl, pl->tasks[i].out_rel))
+    if (pl->nneeds &&
+        hashset_find(&pl->dirs, h, &key, need_eq, pl) != HASHSET_NONE)
         return SIZE_MAX;
-    other = out_claim(pl, i, nomem);
+    other = out_claim(pl, i, h, nomem);
     return other == SIZE_MAX ? CLAIMED : other;
 }
 
@@ -624,8 +617,8 @@ plan_in_place(struct scan_list *l)
 
 /*
  * Give task @t the output path from template @tmpl: out_path, and out_rel
- * pointing into it.  0; 1 when no path could be built (out_path NULL, *why
- * says why); -1 when out of memory.
+ * pointing into it.  0, or -1 with *why set when no path could be built
+ * (the task is unchanged), or -1 with *why NULL when out of memory.
  */
 static int
 set_out_path(struct planner *pl, struct task *t, const char *tmpl,
@@ -640,10 +633,8 @@ set_out_path(struct planner *pl, struct task *t, const char *tmpl,
     }
     out = build_out_path(pl->o->output_dir, pl->outlen, rel, tmpl,
                          pl->o->format, why);
-    if (!out && !*why)
-        return -1;
     if (!out)
-        return 1;
+        return -1;
     free(t->out_path);
     t->out_path = out;
     t->out_rel = out + pl->outlen + 1;
@@ -662,7 +653,7 @@ plan_paths(struct planner *pl)
     static const char state_dir[] = IMGPOOL_STATE_DIR "/";
     const char *why;
     size_t i;
-    int rc, nomem = 0;
+    int nomem = 0;
 
     for (i = 0; i < pl->ntasks; i++) {
         struct task *t = &pl->tasks[i];
@@ -672,10 +663,9 @@ plan_paths(struct planner *pl)
         free(t->out_path);
         t->out_path = NULL;
         t->out_rel = NULL;
-        rc = set_out_path(pl, t, pl->tmpl, &why);
-        if (rc < 0)
-            return -1;
-        if (rc > 0) {
+        if (set_out_path(pl, t, pl->tmpl, &why) < 0) {
+            if (!why)
+                return -1;
             plan_fail(t, ERR_OUTPUT_PATH, why);
             continue;
         }
@@ -689,7 +679,8 @@ plan_paths(struct planner *pl)
         }
         if (is_own_input(t, &pl->stats)) {
             plan_fail(t, ERR_OUTPUT_PATH, MSG_OVERWRITE);
-            out_claim(pl, i, &nomem);
+            out_claim(pl, i, hashset_hash(t->out_rel, strlen(t->out_rel)),
+                      &nomem);
         }
     }
     return nomem ? -1 : 0;
@@ -719,14 +710,13 @@ plan_claims(struct planner *pl)
             continue;
         if (!pl->o->name_template &&
             (other == SIZE_MAX || pl->tasks[other].pre_status == TASK_OK)) {
-            int rc = set_out_path(pl, t, fallback_template(pl->o->format),
-                                  &why);
-            if (rc < 0)
-                return -1;
-            if (rc == 0) {
+            if (set_out_path(pl, t, fallback_template(pl->o->format),
+                             &why) == 0) {
                 other = claim(pl, i, &nomem);
                 if (other == CLAIMED)
                     continue;
+            } else if (!why) {
+                return -1;
             }
         }
         if (other == SIZE_MAX)
