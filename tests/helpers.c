@@ -768,3 +768,91 @@ th_corpus_dir(void)
         return SHARED_CORPUS_DIR "/odd";
     return NULL;
 }
+
+json_t *
+th_summary(json_t *arr)
+{
+    json_t *last = json_array_get(arr, json_array_size(arr) - 1);
+
+    cr_assert(json_is_true(json_object_get(last, "summary")),
+              "last report line is not the summary");
+    return last;
+}
+
+const char *
+th_json_str(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+long long
+th_json_int(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+size_t
+th_count_records(json_t *arr, const char *status, const char *reason)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i + 1 < json_array_size(arr); i++) {
+        json_t *rec = json_array_get(arr, i);
+        const char *st = th_json_str(rec, "status");
+        const char *r = th_json_str(rec, "reason");
+
+        if (st && strcmp(st, status) == 0 &&
+            (!reason || (r && strcmp(r, reason) == 0)))
+            n++;
+    }
+    return n;
+}
+
+void
+th_assert_thumbnail(const char *path, int longest)
+{
+    struct th_image img;
+
+    cr_assert_eq(th_decode_jpeg(path, &img), 0, "no valid JPEG at %s", path);
+    cr_assert_eq(img.file_channels, 3);
+    cr_assert_eq(img.w > img.h ? img.w : img.h, longest, "%s is %dx%d", path,
+                 img.w, img.h);
+    cr_assert_eq(th_jpeg_quality(path), 90);
+    th_image_release(&img);
+}
+
+pid_t
+th_spawn(const char *const *args)
+{
+    pid_t pid = fork();
+
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        const char *argv[32];
+        int i, fd = open("/dev/null", O_RDWR);
+
+        argv[0] = IMGPOOL_BIN;
+        for (i = 0; args[i] && i < 30; i++)
+            argv[i + 1] = args[i];
+        argv[i + 1] = NULL;
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(IMGPOOL_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int
+th_wait_exit(pid_t pid, int max_ms)
+{
+    int st, waited = 0;
+
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        cr_assert_lt(waited, max_ms, "imgpool did not exit in time");
+        usleep(10000);
+        waited += 10;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
