@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -855,4 +856,50 @@ th_wait_exit(pid_t pid, int max_ms)
         waited += 10;
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void
+th_fill_file(const char *path, size_t size, int c)
+{
+    char *buf = malloc(size ? size : 1);
+
+    cr_assert(buf != NULL);
+    memset(buf, c, size);
+    th_write_file(path, buf, size);
+    free(buf);
+}
+
+void
+th_set_mtime(const char *path, long long sec, long nsec)
+{
+    struct timespec ts[2] = { { (time_t)sec, nsec }, { (time_t)sec, nsec } };
+
+    cr_assert(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0,
+              "utimensat '%s': %s", path, strerror(errno));
+}
+
+void
+th_capture_begin(struct th_capture *c)
+{
+    snprintf(c->path, sizeof(c->path), "%s", "/tmp/imgpool-stderr-XXXXXX");
+    c->fd = mkstemp(c->path);
+    cr_assert(c->fd >= 0);
+    fflush(stderr);
+    c->saved = dup(2);
+    cr_assert(c->saved >= 0);
+    cr_assert(dup2(c->fd, 2) == 2);
+}
+
+char *
+th_capture_end(struct th_capture *c)
+{
+    char *text;
+
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    close(c->fd);
+    text = th_read_file(c->path, NULL);
+    unlink(c->path);
+    return text;
 }

@@ -89,6 +89,21 @@ pid_t th_spawn(const char *const *args);
  * signal. */
 int th_wait_exit(pid_t pid, int max_ms);
 
+/* A file of @size bytes, each @c. */
+void th_fill_file(const char *path, size_t size, int c);
+/* Set atime and mtime of @path (not following a symlink). */
+void th_set_mtime(const char *path, long long sec, long nsec);
+
+/* Capture what this process writes to fd 2 between begin and end; end
+ * returns the text. */
+struct th_capture {
+    int saved;
+    int fd;
+    char path[64];
+};
+void th_capture_begin(struct th_capture *c);
+char *th_capture_end(struct th_capture *c);
+
 /* Directory of the shared odd-file corpus, or NULL when it is absent. */
 const char *th_corpus_dir(void);
 
