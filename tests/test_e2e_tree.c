@@ -106,12 +106,15 @@ Test(tree, second_run_skips_unchanged_files_and_redoes_changed_ones)
     usleep(20000);
     cr_assert_eq(utimensat(AT_FDCWD, touched, ts, 0), 0);
     arr = run_and_read(args, 0);
-    cr_assert_eq(th_count_records(arr, "ok", NULL), 1, "changed input not redone");
-    cr_assert_str_eq(th_json_str(th_find_record(arr, "/rgb.jpg"), "status"), "ok");
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 1,
+                 "changed input not redone");
+    cr_assert_str_eq(th_json_str(th_find_record(arr, "/rgb.jpg"), "status"),
+                     "ok");
     json_decref(arr);
 
     arr = run_and_read(resized, 0);
-    cr_assert_eq(th_count_records(arr, "ok", NULL), 6, "new settings not redone");
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 6,
+                 "new settings not redone");
     json_decref(arr);
     assert_output_jpeg("rgb.jpg", 100);
 

@@ -98,7 +98,8 @@ fake_work(const struct settings *s, const struct task *t,
         task_result_fail(res, ERR_DECODE, "fake decoder refused '%s'", base);
         return;
     }
-    if (!t->out_rel || asprintf(&out, "%s/%s", s->output_dir, t->out_rel) < 0) {
+    if (!t->out_rel ||
+        asprintf(&out, "%s/%s", s->output_dir, t->out_rel) < 0) {
         task_result_fail(res, ERR_INTERNAL, "no out_rel");
         return;
     }

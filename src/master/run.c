@@ -178,20 +178,20 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
 /*
  * One run per output tree: --lock FILE, else the output tree's lock
  * (names_lock_path(): one per shard, so the shards of one job run side by
- * side).  In place there is no default lock.  Returns 0, RUN_EXIT_BUSY or
- * RUN_EXIT_USAGE, after errorf().
+ * side).  In place there is no default lock.  Returns RUN_EXIT_OK, or
+ * RUN_EXIT_BUSY or RUN_EXIT_USAGE after errorf().
  */
-static int
+static enum run_exit
 take_lock(const struct cli_opts *o, struct run_lock *lk)
 {
     char holder[128], *path;
-    int code;
+    enum run_exit code;
 
     lk->fd = -1;
     if (o->lock_path)
         path = xstrdup(o->lock_path);
     else if (o->settings.in_place)
-        return 0;
+        return RUN_EXIT_OK;
     else
         path = names_lock_path(o->output_dir, o->shard_k, o->shard_n);
     if (!path) {
@@ -200,7 +200,7 @@ take_lock(const struct cli_opts *o, struct run_lock *lk)
     }
     switch (lock_acquire(lk, path, o->wait_lock_s, holder, sizeof(holder))) {
     case LOCK_OK:
-        code = 0;
+        code = RUN_EXIT_OK;
         break;
     case LOCK_BUSY:
         errorf("another run holds '%s' (%s)%s; not starting", path, holder,
@@ -272,15 +272,16 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
 }
 
 /*
- * Output directory, lock, signal handlers and scan.  0, or an exit status
- * after errorf().
+ * Output directory, lock, signal handlers and scan.  RUN_EXIT_OK, or the
+ * exit status after errorf().
  */
-static int
+static enum run_exit
 run_setup(struct run *run)
 {
     struct cli_opts *o = run->opts;
     struct stat out_st;
-    int have_out, code;
+    enum run_exit code;
+    int have_out;
 
     memset(&out_st, 0, sizeof(out_st));
     if (setup_output(o, &out_st, &have_out) < 0)
@@ -288,7 +289,7 @@ run_setup(struct run *run)
     /* The lock comes before the signal handlers, so that Ctrl-C still
      * ends a --wait-lock wait. */
     code = take_lock(o, &run->lock);
-    if (code)
+    if (code != RUN_EXIT_OK)
         return code;
     if (sig_master_setup() < 0) {
         errorf("cannot install signal handlers: %s", strerror(errno));
@@ -296,7 +297,7 @@ run_setup(struct run *run)
     }
     if (scan_inputs(run, &out_st, have_out) < 0)
         return RUN_EXIT_USAGE;
-    return 0;
+    return RUN_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -512,7 +513,7 @@ run_process(struct cli_opts *o, const struct run_worker *w)
 
     run_init(&run, o, w);
     normalise_roots(&run);
-    code = run_setup(&run);
+    code = (int)run_setup(&run);
     if (code == 0 && run_plan(&run) < 0)
         code = RUN_EXIT_USAGE;
     if (code == 0 && o->report_path &&

@@ -38,9 +38,10 @@
  *
  * File: <output_dir>/.imgpool/state.sqlite, or state-K-of-N.sqlite for
  * --shard K/N with N > 1 (names_state_db_path() in names.h), so concurrent
- * shards never contend for one database.  The database is held in SQLite's exclusive locking mode for
- * the whole run: a second process opening the same file waits up to five
- * seconds, then state_open() fails (it never treats "busy" as corrupt).
+ * shards never contend for one database.  The database is held in SQLite's
+ * exclusive locking mode for the whole run: a second process opening the
+ * same file waits up to five seconds, then state_open() fails (it never
+ * treats "busy" as corrupt).
  *
  * Workers inherit the open database across fork() and must never touch it;
  * they leave with _exit(), so nothing of it is closed or flushed twice.
@@ -158,8 +159,9 @@ int state_close(struct state *st);
 
 /*
  * Fingerprint of everything in @s that shapes the output bytes, and of the
- * pipeline's version (STATE_PIPELINE_VERSION in state_id.c: bump it whenever a
- * code change alters output bytes, to invalidate every recorded output).
+ * pipeline's version (STATE_PIPELINE_VERSION in state_id.c: bump it
+ * whenever a code change alters output bytes, to invalidate every recorded
+ * output).
  */
 uint64_t state_fingerprint(const struct settings *s);
 
