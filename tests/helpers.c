@@ -292,27 +292,32 @@ slurp_tmpfile(int fd, const char *what)
     return s;
 }
 
-void
-th_run(struct th_run *r, const char *const *args)
+/* The binary's argv: IMGPOOL_BIN, then @args (built before fork: the
+ * child only calls async-signal-safe functions).  Caller frees. */
+static char **
+bin_argv(const char *const *args)
 {
     size_t n = 0;
     char **argv;
-    int out_fd, err_fd, st;
-    pid_t pid;
 
     while (args != NULL && args[n] != NULL)
         n++;
-    /* Built before fork: the child only calls async-signal-safe functions. */
     argv = xmalloc((n + 2) * sizeof(*argv));
     argv[0] = (char *)IMGPOOL_BIN;
     for (size_t i = 0; i < n; i++)
         argv[i + 1] = (char *)args[i];
     argv[n + 1] = NULL;
+    return argv;
+}
 
-    out_fd = anon_tmpfile();
-    err_fd = anon_tmpfile();
+/* Start the binary with @argv (freed here), stdin on /dev/null, stdout and
+ * stderr on @out_fd and @err_fd. */
+static pid_t
+bin_start(char **argv, int out_fd, int err_fd)
+{
+    pid_t pid;
+
     fflush(NULL);
-
     pid = fork();
     cr_assert(pid >= 0, "cannot fork: %s", strerror(errno));
     if (pid == 0) {
@@ -331,15 +336,19 @@ th_run(struct th_run *r, const char *const *args)
         _exit(127);
     }
     free(argv);
+    return pid;
+}
+
+void
+th_run(struct th_run *r, const char *const *args)
+{
+    int out_fd = anon_tmpfile(), err_fd = anon_tmpfile(), st;
+    pid_t pid = bin_start(bin_argv(args), out_fd, err_fd);
 
     while (waitpid(pid, &st, 0) < 0)
         cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
-    if (WIFEXITED(st))
-        r->status = WEXITSTATUS(st);
-    else if (WIFSIGNALED(st))
-        r->status = 128 + WTERMSIG(st);
-    else
-        r->status = -1;
+    /* as a shell reports it: exit code, or 128 + signal */
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     r->out = slurp_tmpfile(out_fd, "captured stdout");
     r->err = slurp_tmpfile(err_fd, "captured stderr");
 }
@@ -825,23 +834,12 @@ th_assert_thumbnail(const char *path, int longest)
 pid_t
 th_spawn(const char *const *args)
 {
-    pid_t pid = fork();
+    int fd = open("/dev/null", O_WRONLY);
+    pid_t pid;
 
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        const char *argv[32];
-        int i, fd = open("/dev/null", O_RDWR);
-
-        argv[0] = IMGPOOL_BIN;
-        for (i = 0; args[i] && i < 30; i++)
-            argv[i + 1] = args[i];
-        argv[i + 1] = NULL;
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(IMGPOOL_BIN, (char *const *)argv);
-        _exit(127);
-    }
+    cr_assert(fd >= 0);
+    pid = bin_start(bin_argv(args), fd, fd);
+    close(fd);
     return pid;
 }
 
@@ -881,9 +879,7 @@ th_set_mtime(const char *path, long long sec, long nsec)
 void
 th_capture_begin(struct th_capture *c)
 {
-    snprintf(c->path, sizeof(c->path), "%s", "/tmp/imgpool-stderr-XXXXXX");
-    c->fd = mkstemp(c->path);
-    cr_assert(c->fd >= 0);
+    c->fd = anon_tmpfile();
     fflush(stderr);
     c->saved = dup(2);
     cr_assert(c->saved >= 0);
@@ -893,13 +889,8 @@ th_capture_begin(struct th_capture *c)
 char *
 th_capture_end(struct th_capture *c)
 {
-    char *text;
-
     fflush(stderr);
     dup2(c->saved, 2);
     close(c->saved);
-    close(c->fd);
-    text = th_read_file(c->path, NULL);
-    unlink(c->path);
-    return text;
+    return slurp_tmpfile(c->fd, "captured stderr");
 }

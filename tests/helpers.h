@@ -97,9 +97,8 @@ void th_set_mtime(const char *path, long long sec, long nsec);
 /* Capture what this process writes to fd 2 between begin and end; end
  * returns the text. */
 struct th_capture {
-    int saved;
-    int fd;
-    char path[64];
+    int saved;      /* the real stderr */
+    int fd;         /* an unlinked temporary file */
 };
 void th_capture_begin(struct th_capture *c);
 char *th_capture_end(struct th_capture *c);
