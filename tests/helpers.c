@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -291,27 +292,32 @@ slurp_tmpfile(int fd, const char *what)
     return s;
 }
 
-void
-th_run(struct th_run *r, const char *const *args)
+/* The binary's argv: IMGPOOL_BIN, then @args (built before fork: the
+ * child only calls async-signal-safe functions).  Caller frees. */
+static char **
+bin_argv(const char *const *args)
 {
     size_t n = 0;
     char **argv;
-    int out_fd, err_fd, st;
-    pid_t pid;
 
     while (args != NULL && args[n] != NULL)
         n++;
-    /* Built before fork: the child only calls async-signal-safe functions. */
     argv = xmalloc((n + 2) * sizeof(*argv));
     argv[0] = (char *)IMGPOOL_BIN;
     for (size_t i = 0; i < n; i++)
         argv[i + 1] = (char *)args[i];
     argv[n + 1] = NULL;
+    return argv;
+}
 
-    out_fd = anon_tmpfile();
-    err_fd = anon_tmpfile();
+/* Start the binary with @argv (freed here), stdin on /dev/null, stdout and
+ * stderr on @out_fd and @err_fd. */
+static pid_t
+bin_start(char **argv, int out_fd, int err_fd)
+{
+    pid_t pid;
+
     fflush(NULL);
-
     pid = fork();
     cr_assert(pid >= 0, "cannot fork: %s", strerror(errno));
     if (pid == 0) {
@@ -330,15 +336,19 @@ th_run(struct th_run *r, const char *const *args)
         _exit(127);
     }
     free(argv);
+    return pid;
+}
+
+void
+th_run(struct th_run *r, const char *const *args)
+{
+    int out_fd = anon_tmpfile(), err_fd = anon_tmpfile(), st;
+    pid_t pid = bin_start(bin_argv(args), out_fd, err_fd);
 
     while (waitpid(pid, &st, 0) < 0)
         cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
-    if (WIFEXITED(st))
-        r->status = WEXITSTATUS(st);
-    else if (WIFSIGNALED(st))
-        r->status = 128 + WTERMSIG(st);
-    else
-        r->status = -1;
+    /* as a shell reports it: exit code, or 128 + signal */
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     r->out = slurp_tmpfile(out_fd, "captured stdout");
     r->err = slurp_tmpfile(err_fd, "captured stderr");
 }
@@ -767,4 +777,120 @@ th_corpus_dir(void)
     if (stat(SHARED_CORPUS_DIR "/odd", &st) == 0 && S_ISDIR(st.st_mode))
         return SHARED_CORPUS_DIR "/odd";
     return NULL;
+}
+
+json_t *
+th_summary(json_t *arr)
+{
+    json_t *last = json_array_get(arr, json_array_size(arr) - 1);
+
+    cr_assert(json_is_true(json_object_get(last, "summary")),
+              "last report line is not the summary");
+    return last;
+}
+
+const char *
+th_json_str(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+long long
+th_json_int(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+size_t
+th_count_records(json_t *arr, const char *status, const char *reason)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i + 1 < json_array_size(arr); i++) {
+        json_t *rec = json_array_get(arr, i);
+        const char *st = th_json_str(rec, "status");
+        const char *r = th_json_str(rec, "reason");
+
+        if (st && strcmp(st, status) == 0 &&
+            (!reason || (r && strcmp(r, reason) == 0)))
+            n++;
+    }
+    return n;
+}
+
+void
+th_assert_thumbnail(const char *path, int longest)
+{
+    struct th_image img;
+
+    cr_assert_eq(th_decode_jpeg(path, &img), 0, "no valid JPEG at %s", path);
+    cr_assert_eq(img.file_channels, 3);
+    cr_assert_eq(img.w > img.h ? img.w : img.h, longest, "%s is %dx%d", path,
+                 img.w, img.h);
+    cr_assert_eq(th_jpeg_quality(path), 90);
+    th_image_release(&img);
+}
+
+pid_t
+th_spawn(const char *const *args)
+{
+    int fd = open("/dev/null", O_WRONLY);
+    pid_t pid;
+
+    cr_assert(fd >= 0);
+    pid = bin_start(bin_argv(args), fd, fd);
+    close(fd);
+    return pid;
+}
+
+int
+th_wait_exit(pid_t pid, int max_ms)
+{
+    int st, waited = 0;
+
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        cr_assert_lt(waited, max_ms, "imgpool did not exit in time");
+        usleep(10000);
+        waited += 10;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void
+th_fill_file(const char *path, size_t size, int c)
+{
+    char *buf = malloc(size ? size : 1);
+
+    cr_assert(buf != NULL);
+    memset(buf, c, size);
+    th_write_file(path, buf, size);
+    free(buf);
+}
+
+void
+th_set_mtime(const char *path, long long sec, long nsec)
+{
+    struct timespec ts[2] = { { (time_t)sec, nsec }, { (time_t)sec, nsec } };
+
+    cr_assert(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0,
+              "utimensat '%s': %s", path, strerror(errno));
+}
+
+void
+th_capture_begin(struct th_capture *c)
+{
+    c->fd = anon_tmpfile();
+    fflush(stderr);
+    c->saved = dup(2);
+    cr_assert(c->saved >= 0);
+    cr_assert(dup2(c->fd, 2) == 2);
+}
+
+char *
+th_capture_end(struct th_capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    return slurp_tmpfile(c->fd, "captured stderr");
 }

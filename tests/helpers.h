@@ -10,6 +10,7 @@
 #define IMGPOOL_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 /* A fresh directory under $TMPDIR (or /tmp); remove with th_rmrf(). */
@@ -65,6 +66,42 @@ int th_jpeg_quality(const char *path);
 json_t *th_read_jsonl(const char *path);
 /* The first element of @arr whose "path" string ends with @suffix. */
 json_t *th_find_record(json_t *arr, const char *path_suffix);
+
+/* The summary object, the last element of a report read by
+ * th_read_jsonl() (asserts that it is one). */
+json_t *th_summary(json_t *arr);
+/* A member of @obj as a string (NULL when absent or not a string) or an
+ * integer (0 then). */
+const char *th_json_str(json_t *obj, const char *key);
+long long th_json_int(json_t *obj, const char *key);
+/* Records of @arr (the summary excluded) with "status" @status and, unless
+ * @reason is NULL, "reason" @reason. */
+size_t th_count_records(json_t *arr, const char *status, const char *reason);
+
+/* @path is a colour JPEG of quality 90 whose longer side is @longest (what
+ * `imgpool thumbnail` makes). */
+void th_assert_thumbnail(const char *path, int longest);
+
+/* Start the built imgpool binary with @args (as th_run(), at most 30) in
+ * the background, stdin, stdout and stderr on /dev/null. */
+pid_t th_spawn(const char *const *args);
+/* Wait for @pid, failing the test after @max_ms; its exit code, or 128 +
+ * signal. */
+int th_wait_exit(pid_t pid, int max_ms);
+
+/* A file of @size bytes, each @c. */
+void th_fill_file(const char *path, size_t size, int c);
+/* Set atime and mtime of @path (not following a symlink). */
+void th_set_mtime(const char *path, long long sec, long nsec);
+
+/* Capture what this process writes to fd 2 between begin and end; end
+ * returns the text. */
+struct th_capture {
+    int saved;      /* the real stderr */
+    int fd;         /* an unlinked temporary file */
+};
+void th_capture_begin(struct th_capture *c);
+char *th_capture_end(struct th_capture *c);
 
 /* Directory of the shared odd-file corpus, or NULL when it is absent. */
 const char *th_corpus_dir(void);

@@ -64,27 +64,6 @@ add_good_inputs(void)
     add_input("gray.png", "gray.png");
 }
 
-static json_t *
-summary_of(json_t *arr)
-{
-    json_t *last = json_array_get(arr, json_array_size(arr) - 1);
-    cr_assert(json_is_true(json_object_get(last, "summary")),
-              "last report line is not the summary");
-    return last;
-}
-
-static const char *
-str_of(json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
-static long long
-int_of(json_t *obj, const char *key)
-{
-    return json_integer_value(json_object_get(obj, key));
-}
-
 static void
 assert_output_jpeg(const char *rel, int longest)
 {
@@ -184,18 +163,18 @@ Test(e2e, good_tree_gives_exit_0_and_mirrored_outputs)
 
     arr = th_read_jsonl(rep);
     cr_assert_eq(json_array_size(arr), 7, "6 records and a summary");
-    sum = summary_of(arr);
-    cr_assert_eq(int_of(sum, "ok"), 6);
-    cr_assert_eq(int_of(sum, "failed"), 0);
-    cr_assert_eq(int_of(sum, "ignored"), 1);
+    sum = th_summary(arr);
+    cr_assert_eq(th_json_int(sum, "ok"), 6);
+    cr_assert_eq(th_json_int(sum, "failed"), 0);
+    cr_assert_eq(th_json_int(sum, "ignored"), 1);
     rec = th_find_record(arr, "/orient6.jpg");
     cr_assert(rec);
-    cr_assert_str_eq(str_of(rec, "status"), "ok");
-    cr_assert_eq(int_of(rec, "in_width"), 120);
-    cr_assert_eq(int_of(rec, "in_height"), 80);
-    cr_assert_eq(int_of(rec, "out_width"), 120);
-    cr_assert_gt(int_of(rec, "out_bytes"), 0);
-    cr_assert(strstr(str_of(rec, "output"), "/out/orient6.jpg"));
+    cr_assert_str_eq(th_json_str(rec, "status"), "ok");
+    cr_assert_eq(th_json_int(rec, "in_width"), 120);
+    cr_assert_eq(th_json_int(rec, "in_height"), 80);
+    cr_assert_eq(th_json_int(rec, "out_width"), 120);
+    cr_assert_gt(th_json_int(rec, "out_bytes"), 0);
+    cr_assert(strstr(th_json_str(rec, "output"), "/out/orient6.jpg"));
     cr_assert(strstr(r.err, "6 ok"), "summary missing: %s", r.err);
     json_decref(arr);
     th_run_release(&r);
@@ -235,15 +214,15 @@ Test(e2e, broken_file_fails_alone_with_a_reason)
     arr = th_read_jsonl(rep);
     cr_assert_eq(json_array_size(arr), 9);
     rec = th_find_record(arr, "/garbage.jpg");
-    cr_assert_str_eq(str_of(rec, "status"), "failed");
+    cr_assert_str_eq(th_json_str(rec, "status"), "failed");
     err = json_object_get(rec, "error");
-    cr_assert_str_eq(str_of(err, "class"), "decode-error");
-    cr_assert(strlen(str_of(err, "message")) > 5);
+    cr_assert_str_eq(th_json_str(err, "class"), "decode-error");
+    cr_assert(strlen(th_json_str(err, "message")) > 5);
     rec = th_find_record(arr, "/fake.jpg");
-    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+    cr_assert_str_eq(th_json_str(json_object_get(rec, "error"), "class"),
                      "not-an-image");
-    cr_assert_eq(int_of(summary_of(arr), "failed"), 2);
-    cr_assert_eq(int_of(summary_of(arr), "ok"), 6);
+    cr_assert_eq(th_json_int(th_summary(arr), "failed"), 2);
+    cr_assert_eq(th_json_int(th_summary(arr), "ok"), 6);
     json_decref(arr);
     th_run_release(&r);
 }
@@ -311,7 +290,7 @@ Test(e2e, fifo_named_jpg_is_skipped_not_read)
     arr = th_read_jsonl(rep);
     rec = th_find_record(arr, "/pipe.jpg");
     cr_assert(rec);
-    cr_assert_str_eq(str_of(rec, "status"), "skipped");
+    cr_assert_str_eq(th_json_str(rec, "status"), "skipped");
     json_decref(arr);
     free(fifo);
     th_run_release(&r);
@@ -339,7 +318,7 @@ Test(e2e, odd_file_names_round_trip)
     cr_assert_eq(json_array_size(arr), 6);
     for (i = 0; i + 1 < json_array_size(arr); i++) {
         json_t *rec = json_array_get(arr, i);
-        if (strcmp(str_of(rec, "status"), "ok") == 0)
+        if (strcmp(th_json_str(rec, "status"), "ok") == 0)
             ok++;
         if (json_object_get(rec, "path_b64"))
             b64++;
@@ -365,38 +344,17 @@ Test(e2e, worker_crash_costs_one_file)
     cr_assert_eq(r.status, 1);
     arr = th_read_jsonl(rep);
     rec = th_find_record(arr, "/boom.jpg");
-    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+    cr_assert_str_eq(th_json_str(json_object_get(rec, "error"), "class"),
                      "worker-crashed");
-    cr_assert(strstr(str_of(json_object_get(rec, "error"), "message"),
+    cr_assert(strstr(th_json_str(json_object_get(rec, "error"), "message"),
                      "signal 11"));
-    cr_assert_eq(int_of(summary_of(arr), "ok"), 6);
+    cr_assert_eq(th_json_int(th_summary(arr), "ok"), 6);
     assert_output_jpeg("rgb.jpg", 300);
     json_decref(arr);
     th_run_release(&r);
 }
 
 /* ---- process-level tests: the binary runs in the background ---- */
-
-static pid_t
-spawn(const char *const *args)
-{
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        const char *argv[32];
-        int i, fd = open("/dev/null", O_RDWR);
-        argv[0] = IMGPOOL_BIN;
-        for (i = 0; args[i] && i < 30; i++)
-            argv[i + 1] = args[i];
-        argv[i + 1] = NULL;
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(IMGPOOL_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
 
 /* Children of @pid, from /proc; returns how many were found. */
 static int
@@ -421,18 +379,6 @@ children_of(pid_t pid, pid_t *kids, int max)
     return n;
 }
 
-static int
-wait_exit(pid_t pid, int max_ms)
-{
-    int st, waited = 0;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-        cr_assert_lt(waited, max_ms, "imgpool did not exit in time");
-        usleep(10000);
-        waited += 10;
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void
 make_many(int n)
 {
@@ -454,7 +400,7 @@ Test(e2e, external_kill_9_of_a_worker_fails_its_file)
     make_many(4);
     add_input("rgb.jpg", "hang.jpg");
     setenv("IMGPOOL_FAULT", "hang:hang.jpg", 1);
-    pid = spawn(args);
+    pid = th_spawn(args);
     unsetenv("IMGPOOL_FAULT");
     /* Wait until the others are done and one worker sits on hang.jpg. */
     usleep(1500 * 1000);
@@ -462,15 +408,15 @@ Test(e2e, external_kill_9_of_a_worker_fails_its_file)
     cr_assert_geq(n, 1, "no workers found");
     for (int i = 0; i < n; i++)
         kill(kids[i], SIGKILL);
-    code = wait_exit(pid, 20000);
+    code = th_wait_exit(pid, 20000);
     cr_assert_eq(code, 1);
     arr = th_read_jsonl(rep);
     rec = th_find_record(arr, "/hang.jpg");
-    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+    cr_assert_str_eq(th_json_str(json_object_get(rec, "error"), "class"),
                      "worker-crashed");
-    cr_assert(strstr(str_of(json_object_get(rec, "error"), "message"),
+    cr_assert(strstr(th_json_str(json_object_get(rec, "error"), "message"),
                      "signal 9"));
-    cr_assert_eq(int_of(summary_of(arr), "ok"), 4);
+    cr_assert_eq(th_json_int(th_summary(arr), "ok"), 4);
     json_decref(arr);
 }
 
@@ -488,26 +434,26 @@ interrupt_test(int signo, int want)
 
     make_many(200);
     setenv("IMGPOOL_FAULT", "hang:f000.jpg", 1);
-    pid = spawn(args);
+    pid = th_spawn(args);
     unsetenv("IMGPOOL_FAULT");
     usleep(400 * 1000);
     kill(pid, signo);
-    code = wait_exit(pid, 15000);
+    code = th_wait_exit(pid, 15000);
     cr_assert_eq(code, want);
     arr = th_read_jsonl(rep);
-    sum = summary_of(arr);
+    sum = th_summary(arr);
     cr_assert_eq(json_array_size(arr), 201, "every input needs a record");
-    cr_assert_eq(int_of(sum, "total"), 200);
-    cr_assert_eq(int_of(sum, "interrupted"), signo);
+    cr_assert_eq(th_json_int(sum, "total"), 200);
+    cr_assert_eq(th_json_int(sum, "interrupted"), signo);
     for (i = 0; i < 200; i++) {
         json_t *rec = json_array_get(arr, i);
-        const char *c = str_of(rec, "reason");
+        const char *c = th_json_str(rec, "reason");
         if (c && strcmp(c, "interrupted") == 0 &&
-            strcmp(str_of(rec, "status"), "skipped") == 0)
+            strcmp(th_json_str(rec, "status"), "skipped") == 0)
             interrupted++;
     }
     cr_assert_eq(interrupted, 199, "the files not started are skipped");
-    cr_assert_str_eq(str_of(th_find_record(arr, "/f000.jpg"), "status"),
+    cr_assert_str_eq(th_json_str(th_find_record(arr, "/f000.jpg"), "status"),
                      "failed", "the file in flight was drained (timeout)");
     json_decref(arr);
 }
@@ -585,7 +531,7 @@ Test(e2e, workers_die_with_a_killed_master)
     add_input("rgb.jpg", "hang1.jpg");
     add_input("rgb.jpg", "hang2.jpg");
     setenv("IMGPOOL_FAULT", "hang:hang*.jpg", 1);
-    pid = spawn(args);
+    pid = th_spawn(args);
     unsetenv("IMGPOOL_FAULT");
     usleep(800 * 1000);
     n = children_of(pid, kids, 8);
@@ -622,9 +568,9 @@ Test(e2e, memory_cap_fails_one_file_as_out_of_memory)
     cr_assert_eq(r.status, 1, "%s", r.err);
     arr = th_read_jsonl(rep);
     rec = th_find_record(arr, "/hog.jpg");
-    cr_assert_str_eq(str_of(json_object_get(rec, "error"), "class"),
+    cr_assert_str_eq(th_json_str(json_object_get(rec, "error"), "class"),
                      "out-of-memory");
-    cr_assert_str_eq(str_of(th_find_record(arr, "/rgb.jpg"), "status"),
+    cr_assert_str_eq(th_json_str(th_find_record(arr, "/rgb.jpg"), "status"),
                      "ok");
     json_decref(arr);
     th_run_release(&r);
@@ -661,8 +607,8 @@ Test(e2e, untrusted_loaders_are_blocked_unless_allowed)
     arr = th_read_jsonl(rep);
     rec = th_find_record(arr, "/old.bmp");
     err = json_object_get(rec, "error");
-    cr_assert_str_eq(str_of(err, "class"), "untrusted-format");
-    cr_assert(strstr(str_of(err, "message"), "--allow-untrusted"));
+    cr_assert_str_eq(th_json_str(err, "class"), "untrusted-format");
+    cr_assert(strstr(th_json_str(err, "message"), "--allow-untrusted"));
     json_decref(arr);
     th_run_release(&r);
 
@@ -670,7 +616,7 @@ Test(e2e, untrusted_loaders_are_blocked_unless_allowed)
     arr = th_read_jsonl(rep);
     rec = th_find_record(arr, "/old.bmp");
     /* ok where libvips was built with ImageMagick (Debian's is) */
-    cr_assert_str_eq(str_of(rec, "status"), "ok", "%s", r.err);
+    cr_assert_str_eq(th_json_str(rec, "status"), "ok", "%s", r.err);
     cr_assert_eq(r.status, 0);
     json_decref(arr);
     th_run_release(&r);
@@ -706,136 +652,6 @@ Test(e2e, unattended_success_is_silent_and_logged)
               strstr(second, "exit 1"), "%s", second);
     free(text);
     free(log);
-}
-
-static size_t
-count_reason(json_t *arr, const char *status, const char *reason)
-{
-    size_t i, n = 0;
-    for (i = 0; i + 1 < json_array_size(arr); i++) {
-        json_t *rec = json_array_get(arr, i);
-        const char *r = str_of(rec, "reason");
-        if (strcmp(str_of(rec, "status"), status) == 0 &&
-            (!reason || (r && strcmp(r, reason) == 0)))
-            n++;
-    }
-    return n;
-}
-
-static json_t *
-run_and_read(const char *const *args, int want)
-{
-    struct th_run r;
-    th_run(&r, args);
-    cr_assert_eq(r.status, want, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-    return th_read_jsonl(rep);
-}
-
-Test(e2e, second_run_skips_unchanged_files_and_redoes_changed_ones)
-{
-    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
-                           NULL };
-    const char *resized[] = { "thumbnail", in, "-o", out, "--report", rep,
-                              "-s", "100", NULL };
-    char *db = th_path(out, ".imgpool/state.sqlite");
-    char *touched = th_path(in, "rgb.jpg");
-    struct timespec ts[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
-    json_t *arr;
-    struct th_run r;
-
-    add_good_inputs();
-    arr = run_and_read(args, 0);
-    cr_assert_eq(count_reason(arr, "ok", NULL), 6);
-    json_decref(arr);
-
-    arr = run_and_read(args, 0);
-    cr_assert_eq(count_reason(arr, "skipped", "up-to-date"), 6,
-                 "unchanged files were redone");
-    json_decref(arr);
-
-    usleep(20000);
-    cr_assert_eq(utimensat(AT_FDCWD, touched, ts, 0), 0);
-    arr = run_and_read(args, 0);
-    cr_assert_eq(count_reason(arr, "ok", NULL), 1, "changed input not redone");
-    cr_assert_str_eq(str_of(th_find_record(arr, "/rgb.jpg"), "status"), "ok");
-    json_decref(arr);
-
-    arr = run_and_read(resized, 0);
-    cr_assert_eq(count_reason(arr, "ok", NULL), 6, "new settings not redone");
-    json_decref(arr);
-    assert_output_jpeg("rgb.jpg", 100);
-
-    /* a corrupt state file costs a full re-run, never a wrong skip */
-    th_write_file(db, "garbage, not a database", 23);
-    th_run(&r, resized);
-    cr_assert_eq(r.status, 0);
-    th_run_release(&r);
-    arr = th_read_jsonl(rep);
-    cr_assert_eq(count_reason(arr, "ok", NULL), 6);
-    json_decref(arr);
-    free(db);
-    free(touched);
-}
-
-Test(e2e, prune_removes_only_outputs_of_deleted_inputs)
-{
-    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
-                           "--prune", NULL };
-    char *gone = th_path(in, "cmyk.jpg");
-    char *mine = th_path(out, "mine.jpg");
-    json_t *arr, *sum;
-
-    add_good_inputs();
-    arr = run_and_read(args, 0);
-    json_decref(arr);
-    th_write_file(mine, "user's own file", 15);
-    cr_assert_eq(unlink(gone), 0);
-    arr = run_and_read(args, 0);
-    sum = summary_of(arr);
-    cr_assert_eq(int_of(sum, "pruned"), 1);
-    json_decref(arr);
-    cr_assert_not(th_exists(th_path(out, "cmyk.jpg")), "stale output kept");
-    cr_assert(th_exists(mine), "a file imgpool did not make was removed");
-    assert_output_jpeg("rgb.jpg", 300);
-    free(gone);
-    free(mine);
-}
-
-Test(e2e, overlapping_run_exits_75_or_waits)
-{
-    const char *hang[] = { "thumbnail", in, "-o", out, "--timeout", "3",
-                           NULL };
-    const char *second[] = { "thumbnail", in, "-o", out, NULL };
-    const char *waiting[] = { "thumbnail", in, "-o", out, "--wait-lock", "10",
-                              NULL };
-    struct th_run r;
-    pid_t pid;
-    int64_t t0;
-    struct timespec now;
-
-    add_input("rgb.jpg", "hang.jpg");
-    setenv("IMGPOOL_FAULT", "hang:hang.jpg", 1);
-    pid = spawn(hang);
-    unsetenv("IMGPOOL_FAULT");
-    usleep(500 * 1000);
-    th_run(&r, second);
-    cr_assert_eq(r.status, 75, "exit %d: %s", r.status, r.err);
-    cr_assert(strstr(r.err, "another run holds"), "%s", r.err);
-    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1,
-                 "one line expected: %s", r.err);
-    th_run_release(&r);
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    t0 = now.tv_sec;
-    th_run(&r, waiting);
-    /* hang.jpg timed out in the first run, so it is redone (and, without
-     * the fault, succeeds) */
-    cr_assert_eq(r.status, 0, "waited run: exit %d: %s", r.status, r.err);
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    cr_assert_lt(now.tv_sec - t0, 10, "--wait-lock waited too long");
-    th_run_release(&r);
-    cr_assert_eq(wait_exit(pid, 10000), 1);
 }
 
 Test(e2e, closed_stdout_cannot_kill_the_master)

@@ -5,6 +5,7 @@
  * quality; these cases pin it to files whose contents are known from
  * testdata/README.md, so a broken oracle fails here first.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,4 +234,61 @@ Test(helpers, jsonl_records)
     free(p);
     th_rmrf(dir);
     free(dir);
+}
+
+Test(helpers, report_counts_and_summary)
+{
+    char *dir = th_mkdtemp();
+    char *p = th_path(dir, "r.jsonl");
+    static const char text[] =
+        "{\"path\":\"a\",\"status\":\"ok\"}\n"
+        "{\"path\":\"b\",\"status\":\"skipped\",\"reason\":\"up-to-date\"}\n"
+        "{\"path\":\"c\",\"status\":\"skipped\",\"reason\":\"dry-run\"}\n"
+        "{\"path\":\"d\",\"status\":\"failed\",\"reason\":\"decode\"}\n"
+        "{\"summary\":true,\"total\":4,\"ok\":1,\"status\":\"ok\"}\n";
+    json_t *arr, *sum;
+
+    th_write_file(p, text, strlen(text));
+    arr = th_read_jsonl(p);
+    sum = th_summary(arr);
+    cr_expect_eq(th_json_int(sum, "total"), 4);
+    cr_expect_eq(th_json_int(sum, "missing"), 0);
+    cr_expect_null(th_json_str(sum, "total"), "not a string");
+    /* the summary line is never counted as a record */
+    cr_expect_eq(th_count_records(arr, "ok", NULL), 1);
+    cr_expect_eq(th_count_records(arr, "skipped", NULL), 2);
+    cr_expect_eq(th_count_records(arr, "skipped", "up-to-date"), 1);
+    cr_expect_eq(th_count_records(arr, "failed", "timeout"), 0);
+    json_decref(arr);
+    free(p);
+    th_rmrf(dir);
+    free(dir);
+}
+
+Test(helpers, thumbnail_check_and_stderr_capture)
+{
+    char *dir = th_mkdtemp();
+    char *in = th_testdata("rgb.jpg");
+    char *out = th_path(dir, "out");
+    char *thumb = th_path(out, "rgb.jpg");
+    const char *args[] = { "thumbnail", in, "-o", out, NULL };
+    struct th_capture cap;
+    struct th_run r;
+    char *err;
+
+    /* testdata/rgb.jpg is 640x480: the default thumbnail is 300x225, Q90 */
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    th_run_release(&r);
+    th_assert_thumbnail(thumb, 300);
+    th_capture_begin(&cap);
+    fprintf(stderr, "to the capture\n");
+    err = th_capture_end(&cap);
+    cr_expect_str_eq(err, "to the capture\n");
+    free(err);
+    th_rmrf(dir);
+    free(dir);
+    free(in);
+    free(out);
+    free(thumb);
 }

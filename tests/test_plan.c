@@ -22,6 +22,7 @@
 #include <criterion/criterion.h>
 
 #include "helpers.h"
+#include "util.h"
 #include "plan.h"
 
 /* ---- fixtures ---- */
@@ -588,13 +589,11 @@ Test(plan, separate_output_dir_is_not_the_input)
 
 /* ---- scale ---- */
 
+/* Seconds on the one monotonic clock (util.h). */
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)util_now_us() / 1e6;
 }
 
 Test(plan, million_tasks_with_one_duplicate, .timeout = 60)

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "helpers.h"
+#include "util.h"
 #include "settings.h"
 #include "state.h"
 
@@ -71,17 +72,6 @@ struct ftask {
     char *input_abs;
 };
 
-static void
-fill_bytes(const char *path, size_t size, int c)
-{
-    char *buf = malloc(size ? size : 1);
-
-    cr_assert(buf != NULL);
-    memset(buf, c, size);
-    th_write_file(path, buf, size);
-    free(buf);
-}
-
 /* Refresh the task's input identity from lstat, as a new scan would. */
 static void
 rescan(struct ftask *f)
@@ -106,8 +96,9 @@ ftask_make(struct ftask *f, const char *rel, size_t size)
     f->t.path = th_path(in_dir, rel);
     f->t.rel = f->t.path + strlen(in_dir) + 1;
     cr_assert(asprintf(&f->t.out_path, "%s/%s.jpg", out_dir, rel) > 0);
+    f->t.out_rel = f->t.out_path + strlen(out_dir) + 1;
     f->input_abs = strdup(f->t.path);
-    fill_bytes(f->t.path, size, 'i');
+    th_fill_file(f->t.path, size, 'i');
     rescan(f);
 }
 
@@ -129,16 +120,7 @@ write_output(const struct ftask *f, size_t size)
     *slash = '\0';
     th_mkdirs(p);
     free(p);
-    fill_bytes(f->t.out_path, size, 'o');
-}
-
-static void
-set_mtime(const char *path, time_t sec, long nsec)
-{
-    struct timespec ts[2] = { { sec, nsec }, { sec, nsec } };
-
-    cr_assert(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0,
-              "utimensat '%s': %s", path, strerror(errno));
+    th_fill_file(f->t.out_path, size, 'o');
 }
 
 static uint64_t
@@ -186,39 +168,6 @@ state_dir_has(const char *prefix)
     closedir(d);
     free(dir);
     return found;
-}
-
-/* Capture what is written to fd 2 between begin and end. */
-struct capture {
-    int saved;
-    int fd;
-    char path[64];
-};
-
-static void
-capture_begin(struct capture *c)
-{
-    snprintf(c->path, sizeof(c->path), "%s", "/tmp/imgpool-stderr-XXXXXX");
-    c->fd = mkstemp(c->path);
-    cr_assert(c->fd >= 0);
-    fflush(stderr);
-    c->saved = dup(2);
-    cr_assert(c->saved >= 0);
-    cr_assert(dup2(c->fd, 2) == 2);
-}
-
-static char *
-capture_end(struct capture *c)
-{
-    char *text;
-
-    fflush(stderr);
-    dup2(c->saved, 2);
-    close(c->saved);
-    close(c->fd);
-    text = th_read_file(c->path, NULL);
-    unlink(c->path);
-    return text;
 }
 
 /* Run @sql on the database file directly (the state must be closed). */
@@ -318,8 +267,8 @@ Test(state, changed_input_is_stale)
     ftask_make(&b, "mtime.jpg", 100);
     ftask_make(&c, "inode.jpg", 100);
     ftask_make(&d, "path.jpg", 100);
-    set_mtime(b.t.path, 1600000000, 0);
-    set_mtime(c.t.path, 1600000000, 123456789);
+    th_set_mtime(b.t.path, 1600000000, 0);
+    th_set_mtime(c.t.path, 1600000000, 123456789);
     rescan(&b);
     rescan(&c);
     write_output(&a, 50);
@@ -333,17 +282,17 @@ Test(state, changed_input_is_stale)
     state_close(st);
 
     /* Size: grown, same mtime. */
-    fill_bytes(a.t.path, 101, 'i');
-    set_mtime(a.t.path, a.t.mtime_ns / 1000000000,
+    th_fill_file(a.t.path, 101, 'i');
+    th_set_mtime(a.t.path, a.t.mtime_ns / 1000000000,
               a.t.mtime_ns % 1000000000);
     rescan(&a);
     /* Mtime: one nanosecond later, same size. */
-    set_mtime(b.t.path, 1600000000, 1);
+    th_set_mtime(b.t.path, 1600000000, 1);
     rescan(&b);
     /* Inode: the same bytes and mtime, renamed over the input. */
     cr_assert(asprintf(&tmpf, "%s.new", c.t.path) > 0);
-    fill_bytes(tmpf, 100, 'i');
-    set_mtime(tmpf, 1600000000, 123456789);
+    th_fill_file(tmpf, 100, 'i');
+    th_set_mtime(tmpf, 1600000000, 123456789);
     cr_assert(rename(tmpf, c.t.path) == 0);
     rescan(&c);
 
@@ -388,52 +337,6 @@ Test(state, changed_fingerprint_is_stale)
     ftask_release(&a);
 }
 
-Test(state, fingerprint_fields)
-{
-    struct settings base, s;
-    uint64_t fp;
-
-    settings_init(&base, MODE_THUMBNAIL);
-    fp = state_fingerprint(&base);
-    cr_assert_eq(fp, state_fingerprint(&base), "deterministic");
-
-#define CHANGES(stmt)                                                       \
-    do {                                                                    \
-        s = base;                                                           \
-        stmt;                                                               \
-        cr_assert_neq(state_fingerprint(&s), fp, "%s must count", #stmt);   \
-    } while (0)
-#define IGNORES(stmt)                                                       \
-    do {                                                                    \
-        s = base;                                                           \
-        stmt;                                                               \
-        cr_assert_eq(state_fingerprint(&s), fp, "%s must not count", #stmt);\
-    } while (0)
-
-    CHANGES(s.mode = MODE_RECOMPRESS);
-    CHANGES(s.width = 301);
-    CHANGES(s.height = 299);
-    CHANGES(s.fit = FIT_COVER);
-    CHANGES(s.upscale = 1);
-    CHANGES(s.quality = 89);
-    CHANGES(s.format = FORMAT_PNG);
-    CHANGES(s.subsample = SUBSAMPLE_444);
-    CHANGES(s.background[0] = 0);
-    CHANGES(s.background[2] = 254);
-    CHANGES(s.strip = 0);
-    CHANGES(s.fail_on = FAIL_ERROR);
-    CHANGES(s.allow_untrusted = 1);
-    /* width and height are not interchangeable */
-    CHANGES((s.width = 300, s.height = 200));
-    IGNORES(s.output_dir = "/elsewhere");
-    IGNORES(s.max_pixels = 1000);
-    IGNORES(s.fast_jpeg = !s.fast_jpeg);
-    IGNORES(s.upscale = 0);
-    IGNORES(s.strip = 7);       /* booleans are canonicalised */
-#undef CHANGES
-#undef IGNORES
-}
-
 Test(state, changed_output_is_stale)
 {
     uint64_t fp = default_fp();
@@ -450,7 +353,7 @@ Test(state, changed_output_is_stale)
     write_output(&mtime, 100);
     write_output(&link, 100);
     write_output(&dir, 100);
-    set_mtime(mtime.t.out_path, 1600000000, 500);
+    th_set_mtime(mtime.t.out_path, 1600000000, 500);
     cr_assert_eq(state_record(st, &gone.t, gone.input_abs, fp), 0);
     cr_assert_eq(state_record(st, &size.t, size.input_abs, fp), 0);
     cr_assert_eq(state_record(st, &mtime.t, mtime.input_abs, fp), 0);
@@ -460,7 +363,7 @@ Test(state, changed_output_is_stale)
 
     cr_assert(unlink(gone.t.out_path) == 0);
     write_output(&size, 101);
-    set_mtime(mtime.t.out_path, 1600000000, 501);   /* same size */
+    th_set_mtime(mtime.t.out_path, 1600000000, 501);   /* same size */
     {
         /* Replaced by a symlink to a file with the same size and mtime. */
         char *twin;
@@ -491,20 +394,21 @@ Test(state, record_needs_the_output)
     uint64_t fp = default_fp();
     struct state *st = open_state();
     struct ftask a, outside;
-    struct capture cap;
+    struct th_capture cap;
     char *err;
 
     ftask_make(&a, "a.jpg", 10);
     ftask_make(&outside, "b.jpg", 10);
     free(outside.t.out_path);
     cr_assert(asprintf(&outside.t.out_path, "%s/b.jpg", tmp) > 0);
+    outside.t.out_rel = "../b.jpg";
     write_output(&outside, 10);
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     cr_assert_eq(state_record(st, &a.t, a.input_abs, fp), -1,
                  "no output on disk");
     cr_assert_eq(state_record(st, &outside.t, outside.input_abs, fp), -1,
                  "output outside the output directory");
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert(strstr(err, "cannot record") != NULL, "stderr: %s", err);
     cr_assert_eq(state_up_to_date(st, &outside.t, outside.input_abs, fp), 0);
     state_close(st);
@@ -531,7 +435,7 @@ Test(state, garbage_database_starts_afresh)
 {
     uint64_t fp = default_fp();
     char garbage[8192], *db = db_path("state.sqlite"), *err;
-    struct capture cap;
+    struct th_capture cap;
     struct state *st;
     struct ftask a;
 
@@ -542,9 +446,9 @@ Test(state, garbage_database_starts_afresh)
         garbage[i] = (char)("not a database "[i % 15]);
     th_write_file(db, garbage, sizeof(garbage));
 
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     st = open_state();
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert(strstr(err, "warning: state database '") != NULL &&
               strstr(err, "' is unreadable (") != NULL &&
               strstr(err, "); starting afresh") != NULL, "stderr: %s", err);
@@ -566,7 +470,7 @@ Test(state, truncated_database_starts_afresh)
     uint64_t fp = default_fp();
     char *db = db_path("state.sqlite"), *err;
     struct ftask f[300];
-    struct capture cap;
+    struct th_capture cap;
     struct state *st;
     char rel[32];
     int n = (int)(sizeof(f) / sizeof(f[0])), fresh = 0;
@@ -582,11 +486,11 @@ Test(state, truncated_database_starts_afresh)
     cr_assert_eq(state_close(st), 0);
     cr_assert(truncate(db, 4096 * 2) == 0);
 
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     st = open_state();
     for (int i = 0; i < n; i++)
         fresh += state_up_to_date(st, &f[i].t, f[i].input_abs, fp);
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     /* Rows on the surviving pages may still be found; the point is that
      * the damage is noticed, the file replaced and nothing crashes. */
     cr_log_info("truncated database: %d of %d rows still found", fresh, n);
@@ -607,7 +511,7 @@ Test(state, newer_or_foreign_database_starts_afresh)
 {
     uint64_t fp = default_fp();
     char *db = db_path("state.sqlite"), *err;
-    struct capture cap;
+    struct th_capture cap;
     struct state *st;
     struct ftask a;
 
@@ -615,9 +519,9 @@ Test(state, newer_or_foreign_database_starts_afresh)
     write_output(&a, 20);
     record_one(&a, fp);
     db_exec(db, "PRAGMA user_version = 99");
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     st = open_state();
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert(strstr(err, "schema version 99") != NULL, "stderr: %s", err);
     cr_assert_eq(state_up_to_date(st, &a.t, a.input_abs, fp), 0);
     state_close(st);
@@ -626,9 +530,9 @@ Test(state, newer_or_foreign_database_starts_afresh)
     /* Someone else's database under our name. */
     cr_assert(unlink(db) == 0);
     db_exec(db, "CREATE TABLE outputs (x); INSERT INTO outputs VALUES (1)");
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     st = open_state();
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert(strstr(err, "not an imgpool state database") != NULL,
               "stderr: %s", err);
     state_close(st);
@@ -638,9 +542,9 @@ Test(state, newer_or_foreign_database_starts_afresh)
     cr_assert(unlink(db) == 0);
     db_exec(db, "CREATE TABLE outputs (x); PRAGMA user_version = 1;"
                 "PRAGMA application_id = 1768777584");
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     st = open_state();
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert(strstr(err, "is unreadable") != NULL, "stderr: %s", err);
     state_close(st);
     free(err);
@@ -652,7 +556,7 @@ Test(state, deleted_database_means_redo)
 {
     uint64_t fp = default_fp();
     char *db = db_path("state.sqlite"), *err;
-    struct capture cap;
+    struct th_capture cap;
     struct state *st;
     struct ftask a;
 
@@ -660,9 +564,9 @@ Test(state, deleted_database_means_redo)
     write_output(&a, 20);
     record_one(&a, fp);
     cr_assert(unlink(db) == 0);
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     st = open_state();
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert_str_empty(err, "a missing database is not worth a warning");
     cr_assert_eq(state_up_to_date(st, &a.t, a.input_abs, fp), 0);
     state_close(st);
@@ -675,12 +579,12 @@ Test(state, deleted_database_means_redo)
 Test(state, busy_database_is_not_moved_aside, .timeout = 60)
 {
     struct state *st = open_state();
-    struct capture cap;
+    struct th_capture cap;
     int status;
     char *err;
     pid_t pid;
 
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
@@ -689,7 +593,7 @@ Test(state, busy_database_is_not_moved_aside, .timeout = 60)
         _exit(state_open(&st2, out_dir, 0, 0) == -1 ? 0 : 1);
     }
     cr_assert(waitpid(pid, &status, 0) == pid);
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "a second opener must fail while the first holds the file");
     cr_assert(strstr(err, "is in use by another process") != NULL,
@@ -729,16 +633,16 @@ Test(state, shards_use_their_own_file)
 Test(state, symlinked_state_dir_is_refused)
 {
     struct state *st = NULL;
-    struct capture cap;
+    struct th_capture cap;
     char *dir, *err;
     int rc;
 
     /* .imgpool as a symlink must not lead the database elsewhere. */
     cr_assert(asprintf(&dir, "%s/.imgpool", out_dir) > 0);
     cr_assert(symlink(tmp, dir) == 0);
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     rc = state_open(&st, out_dir, 0, 0);
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert_eq(rc, -1);
     cr_assert(strstr(err, "is not a directory") != NULL, "stderr: %s", err);
     free(err);
@@ -852,14 +756,14 @@ Test(state, prune_refuses_tampered_paths)
     struct state *st = open_state();
     char *db = db_path("state.sqlite"), *victim, *sql, *err;
     struct removed rem = { 0 };
-    struct capture cap;
+    struct th_capture cap;
     struct stat sb;
     int64_t mtime;
 
     /* A file outside the output tree, and rows that name it with the
      * right size and mtime but a path that climbs out or is absolute. */
     cr_assert(asprintf(&victim, "%s/victim.jpg", tmp) > 0);
-    fill_bytes(victim, 77, 'v');
+    th_fill_file(victim, 77, 'v');
     cr_assert(lstat(victim, &sb) == 0);
     mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
     state_close(st);
@@ -875,10 +779,10 @@ Test(state, prune_refuses_tampered_paths)
     db_exec(db, sql);
 
     st = open_state();
-    capture_begin(&cap);
+    th_capture_begin(&cap);
     cr_assert_eq(state_prune(st, (const char *const[]){ "/nonexistent" }, 1,
                              on_removed, &rem), 0);
-    err = capture_end(&cap);
+    err = th_capture_end(&cap);
     cr_assert_eq(rem.n, 0);
     cr_assert(lstat(victim, &sb) == 0 && sb.st_size == 77,
               "the victim survives");
@@ -896,13 +800,11 @@ Test(state, prune_refuses_tampered_paths)
  * Scale
  */
 
+/* Seconds on the one monotonic clock (util.h). */
 static double
 now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)util_now_us() / 1e6;
 }
 
 Test(state, hundred_thousand_records, .timeout = 600)
@@ -921,7 +823,7 @@ Test(state, hundred_thousand_records, .timeout = 600)
      * both record and lookup stat them. */
     cr_assert(t && abs);
     input = th_path(in_dir, "one.jpg");
-    fill_bytes(input, 10, 'i');
+    th_fill_file(input, 10, 'i');
     cr_assert(lstat(input, &sb) == 0);
     t0 = now_s();
     for (int i = 0; i < N; i++) {
@@ -932,6 +834,7 @@ Test(state, hundred_thousand_records, .timeout = 600)
         }
         cr_assert(asprintf(&t[i].out_path, "%s/d%03d/img-%06d.jpg", out_dir,
                            i / PER_DIR, i) > 0);
+        t[i].out_rel = t[i].out_path + strlen(out_dir) + 1;
         cr_assert(asprintf(&abs[i], "%s/d%03d/img-%06d.jpg", in_dir,
                            i / PER_DIR, i) > 0);
         t[i].path = abs[i];

@@ -35,7 +35,8 @@ dirwalk_open(int dirfd, const char *rel, size_t len, int flags, mode_t mode)
             p += n + 1;
             continue;
         }
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
+        if (n == 2 && p[0] == '.' && p[1] == '.' &&
+            !(flags & DIRWALK_FOLLOW)) {
             close(fd);
             errno = EINVAL;
             return -1;
@@ -76,4 +77,35 @@ dirwalk_open(int dirfd, const char *rel, size_t len, int flags, mode_t mode)
         p += n + 1;
     }
     return fd;
+}
+
+size_t
+dirwalk_normalize(char *path)
+{
+    const char *r = path;
+    char *w = path;
+    int absolute = path[0] == '/';
+
+    if (path[0] == '\0')
+        return 0;
+    if (absolute)
+        *w++ = *r++;
+    while (*r) {
+        const char *slash = strchr(r, '/');
+        size_t n = slash ? (size_t)(slash - r) : strlen(r);
+
+        if (n > 0 && !(n == 1 && r[0] == '.')) {
+            if (w > path + absolute)
+                *w++ = '/';
+            memmove(w, r, n);
+            w += n;
+        }
+        r += n;
+        if (*r == '/')
+            r++;
+    }
+    if (w == path)
+        *w++ = '.';
+    *w = '\0';
+    return (size_t)(w - path);
 }

@@ -11,6 +11,10 @@
  * Each component is opened with openat(O_DIRECTORY | O_NOFOLLOW) from the
  * one before, so a symbolic link planted anywhere on the way can never
  * redirect the walk (unless DIRWALK_FOLLOW, for paths the user named).
+ *
+ * dirwalk_normalize() is the lexical side: it spells a directory the user
+ * named the one way the rest of the run expects ("out//", "./out/." and
+ * "out" all become "out"), without looking at the file system.
  */
 #ifndef IMGPOOL_DIRWALK_H
 #define IMGPOOL_DIRWALK_H
@@ -20,7 +24,8 @@
 
 enum dirwalk_flags {
     DIRWALK_CREATE = 1 << 0,  /* mkdirat() missing components */
-    DIRWALK_FOLLOW = 1 << 1,  /* follow symbolic links (user-named paths) */
+    DIRWALK_FOLLOW = 1 << 1,  /* follow symbolic links and ".." (paths the
+                                 user named, never paths from the tree) */
 };
 
 /*
@@ -29,10 +34,19 @@ enum dirwalk_flags {
  * "/".  Empty and "." components are skipped.  Returns a new O_CLOEXEC
  * descriptor the caller closes, or -1 with errno: ELOOP for a symbolic link
  * on the way (without DIRWALK_FOLLOW), ENOTDIR for a component that is not a
- * directory, EINVAL for a ".." component, ENAMETOOLONG for a component over
- * NAME_MAX, or what mkdirat/openat said.
+ * directory, EINVAL for a ".." component (without DIRWALK_FOLLOW),
+ * ENAMETOOLONG for a component over NAME_MAX, or what mkdirat/openat said.
  */
 int dirwalk_open(int dirfd, const char *rel, size_t len, int flags,
                  mode_t mode);
+
+/*
+ * Normalise the directory path @path in place, lexically: "//" becomes "/",
+ * "." components and trailing '/'s go, so "out//", "out/.", "./out/." and
+ * "./out" all read "out".  "/" stays "/", a path of only "." components
+ * becomes ".", "" stays "".  ".." components are kept (what they mean
+ * depends on symbolic links).  Cannot fail; returns the new length.
+ */
+size_t dirwalk_normalize(char *path);
 
 #endif

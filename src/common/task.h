@@ -61,17 +61,26 @@ const char *err_class_str(enum err_class c);
 /*
  * One input file.  Strings are owned by the task list that holds the task
  * (struct scan_list frees them).
+ *
+ * Where a file is, is said relative to a root: the input is rel below INPUT
+ * root_index, the output is out_rel below the (normalised) output
+ * directory.  Code that needs a directory or a name takes it from rel and
+ * out_rel, never by taking path or out_path apart; those two are the same
+ * places spelled in full, for opening by name, messages and the report.
  */
 struct task {
     char *path;          /* as found: root joined with the relative part */
-    const char *rel;     /* points into path: the part below the INPUT root */
-    char *out_path;      /* planned output path, NULL when none */
+    const char *rel;     /* points into path: the part below the INPUT root
+                            (for a file named directly, its base name) */
+    char *out_path;      /* planned output path, NULL when none; in place,
+                            a copy of path */
     const char *out_rel; /* points into out_path: the part below the output
                             root ("a/b.jpg"); NULL in place or when none */
     int64_t size;        /* bytes, from the scan's stat */
     int64_t mtime_ns;
     uint64_t dev, ino;
-    int root_index;      /* which INPUT this came from */
+    int root_index;      /* which INPUT this came from; the number of
+                            INPUTs or more for none (--files-from) */
     /* Set by scan or plan when the master already knows the outcome. */
     enum task_status pre_status;  /* TASK_OK means "process it" */
     enum err_class pre_class;

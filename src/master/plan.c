@@ -9,8 +9,9 @@
  * output.  Such tasks are marked failed here, so the pool never runs them
  * and the reporter turns them into ordinary "failed" records.
  *
- * Collisions are found with a hash set of output paths (XXH3), so a list of
- * a million files plans in a fraction of a second.  Whether an output is its
+ * Collisions are found with hash sets (hashset.h) of the outputs' paths
+ * below the output root and of the directories they need, so a list of a
+ * million files plans in a fraction of a second.  Whether an output is its
  * own input is decided by directory identity: stat(2) of the output's and
  * the input's directory (once per distinct directory), and only when both
  * are the same directory a look at the entry itself.  That catches the same
@@ -24,8 +25,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <xxhash.h>
-
+#include "hashset.h"
+#include "names.h"
 #include "plan.h"
 
 /* Reasons stored in task.pre_msg; static, as struct task requires. */
@@ -321,56 +322,50 @@ build_out_path(const char *outdir, size_t outlen, const char *rel,
     return out;
 }
 
+/* A byte string that is not NUL-terminated: a hash set key. */
+struct span {
+    const char *p;
+    size_t len;
+};
+
 /*
  * Identities of the directories looked up so far, keyed by their spelling:
  * one stat(2) per distinct directory, whatever the order of the tasks.
  */
-struct dir_entry {
-    char *path;           /* NULL: empty slot */
+struct dir_info {
+    char *path;
     size_t len;
-    uint64_t hash;
     int ok;               /* stat() succeeded and found a directory */
     dev_t dev;
     ino_t ino;
 };
 
 struct dir_map {
-    struct dir_entry *slots;
-    size_t mask, n;
+    struct hashset set;   /* spelling -> index into v */
+    struct dir_info *v;
+    size_t n, alloc;
 };
+
+static int
+dir_info_eq(uint32_t value, const void *key, void *ctx)
+{
+    const struct dir_map *m = ctx;
+    const struct span *k = key;
+
+    return m->v[value].len == k->len &&
+           memcmp(m->v[value].path, k->p, k->len) == 0;
+}
 
 static void
 dir_map_release(struct dir_map *m)
 {
     size_t i;
 
-    for (i = 0; m->slots && i <= m->mask; i++)
-        free(m->slots[i].path);
-    free(m->slots);
+    for (i = 0; i < m->n; i++)
+        free(m->v[i].path);
+    free(m->v);
+    hashset_release(&m->set);
     memset(m, 0, sizeof(*m));
-}
-
-/* Keep the map at most half full.  -1 on allocation failure. */
-static int
-dir_map_grow(struct dir_map *m)
-{
-    size_t cap = m->slots ? 2 * (m->mask + 1) : 64, i, pos;
-    struct dir_entry *slots = calloc(cap, sizeof(*slots));
-
-    if (!slots)
-        return -1;
-    for (i = 0; m->slots && i <= m->mask; i++) {
-        if (!m->slots[i].path)
-            continue;
-        pos = (size_t)m->slots[i].hash & (cap - 1);
-        while (slots[pos].path)
-            pos = (pos + 1) & (cap - 1);
-        slots[pos] = m->slots[i];
-    }
-    free(m->slots);
-    m->slots = slots;
-    m->mask = cap - 1;
-    return 0;
 }
 
 /*
@@ -378,32 +373,39 @@ dir_map_grow(struct dir_map *m)
  * NULL when it is not a reachable directory, or when memory runs out (which
  * only costs the check).
  */
-static const struct dir_entry *
+static const struct dir_info *
 dir_map_get(struct dir_map *m, const char *dir, size_t len)
 {
-    uint64_t h = XXH3_64bits(dir, len);
-    struct dir_entry *e;
+    struct span key = { dir, len };
+    uint64_t h = hashset_hash(dir, len);
+    uint32_t idx = hashset_find(&m->set, h, &key, dir_info_eq, m);
+    struct dir_info *e;
     struct stat st;
-    size_t pos;
 
-    if ((m->n + 1) * 2 > (m->slots ? m->mask + 1 : 0) && dir_map_grow(m) < 0)
-        return NULL;
-    for (pos = (size_t)h & m->mask;; pos = (pos + 1) & m->mask) {
-        e = &m->slots[pos];
-        if (!e->path)
-            break;
-        if (e->hash == h && e->len == len && memcmp(e->path, dir, len) == 0)
-            return e->ok ? e : NULL;
+    if (idx != HASHSET_NONE)
+        return m->v[idx].ok ? &m->v[idx] : NULL;
+    if (m->n == m->alloc) {
+        size_t alloc = m->alloc ? 2 * m->alloc : 16;
+        struct dir_info *v = realloc(m->v, alloc * sizeof(*v));
+        if (!v)
+            return NULL;
+        m->v = v;
+        m->alloc = alloc;
     }
+    e = &m->v[m->n];
     e->path = strndup(dir, len);
     if (!e->path)
         return NULL;
     e->len = len;
-    e->hash = h;
     e->ok = stat(len ? e->path : "/", &st) == 0 && S_ISDIR(st.st_mode);
     if (e->ok) {
         e->dev = st.st_dev;
         e->ino = st.st_ino;
+    }
+    if (hashset_insert(&m->set, h, (uint32_t)m->n, &key, dir_info_eq, m,
+                       NULL) < 0) {
+        free(e->path);
+        return NULL;
     }
     m->n++;
     return e->ok ? e : NULL;
@@ -420,7 +422,7 @@ is_own_input(const struct task *t, struct dir_map *dirs)
 {
     const char *out_slash = strrchr(t->out_path, '/');
     const char *in_slash = strrchr(t->path, '/');
-    const struct dir_entry *in_dir, *out_dir;
+    const struct dir_info *in_dir, *out_dir;
     const char *in_base;
     struct stat st;
 
@@ -447,170 +449,140 @@ is_own_input(const struct task *t, struct dir_map *dirs)
            (uint64_t)st.st_ino == t->ino;
 }
 
-/* Open-addressing set of output paths; slots hold task index + 1. */
-struct out_slot {
-    uint32_t tag;         /* high half of the hash: skips most strcmp()s */
-    uint32_t idx1;        /* 0: empty */
-};
-
-struct out_set {
-    struct out_slot *slots;
-    size_t mask;
-};
-
-static int
-out_set_init(struct out_set *s, size_t n)
-{
-    size_t cap = 16;
-
-    while (cap < n * 2)
-        cap <<= 1;
-    s->slots = calloc(cap, sizeof(*s->slots));
-    s->mask = cap - 1;
-    return s->slots ? 0 : -1;
-}
-
 /*
- * Claim task @i's out_path.  Returns SIZE_MAX when it was free, or the index
- * of the task that holds it already.
+ * A directory some output needs: the first @len bytes of task @task's
+ * out_rel.  An output file may not take a path another output needs as a
+ * directory ("x.png" -> "x.jpg" beside a directory "x.jpg/").
  */
-static size_t
-out_set_claim(struct out_set *s, const struct task *tasks, size_t i)
-{
-    const char *p = tasks[i].out_path;
-    uint64_t h = XXH3_64bits(p, strlen(p));
-    uint32_t tag = (uint32_t)(h >> 32);
-    size_t pos = (size_t)h & s->mask;
-    struct out_slot *sl;
-
-    for (;;) {
-        sl = &s->slots[pos];
-        if (sl->idx1 == 0) {
-            sl->tag = tag;
-            sl->idx1 = (uint32_t)(i + 1);
-            return SIZE_MAX;
-        }
-        if (sl->tag == tag && strcmp(tasks[sl->idx1 - 1].out_path, p) == 0)
-            return sl->idx1 - 1;
-        pos = (pos + 1) & s->mask;
-    }
-}
-
-/*
- * The directories that outputs need, as (task, prefix length) pairs: an
- * output file may not take a path another output needs as a directory
- * ("x.png" -> "x.jpg" beside a directory "x.jpg/").
- */
-struct dir_slot {
-    uint64_t hash;
-    uint32_t idx1;        /* task index + 1; 0: empty */
+struct dir_need {
+    uint32_t task;
     uint32_t len;
 };
 
-struct dir_set {
-    struct dir_slot *slots;
-    size_t mask, n;
+/* Everything one plan_outputs() call works with. */
+struct planner {
+    const struct plan_opts *o;
+    struct task *tasks;
+    size_t ntasks;
+    const char *tmpl;
+    size_t outlen;          /* output_dir without trailing '/'s */
+    struct hashset outs;    /* out_rel -> task index */
+    struct hashset dirs;    /* needed directory -> index into needs */
+    struct dir_need *needs;
+    size_t nneeds, needs_alloc;
+    struct dir_map stats;   /* directory identities, for is_own_input() */
 };
 
 static int
-dir_set_has(const struct dir_set *d, const struct task *tasks, const char *p,
-            size_t len, uint64_t h)
+out_eq(uint32_t value, const void *key, void *ctx)
 {
-    size_t pos = (size_t)h & d->mask;
+    const struct planner *pl = ctx;
 
-    if (!d->slots)
-        return 0;
-    for (;; pos = (pos + 1) & d->mask) {
-        const struct dir_slot *sl = &d->slots[pos];
-        if (sl->idx1 == 0)
-            return 0;
-        if (sl->hash == h && sl->len == len &&
-            memcmp(tasks[sl->idx1 - 1].out_path, p, len) == 0)
-            return 1;
-    }
+    return strcmp(pl->tasks[value].out_rel, key) == 0;
 }
 
 static int
-dir_set_add(struct dir_set *d, const struct task *tasks, size_t i, size_t len)
+need_eq(uint32_t value, const void *key, void *ctx)
 {
-    const char *p = tasks[i].out_path;
-    uint64_t h = XXH3_64bits(p, len);
-    size_t pos;
+    const struct planner *pl = ctx;
+    const struct dir_need *d = &pl->needs[value];
+    const struct span *k = key;
 
-    if (dir_set_has(d, tasks, p, len, h))
-        return 0;
-    if (!d->slots || (d->n + 1) * 2 > d->mask + 1) {
-        struct dir_set bigger;
-        size_t cap = d->slots ? (d->mask + 1) * 2 : 64, j;
-        bigger.slots = calloc(cap, sizeof(*bigger.slots));
-        if (!bigger.slots)
+    return d->len == k->len &&
+           memcmp(pl->tasks[d->task].out_rel, k->p, k->len) == 0;
+}
+
+/*
+ * Claim task @i's out_rel, whose hash is @h, in the set of outputs.
+ * Returns SIZE_MAX when it was free, else the index of the task that holds
+ * it already; sets *nomem when memory ran out (and returns SIZE_MAX).
+ */
+static size_t
+out_claim(struct planner *pl, size_t i, uint64_t h, int *nomem)
+{
+    uint32_t old;
+    int rc = hashset_insert(&pl->outs, h, (uint32_t)i, pl->tasks[i].out_rel,
+                            out_eq, pl, &old);
+
+    if (rc < 0)
+        *nomem = 1;
+    return rc == 1 ? old : SIZE_MAX;
+}
+
+/* Record directory @len bytes of task @i's out_rel as needed.  -1 when out
+ * of memory. */
+static int
+need_add(struct planner *pl, size_t i, size_t len)
+{
+    struct span key = { pl->tasks[i].out_rel, len };
+    int rc;
+
+    if (pl->nneeds == pl->needs_alloc) {
+        size_t alloc = pl->needs_alloc ? 2 * pl->needs_alloc : 64;
+        struct dir_need *v = realloc(pl->needs, alloc * sizeof(*v));
+        if (!v)
             return -1;
-        bigger.mask = cap - 1;
-        bigger.n = d->n;
-        for (j = 0; d->slots && j <= d->mask; j++) {
-            if (d->slots[j].idx1 == 0)
-                continue;
-            pos = (size_t)d->slots[j].hash & bigger.mask;
-            while (bigger.slots[pos].idx1)
-                pos = (pos + 1) & bigger.mask;
-            bigger.slots[pos] = d->slots[j];
-        }
-        free(d->slots);
-        *d = bigger;
+        pl->needs = v;
+        pl->needs_alloc = alloc;
     }
-    pos = (size_t)h & d->mask;
-    while (d->slots[pos].idx1)
-        pos = (pos + 1) & d->mask;
-    d->slots[pos].hash = h;
-    d->slots[pos].idx1 = (uint32_t)(i + 1);
-    d->slots[pos].len = (uint32_t)len;
-    d->n++;
+    /* Filled in before the insert, kept only when it was added. */
+    pl->needs[pl->nneeds].task = (uint32_t)i;
+    pl->needs[pl->nneeds].len = (uint32_t)len;
+    rc = hashset_insert(&pl->dirs, hashset_hash(key.p, len),
+                        (uint32_t)pl->nneeds, &key, need_eq, pl, NULL);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        pl->nneeds++;
     return 0;
 }
 
-/* Add every directory below the output root that task @i's output needs.
- * Consecutive tasks mostly share their directory: skip it when @prev did. */
+/* Add every directory below the output root that the planned outputs
+ * need.  Consecutive tasks mostly share their directory: skip it when the
+ * one before did.  -1 when out of memory. */
 static int
-dir_set_add_parents(struct dir_set *d, const struct task *tasks, size_t i,
-                    size_t outlen, const char **prev, size_t *prevlen)
+need_all(struct planner *pl)
 {
-    const char *p = tasks[i].out_path, *slash = strrchr(p, '/');
-    size_t len = slash ? (size_t)(slash - p) : 0, k;
+    const char *prev = NULL;
+    size_t prevlen = 0, i, k;
 
-    if (len <= outlen ||
-        (*prev && *prevlen == len && memcmp(*prev, p, len) == 0))
-        return 0;
-    *prev = p;
-    *prevlen = len;
-    for (k = outlen + 1; k <= len; k++)
-        if ((k == len || p[k] == '/') && dir_set_add(d, tasks, i, k) < 0)
-            return -1;
+    for (i = 0; i < pl->ntasks; i++) {
+        const char *p = pl->tasks[i].out_rel, *slash;
+        size_t len;
+
+        if (pl->tasks[i].pre_status != TASK_OK)
+            continue;
+        slash = strrchr(p, '/');
+        len = slash ? (size_t)(slash - p) : 0;
+        if (len == 0 || (prev && prevlen == len && memcmp(prev, p, len) == 0))
+            continue;
+        prev = p;
+        prevlen = len;
+        for (k = 1; k <= len; k++)
+            if ((k == len || p[k] == '/') && need_add(pl, i, k) < 0)
+                return -1;
+    }
     return 0;
-}
-
-static int
-is_needed_dir(const struct dir_set *d, const struct task *tasks,
-              const char *p)
-{
-    size_t len = strlen(p);
-    return dir_set_has(d, tasks, p, len, XXH3_64bits(p, len));
 }
 
 #define CLAIMED (SIZE_MAX - 1)
 
 /*
- * Claim task @i's out_path: CLAIMED when it was free, SIZE_MAX when another
+ * Claim task @i's output: CLAIMED when it was free, SIZE_MAX when another
  * output needs it as a directory, else the index of the task holding it.
  */
 static size_t
-claim(const struct dir_set *dirs, struct out_set *set,
-      const struct task *tasks, size_t i)
+claim(struct planner *pl, size_t i, int *nomem)
 {
+    const char *rel = pl->tasks[i].out_rel;
+    struct span key = { rel, strlen(rel) };
+    uint64_t h = hashset_hash(rel, key.len);
     size_t other;
 
-    if (is_needed_dir(dirs, tasks, tasks[i].out_path))
+    if (pl->nneeds &&
+        hashset_find(&pl->dirs, h, &key, need_eq, pl) != HASHSET_NONE)
         return SIZE_MAX;
-    other = out_set_claim(set, tasks, i);
+    other = out_claim(pl, i, h, nomem);
     return other == SIZE_MAX ? CLAIMED : other;
 }
 
@@ -633,6 +605,7 @@ plan_in_place(struct scan_list *l)
         if (t->pre_status != TASK_OK)
             continue;
         free(t->out_path);
+        t->out_rel = NULL;
         t->out_path = strdup(t->path);
         if (!t->out_path) {
             errno = ENOMEM;
@@ -642,19 +615,125 @@ plan_in_place(struct scan_list *l)
     return 0;
 }
 
+/*
+ * Give task @t the output path from template @tmpl: out_path, and out_rel
+ * pointing into it.  0, or -1 with *why set when no path could be built
+ * (the task is unchanged), or -1 with *why NULL when out of memory.
+ */
+static int
+set_out_path(struct planner *pl, struct task *t, const char *tmpl,
+             const char **why)
+{
+    const char *rel = t->rel;
+    char *out;
+
+    if (!rel) {
+        rel = strrchr(t->path, '/');
+        rel = rel ? rel + 1 : t->path;
+    }
+    out = build_out_path(pl->o->output_dir, pl->outlen, rel, tmpl,
+                         pl->o->format, why);
+    if (!out)
+        return -1;
+    free(t->out_path);
+    t->out_path = out;
+    t->out_rel = out + pl->outlen + 1;
+    return 0;
+}
+
+/*
+ * Pass 1: build every path.  An output that is its own input is refused and
+ * claims its name first, so that no other input's output may take it,
+ * whichever comes first in task order ("b.jpeg" -> "b.jpg" must not replace
+ * the input "b.jpg").  0, or -1 when out of memory.
+ */
+static int
+plan_paths(struct planner *pl)
+{
+    static const char state_dir[] = IMGPOOL_STATE_DIR "/";
+    const char *why;
+    size_t i;
+    int nomem = 0;
+
+    for (i = 0; i < pl->ntasks; i++) {
+        struct task *t = &pl->tasks[i];
+
+        if (t->pre_status != TASK_OK)
+            continue;
+        free(t->out_path);
+        t->out_path = NULL;
+        t->out_rel = NULL;
+        if (set_out_path(pl, t, pl->tmpl, &why) < 0) {
+            if (!why)
+                return -1;
+            plan_fail(t, ERR_OUTPUT_PATH, why);
+            continue;
+        }
+        if (strncmp(t->out_rel, state_dir, sizeof(state_dir) - 1) == 0) {
+            /* An input directory named ".imgpool" must not write into
+             * the state directory (its database, its lock). */
+            plan_fail(t, ERR_OUTPUT_PATH,
+                      "output would land in imgpool's own .imgpool "
+                      "directory");
+            continue;
+        }
+        if (is_own_input(t, &pl->stats)) {
+            plan_fail(t, ERR_OUTPUT_PATH, MSG_OVERWRITE);
+            out_claim(pl, i, hashset_hash(t->out_rel, strlen(t->out_rel)),
+                      &nomem);
+        }
+    }
+    return nomem ? -1 : 0;
+}
+
+/*
+ * Pass 2: the first task in order keeps a contested name.  With the default
+ * template the later one falls back to "{name}.jpg" ("IMG_1.CR2" ->
+ * "IMG_1.CR2.jpg" beside "IMG_1.jpg"), so a folder with a JPEG and a PNG or
+ * raw file of the same stem loses nothing.  A name the user chose with
+ * --name is never changed behind their back.  0, or -1 when out of memory.
+ */
+static int
+plan_claims(struct planner *pl)
+{
+    const char *why;
+    size_t i, other;
+    int nomem = 0;
+
+    for (i = 0; i < pl->ntasks && !nomem; i++) {
+        struct task *t = &pl->tasks[i];
+
+        if (t->pre_status != TASK_OK)
+            continue;
+        other = claim(pl, i, &nomem);
+        if (other == CLAIMED)
+            continue;
+        if (!pl->o->name_template &&
+            (other == SIZE_MAX || pl->tasks[other].pre_status == TASK_OK)) {
+            if (set_out_path(pl, t, fallback_template(pl->o->format),
+                             &why) == 0) {
+                other = claim(pl, i, &nomem);
+                if (other == CLAIMED)
+                    continue;
+            } else if (!why) {
+                return -1;
+            }
+        }
+        if (other == SIZE_MAX)
+            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_DIR_CONFLICT);
+        else if (pl->tasks[other].pre_status == TASK_OK)
+            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_CONFLICT);
+        else
+            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_OVERWRITE_OTHER);
+    }
+    return nomem ? -1 : 0;
+}
+
 int
 plan_outputs(const struct plan_opts *o, struct scan_list *l)
 {
-    const char *tmpl = o->name_template ? o->name_template
-                                        : default_template(o->format);
-    struct dir_map dirs = {0};
-    struct out_set set = {0};
-    struct dir_set dirset = {0};
-    const char *prevdir = NULL;
-    size_t prevdirlen = 0;
-    struct task *t;
-    const char *why, *rel;
-    size_t outlen, i, nplan = 0, other;
+    struct planner pl;
+    size_t i, nplan = 0;
     int rc = -1;
 
     if (o->in_place)
@@ -668,135 +747,46 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         errno = ENOMEM;
         return -1;
     }
+    memset(&pl, 0, sizeof(pl));
+    pl.o = o;
+    pl.tasks = l->tasks;
+    pl.ntasks = l->n;
+    pl.tmpl = o->name_template ? o->name_template
+                               : default_template(o->format);
+    hashset_init(&pl.outs);
+    hashset_init(&pl.dirs);
+    hashset_init(&pl.stats.set);
     /* "out/" and "out" give the same paths; "/" stays the root. */
-    outlen = strlen(o->output_dir);
-    while (outlen > 0 && o->output_dir[outlen - 1] == '/')
-        outlen--;
+    pl.outlen = strlen(o->output_dir);
+    while (pl.outlen > 0 && o->output_dir[pl.outlen - 1] == '/')
+        pl.outlen--;
 
-    for (i = 0; i < l->n; i++) {
+    for (i = 0; i < l->n; i++)
         if (l->tasks[i].pre_status == TASK_OK)
             nplan++;
-    }
-    if (out_set_init(&set, nplan) < 0)
-        goto nomem;
-
-    /*
-     * Pass 1: build every path.  An output that is its own input is refused
-     * and claims its name first, so that no other input's output may take
-     * it, whichever comes first in task order ("b.jpeg" -> "b.jpg" must not
-     * replace the input "b.jpg").
-     */
-    for (i = 0; i < l->n; i++) {
-        t = &l->tasks[i];
-        if (t->pre_status != TASK_OK)
-            continue;
-        free(t->out_path);
-        rel = t->rel;
-        if (!rel) {
-            rel = strrchr(t->path, '/');
-            rel = rel ? rel + 1 : t->path;
-        }
-        t->out_path = build_out_path(o->output_dir, outlen, rel, tmpl,
-                                     o->format, &why);
-        if (!t->out_path) {
-            if (!why)
-                goto nomem;
-            plan_fail(t, ERR_OUTPUT_PATH, why);
-            continue;
-        }
-        if (strncmp(t->out_path + outlen, "/.imgpool/", 10) == 0) {
-            /* An input directory named ".imgpool" must not write into
-             * the state directory (its database, its lock). */
-            plan_fail(t, ERR_OUTPUT_PATH,
-                      "output would land in imgpool's own .imgpool "
-                      "directory");
-            continue;
-        }
-        if (is_own_input(t, &dirs)) {
-            plan_fail(t, ERR_OUTPUT_PATH, MSG_OVERWRITE);
-            out_set_claim(&set, l->tasks, i);
-        }
-    }
-
-    /* The directories every planned output needs. */
-    for (i = 0; i < l->n; i++)
-        if (l->tasks[i].pre_status == TASK_OK &&
-            dir_set_add_parents(&dirset, l->tasks, i, outlen, &prevdir,
-                                &prevdirlen) < 0)
-            goto nomem;
-
-    /*
-     * Pass 2: the first task in order keeps a contested name.  With the
-     * default template the later one falls back to "{name}.jpg"
-     * ("IMG_1.CR2" -> "IMG_1.CR2.jpg" beside "IMG_1.jpg"), so a folder with
-     * a JPEG and a PNG or raw file of the same stem loses nothing.  A name
-     * the user chose with --name is never changed behind their back.
-     */
-    for (i = 0; i < l->n; i++) {
-        t = &l->tasks[i];
-        if (t->pre_status != TASK_OK)
-            continue;
-        other = claim(&dirset, &set, l->tasks, i);
-        if (other == CLAIMED)
-            continue;
-        if (!o->name_template &&
-            (other == SIZE_MAX || l->tasks[other].pre_status == TASK_OK)) {
-            char *alt;
-            rel = t->rel ? t->rel : t->out_path;
-            alt = build_out_path(o->output_dir, outlen, rel,
-                                 fallback_template(o->format), o->format,
-                                 &why);
-            if (!alt && !why)
-                goto nomem;
-            if (alt) {
-                free(t->out_path);
-                t->out_path = alt;
-                other = claim(&dirset, &set, l->tasks, i);
-                if (other == CLAIMED)
-                    continue;
-            }
-        }
-        if (other == SIZE_MAX)
-            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_DIR_CONFLICT);
-        else if (l->tasks[other].pre_status == TASK_OK)
-            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_CONFLICT);
-        else
-            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_OVERWRITE_OTHER);
-    }
-    /* Each output also as a path below the output root, for the worker
-     * (which opens it from the root's descriptor) and the state. */
-    for (i = 0; i < l->n; i++) {
-        t = &l->tasks[i];
-        t->out_rel = t->out_path ? t->out_path + outlen + 1 : NULL;
-    }
-    rc = 0;
-    goto out;
-
-nomem:
-    errno = ENOMEM;
-out:
-    free(set.slots);
-    free(dirset.slots);
-    dir_map_release(&dirs);
+    if (hashset_reserve(&pl.outs, nplan) == 0 && plan_paths(&pl) == 0 &&
+        need_all(&pl) == 0 && plan_claims(&pl) == 0)
+        rc = 0;
+    else
+        errno = ENOMEM;
+    hashset_release(&pl.outs);
+    hashset_release(&pl.dirs);
+    free(pl.needs);
+    dir_map_release(&pl.stats);
     return rc;
 }
 
 void
 plan_shard(const struct plan_opts *o, struct scan_list *l, int k, int n)
 {
-    size_t outlen = o->output_dir ? strlen(o->output_dir) : 0;
     size_t i, kept = 0;
 
+    (void)o;    /* the tasks carry all it needs (out_rel) */
     for (i = 0; i < l->n; i++) {
         struct task *t = &l->tasks[i];
-        const char *key = t->rel ? t->rel : t->path;
+        const char *key = t->out_rel ? t->out_rel
+                                     : t->rel ? t->rel : t->path;
 
-        if (!o->in_place && t->out_path &&
-            strncmp(t->out_path, o->output_dir, outlen) == 0) {
-            key = t->out_path + outlen;
-            while (*key == '/')
-                key++;
-        }
         if (scan_shard_of(key, n) == k) {
             l->tasks[kept++] = *t;
             continue;
@@ -806,4 +796,28 @@ plan_shard(const struct plan_opts *o, struct scan_list *l, int k, int n)
         l->other_shards++;
     }
     l->n = kept;
+}
+
+/* Largest input first, so no giant file starts last; ties by scan order. */
+static int
+by_size_desc(const void *a, const void *b, void *ctx)
+{
+    const struct task *tasks = ctx;
+    uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+
+    if (tasks[ia].size != tasks[ib].size)
+        return tasks[ia].size < tasks[ib].size ? 1 : -1;
+    return ia < ib ? -1 : ia > ib;
+}
+
+size_t
+plan_order(const struct scan_list *l, uint32_t *order)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < l->n; i++)
+        if (l->tasks[i].pre_status == TASK_OK)
+            order[n++] = (uint32_t)i;
+    qsort_r(order, n, sizeof(*order), by_size_desc, l->tasks);
+    return n;
 }

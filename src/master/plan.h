@@ -4,6 +4,8 @@
  * Call sequence (master, after scan_run):
  *   if (plan_template_check(tmpl, &err) < 0) ...usage error...
  *   plan_outputs(&popts, &list);
+ *   plan_shard(&popts, &list, k, n);          // --shard K/N only
+ *   n = plan_order(&list, order);              // what to run, in order
  *
  * An output mirrors the input's path relative to its INPUT root under
  * --output; the file name comes from the --name template:
@@ -19,11 +21,14 @@
 #define IMGPOOL_PLAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "settings.h"
 #include "scan.h"
 
 struct plan_opts {
-    const char *output_dir;      /* required; trailing '/'s are ignored */
+    const char *output_dir;      /* required; normalised by the caller
+                                    (dirwalk_normalize()); trailing '/'s
+                                    are ignored anyway */
     const char *name_template;   /* NULL: "{stem}.jpg" / "{stem}.png" */
     enum out_format format;
     int in_place;                /* every output is its input (recompress
@@ -41,7 +46,9 @@ int plan_expand_name(const char *tmpl, const char *name,
                      enum out_format fmt, char *buf, size_t size);
 
 /*
- * Set out_path of every task still to be processed.  A task whose output
+ * Set out_path of every task still to be processed, and out_rel, its part
+ * below the output directory (pointing into out_path: "a/b.jpg"); in place,
+ * out_path is a copy of path and out_rel is NULL.  A task whose output
  * would be the input itself, or collides with an earlier task's output, is
  * marked failed (ERR_OUTPUT_PATH / ERR_OUTPUT_CONFLICT).  Returns 0, or -1
  * on allocation failure.  Prints nothing; errno is ENOMEM then (EINVAL for
@@ -56,14 +63,22 @@ int plan_expand_name(const char *tmpl, const char *name,
 int plan_outputs(const struct plan_opts *o, struct scan_list *l);
 
 /*
- * --shard K/N, after plan_outputs(): keep only the tasks whose output path
- * (relative to the output directory; the input's path below its root in
- * place, or for a task without an output) hashes to shard @k of @n, and
+ * --shard K/N, after plan_outputs(): keep only the tasks whose out_rel
+ * (the input's rel in place, or for a task without an output) hashes to
+ * shard @k of @n, and
  * count the others in l->other_shards.  Splitting by output, after every
  * shard planned the whole list the same way, means two inputs competing
  * for one output name are settled identically everywhere and each output
  * is written by exactly one shard, whatever the --name template.
  */
 void plan_shard(const struct plan_opts *o, struct scan_list *l, int k, int n);
+
+/*
+ * The tasks still to be processed (pre_status TASK_OK), largest input
+ * first so that no giant file starts last, ties in list order: their
+ * indices go to @order (room for l->n).  Returns how many.  The others
+ * were settled by scan or plan and are reported without a worker.
+ */
+size_t plan_order(const struct scan_list *l, uint32_t *order);
 
 #endif

@@ -41,10 +41,9 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
-#include <xxhash.h>
-
+#include "dirwalk.h"
 #include "msg.h"
-#include "settings.h"
+#include "names.h"
 #include "state.h"
 #include "util.h"
 
@@ -53,11 +52,6 @@
 /* PRAGMA application_id: "imgp", so a foreign database is not mistaken
  * for ours and written into. */
 #define STATE_APP_ID 0x696d6770
-/* Bump when a code change alters the bytes of outputs: every recorded
- * output then has a different fingerprint and is redone once. */
-#define STATE_PIPELINE_VERSION 1
-
-#define STATE_DIR ".imgpool"
 #define BATCH_ROWS 1000
 #define BATCH_USEC 1000000
 #define BUSY_TIMEOUT_MS 5000
@@ -66,6 +60,7 @@ struct state {
     sqlite3 *db;
     char *out_dir;        /* output directory without trailing '/'s */
     size_t out_len;
+    int out_fd;           /* the output directory, opened once */
     char *path;           /* the database file */
     sqlite3_stmt *get;    /* one row by out_rel */
     sqlite3_stmt *put;    /* insert or replace one row */
@@ -127,25 +122,6 @@ rc_unreadable(int rc)
 }
 
 /*
- * The output path of @out_path relative to the output directory, pointing
- * into @out_path; NULL when it does not lie below it.
- */
-static const char *
-out_rel(const struct state *st, const char *out_path)
-{
-    const char *rel;
-
-    if (!out_path || strncmp(out_path, st->out_dir, st->out_len) != 0)
-        return NULL;
-    rel = out_path + st->out_len;
-    if (*rel != '/')
-        return NULL;
-    while (*rel == '/')
-        rel++;
-    return *rel ? rel : NULL;
-}
-
-/*
  * True when @rel (@len bytes) is a path a row may name for removal: not
  * empty, relative, every component a plain name (no "", "." or ".."), no
  * NUL inside.  A database edited by someone else must not reach outside
@@ -170,6 +146,16 @@ rel_is_safe(const char *rel, size_t len)
             return 0;           /* trailing '/' */
     }
     return 1;
+}
+
+/* The output of @t below the output directory, or NULL when it has none
+ * that a row may name. */
+static const char *
+task_rel(const struct task *t)
+{
+    if (!t->out_rel || !rel_is_safe(t->out_rel, strlen(t->out_rel)))
+        return NULL;
+    return t->out_rel;
 }
 
 /* ------------------------------------------------------------------------
@@ -543,13 +529,24 @@ batch_maybe_commit(struct state *st)
  * Public API
  */
 
+/* Free what state_open() built so far. */
+static void
+state_free(struct state *st)
+{
+    if (st->out_fd >= 0)
+        close(st->out_fd);
+    free(st->path);
+    free(st->out_dir);
+    free(st);
+}
+
 int
 state_open(struct state **stp, const char *output_dir, int shard_k,
            int shard_n)
 {
     struct state *st;
-    char *dir, name[64];
-    struct stat sb;
+    char *dir;
+    int dfd;
     size_t len = strlen(output_dir);
 
     *stp = NULL;
@@ -560,28 +557,33 @@ state_open(struct state **stp, const char *output_dir, int shard_k,
     memcpy(st->out_dir, output_dir, len);
     st->out_dir[len] = '\0';
     st->out_len = len;
-
-    /* out_dir is "" for "/": join as "/.imgpool". */
-    dir = str_concat(st->out_dir, "/" STATE_DIR);
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        errorf("cannot create '%s': %s", dir, strerror(errno));
+    /* out_dir is "" for "/". */
+    st->out_fd = dirwalk_open(AT_FDCWD, len ? st->out_dir : "/",
+                              len ? len : 1, DIRWALK_FOLLOW, 0);
+    dir = names_state_dir(len ? st->out_dir : "/");
+    st->path = names_state_db_path(len ? st->out_dir : "/", shard_k,
+                                   shard_n);
+    if (!dir || !st->path) {
+        errorf("cannot open the state database: out of memory");
         goto fail;
     }
-    if (lstat(dir, &sb) < 0) {
-        errorf("cannot read '%s': %s", dir, strerror(errno));
+    if (st->out_fd < 0) {
+        errorf("cannot open output directory '%s': %s", output_dir,
+               strerror(errno));
         goto fail;
     }
-    if (!S_ISDIR(sb.st_mode)) {
-        /* Also refuses a symbolic link: the database stays in the tree. */
+    /* Created if missing, never followed: the database stays in the tree. */
+    dfd = dirwalk_open(st->out_fd, IMGPOOL_STATE_DIR,
+                       sizeof(IMGPOOL_STATE_DIR) - 1, DIRWALK_CREATE, 0755);
+    if (dfd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
         errorf("state directory '%s' is not a directory", dir);
         goto fail;
     }
-    if (shard_n > 1)
-        snprintf(name, sizeof(name), "/state-%d-of-%d.sqlite", shard_k,
-                 shard_n);
-    else
-        snprintf(name, sizeof(name), "/state.sqlite");
-    st->path = str_concat(dir, name);
+    if (dfd < 0) {
+        errorf("cannot create '%s': %s", dir, strerror(errno));
+        goto fail;
+    }
+    close(dfd);
     free(dir);
     dir = NULL;
 
@@ -592,9 +594,7 @@ state_open(struct state **stp, const char *output_dir, int shard_k,
 
 fail:
     free(dir);
-    free(st->path);
-    free(st->out_dir);
-    free(st);
+    state_free(st);
     return -1;
 }
 
@@ -602,7 +602,7 @@ int
 state_up_to_date(struct state *st, const struct task *t,
                  const char *input_abs, uint64_t fingerprint)
 {
-    const char *rel = out_rel(st, t->out_path);
+    const char *rel = task_rel(t);
     sqlite3_stmt *q = st->get;
     const void *rec_in;
     size_t in_len;
@@ -631,7 +631,8 @@ state_up_to_date(struct state *st, const struct task *t,
             (uint64_t)sqlite3_column_int64(q, 5) == fingerprint;
     if (match) {
         /* The output must still be the very file imgpool wrote. */
-        match = lstat(t->out_path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        match = fstatat(st->out_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(sb.st_mode) &&
                 (int64_t)sb.st_size == sqlite3_column_int64(q, 6) &&
                 stat_mtime_ns(&sb) == sqlite3_column_int64(q, 7);
     }
@@ -643,7 +644,7 @@ int
 state_record(struct state *st, const struct task *t, const char *input_abs,
              uint64_t fingerprint)
 {
-    const char *rel = out_rel(st, t->out_path);
+    const char *rel = task_rel(t);
     sqlite3_stmt *q = st->put;
     struct stat sb;
     int rc;
@@ -655,14 +656,14 @@ state_record(struct state *st, const struct task *t, const char *input_abs,
               "output directory", t->out_path ? t->out_path : t->path);
         return -1;
     }
-    if (lstat(t->out_path, &sb) < 0) {
-        warnf("cannot record '%s' in the state database: %s", t->out_path,
-              strerror(errno));
+    if (fstatat(st->out_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+        warnf("cannot record '%s' in the state database: %s",
+              t->out_path ? t->out_path : rel, strerror(errno));
         return -1;
     }
     if (!S_ISREG(sb.st_mode)) {
         warnf("cannot record '%s' in the state database: not a regular "
-              "file", t->out_path);
+              "file", t->out_path ? t->out_path : rel);
         return -1;
     }
     if (batch_begin(st) < 0)
@@ -702,37 +703,23 @@ struct gone {
 static int
 remove_output(const struct state *st, const struct gone *g, char **path)
 {
-    const char *p = g->rel, *slash;
-    char comp[NAME_MAX + 1];
+    const char *slash = strrchr(g->rel, '/');
+    const char *base = slash ? slash + 1 : g->rel;
     struct stat sb;
-    int fd, next, removed = 0;
-    size_t n;
+    int fd, removed = 0;
 
     *path = NULL;
-    fd = open(st->out_len ? st->out_dir : "/",
-              O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = dirwalk_open(st->out_fd, g->rel, (size_t)(base - g->rel), 0, 0);
     if (fd < 0)
-        return 0;
-    for (slash = strchr(p, '/'); slash; slash = strchr(p, '/')) {
-        n = (size_t)(slash - p);
-        memcpy(comp, p, n);
-        comp[n] = '\0';
-        next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                      O_CLOEXEC);
-        close(fd);
-        if (next < 0)
-            return 0;           /* gone, or a symlink: not ours to touch */
-        fd = next;
-        p = slash + 1;
-    }
-    if (fstatat(fd, p, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        return 0;               /* gone, or a symlink: not ours to touch */
+    if (fstatat(fd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISREG(sb.st_mode) && (int64_t)sb.st_size == g->size &&
         stat_mtime_ns(&sb) == g->mtime_ns) {
         *path = xmalloc(st->out_len + 1 + g->rel_len + 1);
         memcpy(*path, st->out_dir, st->out_len);
         (*path)[st->out_len] = '/';
         memcpy(*path + st->out_len + 1, g->rel, g->rel_len + 1);
-        if (unlinkat(fd, p, 0) == 0) {
+        if (unlinkat(fd, base, 0) == 0) {
             removed = 1;
         } else if (errno != ENOENT) {
             warnf("cannot remove '%s': %s", *path, strerror(errno));
@@ -851,84 +838,6 @@ state_close(struct state *st)
     if (st->db && batch_commit(st) < 0)
         ret = -1;
     db_close(st);
-    free(st->path);
-    free(st->out_dir);
-    free(st);
+    state_free(st);
     return ret;
-}
-
-/* ------------------------------------------------------------------------
- * Fingerprint
- */
-
-static size_t
-put_u32(unsigned char *buf, size_t n, uint32_t v)
-{
-    buf[n] = (unsigned char)v;
-    buf[n + 1] = (unsigned char)(v >> 8);
-    buf[n + 2] = (unsigned char)(v >> 16);
-    buf[n + 3] = (unsigned char)(v >> 24);
-    return n + 4;
-}
-
-/*
- * The settings are serialised field by field, in a fixed order, as
- * little-endian 32-bit integers (booleans as 0/1), behind a tag and
- * STATE_PIPELINE_VERSION, and hashed with XXH3-64.  Struct bytes are never
- * hashed directly: padding and enum sizes are not canonical.
- *
- * In (each changes the bytes of an output):
- *   mode, width, height, fit, upscale  - geometry and pipeline;
- *   quality, format, subsample         - the encoder;
- *   background                         - the flattening colour for alpha;
- *   strip                              - metadata kept or dropped;
- *   fail_on                            - a damaged input yields an output
- *                                        (grey-filled) only when lenient;
- *   allow_untrusted                    - outputs decoded by loaders libvips
- *                                        marks untrusted are redone (or
- *                                        refused) once the user withdraws
- *                                        that trust.
- * Out:
- *   output_dir  - where outputs go, not what they are (and it is the
- *                 database's location anyway);
- *   max_pixels  - a resource guard for the run: it decides whether a file
- *                 is attempted, never what an attempted file becomes, and
- *                 an existing output was made safely already;
- *   fast_jpeg   - the fast path and libvips implement the same settings
- *                 and agree on geometry to the pixel, but their encoded
- *                 bytes differ slightly.  Which path a file takes depends
- *                 on the file too (ICC, CMYK), so the flag is an
- *                 implementation choice, not part of what was asked for;
- *                 toggling --no-fast-path (e.g. to compare) should not
- *                 redo a whole tree.  A fix that changes either path's
- *                 output bumps STATE_PIPELINE_VERSION instead.
- * Values are taken as given, not normalised (e.g. quality with PNG
- * output): an irrelevant change costs a redo, a wrong normalisation would
- * cost a wrong skip.
- */
-uint64_t
-state_fingerprint(const struct settings *s)
-{
-    static const char tag[] = "imgpool-settings";
-    unsigned char buf[128];
-    size_t n = 0;
-
-    memcpy(buf, tag, sizeof(tag));
-    n += sizeof(tag);
-    n = put_u32(buf, n, STATE_PIPELINE_VERSION);
-    n = put_u32(buf, n, (uint32_t)s->mode);
-    n = put_u32(buf, n, (uint32_t)s->width);
-    n = put_u32(buf, n, (uint32_t)s->height);
-    n = put_u32(buf, n, (uint32_t)s->fit);
-    n = put_u32(buf, n, s->upscale != 0);
-    n = put_u32(buf, n, (uint32_t)s->quality);
-    n = put_u32(buf, n, (uint32_t)s->format);
-    n = put_u32(buf, n, (uint32_t)s->subsample);
-    n = put_u32(buf, n, s->background[0]);
-    n = put_u32(buf, n, s->background[1]);
-    n = put_u32(buf, n, s->background[2]);
-    n = put_u32(buf, n, s->strip != 0);
-    n = put_u32(buf, n, (uint32_t)s->fail_on);
-    n = put_u32(buf, n, s->allow_untrusted != 0);
-    return XXH3_64bits(buf, n);
 }

@@ -5,12 +5,20 @@
  *
  * Call sequence (master only; never in a worker):
  *   struct state *st;
+ *   struct state_roots roots;
  *   uint64_t fp = state_fingerprint(&settings);
  *   if (state_open(&st, output_dir, shard_k, shard_n) < 0) ...setup error...
- *   for each task:  state_up_to_date(st, &task, input_abs, fp) ? skip : run
- *   for each ok result:  state_record(st, &task, input_abs, fp)
- *   state_prune(st, cb, data)          // optional, --prune
- *   state_close(st);                   // commits
+ *   state_roots_init(&roots, inputs, ninputs);
+ *   state_skip_up_to_date(st, &roots, tasks, n, fp);  // marks skips
+ *   for each ok result:  state_record_task(st, &roots, &task, fp)
+ *   state_prune_roots(st, &roots, cb, data)   // optional, --prune
+ *   state_close(st);                          // commits
+ *   state_roots_release(&roots);
+ * (state_up_to_date / state_record / state_prune are the same steps with
+ * the absolute input path given by the caller.)
+ *
+ * state.c keeps the database; state_id.c computes the identities it
+ * compares (input paths, settings fingerprint).
  *
  * One row per output, keyed by the output path relative to the output
  * directory, holding: the input's absolute path, size, mtime in ns, device
@@ -29,10 +37,11 @@
  * redone.
  *
  * File: <output_dir>/.imgpool/state.sqlite, or state-K-of-N.sqlite for
- * --shard K/N with N > 1, so concurrent shards never contend for one
- * database.  The database is held in SQLite's exclusive locking mode for
- * the whole run: a second process opening the same file waits up to five
- * seconds, then state_open() fails (it never treats "busy" as corrupt).
+ * --shard K/N with N > 1 (names_state_db_path() in names.h), so concurrent
+ * shards never contend for one database.  The database is held in SQLite's
+ * exclusive locking mode for the whole run: a second process opening the
+ * same file waits up to five seconds, then state_open() fails (it never
+ * treats "busy" as corrupt).
  *
  * Workers inherit the open database across fork() and must never touch it;
  * they leave with _exit(), so nothing of it is closed or flushed twice.
@@ -40,11 +49,25 @@
 #ifndef IMGPOOL_STATE_H
 #define IMGPOOL_STATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "task.h"
 
 struct state;
 struct settings;
+
+/*
+ * The absolute identity of each INPUT root, resolved once per run: the
+ * realpath of each root (NULL when it has none) and whether it is a
+ * directory, and the working directory for inputs without a root.
+ * Owned by the caller (state_roots_release()).
+ */
+struct state_roots {
+    char **abs;
+    char *is_dir;
+    size_t n;
+    char *cwd;
+};
 
 /*
  * Open or create the state database of @output_dir (which must exist; its
@@ -60,9 +83,10 @@ int state_open(struct state **st, const char *output_dir, int shard_k,
 /*
  * @input_abs is the absolute input path stored for @t: the realpath of its
  * INPUT root joined with t->rel (for a file named directly, its own
- * realpath); the caller computes the root's realpath once per root.
- * @t->out_path must lie below the output directory given to state_open()
- * (as plan.c builds it).
+ * realpath), as state_input_abs() computes it.  The output is
+ * @t->out_rel, below the output directory given to state_open(); a task
+ * without one, or whose out_rel is absolute or has an empty, "." or ".."
+ * component, is never up to date and never recorded.
  *
  * Returns 1 when the output of @t is recorded with the same input path,
  * size, mtime, device, inode and @fingerprint, and is still on disk as
@@ -76,7 +100,7 @@ int state_up_to_date(struct state *st, const struct task *t,
  * Record a finished output (its result was TASK_OK): the input identity
  * from @t (the scan's stat, taken before the file was processed, so an
  * input changed meanwhile is redone next time), @fingerprint, and the
- * output's size and mtime from an lstat of t->out_path now.  Returns 0, or
+ * output's size and mtime from an lstat of t->out_rel now.  Returns 0, or
  * -1 after warnf() when the output is not a regular file any more or the
  * database write failed; either only means the file is redone next run.
  */
@@ -102,14 +126,42 @@ int state_record(struct state *st, const struct task *t,
 int state_prune(struct state *st, const char *const *scope, size_t nscope,
                 void (*cb)(void *data, const char *out), void *data);
 
+/* Resolve @n INPUT roots into @r (realpath and stat once each).  Cannot
+ * fail: a root that cannot be resolved gets NULL. */
+void state_roots_init(struct state_roots *r, const char *const *inputs,
+                      size_t n);
+void state_roots_release(struct state_roots *r);
+
+/* The absolute input path of @t for the database, written into @buf (or
+ * the root's own realpath); NULL when it is unknown or does not fit. */
+const char *state_input_abs(const struct state_roots *r, const struct task *t,
+                            char *buf, size_t size);
+
+/* Incremental runs: mark every task still to be processed whose output is
+ * up to date (state_up_to_date()) as skipped, ERR_UP_TO_DATE.  Returns how
+ * many were marked. */
+size_t state_skip_up_to_date(struct state *st, const struct state_roots *r,
+                             struct task *tasks, size_t n,
+                             uint64_t fingerprint);
+
+/* state_record() with the input path from @r.  0, or -1 after warnf(). */
+int state_record_task(struct state *st, const struct state_roots *r,
+                      const struct task *t, uint64_t fingerprint);
+
+/* state_prune() scoped to the roots in @r that resolved (none: returns 0
+ * without looking). */
+int state_prune_roots(struct state *st, const struct state_roots *r,
+                      void (*cb)(void *data, const char *out), void *data);
+
 /* Commit and close; @st may be NULL.  0, or -1 if the final commit failed
  * (after warnf()). */
 int state_close(struct state *st);
 
 /*
  * Fingerprint of everything in @s that shapes the output bytes, and of the
- * pipeline's version (STATE_PIPELINE_VERSION in state.c: bump it whenever a
- * code change alters output bytes, to invalidate every recorded output).
+ * pipeline's version (STATE_PIPELINE_VERSION in state_id.c: bump it
+ * whenever a code change alters output bytes, to invalidate every recorded
+ * output).
  */
 uint64_t state_fingerprint(const struct settings *s);
 

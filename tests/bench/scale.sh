@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale figures for docs/BENCHMARKS.md (a benchmark, not a test):
 #  1. the master's walk + planning over a generated tree of 1,000,000
-#     entries (time, peak RSS);
+#     entries (time, peak RSS), and planning alone of 1,000,000 synthetic
+#     tasks (plan_bench);
 #  2. a no-change re-run over 100,000 files against the first run;
 #  3. pool throughput with 1, 2 and 4 workers on 2,000 small JPEGs.
 #   tests/bench/scale.sh [BUILD_DIR] [WORK_DIR]
@@ -24,6 +25,10 @@ cc -O2 -D_GNU_SOURCE -I"$here/src/common" -I"$here/src/master" \
    "$build/libimgpool_master.a" "$build/libimgpool_pool.a" \
    "$build/libimgpool_common.a" $(pkg-config --libs jansson libxxhash \
    sqlite3) -lm -o "$work/scan_bench"
+cc -O2 -D_GNU_SOURCE -I"$here/src/common" -I"$here/src/master" \
+   "$here/tests/bench/plan_bench.c" "$build/libimgpool_master.a" \
+   "$build/libimgpool_common.a" $(pkg-config --libs libxxhash) -lm \
+   -o "$work/plan_bench"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 secs() { /usr/bin/time -f %e -o "$work/t" "$@" >/dev/null 2>&1 || true; cat "$work/t"; }
@@ -52,6 +57,8 @@ for i in 1 2 3; do "$work/scan_bench" "$tree" "$work/million-out"; done |
 echo "median scan s: $(awk '{print $6}' "$work/scan.txt" | median)," \
      "median plan s: $(awk '{print $9}' "$work/scan.txt" | median)," \
      "peak RSS MB: $(awk '{print $12}' "$work/scan.txt" | sort -n | tail -1)"
+echo "== 1b. planning alone, 1,000,000 synthetic tasks"
+"$work/plan_bench" 1000000
 
 # 2. 100,000 files, first run and a no-change re-run.
 small=$work/hundredk

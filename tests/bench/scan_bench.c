@@ -11,17 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "plan.h"
 #include "scan.h"
+#include "util.h"
 
+/* Seconds on the one monotonic clock (util.h). */
 static double
 now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)util_now_us() / 1e6;
 }
 
 int

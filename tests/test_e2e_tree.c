@@ -1,0 +1,248 @@
+/*
+ * test_e2e_tree.c - the built imgpool binary over one output tree run after
+ * run: incremental re-runs, --prune, the run lock, and the spellings of the
+ * output directory ("out//", "./out/.") that must all mean "out".
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "util.h"
+
+static char *tmp, *in, *out, *rep;
+
+static void
+setup(void)
+{
+    tmp = th_mkdtemp();
+    in = th_path(tmp, "in");
+    out = th_path(tmp, "out");
+    rep = th_path(tmp, "report.jsonl");
+    th_mkdirs(in);
+}
+
+static void
+teardown(void)
+{
+    th_rmrf(tmp);
+    free(tmp);
+    free(in);
+    free(out);
+    free(rep);
+}
+
+TestSuite(tree, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Copy testdata/@name to in/@as. */
+static void
+add_input(const char *name, const char *as)
+{
+    char *src = th_testdata(name);
+    char *dst = th_path(in, as);
+
+    th_copy_file(src, dst);
+    free(src);
+    free(dst);
+}
+
+static void
+add_good_inputs(void)
+{
+    add_input("rgb.jpg", "rgb.jpg");
+    add_input("progressive.jpg", "sub/progressive.jpg");
+    add_input("rgba.png", "sub/deeper/rgba.png");
+    add_input("cmyk.jpg", "cmyk.jpg");
+    add_input("orient6.jpg", "orient6.jpg");
+    add_input("gray.png", "gray.png");
+}
+
+/* out/@rel is a thumbnail whose longer side is @longest. */
+static void
+assert_output_jpeg(const char *rel, int longest)
+{
+    char *p = th_path(out, rel);
+
+    th_assert_thumbnail(p, longest);
+    free(p);
+}
+
+static json_t *
+run_and_read(const char *const *args, int want)
+{
+    struct th_run r;
+    th_run(&r, args);
+    cr_assert_eq(r.status, want, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    return th_read_jsonl(rep);
+}
+
+Test(tree, second_run_skips_unchanged_files_and_redoes_changed_ones)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           NULL };
+    const char *resized[] = { "thumbnail", in, "-o", out, "--report", rep,
+                              "-s", "100", NULL };
+    char *db = th_path(out, ".imgpool/state.sqlite");
+    char *touched = th_path(in, "rgb.jpg");
+    struct timespec ts[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
+    json_t *arr;
+    struct th_run r;
+
+    add_good_inputs();
+    arr = run_and_read(args, 0);
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 6);
+    json_decref(arr);
+
+    arr = run_and_read(args, 0);
+    cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
+                 "unchanged files were redone");
+    json_decref(arr);
+
+    usleep(20000);
+    cr_assert_eq(utimensat(AT_FDCWD, touched, ts, 0), 0);
+    arr = run_and_read(args, 0);
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 1,
+                 "changed input not redone");
+    cr_assert_str_eq(th_json_str(th_find_record(arr, "/rgb.jpg"), "status"),
+                     "ok");
+    json_decref(arr);
+
+    arr = run_and_read(resized, 0);
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 6,
+                 "new settings not redone");
+    json_decref(arr);
+    assert_output_jpeg("rgb.jpg", 100);
+
+    /* a corrupt state file costs a full re-run, never a wrong skip */
+    th_write_file(db, "garbage, not a database", 23);
+    th_run(&r, resized);
+    cr_assert_eq(r.status, 0);
+    th_run_release(&r);
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 6);
+    json_decref(arr);
+    free(db);
+    free(touched);
+}
+
+Test(tree, prune_removes_only_outputs_of_deleted_inputs)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "--prune", NULL };
+    char *gone = th_path(in, "cmyk.jpg");
+    char *mine = th_path(out, "mine.jpg");
+    json_t *arr, *sum;
+
+    add_good_inputs();
+    arr = run_and_read(args, 0);
+    json_decref(arr);
+    th_write_file(mine, "user's own file", 15);
+    cr_assert_eq(unlink(gone), 0);
+    arr = run_and_read(args, 0);
+    sum = th_summary(arr);
+    cr_assert_eq(th_json_int(sum, "pruned"), 1);
+    json_decref(arr);
+    cr_assert_not(th_exists(th_path(out, "cmyk.jpg")), "stale output kept");
+    cr_assert(th_exists(mine), "a file imgpool did not make was removed");
+    assert_output_jpeg("rgb.jpg", 300);
+    free(gone);
+    free(mine);
+}
+
+Test(tree, overlapping_run_exits_75_or_waits)
+{
+    const char *hang[] = { "thumbnail", in, "-o", out, "--timeout", "3",
+                           NULL };
+    const char *second[] = { "thumbnail", in, "-o", out, NULL };
+    const char *waiting[] = { "thumbnail", in, "-o", out, "--wait-lock", "10",
+                              NULL };
+    struct th_run r;
+    pid_t pid;
+    int64_t t0;
+
+    add_input("rgb.jpg", "hang.jpg");
+    setenv("IMGPOOL_FAULT", "hang:hang.jpg", 1);
+    pid = th_spawn(hang);
+    unsetenv("IMGPOOL_FAULT");
+    usleep(500 * 1000);
+    th_run(&r, second);
+    cr_assert_eq(r.status, 75, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "another run holds"), "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1,
+                 "one line expected: %s", r.err);
+    th_run_release(&r);
+
+    t0 = util_now_us();
+    th_run(&r, waiting);
+    /* hang.jpg timed out in the first run, so it is redone (and, without
+     * the fault, succeeds) */
+    cr_assert_eq(r.status, 0, "waited run: exit %d: %s", r.status, r.err);
+    cr_assert_lt(util_now_us() - t0, 10 * 1000000,
+                 "--wait-lock waited too long");
+    th_run_release(&r);
+    cr_assert_eq(th_wait_exit(pid, 10000), 1);
+}
+
+/*
+ * Output roots are normalised once: "-o out//", "-o ./out/." and "-o out/."
+ * write the outputs "-o out" writes, report them as "out/...", and share
+ * the state of "-o out" (a later "-o out" run finds everything up to
+ * date).  Run from the temporary directory with relative paths, as a user
+ * types them.
+ */
+static void
+output_spelling_test(const char *spelling)
+{
+    const char *args[] = { "thumbnail", "in", "-o", spelling, "--report",
+                           "report.jsonl", NULL };
+    const char *plain[] = { "thumbnail", "in", "-o", "out", "--report",
+                            "report.jsonl", NULL };
+    struct th_run r;
+    json_t *arr, *rec;
+
+    cr_assert_eq(chdir(tmp), 0);
+    add_good_inputs();
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "-o %s: exit %d: %s", spelling, r.status,
+                 r.err);
+    th_run_release(&r);
+    assert_output_jpeg("rgb.jpg", 300);
+    assert_output_jpeg("sub/progressive.jpg", 300);
+    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+    cr_assert(th_exists(out), "out/ itself");
+
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(th_json_int(th_summary(arr), "ok"), 6);
+    rec = th_find_record(arr, "/progressive.jpg");
+    cr_assert(rec);
+    cr_assert_str_eq(th_json_str(rec, "output"), "out/sub/progressive.jpg",
+                     "-o %s", spelling);
+    rec = th_find_record(arr, "/rgb.jpg");
+    cr_assert_str_eq(th_json_str(rec, "output"), "out/rgb.jpg");
+    json_decref(arr);
+
+    arr = run_and_read(plain, 0);
+    cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
+                 "-o out after -o %s redid files", spelling);
+    json_decref(arr);
+}
+
+Test(tree, output_dir_with_double_slash_works_like_plain)
+{
+    output_spelling_test("out//");
+}
+
+Test(tree, output_dir_dot_slash_dot_works_like_plain)
+{
+    output_spelling_test("./out/.");
+}
+
+Test(tree, output_dir_slash_dot_works_like_plain)
+{
+    output_spelling_test("out/.");
+}

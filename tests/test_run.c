@@ -1,0 +1,241 @@
+/*
+ * test_run.c - the master's run (run.c) driven by fake workers: what the
+ * run does around the workers - output roots, order, report, state, exit
+ * status - without any image library.
+ *
+ * A fake worker writes a small text file as the output (output_dir joined
+ * with the task's out_rel) and appends the input's name to a log, so the
+ * test sees, across fork(), which files were handed out and in what order.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* asprintf() */
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "cli.h"
+#include "helpers.h"
+#include "run.h"
+
+static char *tmp;
+
+static void
+setup(void)
+{
+    tmp = th_mkdtemp();
+    cr_assert_eq(chdir(tmp), 0);
+    th_mkdirs("in/sub");
+}
+
+static void
+teardown(void)
+{
+    th_rmrf(tmp);
+    free(tmp);
+}
+
+TestSuite(run, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- fake workers ---- */
+
+static void
+log_name(const struct task *t)
+{
+    int fd = open("work.log", O_WRONLY | O_APPEND | O_CREAT, 0644);
+    const char *base = strrchr(t->path, '/');
+    char line[256];
+    int n;
+
+    base = base ? base + 1 : t->path;
+    n = snprintf(line, sizeof(line), "%s\n", base);
+    if (fd >= 0) {
+        if (write(fd, line, (size_t)n) != n)
+            abort();
+        close(fd);
+    }
+}
+
+static int
+fake_init(const struct settings *s)
+{
+    (void)s;
+    return 0;
+}
+
+static int
+failing_init(const struct settings *s)
+{
+    (void)s;
+    return -1;
+}
+
+static void
+fake_fini(void)
+{
+}
+
+/* Writes "made from <rel>" to output_dir/out_rel; fails inputs named
+ * "bad*". */
+static void
+fake_work(const struct settings *s, const struct task *t,
+          struct task_result *res)
+{
+    const char *base = strrchr(t->path, '/');
+    char *out, *dir, *slash, text[256];
+    int n;
+
+    log_name(t);
+    base = base ? base + 1 : t->path;
+    if (strncmp(base, "bad", 3) == 0) {
+        task_result_fail(res, ERR_DECODE, "fake decoder refused '%s'", base);
+        return;
+    }
+    if (!t->out_rel ||
+        asprintf(&out, "%s/%s", s->output_dir, t->out_rel) < 0) {
+        task_result_fail(res, ERR_INTERNAL, "no out_rel");
+        return;
+    }
+    dir = strdup(out);
+    slash = strrchr(dir, '/');
+    *slash = '\0';
+    th_mkdirs(dir);
+    n = snprintf(text, sizeof(text), "made from %s", t->rel);
+    th_write_file(out, text, (size_t)n);
+    res->status = TASK_OK;
+    res->out_bytes = n;
+    free(dir);
+    free(out);
+}
+
+static const struct run_worker fake = { fake_init, fake_work, fake_fini };
+static const struct run_worker broken = { failing_init, fake_work, fake_fini };
+
+/* Parse @args (after argv[0]) and run them with @w; the exit status. */
+static int
+run_args(const struct run_worker *w, const char *const *args)
+{
+    const char *out_arg = args[3];      /* every caller passes -o X there */
+    char *argv[32];
+    struct cli_opts o;
+    int argc = 0, code;
+
+    argv[argc++] = "imgpool";
+    while (*args && argc < 31)
+        argv[argc++] = (char *)*args++;
+    argv[argc] = NULL;
+    cli_opts_init(&o);
+    cr_assert_eq(cli_parse(&o, argc, argv), CLI_RUN);
+    code = run_command(&o, w);
+    cr_assert_eq(o.output_dir, out_arg, "the run restores --output");
+    cli_opts_release(&o);
+    return code;
+}
+
+static void
+input(const char *rel, size_t size)
+{
+    th_fill_file(rel, size, 'x');
+}
+
+Test(run, fake_workers_write_below_the_normalised_root_largest_first)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "./out//", "-j", "1",
+                           "--report", "r.jsonl", NULL };
+    char *text, *log;
+    json_t *arr, *rec;
+
+    input("in/small.jpg", 10);
+    input("in/sub/big.jpg", 300);
+    input("in/mid.jpg", 200);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
+
+    text = th_read_file("out/sub/big.jpg", NULL);
+    cr_assert_str_eq(text, "made from sub/big.jpg");
+    free(text);
+    cr_assert(th_exists("out/small.jpg") && th_exists("out/mid.jpg"));
+    log = th_read_file("work.log", NULL);
+    cr_assert_str_eq(log, "big.jpg\nmid.jpg\nsmall.jpg\n", "order: %s", log);
+    free(log);
+
+    arr = th_read_jsonl("r.jsonl");
+    cr_assert_eq(th_json_int(th_summary(arr), "ok"), 3);
+    rec = th_find_record(arr, "/big.jpg");
+    cr_assert_str_eq(th_json_str(rec, "output"), "out/sub/big.jpg");
+    json_decref(arr);
+}
+
+Test(run, second_run_hands_out_nothing_that_is_up_to_date)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out", "--report",
+                           "r.jsonl", NULL };
+    json_t *arr;
+    char *log;
+
+    input("in/a.jpg", 10);
+    input("in/sub/b.jpg", 20);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
+    cr_assert_eq(unlink("work.log"), 0);
+    input("in/sub/c.jpg", 30);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
+    log = th_read_file("work.log", NULL);
+    cr_assert_str_eq(log, "c.jpg\n", "handed out: %s", log);
+    free(log);
+    arr = th_read_jsonl("r.jsonl");
+    cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 2);
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 1);
+    json_decref(arr);
+}
+
+Test(run, a_failed_file_makes_exit_1_with_its_reason)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out", "--report",
+                           "r.jsonl", NULL };
+    json_t *arr, *rec;
+
+    input("in/good.jpg", 10);
+    input("in/bad.jpg", 10);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_SOME_FAILED);
+    arr = th_read_jsonl("r.jsonl");
+    rec = th_find_record(arr, "/bad.jpg");
+    cr_assert_str_eq(th_json_str(rec, "status"), "failed");
+    cr_assert(strstr(th_json_str(json_object_get(rec, "error"), "message"),
+                     "fake decoder refused"));
+    cr_assert_eq(th_json_int(th_summary(arr), "ok"), 1);
+    cr_assert_not(th_exists("out/bad.jpg"));
+    json_decref(arr);
+}
+
+Test(run, workers_that_cannot_start_are_a_setup_error)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out", NULL };
+    struct th_capture cap;
+    char *err;
+
+    input("in/a.jpg", 10);
+    th_capture_begin(&cap);
+    cr_assert_eq(run_args(&broken, args), RUN_EXIT_USAGE);
+    err = th_capture_end(&cap);
+    cr_assert(strstr(err, "no worker could start"), "stderr: %s", err);
+    free(err);
+    cr_assert_not(th_exists("out/a.jpg"));
+}
+
+Test(run, lock_of_the_output_tree_is_named_in_one_place)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out/.", "--shard",
+                           "1/2", NULL };
+    struct stat sb;
+
+    input("in/a.jpg", 10);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
+    cr_assert_eq(lstat("out/.imgpool/lock-1-of-2", &sb), 0);
+    cr_assert_eq(lstat("out/.imgpool/state-1-of-2.sqlite", &sb), 0);
+}

@@ -1,0 +1,283 @@
+/*
+ * test_state_id.c - the identities the state database compares
+ * (state_id.c): the absolute input path of a task from its INPUT root, the
+ * marking of up-to-date tasks, --prune's scope, and the settings
+ * fingerprint.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* asprintf() */
+#endif
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "helpers.h"
+#include "settings.h"
+#include "state.h"
+
+static char *tmp;     /* realpath of this test's directory */
+
+static void
+setup(void)
+{
+    char *t = th_mkdtemp();
+
+    tmp = realpath(t, NULL);
+    cr_assert(tmp != NULL);
+    free(t);
+    cr_assert_eq(chdir(tmp), 0);
+}
+
+static void
+teardown(void)
+{
+    th_rmrf(tmp);
+    free(tmp);
+}
+
+TestSuite(state_id, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A task for @path below INPUT @root_index, rel starting @rel_off bytes in,
+ * with the identity lstat gives and output out/@out_rel. */
+static void
+task_make(struct task *t, const char *path, size_t rel_off, int root_index,
+          const char *out_rel)
+{
+    struct stat sb;
+
+    memset(t, 0, sizeof(*t));
+    t->path = strdup(path);
+    t->rel = t->path + rel_off;
+    t->root_index = root_index;
+    cr_assert(asprintf(&t->out_path, "out/%s", out_rel) > 0);
+    t->out_rel = t->out_path + 4;
+    if (lstat(path, &sb) == 0) {
+        t->size = sb.st_size;
+        t->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+                      sb.st_mtim.tv_nsec;
+        t->dev = (uint64_t)sb.st_dev;
+        t->ino = (uint64_t)sb.st_ino;
+    }
+}
+
+static void
+task_free(struct task *t)
+{
+    free(t->path);
+    free(t->out_path);
+}
+
+/* "@tmp/@rel" */
+static char *
+abs_of(const char *rel)
+{
+    return th_path(tmp, rel);
+}
+
+Test(state_id, input_abs_from_each_kind_of_root)
+{
+    const char *inputs[] = { "in", "./in//", "one.jpg", "missing" };
+    struct state_roots r;
+    struct task t;
+    char buf[PATH_MAX], *want;
+
+    th_mkdirs("in/sub");
+    th_fill_file("in/sub/a.jpg", 3, 'a');
+    th_fill_file("one.jpg", 3, 'o');
+    state_roots_init(&r, inputs, 4);
+    cr_assert_eq(r.n, 4);
+    cr_assert_null(r.abs[3], "a missing root has no identity");
+
+    /* a directory root, however spelled: its realpath joined with rel */
+    want = abs_of("in/sub/a.jpg");
+    task_make(&t, "in/sub/a.jpg", 3, 0, "sub/a.jpg");
+    cr_assert_str_eq(state_input_abs(&r, &t, buf, sizeof(buf)), want);
+    task_free(&t);
+    task_make(&t, "./in//sub/a.jpg", 6, 1, "sub/a.jpg");
+    cr_assert_str_eq(state_input_abs(&r, &t, buf, sizeof(buf)), want);
+    task_free(&t);
+    free(want);
+
+    /* a file root: its own realpath, whatever rel says */
+    want = abs_of("one.jpg");
+    task_make(&t, "one.jpg", 0, 2, "one.jpg");
+    cr_assert_str_eq(state_input_abs(&r, &t, buf, sizeof(buf)), want);
+    task_free(&t);
+    free(want);
+
+    /* no root (--files-from): the path, from the working directory */
+    want = abs_of("in/sub/a.jpg");
+    task_make(&t, "in/sub/a.jpg", 0, -1, "in/sub/a.jpg");
+    cr_assert_str_eq(state_input_abs(&r, &t, buf, sizeof(buf)), want);
+    /* ... and too small a buffer is no path at all */
+    cr_assert_null(state_input_abs(&r, &t, buf, 8));
+    task_free(&t);
+    free(want);
+    state_roots_release(&r);
+    cr_assert_null(r.abs);
+}
+
+Test(state_id, through_a_symlinked_root_the_identity_is_the_target)
+{
+    const char *inputs[] = { "link" };
+    struct state_roots r;
+    struct task t;
+    char buf[PATH_MAX], *want = abs_of("in/a.jpg");
+
+    th_mkdirs("in");
+    th_fill_file("in/a.jpg", 3, 'a');
+    cr_assert_eq(symlink("in", "link"), 0);
+    state_roots_init(&r, inputs, 1);
+    task_make(&t, "link/a.jpg", 5, 0, "a.jpg");
+    cr_assert_str_eq(state_input_abs(&r, &t, buf, sizeof(buf)), want);
+    task_free(&t);
+    state_roots_release(&r);
+    free(want);
+}
+
+Test(state_id, skip_up_to_date_marks_only_what_was_recorded)
+{
+    const char *inputs[] = { "in" };
+    struct state_roots r;
+    struct settings s;
+    struct state *st;
+    struct task t[3];
+    uint64_t fp, fp2;
+
+    settings_init(&s, MODE_THUMBNAIL);
+    fp = state_fingerprint(&s);
+    s.quality = 50;
+    fp2 = state_fingerprint(&s);
+    th_mkdirs("in");
+    th_mkdirs("out");
+    th_fill_file("in/a.jpg", 3, 'a');
+    th_fill_file("in/b.jpg", 4, 'b');
+    th_fill_file("in/c.jpg", 5, 'c');
+    th_fill_file("out/a.jpg", 6, 'o');
+    th_fill_file("out/b.jpg", 7, 'o');
+    th_fill_file("out/c.jpg", 8, 'o');
+    state_roots_init(&r, inputs, 1);
+    task_make(&t[0], "in/a.jpg", 3, 0, "a.jpg");
+    task_make(&t[1], "in/b.jpg", 3, 0, "b.jpg");
+    task_make(&t[2], "in/c.jpg", 3, 0, "c.jpg");
+
+    cr_assert_eq(state_open(&st, "out", 0, 0), 0);
+    cr_assert_eq(state_record_task(st, &r, &t[0], fp), 0);
+    cr_assert_eq(state_record_task(st, &r, &t[2], fp), 0);
+    t[2].pre_status = TASK_FAILED;      /* settled otherwise: left alone */
+    t[2].pre_class = ERR_OUTPUT_CONFLICT;
+    cr_assert_eq(state_skip_up_to_date(st, &r, t, 3, fp2), 0,
+                 "other settings: nothing is up to date");
+    cr_assert_eq(state_skip_up_to_date(st, &r, t, 3, fp), 1);
+    cr_assert_eq(t[0].pre_status, TASK_SKIPPED);
+    cr_assert_eq(t[0].pre_class, ERR_UP_TO_DATE);
+    cr_assert_str_eq(t[0].pre_msg, "output is up to date");
+    cr_assert_eq(t[1].pre_status, TASK_OK, "never recorded");
+    cr_assert_eq(t[2].pre_status, TASK_FAILED);
+    cr_assert_eq(t[2].pre_class, ERR_OUTPUT_CONFLICT);
+    cr_assert_eq(state_close(st), 0);
+    for (int i = 0; i < 3; i++)
+        task_free(&t[i]);
+    state_roots_release(&r);
+}
+
+static void
+count_pruned(void *data, const char *out)
+{
+    (void)out;
+    (*(int *)data)++;
+}
+
+Test(state_id, prune_roots_reaches_only_this_runs_roots)
+{
+    const char *both[] = { "in", "other" }, *mine[] = { "in" };
+    struct state_roots r;
+    struct settings s;
+    struct state *st;
+    struct task a, b;
+    uint64_t fp;
+    int pruned = 0;
+
+    settings_init(&s, MODE_THUMBNAIL);
+    fp = state_fingerprint(&s);
+    th_mkdirs("in");
+    th_mkdirs("other");
+    th_mkdirs("out");
+    th_fill_file("in/a.jpg", 3, 'a');
+    th_fill_file("other/b.jpg", 3, 'b');
+    th_fill_file("out/a.jpg", 6, 'o');
+    th_fill_file("out/b.jpg", 6, 'o');
+    state_roots_init(&r, both, 2);
+    task_make(&a, "in/a.jpg", 3, 0, "a.jpg");
+    task_make(&b, "other/b.jpg", 6, 1, "b.jpg");
+    cr_assert_eq(state_open(&st, "out", 0, 0), 0);
+    cr_assert_eq(state_record_task(st, &r, &a, fp), 0);
+    cr_assert_eq(state_record_task(st, &r, &b, fp), 0);
+    state_roots_release(&r);
+    cr_assert_eq(unlink("in/a.jpg"), 0);
+    cr_assert_eq(unlink("other/b.jpg"), 0);
+
+    /* a run over "in" alone prunes what came from "in" only */
+    state_roots_init(&r, mine, 1);
+    cr_assert_eq(state_prune_roots(st, &r, count_pruned, &pruned), 1);
+    cr_assert_eq(pruned, 1);
+    cr_assert_not(th_exists("out/a.jpg"));
+    cr_assert(th_exists("out/b.jpg"), "another run's output was pruned");
+    state_roots_release(&r);
+    cr_assert_eq(state_close(st), 0);
+    task_free(&a);
+    task_free(&b);
+}
+
+Test(state_id, fingerprint_fields)
+{
+    struct settings base, s;
+    uint64_t fp;
+
+    settings_init(&base, MODE_THUMBNAIL);
+    fp = state_fingerprint(&base);
+    cr_assert_eq(fp, state_fingerprint(&base), "deterministic");
+
+#define CHANGES(stmt)                                                       \
+    do {                                                                    \
+        s = base;                                                           \
+        stmt;                                                               \
+        cr_assert_neq(state_fingerprint(&s), fp, "%s must count", #stmt);   \
+    } while (0)
+#define IGNORES(stmt)                                                       \
+    do {                                                                    \
+        s = base;                                                           \
+        stmt;                                                               \
+        cr_assert_eq(state_fingerprint(&s), fp, "%s must not count", #stmt);\
+    } while (0)
+
+    CHANGES(s.mode = MODE_RECOMPRESS);
+    CHANGES(s.width = 301);
+    CHANGES(s.height = 299);
+    CHANGES(s.fit = FIT_COVER);
+    CHANGES(s.upscale = 1);
+    CHANGES(s.quality = 89);
+    CHANGES(s.format = FORMAT_PNG);
+    CHANGES(s.subsample = SUBSAMPLE_444);
+    CHANGES(s.background[0] = 0);
+    CHANGES(s.background[2] = 254);
+    CHANGES(s.strip = 0);
+    CHANGES(s.fail_on = FAIL_ERROR);
+    CHANGES(s.allow_untrusted = 1);
+    /* width and height are not interchangeable */
+    CHANGES((s.width = 300, s.height = 200));
+    IGNORES(s.output_dir = "/elsewhere");
+    IGNORES(s.max_pixels = 1000);
+    IGNORES(s.fast_jpeg = !s.fast_jpeg);
+    IGNORES(s.upscale = 0);
+    IGNORES(s.strip = 7);       /* booleans are canonicalised */
+#undef CHANGES
+#undef IGNORES
+}
