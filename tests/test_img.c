@@ -59,6 +59,7 @@ process_path(const struct settings *s, const char *input, const char *outname,
     t.path = (char *)input;
     t.rel = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;
     t.out_path = out;
+    t.out_rel = outname;
     memset(res, 0, sizeof(*res));
     cr_assert_eq(img_worker_init(s), 0);
     img_process(s, &t, res);
