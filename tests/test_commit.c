@@ -50,7 +50,7 @@ temps_in(const char *path)
 
     if (!d)
         return 0;
-    while ((e = readdir(d)) != NULL)
+    for (e = readdir(d); e; e = readdir(d))
         if (strncmp(e->d_name, IMGPOOL_TMP_PREFIX,
                     strlen(IMGPOOL_TMP_PREFIX)) == 0)
             n++;

@@ -245,7 +245,10 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
     /* Another file system: copy. */
     if (open_tmp(&of, 0600, res) < 0)
         return -1;
-    while ((got = pread(src_fd, buf, sizeof(buf), off)) != 0) {
+    for (;;) {
+        got = pread(src_fd, buf, sizeof(buf), off);
+        if (got == 0)
+            break;
         if (got < 0) {
             if (errno == EINTR)
                 continue;
