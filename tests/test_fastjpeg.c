@@ -4,7 +4,7 @@
  * encoder settings, damaged input under each fail_on, and agreement with
  * the libvips path on the same inputs.
  *
- * Most tests call fastjpeg_process() directly, so that they test this path
+ * Most tests run the stages with the JPEG decoder forced (img_run), so that they test this path
  * whatever img_process() decides; the comparisons with libvips go through
  * img_process() with fast_jpeg on and off.  Outputs are decoded with
  * TurboJPEG (helpers.h), independently of both paths.
@@ -20,12 +20,13 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
-#include "fastjpeg.h"
+#include "decode.h"
 #include "geom.h"
 #include "helpers.h"
 #include "img.h"
 #include "settings.h"
 #include "sniff.h"
+#include "stage_helpers.h"
 #include "task.h"
 
 /* ------------------------------------------------------------------ */
@@ -64,19 +65,8 @@ run_fast_info(const struct settings *s, const char *in,
               const struct jpeg_info *ji, const char *out,
               struct task_result *res)
 {
-    struct task t;
-    int fd;
-
-    memset(&t, 0, sizeof(t));
-    t.path = (char *)in;
-    t.out_path = (char *)out;
-    result_init(res);
-    fd = open(in, O_RDONLY | O_CLOEXEC);
-    cr_assert(fd >= 0, "cannot open '%s'", in);
-    /* The contract allows any file position: leave it somewhere odd. */
-    lseek(fd, 17, SEEK_SET);
-    fastjpeg_process(s, &t, fd, ji, res);
-    close(fd);
+    /* The contract allows any file position: it is left somewhere odd. */
+    sh_run_decoder(s, in, IMGF_JPEG, ji, out, DECODER_JPEG, res);
 }
 
 static void
@@ -86,7 +76,7 @@ run_fast(const struct settings *s, const char *in, const char *out,
     struct jpeg_info ji;
 
     cr_assert_eq(info_of(in, &ji), 0, "'%s' has no JPEG header", in);
-    cr_assert(fastjpeg_eligible(s, &ji), "'%s' not eligible", in);
+    cr_assert(decode_jpeg_eligible(s, &ji), "'%s' not eligible", in);
     run_fast_info(s, in, &ji, out, res);
 }
 
@@ -102,9 +92,7 @@ run_img(const struct settings *s, const char *in, const char *out,
         cr_assert_eq(img_worker_init(s), 0);
         inited = 1;
     }
-    memset(&t, 0, sizeof(t));
-    t.path = (char *)in;
-    t.out_path = (char *)out;
+    sh_task(&t, s, in, out);
     result_init(res);
     img_process(s, &t, res);
 }
@@ -231,7 +219,7 @@ Test(fastjpeg, eligibility)
         char *path = th_testdata(cases[i].file);
 
         cr_assert_eq(info_of(path, &ji), 0, "%s", cases[i].file);
-        cr_expect_eq(fastjpeg_eligible(&s, &ji), cases[i].want, "%s",
+        cr_expect_eq(decode_jpeg_eligible(&s, &ji), cases[i].want, "%s",
                      cases[i].file);
         free(path);
     }
@@ -246,36 +234,36 @@ Test(fastjpeg, eligibility_follows_settings_and_header)
     cr_assert_eq(info_of(path, &ji), 0);
     free(path);
     thumb_settings(&s, "/nonexistent");
-    cr_assert(fastjpeg_eligible(&s, &ji));
+    cr_assert(decode_jpeg_eligible(&s, &ji));
 
     s.format = FORMAT_PNG;
-    cr_expect_not(fastjpeg_eligible(&s, &ji), "PNG output");
+    cr_expect_not(decode_jpeg_eligible(&s, &ji), "PNG output");
     thumb_settings(&s, "/nonexistent");
     s.strip = 0;
-    cr_expect_not(fastjpeg_eligible(&s, &ji), "metadata kept");
+    cr_expect_not(decode_jpeg_eligible(&s, &ji), "metadata kept");
     thumb_settings(&s, "/nonexistent");
 
     x = ji;
     x.has_adobe = 1;
     x.adobe_transform = 0;
-    cr_expect_not(fastjpeg_eligible(&s, &x), "Adobe RGB-coded");
+    cr_expect_not(decode_jpeg_eligible(&s, &x), "Adobe RGB-coded");
     x.adobe_transform = 1;
-    cr_expect(fastjpeg_eligible(&s, &x), "Adobe YCbCr");
+    cr_expect(decode_jpeg_eligible(&s, &x), "Adobe YCbCr");
     x = ji;
     x.arithmetic = 1;
-    cr_expect_not(fastjpeg_eligible(&s, &x), "arithmetic coding");
+    cr_expect_not(decode_jpeg_eligible(&s, &x), "arithmetic coding");
     x = ji;
     x.lossless = 1;
-    cr_expect_not(fastjpeg_eligible(&s, &x), "lossless");
+    cr_expect_not(decode_jpeg_eligible(&s, &x), "lossless");
     x = ji;
     x.components = 4;
-    cr_expect_not(fastjpeg_eligible(&s, &x), "CMYK");
+    cr_expect_not(decode_jpeg_eligible(&s, &x), "CMYK");
     x = ji;
     x.components = 2;
-    cr_expect_not(fastjpeg_eligible(&s, &x), "two components");
+    cr_expect_not(decode_jpeg_eligible(&s, &x), "two components");
     x = ji;
     x.has_icc = 1;
-    cr_expect_not(fastjpeg_eligible(&s, &x), "ICC profile");
+    cr_expect_not(decode_jpeg_eligible(&s, &x), "ICC profile");
 }
 
 /* ------------------------------------------------------------------ */
@@ -783,7 +771,7 @@ Test(fastjpeg, header_cut_and_empty_fail)
 /* Agreement with the libvips path                                    */
 /* ------------------------------------------------------------------ */
 
-/* img_process() with the fast path on goes through fastjpeg_process(). */
+/* img_process() with the fast path on picks the direct JPEG decoder. */
 Test(fastjpeg, img_process_takes_the_fast_path)
 {
     char *dir = th_mkdtemp();

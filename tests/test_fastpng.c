@@ -13,11 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fastpng.h"
+#include "decode.h"
 #include "geom.h"
 #include "helpers.h"
 #include "img.h"
 #include "settings.h"
+#include "stage_helpers.h"
 #include "task.h"
 
 static void
@@ -42,8 +43,7 @@ run_img(const struct settings *s, const char *in, const char *out,
     char *path = th_path(s->output_dir, out);
 
     memset(&t, 0, sizeof(t));
-    t.path = (char *)in;
-    t.out_path = path;
+    sh_task(&t, s, in, path);
     result_init(res);
     img_process(s, &t, res);
     free(path);
@@ -53,20 +53,9 @@ static void
 run_fast(const struct settings *s, const char *in, const char *out,
          struct task_result *res)
 {
-    struct task t;
     char *path = th_path(s->output_dir, out);
-    int fd;
 
-    memset(&t, 0, sizeof(t));
-    t.path = (char *)in;
-    t.out_path = path;
-    result_init(res);
-    res->in_width = res->out_width = -1;
-    fd = open(in, O_RDONLY | O_CLOEXEC);
-    cr_assert(fd >= 0, "cannot open '%s'", in);
-    lseek(fd, 11, SEEK_SET);
-    fastpng_process(s, &t, fd, res);
-    close(fd);
+    sh_run_decoder(s, in, IMGF_PNG, NULL, path, DECODER_PNG, res);
     free(path);
 }
 
@@ -75,7 +64,7 @@ eligible_file(const struct settings *s, const char *path)
 {
     size_t len;
     char *buf = th_read_file(path, &len);
-    int rc = fastpng_eligible(s, (const unsigned char *)buf, len);
+    int rc = decode_png_eligible(s, (const unsigned char *)buf, len);
 
     free(buf);
     return rc;
@@ -282,42 +271,42 @@ Test(fastpng, eligibility)
                               0x8f, 0, 0, 0, 0};
 
     thumb_settings(&s, "/nonexistent");
-    cr_assert(fastpng_eligible(&s, buf, len));
-    cr_expect(!fastpng_eligible(&s, buf, 30));
+    cr_assert(decode_png_eligible(&s, buf, len));
+    cr_expect(!decode_png_eligible(&s, buf, 30));
     s.format = FORMAT_PNG;
-    cr_expect(!fastpng_eligible(&s, buf, len));
+    cr_expect(!decode_png_eligible(&s, buf, len));
     s.format = FORMAT_JPEG;
     s.strip = 0;
-    cr_expect(!fastpng_eligible(&s, buf, len));
+    cr_expect(!decode_png_eligible(&s, buf, len));
     s.strip = 1;
 
     /* Adam7 */
     memcpy(x, buf, len);
     x[8 + 8 + 12] = 1;
-    cr_expect(!fastpng_eligible(&s, x, len));
+    cr_expect(!decode_png_eligible(&s, x, len));
 
     /* a chunk inserted before IDAT: gAMA 1/2.2 is fine, others not */
     memcpy(x, buf, idat);
     memcpy(x + idat, gama, 16);
     memcpy(x + idat + 16, buf + idat, len - idat);
-    cr_expect(fastpng_eligible(&s, x, len + 16));
+    cr_expect(decode_png_eligible(&s, x, len + 16));
     x[idat + 10] = 0x80;            /* gamma 1/3 or so */
-    cr_expect(!fastpng_eligible(&s, x, len + 16));
+    cr_expect(!decode_png_eligible(&s, x, len + 16));
     x[idat + 10] = 0xb1;
     memcpy(x + idat + 4, "iCCP", 4);
-    cr_expect(!fastpng_eligible(&s, x, len + 16));
+    cr_expect(!decode_png_eligible(&s, x, len + 16));
     memcpy(x + idat + 4, "cHRM", 4);
-    cr_expect(!fastpng_eligible(&s, x, len + 16));
+    cr_expect(!decode_png_eligible(&s, x, len + 16));
     memcpy(x + idat + 4, "eXIf", 4);
-    cr_expect(!fastpng_eligible(&s, x, len + 16));
+    cr_expect(!decode_png_eligible(&s, x, len + 16));
     memcpy(x + idat + 4, "sRGB", 4);
-    cr_expect(fastpng_eligible(&s, x, len + 16));
+    cr_expect(decode_png_eligible(&s, x, len + 16));
     memcpy(x + idat + 4, "ABCD", 4);  /* unknown critical */
-    cr_expect(!fastpng_eligible(&s, x, len + 16));
+    cr_expect(!decode_png_eligible(&s, x, len + 16));
     /* chunk length past the buffer */
     memcpy(x + idat + 4, "tEXt", 4);
     x[idat] = 0x7f;
-    cr_expect(!fastpng_eligible(&s, x, len + 16));
+    cr_expect(!decode_png_eligible(&s, x, len + 16));
     free(x);
     free(buf);
 }

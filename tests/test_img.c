@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,6 +60,7 @@ process_path(const struct settings *s, const char *input, const char *outname,
     t.path = (char *)input;
     t.rel = strrchr(input, '/') ? strrchr(input, '/') + 1 : input;
     t.out_path = out;
+    t.out_rel = outname;
     memset(res, 0, sizeof(*res));
     cr_assert_eq(img_worker_init(s), 0);
     img_process(s, &t, res);
@@ -606,4 +608,36 @@ Test(img, thumbnail_strips_metadata)
     cr_assert_not(ji.has_icc);
     free(data);
     free(out);
+}
+
+/* The output root may be spelt with extra slashes and dots: the output is
+ * named below it (t->out_rel), whatever the spelling, on every decoder. */
+Test(img, output_root_spelt_any_way)
+{
+    static const char *spell[] = { "//", "/.", "/./" };
+    static const char *inputs[] = { "rgb.jpg", "rgb.png", "cmyk.jpg" };
+    struct settings s;
+    struct task_result r;
+
+    for (size_t i = 0; i < sizeof(spell) / sizeof(spell[0]); i++) {
+        for (size_t k = 0; k < sizeof(inputs) / sizeof(inputs[0]); k++) {
+            char root[4096], rel[64];
+            struct th_image img;
+            char *out;
+
+            thumb_settings(&s);
+            s.fast_jpeg = 1;
+            snprintf(root, sizeof(root), "%s%s", outdir, spell[i]);
+            s.output_dir = root;
+            snprintf(rel, sizeof(rel), "d%zu/sub/%zu.jpg", i, k);
+            process(&s, inputs[k], rel, &r);
+            cr_assert_eq(r.status, TASK_OK, "root '%s', %s: %s", root,
+                         inputs[k], r.message);
+            out = th_path(outdir, rel);
+            cr_assert_eq(th_decode_jpeg(out, &img), 0, "'%s'", out);
+            cr_expect_eq(img.w, r.out_width);
+            th_image_release(&img);
+            free(out);
+        }
+    }
 }

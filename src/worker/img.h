@@ -1,22 +1,28 @@
 /*
- * img.h - the per-worker image pipeline (the only module that uses libvips).
+ * img.h - one file through the worker's stages (the only entry the worker
+ * process needs; see worker.h).
  *
  * Call sequence, inside a worker process only:
  *   img_worker_init(&settings);        // VIPS_INIT, concurrency, cache off
  *   img_process(&settings, task, res); // once per file
  *   img_worker_fini();
  *
- * img_process() opens the input itself (O_NOFOLLOW, regular files only),
- * sniffs it, checks the declared size against max_pixels, decodes from the
- * descriptor (never by file name), converts to 8-bit 3-band sRGB (EXIF
- * autorotate, ICC/CMYK import, 16-bit, grey, alpha flattened on the
- * background), resizes per fit, and writes the output through a temporary
- * file in the destination directory that is fsync'ed and renamed over
- * task->out_path.  It never prints; errors land in @res.
+ * img_process() runs the stages in order, each behind its own header:
+ *   open    input.h    the input, safely, sniffed, size-checked
+ *   decode  decode.h   direct JPEG | direct PNG | libvips
+ *   colour  colour.h   to 8-bit sRGB: grey, alpha, ICC, CMYK
+ *   resize  resize.h   to the geom.h size
+ *   encode  encode.h   JPEG or PNG: quality, subsampling, metadata
+ *   commit  outfile.h  temp file + rename below s->output_dir, at
+ *                      t->out_rel; in place: inplace.h, its own commit
+ * It never prints; the outcome, dimensions, sizes, warnings and time land
+ * in @res.
  */
 #ifndef IMGPOOL_IMG_H
 #define IMGPOOL_IMG_H
 
+#include "decode.h"
+#include "input.h"
 #include "settings.h"
 #include "task.h"
 
@@ -24,5 +30,15 @@ int img_worker_init(const struct settings *s);
 void img_process(const struct settings *s, const struct task *t,
                  struct task_result *res);
 void img_worker_fini(void);
+
+/*
+ * The stages after open, on @in (opened by input_open(), or by hand in
+ * tests: fd, fmt, and ji for JPEG), with decoder @dec whether or not
+ * decode_choose() would pick it.  Fills @res like img_process() but for
+ * the time; in place is not handled here.  @in stays open.
+ */
+void img_run(const struct settings *s, const struct task *t,
+             const struct input *in, enum decoder_kind dec,
+             struct task_result *res);
 
 #endif

@@ -2,8 +2,9 @@
  * inplace.h - `recompress --in-place`: re-encode a JPEG and replace the
  * original only when that is safe and worth it.
  *
- * Called by img_process() in a worker, after the input was opened and
- * sniffed.  The decisions, in order:
+ * Called by img_process() in a worker, after the open stage (input.h).  It
+ * runs the decode (libvips, full size), colour and encode stages and
+ * commits in its own way.  The decisions, in order:
  *   - not a JPEG                         -> skipped, not-jpeg
  *   - estimated quality <= target        -> skipped, already-compressed
  *     (unless force; this is what makes a second run change nothing)
@@ -23,12 +24,13 @@
 #ifndef IMGPOOL_INPLACE_H
 #define IMGPOOL_INPLACE_H
 
+#include "input.h"
 #include "settings.h"
-#include "sniff.h"
 #include "task.h"
 
-void inplace_process(const struct settings *s, const struct task *t, int fd,
-                     enum img_format fmt, const struct jpeg_info *ji,
-                     struct task_result *res);
+/* Fill @res (status and class per the list above, dimensions, sizes);
+ * @in stays open. */
+void inplace_process(const struct settings *s, const struct task *t,
+                     const struct input *in, struct task_result *res);
 
 #endif

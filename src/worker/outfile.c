@@ -1,5 +1,5 @@
 /*
- * outfile.c - temp file, fsync, rename; see outfile.h for the contract.
+ * outfile.c - the commit stage: temp file, fsync, rename; see outfile.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirwalk.h"
 #include "outfile.h"
 
 static unsigned tmp_counter;
@@ -23,74 +24,47 @@ fail_errno(struct task_result *res, enum err_class c, const char *what,
     task_result_fail(res, c, "%s: %s", what, strerror(err));
 }
 
+/*
+ * Open the directory that is to hold @rel (a relative path whose last
+ * component is the file name) below the directory @root, creating what is
+ * missing.  @root is named by the user and opened as named; every component
+ * below it is walked with dirwalk_open(), never following a symlink.
+ * Returns the directory's descriptor with *name pointing into @rel, or -1
+ * with @res failed.
+ */
 static int
-open_dir(const char *output_dir, const char *out_path,
-         struct task_result *res, const char **name)
+open_dir(const char *root, const char *rel, struct task_result *res,
+         const char **name)
 {
-    size_t rootlen = strlen(output_dir);
-    const char *rel, *slash;
-    char comp[NAME_MAX + 1];
-    int fd, next;
+    const char *slash = strrchr(rel, '/');
+    size_t dirlen = slash ? (size_t)(slash - rel) : 0;
+    int rootfd, fd, err;
 
-    if (strncmp(out_path, output_dir, rootlen) != 0) {
-        task_result_fail(res, ERR_INTERNAL,
-                         "output path outside the output directory");
+    *name = slash ? slash + 1 : rel;
+    if (rel[0] == '/' || **name == '\0' || strlen(*name) > NAME_MAX ||
+        strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0) {
+        task_result_fail(res, ERR_OUTPUT_PATH, "invalid output file name");
         return -1;
     }
-    rel = out_path + rootlen;
-    while (*rel == '/')
-        rel++;
-    fd = open(output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
+    rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
         fail_errno(res, ERR_WRITE, "cannot open output directory", errno);
         return -1;
     }
-    while ((slash = strchr(rel, '/')) != NULL) {
-        size_t len = (size_t)(slash - rel);
-        if (len == 0) {
-            rel++;
-            continue;
-        }
-        if (len > NAME_MAX || (len == 2 && rel[0] == '.' && rel[1] == '.') ||
-            (len == 1 && rel[0] == '.')) {
-            task_result_fail(res, ERR_OUTPUT_PATH,
-                             "invalid output directory component");
-            close(fd);
-            return -1;
-        }
-        memcpy(comp, rel, len);
-        comp[len] = '\0';
-        if (mkdirat(fd, comp, 0777) < 0 && errno != EEXIST) {
-            fail_errno(res, ERR_WRITE, "cannot create output directory",
-                       errno);
-            close(fd);
-            return -1;
-        }
-        next = openat(fd, comp,
-                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (next < 0) {
-            int err = errno;
-            if (err == ELOOP || err == ENOTDIR)
-                task_result_fail(res, ERR_OUTPUT_PATH,
-                                 "output directory component '%s' is a "
-                                 "symbolic link or not a directory", comp);
-            else
-                fail_errno(res, ERR_WRITE, "cannot open output directory",
-                           err);
-            close(fd);
-            return -1;
-        }
-        close(fd);
-        fd = next;
-        rel = slash + 1;
-    }
-    if (*rel == '\0' || strlen(rel) > NAME_MAX) {
-        task_result_fail(res, ERR_OUTPUT_PATH, "invalid output file name");
-        close(fd);
-        return -1;
-    }
-    *name = rel;
-    return fd;
+    fd = dirwalk_open(rootfd, rel, dirlen, DIRWALK_CREATE, 0777);
+    err = errno;
+    close(rootfd);
+    if (fd >= 0)
+        return fd;
+    if (err == ELOOP || err == ENOTDIR)
+        task_result_fail(res, ERR_OUTPUT_PATH, "an output directory "
+                         "component is a symbolic link or not a directory");
+    else if (err == EINVAL || err == ENAMETOOLONG)
+        task_result_fail(res, ERR_OUTPUT_PATH,
+                         "invalid output directory component");
+    else
+        fail_errno(res, ERR_WRITE, "cannot create output directory", err);
+    return -1;
 }
 
 static int
@@ -111,13 +85,13 @@ open_tmp(struct outfile *of, mode_t mode, struct task_result *res)
 }
 
 int
-outfile_open(struct outfile *of, const char *output_dir, const char *out_path,
+outfile_open(struct outfile *of, const char *output_dir, const char *out_rel,
              int durable, struct task_result *res)
 {
     of->fd = -1;
     of->sync_file = durable;
     of->sync_dir = 0;
-    of->dirfd = open_dir(output_dir, out_path, res, &of->name);
+    of->dirfd = open_dir(output_dir, out_rel, res, &of->name);
     if (of->dirfd < 0)
         return -1;
     return open_tmp(of, 0666, res);
@@ -231,16 +205,11 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
 {
     struct outfile of;
     struct stat orig;
-    char path[PATH_MAX], fdpath[64], buf[65536];
-    int n, rc;
+    char fdpath[64], buf[65536];
+    int rc;
     ssize_t got;
     off_t off = 0;
 
-    n = snprintf(path, sizeof(path), "%s/%s", backup_dir, rel);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
-        task_result_fail(res, ERR_OUTPUT_PATH, "backup path too long");
-        return -1;
-    }
     if (fstat(src_fd, &orig) < 0) {
         fail_errno(res, ERR_READ, "cannot stat the original", errno);
         return -1;
@@ -248,7 +217,7 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
     of.fd = -1;
     of.sync_file = 1;
     of.sync_dir = 1;
-    of.dirfd = open_dir(backup_dir, path, res, &of.name);
+    of.dirfd = open_dir(backup_dir, rel, res, &of.name);
     if (of.dirfd < 0)
         return -1;
     /* Link the open file itself (not whatever the name holds by now);
@@ -276,7 +245,10 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
     /* Another file system: copy. */
     if (open_tmp(&of, 0600, res) < 0)
         return -1;
-    while ((got = pread(src_fd, buf, sizeof(buf), off)) != 0) {
+    for (;;) {
+        got = pread(src_fd, buf, sizeof(buf), off);
+        if (got == 0)
+            break;
         if (got < 0) {
             if (errno == EINTR)
                 continue;

@@ -1,20 +1,29 @@
 /*
- * outfile.h - atomic creation of one output file inside the output tree.
+ * outfile.h - the commit stage: atomic creation of one output file.
  *
  * Call sequence (in a worker):
  *   struct outfile of;
- *   if (outfile_open(&of, output_dir, out_path, res) < 0) ...res is failed...
- *   ...write the encoded image to of.fd...
+ *   if (outfile_open(&of, s->output_dir, t->out_rel, s->fsync, res) < 0)
+ *       ...res is failed...
+ *   ...the encoder writes into of.fd (or outfile_write())...
  *   if (outfile_commit(&of, res) < 0) ...res is failed, nothing left behind...
- *   // or outfile_abort(&of) to give up
+ *   // or outfile_abort(&of) to give up: the temporary file is removed
  *
- * outfile_open() walks from @output_dir to the output's directory one
- * component at a time with openat(O_NOFOLLOW | O_DIRECTORY), creating what
- * is missing, so a symlink planted inside the output tree can never redirect
- * a write.  The data goes to OUTFILE_TMP_PREFIX "<pid>-<n>" in that directory
- * (O_CREAT | O_EXCL | O_NOFOLLOW); commit fsyncs it and renames it over the
- * final name, which replaces a file or a symlink of that name but never
- * writes through one.
+ * The output is named by its path RELATIVE to the output root ("a/b.jpg"),
+ * never by a joined string: outfile_open() opens the root as the user named
+ * it (so "out//", "./out/." and "out" are the same directory) and walks to
+ * the output's directory with dirwalk_open() (common/dirwalk.h), one
+ * component at a time with O_NOFOLLOW, creating what is missing, so a
+ * symlink planted inside the output tree can never redirect a write
+ * (ERR_OUTPUT_PATH).  The data goes to OUTFILE_TMP_PREFIX "<pid>-<n>" in
+ * that directory (O_CREAT | O_EXCL | O_NOFOLLOW); commit fsyncs it (when
+ * durable) and renames it over the final name, which replaces a file or a
+ * symlink of that name but never writes through one.  Every function that
+ * can fail returns 0 or -1 with @res failed (ERR_WRITE, ERR_NO_SPACE,
+ * ERR_OUTPUT_PATH); after a failure no temporary file is left.
+ *
+ * In-place recompression commits differently (inplace.h): beside the
+ * original (outfile_open_beside) after a backup (outfile_backup).
  */
 #ifndef IMGPOOL_OUTFILE_H
 #define IMGPOOL_OUTFILE_H
@@ -27,15 +36,16 @@
 struct outfile {
     int dirfd;
     int fd;
-    const char *name;   /* points into the out_path given to open */
+    const char *name;   /* points into the out_rel given to open */
     char tmp[64];
     int sync_file;      /* fsync the data before the rename */
     int sync_dir;       /* fsync the directory after the rename */
 };
 
-/* @durable: fsync the data before the rename (see --fsync). */
+/* @out_rel: below @output_dir; @durable: fsync the data before the rename
+ * (see --fsync). */
 int outfile_open(struct outfile *of, const char *output_dir,
-                 const char *out_path, int durable, struct task_result *res);
+                 const char *out_rel, int durable, struct task_result *res);
 int outfile_commit(struct outfile *of, struct task_result *res);
 
 /*

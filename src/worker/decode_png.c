@@ -1,25 +1,29 @@
 /*
- * fastpng.c - PNG -> JPEG thumbnails through libpng directly (see
- * fastpng.h for the contract).
+ * decode_png.c - the direct PNG decoder: libpng without libvips' per-image
+ * pipeline cost (see decode.h for the stage's contract).
  *
  * For wallpaper-sized PNGs libvips' loader and pipeline cost about as much
- * again as the decode itself.  This path:
+ * again as the decode itself.  This decoder:
  *   1. decides eligibility from the chunks before the first IDAT, which the
- *      caller has already read;
+ *      open stage has already read (decode_png_eligible);
  *   2. reads the file with pread() through a buffered libpng read callback
- *      and has libpng expand every pixel format to 8-bit RGB or RGBA;
- *   3. flattens alpha onto the background colour row by row, and streams
- *      the rows through the Lanczos-3 resampler (resample.h) to the exact
- *      size geom_fit() gives; for FIT_COVER only the centre window of the
- *      covering size is computed;
- *   4. encodes and writes the result with fastjpeg_write().
+ *      and has libpng expand every pixel format to 8-bit RGB or RGBA
+ *      (16-bit samples keep their high byte, as libvips' cast does);
+ *   3. hands each row to the colour stage (which flattens alpha onto the
+ *      background) and on to the resizer: the whole image is never held.
  *
- * libpng reports errors through fp_error(), which longjmps back to
- * fastpng_process(); warnings go into the task result.  Once rows are
- * being read, an error is damaged image data: under FAIL_NONE it becomes a
- * warning and the rows not read are filled with the background colour,
- * as libvips' lenient load gives an image too.  All per-file state lives
- * in one heap context that is freed on every path.
+ * Eligible: any bit depth and colour type PNG allows (grey, grey+alpha,
+ * RGB, RGBA, palette with or without tRNS), not interlaced, no iCCP, cHRM
+ * or eXIf chunk, gAMA absent or about 1/2.2 (sRGB chunks are fine), and
+ * output JPEG with metadata stripped.  Everything else goes through
+ * libvips.
+ *
+ * libpng reports errors through fp_error(), which longjmps back to the
+ * entry point that called libpng; warnings go into the task result.  Once
+ * rows are being read, an error is damaged image data: under FAIL_NONE it
+ * becomes a warning and the rows not read are filled with the background
+ * colour, as libvips' lenient load gives an image too; otherwise it fails
+ * as ERR_DECODE.  All per-file state lives in one heap context.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -31,10 +35,9 @@
 
 #include <png.h>
 
-#include "fastjpeg.h"
-#include "fastpng.h"
+#include "decode.h"
 #include "geom.h"
-#include "resample.h"
+#include "warn.h"
 
 /* Bytes read from the input per pread(). */
 #define FP_CHUNK (64 * 1024)
@@ -43,7 +46,7 @@
 #define FP_GAMA_SRGB 45455
 #define FP_GAMA_SLACK 500
 
-/* Everything one file needs; freed by fp_ctx_free() on every path. */
+/* Everything one file needs; freed by fp_close(). */
 struct fp_ctx {
     jmp_buf jmp;
     const struct settings *s;
@@ -64,11 +67,6 @@ struct fp_ctx {
     int channels;                   /* after libpng's transforms: 3 or 4 */
     int rows_read;                  /* complete input rows pushed */
     int reading;                    /* rows are being read: damage from now */
-    unsigned char *rgba;            /* one input row, when it has alpha */
-    struct resample rs;
-    int have_rs;
-    unsigned char *img;             /* resampled RGB, ow x oh */
-    int ow, oh;
 };
 
 /* ------------------------------------------------------------------ */
@@ -117,7 +115,7 @@ ihdr_ok(const unsigned char *p, uint32_t *w, uint32_t *h)
 }
 
 int
-fastpng_eligible(const struct settings *s, const unsigned char *head,
+decode_png_eligible(const struct settings *s, const unsigned char *head,
                  size_t len)
 {
     static const unsigned char sig[8] = {137, 'P', 'N', 'G', 13, 10, 26, 10};
@@ -175,19 +173,6 @@ fastpng_eligible(const struct settings *s, const unsigned char *head,
 /* libpng callbacks                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Append one warning to the result: counted always, text while it fits. */
-static void
-note_warning(struct task_result *res, const char *text)
-{
-    size_t used = strlen(res->warning);
-
-    res->nwarnings++;
-    if (used + 2 >= sizeof(res->warning))
-        return;
-    snprintf(res->warning + used, sizeof(res->warning) - used, "%s%s",
-             used ? "\n" : "", text);
-}
-
 static void
 fp_read(png_structp png, png_bytep out, size_t len)
 {
@@ -237,7 +222,7 @@ fp_warning(png_structp png, png_const_charp msg)
 {
     struct fp_ctx *ctx = png_get_error_ptr(png);
 
-    note_warning(ctx->res, msg);
+    warn_append(ctx->res, msg);
     if (ctx->s->fail_on == FAIL_WARNING) {
         snprintf(ctx->msg, sizeof(ctx->msg), "%s", msg);
         ctx->reading = 0;           /* never lenient about it */
@@ -246,154 +231,20 @@ fp_warning(png_structp png, png_const_charp msg)
 }
 
 /* ------------------------------------------------------------------ */
-/* Processing                                                         */
+/* The decoder                                                        */
 /* ------------------------------------------------------------------ */
 
 static void
-fp_ctx_free(struct fp_ctx *ctx)
+fp_close(void *impl)
 {
+    struct fp_ctx *ctx = impl;
+
+    if (!ctx)
+        return;
     if (ctx->png)
         png_destroy_read_struct(&ctx->png, ctx->info ? &ctx->info : NULL,
                                 NULL);
-    if (ctx->have_rs)
-        resample_release(&ctx->rs);
-    free(ctx->rgba);
-    free(ctx->img);
     free(ctx);
-}
-
-/*
- * The resampler's axes for the input (geom_window()).
- */
-static void
-spans(const struct settings *s, int iw, int ih, struct resample_span *x,
-      struct resample_span *y)
-{
-    x->in = iw;
-    y->in = ih;
-    geom_window(s, iw, ih, &x->scaled, &y->scaled, &x->out, &y->out,
-                &x->offset, &y->offset);
-}
-
-/* Read the header, set up the transforms and the resampler.  0, or -1
- * with @res failed.  libpng errors longjmp out instead. */
-static int
-decode_start(struct fp_ctx *ctx)
-{
-    const struct settings *s = ctx->s;
-    struct task_result *res = ctx->res;
-    png_structp png = ctx->png;
-    png_infop info = ctx->info;
-    struct resample_span xs, ys;
-    png_uint_32 w, h;
-    int depth, ctype, interlace;
-
-    /* Lenient like libvips: damaged CRCs and Adler-32 sums are used. */
-    if (s->fail_on == FAIL_NONE)
-        png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
-#ifdef PNG_IGNORE_ADLER32
-    if (s->fail_on == FAIL_NONE)
-        png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
-#endif
-    png_read_info(png, info);
-    png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
-    if (interlace != PNG_INTERLACE_NONE || w > 0x7fffffffu ||
-        h > 0x7fffffffu) {
-        task_result_fail(res, ERR_UNSUPPORTED,
-                         "cannot decode: interlaced PNG on the direct path");
-        return -1;
-    }
-    ctx->width = (int)w;
-    ctx->height = (int)h;
-    res->in_width = ctx->width;
-    res->in_height = ctx->height;
-
-    png_set_expand(png);            /* palette, tRNS, low depths */
-    png_set_strip_16(png);          /* high byte, as libvips' cast */
-    png_set_gray_to_rgb(png);
-    png_read_update_info(png, info);
-    ctx->channels = png_get_channels(png, info);
-    if ((ctx->channels != 3 && ctx->channels != 4) ||
-        png_get_rowbytes(png, info) != (size_t)w * ctx->channels) {
-        task_result_fail(res, ERR_UNSUPPORTED,
-                         "cannot decode: unexpected PNG row layout");
-        return -1;
-    }
-
-    spans(s, ctx->width, ctx->height, &xs, &ys);
-    ctx->ow = xs.out;
-    ctx->oh = ys.out;
-    ctx->have_rs = 1;
-    ctx->img = malloc((size_t)ctx->ow * 3 * (size_t)ctx->oh);
-    if (ctx->channels == 4)
-        ctx->rgba = malloc((size_t)w * 4);
-    if (!ctx->img || (ctx->channels == 4 && !ctx->rgba) ||
-        resample_init(&ctx->rs, 3, &xs, &ys) < 0) {
-        task_result_fail(res, ERR_OUT_OF_MEMORY,
-                         "cannot allocate %dx%d image", ctx->ow, ctx->oh);
-        return -1;
-    }
-    return 0;
-}
-
-/* RGBA row @in of @w pixels onto background @bg, as RGB into @out. */
-static void
-flatten_row(const unsigned char *in, int w, const uint8_t bg[3],
-            unsigned char *out)
-{
-    int x, c;
-
-    for (x = 0; x < w; x++, in += 4, out += 3) {
-        unsigned a = in[3];
-
-        for (c = 0; c < 3; c++)
-            out[c] = (unsigned char)((a * in[c] + (255 - a) * bg[c] + 127) /
-                                     255);
-    }
-}
-
-/* Read every row into the resampler.  libpng errors longjmp out. */
-static void
-decode_rows(struct fp_ctx *ctx)
-{
-    size_t stride = (size_t)ctx->ow * 3;
-
-    ctx->reading = 1;
-    while (ctx->rows_read < ctx->height) {
-        unsigned char *row = resample_row_buffer(&ctx->rs);
-
-        if (ctx->channels == 4) {
-            png_read_row(ctx->png, ctx->rgba, NULL);
-            flatten_row(ctx->rgba, ctx->width, ctx->s->background, row);
-        } else {
-            png_read_row(ctx->png, row, NULL);
-        }
-        resample_push_row(&ctx->rs, ctx->img, stride);
-        ctx->rows_read++;
-    }
-    ctx->reading = 0;
-}
-
-/* Rows from ctx->rows_read on, which were not read, in the background
- * colour. */
-static void
-fill_rest(struct fp_ctx *ctx)
-{
-    size_t stride = (size_t)ctx->ow * 3;
-    const uint8_t *bg = ctx->s->background;
-
-    while (ctx->rows_read < ctx->height) {
-        unsigned char *row = resample_row_buffer(&ctx->rs);
-        int x;
-
-        for (x = 0; x < ctx->width; x++, row += 3) {
-            row[0] = bg[0];
-            row[1] = bg[1];
-            row[2] = bg[2];
-        }
-        resample_push_row(&ctx->rs, ctx->img, stride);
-        ctx->rows_read++;
-    }
 }
 
 /*
@@ -412,73 +263,166 @@ after_jump(struct fp_ctx *ctx)
         return 0;
     }
     if (ctx->reading && ctx->s->fail_on == FAIL_NONE) {
-        note_warning(res, ctx->msg);
+        warn_append(res, ctx->msg);
         return 1;
     }
     task_result_fail(res, ERR_DECODE, "cannot decode: %s", ctx->msg);
     return 0;
 }
 
-/* fastjpeg_row_fn over ctx->img. */
-static const unsigned char *
-img_row(void *arg, int y, unsigned char *buf)
+/* Read the header and set up the transforms.  0, or -1 with @res failed.
+ * libpng errors longjmp out instead. */
+static int
+read_header(struct fp_ctx *ctx, struct decoded *d)
 {
-    struct fp_ctx *ctx = arg;
+    const struct settings *s = ctx->s;
+    png_structp png = ctx->png;
+    png_infop info = ctx->info;
+    png_uint_32 w, h;
+    int depth, ctype, interlace;
 
-    (void)buf;
-    return ctx->img + (size_t)y * ctx->ow * 3;
+    /* Lenient like libvips: damaged CRCs and Adler-32 sums are used. */
+    if (s->fail_on == FAIL_NONE)
+        png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+#ifdef PNG_IGNORE_ADLER32
+    if (s->fail_on == FAIL_NONE)
+        png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
+    png_read_info(png, info);
+    png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    if (interlace != PNG_INTERLACE_NONE || w > 0x7fffffffu ||
+        h > 0x7fffffffu) {
+        task_result_fail(ctx->res, ERR_UNSUPPORTED,
+                         "cannot decode: interlaced PNG on the direct path");
+        return -1;
+    }
+    ctx->width = (int)w;
+    ctx->height = (int)h;
+
+    png_set_expand(png);            /* palette, tRNS, low depths */
+    png_set_strip_16(png);          /* high byte, as libvips' cast */
+    png_set_gray_to_rgb(png);
+    png_read_update_info(png, info);
+    ctx->channels = png_get_channels(png, info);
+    if ((ctx->channels != 3 && ctx->channels != 4) ||
+        png_get_rowbytes(png, info) != (size_t)w * ctx->channels) {
+        task_result_fail(ctx->res, ERR_UNSUPPORTED,
+                         "cannot decode: unexpected PNG row layout");
+        return -1;
+    }
+    d->width = ctx->width;
+    d->height = ctx->height;
+    d->orientation = 1;
+    d->bands = ctx->channels;
+    d->source_420 = 0;
+    d->progressive = 0;
+    d->tagged = 0;
+    return 0;
 }
 
-void
-fastpng_process(const struct settings *s, const struct task *t, int fd,
-                struct task_result *res)
+/* read_header() with its jump target.  0, or -1 with ctx->res failed. */
+static int
+start(struct fp_ctx *ctx, struct decoded *d)
 {
-    struct fp_ctx *ctx;
-    int sub420;
+    /* Everything that may longjmp runs below; state is kept in *ctx. */
+    if (setjmp(ctx->jmp) != 0) {
+        after_jump(ctx);            /* not reading rows yet: fails */
+        return -1;
+    }
+    return read_header(ctx, d);
+}
 
-    res->status = TASK_FAILED;
-    ctx = calloc(1, sizeof(*ctx));
+static void *
+fp_open(const struct settings *s, const struct input *in, struct decoded *d,
+        struct task_result *res)
+{
+    struct fp_ctx *ctx = calloc(1, sizeof(*ctx));
+
     if (!ctx) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
-        return;
+        return NULL;
     }
     ctx->s = s;
     ctx->res = res;
-    ctx->fd = fd;
+    ctx->fd = in->fd;
     ctx->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, fp_error,
                                       fp_warning);
     if (ctx->png)
         ctx->info = png_create_info_struct(ctx->png);
     if (!ctx->png || !ctx->info) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
-        goto out;
+        fp_close(ctx);
+        return NULL;
     }
     png_set_read_fn(ctx->png, ctx, fp_read);
+    if (start(ctx, d) < 0) {
+        fp_close(ctx);
+        return NULL;
+    }
+    return ctx;
+}
 
+/* A PNG has no cheaper reduced decode: rows come at full size. */
+static void
+fp_scale(void *impl, struct resample_span *x, struct resample_span *y)
+{
+    struct fp_ctx *ctx = impl;
+
+    x->in = ctx->width;
+    y->in = ctx->height;
+}
+
+/* Rows from ctx->rows_read on, which were not read, in the background
+ * colour (opaque). */
+static void
+fill_rest(struct fp_ctx *ctx, struct colour *c, struct resize *rz)
+{
+    const uint8_t *bg = ctx->s->background;
+
+    while (ctx->rows_read < ctx->height) {
+        unsigned char *row = colour_row_in(c, rz);
+        int x;
+
+        for (x = 0; x < ctx->width; x++, row += ctx->channels) {
+            row[0] = bg[0];
+            row[1] = bg[1];
+            row[2] = bg[2];
+            if (ctx->channels == 4)
+                row[3] = 255;
+        }
+        colour_row_done(c, rz);
+        ctx->rows_read++;
+    }
+}
+
+static int
+fp_rows(void *impl, struct colour *c, struct resize *rz,
+        struct task_result *res)
+{
+    struct fp_ctx *ctx = impl;
+
+    ctx->res = res;
     /* Everything that may longjmp runs below; state is kept in *ctx. */
     if (setjmp(ctx->jmp) != 0) {
         if (!after_jump(ctx))
-            goto out;
+            return -1;
     } else {
-        if (decode_start(ctx) < 0)
-            goto out;
-        decode_rows(ctx);
+        ctx->reading = 1;
+        while (ctx->rows_read < ctx->height) {
+            png_read_row(ctx->png, colour_row_in(c, rz), NULL);
+            colour_row_done(c, rz);
+            ctx->rows_read++;
+        }
+        ctx->reading = 0;
     }
-    fill_rest(ctx);
-    /* The decoder is done with (the rest of the file, IEND included, is
-     * not read): its memory can go before the encode. */
-    png_destroy_read_struct(&ctx->png, &ctx->info, NULL);
-    ctx->png = NULL;
-    ctx->info = NULL;
-
-    sub420 = s->subsample == SUBSAMPLE_420 ||
-             (s->subsample == SUBSAMPLE_AUTO && s->mode == MODE_THUMBNAIL);
-    if (fastjpeg_write(s, t, ctx->ow, ctx->oh, sub420, img_row, ctx,
-                       res) < 0)
-        goto out;
-    res->out_width = ctx->ow;
-    res->out_height = ctx->oh;
-    res->status = TASK_OK;
-out:
-    fp_ctx_free(ctx);
+    /* The rest of the file, IEND included, is not read. */
+    fill_rest(ctx, c, rz);
+    return 0;
 }
+
+const struct decoder_ops decode_png_ops = {
+    .open = fp_open,
+    .scale = fp_scale,
+    .rows = fp_rows,
+    .close = fp_close,
+};

@@ -1,0 +1,124 @@
+/*
+ * decode.c - choosing a decoder, and the direct decoders' common entry
+ * points; see decode.h.  The decoders themselves are decode_jpeg.c,
+ * decode_png.c and decode_vips.c.
+ */
+#include <stdlib.h>
+
+#include <vips/vips.h>
+
+#include "decode.h"
+
+struct decoder {
+    const struct decoder_ops *ops;
+    void *impl;
+};
+
+const char *
+decoder_str(enum decoder_kind d)
+{
+    switch (d) {
+    case DECODER_JPEG:
+        return "jpeg";
+    case DECODER_PNG:
+        return "png";
+    case DECODER_VIPS:
+        return "vips";
+    }
+    return "?";
+}
+
+void
+decoded_init(struct decoded *d)
+{
+    d->width = d->height = -1;
+    d->orientation = 1;
+    d->bands = 0;
+    d->source_420 = d->progressive = d->tagged = 0;
+    pixels_init(&d->px);
+    d->image = NULL;
+    d->ctx = NULL;
+    d->source = NULL;
+    d->filebuf = NULL;
+}
+
+void
+decoded_release(struct decoded *d)
+{
+    pixels_release(&d->px);
+    if (d->source)
+        g_object_unref(d->source);
+    if (d->ctx)
+        g_object_unref(d->ctx);
+    free(d->filebuf);
+    decoded_init(d);
+}
+
+int
+decode_jpeg_is_420(const struct jpeg_info *ji)
+{
+    return ji->components == 3 && ji->h_samp[0] * ji->v_samp[0] > 1 &&
+           ji->h_samp[1] == 1 && ji->v_samp[1] == 1;
+}
+
+enum decoder_kind
+decode_choose(const struct settings *s, const struct input *in)
+{
+    if (!s->fast_jpeg || s->in_place)
+        return DECODER_VIPS;
+    if (in->have_ji && decode_jpeg_eligible(s, &in->ji))
+        return DECODER_JPEG;
+    if (in->fmt == IMGF_PNG && in->head &&
+        decode_png_eligible(s, in->head, in->head_len))
+        return DECODER_PNG;
+    return DECODER_VIPS;
+}
+
+struct decoder *
+decode_open(enum decoder_kind kind, const struct settings *s,
+            const struct input *in, struct decoded *d,
+            struct task_result *res)
+{
+    struct decoder *dec;
+
+    if (kind != DECODER_JPEG && kind != DECODER_PNG) {
+        task_result_fail(res, ERR_INTERNAL, "the %s decoder does not "
+                         "stream rows", decoder_str(kind));
+        return NULL;
+    }
+    dec = malloc(sizeof(*dec));
+    if (!dec) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
+        return NULL;
+    }
+    dec->ops = kind == DECODER_JPEG ? &decode_jpeg_ops : &decode_png_ops;
+    dec->impl = dec->ops->open(s, in, d, res);
+    if (!dec->impl) {
+        free(dec);
+        return NULL;
+    }
+    return dec;
+}
+
+void
+decode_scale(struct decoder *dec, struct resample_span *x,
+             struct resample_span *y)
+{
+    dec->ops->scale(dec->impl, x, y);
+}
+
+int
+decode_rows(struct decoder *dec, struct colour *c, struct resize *rz,
+            struct task_result *res)
+{
+    return dec->ops->rows(dec->impl, c, rz, res);
+}
+
+void
+decode_close(struct decoder *dec)
+{
+    if (!dec)
+        return;
+    dec->ops->close(dec->impl);
+    free(dec);
+}

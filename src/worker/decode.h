@@ -1,0 +1,135 @@
+/*
+ * decode.h - the decode stage: an opened input (input.h) to 8-bit pixels at
+ * or near the target size, plus what the decoder learnt on the way.
+ *
+ * Three decoders:
+ *   DECODER_JPEG  libjpeg(-turbo) directly: DCT scaling to the smallest
+ *                 size that still covers the target, rows streamed on;
+ *   DECODER_PNG   libpng directly: rows expanded to 8-bit RGB(A) and
+ *                 streamed on;
+ *   DECODER_VIPS  libvips for everything else (and for whatever needs
+ *                 colour management or metadata).
+ * decode_choose() picks one; a direct decoder is used only when it gives
+ * the same image libvips would.
+ *
+ * The direct decoders stream: they hold a few rows, never the whole input,
+ * and write each row into the colour stage's pre-resize step, which feeds
+ * the resizer (colour.h, resize.h).  Call sequence:
+ *   struct decoded d;
+ *   decoded_init(&d);
+ *   struct decoder *dec = decode_open(DECODER_JPEG, s, &in, &d, res);
+ *   ...d says the upright size, orientation, bands: plan the geometry...
+ *   decode_scale(dec, &x, &y);        // may lower x.in / y.in
+ *   ...colour_begin(), resize_begin() into d.px...
+ *   decode_rows(dec, &c, &rz, res);   // every row, into d.px
+ *   decode_close(dec);                // decoder memory freed: before encode
+ *   ...d.px holds the resized pixels in STORED orientation (d.orientation)
+ *   decoded_release(&d);
+ *
+ * The libvips decoder hands over a lazily evaluated image instead
+ * (d.image, owned by d): libvips' shrink-on-load then decodes only what the
+ * output needs, and a full-size recompression of a huge file streams from
+ * input to encoder in strips instead of holding the image in memory.  Its
+ * pixels are computed when the encoder pulls them, so a damaged file can
+ * still fail in the encode stage (as ERR_DECODE).  With DECODE_FIT it also
+ * resizes (same geometry as resize.h, through geom.h), turns the image
+ * upright, and converts ICC/CMYK input to sRGB while shrinking (the export
+ * profile comes from colour.h); with DECODE_FULL (in-place recompression)
+ * the image is as stored.
+ *
+ * Every function that can fail returns -1 (or NULL) with @res failed (class
+ * and message).  Decoder warnings go to @res (warn.h); damaged data follows
+ * s->fail_on as libvips does: with FAIL_NONE a truncated file still gives
+ * an image plus warnings.
+ */
+#ifndef IMGPOOL_DECODE_H
+#define IMGPOOL_DECODE_H
+
+#include <stddef.h>
+
+#include "colour.h"
+#include "input.h"
+#include "pixels.h"
+#include "resize.h"
+#include "settings.h"
+#include "task.h"
+
+enum decoder_kind { DECODER_JPEG = 0, DECODER_PNG, DECODER_VIPS };
+
+const char *decoder_str(enum decoder_kind d);
+
+struct _VipsImage;
+struct _VipsObject;
+
+/* What a decoder delivers and learnt.  Owned: decoded_release(). */
+struct decoded {
+    int width, height;          /* upright size of the input */
+    int orientation;            /* EXIF orientation of px still to apply */
+    int bands;                  /* direct: per decoded row (1, 3, 4) */
+    int source_420;             /* a 4:2:0 colour JPEG (encode.h) */
+    int progressive;            /* a progressive JPEG */
+    int tagged;                 /* embedded ICC profile or CMYK */
+    struct pixels px;           /* direct decoders: the resized pixels */
+    struct _VipsImage *image;   /* libvips decoder: the lazy image */
+    struct _VipsObject *ctx;    /* holds image and its intermediates */
+    void *source;               /* libvips' source on the input */
+    void *filebuf;              /* whole input, for memory-only loaders */
+};
+
+void decoded_init(struct decoded *d);
+void decoded_release(struct decoded *d);
+
+/* 1 when @ji describes a colour JPEG with 4:2:0 chroma. */
+int decode_jpeg_is_420(const struct jpeg_info *ji);
+
+/* The decoder for @in under @s. */
+enum decoder_kind decode_choose(const struct settings *s, const struct input *in);
+
+/* Whether the direct decoders take an input (the contract of each in
+ * decode_jpeg.c / decode_png.c): no colour management needed, no metadata
+ * kept, JPEG output. */
+int decode_jpeg_eligible(const struct settings *s,
+                         const struct jpeg_info *info);
+int decode_png_eligible(const struct settings *s, const unsigned char *head,
+                        size_t len);
+
+struct decoder;
+
+/* Direct decoders (DECODER_JPEG, DECODER_PNG): read the header of @in
+ * (from offset 0 with pread, whatever the file position) and fill @d's
+ * size, orientation and bands.  NULL with @res failed. */
+struct decoder *decode_open(enum decoder_kind kind, const struct settings *s,
+                            const struct input *in, struct decoded *d,
+                            struct task_result *res);
+
+/* Set x->in, y->in to the smallest size the decoder can produce cheaply
+ * that is at least x->scaled x y->scaled (stored orientation). */
+void decode_scale(struct decoder *dec, struct resample_span *x,
+                  struct resample_span *y);
+
+/* Every row through @c into @rz.  0, or -1 with @res failed. */
+int decode_rows(struct decoder *dec, struct colour *c, struct resize *rz,
+                struct task_result *res);
+
+void decode_close(struct decoder *dec);
+
+enum decode_size { DECODE_FIT, DECODE_FULL };
+
+/* The libvips decoder: d->image.  0, or -1 with @res failed. */
+int decode_vips(const struct settings *s, const struct input *in,
+                enum decode_size size, struct decoded *d,
+                struct task_result *res);
+
+/* Decoder internals, for decode.c's dispatch only. */
+struct decoder_ops {
+    void *(*open)(const struct settings *s, const struct input *in,
+                  struct decoded *d, struct task_result *res);
+    void (*scale)(void *impl, struct resample_span *x,
+                  struct resample_span *y);
+    int (*rows)(void *impl, struct colour *c, struct resize *rz,
+                struct task_result *res);
+    void (*close)(void *impl);
+};
+extern const struct decoder_ops decode_jpeg_ops, decode_png_ops;
+
+#endif

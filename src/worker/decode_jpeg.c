@@ -1,0 +1,375 @@
+/*
+ * decode_jpeg.c - the direct JPEG decoder: libjpeg(-turbo) without libvips'
+ * per-image pipeline cost (see decode.h for the stage's contract).
+ *
+ * For small files libvips spends most of its time setting up its pipeline,
+ * not in the codec.  This decoder does only what a plain JPEG needs:
+ *   1. read the header with libjpeg, from the descriptor, in chunks;
+ *   2. pick the smallest DCT scaling N/8 whose output still covers the
+ *      target in both directions (decode_scale), so libjpeg does most of
+ *      the shrinking inside its inverse DCT;
+ *   3. hand each decoded row, as stored (the EXIF orientation is applied by
+ *      the encoder's reader, orient.h), to the colour and resize stages.
+ *
+ * Eligible (decode_jpeg_eligible): baseline or progressive Huffman JPEG, 1
+ * or 3 components (grey or YCbCr, no Adobe RGB transform), no embedded ICC
+ * profile (an untagged JPEG is sRGB by convention), output JPEG with
+ * metadata stripped.  Everything that could need colour management or
+ * other bit depths stays with libvips.
+ *
+ * libjpeg reports fatal errors through error_exit(), which longjmps back to
+ * the entry point that called libjpeg (each sets its own jump target);
+ * warnings (damaged data) go through emit_message() into the task result
+ * and, depending on fail_on, end the decode the same way.  All per-file
+ * state lives in one heap context that decode_close() frees.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#include "decode.h"
+#include "geom.h"
+#include "orient.h"
+#include "warn.h"
+
+/* Bytes read from the input per fill: most thumbnails' sources in one. */
+#define DJ_CHUNK (64 * 1024)
+
+/*
+ * IDCT variant: JDCT_ISLOW, the accurate one.  Measured on 200 640x480
+ * photos (decode at 1/2, encode 300x225), JDCT_IFAST was no faster beyond
+ * run-to-run noise: the reduced-size IDCTs used with DCT scaling ignore the
+ * setting (only full-size components, such as 4:2:0 chroma at 1/2, use
+ * it), and libjpeg-turbo has SIMD code for both.  ISLOW is also what
+ * libvips uses, so both decoders start from the same pixels.
+ */
+#define DJ_DCT JDCT_ISLOW
+
+/* Source manager reading the input with pread() from offset 0. */
+struct dj_source {
+    struct jpeg_source_mgr pub;     /* first: libjpeg sees only this */
+    int fd;
+    off_t pos;                      /* offset of the next read */
+    int started;                    /* some data was read */
+    int read_errno;                 /* set when a read failed */
+    JOCTET buf[DJ_CHUNK];
+};
+
+/* Error manager: where to jump, and what the task result should say. */
+struct dj_error {
+    struct jpeg_error_mgr pub;      /* first: libjpeg sees only this */
+    jmp_buf jmp;
+    struct task_result *res;
+    enum fail_on fail_on;
+    char msg[JMSG_LENGTH_MAX];      /* the message that ended the work */
+};
+
+/* Everything one file needs; freed by dj_close(). */
+struct dj_ctx {
+    struct dj_error err;
+    struct dj_source src;
+    struct jpeg_decompress_struct d;
+    int have_d;
+};
+
+/* ------------------------------------------------------------------ */
+/* libjpeg callbacks                                                  */
+/* ------------------------------------------------------------------ */
+
+static void
+src_init(j_decompress_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+static boolean
+src_fill(j_decompress_ptr cinfo)
+{
+    struct dj_source *src = (struct dj_source *)cinfo->src;
+    ssize_t n;
+
+    do {
+        n = pread(src->fd, src->buf, sizeof(src->buf), src->pos);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        src->read_errno = errno;
+        ERREXIT(cinfo, JERR_FILE_READ);
+    }
+    if (n == 0) {
+        if (!src->started)
+            ERREXIT(cinfo, JERR_INPUT_EMPTY);
+        /* Truncated: warn, then end the data stream cleanly with a fake
+         * EOI marker, as libjpeg's own stdio source does. */
+        WARNMS(cinfo, JWRN_JPEG_EOF);
+        src->buf[0] = (JOCTET)0xFF;
+        src->buf[1] = (JOCTET)JPEG_EOI;
+        n = 2;
+    } else {
+        src->pos += n;
+    }
+    src->started = 1;
+    src->pub.next_input_byte = src->buf;
+    src->pub.bytes_in_buffer = (size_t)n;
+    return TRUE;
+}
+
+static void
+src_skip(j_decompress_ptr cinfo, long num_bytes)
+{
+    struct dj_source *src = (struct dj_source *)cinfo->src;
+
+    if (num_bytes <= 0)
+        return;
+    if ((size_t)num_bytes <= src->pub.bytes_in_buffer) {
+        src->pub.next_input_byte += num_bytes;
+        src->pub.bytes_in_buffer -= (size_t)num_bytes;
+        return;
+    }
+    /* Past what is buffered: move the read offset, read nothing. */
+    src->pos += num_bytes - (long)src->pub.bytes_in_buffer;
+    src->pub.bytes_in_buffer = 0;
+    src->pub.next_input_byte = src->buf;
+}
+
+static void
+src_term(j_decompress_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+static void
+dj_error_exit(j_common_ptr cinfo)
+{
+    struct dj_error *err = (struct dj_error *)cinfo->err;
+
+    cinfo->err->format_message(cinfo, err->msg);
+    longjmp(err->jmp, 1);
+}
+
+/*
+ * Warnings (msg_level -1) are damaged data that libjpeg worked around.
+ * Trace messages (msg_level >= 0) are ignored.  Whether a warning ends the
+ * decode depends on fail_on: "truncated" and "error" stop on a premature
+ * end of data, "warning" on any warning.
+ */
+static void
+dj_emit_message(j_common_ptr cinfo, int msg_level)
+{
+    struct dj_error *err = (struct dj_error *)cinfo->err;
+    char text[JMSG_LENGTH_MAX];
+
+    if (msg_level >= 0)
+        return;
+    cinfo->err->num_warnings++;
+    cinfo->err->format_message(cinfo, text);
+    warn_append(err->res, text);
+    if (err->fail_on == FAIL_WARNING ||
+        (err->fail_on >= FAIL_TRUNCATED &&
+         cinfo->err->msg_code == JWRN_JPEG_EOF)) {
+        memcpy(err->msg, text, sizeof(err->msg));
+        longjmp(err->jmp, 1);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The decoder                                                        */
+/* ------------------------------------------------------------------ */
+
+int
+decode_jpeg_eligible(const struct settings *s, const struct jpeg_info *info)
+{
+    int iw, ih, ow, oh;
+
+    if (s->format != FORMAT_JPEG || !s->strip)
+        return 0;
+    if (info->components != 1 && info->components != 3)
+        return 0;
+    /* Adobe transform 0 on three components is RGB-coded data. */
+    if (info->components == 3 && info->has_adobe &&
+        info->adobe_transform == 0)
+        return 0;
+    if (info->has_icc || info->arithmetic || info->lossless)
+        return 0;
+    if (info->width < 1 || info->height < 1)
+        return 0;
+    orient_upright_size(info->orientation, info->width, info->height, &iw,
+                        &ih);
+    geom_fit(s, iw, ih, &ow, &oh);
+    return ow >= 1 && oh >= 1;
+}
+
+/* Turn what ended the work with a longjmp into a failed result. */
+static void
+fail_jump(struct dj_ctx *ctx, struct task_result *res)
+{
+    if (ctx->src.read_errno) {
+        task_result_fail(res, ERR_READ, "cannot read: %s",
+                         strerror(ctx->src.read_errno));
+    } else if (ctx->err.pub.msg_code == JERR_OUT_OF_MEMORY) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot decode: %s",
+                         ctx->err.msg);
+    } else {
+        task_result_fail(res, ERR_DECODE, "cannot decode: %s", ctx->err.msg);
+    }
+}
+
+static void
+dj_close(void *impl)
+{
+    struct dj_ctx *ctx = impl;
+
+    if (!ctx)
+        return;
+    if (ctx->have_d)
+        jpeg_destroy_decompress(&ctx->d);
+    free(ctx);
+}
+
+/* The header, into @d.  libjpeg errors longjmp out. */
+static int
+read_header(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
+            struct task_result *res)
+{
+    j_decompress_ptr j = &ctx->d;
+    jpeg_component_info *ci;
+
+    jpeg_create_decompress(j);
+    ctx->have_d = 1;
+    j->src = &ctx->src.pub;
+    jpeg_read_header(j, TRUE);
+
+    /* The header sniffed before may have been misleading: trust libjpeg. */
+    if (j->num_components != 1 && j->num_components != 3) {
+        task_result_fail(res, ERR_UNSUPPORTED,
+                         "cannot decode: %d-component JPEG on the direct "
+                         "path", j->num_components);
+        return -1;
+    }
+    j->out_color_space = j->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    j->dct_method = DJ_DCT;
+    /* Smooth (triangle) chroma upsampling, as libvips has it.  With DCT
+     * scaling libjpeg usually scales chroma up in the IDCT instead, and
+     * this costs nothing; it matters at 8/8. */
+    j->do_fancy_upsampling = TRUE;
+
+    ci = j->comp_info;
+    d->bands = j->num_components;
+    d->orientation = in->have_ji ? in->ji.orientation : 1;
+    orient_upright_size(d->orientation, (int)j->image_width,
+                        (int)j->image_height, &d->width, &d->height);
+    d->source_420 = j->num_components == 3 &&
+                    ci[0].h_samp_factor * ci[0].v_samp_factor > 1 &&
+                    ci[1].h_samp_factor == 1 && ci[1].v_samp_factor == 1;
+    d->progressive = j->progressive_mode;
+    d->tagged = 0;
+    return 0;
+}
+
+/* read_header() with its jump target.  0, or -1 with @res failed. */
+static int
+start(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
+      struct task_result *res)
+{
+    /* Everything that may longjmp runs below; state is kept in *ctx. */
+    if (setjmp(ctx->err.jmp) != 0) {
+        fail_jump(ctx, res);
+        return -1;
+    }
+    return read_header(ctx, in, d, res);
+}
+
+static void *
+dj_open(const struct settings *s, const struct input *in, struct decoded *d,
+        struct task_result *res)
+{
+    struct dj_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    if (!ctx) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
+        return NULL;
+    }
+    ctx->d.err = jpeg_std_error(&ctx->err.pub);
+    ctx->err.pub.error_exit = dj_error_exit;
+    ctx->err.pub.emit_message = dj_emit_message;
+    ctx->err.res = res;
+    ctx->err.fail_on = s->fail_on;
+    ctx->src.fd = in->fd;
+    ctx->src.pub.init_source = src_init;
+    ctx->src.pub.fill_input_buffer = src_fill;
+    ctx->src.pub.skip_input_data = src_skip;
+    ctx->src.pub.resync_to_restart = jpeg_resync_to_restart;
+    ctx->src.pub.term_source = src_term;
+    if (start(ctx, in, d, res) < 0) {
+        dj_close(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/*
+ * The smallest DCT scaling N/8 whose output is at least x->scaled x
+ * y->scaled.  libjpeg computes the scaled size (rounding up), so ask it
+ * rather than guess.  Upscaling keeps 8/8.
+ */
+static void
+dj_scale(void *impl, struct resample_span *x, struct resample_span *y)
+{
+    struct dj_ctx *ctx = impl;
+    j_decompress_ptr j = &ctx->d;
+    unsigned n;
+
+    /* Only a libjpeg bug could make this fail: keep the size as it is. */
+    if (setjmp(ctx->err.jmp) != 0) {
+        x->in = (int)j->image_width;
+        y->in = (int)j->image_height;
+        return;
+    }
+    j->scale_denom = 8;
+    for (n = 1; n <= 8; n++) {
+        j->scale_num = n;
+        jpeg_calc_output_dimensions(j);
+        if ((int)j->output_width >= x->scaled &&
+            (int)j->output_height >= y->scaled)
+            break;
+    }
+    x->in = (int)j->output_width;
+    y->in = (int)j->output_height;
+}
+
+static int
+dj_rows(void *impl, struct colour *c, struct resize *rz,
+        struct task_result *res)
+{
+    struct dj_ctx *ctx = impl;
+    j_decompress_ptr j = &ctx->d;
+
+    ctx->err.res = res;
+    if (setjmp(ctx->err.jmp) != 0) {
+        fail_jump(ctx, res);
+        return -1;
+    }
+    jpeg_start_decompress(j);
+    while (j->output_scanline < j->output_height) {
+        JSAMPROW row = colour_row_in(c, rz);
+
+        /* Our source never suspends, so each call yields a row. */
+        if (jpeg_read_scanlines(j, &row, 1) != 1)
+            ERREXIT(j, JERR_INPUT_EOF);
+        colour_row_done(c, rz);
+    }
+    jpeg_finish_decompress(j);
+    return 0;
+}
+
+const struct decoder_ops decode_jpeg_ops = {
+    .open = dj_open,
+    .scale = dj_scale,
+    .rows = dj_rows,
+    .close = dj_close,
+};

@@ -1,0 +1,245 @@
+/*
+ * decode_vips.c - the libvips decoder (see decode.h for the stage's
+ * contract): every format libvips reads, and every input the direct
+ * decoders leave alone (ICC profiles, CMYK, 16 bits, metadata kept).
+ *
+ * DECODE_FIT (thumbnails, recompression to a file):
+ *   1. find a loader for the descriptor; formats whose loaders work only
+ *      from memory or files (ImageMagick-backed ones in libvips 8.14) are
+ *      read whole into memory, so the file name never reaches them;
+ *   2. the upright size, from our own JPEG header parse or a header-only
+ *      load (the pixel limit is checked here for formats the open stage
+ *      could not size);
+ *   3. vips_thumbnail_source: shrink-on-load to the geom_fit() size, EXIF
+ *      autorotate, and ICC/CMYK to sRGB with the export profile the colour
+ *      stage names.  fail_on goes through option_string: libvips 8.14's
+ *      thumbnail_source does not pass its own fail_on on to the loader.
+ * DECODE_FULL (in-place recompression): the image as stored, read
+ * sequentially with s->fail_on.
+ * Nothing is computed yet when this returns: see decode.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vips/vips.h>
+
+#include "decode.h"
+#include "geom.h"
+#include "orient.h"
+#include "vipsmsg.h"
+#include "warn.h"
+
+static VipsFailOn
+vips_fail_on(enum fail_on f)
+{
+    return f == FAIL_NONE ? VIPS_FAIL_ON_NONE
+         : f == FAIL_TRUNCATED ? VIPS_FAIL_ON_TRUNCATED
+         : f == FAIL_WARNING ? VIPS_FAIL_ON_WARNING
+                             : VIPS_FAIL_ON_ERROR;
+}
+
+/* Formats libvips reads with loaders that stay allowed for untrusted
+ * input: when none accepts such a file, the file is at fault. */
+static int
+has_trusted_loader(enum img_format fmt)
+{
+    return fmt == IMGF_JPEG || fmt == IMGF_PNG || fmt == IMGF_GIF ||
+           fmt == IMGF_WEBP || fmt == IMGF_TIFF || fmt == IMGF_HEIF;
+}
+
+/* Read all @size bytes of @fd into a new buffer.  0, or -1. */
+static int
+read_whole(int fd, int64_t size, void **bufp, size_t *lenp)
+{
+    size_t got = 0;
+    char *buf;
+
+    if (size <= 0 || size > (int64_t)1 << 30)
+        return -1;
+    buf = malloc((size_t)size);
+    if (!buf)
+        return -1;
+    while (got < (size_t)size) {
+        ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0) {
+        free(buf);
+        return -1;
+    }
+    *bufp = buf;
+    *lenp = got;
+    return 0;
+}
+
+/* A loader for the input, or -1 with @res failed.  May read the whole file
+ * into d->filebuf (*buflen set). */
+static int
+find_loader(const struct settings *s, const struct input *in,
+            struct decoded *d, size_t *buflen, struct task_result *res)
+{
+    const char *loader = vips_foreign_find_load_source(d->source);
+    enum img_format fmt = in->fmt;
+
+    if (!loader && s->allow_untrusted &&
+        read_whole(in->fd, in->size, &d->filebuf, buflen) == 0)
+        loader = vips_foreign_find_load_buffer(d->filebuf, *buflen);
+    if (loader)
+        return 0;
+    vips_error_clear();
+    if (has_trusted_loader(fmt))
+        task_result_fail(res, ERR_DECODE, "not a readable %s file: no "
+                         "loader accepts its header", img_format_str(fmt));
+    else if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN ||
+             s->allow_untrusted)
+        task_result_fail(res, ERR_UNSUPPORTED, "%s images are not "
+                         "supported by this build of libvips",
+                         img_format_str(fmt));
+    else
+        task_result_fail(res, ERR_UNTRUSTED, "%s images need a libvips "
+                         "loader that is blocked as untrusted; "
+                         "--allow-untrusted lifts the block",
+                         img_format_str(fmt));
+    return -1;
+}
+
+/* Upright size and whether colour management is needed, from our own
+ * JPEG parse or a header-only load.  0, or -1 with @res failed. */
+static int
+read_size(const struct settings *s, const struct input *in,
+          struct decoded *d, size_t buflen, struct task_result *res)
+{
+    VipsImage *h;
+
+    if (in->fmt == IMGF_JPEG && in->have_ji && !d->filebuf) {
+        orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
+                            &d->width, &d->height);
+        d->tagged = in->ji.has_icc || in->ji.components == 4;
+        return 0;
+    }
+    h = d->filebuf ? vips_image_new_from_buffer(d->filebuf, buflen, "",
+                                                "access",
+                                                VIPS_ACCESS_SEQUENTIAL, NULL)
+                   : vips_image_new_from_source(d->source, "", "access",
+                                                VIPS_ACCESS_SEQUENTIAL,
+                                                NULL);
+    if (!h) {
+        vipsmsg_fail(res, ERR_DECODE, "cannot read image header");
+        return -1;
+    }
+    d->tagged = vips_image_get_typeof(h, VIPS_META_ICC_NAME) != 0 ||
+                h->Type == VIPS_INTERPRETATION_CMYK;
+    if (input_too_large(s, h->Xsize, h->Ysize, res)) {
+        g_object_unref(h);
+        return -1;
+    }
+    orient_upright_size(vips_image_get_orientation_swap(h) ? 6 : 1,
+                        h->Xsize, h->Ysize, &d->width, &d->height);
+    g_object_unref(h);
+    if (!d->filebuf && vips_source_rewind(d->source)) {
+        vipsmsg_fail(res, ERR_READ, "cannot rewind input");
+        return -1;
+    }
+    return 0;
+}
+
+/* vips_thumbnail from the source, or from memory when d->filebuf is set. */
+static int
+thumbnail(const struct settings *s, struct decoded *d, size_t buflen,
+          VipsImage **out, const char *export)
+{
+    VipsSize size = s->fit == FIT_COVER ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE;
+    VipsInteresting crop = s->fit == FIT_COVER ? VIPS_INTERESTING_CENTRE
+                                               : VIPS_INTERESTING_NONE;
+    char opts[32];
+    int w, h;
+
+    geom_fit(s, d->width, d->height, &w, &h);
+    snprintf(opts, sizeof(opts), "fail_on=%s", fail_on_str(s->fail_on));
+    if (d->filebuf)
+        return vips_thumbnail_buffer(d->filebuf, buflen, out, w, "height", h,
+                                     "size", size, "crop", crop,
+                                     "export_profile", export,
+                                     "option_string", opts, NULL);
+    return vips_thumbnail_source(d->source, out, w, "height", h, "size",
+                                 size, "crop", crop, "export_profile",
+                                 export, "option_string", opts, NULL);
+}
+
+static int
+load_fit(const struct settings *s, const struct input *in, struct decoded *d,
+         struct task_result *res)
+{
+    VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 1);
+    const char *export;
+    size_t buflen = 0;
+    int rc;
+
+    if (find_loader(s, in, d, &buflen, res) < 0 ||
+        read_size(s, in, d, buflen, res) < 0)
+        return -1;
+    export = colour_vips_export_profile(d->tagged);
+    rc = thumbnail(s, d, buflen, &im[0], export);
+    if (rc && export && strstr(vips_error_buffer(), "VipsIcc") &&
+        (d->filebuf || vips_source_rewind(d->source) == 0)) {
+        /* An embedded profile lcms cannot read: treat the image as the
+         * untagged sRGB it most likely is, and say so. */
+        vips_error_clear();
+        warn_append(res, "embedded ICC profile is unreadable; treated as "
+                    "sRGB");
+        rc = thumbnail(s, d, buflen, &im[0], NULL);
+    }
+    if (rc) {
+        vipsmsg_fail(res, ERR_DECODE, "cannot decode");
+        return -1;
+    }
+    d->image = im[0];
+    return 0;
+}
+
+static int
+load_full(const struct settings *s, const struct input *in,
+          struct decoded *d, struct task_result *res)
+{
+    VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 1);
+
+    im[0] = vips_image_new_from_source(d->source, "", "access",
+                                       VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                       vips_fail_on(s->fail_on), NULL);
+    if (!im[0]) {
+        vipsmsg_fail(res, ERR_DECODE, "cannot decode");
+        return -1;
+    }
+    if (in->have_ji)
+        orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
+                            &d->width, &d->height);
+    d->tagged = vips_image_get_typeof(im[0], VIPS_META_ICC_NAME) != 0 ||
+                im[0]->Type == VIPS_INTERPRETATION_CMYK;
+    d->image = im[0];
+    return 0;
+}
+
+int
+decode_vips(const struct settings *s, const struct input *in,
+            enum decode_size size, struct decoded *d, struct task_result *res)
+{
+    d->ctx = VIPS_OBJECT(vips_image_new());
+    d->source = vips_source_new_from_descriptor(in->fd);
+    if (!d->source) {
+        vipsmsg_fail(res, ERR_READ, "cannot read");
+        return -1;
+    }
+    d->orientation = 1;
+    d->source_420 = in->have_ji && decode_jpeg_is_420(&in->ji);
+    d->progressive = in->have_ji && in->ji.progressive;
+    if (size == DECODE_FULL)
+        return load_full(s, in, d, res);
+    return load_fit(s, in, d, res);
+}

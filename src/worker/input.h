@@ -1,0 +1,52 @@
+/*
+ * input.h - the open stage: one input file, opened safely and identified.
+ *
+ * Call sequence (in a worker, once per task):
+ *   struct input in;
+ *   if (input_open(s, t, &in, res) < 0) ...res is failed; nothing to close...
+ *   ...decode from in.fd (pread, or a libvips source)...
+ *   input_close(&in);
+ *
+ * input_open() opens t->path itself (O_NOFOLLOW, O_NONBLOCK, regular files
+ * only: a FIFO or device is never read, a symlink never followed), reads the
+ * first INPUT_HEAD_BYTES, sniffs the format from them (the bytes decide,
+ * not the name), parses a JPEG's header, and refuses an image whose
+ * declared size is over s->max_pixels before any pixel is decoded.  The
+ * detail of a failure is in @res (class and message); res->in_bytes is set
+ * once the file is open.  in.head points into a buffer of the worker
+ * process that the next input_open() reuses.
+ */
+#ifndef IMGPOOL_INPUT_H
+#define IMGPOOL_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "settings.h"
+#include "sniff.h"
+#include "task.h"
+
+/* Bytes read up front: enough for the markers before a JPEG's SOF in
+ * nearly all files (EXIF with a thumbnail, an ICC profile). */
+#define INPUT_HEAD_BYTES (256 * 1024)
+
+struct input {
+    int fd;                     /* read-only; -1 when closed */
+    int64_t size;               /* bytes, from fstat */
+    const unsigned char *head;  /* the first head_len bytes, or NULL */
+    size_t head_len;
+    enum img_format fmt;
+    int have_ji;                /* ji holds a parsed JPEG header */
+    struct jpeg_info ji;
+};
+
+int input_open(const struct settings *s, const struct task *t,
+               struct input *in, struct task_result *res);
+void input_close(struct input *in);
+
+/* 1 with @res failed (ERR_TOO_LARGE) when @w x @h is over s->max_pixels,
+ * else 0. */
+int input_too_large(const struct settings *s, int w, int h,
+                    struct task_result *res);
+
+#endif

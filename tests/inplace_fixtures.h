@@ -1,0 +1,800 @@
+/*
+ * inplace_fixtures.h - the fixtures shared by the `recompress --in-place`
+ * suites (test_inplace.c, test_inplace_crash.c, test_inplace_meta.c): the
+ * photo-like JPEGs they make, running imgpool and other tools, reading
+ * report records, PSNR and EXIF oracles, file snapshots, and the set-up of
+ * suite "inplace".  Each test file is its own executable and includes
+ * this once; everything here is static.
+ */
+#ifndef IMGPOOL_INPLACE_FIXTURES_H
+#define IMGPOOL_INPLACE_FIXTURES_H
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#ifdef HAVE_LIBEXIF
+#include <libexif/exif-data.h>
+#include <libexif/exif-loader.h>
+#endif
+
+#include "helpers.h"
+
+#define TMP_PREFIX ".imgpool-tmp-"
+
+/* ------------------------------------------------------------------ */
+/* Small utilities                                                    */
+/* ------------------------------------------------------------------ */
+
+/* xorshift64*: deterministic, so every run of the suite is the same. */
+static inline uint64_t
+rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static inline double
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline void
+sleep_ms(double ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static inline char *
+xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static inline char *
+xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0, "out of memory");
+    return s;
+}
+
+static inline int
+is_tmp_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+
+    base = base ? base + 1 : path;
+    return strncmp(base, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0;
+}
+
+static inline void
+stat_or_die(const char *path, struct stat *st)
+{
+    cr_assert(lstat(path, st) == 0, "cannot stat '%s': %s", path,
+              strerror(errno));
+}
+
+static inline void
+set_mtime(const char *path, time_t sec, long nsec)
+{
+    struct timespec ts[2] = { { sec, nsec }, { sec, nsec } };
+
+    cr_assert(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0,
+              "cannot set the times of '%s': %s", path, strerror(errno));
+}
+
+/* ---- file lists ---- */
+
+struct flist {
+    char **rel;     /* sorted paths below the root */
+    size_t n, cap;
+};
+
+static inline void
+flist_add(struct flist *l, const char *rel)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->rel = realloc(l->rel, l->cap * sizeof(*l->rel));
+        cr_assert(l->rel != NULL, "out of memory");
+    }
+    l->rel[l->n] = strdup(rel);
+    cr_assert(l->rel[l->n] != NULL, "out of memory");
+    l->n++;
+}
+
+static inline void
+flist_walk(struct flist *l, const char *root, const char *rel)
+{
+    char *dir = rel[0] ? xasprintf("%s/%s", root, rel) : strdup(root);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    cr_assert(d != NULL, "cannot open '%s': %s", dir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        char *child, *full;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        child = rel[0] ? xasprintf("%s/%s", rel, e->d_name)
+                       : strdup(e->d_name);
+        full = xasprintf("%s/%s", root, child);
+        stat_or_die(full, &st);
+        if (S_ISDIR(st.st_mode))
+            flist_walk(l, root, child);
+        else {
+            cr_assert(S_ISREG(st.st_mode), "'%s' is not a regular file",
+                      full);
+            flist_add(l, child);
+        }
+        free(child);
+        free(full);
+    }
+    closedir(d);
+    free(dir);
+}
+
+static inline int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file below @root (relative, sorted). */
+static inline void
+flist_of(struct flist *l, const char *root)
+{
+    memset(l, 0, sizeof(*l));
+    flist_walk(l, root, "");
+    if (l->n > 1)
+        qsort(l->rel, l->n, sizeof(*l->rel), cmp_str);
+}
+
+static inline void
+flist_release(struct flist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->rel[i]);
+    free(l->rel);
+    memset(l, 0, sizeof(*l));
+}
+
+static inline size_t
+count_tmp_files(const char *root)
+{
+    struct flist l;
+    size_t n = 0;
+
+    flist_of(&l, root);
+    for (size_t i = 0; i < l.n; i++)
+        n += is_tmp_name(l.rel[i]);
+    flist_release(&l);
+    return n;
+}
+
+/* cp -r @src @dst for a tree of regular files. */
+static inline void
+copy_tree(const char *src, const char *dst)
+{
+    struct flist l;
+
+    flist_of(&l, src);
+    th_mkdirs(dst);
+    for (size_t i = 0; i < l.n; i++) {
+        char *s = xasprintf("%s/%s", src, l.rel[i]);
+        char *d = th_path(dst, l.rel[i]);
+        th_copy_file(s, d);
+        free(s);
+        free(d);
+    }
+    flist_release(&l);
+}
+
+/* ---- running imgpool and other tools ---- */
+
+/*
+ * Run imgpool with "recompress --in-place" and the NULL-terminated
+ * arguments that follow; with @rep, also "--report @rep" and *arr gets the
+ * parsed report (caller json_decref's it).  Returns the exit status.
+ */
+static inline int
+run_ip(const char *rep, json_t **arr, char **err, ...)
+{
+    const char *args[40];
+    struct th_run r;
+    size_t n = 0;
+    va_list ap;
+    const char *a;
+
+    args[n++] = "recompress";
+    args[n++] = "--in-place";
+    va_start(ap, err);
+    while ((a = va_arg(ap, const char *)) != NULL) {
+        cr_assert(n < 36, "too many arguments");
+        args[n++] = a;
+    }
+    va_end(ap);
+    if (rep) {
+        args[n++] = "--report";
+        args[n++] = rep;
+    }
+    args[n] = NULL;
+    th_run(&r, args);
+    if (arr)
+        *arr = rep ? th_read_jsonl(rep) : NULL;
+    if (err) {
+        *err = r.err;
+        r.err = NULL;
+    }
+    th_run_release(&r);
+    return r.status;
+}
+
+/*
+ * Run an external tool, stdout captured into *out (malloc'ed, may be
+ * NULL), stderr discarded.  Returns its exit status, 127 if it could not
+ * be started.
+ */
+static inline int
+run_tool(const char *const *argv, char **out)
+{
+    int p[2], st;
+    pid_t pid;
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+
+    cr_assert(buf != NULL && pipe(p) == 0, "cannot set up %s", argv[0]);
+    fflush(NULL);
+    pid = fork();
+    cr_assert(pid >= 0, "cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(p[1], 1) < 0 ||
+            dup2(nul, 2) < 0)
+            _exit(127);
+        close(p[0]);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    for (;;) {
+        ssize_t k;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert(buf != NULL, "out of memory");
+        }
+        k = read(p[0], buf + len, cap - len - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    close(p[0]);
+    while (waitpid(pid, &st, 0) < 0)
+        cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static inline int
+have_exiftool(void)
+{
+    const char *argv[] = { "exiftool", "-ver", NULL };
+
+    return run_tool(argv, NULL) == 0;
+}
+
+/* ---- report records ---- */
+
+static inline const char *
+str_of(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static inline long long
+int_of(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+static inline json_t *
+record(json_t *arr, const char *suffix)
+{
+    json_t *rec = th_find_record(arr, suffix);
+
+    cr_assert(rec != NULL, "no record for '%s'", suffix);
+    return rec;
+}
+
+/* The class of a skipped (reason) or failed (error.class) record. */
+static inline const char *
+class_of(json_t *rec)
+{
+    const char *status = str_of(rec, "status");
+
+    if (status && strcmp(status, "failed") == 0)
+        return str_of(json_object_get(rec, "error"), "class");
+    return str_of(rec, "reason");
+}
+
+static inline void
+assert_record(json_t *arr, const char *suffix, const char *status,
+              const char *cls)
+{
+    json_t *rec = record(arr, suffix);
+    const char *c = class_of(rec);
+
+    cr_assert_str_eq(str_of(rec, "status"), status, "'%s' is %s (%s)",
+                     suffix, str_of(rec, "status"), c ? c : "-");
+    if (cls)
+        cr_assert(c && strcmp(c, cls) == 0, "'%s': class %s, expected %s",
+                  suffix, c ? c : "(none)", cls);
+}
+
+static inline json_t *
+summary_of(json_t *arr)
+{
+    json_t *last = json_array_get(arr, json_array_size(arr) - 1);
+
+    cr_assert(json_is_true(json_object_get(last, "summary")),
+              "the report has no summary line");
+    return last;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixtures: photo-like JPEGs                                         */
+/* ------------------------------------------------------------------ */
+
+enum gen_kind {
+    GEN_RGB420,         /* baseline, 4:2:0, like most cameras */
+    GEN_RGB444,         /* baseline, 4:4:4 */
+    GEN_PROGRESSIVE,    /* progressive, 4:2:0 */
+    GEN_GRAY,           /* one component */
+    GEN_CMYK,           /* four components (TurboJPEG writes YCCK) */
+};
+
+/*
+ * Synthetic "photo" of @w x @h, 8-bit RGB: a smooth gradient, soft-edged
+ * blobs of colour, one textured blob and grain.  Caller frees.
+ */
+static inline unsigned char *
+synth_rgb(int w, int h, uint32_t seed)
+{
+    unsigned char *px = malloc((size_t)w * (size_t)h * 3);
+    uint64_t s = 0x9E3779B97F4A7C15ULL ^ seed;
+    struct { double cx, cy, rx, ry; int c[3]; } blob[7];
+    const int nblob = 7;
+
+    cr_assert(px != NULL, "out of memory");
+    for (int i = 0; i < nblob; i++) {
+        blob[i].cx = (double)(rng_next(&s) % (uint64_t)w);
+        blob[i].cy = (double)(rng_next(&s) % (uint64_t)h);
+        blob[i].rx = (double)w * (0.08 + (double)(rng_next(&s) % 100) / 400);
+        blob[i].ry = (double)h * (0.08 + (double)(rng_next(&s) % 100) / 400);
+        for (int c = 0; c < 3; c++)
+            blob[i].c[c] = (int)(rng_next(&s) % 256);
+    }
+    for (int y = 0; y < h; y++) {
+        for (int x = 0; x < w; x++) {
+            double v[3] = {
+                40 + 150.0 * x / w,
+                70 + 120.0 * y / h,
+                170 - 110.0 * (x + y) / (w + h),
+            };
+            for (int i = 0; i < nblob; i++) {
+                double dx = (x - blob[i].cx) / blob[i].rx;
+                double dy = (y - blob[i].cy) / blob[i].ry;
+                double d = sqrt(dx * dx + dy * dy);
+                double a = (1.0 - d) * 6;   /* soft edge */
+                if (a <= 0)
+                    continue;
+                if (a > 1)
+                    a = 1;
+                for (int c = 0; c < 3; c++) {
+                    double t = blob[i].c[c];
+                    if (i == 0)     /* the textured one: fabric, leaves */
+                        t += 35 * sin(x * 0.35) * sin(y * 0.29);
+                    v[c] = v[c] * (1 - a) + t * a;
+                }
+            }
+            /* Grain, mostly in luma as in a camera. */
+            double g = (double)(rng_next(&s) % 13) - 6;
+            for (int c = 0; c < 3; c++) {
+                double o = v[c] + g + (double)(rng_next(&s) % 5) - 2;
+                px[((size_t)y * (size_t)w + (size_t)x) * 3 + (size_t)c] =
+                    (unsigned char)(o < 0 ? 0 : o > 255 ? 255 : o);
+            }
+        }
+    }
+    return px;
+}
+
+/*
+ * A minimal EXIF APP1 segment holding IFD0 with the one Orientation entry
+ * (little-endian TIFF), as cameras write it.  Returns its length.
+ */
+static inline size_t
+exif_orientation_app1(unsigned char *p, int orientation)
+{
+    static const unsigned char tmpl[] = {
+        0xFF, 0xE1, 0x00, 0x22,                 /* APP1, length 34 */
+        'E', 'x', 'i', 'f', 0, 0,
+        'I', 'I', 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,   /* TIFF header */
+        0x01, 0x00,                             /* one entry */
+        0x12, 0x01, 0x03, 0x00,                 /* 0x0112 SHORT */
+        0x01, 0x00, 0x00, 0x00,                 /* count 1 */
+        0x00, 0x00, 0x00, 0x00,                 /* value, padding */
+        0x00, 0x00, 0x00, 0x00,                 /* no next IFD */
+    };
+
+    memcpy(p, tmpl, sizeof(tmpl));
+    p[28] = (unsigned char)orientation;
+    return sizeof(tmpl);
+}
+
+/*
+ * Write a @w x @h JPEG of kind @k at @quality to @path, with an EXIF
+ * Orientation of @orientation (0: no EXIF at all).
+ */
+static inline void
+gen_jpeg(const char *path, int w, int h, enum gen_kind k, int quality,
+         int orientation, uint32_t seed)
+{
+    unsigned char *rgb = synth_rgb(w, h, seed), *px = rgb, *jpeg = NULL;
+    unsigned char *file;
+    unsigned long jlen = 0;
+    size_t n = (size_t)w * (size_t)h, flen = 0;
+    int pf = TJPF_RGB, samp = TJSAMP_420, flags = TJFLAG_ACCURATEDCT;
+    tjhandle tj = tjInitCompress();
+
+    cr_assert(tj != NULL, "tjInitCompress: %s", tjGetErrorStr2(NULL));
+    switch (k) {
+    case GEN_RGB420:
+        break;
+    case GEN_RGB444:
+        samp = TJSAMP_444;
+        break;
+    case GEN_PROGRESSIVE:
+        flags |= TJFLAG_PROGRESSIVE;
+        break;
+    case GEN_GRAY:
+        px = malloc(n);
+        cr_assert(px != NULL, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            px[i] = (unsigned char)((299 * rgb[3 * i] + 587 * rgb[3 * i + 1] +
+                                     114 * rgb[3 * i + 2] + 500) / 1000);
+        pf = TJPF_GRAY;
+        samp = TJSAMP_GRAY;
+        break;
+    case GEN_CMYK:
+        px = malloc(n * 4);
+        cr_assert(px != NULL, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            px[4 * i] = rgb[3 * i];
+            px[4 * i + 1] = rgb[3 * i + 1];
+            px[4 * i + 2] = rgb[3 * i + 2];
+            px[4 * i + 3] = (unsigned char)(200 + rgb[3 * i] / 8);
+        }
+        pf = TJPF_CMYK;
+        samp = TJSAMP_444;
+        break;
+    }
+    cr_assert(tjCompress2(tj, px, w, 0, h, pf, &jpeg, &jlen, samp, quality,
+                          flags) == 0,
+              "tjCompress2: %s", tjGetErrorStr2(tj));
+    file = malloc(jlen + 64);
+    cr_assert(file != NULL, "out of memory");
+    file[0] = 0xFF;
+    file[1] = 0xD8;
+    flen = 2;
+    if (orientation)
+        flen += exif_orientation_app1(file + 2, orientation);
+    memcpy(file + flen, jpeg + 2, jlen - 2);
+    flen += jlen - 2;
+    th_write_file(path, file, flen);
+
+    free(file);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    if (px != rgb)
+        free(px);
+    free(rgb);
+}
+
+/* gen_jpeg() of @dir/@rel, creating the directories in between. */
+static inline void
+gen_in(const char *dir, const char *rel, int w, int h, enum gen_kind k,
+       int quality, int orientation, uint32_t seed)
+{
+    char *p = th_path(dir, rel);
+
+    gen_jpeg(p, w, h, k, quality, orientation, seed);
+    free(p);
+}
+
+/* Copy testdata/@name to @dir/@as. */
+static inline void
+add_testdata(const char *dir, const char *name, const char *as)
+{
+    char *src = th_testdata(name);
+    char *dst = th_path(dir, as);
+
+    th_copy_file(src, dst);
+    free(src);
+    free(dst);
+}
+
+/* ------------------------------------------------------------------ */
+/* Oracles: pixels, EXIF                                              */
+/* ------------------------------------------------------------------ */
+
+/* PSNR in dB over all samples of two decoded images of the same size. */
+static inline double
+psnr(const struct th_image *a, const struct th_image *b)
+{
+    size_t n = (size_t)a->w * (size_t)a->h * (size_t)a->channels;
+    double se = 0;
+
+    cr_assert(a->w == b->w && a->h == b->h && a->channels == b->channels,
+              "PSNR of %dx%dx%d against %dx%dx%d", a->w, a->h, a->channels,
+              b->w, b->h, b->channels);
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a->px[i] - (double)b->px[i];
+        se += d * d;
+    }
+    if (se == 0)
+        return 99.0;
+    return 10 * log10(255.0 * 255.0 / (se / (double)n));
+}
+
+static inline double
+psnr_files(const char *a, const char *b)
+{
+    struct th_image ia, ib;
+    double p;
+
+    cr_assert_eq(th_decode_jpeg(a, &ia), 0, "'%s' does not decode", a);
+    cr_assert_eq(th_decode_jpeg(b, &ib), 0, "'%s' does not decode", b);
+    p = psnr(&ia, &ib);
+    th_image_release(&ia);
+    th_image_release(&ib);
+    return p;
+}
+
+#ifdef HAVE_LIBEXIF
+/*
+ * The EXIF block of @path, parsed by libexif as stored: its "follow the
+ * specification" option is off, so it adds no default tags of its own.
+ * NULL when the file has none.
+ */
+static inline ExifData *
+exif_of(const char *path)
+{
+    ExifLoader *l = exif_loader_new();
+    const unsigned char *buf = NULL;
+    unsigned int len = 0;
+    ExifData *ed = NULL;
+
+    cr_assert(l != NULL, "out of memory");
+    exif_loader_write_file(l, path);
+    exif_loader_get_buf(l, &buf, &len);
+    if (buf && len) {
+        ed = exif_data_new();
+        cr_assert(ed != NULL, "out of memory");
+        exif_data_unset_option(ed, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
+        exif_data_load_data(ed, buf, len);
+    }
+    exif_loader_unref(l);
+    return ed;
+}
+
+/* The Orientation tag of IFD0, 0 when there is no EXIF or no tag. */
+static inline int
+exif_orientation(const char *path)
+{
+    ExifData *ed = exif_of(path);
+    ExifEntry *e;
+    int o = 0;
+
+    if (!ed)
+        return 0;
+    e = exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
+    if (e && e->format == EXIF_FORMAT_SHORT && e->components == 1)
+        o = exif_get_short(e->data, exif_data_get_byte_order(ed));
+    exif_data_unref(ed);
+    return o;
+}
+
+/* An ASCII tag of @ifd, copied into @buf ("" when absent). */
+static inline const char *
+exif_ascii(ExifData *ed, ExifIfd ifd, ExifTag tag, char *buf, size_t size)
+{
+    ExifEntry *e = exif_content_get_entry(ed->ifd[ifd], tag);
+
+    buf[0] = '\0';
+    if (e && e->format == EXIF_FORMAT_ASCII && e->size > 0) {
+        size_t n = e->size < size ? e->size : size - 1;
+        memcpy(buf, e->data, n);
+        buf[n] = '\0';
+    }
+    return buf;
+}
+
+/* GPS latitude or longitude in degrees; NAN when the tag is absent. */
+static inline double
+exif_gps_degrees(ExifData *ed, ExifTag tag)
+{
+    ExifEntry *e = exif_content_get_entry(ed->ifd[EXIF_IFD_GPS], tag);
+    ExifByteOrder o = exif_data_get_byte_order(ed);
+    double deg = 0, unit = 1;
+
+    if (!e || e->format != EXIF_FORMAT_RATIONAL || e->components != 3)
+        return NAN;
+    for (int i = 0; i < 3; i++, unit *= 60) {
+        ExifRational r = exif_get_rational(e->data + 8 * i, o);
+        if (r.denominator == 0)
+            return NAN;
+        deg += (double)r.numerator / r.denominator / unit;
+    }
+    return deg;
+}
+#else
+static inline int
+exif_orientation(const char *path)
+{
+    (void)path;
+    return -1;  /* unknown: callers fall back on the decoded pixels */
+}
+#endif
+
+/* 0 (no tag) and 1 (normal) mean the same to every viewer. */
+static inline int
+norm_orientation(int o)
+{
+    return o == 0 ? 1 : o;
+}
+
+/* ------------------------------------------------------------------ */
+/* Suite inplace: one directory per test                              */
+/* ------------------------------------------------------------------ */
+
+static char *tmp, *in, *rep;
+
+static inline void
+setup(void)
+{
+    umask(022);
+    tmp = th_mkdtemp();
+    in = th_path(tmp, "in");
+    rep = th_path(tmp, "report.jsonl");
+    th_mkdirs(in);
+}
+
+static inline void
+teardown(void)
+{
+    th_rmrf(tmp);
+    free(tmp);
+    free(in);
+    free(rep);
+}
+
+TestSuite(inplace, .init = setup, .fini = teardown, .timeout = 120);
+
+/* What a file looked like: enough to tell whether anything touched it. */
+struct fsnap {
+    char *data;
+    size_t len;
+    struct stat st;
+};
+
+static inline void
+fsnap_take(struct fsnap *f, const char *path)
+{
+    f->data = th_read_file(path, &f->len);
+    stat_or_die(path, &f->st);
+}
+
+static inline void
+fsnap_release(struct fsnap *f)
+{
+    free(f->data);
+    f->data = NULL;
+}
+
+/* @path has the bytes, inode, mtime and ctime of @f: nothing touched it. */
+static inline void
+assert_untouched(const struct fsnap *f, const char *path)
+{
+    struct stat st;
+    size_t len;
+    char *data = th_read_file(path, &len);
+
+    stat_or_die(path, &st);
+    cr_assert(len == f->len && memcmp(data, f->data, len) == 0,
+              "'%s' changed (%zu bytes, was %zu)", path, len, f->len);
+    cr_assert_eq(st.st_ino, f->st.st_ino, "'%s' was replaced", path);
+    cr_assert(st.st_mtim.tv_sec == f->st.st_mtim.tv_sec &&
+              st.st_mtim.tv_nsec == f->st.st_mtim.tv_nsec,
+              "the mtime of '%s' changed", path);
+    cr_assert(st.st_ctim.tv_sec == f->st.st_ctim.tv_sec &&
+              st.st_ctim.tv_nsec == f->st.st_ctim.tv_nsec,
+              "the ctime of '%s' changed: something wrote its inode", path);
+    free(data);
+}
+
+
+/* Thresholds of the quality test (see test_inplace.c for how they were
+ * measured); the metadata tests reuse the photo one. */
+#define PSNR_PHOTO_MIN 36.5
+#define PSNR_FLAT_MIN 42.0
+
+/* Start imgpool (argv without argv[0]) as the leader of a new group. */
+static inline pid_t
+spawn_group(const char *const *args)
+{
+    const char *argv[32];
+    pid_t pid;
+    int i;
+
+    argv[0] = IMGPOOL_BIN;
+    for (i = 0; args[i] && i < 30; i++)
+        argv[i + 1] = args[i];
+    argv[i + 1] = NULL;
+    fflush(NULL);
+    pid = fork();
+    cr_assert_geq(pid, 0, "cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        setpgid(0, 0);
+        if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+        execv(IMGPOOL_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    /* Both sides set it, so the group exists before we may signal it. */
+    setpgid(pid, pid);
+    return pid;
+}
+
+#endif

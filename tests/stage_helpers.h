@@ -1,0 +1,95 @@
+/*
+ * stage_helpers.h - fixtures for the tests of the worker's stages (open,
+ * decode, colour, resize, encode, commit: src/worker/).
+ *
+ * All static inline: each test file that includes this gets its own copy.
+ * Functions abort the test (cr_assert) on unexpected failures of the
+ * fixture itself.
+ */
+#ifndef IMGPOOL_STAGE_HELPERS_H
+#define IMGPOOL_STAGE_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "img.h"
+#include "input.h"
+#include "settings.h"
+#include "sniff.h"
+#include "task.h"
+
+/* The part of @out_path below @output_dir, as the planner sets out_rel. */
+static inline const char *
+sh_out_rel(const char *output_dir, const char *out_path)
+{
+    size_t n = strlen(output_dir);
+
+    cr_assert(strncmp(out_path, output_dir, n) == 0,
+              "'%s' is not below '%s'", out_path, output_dir);
+    out_path += n;
+    while (*out_path == '/')
+        out_path++;
+    return out_path;
+}
+
+/* A task for @in whose output is @out (a path below s->output_dir). */
+static inline void
+sh_task(struct task *t, const struct settings *s, const char *in,
+        const char *out)
+{
+    memset(t, 0, sizeof(*t));
+    t->path = (char *)in;
+    t->rel = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+    t->out_path = (char *)out;
+    t->out_rel = out ? sh_out_rel(s->output_dir, out) : NULL;
+}
+
+static inline void
+sh_result_init(struct task_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->in_width = res->in_height = res->out_width = res->out_height = -1;
+    res->out_bytes = -1;
+}
+
+/*
+ * Open @path as the open stage would leave it, but by hand: format @fmt,
+ * JPEG header @ji (or none), the descriptor left at offset @pos (the
+ * decoders must not depend on the file position).
+ */
+static inline void
+sh_input(struct input *in, const char *path, enum img_format fmt,
+         const struct jpeg_info *ji, off_t pos)
+{
+    memset(in, 0, sizeof(*in));
+    in->fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(in->fd >= 0, "cannot open '%s'", path);
+    in->size = lseek(in->fd, 0, SEEK_END);
+    lseek(in->fd, pos, SEEK_SET);
+    in->fmt = fmt;
+    if (ji) {
+        in->ji = *ji;
+        in->have_ji = 1;
+    }
+}
+
+/* The stages after open, with decoder @dec, on @path into @out. */
+static inline void
+sh_run_decoder(const struct settings *s, const char *path,
+               enum img_format fmt, const struct jpeg_info *ji,
+               const char *out, enum decoder_kind dec,
+               struct task_result *res)
+{
+    struct input in;
+    struct task t;
+
+    sh_task(&t, s, path, out);
+    sh_result_init(res);
+    sh_input(&in, path, fmt, ji, 17);
+    img_run(s, &t, &in, dec, res);
+    input_close(&in);
+}
+
+#endif
