@@ -34,8 +34,8 @@ struct settings {
     int64_t max_pixels;       /* refuse images declaring more; 0 = no limit */
     int allow_untrusted;      /* lift libvips' untrusted-loader block */
     int fast_jpeg;            /* allow the direct paths: libjpeg-turbo for
-                                 JPEG, libpng for PNG (fastjpeg.h,
-                                 fastpng.h) */
+                                 JPEG, libpng for PNG (decode.h:
+                                 DECODER_JPEG, DECODER_PNG) */
     int fsync;                /* fsync each output before its rename */
     /* Where outputs go.  Borrowed from argv; not part of what shapes the
      * pixels, but workers need it to open the output tree safely. */

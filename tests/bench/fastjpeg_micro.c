@@ -3,11 +3,12 @@
  * one process, on the same files, and compare their outputs (PSNR).
  *
  * Not part of the build or of the test suite.  Build by hand after building
- * the core in build-fj:
+ * the libraries in build-fj:
  *
- *   cc -O2 -D_GNU_SOURCE -Isrc tests/bench/fastjpeg_micro.c \
- *      build-fj/libimgpool_core.a \
- *      $(pkg-config --cflags --libs vips libjpeg libturbojpeg jansson \
+ *   cc -O2 -D_GNU_SOURCE -Isrc/common -Isrc/worker \
+ *      tests/bench/fastjpeg_micro.c build-fj/libimgpool_worker.a \
+ *      build-fj/libimgpool_common.a \
+ *      $(pkg-config --cflags --libs vips libjpeg libturbojpeg libpng \
  *        libxxhash) -lm -o /tmp/fastjpeg_micro
  *   /tmp/fastjpeg_micro OUTDIR FILE...
  *

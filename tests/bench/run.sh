@@ -19,6 +19,9 @@
 #
 # Tools (-t, default all):
 #   imgpool       $IMGPOOL (default build/imgpool) thumbnail DIR -o OUT -j N
+#   imgpool-prev  the same with $IMGPOOL_PREV, an earlier build (a release,
+#                 or main before a change): "no slowdown" is shown in the
+#                 same rounds, on the same files.  Not in the default list.
 #   vips-each     vipsthumbnail, one process per file, under parallel -jN
 #   vips-batch    vipsthumbnail, N processes with many files each (parallel -X)
 #   magick        ImageMagick mogrify with -define jpeg:size=600x600 (parallel
@@ -48,6 +51,7 @@ jobs=2
 rounds=3
 tools=imgpool,vips-each,vips-batch,magick,magick-nohint,pillow,pillow-draft,floor
 imgpool=${IMGPOOL:-$repo/build/imgpool}
+imgpool_prev=${IMGPOOL_PREV:-}
 pil_python=${PIL_PYTHON:-/usr/bin/python3}
 box=300x300
 
@@ -170,6 +174,10 @@ tool_cmd() {
     imgpool)
         cmd=("$imgpool" thumbnail "$dir" -o "$out" -j "$jobs")
         ;;
+    imgpool-prev)
+        [ -x "$imgpool_prev" ] || die "imgpool-prev needs IMGPOOL_PREV=BINARY"
+        cmd=("$imgpool_prev" thumbnail "$dir" -o "$out" -j "$jobs")
+        ;;
     vips-each)
         cmd=(env VIPS_CONCURRENCY=1 parallel -j"$jobs" -q vipsthumbnail
             --size "$box" -o "$out/%s.jpg[Q=90,strip,subsample-mode=on]"
@@ -203,6 +211,7 @@ tool_cmd() {
 # Labels for the table.
 declare -A label=(
     [imgpool]="imgpool thumbnail -j$jobs"
+    [imgpool-prev]="earlier imgpool (\$IMGPOOL_PREV) thumbnail -j$jobs"
     [vips-each]="vipsthumbnail, 1 process per file (parallel -j$jobs)"
     [vips-batch]="vipsthumbnail batched (parallel -X -j$jobs)"
     [magick]="ImageMagick mogrify, jpeg:size=600x600 (parallel -X -j$jobs)"
