@@ -106,7 +106,7 @@ hashset_insert(struct hashset *s, uint64_t hash, uint32_t value,
     if (old != HASHSET_NONE) {
         if (existing)
             *existing = old;
-        return 1;
+        return HASHSET_PRESENT;
     }
     if (value == HASHSET_NONE) {
         errno = EINVAL;
@@ -120,5 +120,5 @@ hashset_insert(struct hashset *s, uint64_t hash, uint32_t value,
     s->slots[pos].hash = hash;
     s->slots[pos].value1 = value + 1;
     s->n++;
-    return 0;
+    return HASHSET_ADDED;
 }

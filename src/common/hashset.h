@@ -53,10 +53,17 @@ int hashset_reserve(struct hashset *s, size_t n);
 uint32_t hashset_find(const struct hashset *s, uint64_t hash, const void *key,
                       hashset_eq_fn eq, void *ctx);
 
+/* What hashset_insert() did, when it did not fail. */
+enum hashset_put {
+    HASHSET_ADDED = 0,            /* @value stored under @key */
+    HASHSET_PRESENT = 1,          /* an equal key was there: set unchanged */
+};
+
 /*
- * Add @value under @key unless an equal key is there already.  Returns 0
- * when added, 1 when the key was present (its value in *@existing when that
- * is not NULL; the set is unchanged), or -1 with errno ENOMEM.
+ * Add @value under @key unless an equal key is there already.  Returns
+ * HASHSET_ADDED, HASHSET_PRESENT (the present key's value in *@existing
+ * when that is not NULL), or -1 with errno ENOMEM (EINVAL for the value
+ * HASHSET_NONE).
  */
 int hashset_insert(struct hashset *s, uint64_t hash, uint32_t value,
                    const void *key, hashset_eq_fn eq, void *ctx,

@@ -506,7 +506,7 @@ out_claim(struct planner *pl, size_t i, uint64_t h, int *nomem)
 
     if (rc < 0)
         *nomem = 1;
-    return rc == 1 ? old : SIZE_MAX;
+    return rc == HASHSET_PRESENT ? old : SIZE_MAX;
 }
 
 /* Record directory @len bytes of task @i's out_rel as needed.  -1 when out
@@ -532,7 +532,7 @@ need_add(struct planner *pl, size_t i, size_t len)
                         (uint32_t)pl->nneeds, &key, need_eq, pl, NULL);
     if (rc < 0)
         return -1;
-    if (rc == 0)
+    if (rc == HASHSET_ADDED)
         pl->nneeds++;
     return 0;
 }

@@ -148,7 +148,7 @@ seen_add(struct scan_ctx *c, uint64_t dev, uint64_t ino, int *dup)
                        &key, seen_eq, c->l, NULL);
     if (r < 0)
         return -1;
-    *dup = r > 0;
+    *dup = r == HASHSET_PRESENT;
     return 0;
 }
 
