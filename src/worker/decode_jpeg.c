@@ -35,6 +35,7 @@
 
 #include "decode.h"
 #include "geom.h"
+#include "jpegerr.h"
 #include "orient.h"
 #include "warn.h"
 
@@ -61,18 +62,9 @@ struct dj_source {
     JOCTET buf[DJ_CHUNK];
 };
 
-/* Error manager: where to jump, and what the task result should say. */
-struct dj_error {
-    struct jpeg_error_mgr pub;      /* first: libjpeg sees only this */
-    jmp_buf jmp;
-    struct task_result *res;
-    enum fail_on fail_on;
-    char msg[JMSG_LENGTH_MAX];      /* the message that ended the work */
-};
-
 /* Everything one file needs; freed by dj_close(). */
 struct dj_ctx {
-    struct dj_error err;
+    struct jpeg_err err;
     struct dj_source src;
     struct jpeg_decompress_struct d;
     int have_d;
@@ -141,40 +133,6 @@ static void
 src_term(j_decompress_ptr cinfo)
 {
     (void)cinfo;
-}
-
-static void
-dj_error_exit(j_common_ptr cinfo)
-{
-    struct dj_error *err = (struct dj_error *)cinfo->err;
-
-    cinfo->err->format_message(cinfo, err->msg);
-    longjmp(err->jmp, 1);
-}
-
-/*
- * Warnings (msg_level -1) are damaged data that libjpeg worked around.
- * Trace messages (msg_level >= 0) are ignored.  Whether a warning ends the
- * decode depends on fail_on: "truncated" and "error" stop on a premature
- * end of data, "warning" on any warning.
- */
-static void
-dj_emit_message(j_common_ptr cinfo, int msg_level)
-{
-    struct dj_error *err = (struct dj_error *)cinfo->err;
-    char text[JMSG_LENGTH_MAX];
-
-    if (msg_level >= 0)
-        return;
-    cinfo->err->num_warnings++;
-    cinfo->err->format_message(cinfo, text);
-    warn_append(err->res, text);
-    if (err->fail_on == FAIL_WARNING ||
-        (err->fail_on >= FAIL_TRUNCATED &&
-         cinfo->err->msg_code == JWRN_JPEG_EOF)) {
-        memcpy(err->msg, text, sizeof(err->msg));
-        longjmp(err->jmp, 1);
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,11 +252,7 @@ dj_open(const struct settings *s, const struct input *in, struct decoded *d,
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;
     }
-    ctx->d.err = jpeg_std_error(&ctx->err.pub);
-    ctx->err.pub.error_exit = dj_error_exit;
-    ctx->err.pub.emit_message = dj_emit_message;
-    ctx->err.res = res;
-    ctx->err.fail_on = s->fail_on;
+    ctx->d.err = jpeg_err_init(&ctx->err, res, s->fail_on);
     ctx->src.fd = in->fd;
     ctx->src.pub.init_source = src_init;
     ctx->src.pub.fill_input_buffer = src_fill;

@@ -18,6 +18,7 @@
 #include <vips/vips.h>
 
 #include "encode.h"
+#include "jpegerr.h"
 #include "pixels.h"
 #include "vipsmsg.h"
 #include "warn.h"
@@ -88,45 +89,15 @@ encode_out_release(struct encode_out *out)
 /* JPEG through libjpeg                                               */
 /* ------------------------------------------------------------------ */
 
-struct enc_error {
-    struct jpeg_error_mgr pub;      /* first: libjpeg sees only this */
-    jmp_buf jmp;
-    struct task_result *res;
-    char msg[JMSG_LENGTH_MAX];
-};
-
 /* The encoder's state; freed by enc_free() on every path. */
 struct enc {
-    struct enc_error err;
+    struct jpeg_err err;
     struct jpeg_compress_struct c;
     int have_c;
     unsigned char *row;             /* one RGB row, for the row source */
     unsigned char *jpeg;            /* encoded output (libjpeg's malloc) */
     unsigned long jpeg_len;
 };
-
-static void
-enc_error_exit(j_common_ptr cinfo)
-{
-    struct enc_error *err = (struct enc_error *)cinfo->err;
-
-    cinfo->err->format_message(cinfo, err->msg);
-    longjmp(err->jmp, 1);
-}
-
-/* Encoder warnings are only noted: fail_on is about damaged input. */
-static void
-enc_emit_message(j_common_ptr cinfo, int msg_level)
-{
-    struct enc_error *err = (struct enc_error *)cinfo->err;
-    char text[JMSG_LENGTH_MAX];
-
-    if (msg_level >= 0)
-        return;
-    cinfo->err->num_warnings++;
-    cinfo->err->format_message(cinfo, text);
-    warn_append(err->res, text);
-}
 
 static void
 enc_free(struct enc *e)
@@ -206,10 +177,7 @@ encode_jpeg_rows(const struct encode_params *p, const struct encode_rows *src,
             enc_free(e);
         return -1;
     }
-    e->c.err = jpeg_std_error(&e->err.pub);
-    e->err.pub.error_exit = enc_error_exit;
-    e->err.pub.emit_message = enc_emit_message;
-    e->err.res = res;
+    e->c.err = jpeg_err_init(&e->err, res, FAIL_NONE);
     if (jpeg_encode_guarded(p, src, e, res) < 0)
         goto out;
     if (out->of) {
