@@ -14,52 +14,9 @@
 #include "helpers.h"
 #include "util.h"
 
-static char *tmp, *in, *out, *rep;
+#include "e2e_fixture.h"
 
-static void
-setup(void)
-{
-    tmp = th_mkdtemp();
-    in = th_path(tmp, "in");
-    out = th_path(tmp, "out");
-    rep = th_path(tmp, "report.jsonl");
-    th_mkdirs(in);
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(tmp);
-    free(tmp);
-    free(in);
-    free(out);
-    free(rep);
-}
-
-TestSuite(tree, .init = setup, .fini = teardown, .timeout = 120);
-
-/* Copy testdata/@name to in/@as. */
-static void
-add_input(const char *name, const char *as)
-{
-    char *src = th_testdata(name);
-    char *dst = th_path(in, as);
-
-    th_copy_file(src, dst);
-    free(src);
-    free(dst);
-}
-
-static void
-add_good_inputs(void)
-{
-    add_input("rgb.jpg", "rgb.jpg");
-    add_input("progressive.jpg", "sub/progressive.jpg");
-    add_input("rgba.png", "sub/deeper/rgba.png");
-    add_input("cmyk.jpg", "cmyk.jpg");
-    add_input("orient6.jpg", "orient6.jpg");
-    add_input("gray.png", "gray.png");
-}
+TestSuite(tree, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 
 /* out/@rel is a thumbnail whose longer side is @longest. */
 static void

@@ -1,0 +1,60 @@
+/*
+ * e2e_fixture.h - the temporary tree the end-to-end suites run the binary
+ * in: TMP/in (inputs), TMP/out (outputs), TMP/report.jsonl.  Included by
+ * test_e2e.c and test_e2e_tree.c, each with its own TestSuite(..., .init =
+ * e2e_setup, .fini = e2e_teardown).
+ */
+#ifndef IMGPOOL_E2E_FIXTURE_H
+#define IMGPOOL_E2E_FIXTURE_H
+
+#include <stdlib.h>
+
+#include "helpers.h"
+
+static char *tmp, *in, *out, *rep;
+
+static inline void
+e2e_setup(void)
+{
+    tmp = th_mkdtemp();
+    in = th_path(tmp, "in");
+    out = th_path(tmp, "out");
+    rep = th_path(tmp, "report.jsonl");
+    th_mkdirs(in);
+}
+
+static inline void
+e2e_teardown(void)
+{
+    th_rmrf(tmp);
+    free(tmp);
+    free(in);
+    free(out);
+    free(rep);
+}
+
+/* Copy testdata/@name to in/@as. */
+static inline void
+add_input(const char *name, const char *as)
+{
+    char *src = th_testdata(name);
+    char *dst = th_path(in, as);
+
+    th_copy_file(src, dst);
+    free(src);
+    free(dst);
+}
+
+/* Six decodable inputs over three directory levels. */
+static inline void
+add_good_inputs(void)
+{
+    add_input("rgb.jpg", "rgb.jpg");
+    add_input("progressive.jpg", "sub/progressive.jpg");
+    add_input("rgba.png", "sub/deeper/rgba.png");
+    add_input("cmyk.jpg", "cmyk.jpg");
+    add_input("orient6.jpg", "orient6.jpg");
+    add_input("gray.png", "gray.png");
+}
+
+#endif
