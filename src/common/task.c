@@ -46,6 +46,11 @@ static const char *const class_names[ERR__COUNT] = {
     [ERR_INPUT_CHANGED] = "input-changed",
     [ERR_DRY_RUN] = "dry-run",
     [ERR_DUPLICATE] = "duplicate",
+    [ERR_TRUNCATED] = "truncated",
+    [ERR_CORRUPT_HEADER] = "corrupt-header",
+    [ERR_TOO_COMPLEX] = "too-complex",
+    [ERR_SYMLINK] = "symlink",
+    [ERR_MULTI_PICTURE] = "multi-picture",
 };
 
 const char *

@@ -52,6 +52,13 @@ enum err_class {
     ERR_INPUT_CHANGED,    /* the input changed while being processed */
     ERR_DRY_RUN,          /* --dry-run: would have been written */
     ERR_DUPLICATE,        /* a file already listed, reached via a link */
+    /* Failures added later (kept after the skips: the numbers travel in
+     * results and state, so existing ones never move). */
+    ERR_TRUNCATED,        /* no pixel data, or too little to show the image */
+    ERR_CORRUPT_HEADER,   /* a critical header is damaged (bad IHDR CRC) */
+    ERR_TOO_COMPLEX,      /* bounded work exceeded: too many scans/warnings */
+    ERR_SYMLINK,          /* a symlink below a root, without --follow-symlinks */
+    ERR_MULTI_PICTURE,    /* in place: MPF images (gain map) would be lost */
     ERR__COUNT
 };
 
@@ -101,6 +108,10 @@ struct task_result {
     int64_t in_bytes, out_bytes;
     int32_t in_width, in_height, out_width, out_height;
     int64_t usec;             /* wall time spent on the file */
+    int32_t decoded_rows;     /* source rows with decoded pixel data; -1
+                                 when not known */
+    char colour[48];          /* colour conversion applied, e.g.
+                                 "icc:relative"; "" when none */
     char message[RESULT_MSG_MAX];  /* error text, NUL-terminated */
     char warning[RESULT_MSG_MAX];  /* first warnings, '\n'-separated */
 };
