@@ -284,3 +284,63 @@ Test(fdthumb, gio_finds_and_accepts_the_thumbnail)
     free(png);
     free(in);
 }
+
+/* The whole run over testdata/: every image that was thumbnailed is where
+ * GLib looks for it, in both default flavours, with keys GLib accepts; a
+ * second run remakes nothing; usage errors for what does not fit. */
+Test(fdthumb, run_over_testdata_matches_glib_names)
+{
+    char *rep = th_path(dir, "r.jsonl");
+    const char *args[] = {"thumbnail", "--freedesktop", "--cache-dir", cache,
+                          "--report", rep, TESTDATA_DIR, NULL};
+    struct th_run r;
+    json_t *arr, *rec;
+    size_t i, ok = 0;
+
+    th_run(&r, args);
+    cr_assert(r.status == 0 || r.status == 1, "exit %d: %s", r.status, r.err);
+    arr = th_read_jsonl(rep);
+    json_array_foreach(arr, i, rec) {
+        const char *st = th_json_str(rec, "status");
+        const char *path = th_json_str(rec, "path");
+        if (!st || strcmp(st, "ok") != 0 || !path)
+            continue;
+        for (int f = 0; f < 2; f++) {
+            char *png = glib_thumb_path(path, f ? "large" : "normal");
+            char *uri = g_filename_to_uri(path, NULL, NULL);
+            cr_expect(th_exists(png), "%s: no %s", path, png);
+            if (th_exists(png))
+                assert_key(png, "Thumb::URI", uri);
+            g_free(uri);
+            free(png);
+        }
+        ok++;
+    }
+    cr_expect_geq(ok, 15, "only %zu images thumbnailed", ok);
+    json_decref(arr);
+    th_run_release(&r);
+
+    th_run(&r, args);
+    arr = th_read_jsonl(rep);
+    cr_expect_eq(th_count_records(arr, "ok", NULL), 0,
+                 "a second run remade thumbnails");
+    cr_expect_geq(th_count_records(arr, "skipped", "up-to-date"), ok);
+    json_decref(arr);
+    th_run_release(&r);
+
+    {
+        const char *bad1[] = {"thumbnail", "--freedesktop", "-o", dir,
+                              TESTDATA_DIR, NULL};
+        const char *bad2[] = {"thumbnail", "--flavor", "large", "-o", dir,
+                              TESTDATA_DIR, NULL};
+        const char *bad3[] = {"thumbnail", "--freedesktop", "--flavor",
+                              "huge", TESTDATA_DIR, NULL};
+        const char *const *bad[] = {bad1, bad2, bad3};
+        for (int k = 0; k < 3; k++) {
+            th_run(&r, bad[k]);
+            cr_expect_eq(r.status, 2, "case %d: exit %d", k, r.status);
+            th_run_release(&r);
+        }
+    }
+    free(rep);
+}

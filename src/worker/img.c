@@ -22,6 +22,7 @@
 #include "colour.h"
 #include "decode.h"
 #include "encode.h"
+#include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
 #include "orient.h"
@@ -237,11 +238,13 @@ img_process(const struct settings *s, const struct task *t,
     res->out_bytes = -1;
     current = res;
 
-    if (!s->in_place && !t->out_rel)
+    if (!s->in_place && !s->fd_flavors && !t->out_rel)
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
     else if (input_open(s, t, &in, res) == 0) {
         if (s->in_place)
             inplace_process(s, t, &in, res);
+        else if (s->fd_flavors)
+            fdthumb_process(s, t, &in, res);
         else
             img_run(s, t, &in, decode_choose(s, &in), res);
         input_close(&in);
