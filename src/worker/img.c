@@ -25,6 +25,7 @@
 #include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
+#include "meta.h"
 #include "orient.h"
 #include "outfile.h"
 #include "resize.h"
@@ -196,6 +197,8 @@ run_vips(const struct settings *s, const struct task *t,
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;
     }
+    if (!s->strip)
+        meta_complete(in, img, res);
     encode_params_init(&p, s, d);
     if (write_output(s, t, &p, NULL, d->ctx, img, res) < 0)
         return -1;
