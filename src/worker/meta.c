@@ -10,9 +10,11 @@
  * copied.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libheif/heif.h>
@@ -405,14 +407,12 @@ complete_heif(const struct input *in, VipsImage *img, struct task_result *res)
     free(buf);
 }
 
-/* Warn about what the encoder will drop: PNG text chunks, XMP too large
- * for one JPEG segment. */
+/* Warn about what the encoder will drop: PNG text chunks. */
 static void
 warn_dropped(VipsImage *img, struct task_result *res)
 {
     gchar **fields = vips_image_get_fields(img);
-    const void *xmp;
-    size_t xlen, ncomments = 0;
+    size_t ncomments = 0;
     char msg[128];
 
     for (int i = 0; fields[i]; i++)
@@ -424,21 +424,167 @@ warn_dropped(VipsImage *img, struct task_result *res)
                  "has no place for them", ncomments, ncomments == 1 ? "" : "s");
         warn_append(res, msg);
     }
-    if (vips_image_get_typeof(img, VIPS_META_XMP_NAME) &&
-        vips_image_get_blob(img, VIPS_META_XMP_NAME, &xmp, &xlen) == 0 &&
-        xlen > 65502) {
-        snprintf(msg, sizeof(msg), "XMP of %zu bytes not kept: over the "
-                 "65502 bytes one JPEG segment holds", xlen);
-        warn_append(res, msg);
-    }
 }
 
 void
-meta_complete(const struct input *in, VipsImage *img, struct task_result *res)
+meta_complete(const struct settings *s, const struct input *in,
+              VipsImage *img, struct task_result *res)
 {
     if (in->fmt == IMGF_TIFF)
         complete_tiff(in, img);
     else if (in->fmt == IMGF_HEIF)
         complete_heif(in, img, res);
-    warn_dropped(img, res);
+    if (s->format == FORMAT_JPEG)
+        warn_dropped(img, res);
+}
+
+/* ------------------------------------------------------------------------
+ * Extended XMP: a packet over one JPEG segment, split as the XMP
+ * specification (part 3, 1.1.3.1) allows.  The standard packet holds only
+ * xmpNote:HasExtendedXMP with the GUID (the MD5 of the extended part, in
+ * upper-case hex); the extended part is the whole original XMP (without
+ * its packet wrapper) in APP1 segments of at most META_XMP_CHUNK bytes,
+ * each saying the GUID, the full length and its offset.
+ */
+#define META_XMP_STD_MAX 65502
+#define META_XMP_CHUNK 65400
+static const char xmp_std_ns[] = "http://ns.adobe.com/xap/1.0/";
+static const char xmp_ext_ns[] = "http://ns.adobe.com/xmp/extension/";
+
+unsigned char *
+meta_take_large_xmp(const struct settings *s, VipsImage *img, size_t *len)
+{
+    const void *xmp;
+    size_t n;
+    unsigned char *copy;
+
+    if (s->strip || s->format != FORMAT_JPEG ||
+        !vips_image_get_typeof(img, VIPS_META_XMP_NAME) ||
+        vips_image_get_blob(img, VIPS_META_XMP_NAME, &xmp, &n) ||
+        n <= META_XMP_STD_MAX)
+        return NULL;
+    copy = malloc(n);
+    if (!copy)
+        return NULL;
+    memcpy(copy, xmp, n);
+    vips_image_remove(img, VIPS_META_XMP_NAME);
+    *len = n;
+    return copy;
+}
+
+/* The x:xmpmeta element of @xmp (the packet without its wrapper). */
+static const char *
+xmp_body(const char *xmp, size_t len, size_t *blen)
+{
+    const char *b = g_strstr_len(xmp, (gssize)len, "<x:xmpmeta");
+    const char *e = b ? g_strstr_len(b, (gssize)(len - (size_t)(b - xmp)),
+                                     "</x:xmpmeta>") : NULL;
+
+    if (!b || !e) {
+        *blen = len;
+        return xmp;
+    }
+    *blen = (size_t)(e - b) + strlen("</x:xmpmeta>");
+    return b;
+}
+
+/* Append an APP1 segment (@ns, NUL, @a, @b) to the GString @g. */
+static void
+put_app1(GString *g, const char *ns, const void *a, size_t alen,
+         const void *b, size_t blen)
+{
+    size_t seglen = 2 + strlen(ns) + 1 + alen + blen;
+    unsigned char h[4] = {0xFF, 0xE1, (unsigned char)(seglen >> 8),
+                          (unsigned char)(seglen & 0xff)};
+
+    g_string_append_len(g, (const char *)h, 4);
+    g_string_append_len(g, ns, (gssize)strlen(ns) + 1);
+    g_string_append_len(g, a, (gssize)alen);
+    g_string_append_len(g, b, (gssize)blen);
+}
+
+/* The standard and extended segments for @xmp. */
+static GString *
+xmp_segments(const char *xmp, size_t len)
+{
+    size_t blen, off;
+    const char *body = xmp_body(xmp, len, &blen);
+    gchar *guid = g_compute_checksum_for_data(G_CHECKSUM_MD5,
+                                              (const guchar *)body, blen);
+    GString *g = g_string_new(NULL);
+    gchar *std;
+
+    for (char *c = guid; *c; c++)
+        *c = g_ascii_toupper(*c);
+    std = g_strdup_printf(
+        "<?xpacket begin=\"\xEF\xBB\xBF\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>"
+        "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf="
+        "\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description "
+        "rdf:about=\"\" xmlns:xmpNote=\"http://ns.adobe.com/xmp/note/\" "
+        "xmpNote:HasExtendedXMP=\"%s\"/></rdf:RDF></x:xmpmeta>"
+        "<?xpacket end=\"w\"?>", guid);
+    put_app1(g, xmp_std_ns, std, strlen(std), NULL, 0);
+    for (off = 0; off < blen; off += META_XMP_CHUNK) {
+        size_t n = MIN(META_XMP_CHUNK, blen - off);
+        unsigned char hdr[40];
+        memcpy(hdr, guid, 32);
+        for (int i = 0; i < 4; i++) {
+            hdr[32 + i] = (unsigned char)(blen >> (24 - 8 * i));
+            hdr[36 + i] = (unsigned char)(off >> (24 - 8 * i));
+        }
+        put_app1(g, xmp_ext_ns, hdr, 40, body + off, n);
+    }
+    g_free(std);
+    g_free(guid);
+    return g;
+}
+
+/* Where the segments go in the JPEG @b: after SOI and any APP0/APP1
+ * segments.  0 when @b is not a JPEG. */
+static size_t
+insert_point(const unsigned char *b, size_t n)
+{
+    size_t off = 2;
+
+    if (n < 4 || b[0] != 0xFF || b[1] != 0xD8)
+        return 0;
+    while (off + 4 <= n && b[off] == 0xFF &&
+           (b[off + 1] == 0xE0 || b[off + 1] == 0xE1))
+        off += 2 + ((size_t)b[off + 2] << 8 | b[off + 3]);
+    return off <= n ? off : 0;
+}
+
+int
+meta_write_extended_xmp(int dirfd, const char *name, const void *xmp,
+                        size_t len, struct task_result *res)
+{
+    int fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    unsigned char *file = NULL;
+    size_t at;
+    GString *seg;
+    int rc = -1;
+
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0 ||
+        !(file = malloc((size_t)st.st_size)) ||
+        fd_read(&fd, 0, file, (size_t)st.st_size) < 0 ||
+        !(at = insert_point(file, (size_t)st.st_size))) {
+        free(file);
+        if (fd >= 0)
+            close(fd);
+        task_result_fail(res, ERR_WRITE, "cannot add the extended XMP");
+        return -1;
+    }
+    seg = xmp_segments(xmp, len);
+    if (pwrite(fd, seg->str, seg->len, (off_t)at) == (ssize_t)seg->len &&
+        pwrite(fd, file + at, (size_t)st.st_size - at,
+               (off_t)(at + seg->len)) == (ssize_t)((size_t)st.st_size - at))
+        rc = 0;
+    else
+        task_result_fail(res, errno == ENOSPC ? ERR_NO_SPACE : ERR_WRITE,
+                         "cannot add the extended XMP: %s", strerror(errno));
+    g_string_free(seg, TRUE);
+    free(file);
+    close(fd);
+    return rc;
 }
