@@ -25,7 +25,7 @@ set -u
 
 MAX_FUNC=120
 MAX_FILE=900
-IMAGE_HEADERS='vips/[^>"]*|jpeglib\.h|png\.h|turbojpeg\.h|glib\.h|lcms2\.h'
+IMAGE_HEADERS='vips/[^>"]*|libheif/[^>"]*|jpeglib\.h|png\.h|turbojpeg\.h|glib\.h|lcms2\.h'
 
 # Function lengths of the C files given as arguments.
 func_lengths() {

@@ -378,6 +378,25 @@ Test(e2e, external_kill_9_of_a_worker_fails_its_file)
     json_decref(arr);
 }
 
+/* Wait (at most @max_ms) until process @pid has a child process. */
+static void
+wait_for_children(pid_t pid, int max_ms)
+{
+    char path[64], buf[64];
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+             (int)pid);
+    for (int waited = 0; waited < max_ms; waited += 20) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+        if (f)
+            fclose(f);
+        if (!f || n > 0)
+            return;
+        usleep(20 * 1000);
+    }
+}
+
 static void
 interrupt_test(int signo, int want)
 {
@@ -394,6 +413,9 @@ interrupt_test(int signo, int want)
     setenv("IMGPOOL_FAULT", "hang:f000.jpg", 1);
     pid = th_spawn(args);
     unsetenv("IMGPOOL_FAULT");
+    /* On a loaded machine the scan may take longer than any fixed delay:
+     * wait for the worker to exist, then give it time to take f000. */
+    wait_for_children(pid, 10000);
     usleep(400 * 1000);
     kill(pid, signo);
     code = th_wait_exit(pid, 15000);

@@ -40,6 +40,10 @@ struct settings {
     /* Where outputs go.  Borrowed from argv; not part of what shapes the
      * pixels, but workers need it to open the output tree safely. */
     const char *output_dir;   /* NULL with in_place */
+    /* thumbnail --freedesktop: the flavours to write (a mask of
+     * 1u << enum thumbcache_flavor, thumbcache.h); 0 when off.  Then
+     * output_dir is the thumbnail cache folder. */
+    unsigned fd_flavors;
 
     /* recompress --in-place: the input is replaced (see inplace.h). */
     int in_place;

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "cli_table.h"
+#include "thumbcache.h"
 #include "msg.h"
 #include "util.h"
 
@@ -332,6 +333,34 @@ validate_in_place(struct cli_opts *o)
     return CLI_RUN;
 }
 
+/* thumbnail --freedesktop: the cache instead of an output tree. */
+static enum cli_result
+validate_freedesktop(struct cli_opts *o)
+{
+    struct settings *s = &o->settings, def;
+
+    settings_init(&def, MODE_THUMBNAIL);
+    if (o->output_dir)
+        return usage_error(o, "--freedesktop writes into the thumbnail "
+                           "cache: drop --output (or --cache-dir DIR)");
+    if (o->name_template || s->format != def.format ||
+        s->width != def.width || s->height != def.height || o->prune)
+        return usage_error(o, "--freedesktop names, sizes and formats its "
+                           "thumbnails as the cache specification says: "
+                           "drop --name, --format, --size and --prune");
+    s->fd_flavors = THUMBCACHE_DEFAULT_MASK;
+    if (o->flavors && thumbcache_parse_flavors(o->flavors,
+                                               &s->fd_flavors) < 0)
+        return usage_error(o, "invalid --flavor '%s'", o->flavors);
+    if (thumbcache_base(o->cache_dir, o->cache_base,
+                        sizeof(o->cache_base)) < 0)
+        return usage_error(o, "no thumbnail cache: set HOME or "
+                           "XDG_CACHE_HOME, or give --cache-dir DIR");
+    s->format = FORMAT_PNG;
+    s->output_dir = o->cache_base;
+    return CLI_RUN;
+}
+
 /* Step 4: the rules that involve several options. */
 static enum cli_result
 validate(struct cli_opts *o)
@@ -345,6 +374,11 @@ validate(struct cli_opts *o)
         return usage_error(o, "-0 applies to --files-from, which is missing");
     if (s->in_place)
         return validate_in_place(o);
+    if (o->freedesktop)
+        return validate_freedesktop(o);
+    if (o->flavors || o->cache_dir)
+        return usage_error(o, "--flavor and --cache-dir go with "
+                           "--freedesktop");
     if (!o->output_dir)
         return usage_error(o, "no output directory: add -o DIR (results "
                            "mirror the input tree under DIR), or use "

@@ -52,6 +52,10 @@ struct cli_opts {
     double timeout_s;
     long max_memory_mb;
     int follow_symlinks;
+    int freedesktop;            /* thumbnail --freedesktop */
+    const char *cache_dir;      /* --cache-dir: the thumbnail cache */
+    const char *flavors;        /* --flavor LIST, or NULL: the default */
+    char cache_base[4096];      /* the cache folder in use (--freedesktop) */
     const char *files_from;     /* path, or "-" for stdin */
     int files_from_nul;         /* -0: NUL-separated list */
     int shard_k, shard_n;       /* --shard K/N; shard_n 0: none */

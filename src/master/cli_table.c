@@ -12,6 +12,7 @@
 
 #include "cli_table.h"
 #include "plan.h"
+#include "thumbcache.h"
 
 #define O(m) offsetof(struct cli_opts, m)
 #define S(m) offsetof(struct cli_opts, settings.m)
@@ -19,6 +20,7 @@
 
 #define PROCESS CLI_SUB_PROCESS
 #define RECOMPRESS (CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE)
+#define THUMBNAIL CLI_SUB_THUMBNAIL
 #define IN_PLACE CLI_SUB_IN_PLACE
 
 /* An empty path is never meant: refuse it rather than write to ".". */
@@ -27,6 +29,19 @@ check_path(const char *s, const char **why)
 {
     *why = "empty path";
     return s[0] == '\0' ? -1 : 0;
+}
+
+static int
+check_flavors(const char *s, const char **why)
+{
+    unsigned mask;
+
+    if (thumbcache_parse_flavors(s, &mask) < 0) {
+        *why = "expected normal, large, x-large, xx-large (comma-separated) "
+               "or all";
+        return -1;
+    }
+    return 0;
 }
 
 static const struct cli_name format_names[] = {
@@ -97,6 +112,22 @@ const struct cli_option cli_options[] = {
       .section = CLI_SEC_OUTPUT, .off = S(fsync), .value = 1,
       .help = "flush each output to disk before it replaces\n"
               "anything (always done --in-place)" },
+    { .name = "freedesktop", .kind = CLI_KIND_FLAG, .subs = THUMBNAIL,
+      .section = CLI_SEC_OUTPUT, .off = O(freedesktop), .value = 1,
+      .help = "write PNG thumbnails into the freedesktop.org\n"
+              "thumbnail cache that file managers read\n"
+              "(instead of -o)" },
+    { .name = "flavor", .kind = CLI_KIND_STRING, .subs = THUMBNAIL,
+      .section = CLI_SEC_OUTPUT, .off = O(flavors), .check = check_flavors,
+      .metavar = "LIST", .no_default = 1,
+      .help = "with --freedesktop: sizes to write, of normal\n"
+              "(128), large (256), x-large (512), xx-large\n"
+              "(1024) or all (default normal,large)" },
+    { .name = "cache-dir", .kind = CLI_KIND_STRING, .subs = THUMBNAIL,
+      .section = CLI_SEC_OUTPUT, .off = O(cache_dir), .check = check_path,
+      .metavar = "DIR", .no_default = 1,
+      .help = "with --freedesktop: the thumbnail cache\n"
+              "(default $XDG_CACHE_HOME/thumbnails)" },
 
     /* recompress --in-place */
     { .name = "in-place", .kind = CLI_KIND_FLAG, .subs = RECOMPRESS,

@@ -136,6 +136,15 @@ restore_roots(struct run *run)
     free(run->backup_dir);
 }
 
+/* Whether the run writes an output tree of its own (-o), with its lock,
+ * state and stale temporaries: not in place, not into the freedesktop.org
+ * thumbnail cache. */
+static int
+writes_tree(const struct cli_opts *o)
+{
+    return !o->settings.in_place && !o->freedesktop;
+}
+
 /*
  * Create the output (or backup) directory; 0, or -1 after errorf().  *st
  * receives its identity, *have whether there is one.
@@ -190,7 +199,7 @@ take_lock(const struct cli_opts *o, struct run_lock *lk)
     lk->fd = -1;
     if (o->lock_path)
         path = xstrdup(o->lock_path);
-    else if (o->settings.in_place)
+    else if (!writes_tree(o))
         return RUN_EXIT_OK;
     else
         path = names_lock_path(o->output_dir, o->shard_k, o->shard_n);
@@ -315,7 +324,7 @@ run_plan(struct run *run)
     po.output_dir = o->output_dir;
     po.name_template = o->name_template;
     po.format = o->settings.format;
-    po.in_place = o->settings.in_place;
+    po.in_place = !writes_tree(o);
     if (plan_outputs(&po, &run->list) < 0) {
         errorf("cannot plan outputs: out of memory");
         return -1;
@@ -327,7 +336,7 @@ run_plan(struct run *run)
     }
     /* --no-incremental redoes every file but still records what it made,
      * so the next ordinary run can skip again. */
-    if (!o->settings.in_place) {
+    if (writes_tree(o)) {
         if (state_open(&run->state, o->output_dir, o->shard_k,
                        o->shard_n) < 0)
             return -1;
@@ -337,7 +346,7 @@ run_plan(struct run *run)
             state_skip_up_to_date(run->state, &run->roots, run->list.tasks,
                                   run->list.n, run->fingerprint);
     }
-    sweep_stale_temps(o->settings.in_place ? NULL : o->output_dir,
+    sweep_stale_temps(writes_tree(o) ? o->output_dir : NULL,
                       &run->list);
     return 0;
 }

@@ -22,8 +22,10 @@
 #include "colour.h"
 #include "decode.h"
 #include "encode.h"
+#include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
+#include "meta.h"
 #include "orient.h"
 #include "outfile.h"
 #include "resize.h"
@@ -77,11 +79,19 @@ img_worker_fini(void)
     vips_shutdown();
 }
 
-/* Encode @rows (or else @img) into a new file at t->out_rel, atomically. */
+/* An XMP packet written after the encode (meta.h), or none. */
+struct late_xmp {
+    unsigned char *data;
+    size_t len;
+};
+
+/* Encode @rows (or else @img) into a new file at t->out_rel, atomically;
+ * @xmp, when not NULL, is added to the encoded JPEG before the commit. */
 static int
 write_output(const struct settings *s, const struct task *t,
              const struct encode_params *p, const struct encode_rows *rows,
-             VipsObject *parent, VipsImage *img, struct task_result *res)
+             VipsObject *parent, VipsImage *img, const struct late_xmp *xmp,
+             struct task_result *res)
 {
     struct outfile of;
     struct encode_out out;
@@ -93,6 +103,9 @@ write_output(const struct settings *s, const struct task *t,
     rc = rows ? encode_rows(p, rows, &out, res)
               : encode_vips(p, parent, img, &out, res);
     encode_out_release(&out);
+    if (rc == 0 && xmp && xmp->data)
+        rc = meta_write_extended_xmp(of.dirfd, of.tmp, xmp->data, xmp->len,
+                                     res);
     if (rc < 0) {
         outfile_abort(&of);
         return -1;
@@ -170,7 +183,7 @@ run_direct(const struct settings *s, const struct task *t,
     rows.row = upright_row;
     rows.arg = &u;
     encode_params_init(&p, s, d);
-    rc = write_output(s, t, &p, &rows, NULL, NULL, res);
+    rc = write_output(s, t, &p, &rows, NULL, NULL, NULL, res);
     free(u.grey);
     if (rc < 0)
         return -1;
@@ -184,7 +197,9 @@ run_vips(const struct settings *s, const struct task *t,
          const struct input *in, struct decoded *d, struct task_result *res)
 {
     struct encode_params p;
+    struct late_xmp xmp;
     VipsImage *img;
+    int rc;
 
     if (decode_vips(s, in, DECODE_FIT, d, res) < 0)
         return -1;
@@ -195,8 +210,13 @@ run_vips(const struct settings *s, const struct task *t,
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;
     }
+    if (!s->strip)
+        meta_complete(s, in, img, res);
+    xmp.data = meta_take_large_xmp(s, img, &xmp.len);
     encode_params_init(&p, s, d);
-    if (write_output(s, t, &p, NULL, d->ctx, img, res) < 0)
+    rc = write_output(s, t, &p, NULL, d->ctx, img, &xmp, res);
+    free(xmp.data);
+    if (rc < 0)
         return -1;
     res->out_width = img->Xsize;
     res->out_height = img->Ysize;
@@ -237,11 +257,13 @@ img_process(const struct settings *s, const struct task *t,
     res->out_bytes = -1;
     current = res;
 
-    if (!s->in_place && !t->out_rel)
+    if (!s->in_place && !s->fd_flavors && !t->out_rel)
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
     else if (input_open(s, t, &in, res) == 0) {
         if (s->in_place)
             inplace_process(s, t, &in, res);
+        else if (s->fd_flavors)
+            fdthumb_process(s, t, &in, res);
         else
             img_run(s, t, &in, decode_choose(s, &in), res);
         input_close(&in);

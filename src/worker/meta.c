@@ -1,0 +1,590 @@
+/*
+ * meta.c - complete the metadata libvips 8.14's loaders leave behind (see
+ * meta.h): EXIF from TIFF files, XMP from HEIF files.
+ *
+ * The TIFF copier reads IFDs entry by entry with bounded reads (at most
+ * META_MAX_ENTRIES entries an IFD, META_MAX_EXIF bytes in all: what one
+ * JPEG APP1 segment holds) and writes a new TIFF structure in the file's
+ * own byte order, so every value is copied byte for byte and only offsets
+ * are rewritten.  A sub-IFD inside the EXIF IFD (interoperability) is not
+ * copied.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libheif/heif.h>
+#include <vips/vips.h>
+
+#include "meta.h"
+#include "warn.h"
+
+#define META_MAX_ENTRIES 512
+#define META_MAX_EXIF 65000        /* an APP1 segment, less its header */
+#define META_MAX_HEIF (256 << 20)  /* HEIF files read whole for XMP */
+
+#define TAG_EXIF_IFD 0x8769
+#define TAG_GPS_IFD 0x8825
+#define TAG_INTEROP_IFD 0xA005
+
+struct ent {
+    unsigned tag, type;
+    uint32_t count;
+    unsigned char *data;        /* count * type size bytes */
+    size_t size;
+};
+
+struct ifd {
+    struct ent *e;
+    size_t n;
+};
+
+struct tiffsrc {
+    meta_read_fn read;
+    void *arg;
+    size_t filelen;
+    int le;
+};
+
+static unsigned
+get16(const unsigned char *p, int le)
+{
+    return le ? (unsigned)p[0] | (unsigned)p[1] << 8
+              : (unsigned)p[0] << 8 | (unsigned)p[1];
+}
+
+static uint32_t
+get32(const unsigned char *p, int le)
+{
+    return le ? (uint32_t)get16(p, 1) | (uint32_t)get16(p + 2, 1) << 16
+              : (uint32_t)get16(p, 0) << 16 | (uint32_t)get16(p + 2, 0);
+}
+
+static void
+put16(unsigned char *p, unsigned v, int le)
+{
+    p[le ? 0 : 1] = (unsigned char)(v & 0xff);
+    p[le ? 1 : 0] = (unsigned char)((v >> 8) & 0xff);
+}
+
+static void
+put32(unsigned char *p, uint32_t v, int le)
+{
+    put16(p + (le ? 0 : 2), v & 0xffff, le);
+    put16(p + (le ? 2 : 0), v >> 16, le);
+}
+
+/* Bytes of one value of TIFF type @type, or 0 for an unknown type. */
+static size_t
+type_size(unsigned type)
+{
+    static const unsigned char sizes[] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8,
+                                          4, 8, 4};
+    return type < sizeof(sizes) ? sizes[type] : 0;
+}
+
+/* The IFD0 tags that describe the picture rather than its pixels. */
+static int
+keep_ifd0_tag(unsigned tag)
+{
+    switch (tag) {
+    case 0x010E:    /* ImageDescription */
+    case 0x010F:    /* Make */
+    case 0x0110:    /* Model */
+    case 0x0131:    /* Software */
+    case 0x0132:    /* DateTime */
+    case 0x013B:    /* Artist */
+    case 0x8298:    /* Copyright */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void
+ifd_free(struct ifd *d)
+{
+    for (size_t i = 0; i < d->n; i++)
+        free(d->e[i].data);
+    free(d->e);
+    d->e = NULL;
+    d->n = 0;
+}
+
+/* Read one entry at @p (12 bytes) of @src into @e.  0, or -1. */
+static int
+read_entry(const struct tiffsrc *src, const unsigned char *p, struct ent *e)
+{
+    size_t ts;
+
+    e->tag = get16(p, src->le);
+    e->type = get16(p + 2, src->le);
+    e->count = get32(p + 4, src->le);
+    ts = type_size(e->type);
+    if (!ts || e->count > META_MAX_EXIF / ts)
+        return -1;
+    e->size = ts * e->count;
+    e->data = malloc(e->size ? e->size : 1);
+    if (!e->data)
+        return -1;
+    if (e->size <= 4) {
+        memcpy(e->data, p + 8, e->size);
+        return 0;
+    }
+    uint32_t off = get32(p + 8, src->le);
+    if (off > src->filelen || e->size > src->filelen - off ||
+        src->read(src->arg, off, e->data, e->size) < 0) {
+        free(e->data);
+        e->data = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Read the IFD at @off, keeping the entries @keep accepts (all when NULL);
+ * *@exif, *@gps receive the sub-IFD offsets (0 when absent).  0, or -1. */
+static int
+read_ifd(const struct tiffsrc *src, uint32_t off, int (*keep)(unsigned),
+         struct ifd *d, uint32_t *exif, uint32_t *gps)
+{
+    unsigned char b[12];
+    unsigned n;
+
+    d->e = NULL;
+    d->n = 0;
+    if (off > src->filelen || src->filelen - off < 2 ||
+        src->read(src->arg, off, b, 2) < 0)
+        return -1;
+    n = get16(b, src->le);
+    if (n > META_MAX_ENTRIES)
+        return -1;
+    d->e = calloc(n ? n : 1, sizeof(*d->e));
+    if (!d->e)
+        return -1;
+    for (unsigned i = 0; i < n; i++) {
+        size_t at = (size_t)off + 2 + (size_t)i * 12;
+        struct ent e;
+        if (at + 12 > src->filelen || src->read(src->arg, at, b, 12) < 0)
+            break;
+        unsigned tag = get16(b, src->le);
+        if (tag == TAG_EXIF_IFD || tag == TAG_GPS_IFD) {
+            uint32_t *dst = tag == TAG_EXIF_IFD ? exif : gps;
+            if (dst)
+                *dst = get32(b + 8, src->le);
+            continue;
+        }
+        if (tag == TAG_INTEROP_IFD || (keep && !keep(tag)))
+            continue;
+        if (read_entry(src, b, &e) == 0)
+            d->e[d->n++] = e;
+    }
+    return 0;
+}
+
+/* Bytes the IFD @d takes when written, with @extra pointer entries. */
+static size_t
+ifd_bytes(const struct ifd *d, unsigned extra)
+{
+    size_t n = 2 + 12 * (d->n + extra) + 4;
+
+    for (size_t i = 0; i < d->n; i++)
+        if (d->e[i].size > 4)
+            n += (d->e[i].size + 1) & ~(size_t)1;
+    return n;
+}
+
+/* Write @d at @base (an offset from the TIFF header at @tiff), with the
+ * pointer entries @ptag/@pval (@np of them, tags above every other). */
+static void
+ifd_write(unsigned char *tiff, size_t base, const struct ifd *d, int le,
+          const unsigned *ptag, const uint32_t *pval, unsigned np)
+{
+    unsigned char *p = tiff + base;
+    size_t data = base + 2 + 12 * (d->n + np) + 4;
+
+    put16(p, (unsigned)(d->n + np), le);
+    p += 2;
+    for (size_t i = 0; i < d->n; i++, p += 12) {
+        const struct ent *e = &d->e[i];
+        put16(p, e->tag, le);
+        put16(p + 2, e->type, le);
+        put32(p + 4, e->count, le);
+        memset(p + 8, 0, 4);
+        if (e->size <= 4) {
+            memcpy(p + 8, e->data, e->size);
+            continue;
+        }
+        put32(p + 8, (uint32_t)data, le);
+        memcpy(tiff + data, e->data, e->size);
+        data += (e->size + 1) & ~(size_t)1;
+    }
+    for (unsigned i = 0; i < np; i++, p += 12) {
+        put16(p, ptag[i], le);
+        put16(p + 2, 4, le);
+        put32(p + 4, 1, le);
+        put32(p + 8, pval[i], le);
+    }
+    put32(p, 0, le);
+}
+
+/* Remove the entry @tag from @d.  1 when there was one. */
+static int
+drop_tag(struct ifd *d, unsigned tag)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (d->e[i].tag == tag) {
+            free(d->e[i].data);
+            memmove(&d->e[i], &d->e[i + 1], (d->n - i - 1) * sizeof(*d->e));
+            d->n--;
+            return 1;
+        }
+    return 0;
+}
+
+/* Lay out IFD0 + EXIF IFD + GPS IFD into a new APP1 payload. */
+static unsigned char *
+build(const struct ifd *d0, const struct ifd *dx, const struct ifd *dg,
+      int le, size_t *len)
+{
+    unsigned ptag[2];
+    uint32_t pval[2];
+    unsigned np = 0;
+    size_t o0 = 8, ox, og, total;
+    unsigned char *buf;
+
+    np = (dx->n > 0) + (dg->n > 0);
+    ox = o0 + ifd_bytes(d0, np);
+    og = ox + (dx->n ? ifd_bytes(dx, 0) : 0);
+    total = og + (dg->n ? ifd_bytes(dg, 0) : 0);
+    if (total > META_MAX_EXIF)
+        return NULL;
+    buf = calloc(1, 6 + total);
+    if (!buf)
+        return NULL;
+    memcpy(buf, "Exif\0\0", 6);
+    memcpy(buf + 6, le ? "II*\0" : "MM\0*", 4);
+    put32(buf + 10, (uint32_t)o0, le);
+    np = 0;
+    if (dx->n) {
+        ptag[np] = TAG_EXIF_IFD;
+        pval[np++] = (uint32_t)ox;
+        ifd_write(buf + 6, ox, dx, le, NULL, NULL, 0);
+    }
+    if (dg->n) {
+        ptag[np] = TAG_GPS_IFD;
+        pval[np++] = (uint32_t)og;
+        ifd_write(buf + 6, og, dg, le, NULL, NULL, 0);
+    }
+    ifd_write(buf + 6, o0, d0, le, ptag, pval, np);
+    *len = 6 + total;
+    return buf;
+}
+
+unsigned char *
+meta_tiff_exif(meta_read_fn read, void *arg, size_t filelen, size_t *len)
+{
+    struct tiffsrc src = {read, arg, filelen, 0};
+    struct ifd d0 = {0}, dx = {0}, dg = {0};
+    unsigned char h[8];
+    uint32_t exif = 0, gps = 0;
+    unsigned char *out = NULL;
+
+    if (filelen < 8 || read(arg, 0, h, 8) < 0)
+        return NULL;
+    if (memcmp(h, "II*\0", 4) == 0)
+        src.le = 1;
+    else if (memcmp(h, "MM\0*", 4) != 0)
+        return NULL;            /* not classic TIFF (BigTIFF, other) */
+    if (read_ifd(&src, get32(h + 4, src.le), keep_ifd0_tag, &d0, &exif,
+                 &gps) == 0 &&
+        (!exif || read_ifd(&src, exif, NULL, &dx, NULL, NULL) == 0) &&
+        (!gps || read_ifd(&src, gps, NULL, &dg, NULL, NULL) == 0) &&
+        d0.n + dx.n + dg.n > 0) {
+        out = build(&d0, &dx, &dg, src.le, len);
+        if (!out && drop_tag(&dx, 0x927C))      /* MakerNote: the bulk */
+            out = build(&d0, &dx, &dg, src.le, len);
+    }
+    ifd_free(&d0);
+    ifd_free(&dx);
+    ifd_free(&dg);
+    return out;
+}
+
+/* meta_read_fn over a file descriptor. */
+static int
+fd_read(void *arg, size_t off, void *buf, size_t n)
+{
+    int fd = *(const int *)arg;
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* A TIFF source: its EXIF, when libvips has none for it. */
+static void
+complete_tiff(const struct input *in, VipsImage *img)
+{
+    unsigned char *blob;
+    size_t len;
+    int fd = in->fd;
+
+    if (vips_image_get_typeof(img, VIPS_META_EXIF_NAME))
+        return;
+    blob = meta_tiff_exif(fd_read, &fd, (size_t)in->size, &len);
+    if (!blob)
+        return;
+    vips_image_set_blob_copy(img, VIPS_META_EXIF_NAME, blob, len);
+    free(blob);
+}
+
+/* The first XMP block of the primary image of the HEIF file in @buf onto
+ * @img.  0, or -1 when the container cannot be read. */
+static int
+heif_xmp(const void *buf, size_t len, VipsImage *img)
+{
+    struct heif_context *ctx = heif_context_alloc();
+    struct heif_image_handle *h = NULL;
+    heif_item_id ids[16];
+    int n, rc = -1;
+
+    if (!ctx)
+        return -1;
+    if (heif_context_read_from_memory_without_copy(ctx, buf, len, NULL).code
+            == heif_error_Ok &&
+        heif_context_get_primary_image_handle(ctx, &h).code == heif_error_Ok) {
+        rc = 0;
+        n = heif_image_handle_get_list_of_metadata_block_IDs(h, "mime", ids,
+                                                             16);
+        for (int i = 0; i < n; i++) {
+            const char *ct = heif_image_handle_get_metadata_content_type(h,
+                                                                  ids[i]);
+            size_t sz = heif_image_handle_get_metadata_size(h, ids[i]);
+            void *data;
+            if (!ct || strcmp(ct, "application/rdf+xml") != 0 || !sz ||
+                sz > META_MAX_HEIF)
+                continue;
+            data = malloc(sz);
+            if (data && heif_image_handle_get_metadata(h, ids[i], data).code
+                            == heif_error_Ok)
+                vips_image_set_blob_copy(img, VIPS_META_XMP_NAME, data, sz);
+            free(data);
+            break;
+        }
+        heif_image_handle_release(h);
+    }
+    heif_context_free(ctx);
+    return rc;
+}
+
+/* A HEIF source: its XMP, when libvips has none for it. */
+static void
+complete_heif(const struct input *in, VipsImage *img, struct task_result *res)
+{
+    void *buf;
+    int fd = in->fd;
+
+    if (vips_image_get_typeof(img, VIPS_META_XMP_NAME) || in->size <= 0 ||
+        in->size > META_MAX_HEIF)
+        return;
+    buf = malloc((size_t)in->size);
+    if (!buf)
+        return;
+    if (fd_read(&fd, 0, buf, (size_t)in->size) < 0 ||
+        heif_xmp(buf, (size_t)in->size, img) < 0)
+        warn_append(res, "XMP not kept: cannot read the HEIF container");
+    free(buf);
+}
+
+/* Warn about what the encoder will drop: PNG text chunks. */
+static void
+warn_dropped(VipsImage *img, struct task_result *res)
+{
+    gchar **fields = vips_image_get_fields(img);
+    size_t ncomments = 0;
+    char msg[128];
+
+    for (int i = 0; fields[i]; i++)
+        if (vips_isprefix("png-comment-", fields[i]))
+            ncomments++;
+    g_strfreev(fields);
+    if (ncomments) {
+        snprintf(msg, sizeof(msg), "%zu PNG text chunk%s not kept: JPEG "
+                 "has no place for them", ncomments, ncomments == 1 ? "" : "s");
+        warn_append(res, msg);
+    }
+}
+
+void
+meta_complete(const struct settings *s, const struct input *in,
+              VipsImage *img, struct task_result *res)
+{
+    if (in->fmt == IMGF_TIFF)
+        complete_tiff(in, img);
+    else if (in->fmt == IMGF_HEIF)
+        complete_heif(in, img, res);
+    if (s->format == FORMAT_JPEG)
+        warn_dropped(img, res);
+}
+
+/* ------------------------------------------------------------------------
+ * Extended XMP: a packet over one JPEG segment, split as the XMP
+ * specification (part 3, 1.1.3.1) allows.  The standard packet holds only
+ * xmpNote:HasExtendedXMP with the GUID (the MD5 of the extended part, in
+ * upper-case hex); the extended part is the whole original XMP (without
+ * its packet wrapper) in APP1 segments of at most META_XMP_CHUNK bytes,
+ * each saying the GUID, the full length and its offset.
+ */
+#define META_XMP_STD_MAX 65502
+#define META_XMP_CHUNK 65400
+static const char xmp_std_ns[] = "http://ns.adobe.com/xap/1.0/";
+static const char xmp_ext_ns[] = "http://ns.adobe.com/xmp/extension/";
+
+unsigned char *
+meta_take_large_xmp(const struct settings *s, VipsImage *img, size_t *len)
+{
+    const void *xmp;
+    size_t n;
+    unsigned char *copy;
+
+    if (s->strip || s->format != FORMAT_JPEG ||
+        !vips_image_get_typeof(img, VIPS_META_XMP_NAME) ||
+        vips_image_get_blob(img, VIPS_META_XMP_NAME, &xmp, &n) ||
+        n <= META_XMP_STD_MAX)
+        return NULL;
+    copy = malloc(n);
+    if (!copy)
+        return NULL;
+    memcpy(copy, xmp, n);
+    vips_image_remove(img, VIPS_META_XMP_NAME);
+    *len = n;
+    return copy;
+}
+
+/* The x:xmpmeta element of @xmp (the packet without its wrapper). */
+static const char *
+xmp_body(const char *xmp, size_t len, size_t *blen)
+{
+    const char *b = g_strstr_len(xmp, (gssize)len, "<x:xmpmeta");
+    const char *e = b ? g_strstr_len(b, (gssize)(len - (size_t)(b - xmp)),
+                                     "</x:xmpmeta>") : NULL;
+
+    if (!b || !e) {
+        *blen = len;
+        return xmp;
+    }
+    *blen = (size_t)(e - b) + strlen("</x:xmpmeta>");
+    return b;
+}
+
+/* Append an APP1 segment (@ns, NUL, @a, @b) to the GString @g. */
+static void
+put_app1(GString *g, const char *ns, const void *a, size_t alen,
+         const void *b, size_t blen)
+{
+    size_t seglen = 2 + strlen(ns) + 1 + alen + blen;
+    unsigned char h[4] = {0xFF, 0xE1, (unsigned char)(seglen >> 8),
+                          (unsigned char)(seglen & 0xff)};
+
+    g_string_append_len(g, (const char *)h, 4);
+    g_string_append_len(g, ns, (gssize)strlen(ns) + 1);
+    g_string_append_len(g, a, (gssize)alen);
+    g_string_append_len(g, b, (gssize)blen);
+}
+
+/* The standard and extended segments for @xmp. */
+static GString *
+xmp_segments(const char *xmp, size_t len)
+{
+    size_t blen, off;
+    const char *body = xmp_body(xmp, len, &blen);
+    gchar *guid = g_compute_checksum_for_data(G_CHECKSUM_MD5,
+                                              (const guchar *)body, blen);
+    GString *g = g_string_new(NULL);
+    gchar *std;
+
+    for (char *c = guid; *c; c++)
+        *c = g_ascii_toupper(*c);
+    std = g_strdup_printf(
+        "<?xpacket begin=\"\xEF\xBB\xBF\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>"
+        "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf="
+        "\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description "
+        "rdf:about=\"\" xmlns:xmpNote=\"http://ns.adobe.com/xmp/note/\" "
+        "xmpNote:HasExtendedXMP=\"%s\"/></rdf:RDF></x:xmpmeta>"
+        "<?xpacket end=\"w\"?>", guid);
+    put_app1(g, xmp_std_ns, std, strlen(std), NULL, 0);
+    for (off = 0; off < blen; off += META_XMP_CHUNK) {
+        size_t n = MIN(META_XMP_CHUNK, blen - off);
+        unsigned char hdr[40];
+        memcpy(hdr, guid, 32);
+        for (int i = 0; i < 4; i++) {
+            hdr[32 + i] = (unsigned char)(blen >> (24 - 8 * i));
+            hdr[36 + i] = (unsigned char)(off >> (24 - 8 * i));
+        }
+        put_app1(g, xmp_ext_ns, hdr, 40, body + off, n);
+    }
+    g_free(std);
+    g_free(guid);
+    return g;
+}
+
+/* Where the segments go in the JPEG @b: after SOI and any APP0/APP1
+ * segments.  0 when @b is not a JPEG. */
+static size_t
+insert_point(const unsigned char *b, size_t n)
+{
+    size_t off = 2;
+
+    if (n < 4 || b[0] != 0xFF || b[1] != 0xD8)
+        return 0;
+    while (off + 4 <= n && b[off] == 0xFF &&
+           (b[off + 1] == 0xE0 || b[off + 1] == 0xE1))
+        off += 2 + ((size_t)b[off + 2] << 8 | b[off + 3]);
+    return off <= n ? off : 0;
+}
+
+int
+meta_write_extended_xmp(int dirfd, const char *name, const void *xmp,
+                        size_t len, struct task_result *res)
+{
+    int fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    unsigned char *file = NULL;
+    size_t at;
+    GString *seg;
+    int rc = -1;
+
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0 ||
+        !(file = malloc((size_t)st.st_size)) ||
+        fd_read(&fd, 0, file, (size_t)st.st_size) < 0 ||
+        !(at = insert_point(file, (size_t)st.st_size))) {
+        free(file);
+        if (fd >= 0)
+            close(fd);
+        task_result_fail(res, ERR_WRITE, "cannot add the extended XMP");
+        return -1;
+    }
+    seg = xmp_segments(xmp, len);
+    if (pwrite(fd, seg->str, seg->len, (off_t)at) == (ssize_t)seg->len &&
+        pwrite(fd, file + at, (size_t)st.st_size - at,
+               (off_t)(at + seg->len)) == (ssize_t)((size_t)st.st_size - at))
+        rc = 0;
+    else
+        task_result_fail(res, errno == ENOSPC ? ERR_NO_SPACE : ERR_WRITE,
+                         "cannot add the extended XMP: %s", strerror(errno));
+    g_string_free(seg, TRUE);
+    free(file);
+    close(fd);
+    return rc;
+}

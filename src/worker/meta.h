@@ -1,0 +1,58 @@
+/*
+ * meta.h - metadata the libvips loaders of Debian 12's libvips (8.14) do
+ * not hand over, completed before a recompression with kept metadata is
+ * encoded: the EXIF of a TIFF file (its descriptive IFD0 tags with the
+ * EXIF and GPS IFDs, which tiffload leaves in the file) and the XMP of a
+ * HEIF file (which heifload does not read).  What still cannot be kept is
+ * said in a warning on the record.
+ * Call sequence (worker, libvips path, metadata kept):
+ *   img = ...the image about to be encoded...
+ *   meta_complete(s, in, img, res);
+ * Never fails the file: a source whose metadata cannot be read is encoded
+ * without it, with a warning.  meta_tiff_exif() is the pure builder.
+ * An XMP packet too large for one JPEG segment is written as extended XMP
+ * (meta_take_large_xmp() before the encode, meta_write_extended_xmp()
+ * after it, before the commit).
+ */
+#ifndef IMGPOOL_META_H
+#define IMGPOOL_META_H
+
+#include <stddef.h>
+
+#include "input.h"
+#include "settings.h"
+#include "task.h"
+
+struct _VipsImage;
+
+void meta_complete(const struct settings *s, const struct input *in,
+                   struct _VipsImage *img, struct task_result *res);
+
+/*
+ * The EXIF payload ("Exif\0\0" then a TIFF structure, as a JPEG APP1
+ * carries it) built from the TIFF file whose bytes @read reads: the IFD0
+ * entries that describe the picture (make, model, date, artist,
+ * copyright, description, software) and the whole EXIF and GPS IFDs,
+ * copied in the file's own byte order.  A new buffer (free()) and its
+ * length in *@len, or NULL when the file has none of these or is not a
+ * readable TIFF.
+ */
+typedef int (*meta_read_fn)(void *arg, size_t off, void *buf, size_t n);
+unsigned char *meta_tiff_exif(meta_read_fn read, void *arg, size_t filelen,
+                              size_t *len);
+
+/*
+ * Extended XMP (JPEG output only; XMP specification part 3): an XMP packet
+ * over the 65502 bytes one JPEG segment holds is taken off @img before the
+ * encode (a new buffer, free(), or NULL when there is no such packet) and
+ * written after it into the encoded JPEG @name below @dirfd (the commit's
+ * temporary file, not yet renamed into place), as a
+ * standard packet pointing to extended segments.  0, or -1 with @res
+ * failed.
+ */
+unsigned char *meta_take_large_xmp(const struct settings *s,
+                                   struct _VipsImage *img, size_t *len);
+int meta_write_extended_xmp(int dirfd, const char *name, const void *xmp,
+                            size_t len, struct task_result *res);
+
+#endif
