@@ -328,3 +328,83 @@ Test(meta, tiff_builder_both_byte_orders)
         cr_expect_null(meta_tiff_exif(mem_read, &m, 8, &elen));
     }
 }
+
+/* A JPEG whose XMP continues in extension segments keeps all of it, with
+ * -o and in place (libvips alone reads only the standard packet). */
+Test(meta, extended_xmp_survives_recompress_and_in_place)
+{
+    char *in = th_path(dir, "in"), *mid = th_path(dir, "mid");
+    char *lib = th_path(dir, "lib"), *out = th_path(dir, "out");
+    char *tif, *xmp, *jpg, *rep = th_path(dir, "r.jsonl");
+    const char *mk[] = {"recompress", "-q", "100", in, "-o", mid, NULL};
+    const char *cp[] = {"recompress", mid, "-o", out, NULL};
+    const char *ip[] = {"recompress", "--in-place", "--report", rep, lib,
+                        NULL};
+    struct th_run r;
+    json_t *arr, *rec;
+    FILE *f;
+
+    if (!have_tools())
+        cr_skip_test("exiftool or vips missing");
+    th_mkdirs(in);
+    th_mkdirs(lib);
+    tif = th_path(in, "n.tif");
+    sh("vips gaussnoise '%s' 600 400 --sigma 40", tif);
+    xmp = th_path(dir, "big.xmp");
+    f = fopen(xmp, "w");
+    cr_assert(f);
+    fprintf(f, "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf="
+            "'http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+            "<rdf:Description rdf:about='' xmlns:dc="
+            "'http://purl.org/dc/elements/1.1/'><dc:description>");
+    for (int i = 0; i < 15000; i++)
+        fprintf(f, "abcdefghij");
+    fprintf(f, "</dc:description></rdf:Description></rdf:RDF>"
+            "</x:xmpmeta>");
+    fclose(f);
+    sh("exiftool -q -overwrite_original '-xmp<=%s' '%s'", xmp, tif);
+    th_run(&r, mk);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    th_run_release(&r);
+    jpg = th_path(mid, "n.jpg");
+    {
+        char *d = exif_value(jpg, "XMP-dc:Description");
+        cr_assert_eq(strlen(d), 150000, "setup: extended XMP not written");
+        free(d);
+    }
+    th_run(&r, cp);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    th_run_release(&r);
+    {
+        char *o = th_path(out, "n.jpg");
+        char *d = exif_value(o, "XMP-dc:Description");
+        cr_expect_eq(strlen(d), 150000, "-o lost the extended XMP");
+        free(d);
+        free(o);
+    }
+    sh("cp '%s' '%s/'", jpg, lib);
+    th_run(&r, ip);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "/n.jpg");
+    cr_assert(rec);
+    cr_expect_str_eq(th_json_str(rec, "status"), "ok", "in place did not "
+                     "recompress the Q100 file");
+    json_decref(arr);
+    th_run_release(&r);
+    {
+        char *o = th_path(lib, "n.jpg");
+        char *d = exif_value(o, "XMP-dc:Description");
+        cr_expect_eq(strlen(d), 150000, "in place lost the extended XMP");
+        free(d);
+        free(o);
+    }
+    free(jpg);
+    free(xmp);
+    free(tif);
+    free(rep);
+    free(in);
+    free(mid);
+    free(lib);
+    free(out);
+}

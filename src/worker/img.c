@@ -31,6 +31,7 @@
 #include "resize.h"
 #include "util.h"
 #include "vipsmsg.h"
+#include "xmpext.h"
 #include "warn.h"
 
 /* The result being filled, for the log handler.  One task at a time per
@@ -79,18 +80,12 @@ img_worker_fini(void)
     vips_shutdown();
 }
 
-/* An XMP packet written after the encode (meta.h), or none. */
-struct late_xmp {
-    unsigned char *data;
-    size_t len;
-};
-
 /* Encode @rows (or else @img) into a new file at t->out_rel, atomically;
- * @xmp, when not NULL, is added to the encoded JPEG before the commit. */
+ * @xmp, when not NULL, goes into the encoded JPEG before the commit. */
 static int
 write_output(const struct settings *s, const struct task *t,
              const struct encode_params *p, const struct encode_rows *rows,
-             VipsObject *parent, VipsImage *img, const struct late_xmp *xmp,
+             VipsObject *parent, VipsImage *img, const struct xmpext *xmp,
              struct task_result *res)
 {
     struct outfile of;
@@ -103,9 +98,8 @@ write_output(const struct settings *s, const struct task *t,
     rc = rows ? encode_rows(p, rows, &out, res)
               : encode_vips(p, parent, img, &out, res);
     encode_out_release(&out);
-    if (rc == 0 && xmp && xmp->data)
-        rc = meta_write_extended_xmp(of.dirfd, of.tmp, xmp->data, xmp->len,
-                                     res);
+    if (rc == 0 && xmp)
+        rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
     if (rc < 0) {
         outfile_abort(&of);
         return -1;
@@ -197,7 +191,7 @@ run_vips(const struct settings *s, const struct task *t,
          const struct input *in, struct decoded *d, struct task_result *res)
 {
     struct encode_params p;
-    struct late_xmp xmp;
+    struct xmpext xmp;
     VipsImage *img;
     int rc;
 
@@ -212,10 +206,12 @@ run_vips(const struct settings *s, const struct task *t,
     }
     if (!s->strip)
         meta_complete(s, in, img, res);
-    xmp.data = meta_take_large_xmp(s, img, &xmp.len);
+    xmpext_from_image(s, img, &xmp);
+    if (!xmp.len)
+        xmpext_from_jpeg(s, in, &xmp);
     encode_params_init(&p, s, d);
     rc = write_output(s, t, &p, NULL, d->ctx, img, &xmp, res);
-    free(xmp.data);
+    xmpext_release(&xmp);
     if (rc < 0)
         return -1;
     res->out_width = img->Xsize;

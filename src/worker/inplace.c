@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "encode.h"
 #include "inplace.h"
 #include "mpf.h"
+#include "xmpext.h"
 #include "orient.h"
 #include "outfile.h"
 #include "vipsmsg.h"
@@ -195,6 +197,39 @@ leave_alone_late(const struct settings *s, const struct input *in,
     return 0;
 }
 
+/* The original's extended XMP segments into the new bytes (xmpext.h).
+ * 0, or -1 with @res failed. */
+static int
+carry_extended_xmp(const struct settings *s, const struct input *in,
+                   struct encode_out *enc, struct task_result *res)
+{
+    struct xmpext x;
+    unsigned char *buf;
+    size_t len = enc->len;
+    int rc = -1;
+
+    xmpext_from_jpeg(s, in, &x);
+    if (!x.len)
+        return 0;
+    buf = malloc(len);
+    if (!buf)
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot keep the extended "
+                         "XMP");
+    else {
+        memcpy(buf, enc->buf, len);
+        rc = xmpext_insert_mem(&x, &buf, &len, res);
+    }
+    if (rc == 0) {
+        encode_out_release(enc);
+        enc->buf = buf;
+        enc->len = len;
+        enc->buf_glib = 0;
+    } else
+        free(buf);
+    xmpext_release(&x);
+    return rc;
+}
+
 void
 inplace_process(const struct settings *s, const struct task *t,
                 const struct input *in, struct task_result *res)
@@ -206,6 +241,7 @@ inplace_process(const struct settings *s, const struct task *t,
         return;
     encode_out_init(&enc, NULL);
     if (recompress(s, in, &enc, res) == 0 &&
+        carry_extended_xmp(s, in, &enc, res) == 0 &&
         !leave_alone_late(s, in, &before, &enc, res) &&
         commit_inplace(s, t, in->fd, &before, &enc, res) == 0)
         res->status = TASK_OK;

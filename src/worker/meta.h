@@ -10,9 +10,7 @@
  *   meta_complete(s, in, img, res);
  * Never fails the file: a source whose metadata cannot be read is encoded
  * without it, with a warning.  meta_tiff_exif() is the pure builder.
- * An XMP packet too large for one JPEG segment is written as extended XMP
- * (meta_take_large_xmp() before the encode, meta_write_extended_xmp()
- * after it, before the commit).
+ * XMP too large for one JPEG segment is xmpext.h's.
  */
 #ifndef IMGPOOL_META_H
 #define IMGPOOL_META_H
@@ -40,19 +38,5 @@ void meta_complete(const struct settings *s, const struct input *in,
 typedef int (*meta_read_fn)(void *arg, size_t off, void *buf, size_t n);
 unsigned char *meta_tiff_exif(meta_read_fn read, void *arg, size_t filelen,
                               size_t *len);
-
-/*
- * Extended XMP (JPEG output only; XMP specification part 3): an XMP packet
- * over the 65502 bytes one JPEG segment holds is taken off @img before the
- * encode (a new buffer, free(), or NULL when there is no such packet) and
- * written after it into the encoded JPEG @name below @dirfd (the commit's
- * temporary file, not yet renamed into place), as a
- * standard packet pointing to extended segments.  0, or -1 with @res
- * failed.
- */
-unsigned char *meta_take_large_xmp(const struct settings *s,
-                                   struct _VipsImage *img, size_t *len);
-int meta_write_extended_xmp(int dirfd, const char *name, const void *xmp,
-                            size_t len, struct task_result *res);
 
 #endif
