@@ -106,7 +106,8 @@ make_source(const char *in, const char *name)
 
 Test(meta, every_source_format_keeps_exif_gps_and_xmp)
 {
-    static const char *names[] = {"t.tif", "p.png", "w.webp", "h.heic"};
+    static const char *names[] = {"t.tif", "p.png", "w.webp", "h.heic",
+                                  "j.jpg"};
     char *in = th_path(dir, "in"), *out = th_path(dir, "out");
     const char *args[] = {"recompress", in, "-o", out, NULL};
     struct th_run r;
@@ -115,11 +116,11 @@ Test(meta, every_source_format_keeps_exif_gps_and_xmp)
         cr_skip_test("exiftool or vips missing (libimage-exiftool-perl, "
                      "libvips-tools)");
     th_mkdirs(in);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         free(make_source(in, names[i]));
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         char stem[16], *o;
         snprintf(stem, sizeof(stem), "%.1s.jpg", names[i]);
         o = th_path(out, stem);
