@@ -431,7 +431,9 @@ report_add(struct report *r, const struct task *t,
         r->dry_in += res->in_bytes > 0 ? res->in_bytes : 0;
         r->dry_out += res->out_bytes > 0 ? res->out_bytes : 0;
     }
-    if (t->pre_status == TASK_OK) {
+    /* Processed: given to the pool, and not left undone by a signal. */
+    if (t->pre_status == TASK_OK &&
+        !(st == TASK_SKIPPED && cls == ERR_INTERRUPTED)) {
         r->processed++;
         r->processed_bytes += t->size > 0         ? t->size
                               : res->in_bytes > 0 ? res->in_bytes
