@@ -125,9 +125,9 @@ static int
 has_option(const char *s, const char *opt)
 {
     size_t n = strlen(opt);
-    const char *p = s;
+    const char *p;
 
-    while ((p = strstr(p, opt)) != NULL) {
+    for (p = strstr(s, opt); p; p = strstr(p, opt)) {
         int before = p == s || !(isalnum((unsigned char)p[-1]) ||
                                  p[-1] == '-');
         int after = !(isalnum((unsigned char)p[n]) || p[n] == '-');
@@ -158,10 +158,10 @@ man_find(const struct man *m, const char *name)
 static int
 states_default(const char *text, const char *value)
 {
-    const char *d = text, *v, *colon = strstr(value, ": ");
+    const char *d, *v, *colon = strstr(value, ": ");
     size_t n = colon ? (size_t)(colon - value) : strlen(value);
 
-    while ((d = strcasestr(d, "default")) != NULL) {
+    for (d = strcasestr(text, "default"); d; d = strcasestr(d, "default")) {
         for (v = d - 40 > text ? d - 40 : text; v < d + 90 && *v; v++) {
             if (strncmp(v, value, n) != 0)
                 continue;
