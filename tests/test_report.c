@@ -29,6 +29,8 @@
 #include "helpers.h"
 #include "msg.h"
 #include "report.h"
+#include "report_int.h"
+#include "util.h"
 
 /* ---- fixtures ---- */
 
@@ -503,6 +505,7 @@ run_four(struct report *rep)
     r1.nwarnings = 1;
     strcpy(r1.warning, "extraneous bytes");
     task_result_set(&r3, 2, TASK_SKIPPED, ERR_NOT_REGULAR, NULL);
+    t3.pre_status = TASK_SKIPPED;   /* settled by the scan */
     task_result_set(&r4, 3, TASK_FAILED, ERR_DECODE, "bad huffman code");
     report_start(rep, 4);
     /* Completion order, not task order. */
@@ -567,8 +570,8 @@ Test(report, file_has_records_in_completion_order_and_summary)
     cr_assert_eq(jint(by, "not-a-regular-file"), 1);
     cr_assert_eq(json_object_size(s), 13);
 
-    cr_assert(strstr(err, "imgpool: 4 files: 2 ok, 1 skipped, 1 failed "
-                          "(1 with warnings); 2 ignored, 1 excluded\n"),
+    cr_assert(strstr(err, "imgpool: 4 files: 2 ok (1 with warnings), "
+                          "1 skipped, 1 failed; 2 ignored, 1 excluded\n"),
               "%s", err);
     cr_assert(strstr(err, "imgpool: 4.0 MiB -> 2.0 MiB (-50.0%) in "), "%s",
               err);
@@ -974,7 +977,8 @@ Test(report, progress_always_without_terminal_prints_plain_lines,
     cr_assert(strchr(err, '\r') == NULL, "%s", err);
     cr_assert_eq(count_lines(err, "\n"), 1, "%s", err);
     cr_assert(strncmp(err, "imgpool: [21/40] 52% ", 21) == 0, "%s", err);
-    cr_assert(strstr(err, " files/s ETA "), "%s", err);
+    cr_assert(strstr(err, " files/s "), "%s", err);
+    cr_assert(strstr(err, " MiB/s ETA "), "%s", err);
     cr_assert(strstr(err, ", 1 failed\n"), "%s", err);
     free(err);
     th_rmrf(dir);
@@ -1091,4 +1095,314 @@ Test(report, progress_width_falls_back_to_columns, .timeout = 20)
     drain(m, buf, sizeof(buf), 200);
     close(m);
     cr_assert_str_eq(buf, "\r[0/5] 0% 0.\033[K");
+}
+
+/* ---- summary: files with warnings, rates ---- */
+
+Test(report, warned_files_are_counted_apart_and_named)
+{
+    char *dir = th_mkdtemp(), *err;
+    struct report_opts ro = {.progress = PROGRESS_NEVER,
+                             .max_listed_failures = 2};
+    struct report rep;
+    struct capture cap;
+    struct task t[5];
+    struct task_result r[5];
+    static const char *const names[] = {"w1.jpg", "w2.jpg", "w3.jpg",
+                                        "f1.jpg", "f2.jpg"};
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        t[i] = mktask(names[i], "o/x.jpg");
+        if (i < 3) {
+            r[i] = mkok(100, 10);
+            r[i].nwarnings = 2;
+            snprintf(r[i].warning, sizeof(r[i].warning),
+                     "premature end of data\nicc profile ignored\n");
+        } else {
+            task_result_set(&r[i], (uint32_t)i, TASK_FAILED, ERR_DECODE,
+                            "bad huffman code");
+        }
+    }
+    report_init(&rep, &ro);
+    capture_begin(&cap, dir);
+    report_start(&rep, 5);
+    for (i = 0; i < 5; i++)
+        report_add(&rep, &t[i], &r[i]);
+    report_finish(&rep, NULL);
+    err = capture_end(&cap);
+    report_release(&rep);
+
+    /* Three ok files carry warnings: they are ok, not failed. */
+    cr_assert(strstr(err, "imgpool: 5 files: 3 ok (3 with warnings), "
+                          "0 skipped, 2 failed\n"), "%s", err);
+    cr_assert(strstr(err, "failed (") == NULL, "%s", err);
+    /* Named like failures, capped alike. */
+    cr_assert(strstr(err, "imgpool: with warnings: 'w1.jpg': premature end "
+                          "of data; icc profile ignored\n"), "%s", err);
+    cr_assert(strstr(err, "imgpool: with warnings: 'w2.jpg': "), "%s", err);
+    cr_assert(strstr(err, "'w3.jpg'") == NULL, "%s", err);
+    cr_assert(strstr(err, "imgpool: ... and 1 more file with warnings, use "
+                          "--report FILE for the full list\n"), "%s", err);
+    cr_assert_eq(count_lines(err, "imgpool: failed: "), 2, "%s", err);
+    free(err);
+    th_rmrf(dir);
+    free(dir);
+}
+
+/* @nskip tasks the scan settled as up to date, then @nrun the pool ran
+ * (1 MiB each), over two seconds of run time. */
+static char *
+rates_run(const char *dir, size_t nskip, size_t nrun)
+{
+    struct report_opts ro = {.progress = PROGRESS_NEVER};
+    struct report rep;
+    struct capture cap;
+    struct task t = mktask("in/a.jpg", "out/a.jpg");
+    struct task_result r;
+    size_t i;
+
+    report_init(&rep, &ro);
+    capture_begin(&cap, dir);
+    report_start(&rep, nskip + nrun);
+    rep.start_us -= 2000000;
+    t.pre_status = TASK_SKIPPED;
+    task_result_set(&r, 0, TASK_SKIPPED, ERR_UP_TO_DATE, NULL);
+    r.in_bytes = 1 << 20;
+    for (i = 0; i < nskip; i++)
+        report_add(&rep, &t, &r);
+    t.pre_status = TASK_OK;
+    t.size = 1 << 20;
+    r = mkok(1 << 20, 1 << 18);
+    for (i = 0; i < nrun; i++)
+        report_add(&rep, &t, &r);
+    task_result_set(&r, 0, TASK_SKIPPED, ERR_INTERRUPTED, NULL);
+    for (i = 0; nrun > 0 && i < 500; i++)
+        report_add(&rep, &t, &r);
+    report_finish(&rep, NULL);
+    report_release(&rep);
+    return capture_end(&cap);
+}
+
+Test(report, rates_count_processed_files_only)
+{
+    char *dir = th_mkdtemp(), *err;
+    const char *p;
+    double files, mib;
+
+    /* A no-op re-run: 20000 files up to date, nothing processed. */
+    err = rates_run(dir, 20000, 0);
+    cr_assert(strstr(err, "imgpool: 20000 files: 0 ok, 20000 skipped, "
+                          "0 failed\n"), "%s", err);
+    cr_assert(strstr(err, "imgpool: nothing written in 2."), "%s", err);
+    cr_assert(strstr(err, "files/s") == NULL, "%s", err);
+    free(err);
+
+    /* 4 files of 1 MiB processed in 2 s among 1000 up to date (and 500
+     * a signal left undone, which count as processed no more). */
+    err = rates_run(dir, 1000, 4);
+    p = strstr(err, " s, ");
+    cr_assert(p && sscanf(p, " s, %lf files/s, %lf MiB/s", &files, &mib) == 2,
+              "%s", err);
+    cr_assert(files > 1.85 && files <= 2.0, "%s", err);   /* 4 in 2 s */
+    cr_assert(mib > 1.85 && mib <= 2.0, "%s", err);       /* 4 MiB */
+    free(err);
+    th_rmrf(dir);
+    free(dir);
+}
+
+/* ---- ETA ---- */
+
+Test(report, eta_follows_the_bytes_left_with_largest_first)
+{
+    /* One worker, one second per 10 MiB, largest first (as plan_order()
+     * gives them), behind 50 files already up to date. */
+    static const int mib[] = {40, 20, 10, 10, 5, 5, 5, 5, 2, 2, 1, 1};
+    enum { N = sizeof(mib) / sizeof(mib[0]) };
+    struct report_opts ro = {.progress = PROGRESS_NEVER};
+    struct report rep;
+    struct task tasks[N], up = mktask("old.jpg", "o/old.jpg");
+    struct task_result r;
+    uint32_t order[N];
+    int64_t total = 0, done = 0, now;
+    double eta, truth, by_count;
+    int i;
+
+    for (i = 0; i < N; i++) {
+        tasks[i] = mktask("in/x.jpg", "o/x.jpg");
+        tasks[i].size = (int64_t)mib[i] << 20;
+        order[i] = (uint32_t)i;
+        total += mib[i];
+    }
+    report_init(&rep, &ro);
+    report_start(&rep, N + 50);
+    rep.start_us = 1000000;
+    up.pre_status = TASK_SKIPPED;
+    task_result_set(&r, 0, TASK_SKIPPED, ERR_UP_TO_DATE, NULL);
+    for (i = 0; i < 50; i++)
+        report_add(&rep, &up, &r);
+    report_plan_work(&rep, tasks, order, N);
+    cr_assert_eq(rep.work_bytes, total << 20);
+    cr_assert_lt(report_eta(&rep, rep.start_us + 500000), 0,
+                 "no ETA before the first file is done");
+    for (i = 0; i < N - 1; i++) {
+        r = mkok(tasks[i].size, 1000);
+        report_add(&rep, &tasks[i], &r);
+        done += mib[i];
+        now = rep.start_us + done * 100000;   /* 0.1 s per MiB */
+        eta = report_eta(&rep, now);
+        truth = (double)(total - done) / 10;
+        cr_assert(fabs(eta - truth) < 0.01 * truth + 0.01,
+                  "after %d files: ETA %.2f s, %.2f s left", i + 1, eta,
+                  truth);
+        if (i == 0) {
+            /* What files left over files per second said: 2-3x more. */
+            by_count = (double)(N - 1) * (double)(now - rep.start_us) / 1e6;
+            cr_assert_gt(by_count, 2 * truth);
+        }
+    }
+    report_release(&rep);
+}
+
+Test(report, eta_is_shown_on_the_progress_line, .timeout = 10)
+{
+    char *dir = th_mkdtemp(), *err;
+    struct report_opts ro = {.progress = PROGRESS_ALWAYS, .quiet = 1};
+    struct report rep;
+    struct capture cap;
+    struct task t[3];
+    struct task_result r;
+    uint32_t order[3] = {0, 1, 2};
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        t[i] = mktask("in/x.jpg", "o/x.jpg");
+        t[i].size = (int64_t)(i == 0 ? 60 : 30) << 20;
+    }
+    report_init(&rep, &ro);
+    capture_begin(&cap, dir);
+    report_start(&rep, 3);
+    report_plan_work(&rep, t, order, 3);
+    rep.start_us = 1000000;
+    r = mkok(t[0].size, 1000);
+    report_add(&rep, &t[0], &r);
+    /* 60 MiB in 120 s: 60 MiB left is two minutes more. */
+    report_progress_draw(&rep, rep.start_us + 120 * 1000000LL);
+    report_release(&rep);
+    err = capture_end(&cap);
+    cr_assert(strstr(err, "imgpool: [1/3] 33% 0.0 files/s 0.5 MiB/s "
+                          "ETA 02:00\n"), "%s", err);
+    free(err);
+    th_rmrf(dir);
+    free(dir);
+}
+
+/* ---- messages and the progress line ---- */
+
+/*
+ * What a terminal shows after receiving @s: '\r' goes to column 0, '\n' to
+ * the start of the next line, "\033[K" erases to the end of the line.
+ * Returns the number of lines; each is NUL-terminated in @screen.
+ */
+#define SCREEN_ROWS 64
+#define SCREEN_COLS 256
+static int
+screen_render(const char *s, char screen[SCREEN_ROWS][SCREEN_COLS])
+{
+    int row = 0, col = 0, maxrow = 0;
+
+    memset(screen, 0, SCREEN_ROWS * SCREEN_COLS);
+    while (*s && row < SCREEN_ROWS) {
+        if (*s == '\r') {
+            col = 0;
+        } else if (*s == '\n') {
+            row++;
+            col = 0;
+        } else if (strncmp(s, "\033[K", 3) == 0) {
+            memset(screen[row] + col, 0, (size_t)(SCREEN_COLS - col));
+            s += 2;
+        } else if (col < SCREEN_COLS - 1) {
+            screen[row][col++] = *s;
+        }
+        if (row > maxrow && row < SCREEN_ROWS)
+            maxrow = row;
+        s++;
+    }
+    return maxrow + 1;
+}
+
+Test(report, messages_never_run_into_the_progress_line, .timeout = 20)
+{
+    struct report_opts ro = {.progress = PROGRESS_AUTO};
+    struct report rep;
+    struct task t = mktask("a.jpg", "o/a.jpg");
+    struct task_result r = mkok(1, 1);
+    char buf[16384];
+    static char screen[SCREEN_ROWS][SCREEN_COLS];
+    int m, saved, rows, i;
+    enum msg_level level = msg_get_level();
+
+    m = pty_stderr(&saved, 200);
+    msg_set_level(MSG_VERBOSE);
+    report_init(&rep, &ro);
+    report_start(&rep, 3);                  /* draws the line at once */
+    notef("3 files to process with 2 workers");
+    report_add(&rep, &t, &r);
+    usleep(120 * 1000);
+    report_add(&rep, &t, &r);               /* redraws */
+    warnf("a worker could not start (%s)", "test");
+    report_add(&rep, &t, &r);
+    report_finish(&rep, NULL);
+    errorf("after the run");
+    report_release(&rep);
+    msg_set_level(level);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    drain(m, buf, sizeof(buf), 200);
+    close(m);
+
+    cr_assert(strncmp(buf, "\r[0/3] 0% ", 10) == 0, "%s", buf);
+    /* Each message is put on a cleared line, and the line comes back. */
+    cr_assert(strstr(buf, "\r\033[Kimgpool: 3 files to process with 2 "
+                          "workers\n\r[0/3] 0% "), "%s", buf);
+    cr_assert(strstr(buf, "\r\033[Kimgpool: warning: a worker could not "
+                          "start (test)\n\r[2/3] "), "%s", buf);
+    rows = screen_render(buf, screen);
+    cr_assert_str_eq(screen[0], "imgpool: 3 files to process with 2 workers");
+    cr_assert_str_eq(screen[1], "imgpool: warning: a worker could not "
+                                "start (test)");
+    cr_assert(strncmp(screen[2], "imgpool: 3 files: 3 ok,", 23) == 0, "%s",
+              screen[2]);
+    for (i = 0; i < rows; i++) {
+        /* No progress text left on screen, none mixed with a message. */
+        cr_assert(strchr(screen[i], '[') == NULL, "line %d: '%s'", i,
+                  screen[i]);
+        cr_assert(screen[i][0] == '\0' ||
+                      strncmp(screen[i], "imgpool: ", 9) == 0,
+                  "line %d: '%s'", i, screen[i]);
+    }
+    cr_assert(strstr(buf, "imgpool: after the run\n"), "%s", buf);
+}
+
+Test(report, stderr_is_given_back, .timeout = 20)
+{
+    struct report_opts ro = {.progress = PROGRESS_AUTO};
+    struct report rep;
+    FILE *before;
+    char buf[4096];
+    int m, saved;
+
+    m = pty_stderr(&saved, 80);
+    before = stderr;
+    report_init(&rep, &ro);
+    report_start(&rep, 3);
+    cr_assert(stderr != before, "no stream in front of stderr");
+    report_release(&rep);                   /* without report_finish() */
+    cr_assert(stderr == before);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    drain(m, buf, sizeof(buf), 100);
+    close(m);
 }

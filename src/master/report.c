@@ -309,13 +309,51 @@ report_start(struct report *r, size_t total)
         break;
     }
     r->progress_tty = r->show_progress && tty;
-    /* A terminal shows the bar at once; a log gets its first line after a
-     * second, so short runs add nothing to it. */
-    if (r->progress_tty)
+    /* A terminal shows the bar at once, and messages are printed above it
+     * from now on; a log gets its first line after a second, so short runs
+     * add nothing to it. */
+    if (r->progress_tty) {
+        report_progress_wrap(r);
         report_progress_draw(r, r->start_us);
+    }
 }
 
 /* ---- counting ---- */
+
+/*
+ * Append "'path': @label: @text" (or without ": @label" when @label is
+ * NULL, without ": @text" when @text is empty) to @list, escaped for the
+ * terminal, unless it holds the listed limit already.
+ */
+static void
+report_keep(struct report *r, char ***list, size_t *n, const char *path,
+            const char *label, const char *text)
+{
+    char *p = NULL, *x = NULL, *item = NULL;
+    size_t size;
+
+    if (*n >= r->opts.max_listed_failures)
+        return;
+    if (!*list) {
+        *list = calloc(r->opts.max_listed_failures, sizeof(**list));
+        if (!*list)
+            return;
+    }
+    p = report_term_escape(path ? path : "");
+    x = report_term_escape(text);
+    if (!p || !x)
+        goto out;
+    size = strlen(p) + strlen(x) + (label ? strlen(label) : 0) + 16;
+    item = malloc(size);
+    if (!item)
+        goto out;
+    snprintf(item, size, "'%s'%s%s%s%s", p, label ? ": " : "",
+             label ? label : "", *x ? ": " : "", x);
+    (*list)[(*n)++] = item;
+out:
+    free(p);
+    free(x);
+}
 
 /* Keep "'path': class: message" for the summary, up to the listed limit. */
 static void
@@ -323,40 +361,57 @@ report_keep_failure(struct report *r, const struct task *t,
                     const struct task_result *res)
 {
     const char *msg;
-    char *path = NULL, *text = NULL, *item = NULL;
     char *copy;
-    size_t msglen, size;
+    size_t msglen;
 
     if (r->nfailures >= r->opts.max_listed_failures)
         return;
-    if (!r->failures) {
-        r->failures = calloc(r->opts.max_listed_failures,
-                             sizeof(*r->failures));
-        if (!r->failures)
-            return;
-    }
     msg = res_message(t, res, &msglen);
     copy = strndup(msg, msglen);
     if (!copy)
         return;
-    path = report_term_escape(t->path ? t->path : "");
-    text = report_term_escape(copy);
+    report_keep(r, &r->failures, &r->nfailures, t->path,
+                err_class_str(res_class(res)), copy);
     free(copy);
-    if (!path || !text)
-        goto out;
-    size = strlen(path) + strlen(text) + 64;
-    item = malloc(size);
-    if (!item)
-        goto out;
-    if (*text)
-        snprintf(item, size, "'%s': %s: %s", path,
-                 err_class_str(res_class(res)), text);
-    else
-        snprintf(item, size, "'%s': %s", path, err_class_str(res_class(res)));
-    r->failures[r->nfailures++] = item;
-out:
-    free(path);
+}
+
+/* Keep "'path': first warning; second" for the summary, likewise. */
+static void
+report_keep_warned(struct report *r, const struct task *t,
+                   const struct task_result *res)
+{
+    size_t len = strnlen(res->warning, sizeof(res->warning)), i, o = 0;
+    char *text;
+
+    if (r->nwarned_files >= r->opts.max_listed_failures)
+        return;
+    text = malloc(2 * len + 1);
+    if (!text)
+        return;
+    for (i = 0; i < len; i++) {
+        if (res->warning[i] != '\n') {
+            text[o++] = res->warning[i];
+        } else if (o > 0 && i + 1 < len && res->warning[i + 1] != '\n') {
+            text[o++] = ';';
+            text[o++] = ' ';
+        }
+    }
+    text[o] = '\0';
+    report_keep(r, &r->warned_files, &r->nwarned_files, t->path, NULL, text);
     free(text);
+}
+
+void
+report_plan_work(struct report *r, const struct task *tasks,
+                 const uint32_t *order, size_t n)
+{
+    size_t i;
+
+    r->work_files = n;
+    r->work_bytes = 0;
+    for (i = 0; i < n; i++)
+        if (tasks[order[i]].size > 0)
+            r->work_bytes += tasks[order[i]].size;
 }
 
 void
@@ -376,9 +431,19 @@ report_add(struct report *r, const struct task *t,
         r->dry_in += res->in_bytes > 0 ? res->in_bytes : 0;
         r->dry_out += res->out_bytes > 0 ? res->out_bytes : 0;
     }
+    /* Processed: given to the pool, and not left undone by a signal. */
+    if (t->pre_status == TASK_OK &&
+        !(st == TASK_SKIPPED && cls == ERR_INTERRUPTED)) {
+        r->processed++;
+        r->processed_bytes += t->size > 0         ? t->size
+                              : res->in_bytes > 0 ? res->in_bytes
+                                                  : 0;
+    }
     if (st == TASK_OK) {
-        if (res->nwarnings > 0)
+        if (res->nwarnings > 0) {
             r->warned++;
+            report_keep_warned(r, t, res);
+        }
         if (res->in_bytes > 0)
             r->bytes_in += res->in_bytes;
         if (res->out_bytes > 0)
@@ -511,24 +576,15 @@ write_summary(struct report *r, const struct report_summary *s, double secs)
     free(line);
 }
 
+/* "N files: N ok (N with warnings), N skipped, N failed; N ignored". */
 static void
-print_summary(const struct report *r, const struct report_summary *s,
-              double secs)
+print_counts(const struct report *r, const struct report_summary *s)
 {
     size_t total = r->total > r->done ? r->total : r->done;
-    size_t failed = r->count[TASK_FAILED], i;
-    char counts[256], tail[128] = "", in[32], out[32], took[32], pct[32] = "";
-    char moved[128];
-    char signame[32], *safe;
-    int n;
+    char warned[64] = "", tail[128] = "";
 
-    n = snprintf(counts, sizeof(counts),
-                 "%zu %s: %zu ok, %zu skipped, %zu failed", total,
-                 plural(total, "file", "files"), r->count[TASK_OK],
-                 r->count[TASK_SKIPPED], failed);
-    if (n > 0 && (size_t)n < sizeof(counts) && r->warned > 0)
-        snprintf(counts + n, sizeof(counts) - (size_t)n, " (%zu with warnings)",
-                 r->warned);
+    if (r->warned > 0)
+        snprintf(warned, sizeof(warned), " (%zu with warnings)", r->warned);
     if (s->ignored > 0 && s->excluded > 0)
         snprintf(tail, sizeof(tail), "; %zu ignored, %zu excluded", s->ignored,
                  s->excluded);
@@ -536,7 +592,16 @@ print_summary(const struct report *r, const struct report_summary *s,
         snprintf(tail, sizeof(tail), "; %zu ignored", s->ignored);
     else if (s->excluded > 0)
         snprintf(tail, sizeof(tail), "; %zu excluded", s->excluded);
-    errorf("%s%s", counts, tail);
+    errorf("%zu %s: %zu ok%s, %zu skipped, %zu failed%s", total,
+           plural(total, "file", "files"), r->count[TASK_OK], warned,
+           r->count[TASK_SKIPPED], r->count[TASK_FAILED], tail);
+}
+
+/* Bytes in and out, time, and the rates over the files the pool ran. */
+static void
+print_amounts(const struct report *r, double secs)
+{
+    char in[32], out[32], took[32], pct[32] = "", moved[128], rates[96] = "";
 
     human_bytes(r->bytes_in, in, sizeof(in));
     human_bytes(r->bytes_out, out, sizeof(out));
@@ -549,11 +614,11 @@ print_summary(const struct report *r, const struct report_summary *s,
         snprintf(moved, sizeof(moved), "nothing written");
     else
         snprintf(moved, sizeof(moved), "%s -> %s%s", in, out, pct);
-    if (secs >= 0.001)
-        errorf("%s in %s, %.1f files/s", moved, took,
-               (double)r->done / secs);
-    else
-        errorf("%s in %s", moved, took);
+    if (secs >= 0.001 && r->processed > 0)
+        snprintf(rates, sizeof(rates), ", %.1f files/s, %.1f MiB/s",
+                 (double)r->processed / secs,
+                 (double)r->processed_bytes / (1024.0 * 1024.0) / secs);
+    errorf("%s in %s%s", moved, took, rates);
     if (r->dry_files > 0) {
         human_bytes(r->dry_in, in, sizeof(in));
         human_bytes(r->dry_out, out, sizeof(out));
@@ -562,26 +627,49 @@ print_summary(const struct report *r, const struct report_summary *s,
                r->dry_in > 0 ? (double)(r->dry_out - r->dry_in) * 100 /
                                    (double)r->dry_in : 0.0);
     }
+}
 
-    for (i = 0; i < r->nfailures; i++)
-        errorf("failed: %s", r->failures[i]);
-    if (failed > r->nfailures) {
-        if (!r->json_path) {
-            errorf("... and %zu more %s, use --report FILE for the full list",
-                   failed - r->nfailures,
-                   plural(failed - r->nfailures, "failure", "failures"));
-        } else if (report_target(r)) {
-            errorf("... and %zu more %s, see the report on standard output",
-                   failed - r->nfailures,
-                   plural(failed - r->nfailures, "failure", "failures"));
-        } else {
-            safe = report_term_escape(r->json_path);
-            errorf("... and %zu more %s, see '%s'", failed - r->nfailures,
-                   plural(failed - r->nfailures, "failure", "failures"),
-                   safe ? safe : r->json_path);
-            free(safe);
-        }
+/*
+ * The kept @items under @label, then how many more of @total there are
+ * and where to find them (@one/@many name what is counted).
+ */
+static void
+print_listed(const struct report *r, const char *label, char *const *items,
+             size_t nitems, size_t total, const char *one, const char *many)
+{
+    size_t i, more = total > nitems ? total - nitems : 0;
+    char *safe;
+
+    for (i = 0; i < nitems; i++)
+        errorf("%s: %s", label, items[i]);
+    if (more == 0)
+        return;
+    if (!r->json_path) {
+        errorf("... and %zu more %s, use --report FILE for the full list",
+               more, plural(more, one, many));
+    } else if (report_target(r)) {
+        errorf("... and %zu more %s, see the report on standard output", more,
+               plural(more, one, many));
+    } else {
+        safe = report_term_escape(r->json_path);
+        errorf("... and %zu more %s, see '%s'", more, plural(more, one, many),
+               safe ? safe : r->json_path);
+        free(safe);
     }
+}
+
+static void
+print_summary(const struct report *r, const struct report_summary *s,
+              double secs)
+{
+    char signame[32];
+
+    print_counts(r, s);
+    print_amounts(r, secs);
+    print_listed(r, "failed", r->failures, r->nfailures,
+                 r->count[TASK_FAILED], "failure", "failures");
+    print_listed(r, "with warnings", r->warned_files, r->nwarned_files,
+                 r->warned, "file with warnings", "files with warnings");
     if (s->pruned)
         errorf("pruned %zu %s whose input is gone", s->pruned,
                plural(s->pruned, "output", "outputs"));
@@ -601,6 +689,7 @@ report_finish(struct report *r, const struct report_summary *s)
     if (r->start_us)
         secs = (double)(util_now_us() - r->start_us) / 1e6;
     report_progress_clear(r);
+    report_progress_stop(r);
     if (r->json) {
         write_summary(r, s, secs);
         report_close(r);
@@ -641,9 +730,15 @@ report_release(struct report *r)
     r->json = NULL;
     free(r->json_path);
     r->json_path = NULL;
+    report_progress_stop(r);
     for (i = 0; i < r->nfailures; i++)
         free(r->failures[i]);
     free(r->failures);
     r->failures = NULL;
     r->nfailures = 0;
+    for (i = 0; i < r->nwarned_files; i++)
+        free(r->warned_files[i]);
+    free(r->warned_files);
+    r->warned_files = NULL;
+    r->nwarned_files = 0;
 }

@@ -8,9 +8,23 @@
  *   if (report_open(&rep, path_or_NULL) < 0)    // opens --report FILE
  *       ...setup error...
  *   report_start(&rep, ntasks);                 // clock and progress start
+ *   report_plan_work(&rep, tasks, order, n);    // optional: the pool's work
  *   report_add(&rep, &task, &result);           // once per task, any order
  *   report_finish(&rep, &summary_info);         // summary line(s), close
  *   report_release(&rep);
+ *
+ * Rates (files/s, MiB/s) count only the records of tasks the pool ran
+ * (task.pre_status TASK_OK), never the ones scan or plan settled (skipped,
+ * up to date).  The ETA divides the input bytes still to do by the bytes
+ * done per second (the largest files go first, so file counts would
+ * mislead); without report_plan_work() it falls back on file counts.
+ *
+ * While a progress line is redrawn in place on a terminal (between
+ * report_start() and report_finish() or report_release()), stderr is a
+ * stream of the report's own: every message written to it (errorf(),
+ * warnf(), notef()) first erases the progress line, then the line is
+ * redrawn under the message, so the two never run together.  Processes
+ * forked meanwhile write through it unchanged.
  *
  * The JSON is produced by jansson; docs/REPORT.md is the schema.  Paths that
  * are not valid UTF-8 are written with each invalid byte replaced by U+FFFD in
@@ -23,6 +37,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "task.h"
 
 enum progress_mode { PROGRESS_AUTO = 0, PROGRESS_ALWAYS, PROGRESS_NEVER };
@@ -31,7 +46,8 @@ struct report_opts {
     enum progress_mode progress;
     int quiet;                /* no summary when everything went well */
     size_t max_listed_failures; /* failures named in the summary; 0 means
-                                   the default, 10 */
+                                   the default, 10 (files with warnings
+                                   are capped alike) */
 };
 
 struct report {
@@ -45,6 +61,10 @@ struct report {
     size_t count[3];          /* by enum task_status */
     size_t by_class[ERR__COUNT];
     size_t warned;            /* ok records that carry warnings */
+    size_t processed;         /* records of tasks the pool ran */
+    int64_t processed_bytes;  /* their input bytes */
+    size_t work_files;        /* report_plan_work(): tasks for the pool */
+    int64_t work_bytes;       /* their input bytes; 0 when not known */
     int64_t bytes_in, bytes_out;  /* over ok records */
     size_t dry_files;             /* --dry-run: files that would change */
     double seconds;               /* run time, set by report_finish() */
@@ -54,7 +74,13 @@ struct report {
      * "'path': class: message" already escaped for the terminal */
     char **failures;
     size_t nfailures;
+    /* ok files with warnings, kept alike: "'path': first; second" */
+    char **warned_files;
+    size_t nwarned_files;
     int write_error;          /* the JSON file could not be written */
+    FILE *term;               /* the real stderr, for the progress line */
+    FILE *wrap;               /* our stderr while the line is on screen */
+    pid_t wrap_pid;           /* the process that installed it */
 };
 
 /* Extra facts for the summary and the closing JSON object. */
@@ -70,6 +96,12 @@ void report_init(struct report *r, const struct report_opts *o);
  * output.  -1 with errorf(). */
 int report_open(struct report *r, const char *path);
 void report_start(struct report *r, size_t total);
+/*
+ * The work the pool is given: the @n tasks of @tasks whose indices are in
+ * @order.  Their input bytes drive the ETA.  Call after report_start().
+ */
+void report_plan_work(struct report *r, const struct task *tasks,
+                      const uint32_t *order, size_t n);
 void report_add(struct report *r, const struct task *t,
                 const struct task_result *res);
 /* Writes the summary object and stderr summary; -1 if the report file

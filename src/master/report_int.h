@@ -6,8 +6,11 @@
  *
  * The text helpers return a new string the caller frees, or NULL when out
  * of memory; they never fail otherwise.  The progress functions write to
- * stderr and update r->last_draw_us and r->progress_drawn; report_start()
- * decides whether they are called at all (r->show_progress).
+ * r->term (stderr when not set) and update r->last_draw_us and
+ * r->progress_drawn; report_start() decides whether they are called at all
+ * (r->show_progress), and on a terminal puts our stream in front of stderr
+ * with report_progress_wrap(); report_finish() and report_release() take
+ * it away with report_progress_stop().
  */
 #ifndef IMGPOOL_REPORT_INT_H
 #define IMGPOOL_REPORT_INT_H
@@ -42,5 +45,23 @@ void report_progress_tick(struct report *r);
 
 /* Erase a line left on a terminal, before the summary is printed. */
 void report_progress_clear(struct report *r);
+
+/*
+ * Seconds left at @now (util_now_us()): the input bytes not yet done over
+ * the bytes done per second when report_plan_work() gave the work, else
+ * the files left over the files done per second; only records of tasks
+ * the pool ran count.  -1 while nothing has been processed.
+ */
+double report_eta(const struct report *r, int64_t now);
+
+/*
+ * Make stderr a stream that erases the progress line before each message
+ * and redraws it after (the real stderr kept in r->term).  Nothing
+ * changes if the stream cannot be made.
+ */
+void report_progress_wrap(struct report *r);
+
+/* Give stderr back and close our stream; harmless when not wrapped. */
+void report_progress_stop(struct report *r);
 
 #endif

@@ -5,6 +5,11 @@
  * line), at most ten times a second and cut one column short of the
  * terminal's width; anywhere else (a log file) it is an ordinary message,
  * at most one a second.  See report_int.h.
+ *
+ * While the line is on a terminal, stderr is a stream of ours
+ * (fopencookie(3)) in front of the real one: a message written through it
+ * erases the progress line, goes out whole, and the line is redrawn below
+ * it.  The progress line itself goes to the real stream, r->term.
  */
 #include <errno.h>
 #include <math.h>
@@ -42,24 +47,47 @@ term_columns(void)
     return 80;
 }
 
-/* "[done/total] NN% R files/s ETA mm:ss, N failed" into @buf. */
+double
+report_eta(const struct report *r, int64_t now)
+{
+    double secs = (double)(now - r->start_us) / 1e6;
+    size_t total = r->total > r->done ? r->total : r->done;
+    int64_t left;
+
+    if (secs <= 0 || r->processed == 0)
+        return -1;
+    if (r->work_bytes > 0 && r->processed_bytes > 0) {
+        left = r->work_bytes - r->processed_bytes;
+        return left > 0 ? (double)left * secs / (double)r->processed_bytes
+                        : 0;
+    }
+    return (double)(total - r->done) * secs / (double)r->processed;
+}
+
+/* "[done/total] NN% R files/s R MiB/s ETA mm:ss, N failed" into @buf. */
 static void
 progress_format(const struct report *r, int64_t now, char *buf, size_t size)
 {
     double secs = (double)(now - r->start_us) / 1e6;
-    double rate = secs > 0 ? (double)r->done / secs : 0;
+    double rate = secs > 0 ? (double)r->processed / secs : 0;
+    double mib = secs > 0 ? (double)r->processed_bytes / 1048576.0 / secs : 0;
+    double eta = report_eta(r, now);
     size_t total = r->total > r->done ? r->total : r->done;
     unsigned pct = total ? (unsigned)(r->done * 100 / total) : 100;
-    char eta[32] = "--:--";
-    long left;
+    char left[32] = "--:--";
+    long s;
     int n;
 
-    if (rate > 0) {
-        left = lround((double)(total - r->done) / rate);
-        snprintf(eta, sizeof(eta), "%02ld:%02ld", left / 60, left % 60);
+    if (eta >= 0) {
+        s = lround(eta);
+        if (s >= 3600)
+            snprintf(left, sizeof(left), "%ld:%02ld:%02ld", s / 3600,
+                     s / 60 % 60, s % 60);
+        else
+            snprintf(left, sizeof(left), "%02ld:%02ld", s / 60, s % 60);
     }
-    n = snprintf(buf, size, "[%zu/%zu] %u%% %.1f files/s ETA %s", r->done,
-                 total, pct, rate, eta);
+    n = snprintf(buf, size, "[%zu/%zu] %u%% %.1f files/s %.1f MiB/s ETA %s",
+                 r->done, total, pct, rate, mib, left);
     if (n > 0 && (size_t)n < size && r->count[TASK_FAILED] > 0)
         snprintf(buf + n, size - (size_t)n, ", %zu failed",
                  r->count[TASK_FAILED]);
@@ -68,6 +96,7 @@ progress_format(const struct report *r, int64_t now, char *buf, size_t size)
 void
 report_progress_draw(struct report *r, int64_t now)
 {
+    FILE *f = r->term ? r->term : stderr;
     char line[256];
     size_t cols;
 
@@ -81,8 +110,8 @@ report_progress_draw(struct report *r, int64_t now)
     cols = term_columns();
     if (cols > 1 && cols - 1 < strlen(line))
         line[cols - 1] = '\0';
-    fprintf(stderr, "\r%s\033[K", line);
-    fflush(stderr);
+    fprintf(f, "\r%s\033[K", line);
+    fflush(f);
     r->progress_drawn = 1;
 }
 
@@ -99,9 +128,83 @@ report_progress_tick(struct report *r)
 void
 report_progress_clear(struct report *r)
 {
+    FILE *f = r->term ? r->term : stderr;
+
     if (!r->progress_drawn)
         return;
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
+    fputs("\r\033[K", f);
+    fflush(f);
     r->progress_drawn = 0;
+}
+
+/* All @n bytes of @buf to fd 2, through EINTR; 0 or -1. */
+static int
+write_all(const char *buf, size_t n)
+{
+    ssize_t w;
+
+    while (n > 0) {
+        w = write(STDERR_FILENO, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The write function of the stream standing in for stderr. */
+static ssize_t
+wrap_write(void *cookie, const char *buf, size_t n)
+{
+    struct report *r = cookie;
+
+    if (getpid() != r->wrap_pid || !r->term)
+        return write_all(buf, n) < 0 ? -1 : (ssize_t)n;
+    report_progress_clear(r);
+    fflush(r->term);
+    if (write_all(buf, n) < 0)
+        return -1;
+    if (n > 0 && buf[n - 1] == '\n')
+        report_progress_draw(r, util_now_us());
+    return (ssize_t)n;
+}
+
+void
+report_progress_wrap(struct report *r)
+{
+    cookie_io_functions_t io = {.write = wrap_write};
+    FILE *f;
+
+    if (r->wrap)
+        return;
+    fflush(stderr);
+    f = fopencookie(r, "w", io);
+    if (!f)
+        return;             /* messages may then run into the line */
+    /* Line buffered: one message, one call of wrap_write(). */
+    if (setvbuf(f, NULL, _IOLBF, 8192) != 0) {
+        fclose(f);
+        return;
+    }
+    r->term = stderr;
+    r->wrap = f;
+    r->wrap_pid = getpid();
+    stderr = f;
+}
+
+void
+report_progress_stop(struct report *r)
+{
+    FILE *f = r->wrap;
+
+    if (!f)
+        return;
+    fflush(f);
+    if (getpid() == r->wrap_pid && stderr == f)
+        stderr = r->term;
+    r->wrap = NULL;
+    fclose(f);
 }
