@@ -381,6 +381,7 @@ run_pool(struct run *run)
     report_presettled(run);
     run->order = xcalloc(run->list.n, sizeof(*run->order));
     run->nwork = plan_order(&run->list, run->order);
+    report_plan_work(&run->rep, run->list.tasks, run->order, run->nwork);
 
     memset(&pool, 0, sizeof(pool));
     pool.workers = o->jobs > 0 ? o->jobs : pool_default_workers();
