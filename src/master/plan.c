@@ -12,11 +12,16 @@
  * Collisions are found with hash sets (hashset.h) of the outputs' paths
  * below the output root and of the directories they need, so a list of a
  * million files plans in a fraction of a second.  Whether an output is its
- * own input is decided by directory identity: stat(2) of the output's and
- * the input's directory (once per distinct directory), and only when both
- * are the same directory a look at the entry itself.  That catches the same
- * file reached through a symlinked or differently spelled directory without
- * one lstat(2) per file in the common case where --output is elsewhere.
+ * own input is decided by directory identity (plan_own.c): stat(2) of the
+ * output's and the input's directory (once per distinct directory), and
+ * only when both are the same directory a look at the entry itself.  That
+ * catches the same file reached through a symlinked or differently spelled
+ * directory without one lstat(2) per file in the common case where
+ * --output is elsewhere.
+ *
+ * Names never move: names recorded in the state database (plan_keep.h)
+ * are claimed by their inputs before anything else is named, and a name
+ * recorded for another existing input is reserved (plan_keep(), claim()).
  */
 #include <errno.h>
 #include <limits.h>

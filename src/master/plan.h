@@ -3,6 +3,7 @@
  *
  * Call sequence (master, after scan_run):
  *   if (plan_template_check(tmpl, &err) < 0) ...usage error...
+ *   ...popts.root_dirs, popts.recorded: see plan_keep.h...
  *   plan_outputs(&popts, &list);
  *   plan_shard(&popts, &list, k, n);          // --shard K/N only
  *   n = plan_order(&list, order);              // what to run, in order
