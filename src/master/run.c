@@ -483,6 +483,8 @@ run_pool(struct run *run)
     pool.done = master_done;
     pool.data = run;
     notef("%zu files to process with %d workers", run->nwork, pool.workers);
+    /* Workers are forked with a copy of stdio's buffers: empty them. */
+    fflush(stdout);
     return pool_run(&pool, &run->stats);
 }
 
