@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "helpers.h"
 #include "run.h"
+#include "scan.h"
 
 static char *tmp;
 
@@ -304,4 +305,48 @@ Test(run, several_roots_and_a_repeated_one)
     cr_assert_eq(th_count_records(arr, "skipped", "duplicate"), 3,
                  "in/sub's b.jpg, and the second in's a.jpg and sub/b.jpg");
     json_decref(arr);
+}
+
+/* With --shard, every shard reads the names the others recorded, so all
+ * plan alike: q.png keeps q.jpg even in the shard that does not hold it,
+ * and the newcomer is made exactly once, under the fallback name. */
+Test(run, shards_keep_the_names_other_shards_recorded)
+{
+    const char *s0[] = { "thumbnail", "in", "-o", "out", "--shard", "0/2",
+                         NULL };
+    const char *s1[] = { "thumbnail", "in", "-o", "out", "--shard", "1/2",
+                         NULL };
+    char png[64], gif[64], keep[64], fall[64], moved[64], *text, *log;
+    int i;
+
+    /* A stem whose name and fallback name fall in different shards. */
+    for (i = 0; i < 1000; i++) {
+        snprintf(keep, sizeof(keep), "q%d.jpg", i);
+        snprintf(fall, sizeof(fall), "q%d.gif.jpg", i);
+        if (scan_shard_of(keep, 2) != scan_shard_of(fall, 2))
+            break;
+    }
+    cr_assert_lt(i, 1000);
+    snprintf(png, sizeof(png), "in/q%d.png", i);
+    snprintf(gif, sizeof(gif), "in/q%d.gif", i);
+    snprintf(moved, sizeof(moved), "out/q%d.png.jpg", i);
+    input(png, 10);
+    cr_assert_eq(run_args(&fake, s0), RUN_EXIT_OK);
+    cr_assert_eq(run_args(&fake, s1), RUN_EXIT_OK);
+    cr_assert_eq(unlink("work.log"), 0);
+    input(gif, 20);
+    cr_assert_eq(run_args(&fake, s0), RUN_EXIT_OK);
+    cr_assert_eq(run_args(&fake, s1), RUN_EXIT_OK);
+    log = th_read_file("work.log", NULL);
+    snprintf(keep, sizeof(keep), "q%d.gif\n", i);
+    cr_assert_str_eq(log, keep, "handed out: %s", log);
+    free(log);
+    snprintf(keep, sizeof(keep), "out/q%d.jpg", i);
+    text = th_read_file(keep, NULL);
+    snprintf(fall, sizeof(fall), "made from q%d.png", i);
+    cr_assert_str_eq(text, fall);
+    free(text);
+    snprintf(fall, sizeof(fall), "out/q%d.gif.jpg", i);
+    cr_assert(th_exists(fall), "the newcomer was not made");
+    cr_assert_not(th_exists(moved), "q.png was redone under another name");
 }

@@ -348,6 +348,7 @@ static int
 run_state_open(struct run *run, struct plan_recorded *rec)
 {
     struct cli_opts *o = run->opts;
+    int k;
 
     run->fingerprint = state_fingerprint(&o->settings);
     state_roots_init(&run->roots, o->inputs, o->ninputs);
@@ -357,6 +358,17 @@ run_state_open(struct run *run, struct plan_recorded *rec)
                         o->shard_n) < 0)
         return -1;
     run_recorded_names(rec, &run->roots, &run->list, run->state, run->peek);
+    /* Every shard plans the whole list, and must plan it the same way:
+     * each also reads the names the other shards recorded. */
+    for (k = 0; o->shard_n > 1 && k < o->shard_n; k++) {
+        struct state_peek *other;
+
+        if (k == o->shard_k)
+            continue;
+        other = state_peek_open(o->output_dir, k, o->shard_n);
+        run_recorded_names(rec, &run->roots, &run->list, NULL, other);
+        state_peek_close(other);
+    }
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * state_peek.h - a read-only look at the state database (state.h), for
- * --dry-run: what is up to date and which output names are recorded,
- * without creating, locking or changing anything.
+ * --dry-run (what is up to date, which output names are recorded) and for
+ * the names the other shards of a --shard job recorded, without creating,
+ * locking or changing anything.
  *
  * Call sequence (master only):
  *   struct state_peek *p = state_peek_open(output_dir, shard_k, shard_n);
