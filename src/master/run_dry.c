@@ -28,9 +28,12 @@ header_size(const char *path, int *w, int *h, int *jpeg)
     *jpeg = 0;
     if (fd < 0)
         return -1;
-    while (got < (ssize_t)sizeof(buf) &&
-           (r = read(fd, buf + got, sizeof(buf) - (size_t)got)) > 0)
+    while (got < (ssize_t)sizeof(buf)) {
+        r = read(fd, buf + got, sizeof(buf) - (size_t)got);
+        if (r <= 0)
+            break;
         got += r;
+    }
     close(fd);
     switch (sniff_format(buf, (size_t)got)) {
     case IMGF_JPEG:

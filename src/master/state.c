@@ -857,8 +857,8 @@ state_recorded_names(struct state *st,
     rc = sqlite3_prepare_v2(st->db, "SELECT out_rel, input_abs FROM outputs",
                             -1, &q, NULL);
     if (rc == SQLITE_OK)
-        rc = SQLITE_ROW;
-    while (rc == SQLITE_ROW && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        rc = sqlite3_step(q);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(q)) {
         const char *out = (const char *)sqlite3_column_text(q, 0);
         const char *in = (const char *)sqlite3_column_text(q, 1);
 

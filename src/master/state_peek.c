@@ -118,7 +118,7 @@ state_peek_open(const char *output_dir, int shard_k, int shard_n)
                                 " out_size, out_mtime_ns FROM outputs",
                                 -1, &q, NULL);
     while (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        add_row(p, q);    /* rc stays SQLITE_OK: the loop ends at DONE */
+        add_row(p, q);    /* a read error only ends the rows early */
     sqlite3_finalize(q);
     sqlite3_close(db);
     return p;
