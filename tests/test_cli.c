@@ -492,8 +492,6 @@ Test(cli, option_on_the_wrong_subcommand_is_named_alone)
     } cases[] = {
         { { "thumbnail", "x", "-o", "o", "--backup", "b", NULL },
           "imgpool: option '--backup' is only for recompress --in-place\n" },
-        { { "thumbnail", "x", "-o", "o", "-j", "2", "--dry-run", NULL },
-          "imgpool: option '--dry-run' is only for recompress --in-place\n" },
         { { "thumbnail", "x", "-o", "o", "--backup", "", NULL },
           "imgpool: option '--backup' is only for recompress --in-place\n" },
         { { "thumbnail", "x", "-o", "o", "--in-place", NULL },

@@ -203,3 +203,28 @@ Test(tree, output_dir_slash_dot_works_like_plain)
 {
     output_spelling_test("out/.");
 }
+
+/* A name belongs to its input only while that input exists: once q.png
+ * is gone, a newcomer of the same stem gets q.jpg (issue 12). */
+Test(tree, a_gone_inputs_name_is_free_again)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           NULL };
+    char *q = th_path(in, "q.png"), *j = th_path(in, "q.jpeg");
+    json_t *arr;
+    const char *o;
+
+    add_input("rgba.png", "q.png");
+    json_decref(run_and_read(args, 0));
+    cr_assert_eq(unlink(q), 0);
+    add_input("rgb.jpg", "q.jpeg");
+    arr = run_and_read(args, 0);
+    o = th_json_str(th_find_record(arr, "/q.jpeg"), "output");
+    cr_assert(o && strlen(o) > 10 &&
+                  strcmp(o + strlen(o) - 10, "/out/q.jpg") == 0,
+              "q.jpeg -> %s", o ? o : "(none)");
+    json_decref(arr);
+    assert_output_jpeg("q.jpg", 300);
+    free(q);
+    free(j);
+}

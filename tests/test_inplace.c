@@ -519,8 +519,6 @@ Test(inplace, usage_errors_exit_2_and_touch_nothing)
           "--in-place" },
         { { "recompress", "--in-place", "--format", "png", "IN", NULL },
           "--in-place" },
-        { { "recompress", "--dry-run", "-o", "OUT", "IN", NULL },
-          "need --in-place" },
         { { "recompress", "--in-place", "--min-saving", "x", "IN", NULL },
           "--min-saving" },
     };

@@ -657,3 +657,197 @@ Test(plan, file_output_may_not_take_a_needed_directory)
                    "output name is a directory other outputs need");
     free_list(&l);
 }
+
+/* ---- names never move (issue 12), several roots, duplicates ---- */
+
+/* The issue's case: q.png made out/q.jpg; q.gif and q.jpeg come first in
+ * scan order now, and still q.png keeps q.jpg. */
+Test(plan, recorded_name_stays_with_its_input)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct plan_recorded rec;
+    struct scan_list l = {0};
+
+    add_task(&l, "st", "q.gif");
+    add_task(&l, "st", "q.jpeg");
+    add_task(&l, "st", "q.png");
+    plan_recorded_init(&rec);
+    plan_recorded_add(&rec, "q.jpg", 2);
+    o.recorded = &rec;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[2], "out/q.jpg");
+    assert_planned(&l.tasks[0], "out/q.gif.jpg");
+    assert_planned(&l.tasks[1], "out/q.jpeg.jpg");
+    plan_recorded_release(&rec);
+    free_list(&l);
+
+    /* Without the record, the first in order takes the name (as before). */
+    add_task(&l, "st", "q.gif");
+    add_task(&l, "st", "q.png");
+    o.recorded = NULL;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/q.jpg");
+    assert_planned(&l.tasks[1], "out/q.png.jpg");
+    free_list(&l);
+}
+
+/* A fallback name once given is kept too, even when the template name is
+ * free again. */
+Test(plan, recorded_fallback_name_is_kept)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct plan_recorded rec;
+    struct scan_list l = {0};
+
+    add_task(&l, "st", "q.png");
+    plan_recorded_init(&rec);
+    plan_recorded_add(&rec, "q.png.jpg", 0);
+    o.recorded = &rec;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/q.png.jpg");
+    plan_recorded_release(&rec);
+    free_list(&l);
+}
+
+/* A name recorded for another input that still exists is nobody else's:
+ * the default template falls back, --name refuses. */
+Test(plan, name_recorded_for_another_input_is_not_taken)
+{
+    struct plan_opts o = {.output_dir = "out"};
+    struct plan_recorded rec;
+    struct scan_list l = {0};
+
+    add_task(&l, "st", "a.png");
+    add_task(&l, "st", "b.png");
+    plan_recorded_init(&rec);
+    plan_recorded_add(&rec, "a.jpg", PLAN_OWNER_OTHER);
+    plan_recorded_add(&rec, "b.jpg", PLAN_OWNER_OTHER);
+    plan_recorded_add(&rec, "b.png.jpg", PLAN_OWNER_OTHER);
+    o.recorded = &rec;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/a.png.jpg");
+    assert_refused(&l.tasks[1], ERR_OUTPUT_CONFLICT,
+                   "output name belongs to another input (state database)");
+    free_list(&l);
+
+    add_task(&l, "st", "a.png");
+    o.name_template = "{stem}.jpg";
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_refused(&l.tasks[0], ERR_OUTPUT_CONFLICT,
+                   "output name belongs to another input (state database)");
+    cr_assert_str_eq(l.tasks[0].out_path, "out/a.jpg");
+    plan_recorded_release(&rec);
+    free_list(&l);
+}
+
+/* A recorded name that this template cannot give the input is not kept;
+ * it stays reserved for its input all the same. */
+Test(plan, recorded_name_from_another_template_is_not_kept)
+{
+    struct plan_opts o = {.output_dir = "out", .name_template = "t-{stem}.jpg"};
+    struct plan_recorded rec;
+    struct scan_list l = {0};
+
+    add_task(&l, "st", "a.png");
+    add_task(&l, "st", "old.png");
+    plan_recorded_init(&rec);
+    plan_recorded_add(&rec, "a.jpg", 0);
+    plan_recorded_add(&rec, "t-old.jpg", 0);   /* a's, by an older name */
+    o.recorded = &rec;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/t-a.jpg");
+    assert_refused(&l.tasks[1], ERR_OUTPUT_CONFLICT, NULL);
+    plan_recorded_release(&rec);
+    free_list(&l);
+}
+
+Test(plan, roots_with_directories_of_their_own)
+{
+    char *dirs[] = { "2023", "2023-2", NULL };
+    struct plan_opts o = {.output_dir = "out/", .root_dirs = dirs,
+                          .nroot_dirs = 3};
+    struct scan_list l = {0};
+
+    add_task(&l, "coll/2023", "x.jpg");
+    add_task(&l, "other/2023", "x.jpg")->root_index = 1;
+    add_task(&l, "other/2023", "sub/y.png")->root_index = 1;
+    add_task(&l, NULL, "p.png")->root_index = 2;    /* a file INPUT */
+    l.tasks[3].rel = l.tasks[3].path;
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/2023/x.jpg");
+    cr_assert_str_eq(l.tasks[0].out_rel, "2023/x.jpg");
+    assert_planned(&l.tasks[1], "out/2023-2/x.jpg");
+    assert_planned(&l.tasks[2], "out/2023-2/sub/y.jpg");
+    cr_assert_str_eq(l.tasks[2].out_rel, "2023-2/sub/y.jpg");
+    assert_planned(&l.tasks[3], "out/p.jpg");
+    free_list(&l);
+}
+
+Test(plan, root_dirs_are_named_after_the_roots)
+{
+    char *tmp = th_mkdtemp(), *a = th_path(tmp, "coll/2023/"),
+         *b = th_path(tmp, "other/2023"), *c = th_path(tmp, "x/2023-2"),
+         *d = th_path(tmp, "coll/2023/."), *f = th_path(tmp, "p.png");
+    char **dirs;
+
+    th_mkdirs(a);
+    th_mkdirs(b);
+    th_mkdirs(c);
+    touch(f);
+    {
+        const char *in[] = { a, b, c, f };
+        dirs = plan_root_dirs(in, 4);
+        cr_assert(dirs != NULL);
+        cr_assert_str_eq(dirs[0], "2023");
+        cr_assert_str_eq(dirs[1], "2023-2");
+        cr_assert_str_eq(dirs[2], "2023-2-2");  /* "2023-2" was taken */
+        cr_assert_null(dirs[3], "a file INPUT maps into the output dir");
+        plan_root_dirs_free(dirs, 4);
+    }
+    {
+        /* "." is named by its real path; the same dir twice is one. */
+        const char *in[] = { d, b, a };
+        dirs = plan_root_dirs(in, 3);
+        cr_assert(dirs != NULL);
+        cr_assert_str_eq(dirs[0], "2023");
+        cr_assert_str_eq(dirs[1], "2023-2");
+        cr_assert_str_eq(dirs[2], "2023", "same directory, same name");
+        plan_root_dirs_free(dirs, 3);
+    }
+    {
+        /* One directory, named twice: one root, into the output dir. */
+        const char *in[] = { a, d };
+        cr_assert_null(plan_root_dirs(in, 2));
+        cr_assert_null(plan_root_dirs(in, 1));
+    }
+    th_rmrf(tmp);
+    free(tmp);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    free(f);
+}
+
+Test(plan, same_file_twice_is_a_duplicate)
+{
+    struct scan_list l = {0};
+
+    add_task(&l, "in", "a.jpg")->dev = 1;
+    add_task(&l, "in", "b.jpg")->dev = 1;
+    add_task(&l, "in2", "a.jpg")->dev = 1;   /* the first one again */
+    add_task(&l, "in2", "skip.jpg")->dev = 1;
+    l.tasks[0].ino = 10;
+    l.tasks[1].ino = 11;
+    l.tasks[2].ino = 10;
+    l.tasks[3].ino = 10;
+    l.tasks[3].pre_status = TASK_SKIPPED;    /* settled already: kept */
+    l.tasks[3].pre_class = ERR_NOT_REGULAR;
+    cr_assert_eq(plan_mark_duplicates(&l), 1);
+    cr_assert_eq(l.tasks[0].pre_status, TASK_OK);
+    cr_assert_eq(l.tasks[1].pre_status, TASK_OK);
+    cr_assert_eq(l.tasks[2].pre_status, TASK_SKIPPED);
+    cr_assert_eq(l.tasks[2].pre_class, ERR_DUPLICATE);
+    cr_assert_eq(l.tasks[3].pre_class, ERR_NOT_REGULAR);
+    free_list(&l);
+}

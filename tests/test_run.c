@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "helpers.h"
 #include "run.h"
+#include "scan.h"
 
 static char *tmp;
 
@@ -238,4 +239,114 @@ Test(run, lock_of_the_output_tree_is_named_in_one_place)
     cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
     cr_assert_eq(lstat("out/.imgpool/lock-1-of-2", &sb), 0);
     cr_assert_eq(lstat("out/.imgpool/state-1-of-2.sqlite", &sb), 0);
+}
+
+/* Issue 12: q.png's output stays q.jpg when q.gif (first in order) comes;
+ * only the newcomer is handed out, under the fallback name. */
+Test(run, a_recorded_name_stays_with_its_input)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out", NULL };
+    char *text, *log;
+
+    input("in/q.png", 10);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
+    cr_assert_eq(unlink("work.log"), 0);
+    input("in/q.gif", 20);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
+    log = th_read_file("work.log", NULL);
+    cr_assert_str_eq(log, "q.gif\n", "handed out: %s", log);
+    free(log);
+    text = th_read_file("out/q.jpg", NULL);
+    cr_assert_str_eq(text, "made from q.png");
+    free(text);
+    text = th_read_file("out/q.gif.jpg", NULL);
+    cr_assert_str_eq(text, "made from q.gif");
+    free(text);
+}
+
+/* A dry run with -o starts no worker at all (a broken one would make the
+ * run a setup error), writes nothing and says what it would do. */
+Test(run, a_dry_run_with_output_starts_no_worker)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out", "--dry-run",
+                           "--report", "r.jsonl", NULL };
+    json_t *arr;
+
+    input("in/a.jpg", 10);
+    input("in/sub/b.jpg", 10);
+    cr_assert_eq(run_args(&broken, args), RUN_EXIT_OK);
+    cr_assert_not(th_exists("work.log"), "a file was handed out");
+    cr_assert_not(th_exists("out"), "the output directory was created");
+    arr = th_read_jsonl("r.jsonl");
+    cr_assert_eq(th_count_records(arr, "skipped", "dry-run"), 2);
+    cr_assert_str_eq(th_json_str(th_find_record(arr, "/b.jpg"), "output"),
+                     "out/sub/b.jpg");
+    json_decref(arr);
+}
+
+/* Two roots, one named twice: a directory each, the repeat a duplicate. */
+Test(run, several_roots_and_a_repeated_one)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out", "--report",
+                           "r.jsonl", "in/sub", "other/sub", "in", NULL };
+    json_t *arr;
+
+    th_mkdirs("other/sub");
+    input("in/a.jpg", 10);
+    input("in/sub/b.jpg", 10);
+    input("other/sub/b.jpg", 10);
+    cr_assert_eq(run_args(&fake, args), RUN_EXIT_OK);
+    cr_assert(th_exists("out/in/a.jpg"));
+    cr_assert(th_exists("out/in/sub/b.jpg"));
+    cr_assert(th_exists("out/sub-2/b.jpg"), "other/sub after in/sub");
+    cr_assert_not(th_exists("out/sub/b.jpg"), "in/sub/b.jpg done twice");
+    arr = th_read_jsonl("r.jsonl");
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 3);
+    cr_assert_eq(th_count_records(arr, "skipped", "duplicate"), 3,
+                 "in/sub's b.jpg, and the second in's a.jpg and sub/b.jpg");
+    json_decref(arr);
+}
+
+/* With --shard, every shard reads the names the others recorded, so all
+ * plan alike: q.png keeps q.jpg even in the shard that does not hold it,
+ * and the newcomer is made exactly once, under the fallback name. */
+Test(run, shards_keep_the_names_other_shards_recorded)
+{
+    const char *s0[] = { "thumbnail", "in", "-o", "out", "--shard", "0/2",
+                         NULL };
+    const char *s1[] = { "thumbnail", "in", "-o", "out", "--shard", "1/2",
+                         NULL };
+    char png[64], gif[64], keep[64], fall[64], moved[64], *text, *log;
+    int i;
+
+    /* A stem whose name and fallback name fall in different shards. */
+    for (i = 0; i < 1000; i++) {
+        snprintf(keep, sizeof(keep), "q%d.jpg", i);
+        snprintf(fall, sizeof(fall), "q%d.gif.jpg", i);
+        if (scan_shard_of(keep, 2) != scan_shard_of(fall, 2))
+            break;
+    }
+    cr_assert_lt(i, 1000);
+    snprintf(png, sizeof(png), "in/q%d.png", i);
+    snprintf(gif, sizeof(gif), "in/q%d.gif", i);
+    snprintf(moved, sizeof(moved), "out/q%d.png.jpg", i);
+    input(png, 10);
+    cr_assert_eq(run_args(&fake, s0), RUN_EXIT_OK);
+    cr_assert_eq(run_args(&fake, s1), RUN_EXIT_OK);
+    cr_assert_eq(unlink("work.log"), 0);
+    input(gif, 20);
+    cr_assert_eq(run_args(&fake, s0), RUN_EXIT_OK);
+    cr_assert_eq(run_args(&fake, s1), RUN_EXIT_OK);
+    log = th_read_file("work.log", NULL);
+    snprintf(keep, sizeof(keep), "q%d.gif\n", i);
+    cr_assert_str_eq(log, keep, "handed out: %s", log);
+    free(log);
+    snprintf(keep, sizeof(keep), "out/q%d.jpg", i);
+    text = th_read_file(keep, NULL);
+    snprintf(fall, sizeof(fall), "made from q%d.png", i);
+    cr_assert_str_eq(text, fall);
+    free(text);
+    snprintf(fall, sizeof(fall), "out/q%d.gif.jpg", i);
+    cr_assert(th_exists(fall), "the newcomer was not made");
+    cr_assert_not(th_exists(moved), "q.png was redone under another name");
 }

@@ -143,9 +143,10 @@ const struct cli_option cli_options[] = {
       .hi = 100, .hi_open = 1,
       .expect = "expected a percentage from 0 to 99", .metavar = "PCT",
       .help = "replace only when at least PCT% smaller" },
-    { .name = "dry-run", .kind = CLI_KIND_FLAG, .subs = IN_PLACE,
-      .section = CLI_SEC_IN_PLACE, .off = S(dry_run), .value = 1,
-      .help = "report what would change, write nothing" },
+    { .name = "dry-run", .kind = CLI_KIND_FLAG, .subs = PROCESS,
+      .section = CLI_SEC_RUNNING, .off = S(dry_run), .value = 1,
+      .help = "list each file and what would happen to it\n"
+              "on stdout; write nothing, take no lock" },
     { .name = "backup", .kind = CLI_KIND_STRING, .subs = IN_PLACE,
       .section = CLI_SEC_IN_PLACE, .off = S(backup_dir),
       .check = check_path, .metavar = "DIR",

@@ -12,14 +12,20 @@
  * Collisions are found with hash sets (hashset.h) of the outputs' paths
  * below the output root and of the directories they need, so a list of a
  * million files plans in a fraction of a second.  Whether an output is its
- * own input is decided by directory identity: stat(2) of the output's and
- * the input's directory (once per distinct directory), and only when both
- * are the same directory a look at the entry itself.  That catches the same
- * file reached through a symlinked or differently spelled directory without
- * one lstat(2) per file in the common case where --output is elsewhere.
+ * own input is decided by directory identity (plan_own.c): stat(2) of the
+ * output's and the input's directory (once per distinct directory), and
+ * only when both are the same directory a look at the entry itself.  That
+ * catches the same file reached through a symlinked or differently spelled
+ * directory without one lstat(2) per file in the common case where
+ * --output is elsewhere.
+ *
+ * Names never move: names recorded in the state database (plan_keep.h)
+ * are claimed by their inputs before anything else is named, and a name
+ * recorded for another existing input is reserved (plan_keep(), claim()).
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,7 @@
 #include "hashset.h"
 #include "names.h"
 #include "plan.h"
+#include "plan_own.h"
 
 /* Reasons stored in task.pre_msg; static, as struct task requires. */
 static const char MSG_OVERWRITE[] = "output would overwrite the input";
@@ -37,6 +44,8 @@ static const char MSG_DIR_CONFLICT[] =
     "output name is a directory other outputs need";
 static const char MSG_OVERWRITE_OTHER[] =
     "output would overwrite another input";
+static const char MSG_RECORDED[] =
+    "output name belongs to another input (state database)";
 
 enum placeholder { PH_STEM, PH_NAME, PH_EXT, PH_FMT, PH__COUNT };
 
@@ -329,127 +338,6 @@ struct span {
 };
 
 /*
- * Identities of the directories looked up so far, keyed by their spelling:
- * one stat(2) per distinct directory, whatever the order of the tasks.
- */
-struct dir_info {
-    char *path;
-    size_t len;
-    int ok;               /* stat() succeeded and found a directory */
-    dev_t dev;
-    ino_t ino;
-};
-
-struct dir_map {
-    struct hashset set;   /* spelling -> index into v */
-    struct dir_info *v;
-    size_t n, alloc;
-};
-
-static int
-dir_info_eq(uint32_t value, const void *key, void *ctx)
-{
-    const struct dir_map *m = ctx;
-    const struct span *k = key;
-
-    return m->v[value].len == k->len &&
-           memcmp(m->v[value].path, k->p, k->len) == 0;
-}
-
-static void
-dir_map_release(struct dir_map *m)
-{
-    size_t i;
-
-    for (i = 0; i < m->n; i++)
-        free(m->v[i].path);
-    free(m->v);
-    hashset_release(&m->set);
-    memset(m, 0, sizeof(*m));
-}
-
-/*
- * The identity of directory @dir (@len bytes; "" means "/"), looked up once.
- * NULL when it is not a reachable directory, or when memory runs out (which
- * only costs the check).
- */
-static const struct dir_info *
-dir_map_get(struct dir_map *m, const char *dir, size_t len)
-{
-    struct span key = { dir, len };
-    uint64_t h = hashset_hash(dir, len);
-    uint32_t idx = hashset_find(&m->set, h, &key, dir_info_eq, m);
-    struct dir_info *e;
-    struct stat st;
-
-    if (idx != HASHSET_NONE)
-        return m->v[idx].ok ? &m->v[idx] : NULL;
-    if (m->n == m->alloc) {
-        size_t alloc = m->alloc ? 2 * m->alloc : 16;
-        struct dir_info *v = realloc(m->v, alloc * sizeof(*v));
-        if (!v)
-            return NULL;
-        m->v = v;
-        m->alloc = alloc;
-    }
-    e = &m->v[m->n];
-    e->path = strndup(dir, len);
-    if (!e->path)
-        return NULL;
-    e->len = len;
-    e->ok = stat(len ? e->path : "/", &st) == 0 && S_ISDIR(st.st_mode);
-    if (e->ok) {
-        e->dev = st.st_dev;
-        e->ino = st.st_ino;
-    }
-    if (hashset_insert(&m->set, h, (uint32_t)m->n, &key, dir_info_eq, m,
-                       NULL) < 0) {
-        free(e->path);
-        return NULL;
-    }
-    m->n++;
-    return e->ok ? e : NULL;
-}
-
-/*
- * Would writing @t->out_path replace @t's input?  True when the two strings
- * are equal, or when both live in the same directory (however spelled) and
- * either the names are equal or the output's entry is the input's file (a
- * case-insensitive file system, another name for the same entry).
- */
-static int
-is_own_input(const struct task *t, struct dir_map *dirs)
-{
-    const char *out_slash = strrchr(t->out_path, '/');
-    const char *in_slash = strrchr(t->path, '/');
-    const struct dir_info *in_dir, *out_dir;
-    const char *in_base;
-    struct stat st;
-
-    if (strcmp(t->out_path, t->path) == 0)
-        return 1;
-    if (!out_slash)
-        return 0;
-    out_dir = dir_map_get(dirs, t->out_path,
-                          (size_t)(out_slash - t->out_path));
-    if (!out_dir)
-        return 0;
-    if (in_slash) {
-        in_base = in_slash + 1;
-        in_dir = dir_map_get(dirs, t->path, (size_t)(in_slash - t->path));
-    } else {
-        in_base = t->path;
-        in_dir = dir_map_get(dirs, ".", 1);
-    }
-    if (!in_dir || in_dir->dev != out_dir->dev || in_dir->ino != out_dir->ino)
-        return 0;
-    if (strcmp(in_base, out_slash + 1) == 0)
-        return 1;
-    return lstat(t->out_path, &st) == 0 && (uint64_t)st.st_dev == t->dev &&
-           (uint64_t)st.st_ino == t->ino;
-}
-
-/*
  * A directory some output needs: the first @len bytes of task @task's
  * out_rel.  An output file may not take a path another output needs as a
  * directory ("x.png" -> "x.jpg" beside a directory "x.jpg/").
@@ -471,6 +359,9 @@ struct planner {
     struct dir_need *needs;
     size_t nneeds, needs_alloc;
     struct dir_map stats;   /* directory identities, for is_own_input() */
+    char **prefix;          /* per root with a directory of its own:
+                               "output_dir/name"; NULL entries otherwise */
+    size_t nprefix;
 };
 
 static int
@@ -566,10 +457,13 @@ need_all(struct planner *pl)
 }
 
 #define CLAIMED (SIZE_MAX - 1)
+#define RESERVED (SIZE_MAX - 2)
 
 /*
- * Claim task @i's output: CLAIMED when it was free, SIZE_MAX when another
- * output needs it as a directory, else the index of the task holding it.
+ * Claim task @i's output: CLAIMED when it was free (or is @i's already),
+ * SIZE_MAX when another output needs it as a directory, RESERVED when the
+ * state database records it for another input that still exists, else the
+ * index of the task holding it.
  */
 static size_t
 claim(struct planner *pl, size_t i, int *nomem)
@@ -579,11 +473,19 @@ claim(struct planner *pl, size_t i, int *nomem)
     uint64_t h = hashset_hash(rel, key.len);
     size_t other;
 
+    uint32_t owner;
+
     if (pl->nneeds &&
         hashset_find(&pl->dirs, h, &key, need_eq, pl) != HASHSET_NONE)
         return SIZE_MAX;
+    owner = plan_recorded_owner(pl->o->recorded, rel);
+    if (owner != PLAN_OWNER_NONE && owner != (uint32_t)i &&
+        (owner == PLAN_OWNER_OTHER || owner >= pl->ntasks ||
+         strcmp(pl->tasks[owner].out_rel ? pl->tasks[owner].out_rel : "",
+                rel) != 0))
+        return RESERVED;
     other = out_claim(pl, i, h, nomem);
-    return other == SIZE_MAX ? CLAIMED : other;
+    return other == SIZE_MAX || other == i ? CLAIMED : other;
 }
 
 static void
@@ -624,15 +526,20 @@ static int
 set_out_path(struct planner *pl, struct task *t, const char *tmpl,
              const char **why)
 {
-    const char *rel = t->rel;
+    const char *rel = t->rel, *dir = pl->o->output_dir;
+    size_t dirlen = pl->outlen;
     char *out;
 
     if (!rel) {
         rel = strrchr(t->path, '/');
         rel = rel ? rel + 1 : t->path;
     }
-    out = build_out_path(pl->o->output_dir, pl->outlen, rel, tmpl,
-                         pl->o->format, why);
+    if (t->root_index >= 0 && (size_t)t->root_index < pl->nprefix &&
+        pl->prefix[t->root_index]) {
+        dir = pl->prefix[t->root_index];
+        dirlen = strlen(dir);
+    }
+    out = build_out_path(dir, dirlen, rel, tmpl, pl->o->format, why);
     if (!out)
         return -1;
     free(t->out_path);
@@ -687,7 +594,46 @@ plan_paths(struct planner *pl)
 }
 
 /*
- * Pass 2: the first task in order keeps a contested name.  With the default
+ * Pass 2: names never move.  A task whose template name, or with the
+ * default template whose fallback name, is recorded as its own claims it
+ * before any other task.  A claim that fails (the name is now a directory
+ * other outputs need) leaves the task to pass 3 with its template name.
+ * 0, or -1 when out of memory.
+ */
+static int
+plan_keep(struct planner *pl)
+{
+    const char *why;
+    size_t i;
+    int nomem = 0;
+
+    for (i = 0; i < pl->ntasks && !nomem && pl->o->recorded; i++) {
+        struct task *t = &pl->tasks[i];
+
+        if (t->pre_status != TASK_OK || !t->out_rel)
+            continue;
+        if (plan_recorded_owner(pl->o->recorded, t->out_rel) == (uint32_t)i) {
+            claim(pl, i, &nomem);
+            continue;
+        }
+        if (pl->o->name_template)
+            continue;
+        if (set_out_path(pl, t, fallback_template(pl->o->format), &why) < 0) {
+            if (!why)
+                return -1;
+            continue;
+        }
+        if (plan_recorded_owner(pl->o->recorded, t->out_rel) == (uint32_t)i &&
+            claim(pl, i, &nomem) == CLAIMED)
+            continue;
+        if (set_out_path(pl, t, pl->tmpl, &why) < 0)
+            return -1;    /* it was built before: only memory can fail */
+    }
+    return nomem ? -1 : 0;
+}
+
+/*
+ * Pass 3: the first task in order keeps a contested name.  With the default
  * template the later one falls back to "{name}.jpg" ("IMG_1.CR2" ->
  * "IMG_1.CR2.jpg" beside "IMG_1.jpg"), so a folder with a JPEG and a PNG or
  * raw file of the same stem loses nothing.  A name the user chose with
@@ -709,7 +655,8 @@ plan_claims(struct planner *pl)
         if (other == CLAIMED)
             continue;
         if (!pl->o->name_template &&
-            (other == SIZE_MAX || pl->tasks[other].pre_status == TASK_OK)) {
+            (other == SIZE_MAX || other == RESERVED ||
+             pl->tasks[other].pre_status == TASK_OK)) {
             if (set_out_path(pl, t, fallback_template(pl->o->format),
                              &why) == 0) {
                 other = claim(pl, i, &nomem);
@@ -721,12 +668,42 @@ plan_claims(struct planner *pl)
         }
         if (other == SIZE_MAX)
             plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_DIR_CONFLICT);
+        else if (other == RESERVED)
+            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_RECORDED);
         else if (pl->tasks[other].pre_status == TASK_OK)
             plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_CONFLICT);
         else
             plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_OVERWRITE_OTHER);
     }
     return nomem ? -1 : 0;
+}
+
+/* "output_dir/name" for each root with a directory of its own.  0, or -1
+ * when out of memory. */
+static int
+plan_prefixes(struct planner *pl)
+{
+    size_t i, n;
+
+    if (!pl->o->root_dirs || pl->o->nroot_dirs == 0)
+        return 0;
+    pl->prefix = calloc(pl->o->nroot_dirs, sizeof(*pl->prefix));
+    if (!pl->prefix)
+        return -1;
+    pl->nprefix = pl->o->nroot_dirs;
+    for (i = 0; i < pl->nprefix; i++) {
+        const char *name = pl->o->root_dirs[i];
+
+        if (!name)
+            continue;
+        n = pl->outlen + 1 + strlen(name) + 1;
+        pl->prefix[i] = malloc(n);
+        if (!pl->prefix[i])
+            return -1;
+        memcpy(pl->prefix[i], pl->o->output_dir, pl->outlen);
+        snprintf(pl->prefix[i] + pl->outlen, n - pl->outlen, "/%s", name);
+    }
+    return 0;
 }
 
 int
@@ -755,7 +732,7 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
                                : default_template(o->format);
     hashset_init(&pl.outs);
     hashset_init(&pl.dirs);
-    hashset_init(&pl.stats.set);
+    dir_map_init(&pl.stats);
     /* "out/" and "out" give the same paths; "/" stays the root. */
     pl.outlen = strlen(o->output_dir);
     while (pl.outlen > 0 && o->output_dir[pl.outlen - 1] == '/')
@@ -764,11 +741,15 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
     for (i = 0; i < l->n; i++)
         if (l->tasks[i].pre_status == TASK_OK)
             nplan++;
-    if (hashset_reserve(&pl.outs, nplan) == 0 && plan_paths(&pl) == 0 &&
-        need_all(&pl) == 0 && plan_claims(&pl) == 0)
+    if (plan_prefixes(&pl) == 0 && hashset_reserve(&pl.outs, nplan) == 0 &&
+        plan_paths(&pl) == 0 && need_all(&pl) == 0 && plan_keep(&pl) == 0 &&
+        plan_claims(&pl) == 0)
         rc = 0;
     else
         errno = ENOMEM;
+    for (i = 0; i < pl.nprefix; i++)
+        free(pl.prefix[i]);
+    free(pl.prefix);
     hashset_release(&pl.outs);
     hashset_release(&pl.dirs);
     free(pl.needs);

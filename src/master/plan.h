@@ -3,6 +3,7 @@
  *
  * Call sequence (master, after scan_run):
  *   if (plan_template_check(tmpl, &err) < 0) ...usage error...
+ *   ...popts.root_dirs, popts.recorded: see plan_keep.h...
  *   plan_outputs(&popts, &list);
  *   plan_shard(&popts, &list, k, n);          // --shard K/N only
  *   n = plan_order(&list, order);              // what to run, in order
@@ -22,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "plan_keep.h"
 #include "settings.h"
 #include "scan.h"
 
@@ -33,6 +35,14 @@ struct plan_opts {
     enum out_format format;
     int in_place;                /* every output is its input (recompress
                                     --in-place); output_dir unused */
+    /* Several INPUTs (plan_root_dirs() in plan_keep.h): per INPUT root,
+     * the directory below output_dir its tree goes to, NULL for "into
+     * output_dir"; the array is NULL with one INPUT. */
+    char *const *root_dirs;
+    size_t nroot_dirs;
+    /* Output names recorded in the state database, with the task (or
+     * other existing input) each belongs to; NULL when none. */
+    const struct plan_recorded *recorded;
 };
 
 /* 0 if @tmpl is usable; else -1 and *why points to a static reason. */
@@ -59,6 +69,14 @@ int plan_expand_name(const char *tmpl, const char *name,
  * refused output; only pre_status says whether a task is to be run.  An
  * output that is its own input claims its name before any other task, so
  * no other input's output may replace that input either.
+ *
+ * Names never move (o->recorded): a task keeps a recorded name that its
+ * template can give it (the template's name, or with the default template
+ * the fallback "{name}.jpg"), claimed before any unrecorded task; a name
+ * recorded for another input that still exists is given to nobody else:
+ * a task that would take it gets the fallback name (default template) or
+ * fails ERR_OUTPUT_CONFLICT (--name).  Names recorded for inputs that are
+ * gone are free.  Remaining contests: the first task in list order wins.
  */
 int plan_outputs(const struct plan_opts *o, struct scan_list *l);
 

@@ -23,12 +23,16 @@
 #include "msg.h"
 #include "names.h"
 #include "plan.h"
+#include "plan_keep.h"
 #include "pool.h"
 #include "report.h"
 #include "run.h"
+#include "run_dry.h"
+#include "run_inputs.h"
 #include "scan.h"
 #include "sig.h"
 #include "state.h"
+#include "state_peek.h"
 #include "sweep.h"
 #include "util.h"
 
@@ -46,6 +50,11 @@ struct run {
     struct state *state;
     struct state_roots roots;
     uint64_t fingerprint;
+    /* --dry-run: the database read without touching it. */
+    struct state_peek *peek;
+    int dry_run;
+    /* Several INPUTs: each root's directory below --output. */
+    char **root_dirs;
     /* Normalised output roots, and what @opts held before. */
     char *output_dir, *backup_dir;
     const char *orig_output_dir, *orig_backup_dir, *orig_settings_output;
@@ -79,6 +88,19 @@ pool_work(void *data, uint32_t id, struct task_result *res)
     run->worker->work(&run->opts->settings, &run->list.tasks[id], res);
 }
 
+/* One record: the report, and for a dry run its line on stdout (unless
+ * the report itself goes there). */
+static void
+run_record(struct run *run, const struct task *t,
+           const struct task_result *r)
+{
+    const struct cli_opts *o = run->opts;
+
+    report_add(&run->rep, t, r);
+    if (run->dry_run && !(o->report_path && strcmp(o->report_path, "-") == 0))
+        run_dry_line(stdout, &o->settings, t, r);
+}
+
 static void
 master_done(void *data, const struct task_result *res)
 {
@@ -90,7 +112,7 @@ master_done(void *data, const struct task_result *res)
         r.in_bytes = t->size;
     if (run->state && r.status == TASK_OK)
         state_record_task(run->state, &run->roots, t, run->fingerprint);
-    report_add(&run->rep, t, &r);
+    run_record(run, t, &r);
 }
 
 /* ------------------------------------------------------------------------
@@ -161,9 +183,15 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
     *have = dir != NULL;
     if (!dir)
         return 0;
+    /* A dry run creates nothing: a missing directory has nothing in it. */
+    if (o->settings.dry_run && stat(dir, st) < 0) {
+        *have = 0;
+        return 0;
+    }
     /* A directory the user named: its symbolic links are theirs. */
     fd = dirwalk_open(AT_FDCWD, dir, strlen(dir),
-                      DIRWALK_CREATE | DIRWALK_FOLLOW, 0777);
+                      (o->settings.dry_run ? 0 : DIRWALK_CREATE) |
+                          DIRWALK_FOLLOW, 0777);
     if (fd < 0 || fstat(fd, st) < 0) {
         errorf("cannot create %s directory '%s': %s", what, dir,
                strerror(errno));
@@ -197,6 +225,9 @@ take_lock(const struct cli_opts *o, struct run_lock *lk)
     enum run_exit code;
 
     lk->fd = -1;
+    /* A dry run changes nothing, so it never keeps a real run waiting. */
+    if (o->settings.dry_run)
+        return RUN_EXIT_OK;
     if (o->lock_path)
         path = xstrdup(o->lock_path);
     else if (!writes_tree(o))
@@ -306,6 +337,10 @@ run_setup(struct run *run)
     }
     if (scan_inputs(run, &out_st, have_out) < 0)
         return RUN_EXIT_USAGE;
+    /* Nothing silent, nothing twice. */
+    run_add_named_files(o, &run->list);
+    run_warn_empty_inputs(o, &run->list);
+    plan_mark_duplicates(&run->list);
     return RUN_EXIT_OK;
 }
 
@@ -313,19 +348,65 @@ run_setup(struct run *run)
  * Plan, state, pool
  */
 
+/*
+ * The state database before planning, so that recorded names stay with
+ * their inputs: opened for the run, or only peeked at for a dry run.
+ * 0, or -1 after errorf().
+ */
+static int
+run_state_open(struct run *run, struct plan_recorded *rec)
+{
+    struct cli_opts *o = run->opts;
+    int k;
+
+    run->fingerprint = state_fingerprint(&o->settings);
+    state_roots_init(&run->roots, o->inputs, o->ninputs);
+    if (run->dry_run)
+        run->peek = state_peek_open(o->output_dir, o->shard_k, o->shard_n);
+    else if (state_open(&run->state, o->output_dir, o->shard_k,
+                        o->shard_n) < 0)
+        return -1;
+    run_recorded_names(rec, &run->roots, &run->list, run->state, run->peek);
+    /* Every shard plans the whole list, and must plan it the same way:
+     * each also reads the names the other shards recorded. */
+    for (k = 0; o->shard_n > 1 && k < o->shard_n; k++) {
+        struct state_peek *other;
+
+        if (k == o->shard_k)
+            continue;
+        other = state_peek_open(o->output_dir, k, o->shard_n);
+        run_recorded_names(rec, &run->roots, &run->list, NULL, other);
+        state_peek_close(other);
+    }
+    return 0;
+}
+
 /* Outputs, shard, and what is up to date.  0, or -1 after errorf(). */
 static int
 run_plan(struct run *run)
 {
     struct cli_opts *o = run->opts;
+    struct plan_recorded rec;
     struct plan_opts po;
+    int rc;
 
     memset(&po, 0, sizeof(po));
     po.output_dir = o->output_dir;
     po.name_template = o->name_template;
     po.format = o->settings.format;
     po.in_place = !writes_tree(o);
-    if (plan_outputs(&po, &run->list) < 0) {
+    plan_recorded_init(&rec);
+    if (writes_tree(o)) {
+        if (run_state_open(run, &rec) < 0)
+            return -1;
+        run->root_dirs = plan_root_dirs(o->inputs, o->ninputs);
+        po.root_dirs = run->root_dirs;
+        po.nroot_dirs = run->root_dirs ? o->ninputs : 0;
+        po.recorded = &rec;
+    }
+    rc = plan_outputs(&po, &run->list);
+    plan_recorded_release(&rec);
+    if (rc < 0) {
         errorf("cannot plan outputs: out of memory");
         return -1;
     }
@@ -336,18 +417,18 @@ run_plan(struct run *run)
     }
     /* --no-incremental redoes every file but still records what it made,
      * so the next ordinary run can skip again. */
-    if (writes_tree(o)) {
-        if (state_open(&run->state, o->output_dir, o->shard_k,
-                       o->shard_n) < 0)
-            return -1;
-        run->fingerprint = state_fingerprint(&o->settings);
-        state_roots_init(&run->roots, o->inputs, o->ninputs);
-        if (!o->no_incremental)
+    if (writes_tree(o) && !o->no_incremental) {
+        if (run->state)
             state_skip_up_to_date(run->state, &run->roots, run->list.tasks,
                                   run->list.n, run->fingerprint);
+        else
+            state_peek_skip_up_to_date(run->peek, &run->roots,
+                                       run->list.tasks, run->list.n,
+                                       run->fingerprint);
     }
-    sweep_stale_temps(writes_tree(o) ? o->output_dir : NULL,
-                      &run->list);
+    if (!run->dry_run)
+        sweep_stale_temps(writes_tree(o) ? o->output_dir : NULL,
+                          &run->list);
     return 0;
 }
 
@@ -365,8 +446,32 @@ report_presettled(struct run *run)
         task_result_set(&r, (uint32_t)i, t->pre_status, t->pre_class, "%s",
                         t->pre_msg ? t->pre_msg : "");
         r.in_bytes = t->size;
-        report_add(&run->rep, t, &r);
+        run_record(run, t, &r);
     }
+}
+
+/* A dry run with -o: every task settled here, in list order; no worker
+ * runs.  Returns 0. */
+static int
+run_dry_all(struct run *run)
+{
+    struct task_result r;
+    size_t i;
+
+    for (i = 0; i < run->list.n; i++) {
+        const struct task *t = &run->list.tasks[i];
+
+        if (t->pre_status == TASK_OK) {
+            run_dry_settle(&run->opts->settings, t, (uint32_t)i, &r);
+        } else {
+            task_result_set(&r, (uint32_t)i, t->pre_status, t->pre_class,
+                            "%s", t->pre_msg ? t->pre_msg : "");
+            r.in_bytes = t->size;
+        }
+        run_record(run, t, &r);
+    }
+    fflush(stdout);
+    return 0;
 }
 
 /* Every task still to be processed, through the pool.  0, or -1 after
@@ -378,6 +483,8 @@ run_pool(struct run *run)
     struct pool_opts pool;
 
     report_start(&run->rep, run->list.n);
+    if (run->dry_run && !o->settings.in_place)
+        return run_dry_all(run);
     report_presettled(run);
     run->order = xcalloc(run->list.n, sizeof(*run->order));
     run->nwork = plan_order(&run->list, run->order);
@@ -398,6 +505,8 @@ run_pool(struct run *run)
     pool.done = master_done;
     pool.data = run;
     notef("%zu files to process with %d workers", run->nwork, pool.workers);
+    /* Workers are forked with a copy of stdio's buffers: empty them. */
+    fflush(stdout);
     return pool_run(&pool, &run->stats);
 }
 
@@ -437,6 +546,12 @@ run_finish(struct run *run)
 
     if (o->prune && run->state && !run->stats.interrupted)
         prune(run);
+    else if (o->prune && run->dry_run)
+        notef("--prune: nothing is removed in a dry run");
+    if (run->dry_run && fflush(stdout) == EOF) {
+        errorf("cannot write the dry run's list: %s", strerror(errno));
+        return RUN_EXIT_USAGE;
+    }
     if (run->state) {
         state_close(run->state);
         run->state = NULL;
@@ -492,6 +607,7 @@ run_init(struct run *run, struct cli_opts *o, const struct run_worker *w)
     run->opts = o;
     run->worker = w;
     run->lock.fd = -1;
+    run->dry_run = o->settings.dry_run;
     scan_list_init(&run->list);
     memset(&ro, 0, sizeof(ro));
     ro.progress = o->progress;
@@ -507,6 +623,8 @@ run_release(struct run *run)
 {
     if (run->state)
         state_close(run->state);
+    state_peek_close(run->peek);
+    plan_root_dirs_free(run->root_dirs, run->opts->ninputs);
     lock_release(&run->lock);
     free(run->order);
     state_roots_release(&run->roots);

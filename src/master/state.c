@@ -841,3 +841,37 @@ state_close(struct state *st)
     state_free(st);
     return ret;
 }
+
+long
+state_recorded_names(struct state *st,
+                     void (*cb)(void *data, const char *out_rel,
+                                const char *input_abs),
+                     void *data)
+{
+    sqlite3_stmt *q = NULL;
+    long n = 0;
+    int rc;
+
+    if (st->broken || !st->db)
+        return 0;
+    rc = sqlite3_prepare_v2(st->db, "SELECT out_rel, input_abs FROM outputs",
+                            -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(q)) {
+        const char *out = (const char *)sqlite3_column_text(q, 0);
+        const char *in = (const char *)sqlite3_column_text(q, 1);
+
+        if (out && in) {
+            cb(data, out, in);
+            n++;
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        warnf("cannot read the output names in state database '%s': %s",
+              st->path, sqlite3_errmsg(st->db));
+        return -1;
+    }
+    return n;
+}

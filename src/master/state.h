@@ -153,6 +153,18 @@ int state_record_task(struct state *st, const struct state_roots *r,
 int state_prune_roots(struct state *st, const struct state_roots *r,
                       void (*cb)(void *data, const char *out), void *data);
 
+/*
+ * Every recorded output name with the input that made it: calls @cb once
+ * per row with the output's path below the output directory and the
+ * input's absolute path (both valid during the call only).  The planner
+ * uses them so that an output name stays with its input (plan.h).
+ * Returns the number of rows, or -1 after warnf() (treat as none).
+ */
+long state_recorded_names(struct state *st,
+                          void (*cb)(void *data, const char *out_rel,
+                                     const char *input_abs),
+                          void *data);
+
 /* Commit and close; @st may be NULL.  0, or -1 if the final commit failed
  * (after warnf()). */
 int state_close(struct state *st);

@@ -1,0 +1,135 @@
+/*
+ * run_dry.c - the lines of a dry run and the size estimate.  See
+ * run_dry.h.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "geom.h"
+#include "run_dry.h"
+#include "sniff.h"
+
+/* Bytes of the header read for the estimate: enough for a JPEG's EXIF
+ * and ICC segments before its frame header in nearly every file. */
+#define HEAD_BYTES 65536
+
+/* The input's pixel size from its header: 0, or -1 when unknown.  *jpeg
+ * says whether it is a JPEG. */
+static int
+header_size(const char *path, int *w, int *h, int *jpeg)
+{
+    static unsigned char buf[HEAD_BYTES];
+    struct jpeg_info ji;
+    ssize_t got = 0, r;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+    *jpeg = 0;
+    if (fd < 0)
+        return -1;
+    while (got < (ssize_t)sizeof(buf)) {
+        r = read(fd, buf + got, sizeof(buf) - (size_t)got);
+        if (r <= 0)
+            break;
+        got += r;
+    }
+    close(fd);
+    switch (sniff_format(buf, (size_t)got)) {
+    case IMGF_JPEG:
+        *jpeg = 1;
+        if (sniff_jpeg_info(buf, (size_t)got, &ji) < 0)
+            return -1;
+        *w = ji.width;
+        *h = ji.height;
+        if (ji.orientation >= 5) {
+            *w = ji.height;
+            *h = ji.width;
+        }
+        return 0;
+    case IMGF_PNG:
+        return sniff_png_size(buf, (size_t)got, w, h);
+    case IMGF_GIF:
+        return sniff_gif_size(buf, (size_t)got, w, h);
+    default:
+        return -1;
+    }
+}
+
+int64_t
+run_dry_estimate(const struct settings *s, const struct task *t)
+{
+    int iw, ih, ow, oh, jpeg;
+    double px, bytes;
+
+    if (header_size(t->path, &iw, &ih, &jpeg) < 0 || iw <= 0 || ih <= 0)
+        return t->size;
+    geom_fit(s, iw, ih, &ow, &oh);
+    px = (double)ow * (double)oh;
+    if (s->in_place || s->format != FORMAT_PNG)
+        bytes = px * 0.3 * (double)s->quality / 90.0;
+    else
+        bytes = px * 2.0;
+    if (jpeg && px >= (double)iw * (double)ih && bytes > (double)t->size)
+        bytes = (double)t->size;
+    return bytes < 1 ? 1 : (int64_t)bytes;
+}
+
+void
+run_dry_settle(const struct settings *s, const struct task *t, uint32_t id,
+               struct task_result *res)
+{
+    task_result_set(res, id, TASK_SKIPPED, ERR_DRY_RUN, "would write '%s'",
+                    t->out_path ? t->out_path : t->path);
+    res->in_bytes = t->size;
+    res->out_bytes = run_dry_estimate(s, t);
+}
+
+/* @s with control characters as \xNN. */
+static void
+put_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\x%02X", c);
+        else
+            fputc(c, f);
+    }
+}
+
+void
+run_dry_line(FILE *f, const struct settings *s, const struct task *t,
+             const struct task_result *res)
+{
+    int would = res->status == TASK_SKIPPED &&
+                res->err_class == ERR_DRY_RUN;
+
+    if (would && s->in_place) {
+        fputs("replace ", f);
+        put_escaped(f, t->path);
+        fprintf(f, " (%lld -> %lld bytes)\n", (long long)res->in_bytes,
+                (long long)res->out_bytes);
+        return;
+    }
+    fputs(would ? "write " : res->status == TASK_FAILED ? "fail " : "skip ",
+          f);
+    put_escaped(f, t->path);
+    if (t->out_rel && t->out_path) {
+        fputs(" -> ", f);
+        put_escaped(f, t->out_path);
+    }
+    if (would) {
+        if (s->mode == MODE_RECOMPRESS)
+            fprintf(f, " (~%lld bytes)", (long long)res->out_bytes);
+        fputc('\n', f);
+        return;
+    }
+    fprintf(f, ": %s", err_class_str((enum err_class)res->err_class));
+    if (res->message[0]) {
+        fputs(": ", f);
+        put_escaped(f, res->message);
+    }
+    fputc('\n', f);
+}
