@@ -446,15 +446,24 @@ Test(scan, symlinks_not_followed_by_default)
     ts_symlink("/nonexistent/target.jpg", "dangling.jpg");
 
     cr_assert_eq(ts_run(&s, &l), 0);
-    assert_rels(&l, "dangling.jpg link.jpg real/a.jpg real/noext");
+    /* Every link that names an image or leads to a directory has a
+     * record: nothing below a root vanishes silently. */
+    assert_rels(&l, "dangling.jpg dirlink link.jpg real/a.jpg real/noext");
     t = find(&l, "link.jpg");
     cr_assert_eq(t->pre_status, TASK_SKIPPED);
-    cr_assert_eq(t->pre_class, ERR_NOT_REGULAR);
+    cr_assert_eq(t->pre_class, ERR_SYMLINK);
     cr_assert_str_eq(t->pre_msg,
                      "symbolic link not followed (use --follow-symlinks)");
-    cr_assert_eq(find(&l, "dangling.jpg")->pre_class, ERR_NOT_REGULAR);
-    cr_assert_eq(l.ignored, 2);    /* link2, dirlink */
+    cr_assert_eq(find(&l, "dangling.jpg")->pre_class, ERR_SYMLINK);
+    t = find(&l, "dirlink");
+    cr_assert_eq(t->pre_status, TASK_SKIPPED);
+    cr_assert_eq(t->pre_class, ERR_SYMLINK);
+    cr_assert_str_eq(t->pre_msg, "symbolic link to a directory not followed "
+                     "(use --follow-symlinks)");
+    cr_assert_eq(l.ignored, 1);    /* link2 */
     cr_assert_eq(l.walk_errors, 0);
+    /* The worker is told not to follow anything below the root. */
+    cr_assert_eq(find(&l, "real/a.jpg")->open_follow, 0);
     scan_list_release(&l);
 }
 
@@ -658,10 +667,16 @@ check_unreadable(void)
     if (ts_run(&s, &l) != 0)
         bad = 1;
     rels = ts_rels(&l);
-    if (bad == 0 && strcmp(rels, "a.jpg z.jpg") != 0)
+    /* The locked directory is a failed record, not a silent gap. */
+    if (bad == 0 && strcmp(rels, "a.jpg locked z.jpg") != 0)
         bad = 2;
     if (bad == 0 && l.walk_errors != 1)
         bad = 3;
+    if (bad == 0 && (l.tasks[1].pre_status != TASK_FAILED ||
+                     l.tasks[1].pre_class != ERR_READ ||
+                     strcmp(l.tasks[1].pre_msg, "cannot read directory: "
+                            "permission denied") != 0))
+        bad = 5;
     free(rels);
     scan_list_release(&l);
 

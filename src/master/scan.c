@@ -1,14 +1,28 @@
 /*
  * scan.c - walk the INPUT roots and list the files worth a worker's time.
  *
- * A root that is a directory is walked with fts(3), children in strcmp()
- * order of their names so the same tree always gives the same list.  The
- * walk is physical: a symlink found inside a tree is reported, not followed,
- * unless the user asked for --follow-symlinks, in which case fts runs in
- * logical mode (its cycle check turns a loop into one FTS_DC entry) and a
+ * A root that is a directory is opened once, as the user named it; below
+ * it every directory is opened from its parent's descriptor with
+ * openat(O_DIRECTORY | O_NOFOLLOW) and read with fdopendir(), and every
+ * entry is looked at with fstatat(AT_SYMLINK_NOFOLLOW).  No path string is
+ * ever resolved again, so a directory swapped for a symlink during the walk
+ * cannot lead it elsewhere and depth is not limited by PATH_MAX (paths are
+ * built as we go, for the list and for messages only).  Children are
+ * visited in strcmp() order of their names so the same tree always gives
+ * the same list.  A symlink found inside a tree is reported, not followed,
+ * unless the user asked for --follow-symlinks: then entries are looked at
+ * with fstatat() following links, directories are opened without
+ * O_NOFOLLOW, the (dev, ino) of the directories being walked turn a link
+ * back to one of them into a warned walk error instead of a loop, and a
  * hashset (hashset.h) over the listed tasks' (dev, ino) keeps a file
- * reached by two routes from being listed twice.  A root that is not a directory is handled on its own,
- * without fts, which keeps --files-from with many names cheap.
+ * reached by two routes from being listed twice.  A root that is not a
+ * directory is handled on its own, which keeps --files-from with many
+ * names cheap.
+ *
+ * A directory that cannot be opened or read (permissions, a symlink
+ * swapped in, too many nested directories to hold open) is warned about,
+ * counted in walk_errors and listed as a failed task with its path, so it
+ * shows in the report instead of vanishing.
  *
  * Each file is classified by its extension first and by its first bytes
  * only when the extension says nothing (sniff.h).  Special files are never
@@ -21,8 +35,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <fnmatch.h>
-#include <fts.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +65,27 @@ static const char *const image_exts[] = {
     "exr", "hdr", "qoi", "ico",
 };
 
+/* Directories walked below a root at most: deeper ones are failed tasks
+ * (each level holds a descriptor and a stack frame). */
+#define SCAN_MAX_DEPTH 4096
+
+struct scan_devino {
+    uint64_t dev, ino;
+};
+
 struct scan_ctx {
     const struct scan_opts *opts;
     struct scan_list *l;
     int root_index;
-    size_t rel_off;          /* offset of rel within an fts path */
+    unsigned open_follow;    /* TASK_FOLLOW_* for the tasks being added */
+    /* The path of the entry at hand, built as the walk goes: the root,
+     * '/', then rel (which starts at rel_off). */
+    char *path;
+    size_t path_len, path_size;
+    size_t rel_off;
+    /* The directories being walked, root first (loop check). */
+    struct scan_devino *stack;
+    size_t depth, stack_size;
     /* With follow_symlinks: the tasks already listed, by (dev, ino).  The
      * values are indices into l->tasks, whose dev and ino are the keys, so
      * the set costs its slots and nothing else. */
@@ -114,10 +144,6 @@ scan_has_image_ext(const char *name)
 /* ------------------------------------------------------------------------
  * Files reached twice (follow_symlinks): a hashset over the task list.
  */
-
-struct scan_devino {
-    uint64_t dev, ino;
-};
 
 static int
 seen_eq(uint32_t value, const void *key, void *ctx)
@@ -263,6 +289,7 @@ add_task(struct scan_ctx *c, const char *path, size_t pathlen,
     t->dev = (uint64_t)st->st_dev;
     t->ino = (uint64_t)st->st_ino;
     t->root_index = c->root_index;
+    t->open_follow = c->open_follow;
     t->pre_status = pre;
     t->pre_class = cls;
     t->pre_msg = msg;
@@ -284,14 +311,16 @@ not_regular_msg(mode_t mode)
 }
 
 /*
- * Read the first bytes of the regular file at @path to see whether it is
- * an image; *is_image says (0 for anything else, including a file that
- * stopped being a regular file).  @nofollow refuses a symlink swapped in
- * since the walk saw the name.  *st is refreshed from the open descriptor.
- * Returns 0, or -1 when the file cannot be read (reported with warnf()).
+ * Read the first bytes of the regular file @name in @dirfd (@path in
+ * messages) to see whether it is an image; *is_image says (0 for anything
+ * else, including a file that stopped being a regular file).  @nofollow
+ * refuses a symlink swapped in since the walk saw the name.  *st is
+ * refreshed from the open descriptor.  Returns 0, or -1 when the file
+ * cannot be read (reported with warnf()).
  */
 static int
-sniff_file(const char *path, int nofollow, struct stat *st, int *is_image)
+sniff_file(int dirfd, const char *name, const char *path, int nofollow,
+           struct stat *st, int *is_image)
 {
     unsigned char buf[SNIFF_BYTES];
     size_t got = 0;
@@ -301,7 +330,7 @@ sniff_file(const char *path, int nofollow, struct stat *st, int *is_image)
     *is_image = 0;
     if (nofollow)
         flags |= O_NOFOLLOW;
-    fd = open(path, flags);
+    fd = openat(dirfd, name, flags);
     if (fd < 0) {
         if (errno == ELOOP || errno == ENOENT)
             return 0;    /* changed under us: no longer a regular file */
@@ -349,13 +378,36 @@ count_entry(struct scan_ctx *c, size_t *counter, const char *rel)
         (*counter)++;
 }
 
+/* A symbolic link met below a root in a physical walk: a skipped
+ * ERR_SYMLINK task when its name says image or it leads to a directory
+ * (a subtree the walk leaves out), ignored otherwise.  0, or -1 when out
+ * of memory. */
+static int
+scan_symlink(struct scan_ctx *c, int dirfd, const char *path, size_t pathlen,
+             const char *rel, const char *name, const struct stat *st)
+{
+    struct stat target;
+
+    if (scan_has_image_ext(name))
+        return add_task(c, path, pathlen, rel, st, TASK_SKIPPED, ERR_SYMLINK,
+                        "symbolic link not followed (use --follow-symlinks)");
+    /* fstatat() only looks at the target: nothing is opened or read. */
+    if (fstatat(dirfd, name, &target, 0) == 0 && S_ISDIR(target.st_mode))
+        return add_task(c, path, pathlen, rel, st, TASK_SKIPPED, ERR_SYMLINK,
+                        "symbolic link to a directory not followed (use "
+                        "--follow-symlinks)");
+    count_entry(c, &c->l->ignored, rel);
+    return 0;
+}
+
 /*
- * Decide what the non-directory entry at @path is and record it.  @st is
- * from lstat() for an entry met during a physical walk, from stat()
- * otherwise; @nofollow says which.  Returns 0, or -1 when out of memory.
+ * Decide what the non-directory entry @name in @dirfd (@path, @pathlen
+ * bytes, in full) is and record it.  @st is from fstatat() without
+ * following for an entry met during a physical walk, following otherwise;
+ * @nofollow says which.  Returns 0, or -1 when out of memory.
  */
 static int
-scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
+scan_file(struct scan_ctx *c, int dirfd, const char *path, size_t pathlen,
           const char *rel, const char *name, const struct stat *st,
           int nofollow)
 {
@@ -373,15 +425,8 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
     }
     image_ext = scan_has_image_ext(name);
 
-    if (S_ISLNK(st->st_mode)) {
-        if (!image_ext) {
-            count_entry(c, &l->ignored, rel);
-            return 0;
-        }
-        return add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
-                        ERR_NOT_REGULAR,
-                        "symbolic link not followed (use --follow-symlinks)");
-    }
+    if (S_ISLNK(st->st_mode))
+        return scan_symlink(c, dirfd, path, pathlen, rel, name, st);
     if (!S_ISREG(st->st_mode)) {
         if (!image_ext) {
             count_entry(c, &l->ignored, rel);
@@ -397,7 +442,9 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
             count_entry(c, &l->ignored, rel);
             return 0;
         }
-        if (sniff_file(path, nofollow, &fst, &is_image) < 0) {
+        /* AT_FDCWD: a path the user named, opened as such. */
+        if (sniff_file(dirfd, dirfd == AT_FDCWD ? path : name, path,
+                       nofollow, &fst, &is_image) < 0) {
             l->walk_errors++;
             return 0;
         }
@@ -421,181 +468,379 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
  * Walking
  */
 
+/* Make room for @extra more bytes (and a NUL) in the path buffer.  0, or
+ * -1 when out of memory. */
 static int
-compar_names(const FTSENT **a, const FTSENT **b)
+path_reserve(struct scan_ctx *c, size_t extra)
 {
-    return strcmp((*a)->fts_name, (*b)->fts_name);
-}
+    size_t need = c->path_len + extra + 1, size;
+    char *p;
 
-/* Report a problem with an fts entry below the root; a root is fatal. */
-static int
-walk_problem(struct scan_ctx *c, const FTSENT *e, const char *what)
-{
-    const char *reason = strerror(e->fts_errno);
-
-    if (e->fts_level == FTS_ROOTLEVEL) {
-        errorf("cannot read '%s': %s", e->fts_path, reason);
+    if (need <= c->path_size)
+        return 0;
+    size = c->path_size != 0 ? c->path_size : 256;
+    while (size < need)
+        size *= 2;
+    p = realloc(c->path, size);
+    if (p == NULL)
         return -1;
-    }
-    warnf("%s '%s': %s", what, e->fts_path, reason);
-    c->l->walk_errors++;
+    c->path = p;
+    c->path_size = size;
     return 0;
 }
 
+/* Static text for a directory that cannot be walked (pre_msg outlives
+ * strerror()'s buffer). */
+static const char *
+walk_error_msg(int err)
+{
+    switch (err) {
+    case EACCES:
+    case EPERM:
+        return "cannot read directory: permission denied";
+    case ELOOP:
+    case ENOTDIR:
+        return "directory replaced by a symbolic link or a file during the "
+               "walk; not followed";
+    case EMFILE:
+    case ENFILE:
+        return "cannot open directory: too deep (no file descriptor left)";
+    case ENAMETOOLONG:
+        return "cannot open directory: name too long";
+    case ENOMEM:
+        return "cannot read directory: out of memory";
+    default:
+        return "cannot read directory";
+    }
+}
+
 /*
- * A non-directory entry below the root.  fts was opened with FTS_NOSTAT
- * (its per-entry struct stat more than doubles its memory on a directory
- * of a million files), so the one stat() of the file is ours: lstat() in
- * a physical walk, stat() in a logical one.  Returns 0, or -1 when out of
- * memory.
+ * The entry at c->path cannot be walked (@err): warned, counted and listed
+ * as a failed task whose message is @msg (static) or, when NULL, says why
+ * a directory could not be walked, so the report shows it.  0, or -1 when
+ * out of memory.
  */
 static int
-walk_file(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
+walk_failed(struct scan_ctx *c, const char *what, int err, const char *msg)
+{
+    struct stat none;
+
+    warnf("%s '%s': %s", what, c->path, strerror(err));
+    c->l->walk_errors++;
+    memset(&none, 0, sizeof(none));
+    return add_task(c, c->path, c->path_len, c->path + c->rel_off, &none,
+                    TASK_FAILED, ERR_READ,
+                    msg != NULL ? msg : walk_error_msg(err));
+}
+
+static int
+compar_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the directory open on @fd, sorted by strcmp(): one malloc'ed
+ * block of NUL-terminated names (*buf) and an array of pointers into it
+ * (*names, *n of them).  @fd stays open.  0, or -1 with errno. */
+static int
+read_names(int fd, char **buf, char ***names, size_t *n)
+{
+    size_t len = 0, size = 4096, count = 0, i;
+    char *b = malloc(size), *p;
+    char **v;
+    struct dirent *de;
+    DIR *d;
+    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err;
+
+    if (b == NULL || dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+        err = errno;
+        if (dfd >= 0)
+            close(dfd);
+        free(b);
+        errno = err;
+        return -1;
+    }
+    for (;;) {
+        size_t k;
+
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL)
+            break;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        k = strlen(de->d_name) + 1;
+        if (len + k > size) {
+            while (len + k > size)
+                size *= 2;
+            p = realloc(b, size);
+            if (p == NULL) {
+                errno = ENOMEM;
+                break;
+            }
+            b = p;
+        }
+        memcpy(b + len, de->d_name, k);
+        len += k;
+        count++;
+    }
+    err = errno;
+    closedir(d);
+    v = err == 0 ? malloc((count + 1) * sizeof(*v)) : NULL;
+    if (v == NULL) {
+        free(b);
+        errno = err != 0 ? err : ENOMEM;
+        return -1;
+    }
+    for (i = 0, p = b; i < count; i++, p += strlen(p) + 1)
+        v[i] = p;
+    qsort(v, count, sizeof(*v), compar_names);
+    *buf = b;
+    *names = v;
+    *n = count;
+    return 0;
+}
+
+static int walk_children(struct scan_ctx *c, int fd);
+
+/* True when (@st) is a directory being walked: a link back to an
+ * ancestor (only possible when following links). */
+static int
+is_ancestor(const struct scan_ctx *c, const struct stat *st, size_t *which)
+{
+    size_t i;
+
+    for (i = 0; i < c->depth; i++) {
+        if (c->stack[i].dev == (uint64_t)st->st_dev &&
+            c->stack[i].ino == (uint64_t)st->st_ino) {
+            *which = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Push (@st) on the stack of directories being walked.  0, or -1. */
+static int
+push_dir(struct scan_ctx *c, const struct stat *st)
+{
+    if (c->depth == c->stack_size) {
+        size_t size = c->stack_size != 0 ? c->stack_size * 2 : 64;
+        struct scan_devino *p = realloc(c->stack, size * sizeof(*p));
+
+        if (p == NULL)
+            return -1;
+        c->stack = p;
+        c->stack_size = size;
+    }
+    c->stack[c->depth].dev = (uint64_t)st->st_dev;
+    c->stack[c->depth].ino = (uint64_t)st->st_ino;
+    c->depth++;
+    return 0;
+}
+
+/* The path of the @k-th directory being walked, for a message: the prefix
+ * of c->path up to its @k-th '/' after the root. */
+static int
+ancestor_len(const struct scan_ctx *c, size_t k)
+{
+    size_t i = c->rel_off, seen = 0;
+
+    if (k == 0)
+        return (int)(c->rel_off > 1 ? c->rel_off - 1 : c->rel_off);
+    for (; i < c->path_len; i++) {
+        if (c->path[i] == '/' && ++seen == k)
+            return (int)i;
+    }
+    return (int)c->path_len;
+}
+
+/*
+ * The directory @name in @dirfd (at c->path, @st from fstatat()): skipped
+ * when it is the output directory, excluded or an ancestor; otherwise
+ * opened from @dirfd and walked.  0, or -1 when out of memory.
+ */
+static int
+walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
+            const struct stat *st)
+{
+    int follow = c->opts->follow_symlinks, excluded, fd, rc;
+    struct stat real;
+    size_t k;
+
+    if (c->opts->have_skip_dir &&
+        (uint64_t)st->st_dev == c->opts->skip_dev &&
+        (uint64_t)st->st_ino == c->opts->skip_ino) {
+        notef("not descending into '%s': it is the output directory",
+              c->path);
+        return 0;
+    }
+    if (dir_excluded(c, c->path + c->rel_off, &excluded) < 0)
+        return -1;
+    if (excluded)
+        return 0;
+    if (is_ancestor(c, st, &k)) {
+        warnf("cannot descend into '%s': directory cycle back to '%.*s'",
+              c->path, ancestor_len(c, k), c->path);
+        c->l->walk_errors++;
+        return 0;
+    }
+    if (c->depth >= SCAN_MAX_DEPTH)
+        return walk_failed(c, "cannot open directory", EMFILE, NULL);
+    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+                (follow ? 0 : O_NOFOLLOW));
+    if (fd < 0 && errno == ENOENT)
+        return 0;    /* gone since the directory was read */
+    if (fd < 0)
+        return walk_failed(c, "cannot open directory", errno, NULL);
+    /* Still the directory fstatat() saw, not one swapped in since. */
+    if (fstat(fd, &real) < 0 || real.st_dev != st->st_dev ||
+        real.st_ino != st->st_ino) {
+        close(fd);
+        return walk_failed(c, "cannot open directory", ENOTDIR, NULL);
+    }
+    if (push_dir(c, st) < 0) {
+        close(fd);
+        return -1;
+    }
+    rc = walk_children(c, fd);
+    c->depth--;
+    close(fd);
+    return rc;
+}
+
+/*
+ * A dangling link met while following links: a skipped ERR_READ task when
+ * its name says image.  0, or -1 when out of memory.
+ */
+static int
+walk_broken_link(struct scan_ctx *c, const char *name, const struct stat *st)
+{
+    const char *rel = c->path + c->rel_off;
+
+    if (file_filtered(c->opts, rel)) {
+        count_entry(c, &c->l->excluded, rel);
+        return 0;
+    }
+    if (!scan_has_image_ext(name)) {
+        count_entry(c, &c->l->ignored, rel);
+        return 0;
+    }
+    return add_task(c, c->path, c->path_len, rel, st, TASK_SKIPPED, ERR_READ,
+                    "broken symbolic link");
+}
+
+/*
+ * One entry @name of the directory open on @dirfd, c->path already naming
+ * it.  0, or -1 when out of memory.
+ */
+static int
+walk_entry(struct scan_ctx *c, int dirfd, const char *name)
 {
     int follow = c->opts->follow_symlinks;
     struct stat st;
     int r;
 
-    r = follow ? stat(e->fts_path, &st) : lstat(e->fts_path, &st);
-    if (r < 0 && follow && lstat(e->fts_path, &st) == 0 &&
-        S_ISLNK(st.st_mode)) {
-        /* A link to nothing, or to itself. */
-        if (file_filtered(c->opts, rel)) {
-            count_entry(c, &c->l->excluded, rel);
-            return 0;
-        }
-        if (!scan_has_image_ext(e->fts_name)) {
-            count_entry(c, &c->l->ignored, rel);
-            return 0;
-        }
-        return add_task(c, e->fts_path, e->fts_pathlen, rel, &st,
-                        TASK_SKIPPED, ERR_READ, "broken symbolic link");
-    }
+    r = fstatat(dirfd, name, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+    if (r < 0 && follow && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW)
+        == 0 && S_ISLNK(st.st_mode))
+        return walk_broken_link(c, name, &st);    /* to nothing, or itself */
     if (r < 0) {
         if (errno == ENOENT)
-            return 0;    /* gone since fts read the directory */
-        warnf("cannot stat '%s': %s", e->fts_path, strerror(errno));
-        c->l->walk_errors++;
-        return 0;
+            return 0;    /* gone since the directory was read */
+        return walk_failed(c, "cannot stat", errno,
+                           errno == EACCES ? "cannot stat: permission denied"
+                                           : "cannot stat");
     }
-    if (S_ISDIR(st.st_mode)) {
-        /* fts skips the stat when the parent's link count says there are
-         * no more subdirectories; on a filesystem that miscounts, make it
-         * look again, and it will descend. */
-        if (e->fts_info == FTS_NSOK)
-            fts_set(fts, e, FTS_AGAIN);
-        return 0;
-    }
-    return scan_file(c, e->fts_path, e->fts_pathlen, rel, e->fts_name, &st,
-                     !follow);
+    if (S_ISDIR(st.st_mode))
+        return walk_subdir(c, dirfd, name, &st);
+    return scan_file(c, dirfd, c->path, c->path_len, c->path + c->rel_off,
+                     name, &st, !follow);
 }
 
 /*
- * A directory about to be entered: skip it when it is the output directory
- * or an exclude names it.  0, or -1 when out of memory.
+ * Walk the entries of the directory open on @fd (at c->path) in name
+ * order.  0, or -1 when out of memory (a directory that cannot be read is
+ * a failed task, not an error).
  */
 static int
-walk_enter_dir(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
+walk_children(struct scan_ctx *c, int fd)
 {
-    struct stat st;
-    int excluded;
+    size_t base = c->path_len, n, i;
+    char *buf, **names;
+    int rc = 0;
 
-    if (e->fts_level == FTS_ROOTLEVEL)
-        return 0;
-    /* FTS_NOSTAT leaves fts_statp unset: one stat per directory. */
-    if (c->opts->have_skip_dir && stat(e->fts_path, &st) == 0 &&
-        (uint64_t)st.st_dev == c->opts->skip_dev &&
-        (uint64_t)st.st_ino == c->opts->skip_ino) {
-        notef("not descending into '%s': it is the output directory",
-              e->fts_path);
-        fts_set(fts, e, FTS_SKIP);
-        return 0;
+    if (read_names(fd, &buf, &names, &n) < 0) {
+        if (errno == ENOMEM)
+            return -1;
+        if (c->depth <= 1) {
+            errorf("cannot read '%s': %s", c->path, strerror(errno));
+            return -2;
+        }
+        return walk_failed(c, "cannot read directory", errno, NULL);
     }
-    if (dir_excluded(c, rel, &excluded) < 0)
-        return -1;
-    if (excluded)
-        fts_set(fts, e, FTS_SKIP);
-    return 0;
+    for (i = 0; i < n && rc == 0; i++) {
+        size_t k = strlen(names[i]);
+        int slash = base > 0 && c->path[base - 1] != '/';
+
+        if (path_reserve(c, k + 1) < 0) {
+            rc = -1;
+            break;
+        }
+        c->path_len = base;
+        if (slash)
+            c->path[c->path_len++] = '/';
+        memcpy(c->path + c->path_len, names[i], k + 1);
+        c->path_len += k;
+        rc = walk_entry(c, fd, names[i]);
+    }
+    c->path_len = base;
+    c->path[base] = '\0';
+    free(names);
+    free(buf);
+    return rc;
 }
 
 /*
- * Walk the directory @root (no trailing slash except for "/").  Returns 0,
- * or -1 on a fatal problem (already reported).
+ * Walk the directory @root (no trailing slash except for "/"), opened as
+ * named.  Returns 0, or -1 on a fatal problem (already reported).
  */
 static int
 walk_dir(struct scan_ctx *c, const char *root)
 {
-    char *argv[2];
-    int flags = FTS_NOCHDIR | FTS_COMFOLLOW | FTS_NOSTAT;
     size_t rootlen = strlen(root);
-    FTS *fts;
-    int ret = 0;
+    struct stat st;
+    int fd, rc;
 
-    flags |= c->opts->follow_symlinks ? FTS_LOGICAL : FTS_PHYSICAL;
-    c->rel_off = root[rootlen - 1] == '/' ? rootlen : rootlen + 1;
-    argv[0] = (char *)root;
-    argv[1] = NULL;
-    fts = fts_open(argv, flags, compar_names);
-    if (fts == NULL) {
+    fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
         errorf("cannot read '%s': %s", root, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
-
-    for (;;) {
-        FTSENT *e;
-        const char *rel;
-
-        errno = 0;
-        e = fts_read(fts);
-        if (e == NULL) {
-            if (errno != 0) {
-                errorf("cannot walk '%s': %s", root, strerror(errno));
-                ret = -1;
-            }
-            break;
-        }
-        rel = e->fts_level > FTS_ROOTLEVEL ? e->fts_path + c->rel_off : "";
-
-        switch (e->fts_info) {
-        case FTS_D:
-            if (walk_enter_dir(c, fts, e, rel) < 0)
-                goto oom;
-            break;
-        case FTS_DP:
-        case FTS_DOT:
-            break;
-        case FTS_DC:
-            warnf("cannot descend into '%s': directory cycle back to '%.*s'",
-                  e->fts_path, (int)e->fts_cycle->fts_pathlen,
-                  e->fts_cycle->fts_path);
-            c->l->walk_errors++;
-            break;
-        case FTS_DNR:
-            if (walk_problem(c, e, "cannot read directory") < 0)
-                ret = -1;
-            break;
-        case FTS_NS:
-            if (walk_problem(c, e, "cannot stat") < 0)
-                ret = -1;
-            break;
-        case FTS_ERR:
-            if (walk_problem(c, e, "cannot read") < 0)
-                ret = -1;
-            break;
-        default:    /* FTS_NSOK, FTS_F, FTS_SL, FTS_SLNONE, FTS_DEFAULT */
-            if (walk_file(c, fts, e, rel) < 0)
-                goto oom;
-            break;
-        }
-        if (ret < 0)
-            break;
+    c->path_len = 0;
+    if (path_reserve(c, rootlen) < 0)
+        goto oom;
+    memcpy(c->path, root, rootlen + 1);
+    c->path_len = rootlen;
+    c->rel_off = root[rootlen - 1] == '/' ? rootlen : rootlen + 1;
+    c->depth = 0;
+    if (push_dir(c, &st) < 0)
+        goto oom;
+    c->open_follow = c->opts->follow_symlinks
+                     ? TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE : 0;
+    rc = walk_children(c, fd);
+    c->depth = 0;
+    close(fd);
+    if (rc == -1) {
+        errorf("cannot list '%s': %s", root, strerror(ENOMEM));
+        return -1;
     }
-    fts_close(fts);
-    return ret;
-
+    return rc < 0 ? -1 : 0;
 oom:
+    close(fd);
     errorf("cannot list '%s': %s", root, strerror(ENOMEM));
-    fts_close(fts);
     return -1;
 }
 
@@ -606,7 +851,9 @@ scan_root_file(struct scan_ctx *c, const char *root, const struct stat *st)
     const char *base = strrchr(root, '/');
 
     base = base != NULL ? base + 1 : root;
-    if (scan_file(c, root, strlen(root), base, base, st, 0) < 0) {
+    /* Named by the user: followed if a link, as the scan's stat() did. */
+    c->open_follow = TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE;
+    if (scan_file(c, AT_FDCWD, root, strlen(root), base, base, st, 0) < 0) {
         errorf("cannot list '%s': %s", root, strerror(ENOMEM));
         return -1;
     }
@@ -668,7 +915,11 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
     }
     if (*rel == '\0')
         rel = entry;
-    if (scan_file(c, entry, len, rel,
+    /* The entry is named in full by the user: its directories are
+     * followed; the file itself only with --follow-symlinks, as above. */
+    c->open_follow = TASK_FOLLOW_DIRS |
+                     (c->opts->follow_symlinks ? TASK_FOLLOW_FILE : 0);
+    if (scan_file(c, AT_FDCWD, entry, len, rel,
                   strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry, &st,
                   !c->opts->follow_symlinks) < 0)
         goto oom;
@@ -773,5 +1024,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
     }
     hashset_release(&c.seen);
     free(c.dirbuf);
+    free(c.path);
+    free(c.stack);
     return ret;
 }
