@@ -1,0 +1,396 @@
+/*
+ * test_fs_race.c - the built imgpool binary against an input tree that
+ * someone changes while it runs: a directory swapped for a symlink during
+ * an in-place encode (as root: a file owned by nobody must never replace
+ * a root-owned one elsewhere), the same swap in a loop during a -o run (no
+ * output from a private folder), an editor saving over a file while it is
+ * recompressed in place (the save survives), a file deeper than PATH_MAX,
+ * and symlinks below a root with and without --follow-symlinks.
+ *
+ * The exact moments come from the worker's stop points (src/worker/
+ * fault.h): IMGPOOL_FAULT="wait-STAGE:GLOB" with IMGPOOL_FAULT_DIR makes
+ * the worker create DIR/reached and wait for DIR/go.
+ */
+#include "inplace_fixtures.h"
+
+#include <limits.h>
+
+TestSuite(fsrace, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ---- small helpers ---- */
+
+/* A @w x @h JPEG of one colour, at @quality, to @path. */
+static void
+solid_jpeg(const char *path, int w, int h, int r, int g, int b, int quality)
+{
+    unsigned char *px = malloc((size_t)w * (size_t)h * 3), *jpeg = NULL;
+    unsigned long len = 0;
+    tjhandle tj = tjInitCompress();
+
+    cr_assert(px != NULL && tj != NULL);
+    for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
+        px[3 * i] = (unsigned char)r;
+        px[3 * i + 1] = (unsigned char)g;
+        px[3 * i + 2] = (unsigned char)b;
+    }
+    cr_assert_eq(tjCompress2(tj, px, w, 0, h, TJPF_RGB, &jpeg, &len,
+                             TJSAMP_444, quality, 0), 0);
+    th_write_file(path, jpeg, len);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    free(px);
+}
+
+/* Wait (up to @max_ms) until @path exists. */
+static void
+wait_for(const char *path, int max_ms)
+{
+    for (int waited = 0; access(path, F_OK) != 0; waited += 5) {
+        cr_assert_lt(waited, max_ms, "'%s' never appeared", path);
+        usleep(5000);
+    }
+}
+
+/* Arm the stop point @stage for files matching @glob; returns the
+ * handshake directory (caller frees). */
+static char *
+arm_fault(const char *stage, const char *glob)
+{
+    char *dir = th_path(tmp, "fault");
+    char *kind = xasprintf("wait-%s:%s", stage, glob);
+
+    th_rmrf(dir);
+    th_mkdirs(dir);
+    setenv("IMGPOOL_FAULT", kind, 1);
+    setenv("IMGPOOL_FAULT_DIR", dir, 1);
+    free(kind);
+    return dir;
+}
+
+static void
+disarm_fault(void)
+{
+    unsetenv("IMGPOOL_FAULT");
+    unsetenv("IMGPOOL_FAULT_DIR");
+}
+
+/* Let the stopped worker go on. */
+static void
+release_fault(const char *dir)
+{
+    char *go = th_path(dir, "go");
+
+    th_write_file(go, "", 0);
+    free(go);
+}
+
+/* Number of entries in directory @path. */
+static int
+count_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int n = 0;
+
+    cr_assert_not_null(d, "opendir %s: %s", path, strerror(errno));
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* ---- case 1: a directory swapped for a symlink during an in-place
+ * encode must not make root replace a file elsewhere ---- */
+
+/* The victim folder: two root-owned files, one named like the input. */
+struct victim {
+    char *dir, *passwd, *other;
+    struct fsnap snap_passwd, snap_other;
+};
+
+static void
+victim_make(struct victim *v, const char *photo)
+{
+    v->dir = th_path(tmp, "victim");
+    v->passwd = th_path(v->dir, "passwd");
+    v->other = th_path(v->dir, "shadow");
+    th_mkdirs(v->dir);
+    th_copy_file(photo, v->passwd);    /* the same bytes as the input */
+    th_write_file(v->other, "root:*:19000:0:99999:7:::\n", 26);
+    cr_assert_eq(chown(v->passwd, 0, 0), 0);
+    cr_assert_eq(chmod(v->passwd, 0644), 0);
+    fsnap_take(&v->snap_passwd, v->passwd);
+    fsnap_take(&v->snap_other, v->other);
+}
+
+static void
+victim_check(struct victim *v)
+{
+    struct stat st;
+
+    assert_untouched(&v->snap_passwd, v->passwd);
+    assert_untouched(&v->snap_other, v->other);
+    stat_or_die(v->passwd, &st);
+    cr_assert(st.st_uid == 0 && st.st_gid == 0 &&
+              (st.st_mode & 07777) == 0644,
+              "victim/passwd changed owner or mode");
+    cr_assert_eq(count_entries(v->dir), 2, "a file appeared in the victim "
+                 "folder");
+    fsnap_release(&v->snap_passwd);
+    fsnap_release(&v->snap_other);
+    free(v->dir);
+    free(v->passwd);
+    free(v->other);
+}
+
+/* Run in place over in/ with the stop point @stage on "passwd"; at the
+ * stop, in/sub is renamed away and replaced by a symlink to the victim
+ * folder.  Returns the parsed report. */
+static json_t *
+swap_during(const char *stage, const char *victim_dir)
+{
+    char *fault = arm_fault(stage, "passwd");
+    char *reached = th_path(fault, "reached");
+    char *sub = th_path(in, "sub"), *moved = th_path(in, "sub.moved");
+    const char *args[] = { "recompress", "--in-place", in, "--report", rep,
+                           "-j", "1", NULL };
+    pid_t pid = th_spawn(args);
+    int code;
+
+    disarm_fault();
+    wait_for(reached, 60000);
+    cr_assert_eq(rename(sub, moved), 0);
+    cr_assert_eq(symlink(victim_dir, sub), 0);
+    release_fault(fault);
+    code = th_wait_exit(pid, 120000);
+    cr_assert(code == 0 || code == 1, "exit %d", code);
+    free(fault);
+    free(reached);
+    free(sub);
+    free(moved);
+    return th_read_jsonl(rep);
+}
+
+static void
+case1_at(const char *stage)
+{
+    char *photo = th_path(in, "sub/passwd");
+    char *moved = th_path(in, "sub.moved/passwd");
+    struct victim v;
+    struct fsnap orig;
+    json_t *arr, *r;
+
+    if (geteuid() != 0)
+        cr_skip_test("needs root: the attack is root replacing a file it "
+                     "does not own");
+    gen_jpeg(photo, 800, 600, GEN_RGB420, 98, 0, 7);
+    cr_assert_eq(chown(photo, 65534, 65534), 0);
+    cr_assert_eq(chmod(photo, 0666), 0);
+    victim_make(&v, photo);
+    fsnap_take(&orig, photo);
+
+    arr = swap_during(stage, v.dir);
+    r = record(arr, "sub/passwd");
+    cr_assert_str_neq(str_of(r, "status"), "ok",
+                      "the record says ok after the swap (%s)", stage);
+    cr_assert_str_eq(str_of(r, "status"), "skipped");
+    cr_assert(strcmp(class_of(r), "symlink") == 0 ||
+              strcmp(class_of(r), "input-changed") == 0,
+              "class %s", class_of(r));
+    victim_check(&v);
+    /* The real file, now in sub.moved, was not replaced either. */
+    assert_untouched(&orig, moved);
+    {
+        char *dir = th_path(in, "sub.moved");
+
+        cr_assert_eq(count_entries(dir), 1, "a temporary file was left");
+        cr_assert_eq(count_entries(in), 2);    /* sub.moved, sub */
+        free(dir);
+    }
+    fsnap_release(&orig);
+    json_decref(arr);
+    free(photo);
+    free(moved);
+}
+
+Test(fsrace, case1_dir_swapped_for_symlink_during_encode)
+{
+    case1_at("commit");
+}
+
+Test(fsrace, case1_dir_swapped_for_symlink_before_open)
+{
+    case1_at("open");
+}
+
+/* ---- case 2: a subdirectory swapped back and forth with a symlink to a
+ * private folder during a -o run: nothing is read from the private folder
+ * ---- */
+
+enum { NFILES = 150 };
+
+/* in/sub/fNNN.jpg green, priv/fNNN.jpg red (the same names). */
+static char *
+make_public_and_private(void)
+{
+    char *priv = th_path(tmp, "priv");
+    char name[64], *p;
+
+    for (int i = 0; i < NFILES; i++) {
+        snprintf(name, sizeof(name), "sub/f%03d.jpg", i);
+        p = th_path(in, name);
+        solid_jpeg(p, 48, 32, 20, 200, 30, 95);
+        free(p);
+        snprintf(name, sizeof(name), "f%03d.jpg", i);
+        p = th_path(priv, name);
+        solid_jpeg(p, 48, 32, 220, 10, 10, 95);
+        free(p);
+    }
+    cr_assert_eq(chmod(priv, 0700), 0);
+    return priv;
+}
+
+/* Every output under out/sub (or out/.sub.real, the name the swapper
+ * gives the real directory meanwhile, which the scan may meet) decodes to
+ * green, never to the private red; returns how many there are. */
+static int
+assert_no_private_output(const char *out)
+{
+    char name[64], *p;
+    int n = 0;
+
+    for (int i = 0; i < 2 * NFILES; i++) {
+        struct th_image img;
+        double rgb[3];
+
+        snprintf(name, sizeof(name), "%s/f%03d.jpg",
+                 i < NFILES ? "sub" : ".sub.real", i % NFILES);
+        p = th_path(out, name);
+        if (th_exists(p)) {
+            cr_assert_eq(th_decode_jpeg(p, &img), 0, "%s", p);
+            th_mean_rgb(&img, img.w / 2, img.h / 2, 2, rgb);
+            cr_assert(!th_rgb_near(rgb, 220, 10, 10, 60),
+                      "%s was made from a private file", p);
+            cr_assert(th_rgb_near(rgb, 20, 200, 30, 30), "%s: %.0f,%.0f,"
+                      "%.0f", p, rgb[0], rgb[1], rgb[2]);
+            th_image_release(&img);
+            n++;
+        }
+        free(p);
+    }
+    return n;
+}
+
+/* A child that swaps in/sub and a symlink to @priv until killed. */
+static pid_t
+start_swapper(const char *priv)
+{
+    char *sub = th_path(in, "sub"), *real = th_path(in, ".sub.real");
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        for (unsigned k = 0;; k++) {
+            if (rename(sub, real) != 0 || symlink(priv, sub) != 0)
+                _exit(1);
+            usleep(200 + (k % 7) * 150);
+            if (unlink(sub) != 0 || rename(real, sub) != 0)
+                _exit(1);
+            usleep(200 + (k % 5) * 150);
+        }
+    }
+    free(sub);
+    free(real);
+    return pid;
+}
+
+static void
+stop_swapper(pid_t pid)
+{
+    char *sub = th_path(in, "sub"), *real = th_path(in, ".sub.real");
+    struct stat st;
+    int status;
+
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "the swapper gave up: status %d", status);
+    /* Leave the tree as it was. */
+    if (lstat(sub, &st) == 0 && S_ISLNK(st.st_mode))
+        cr_assert_eq(unlink(sub), 0);
+    if (lstat(real, &st) == 0)
+        cr_assert_eq(rename(real, sub), 0);
+    free(sub);
+    free(real);
+}
+
+Test(fsrace, case2_swapped_subdir_never_reads_private_files)
+{
+    char *priv = make_public_and_private();
+    char *out = th_path(tmp, "out");
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "-s", "16", "-j", "2", NULL };
+    int total_ok = 0;
+
+    for (int round = 0; round < 3; round++) {
+        struct th_run r;
+        pid_t swapper = start_swapper(priv);
+        json_t *arr;
+
+        th_rmrf(out);
+        th_run(&r, args);
+        stop_swapper(swapper);
+        cr_assert(r.status == 0 || r.status == 1, "exit %d: %s", r.status,
+                  r.err);
+        th_run_release(&r);
+        arr = th_read_jsonl(rep);
+        total_ok += (int)th_count_records(arr, "ok", NULL);
+        {
+            int nok = (int)th_count_records(arr, "ok", NULL);
+            int nout = assert_no_private_output(out);
+
+            cr_assert_eq(nok, nout, "%d ok records, %d outputs", nok, nout);
+        }
+        json_decref(arr);
+    }
+    cr_assert_gt(total_ok, 0, "nothing was processed at all");
+    free(priv);
+    free(out);
+}
+
+/* The same swap at a known moment: after the scan, before the open. */
+Test(fsrace, case2_swap_between_scan_and_open)
+{
+    char *priv = make_public_and_private();
+    char *out = th_path(tmp, "out");
+    char *fault = arm_fault("open", "f007.jpg");
+    char *reached = th_path(fault, "reached");
+    char *sub = th_path(in, "sub"), *real = th_path(in, ".sub.real");
+    const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
+                           "-s", "16", "-j", "1", NULL };
+    pid_t pid = th_spawn(args);
+    json_t *arr, *r;
+
+    disarm_fault();
+    wait_for(reached, 60000);
+    cr_assert_eq(rename(sub, real), 0);
+    cr_assert_eq(symlink(priv, sub), 0);
+    release_fault(fault);
+    cr_assert_eq(th_wait_exit(pid, 120000), 0);
+    arr = th_read_jsonl(rep);
+    r = record(arr, "sub/f007.jpg");
+    cr_assert_str_eq(str_of(r, "status"), "skipped");
+    cr_assert_str_eq(class_of(r), "symlink");
+    /* Every later file of sub is refused the same way. */
+    cr_assert_eq(th_count_records(arr, "skipped", "symlink"),
+                 NFILES - 7);
+    cr_assert_eq(assert_no_private_output(out), 7);
+    json_decref(arr);
+    free(priv);
+    free(out);
+    free(fault);
+    free(reached);
+    free(sub);
+    free(real);
+}
