@@ -394,3 +394,152 @@ Test(fsrace, case2_swap_between_scan_and_open)
     free(sub);
     free(real);
 }
+
+/* ---- case 5: an editor saves (temp file, rename over the name) while
+ * the file is recompressed in place: the save always survives ---- */
+
+#define EDITOR_W 320
+#define EDITOR_H 200
+
+/* The editor's new version, magenta, and its bytes. */
+static char *
+editor_version(size_t *len)
+{
+    char *p = th_path(tmp, "editor.jpg"), *data;
+
+    solid_jpeg(p, EDITOR_W, EDITOR_H, 230, 20, 220, 97);
+    data = th_read_file(p, len);
+    free(p);
+    return data;
+}
+
+/* Save @data as in/photo.jpg the way editors do. */
+static void
+editor_save(const char *data, size_t len)
+{
+    char *swp = th_path(in, ".photo.jpg.swp"), *photo = th_path(in,
+                                                               "photo.jpg");
+
+    th_write_file(swp, data, len);
+    if (rename(swp, photo) != 0)
+        _exit(1);
+    free(swp);
+    free(photo);
+}
+
+/*
+ * After a run raced by an editor's save: the file is the editor's bytes,
+ * or (record ok) a recompression of the editor's version; never the
+ * original's picture.  The exit code matches the record.  Returns 1 when
+ * imgpool reported input-changed.
+ */
+static int
+check_editor_survived(json_t *arr, int code, const char *data, size_t len)
+{
+    char *photo = th_path(in, "photo.jpg");
+    json_t *r = record(arr, "photo.jpg");
+    const char *status = str_of(r, "status");
+    size_t got_len;
+    char *got = th_read_file(photo, &got_len);
+    int changed = strcmp(status, "skipped") == 0 &&
+                  strcmp(class_of(r), "input-changed") == 0;
+
+    cr_assert_eq(code, strcmp(status, "failed") == 0 ? 1 : 0,
+                 "exit %d for a %s record", code, status);
+    if (got_len != len || memcmp(got, data, len) != 0) {
+        struct th_image img;
+        double rgb[3];
+
+        cr_assert_str_eq(status, "ok", "the file is neither the editor's "
+                         "save nor made from it (%s, %s)", status,
+                         class_of(r));
+        cr_assert_eq(th_decode_jpeg(photo, &img), 0);
+        cr_assert(img.w == EDITOR_W && img.h == EDITOR_H,
+                  "the editor's save was replaced by the old photo "
+                  "(%dx%d)", img.w, img.h);
+        th_mean_rgb(&img, img.w / 2, img.h / 2, 4, rgb);
+        cr_assert(th_rgb_near(rgb, 230, 20, 220, 20));
+        th_image_release(&img);
+        cr_assert(!changed);
+    }
+    cr_assert_eq(count_tmp_files(in), 0, "a temporary file was left");
+    free(got);
+    free(photo);
+    return changed;
+}
+
+Test(fsrace, case5_editor_save_during_commit_survives)
+{
+    char *photo = th_path(in, "photo.jpg");
+    char *fault = arm_fault("commit", "photo.jpg");
+    char *reached = th_path(fault, "reached");
+    const char *args[] = { "recompress", "--in-place", in, "--report", rep,
+                           NULL };
+    size_t len;
+    char *data = editor_version(&len);
+    pid_t pid;
+    json_t *arr;
+
+    gen_jpeg(photo, 1200, 800, GEN_RGB420, 98, 0, 3);
+    pid = th_spawn(args);
+    disarm_fault();
+    wait_for(reached, 60000);
+    editor_save(data, len);
+    release_fault(fault);
+    arr = th_read_jsonl((th_wait_exit(pid, 120000), rep));
+    cr_assert_eq(check_editor_survived(arr, 0, data, len), 1,
+                 "not reported as input-changed");
+    json_decref(arr);
+    free(data);
+    free(photo);
+    free(fault);
+    free(reached);
+}
+
+Test(fsrace, case5_editor_save_at_many_moments_survives)
+{
+    char *photo = th_path(in, "photo.jpg");
+    char *pristine = th_path(tmp, "pristine.jpg");
+    const char *args[] = { "recompress", "--in-place", in, "--report", rep,
+                           NULL };
+    size_t len;
+    char *data = editor_version(&len);
+    double t0, run_ms;
+    int changed = 0;
+
+    gen_jpeg(pristine, 1600, 1200, GEN_RGB420, 98, 0, 5);
+    /* How long one run takes here, to spread the saves over it. */
+    th_copy_file(pristine, photo);
+    t0 = now_ms();
+    cr_assert_eq(th_wait_exit(th_spawn(args), 120000), 0);
+    run_ms = now_ms() - t0;
+
+    for (int i = 0; i < 20; i++) {
+        double delay = run_ms * (0.15 + 0.06 * i);
+        json_t *arr;
+        pid_t pid, editor;
+        int code, st;
+
+        th_copy_file(pristine, photo);
+        pid = th_spawn(args);
+        fflush(NULL);
+        editor = fork();
+        cr_assert_geq(editor, 0);
+        if (editor == 0) {
+            sleep_ms(delay);
+            editor_save(data, len);
+            _exit(0);
+        }
+        code = th_wait_exit(pid, 120000);
+        cr_assert_eq(waitpid(editor, &st, 0), editor);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        arr = th_read_jsonl(rep);
+        changed += check_editor_survived(arr, code, data, len);
+        json_decref(arr);
+    }
+    cr_log_info("input-changed in %d of 20 races (run %.0f ms)", changed,
+                run_ms);
+    free(data);
+    free(photo);
+    free(pristine);
+}
