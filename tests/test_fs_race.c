@@ -543,3 +543,235 @@ Test(fsrace, case5_editor_save_at_many_moments_survives)
     free(photo);
     free(pristine);
 }
+
+/* ---- case 7: a file deeper than PATH_MAX is processed ---- */
+
+#define DEEP_LEVELS 40
+#define DEEP_NAME 200
+
+/* The @i-th directory name of the deep tree: DEEP_NAME bytes. */
+static void
+deep_name(char *buf, int i)
+{
+    memset(buf, 'a' + i % 26, DEEP_NAME);
+    snprintf(buf, 8, "d%02d", i);
+    buf[strlen(buf)] = '_';
+    buf[DEEP_NAME] = '\0';
+}
+
+/* Open (creating with @create) the bottom directory of the deep tree below
+ * @root; -1 when a level is missing. */
+static int
+deep_open(const char *root, int create)
+{
+    char name[DEEP_NAME + 1];
+    int fd = open(root, O_RDONLY | O_DIRECTORY), next;
+
+    cr_assert_geq(fd, 0, "%s: %s", root, strerror(errno));
+    for (int i = 0; i < DEEP_LEVELS; i++) {
+        deep_name(name, i);
+        if (create)
+            cr_assert(mkdirat(fd, name, 0755) == 0 || errno == EEXIST);
+        next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        close(fd);
+        if (next < 0)
+            return -1;
+        fd = next;
+    }
+    return fd;
+}
+
+/* Copy @name in the directory @dirfd to @path (a short one). */
+static void
+copy_out(int dirfd, const char *name, const char *path)
+{
+    char buf[65536];
+    int fd = openat(dirfd, name, O_RDONLY), out;
+    ssize_t n;
+
+    cr_assert_geq(fd, 0, "%s: %s", name, strerror(errno));
+    out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(out, 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        cr_assert_eq(write(out, buf, (size_t)n), n);
+    close(fd);
+    close(out);
+}
+
+/* rm -rf of the deep tree below @root, through descriptors. */
+static void
+deep_remove(const char *root)
+{
+    char name[DEEP_NAME + 1];
+
+    for (int depth = DEEP_LEVELS; depth > 0; depth--) {
+        int fd = open(root, O_RDONLY | O_DIRECTORY), next;
+        DIR *d;
+        struct dirent *e;
+
+        cr_assert_geq(fd, 0);
+        for (int i = 0; i < depth - 1 && fd >= 0; i++) {
+            deep_name(name, i);
+            next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+            close(fd);
+            fd = next;
+        }
+        if (fd < 0)
+            continue;
+        deep_name(name, depth - 1);
+        next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (next >= 0) {
+            d = fdopendir(next);
+            cr_assert_not_null(d);
+            while ((e = readdir(d)) != NULL)
+                if (e->d_name[0] != '.' || (e->d_name[1] &&
+                    strcmp(e->d_name, "..") != 0))
+                    unlinkat(dirfd(d), e->d_name, 0);
+            closedir(d);
+        }
+        unlinkat(fd, name, AT_REMOVEDIR);
+        close(fd);
+    }
+}
+
+Test(fsrace, case7_file_deeper_than_path_max)
+{
+    char *out = th_path(tmp, "out");
+    char *copy = th_path(tmp, "copy.jpg"), *src = th_path(tmp, "src.jpg");
+    const char *thumb[] = { "thumbnail", in, "-o", out, "--report", rep,
+                            "-s", "64", NULL };
+    const char *inplace[] = { "recompress", "--in-place", in, "--report",
+                              rep, NULL };
+    struct th_image img;
+    struct th_run r;
+    json_t *arr, *rec;
+    size_t before_len, after_len;
+    char *before, *after;
+    int fd;
+
+    gen_jpeg(src, 400, 300, GEN_RGB420, 98, 0, 11);
+    fd = deep_open(in, 1);
+    cr_assert_geq(fd, 0);
+    {
+        char *data = th_read_file(src, &before_len);
+        int f = openat(fd, "deep.jpg", O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+        cr_assert_geq(f, 0);
+        cr_assert_eq(write(f, data, before_len), (ssize_t)before_len);
+        close(f);
+        free(data);
+    }
+    close(fd);
+    cr_assert_gt(DEEP_LEVELS * (DEEP_NAME + 1), PATH_MAX);
+
+    /* -o: the thumbnail is made, as deep below out. */
+    th_run(&r, thumb);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    arr = th_read_jsonl(rep);
+    rec = record(arr, "/deep.jpg");
+    cr_assert_str_eq(str_of(rec, "status"), "ok");
+    cr_assert_eq(th_json_int(th_summary(arr), "total"), 1);
+    json_decref(arr);
+    fd = deep_open(out, 0);
+    cr_assert_geq(fd, 0, "no output tree");
+    copy_out(fd, "deep.jpg", copy);
+    close(fd);
+    cr_assert_eq(th_decode_jpeg(copy, &img), 0);
+    cr_assert(img.w == 64 && img.h == 48, "%dx%d", img.w, img.h);
+    th_image_release(&img);
+
+    /* In place: replaced by its recompressed self. */
+    th_run(&r, inplace);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    arr = th_read_jsonl(rep);
+    cr_assert_str_eq(str_of(record(arr, "/deep.jpg"), "status"), "ok");
+    json_decref(arr);
+    fd = deep_open(in, 0);
+    copy_out(fd, "deep.jpg", copy);
+    close(fd);
+    before = th_read_file(src, &before_len);
+    after = th_read_file(copy, &after_len);
+    cr_assert_lt(after_len, before_len, "not recompressed");
+    cr_assert_eq(th_decode_jpeg(copy, &img), 0);
+    cr_assert(img.w == 400 && img.h == 300);
+    th_image_release(&img);
+
+    deep_remove(in);
+    deep_remove(out);
+    free(before);
+    free(after);
+    free(out);
+    free(copy);
+    free(src);
+}
+
+/* ---- symlinks below a root ---- */
+
+Test(fsrace, symlink_below_root_refused_unless_following)
+{
+    char *out = th_path(tmp, "out");
+    char *real = th_path(in, "real/a.jpg"), *link = th_path(in, "link.jpg");
+    char *outside = th_path(tmp, "elsewhere/b.jpg");
+    char *dirlink = th_path(in, "dirlink");
+    char *elsewhere = th_path(tmp, "elsewhere");
+    const char *plain[] = { "thumbnail", in, "-o", out, "--report", rep,
+                            "-s", "32", NULL };
+    const char *follow[] = { "thumbnail", in, "-o", out, "--report", rep,
+                             "-s", "32", "--follow-symlinks", NULL };
+    struct th_run r;
+    json_t *arr;
+
+    solid_jpeg(real, 64, 64, 10, 10, 200, 95);
+    solid_jpeg(outside, 64, 64, 200, 200, 10, 95);
+    cr_assert_eq(symlink("real/a.jpg", link), 0);
+    cr_assert_eq(symlink(elsewhere, dirlink), 0);
+
+    th_run(&r, plain);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    arr = th_read_jsonl(rep);
+    assert_record(arr, "in/real/a.jpg", "ok", NULL);
+    assert_record(arr, "in/link.jpg", "skipped", "symlink");
+    assert_record(arr, "in/dirlink", "skipped", "symlink");
+    cr_assert_eq(th_json_int(th_summary(arr), "total"), 3);
+    json_decref(arr);
+    cr_assert(!th_exists(out) || count_entries(out) >= 1);
+    {
+        char *o = th_path(out, "dirlink");
+
+        cr_assert(!th_exists(o), "went through the directory link");
+        free(o);
+    }
+
+    /* --follow-symlinks: the link to the file is processed (it sorts
+     * first) and the file itself is its duplicate; the directory link is
+     * walked, to outside the root. */
+    th_rmrf(out);
+    th_run(&r, follow);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    arr = th_read_jsonl(rep);
+    assert_record(arr, "in/link.jpg", "ok", NULL);
+    assert_record(arr, "in/real/a.jpg", "skipped", "duplicate");
+    assert_record(arr, "in/dirlink/b.jpg", "ok", NULL);
+    json_decref(arr);
+    {
+        char *o = th_path(out, "dirlink/b.jpg");
+        struct th_image img;
+        double rgb[3];
+
+        cr_assert_eq(th_decode_jpeg(o, &img), 0);
+        th_mean_rgb(&img, 16, 16, 4, rgb);
+        cr_assert(th_rgb_near(rgb, 200, 200, 10, 25));
+        th_image_release(&img);
+        free(o);
+    }
+    free(out);
+    free(real);
+    free(link);
+    free(outside);
+    free(dirlink);
+    free(elsewhere);
+}
