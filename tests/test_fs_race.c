@@ -15,6 +15,8 @@
 
 #include <limits.h>
 
+#include "outfile.h"
+
 TestSuite(fsrace, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ---- small helpers ---- */
@@ -774,4 +776,133 @@ Test(fsrace, symlink_below_root_refused_unless_following)
     free(outside);
     free(dirlink);
     free(elsewhere);
+}
+
+/* ---- outfile_commit_replace(): the commit's own decisions ---- */
+
+/* A fresh task_result. */
+static void
+res_init(struct task_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->status = TASK_FAILED;
+}
+
+/* in/x.jpg holds "original"; *orig is its stat, *dirfd the open in/. */
+static void
+replace_setup(int *dirfd, struct stat *orig)
+{
+    char *x = th_path(in, "x.jpg");
+
+    th_write_file(x, "original", 8);
+    stat_or_die(x, orig);
+    *dirfd = open(in, O_RDONLY | O_DIRECTORY);
+    cr_assert_geq(*dirfd, 0);
+    free(x);
+}
+
+/* Open the replacement of x.jpg in @dirfd and write "new" into it. */
+static void
+replace_open(struct outfile *of, int dirfd)
+{
+    struct task_result res;
+
+    res_init(&res);
+    cr_assert_eq(outfile_open_at(of, dirfd, "x.jpg", &res), 0, "%s",
+                 res.message);
+    cr_assert_eq(outfile_write(of, "new", 3, &res), 0);
+}
+
+static void
+assert_x_is(const char *want)
+{
+    char *x = th_path(in, "x.jpg");
+    size_t len;
+    char *data = th_read_file(x, &len);
+
+    cr_assert(len == strlen(want) && memcmp(data, want, len) == 0,
+              "x.jpg holds '%.*s', expected '%s'", (int)len, data, want);
+    cr_assert_eq(count_tmp_files(in), 0, "a temporary file was left");
+    free(data);
+    free(x);
+}
+
+Test(fsrace, commit_replace_replaces_the_unchanged_original)
+{
+    struct outfile of;
+    struct task_result res;
+    struct stat orig;
+    int dirfd;
+
+    replace_setup(&dirfd, &orig);
+    replace_open(&of, dirfd);
+    res_init(&res);
+    cr_assert_eq(outfile_commit_replace(&of, &orig, &res), 0, "%s",
+                 res.message);
+    cr_assert_eq(res.out_bytes, 3);
+    assert_x_is("new");
+    close(dirfd);
+}
+
+Test(fsrace, commit_replace_keeps_a_newer_save)
+{
+    char *x = th_path(in, "x.jpg"), *swp = th_path(in, "x.swp");
+    struct outfile of;
+    struct task_result res;
+    struct stat orig;
+    int dirfd;
+
+    replace_setup(&dirfd, &orig);
+    replace_open(&of, dirfd);
+    th_write_file(swp, "edited", 6);
+    cr_assert_eq(rename(swp, x), 0);
+    res_init(&res);
+    cr_assert_eq(outfile_commit_replace(&of, &orig, &res), -1);
+    cr_assert_eq(res.status, TASK_SKIPPED);
+    cr_assert_eq(res.err_class, ERR_INPUT_CHANGED);
+    assert_x_is("edited");
+    close(dirfd);
+    free(x);
+    free(swp);
+}
+
+Test(fsrace, commit_replace_notices_a_rewrite_in_place)
+{
+    char *x = th_path(in, "x.jpg");
+    struct outfile of;
+    struct task_result res;
+    struct stat orig;
+    int dirfd;
+
+    replace_setup(&dirfd, &orig);
+    replace_open(&of, dirfd);
+    /* The same inode and size, rewritten: only the mtime tells. */
+    th_write_file(x, "ORIGINAL", 8);
+    th_set_mtime(x, orig.st_mtim.tv_sec + 5, orig.st_mtim.tv_nsec);
+    res_init(&res);
+    cr_assert_eq(outfile_commit_replace(&of, &orig, &res), -1);
+    cr_assert_eq(res.err_class, ERR_INPUT_CHANGED);
+    assert_x_is("ORIGINAL");
+    close(dirfd);
+    free(x);
+}
+
+Test(fsrace, commit_replace_does_not_recreate_a_removed_file)
+{
+    char *x = th_path(in, "x.jpg");
+    struct outfile of;
+    struct task_result res;
+    struct stat orig;
+    int dirfd;
+
+    replace_setup(&dirfd, &orig);
+    replace_open(&of, dirfd);
+    cr_assert_eq(unlink(x), 0);
+    res_init(&res);
+    cr_assert_eq(outfile_commit_replace(&of, &orig, &res), -1);
+    cr_assert_eq(res.err_class, ERR_INPUT_CHANGED);
+    cr_assert(!th_exists(x), "the removed file came back");
+    cr_assert_eq(count_entries(in), 0);
+    close(dirfd);
+    free(x);
 }
