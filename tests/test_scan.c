@@ -941,3 +941,78 @@ Test(scan, files_from_nul_list)
 {
     files_from_case(1);
 }
+
+/* A file below 40 directories of 200-byte names (over PATH_MAX in full):
+ * listed with its whole path, no walk error. */
+Test(scan, deeper_than_path_max)
+{
+    struct ts_scan s = {{NULL}};
+    struct scan_list l;
+    char name[201];
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY), next;
+
+    cr_assert_geq(fd, 0);
+    for (int i = 0; i < 40; i++) {
+        memset(name, 'a' + i % 26, 200);
+        name[200] = '\0';
+        cr_assert_eq(mkdirat(fd, name, 0755), 0);
+        next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(next, 0);
+        close(fd);
+        fd = next;
+    }
+    next = openat(fd, "x.png", O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(next, 0);
+    cr_assert_eq(write(next, png_bytes, sizeof(png_bytes)),
+                 (ssize_t)sizeof(png_bytes));
+    close(next);
+    close(fd);
+
+    cr_assert_eq(ts_run(&s, &l), 0);
+    cr_assert_eq(l.n, 1);
+    cr_assert_eq(l.walk_errors, 0);
+    cr_assert_eq(strlen(l.tasks[0].rel), 40 * 201 + 5);
+    cr_assert_eq(l.tasks[0].pre_status, TASK_OK);
+    cr_assert_str_eq(l.tasks[0].rel + 40 * 201, "x.png");
+    scan_list_release(&l);
+
+    /* Remove it through descriptors: the path is too long for rmdir. */
+    for (int depth = 40; depth > 0; depth--) {
+        fd = open(tmp, O_RDONLY | O_DIRECTORY);
+        for (int i = 0; i < depth - 1; i++) {
+            memset(name, 'a' + i % 26, 200);
+            next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+            close(fd);
+            fd = next;
+        }
+        memset(name, 'a' + (depth - 1) % 26, 200);
+        if (depth == 40) {
+            next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+            unlinkat(next, "x.png", 0);
+            close(next);
+        }
+        cr_assert_eq(unlinkat(fd, name, AT_REMOVEDIR), 0);
+        close(fd);
+    }
+}
+
+/* What the worker may follow: nothing below a root by default; a root
+ * named as a file (a link, maybe) itself; everything with follow. */
+Test(scan, open_follow_bits)
+{
+    struct ts_scan s = {{"d", "d/sub/b.jpg"}};
+    struct scan_list l;
+
+    ts_png("d/sub/b.jpg");
+    cr_assert_eq(ts_run(&s, &l), 0);
+    assert_rels(&l, "sub/b.jpg b.jpg");
+    cr_assert_eq(l.tasks[0].open_follow, 0);
+    cr_assert_eq(l.tasks[1].open_follow,
+                 TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE);
+    scan_list_release(&l);
+    s.follow = 1;
+    cr_assert_eq(ts_run(&s, &l), 0);
+    cr_assert_eq(l.tasks[0].open_follow,
+                 TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE);
+    scan_list_release(&l);
+}
