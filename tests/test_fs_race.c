@@ -906,3 +906,29 @@ Test(fsrace, commit_replace_does_not_recreate_a_removed_file)
     close(dirfd);
     free(x);
 }
+
+/* In place, an INPUT that is a symlink is followed for reading but never
+ * replaced: neither the link nor its target changes. */
+Test(fsrace, inplace_symlink_input_left_alone)
+{
+    char *target = th_path(tmp, "target.jpg"), *link = th_path(in, "l.jpg");
+    struct fsnap snap;
+    json_t *arr;
+
+    gen_jpeg(target, 400, 300, GEN_RGB420, 98, 0, 2);
+    fsnap_take(&snap, target);
+    cr_assert_eq(symlink(target, link), 0);
+    cr_assert_eq(run_ip(rep, &arr, NULL, link, NULL), 0);
+    assert_record(arr, "l.jpg", "skipped", "symlink");
+    assert_untouched(&snap, target);
+    {
+        struct stat st;
+
+        cr_assert_eq(lstat(link, &st), 0);
+        cr_assert(S_ISLNK(st.st_mode), "the link was replaced");
+    }
+    json_decref(arr);
+    fsnap_release(&snap);
+    free(target);
+    free(link);
+}

@@ -124,6 +124,7 @@ static int
 leave_alone_early(const struct settings *s, const struct input *in,
                   struct stat *before, struct task_result *res)
 {
+    struct stat lst;
     int q;
 
     if (in->fmt != IMGF_JPEG) {
@@ -134,6 +135,14 @@ leave_alone_early(const struct settings *s, const struct input *in,
     }
     if (fstat(in->fd, before) < 0) {
         task_result_fail(res, ERR_READ, "cannot stat: %s", strerror(errno));
+        return 1;
+    }
+    /* Reached through a link (an INPUT named as one, or --follow-
+     * symlinks): the commit would replace the link, not the file. */
+    if (fstatat(in->dirfd, in->name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(lst.st_mode)) {
+        task_result_skip(res, ERR_SYMLINK, "left alone: a symbolic link "
+                         "is not replaced in place (name its target)");
         return 1;
     }
     if (in->have_ji)    /* upright, as every record reports dimensions */

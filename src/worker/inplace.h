@@ -6,6 +6,8 @@
  * runs the decode (libvips, full size), colour and encode stages and
  * commits in its own way.  The decisions, in order:
  *   - not a JPEG                         -> skipped, not-jpeg
+ *   - reached through a symbolic link    -> skipped, symlink (the link
+ *     would be replaced, not its target)
  *   - estimated quality <= target        -> skipped, already-compressed
  *     (unless force; this is what makes a second run change nothing)
  *   - decode fails (strict by default)   -> failed, original untouched
