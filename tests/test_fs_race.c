@@ -95,7 +95,7 @@ count_entries(const char *path)
     int n = 0;
 
     cr_assert_not_null(d, "opendir %s: %s", path, strerror(errno));
-    while ((e = readdir(d)) != NULL)
+    for (e = readdir(d); e != NULL; e = readdir(d))
         n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
     closedir(d);
     return n;
@@ -594,7 +594,8 @@ copy_out(int dirfd, const char *name, const char *path)
     cr_assert_geq(fd, 0, "%s: %s", name, strerror(errno));
     out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     cr_assert_geq(out, 0);
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
+    for (n = read(fd, buf, sizeof(buf)); n > 0;
+         n = read(fd, buf, sizeof(buf)))
         cr_assert_eq(write(out, buf, (size_t)n), n);
     close(fd);
     close(out);
@@ -625,9 +626,9 @@ deep_remove(const char *root)
         if (next >= 0) {
             d = fdopendir(next);
             cr_assert_not_null(d);
-            while ((e = readdir(d)) != NULL)
-                if (e->d_name[0] != '.' || (e->d_name[1] &&
-                    strcmp(e->d_name, "..") != 0))
+            for (e = readdir(d); e != NULL; e = readdir(d))
+                if (strcmp(e->d_name, ".") != 0 &&
+                    strcmp(e->d_name, "..") != 0)
                     unlinkat(dirfd(d), e->d_name, 0);
             closedir(d);
         }

@@ -109,10 +109,12 @@ read_names(int fd, char **buf, char ***names, size_t *n)
     char *b = malloc(size), *p;
     char **v;
     struct dirent *de;
-    DIR *d;
+    DIR *d = NULL;
     int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err;
 
-    if (b == NULL || dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+    if (b != NULL && dfd >= 0)
+        d = fdopendir(dfd);
+    if (d == NULL) {
         err = errno;
         if (dfd >= 0)
             close(dfd);

@@ -382,10 +382,20 @@ swap_back(struct outfile *of, const struct stat *mine, struct task_result *res)
     if (fstatat(of->dirfd, of->tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         st.st_dev == mine->st_dev && st.st_ino == mine->st_ino)
         return changed(of, res);
-    /* Yet another file came in meanwhile: keep it where it is. */
-    task_result_skip(res, ERR_INPUT_CHANGED, "the file was replaced several "
-                     "times during the commit; a version is kept as '%s'",
-                     of->tmp);
+    /* A second save replaced our file under the name while the first was
+     * swapped out: the swap back brought the first back and left the
+     * second, the newest, under the temporary name.  Exchange once more
+     * so the name holds the newest; the older save, which its writer
+     * replaced itself, stays under the temporary name (never removed
+     * here: the stale sweep takes it). */
+    if (renameat2(of->dirfd, of->tmp, of->dirfd, of->name,
+                  RENAME_EXCHANGE) < 0)
+        fail_errno(res, ERR_WRITE, "the file changed during the commit and "
+                   "cannot be put back", errno);
+    else
+        task_result_skip(res, ERR_INPUT_CHANGED, "the file was replaced "
+                         "several times while it was being recompressed; "
+                         "the newest version is kept");
     close(of->dirfd);
     of->dirfd = -1;
     return -1;
