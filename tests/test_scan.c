@@ -446,15 +446,24 @@ Test(scan, symlinks_not_followed_by_default)
     ts_symlink("/nonexistent/target.jpg", "dangling.jpg");
 
     cr_assert_eq(ts_run(&s, &l), 0);
-    assert_rels(&l, "dangling.jpg link.jpg real/a.jpg real/noext");
+    /* Every link that names an image or leads to a directory has a
+     * record: nothing below a root vanishes silently. */
+    assert_rels(&l, "dangling.jpg dirlink link.jpg real/a.jpg real/noext");
     t = find(&l, "link.jpg");
     cr_assert_eq(t->pre_status, TASK_SKIPPED);
-    cr_assert_eq(t->pre_class, ERR_NOT_REGULAR);
+    cr_assert_eq(t->pre_class, ERR_SYMLINK);
     cr_assert_str_eq(t->pre_msg,
                      "symbolic link not followed (use --follow-symlinks)");
-    cr_assert_eq(find(&l, "dangling.jpg")->pre_class, ERR_NOT_REGULAR);
-    cr_assert_eq(l.ignored, 2);    /* link2, dirlink */
+    cr_assert_eq(find(&l, "dangling.jpg")->pre_class, ERR_SYMLINK);
+    t = find(&l, "dirlink");
+    cr_assert_eq(t->pre_status, TASK_SKIPPED);
+    cr_assert_eq(t->pre_class, ERR_SYMLINK);
+    cr_assert_str_eq(t->pre_msg, "symbolic link to a directory not followed "
+                     "(use --follow-symlinks)");
+    cr_assert_eq(l.ignored, 1);    /* link2 */
     cr_assert_eq(l.walk_errors, 0);
+    /* The worker is told not to follow anything below the root. */
+    cr_assert_eq(find(&l, "real/a.jpg")->open_follow, 0);
     scan_list_release(&l);
 }
 
@@ -658,10 +667,16 @@ check_unreadable(void)
     if (ts_run(&s, &l) != 0)
         bad = 1;
     rels = ts_rels(&l);
-    if (bad == 0 && strcmp(rels, "a.jpg z.jpg") != 0)
+    /* The locked directory is a failed record, not a silent gap. */
+    if (bad == 0 && strcmp(rels, "a.jpg locked z.jpg") != 0)
         bad = 2;
     if (bad == 0 && l.walk_errors != 1)
         bad = 3;
+    if (bad == 0 && (l.tasks[1].pre_status != TASK_FAILED ||
+                     l.tasks[1].pre_class != ERR_READ ||
+                     strcmp(l.tasks[1].pre_msg, "cannot read directory: "
+                            "permission denied") != 0))
+        bad = 5;
     free(rels);
     scan_list_release(&l);
 
@@ -925,4 +940,79 @@ Test(scan, files_from_newline_list)
 Test(scan, files_from_nul_list)
 {
     files_from_case(1);
+}
+
+/* A file below 40 directories of 200-byte names (over PATH_MAX in full):
+ * listed with its whole path, no walk error. */
+Test(scan, deeper_than_path_max)
+{
+    struct ts_scan s = {{NULL}};
+    struct scan_list l;
+    char name[201];
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY), next;
+
+    cr_assert_geq(fd, 0);
+    for (int i = 0; i < 40; i++) {
+        memset(name, 'a' + i % 26, 200);
+        name[200] = '\0';
+        cr_assert_eq(mkdirat(fd, name, 0755), 0);
+        next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(next, 0);
+        close(fd);
+        fd = next;
+    }
+    next = openat(fd, "x.png", O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(next, 0);
+    cr_assert_eq(write(next, png_bytes, sizeof(png_bytes)),
+                 (ssize_t)sizeof(png_bytes));
+    close(next);
+    close(fd);
+
+    cr_assert_eq(ts_run(&s, &l), 0);
+    cr_assert_eq(l.n, 1);
+    cr_assert_eq(l.walk_errors, 0);
+    cr_assert_eq(strlen(l.tasks[0].rel), 40 * 201 + 5);
+    cr_assert_eq(l.tasks[0].pre_status, TASK_OK);
+    cr_assert_str_eq(l.tasks[0].rel + 40 * 201, "x.png");
+    scan_list_release(&l);
+
+    /* Remove it through descriptors: the path is too long for rmdir. */
+    for (int depth = 40; depth > 0; depth--) {
+        fd = open(tmp, O_RDONLY | O_DIRECTORY);
+        for (int i = 0; i < depth - 1; i++) {
+            memset(name, 'a' + i % 26, 200);
+            next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+            close(fd);
+            fd = next;
+        }
+        memset(name, 'a' + (depth - 1) % 26, 200);
+        if (depth == 40) {
+            next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+            unlinkat(next, "x.png", 0);
+            close(next);
+        }
+        cr_assert_eq(unlinkat(fd, name, AT_REMOVEDIR), 0);
+        close(fd);
+    }
+}
+
+/* What the worker may follow: nothing below a root by default; a root
+ * named as a file (a link, maybe) itself; everything with follow. */
+Test(scan, open_follow_bits)
+{
+    struct ts_scan s = {{"d", "d/sub/b.jpg"}};
+    struct scan_list l;
+
+    ts_png("d/sub/b.jpg");
+    cr_assert_eq(ts_run(&s, &l), 0);
+    assert_rels(&l, "sub/b.jpg b.jpg");
+    cr_assert_eq(l.tasks[0].open_follow, 0);
+    cr_assert_eq(l.tasks[1].open_follow,
+                 TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE);
+    scan_list_release(&l);
+    s.follow = 1;
+    cr_assert_eq(ts_run(&s, &l), 0);
+    cr_assert_eq(l.tasks[0].open_follow,
+                 TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE);
+    scan_list_release(&l);
 }

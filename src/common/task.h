@@ -65,6 +65,15 @@ enum err_class {
 const char *task_status_str(enum task_status st);
 const char *err_class_str(enum err_class c);
 
+/* struct task's open_follow: a worker opens the part of path before rel as
+ * named, then walks rel one component at a time, following a symbolic link
+ * only where these bits allow (the scan sets them: --follow-symlinks, or
+ * a path the user named in full). */
+enum task_follow {
+    TASK_FOLLOW_DIRS = 1 << 0,  /* directory components of rel */
+    TASK_FOLLOW_FILE = 1 << 1,  /* the file itself */
+};
+
 /*
  * One input file.  Strings are owned by the task list that holds the task
  * (struct scan_list frees them).
@@ -88,6 +97,9 @@ struct task {
     uint64_t dev, ino;
     int root_index;      /* which INPUT this came from; the number of
                             INPUTs or more for none (--files-from) */
+    unsigned open_follow; /* TASK_FOLLOW_* bits, set by the scan: which
+                            symbolic links a worker may follow on its way
+                            from the root to the file (input.h) */
     /* Set by scan or plan when the master already knows the outcome. */
     enum task_status pre_status;  /* TASK_OK means "process it" */
     enum err_class pre_class;

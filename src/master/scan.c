@@ -1,14 +1,28 @@
 /*
  * scan.c - walk the INPUT roots and list the files worth a worker's time.
  *
- * A root that is a directory is walked with fts(3), children in strcmp()
- * order of their names so the same tree always gives the same list.  The
- * walk is physical: a symlink found inside a tree is reported, not followed,
- * unless the user asked for --follow-symlinks, in which case fts runs in
- * logical mode (its cycle check turns a loop into one FTS_DC entry) and a
+ * A root that is a directory is opened once, as the user named it; below
+ * it every directory is opened from its parent's descriptor with
+ * openat(O_DIRECTORY | O_NOFOLLOW) and read with fdopendir(), and every
+ * entry is looked at with fstatat(AT_SYMLINK_NOFOLLOW).  No path string is
+ * ever resolved again, so a directory swapped for a symlink during the walk
+ * cannot lead it elsewhere and depth is not limited by PATH_MAX (paths are
+ * built as we go, for the list and for messages only).  Children are
+ * visited in strcmp() order of their names so the same tree always gives
+ * the same list.  A symlink found inside a tree is reported, not followed,
+ * unless the user asked for --follow-symlinks: then entries are looked at
+ * with fstatat() following links, directories are opened without
+ * O_NOFOLLOW, the (dev, ino) of the directories being walked turn a link
+ * back to one of them into a warned walk error instead of a loop, and a
  * hashset (hashset.h) over the listed tasks' (dev, ino) keeps a file
- * reached by two routes from being listed twice.  A root that is not a directory is handled on its own,
- * without fts, which keeps --files-from with many names cheap.
+ * reached by two routes from being listed twice.  A root that is not a
+ * directory is handled on its own, which keeps --files-from with many
+ * names cheap.
+ *
+ * A directory that cannot be opened or read (permissions, a symlink
+ * swapped in, too many nested directories to hold open) is warned about,
+ * counted in walk_errors and listed as a failed task with its path, so it
+ * shows in the report instead of vanishing.
  *
  * Each file is classified by its extension first and by its first bytes
  * only when the extension says nothing (sniff.h).  Special files are never
@@ -22,7 +36,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <fts.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +47,7 @@
 #include "hashset.h"
 #include "msg.h"
 #include "scan.h"
+#include "scan_int.h"
 #include "sniff.h"
 
 /* Prefix of the temporary files our own atomic writes leave behind. */
@@ -49,19 +63,6 @@ static const char *const image_exts[] = {
     "psd", "psb",
     "pbm", "pgm", "ppm", "pnm", "pam", "pfm",
     "exr", "hdr", "qoi", "ico",
-};
-
-struct scan_ctx {
-    const struct scan_opts *opts;
-    struct scan_list *l;
-    int root_index;
-    size_t rel_off;          /* offset of rel within an fts path */
-    /* With follow_symlinks: the tasks already listed, by (dev, ino).  The
-     * values are indices into l->tasks, whose dev and ino are the keys, so
-     * the set costs its slots and nothing else. */
-    struct hashset seen;
-    char *dirbuf;            /* scratch for "rel/" when pruning */
-    size_t dirbuf_size;
 };
 
 void
@@ -115,10 +116,6 @@ scan_has_image_ext(const char *name)
  * Files reached twice (follow_symlinks): a hashset over the task list.
  */
 
-struct scan_devino {
-    uint64_t dev, ino;
-};
-
 static int
 seen_eq(uint32_t value, const void *key, void *ctx)
 {
@@ -169,8 +166,8 @@ matches_any(const char *const *pats, size_t n, const char *s)
 }
 
 /* True when --include/--exclude drop the file at @rel. */
-static int
-file_filtered(const struct scan_opts *o, const char *rel)
+int
+scan_filtered(const struct scan_opts *o, const char *rel)
 {
     if (matches_any(o->excludes, o->nexcludes, rel))
         return 1;
@@ -183,8 +180,8 @@ file_filtered(const struct scan_opts *o, const char *rel)
  * everything below the directory prunes it as well as one naming it.)
  * The answer goes to *excluded.  0, or -1 when out of memory.
  */
-static int
-dir_excluded(struct scan_ctx *c, const char *rel, int *excluded)
+int
+scan_dir_excluded(struct scan_ctx *c, const char *rel, int *excluded)
 {
     const struct scan_opts *o = c->opts;
     size_t n = strlen(rel);
@@ -226,8 +223,8 @@ mtime_ns(const struct stat *st)
  * Append a task for @path (@pathlen bytes), whose part below the root
  * starts at @rel.  Copies the path.  0, or -1 when out of memory.
  */
-static int
-add_task(struct scan_ctx *c, const char *path, size_t pathlen,
+int
+scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
          const char *rel, const struct stat *st, enum task_status pre,
          enum err_class cls, const char *msg)
 {
@@ -263,6 +260,7 @@ add_task(struct scan_ctx *c, const char *path, size_t pathlen,
     t->dev = (uint64_t)st->st_dev;
     t->ino = (uint64_t)st->st_ino;
     t->root_index = c->root_index;
+    t->open_follow = c->open_follow;
     t->pre_status = pre;
     t->pre_class = cls;
     t->pre_msg = msg;
@@ -284,14 +282,16 @@ not_regular_msg(mode_t mode)
 }
 
 /*
- * Read the first bytes of the regular file at @path to see whether it is
- * an image; *is_image says (0 for anything else, including a file that
- * stopped being a regular file).  @nofollow refuses a symlink swapped in
- * since the walk saw the name.  *st is refreshed from the open descriptor.
- * Returns 0, or -1 when the file cannot be read (reported with warnf()).
+ * Read the first bytes of the regular file @name in @dirfd (@path in
+ * messages) to see whether it is an image; *is_image says (0 for anything
+ * else, including a file that stopped being a regular file).  @nofollow
+ * refuses a symlink swapped in since the walk saw the name.  *st is
+ * refreshed from the open descriptor.  Returns 0, or -1 when the file
+ * cannot be read (reported with warnf()).
  */
 static int
-sniff_file(const char *path, int nofollow, struct stat *st, int *is_image)
+sniff_file(int dirfd, const char *name, const char *path, int nofollow,
+           struct stat *st, int *is_image)
 {
     unsigned char buf[SNIFF_BYTES];
     size_t got = 0;
@@ -301,7 +301,7 @@ sniff_file(const char *path, int nofollow, struct stat *st, int *is_image)
     *is_image = 0;
     if (nofollow)
         flags |= O_NOFOLLOW;
-    fd = open(path, flags);
+    fd = openat(dirfd, name, flags);
     if (fd < 0) {
         if (errno == ELOOP || errno == ENOENT)
             return 0;    /* changed under us: no longer a regular file */
@@ -341,21 +341,44 @@ out:
  * by its path, and the shards' counts add up to a single run's.  Tasks
  * themselves are split later, by output path (plan_shard()).
  */
-static void
-count_entry(struct scan_ctx *c, size_t *counter, const char *rel)
+void
+scan_count(struct scan_ctx *c, size_t *counter, const char *rel)
 {
     if (c->opts->shard_n == 0 ||
         scan_shard_of(rel, c->opts->shard_n) == c->opts->shard_k)
         (*counter)++;
 }
 
-/*
- * Decide what the non-directory entry at @path is and record it.  @st is
- * from lstat() for an entry met during a physical walk, from stat()
- * otherwise; @nofollow says which.  Returns 0, or -1 when out of memory.
- */
+/* A symbolic link met below a root in a physical walk: a skipped
+ * ERR_SYMLINK task when its name says image or it leads to a directory
+ * (a subtree the walk leaves out), ignored otherwise.  0, or -1 when out
+ * of memory. */
 static int
-scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
+scan_symlink(struct scan_ctx *c, int dirfd, const char *path, size_t pathlen,
+             const char *rel, const char *name, const struct stat *st)
+{
+    struct stat target;
+
+    if (scan_has_image_ext(name))
+        return scan_add_task(c, path, pathlen, rel, st, TASK_SKIPPED, ERR_SYMLINK,
+                        "symbolic link not followed (use --follow-symlinks)");
+    /* fstatat() only looks at the target: nothing is opened or read. */
+    if (fstatat(dirfd, name, &target, 0) == 0 && S_ISDIR(target.st_mode))
+        return scan_add_task(c, path, pathlen, rel, st, TASK_SKIPPED, ERR_SYMLINK,
+                        "symbolic link to a directory not followed (use "
+                        "--follow-symlinks)");
+    scan_count(c, &c->l->ignored, rel);
+    return 0;
+}
+
+/*
+ * Decide what the non-directory entry @name in @dirfd (@path, @pathlen
+ * bytes, in full) is and record it.  @st is from fstatat() without
+ * following for an entry met during a physical walk, following otherwise;
+ * @nofollow says which.  Returns 0, or -1 when out of memory.
+ */
+int
+scan_entry(struct scan_ctx *c, int dirfd, const char *path, size_t pathlen,
           const char *rel, const char *name, const struct stat *st,
           int nofollow)
 {
@@ -364,45 +387,40 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
     int image_ext, is_image, dup;
 
     if (strncmp(name, SCAN_TMP_PREFIX, sizeof(SCAN_TMP_PREFIX) - 1) == 0) {
-        count_entry(c, &l->ignored, rel);
+        scan_count(c, &l->ignored, rel);
         return 0;
     }
-    if (file_filtered(c->opts, rel)) {
-        count_entry(c, &l->excluded, rel);
+    if (scan_filtered(c->opts, rel)) {
+        scan_count(c, &l->excluded, rel);
         return 0;
     }
     image_ext = scan_has_image_ext(name);
 
-    if (S_ISLNK(st->st_mode)) {
-        if (!image_ext) {
-            count_entry(c, &l->ignored, rel);
-            return 0;
-        }
-        return add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
-                        ERR_NOT_REGULAR,
-                        "symbolic link not followed (use --follow-symlinks)");
-    }
+    if (S_ISLNK(st->st_mode))
+        return scan_symlink(c, dirfd, path, pathlen, rel, name, st);
     if (!S_ISREG(st->st_mode)) {
         if (!image_ext) {
-            count_entry(c, &l->ignored, rel);
+            scan_count(c, &l->ignored, rel);
             return 0;
         }
-        return add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
+        return scan_add_task(c, path, pathlen, rel, st, TASK_SKIPPED,
                         ERR_NOT_REGULAR, not_regular_msg(st->st_mode));
     }
 
     fst = *st;
     if (!image_ext) {
         if (st->st_size == 0) {
-            count_entry(c, &l->ignored, rel);
+            scan_count(c, &l->ignored, rel);
             return 0;
         }
-        if (sniff_file(path, nofollow, &fst, &is_image) < 0) {
+        /* AT_FDCWD: a path the user named, opened as such. */
+        if (sniff_file(dirfd, dirfd == AT_FDCWD ? path : name, path,
+                       nofollow, &fst, &is_image) < 0) {
             l->walk_errors++;
             return 0;
         }
         if (!is_image) {
-            count_entry(c, &l->ignored, rel);
+            scan_count(c, &l->ignored, rel);
             return 0;
         }
     }
@@ -410,193 +428,11 @@ scan_file(struct scan_ctx *c, const char *path, size_t pathlen,
         if (seen_add(c, (uint64_t)fst.st_dev, (uint64_t)fst.st_ino, &dup) < 0)
             return -1;
         if (dup)        /* the same file, reached again through a link */
-            return add_task(c, path, pathlen, rel, &fst, TASK_SKIPPED,
+            return scan_add_task(c, path, pathlen, rel, &fst, TASK_SKIPPED,
                             ERR_DUPLICATE, "the same file as another input "
                             "(reached again through a link)");
     }
-    return add_task(c, path, pathlen, rel, &fst, TASK_OK, ERR_NONE, NULL);
-}
-
-/* ------------------------------------------------------------------------
- * Walking
- */
-
-static int
-compar_names(const FTSENT **a, const FTSENT **b)
-{
-    return strcmp((*a)->fts_name, (*b)->fts_name);
-}
-
-/* Report a problem with an fts entry below the root; a root is fatal. */
-static int
-walk_problem(struct scan_ctx *c, const FTSENT *e, const char *what)
-{
-    const char *reason = strerror(e->fts_errno);
-
-    if (e->fts_level == FTS_ROOTLEVEL) {
-        errorf("cannot read '%s': %s", e->fts_path, reason);
-        return -1;
-    }
-    warnf("%s '%s': %s", what, e->fts_path, reason);
-    c->l->walk_errors++;
-    return 0;
-}
-
-/*
- * A non-directory entry below the root.  fts was opened with FTS_NOSTAT
- * (its per-entry struct stat more than doubles its memory on a directory
- * of a million files), so the one stat() of the file is ours: lstat() in
- * a physical walk, stat() in a logical one.  Returns 0, or -1 when out of
- * memory.
- */
-static int
-walk_file(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
-{
-    int follow = c->opts->follow_symlinks;
-    struct stat st;
-    int r;
-
-    r = follow ? stat(e->fts_path, &st) : lstat(e->fts_path, &st);
-    if (r < 0 && follow && lstat(e->fts_path, &st) == 0 &&
-        S_ISLNK(st.st_mode)) {
-        /* A link to nothing, or to itself. */
-        if (file_filtered(c->opts, rel)) {
-            count_entry(c, &c->l->excluded, rel);
-            return 0;
-        }
-        if (!scan_has_image_ext(e->fts_name)) {
-            count_entry(c, &c->l->ignored, rel);
-            return 0;
-        }
-        return add_task(c, e->fts_path, e->fts_pathlen, rel, &st,
-                        TASK_SKIPPED, ERR_READ, "broken symbolic link");
-    }
-    if (r < 0) {
-        if (errno == ENOENT)
-            return 0;    /* gone since fts read the directory */
-        warnf("cannot stat '%s': %s", e->fts_path, strerror(errno));
-        c->l->walk_errors++;
-        return 0;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        /* fts skips the stat when the parent's link count says there are
-         * no more subdirectories; on a filesystem that miscounts, make it
-         * look again, and it will descend. */
-        if (e->fts_info == FTS_NSOK)
-            fts_set(fts, e, FTS_AGAIN);
-        return 0;
-    }
-    return scan_file(c, e->fts_path, e->fts_pathlen, rel, e->fts_name, &st,
-                     !follow);
-}
-
-/*
- * A directory about to be entered: skip it when it is the output directory
- * or an exclude names it.  0, or -1 when out of memory.
- */
-static int
-walk_enter_dir(struct scan_ctx *c, FTS *fts, FTSENT *e, const char *rel)
-{
-    struct stat st;
-    int excluded;
-
-    if (e->fts_level == FTS_ROOTLEVEL)
-        return 0;
-    /* FTS_NOSTAT leaves fts_statp unset: one stat per directory. */
-    if (c->opts->have_skip_dir && stat(e->fts_path, &st) == 0 &&
-        (uint64_t)st.st_dev == c->opts->skip_dev &&
-        (uint64_t)st.st_ino == c->opts->skip_ino) {
-        notef("not descending into '%s': it is the output directory",
-              e->fts_path);
-        fts_set(fts, e, FTS_SKIP);
-        return 0;
-    }
-    if (dir_excluded(c, rel, &excluded) < 0)
-        return -1;
-    if (excluded)
-        fts_set(fts, e, FTS_SKIP);
-    return 0;
-}
-
-/*
- * Walk the directory @root (no trailing slash except for "/").  Returns 0,
- * or -1 on a fatal problem (already reported).
- */
-static int
-walk_dir(struct scan_ctx *c, const char *root)
-{
-    char *argv[2];
-    int flags = FTS_NOCHDIR | FTS_COMFOLLOW | FTS_NOSTAT;
-    size_t rootlen = strlen(root);
-    FTS *fts;
-    int ret = 0;
-
-    flags |= c->opts->follow_symlinks ? FTS_LOGICAL : FTS_PHYSICAL;
-    c->rel_off = root[rootlen - 1] == '/' ? rootlen : rootlen + 1;
-    argv[0] = (char *)root;
-    argv[1] = NULL;
-    fts = fts_open(argv, flags, compar_names);
-    if (fts == NULL) {
-        errorf("cannot read '%s': %s", root, strerror(errno));
-        return -1;
-    }
-
-    for (;;) {
-        FTSENT *e;
-        const char *rel;
-
-        errno = 0;
-        e = fts_read(fts);
-        if (e == NULL) {
-            if (errno != 0) {
-                errorf("cannot walk '%s': %s", root, strerror(errno));
-                ret = -1;
-            }
-            break;
-        }
-        rel = e->fts_level > FTS_ROOTLEVEL ? e->fts_path + c->rel_off : "";
-
-        switch (e->fts_info) {
-        case FTS_D:
-            if (walk_enter_dir(c, fts, e, rel) < 0)
-                goto oom;
-            break;
-        case FTS_DP:
-        case FTS_DOT:
-            break;
-        case FTS_DC:
-            warnf("cannot descend into '%s': directory cycle back to '%.*s'",
-                  e->fts_path, (int)e->fts_cycle->fts_pathlen,
-                  e->fts_cycle->fts_path);
-            c->l->walk_errors++;
-            break;
-        case FTS_DNR:
-            if (walk_problem(c, e, "cannot read directory") < 0)
-                ret = -1;
-            break;
-        case FTS_NS:
-            if (walk_problem(c, e, "cannot stat") < 0)
-                ret = -1;
-            break;
-        case FTS_ERR:
-            if (walk_problem(c, e, "cannot read") < 0)
-                ret = -1;
-            break;
-        default:    /* FTS_NSOK, FTS_F, FTS_SL, FTS_SLNONE, FTS_DEFAULT */
-            if (walk_file(c, fts, e, rel) < 0)
-                goto oom;
-            break;
-        }
-        if (ret < 0)
-            break;
-    }
-    fts_close(fts);
-    return ret;
-
-oom:
-    errorf("cannot list '%s': %s", root, strerror(ENOMEM));
-    fts_close(fts);
-    return -1;
+    return scan_add_task(c, path, pathlen, rel, &fst, TASK_OK, ERR_NONE, NULL);
 }
 
 /* A root that is not a directory: its rel is its base name. */
@@ -606,7 +442,9 @@ scan_root_file(struct scan_ctx *c, const char *root, const struct stat *st)
     const char *base = strrchr(root, '/');
 
     base = base != NULL ? base + 1 : root;
-    if (scan_file(c, root, strlen(root), base, base, st, 0) < 0) {
+    /* Named by the user: followed if a link, as the scan's stat() did. */
+    c->open_follow = TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE;
+    if (scan_entry(c, AT_FDCWD, root, strlen(root), base, base, st, 0) < 0) {
         errorf("cannot list '%s': %s", root, strerror(ENOMEM));
         return -1;
     }
@@ -651,7 +489,7 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
     if (c->opts->follow_symlinks ? stat(entry, &st) : lstat(entry, &st)) {
         int err = errno;
         memset(&st, 0, sizeof(st));
-        if (add_task(c, entry, len, *rel ? rel : entry, &st, TASK_FAILED,
+        if (scan_add_task(c, entry, len, *rel ? rel : entry, &st, TASK_FAILED,
                      ERR_READ, err == ENOENT ? "listed file does not exist"
                                              : "listed file cannot be read")
             < 0)
@@ -662,13 +500,17 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
         norm = normalise_root(entry);
         if (norm == NULL)
             goto oom;
-        rc = walk_dir(c, norm);
+        rc = scan_walk_dir(c, norm);
         free(norm);
         return rc;
     }
     if (*rel == '\0')
         rel = entry;
-    if (scan_file(c, entry, len, rel,
+    /* The entry is named in full by the user: its directories are
+     * followed; the file itself only with --follow-symlinks, as above. */
+    c->open_follow = TASK_FOLLOW_DIRS |
+                     (c->opts->follow_symlinks ? TASK_FOLLOW_FILE : 0);
+    if (scan_entry(c, AT_FDCWD, entry, len, rel,
                   strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry, &st,
                   !c->opts->follow_symlinks) < 0)
         goto oom;
@@ -755,7 +597,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
             ret = -1;
             break;
         }
-        ret = walk_dir(&c, norm);
+        ret = scan_walk_dir(&c, norm);
         free(norm);
     }
 
@@ -773,5 +615,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
     }
     hashset_release(&c.seen);
     free(c.dirbuf);
+    free(c.path);
+    free(c.stack);
     return ret;
 }

@@ -17,19 +17,29 @@
  *    extension: it becomes a task with pre_status TASK_SKIPPED,
  *    ERR_NOT_REGULAR, and is never opened.
  *  - in a physical walk, a symlink below a root whose name has an image
- *    extension: a skipped ERR_NOT_REGULAR task ("symbolic link not
- *    followed"); with follow_symlinks, a dangling one: skipped, ERR_READ.
+ *    extension or that leads to a directory: a skipped ERR_SYMLINK task
+ *    ("symbolic link not followed"); with follow_symlinks, a dangling one:
+ *    skipped, ERR_READ;
+ *  - a directory below a root that cannot be opened or read (permissions,
+ *    replaced by a symlink during the walk, too deep to hold open) or an
+ *    entry that cannot be stat'ed: a failed ERR_READ task with its path
+ *    (also warned and counted in walk_errors), never a silent gap.
  * Everything else is "ignored": counted, not listed.  Hidden files and
  * directories are walked like any others, except files named
  * ".imgpool-tmp-*" (our own temporary outputs), which are ignored.
  *
- * Directories are walked with fts(3), physically (symlinks are not followed
- * unless opts->follow_symlinks; a symlink named on the command line is
- * followed).  Children are visited in strcmp() order of their names, so the
- * list order is deterministic for a given tree; roots keep their order.
- * With follow_symlinks, a link back to an ancestor directory is a warned
- * walk error, and a file reached by several routes (same dev and inode) is
- * listed once, under the first path met.
+ * Directories are walked through descriptors (scan_walk.c): the root is
+ * opened once as named (a symlink named on the command line is followed),
+ * every directory below it with openat(O_DIRECTORY | O_NOFOLLOW) from its
+ * parent, entries looked at with fstatat(AT_SYMLINK_NOFOLLOW); no path is
+ * resolved twice and depth is not limited by PATH_MAX.  Symlinks below a
+ * root are followed only with opts->follow_symlinks.  Children are visited
+ * in strcmp() order of their names, so the list order is deterministic for
+ * a given tree; roots keep their order.  With follow_symlinks, a link back
+ * to a directory being walked is a warned walk error, and a file reached
+ * by several routes (same dev and inode) is listed once, under the first
+ * path met.  Each task's open_follow (task.h) tells the worker which links
+ * it may follow on its own walk from the root to the file.
  *
  * --include/--exclude globs are matched with fnmatch(3), flags 0 (no
  * FNM_PATHNAME: '*' crosses '/'; no FNM_PERIOD) against the path relative
@@ -96,7 +106,9 @@ void scan_list_release(struct scan_list *l);
  * cannot be read is a setup error: returns -1 after printing the reason with
  * errorf().  Problems below a root (an unreadable subdirectory, a symlink
  * loop) are printed with warnf(), counted in walk_errors, and do not stop the
- * walk.  Returns 0 otherwise.
+ * walk; an unreadable subdirectory is also listed as a failed task (a loop
+ * is not: its contents are listed under the ancestor).  Returns 0
+ * otherwise.
  */
 int scan_run(const struct scan_opts *opts, struct scan_list *l);
 

@@ -7,8 +7,10 @@
  * before the one step that changes anything, the rename: the new JPEG is
  * encoded in memory, checked (a JPEG, same dimensions, small enough), the
  * input is checked to be unchanged since it was opened, the backup is
- * made, and only then is a temporary file written beside the original,
- * given its owner, mode and times, fsync'ed and renamed over it.  See
+ * made, and only then is a temporary file written beside the original
+ * (in the directory descriptor it was opened from), given its owner, mode
+ * and times, fsync'ed and swapped in while the name still holds the file
+ * that was read (outfile_commit_replace).  See
  * inplace.h for the decisions and their classes.
  */
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include "colour.h"
 #include "decode.h"
 #include "encode.h"
+#include "fault.h"
 #include "inplace.h"
 #include "mpf.h"
 #include "xmpext.h"
@@ -88,28 +91,34 @@ copy_attributes(const struct settings *s, int fd, const struct stat *st,
 }
 
 /*
- * The commit of in-place recompression: the backup, then the new bytes
- * beside the original with its attributes, renamed over it.  0, or -1
- * with @res failed.
+ * The commit of in-place recompression: the backup, then the new bytes in
+ * the directory the original was opened from (in->dirfd: no path is
+ * resolved again, so a directory swapped for a symlink since cannot send
+ * the write elsewhere), with its attributes, swapped in only while the
+ * name still holds the original (outfile_commit_replace).  0, or -1 with
+ * @res failed or skipped (input-changed).
  */
 static int
-commit_inplace(const struct settings *s, const struct task *t, int fd,
-               const struct stat *before, const struct encode_out *enc,
-               struct task_result *res)
+commit_inplace(const struct settings *s, const struct task *t,
+               const struct input *in, const struct stat *before,
+               const struct encode_out *enc, struct task_result *res)
 {
     struct outfile of;
 
     if (s->backup_dir &&
-        outfile_backup(s->backup_dir, t->rel, t->path, fd, res) < 0)
+        outfile_backup(s->backup_dir, t->rel ? t->rel : in->name, in->dirfd,
+                       in->name, in->fd, res) < 0)
         return -1;
-    if (outfile_open_beside(&of, t->path, res) < 0)
+    worker_fault_point(t, "commit");
+    if (input_recheck(t, in, res) < 0 ||
+        outfile_open_at(&of, in->dirfd, in->name, res) < 0)
         return -1;
     if (outfile_write(&of, enc->buf, enc->len, res) < 0 ||
         copy_attributes(s, of.fd, before, res) < 0) {
         outfile_abort(&of);
         return -1;
     }
-    return outfile_commit(&of, res);
+    return outfile_commit_replace(&of, before, res);
 }
 
 /* The reasons to leave the original alone before decoding it: 1 with
@@ -118,6 +127,7 @@ static int
 leave_alone_early(const struct settings *s, const struct input *in,
                   struct stat *before, struct task_result *res)
 {
+    struct stat lst;
     int q;
 
     if (in->fmt != IMGF_JPEG) {
@@ -135,6 +145,14 @@ leave_alone_early(const struct settings *s, const struct input *in,
     }
     if (fstat(in->fd, before) < 0) {
         task_result_fail(res, ERR_READ, "cannot stat: %s", strerror(errno));
+        return 1;
+    }
+    /* Reached through a link (an INPUT named as one, or --follow-
+     * symlinks): the commit would replace the link, not the file. */
+    if (fstatat(in->dirfd, in->name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISLNK(lst.st_mode)) {
+        task_result_skip(res, ERR_SYMLINK, "left alone: a symbolic link "
+                         "is not replaced in place (name its target)");
         return 1;
     }
     if (in->have_ji)    /* upright, as every record reports dimensions */
@@ -243,7 +261,7 @@ inplace_process(const struct settings *s, const struct task *t,
     if (recompress(s, in, &enc, res) == 0 &&
         carry_extended_xmp(s, in, &enc, res) == 0 &&
         !leave_alone_late(s, in, &before, &enc, res) &&
-        commit_inplace(s, t, in->fd, &before, &enc, res) == 0)
+        commit_inplace(s, t, in, &before, &enc, res) == 0)
         res->status = TASK_OK;
     encode_out_release(&enc);
 }

@@ -6,16 +6,24 @@
  * runs the decode (libvips, full size), colour and encode stages and
  * commits in its own way.  The decisions, in order:
  *   - not a JPEG                         -> skipped, not-jpeg
+ *   - reached through a symbolic link    -> skipped, symlink (the link
+ *     would be replaced, not its target)
  *   - estimated quality <= target        -> skipped, already-compressed
  *     (unless force; this is what makes a second run change nothing)
  *   - decode fails (strict by default)   -> failed, original untouched
  *   - result not min_saving % smaller    -> skipped, no-gain
  *   - dry_run                            -> skipped, dry-run (out_bytes set)
  *   - the input changed meanwhile        -> skipped, input-changed
- *   - otherwise: backup (hard link, or copy across file systems), then a
- *     temporary file beside the original with its mode, owner, group and
- *     (unless !preserve_times) times, fsync, rename over the original,
- *     fsync of the directory.
+ *   - otherwise: backup (hard link, or copy across file systems); the walk
+ *     from the root must still lead to the directory the file was opened
+ *     in (else skipped, input-changed, or symlink for a link now on the
+ *     way); then a temporary file in that directory's descriptor with the
+ *     original's mode, owner, group and (unless !preserve_times) times,
+ *     fsync, swapped in only while the name still holds the file that was
+ *     read (device, inode, size, mtime; renameat2(RENAME_EXCHANGE) and a
+ *     swap back where supported, see outfile_commit_replace()), else
+ *     skipped, input-changed, the newer file untouched; fsync of the
+ *     directory.
  * Pixels keep their orientation and the EXIF tag is kept, so nothing is
  * rotated twice; EXIF, XMP, IPTC and the ICC profile are kept (GPS dropped
  * with strip_gps; to_srgb converts tagged images to sRGB).  CMYK and grey

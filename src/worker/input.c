@@ -3,24 +3,112 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirwalk.h"
 #include "input.h"
 
 static unsigned char head_buf[INPUT_HEAD_BYTES];
 
+/*
+ * Split t->path into the root the user named (its first *rootlen bytes)
+ * and the part below it, *rel: t->rel when t->path ends with it after a
+ * '/', else the base name.
+ */
+static const char *
+split_path(const struct task *t, size_t *rootlen)
+{
+    size_t n = strlen(t->path), k;
+    const char *slash;
+
+    if (t->rel != NULL && t->rel[0] != '\0') {
+        k = strlen(t->rel);
+        if (k <= n && strcmp(t->path + n - k, t->rel) == 0 &&
+            (k == n || t->path[n - k - 1] == '/')) {
+            *rootlen = n - k;
+            return t->path + n - k;
+        }
+    }
+    slash = strrchr(t->path, '/');
+    *rootlen = slash != NULL ? (size_t)(slash + 1 - t->path) : 0;
+    return t->path + *rootlen;
+}
+
+/* Fill @res for a walk from the root that failed with @err. */
+static void
+walk_fail(struct task_result *res, int err, const char *what)
+{
+    if (err == ELOOP)
+        task_result_skip(res, ERR_SYMLINK, "%s is a symbolic link (changed "
+                         "since the scan?); not followed (see "
+                         "--follow-symlinks)", what);
+    else if (err == ENOTDIR)
+        task_result_fail(res, ERR_READ, "%s is no longer a directory",
+                         what);
+    else
+        task_result_fail(res, ERR_READ, "cannot open %s: %s", what,
+                         strerror(err));
+}
+
+/*
+ * Open the directory that holds the file, from the root (see input.h):
+ * in->dirfd and in->name.  0, or -1 with @res failed or skipped.
+ */
+static int
+open_parent(const struct task *t, struct input *in, struct task_result *res)
+{
+    size_t rootlen, dirlen;
+    const char *rel = split_path(t, &rootlen), *slash;
+    char root[PATH_MAX];
+    int rootfd, err;
+
+    slash = strrchr(rel, '/');
+    in->name = slash != NULL ? slash + 1 : rel;
+    dirlen = slash != NULL ? (size_t)(slash - rel) : 0;
+    if (rootlen >= sizeof(root)) {
+        task_result_fail(res, ERR_READ, "cannot open the input root: %s",
+                         strerror(ENAMETOOLONG));
+        return -1;
+    }
+    memcpy(root, t->path, rootlen);
+    root[rootlen] = '\0';
+    /* The root is the user's own name for it: opened as named. */
+    rootfd = open(rootlen > 0 ? root : ".", O_RDONLY | O_DIRECTORY |
+                  O_CLOEXEC);
+    if (rootfd < 0) {
+        walk_fail(res, errno, "the input root");
+        return -1;
+    }
+    in->dirfd = dirwalk_open(rootfd, rel, dirlen,
+                             (t->open_follow & TASK_FOLLOW_DIRS)
+                             ? DIRWALK_FOLLOW : 0, 0);
+    err = errno;
+    close(rootfd);
+    if (in->dirfd < 0) {
+        walk_fail(res, err, "a directory on the way to the file");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 open_file(const struct task *t, struct input *in, struct task_result *res)
 {
+    int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
     struct stat st;
 
-    in->fd = open(t->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (open_parent(t, in, res) < 0)
+        return -1;
+    if (!(t->open_follow & TASK_FOLLOW_FILE))
+        flags |= O_NOFOLLOW;
+    in->fd = openat(in->dirfd, in->name, flags);
     if (in->fd < 0) {
-        if (errno == ELOOP)
-            task_result_fail(res, ERR_NOT_REGULAR,
-                             "symbolic link not followed");
+        if (errno == ELOOP && (flags & O_NOFOLLOW))
+            task_result_skip(res, ERR_SYMLINK, "symbolic link not "
+                             "followed (use --follow-symlinks)");
         else
             task_result_fail(res, ERR_READ, "cannot open: %s",
                              strerror(errno));
@@ -113,6 +201,7 @@ input_open(const struct settings *s, const struct task *t, struct input *in,
 {
     memset(in, 0, sizeof(*in));
     in->fd = -1;
+    in->dirfd = -1;
     if (open_file(t, in, res) < 0 || read_head(in, res) < 0)
         goto fail;
     in->fmt = sniff_format(in->head, in->head_len);
@@ -135,4 +224,34 @@ input_close(struct input *in)
     if (in->fd >= 0)
         close(in->fd);
     in->fd = -1;
+    if (in->dirfd >= 0)
+        close(in->dirfd);
+    in->dirfd = -1;
+}
+
+int
+input_recheck(const struct task *t, const struct input *in,
+              struct task_result *res)
+{
+    struct input again;
+    struct stat now, then;
+    int same;
+
+    memset(&again, 0, sizeof(again));
+    again.dirfd = -1;
+    if (open_parent(t, &again, res) < 0) {
+        if (res->err_class != ERR_SYMLINK)
+            goto moved;
+        return -1;
+    }
+    same = fstat(again.dirfd, &now) == 0 && fstat(in->dirfd, &then) == 0 &&
+           now.st_dev == then.st_dev && now.st_ino == then.st_ino;
+    close(again.dirfd);
+    if (same)
+        return 0;
+moved:
+    task_result_skip(res, ERR_INPUT_CHANGED, "the file's directory was "
+                     "moved or replaced while it was being processed; left "
+                     "alone");
+    return -1;
 }

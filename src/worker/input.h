@@ -5,10 +5,21 @@
  *   struct input in;
  *   if (input_open(s, t, &in, res) < 0) ...res is failed; nothing to close...
  *   ...decode from in.fd (pread, or a libvips source)...
+ *   input_recheck(t, &in, res);  // in place, before replacing the file
  *   input_close(&in);
  *
- * input_open() opens t->path itself (O_NOFOLLOW, O_NONBLOCK, regular files
- * only: a FIFO or device is never read, a symlink never followed), reads the
+ * input_open() reaches the file from its root, never by resolving t->path:
+ * the root (t->path without t->rel; the directory of t->path when t->rel
+ * is NULL) is opened as the user named it, each directory of t->rel with
+ * openat(O_DIRECTORY | O_NOFOLLOW) from the one before (dirwalk.h), and
+ * the file with openat(O_NOFOLLOW | O_NONBLOCK) in the last one.  A
+ * symlink on the way (a directory swapped for one since the scan) is
+ * refused: skipped, ERR_SYMLINK; it is followed only where t->open_follow
+ * allows (--follow-symlinks: the scan already walked the links, loop-safe;
+ * a path named by the user).  Regular files only: a FIFO or device is
+ * never read.  The parent directory stays open (in.dirfd, with the file's
+ * name in.name) so that in-place replacement works in the very directory
+ * the file was read from (inplace.h).  input_open() then reads the
  * first INPUT_HEAD_BYTES, sniffs the format from them (the bytes decide,
  * not the name), parses a JPEG's header, and refuses an image whose
  * declared size is over s->max_pixels before any pixel is decoded.  The
@@ -32,6 +43,8 @@
 
 struct input {
     int fd;                     /* read-only; -1 when closed */
+    int dirfd;                  /* the directory it was opened in; -1 */
+    const char *name;           /* its name there (points into t->path) */
     int64_t size;               /* bytes, from fstat */
     const unsigned char *head;  /* the first head_len bytes, or NULL */
     size_t head_len;
@@ -43,6 +56,16 @@ struct input {
 int input_open(const struct settings *s, const struct task *t,
                struct input *in, struct task_result *res);
 void input_close(struct input *in);
+
+/*
+ * Walk from the root to the file's directory again (as input_open() did)
+ * and check that it still leads to in->dirfd: a directory on the way
+ * moved or replaced since the open is noticed before anything is
+ * written.  0; or -1 with @res skipped (ERR_INPUT_CHANGED, or ERR_SYMLINK
+ * for a symbolic link now on the way).
+ */
+int input_recheck(const struct task *t, const struct input *in,
+                  struct task_result *res);
 
 /* 1 with @res failed (ERR_TOO_LARGE) when @w x @h is over s->max_pixels,
  * else 0. */

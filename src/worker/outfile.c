@@ -98,29 +98,14 @@ outfile_open(struct outfile *of, const char *output_dir, const char *out_rel,
 }
 
 int
-outfile_open_beside(struct outfile *of, const char *path,
-                    struct task_result *res)
+outfile_open_at(struct outfile *of, int dirfd, const char *name,
+                struct task_result *res)
 {
-    const char *slash = strrchr(path, '/');
-    char dir[PATH_MAX];
-
     of->fd = -1;
     of->sync_file = 1;
     of->sync_dir = 1;
-    if (slash) {
-        size_t len = slash == path ? 1 : (size_t)(slash - path);
-        if (len >= sizeof(dir)) {
-            task_result_fail(res, ERR_OUTPUT_PATH, "path too long");
-            return -1;
-        }
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-        of->name = slash + 1;
-    } else {
-        strcpy(dir, ".");
-        of->name = path;
-    }
-    of->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    of->name = name;
+    of->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (of->dirfd < 0) {
         fail_errno(res, ERR_WRITE, "cannot open the directory", errno);
         return -1;
@@ -200,8 +185,8 @@ link_keeping(int fromdir, const char *from, int flags, int dirfd,
 }
 
 int
-outfile_backup(const char *backup_dir, const char *rel, const char *src,
-               int src_fd, struct task_result *res)
+outfile_backup(const char *backup_dir, const char *rel, int src_dirfd,
+               const char *src_name, int src_fd, struct task_result *res)
 {
     struct outfile of;
     struct stat orig;
@@ -226,7 +211,7 @@ outfile_backup(const char *backup_dir, const char *rel, const char *src,
     rc = link_keeping(AT_FDCWD, fdpath, AT_SYMLINK_FOLLOW, of.dirfd, of.name,
                       src_fd, &orig);
     if (rc < 0 && errno == ENOENT)
-        rc = link_keeping(AT_FDCWD, src, 0, of.dirfd, of.name, src_fd,
+        rc = link_keeping(src_dirfd, src_name, 0, of.dirfd, of.name, src_fd,
                           &orig);
     if (rc == 0) {
         rc = fsync(of.dirfd);
@@ -339,5 +324,169 @@ outfile_commit(struct outfile *of, struct task_result *res)
     }
     close(of->dirfd);
     of->dirfd = -1;
+    return 0;
+}
+
+/* True when @a and @b describe the same file in the same state: device,
+ * inode, size and modification time (ns). */
+static int
+same_state(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+           a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* True when @name in of->dirfd is still the original @orig. */
+static int
+name_is(const struct outfile *of, const char *name, const struct stat *orig)
+{
+    struct stat st;
+
+    return fstatat(of->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           same_state(&st, orig);
+}
+
+/* Give up because the name no longer holds the original: @res skipped
+ * (ERR_INPUT_CHANGED), the temporary file removed. */
+static int
+changed(struct outfile *of, struct task_result *res)
+{
+    task_result_skip(res, ERR_INPUT_CHANGED, "the file was replaced or "
+                     "changed while it was being recompressed; left alone");
+    outfile_abort(of);
+    return -1;
+}
+
+/*
+ * The exchange went through but what came out was not the original (a
+ * save landed between the check and the exchange): put it back, and
+ * remove what is under the temporary name only if it is our new file
+ * (@mine).  Returns -1 with @res skipped.
+ */
+static int
+swap_back(struct outfile *of, const struct stat *mine, struct task_result *res)
+{
+    struct stat st;
+
+    if (renameat2(of->dirfd, of->tmp, of->dirfd, of->name,
+                  RENAME_EXCHANGE) < 0) {
+        fail_errno(res, ERR_WRITE, "the file changed during the commit and "
+                   "cannot be put back", errno);
+        /* The newer file stays under the temporary name: never removed. */
+        close(of->dirfd);
+        of->dirfd = -1;
+        return -1;
+    }
+    if (fstatat(of->dirfd, of->tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        st.st_dev == mine->st_dev && st.st_ino == mine->st_ino)
+        return changed(of, res);
+    /* A second save replaced our file under the name while the first was
+     * swapped out: the swap back brought the first back and left the
+     * second, the newest, under the temporary name.  Exchange once more
+     * so the name holds the newest; the older save, which its writer
+     * replaced itself, stays under the temporary name (never removed
+     * here: the stale sweep takes it). */
+    if (renameat2(of->dirfd, of->tmp, of->dirfd, of->name,
+                  RENAME_EXCHANGE) < 0)
+        fail_errno(res, ERR_WRITE, "the file changed during the commit and "
+                   "cannot be put back", errno);
+    else
+        task_result_skip(res, ERR_INPUT_CHANGED, "the file was replaced "
+                         "several times while it was being recompressed; "
+                         "the newest version is kept");
+    close(of->dirfd);
+    of->dirfd = -1;
+    return -1;
+}
+
+/*
+ * Replace of->name with the temporary file, without RENAME_EXCHANGE: check
+ * that the name holds @orig, then rename over it.  The window between the
+ * check and the rename (microseconds) remains: a save landing exactly
+ * there is replaced.  Filesystems without RENAME_EXCHANGE leave no better
+ * way with rename(2) alone.  0, or -1 with @res skipped or failed.
+ */
+static int
+replace_checked(struct outfile *of, const struct stat *orig,
+                struct task_result *res)
+{
+    if (!name_is(of, of->name, orig))
+        return changed(of, res);
+    if (renameat(of->dirfd, of->tmp, of->dirfd, of->name) < 0) {
+        fail_errno(res, ERR_WRITE, "cannot rename output into place", errno);
+        outfile_abort(of);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Swap the temporary file and of->name atomically, then make sure what
+ * was swapped out is @orig: if it is, remove it; if not, swap back.  0,
+ * 1 when RENAME_EXCHANGE is not supported here (nothing changed), or -1
+ * with @res skipped or failed.
+ */
+static int
+replace_exchange(struct outfile *of, const struct stat *orig,
+                 const struct stat *mine, struct task_result *res)
+{
+    if (!name_is(of, of->name, orig))
+        return changed(of, res);
+    if (renameat2(of->dirfd, of->tmp, of->dirfd, of->name,
+                  RENAME_EXCHANGE) < 0) {
+        if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP)
+            return 1;
+        if (errno == ENOENT)    /* removed or renamed meanwhile */
+            return changed(of, res);
+        fail_errno(res, ERR_WRITE, "cannot rename output into place", errno);
+        outfile_abort(of);
+        return -1;
+    }
+    if (!name_is(of, of->tmp, orig))
+        return swap_back(of, mine, res);
+    if (unlinkat(of->dirfd, of->tmp, 0) < 0) {
+        fail_errno(res, ERR_WRITE, "cannot remove the replaced original",
+                   errno);
+        close(of->dirfd);
+        of->dirfd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+int
+outfile_commit_replace(struct outfile *of, const struct stat *orig,
+                       struct task_result *res)
+{
+    struct stat mine;
+    int rc;
+
+    if (fsync(of->fd) < 0 || fstat(of->fd, &mine) < 0) {
+        fail_errno(res, ERR_WRITE, "cannot write output", errno);
+        outfile_abort(of);
+        return -1;
+    }
+    rc = close(of->fd);
+    of->fd = -1;
+    if (rc < 0) {
+        fail_errno(res, ERR_WRITE, "cannot write output", errno);
+        outfile_abort(of);
+        return -1;
+    }
+    rc = replace_exchange(of, orig, &mine, res);
+    if (rc == 1)
+        rc = replace_checked(of, orig, res);
+    if (rc < 0)
+        return -1;
+    res->out_bytes = mine.st_size;
+    rc = fsync(of->dirfd);
+    close(of->dirfd);
+    of->dirfd = -1;
+    if (rc < 0) {
+        fail_errno(res, ERR_WRITE, "cannot sync the directory", errno);
+        return -1;
+    }
     return 0;
 }

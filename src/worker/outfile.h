@@ -22,11 +22,16 @@
  * can fail returns 0 or -1 with @res failed (ERR_WRITE, ERR_NO_SPACE,
  * ERR_OUTPUT_PATH); after a failure no temporary file is left.
  *
- * In-place recompression commits differently (inplace.h): beside the
- * original (outfile_open_beside) after a backup (outfile_backup).
+ * In-place recompression commits differently (inplace.h): after a backup
+ * (outfile_backup), the temporary file is made in the directory the input
+ * was opened from (outfile_open_at, the input's directory descriptor, so
+ * no path is resolved again) and replaces the original only while the
+ * name still holds the file that was read (outfile_commit_replace).
  */
 #ifndef IMGPOOL_OUTFILE_H
 #define IMGPOOL_OUTFILE_H
+
+#include <sys/stat.h>
 
 #include "names.h"
 #include "task.h"
@@ -50,16 +55,33 @@ int outfile_commit(struct outfile *of, struct task_result *res);
 
 /*
  * For in-place replacement: the temporary file (mode 0600 until the caller
- * sets the original's) goes beside @path itself
- * (its directory is opened as named: the input was reached by the scan, so
- * its directories are not symlinks unless --follow-symlinks said so), and
- * the commit also fsyncs the directory, so the rename survives a power cut.
+ * sets the original's) is created in the directory open on @dirfd (the
+ * input's own, struct input; duplicated, the caller keeps its descriptor),
+ * to replace @name there (a pointer kept, not copied).  Commit with
+ * outfile_commit_replace(), or outfile_abort().
  */
-int outfile_open_beside(struct outfile *of, const char *path,
-                        struct task_result *res);
+int outfile_open_at(struct outfile *of, int dirfd, const char *name,
+                    struct task_result *res);
 
 /*
- * Keep a copy of the original open on @src_fd (path @src) as
+ * Replace of->name with the new file, only while the name still refers to
+ * the original @orig (fstat of the input taken when it was opened):
+ * device, inode, size and mtime (ns) are compared right before the
+ * commit.  Where the file system supports it, renameat2(RENAME_EXCHANGE)
+ * swaps the two names atomically and what was swapped out is checked
+ * again: the original is then removed, anything else (a save that landed
+ * in between) is swapped back, so a newer save is never lost.  Elsewhere
+ * the check is followed by renameat(), which leaves a window of
+ * microseconds.  The data and the directory are fsync'ed.  0; or -1 with
+ * @res skipped (ERR_INPUT_CHANGED: the new save is left in place and the
+ * temporary file removed) or failed (ERR_WRITE, ERR_NO_SPACE).
+ */
+int outfile_commit_replace(struct outfile *of, const struct stat *orig,
+                           struct task_result *res);
+
+/*
+ * Keep a copy of the original open on @src_fd (named @src_name in the
+ * directory open on @src_dirfd) as
  * @backup_dir/@rel (directories created below @backup_dir without
  * following symlinks): a hard link when both are on one file system, else
  * a copy through a temporary file, fsync'ed.  A backup is never replaced:
@@ -67,8 +89,8 @@ int outfile_open_beside(struct outfile *of, const char *path,
  * the backup; when it holds another, "@rel.~1~", "@rel.~2~", ... are used.
  * 0, or -1 with @res failed.
  */
-int outfile_backup(const char *backup_dir, const char *rel, const char *src,
-                   int src_fd, struct task_result *res);
+int outfile_backup(const char *backup_dir, const char *rel, int src_dirfd,
+                   const char *src_name, int src_fd, struct task_result *res);
 void outfile_abort(struct outfile *of);
 
 /* Write all of @buf to of->fd.  0, or -1 with @res failed. */

@@ -5,12 +5,17 @@
  * rather than to one image: starting the libraries and the test-only fault
  * injection that the crash, timeout and memory-cap tests rely on.
  */
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "img.h"
 #include "worker.h"
 
@@ -36,14 +41,41 @@ read_fault_injection(void)
     fault_glob = colon + 1;
 }
 
-/* Misbehave as IMGPOOL_FAULT asks when @t's file name matches. */
-static void
-inject_fault(const struct task *t)
+/* True when a fault is set and @t's file name matches its glob. */
+static int
+fault_matches(const struct task *t)
 {
     const char *base = strrchr(t->path, '/');
 
     base = base ? base + 1 : t->path;
-    if (!fault_kind[0] || fnmatch(fault_glob, base, 0) != 0)
+    return fault_kind[0] && fnmatch(fault_glob, base, 0) == 0;
+}
+
+void
+worker_fault_point(const struct task *t, const char *stage)
+{
+    const char *dir = getenv("IMGPOOL_FAULT_DIR");
+    struct timespec nap = { 0, 5 * 1000 * 1000 };
+    char path[PATH_MAX];
+    int fd, i;
+
+    if (strncmp(fault_kind, "wait-", 5) != 0 ||
+        strcmp(fault_kind + 5, stage) != 0 || !dir || !fault_matches(t))
+        return;
+    snprintf(path, sizeof(path), "%s/reached", dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+    snprintf(path, sizeof(path), "%s/go", dir);
+    for (i = 0; i < 12000 && access(path, F_OK) != 0; i++)
+        nanosleep(&nap, NULL);
+}
+
+/* Misbehave as IMGPOOL_FAULT asks when @t's file name matches. */
+static void
+inject_fault(const struct task *t)
+{
+    if (!fault_matches(t))
         return;
     if (strcmp(fault_kind, "crash") == 0)
         raise(SIGSEGV);
@@ -75,6 +107,7 @@ worker_run(const struct settings *s, const struct task *t,
            struct task_result *res)
 {
     inject_fault(t);
+    worker_fault_point(t, "open");
     img_process(s, t, res);
 }
 

@@ -1,0 +1,80 @@
+/*
+ * scan_int.h - what scan.c (listing, classifying, filtering) and
+ * scan_walk.c (the directory walk through descriptors) share; nothing
+ * outside the scan includes it.
+ *
+ * Call sequence: scan_run() (scan.c) fills a struct scan_ctx and calls
+ * scan_walk_dir() for each directory root; the walk calls scan_entry() for
+ * every non-directory entry, scan_add_task() for failed entries, and
+ * scan_filtered()/scan_dir_excluded()/scan_count() for the filters.
+ * Memory: the context owns path, stack and dirbuf (freed by scan_run()).
+ * Every int function returns 0, or -1 when out of memory (nothing printed)
+ * unless its comment says otherwise.
+ */
+#ifndef IMGPOOL_SCAN_INT_H
+#define IMGPOOL_SCAN_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "hashset.h"
+#include "scan.h"
+#include "task.h"
+
+/* Directories walked below a root at most: deeper ones are failed tasks
+ * (each level holds a descriptor and a stack frame). */
+#define SCAN_MAX_DEPTH 4096
+
+struct scan_devino {
+    uint64_t dev, ino;
+};
+
+struct scan_ctx {
+    const struct scan_opts *opts;
+    struct scan_list *l;
+    int root_index;
+    unsigned open_follow;    /* TASK_FOLLOW_* for the tasks being added */
+    /* The path of the entry at hand, built as the walk goes: the root,
+     * '/', then rel (which starts at rel_off). */
+    char *path;
+    size_t path_len, path_size;
+    size_t rel_off;
+    /* The directories being walked, root first (loop check). */
+    struct scan_devino *stack;
+    size_t depth, stack_size;
+    /* With follow_symlinks: the tasks already listed, by (dev, ino).  The
+     * values are indices into l->tasks, whose dev and ino are the keys, so
+     * the set costs its slots and nothing else. */
+    struct hashset seen;
+    char *dirbuf;            /* scratch for "rel/" when pruning */
+    size_t dirbuf_size;
+};
+
+/* Append a task for @path (@pathlen bytes) whose part below the root
+ * starts at @rel; copies the path. */
+int scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
+                  const char *rel, const struct stat *st,
+                  enum task_status pre, enum err_class cls, const char *msg);
+
+/* Classify and record the non-directory entry @name in @dirfd (AT_FDCWD:
+ * @path is a name the user gave); @st from fstatat(), not following links
+ * when @nofollow. */
+int scan_entry(struct scan_ctx *c, int dirfd, const char *path,
+               size_t pathlen, const char *rel, const char *name,
+               const struct stat *st, int nofollow);
+
+/* True when --include/--exclude drop the file at @rel. */
+int scan_filtered(const struct scan_opts *o, const char *rel);
+
+/* Whether an exclude names the directory at @rel: *excluded. */
+int scan_dir_excluded(struct scan_ctx *c, const char *rel, int *excluded);
+
+/* Count a non-task entry in *@counter (once over all shards). */
+void scan_count(struct scan_ctx *c, size_t *counter, const char *rel);
+
+/* Walk the directory @root (no trailing slash except "/"), opened as
+ * named.  0, or -1 on a fatal problem, already printed with errorf(). */
+int scan_walk_dir(struct scan_ctx *c, const char *root);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * fault.h - test-only stop points inside the pipeline (fault injection).
+ *
+ * Call sequence: worker_init() reads IMGPOOL_FAULT once (worker.h); stages
+ * then call worker_fault_point(t, "STAGE") at the moments a test may need
+ * to act on the file system while a file is in flight.  With
+ * IMGPOOL_FAULT="wait-STAGE:GLOB" and IMGPOOL_FAULT_DIR=DIR, a worker that
+ * reaches STAGE on a file whose name matches GLOB creates DIR/reached and
+ * waits (up to 60 s) until DIR/go exists, then carries on.  Stages:
+ *   "open"    before the input is opened (after the scan vetted it);
+ *   "commit"  in place, after the encode and the backup, before the
+ *             temporary file is made and swapped in.
+ * Without IMGPOOL_FAULT this costs one string comparison.  Cannot fail.
+ */
+#ifndef IMGPOOL_FAULT_H
+#define IMGPOOL_FAULT_H
+
+#include "task.h"
+
+void worker_fault_point(const struct task *t, const char *stage);
+
+#endif
