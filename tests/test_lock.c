@@ -266,6 +266,27 @@ Test(lock, planted_fifo_in_state_dir_is_moved_aside)
     free(dir);
 }
 
+Test(lock, hard_linked_lock_in_state_dir_is_moved_aside)
+{
+    struct run_lock lk;
+    char *target = th_path(tmp, "target"), *dir = strdup(lock_path), *data;
+    size_t len;
+
+    *strrchr(dir, '/') = '\0';
+    cr_assert(mkdir(dir, 0755) == 0);
+    th_write_file(target, "victim", 6);
+    cr_assert(link(target, lock_path) == 0);
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    data = th_read_file(target, &len);
+    cr_assert(len == 6 && memcmp(data, "victim", 6) == 0,
+              "the other name of the lock file was truncated");
+    cr_assert_eq(count_prefixed(dir, "lock.unusable-"), 1);
+    lock_release(&lk);
+    free(data);
+    free(dir);
+    free(target);
+}
+
 Test(lock, symlink_outside_a_state_dir_is_refused)
 {
     struct run_lock lk;

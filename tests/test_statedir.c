@@ -241,6 +241,46 @@ Test(statedir, database_of_another_type_is_moved_aside)
     free(p);
 }
 
+Test(statedir, hard_linked_wal_is_moved_aside_and_never_truncated)
+{
+    char *wal = th_path(sdir, "state.sqlite-wal"), *err;
+    struct state *st;
+    struct stat sb;
+
+    assert_database_works();
+    cr_assert(link(victim, wal) == 0, "link: %s", strerror(errno));
+    st = open_ok(&err);
+    cr_assert(strstr(err, "state.sqlite-wal' is a file with other hard "
+                          "links; moved aside"), "stderr: %s", err);
+    state_close(st);
+    assert_victim_untouched();
+    cr_assert(stat(victim, &sb) == 0);
+    cr_assert_eq(count_prefixed("state.sqlite-wal.unusable-"), 1);
+    assert_database_works();
+    free(err);
+    free(wal);
+}
+
+Test(statedir, root_refuses_a_state_dir_owned_by_another_user)
+{
+    struct th_capture cap;
+    struct state *st = NULL;
+    char *err;
+    int rc;
+
+    if (geteuid() != 0)
+        cr_skip_test("not root: cannot give the directory to another user");
+    cr_assert(chown(sdir, 65534, 65534) == 0);
+    th_capture_begin(&cap);
+    rc = state_open(&st, out_dir, 0, 0);
+    err = th_capture_end(&cap);
+    cr_assert_eq(rc, -1, "stderr: %s", err);
+    cr_assert(strstr(err, ".imgpool' belongs to uid 65534 and imgpool runs "
+                          "as root; remove it"), "stderr: %s", err);
+    cr_assert_eq(count_prefixed("state"), 0, "a file was created in it");
+    free(err);
+}
+
 /* Make @path unwritable: immutable as root (0 when chattr is not
  * supported here), mode 0444 otherwise. */
 static int

@@ -110,8 +110,10 @@ open_regular(int dfd, const char *name, int flags)
         close_keep_errno(fd);
         return -1;
     }
-    /* O_NONBLOCK above only keeps a planted FIFO from hanging the open. */
-    if (!S_ISREG(sb.st_mode)) {
+    /* O_NONBLOCK above only keeps a planted FIFO from hanging the open.
+     * A hard-linked file may have another name outside the tree, and the
+     * holder's line truncates it: planted too. */
+    if (!S_ISREG(sb.st_mode) || sb.st_nlink > 1) {
         close(fd);
         errno = EINVAL;
         return -1;
@@ -142,7 +144,7 @@ open_lock_file(const char *path)
     if (fd < 0 && (errno == ELOOP || errno == EINVAL) && in_state) {
         char *shown = strndup(path, dlen);
         const char *why = errno == ELOOP ? "a symbolic link"
-                                         : "not a regular file";
+                                         : "not a regular file or hard-linked";
 
         if (shown && state_dir_move_unusable(dfd, shown, name, why) == 0)
             fd = open_regular(dfd, name, O_RDWR | O_CREAT);
@@ -152,8 +154,9 @@ open_lock_file(const char *path)
     } else if (fd < 0 && (errno == ELOOP || errno == EINVAL)) {
         err = errno;
         errorf("lock file '%s' is %s, which imgpool never uses; remove it "
-               "and run again", path, err == ELOOP ? "a symbolic link"
-                                                   : "not a regular file");
+               "and run again", path,
+               err == ELOOP ? "a symbolic link"
+                            : "not a regular file or hard-linked");
         errno = err;
     } else if (fd < 0 && (errno == EACCES || errno == EPERM ||
                           errno == EROFS)) {

@@ -17,8 +17,8 @@
  * time for the message an overlapping run prints.
  *
  * Planted files: in an output tree's state directory (a directory named
- * IMGPOOL_STATE_DIR, names.h) a symbolic link or a file of another type in
- * place of the lock is moved aside with warnf() (no run can hold a lock on
+ * IMGPOOL_STATE_DIR, names.h) a symbolic link, a file of another type or a
+ * hard-linked file in place of the lock is moved aside with warnf() (no run can hold a lock on
  * it) and a fresh lock file is made; ".imgpool" itself a link is refused.
  * Elsewhere (--lock FILE) a link is refused.  A lock file this user cannot
  * write is locked read-only (warnf()).
@@ -49,7 +49,8 @@ enum lock_result {
  * is created (one level, mode 0755, with dirwalk_open()) if missing; its
  * parent must exist (ENOENT); a state directory's last component is never
  * followed (ELOOP).  @path itself must not be a symbolic link (ELOOP) and
- * must be a regular file (EINVAL), unless it lies in a state directory:
+ * must be a regular file with no other hard link (EINVAL: the holder's
+ * line would truncate the other name), unless it lies in a state directory:
  * then it is moved aside and replaced (see above).  On LOCK_OK,
  * lk->fd holds the lock; otherwise lk->fd is -1.  On LOCK_BUSY, @holder (if
  * not NULL) receives "pid N since TIME" (TIME in ISO 8601, local time with

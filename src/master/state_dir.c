@@ -44,7 +44,16 @@ state_dir_open(int out_fd, const char *shown)
     int fd = dirwalk_open(out_fd, IMGPOOL_STATE_DIR,
                           sizeof(IMGPOOL_STATE_DIR) - 1, DIRWALK_CREATE,
                           0755);
+    struct stat sb;
 
+    if (fd >= 0 && geteuid() == 0 && fstat(fd, &sb) == 0 && sb.st_uid != 0) {
+        /* Root must not work in a directory another user controls. */
+        errorf("state directory '%s' belongs to uid %ld and imgpool runs "
+               "as root; remove it (a new one is made) or run as that user",
+               shown, (long)sb.st_uid);
+        close(fd);
+        return -1;
+    }
     if (fd >= 0)
         return fd;
     if (errno == ELOOP)
@@ -125,6 +134,10 @@ unusable(int dfd, const char *file)
         return "a symbolic link";
     if (!S_ISREG(sb.st_mode))
         return "not a regular file";
+    /* Another name of the same file may lie outside the tree: SQLite would
+     * rewrite (a WAL: truncate) whatever it is. */
+    if (sb.st_nlink > 1)
+        return "a file with other hard links";
     fd = openat(dfd, file, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
                                O_CLOEXEC);
     if (fd < 0)

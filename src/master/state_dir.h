@@ -30,8 +30,10 @@
 /*
  * Open the state directory below @out_fd, creating it (mode 0755) when
  * missing.  @shown is its path as the user would type it, for messages.
- * Refused (errorf(), -1) when it is a symbolic link, not a directory, or
- * cannot be created or opened.  Returns a new descriptor the caller
+ * Refused (errorf(), -1) when it is a symbolic link, not a directory,
+ * owned by another user than root while this process runs as root (that
+ * user could swap its files under a root run), or cannot be created or
+ * opened.  Returns a new descriptor the caller
  * closes.
  */
 int state_dir_open(int out_fd, const char *shown);
@@ -39,8 +41,9 @@ int state_dir_open(int out_fd, const char *shown);
 /*
  * Check the database @name in @dfd and its journals @name-wal,
  * @name-journal and @name-shm: each that exists must be a regular file
- * this process can open for writing.  One that is a symbolic link, of
- * another type, or not writable is moved aside (state_dir_move_aside(),
+ * this process can open for writing, with no other hard link (another
+ * name of it could lie outside the tree).  One that is a symbolic link, of
+ * another type, hard-linked or not writable is moved aside (state_dir_move_aside(),
  * tag "unusable") with a warning; the caller then starts that database
  * afresh, as with a corrupt one.  Returns 0, or -1 after errorf() when a
  * file cannot be moved aside either (an immutable file, a read-only file
