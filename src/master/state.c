@@ -288,8 +288,9 @@ create_schema(sqlite3 *db)
  * planted link, another type or an unwritable file is moved aside), then
  * open it in SQLite by a path without any symbolic link, which
  * SQLITE_OPEN_NOFOLLOW insists on; SQLite opens the database and its
- * journals with O_NOFOLLOW besides.  OPEN_OK with st->db set, else
- * OPEN_FATAL after errorf().
+ * journals with O_NOFOLLOW besides.  OPEN_OK with st->db set; else
+ * OPEN_FATAL after errorf(), or OPEN_UNREADABLE with @why set (the caller
+ * closes st->db either way).
  */
 static enum open_result
 db_open_file(struct state *st, char *why, size_t size)
