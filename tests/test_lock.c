@@ -7,6 +7,7 @@
  * party is always a forked child that opens the file itself; it reports
  * back over a pipe and leaves with _exit().
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -204,23 +205,185 @@ Test(lock, released_when_the_holder_dies)
     lock_release(&lk);
 }
 
-Test(lock, symlink_is_refused)
+/* The names in @dir that start with @prefix. */
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+    struct dirent *e;
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    cr_assert(d != NULL);
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+Test(lock, planted_symlink_in_state_dir_is_moved_aside)
 {
     struct run_lock lk;
+    struct th_capture cap;
     char *target = th_path(tmp, "target");
-    char *dir = strdup(lock_path);
+    char *dir = strdup(lock_path), *err, *data;
+    size_t len;
+    struct stat sb;
 
     *strrchr(dir, '/') = '\0';
     cr_assert(mkdir(dir, 0755) == 0);
-    th_write_file(target, "", 0);
+    th_write_file(target, "victim", 6);
     cr_assert(symlink(target, lock_path) == 0);
+    th_capture_begin(&cap);
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    err = th_capture_end(&cap);
+    cr_assert(strstr(err, "lock' is a symbolic link; moved aside as "
+                          "'lock.unusable-") != NULL, "stderr: %s", err);
+    /* The lock is a new regular file; the link target never written. */
+    cr_assert(lstat(lock_path, &sb) == 0 && S_ISREG(sb.st_mode));
+    data = th_read_file(target, &len);
+    cr_assert(len == 6 && memcmp(data, "victim", 6) == 0);
+    cr_assert_eq(count_prefixed(dir, "lock.unusable-"), 1);
+    lock_release(&lk);
+    free(data);
+    free(err);
+    free(dir);
+    free(target);
+}
+
+Test(lock, planted_fifo_in_state_dir_is_moved_aside)
+{
+    struct run_lock lk;
+    char *dir = strdup(lock_path);
+    struct stat sb;
+
+    *strrchr(dir, '/') = '\0';
+    cr_assert(mkdir(dir, 0755) == 0);
+    cr_assert(mkfifo(lock_path, 0666) == 0);
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    cr_assert(lstat(lock_path, &sb) == 0 && S_ISREG(sb.st_mode));
+    cr_assert_eq(count_prefixed(dir, "lock.unusable-"), 1);
+    lock_release(&lk);
+    free(dir);
+}
+
+Test(lock, hard_linked_lock_in_state_dir_is_moved_aside)
+{
+    struct run_lock lk;
+    char *target = th_path(tmp, "target"), *dir = strdup(lock_path), *data;
+    size_t len;
+
+    *strrchr(dir, '/') = '\0';
+    cr_assert(mkdir(dir, 0755) == 0);
+    th_write_file(target, "victim", 6);
+    cr_assert(link(target, lock_path) == 0);
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    data = th_read_file(target, &len);
+    cr_assert(len == 6 && memcmp(data, "victim", 6) == 0,
+              "the other name of the lock file was truncated");
+    cr_assert_eq(count_prefixed(dir, "lock.unusable-"), 1);
+    lock_release(&lk);
+    free(data);
+    free(dir);
+    free(target);
+}
+
+Test(lock, symlink_outside_a_state_dir_is_refused)
+{
+    struct run_lock lk;
+    struct th_capture cap;
+    char *target = th_path(tmp, "target");
+    char *path = th_path(tmp, "my.lock"), *err;
+
+    th_write_file(target, "", 0);
+    cr_assert(symlink(target, path) == 0);
+    th_capture_begin(&cap);
+    errno = 0;
+    cr_assert_eq(lock_acquire(&lk, path, 0, NULL, 0), LOCK_ERROR);
+    cr_assert_eq(errno, ELOOP);
+    err = th_capture_end(&cap);
+    cr_assert_eq(lk.fd, -1);
+    cr_assert(strstr(err, "my.lock' is a symbolic link") &&
+              strstr(err, "remove it and run again"), "stderr: %s", err);
+    {
+        size_t len;
+        char *data = th_read_file(target, &len);
+        cr_assert_eq(len, 0, "the link's target was written");
+        free(data);
+    }
+    lock_release(&lk);
+    free(err);
+    free(path);
+    free(target);
+}
+
+Test(lock, symlinked_state_dir_is_refused)
+{
+    struct run_lock lk;
+    struct th_capture cap;
+    char *victim = th_path(tmp, "victim"), *dir = strdup(lock_path), *err;
+
+    th_mkdirs(victim);
+    *strrchr(dir, '/') = '\0';
+    cr_assert(symlink(victim, dir) == 0);
+    th_capture_begin(&cap);
     errno = 0;
     cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_ERROR);
     cr_assert_eq(errno, ELOOP);
-    cr_assert_eq(lk.fd, -1);
-    lock_release(&lk);
+    err = th_capture_end(&cap);
+    cr_assert(strstr(err, ".imgpool' is a symbolic link") &&
+              strstr(err, "run again"), "stderr: %s", err);
+    cr_assert_eq(count_prefixed(victim, ""), 2, "something was created in "
+                 "the link's target");
+    free(err);
     free(dir);
-    free(target);
+    free(victim);
+}
+
+/* Make @path unwritable for this process: immutable as root, mode 0444
+ * otherwise.  1 when done (undo with make_writable()). */
+static int
+make_unwritable(const char *path)
+{
+    char cmd[4200];
+
+    if (geteuid() != 0)
+        return chmod(path, 0444) == 0;
+    snprintf(cmd, sizeof(cmd), "chattr +i '%s' 2>/dev/null", path);
+    return system(cmd) == 0;
+}
+
+static void
+make_writable(const char *path)
+{
+    char cmd[4200];
+
+    snprintf(cmd, sizeof(cmd), "chattr -i '%s' 2>/dev/null", path);
+    if (geteuid() == 0 && system(cmd) != 0)
+        cr_log_warn("cannot undo chattr +i on '%s'", path);
+    chmod(path, 0644);
+}
+
+Test(lock, unwritable_lock_file_is_locked_read_only)
+{
+    struct run_lock lk, lk2;
+    struct th_capture cap;
+    char *err;
+
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    lock_release(&lk);
+    if (!make_unwritable(lock_path))
+        cr_skip_test("cannot make the lock file unwritable here");
+    th_capture_begin(&cap);
+    cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
+    err = th_capture_end(&cap);
+    cr_assert(strstr(err, "is not writable") != NULL, "stderr: %s", err);
+    /* Still a lock: a second open file description is refused. */
+    th_capture_begin(&cap);
+    cr_assert_eq(lock_acquire(&lk2, lock_path, 0, NULL, 0), LOCK_BUSY);
+    free(th_capture_end(&cap));
+    lock_release(&lk);
+    make_writable(lock_path);
+    free(err);
 }
 
 Test(lock, missing_grandparent_is_an_error)

@@ -644,8 +644,13 @@ Test(state, symlinked_state_dir_is_refused)
     rc = state_open(&st, out_dir, 0, 0);
     err = th_capture_end(&cap);
     cr_assert_eq(rc, -1);
-    cr_assert(strstr(err, "is not a directory") != NULL, "stderr: %s", err);
+    cr_assert(strstr(err, "is a symbolic link") != NULL &&
+              strstr(err, "remove the link") != NULL, "stderr: %s", err);
     free(err);
+    free(dir);
+    /* Nothing was created where the link points. */
+    cr_assert(asprintf(&dir, "%s/state.sqlite", tmp) > 0);
+    cr_assert_not(th_exists(dir));
     free(dir);
 }
 

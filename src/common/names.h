@@ -12,13 +12,80 @@
  *   char *db = names_state_db_path(output_dir, shard_k, shard_n);
  *   ...
  *   free(db); free(lock);
+ *
+ * Temporaries (worker creates, master's sweep parses):
+ *   char tmp[NAMES_TMP_SIZE];
+ *   if (names_tmp(tmp, sizeof(tmp), getpid(), counter++) < 0) ...ERANGE...
+ *   struct names_tmp t;
+ *   switch (names_tmp_parse(entry_name, &t)) { ... }
+ *
+ * Errors: the functions that can fail return -1 (or NULL) with errno set;
+ * nothing is printed.
  */
 #ifndef IMGPOOL_NAMES_H
 #define IMGPOOL_NAMES_H
 
-/* A temporary output: IMGPOOL_TMP_PREFIX "<pid>-<n>", in the directory of
- * the file it will replace. */
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * A temporary output: IMGPOOL_TMP_PREFIX "<host>-<pid>-<n>" (names_tmp()),
+ * in the directory of the file it will replace.  <host> is
+ * names_host_id(): NAMES_HOST_LEN lowercase hex digits naming this boot of
+ * this machine and this PID namespace, so that a pid in the name means
+ * something only where <host> matches.  Releases before it wrote
+ * IMGPOOL_TMP_PREFIX "<pid>-<n>" (NAMES_TMP_LEGACY), which names no host.
+ */
 #define IMGPOOL_TMP_PREFIX ".imgpool-tmp-"
+#define NAMES_HOST_LEN 16
+/* Room for any name names_tmp() makes, with its NUL. */
+#define NAMES_TMP_SIZE 64
+
+/*
+ * The host id: a 64-bit FNV-1a hash, in hex, of
+ *   - the kernel's boot id (/proc/sys/kernel/random/boot_id: new at every
+ *     boot, different on every machine), or the host name when that cannot
+ *     be read, and
+ *   - the device and inode of this process's PID namespace
+ *     (/proc/self/ns/pid), when it can be read: two containers on one
+ *     machine count as two hosts, since a pid of one means nothing in the
+ *     other.
+ * Computed once per process (a fork keeps it: same boot, same namespace).
+ * Cannot fail: the worst case hashes an empty host name.  Returns a static
+ * string of NAMES_HOST_LEN characters.
+ */
+const char *names_host_id(void);
+
+/*
+ * Write the temporary name for (@pid, @n) into @buf: IMGPOOL_TMP_PREFIX
+ * names_host_id() "-" pid "-" n.  Returns 0, or -1 with errno ERANGE when
+ * @size is too small (NAMES_TMP_SIZE always suffices).
+ */
+int names_tmp(char *buf, size_t size, pid_t pid, unsigned n);
+
+/* What a directory entry's name says about it as a temporary. */
+enum names_tmp_kind {
+    NAMES_TMP_NONE = 0,   /* not an imgpool temporary */
+    NAMES_TMP_HOST,       /* "<host>-<pid>-<n>": host, pid and n are set */
+    NAMES_TMP_LEGACY,     /* "<pid>-<n>" of older releases: host unknown
+                             (empty), pid and n are set */
+};
+
+struct names_tmp {
+    char host[NAMES_HOST_LEN + 1];
+    long pid;
+    unsigned long n;
+};
+
+/*
+ * Parse @name (a bare name, no '/').  Anything that starts with
+ * IMGPOOL_TMP_PREFIX but has another shape is NAMES_TMP_NONE: the sweep
+ * never touches it.  @out may be NULL.  Cannot fail.
+ */
+enum names_tmp_kind names_tmp_parse(const char *name, struct names_tmp *out);
+
+/* "none", "host" or "legacy". */
+const char *names_tmp_kind_str(enum names_tmp_kind k);
 
 /* Below the output directory: the state database and the lock. */
 #define IMGPOOL_STATE_DIR ".imgpool"

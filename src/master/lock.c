@@ -25,6 +25,9 @@
 
 #include "dirwalk.h"
 #include "lock.h"
+#include "msg.h"
+#include "names.h"
+#include "state_dir.h"
 #include "util.h"
 
 #define RETRY_US 100000         /* 100 ms between attempts while waiting */
@@ -42,26 +45,27 @@ close_keep_errno(int fd)
 
 /*
  * Open the directory that holds the lock file, the first @len bytes of a
- * path the user named (symbolic links followed, ".." allowed).  When it is
- * missing, create it: one level only (the output tree's ".imgpool"), with
- * dirwalk_open() below its parent; a missing parent stays ENOENT.  Returns
- * a descriptor, AT_FDCWD for an empty @dir, or -1 with errno.
+ * path the user named (symbolic links followed, ".." allowed), except an
+ * output tree's state directory (IMGPOOL_STATE_DIR) as its last component:
+ * that one is never followed (errorf() with what to do).  When the last
+ * component is missing it is created (one level, mode 0755, with
+ * dirwalk_open()); a missing parent stays ENOENT.  Sets *@in_state when
+ * the directory is a state directory.  Returns a descriptor, AT_FDCWD for
+ * an empty @dir, or -1 with errno.
  */
 static int
-open_lock_dir(const char *dir, size_t len)
+open_lock_dir(const char *dir, size_t len, int *in_state)
 {
     const int dflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
     char *copy, *last;
-    int fd, pfd, err;
+    int fd = -1, pfd, err;
 
+    *in_state = 0;
     if (len == 0)
         return AT_FDCWD;
     copy = strndup(dir, len);
     if (!copy)
         return -1;
-    fd = open(copy, dflags);
-    if (fd >= 0 || errno != ENOENT)
-        goto out;
     while (len > 1 && copy[len - 1] == '/')
         copy[--len] = '\0';
     last = strrchr(copy, '/');
@@ -74,8 +78,15 @@ open_lock_dir(const char *dir, size_t len)
         if (pfd < 0)
             goto out;
     }
+    *in_state = strcmp(last, IMGPOOL_STATE_DIR) == 0;
     fd = dirwalk_open(pfd, last, strlen(last),
-                      DIRWALK_CREATE | DIRWALK_FOLLOW, 0755);
+                      DIRWALK_CREATE | (*in_state ? 0 : DIRWALK_FOLLOW),
+                      0755);
+    if (fd < 0 && *in_state && (errno == ELOOP || errno == ENOTDIR))
+        errorf("state directory '%.*s' is %s; remove it (or replace it with "
+               "a directory) and run again", (int)len, dir,
+               errno == ELOOP ? "a symbolic link, which imgpool never follows"
+                              : "not a directory");
     close_keep_errno(pfd);
 out:
     err = errno;
@@ -84,34 +95,81 @@ out:
     return fd;
 }
 
+/* openat() the lock file, regular files only, never followed: -1 with
+ * ELOOP for a link, EINVAL for another type, or openat()'s errno. */
 static int
-open_lock_file(const char *path)
+open_regular(int dfd, const char *name, int flags)
 {
-    int flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
     struct stat sb;
-    int dfd, fd;
+    int fd = openat(dfd, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+                                   O_NOCTTY, 0644);
 
-    /* "/lock" lives in "/": keep its one slash as the directory. */
-    dfd = open_lock_dir(path, slash ? (size_t)(slash - path) + (slash == path)
-                                    : 0);
-    if (dfd == -1)
-        return -1;
-    fd = openat(dfd, name, flags, 0644);
-    close_keep_errno(dfd);
     if (fd < 0)
-        return -1;
+        return errno == EISDIR ? (errno = EINVAL, -1) : -1;
     if (fstat(fd, &sb) < 0) {
         close_keep_errno(fd);
         return -1;
     }
-    /* O_NONBLOCK above only keeps a planted FIFO from hanging the open. */
-    if (!S_ISREG(sb.st_mode)) {
+    /* O_NONBLOCK above only keeps a planted FIFO from hanging the open.
+     * A hard-linked file may have another name outside the tree, and the
+     * holder's line truncates it: planted too. */
+    if (!S_ISREG(sb.st_mode) || sb.st_nlink > 1) {
         close(fd);
         errno = EINVAL;
         return -1;
     }
+    return fd;
+}
+
+/*
+ * Open (creating) the lock file @path.  A link or a file of another type in
+ * its place is moved aside when it lies in a state directory (no run can
+ * hold a lock on it: each refuses it), else refused with errorf(); a
+ * regular file this user cannot write is locked read-only (flock needs no
+ * write access; the holder is then not recorded).  -1 with errno.
+ */
+static int
+open_lock_file(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) + (slash == path) : 0;
+    int dfd, fd, in_state, err;
+
+    /* "/lock" lives in "/": keep its one slash as the directory. */
+    dfd = open_lock_dir(path, dlen, &in_state);
+    if (dfd == -1)
+        return -1;
+    fd = open_regular(dfd, name, O_RDWR | O_CREAT);
+    if (fd < 0 && (errno == ELOOP || errno == EINVAL) && in_state) {
+        char *shown = strndup(path, dlen);
+        const char *why = errno == ELOOP ? "a symbolic link"
+                                         : "not a regular file or hard-linked";
+
+        if (shown && state_dir_move_unusable(dfd, shown, name, why) == 0)
+            fd = open_regular(dfd, name, O_RDWR | O_CREAT);
+        else
+            errno = EPERM;
+        free(shown);
+    } else if (fd < 0 && (errno == ELOOP || errno == EINVAL)) {
+        err = errno;
+        errorf("lock file '%s' is %s, which imgpool never uses; remove it "
+               "and run again", path,
+               err == ELOOP ? "a symbolic link"
+                            : "not a regular file or hard-linked");
+        errno = err;
+    } else if (fd < 0 && (errno == EACCES || errno == EPERM ||
+                          errno == EROFS)) {
+        err = errno;
+        fd = open_regular(dfd, name, O_RDONLY);
+        if (fd >= 0)
+            warnf("lock file '%s' is not writable (%s); locking it "
+                  "read-only, without recording the holder", path,
+                  strerror(err));
+        else
+            errno = err;
+    }
+    close_keep_errno(dfd);
     return fd;
 }
 

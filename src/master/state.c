@@ -45,6 +45,7 @@
 #include "msg.h"
 #include "names.h"
 #include "state.h"
+#include "state_dir.h"
 #include "util.h"
 
 /* Schema version in PRAGMA user_version; a newer one is never read. */
@@ -99,17 +100,6 @@ static int64_t
 stat_mtime_ns(const struct stat *sb)
 {
     return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
-}
-
-static char *
-str_concat(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = xmalloc(la + lb + 1);
-
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb + 1);
-    return s;
 }
 
 /* An SQLite result that says the file is not a usable database. */
@@ -184,61 +174,49 @@ db_close(struct state *st)
     st->batch_rows = 0;
 }
 
-/* Remove the journal files of a database that no longer exists, so that a
- * stale WAL is never replayed into a new database of the same name. */
-static void
-remove_sidecars(const char *path)
+/* The database's file name inside the state directory. */
+static const char *
+db_name(const struct state *st)
 {
-    static const char *const suffix[] = { "-wal", "-journal", "-shm" };
-    char *p;
+    const char *slash = strrchr(st->path, '/');
 
-    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        p = str_concat(path, suffix[i]);
-        unlink(p);
-        free(p);
-    }
+    return slash ? slash + 1 : st->path;
+}
+
+/* The state directory as the user sees it ("out/.imgpool"), for messages;
+ * the caller frees it. */
+static char *
+shown_dir(const struct state *st)
+{
+    const char *name = db_name(st);
+
+    return strndup(st->path, name > st->path ? (size_t)(name - st->path - 1)
+                                             : 0);
 }
 
 /*
  * Move the database and its journals aside as <path>.corrupt-<UTC time>
- * (plus "-N" if that exists), keeping them for inspection.  0 or -1 after
+ * (plus "-N" if that exists), keeping them for inspection; renameat() in
+ * the state directory, which never follows a link.  0 or -1 after
  * errorf().
  */
 static int
 move_aside(const struct state *st)
 {
-    static const char *const suffix[] = { "-wal", "-journal" };
-    char stamp[32], *aside, *from, *to;
-    struct stat sb;
-    struct tm tm;
-    time_t now = time(NULL);
-    size_t len;
+    char *shown = shown_dir(st);
+    int dfd, rc = -1;
 
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), ".corrupt-%Y%m%dT%H%M%SZ", &tm);
-    len = strlen(st->path) + strlen(stamp) + 16;
-    aside = xmalloc(len);
-    snprintf(aside, len, "%s%s", st->path, stamp);
-    for (int i = 1; lstat(aside, &sb) == 0; i++)
-        snprintf(aside, len, "%s%s-%d", st->path, stamp, i);
-
-    if (rename(st->path, aside) < 0 && errno != ENOENT) {
-        errorf("cannot move unreadable state database '%s' aside: %s",
-               st->path, strerror(errno));
-        free(aside);
+    if (!shown) {
+        errorf("cannot move the state database aside: out of memory");
         return -1;
     }
-    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        from = str_concat(st->path, suffix[i]);
-        to = str_concat(aside, suffix[i]);
-        if (rename(from, to) < 0)
-            unlink(from);
-        free(from);
-        free(to);
+    dfd = state_dir_open(st->out_fd, shown);
+    if (dfd >= 0) {
+        rc = state_dir_move_aside(dfd, shown, db_name(st), "corrupt");
+        close(dfd);
     }
-    remove_sidecars(st->path);
-    free(aside);
-    return 0;
+    free(shown);
+    return rc;
 }
 
 /* The integer in the first column of @sql's first row; SQLITE_OK or an
@@ -306,35 +284,60 @@ create_schema(sqlite3 *db)
 }
 
 /*
+ * Check the state directory's files for this database (state_dir.h: a
+ * planted link, another type or an unwritable file is moved aside), then
+ * open it in SQLite by a path without any symbolic link, which
+ * SQLITE_OPEN_NOFOLLOW insists on; SQLite opens the database and its
+ * journals with O_NOFOLLOW besides.  OPEN_OK with st->db set; else
+ * OPEN_FATAL after errorf(), or OPEN_UNREADABLE with @why set (the caller
+ * closes st->db either way).
+ */
+static enum open_result
+db_open_file(struct state *st, char *why, size_t size)
+{
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                      SQLITE_OPEN_NOFOLLOW;
+    enum open_result res = OPEN_FATAL;
+    char *shown = shown_dir(st), *path = NULL;
+    struct stat sb;
+    int dfd = -1, rc;
+
+    if (!shown) {
+        errorf("cannot open the state database: out of memory");
+        return OPEN_FATAL;
+    }
+    dfd = state_dir_open(st->out_fd, shown);
+    if (dfd < 0 || state_dir_check_files(dfd, shown, db_name(st)) < 0)
+        goto out;
+    if (fstatat(dfd, db_name(st), &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        state_dir_remove_journals(dfd, db_name(st));
+    path = state_dir_sqlite_path(st->out_fd, st->out_len ? st->out_dir : "",
+                                 db_name(st));
+    if (!path)
+        goto out;
+    rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+    res = rc == SQLITE_OK ? OPEN_OK : open_failed(st, rc, "open", why, size);
+out:
+    if (dfd >= 0)
+        close(dfd);
+    free(path);
+    free(shown);
+    return res;
+}
+
+/*
  * Open st->path, create or check the schema, prepare the statements.
  * On OPEN_UNREADABLE, @why says what is wrong and the handle is closed.
  */
 static enum open_result
 db_open(struct state *st, char *why, size_t size)
 {
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                SQLITE_OPEN_NOFOLLOW;
     int rc, app_id = 0, version = 0, ntables = 0;
     enum open_result res;
-    struct stat sb;
 
-    if (lstat(st->path, &sb) < 0) {
-        if (errno != ENOENT) {
-            errorf("cannot read state database '%s': %s", st->path,
-                   strerror(errno));
-            return OPEN_FATAL;
-        }
-        remove_sidecars(st->path);
-    } else if (!S_ISREG(sb.st_mode)) {
-        snprintf(why, size, "not a regular file");
-        return OPEN_UNREADABLE;
-    }
-
-    rc = sqlite3_open_v2(st->path, &st->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        res = open_failed(st, rc, "open", why, size);
+    res = db_open_file(st, why, size);
+    if (res != OPEN_OK)
         goto fail;
-    }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 
@@ -572,17 +575,11 @@ state_open(struct state **stp, const char *output_dir, int shard_k,
                strerror(errno));
         goto fail;
     }
-    /* Created if missing, never followed: the database stays in the tree. */
-    dfd = dirwalk_open(st->out_fd, IMGPOOL_STATE_DIR,
-                       sizeof(IMGPOOL_STATE_DIR) - 1, DIRWALK_CREATE, 0755);
-    if (dfd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-        errorf("state directory '%s' is not a directory", dir);
+    /* Created if missing, never followed: the database stays in the tree;
+     * a link or a file in its place is refused with what to do. */
+    dfd = state_dir_open(st->out_fd, dir);
+    if (dfd < 0)
         goto fail;
-    }
-    if (dfd < 0) {
-        errorf("cannot create '%s': %s", dir, strerror(errno));
-        goto fail;
-    }
     close(dfd);
     free(dir);
     dir = NULL;

@@ -74,8 +74,13 @@ struct state_roots {
  * ".imgpool" directory is created, mode 0755).  @shard_n 0 or 1 means no
  * sharding, else @shard_k is 0 .. @shard_n - 1.  Returns 0 and sets *st,
  * or -1 after errorf() (output dir unwritable, database in use by another
- * process, ".imgpool" not a directory).  An unreadable database is not an
- * error: it is reported with warnf() and replaced.
+ * process, ".imgpool" a symbolic link or not a directory, a planted or
+ * unwritable state file that cannot be moved aside: the message names it
+ * and says what to do).  An unreadable database is not an error: it is
+ * reported with warnf() and replaced; so is a symbolic link, a file of
+ * another type or an unwritable file in place of the database or its
+ * journals (moved aside, state_dir.h).  Nothing in the state directory is
+ * ever followed.
  */
 int state_open(struct state **st, const char *output_dir, int shard_k,
                int shard_n);
