@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "names.h"
 
 #include "e2e_fixture.h"
 
@@ -478,17 +479,19 @@ Test(e2e, stale_temporary_files_of_dead_runs_are_removed)
 {
     struct th_run r;
     const char *args[] = { "thumbnail", in, "-o", out, NULL };
-    char name[64], *stale, *live;
+    char name[NAMES_TMP_SIZE + 8], tmpname[NAMES_TMP_SIZE], *stale, *live;
     pid_t dead = fork();
 
     if (dead == 0)
         _exit(0);
     waitpid(dead, NULL, 0);
     add_input("rgb.jpg", "sub/rgb.jpg");
-    snprintf(name, sizeof(name), "sub/.imgpool-tmp-%d-7", (int)dead);
+    names_tmp(tmpname, sizeof(tmpname), dead, 7);
+    snprintf(name, sizeof(name), "sub/%s", tmpname);
     stale = th_path(out, name);
     th_write_file(stale, "half", 4);
-    snprintf(name, sizeof(name), "sub/.imgpool-tmp-%d-7", (int)getpid());
+    names_tmp(tmpname, sizeof(tmpname), getpid(), 7);
+    snprintf(name, sizeof(name), "sub/%s", tmpname);
     live = th_path(out, name);
     th_write_file(live, "busy", 4);
     th_run(&r, args);

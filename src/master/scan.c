@@ -46,12 +46,13 @@
 
 #include "hashset.h"
 #include "msg.h"
+#include "names.h"
 #include "scan.h"
 #include "scan_int.h"
 #include "sniff.h"
 
 /* Prefix of the temporary files our own atomic writes leave behind. */
-#define SCAN_TMP_PREFIX ".imgpool-tmp-"
+#define SCAN_TMP_PREFIX IMGPOOL_TMP_PREFIX
 
 static const char *const image_exts[] = {
     "jpg", "jpeg", "jpe", "jfif", "jif",

@@ -70,8 +70,12 @@ open_dir(const char *root, const char *rel, struct task_result *res,
 static int
 open_tmp(struct outfile *of, mode_t mode, struct task_result *res)
 {
-    snprintf(of->tmp, sizeof(of->tmp), OUTFILE_TMP_PREFIX "%ld-%u",
-             (long)getpid(), tmp_counter++);
+    if (names_tmp(of->tmp, sizeof(of->tmp), getpid(), tmp_counter++) < 0) {
+        fail_errno(res, ERR_WRITE, "cannot name temporary output", errno);
+        close(of->dirfd);
+        of->dirfd = -1;
+        return -1;
+    }
     of->fd = openat(of->dirfd, of->tmp,
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     mode);

@@ -15,7 +15,7 @@
  * the output's directory with dirwalk_open() (common/dirwalk.h), one
  * component at a time with O_NOFOLLOW, creating what is missing, so a
  * symlink planted inside the output tree can never redirect a write
- * (ERR_OUTPUT_PATH).  The data goes to OUTFILE_TMP_PREFIX "<pid>-<n>" in
+ * (ERR_OUTPUT_PATH).  The data goes to names_tmp() ("<host>-<pid>-<n>") in
  * that directory (O_CREAT | O_EXCL | O_NOFOLLOW); commit fsyncs it (when
  * durable) and renames it over the final name, which replaces a file or a
  * symlink of that name but never writes through one.  Every function that
@@ -42,7 +42,7 @@ struct outfile {
     int dirfd;
     int fd;
     const char *name;   /* points into the out_rel given to open */
-    char tmp[64];
+    char tmp[NAMES_TMP_SIZE];
     int sync_file;      /* fsync the data before the rename */
     int sync_dir;       /* fsync the directory after the rename */
 };
