@@ -1,12 +1,19 @@
 /*
  * colour.c - the colour stage; see colour.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <lcms2.h>
 
 #include <vips/vips.h>
 
 #include "colour.h"
+#include "decode.h"
+#include "icc.h"
+#include "pixels.h"
+#include "warn.h"
 
 int
 colour_begin(struct colour *c, const struct settings *s, int bands,
@@ -27,6 +34,130 @@ colour_begin(struct colour *c, const struct settings *s, int bands,
     return 0;
 }
 
+/*
+ * libvips' built-in generic CMYK profile (what its own path uses for CMYK
+ * without one), loaded once per process; NULL when libvips has none.
+ */
+static const void *
+generic_cmyk(size_t *len)
+{
+    static VipsBlob *blob;
+    static int tried;
+
+    if (!tried) {
+        tried = 1;
+        if (vips_profile_load("cmyk", &blob, NULL)) {
+            vips_error_clear();
+            blob = NULL;
+        }
+    }
+    if (!blob)
+        return NULL;
+    return vips_blob_get(blob, len);
+}
+
+/* CMYK rows: the embedded profile if usable, else the generic one. */
+static void
+begin_cmyk(struct colour *c, const struct decoded *d,
+           struct task_result *res)
+{
+    enum icc_pixels px = d->cmyk_inverted ? ICC_PX_CMYK_INVERTED
+                                          : ICC_PX_CMYK;
+    const void *generic;
+    char msg[160];
+    size_t len;
+
+    c->cmyk = 1;
+    c->cmyk_inverted = d->cmyk_inverted;
+    c->out_bands = 3;
+    if (d->icc) {
+        c->pre = icc_lookup(d->icc, d->icc_len, px);
+        if (c->pre->outcome == ICC_TRANSFORM) {
+            snprintf(res->colour, sizeof(res->colour), "cmyk:profile%s",
+                     c->pre->intent == INTENT_PERCEPTUAL ? "-perceptual"
+                                                         : "");
+            return;
+        }
+        snprintf(msg, sizeof(msg), "%s; a generic CMYK conversion is used",
+                 c->pre->why);
+        warn_append(res, msg);
+    }
+    snprintf(res->colour, sizeof(res->colour), "cmyk:generic");
+    generic = generic_cmyk(&len);
+    c->pre = generic ? icc_lookup(generic, len, px) : NULL;
+    if (c->pre && c->pre->outcome != ICC_TRANSFORM)
+        c->pre = NULL;          /* then the naive formula (cmyk_row) */
+}
+
+/* RGB, RGBA or grey rows with profile d->icc. */
+static void
+begin_profile(struct colour *c, const struct decoded *d,
+              struct task_result *res)
+{
+    enum icc_pixels px;
+    const struct icc_xform *x;
+    char msg[160];
+
+    if (c->in_bands == 1)
+        px = ICC_PX_GREY;
+    else if (c->in_bands == 3)
+        px = d->grey_source ? ICC_PX_GREY_RGB : ICC_PX_RGB;
+    else
+        px = d->grey_source ? ICC_PX_GREY_RGBA : ICC_PX_RGBA;
+    x = icc_lookup(d->icc, d->icc_len, px);
+    switch (x->outcome) {
+    case ICC_IDENTITY:
+        snprintf(res->colour, sizeof(res->colour), "srgb-profile");
+        return;
+    case ICC_UNUSABLE:
+        snprintf(msg, sizeof(msg), "%s; it is ignored", x->why);
+        warn_append(res, msg);
+        snprintf(res->colour, sizeof(res->colour), "none:unusable-profile");
+        return;
+    case ICC_TRANSFORM:
+        break;
+    }
+    snprintf(res->colour, sizeof(res->colour), "icc:%s",
+             icc_intent_str(x->intent));
+    if (c->in_bands == 4)
+        c->pre = x;             /* before alpha is flattened */
+    else
+        c->post = x;
+}
+
+int
+colour_begin_decoded(struct colour *c, const struct settings *s,
+                     const struct decoded *d, int width,
+                     struct task_result *res)
+{
+    if (colour_begin(c, s, d->bands, width) < 0)
+        return -1;
+    res->colour[0] = '\0';
+    if (d->cmyk && d->bands == 4)
+        begin_cmyk(c, d, res);
+    else if (d->icc && d->icc_len > 0)
+        begin_profile(c, d, res);
+    return 0;
+}
+
+/* CMYK row @in as RGB into @out, without a profile: each ink darkens its
+ * complement in proportion, and black all three. */
+static void
+cmyk_row(const unsigned char *in, int w, int inverted, unsigned char *out)
+{
+    int x, k;
+
+    for (x = 0; x < w; x++, in += 4, out += 3) {
+        unsigned black = inverted ? in[3] : 255u - in[3];
+
+        for (k = 0; k < 3; k++) {
+            unsigned v = inverted ? in[k] : 255u - in[k];
+
+            out[k] = (unsigned char)((v * black + 127) / 255);
+        }
+    }
+}
+
 unsigned char *
 colour_row_in(struct colour *c, struct resize *rz)
 {
@@ -36,10 +167,48 @@ colour_row_in(struct colour *c, struct resize *rz)
 void
 colour_row_done(struct colour *c, struct resize *rz)
 {
-    if (c->scratch)
+    if (c->cmyk) {
+        if (c->pre)
+            icc_apply(c->pre, c->scratch, resize_row(rz), (size_t)c->width);
+        else
+            cmyk_row(c->scratch, c->width, c->cmyk_inverted, resize_row(rz));
+    } else if (c->scratch) {
+        if (c->pre)
+            icc_apply(c->pre, c->scratch, c->scratch, (size_t)c->width);
         colour_flatten_row(c->scratch, c->width, c->background,
                            resize_row(rz));
+    }
     resize_push(rz);
+}
+
+int
+colour_after_resize(struct colour *c, struct pixels *px,
+                    struct task_result *res)
+{
+    struct pixels rgb;
+    int y;
+
+    if (!c->post)
+        return 0;
+    if (c->post->in_bytes == c->post->out_bytes) {
+        for (y = 0; y < px->height; y++)
+            icc_apply(c->post, pixels_row(px, y), pixels_row(px, y),
+                      (size_t)px->width);
+        return 0;
+    }
+    /* Grey with a grey profile: the result is RGB. */
+    pixels_init(&rgb);
+    if (pixels_alloc(&rgb, px->width, px->height, 3) < 0) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate %dx%d "
+                         "image", px->width, px->height);
+        return -1;
+    }
+    for (y = 0; y < px->height; y++)
+        icc_apply(c->post, pixels_row(px, y), pixels_row(&rgb, y),
+                  (size_t)px->width);
+    pixels_release(px);
+    *px = rgb;
+    return 0;
 }
 
 void

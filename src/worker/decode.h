@@ -69,6 +69,11 @@ struct decoded {
     int source_420;             /* a 4:2:0 colour JPEG (encode.h) */
     int progressive;            /* a progressive JPEG */
     int tagged;                 /* embedded ICC profile or CMYK */
+    unsigned char *icc;         /* direct: the embedded profile, or NULL */
+    size_t icc_len;
+    int cmyk;                   /* direct: rows are CMYK (bands 4) */
+    int cmyk_inverted;          /* ... with 255 meaning no ink (Adobe) */
+    int grey_source;            /* direct: grey expanded to RGB(A) */
     struct pixels px;           /* direct decoders: the resized pixels */
     struct _VipsImage *image;   /* libvips decoder: the lazy image */
     struct _VipsObject *ctx;    /* holds image and its intermediates */

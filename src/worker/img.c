@@ -134,13 +134,16 @@ decode_resized(const struct settings *s, const struct input *in,
     resize_plan(s, d->width, d->height, d->orientation, &x, &y);
     decode_scale(dec, &x, &y);
     memset(&rz, 0, sizeof(rz));
-    if (colour_begin(&c, s, d->bands, x.in) < 0 ||
+    if (colour_begin_decoded(&c, s, d, x.in, res) < 0 ||
         resize_begin(&rz, c.out_bands, &x, &y, &d->px) < 0)
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate %dx%d "
                          "image", x.out, y.out);
     else
         rc = decode_rows(dec, &c, &rz, res);
     resize_end(&rz);
+    /* ICC to sRGB on the resized pixels only (colour.h). */
+    if (rc == 0)
+        rc = colour_after_resize(&c, &d->px, res);
     colour_end(&c);
     /* The decoder is done with: its memory goes before the encode. */
     decode_close(dec);
