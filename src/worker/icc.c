@@ -6,6 +6,7 @@
  * installed for its own use of the same library; every failure ends as
  * ICC_UNUSABLE with a reason the colour stage turns into a warning.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,28 @@
 #define ICC_GREY_X3_8 (COLORSPACE_SH(PT_GRAY) | CHANNELS_SH(1) | \
                        EXTRA_SH(3) | BYTES_SH(1))
 
+/*
+ * The fast path for the common profiles: an RGB matrix/TRC profile to
+ * sRGB is three curves, a 3x3 matrix and sRGB's inverse curve.  lcms2's
+ * own 8-bit transform does the same in fixed point several times slower
+ * (a thumbnail's worth of pixels took longer than decoding it), so these
+ * profiles get tables of their own: the curves per input level, the
+ * matrix from the profile's colorants to sRGB's, and sRGB's inverse
+ * curve at 16-bit resolution.  Grey profiles become a 256-entry table
+ * computed by lcms2 itself.  Either is used only when it agrees with the
+ * lcms2 transform within a level on the colour chart (fast_agrees).
+ */
+#define FAST_OUT_BITS 16
+struct icc_fast {
+    float lin[3][256];          /* input level -> linear, per channel */
+    float m[9];                 /* linear input -> linear sRGB */
+    unsigned char grey[256][3]; /* grey kinds: level -> sRGB */
+    int is_grey;
+};
+
+/* Linear [0,1] in 1/65535 steps -> sRGB 8-bit. */
+static unsigned char srgb_out[1 << FAST_OUT_BITS];
+
 struct icc_entry {
     XXH128_hash_t hash;
     size_t len;
@@ -31,6 +54,7 @@ struct icc_entry {
 };
 
 static struct {
+    int have_srgb_out;
     cmsContext ctx;
     cmsHPROFILE srgb;
     unsigned long clock;
@@ -170,6 +194,194 @@ space_fits(cmsHPROFILE h, enum icc_pixels px)
     return cs == cmsSigRgbData;
 }
 
+static void
+fill_srgb_out(void)
+{
+    int i;
+
+    if (cache.have_srgb_out)
+        return;
+    for (i = 0; i < (1 << FAST_OUT_BITS); i++) {
+        double v = (double)i / ((1 << FAST_OUT_BITS) - 1);
+
+        v = v <= 0.0031308 ? 12.92 * v : 1.055 * pow(v, 1 / 2.4) - 0.055;
+        srgb_out[i] = (unsigned char)lrint(v * 255);
+    }
+    cache.have_srgb_out = 1;
+}
+
+/* The colorants of matrix/TRC profile @h as the columns of @m. */
+static int
+colorants(cmsHPROFILE h, double m[9])
+{
+    static const cmsTagSignature tags[3] = {
+        cmsSigRedColorantTag, cmsSigGreenColorantTag, cmsSigBlueColorantTag};
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        const cmsCIEXYZ *c = cmsReadTag(h, tags[k]);
+
+        if (!c)
+            return -1;
+        m[k] = c->X;
+        m[3 + k] = c->Y;
+        m[6 + k] = c->Z;
+    }
+    return 0;
+}
+
+/* @a inverted into @inv.  -1 when singular. */
+static int
+invert3(const double a[9], double inv[9])
+{
+    double det = a[0] * (a[4] * a[8] - a[5] * a[7]) -
+                 a[1] * (a[3] * a[8] - a[5] * a[6]) +
+                 a[2] * (a[3] * a[7] - a[4] * a[6]);
+
+    if (fabs(det) < 1e-9)
+        return -1;
+    inv[0] = (a[4] * a[8] - a[5] * a[7]) / det;
+    inv[1] = (a[2] * a[7] - a[1] * a[8]) / det;
+    inv[2] = (a[1] * a[5] - a[2] * a[4]) / det;
+    inv[3] = (a[5] * a[6] - a[3] * a[8]) / det;
+    inv[4] = (a[0] * a[8] - a[2] * a[6]) / det;
+    inv[5] = (a[2] * a[3] - a[0] * a[5]) / det;
+    inv[6] = (a[3] * a[7] - a[4] * a[6]) / det;
+    inv[7] = (a[1] * a[6] - a[0] * a[7]) / det;
+    inv[8] = (a[0] * a[4] - a[1] * a[3]) / det;
+    return 0;
+}
+
+/* Curves and matrix of RGB matrix/TRC profile @h into @f.  0, or -1. */
+static int
+fast_matrix(struct icc_fast *f, cmsHPROFILE h)
+{
+    static const cmsTagSignature trc[3] = {
+        cmsSigRedTRCTag, cmsSigGreenTRCTag, cmsSigBlueTRCTag};
+    double a[9], srgb[9], inv[9];
+    int i, j, k;
+
+    if (colorants(h, a) < 0 || colorants(cache.srgb, srgb) < 0 ||
+        invert3(srgb, inv) < 0)
+        return -1;
+    for (i = 0; i < 3; i++)
+        for (j = 0; j < 3; j++) {
+            double v = 0;
+
+            for (k = 0; k < 3; k++)
+                v += inv[3 * i + k] * a[3 * k + j];
+            f->m[3 * i + j] = (float)v;
+        }
+    for (k = 0; k < 3; k++) {
+        const cmsToneCurve *c = cmsReadTag(h, trc[k]);
+
+        if (!c)
+            return -1;
+        for (i = 0; i < 256; i++)
+            f->lin[k][i] = cmsEvalToneCurveFloat(c, (cmsFloat32Number)i /
+                                                        255.0f);
+    }
+    return 0;
+}
+
+/* Grey: lcms2's own answer for each of the 256 levels. */
+static void
+fast_grey(struct icc_fast *f, const struct icc_xform *x)
+{
+    unsigned char in[256 * 4], out[256 * 4];
+    int i;
+
+    for (i = 0; i < 256; i++)
+        memset(in + (size_t)i * x->in_bytes, i, (size_t)x->in_bytes);
+    cmsDoTransform(x->handle, in, out, 256);
+    for (i = 0; i < 256; i++)
+        memcpy(f->grey[i], out + (size_t)i * x->out_bytes, 3);
+    f->is_grey = 1;
+}
+
+static inline unsigned char
+to_srgb(float v)
+{
+    if (!(v > 0.0f))
+        return 0;
+    if (v >= 1.0f)
+        return 255;
+    return srgb_out[(int)(v * ((1 << FAST_OUT_BITS) - 1) + 0.5f)];
+}
+
+static void
+fast_apply(const struct icc_xform *x, const unsigned char *in,
+           unsigned char *out, size_t n)
+{
+    const struct icc_fast *f = x->fast;
+    const float *m = f->m;
+    size_t i;
+
+    for (i = 0; i < n; i++, in += x->in_bytes, out += x->out_bytes) {
+        float r, g, b;
+
+        if (f->is_grey) {
+            const unsigned char *v = f->grey[in[0]];
+
+            out[0] = v[0];
+            out[1] = v[1];
+            out[2] = v[2];
+            continue;
+        }
+        r = f->lin[0][in[0]];
+        g = f->lin[1][in[1]];
+        b = f->lin[2][in[2]];
+        out[0] = to_srgb(m[0] * r + m[1] * g + m[2] * b);
+        out[1] = to_srgb(m[3] * r + m[4] * g + m[5] * b);
+        out[2] = to_srgb(m[6] * r + m[7] * g + m[8] * b);
+    }
+}
+
+/* Tables for @x (a relative colorimetric lcms2 transform of profile @h),
+ * kept when they agree with it within a level on the colour chart. */
+static void
+fast_build(struct icc_xform *x, cmsHPROFILE h)
+{
+    static unsigned char in[CHART_N * 4], a[CHART_N * 4], b[CHART_N * 4];
+    static unsigned char rgb[CHART_N * 3];
+    struct icc_fast *f;
+    int n, i, k;
+
+    if (icc_pixels_cmyk(x->px))
+        return;
+    f = calloc(1, sizeof(*f));
+    if (!f)
+        return;
+    fill_srgb_out();
+    if (icc_pixels_grey(x->px)) {
+        fast_grey(f, x);
+        x->fast = f;
+        return;
+    }
+    if (cmsIsCLUT(h, (cmsUInt32Number)x->intent, LCMS_USED_AS_INPUT) ||
+        !cmsIsMatrixShaper(h) || fast_matrix(f, h) < 0) {
+        free(f);
+        return;
+    }
+    n = icc_chart_rgb(rgb);
+    for (i = 0; i < n; i++) {
+        memcpy(in + (size_t)i * x->in_bytes, rgb + 3 * i, 3);
+        if (x->in_bytes == 4)
+            in[(size_t)i * 4 + 3] = 255;
+    }
+    cmsDoTransform(x->handle, in, a, (cmsUInt32Number)n);
+    x->fast = f;
+    fast_apply(x, in, b, (size_t)n);
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 3; k++)
+            if (abs(a[(size_t)i * x->out_bytes + k] -
+                    b[(size_t)i * x->out_bytes + k]) > 1) {
+                x->fast = NULL;
+                free(f);
+                return;
+            }
+}
+
 /* Fill @x for profile @h read as @px. */
 static void
 build(struct icc_xform *x, cmsHPROFILE h, enum icc_pixels px)
@@ -181,6 +393,7 @@ build(struct icc_xform *x, cmsHPROFILE h, enum icc_pixels px)
     size_t i;
 
     formats(px, &fin, &fout, &x->in_bytes, &x->out_bytes);
+    x->px = px;
     x->outcome = ICC_UNUSABLE;
     if (cls == cmsSigLinkClass || cls == cmsSigAbstractClass ||
         cls == cmsSigNamedColorClass) {
@@ -211,11 +424,19 @@ build(struct icc_xform *x, cmsHPROFILE h, enum icc_pixels px)
         }
     }
     cache.builds++;
-    if (x->outcome == ICC_TRANSFORM && !icc_pixels_cmyk(px) &&
-        x->intent == INTENT_RELATIVE_COLORIMETRIC && moves_nothing(x, px)) {
+    if (x->outcome != ICC_TRANSFORM)
+        return;
+    if (!icc_pixels_cmyk(px) && x->intent == INTENT_RELATIVE_COLORIMETRIC &&
+        moves_nothing(x, px)) {
         cmsDeleteTransform(x->handle);
         x->handle = NULL;
         x->outcome = ICC_IDENTITY;
+        return;
+    }
+    fast_build(x, h);
+    if (x->fast) {
+        cmsDeleteTransform(x->handle);
+        x->handle = NULL;
     }
 }
 
@@ -224,6 +445,7 @@ entry_free(struct icc_entry *e)
 {
     if (e->x.handle)
         cmsDeleteTransform(e->x.handle);
+    free(e->x.fast);
     memset(e, 0, sizeof(*e));
 }
 
@@ -296,6 +518,10 @@ icc_apply(const struct icc_xform *x, const void *in, void *out, size_t n)
     unsigned char alpha[1024];
     size_t i, k;
 
+    if (x->fast) {
+        fast_apply(x, in, out, n);      /* leaves a 4th byte alone */
+        return;
+    }
     if (x->out_bytes != 4) {
         cmsDoTransform(x->handle, in, out, (cmsUInt32Number)n);
         return;

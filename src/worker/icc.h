@@ -51,13 +51,19 @@ enum icc_pixels {
 
 enum icc_outcome { ICC_TRANSFORM = 0, ICC_IDENTITY, ICC_UNUSABLE };
 
-/* One cached result.  Owned by the cache. */
+struct icc_fast;
+
+/* One cached result.  Owned by the cache.  A transform (ICC_TRANSFORM) is
+ * carried out by lcms2 (handle) or, for the common matrix/TRC and grey
+ * profiles, by tables checked against lcms2 when built (fast). */
 struct icc_xform {
     enum icc_outcome outcome;
     int intent;                 /* lcms2 INTENT_*, when ICC_TRANSFORM */
     int in_bytes, out_bytes;    /* per pixel */
     const char *why;            /* ICC_UNUSABLE: a lowercase reason */
-    void *handle;               /* cmsHTRANSFORM, when ICC_TRANSFORM */
+    enum icc_pixels px;
+    void *handle;               /* cmsHTRANSFORM, or NULL when fast is used */
+    struct icc_fast *fast;      /* tables for matrix/TRC and grey profiles */
 };
 
 /* The cached result for @profile (@len bytes) read as @px; never NULL. */
