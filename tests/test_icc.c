@@ -63,6 +63,7 @@ static const unsigned char cmyk_patches[NPATCH][4] = {
 };
 
 static char *tmp;
+static int chart_dither;        /* write_chart() adds a fine texture */
 
 static void
 setup(void)
@@ -270,10 +271,17 @@ write_chart(const char *name, const unsigned char *patches, int bands,
     int x, y, rc;
 
     for (y = 0; y < SIDE; y++)
-        for (x = 0; x < SIDE; x++)
-            memcpy(px + ((size_t)y * SIDE + x) * bands,
-                   patches + (size_t)((y / PATCH) * 4 + x / PATCH) * bands,
+        for (x = 0; x < SIDE; x++) {
+            unsigned char *d = px + ((size_t)y * SIDE + x) * bands;
+
+            memcpy(d, patches + (size_t)((y / PATCH) * 4 + x / PATCH) * bands,
                    (size_t)bands);
+            /* A checkerboard of +-3 keeps each patch's mean and makes the
+             * file big enough for in-place recompression to replace. */
+            for (int k = 0; chart_dither && k < bands; k++)
+                if (d[k] >= 3 && d[k] <= 252)
+                    d[k] = (unsigned char)(d[k] + ((x + y) & 1 ? 3 : -3));
+        }
     im = vips_image_new_from_memory_copy(px, (size_t)SIDE * SIDE * bands,
                                          SIDE, SIDE, bands,
                                          VIPS_FORMAT_UCHAR);
@@ -735,4 +743,56 @@ Test(icc, cmyk_jpeg_without_profile_uses_the_generic_profile)
     check_against_transicc("cmyk-generic.jpg", &cmyk_patches[0][0], 4,
                            NULL, &g, 1, "cmyk:generic");
     vips_area_unref(VIPS_AREA(vb));
+}
+
+/* ---- recompression ------------------------------------------------------ */
+
+Test(icc, recompress_to_srgb_converts_with_the_same_transforms)
+{
+    struct blob p = adobe_rgb();
+    double got[NPATCH][3], want[NPATCH][3], mean, max;
+    char *in, *icc, *report = th_path(tmp, "report-ip.jsonl");
+    const char *args[] = {"recompress", "--in-place", "--to-srgb", "--force",
+                          "--report", report, NULL, NULL};
+    struct th_image img;
+    struct th_run r;
+    VipsImage *out;
+    const void *data;
+    size_t len;
+    int i;
+
+    if (!have_transicc())
+        cr_skip_test("transicc is not installed (package liblcms2-utils)");
+    chart_dither = 1;
+    in = write_chart("ip.jpg", &rgb_patches[0][0], 3, &p);
+    chart_dither = 0;
+    icc = profile_file("profile.icc", &p);
+    args[6] = in;
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "imgpool failed: %s", r.err);
+    th_run_release(&r);
+    cr_assert_eq(th_decode_jpeg(in, &img), 0);
+    for (i = 0; i < NPATCH; i++) {
+        th_mean_rgb(&img, (i % 4) * PATCH + PATCH / 2,
+                    (i / 4) * PATCH + PATCH / 2, 12, got[i]);
+        transicc(icc, 1, rgb_patches[i], 3, want[i]);
+    }
+    th_image_release(&img);
+    diff(got, want, &mean, &max);
+    cr_log_info("in-place --to-srgb against transicc: mean %.2f max %.2f",
+                mean, max);
+    cr_expect_lt(mean, TRANSICC_MEAN, "mean error %.2f", mean);
+    cr_expect_lt(max, TRANSICC_MAX, "max error %.2f", max);
+    /* The profile now says sRGB. */
+    out = vips_image_new_from_file(in, NULL);
+    cr_assert(out);
+    cr_assert_eq(vips_image_get_blob(out, VIPS_META_ICC_NAME, &data, &len),
+                 0, "no profile on the converted file");
+    cr_expect_eq(icc_lookup(data, len, ICC_PX_RGB)->outcome, ICC_IDENTITY,
+                 "the converted file's profile is not sRGB");
+    g_object_unref(out);
+    free(in);
+    free(icc);
+    free(report);
+    free(p.data);
 }

@@ -293,15 +293,138 @@ colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
     return x;
 }
 
+/* vips_image_generate() callback: rows of region @out from the input
+ * region @seq (on image @a) through transform @b. */
+static int
+keep_generate(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
+{
+    VipsRegion *ir = seq;
+    const struct icc_xform *x = b;
+    VipsRect *r = &out->valid;
+    int y;
+
+    (void)a;
+    (void)stop;
+    if (vips_region_prepare(ir, r))
+        return -1;
+    for (y = 0; y < r->height; y++)
+        icc_apply(x, VIPS_REGION_ADDR(ir, r->left, r->top + y),
+                  VIPS_REGION_ADDR(out, r->left, r->top + y),
+                  (size_t)r->width);
+    return 0;
+}
+
+/*
+ * @in (8-bit RGB, RGBA or grey) through transform @x into a new lazy
+ * image tagged with libvips' sRGB profile, held by @parent.
+ */
+static VipsImage *
+keep_transform(VipsObject *parent, VipsImage *in, const struct icc_xform *x)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
+    VipsImage *out;
+    VipsBlob *srgb = NULL;
+    const void *data;
+    size_t len;
+
+    out = t[0] = vips_image_new();
+    if (vips_image_pipelinev(out, VIPS_DEMAND_STYLE_THINSTRIP, in, NULL))
+        return NULL;
+    out->Bands = x->out_bytes;
+    out->Type = VIPS_INTERPRETATION_sRGB;
+    vips_image_remove(out, VIPS_META_ICC_NAME);
+    if (vips_profile_load("srgb", &srgb, NULL) == 0) {
+        data = vips_blob_get(srgb, &len);
+        vips_image_set_blob_copy(out, VIPS_META_ICC_NAME, data, len);
+        vips_area_unref(VIPS_AREA(srgb));
+    } else {
+        vips_error_clear();
+    }
+    if (vips_image_generate(out, vips_start_one, keep_generate, vips_stop_one,
+                            in, (void *)x))
+        return NULL;
+    return out;
+}
+
+/* The cached transform for the profile of 8-bit @in, or NULL when the
+ * image is not a layout the cache takes. */
+static const struct icc_xform *
+keep_lookup(VipsImage *in)
+{
+    const void *data;
+    size_t len;
+    enum icc_pixels px;
+
+    if (in->BandFmt != VIPS_FORMAT_UCHAR ||
+        vips_image_get_blob(in, VIPS_META_ICC_NAME, &data, &len))
+        return NULL;
+    switch (in->Bands) {
+    case 1:
+        px = ICC_PX_GREY;
+        break;
+    case 3:
+        px = ICC_PX_RGB;
+        break;
+    case 4:
+        px = ICC_PX_RGBA;
+        break;
+    default:
+        return NULL;
+    }
+    return icc_lookup(data, len, px);
+}
+
+/* res->colour, when there is a result to fill. */
+static void
+keep_say(struct task_result *res, const char *colour)
+{
+    if (res)
+        snprintf(res->colour, sizeof(res->colour), "%s", colour);
+}
+
 VipsImage *
 colour_vips_keep(const struct settings *s, VipsObject *parent, VipsImage *in)
 {
+    return colour_vips_keep_res(s, parent, in, NULL);
+}
+
+VipsImage *
+colour_vips_keep_res(const struct settings *s, VipsObject *parent,
+                     VipsImage *in, struct task_result *res)
+{
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
+    const struct icc_xform *x;
+    char msg[160];
 
     if (!s->to_srgb || !vips_image_get_typeof(in, VIPS_META_ICC_NAME) ||
         in->Type == VIPS_INTERPRETATION_CMYK)
         return in;
-    if (vips_icc_transform(in, &t[0], "srgb", "embedded", TRUE, NULL))
-        return NULL;
-    return t[0];
+    x = keep_lookup(in);
+    if (!x) {
+        /* 16-bit and other layouts: libvips converts. */
+        if (vips_icc_transform(in, &t[0], "srgb", "embedded", TRUE, NULL))
+            return NULL;
+        keep_say(res, "icc:vips");
+        return t[0];
+    }
+    switch (x->outcome) {
+    case ICC_IDENTITY:
+        keep_say(res, "srgb-profile");
+        return in;
+    case ICC_UNUSABLE:
+        /* Without @res, through the worker's GLib log handler, which
+         * adds it to the task's warnings (img.c). */
+        snprintf(msg, sizeof(msg), "%s; it is ignored", x->why);
+        if (res)
+            warn_append(res, msg);
+        else
+            g_warning("%s", msg);
+        keep_say(res, "none:unusable-profile");
+        return in;
+    case ICC_TRANSFORM:
+        break;
+    }
+    keep_say(res, x->intent == INTENT_PERCEPTUAL ? "icc:perceptual"
+                                                 : "icc:relative");
+    return keep_transform(parent, in, x);
 }

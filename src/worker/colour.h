@@ -114,9 +114,20 @@ struct _VipsImage *colour_vips_srgb8(const struct settings *s,
                                      struct _VipsImage *in);
 
 /* In-place recompression: the original's colour space, except that a
- * non-CMYK image with a profile is converted to sRGB with s->to_srgb. */
+ * non-CMYK image with a profile is converted to sRGB with s->to_srgb,
+ * through the same cached transforms as the direct decoders (8-bit grey,
+ * RGB, RGBA; libvips' own transform for other layouts), the result tagged
+ * with libvips' sRGB profile.  A profile that is sRGB in effect leaves
+ * the image as it is; an unusable one too, with a warning.
+ * colour_vips_keep_res() also says which in res->colour and puts the
+ * warning in @res; colour_vips_keep() sends the warning to GLib's log
+ * (which the worker adds to the task's warnings, img.c). */
 struct _VipsImage *colour_vips_keep(const struct settings *s,
                                     struct _VipsObject *parent,
                                     struct _VipsImage *in);
+struct _VipsImage *colour_vips_keep_res(const struct settings *s,
+                                        struct _VipsObject *parent,
+                                        struct _VipsImage *in,
+                                        struct task_result *res);
 
 #endif
