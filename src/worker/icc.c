@@ -34,15 +34,18 @@
  * computed by lcms2 itself.  Either is used only when it agrees with the
  * lcms2 transform within a level on the colour chart (fast_agrees).
  */
-#define FAST_OUT_BITS 16
+#define FAST_OUT_BITS 14
+#define FAST_LIN_BITS 15        /* linear 1.0 in the curves' tables */
+#define FAST_M_BITS 14          /* 1.0 in the matrix */
 struct icc_fast {
-    float lin[3][256];          /* input level -> linear, per channel */
-    float m[9];                 /* linear input -> linear sRGB */
+    int32_t lin[3][256];        /* input level -> linear, per channel */
+    int32_t m[9];               /* linear input -> linear sRGB */
     unsigned char grey[256][3]; /* grey kinds: level -> sRGB */
     int is_grey;
 };
 
-/* Linear [0,1] in 1/65535 steps -> sRGB 8-bit. */
+/* Linear [0,1] in 2^-FAST_OUT_BITS steps -> sRGB 8-bit (a step is a
+ * fifth of a level where sRGB is steepest, near black). */
 static unsigned char srgb_out[1 << FAST_OUT_BITS];
 
 struct icc_entry {
@@ -264,22 +267,32 @@ fast_matrix(struct icc_fast *f, cmsHPROFILE h)
     if (colorants(h, a) < 0 || colorants(cache.srgb, srgb) < 0 ||
         invert3(srgb, inv) < 0)
         return -1;
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 3; i++) {
+        double row = 0;
+
         for (j = 0; j < 3; j++) {
             double v = 0;
 
             for (k = 0; k < 3; k++)
                 v += inv[3 * i + k] * a[3 * k + j];
-            f->m[3 * i + j] = (float)v;
+            /* Sums of three products must stay within 32 bits. */
+            row += fabs(v);
+            f->m[3 * i + j] = (int32_t)lrint(v * (1 << FAST_M_BITS));
         }
+        if (row >= 3.9)
+            return -1;
+    }
     for (k = 0; k < 3; k++) {
         const cmsToneCurve *c = cmsReadTag(h, trc[k]);
 
         if (!c)
             return -1;
-        for (i = 0; i < 256; i++)
-            f->lin[k][i] = cmsEvalToneCurveFloat(c, (cmsFloat32Number)i /
-                                                        255.0f);
+        for (i = 0; i < 256; i++) {
+            double v = cmsEvalToneCurveFloat(c, (cmsFloat32Number)i / 255.0f);
+
+            v = v < 0 ? 0 : v > 1 ? 1 : v;
+            f->lin[k][i] = (int32_t)lrint(v * (1 << FAST_LIN_BITS));
+        }
     }
     return 0;
 }
@@ -299,14 +312,28 @@ fast_grey(struct icc_fast *f, const struct icc_xform *x)
     f->is_grey = 1;
 }
 
+/* A matrix row's sum (linear, FAST_LIN_BITS + FAST_M_BITS) to sRGB. */
 static inline unsigned char
-to_srgb(float v)
+to_srgb(int32_t v)
 {
-    if (!(v > 0.0f))
-        return 0;
-    if (v >= 1.0f)
-        return 255;
-    return srgb_out[(int)(v * ((1 << FAST_OUT_BITS) - 1) + 0.5f)];
+    v >>= FAST_LIN_BITS + FAST_M_BITS - FAST_OUT_BITS;
+    v = v < 0 ? 0 : v;
+    v = v > (1 << FAST_OUT_BITS) - 1 ? (1 << FAST_OUT_BITS) - 1 : v;
+    return srgb_out[v];
+}
+
+/* One RGB pixel; @in_bytes, @out_bytes constant where it is inlined. */
+static inline void
+fast_pixel(const struct icc_fast *f, const unsigned char *in,
+           unsigned char *out)
+{
+    const int32_t *m = f->m;
+    int32_t r = f->lin[0][in[0]], g = f->lin[1][in[1]],
+            b = f->lin[2][in[2]];
+
+    out[0] = to_srgb(m[0] * r + m[1] * g + m[2] * b);
+    out[1] = to_srgb(m[3] * r + m[4] * g + m[5] * b);
+    out[2] = to_srgb(m[6] * r + m[7] * g + m[8] * b);
 }
 
 static void
@@ -314,26 +341,17 @@ fast_apply(const struct icc_xform *x, const unsigned char *in,
            unsigned char *out, size_t n)
 {
     const struct icc_fast *f = x->fast;
-    const float *m = f->m;
     size_t i;
 
-    for (i = 0; i < n; i++, in += x->in_bytes, out += x->out_bytes) {
-        float r, g, b;
-
-        if (f->is_grey) {
-            const unsigned char *v = f->grey[in[0]];
-
-            out[0] = v[0];
-            out[1] = v[1];
-            out[2] = v[2];
-            continue;
-        }
-        r = f->lin[0][in[0]];
-        g = f->lin[1][in[1]];
-        b = f->lin[2][in[2]];
-        out[0] = to_srgb(m[0] * r + m[1] * g + m[2] * b);
-        out[1] = to_srgb(m[3] * r + m[4] * g + m[5] * b);
-        out[2] = to_srgb(m[6] * r + m[7] * g + m[8] * b);
+    if (f->is_grey) {
+        for (i = 0; i < n; i++, in += x->in_bytes, out += x->out_bytes)
+            memcpy(out, f->grey[in[0]], 3);
+    } else if (x->in_bytes == 3) {
+        for (i = 0; i < n; i++, in += 3, out += 3)
+            fast_pixel(f, in, out);
+    } else {
+        for (i = 0; i < n; i++, in += 4, out += 4)
+            fast_pixel(f, in, out);
     }
 }
 
