@@ -423,9 +423,12 @@ build(struct icc_xform *x, cmsHPROFILE h, enum icc_pixels px)
         return;
     }
     /* A 4-channel lookup table needs more grid points than lcms2's default
-     * to stay within a level of the profile. */
-    if (icc_pixels_cmyk(px))
-        flags |= cmsFLAGS_HIGHRESPRECALC;
+     * to stay within a level of the profile.  RGB and grey are first
+     * tried unoptimised, which is quick to set up, exact for the checks
+     * below, and all that is needed when the tables take over; lcms2's
+     * optimised transform (slow to set up) only when they do not. */
+    flags = icc_pixels_cmyk(px) ? cmsFLAGS_HIGHRESPRECALC
+                                : cmsFLAGS_NOOPTIMIZE;
     x->why = "embedded profile supports neither relative colorimetric nor "
              "perceptual intent";
     for (i = 0; i < sizeof(intents) / sizeof(intents[0]); i++) {
@@ -451,10 +454,17 @@ build(struct icc_xform *x, cmsHPROFILE h, enum icc_pixels px)
         x->outcome = ICC_IDENTITY;
         return;
     }
+    if (icc_pixels_cmyk(px))
+        return;
     fast_build(x, h);
-    if (x->fast) {
-        cmsDeleteTransform(x->handle);
-        x->handle = NULL;
+    cmsDeleteTransform(x->handle);
+    x->handle = NULL;
+    if (!x->fast)
+        x->handle = cmsCreateTransformTHR(cache.ctx, h, fin, cache.srgb, fout,
+                                          (cmsUInt32Number)x->intent, 0);
+    if (!x->fast && !x->handle) {
+        x->outcome = ICC_UNUSABLE;
+        x->why = "cannot set up a colour transform for the embedded profile";
     }
 }
 
