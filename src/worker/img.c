@@ -3,8 +3,9 @@
  * the stages of img.h run in order.
  *
  * Two shapes of the same order, depending on the decoder:
- *   direct (JPEG, PNG): decode rows -> colour (alpha) -> resize, in one
- *     streaming pass into a small buffer of output size; then the encoder
+ *   direct (JPEG, PNG): decode rows -> colour (alpha, CMYK) -> resize,
+ *     in one streaming pass into a small buffer of output size, then
+ *     colour (ICC profile to sRGB) on those few pixels; then the encoder
  *     reads it upright (orient.h) and in RGB (colour.h) row by row, with
  *     no further copy;
  *   libvips: a lazy image (decode shrinks on load, colour converts), which
