@@ -796,3 +796,54 @@ Test(icc, recompress_to_srgb_converts_with_the_same_transforms)
     free(report);
     free(p.data);
 }
+
+/* ---- the real-file corpus ----------------------------------------------- */
+
+/* Thumbnail corpus file @name on the direct path; its pixels. */
+static void
+corpus_thumb(const char *name, struct th_image *img, char colour[64])
+{
+    char *in = th_path(th_corpus_dir(), name), *out = th_path(tmp, "corpus");
+    char *report = th_path(tmp, "report-corpus.jsonl");
+    const char *args[] = {"thumbnail", "-j", "1", "--report", report, in,
+                          "-o", out, NULL};
+    struct th_run r;
+    json_t *recs, *rec;
+
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "imgpool failed: %s", r.err);
+    th_run_release(&r);
+    recs = th_read_jsonl(report);
+    rec = th_find_record(recs, name);
+    cr_assert(rec && th_json_str(rec, "output"), "no record for %s", name);
+    snprintf(colour, 64, "%s",
+             th_json_str(rec, "colour") ? th_json_str(rec, "colour") : "");
+    cr_assert_eq(th_decode_jpeg(th_json_str(rec, "output"), img), 0);
+    json_decref(recs);
+    free(in);
+    free(out);
+    free(report);
+}
+
+Test(icc, cmyk_jpeg_without_adobe_marker_is_read_as_inverted)
+{
+    struct th_image a, b;
+    char colour[64];
+    double sum = 0;
+    size_t i, n;
+
+    if (!th_corpus_dir())
+        cr_skip_test("the shared corpus is absent");
+    /* The same Pillow CMYK JPEG with and without its APP14 marker. */
+    corpus_thumb("derived_cmyk_adobe.jpg", &a, colour);
+    cr_expect_str_eq(colour, "cmyk:generic");
+    corpus_thumb("derived_cmyk_no_adobe.jpg", &b, colour);
+    cr_expect_str_eq(colour, "cmyk:generic");
+    cr_assert(a.w == b.w && a.h == b.h);
+    n = (size_t)a.w * a.h * 3;
+    for (i = 0; i < n; i++)
+        sum += abs(a.px[i] - b.px[i]);
+    cr_expect_lt(sum / n, 1.0, "mean difference %.2f", sum / n);
+    th_image_release(&a);
+    th_image_release(&b);
+}

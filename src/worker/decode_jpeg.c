@@ -15,8 +15,8 @@
  * or 3 components (grey or YCbCr, no Adobe RGB transform) or 4 (CMYK or
  * YCCK), with or without an embedded ICC profile, output JPEG with
  * metadata stripped.  The profile (APP2 "ICC_PROFILE" markers, joined by
- * libjpeg-turbo's jpeg_read_icc_profile) and the CMYK flavour (an Adobe
- * APP14 marker means inverted CMYK, as Photoshop writes it) go to the
+ * libjpeg-turbo's jpeg_read_icc_profile) and the CMYK flavour (always
+ * Adobe's inverted CMYK, as libvips takes it: read_colour) go to the
  * colour stage through struct decoded (read_colour); an untagged JPEG is
  * sRGB by convention.  Other bit depths stay with libvips.
  *
@@ -216,7 +216,10 @@ read_colour(j_decompress_ptr j, struct decoded *d, struct task_result *res)
     unsigned int len = 0;
 
     d->cmyk = j->num_components == 4;
-    d->cmyk_inverted = d->cmyk && j->saw_Adobe_marker;
+    /* Inverted whether or not the Adobe marker is there, as libvips reads
+     * it: Photoshop and Pillow write inverted CMYK, and a file that lost
+     * its APP14 marker on the way still holds inverted data. */
+    d->cmyk_inverted = d->cmyk;
     if (jpeg_read_icc_profile(j, &icc, &len) && icc && len > 0) {
         /* libjpeg's malloc()ed copy: decoded_release() frees it. */
         d->icc = icc;
