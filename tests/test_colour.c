@@ -1,13 +1,15 @@
 /*
  * test_colour.c - the colour stage on its own: alpha flattened before the
- * resize, grey expanded after it, and libvips' lazy images (CMYK, ICC,
- * grey, alpha) brought to 3-band 8-bit sRGB with the expected patch
- * values (testdata/README.md).
+ * resize, grey expanded after it, CMYK converted before it and ICC
+ * profiles after it (test_icc.c has the whole files), and libvips' lazy
+ * images (CMYK, ICC, grey, alpha) brought to 3-band 8-bit sRGB with the
+ * expected patch values (testdata/README.md).
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <lcms2.h>
 #include <vips/vips.h>
 
 #include "colour.h"
@@ -102,6 +104,107 @@ Test(colour, rows_reach_the_resizer_flattened)
     cr_expect_eq(colour_begin(&c, &s, 2, 4), -1, "2 bands are not a row "
                  "format of the direct decoders");
     colour_end(&c);
+}
+
+/* @n rows of CMYK @cmyk (one pixel each, 4 wide) through a colour stage
+ * begun for @d into identity spans; the RGB of the first pixel. */
+static void
+cmyk_through(const struct decoded *d, const unsigned char cmyk[4],
+             unsigned char rgb[3], char colour[48])
+{
+    struct settings s;
+    struct resample_span x = { 4, 4, 0, 4 }, y = { 1, 1, 0, 1 };
+    struct colour c;
+    struct resize rz;
+    struct pixels out;
+    struct task_result res;
+    unsigned char *row;
+
+    settings_init(&s, MODE_THUMBNAIL);
+    memset(&res, 0, sizeof(res));
+    pixels_init(&out);
+    cr_assert_eq(colour_begin_decoded(&c, &s, d, 4, &res), 0);
+    cr_expect_eq(c.out_bands, 3, "CMYK reaches the resizer as RGB");
+    cr_assert_eq(resize_begin(&rz, c.out_bands, &x, &y, &out), 0);
+    row = colour_row_in(&c, &rz);
+    for (int i = 0; i < 4; i++)
+        memcpy(row + 4 * i, cmyk, 4);
+    colour_row_done(&c, &rz);
+    resize_end(&rz);
+    cr_assert_eq(colour_after_resize(&c, &out, &res), 0);
+    colour_end(&c);
+    memcpy(rgb, pixels_row(&out, 0), 3);
+    memcpy(colour, res.colour, 48);
+    pixels_release(&out);
+}
+
+Test(colour, cmyk_rows_become_rgb_before_the_resize)
+{
+    struct decoded d;
+    unsigned char rgb[3];
+    char colour[48];
+
+    decoded_init(&d);
+    d.bands = 4;
+    d.cmyk = 1;
+    /* No ink is white, all ink is (near) black, plain or inverted. */
+    cmyk_through(&d, (const unsigned char[]){ 0, 0, 0, 0 }, rgb, colour);
+    cr_expect_str_eq(colour, "cmyk:generic");
+    cr_expect(rgb[0] > 245 && rgb[1] > 245 && rgb[2] > 245, "%d %d %d",
+              rgb[0], rgb[1], rgb[2]);
+    cmyk_through(&d, (const unsigned char[]){ 255, 255, 255, 255 }, rgb,
+                 colour);
+    cr_expect(rgb[0] < 60 && rgb[1] < 60 && rgb[2] < 60, "%d %d %d",
+              rgb[0], rgb[1], rgb[2]);
+    d.cmyk_inverted = 1;
+    cmyk_through(&d, (const unsigned char[]){ 255, 255, 255, 255 }, rgb,
+                 colour);
+    cr_expect(rgb[0] > 245 && rgb[1] > 245 && rgb[2] > 245,
+              "inverted no ink: %d %d %d", rgb[0], rgb[1], rgb[2]);
+    /* Full cyan: no red, plenty of green and blue. */
+    cmyk_through(&d, (const unsigned char[]){ 0, 255, 255, 255 }, rgb,
+                 colour);
+    cr_expect(rgb[0] < 40 && rgb[1] > 100 && rgb[2] > 180,
+              "inverted cyan: %d %d %d", rgb[0], rgb[1], rgb[2]);
+}
+
+Test(colour, grey_with_a_grey_profile_becomes_rgb_after_the_resize)
+{
+    cmsToneCurve *lin = cmsBuildGamma(NULL, 1.0);
+    cmsHPROFILE h = cmsCreateGrayProfile(cmsD50_xyY(), lin);
+    cmsUInt32Number n = 0;
+    struct settings s;
+    struct decoded d;
+    struct colour c;
+    struct pixels px;
+    struct task_result res;
+
+    cr_assert(cmsSaveProfileToMem(h, NULL, &n));
+    decoded_init(&d);
+    d.bands = 1;
+    d.icc = malloc(n);
+    d.icc_len = n;
+    cr_assert(cmsSaveProfileToMem(h, d.icc, &n));
+    cmsCloseProfile(h);
+    cmsFreeToneCurve(lin);
+    settings_init(&s, MODE_THUMBNAIL);
+    memset(&res, 0, sizeof(res));
+    cr_assert_eq(colour_begin_decoded(&c, &s, &d, 2, &res), 0);
+    cr_expect_str_eq(res.colour, "icc:relative");
+    cr_expect_eq(c.out_bands, 1, "grey is resized as grey");
+    pixels_init(&px);
+    cr_assert_eq(pixels_alloc(&px, 2, 1, 1), 0);
+    px.data[0] = 0;
+    px.data[1] = 128;               /* linear 0.5 is sRGB 188 */
+    cr_assert_eq(colour_after_resize(&c, &px, &res), 0);
+    colour_end(&c);
+    cr_assert_eq(px.bands, 3);
+    cr_expect_arr_eq(px.data, ((unsigned char[]){ 0, 0, 0 }), 3);
+    cr_expect(abs(px.data[3] - 188) <= 1 && px.data[3] == px.data[4] &&
+              px.data[4] == px.data[5], "%d %d %d", px.data[3], px.data[4],
+              px.data[5]);
+    pixels_release(&px);
+    decoded_release(&d);
 }
 
 /* testdata @name through the libvips decoder and colour_vips_srgb8(),

@@ -208,8 +208,8 @@ Test(fastjpeg, eligibility)
         { "rgb.jpg", 1 },      { "progressive.jpg", 1 },
         { "q75.jpg", 1 },      { "gray.jpg", 1 },
         { "orient6.jpg", 1 },  { "tree/a/b/deep.jpg", 1 },
-        { "cmyk.jpg", 0 },     { "p3_icc.jpg", 0 },
-        { "srgb_icc.jpg", 0 },
+        { "cmyk.jpg", 1 },     { "p3_icc.jpg", 1 },
+        { "srgb_icc.jpg", 1 },
     };
     struct settings s;
     struct jpeg_info ji;
@@ -257,13 +257,13 @@ Test(fastjpeg, eligibility_follows_settings_and_header)
     cr_expect_not(decode_jpeg_eligible(&s, &x), "lossless");
     x = ji;
     x.components = 4;
-    cr_expect_not(decode_jpeg_eligible(&s, &x), "CMYK");
+    cr_expect(decode_jpeg_eligible(&s, &x), "CMYK");
     x = ji;
     x.components = 2;
     cr_expect_not(decode_jpeg_eligible(&s, &x), "two components");
     x = ji;
     x.has_icc = 1;
-    cr_expect_not(decode_jpeg_eligible(&s, &x), "ICC profile");
+    cr_expect(decode_jpeg_eligible(&s, &x), "ICC profile");
 }
 
 /* ------------------------------------------------------------------ */

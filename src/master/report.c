@@ -175,6 +175,12 @@ report_record_json(const struct task *t, const struct task_result *res)
     }
     if (res->nwarnings > 0)
         rc |= json_object_set_new(o, "warnings", json_warnings(res));
+    /* The colour conversion applied, when there was one to state. */
+    if (res->colour[0])
+        rc |= json_object_set_new(o, "colour",
+                                  json_text(res->colour,
+                                            strnlen(res->colour,
+                                                    sizeof(res->colour))));
     rc |= json_object_set_new(o, "in_bytes", json_count_or_null(res->in_bytes));
     rc |= json_object_set_new(o, "out_bytes",
                               json_count_or_null(res->out_bytes));

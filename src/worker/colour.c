@@ -1,12 +1,19 @@
 /*
  * colour.c - the colour stage; see colour.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <lcms2.h>
 
 #include <vips/vips.h>
 
 #include "colour.h"
+#include "decode.h"
+#include "icc.h"
+#include "pixels.h"
+#include "warn.h"
 
 int
 colour_begin(struct colour *c, const struct settings *s, int bands,
@@ -27,6 +34,130 @@ colour_begin(struct colour *c, const struct settings *s, int bands,
     return 0;
 }
 
+/*
+ * libvips' built-in generic CMYK profile (what its own path uses for CMYK
+ * without one), loaded once per process; NULL when libvips has none.
+ */
+static const void *
+generic_cmyk(size_t *len)
+{
+    static VipsBlob *blob;
+    static int tried;
+
+    if (!tried) {
+        tried = 1;
+        if (vips_profile_load("cmyk", &blob, NULL)) {
+            vips_error_clear();
+            blob = NULL;
+        }
+    }
+    if (!blob)
+        return NULL;
+    return vips_blob_get(blob, len);
+}
+
+/* CMYK rows: the embedded profile if usable, else the generic one. */
+static void
+begin_cmyk(struct colour *c, const struct decoded *d,
+           struct task_result *res)
+{
+    enum icc_pixels px = d->cmyk_inverted ? ICC_PX_CMYK_INVERTED
+                                          : ICC_PX_CMYK;
+    const void *generic;
+    char msg[160];
+    size_t len;
+
+    c->cmyk = 1;
+    c->cmyk_inverted = d->cmyk_inverted;
+    c->out_bands = 3;
+    if (d->icc) {
+        c->pre = icc_lookup(d->icc, d->icc_len, px);
+        if (c->pre->outcome == ICC_TRANSFORM) {
+            snprintf(res->colour, sizeof(res->colour), "cmyk:profile%s",
+                     c->pre->intent == INTENT_PERCEPTUAL ? "-perceptual"
+                                                         : "");
+            return;
+        }
+        snprintf(msg, sizeof(msg), "%s; a generic CMYK conversion is used",
+                 c->pre->why);
+        warn_append(res, msg);
+    }
+    snprintf(res->colour, sizeof(res->colour), "cmyk:generic");
+    generic = generic_cmyk(&len);
+    c->pre = generic ? icc_lookup(generic, len, px) : NULL;
+    if (c->pre && c->pre->outcome != ICC_TRANSFORM)
+        c->pre = NULL;          /* then the naive formula (cmyk_row) */
+}
+
+/* RGB, RGBA or grey rows with profile d->icc. */
+static void
+begin_profile(struct colour *c, const struct decoded *d,
+              struct task_result *res)
+{
+    enum icc_pixels px;
+    const struct icc_xform *x;
+    char msg[160];
+
+    if (c->in_bands == 1)
+        px = ICC_PX_GREY;
+    else if (c->in_bands == 3)
+        px = d->grey_source ? ICC_PX_GREY_RGB : ICC_PX_RGB;
+    else
+        px = d->grey_source ? ICC_PX_GREY_RGBA : ICC_PX_RGBA;
+    x = icc_lookup(d->icc, d->icc_len, px);
+    switch (x->outcome) {
+    case ICC_IDENTITY:
+        snprintf(res->colour, sizeof(res->colour), "srgb-profile");
+        return;
+    case ICC_UNUSABLE:
+        snprintf(msg, sizeof(msg), "%s; it is ignored", x->why);
+        warn_append(res, msg);
+        snprintf(res->colour, sizeof(res->colour), "none:unusable-profile");
+        return;
+    case ICC_TRANSFORM:
+        break;
+    }
+    snprintf(res->colour, sizeof(res->colour), "icc:%s",
+             icc_intent_str(x->intent));
+    if (c->in_bands == 4)
+        c->pre = x;             /* before alpha is flattened */
+    else
+        c->post = x;
+}
+
+int
+colour_begin_decoded(struct colour *c, const struct settings *s,
+                     const struct decoded *d, int width,
+                     struct task_result *res)
+{
+    if (colour_begin(c, s, d->bands, width) < 0)
+        return -1;
+    res->colour[0] = '\0';
+    if (d->cmyk && d->bands == 4)
+        begin_cmyk(c, d, res);
+    else if (d->icc && d->icc_len > 0)
+        begin_profile(c, d, res);
+    return 0;
+}
+
+/* CMYK row @in as RGB into @out, without a profile: each ink darkens its
+ * complement in proportion, and black all three. */
+static void
+cmyk_row(const unsigned char *in, int w, int inverted, unsigned char *out)
+{
+    int x, k;
+
+    for (x = 0; x < w; x++, in += 4, out += 3) {
+        unsigned black = inverted ? in[3] : 255u - in[3];
+
+        for (k = 0; k < 3; k++) {
+            unsigned v = inverted ? in[k] : 255u - in[k];
+
+            out[k] = (unsigned char)((v * black + 127) / 255);
+        }
+    }
+}
+
 unsigned char *
 colour_row_in(struct colour *c, struct resize *rz)
 {
@@ -36,10 +167,48 @@ colour_row_in(struct colour *c, struct resize *rz)
 void
 colour_row_done(struct colour *c, struct resize *rz)
 {
-    if (c->scratch)
+    if (c->cmyk) {
+        if (c->pre)
+            icc_apply(c->pre, c->scratch, resize_row(rz), (size_t)c->width);
+        else
+            cmyk_row(c->scratch, c->width, c->cmyk_inverted, resize_row(rz));
+    } else if (c->scratch) {
+        if (c->pre)
+            icc_apply(c->pre, c->scratch, c->scratch, (size_t)c->width);
         colour_flatten_row(c->scratch, c->width, c->background,
                            resize_row(rz));
+    }
     resize_push(rz);
+}
+
+int
+colour_after_resize(struct colour *c, struct pixels *px,
+                    struct task_result *res)
+{
+    struct pixels rgb;
+    int y;
+
+    if (!c->post)
+        return 0;
+    if (c->post->in_bytes == c->post->out_bytes) {
+        for (y = 0; y < px->height; y++)
+            icc_apply(c->post, pixels_row(px, y), pixels_row(px, y),
+                      (size_t)px->width);
+        return 0;
+    }
+    /* Grey with a grey profile: the result is RGB. */
+    pixels_init(&rgb);
+    if (pixels_alloc(&rgb, px->width, px->height, 3) < 0) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate %dx%d "
+                         "image", px->width, px->height);
+        return -1;
+    }
+    for (y = 0; y < px->height; y++)
+        icc_apply(c->post, pixels_row(px, y), pixels_row(&rgb, y),
+                  (size_t)px->width);
+    pixels_release(px);
+    *px = rgb;
+    return 0;
 }
 
 void
@@ -124,15 +293,138 @@ colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
     return x;
 }
 
+/* vips_image_generate() callback: rows of region @out from the input
+ * region @seq (on image @a) through transform @b. */
+static int
+keep_generate(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
+{
+    VipsRegion *ir = seq;
+    const struct icc_xform *x = b;
+    VipsRect *r = &out->valid;
+    int y;
+
+    (void)a;
+    (void)stop;
+    if (vips_region_prepare(ir, r))
+        return -1;
+    for (y = 0; y < r->height; y++)
+        icc_apply(x, VIPS_REGION_ADDR(ir, r->left, r->top + y),
+                  VIPS_REGION_ADDR(out, r->left, r->top + y),
+                  (size_t)r->width);
+    return 0;
+}
+
+/*
+ * @in (8-bit RGB, RGBA or grey) through transform @x into a new lazy
+ * image tagged with libvips' sRGB profile, held by @parent.
+ */
+static VipsImage *
+keep_transform(VipsObject *parent, VipsImage *in, const struct icc_xform *x)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
+    VipsImage *out;
+    VipsBlob *srgb = NULL;
+    const void *data;
+    size_t len;
+
+    out = t[0] = vips_image_new();
+    if (vips_image_pipelinev(out, VIPS_DEMAND_STYLE_THINSTRIP, in, NULL))
+        return NULL;
+    out->Bands = x->out_bytes;
+    out->Type = VIPS_INTERPRETATION_sRGB;
+    vips_image_remove(out, VIPS_META_ICC_NAME);
+    if (vips_profile_load("srgb", &srgb, NULL) == 0) {
+        data = vips_blob_get(srgb, &len);
+        vips_image_set_blob_copy(out, VIPS_META_ICC_NAME, data, len);
+        vips_area_unref(VIPS_AREA(srgb));
+    } else {
+        vips_error_clear();
+    }
+    if (vips_image_generate(out, vips_start_one, keep_generate, vips_stop_one,
+                            in, (void *)x))
+        return NULL;
+    return out;
+}
+
+/* The cached transform for the profile of 8-bit @in, or NULL when the
+ * image is not a layout the cache takes. */
+static const struct icc_xform *
+keep_lookup(VipsImage *in)
+{
+    const void *data;
+    size_t len;
+    enum icc_pixels px;
+
+    if (in->BandFmt != VIPS_FORMAT_UCHAR ||
+        vips_image_get_blob(in, VIPS_META_ICC_NAME, &data, &len))
+        return NULL;
+    switch (in->Bands) {
+    case 1:
+        px = ICC_PX_GREY;
+        break;
+    case 3:
+        px = ICC_PX_RGB;
+        break;
+    case 4:
+        px = ICC_PX_RGBA;
+        break;
+    default:
+        return NULL;
+    }
+    return icc_lookup(data, len, px);
+}
+
+/* res->colour, when there is a result to fill. */
+static void
+keep_say(struct task_result *res, const char *colour)
+{
+    if (res)
+        snprintf(res->colour, sizeof(res->colour), "%s", colour);
+}
+
 VipsImage *
 colour_vips_keep(const struct settings *s, VipsObject *parent, VipsImage *in)
 {
+    return colour_vips_keep_res(s, parent, in, NULL);
+}
+
+VipsImage *
+colour_vips_keep_res(const struct settings *s, VipsObject *parent,
+                     VipsImage *in, struct task_result *res)
+{
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
+    const struct icc_xform *x;
+    char msg[160];
 
     if (!s->to_srgb || !vips_image_get_typeof(in, VIPS_META_ICC_NAME) ||
         in->Type == VIPS_INTERPRETATION_CMYK)
         return in;
-    if (vips_icc_transform(in, &t[0], "srgb", "embedded", TRUE, NULL))
-        return NULL;
-    return t[0];
+    x = keep_lookup(in);
+    if (!x) {
+        /* 16-bit and other layouts: libvips converts. */
+        if (vips_icc_transform(in, &t[0], "srgb", "embedded", TRUE, NULL))
+            return NULL;
+        keep_say(res, "icc:vips");
+        return t[0];
+    }
+    switch (x->outcome) {
+    case ICC_IDENTITY:
+        keep_say(res, "srgb-profile");
+        return in;
+    case ICC_UNUSABLE:
+        /* Without @res, through the worker's GLib log handler, which
+         * adds it to the task's warnings (img.c). */
+        snprintf(msg, sizeof(msg), "%s; it is ignored", x->why);
+        if (res)
+            warn_append(res, msg);
+        else
+            g_warning("%s", msg);
+        keep_say(res, "none:unusable-profile");
+        return in;
+    case ICC_TRANSFORM:
+        break;
+    }
+    keep_say(res, x->intent == INTENT_PERCEPTUAL ? "icc:perceptual"
+                                                 : "icc:relative");
+    return keep_transform(parent, in, x);
 }

@@ -11,11 +11,25 @@
  *      transparent pixels; c.out_bands is what the resizer gets)
  *   colour_end(&c);
  *   after the resize, per output row: colour_rgb_row() (grey -> RGB)
- * The after-resize step is where per-pixel colour transforms belong
- * (converting the few thumbnail pixels rather than the whole input): an
- * ICC transform to sRGB goes into colour_rgb_row(), which already sees
- * every output row once, on its way to the encoder.  Today the direct
- * decoders take untagged (sRGB by convention) input only.
+ * With an embedded profile or CMYK input (struct decoded says which), use
+ * colour_begin_decoded() instead of colour_begin(), and after resize_end()
+ * colour_after_resize(&c, &d.px, res) before colour_end():
+ *   - RGB or grey with a profile: converted to sRGB AFTER the resize, on
+ *     the target-size pixels only (a grey image with a grey profile
+ *     becomes RGB there);
+ *   - RGBA with a profile: converted before the resize, since alpha is
+ *     flattened onto the (sRGB) background there;
+ *   - CMYK (YCCK decoded to CMYK, Adobe's inverted CMYK included):
+ *     converted to RGB before the resize, with the embedded profile, else
+ *     with libvips' built-in generic CMYK profile (the one the libvips
+ *     path uses, so both paths agree); the resizer only takes 1 or 3
+ *     bands.
+ * Transforms come from the per-worker cache (icc.h): a profile that is
+ * sRGB in effect costs nothing per pixel.  res->colour says what was done
+ * ("" untagged, "srgb-profile", "icc:relative", "icc:perceptual",
+ * "none:unusable-profile", "cmyk:profile", "cmyk:profile-perceptual",
+ * "cmyk:generic"); an unusable profile is ignored with a warning, never a
+ * failure.
  *
  * Lazy images from the libvips decoder: the export profile the decoder
  * hands to libvips' shrink-on-load (colour_vips_export_profile: ICC and
@@ -33,18 +47,40 @@
 #include "resize.h"
 #include "settings.h"
 
+struct icc_xform;
+struct decoded;
+struct pixels;
+struct task_result;
+
 struct colour {
-    int in_bands;               /* per decoded row: 1, 3 or 4 (RGBA) */
+    int in_bands;               /* per decoded row: 1, 3 or 4 (RGBA, CMYK) */
     int out_bands;              /* what the resizer gets: 1 or 3 */
     uint8_t background[3];
     int width;
-    unsigned char *scratch;     /* one decoded row, when it has alpha */
+    unsigned char *scratch;     /* one decoded row, when it has alpha or
+                                   is CMYK */
+    int cmyk;                   /* scratch rows are CMYK */
+    int cmyk_inverted;          /* ... Adobe-inverted (255 = no ink) */
+    const struct icc_xform *pre;    /* before the resize, or NULL */
+    const struct icc_xform *post;   /* after the resize, or NULL */
 };
 
 /* 0, or -1 (out of memory, or @bands not 1, 3 or 4); colour_end() in
  * both cases. */
 int colour_begin(struct colour *c, const struct settings *s, int bands,
                  int width);
+
+/* colour_begin() for what decoder @d delivers (bands, profile, CMYK),
+ * with the decision written to res->colour and a warning for an unusable
+ * profile.  0, or -1 (out of memory); colour_end() in both cases. */
+int colour_begin_decoded(struct colour *c, const struct settings *s,
+                         const struct decoded *d, int width,
+                         struct task_result *res);
+
+/* The after-resize conversion of @px (resized, still as stored), when
+ * there is one.  0, or -1 with @res failed (out of memory). */
+int colour_after_resize(struct colour *c, struct pixels *px,
+                        struct task_result *res);
 
 /* Where the decoder writes the next row (width * in_bands bytes). */
 unsigned char *colour_row_in(struct colour *c, struct resize *rz);
@@ -78,9 +114,20 @@ struct _VipsImage *colour_vips_srgb8(const struct settings *s,
                                      struct _VipsImage *in);
 
 /* In-place recompression: the original's colour space, except that a
- * non-CMYK image with a profile is converted to sRGB with s->to_srgb. */
+ * non-CMYK image with a profile is converted to sRGB with s->to_srgb,
+ * through the same cached transforms as the direct decoders (8-bit grey,
+ * RGB, RGBA; libvips' own transform for other layouts), the result tagged
+ * with libvips' sRGB profile.  A profile that is sRGB in effect leaves
+ * the image as it is; an unusable one too, with a warning.
+ * colour_vips_keep_res() also says which in res->colour and puts the
+ * warning in @res; colour_vips_keep() sends the warning to GLib's log
+ * (which the worker adds to the task's warnings, img.c). */
 struct _VipsImage *colour_vips_keep(const struct settings *s,
                                     struct _VipsObject *parent,
                                     struct _VipsImage *in);
+struct _VipsImage *colour_vips_keep_res(const struct settings *s,
+                                        struct _VipsObject *parent,
+                                        struct _VipsImage *in,
+                                        struct task_result *res);
 
 #endif

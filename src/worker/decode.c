@@ -35,6 +35,9 @@ decoded_init(struct decoded *d)
     d->orientation = 1;
     d->bands = 0;
     d->source_420 = d->progressive = d->tagged = 0;
+    d->icc = NULL;
+    d->icc_len = 0;
+    d->cmyk = d->cmyk_inverted = d->grey_source = 0;
     pixels_init(&d->px);
     d->image = NULL;
     d->ctx = NULL;
@@ -51,6 +54,7 @@ decoded_release(struct decoded *d)
     if (d->ctx)
         g_object_unref(d->ctx);
     free(d->filebuf);
+    free(d->icc);
     decoded_init(d);
 }
 

@@ -5,10 +5,14 @@
  * Three decoders:
  *   DECODER_JPEG  libjpeg(-turbo) directly: DCT scaling to the smallest
  *                 size that still covers the target, rows streamed on;
+ *                 grey, YCbCr and CMYK/YCCK, ICC-tagged or not;
  *   DECODER_PNG   libpng directly: rows expanded to 8-bit RGB(A) and
- *                 streamed on;
- *   DECODER_VIPS  libvips for everything else (and for whatever needs
- *                 colour management or metadata).
+ *                 streamed on; iCCP-tagged or not;
+ *   DECODER_VIPS  libvips for everything else (and whenever metadata is
+ *                 kept or the output is not JPEG).
+ * The direct decoders hand the embedded profile and the CMYK flavour to
+ * the colour stage in struct decoded (icc, cmyk, cmyk_inverted,
+ * grey_source); it converts to sRGB (colour.h, icc.h).
  * decode_choose() picks one; a direct decoder is used only when it gives
  * the same image libvips would.
  *
@@ -69,6 +73,11 @@ struct decoded {
     int source_420;             /* a 4:2:0 colour JPEG (encode.h) */
     int progressive;            /* a progressive JPEG */
     int tagged;                 /* embedded ICC profile or CMYK */
+    unsigned char *icc;         /* direct: the embedded profile, or NULL */
+    size_t icc_len;
+    int cmyk;                   /* direct: rows are CMYK (bands 4) */
+    int cmyk_inverted;          /* ... with 255 meaning no ink (Adobe) */
+    int grey_source;            /* direct: grey expanded to RGB(A) */
     struct pixels px;           /* direct decoders: the resized pixels */
     struct _VipsImage *image;   /* libvips decoder: the lazy image */
     struct _VipsObject *ctx;    /* holds image and its intermediates */

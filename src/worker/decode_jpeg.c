@@ -12,10 +12,13 @@
  *      the encoder's reader, orient.h), to the colour and resize stages.
  *
  * Eligible (decode_jpeg_eligible): baseline or progressive Huffman JPEG, 1
- * or 3 components (grey or YCbCr, no Adobe RGB transform), no embedded ICC
- * profile (an untagged JPEG is sRGB by convention), output JPEG with
- * metadata stripped.  Everything that could need colour management or
- * other bit depths stays with libvips.
+ * or 3 components (grey or YCbCr, no Adobe RGB transform) or 4 (CMYK or
+ * YCCK), with or without an embedded ICC profile, output JPEG with
+ * metadata stripped.  The profile (APP2 "ICC_PROFILE" markers, joined by
+ * libjpeg-turbo's jpeg_read_icc_profile) and the CMYK flavour (always
+ * Adobe's inverted CMYK, as libvips takes it: read_colour) go to the
+ * colour stage through struct decoded (read_colour); an untagged JPEG is
+ * sRGB by convention.  Other bit depths stay with libvips.
  *
  * libjpeg reports fatal errors through error_exit(), which longjmps back to
  * the entry point that called libjpeg (each sets its own jump target);
@@ -146,13 +149,14 @@ decode_jpeg_eligible(const struct settings *s, const struct jpeg_info *info)
 
     if (s->format != FORMAT_JPEG || !s->strip)
         return 0;
-    if (info->components != 1 && info->components != 3)
+    if (info->components != 1 && info->components != 3 &&
+        info->components != 4)
         return 0;
     /* Adobe transform 0 on three components is RGB-coded data. */
     if (info->components == 3 && info->has_adobe &&
         info->adobe_transform == 0)
         return 0;
-    if (info->has_icc || info->arithmetic || info->lossless)
+    if (info->arithmetic || info->lossless)
         return 0;
     if (info->width < 1 || info->height < 1)
         return 0;
@@ -189,6 +193,46 @@ dj_close(void *impl)
     free(ctx);
 }
 
+/* Whether an APP2 "ICC_PROFILE" marker was saved. */
+static int
+has_icc_marker(j_decompress_ptr j)
+{
+    jpeg_saved_marker_ptr m;
+
+    for (m = j->marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 2 && m->data_length >= 12 &&
+            memcmp(m->data, "ICC_PROFILE", 12) == 0)
+            return 1;
+    return 0;
+}
+
+/* The colour facts of the header just read into @d: the embedded profile
+ * (copied to d->icc; a damaged one is left out with a warning) and the
+ * CMYK flavour.  libjpeg errors longjmp out. */
+static void
+read_colour(j_decompress_ptr j, struct decoded *d, struct task_result *res)
+{
+    JOCTET *icc = NULL;
+    unsigned int len = 0;
+
+    d->cmyk = j->num_components == 4;
+    /* Inverted whether or not the Adobe marker is there, as libvips reads
+     * it: Photoshop and Pillow write inverted CMYK, and a file that lost
+     * its APP14 marker on the way still holds inverted data. */
+    d->cmyk_inverted = d->cmyk;
+    if (jpeg_read_icc_profile(j, &icc, &len) && icc && len > 0) {
+        /* libjpeg's malloc()ed copy: decoded_release() frees it. */
+        d->icc = icc;
+        d->icc_len = len;
+    } else {
+        free(icc);
+        if (j->marker_list && has_icc_marker(j))
+            warn_append(res, "embedded ICC profile is incomplete; it is "
+                        "ignored");
+    }
+    d->tagged = d->icc != NULL || d->cmyk;
+}
+
 /* The header, into @d.  libjpeg errors longjmp out. */
 static int
 read_header(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
@@ -200,16 +244,20 @@ read_header(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
     jpeg_create_decompress(j);
     ctx->have_d = 1;
     j->src = &ctx->src.pub;
+    jpeg_save_markers(j, JPEG_APP0 + 2, 0xFFFF);   /* ICC profile */
     jpeg_read_header(j, TRUE);
 
     /* The header sniffed before may have been misleading: trust libjpeg. */
-    if (j->num_components != 1 && j->num_components != 3) {
+    if (j->num_components != 1 && j->num_components != 3 &&
+        j->num_components != 4) {
         task_result_fail(res, ERR_UNSUPPORTED,
                          "cannot decode: %d-component JPEG on the direct "
                          "path", j->num_components);
         return -1;
     }
-    j->out_color_space = j->num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    j->out_color_space = j->num_components == 1   ? JCS_GRAYSCALE
+                         : j->num_components == 4 ? JCS_CMYK
+                                                  : JCS_RGB;
     j->dct_method = DJ_DCT;
     /* Smooth (triangle) chroma upsampling, as libvips has it.  With DCT
      * scaling libjpeg usually scales chroma up in the IDCT instead, and
@@ -225,7 +273,7 @@ read_header(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
                     ci[0].h_samp_factor * ci[0].v_samp_factor > 1 &&
                     ci[1].h_samp_factor == 1 && ci[1].v_samp_factor == 1;
     d->progressive = j->progressive_mode;
-    d->tagged = 0;
+    read_colour(j, d, res);
     return 0;
 }
 

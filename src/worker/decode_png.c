@@ -13,10 +13,15 @@
  *      background) and on to the resizer: the whole image is never held.
  *
  * Eligible: any bit depth and colour type PNG allows (grey, grey+alpha,
- * RGB, RGBA, palette with or without tRNS), not interlaced, no iCCP, cHRM
- * or eXIf chunk, gAMA absent or about 1/2.2 (sRGB chunks are fine), and
- * output JPEG with metadata stripped.  Everything else goes through
- * libvips.
+ * RGB, RGBA, palette with or without tRNS), not interlaced, no eXIf
+ * chunk, and output JPEG with metadata stripped.  Colour chunks: an iCCP
+ * profile is honoured (read_iccp hands it to the colour stage, which
+ * converts to sRGB); an sRGB chunk means sRGB, nothing to do; with either
+ * of them gAMA and cHRM are ignored, as the PNG specification says.
+ * Without them, gAMA about 1/2.2 is sRGB as well, while other gAMA values
+ * and cHRM alone send the file to libvips (which ignores both too, but
+ * it stays the reference for such rare files).  Everything else goes
+ * through libvips.
  *
  * libpng reports errors through fp_error(), which longjmps back to the
  * entry point that called libpng; warnings go into the task result.  Once
@@ -114,6 +119,21 @@ ihdr_ok(const unsigned char *p, uint32_t *w, uint32_t *h)
     return p[10] == 0 && p[11] == 0 && p[12] == 0;
 }
 
+/* Whether chunk @type (cHRM or gAMA; @clen data bytes at @p, of which
+ * @avail are in the buffer) says no more than sRGB would. */
+static int
+gama_is_srgb(const unsigned char *type, const unsigned char *p,
+             uint32_t clen, size_t avail)
+{
+    uint32_t g;
+
+    if (memcmp(type, "gAMA", 4) != 0 || clen != 4 || avail < 4)
+        return 0;
+    g = be32(p);
+    return g + FP_GAMA_SLACK >= FP_GAMA_SRGB &&
+           g <= FP_GAMA_SRGB + FP_GAMA_SLACK;
+}
+
 int
 decode_png_eligible(const struct settings *s, const unsigned char *head,
                  size_t len)
@@ -121,7 +141,7 @@ decode_png_eligible(const struct settings *s, const unsigned char *head,
     static const unsigned char sig[8] = {137, 'P', 'N', 'G', 13, 10, 26, 10};
     size_t pos = 8;
     uint32_t w = 0, h = 0;
-    int ow, oh;
+    int ow, oh, colour_chunks = 0, odd_gamma = 0;
 
     if (s->format != FORMAT_JPEG || !s->strip)
         return 0;
@@ -143,19 +163,15 @@ decode_png_eligible(const struct settings *s, const unsigned char *head,
                 return 0;
         } else if (memcmp(type, "IDAT", 4) == 0) {
             break;
-        } else if (memcmp(type, "iCCP", 4) == 0 ||
-                   memcmp(type, "cHRM", 4) == 0 ||
-                   memcmp(type, "eXIf", 4) == 0) {
+        } else if (memcmp(type, "eXIf", 4) == 0) {
             return 0;
-        } else if (memcmp(type, "gAMA", 4) == 0) {
-            uint32_t g;
-
-            if (clen != 4 || len - pos - 8 < 4)
-                return 0;
-            g = be32(head + pos + 8);
-            if (g + FP_GAMA_SLACK < FP_GAMA_SRGB ||
-                g > FP_GAMA_SRGB + FP_GAMA_SLACK)
-                return 0;
+        } else if (memcmp(type, "iCCP", 4) == 0 ||
+                   memcmp(type, "sRGB", 4) == 0) {
+            colour_chunks = 1;
+        } else if (memcmp(type, "cHRM", 4) == 0 ||
+                   memcmp(type, "gAMA", 4) == 0) {
+            odd_gamma |= !gama_is_srgb(type, head + pos + 8, clen,
+                                       len - pos - 8);
         } else if (!(type[0] & 0x20) && memcmp(type, "PLTE", 4) != 0) {
             /* IEND before any IDAT, or a critical chunk we do not know:
              * let libvips say what is wrong. */
@@ -165,6 +181,8 @@ decode_png_eligible(const struct settings *s, const unsigned char *head,
             return 0;
         pos += 12 + (size_t)clen;
     }
+    if (odd_gamma && !colour_chunks)
+        return 0;
     geom_fit(s, (int)w, (int)h, &ow, &oh);
     return ow >= 1 && oh >= 1;
 }
@@ -270,6 +288,30 @@ after_jump(struct fp_ctx *ctx)
     return 0;
 }
 
+/* The iCCP profile, copied to d->icc, and whether the pixels are grey
+ * (libpng expands them to RGB; the profile then is a grey one).  libpng
+ * errors longjmp out; a damaged iCCP is dropped by libpng with a
+ * warning. */
+static void
+read_iccp(struct fp_ctx *ctx, struct decoded *d, int ctype)
+{
+    png_charp name;
+    png_bytep prof;
+    png_uint_32 plen;
+    int comp;
+
+    d->grey_source = !(ctype & PNG_COLOR_MASK_COLOR);
+    if (!png_get_iCCP(ctx->png, ctx->info, &name, &comp, &prof, &plen) ||
+        !prof || plen == 0)
+        return;
+    d->icc = malloc(plen);
+    if (!d->icc)
+        return;             /* untagged then, rather than failed */
+    memcpy(d->icc, prof, plen);
+    d->icc_len = plen;
+    d->tagged = 1;
+}
+
 /* Read the header and set up the transforms.  0, or -1 with @res failed.
  * libpng errors longjmp out instead. */
 static int
@@ -317,6 +359,7 @@ read_header(struct fp_ctx *ctx, struct decoded *d)
     d->source_420 = 0;
     d->progressive = 0;
     d->tagged = 0;
+    read_iccp(ctx, d, ctype);
     return 0;
 }
 

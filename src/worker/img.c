@@ -3,8 +3,9 @@
  * the stages of img.h run in order.
  *
  * Two shapes of the same order, depending on the decoder:
- *   direct (JPEG, PNG): decode rows -> colour (alpha) -> resize, in one
- *     streaming pass into a small buffer of output size; then the encoder
+ *   direct (JPEG, PNG): decode rows -> colour (alpha, CMYK) -> resize,
+ *     in one streaming pass into a small buffer of output size, then
+ *     colour (ICC profile to sRGB) on those few pixels; then the encoder
  *     reads it upright (orient.h) and in RGB (colour.h) row by row, with
  *     no further copy;
  *   libvips: a lazy image (decode shrinks on load, colour converts), which
@@ -141,13 +142,16 @@ decode_resized(const struct settings *s, const struct input *in,
     resize_plan(s, d->width, d->height, d->orientation, &x, &y);
     decode_scale(dec, &x, &y);
     memset(&rz, 0, sizeof(rz));
-    if (colour_begin(&c, s, d->bands, x.in) < 0 ||
+    if (colour_begin_decoded(&c, s, d, x.in, res) < 0 ||
         resize_begin(&rz, c.out_bands, &x, &y, &d->px) < 0)
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate %dx%d "
                          "image", x.out, y.out);
     else
         rc = decode_rows(dec, &c, &rz, res);
     resize_end(&rz);
+    /* ICC to sRGB on the resized pixels only (colour.h). */
+    if (rc == 0)
+        rc = colour_after_resize(&c, &d->px, res);
     colour_end(&c);
     /* The decoder is done with: its memory goes before the encode. */
     decode_close(dec);

@@ -50,7 +50,7 @@ recompress(const struct settings *s, const struct input *in,
     decoded_init(&d);
     if (decode_vips(s, in, DECODE_FULL, &d, res) < 0)
         goto out;
-    img = colour_vips_keep(s, d.ctx, d.image);
+    img = colour_vips_keep_res(s, d.ctx, d.image, res);
     if (!img) {
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         goto out;
