@@ -24,6 +24,11 @@
  * becomes a warning and the rows not read are filled with the background
  * colour, as libvips' lenient load gives an image too; otherwise it fails
  * as ERR_DECODE.  All per-file state lives in one heap context.
+ *
+ * Honest results (guard.h): the IHDR chunk is checked against its CRC
+ * before libpng sees it (lenient CRC handling would otherwise accept
+ * damaged dimensions), and a decode that stopped early counts as an image
+ * only when enough rows were read; otherwise ERR_TRUNCATED.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -37,6 +42,7 @@
 
 #include "decode.h"
 #include "geom.h"
+#include "guard.h"
 #include "warn.h"
 
 /* Bytes read from the input per pread(). */
@@ -355,7 +361,7 @@ fp_open(const struct settings *s, const struct input *in, struct decoded *d,
         return NULL;
     }
     png_set_read_fn(ctx->png, ctx, fp_read);
-    if (start(ctx, d) < 0) {
+    if (guard_png(in, 0, res) < 0 || start(ctx, d) < 0) {
         fp_close(ctx);
         return NULL;
     }
@@ -395,15 +401,31 @@ fill_rest(struct fp_ctx *ctx, struct colour *c, struct resize *rz)
     }
 }
 
+/* After damaged or missing image data ended the rows early: 1 with
+ * ctx->res failed (ERR_TRUNCATED) when too few rows were read to count as
+ * an image (guard.h), whatever fail_on says; else 0. */
+static int
+too_few_rows(struct fp_ctx *ctx)
+{
+    if (ctx->read_errno || !ctx->reading ||
+        guard_rows_enough(ctx->rows_read, ctx->height, 1))
+        return 0;
+    guard_rows(ctx->rows_read, ctx->height, 1, ctx->res);
+    return 1;
+}
+
 static int
 fp_rows(void *impl, struct colour *c, struct resize *rz,
         struct task_result *res)
 {
     struct fp_ctx *ctx = impl;
+    int rows;
 
     ctx->res = res;
     /* Everything that may longjmp runs below; state is kept in *ctx. */
     if (setjmp(ctx->jmp) != 0) {
+        if (too_few_rows(ctx))
+            return -1;
         if (!after_jump(ctx))
             return -1;
     } else {
@@ -416,8 +438,9 @@ fp_rows(void *impl, struct colour *c, struct resize *rz,
         ctx->reading = 0;
     }
     /* The rest of the file, IEND included, is not read. */
+    rows = ctx->rows_read;
     fill_rest(ctx, c, rz);
-    return 0;
+    return guard_rows(rows, ctx->height, 1, res);
 }
 
 const struct decoder_ops decode_png_ops = {
