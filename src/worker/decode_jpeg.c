@@ -46,6 +46,7 @@
 #include "geom.h"
 #include "guard.h"
 #include "jpegerr.h"
+#include "loaderr.h"
 #include "orient.h"
 #include "warn.h"
 
@@ -256,6 +257,7 @@ fail_jump(struct dj_ctx *ctx, struct task_result *res)
                          ctx->err.msg);
     } else {
         task_result_fail(res, ERR_DECODE, "cannot decode: %s", ctx->err.msg);
+        loaderr_reclassify(res);
     }
 }
 

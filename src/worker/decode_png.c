@@ -43,6 +43,7 @@
 #include "decode.h"
 #include "geom.h"
 #include "guard.h"
+#include "loaderr.h"
 #include "warn.h"
 
 /* Bytes read from the input per pread(). */
@@ -273,6 +274,9 @@ after_jump(struct fp_ctx *ctx)
         return 1;
     }
     task_result_fail(res, ERR_DECODE, "cannot decode: %s", ctx->msg);
+    /* libpng names a size limit in a warning before "Invalid IHDR". */
+    res->err_class = loaderr_class(ctx->msg,
+                                   loaderr_class(res->warning, ERR_DECODE));
     return 0;
 }
 
