@@ -707,3 +707,134 @@ Test(hostile, jpeg_and_png_dimension_limits_are_too_large)
     free(p);
     free(d);
 }
+
+/* An image format no loader reads, named on the command line: a failed
+ * record, never silence. */
+Test(hostile, named_file_without_a_loader_gets_a_record)
+{
+    static const unsigned char jxl[] = {0xff, 0x0a, 0xff, 0x07, 0, 0, 0, 0};
+    char *p = write_input("x.jxl", jxl, sizeof(jxl));
+
+    assert_fails("thumbnail", p, NULL, "unsupported-format");
+    free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* SVG                                                                 */
+/* ------------------------------------------------------------------ */
+
+static const char svg_doc[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<!-- left red, right blue -->\n"
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"800\" "
+    "height=\"400\">\n"
+    "  <rect x=\"0\" y=\"0\" width=\"400\" height=\"400\" fill=\"#ff0000\"/>\n"
+    "  <rect x=\"400\" y=\"0\" width=\"400\" height=\"400\" "
+    "fill=\"#0000ff\"/>\n"
+    "</svg>\n";
+
+static void
+assert_svg_thumbnail(const char *name)
+{
+    char *p = write_input(name, svg_doc, sizeof(svg_doc) - 1);
+    json_t *arr, *rec;
+    struct th_image img;
+    double left[3], right[3];
+    char *o, *stem = strdup(name);
+
+    *strchrnul(stem, '.') = '\0';
+    rec = run_one("thumbnail", p, NULL, NULL, &arr, NULL);
+    cr_assert_str_eq(th_json_str(rec, "status"), "ok", "%s",
+                     rec_message(rec));
+    cr_assert_eq(th_json_int(rec, "in_width"), 800);
+    cr_assert_eq(th_json_int(rec, "in_height"), 400);
+    o = th_path(out, th_json_str(rec, "output") + strlen(out) + 1);
+    cr_assert_eq(th_decode_jpeg(o, &img), 0);
+    cr_assert_eq(img.w, 300);
+    cr_assert_eq(img.h, 150);
+    th_mean_rgb(&img, 75, 75, 5, left);
+    th_mean_rgb(&img, 225, 75, 5, right);
+    cr_assert(th_rgb_near(left, 255, 0, 0, 6), "left %.0f %.0f %.0f",
+              left[0], left[1], left[2]);
+    cr_assert(th_rgb_near(right, 0, 0, 255, 6), "right %.0f %.0f %.0f",
+              right[0], right[1], right[2]);
+    th_image_release(&img);
+    json_decref(arr);
+    free(o);
+    free(stem);
+    free(p);
+}
+
+Test(hostile, svg_renders_at_the_right_size_and_colours)
+{
+    assert_svg_thumbnail("pic.svg");
+}
+
+/* Recognised by content, whatever the name. */
+Test(hostile, svg_without_extension_is_sniffed)
+{
+    assert_svg_thumbnail("drawing");
+}
+
+Test(hostile, svg_declaring_too_many_pixels_is_refused)
+{
+    static const char doc[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+                              "width=\"100000\" height=\"100000\">"
+                              "<rect width=\"10\" height=\"10\"/></svg>";
+    char *p = write_input("huge.svg", doc, sizeof(doc) - 1);
+    json_t *arr, *rec;
+    double secs;
+
+    rec = run_one("thumbnail", p, NULL, NULL, &arr, &secs);
+    cr_assert_str_eq(rec_class(rec), "too-large", "%s", rec_message(rec));
+    cr_assert(strstr(rec_message(rec), "--max-pixels"));
+    cr_assert_lt(secs, 5.0);
+    json_decref(arr);
+    free(p);
+}
+
+/* An SVG that points at another file shows nothing of it: loaded from
+ * memory, the document has no location to resolve a reference from.  (A
+ * file load would resolve "red.png" beside the document and show red.) */
+Test(hostile, svg_reads_no_other_file)
+{
+    static const unsigned char red_png[] = {
+        0x89, 'P', 'N', 'G', 13, 10, 26, 10, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+        0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0x90, 0x77, 0x53, 0xde,
+        0, 0, 0, 12, 'I', 'D', 'A', 'T', 0x78, 0xda, 0x63, 0xf8, 0xcf, 0xc0,
+        0, 0, 0x03, 0x01, 0x01, 0x00, 0xf7, 0x03, 0x41, 0x43,
+        0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    char *red = th_path(in, "red.png"), *doc, *p;
+    json_t *arr, *rec;
+    struct th_image img;
+    double c[3];
+    char *o;
+
+    th_write_file(red, red_png, sizeof(red_png));
+    cr_assert(asprintf(&doc, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+                       "xmlns:xlink=\"http://www.w3.org/1999/xlink\" "
+                       "width=\"100\" height=\"100\"><rect width=\"100\" "
+                       "height=\"100\" fill=\"#0000ff\"/>"
+                       "<image width=\"100\" height=\"100\" "
+                       "xlink:href=\"file://%s\"/>"
+                       "<image width=\"100\" height=\"100\" "
+                       "xlink:href=\"%s\"/>"
+                       "<image width=\"100\" height=\"100\" "
+                       "preserveAspectRatio=\"none\" "
+                       "xlink:href=\"red.png\"/></svg>", red, red) > 0);
+    p = write_input("ext.svg", doc, strlen(doc));
+    rec = run_one("thumbnail", p, NULL, NULL, &arr, NULL);
+    cr_assert_str_eq(th_json_str(rec, "status"), "ok", "%s",
+                     rec_message(rec));
+    o = th_path(out, "ext.jpg");
+    cr_assert_eq(th_decode_jpeg(o, &img), 0);
+    th_mean_rgb(&img, 50, 50, 5, c);
+    cr_assert(th_rgb_near(c, 0, 0, 255, 6), "%.0f %.0f %.0f: the other "
+              "file was read", c[0], c[1], c[2]);
+    th_image_release(&img);
+    json_decref(arr);
+    free(o);
+    free(p);
+    free(doc);
+    free(red);
+}

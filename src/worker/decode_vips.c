@@ -113,8 +113,10 @@ find_loader(const struct settings *s, const struct input *in,
     if (has_trusted_loader(fmt))
         task_result_fail(res, ERR_DECODE, "not a readable %s file: no "
                          "loader accepts its header", img_format_str(fmt));
-    else if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN ||
-             s->allow_untrusted)
+    else if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN)
+        task_result_fail(res, ERR_UNSUPPORTED, "an image format no loader "
+                         "here reads");
+    else if (s->allow_untrusted)
         task_result_fail(res, ERR_UNSUPPORTED, "%s images are not "
                          "supported by this build of libvips",
                          img_format_str(fmt));
