@@ -28,8 +28,9 @@
  * monitor stops libjpeg past the same cap; warnings past their cap end the
  * decode too (ERR_TOO_COMPLEX).  The source manager notes where the data
  * ran out (the scan and the row of blocks libjpeg was in), which gives the
- * rows actually decoded: too few, and the file fails as ERR_TRUNCATED
- * instead of passing as a grey image.
+ * rows actually decoded: too few, and a lenient decode (the only one that
+ * goes on past the end of the data) fails as ERR_TRUNCATED instead of
+ * passing as a grey image.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -245,13 +246,6 @@ fail_jump(struct dj_ctx *ctx, struct task_result *res)
     } else if (ctx->err.too_complex) {
         task_result_fail(res, ERR_TOO_COMPLEX, "cannot decode: %s",
                          ctx->err.msg);
-    } else if (ctx->src.eof_hit &&
-               !guard_rows_enough(ctx->have_d ? dj_decoded_rows(ctx) : 0,
-                                  (int)ctx->d.image_height,
-                                  dj_mcu_rows(ctx))) {
-        /* The data ran out before a real part of the image. */
-        guard_rows(dj_decoded_rows(ctx), (int)ctx->d.image_height,
-                   dj_mcu_rows(ctx), res);
     } else if (ctx->err.pub.msg_code == JERR_OUT_OF_MEMORY) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot decode: %s",
                          ctx->err.msg);

@@ -27,8 +27,8 @@
  *
  * Honest results (guard.h): the IHDR chunk is checked against its CRC
  * before libpng sees it (lenient CRC handling would otherwise accept
- * damaged dimensions), and a decode that stopped early counts as an image
- * only when enough rows were read; otherwise ERR_TRUNCATED.
+ * damaged dimensions), and a lenient decode that stopped early counts as
+ * an image only when enough rows were read; otherwise ERR_TRUNCATED.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -405,15 +405,17 @@ fill_rest(struct fp_ctx *ctx, struct colour *c, struct resize *rz)
     }
 }
 
-/* After damaged or missing image data ended the rows early: 1 with
- * ctx->res failed (ERR_TRUNCATED) when too few rows were read to count as
- * an image (guard.h), whatever fail_on says; else 0. */
+/* After damaged or missing image data ended the rows early in a lenient
+ * decode: 1 with ctx->res failed (ERR_TRUNCATED) when too few rows were
+ * read to count as an image (guard.h), before any filling; else 0.  A
+ * strict decode fails as ERR_DECODE in after_jump(), as before. */
 static int
 too_few_rows(struct fp_ctx *ctx)
 {
-    if (ctx->read_errno || !ctx->reading ||
+    if (ctx->read_errno || !ctx->reading || ctx->s->fail_on != FAIL_NONE ||
         guard_rows_enough(ctx->rows_read, ctx->height, 1))
         return 0;
+    warn_append(ctx->res, ctx->msg);
     guard_rows(ctx->rows_read, ctx->height, 1, ctx->res);
     return 1;
 }

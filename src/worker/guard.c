@@ -84,6 +84,31 @@ rd_skip(struct rd *r, size_t n)
     r->at = r->have = 0;
 }
 
+/* Consume bytes up to and including the next 0xFF: 0, or -1 at the end.
+ * *@skipped (when not NULL) grows by the bytes before it. */
+static int
+rd_past_ff(struct rd *r, int64_t *skipped)
+{
+    for (;;) {
+        const unsigned char *p, *ff;
+
+        if (!rd_fill(r))
+            return -1;
+        p = rd_buf + r->at;
+        ff = memchr(p, 0xFF, r->have - r->at);
+        if (!ff) {
+            if (skipped)
+                *skipped += (int64_t)(r->have - r->at);
+            r->at = r->have;
+            continue;
+        }
+        if (skipped)
+            *skipped += ff - p;
+        r->at += (size_t)(ff - p) + 1;
+        return 0;
+    }
+}
+
 /*
  * The next marker code outside entropy-coded data, as libjpeg finds it:
  * bytes up to a 0xFF are skipped, fill bytes 0xFF are skipped, and FF 00
@@ -100,9 +125,8 @@ next_marker(struct rd *r)
         return c;
     }
     for (;;) {
-        do {
-            c = rd_byte(r);
-        } while (c >= 0 && c != 0xFF);
+        if (rd_past_ff(r, NULL) < 0)
+            return -1;
         do {
             c = rd_byte(r);
         } while (c == 0xFF);
@@ -123,19 +147,8 @@ entropy_data(struct rd *r)
     int c;
 
     for (;;) {
-        const unsigned char *p, *ff;
-
-        if (!rd_fill(r))
+        if (rd_past_ff(r, &n) < 0)
             return n;
-        p = rd_buf + r->at;
-        ff = memchr(p, 0xFF, r->have - r->at);
-        if (!ff) {
-            n += (int64_t)(r->have - r->at);
-            r->at = r->have;
-            continue;
-        }
-        n += ff - p;
-        r->at += (size_t)(ff - p) + 1;
         do {
             c = rd_byte(r);
         } while (c == 0xFF);
