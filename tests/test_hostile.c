@@ -392,9 +392,10 @@ after_sos(const unsigned char *j, size_t len)
     return 0;
 }
 
-/* The file: a 5120x2880 baseline JPEG cut right after its SOS. */
+/* The issue's file: a 5120x2880 baseline JPEG cut right after its SOS
+ * (with @extra bytes of its scan data). */
 static char *
-cut_after_sos_file(void)
+cut_after_sos_file(size_t extra)
 {
     tjhandle tj = tjInitCompress();
     unsigned char *px = malloc((size_t)5120 * 2880), *j = NULL;
@@ -405,7 +406,7 @@ cut_after_sos_file(void)
     memset(px, 90, (size_t)5120 * 2880);
     cr_assert_eq(tjCompress2(tj, px, 5120, 0, 2880, TJPF_GRAY, &j, &jlen,
                              TJSAMP_GRAY, 90, 0), 0);
-    p = write_input("cutsos.jpg", j, after_sos(j, jlen));
+    p = write_input("cutsos.jpg", j, after_sos(j, jlen) + extra);
     cr_assert_lt(after_sos(j, jlen), 1024);
     tjFree(j);
     tjDestroy(tj);
@@ -415,11 +416,22 @@ cut_after_sos_file(void)
 
 Test(hostile, jpeg_cut_after_sos_is_truncated_on_every_path)
 {
-    char *p = cut_after_sos_file();
+    char *p = cut_after_sos_file(0);
 
     assert_fails("thumbnail", p, NULL, "truncated");
     assert_fails("thumbnail", p, "--no-fast-path", "truncated");
     assert_fails("recompress", p, NULL, "truncated");
+    assert_fails("recompress", p, "--fail-on=none", "truncated");
+    free(p);
+}
+
+/* 40 bytes of scan data: not one row of 5120 pixels' blocks. */
+Test(hostile, jpeg_with_a_few_bytes_of_data_is_truncated_when_lenient)
+{
+    char *p = cut_after_sos_file(40);
+
+    assert_fails("thumbnail", p, NULL, "truncated");
+    assert_fails("thumbnail", p, "--no-fast-path", "truncated");
     assert_fails("recompress", p, "--fail-on=none", "truncated");
     free(p);
 }
@@ -469,11 +481,20 @@ Test(hostile, jpeg_cut_halfway_is_ok_with_the_decoded_fraction)
     free(o);
     json_decref(arr);
 
-    /* libvips: ok, decoded rows unknown. */
+    /* libvips: ok, the rows counted by libjpeg before the load. */
+    rec = run_one("thumbnail", p, "--no-fast-path", NULL, &arr, NULL);
+    cr_assert_str_eq(th_json_str(rec, "status"), "ok");
+    cr_assert_eq(th_json_int(rec, "decoded_rows"), rows);
+    json_decref(arr);
+    /* A complete file on the libvips path: rows unknown. */
+    free(p);
+    p = th_testdata("rgb.jpg");
     rec = run_one("thumbnail", p, "--no-fast-path", NULL, &arr, NULL);
     cr_assert_str_eq(th_json_str(rec, "status"), "ok");
     cr_assert(json_is_null(json_object_get(rec, "decoded_rows")));
     json_decref(arr);
+    free(p);
+    p = half_jpeg_file();
     /* Strict recompress: failed, as before (enough rows for an image, so
      * decode-error rather than truncated). */
     assert_fails("recompress", p, NULL, "decode-error");

@@ -327,7 +327,7 @@ scan_cap(struct dj_ctx *ctx, const struct input *in, struct task_result *res)
 {
     if (!jpeg_has_multiple_scans(&ctx->d))
         return 0;
-    return guard_jpeg(in, res);
+    return guard_jpeg(in, NULL, res);
 }
 
 static void *
@@ -411,6 +411,66 @@ dj_rows(void *impl, struct colour *c, struct resize *rz,
     jpeg_finish_decompress(j);
     return guard_rows(dj_decoded_rows(ctx), (int)j->image_height,
                       dj_mcu_rows(ctx), res);
+}
+
+/* decode_jpeg_count_rows() once set up: every row at 1/8 scale, into a
+ * scratch row.  libjpeg errors longjmp out. */
+static void
+count_rows(struct dj_ctx *ctx)
+{
+    j_decompress_ptr j = &ctx->d;
+    JSAMPROW row;
+
+    jpeg_create_decompress(j);
+    ctx->have_d = 1;
+    j->src = &ctx->src.pub;
+    jpeg_read_header(j, TRUE);
+    /* No colour conversion: any component layout will do. */
+    j->out_color_space = j->jpeg_color_space;
+    j->scale_num = 1;
+    j->scale_denom = 8;
+    j->do_fancy_upsampling = FALSE;
+    jpeg_start_decompress(j);
+    row = (*j->mem->alloc_small)((j_common_ptr)j, JPOOL_IMAGE,
+                                 (size_t)j->output_width *
+                                     j->output_components);
+    while (j->output_scanline < j->output_height)
+        if (jpeg_read_scanlines(j, &row, 1) != 1)
+            ERREXIT(j, JERR_INPUT_EOF);
+}
+
+int
+decode_jpeg_count_rows(const struct input *in, int *rows, int *height,
+                       int *mcu_rows)
+{
+    struct task_result scratch;     /* libjpeg's warnings, not reported:
+                                       the loader reports its own */
+    struct dj_ctx *ctx = calloc(1, sizeof(*ctx));
+    int rc = -1;
+
+    if (!ctx)
+        return -1;
+    memset(&scratch, 0, sizeof(scratch));
+    ctx->d.err = jpeg_err_init(&ctx->err, &scratch, FAIL_NONE);
+    ctx->err.max_warnings = GUARD_MAX_WARNINGS;
+    ctx->progress.progress_monitor = dj_progress;
+    ctx->d.progress = &ctx->progress;
+    ctx->src.fd = in->fd;
+    ctx->src.pub.init_source = src_init;
+    ctx->src.pub.fill_input_buffer = src_fill;
+    ctx->src.pub.skip_input_data = src_skip;
+    ctx->src.pub.resync_to_restart = jpeg_resync_to_restart;
+    ctx->src.pub.term_source = src_term;
+    /* Everything that may longjmp runs below; state is kept in *ctx. */
+    if (setjmp(ctx->err.jmp) == 0) {
+        count_rows(ctx);
+        *rows = dj_decoded_rows(ctx);
+        *height = (int)ctx->d.image_height;
+        *mcu_rows = dj_mcu_rows(ctx);
+        rc = 0;
+    }
+    dj_close(ctx);
+    return rc;
 }
 
 const struct decoder_ops decode_jpeg_ops = {

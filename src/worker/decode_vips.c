@@ -22,7 +22,8 @@
  * JPEG's scans are counted (libvips 8.14 has no scan limit of its own) and
  * a JPEG or PNG without pixel data, or a PNG whose IHDR fails its CRC,
  * fails here.  libvips cannot say how many rows it decoded, so
- * res->decoded_rows is -1 on this path.  Loader errors get their class
+ * res->decoded_rows is -1 on this path, except for a JPEG cut short in a
+ * lenient decode: libjpeg counts its rows first (guard.h).  Loader errors get their class
  * from the loader's message (loaderr.h): a variant no loader handles is
  * unsupported-format, a loader's own size limit too-large.
  *
@@ -285,15 +286,29 @@ load_svg(const struct settings *s, const struct input *in,
     return 0;
 }
 
-/* The structure checks of guard.h, before any loader.  0, or -1. */
+/*
+ * The structure checks of guard.h, before any loader.  A JPEG cut short,
+ * in a lenient decode (libvips would give an image whatever is missing):
+ * the rows with data are counted with libjpeg, and too few fail the file
+ * as the direct decoder would.  0, or -1 with @res failed.
+ */
 static int
-check_structure(const struct input *in, struct task_result *res)
+check_structure(const struct settings *s, const struct input *in,
+                struct task_result *res)
 {
-    if (in->fmt == IMGF_JPEG)
-        return guard_jpeg(in, res);
+    struct guard_jpeg_walk w;
+    int rows, height, mcu_rows;
+
     if (in->fmt == IMGF_PNG)
         return guard_png(in, 1, res);
-    return 0;
+    if (in->fmt != IMGF_JPEG)
+        return 0;
+    if (guard_jpeg(in, &w, res) < 0)
+        return -1;
+    if (w.eoi || s->fail_on != FAIL_NONE ||
+        decode_jpeg_count_rows(in, &rows, &height, &mcu_rows) < 0)
+        return 0;
+    return guard_rows(rows, height, mcu_rows, res);
 }
 
 int
@@ -301,7 +316,7 @@ decode_vips(const struct settings *s, const struct input *in,
             enum decode_size size, struct decoded *d, struct task_result *res)
 {
     res->decoded_rows = -1;
-    if (check_structure(in, res) < 0)
+    if (check_structure(s, in, res) < 0)
         return -1;
     d->ctx = VIPS_OBJECT(vips_image_new());
     d->source = vips_source_new_from_descriptor(in->fd);

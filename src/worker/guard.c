@@ -221,7 +221,8 @@ out:
 }
 
 int
-guard_jpeg(const struct input *in, struct task_result *res)
+guard_jpeg(const struct input *in, struct guard_jpeg_walk *walk,
+           struct task_result *res)
 {
     struct guard_jpeg_walk w;
 
@@ -241,6 +242,8 @@ guard_jpeg(const struct input *in, struct task_result *res)
                          "right after the start of its first scan");
         return -1;
     }
+    if (walk)
+        *walk = w;
     return 0;
 }
 

@@ -26,7 +26,9 @@
  * ERR_CORRUPT_HEADER on every path: its dimensions cannot be trusted.
  *
  * Call sequence (decoders): guard_jpeg() or guard_png() on the opened
- * input before decoding; guard_rows() after a decode that stopped early.
+ * input before decoding; guard_rows() after a decode that stopped early
+ * (on the libvips path, after decode_jpeg_count_rows() for a JPEG that
+ * the walk found cut short, in a lenient decode).
  * Every function returns 0, or -1 with @res failed (class and message).
  */
 #ifndef IMGPOOL_GUARD_H
@@ -55,9 +57,23 @@ struct guard_jpeg_walk {
  */
 int guard_jpeg_walk(int fd, int max_scans, struct guard_jpeg_walk *w);
 
-/* The JPEG @in against the scan cap and for pixel data: 0, or -1 with
- * @res failed (ERR_TOO_COMPLEX, ERR_TRUNCATED or ERR_READ). */
-int guard_jpeg(const struct input *in, struct task_result *res);
+/* The JPEG @in against the scan cap and for pixel data: 0 (with what
+ * the walk found in @w, when not NULL), or -1 with @res failed
+ * (ERR_TOO_COMPLEX, ERR_TRUNCATED or ERR_READ). */
+int guard_jpeg(const struct input *in, struct guard_jpeg_walk *w,
+               struct task_result *res);
+
+/*
+ * For a JPEG cut short on a path that cannot count rows (libvips): decode
+ * @in with libjpeg at 1/8 scale, pixels discarded, and say how many of its
+ * *@height source rows hold data (*@rows) and the rows of one MCU row
+ * (*@mcu_rows).  Bounded like the direct decoder (scan and warning caps).
+ * 0, or -1 when libjpeg cannot read the file (the caller's loader will
+ * say why).  In decode_jpeg.c, next to the direct decoder it shares its
+ * source manager and row counting with.
+ */
+int decode_jpeg_count_rows(const struct input *in, int *rows, int *height,
+                           int *mcu_rows);
 
 /* The IHDR CRC of the PNG @in (ERR_CORRUPT_HEADER) and, with @walk, its
  * chunks up to the first byte of IDAT data (ERR_TRUNCATED when there is
