@@ -591,6 +591,129 @@ Test(hostile, png_rows_threshold)
     free(d);
 }
 
+/* CRC-32 of PNG chunks, bit by bit. */
+static uint32_t
+crc32_of(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void
+be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void
+png_chunk(struct jw *w, const char *type, const unsigned char *d, size_t n)
+{
+    unsigned char h[8];
+    unsigned char *start;
+
+    be32(h, (uint32_t)n);
+    memcpy(h + 4, type, 4);
+    jw_bytes(w, h, 8);
+    jw_bytes(w, d, n);
+    start = w->buf + w->len - n - 4;
+    be32(h, crc32_of(start, n + 4));
+    jw_bytes(w, h, 4);
+}
+
+/*
+ * A 64x64 grey PNG, rows 0..31 at 200 and 32..63 at 40, whose zlib stream
+ * is one stored (uncompressed) block spread over one IDAT chunk per row, so
+ * that libpng can decode row by row as the data comes.  *@row_end[k] is the
+ * file length up to the end of row k's chunk.
+ */
+static unsigned char *
+rows_png(size_t *len, size_t row_end[64])
+{
+    static const unsigned char sig[8] = {137, 'P', 'N', 'G', 13, 10, 26, 10};
+    unsigned char ihdr[13] = {0, 0, 0, 64, 0, 0, 0, 64, 8, 0, 0, 0, 0};
+    unsigned char raw[64 * 65], chunk[80];
+    uint32_t a = 1, b = 0;
+    size_t n = sizeof(raw), i;
+    struct jw w;
+    int y;
+
+    memset(&w, 0, sizeof(w));
+    for (y = 0; y < 64; y++) {
+        raw[y * 65] = 0;    /* filter: none */
+        memset(raw + y * 65 + 1, y < 32 ? 200 : 40, 64);
+    }
+    for (i = 0; i < n; i++) {
+        a = (a + raw[i]) % 65521;
+        b = (b + a) % 65521;
+    }
+    jw_bytes(&w, sig, 8);
+    png_chunk(&w, "IHDR", ihdr, sizeof(ihdr));
+    for (y = 0; y < 64; y++) {
+        size_t k = 0;
+
+        if (y == 0) {       /* zlib header, stored final block header */
+            chunk[k++] = 0x78;
+            chunk[k++] = 0x01;
+            chunk[k++] = 0x01;
+            chunk[k++] = (unsigned char)(n & 0xff);
+            chunk[k++] = (unsigned char)(n >> 8);
+            chunk[k++] = (unsigned char)(~n & 0xff);
+            chunk[k++] = (unsigned char)((~n >> 8) & 0xff);
+        }
+        memcpy(chunk + k, raw + y * 65, 65);
+        k += 65;
+        if (y == 63) {
+            be32(chunk + k, b << 16 | a);
+            k += 4;
+        }
+        png_chunk(&w, "IDAT", chunk, k);
+        row_end[y] = w.len;
+    }
+    png_chunk(&w, "IEND", NULL, 0);
+    *len = w.len;
+    return w.buf;
+}
+
+/* Cut after row 39 (40 of 64 rows, above the threshold): ok with
+ * decoded_rows 40 on both paths; cut after row 3 (4 rows, below 10%):
+ * truncated on both paths. */
+Test(hostile, png_cut_inside_its_data_counts_rows_on_both_paths)
+{
+    const char *paths[] = {NULL, "--no-fast-path"};
+    size_t len, row_end[64], i;
+    unsigned char *png = rows_png(&len, row_end);
+    char *whole = write_input("whole.png", png, len);
+    char *p40 = write_input("p40.png", png, row_end[39]);
+    char *p4 = write_input("p4.png", png, row_end[3]);
+    json_t *arr, *rec;
+
+    for (i = 0; i < 2; i++) {
+        rec = run_one("thumbnail", whole, paths[i], NULL, &arr, NULL);
+        cr_assert_str_eq(th_json_str(rec, "status"), "ok", "%s",
+                         rec_message(rec));
+        json_decref(arr);
+        rec = run_one("thumbnail", p40, paths[i], NULL, &arr, NULL);
+        cr_assert_str_eq(th_json_str(rec, "status"), "ok", "%s",
+                         rec_message(rec));
+        cr_assert_eq(th_json_int(rec, "decoded_rows"), 40, "path %zu", i);
+        json_decref(arr);
+        assert_fails("thumbnail", p4, paths[i], "truncated");
+    }
+    free(png);
+    free(whole);
+    free(p40);
+    free(p4);
+}
+
 /* ------------------------------------------------------------------ */
 /* Loader error classes                                                */
 /* ------------------------------------------------------------------ */

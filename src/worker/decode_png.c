@@ -365,7 +365,7 @@ fp_open(const struct settings *s, const struct input *in, struct decoded *d,
         return NULL;
     }
     png_set_read_fn(ctx->png, ctx, fp_read);
-    if (guard_png(in, 0, res) < 0 || start(ctx, d) < 0) {
+    if (guard_png(in, 0, NULL, res) < 0 || start(ctx, d) < 0) {
         fp_close(ctx);
         return NULL;
     }
@@ -447,6 +447,42 @@ fp_rows(void *impl, struct colour *c, struct resize *rz,
     rows = ctx->rows_read;
     fill_rest(ctx, c, rz);
     return guard_rows(rows, ctx->height, 1, res);
+}
+
+int
+decode_png_count_rows(const struct input *in, int *rows, int *height)
+{
+    struct settings s;
+    struct task_result scratch;     /* libpng's messages, not reported:
+                                       the loader reports its own */
+    struct decoded d;
+    struct fp_ctx *ctx;
+    unsigned char *row = NULL;
+    int rc = -1;
+
+    settings_init(&s, MODE_THUMBNAIL);      /* lenient */
+    memset(&scratch, 0, sizeof(scratch));
+    decoded_init(&d);
+    ctx = fp_open(&s, in, &d, &scratch);
+    if (!ctx)
+        return -1;
+    row = malloc((size_t)ctx->width * ctx->channels);
+    /* Everything that may longjmp runs below; state is kept in *ctx. */
+    if (row && setjmp(ctx->jmp) == 0) {
+        ctx->reading = 1;
+        while (ctx->rows_read < ctx->height) {
+            png_read_row(ctx->png, row, NULL);
+            ctx->rows_read++;
+        }
+    }
+    if (row) {
+        *rows = ctx->rows_read;
+        *height = ctx->height;
+        rc = 0;
+    }
+    free(row);
+    fp_close(ctx);
+    return rc;
 }
 
 const struct decoder_ops decode_png_ops = {

@@ -287,20 +287,27 @@ load_svg(const struct settings *s, const struct input *in,
 }
 
 /*
- * The structure checks of guard.h, before any loader.  A JPEG cut short,
- * in a lenient decode (libvips would give an image whatever is missing):
- * the rows with data are counted with libjpeg, and too few fail the file
- * as the direct decoder would.  0, or -1 with @res failed.
+ * The structure checks of guard.h, before any loader.  A JPEG or PNG cut
+ * short, in a lenient decode (libvips would give an image whatever is
+ * missing): the rows with data are counted with libjpeg or libpng, and
+ * too few fail the file as the direct decoders would.  0, or -1 with @res
+ * failed.
  */
 static int
 check_structure(const struct settings *s, const struct input *in,
                 struct task_result *res)
 {
     struct guard_jpeg_walk w;
-    int rows, height, mcu_rows;
+    int rows, height, mcu_rows, complete;
 
-    if (in->fmt == IMGF_PNG)
-        return guard_png(in, 1, res);
+    if (in->fmt == IMGF_PNG) {
+        if (guard_png(in, 1, &complete, res) < 0)
+            return -1;
+        if (complete || s->fail_on != FAIL_NONE ||
+            decode_png_count_rows(in, &rows, &height) < 0)
+            return 0;
+        return guard_rows(rows, height, 1, res);
+    }
     if (in->fmt != IMGF_JPEG)
         return 0;
     if (guard_jpeg(in, &w, res) < 0)

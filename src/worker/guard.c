@@ -247,16 +247,22 @@ guard_jpeg(const struct input *in, struct guard_jpeg_walk *walk,
     return 0;
 }
 
-/* Walk a PNG's chunks from IHDR on: 1 when IDAT data is present before
- * the end of the file, 0 when there is none, -1 on a read error. */
+/* Chunks walked at most: past that a file is taken as complete. */
+#define GUARD_PNG_MAX_CHUNKS 100000
+
+/* Walk a PNG's chunk headers from IHDR on: *@data says whether IDAT data
+ * is present (its first byte in the file), *@iend whether the walk reached
+ * IEND (the file is complete).  0, or -1 on a read error (errno). */
 static int
-png_has_idat_data(int fd)
+png_walk(int fd, int *data, int *iend)
 {
     unsigned char h[8];
     off_t pos = 8;
     ssize_t n;
+    int k;
 
-    for (;;) {
+    *data = *iend = 0;
+    for (k = 0; k < GUARD_PNG_MAX_CHUNKS; k++) {
         uint32_t len;
 
         do {
@@ -268,25 +274,31 @@ png_has_idat_data(int fd)
             return 0;
         len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
               (uint32_t)h[2] << 8 | h[3];
-        if (memcmp(h + 4, "IDAT", 4) == 0 && len > 0) {
-            /* Is the first byte of it in the file? */
+        if (memcmp(h + 4, "IEND", 4) == 0) {
+            *iend = 1;
+            return 0;
+        }
+        if (len > 0x7fffffffu)
+            return 0;
+        if (memcmp(h + 4, "IDAT", 4) == 0 && len > 0 && !*data) {
             do {
                 n = pread(fd, h, 1, pos + 8);
             } while (n < 0 && errno == EINTR);
             if (n < 0)
                 return -1;
-            return n == 1;
+            *data = n == 1;
         }
-        if (memcmp(h + 4, "IEND", 4) == 0 || len > 0x7fffffffu)
-            return 0;
         pos += 12 + (off_t)len;
     }
+    *iend = 1;
+    return 0;
 }
 
 int
-guard_png(const struct input *in, int walk, struct task_result *res)
+guard_png(const struct input *in, int walk, int *complete,
+          struct task_result *res)
 {
-    int rc;
+    int data, iend;
 
     if (sniff_png_ihdr_crc(in->head, in->head_len) < 0 && errno == EBADMSG) {
         res->decoded_rows = 0;
@@ -297,17 +309,18 @@ guard_png(const struct input *in, int walk, struct task_result *res)
     }
     if (!walk)
         return 0;
-    rc = png_has_idat_data(in->fd);
-    if (rc < 0) {
+    if (png_walk(in->fd, &data, &iend) < 0) {
         task_result_fail(res, ERR_READ, "cannot read: %s", strerror(errno));
         return -1;
     }
-    if (rc == 0) {
+    if (!data) {
         res->decoded_rows = 0;
         task_result_fail(res, ERR_TRUNCATED, "no image data: the file has "
                          "no IDAT data");
         return -1;
     }
+    if (complete)
+        *complete = iend;
     return 0;
 }
 

@@ -76,9 +76,14 @@ int decode_jpeg_count_rows(const struct input *in, int *rows, int *height,
                            int *mcu_rows);
 
 /* The IHDR CRC of the PNG @in (ERR_CORRUPT_HEADER) and, with @walk, its
- * chunks up to the first byte of IDAT data (ERR_TRUNCATED when there is
- * none).  0, or -1 with @res failed. */
-int guard_png(const struct input *in, int walk, struct task_result *res);
+ * chunk headers up to IEND: ERR_TRUNCATED when no IDAT data is there;
+ * *@complete (when not NULL) says whether IEND was reached.  0, or -1
+ * with @res failed. */
+int guard_png(const struct input *in, int walk, int *complete,
+              struct task_result *res);
+
+/* decode_jpeg_count_rows() for a PNG, with libpng (decode_png.c). */
+int decode_png_count_rows(const struct input *in, int *rows, int *height);
 
 /*
  * After a decode that got @rows of @height source rows (@mcu_rows: the
