@@ -236,10 +236,12 @@ guard_jpeg(const struct input *in, struct guard_jpeg_walk *walk,
                          GUARD_MAX_SCANS);
         return -1;
     }
-    if (w.scans > 0 && w.first_scan_bytes == 0 && !w.eoi) {
+    if (w.scans > 0 && w.first_scan_bytes == 0) {
         res->decoded_rows = 0;
-        task_result_fail(res, ERR_TRUNCATED, "no image data: the file ends "
-                         "right after the start of its first scan");
+        task_result_fail(res, ERR_TRUNCATED, "no image data: %s",
+                         w.eoi ? "the first scan is empty"
+                               : "the file ends right after the start of "
+                                 "its first scan");
         return -1;
     }
     if (walk)
