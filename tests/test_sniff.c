@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -826,7 +827,7 @@ Test(sniff, svg_documents)
 
 Test(sniff, svg_lookalikes)
 {
-    char big[SNIFF_SVG_WINDOW + 64];
+    static char big[SNIFF_SVG_WINDOW + 64];
 
     cr_assert_eq(FMT("<html><svg></svg></html>"), IMGF_UNKNOWN);
     cr_assert_eq(FMT("<?xml version=\"1.0\"?><root><svg/></root>"),
@@ -884,4 +885,22 @@ Test(sniff, png_ihdr_crc)
         free(p);
     }
     cr_assert_eq(sniff_png_ihdr_crc(NULL, 0), -1);
+}
+
+/* Some editors declare many entities before the first element: the whole
+ * window is searched, not only what the scanner reads. */
+Test(sniff, svg_after_a_long_doctype)
+{
+    static char doc[8192];
+    size_t n = 0;
+
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n,
+                          "<?xml version=\"1.0\"?>\n<!DOCTYPE svg [\n");
+    while (n < 6000)
+        n += (size_t)snprintf(doc + n, sizeof(doc) - n,
+                              "  <!ENTITY ns_%zu \"http://example.com/%zu\">\n",
+                              n, n);
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n, "]>\n<svg/>");
+    cr_assert_eq(fmt_of(doc, n), IMGF_SVG);
+    cr_assert_eq(fmt_of(doc, SNIFF_BYTES), IMGF_UNKNOWN);
 }

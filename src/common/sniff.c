@@ -239,8 +239,8 @@ skip_doctype(const unsigned char *buf, size_t len, size_t pos)
  * An SVG document: after an optional UTF-8 byte order mark, white space,
  * an XML declaration, processing instructions, comments and a DOCTYPE, the
  * first element is <svg.  Only the first SNIFF_SVG_WINDOW bytes are looked
- * at, so an SVG with a longer prolog is not recognised by content (its
- * .svg name still is, by the scanner).
+ * at, so an SVG with a longer prolog is not recognised by content.  Each
+ * byte is looked at a bounded number of times: linear in the window.
  */
 static int
 is_svg(const unsigned char *buf, size_t len)

@@ -30,12 +30,15 @@ enum img_format {
 
 /* Bytes a caller should read to let sniff_format() decide.  Binary
  * signatures need the first 32; an SVG's "<svg" may follow an XML
- * declaration, comments and a DOCTYPE, so the window is larger (one read
- * of the first page costs the same either way). */
+ * declaration, comments and a DOCTYPE, so more is read (one read of the
+ * first page costs the same either way).  An SVG whose prolog is longer
+ * is still recognised from a longer buffer, up to SNIFF_SVG_WINDOW (the
+ * worker reads the first 256 KiB), and by its .svg name in the scan. */
 #define SNIFF_BYTES 1024
 
-/* How far into a text file sniff_format() looks for "<svg". */
-#define SNIFF_SVG_WINDOW 1024
+/* How far into a text file sniff_format() looks for "<svg": past a DOCTYPE
+ * whose internal subset declares many entities, as some editors write. */
+#define SNIFF_SVG_WINDOW (64 * 1024)
 
 /* Format named by the signature at the start of @buf (@len may be short). */
 enum img_format sniff_format(const unsigned char *buf, size_t len);
