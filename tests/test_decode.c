@@ -9,13 +9,16 @@
  * libvips itself.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vips/vips.h>
 
 #include "colour.h"
 #include "decode.h"
+#include "guard.h"
 #include "helpers.h"
 #include "img.h"
 #include "input.h"
@@ -320,5 +323,124 @@ Test(decode, direct_decoder_refuses_what_it_cannot_read)
     sh_result_init(&res);
     cr_expect_null(decode_open(DECODER_VIPS, &s, &in, &d, &res));
     cr_expect_eq(res.err_class, ERR_INTERNAL);
+    input_close(&in);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bounded work and decoded rows (guard.h)                             */
+/* ------------------------------------------------------------------ */
+
+Test(decode, jpeg_walk_counts_scans_and_finds_the_end)
+{
+    struct guard_jpeg_walk w;
+    char *tmp = th_mkdtemp(), *half = th_path(tmp, "half.jpg");
+    char *src = th_testdata("progressive.jpg");
+    size_t len;
+    char *data = th_read_file(src, &len);
+    int fd;
+
+    fd = open(src, O_RDONLY);
+    cr_assert_eq(guard_jpeg_walk(fd, GUARD_MAX_SCANS, &w), 0);
+    /* libjpeg's progression for YCbCr has 10 scans. */
+    cr_expect_eq(w.scans, 10);
+    cr_expect_eq(w.eoi, 1);
+    cr_expect_gt(w.first_scan_bytes, 0);
+    /* The walk stops one scan past the cap. */
+    cr_assert_eq(guard_jpeg_walk(fd, 3, &w), 0);
+    cr_expect_eq(w.scans, 4);
+    close(fd);
+
+    th_write_file(half, data, len / 2);
+    fd = open(half, O_RDONLY);
+    cr_assert_eq(guard_jpeg_walk(fd, GUARD_MAX_SCANS, &w), 0);
+    cr_expect_lt(w.scans, 10);
+    cr_expect_eq(w.eoi, 0);
+    close(fd);
+    free(src);
+    free(data);
+    free(half);
+    th_rmrf(tmp);
+    free(tmp);
+}
+
+Test(decode, rows_threshold)
+{
+    struct task_result res;
+
+    /* 10% of the rows, and at least one MCU row. */
+    cr_expect(guard_rows_enough(48, 480, 16));
+    cr_expect_not(guard_rows_enough(47, 480, 16));
+    cr_expect_not(guard_rows_enough(15, 100, 16));
+    cr_expect(guard_rows_enough(16, 100, 16));
+    /* Shorter than an MCU row: every row. */
+    cr_expect(guard_rows_enough(10, 10, 16));
+    cr_expect_not(guard_rows_enough(9, 10, 16));
+    cr_expect_not(guard_rows_enough(0, 1, 1));
+
+    sh_result_init(&res);
+    cr_expect_eq(guard_rows(240, 480, 16, &res), 0);
+    cr_expect_eq(res.decoded_rows, 240);
+    cr_expect(strstr(res.warning, "240 of 480 rows decoded (50.0%)"), "%s",
+              res.warning);
+    sh_result_init(&res);
+    cr_expect_eq(guard_rows(480, 480, 16, &res), 0);
+    cr_expect_eq(res.nwarnings, 0);
+    sh_result_init(&res);
+    cr_expect_eq(guard_rows(0, 2880, 8, &res), -1);
+    cr_expect_eq(res.err_class, ERR_TRUNCATED);
+    cr_expect_eq(res.decoded_rows, 0);
+}
+
+/* The direct decoders say how many rows they decoded. */
+Test(decode, direct_decoders_count_decoded_rows)
+{
+    struct settings s;
+    struct input in;
+    struct decoded d;
+    struct resample_span x, y;
+    struct task_result res;
+
+    box(&s, 100, 100);
+    open_testdata(&s, "rgb.jpg", &in);
+    decoded_init(&d);
+    sh_result_init(&res);
+    cr_assert_eq(decode_direct(&s, &in, DECODER_JPEG, &d, &x, &y, &res), 0);
+    cr_expect_eq(res.decoded_rows, 480);
+    decoded_release(&d);
+    input_close(&in);
+
+    open_testdata(&s, "truncated.jpg", &in);
+    s.fail_on = FAIL_NONE;
+    sh_result_init(&res);
+    cr_assert_eq(decode_direct(&s, &in, DECODER_JPEG, &d, &x, &y, &res), 0,
+                 "%s", res.message);
+    cr_expect_gt(res.decoded_rows, 0);
+    cr_expect_lt(res.decoded_rows, 480);
+    decoded_release(&d);
+    input_close(&in);
+
+    open_testdata(&s, "rgb.png", &in);
+    sh_result_init(&res);
+    cr_assert_eq(decode_direct(&s, &in, DECODER_PNG, &d, &x, &y, &res), 0);
+    cr_expect_eq(res.decoded_rows, 120);
+    decoded_release(&d);
+    input_close(&in);
+}
+
+/* The libvips path cannot count rows: -1. */
+Test(decode, vips_rows_are_unknown)
+{
+    struct settings s;
+    struct input in;
+    struct decoded d;
+    struct task_result res;
+
+    box(&s, 100, 100);
+    open_testdata(&s, "rgb.jpg", &in);
+    decoded_init(&d);
+    sh_result_init(&res);
+    cr_assert_eq(decode_vips(&s, &in, DECODE_FIT, &d, &res), 0);
+    cr_expect_eq(res.decoded_rows, -1);
+    decoded_release(&d);
     input_close(&in);
 }

@@ -339,7 +339,7 @@ Test(fastpng, vips_made_interlaced_and_icc_not_eligible)
 }
 
 /* rgb.png cut inside its IDAT, and one whose IDAT data is garbage. */
-Test(fastpng, damaged_follows_fail_on_like_libvips)
+Test(fastpng, damaged_follows_fail_on_and_never_passes_for_no_pixels)
 {
     char *dir = th_mkdtemp();
     char *cut = th_path(dir, "cut.png"), *junk = th_path(dir, "junk.png");
@@ -367,12 +367,16 @@ Test(fastpng, damaged_follows_fail_on_like_libvips)
             s.fast_jpeg = 0;
             run_img(&s, files[i], "dv.jpg", &rv);
             s.fast_jpeg = 1;
-            cr_expect_eq(rf.status, rv.status, "file %d fail_on %d: %s", i,
-                         f, rf.message);
+            /* Lenient, neither file has a decodable row (the cut falls in
+             * the first rows' zlib stream, the junk is no zlib at all): no
+             * pixels, so truncated, not a grey "ok".  libvips counts rows
+             * for the cut file too; for the junk one it cannot. */
+            if (f != FAIL_NONE || i == 0)
+                cr_expect_eq(rf.status, rv.status, "file %d fail_on %d: %s",
+                             i, f, rf.message);
             if (f == FAIL_NONE) {
-                cr_expect_eq(rf.status, TASK_OK, "%s", rf.message);
-                cr_expect_gt(rf.nwarnings, 0);
-                cr_expect_eq(rf.out_width, 160);
+                cr_expect_eq(rf.status, TASK_FAILED, "%s", rf.message);
+                cr_expect_eq(rf.err_class, ERR_TRUNCATED, "%s", rf.message);
             } else {
                 cr_expect_eq(rf.status, TASK_FAILED);
                 cr_expect_eq(rf.err_class, ERR_DECODE, "%s", rf.message);

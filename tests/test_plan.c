@@ -843,11 +843,34 @@ Test(plan, same_file_twice_is_a_duplicate)
     l.tasks[3].ino = 10;
     l.tasks[3].pre_status = TASK_SKIPPED;    /* settled already: kept */
     l.tasks[3].pre_class = ERR_NOT_REGULAR;
-    cr_assert_eq(plan_mark_duplicates(&l), 1);
+    for (int i = 0; i < 4; i++)
+        l.tasks[i].nlink = 1;
+    cr_assert_eq(plan_mark_duplicates(&l, 0), 1);
     cr_assert_eq(l.tasks[0].pre_status, TASK_OK);
     cr_assert_eq(l.tasks[1].pre_status, TASK_OK);
     cr_assert_eq(l.tasks[2].pre_status, TASK_SKIPPED);
     cr_assert_eq(l.tasks[2].pre_class, ERR_DUPLICATE);
     cr_assert_eq(l.tasks[3].pre_class, ERR_NOT_REGULAR);
     free_list(&l);
+}
+
+Test(plan, hard_links_are_duplicates_only_in_place)
+{
+    for (int in_place = 0; in_place < 2; in_place++) {
+        struct scan_list l = {0};
+
+        add_task(&l, "in", "a.jpg")->dev = 1;
+        add_task(&l, "in", "b.jpg")->dev = 1;   /* a hard link to a.jpg */
+        add_task(&l, "in", "a.jpg")->dev = 1;   /* a.jpg named again */
+        for (int i = 0; i < 3; i++) {
+            l.tasks[i].ino = 10;
+            l.tasks[i].nlink = 2;
+        }
+        cr_assert_eq(plan_mark_duplicates(&l, in_place), in_place ? 2 : 1);
+        cr_expect_eq(l.tasks[1].pre_status,
+                     in_place ? TASK_SKIPPED : TASK_OK, "in_place %d",
+                     in_place);
+        cr_expect_eq(l.tasks[2].pre_class, ERR_DUPLICATE);
+        free_list(&l);
+    }
 }

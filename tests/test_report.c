@@ -218,7 +218,7 @@ Test(report, record_ok_has_every_key)
     assert_absent(o, "warnings");
     assert_absent(o, "path_b64");
     assert_absent(o, "output_b64");
-    cr_assert_eq(json_object_size(o), 10);
+    cr_assert_eq(json_object_size(o), 11);
     json_decref(o);
 }
 

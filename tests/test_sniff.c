@@ -7,6 +7,8 @@
  * builds instead of a silent success.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -798,4 +800,107 @@ Test(sniff, gif_screen)
     p = dup_n("GIF88a\x01\0\x01\0", 10);
     cr_assert_eq(sniff_gif_size(p, 10, &w, &h), -1);
     free(p);
+}
+
+/* ------------------------------------------------------------------------
+ * SVG by content, and the PNG IHDR CRC
+ */
+
+Test(sniff, svg_documents)
+{
+    cr_assert_eq(FMT("<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+                 IMGF_SVG);
+    cr_assert_eq(FMT("<svg>"), IMGF_SVG);
+    cr_assert_eq(FMT("\xef\xbb\xbf\n  <svg\n width=\"1\">"), IMGF_SVG);
+    cr_assert_eq(FMT("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                     "<!-- drawn by hand <svg> -->\n"
+                     "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
+                     "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
+                     "<svg width=\"10\" height=\"10\"></svg>"),
+                 IMGF_SVG);
+    /* An internal DTD subset may hold '>' of its own. */
+    cr_assert_eq(FMT("<?xml version=\"1.0\"?><!DOCTYPE svg [ <!ENTITY a "
+                     "\"<b>\"> ]><?xml-stylesheet href=\"a.css\"?><svg/>"),
+                 IMGF_SVG);
+    cr_assert_str_eq(img_format_str(IMGF_SVG), "svg");
+}
+
+Test(sniff, svg_lookalikes)
+{
+    static char big[SNIFF_SVG_WINDOW + 64];
+
+    cr_assert_eq(FMT("<html><svg></svg></html>"), IMGF_UNKNOWN);
+    cr_assert_eq(FMT("<?xml version=\"1.0\"?><root><svg/></root>"),
+                 IMGF_UNKNOWN);
+    cr_assert_eq(FMT("<svgfoo>"), IMGF_UNKNOWN);
+    cr_assert_eq(FMT("<svg"), IMGF_UNKNOWN);     /* no end to the name */
+    cr_assert_eq(FMT("text <svg>"), IMGF_UNKNOWN);
+    cr_assert_eq(FMT("<!-- never closed <svg>"), IMGF_UNKNOWN);
+    cr_assert_eq(FMT("<?xml version=\"1.0\""), IMGF_UNKNOWN);
+    cr_assert_eq(FMT("<!DOCTYPE svg [ <svg> "), IMGF_UNKNOWN);
+    /* "<svg" past the window is not looked for. */
+    memset(big, ' ', sizeof(big));
+    memcpy(big + SNIFF_SVG_WINDOW, "<svg/>", 6);
+    cr_assert_eq(fmt_of(big, sizeof(big)), IMGF_UNKNOWN);
+    memcpy(big + SNIFF_SVG_WINDOW - 16, "<svg/>", 6);
+    cr_assert_eq(fmt_of(big, sizeof(big)), IMGF_SVG);
+}
+
+Test(sniff, svg_every_prefix_is_safe)
+{
+    static const char doc[] = "\xef\xbb\xbf<?xml version=\"1.0\"?><!-- c -->"
+                              "<!DOCTYPE svg [ <!ENTITY a \"b\"> ]><svg/>";
+    size_t n;
+
+    for (n = 0; n < sizeof(doc) - 1; n++)
+        (void)fmt_of(doc, n);
+    cr_assert_eq(fmt_of(doc, sizeof(doc) - 1), IMGF_SVG);
+}
+
+Test(sniff, png_ihdr_crc)
+{
+    /* The 1x1 RGBA IHDR and its CRC. */
+    static const char good[] = PNG_SIG "\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01"
+                                       "\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    unsigned char *p = dup_n(good, sizeof(good) - 1);
+    size_t n;
+
+    cr_assert_eq(sniff_png_ihdr_crc(p, sizeof(good) - 1), 0);
+    /* Any single bit flipped in the type, the data or the CRC. */
+    for (n = 12; n < sizeof(good) - 1; n++) {
+        p[n] ^= 0x10;
+        errno = 0;
+        cr_assert_eq(sniff_png_ihdr_crc(p, sizeof(good) - 1), -1, "n=%zu",
+                     n);
+        /* A changed type is no IHDR at all. */
+        cr_assert_eq(errno, n < 16 ? EINVAL : EBADMSG, "n=%zu", n);
+        p[n] ^= 0x10;
+    }
+    free(p);
+    for (n = 0; n < sizeof(good) - 1; n++) {
+        p = dup_n(good, n);
+        errno = 0;
+        cr_assert_eq(sniff_png_ihdr_crc(p, n), -1);
+        cr_assert_eq(errno, EINVAL);
+        free(p);
+    }
+    cr_assert_eq(sniff_png_ihdr_crc(NULL, 0), -1);
+}
+
+/* Some editors declare many entities before the first element: the whole
+ * window is searched, not only what the scanner reads. */
+Test(sniff, svg_after_a_long_doctype)
+{
+    static char doc[8192];
+    size_t n = 0;
+
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n,
+                          "<?xml version=\"1.0\"?>\n<!DOCTYPE svg [\n");
+    while (n < 6000)
+        n += (size_t)snprintf(doc + n, sizeof(doc) - n,
+                              "  <!ENTITY ns_%zu \"http://example.com/%zu\">\n",
+                              n, n);
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n, "]>\n<svg/>");
+    cr_assert_eq(fmt_of(doc, n), IMGF_SVG);
+    cr_assert_eq(fmt_of(doc, SNIFF_BYTES), IMGF_UNKNOWN);
 }

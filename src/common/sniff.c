@@ -13,6 +13,7 @@
  * Nothing allocates and nothing does I/O; the fuzz target in tests/fuzz/
  * exercises these functions directly.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -203,6 +204,80 @@ is_ico(const unsigned char *buf, size_t len)
     return rd_le32(buf + 18) >= 6 + 16 * (uint32_t)count;
 }
 
+/* Offset just past the first @n-byte string @s at or after @pos in
+ * @buf[0..@len), or 0 when there is none. */
+static size_t
+skip_past(const unsigned char *buf, size_t len, size_t pos, const char *s,
+          size_t n)
+{
+    while (len >= n && pos <= len - n) {
+        if (memcmp(buf + pos, s, n) == 0)
+            return pos + n;
+        pos++;
+    }
+    return 0;
+}
+
+/* Offset past the DOCTYPE whose body starts at @pos, or 0: an internal
+ * subset [...] may hold '>' of its own. */
+static size_t
+skip_doctype(const unsigned char *buf, size_t len, size_t pos)
+{
+    while (pos < len && buf[pos] != '>' && buf[pos] != '[')
+        pos++;
+    if (pos >= len)
+        return 0;
+    if (buf[pos] == '[') {
+        pos = skip_past(buf, len, pos, "]", 1);
+        if (!pos)
+            return 0;
+    }
+    return skip_past(buf, len, pos, ">", 1);
+}
+
+/*
+ * An SVG document: after an optional UTF-8 byte order mark, white space,
+ * an XML declaration, processing instructions, comments and a DOCTYPE, the
+ * first element is <svg.  Only the first SNIFF_SVG_WINDOW bytes are looked
+ * at, so an SVG with a longer prolog is not recognised by content.  Each
+ * byte is looked at a bounded number of times: linear in the window.
+ */
+static int
+is_svg(const unsigned char *buf, size_t len)
+{
+    size_t pos = 0, next;
+
+    if (len > SNIFF_SVG_WINDOW)
+        len = SNIFF_SVG_WINDOW;
+    if (has_prefix(buf, len, "\xef\xbb\xbf", 3))
+        pos = 3;
+    for (;;) {
+        while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t' ||
+                             buf[pos] == '\r' || buf[pos] == '\n'))
+            pos++;
+        if (pos >= len || buf[pos] != '<')
+            return 0;
+        if (has_at(buf, len, pos, "<svg", 4))
+            return len - pos > 4 && (buf[pos + 4] == ' ' ||
+                                     buf[pos + 4] == '\t' ||
+                                     buf[pos + 4] == '\r' ||
+                                     buf[pos + 4] == '\n' ||
+                                     buf[pos + 4] == '>' ||
+                                     buf[pos + 4] == '/');
+        if (has_at(buf, len, pos, "<?", 2))
+            next = skip_past(buf, len, pos + 2, "?>", 2);
+        else if (has_at(buf, len, pos, "<!--", 4))
+            next = skip_past(buf, len, pos + 4, "-->", 3);
+        else if (has_at(buf, len, pos, "<!DOCTYPE", 9))
+            next = skip_doctype(buf, len, pos + 9);
+        else
+            return 0;
+        if (!next)
+            return 0;
+        pos = next;
+    }
+}
+
 static enum img_format
 sniff_other(const unsigned char *buf, size_t len)
 {
@@ -237,6 +312,8 @@ sniff_other(const unsigned char *buf, size_t len)
         return IMGF_OTHER_IMAGE;    /* Olympus ORF, Panasonic RW2 */
     if (is_ico(buf, len))
         return IMGF_OTHER_IMAGE;
+    if (is_svg(buf, len))
+        return IMGF_SVG;
     return IMGF_UNKNOWN;
 }
 
@@ -310,6 +387,8 @@ img_format_str(enum img_format f)
         return "pnm";
     case IMGF_OTHER_IMAGE:
         return "other";
+    case IMGF_SVG:
+        return "svg";
     }
     return "unknown";
 }
@@ -667,6 +746,38 @@ sniff_png_size(const unsigned char *buf, size_t len, int *w, int *h)
         *w = (int)pw;
     if (h != NULL)
         *h = (int)ph;
+    return 0;
+}
+
+/* CRC-32 as PNG (and zlib) computes it, bit by bit: 17 bytes per file. */
+static uint32_t
+png_crc(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    size_t i;
+    int k;
+
+    for (i = 0; i < n; i++) {
+        c ^= p[i];
+        for (k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xffffffffu;
+}
+
+int
+sniff_png_ihdr_crc(const unsigned char *buf, size_t len)
+{
+    /* signature 8, length 4, "IHDR" 4, data 13, CRC 4 */
+    if (buf == NULL || sniff_format(buf, len) != IMGF_PNG || len < 33 ||
+        rd_be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (png_crc(buf + 12, 17) != rd_be32(buf + 29)) {
+        errno = EBADMSG;
+        return -1;
+    }
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * sniff.h - recognise image formats by their first bytes, and read the
  * declared dimensions of JPEG and PNG headers without decoding pixels.
+ * Also: whether a PNG's IHDR chunk matches its CRC.
  *
  * Pure functions on caller-supplied buffers: no I/O, no allocation, safe on
  * any input (they are fuzzed).
@@ -24,10 +25,20 @@ enum img_format {
     IMGF_PSD,
     IMGF_PNM,
     IMGF_OTHER_IMAGE, /* recognised as an image, no loader planned */
+    IMGF_SVG,     /* SVG text: "<svg" after an optional XML prolog */
 };
 
-/* Bytes a caller should read to let sniff_format() decide. */
-#define SNIFF_BYTES 32
+/* Bytes a caller should read to let sniff_format() decide.  Binary
+ * signatures need the first 32; an SVG's "<svg" may follow an XML
+ * declaration, comments and a DOCTYPE, so more is read (one read of the
+ * first page costs the same either way).  An SVG whose prolog is longer
+ * is still recognised from a longer buffer, up to SNIFF_SVG_WINDOW (the
+ * worker reads the first 256 KiB), and by its .svg name in the scan. */
+#define SNIFF_BYTES 1024
+
+/* How far into a text file sniff_format() looks for "<svg": past a DOCTYPE
+ * whose internal subset declares many entities, as some editors write. */
+#define SNIFF_SVG_WINDOW (64 * 1024)
 
 /* Format named by the signature at the start of @buf (@len may be short). */
 enum img_format sniff_format(const unsigned char *buf, size_t len);
@@ -70,6 +81,14 @@ int sniff_jpeg_quality(const struct jpeg_info *info);
 
 /* Width and height from a PNG IHDR.  0 on success, -1 if malformed. */
 int sniff_png_size(const unsigned char *buf, size_t len, int *w, int *h);
+
+/*
+ * Whether the IHDR chunk of the PNG in @buf matches its CRC: 0 when it
+ * does, -1 with errno EBADMSG when the CRC differs (a damaged critical
+ * header: its dimensions cannot be trusted) or EINVAL when @buf holds no
+ * complete IHDR chunk.
+ */
+int sniff_png_ihdr_crc(const unsigned char *buf, size_t len);
 
 /* Width and height from a GIF logical screen descriptor.  0 / -1. */
 int sniff_gif_size(const unsigned char *buf, size_t len, int *w, int *h);

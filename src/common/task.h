@@ -95,6 +95,7 @@ struct task {
     int64_t size;        /* bytes, from the scan's stat */
     int64_t mtime_ns;
     uint64_t dev, ino;
+    uint32_t nlink;      /* hard links to the file, from the scan's stat */
     int root_index;      /* which INPUT this came from; the number of
                             INPUTs or more for none (--files-from) */
     unsigned open_follow; /* TASK_FOLLOW_* bits, set by the scan: which

@@ -175,8 +175,11 @@ plan_root_dirs_free(char **dirs, size_t n)
 
 /* ---- duplicates ---- */
 
+/* A file's identity; with @path, one of its names (a hard link with an
+ * output tree: see plan_mark_duplicates()). */
 struct devino {
     uint64_t dev, ino;
+    const char *path;
 };
 
 static int
@@ -185,25 +188,35 @@ devino_eq(uint32_t value, const void *key, void *ctx)
     const struct task *tasks = ctx;
     const struct devino *k = key;
 
-    return tasks[value].dev == k->dev && tasks[value].ino == k->ino;
+    return tasks[value].dev == k->dev && tasks[value].ino == k->ino &&
+           (!k->path || strcmp(tasks[value].path, k->path) == 0);
 }
 
 size_t
-plan_mark_duplicates(struct scan_list *l)
+plan_mark_duplicates(struct scan_list *l, int in_place)
 {
+
     struct hashset seen;
     size_t i, marked = 0;
 
     hashset_init(&seen);
     for (i = 0; i < l->n && i < UINT32_MAX - 2; i++) {
         struct task *t = &l->tasks[i];
-        struct devino key = { t->dev, t->ino };
+        /* In place, one rewrite serves every name of a file; with an
+         * output tree, the names of a hard-linked file (made on purpose)
+         * each get their output, and only the same name met twice is a
+         * duplicate.  A file with one name met twice is always one. */
+        int by_name = !in_place && t->nlink > 1;
+        struct devino key = { t->dev, t->ino, by_name ? t->path : NULL };
+        uint64_t h = hashset_hash2(t->dev, t->ino);
         int rc;
 
         if (t->pre_status != TASK_OK || (t->dev == 0 && t->ino == 0))
             continue;
-        rc = hashset_insert(&seen, hashset_hash2(t->dev, t->ino),
-                            (uint32_t)i, &key, devino_eq, l->tasks, NULL);
+        if (by_name)
+            h ^= hashset_hash(t->path, strlen(t->path));
+        rc = hashset_insert(&seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
+                            NULL);
         if (rc == HASHSET_PRESENT) {
             t->pre_status = TASK_SKIPPED;
             t->pre_class = ERR_DUPLICATE;

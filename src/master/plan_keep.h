@@ -68,11 +68,14 @@ char **plan_root_dirs(const char *const *inputs, size_t n);
 void plan_root_dirs_free(char **dirs, size_t n);
 
 /*
- * The same file reached twice (an INPUT given twice, nested INPUTs, hard
- * links: the same device and inode) is processed once, under the first
- * path met: every later task for it that is still to be processed becomes
- * skipped, ERR_DUPLICATE.  Returns how many were marked.
+ * The same file reached twice (an INPUT given twice, nested INPUTs: the
+ * same device and inode by the same path, or a file with one name reached
+ * by two) is processed once, under the first path met: every later task
+ * for it that is still to be processed becomes skipped, ERR_DUPLICATE.
+ * Hard links (a file with several names, each met under its own name) are
+ * duplicates only @in_place, where one rewrite serves every name; with an
+ * output tree each name gets its output.  Returns how many were marked.
  */
-size_t plan_mark_duplicates(struct scan_list *l);
+size_t plan_mark_duplicates(struct scan_list *l, int in_place);
 
 #endif

@@ -191,6 +191,8 @@ report_record_json(const struct task *t, const struct task_result *res)
                               json_count_or_null(res->out_width));
     rc |= json_object_set_new(o, "out_height",
                               json_count_or_null(res->out_height));
+    rc |= json_object_set_new(o, "decoded_rows",
+                              json_count_or_null(res->decoded_rows));
     /* Milliseconds rounded to a tenth: finer is noise at this scale. */
     rc |= json_object_set_new(o, "ms",
                               res->usec < 0

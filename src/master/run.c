@@ -340,7 +340,7 @@ run_setup(struct run *run)
     /* Nothing silent, nothing twice. */
     run_add_named_files(o, &run->list);
     run_warn_empty_inputs(o, &run->list);
-    plan_mark_duplicates(&run->list);
+    plan_mark_duplicates(&run->list, o->settings.in_place);
     return RUN_EXIT_OK;
 }
 

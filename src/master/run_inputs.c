@@ -47,6 +47,7 @@ add_named(struct scan_list *l, const char *path, int root,
                   st->st_mtim.tv_nsec;
     t->dev = (uint64_t)st->st_dev;
     t->ino = (uint64_t)st->st_ino;
+    t->nlink = (uint32_t)st->st_nlink;
     t->root_index = root;
     t->pre_status = TASK_OK;
 }

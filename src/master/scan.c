@@ -56,7 +56,7 @@
 
 static const char *const image_exts[] = {
     "jpg", "jpeg", "jpe", "jfif", "jif",
-    "png", "gif", "webp",
+    "png", "gif", "webp", "svg",
     "tif", "tiff",
     "heic", "heif", "hif", "avif",
     "bmp", "dib",
@@ -260,6 +260,7 @@ scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
     t->mtime_ns = mtime_ns(st);
     t->dev = (uint64_t)st->st_dev;
     t->ino = (uint64_t)st->st_ino;
+    t->nlink = (uint32_t)st->st_nlink;
     t->root_index = c->root_index;
     t->open_follow = c->open_follow;
     t->pre_status = pre;

@@ -25,9 +25,19 @@
  * warnings (damaged data) go through emit_message() into the task result
  * and, depending on fail_on, end the decode the same way.  All per-file
  * state lives in one heap context that decode_close() frees.
+ *
+ * Bounded work and honest results (guard.h): a file with several scans is
+ * walked once for its scan count before libjpeg starts, and a progress
+ * monitor stops libjpeg past the same cap; warnings past their cap end the
+ * decode too (ERR_TOO_COMPLEX).  The source manager notes where the data
+ * ran out (the scan and the row of blocks libjpeg was in), which gives the
+ * rows actually decoded: too few, and a lenient decode (the only one that
+ * goes on past the end of the data) fails as ERR_TRUNCATED instead of
+ * passing as a grey image.
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +48,9 @@
 
 #include "decode.h"
 #include "geom.h"
+#include "guard.h"
 #include "jpegerr.h"
+#include "loaderr.h"
 #include "orient.h"
 #include "warn.h"
 
@@ -62,6 +74,11 @@ struct dj_source {
     off_t pos;                      /* offset of the next read */
     int started;                    /* some data was read */
     int read_errno;                 /* set when a read failed */
+    /* Where the data ran out (guard.h): libjpeg's scan and row of blocks
+     * (iMCU row) when the end of the file was first met. */
+    int eof_hit;
+    int eof_scan;
+    unsigned eof_imcu_row;
     JOCTET buf[DJ_CHUNK];
 };
 
@@ -71,6 +88,7 @@ struct dj_ctx {
     struct dj_source src;
     struct jpeg_decompress_struct d;
     int have_d;
+    struct jpeg_progress_mgr progress;  /* the scan cap */
 };
 
 /* ------------------------------------------------------------------ */
@@ -81,6 +99,18 @@ static void
 src_init(j_decompress_ptr cinfo)
 {
     (void)cinfo;
+}
+
+/* Remember where the data first ran out (before the warning, which may
+ * end the decode). */
+static void
+note_eof(j_decompress_ptr cinfo, struct dj_source *src)
+{
+    if (src->eof_hit)
+        return;
+    src->eof_hit = 1;
+    src->eof_scan = cinfo->input_scan_number;
+    src->eof_imcu_row = cinfo->input_iMCU_row;
 }
 
 static boolean
@@ -99,6 +129,7 @@ src_fill(j_decompress_ptr cinfo)
     if (n == 0) {
         if (!src->started)
             ERREXIT(cinfo, JERR_INPUT_EMPTY);
+        note_eof(cinfo, src);
         /* Truncated: warn, then end the data stream cleanly with a fake
          * EOI marker, as libjpeg's own stdio source does. */
         WARNMS(cinfo, JWRN_JPEG_EOF);
@@ -138,6 +169,49 @@ src_term(j_decompress_ptr cinfo)
     (void)cinfo;
 }
 
+/* Called by libjpeg as it consumes input: a file past the scan cap ends
+ * the decode (guard.h), whatever the walk before found. */
+static void
+dj_progress(j_common_ptr cinfo)
+{
+    struct dj_ctx *ctx = (struct dj_ctx *)(void *)
+        ((char *)cinfo->progress - offsetof(struct dj_ctx, progress));
+
+    if (!cinfo->is_decompressor ||
+        ctx->d.input_scan_number <= GUARD_MAX_SCANS)
+        return;
+    ctx->err.too_complex = 1;
+    snprintf(ctx->err.msg, sizeof(ctx->err.msg), "JPEG has more than %d "
+             "scans (the limit of scans per image)", GUARD_MAX_SCANS);
+    longjmp(ctx->err.jmp, 1);
+}
+
+/*
+ * Source rows that hold decoded data: all of them unless the data ran
+ * out.  Then the rows of blocks completed before that point in the first
+ * scan; once the first scan is complete (the data ran out in a later
+ * one), every row has at least its coarse data and counts.
+ */
+static int
+dj_decoded_rows(const struct dj_ctx *ctx)
+{
+    const struct jpeg_decompress_struct *j = &ctx->d;
+    int64_t rows;
+
+    if (!ctx->src.eof_hit || ctx->src.eof_scan > 1)
+        return (int)j->image_height;
+    rows = (int64_t)ctx->src.eof_imcu_row * j->max_v_samp_factor * DCTSIZE;
+    return rows < (int64_t)j->image_height ? (int)rows
+                                           : (int)j->image_height;
+}
+
+/* Rows of source pixels in one MCU row. */
+static int
+dj_mcu_rows(const struct dj_ctx *ctx)
+{
+    return ctx->d.max_v_samp_factor * DCTSIZE;
+}
+
 /* ------------------------------------------------------------------ */
 /* The decoder                                                        */
 /* ------------------------------------------------------------------ */
@@ -173,11 +247,15 @@ fail_jump(struct dj_ctx *ctx, struct task_result *res)
     if (ctx->src.read_errno) {
         task_result_fail(res, ERR_READ, "cannot read: %s",
                          strerror(ctx->src.read_errno));
+    } else if (ctx->err.too_complex) {
+        task_result_fail(res, ERR_TOO_COMPLEX, "cannot decode: %s",
+                         ctx->err.msg);
     } else if (ctx->err.pub.msg_code == JERR_OUT_OF_MEMORY) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot decode: %s",
                          ctx->err.msg);
     } else {
         task_result_fail(res, ERR_DECODE, "cannot decode: %s", ctx->err.msg);
+        loaderr_reclassify(res);
     }
 }
 
@@ -290,6 +368,16 @@ start(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
     return read_header(ctx, in, d, res);
 }
 
+/* A file with several scans: its scan count, before libjpeg spends a pass
+ * over the image on each (guard.h).  0, or -1 with @res failed. */
+static int
+scan_cap(struct dj_ctx *ctx, const struct input *in, struct task_result *res)
+{
+    if (!jpeg_has_multiple_scans(&ctx->d))
+        return 0;
+    return guard_jpeg(in, NULL, res);
+}
+
 static void *
 dj_open(const struct settings *s, const struct input *in, struct decoded *d,
         struct task_result *res)
@@ -301,13 +389,16 @@ dj_open(const struct settings *s, const struct input *in, struct decoded *d,
         return NULL;
     }
     ctx->d.err = jpeg_err_init(&ctx->err, res, s->fail_on);
+    ctx->err.max_warnings = GUARD_MAX_WARNINGS;
+    ctx->progress.progress_monitor = dj_progress;
+    ctx->d.progress = &ctx->progress;
     ctx->src.fd = in->fd;
     ctx->src.pub.init_source = src_init;
     ctx->src.pub.fill_input_buffer = src_fill;
     ctx->src.pub.skip_input_data = src_skip;
     ctx->src.pub.resync_to_restart = jpeg_resync_to_restart;
     ctx->src.pub.term_source = src_term;
-    if (start(ctx, in, d, res) < 0) {
+    if (start(ctx, in, d, res) < 0 || scan_cap(ctx, in, res) < 0) {
         dj_close(ctx);
         return NULL;
     }
@@ -366,7 +457,68 @@ dj_rows(void *impl, struct colour *c, struct resize *rz,
         colour_row_done(c, rz);
     }
     jpeg_finish_decompress(j);
-    return 0;
+    return guard_rows(dj_decoded_rows(ctx), (int)j->image_height,
+                      dj_mcu_rows(ctx), res);
+}
+
+/* decode_jpeg_count_rows() once set up: every row at 1/8 scale, into a
+ * scratch row.  libjpeg errors longjmp out. */
+static void
+count_rows(struct dj_ctx *ctx)
+{
+    j_decompress_ptr j = &ctx->d;
+    JSAMPROW row;
+
+    jpeg_create_decompress(j);
+    ctx->have_d = 1;
+    j->src = &ctx->src.pub;
+    jpeg_read_header(j, TRUE);
+    /* No colour conversion: any component layout will do. */
+    j->out_color_space = j->jpeg_color_space;
+    j->scale_num = 1;
+    j->scale_denom = 8;
+    j->do_fancy_upsampling = FALSE;
+    jpeg_start_decompress(j);
+    row = (*j->mem->alloc_small)((j_common_ptr)j, JPOOL_IMAGE,
+                                 (size_t)j->output_width *
+                                     j->output_components);
+    while (j->output_scanline < j->output_height)
+        if (jpeg_read_scanlines(j, &row, 1) != 1)
+            ERREXIT(j, JERR_INPUT_EOF);
+}
+
+int
+decode_jpeg_count_rows(const struct input *in, int *rows, int *height,
+                       int *mcu_rows)
+{
+    struct task_result scratch;     /* libjpeg's warnings, not reported:
+                                       the loader reports its own */
+    struct dj_ctx *ctx = calloc(1, sizeof(*ctx));
+    volatile int rc = -1;
+
+    if (!ctx)
+        return -1;
+    memset(&scratch, 0, sizeof(scratch));
+    ctx->d.err = jpeg_err_init(&ctx->err, &scratch, FAIL_NONE);
+    ctx->err.max_warnings = GUARD_MAX_WARNINGS;
+    ctx->progress.progress_monitor = dj_progress;
+    ctx->d.progress = &ctx->progress;
+    ctx->src.fd = in->fd;
+    ctx->src.pub.init_source = src_init;
+    ctx->src.pub.fill_input_buffer = src_fill;
+    ctx->src.pub.skip_input_data = src_skip;
+    ctx->src.pub.resync_to_restart = jpeg_resync_to_restart;
+    ctx->src.pub.term_source = src_term;
+    /* Everything that may longjmp runs below; state is kept in *ctx. */
+    if (setjmp(ctx->err.jmp) == 0) {
+        count_rows(ctx);
+        *rows = dj_decoded_rows(ctx);
+        *height = (int)ctx->d.image_height;
+        *mcu_rows = dj_mcu_rows(ctx);
+        rc = 0;
+    }
+    dj_close(ctx);
+    return rc;
 }
 
 const struct decoder_ops decode_jpeg_ops = {

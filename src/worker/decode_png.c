@@ -29,6 +29,11 @@
  * becomes a warning and the rows not read are filled with the background
  * colour, as libvips' lenient load gives an image too; otherwise it fails
  * as ERR_DECODE.  All per-file state lives in one heap context.
+ *
+ * Honest results (guard.h): the IHDR chunk is checked against its CRC
+ * before libpng sees it (lenient CRC handling would otherwise accept
+ * damaged dimensions), and a lenient decode that stopped early counts as
+ * an image only when enough rows were read; otherwise ERR_TRUNCATED.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -42,6 +47,8 @@
 
 #include "decode.h"
 #include "geom.h"
+#include "guard.h"
+#include "loaderr.h"
 #include "warn.h"
 
 /* Bytes read from the input per pread(). */
@@ -285,6 +292,9 @@ after_jump(struct fp_ctx *ctx)
         return 1;
     }
     task_result_fail(res, ERR_DECODE, "cannot decode: %s", ctx->msg);
+    /* libpng names a size limit in a warning before "Invalid IHDR". */
+    res->err_class = loaderr_class(ctx->msg,
+                                   loaderr_class(res->warning, ERR_DECODE));
     return 0;
 }
 
@@ -398,7 +408,7 @@ fp_open(const struct settings *s, const struct input *in, struct decoded *d,
         return NULL;
     }
     png_set_read_fn(ctx->png, ctx, fp_read);
-    if (start(ctx, d) < 0) {
+    if (guard_png(in, 0, NULL, res) < 0 || start(ctx, d) < 0) {
         fp_close(ctx);
         return NULL;
     }
@@ -438,15 +448,33 @@ fill_rest(struct fp_ctx *ctx, struct colour *c, struct resize *rz)
     }
 }
 
+/* After damaged or missing image data ended the rows early in a lenient
+ * decode: 1 with ctx->res failed (ERR_TRUNCATED) when too few rows were
+ * read to count as an image (guard.h), before any filling; else 0.  A
+ * strict decode fails as ERR_DECODE in after_jump(), as before. */
+static int
+too_few_rows(struct fp_ctx *ctx)
+{
+    if (ctx->read_errno || !ctx->reading || ctx->s->fail_on != FAIL_NONE ||
+        guard_rows_enough(ctx->rows_read, ctx->height, 1))
+        return 0;
+    warn_append(ctx->res, ctx->msg);
+    guard_rows(ctx->rows_read, ctx->height, 1, ctx->res);
+    return 1;
+}
+
 static int
 fp_rows(void *impl, struct colour *c, struct resize *rz,
         struct task_result *res)
 {
     struct fp_ctx *ctx = impl;
+    int rows;
 
     ctx->res = res;
     /* Everything that may longjmp runs below; state is kept in *ctx. */
     if (setjmp(ctx->jmp) != 0) {
+        if (too_few_rows(ctx))
+            return -1;
         if (!after_jump(ctx))
             return -1;
     } else {
@@ -459,8 +487,45 @@ fp_rows(void *impl, struct colour *c, struct resize *rz,
         ctx->reading = 0;
     }
     /* The rest of the file, IEND included, is not read. */
+    rows = ctx->rows_read;
     fill_rest(ctx, c, rz);
-    return 0;
+    return guard_rows(rows, ctx->height, 1, res);
+}
+
+int
+decode_png_count_rows(const struct input *in, int *rows, int *height)
+{
+    struct settings s;
+    struct task_result scratch;     /* libpng's messages, not reported:
+                                       the loader reports its own */
+    struct decoded d;
+    struct fp_ctx *ctx;
+    unsigned char *row = NULL;
+    volatile int rc = -1;
+
+    settings_init(&s, MODE_THUMBNAIL);      /* lenient */
+    memset(&scratch, 0, sizeof(scratch));
+    decoded_init(&d);
+    ctx = fp_open(&s, in, &d, &scratch);
+    if (!ctx)
+        return -1;
+    row = malloc((size_t)ctx->width * ctx->channels);
+    /* Everything that may longjmp runs below; state is kept in *ctx. */
+    if (row && setjmp(ctx->jmp) == 0) {
+        ctx->reading = 1;
+        while (ctx->rows_read < ctx->height) {
+            png_read_row(ctx->png, row, NULL);
+            ctx->rows_read++;
+        }
+    }
+    if (row) {
+        *rows = ctx->rows_read;
+        *height = ctx->height;
+        rc = 0;
+    }
+    free(row);
+    fp_close(ctx);
+    return rc;
 }
 
 const struct decoder_ops decode_png_ops = {

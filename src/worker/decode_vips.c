@@ -17,6 +17,21 @@
  * DECODE_FULL (in-place recompression): the image as stored, read
  * sequentially with s->fail_on.
  * Nothing is computed yet when this returns: see decode.h.
+ *
+ * Before any loader runs, the file's structure is checked (guard.h): a
+ * JPEG's scans are counted (libvips 8.14 has no scan limit of its own) and
+ * a JPEG or PNG without pixel data, or a PNG whose IHDR fails its CRC,
+ * fails here.  libvips cannot say how many rows it decoded, so
+ * res->decoded_rows is -1 on this path, except for a JPEG cut short in a
+ * lenient decode: libjpeg counts its rows first (guard.h).  Loader errors get their class
+ * from the loader's message (loaderr.h): a variant no loader handles is
+ * unsupported-format, a loader's own size limit too-large.
+ *
+ * SVG goes through svgload_buffer only: from memory, the document has no
+ * base location, so librsvg resolves no reference to another file.  That
+ * one loader class is let through libvips' untrusted-loader block; the
+ * declared size (at 72 dpi) is checked against --max-pixels before
+ * anything is rendered, and thumbnails render directly at the target size.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +43,8 @@
 
 #include "decode.h"
 #include "geom.h"
+#include "guard.h"
+#include "loaderr.h"
 #include "orient.h"
 #include "vipsmsg.h"
 #include "warn.h"
@@ -97,8 +114,10 @@ find_loader(const struct settings *s, const struct input *in,
     if (has_trusted_loader(fmt))
         task_result_fail(res, ERR_DECODE, "not a readable %s file: no "
                          "loader accepts its header", img_format_str(fmt));
-    else if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN ||
-             s->allow_untrusted)
+    else if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN)
+        task_result_fail(res, ERR_UNSUPPORTED, "an image format no loader "
+                         "here reads");
+    else if (s->allow_untrusted)
         task_result_fail(res, ERR_UNSUPPORTED, "%s images are not "
                          "supported by this build of libvips",
                          img_format_str(fmt));
@@ -132,6 +151,7 @@ read_size(const struct settings *s, const struct input *in,
                                                 NULL);
     if (!h) {
         vipsmsg_fail(res, ERR_DECODE, "cannot read image header");
+        loaderr_reclassify(res);
         return -1;
     }
     d->tagged = vips_image_get_typeof(h, VIPS_META_ICC_NAME) != 0 ||
@@ -198,6 +218,7 @@ load_fit(const struct settings *s, const struct input *in, struct decoded *d,
     }
     if (rc) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
+        loaderr_reclassify(res);
         return -1;
     }
     d->image = im[0];
@@ -215,6 +236,7 @@ load_full(const struct settings *s, const struct input *in,
                                        vips_fail_on(s->fail_on), NULL);
     if (!im[0]) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
+        loaderr_reclassify(res);
         return -1;
     }
     if (in->have_ji)
@@ -226,10 +248,83 @@ load_full(const struct settings *s, const struct input *in,
     return 0;
 }
 
+/* SVG (see the top of the file): 0, or -1 with @res failed. */
+static int
+load_svg(const struct settings *s, const struct input *in,
+         enum decode_size size, struct decoded *d, struct task_result *res)
+{
+    VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 2);
+    size_t buflen = 0;
+
+    if (size == DECODE_FULL) {
+        task_result_fail(res, ERR_UNSUPPORTED, "SVG is not recompressed "
+                         "in place");
+        return -1;
+    }
+    if (read_whole(in->fd, in->size, &d->filebuf, &buflen) < 0) {
+        task_result_fail(res, ERR_READ, "cannot read the SVG document");
+        return -1;
+    }
+    vips_operation_block_set("VipsForeignLoadSvgBuffer", FALSE);
+    if (vips_svgload_buffer(d->filebuf, buflen, &im[0], "access",
+                            VIPS_ACCESS_SEQUENTIAL, NULL)) {
+        vipsmsg_fail(res, ERR_DECODE, "cannot read SVG");
+        loaderr_reclassify(res);
+        return -1;
+    }
+    if (input_too_large(s, im[0]->Xsize, im[0]->Ysize, res))
+        return -1;
+    d->width = im[0]->Xsize;
+    d->height = im[0]->Ysize;
+    d->tagged = 0;
+    if (thumbnail(s, d, buflen, &im[1], NULL)) {
+        vipsmsg_fail(res, ERR_DECODE, "cannot render SVG");
+        loaderr_reclassify(res);
+        return -1;
+    }
+    d->image = im[1];
+    return 0;
+}
+
+/*
+ * The structure checks of guard.h, before any loader.  A JPEG or PNG cut
+ * short, in a lenient decode (libvips would give an image whatever is
+ * missing): the rows with data are counted with libjpeg or libpng, and
+ * too few fail the file as the direct decoders would.  0, or -1 with @res
+ * failed.
+ */
+static int
+check_structure(const struct settings *s, const struct input *in,
+                struct task_result *res)
+{
+    struct guard_jpeg_walk w;
+    int rows, height, mcu_rows, complete;
+
+    if (in->fmt == IMGF_PNG) {
+        if (guard_png(in, 1, &complete, res) < 0)
+            return -1;
+        if (complete || s->fail_on != FAIL_NONE ||
+            decode_png_count_rows(in, &rows, &height) < 0)
+            return 0;
+        return guard_rows(rows, height, 1, res);
+    }
+    if (in->fmt != IMGF_JPEG)
+        return 0;
+    if (guard_jpeg(in, &w, res) < 0)
+        return -1;
+    if (w.eoi || s->fail_on != FAIL_NONE ||
+        decode_jpeg_count_rows(in, &rows, &height, &mcu_rows) < 0)
+        return 0;
+    return guard_rows(rows, height, mcu_rows, res);
+}
+
 int
 decode_vips(const struct settings *s, const struct input *in,
             enum decode_size size, struct decoded *d, struct task_result *res)
 {
+    res->decoded_rows = -1;
+    if (check_structure(s, in, res) < 0)
+        return -1;
     d->ctx = VIPS_OBJECT(vips_image_new());
     d->source = vips_source_new_from_descriptor(in->fd);
     if (!d->source) {
@@ -239,6 +334,8 @@ decode_vips(const struct settings *s, const struct input *in,
     d->orientation = 1;
     d->source_420 = in->have_ji && decode_jpeg_is_420(&in->ji);
     d->progressive = in->have_ji && in->ji.progressive;
+    if (in->fmt == IMGF_SVG)
+        return load_svg(s, in, size, d, res);
     if (size == DECODE_FULL)
         return load_full(s, in, d, res);
     return load_fit(s, in, d, res);

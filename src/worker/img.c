@@ -255,6 +255,7 @@ img_process(const struct settings *s, const struct task *t,
     res->status = TASK_FAILED;
     res->in_width = res->in_height = res->out_width = res->out_height = -1;
     res->out_bytes = -1;
+    res->decoded_rows = -1;     /* until a decoder can tell */
     current = res;
 
     if (!s->in_place && !s->fd_flavors && !t->out_rel)

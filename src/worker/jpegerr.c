@@ -27,6 +27,13 @@ jpeg_err_emit(j_common_ptr cinfo, int msg_level)
     if (msg_level >= 0)
         return;
     cinfo->err->num_warnings++;
+    if (err->max_warnings > 0 &&
+        cinfo->err->num_warnings > err->max_warnings) {
+        err->too_complex = 1;
+        snprintf(err->msg, sizeof(err->msg), "more than %ld warnings (the "
+                 "limit of warnings per image)", err->max_warnings);
+        longjmp(err->jmp, 1);
+    }
     cinfo->err->format_message(cinfo, text);
     warn_append(err->res, text);
     if (err->fail_on == FAIL_WARNING ||
@@ -46,5 +53,7 @@ jpeg_err_init(struct jpeg_err *e, struct task_result *res,
     e->pub.emit_message = jpeg_err_emit;
     e->res = res;
     e->fail_on = fail_on;
+    e->max_warnings = 0;
+    e->too_complex = 0;
     return &e->pub;
 }

@@ -12,7 +12,9 @@
  * (damaged data libjpeg worked around) are appended to @res's warnings;
  * whether one also ends the work depends on @fail_on: FAIL_WARNING on any,
  * FAIL_TRUNCATED and FAIL_ERROR on a premature end of data, FAIL_NONE
- * never (what the encoder passes: fail_on is about damaged input).
+ * never (what the encoder passes: fail_on is about damaged input).  A
+ * decoder may set max_warnings after init: the warning past it ends the
+ * work with too_complex set (guard.h); 0, the default, means no cap.
  */
 #ifndef IMGPOOL_JPEGERR_H
 #define IMGPOOL_JPEGERR_H
@@ -30,6 +32,8 @@ struct jpeg_err {
     struct task_result *res;        /* borrowed */
     enum fail_on fail_on;
     char msg[JMSG_LENGTH_MAX];      /* the message that ended the work */
+    long max_warnings;              /* 0: no cap */
+    int too_complex;                /* the work ended at a cap */
 };
 
 /* Set @e up for @res and @fail_on; returns the manager for cinfo.err. */
