@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,14 +39,22 @@ static const char MSG_DIR_CONFLICT[] =
 static const char MSG_OVERWRITE_OTHER[] =
     "output would overwrite another input";
 
-enum placeholder { PH_STEM, PH_NAME, PH_EXT, PH_FMT, PH__COUNT };
+enum placeholder {
+    PH_STEM, PH_NAME, PH_EXT, PH_FMT, PH_SIZE, PH_W, PH_H, PH__COUNT
+};
 
 static const char *const placeholder_names[PH__COUNT] = {
     [PH_STEM] = "stem",
     [PH_NAME] = "name",
     [PH_EXT] = "ext",
     [PH_FMT] = "fmt",
+    [PH_SIZE] = "size",
+    [PH_W] = "w",
+    [PH_H] = "h",
 };
+
+/* The boxes to plan outputs for (plan_set_sizes()); NULL: one output. */
+static const struct settings *plan_sizes;
 
 /* The pieces of one input file name that placeholders expand to. */
 struct name_parts {
@@ -55,6 +64,7 @@ struct name_parts {
     const char *ext;      /* without the dot; "" when none */
     size_t ext_len;
     const char *fmt;
+    char size[32], w[16], h[16];  /* the box of the output being named */
 };
 
 /* Output being built: counts past the end instead of overflowing. */
@@ -63,23 +73,62 @@ struct name_buf {
     size_t size, len;
 };
 
+static const char *const default_templates[] = {
+    [FORMAT_JPEG] = "{stem}.jpg", [FORMAT_PNG] = "{stem}.png",
+    [FORMAT_WEBP] = "{stem}.webp", [FORMAT_AVIF] = "{stem}.avif",
+};
+
+static const char *const fallback_templates[] = {
+    [FORMAT_JPEG] = "{name}.jpg", [FORMAT_PNG] = "{name}.png",
+    [FORMAT_WEBP] = "{name}.webp", [FORMAT_AVIF] = "{name}.avif",
+};
+
 static const char *
 default_template(enum out_format fmt)
 {
-    return fmt == FORMAT_PNG ? "{stem}.png" : "{stem}.jpg";
+    return default_templates[fmt];
 }
 
 /* The default template's second choice when two inputs share a stem. */
 static const char *
 fallback_template(enum out_format fmt)
 {
-    return fmt == FORMAT_PNG ? "{name}.png" : "{name}.jpg";
+    return fallback_templates[fmt];
 }
 
-static const char *
-format_ext(enum out_format fmt)
+/* Several sizes under a default template: each size in its own
+ * directory, "<size>/" before the mirrored path. */
+static int
+is_default_template(const char *tmpl, enum out_format fmt)
 {
-    return fmt == FORMAT_PNG ? "png" : "jpg";
+    return strcmp(tmpl, default_template(fmt)) == 0 ||
+           strcmp(tmpl, fallback_template(fmt)) == 0;
+}
+
+void
+plan_set_sizes(const struct settings *s)
+{
+    plan_sizes = s;
+}
+
+/* The box of output @k for naming: the registered sizes', else the one
+ * box of plan_expand_name() (0x0: "full"). */
+static struct settings_size
+size_of(int k)
+{
+    struct settings_size z = { 0, 0 };
+
+    if (plan_sizes && k < plan_sizes->nsizes)
+        z = plan_sizes->sizes[k];
+    return z;
+}
+
+static void
+name_set_size(struct name_parts *np, const struct settings_size *z)
+{
+    settings_size_label(z, np->size, sizeof(np->size));
+    snprintf(np->w, sizeof(np->w), "%d", z->width);
+    snprintf(np->h, sizeof(np->h), "%d", z->height);
 }
 
 /*
@@ -95,6 +144,7 @@ name_split(const char *name, enum out_format fmt, struct name_parts *np)
     np->name = name;
     np->name_len = strlen(name);
     np->fmt = format_ext(fmt);
+    name_set_size(np, &(struct settings_size){ 0, 0 });
     if (!dot || dot == name) {
         np->stem_len = np->name_len;
         np->ext = name + np->name_len;
@@ -168,7 +218,7 @@ template_walk(const char *tmpl, const struct name_parts *np,
             ph = placeholder_lookup(p + 1, (size_t)(close - p - 1));
             if (ph < 0) {
                 *why = "unknown placeholder in template "
-                       "(known: {stem} {name} {ext} {fmt})";
+                       "(known: {stem} {name} {ext} {fmt} {size} {w} {h})";
                 return -1;
             }
             if (np) {
@@ -185,6 +235,15 @@ template_walk(const char *tmpl, const struct name_parts *np,
                 case PH_FMT:
                 case PH__COUNT:
                     name_buf_put(b, np->fmt, strlen(np->fmt));
+                    break;
+                case PH_SIZE:
+                    name_buf_put(b, np->size, strlen(np->size));
+                    break;
+                case PH_W:
+                    name_buf_put(b, np->w, strlen(np->w));
+                    break;
+                case PH_H:
+                    name_buf_put(b, np->h, strlen(np->h));
                     break;
                 }
             }
@@ -222,7 +281,8 @@ plan_template_check(const char *tmpl, const char **why)
  */
 static int
 expand_name(const char *tmpl, const char *name, enum out_format fmt,
-            char *buf, size_t size, const char **why)
+            const struct settings_size *box, char *buf, size_t size,
+            const char **why)
 {
     struct name_parts np;
     struct name_buf b = {buf, size, 0};
@@ -230,6 +290,8 @@ expand_name(const char *tmpl, const char *name, enum out_format fmt,
     if (!tmpl)
         tmpl = default_template(fmt);
     name_split(name, fmt, &np);
+    if (box)
+        name_set_size(&np, box);
     if (template_walk(tmpl, &np, &b, why) < 0)
         return -1;
     if (b.len >= size || b.len > INT_MAX) {
@@ -259,26 +321,64 @@ plan_expand_name(const char *tmpl, const char *name, enum out_format fmt,
 {
     const char *why;
 
-    return expand_name(tmpl, name, fmt, buf, size, &why);
+    return expand_name(tmpl, name, fmt, NULL, buf, size, &why);
+}
+
+int
+plan_expand_name_size(const char *tmpl, const char *name,
+                      enum out_format fmt, const struct settings_size *box,
+                      char *buf, size_t size)
+{
+    const char *why;
+
+    return expand_name(tmpl, name, fmt, box, buf, size, &why);
+}
+
+int
+plan_template_has_size(const char *tmpl)
+{
+    int w = strstr(tmpl, "{w}") != NULL, h = strstr(tmpl, "{h}") != NULL;
+
+    if (strstr(tmpl, "{size}") || (w && h))
+        return 2;
+    return w || h;
+}
+
+int
+plan_size_names_equal(const char *tmpl, const struct settings_size *a,
+                      const struct settings_size *b)
+{
+    char na[NAME_MAX + 1], nb[NAME_MAX + 1];
+
+    if (plan_expand_name_size(tmpl, "x.y", FORMAT_JPEG, a, na,
+                              sizeof(na)) < 0 ||
+        plan_expand_name_size(tmpl, "x.y", FORMAT_JPEG, b, nb,
+                              sizeof(nb)) < 0)
+        return 0;
+    return strcmp(na, nb) == 0;
 }
 
 /* ---- output paths ---- */
 
 /*
- * Build "@outdir/<directories of @rel>/<name>" into a new string.  Empty and
- * "." components of @rel are dropped, so no "//" appears; a ".." component
- * or a leading '/' is refused.  Returns the string (caller frees), or NULL
- * with *why set, or NULL with *why NULL when out of memory.
+ * Build "@outdir/<directories of @rel>/<name>" for output @k (its box
+ * names it: {size} {w} {h}; with several sizes under a default template,
+ * "@outdir/<size>/<directories of @rel>/<name>") into a new string.  Empty
+ * and "." components of @rel are dropped, so no "//" appears; a ".."
+ * component or a leading '/' is refused.  Returns the string (caller
+ * frees), or NULL with *why set, or NULL with *why NULL when out of memory.
  */
 static char *
-build_out_path(const char *outdir, size_t outlen, const char *rel,
-               const char *tmpl, enum out_format fmt, const char **why)
+build_out_path_k(const char *outdir, size_t outlen, const char *rel,
+                 const char *tmpl, enum out_format fmt, int k,
+                 const char **why)
 {
-    char name[NAME_MAX + 1];
+    char name[NAME_MAX + 1], dir[48] = "";
+    struct settings_size box = size_of(k);
     const char *base = strrchr(rel, '/');
     const char *p, *end;
     char *out, *o;
-    size_t n;
+    size_t n, dirlen;
     int namelen;
 
     base = base ? base + 1 : rel;
@@ -297,17 +397,25 @@ build_out_path(const char *outdir, size_t outlen, const char *rel,
         *why = "input path has no file name";
         return NULL;
     }
-    namelen = expand_name(tmpl, base, fmt, name, sizeof(name), why);
+    namelen = expand_name(tmpl, base, fmt, &box, name, sizeof(name), why);
     if (namelen < 0)
         return NULL;
+    if (plan_sizes && plan_sizes->nsizes > 1 &&
+        is_default_template(tmpl ? tmpl : default_template(fmt), fmt)) {
+        dir[0] = '/';
+        settings_size_label(&box, dir + 1, sizeof(dir) - 1);
+    }
+    dirlen = strlen(dir);
 
-    out = malloc(outlen + (size_t)(base - rel) + 1 + (size_t)namelen + 1);
+    out = malloc(outlen + dirlen + (size_t)(base - rel) + 1 +
+                 (size_t)namelen + 1);
     if (!out) {
         *why = NULL;
         return NULL;
     }
     memcpy(out, outdir, outlen);
-    o = out + outlen;
+    memcpy(out + outlen, dir, dirlen);
+    o = out + outlen + dirlen;
     for (p = rel; p < base; p = end + 1) {
         end = strchr(p, '/');
         n = (size_t)(end - p);
@@ -320,6 +428,101 @@ build_out_path(const char *outdir, size_t outlen, const char *rel,
     *o++ = '/';
     memcpy(o, name, (size_t)namelen + 1);
     return out;
+}
+
+/* build_out_path_k() for the first output. */
+static char *
+build_out_path(const char *outdir, size_t outlen, const char *rel,
+               const char *tmpl, enum out_format fmt, const char **why)
+{
+    return build_out_path_k(outdir, outlen, rel, tmpl, fmt, 0, why);
+}
+
+/*
+ * Several sizes: append the out_rel of outputs 1 .. n-1 of @t to its
+ * out_path allocation (t->out_more, see task.h), named with @tmpl, or the
+ * fallback template when that is what named its first output.  0, or -1
+ * with *why set (the task keeps its one output), or -1 with *why NULL when
+ * out of memory.
+ */
+static int
+add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
+                 const char *tmpl, const char **why)
+{
+    const char *rel = t->rel;
+    char *more[SETTINGS_MAX_SIZES], *first, *out;
+    size_t len[SETTINGS_MAX_SIZES], total, pathlen = strlen(t->out_path);
+    int k, n = plan_sizes->nsizes, rc = -1;
+
+    if (!rel) {
+        rel = strrchr(t->path, '/');
+        rel = rel ? rel + 1 : t->path;
+    }
+    first = build_out_path(po->output_dir, outlen, rel, tmpl, po->format,
+                           why);
+    if (first && strcmp(first, t->out_path) != 0 && !po->name_template)
+        tmpl = fallback_template(po->format);
+    free(first);
+    total = pathlen + 2;
+    memset(more, 0, sizeof(more));
+    for (k = 1; k < n; k++) {
+        more[k] = build_out_path_k(po->output_dir, outlen, rel, tmpl,
+                                   po->format, k, why);
+        if (!more[k])
+            goto out;
+        len[k] = strlen(more[k]) - outlen - 1;
+        total += len[k] + 1;
+    }
+    out = realloc(t->out_path, total);
+    if (!out) {
+        *why = NULL;
+        goto out;
+    }
+    t->out_path = out;
+    t->out_rel = out + outlen + 1;
+    out += pathlen + 1;
+    t->out_more = out;
+    for (k = 1; k < n; k++) {
+        memcpy(out, more[k] + outlen + 1, len[k] + 1);
+        out += len[k] + 1;
+    }
+    *out = '\0';
+    rc = 0;
+out:
+    for (k = 1; k < n; k++)
+        free(more[k]);
+    return rc;
+}
+
+int
+plan_more_outputs(const struct plan_opts *po, struct scan_list *l)
+{
+    const char *tmpl, *why;
+    size_t i, outlen;
+
+    if (po->in_place || !plan_sizes || plan_sizes->nsizes < 2)
+        return 0;
+    tmpl = po->name_template ? po->name_template
+                             : default_template(po->format);
+    outlen = strlen(po->output_dir);
+    while (outlen > 0 && po->output_dir[outlen - 1] == '/')
+        outlen--;
+    for (i = 0; i < l->n; i++) {
+        struct task *t = &l->tasks[i];
+
+        if (t->pre_status != TASK_OK || !t->out_path || !t->out_rel)
+            continue;
+        if (add_more_outputs(po, outlen, t, tmpl, &why) == 0)
+            continue;
+        if (!why) {
+            errno = ENOMEM;
+            return -1;
+        }
+        t->pre_status = TASK_FAILED;
+        t->pre_class = ERR_OUTPUT_PATH;
+        t->pre_msg = why;
+    }
+    return 0;
 }
 
 /* A byte string that is not NUL-terminated: a hash set key. */
@@ -765,7 +968,8 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         if (l->tasks[i].pre_status == TASK_OK)
             nplan++;
     if (hashset_reserve(&pl.outs, nplan) == 0 && plan_paths(&pl) == 0 &&
-        need_all(&pl) == 0 && plan_claims(&pl) == 0)
+        need_all(&pl) == 0 && plan_claims(&pl) == 0 &&
+        plan_more_outputs(o, l) == 0)
         rc = 0;
     else
         errno = ENOMEM;

@@ -148,14 +148,16 @@ rel_is_safe(const char *rel, size_t len)
     return 1;
 }
 
-/* The output of @t below the output directory, or NULL when it has none
- * that a row may name. */
+/* Output @k of @t below the output directory (task_out_rel()), or NULL
+ * when it has none that a row may name. */
 static const char *
-task_rel(const struct task *t)
+task_rel(const struct task *t, int k)
 {
-    if (!t->out_rel || !rel_is_safe(t->out_rel, strlen(t->out_rel)))
+    const char *rel = task_out_rel(t, k);
+
+    if (!rel || !rel_is_safe(rel, strlen(rel)))
         return NULL;
-    return t->out_rel;
+    return rel;
 }
 
 /* ------------------------------------------------------------------------
@@ -598,11 +600,11 @@ fail:
     return -1;
 }
 
-int
-state_up_to_date(struct state *st, const struct task *t,
-                 const char *input_abs, uint64_t fingerprint)
+/* state_up_to_date() for one output, @rel (NULL: none). */
+static int
+output_up_to_date(struct state *st, const struct task *t, const char *rel,
+                  const char *input_abs, uint64_t fingerprint)
 {
-    const char *rel = task_rel(t);
     sqlite3_stmt *q = st->get;
     const void *rec_in;
     size_t in_len;
@@ -640,12 +642,15 @@ state_up_to_date(struct state *st, const struct task *t,
     return match;
 }
 
-int
-state_record(struct state *st, const struct task *t, const char *input_abs,
-             uint64_t fingerprint)
+/* state_record() for one output, @rel (NULL: none). */
+static int
+record_output(struct state *st, const struct task *t, const char *rel,
+              const char *input_abs, uint64_t fingerprint)
 {
-    const char *rel = task_rel(t);
     sqlite3_stmt *q = st->put;
+    /* The first output by its full path, as the report names it. */
+    const char *shown = rel && rel != t->out_rel ? rel
+                        : t->out_path ? t->out_path : rel;
     struct stat sb;
     int rc;
 
@@ -657,13 +662,13 @@ state_record(struct state *st, const struct task *t, const char *input_abs,
         return -1;
     }
     if (fstatat(st->out_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-        warnf("cannot record '%s' in the state database: %s",
-              t->out_path ? t->out_path : rel, strerror(errno));
+        warnf("cannot record '%s' in the state database: %s", shown,
+              strerror(errno));
         return -1;
     }
     if (!S_ISREG(sb.st_mode)) {
         warnf("cannot record '%s' in the state database: not a regular "
-              "file", t->out_path ? t->out_path : rel);
+              "file", shown);
         return -1;
     }
     if (batch_begin(st) < 0)
@@ -686,6 +691,35 @@ state_record(struct state *st, const struct task *t, const char *input_abs,
     }
     st->batch_rows++;
     return batch_maybe_commit(st);
+}
+
+int
+state_up_to_date(struct state *st, const struct task *t,
+                 const char *input_abs, uint64_t fingerprint)
+{
+    int k;
+
+    /* Several sizes: up to date only when every output is. */
+    for (k = 0; task_out_rel(t, k); k++)
+        if (!output_up_to_date(st, t, task_rel(t, k), input_abs,
+                               fingerprint))
+            return 0;
+    return k > 0;
+}
+
+int
+state_record(struct state *st, const struct task *t, const char *input_abs,
+             uint64_t fingerprint)
+{
+    int k, rc = 0;
+
+    for (k = 0; task_out_rel(t, k); k++)
+        if (record_output(st, t, task_rel(t, k), input_abs,
+                          fingerprint) < 0)
+            rc = -1;
+    if (k == 0)
+        return record_output(st, t, NULL, input_abs, fingerprint);
+    return rc;
 }
 
 /* A recorded output whose input is gone. */
