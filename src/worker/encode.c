@@ -281,14 +281,38 @@ drop_gps(VipsImage *im, const char *name, GValue *value, void *data)
     return NULL;
 }
 
+/* Remove every metadata item of @im, a private copy (the header fields
+ * stay: they are not removable).  libvips 8.14's webpsave ignores "strip"
+ * and writes what it finds, the EXIF block with its embedded JPEG
+ * thumbnail included; with nothing left it writes only a minimal EXIF
+ * block (resolution).  Names are listed first: removing while mapping
+ * over the fields skips some. */
+static void
+drop_saved_metadata(VipsImage *im)
+{
+    gchar **names = vips_image_get_fields(im);
+    int i;
+
+    for (i = 0; names[i]; i++)
+        vips_image_remove(im, names[i]);
+    g_strfreev(names);
+}
+
 /* @img with the metadata edits @p asks for (a private copy when there are
- * any), or NULL. */
+ * any), or NULL.  For WebP, stripping is done here (see
+ * drop_saved_metadata()). */
 static VipsImage *
 edit_metadata(const struct encode_params *p, VipsObject *parent,
               VipsImage *img)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
 
+    if (p->strip && p->format == FORMAT_WEBP) {
+        if (vips_copy(img, &t[0], NULL))
+            return NULL;
+        drop_saved_metadata(t[0]);
+        return t[0];
+    }
     if (p->strip || (!p->drop_orientation && !p->drop_gps))
         return img;
     if (vips_copy(img, &t[0], NULL))
