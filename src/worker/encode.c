@@ -31,7 +31,7 @@
 
 /* What -q 90 means for WebP and AVIF (see encode_quality()). */
 #define ENC_WEBP_Q90 90
-#define ENC_AVIF_Q90 80
+#define ENC_AVIF_Q90 88
 
 /* AV1 encoder speed: libheif's 0 (slowest) .. 9; libvips' default 4 costs
  * several times more per thumbnail for a few percent. */
