@@ -197,7 +197,7 @@ Test(formats, quality_scale)
 {
     cr_assert_eq(encode_quality(FORMAT_JPEG, 90), 90);
     cr_assert_eq(encode_quality(FORMAT_JPEG, 37), 37);
-    cr_assert_eq(encode_quality(FORMAT_WEBP, 90), 90);
+    cr_assert_eq(encode_quality(FORMAT_WEBP, 90), 91);
     cr_assert_eq(encode_quality(FORMAT_AVIF, 90), 88);
     for (int f = FORMAT_JPEG; f <= FORMAT_AVIF; f++) {
         cr_assert_eq(encode_quality(f, 1), 1);

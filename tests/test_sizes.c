@@ -97,6 +97,9 @@ Test(sizes, refused)
     const char *g[] = { "thumbnail", "--sizes", "100,,200", "-o", out, in,
                         NULL };
     usage_error(g, "--sizes");
+    const char *h[] = { "thumbnail", "--fit", "cover", "-s", "100x50",
+                        "-s", "64x", "-o", out, in, NULL };
+    usage_error(h, "both sides of every size");
     cr_assert_not(th_exists(out));
 }
 

@@ -392,6 +392,13 @@ validate_outputs(struct cli_opts *o)
     if (s->progressive && s->format != FORMAT_JPEG)
         return usage_error(o, "--progressive is for JPEG output, not %s",
                            format_str(s->format));
+    for (i = 1; i < s->nsizes; i++)
+        if (s->fit != FIT_INSIDE &&
+            (s->sizes[i].width == 0 || s->sizes[i].height == 0))
+            return usage_error(o, "--fit %s needs both sides of every size "
+                               "(WxH): %s", fit_str(s->fit),
+                               settings_size_label(&s->sizes[i], a,
+                                                   sizeof(a)));
     for (i = 0; i < s->nsizes; i++)
         for (k = 0; k < i; k++)
             if (s->sizes[i].width == s->sizes[k].width &&
