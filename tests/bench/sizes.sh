@@ -7,7 +7,8 @@
 # Makes N (default 200) 1600x1200 JPEGs (20 synthetic pictures: blurred
 # colour noise with a sine grating, Q 86..94, each copied N/20 times) in
 # $IMGPOOL_BENCH_CACHE/sizes-1600 (default /tmp/imgpool-bench), then times,
-# with -j2 and --no-incremental, the median of ROUNDS (default 3) runs of:
+# with -j2 and --no-incremental, the median of ROUNDS (default 3)
+# interleaved runs of:
 #   one size:    -s 150, -s 300, -s 1024 (three runs, one decode each)
 #   three sizes: -s 150 -s 300 -s 1024 (one run)
 # and prints the ratios of the three-size run to the one-size -s 1024 run
@@ -43,24 +44,32 @@ if [ ! -f "$dir.done" ]; then
     touch "$dir.done"
 fi
 
-# Median wall time in seconds of $rounds runs of imgpool with "$@".
-timed() {
-    local t=()
-    for r in $(seq 1 "$rounds"); do
-        rm -rf "$out/o"
-        local s e
-        s=$(date +%s.%N)
-        "$bin" thumbnail --quiet -j2 --no-incremental "$@" -o "$out/o" "$dir"
-        e=$(date +%s.%N)
-        t+=("$(echo "$e - $s" | bc)")
-    done
-    printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (rounds + 1) / 2 ))p"
+# Wall time in seconds of one run of imgpool with "$@".
+once() {
+    local s e
+    rm -rf "$out/o"
+    s=$(date +%s.%N)
+    "$bin" thumbnail --quiet -j2 --no-incremental "$@" -o "$out/o" "$dir"
+    e=$(date +%s.%N)
+    echo "$e - $s" | bc
 }
 
-one150=$(timed -s 150)
-one300=$(timed -s 300)
-one1024=$(timed -s 1024)
-three=$(timed -s 150 -s 300 -s 1024)
+# Rounds interleave the four runs, so that a change in the machine's load
+# touches all of them alike; each result is the median of its rounds.
+t150=() t300=() t1024=() tthree=()
+for r in $(seq 1 "$rounds"); do
+    t150+=("$(once -s 150)")
+    t300+=("$(once -s 300)")
+    t1024+=("$(once -s 1024)")
+    tthree+=("$(once -s 150 -s 300 -s 1024)")
+done
+median() {
+    printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"
+}
+one150=$(median "${t150[@]}")
+one300=$(median "${t300[@]}")
+one1024=$(median "${t1024[@]}")
+three=$(median "${tthree[@]}")
 echo "files: $(ls "$dir" | wc -l) x 1600x1200 JPEG, -j2, median of $rounds"
 echo "one size  -s 150:  ${one150} s"
 echo "one size  -s 300:  ${one300} s"
