@@ -84,8 +84,8 @@ const struct cli_option cli_options[] = {
       .subs = PROCESS, .section = CLI_SEC_OUTPUT, .off = S(quality),
       .size = SZ(settings.quality), .lo = 1, .hi = 100,
       .expect = "expected an integer from 1 to 100", .metavar = "N",
-      .help = "quality 1..100 (each format's own scale;\n"
-              "webp and avif default lower, see the manual)" },
+      .help = "quality 1..100, one scale for every format,\n"
+              "mapped to each encoder's (see the manual)" },
     { .name = "progressive", .kind = CLI_KIND_FLAG,
       .subs = CLI_SUB_THUMBNAIL | CLI_SUB_RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(progressive), .value = 1,
