@@ -297,3 +297,26 @@ Test(sizes, webp_outputs_named_by_template)
     free(p[0]);
     free(p[1]);
 }
+
+/* Two inputs with one stem under the default names: the second falls back
+ * to {name}.jpg in every size's directory, as with one size. */
+Test(sizes, default_name_fallback_in_every_size)
+{
+    const char *names[] = { "100/a.jpg", "100/a.png.jpg", "50/a.jpg",
+                            "50/a.png.jpg" };
+
+    add_input("rgb.jpg", "a.jpg");
+    add_input("rgb.png", "a.png");
+    const char *a[] = { "thumbnail", "--quiet", "--sizes", "100,50", "-o",
+                        out, in, NULL };
+    run_status(a, 0);
+    for (int i = 0; i < 4; i++) {
+        char *p = th_path(out, names[i]);
+        struct th_image img;
+
+        fh_decode(p, &img);
+        cr_assert_eq(img.w, i < 2 ? 100 : 50, "%s", names[i]);
+        th_image_release(&img);
+        free(p);
+    }
+}
