@@ -320,3 +320,28 @@ Test(sizes, default_name_fallback_in_every_size)
         free(p);
     }
 }
+
+/* "{stem}{size}": a.jpg at 150 and a1.jpg at 50 both make a150.jpg.  The
+ * second input fails (output-conflict) instead of overwriting the first. */
+Test(sizes, outputs_of_other_sizes_never_collide)
+{
+    struct th_image img;
+    json_t *arr;
+    char *p;
+
+    add_input("rgb.jpg", "a.jpg");
+    add_input("orient6.jpg", "a1.jpg");
+    const char *a[] = { "thumbnail", "--quiet", "--sizes", "150,50",
+                        "--name", "{stem}{size}.jpg", "--report", rep, "-o",
+                        out, in, NULL };
+    run_status(a, 1);
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 1);
+    cr_assert_eq(th_count_records(arr, "failed", NULL), 1);
+    json_decref(arr);
+    p = th_path(out, "a150.jpg");
+    fh_decode(p, &img);
+    cr_assert_eq(img.w, 150, "a150.jpg is a.jpg's, not a1.jpg's 50 box");
+    th_image_release(&img);
+    free(p);
+}

@@ -79,7 +79,9 @@ int plan_size_names_equal(const char *tmpl, const struct settings_size *a,
  * Several sizes: after the names are settled (plan_outputs() calls it
  * last), give every task still to be processed the out_rel of its other
  * outputs (task.h out_more), named from the same template as its first.
- * 0, or -1 when out of memory (errno ENOMEM).
+ * A task whose other outputs cannot be named fails (ERR_OUTPUT_PATH); one
+ * any of whose outputs an earlier task also writes fails
+ * (ERR_OUTPUT_CONFLICT).  0, or -1 when out of memory (errno ENOMEM).
  */
 int plan_more_outputs(const struct plan_opts *o, struct scan_list *l);
 

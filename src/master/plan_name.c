@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashset.h"
 #include "plan.h"
 #include "plan_int.h"
 
@@ -460,6 +461,78 @@ out:
     return rc;
 }
 
+/* Every output of the several-size tasks, for the collision check. */
+struct out_key {
+    const char *rel;
+    uint32_t task;
+};
+
+static int
+out_key_eq(uint32_t value, const void *key, void *ctx)
+{
+    const struct out_key *keys = ctx;
+
+    return strcmp(keys[value].rel, key) == 0;
+}
+
+/*
+ * The names of the other sizes were not part of the claims: a task one of
+ * whose outputs another task (earlier in order) also writes fails with
+ * ERR_OUTPUT_CONFLICT, as a first output would.  0, or -1 when out of
+ * memory.
+ */
+static int
+check_more_outputs(struct scan_list *l)
+{
+    struct out_key *keys = NULL;
+    struct hashset set;
+    size_t i, n = 0, alloc = 0;
+    uint32_t old;
+    const char *rel;
+    int k, rc = 0;
+
+    hashset_init(&set);
+    for (i = 0; i < l->n && rc == 0; i++) {
+        struct task *t = &l->tasks[i];
+
+        if (t->pre_status != TASK_OK || !t->out_rel)
+            continue;
+        for (k = 0; (rel = task_out_rel(t, k)) != NULL && rc == 0; k++) {
+            if (n == alloc) {
+                struct out_key *v;
+
+                alloc = alloc ? 2 * alloc : 256;
+                v = realloc(keys, alloc * sizeof(*v));
+                if (!v) {
+                    rc = -1;
+                    break;
+                }
+                keys = v;
+            }
+            keys[n].rel = rel;
+            keys[n].task = (uint32_t)i;
+            rc = hashset_insert(&set, hashset_hash(rel, strlen(rel)),
+                                (uint32_t)n, rel, out_key_eq, keys, &old);
+            if (rc == HASHSET_PRESENT && keys[old].task != i) {
+                t->pre_status = TASK_FAILED;
+                t->pre_class = ERR_OUTPUT_CONFLICT;
+                t->pre_msg = "an output name collides with another "
+                             "input's output";
+                rc = 0;
+                break;
+            }
+            if (rc == HASHSET_ADDED)
+                n++;
+            rc = rc < 0 ? -1 : 0;
+        }
+    }
+    hashset_release(&set);
+    free(keys);
+    if (rc < 0)
+        errno = ENOMEM;
+    return rc;
+}
+
 int
 plan_more_outputs(const struct plan_opts *po, struct scan_list *l)
 {
@@ -488,6 +561,6 @@ plan_more_outputs(const struct plan_opts *po, struct scan_list *l)
         t->pre_class = ERR_OUTPUT_PATH;
         t->pre_msg = why;
     }
-    return 0;
+    return check_more_outputs(l);
 }
 
