@@ -14,6 +14,7 @@
 
 #include "decode.h"
 #include "encode.h"
+#include "formats_helpers.h"
 #include "helpers.h"
 #include "img.h"
 #include "outfile.h"
@@ -288,4 +289,78 @@ Test(encode, lazy_image_with_the_same_parameters)
     input_close(&in);
     free(src);
     free(path);
+}
+
+/* WebP and AVIF from rows, read back by libwebp's and libheif's own tools
+ * (formats_helpers.h): size, 3 channels, the colour; the parameters per
+ * format (quality scale, lossless only for WebP, progressive only JPEG). */
+static void
+webp_avif_from_rows(enum out_format fmt, int lossless)
+{
+    struct encode_params p;
+    struct encode_rows rows;
+    struct flat f;
+    struct decoded d;
+    struct settings s;
+    struct th_image img;
+    char *path, name[32];
+    double got[3];
+
+    fh_require(fmt);
+    decoded_init(&d);
+    settings_init(&s, MODE_THUMBNAIL);
+    s.format = fmt;
+    s.lossless = lossless;
+    s.progressive = 1;
+    encode_params_init(&p, &s, &d);
+    cr_assert_eq(p.quality, encode_quality(fmt, 90));
+    cr_assert_eq(p.interlace, 0, "progressive is JPEG only");
+    cr_assert_eq(p.lossless, lossless);
+    flat_rows(&rows, &f, 48, 20, 200, 40, 90);
+    snprintf(name, sizeof(name), "flat%d.%s", lossless, format_ext(fmt));
+    path = encode_to_file(&p, &rows, name);
+    fh_decode(path, &img);
+    cr_assert_eq(img.w, 48);
+    cr_assert_eq(img.h, 20);
+    cr_assert_eq(img.channels, 3);
+    th_mean_rgb(&img, 24, 10, 3, got);
+    cr_assert(th_rgb_near(got, 200, 40, 90, lossless ? 0.5 : 8),
+              "%s: %.1f,%.1f,%.1f", name, got[0], got[1], got[2]);
+    th_image_release(&img);
+    free(f.row);
+    free(path);
+}
+
+Test(encode, webp_from_rows)
+{
+    webp_avif_from_rows(FORMAT_WEBP, 0);
+}
+
+Test(encode, lossless_webp_from_rows)
+{
+    webp_avif_from_rows(FORMAT_WEBP, 1);
+}
+
+Test(encode, avif_from_rows)
+{
+    webp_avif_from_rows(FORMAT_AVIF, 0);
+}
+
+Test(encode, progressive_jpeg_when_asked)
+{
+    struct encode_params p;
+    struct decoded d;
+    struct settings s;
+
+    decoded_init(&d);
+    settings_init(&s, MODE_THUMBNAIL);
+    encode_params_init(&p, &s, &d);
+    cr_assert_eq(p.interlace, 0);
+    s.progressive = 1;
+    encode_params_init(&p, &s, &d);
+    cr_assert_eq(p.interlace, 1);
+    s.format = FORMAT_PNG;
+    s.lossless = 1;
+    encode_params_init(&p, &s, &d);
+    cr_assert_eq(p.lossless, 0, "lossless is WebP only");
 }

@@ -1,7 +1,9 @@
 /*
  * settings.c - defaults and names for the output-shaping settings.
  */
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "settings.h"
 
@@ -28,6 +30,9 @@ settings_init(struct settings *s, enum mode m)
         s->strip = 0;
         s->fail_on = FAIL_ERROR;
     }
+    s->nsizes = 1;
+    s->sizes[0].width = s->width;
+    s->sizes[0].height = s->height;
 }
 
 void
@@ -74,4 +79,76 @@ fail_on_str(enum fail_on f)
         return "warning";
     }
     return "?";
+}
+
+const char *
+format_str(enum out_format f)
+{
+    switch (f) {
+    case FORMAT_JPEG:
+        return "jpeg";
+    case FORMAT_PNG:
+        return "png";
+    case FORMAT_WEBP:
+        return "webp";
+    case FORMAT_AVIF:
+        return "avif";
+    }
+    return "?";
+}
+
+const char *
+format_ext(enum out_format f)
+{
+    return f == FORMAT_JPEG ? "jpg" : format_str(f);
+}
+
+int
+format_from_name(const char *name, enum out_format *f)
+{
+    static const struct {
+        const char *ext;
+        enum out_format f;
+    } exts[] = {
+        { "jpg", FORMAT_JPEG },  { "jpeg", FORMAT_JPEG },
+        { "jpe", FORMAT_JPEG },  { "png", FORMAT_PNG },
+        { "webp", FORMAT_WEBP }, { "avif", FORMAT_AVIF },
+    };
+    const char *dot = strrchr(name, '.');
+    size_t i;
+
+    if (!dot || dot == name)
+        return -1;
+    for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+        if (strcasecmp(dot + 1, exts[i].ext) == 0) {
+            *f = exts[i].f;
+            return 0;
+        }
+    return -1;
+}
+
+void
+settings_for_size(const struct settings *s, int k, struct settings *out)
+{
+    *out = *s;
+    out->width = s->sizes[k].width;
+    out->height = s->sizes[k].height;
+    out->nsizes = 1;
+    out->sizes[0] = s->sizes[k];
+}
+
+char *
+settings_size_label(const struct settings_size *z, char *buf, size_t len)
+{
+    if (!z->width && !z->height)
+        snprintf(buf, len, "full");
+    else if (z->width == z->height)
+        snprintf(buf, len, "%d", z->width);
+    else if (!z->height)
+        snprintf(buf, len, "%dx", z->width);
+    else if (!z->width)
+        snprintf(buf, len, "x%d", z->height);
+    else
+        snprintf(buf, len, "%dx%d", z->width, z->height);
+    return buf;
 }

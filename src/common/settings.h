@@ -11,11 +11,20 @@
 #ifndef IMGPOOL_SETTINGS_H
 #define IMGPOOL_SETTINGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum mode { MODE_THUMBNAIL = 0, MODE_RECOMPRESS };
 enum fit { FIT_INSIDE = 0, FIT_COVER, FIT_FILL };
-enum out_format { FORMAT_JPEG = 0, FORMAT_PNG };
+enum out_format { FORMAT_JPEG = 0, FORMAT_PNG, FORMAT_WEBP, FORMAT_AVIF };
+
+/* Outputs one input may have (-s given several times, --sizes). */
+#define SETTINGS_MAX_SIZES 8
+
+/* One output box: 0 on a side means unbounded on that axis. */
+struct settings_size {
+    int width, height;
+};
 enum subsample { SUBSAMPLE_AUTO = 0, SUBSAMPLE_420, SUBSAMPLE_444 };
 /* Mirrors VipsFailOn without including vips.h in the master. */
 enum fail_on { FAIL_NONE = 0, FAIL_TRUNCATED, FAIL_ERROR, FAIL_WARNING };
@@ -27,6 +36,8 @@ struct settings {
     int upscale;
     int quality;              /* 1..100 */
     enum out_format format;
+    int progressive;          /* progressive JPEG (--progressive) */
+    int lossless;             /* lossless WebP (--lossless) */
     enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
     uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
     int strip;                /* drop metadata (thumbnail default) */
@@ -37,6 +48,10 @@ struct settings {
                                  JPEG, libpng for PNG (decode.h:
                                  DECODER_JPEG, DECODER_PNG) */
     int fsync;                /* fsync each output before its rename */
+    /* Every output box, in the order given; sizes[0] is the box above
+     * (width, height), the first output's.  nsizes >= 1. */
+    int nsizes;
+    struct settings_size sizes[SETTINGS_MAX_SIZES];
     /* Where outputs go.  Borrowed from argv; not part of what shapes the
      * pixels, but workers need it to open the output tree safely. */
     const char *output_dir;   /* NULL with in_place */
@@ -59,6 +74,23 @@ struct settings {
 const char *mode_str(enum mode m);
 const char *fit_str(enum fit f);
 const char *fail_on_str(enum fail_on f);
+
+/* "jpeg", "png", "webp", "avif": the format's name in messages. */
+const char *format_str(enum out_format f);
+/* The extension an output of @f gets: "jpg", "png", "webp", "avif". */
+const char *format_ext(enum out_format f);
+/* The format an output name's extension means ("x.WebP" -> FORMAT_WEBP;
+ * "jpg", "jpeg", "jpe" -> FORMAT_JPEG).  0 with *f set, or -1 when the
+ * name has no extension of an output format. */
+int format_from_name(const char *name, enum out_format *f);
+
+/* @s with the box of output @k (0 .. s->nsizes - 1) as its box, into
+ * @out: what the geometry code needs for that output. */
+void settings_for_size(const struct settings *s, int k, struct settings *out);
+/* The label of box @z as in names and messages: "300" for a square box,
+ * "300x200", "300x" or "x200", "full" for 0x0.  Returns @buf. */
+char *settings_size_label(const struct settings_size *z, char *buf,
+                          size_t len);
 
 /* Defaults for @m: thumbnail 300x300 4:2:0 strip lenient, recompress full
  * size, keep metadata, strict.  The one place pixel defaults are set. */

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 enum task_status {
@@ -105,9 +106,38 @@ struct task {
     enum task_status pre_status;  /* TASK_OK means "process it" */
     enum err_class pre_class;
     const char *pre_msg;          /* static string, or NULL */
+    /* Several sizes (settings.h nsizes > 1): the out_rel of every output
+     * after the first, each NUL-terminated, the list ended by an empty
+     * string; points into out_path's allocation.  NULL: one output. */
+    const char *out_more;
 };
 
+/* The out_rel of output @k of @t (0 is t->out_rel), or NULL past the
+ * last one. */
+static inline const char *
+task_out_rel(const struct task *t, int k)
+{
+    const char *p = t->out_more;
+
+    if (k == 0)
+        return t->out_rel;
+    if (!p || !t->out_rel)
+        return NULL;
+    while (--k > 0 && *p)
+        p += strlen(p) + 1;
+    return *p ? p : NULL;
+}
+
 #define RESULT_MSG_MAX 1024
+
+/* Outputs one task may have: SETTINGS_MAX_SIZES (settings.h). */
+#define RESULT_MAX_OUTPUTS 8
+
+/* One output written for a task (several sizes): in task_out_rel() order. */
+struct task_output {
+    int32_t width, height;    /* -1 when not written */
+    int64_t bytes;
+};
 
 /*
  * What became of one task.  Filled by the worker (or by the pool when the
@@ -125,6 +155,10 @@ struct task_result {
                                  when not known */
     char colour[48];          /* colour conversion applied, e.g.
                                  "icc:relative"; "" when none */
+    uint32_t noutputs;        /* entries of outputs[] filled: one per
+                                 output written (the first is also in
+                                 out_* above); 0 when not known */
+    struct task_output outputs[RESULT_MAX_OUTPUTS];
     char message[RESULT_MSG_MAX];  /* error text, NUL-terminated */
     char warning[RESULT_MSG_MAX];  /* first warnings, '\n'-separated */
 };

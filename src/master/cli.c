@@ -26,6 +26,7 @@
 #include "cli_table.h"
 #include "thumbcache.h"
 #include "msg.h"
+#include "plan.h"
 #include "util.h"
 
 /* AddressSanitizer reserves terabytes of shadow memory, which no data
@@ -289,21 +290,57 @@ accept_all(struct cli_opts *o, const struct parse_state *st)
     return CLI_RUN;
 }
 
+/* -s and --sizes given: the boxes, in order, replace the default one. */
+static enum cli_result
+add_given_size(struct cli_opts *o, const struct given *g, int *nsizes_given)
+{
+    struct settings *s = &o->settings;
+    const char *why;
+
+    if ((*nsizes_given)++ == 0)
+        s->nsizes = 0;
+    if (g->opt->kind == CLI_KIND_SIZE) {
+        if (s->nsizes >= SETTINGS_MAX_SIZES)
+            return usage_error(o, "too many sizes: at most %d outputs per "
+                               "input", SETTINGS_MAX_SIZES);
+        s->sizes[s->nsizes].width = s->width;
+        s->sizes[s->nsizes].height = s->height;
+        s->nsizes++;
+    } else if (cli_add_sizes(s, g->arg, &why) < 0) {
+        return usage_error(o, "invalid --sizes '%s': %s (at most %d outputs "
+                           "per input)", g->arg, why, SETTINGS_MAX_SIZES);
+    }
+    return CLI_RUN;
+}
+
 /* Step 3: the defaults of @o->sub, then every value given, in order. */
 static enum cli_result
 apply(struct cli_opts *o, const struct parse_state *st)
 {
+    const struct cli_option *size = cli_option_find("size");
+    const struct cli_option *sizes = cli_option_find("sizes");
+    const struct cli_option *format = cli_option_find("format");
     const struct given *g;
+    int nsizes_given = 0;
     char why[160];
     size_t i;
 
     cli_defaults(o, o->sub);
+    o->format_given = 0;
     for (i = 0; i < st->ngiven; i++) {
         g = &st->given[i];
         if (cli_store(o, g->opt, g->arg, why, sizeof(why)) < 0)
             return usage_error(o, "invalid --%s '%s': %s", g->opt->name,
                                g->arg, why);
+        if (g->opt == format)
+            o->format_given = 1;
+        if ((g->opt == size || g->opt == sizes) &&
+            add_given_size(o, g, &nsizes_given) != CLI_RUN)
+            return CLI_EXIT;
     }
+    /* The first box is the one every single-size code path reads. */
+    o->settings.width = o->settings.sizes[0].width;
+    o->settings.height = o->settings.sizes[0].height;
     return CLI_RUN;
 }
 
@@ -344,7 +381,8 @@ validate_freedesktop(struct cli_opts *o)
         return usage_error(o, "--freedesktop writes into the thumbnail "
                            "cache: drop --output (or --cache-dir DIR)");
     if (o->name_template || s->format != def.format ||
-        s->width != def.width || s->height != def.height || o->prune)
+        s->width != def.width || s->height != def.height ||
+        s->nsizes > 1 || o->prune)
         return usage_error(o, "--freedesktop names, sizes and formats its "
                            "thumbnails as the cache specification says: "
                            "drop --name, --format, --size and --prune");
@@ -358,6 +396,65 @@ validate_freedesktop(struct cli_opts *o)
                            "XDG_CACHE_HOME, or give --cache-dir DIR");
     s->format = FORMAT_PNG;
     s->output_dir = o->cache_base;
+    return CLI_RUN;
+}
+
+/* The output format and the outputs: -f against the extension of --name,
+ * the options of one format, several sizes and their names. */
+static enum cli_result
+validate_outputs(struct cli_opts *o)
+{
+    struct settings *s = &o->settings;
+    enum out_format named;
+    char a[32], b[32];
+    int i, k;
+
+    if (o->name_template && format_from_name(o->name_template, &named) == 0) {
+        if (o->format_given && named != s->format)
+            return usage_error(o, "--format %s contradicts --name '%s', "
+                               "whose extension means %s", format_str(s->format),
+                               o->name_template, format_str(named));
+        s->format = named;
+    }
+    if (s->lossless && s->format != FORMAT_WEBP)
+        return usage_error(o, "--lossless is for WebP output, not %s",
+                           format_str(s->format));
+    if (s->progressive && s->format != FORMAT_JPEG)
+        return usage_error(o, "--progressive is for JPEG output, not %s",
+                           format_str(s->format));
+    for (i = 1; i < s->nsizes; i++)
+        if (s->fit != FIT_INSIDE &&
+            (s->sizes[i].width == 0 || s->sizes[i].height == 0))
+            return usage_error(o, "--fit %s needs both sides of every size "
+                               "(WxH): %s", fit_str(s->fit),
+                               settings_size_label(&s->sizes[i], a,
+                                                   sizeof(a)));
+    for (i = 0; i < s->nsizes; i++)
+        for (k = 0; k < i; k++)
+            if (s->sizes[i].width == s->sizes[k].width &&
+                s->sizes[i].height == s->sizes[k].height)
+                return usage_error(o, "size %s is given twice",
+                                   settings_size_label(&s->sizes[i], a,
+                                                       sizeof(a)));
+    if (s->nsizes > 1 && o->name_template &&
+        !plan_template_has_size(o->name_template))
+        return usage_error(o, "--name '%s' gives every size the same name: "
+                           "add {size}, or {w} and {h}", o->name_template);
+    if (s->nsizes > 1 && o->name_template &&
+        plan_template_has_size(o->name_template) == 1) {
+        /* {w} or {h} alone: two boxes may share that side. */
+        for (i = 0; i < s->nsizes; i++)
+            for (k = 0; k < i; k++)
+                if (plan_size_names_equal(o->name_template, &s->sizes[i],
+                                          &s->sizes[k]))
+                    return usage_error(o, "--name '%s' gives sizes %s and "
+                                       "%s the same name: add {size}",
+                                       o->name_template,
+                                       settings_size_label(&s->sizes[k], a,
+                                                           sizeof(a)),
+                                       settings_size_label(&s->sizes[i], b,
+                                                           sizeof(b)));
+    }
     return CLI_RUN;
 }
 
@@ -379,6 +476,8 @@ validate(struct cli_opts *o)
     if (o->flavors || o->cache_dir)
         return usage_error(o, "--flavor and --cache-dir go with "
                            "--freedesktop");
+    if (validate_outputs(o) != CLI_RUN)
+        return CLI_EXIT;
     if (!o->output_dir)
         return usage_error(o, "no output directory: add -o DIR (results "
                            "mirror the input tree under DIR), or use "
@@ -390,6 +489,7 @@ validate(struct cli_opts *o)
         return usage_error(o, "--fit %s needs both sides of --size (WxH)",
                            fit_str(s->fit));
     s->output_dir = o->output_dir;
+    plan_set_sizes(s);
     return CLI_RUN;
 }
 

@@ -39,6 +39,8 @@ struct cli_opts {
     size_t ninputs;
     const char *output_dir;
     const char *name_template;
+    const char *sizes_list;     /* --sizes LIST, folded into settings */
+    int format_given;           /* -f was on the command line */
     const char **includes, **excludes;   /* owned arrays */
     size_t nincludes, nexcludes;
     const char *report_path;
@@ -76,6 +78,12 @@ enum cli_result cli_parse(struct cli_opts *o, int argc, char **argv);
  */
 int cli_parse_size(const char *s, int *w, int *h, const char **why);
 int cli_parse_color(const char *s, unsigned char rgb[3], const char **why);
+/* --sizes: a comma-separated list of cli_parse_size() boxes, at most
+ * SETTINGS_MAX_SIZES of them. */
+int cli_check_sizes(const char *s, const char **why);
+/* Append the boxes of --sizes @list to @s (after @s->nsizes), as
+ * cli_check_sizes() accepts them.  0, or -1 with *why set (too many). */
+int cli_add_sizes(struct settings *s, const char *list, const char **why);
 /* "K/N" with 0 <= K < N <= 100000. */
 int cli_parse_shard(const char *s, int *k, int *n, const char **why);
 

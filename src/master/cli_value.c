@@ -79,6 +79,56 @@ cli_parse_size(const char *s, int *w, int *h, const char **why)
     return 0;
 }
 
+/* Append box @item (@n bytes of a --sizes list) to @s.  0, or -1. */
+static int
+add_size(struct settings *s, const char *item, size_t n, const char **why)
+{
+    char buf[32];
+    int w, h;
+
+    if (n == 0 || n >= sizeof(buf)) {
+        *why = "expected boxes separated by commas: 150,300,1024x768";
+        return -1;
+    }
+    memcpy(buf, item, n);
+    buf[n] = '\0';
+    if (cli_parse_size(buf, &w, &h, why) < 0)
+        return -1;
+    if (s->nsizes >= SETTINGS_MAX_SIZES) {
+        *why = "at most 8 sizes";
+        return -1;
+    }
+    s->sizes[s->nsizes].width = w;
+    s->sizes[s->nsizes].height = h;
+    s->nsizes++;
+    return 0;
+}
+
+int
+cli_add_sizes(struct settings *s, const char *list, const char **why)
+{
+    const char *p = list, *comma;
+
+    for (;;) {
+        comma = strchr(p, ',');
+        if (add_size(s, p, comma ? (size_t)(comma - p) : strlen(p),
+                     why) < 0)
+            return -1;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+int
+cli_check_sizes(const char *list, const char **why)
+{
+    struct settings s;
+
+    memset(&s, 0, sizeof(s));
+    return cli_add_sizes(&s, list, why);
+}
+
 static int
 hexval(int c)
 {

@@ -35,6 +35,7 @@
 #include "names.h"
 #include "plan.h"
 #include "plan_own.h"
+#include "plan_int.h"
 
 /* Reasons stored in task.pre_msg; static, as struct task requires. */
 static const char MSG_OVERWRITE[] = "output would overwrite the input";
@@ -47,288 +48,25 @@ static const char MSG_OVERWRITE_OTHER[] =
 static const char MSG_RECORDED[] =
     "output name belongs to another input (state database)";
 
-enum placeholder { PH_STEM, PH_NAME, PH_EXT, PH_FMT, PH__COUNT };
-
-static const char *const placeholder_names[PH__COUNT] = {
-    [PH_STEM] = "stem",
-    [PH_NAME] = "name",
-    [PH_EXT] = "ext",
-    [PH_FMT] = "fmt",
-};
-
-/* The pieces of one input file name that placeholders expand to. */
-struct name_parts {
-    const char *name;
-    size_t name_len;
-    size_t stem_len;      /* the stem is name[0 .. stem_len) */
-    const char *ext;      /* without the dot; "" when none */
-    size_t ext_len;
-    const char *fmt;
-};
-
-/* Output being built: counts past the end instead of overflowing. */
-struct name_buf {
-    char *buf;
-    size_t size, len;
-};
-
+/* Names are made in plan_name.c (plan_int.h); these keep the planner's
+ * own spelling. */
 static const char *
 default_template(enum out_format fmt)
 {
-    return fmt == FORMAT_PNG ? "{stem}.png" : "{stem}.jpg";
+    return plan_default_template(fmt);
 }
 
-/* The default template's second choice when two inputs share a stem. */
 static const char *
 fallback_template(enum out_format fmt)
 {
-    return fmt == FORMAT_PNG ? "{name}.png" : "{name}.jpg";
+    return plan_fallback_template(fmt);
 }
 
-static const char *
-format_ext(enum out_format fmt)
-{
-    return fmt == FORMAT_PNG ? "png" : "jpg";
-}
-
-/*
- * Split @name into stem and extension at the last dot.  A name whose only
- * dot is its first character (".bashrc") is all stem: the dot marks it
- * hidden, not typed.
- */
-static void
-name_split(const char *name, enum out_format fmt, struct name_parts *np)
-{
-    const char *dot = strrchr(name, '.');
-
-    np->name = name;
-    np->name_len = strlen(name);
-    np->fmt = format_ext(fmt);
-    if (!dot || dot == name) {
-        np->stem_len = np->name_len;
-        np->ext = name + np->name_len;
-        np->ext_len = 0;
-    } else {
-        np->stem_len = (size_t)(dot - name);
-        np->ext = dot + 1;
-        np->ext_len = np->name_len - np->stem_len - 1;
-    }
-}
-
-static void
-name_buf_put(struct name_buf *b, const char *s, size_t n)
-{
-    if (b->buf && b->len < b->size) {
-        size_t room = b->size - b->len;
-        memcpy(b->buf + b->len, s, n < room ? n : room);
-    }
-    b->len += n;
-}
-
-static int
-placeholder_lookup(const char *s, size_t n)
-{
-    int i;
-
-    for (i = 0; i < PH__COUNT; i++) {
-        if (strlen(placeholder_names[i]) == n &&
-            memcmp(placeholder_names[i], s, n) == 0)
-            return i;
-    }
-    return -1;
-}
-
-/*
- * Walk @tmpl.  With @np, append its expansion to @b; without, only check
- * the syntax.  Returns 0, or -1 with *why set to a static reason.
- */
-static int
-template_walk(const char *tmpl, const struct name_parts *np,
-              struct name_buf *b, const char **why)
-{
-    const char *p = tmpl, *close;
-    int ph;
-
-    if (*tmpl == '\0') {
-        *why = "template is empty";
-        return -1;
-    }
-    if (strchr(tmpl, '/')) {
-        *why = "template contains '/'";
-        return -1;
-    }
-    while (*p) {
-        if (p[0] == '{' && p[1] == '{') {
-            name_buf_put(b, "{", 1);
-            p += 2;
-        } else if (p[0] == '}' && p[1] == '}') {
-            name_buf_put(b, "}", 1);
-            p += 2;
-        } else if (p[0] == '}') {
-            *why = "unmatched '}' in template (write '}}' for a brace)";
-            return -1;
-        } else if (p[0] == '{') {
-            close = strchr(p + 1, '}');
-            if (!close) {
-                *why = "unterminated '{' in template "
-                       "(write '{{' for a brace)";
-                return -1;
-            }
-            ph = placeholder_lookup(p + 1, (size_t)(close - p - 1));
-            if (ph < 0) {
-                *why = "unknown placeholder in template "
-                       "(known: {stem} {name} {ext} {fmt})";
-                return -1;
-            }
-            if (np) {
-                switch ((enum placeholder)ph) {
-                case PH_STEM:
-                    name_buf_put(b, np->name, np->stem_len);
-                    break;
-                case PH_NAME:
-                    name_buf_put(b, np->name, np->name_len);
-                    break;
-                case PH_EXT:
-                    name_buf_put(b, np->ext, np->ext_len);
-                    break;
-                case PH_FMT:
-                case PH__COUNT:
-                    name_buf_put(b, np->fmt, strlen(np->fmt));
-                    break;
-                }
-            }
-            p = close + 1;
-        } else {
-            name_buf_put(b, p, 1);
-            p++;
-        }
-    }
-    return 0;
-}
-
-int
-plan_template_check(const char *tmpl, const char **why)
-{
-    const char *dummy;
-
-    if (!why)
-        why = &dummy;
-    if (!tmpl)
-        return 0;
-    if (template_walk(tmpl, NULL, &(struct name_buf){0}, why) < 0)
-        return -1;
-    /* Without placeholders only "." and ".." can expand to those names. */
-    if (strcmp(tmpl, ".") == 0 || strcmp(tmpl, "..") == 0) {
-        *why = "template always expands to '.' or '..'";
-        return -1;
-    }
-    return 0;
-}
-
-/*
- * plan_expand_name() with the reason for a refusal.  Returns the length, or
- * -1 with *why set.
- */
-static int
-expand_name(const char *tmpl, const char *name, enum out_format fmt,
-            char *buf, size_t size, const char **why)
-{
-    struct name_parts np;
-    struct name_buf b = {buf, size, 0};
-
-    if (!tmpl)
-        tmpl = default_template(fmt);
-    name_split(name, fmt, &np);
-    if (template_walk(tmpl, &np, &b, why) < 0)
-        return -1;
-    if (b.len >= size || b.len > INT_MAX) {
-        *why = "output file name too long";
-        return -1;
-    }
-    buf[b.len] = '\0';
-    if (b.len == 0) {
-        *why = "template expands to an empty name";
-        return -1;
-    }
-    if (strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0) {
-        *why = "template expands to '.' or '..'";
-        return -1;
-    }
-    /* Impossible with a checked template and a base name; stay sure. */
-    if (memchr(buf, '/', b.len)) {
-        *why = "output file name contains '/'";
-        return -1;
-    }
-    return (int)b.len;
-}
-
-int
-plan_expand_name(const char *tmpl, const char *name, enum out_format fmt,
-                 char *buf, size_t size)
-{
-    const char *why;
-
-    return expand_name(tmpl, name, fmt, buf, size, &why);
-}
-
-/* ---- output paths ---- */
-
-/*
- * Build "@outdir/<directories of @rel>/<name>" into a new string.  Empty and
- * "." components of @rel are dropped, so no "//" appears; a ".." component
- * or a leading '/' is refused.  Returns the string (caller frees), or NULL
- * with *why set, or NULL with *why NULL when out of memory.
- */
 static char *
 build_out_path(const char *outdir, size_t outlen, const char *rel,
                const char *tmpl, enum out_format fmt, const char **why)
 {
-    char name[NAME_MAX + 1];
-    const char *base = strrchr(rel, '/');
-    const char *p, *end;
-    char *out, *o;
-    size_t n;
-    int namelen;
-
-    base = base ? base + 1 : rel;
-    if (rel[0] == '/') {
-        *why = "input path below its root starts with '/'";
-        return NULL;
-    }
-    for (p = rel; p < base; p = end + 1) {
-        end = strchr(p, '/');
-        if (end - p == 2 && p[0] == '.' && p[1] == '.') {
-            *why = "input path below its root contains '..'";
-            return NULL;
-        }
-    }
-    if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-        *why = "input path has no file name";
-        return NULL;
-    }
-    namelen = expand_name(tmpl, base, fmt, name, sizeof(name), why);
-    if (namelen < 0)
-        return NULL;
-
-    out = malloc(outlen + (size_t)(base - rel) + 1 + (size_t)namelen + 1);
-    if (!out) {
-        *why = NULL;
-        return NULL;
-    }
-    memcpy(out, outdir, outlen);
-    o = out + outlen;
-    for (p = rel; p < base; p = end + 1) {
-        end = strchr(p, '/');
-        n = (size_t)(end - p);
-        if (n == 0 || (n == 1 && p[0] == '.'))
-            continue;
-        *o++ = '/';
-        memcpy(o, p, n);
-        o += n;
-    }
-    *o++ = '/';
-    memcpy(o, name, (size_t)namelen + 1);
-    return out;
+    return plan_build_out_path(outdir, outlen, rel, tmpl, fmt, 0, why);
 }
 
 /* A byte string that is not NUL-terminated: a hash set key. */
@@ -743,7 +481,7 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
             nplan++;
     if (plan_prefixes(&pl) == 0 && hashset_reserve(&pl.outs, nplan) == 0 &&
         plan_paths(&pl) == 0 && need_all(&pl) == 0 && plan_keep(&pl) == 0 &&
-        plan_claims(&pl) == 0)
+        plan_claims(&pl) == 0 && plan_more_outputs(o, l) == 0)
         rc = 0;
     else
         errno = ENOMEM;

@@ -13,8 +13,16 @@
  *   {stem}  input name without its last extension   ("IMG_1.JPG" -> "IMG_1")
  *   {name}  input name with its extension            ("IMG_1.JPG")
  *   {ext}   input extension without the dot          ("JPG")
- *   {fmt}   output format's extension                ("jpg" or "png")
+ *   {fmt}   output format's extension                ("jpg", "png", "webp",
+ *                                                     "avif")
+ *   {size}  the output's box ("300", "300x200", "300x", "x200")
+ *   {w} {h} the box's width and height ("0" for an unbounded side)
  *   {{ }}   literal braces
+ * Several sizes (settings.h nsizes > 1; plan_set_sizes()): each task gets
+ * one output per box, the first in out_rel, the others in out_more
+ * (task.h).  The template must then name each size differently; without
+ * --name each size goes into its own directory: "<output>/<size>/<mirrored
+ * path>/{stem}.<ext>".  One size keeps the names above exactly.
  * A template may not contain '/', so an output can never leave the mirrored
  * directory; an expansion that is empty, "." or ".." is refused.
  */
@@ -45,6 +53,14 @@ struct plan_opts {
     const struct plan_recorded *recorded;
 };
 
+/*
+ * The boxes to plan for: @s->nsizes and @s->sizes (borrowed; must outlive
+ * the planning).  Set by the CLI once parsed; NULL or one box: one output
+ * per task.  Process-wide, because the planner's callers pass only
+ * struct plan_opts.
+ */
+void plan_set_sizes(const struct settings *s);
+
 /* 0 if @tmpl is usable; else -1 and *why points to a static reason. */
 int plan_template_check(const char *tmpl, const char **why);
 
@@ -54,6 +70,30 @@ int plan_template_check(const char *tmpl, const char **why);
  */
 int plan_expand_name(const char *tmpl, const char *name,
                      enum out_format fmt, char *buf, size_t size);
+
+/* plan_expand_name() for the output of box @box ({size} {w} {h}). */
+int plan_expand_name_size(const char *tmpl, const char *name,
+                          enum out_format fmt,
+                          const struct settings_size *box, char *buf,
+                          size_t size);
+
+/* 2 when @tmpl names sizes apart by {size} or by both {w} and {h}, 1 with
+ * only one of {w} {h}, 0 with none. */
+int plan_template_has_size(const char *tmpl);
+
+/* 1 when @tmpl gives boxes @a and @b the same name. */
+int plan_size_names_equal(const char *tmpl, const struct settings_size *a,
+                          const struct settings_size *b);
+
+/*
+ * Several sizes: after the names are settled (plan_outputs() calls it
+ * last), give every task still to be processed the out_rel of its other
+ * outputs (task.h out_more), named from the same template as its first.
+ * A task whose other outputs cannot be named fails (ERR_OUTPUT_PATH); one
+ * any of whose outputs an earlier task also writes fails
+ * (ERR_OUTPUT_CONFLICT).  0, or -1 when out of memory (errno ENOMEM).
+ */
+int plan_more_outputs(const struct plan_opts *o, struct scan_list *l);
 
 /*
  * Set out_path of every task still to be processed, and out_rel, its part

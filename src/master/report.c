@@ -141,6 +141,46 @@ json_warnings(const struct task_result *res)
     return arr;
 }
 
+/* "outputs": [{"path", "width", "height", "bytes"}, ...], one per output
+ * written, in task_out_rel() order; the path as "output" spells it. */
+static json_t *
+json_outputs(const struct task *t, const struct task_result *res)
+{
+    json_t *a = json_array(), *e;
+    size_t outlen = t->out_path && t->out_rel
+                        ? (size_t)(t->out_rel - t->out_path) : 0;
+    const char *rel;
+    char *path;
+    uint32_t k;
+    int rc = 0;
+
+    for (k = 0; a && k < res->noutputs && k < RESULT_MAX_OUTPUTS; k++) {
+        rel = task_out_rel(t, (int)k);
+        e = json_object();
+        if (!rel || !e) {
+            json_decref(e);
+            continue;
+        }
+        path = xmalloc(outlen + strlen(rel) + 1);
+        memcpy(path, t->out_path, outlen);
+        strcpy(path + outlen, rel);
+        rc |= set_path(e, "path", "path_b64", k == 0 ? t->out_path : path);
+        free(path);
+        rc |= json_object_set_new(e, "width",
+                                  json_count_or_null(res->outputs[k].width));
+        rc |= json_object_set_new(e, "height",
+                                  json_count_or_null(res->outputs[k].height));
+        rc |= json_object_set_new(e, "bytes",
+                                  json_count_or_null(res->outputs[k].bytes));
+        rc |= json_array_append_new(a, e);
+    }
+    if (rc) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
 char *
 report_record_json(const struct task *t, const struct task_result *res)
 {
@@ -181,6 +221,8 @@ report_record_json(const struct task *t, const struct task_result *res)
                                   json_text(res->colour,
                                             strnlen(res->colour,
                                                     sizeof(res->colour))));
+    if (st == TASK_OK && res->noutputs > 0)
+        rc |= json_object_set_new(o, "outputs", json_outputs(t, res));
     rc |= json_object_set_new(o, "in_bytes", json_count_or_null(res->in_bytes));
     rc |= json_object_set_new(o, "out_bytes",
                               json_count_or_null(res->out_bytes));

@@ -46,6 +46,7 @@
 #include "names.h"
 #include "state.h"
 #include "state_dir.h"
+#include "state_int.h"
 #include "util.h"
 
 /* Schema version in PRAGMA user_version; a newer one is never read. */
@@ -57,21 +58,6 @@
 #define BATCH_USEC 1000000
 #define BUSY_TIMEOUT_MS 5000
 
-struct state {
-    sqlite3 *db;
-    char *out_dir;        /* output directory without trailing '/'s */
-    size_t out_len;
-    int out_fd;           /* the output directory, opened once */
-    char *path;           /* the database file */
-    sqlite3_stmt *get;    /* one row by out_rel */
-    sqlite3_stmt *put;    /* insert or replace one row */
-    sqlite3_stmt *del;    /* delete one row by out_rel */
-    sqlite3_stmt *all;    /* every row, for --prune */
-    int in_txn;
-    int batch_rows;
-    int64_t batch_start_us;
-    int broken;           /* unusable and not repairable: act as empty */
-};
 
 enum open_result {
     OPEN_OK = 0,
@@ -96,7 +82,7 @@ static const char schema_sql[] =
  * Small helpers
  */
 
-static int64_t
+int64_t
 stat_mtime_ns(const struct stat *sb)
 {
     return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
@@ -117,7 +103,7 @@ rc_unreadable(int rc)
  * NUL inside.  A database edited by someone else must not reach outside
  * the output tree.
  */
-static int
+int
 rel_is_safe(const char *rel, size_t len)
 {
     const char *p = rel, *end = rel + len, *slash;
@@ -138,14 +124,16 @@ rel_is_safe(const char *rel, size_t len)
     return 1;
 }
 
-/* The output of @t below the output directory, or NULL when it has none
- * that a row may name. */
+/* Output @k of @t below the output directory (task_out_rel()), or NULL
+ * when it has none that a row may name. */
 static const char *
-task_rel(const struct task *t)
+task_rel(const struct task *t, int k)
 {
-    if (!t->out_rel || !rel_is_safe(t->out_rel, strlen(t->out_rel)))
+    const char *rel = task_out_rel(t, k);
+
+    if (!rel || !rel_is_safe(rel, strlen(rel)))
         return NULL;
-    return t->out_rel;
+    return rel;
 }
 
 /* ------------------------------------------------------------------------
@@ -457,7 +445,7 @@ db_open_or_reset(struct state *st)
  * so far is lost, which only costs redoing those files next time.  Any
  * other error is reported; the batch it hit may be lost.
  */
-static void
+void
 db_error(struct state *st, const char *what, int rc)
 {
     char why[512];
@@ -482,7 +470,7 @@ db_error(struct state *st, const char *what, int rc)
  * Batches
  */
 
-static int
+int
 batch_begin(struct state *st)
 {
     int rc;
@@ -500,7 +488,7 @@ batch_begin(struct state *st)
     return 0;
 }
 
-static int
+int
 batch_commit(struct state *st)
 {
     int rc;
@@ -519,7 +507,7 @@ batch_commit(struct state *st)
 }
 
 /* Commit when the batch is full or a second old. */
-static int
+int
 batch_maybe_commit(struct state *st)
 {
     if (st->batch_rows >= BATCH_ROWS ||
@@ -595,11 +583,11 @@ fail:
     return -1;
 }
 
-int
-state_up_to_date(struct state *st, const struct task *t,
-                 const char *input_abs, uint64_t fingerprint)
+/* state_up_to_date() for one output, @rel (NULL: none). */
+static int
+output_up_to_date(struct state *st, const struct task *t, const char *rel,
+                  const char *input_abs, uint64_t fingerprint)
 {
-    const char *rel = task_rel(t);
     sqlite3_stmt *q = st->get;
     const void *rec_in;
     size_t in_len;
@@ -637,12 +625,15 @@ state_up_to_date(struct state *st, const struct task *t,
     return match;
 }
 
-int
-state_record(struct state *st, const struct task *t, const char *input_abs,
-             uint64_t fingerprint)
+/* state_record() for one output, @rel (NULL: none). */
+static int
+record_output(struct state *st, const struct task *t, const char *rel,
+              const char *input_abs, uint64_t fingerprint)
 {
-    const char *rel = task_rel(t);
     sqlite3_stmt *q = st->put;
+    /* The first output by its full path, as the report names it. */
+    const char *shown = rel && rel != t->out_rel ? rel
+                        : t->out_path ? t->out_path : rel;
     struct stat sb;
     int rc;
 
@@ -654,13 +645,13 @@ state_record(struct state *st, const struct task *t, const char *input_abs,
         return -1;
     }
     if (fstatat(st->out_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-        warnf("cannot record '%s' in the state database: %s",
-              t->out_path ? t->out_path : rel, strerror(errno));
+        warnf("cannot record '%s' in the state database: %s", shown,
+              strerror(errno));
         return -1;
     }
     if (!S_ISREG(sb.st_mode)) {
         warnf("cannot record '%s' in the state database: not a regular "
-              "file", t->out_path ? t->out_path : rel);
+              "file", shown);
         return -1;
     }
     if (batch_begin(st) < 0)
@@ -685,144 +676,33 @@ state_record(struct state *st, const struct task *t, const char *input_abs,
     return batch_maybe_commit(st);
 }
 
-/* A recorded output whose input is gone. */
-struct gone {
-    char *rel;
-    size_t rel_len;
-    int64_t size, mtime_ns;
-};
-
-/*
- * Remove @g's output if it is still the regular file imgpool wrote, walking
- * down from the output directory without following symbolic links.  1 when
- * removed (*path set, caller frees), 0 when left alone.
- */
-static int
-remove_output(const struct state *st, const struct gone *g, char **path)
+int
+state_up_to_date(struct state *st, const struct task *t,
+                 const char *input_abs, uint64_t fingerprint)
 {
-    const char *slash = strrchr(g->rel, '/');
-    const char *base = slash ? slash + 1 : g->rel;
-    struct stat sb;
-    int fd, removed = 0;
+    int k;
 
-    *path = NULL;
-    fd = dirwalk_open(st->out_fd, g->rel, (size_t)(base - g->rel), 0, 0);
-    if (fd < 0)
-        return 0;               /* gone, or a symlink: not ours to touch */
-    if (fstatat(fd, base, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISREG(sb.st_mode) && (int64_t)sb.st_size == g->size &&
-        stat_mtime_ns(&sb) == g->mtime_ns) {
-        *path = xmalloc(st->out_len + 1 + g->rel_len + 1);
-        memcpy(*path, st->out_dir, st->out_len);
-        (*path)[st->out_len] = '/';
-        memcpy(*path + st->out_len + 1, g->rel, g->rel_len + 1);
-        if (unlinkat(fd, base, 0) == 0) {
-            removed = 1;
-        } else if (errno != ENOENT) {
-            warnf("cannot remove '%s': %s", *path, strerror(errno));
-        }
-        if (!removed) {
-            free(*path);
-            *path = NULL;
-        }
-    }
-    close(fd);
-    return removed;
-}
-
-/* True when @input lies below (or is) one of the @n prefixes. */
-static int
-in_scope(const char *input, const char *const *scope, size_t n)
-{
-    size_t i, len;
-
-    for (i = 0; i < n; i++) {
-        len = strlen(scope[i]);
-        if (strncmp(input, scope[i], len) == 0 &&
-            (input[len] == '\0' || input[len] == '/' ||
-             (len > 0 && scope[i][len - 1] == '/')))
-            return 1;
-    }
-    return 0;
+    /* Several sizes: up to date only when every output is. */
+    for (k = 0; task_out_rel(t, k); k++)
+        if (!output_up_to_date(st, t, task_rel(t, k), input_abs,
+                               fingerprint))
+            return 0;
+    return k > 0;
 }
 
 int
-state_prune(struct state *st, const char *const *scope, size_t nscope,
-            void (*cb)(void *data, const char *out), void *data)
+state_record(struct state *st, const struct task *t, const char *input_abs,
+             uint64_t fingerprint)
 {
-    struct gone *gone = NULL;
-    size_t ngone = 0, alloc = 0, i;
-    sqlite3_stmt *q = st->all;
-    const void *rec_rel;
-    const char *input;
-    struct stat sb;
-    char *removed_path;
-    int rc, removed = 0, ret = -1;
+    int k, rc = 0;
 
-    if (st->broken)
-        return -1;
-
-    /* Collect first, delete after: no row changes under a running query.
-     * Only the rows to remove are kept in memory. */
-    for (rc = sqlite3_step(q); rc == SQLITE_ROW; rc = sqlite3_step(q)) {
-        input = (const char *)sqlite3_column_text(q, 1);
-        if (!input || !in_scope(input, scope, nscope) ||
-            lstat(input, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR))
-            continue;
-        if (ngone == alloc) {
-            alloc = alloc ? 2 * alloc : 64;
-            gone = xrealloc(gone, alloc * sizeof(*gone));
-        }
-        rec_rel = sqlite3_column_blob(q, 0);
-        gone[ngone].rel_len = (size_t)sqlite3_column_bytes(q, 0);
-        gone[ngone].rel = xmalloc(gone[ngone].rel_len + 1);
-        if (gone[ngone].rel_len > 0)
-            memcpy(gone[ngone].rel, rec_rel, gone[ngone].rel_len);
-        gone[ngone].rel[gone[ngone].rel_len] = '\0';
-        gone[ngone].size = sqlite3_column_int64(q, 2);
-        gone[ngone].mtime_ns = sqlite3_column_int64(q, 3);
-        ngone++;
-    }
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE) {
-        db_error(st, "read", rc);
-        goto out;
-    }
-
-    for (i = 0; i < ngone; i++) {
-        if (!rel_is_safe(gone[i].rel, gone[i].rel_len)) {
-            warnf("state database '%s' names the output '%s' outside the "
-                  "output directory; not removing it", st->path,
-                  gone[i].rel);
-        } else if (remove_output(st, &gone[i], &removed_path)) {
-            removed++;
-            if (cb)
-                cb(data, removed_path);
-            free(removed_path);
-        }
-        if (batch_begin(st) < 0)
-            goto out;
-        sqlite3_bind_text(st->del, 1, gone[i].rel, (int)gone[i].rel_len,
-                          SQLITE_STATIC);
-        rc = sqlite3_step(st->del);
-        sqlite3_reset(st->del);
-        if (rc != SQLITE_DONE) {
-            db_error(st, "write to", rc);
-            goto out;
-        }
-        st->batch_rows++;
-        if (batch_maybe_commit(st) < 0)
-            goto out;
-    }
-    if (batch_commit(st) < 0)
-        goto out;
-    ret = removed;
-
-out:
-    for (i = 0; i < ngone; i++)
-        free(gone[i].rel);
-    free(gone);
-    return ret;
+    for (k = 0; task_out_rel(t, k); k++)
+        if (record_output(st, t, task_rel(t, k), input_abs,
+                          fingerprint) < 0)
+            rc = -1;
+    if (k == 0)
+        return record_output(st, t, NULL, input_abs, fingerprint);
+    return rc;
 }
 
 int

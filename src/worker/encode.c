@@ -29,6 +29,32 @@
 /* zlib level for PNG output. */
 #define ENC_PNG_COMPRESSION 6
 
+/* What -q 90 means for WebP and AVIF (see encode_quality()). */
+#define ENC_WEBP_Q90 91
+#define ENC_AVIF_Q90 88
+
+/* libwebp's method: 6, its slowest, saves some 5% at equal quality; a
+ * thumbnail is small enough for that to cost little. */
+#define ENC_WEBP_EFFORT 6
+
+/* AV1 encoder speed: libheif's 0 (slowest) .. 9; libvips' default 4 costs
+ * several times more per thumbnail for a few percent. */
+#define ENC_AVIF_EFFORT 2
+
+int
+encode_quality(enum out_format f, int q)
+{
+    int q90 = f == FORMAT_WEBP ? ENC_WEBP_Q90
+            : f == FORMAT_AVIF ? ENC_AVIF_Q90 : 90;
+    int v;
+
+    if (q <= 90)
+        v = 1 + ((q - 1) * (q90 - 1) + 44) / 89;
+    else
+        v = q90 + ((q - 90) * (100 - q90) + 5) / 10;
+    return v < 1 ? 1 : v > 100 ? 100 : v;
+}
+
 int
 encode_subsample_420(const struct settings *s, int source_420)
 {
@@ -48,7 +74,8 @@ encode_params_init(struct encode_params *p, const struct settings *s,
 {
     memset(p, 0, sizeof(*p));
     p->format = s->in_place ? FORMAT_JPEG : s->format;
-    p->quality = s->quality;
+    p->quality = encode_quality(p->format, s->quality);
+    p->lossless = p->format == FORMAT_WEBP && s->lossless;
     p->subsample_420 = encode_subsample_420(s, d->source_420);
     p->png_compression = ENC_PNG_COMPRESSION;
     if (s->in_place) {
@@ -60,7 +87,7 @@ encode_params_init(struct encode_params *p, const struct settings *s,
         p->drop_gps = s->strip_gps;
     } else {
         p->strip = s->strip;
-        p->interlace = 0;
+        p->interlace = p->format == FORMAT_JPEG && s->progressive;
         p->drop_orientation = 1;
         p->drop_gps = 0;
     }
@@ -258,14 +285,38 @@ drop_gps(VipsImage *im, const char *name, GValue *value, void *data)
     return NULL;
 }
 
+/* Remove every metadata item of @im, a private copy (the header fields
+ * stay: they are not removable).  libvips 8.14's webpsave ignores "strip"
+ * and writes what it finds, the EXIF block with its embedded JPEG
+ * thumbnail included; with nothing left it writes only a minimal EXIF
+ * block (resolution).  Names are listed first: removing while mapping
+ * over the fields skips some. */
+static void
+drop_saved_metadata(VipsImage *im)
+{
+    gchar **names = vips_image_get_fields(im);
+    int i;
+
+    for (i = 0; names[i]; i++)
+        vips_image_remove(im, names[i]);
+    g_strfreev(names);
+}
+
 /* @img with the metadata edits @p asks for (a private copy when there are
- * any), or NULL. */
+ * any), or NULL.  For WebP, stripping is done here (see
+ * drop_saved_metadata()). */
 static VipsImage *
 edit_metadata(const struct encode_params *p, VipsObject *parent,
               VipsImage *img)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
 
+    if (p->strip && p->format == FORMAT_WEBP) {
+        if (vips_copy(img, &t[0], NULL))
+            return NULL;
+        drop_saved_metadata(t[0]);
+        return t[0];
+    }
     if (p->strip || (!p->drop_orientation && !p->drop_gps))
         return img;
     if (vips_copy(img, &t[0], NULL))
@@ -278,21 +329,65 @@ edit_metadata(const struct encode_params *p, VipsObject *parent,
 }
 
 static int
+save_png(const struct encode_params *p, VipsImage *img, VipsTarget *target,
+         struct encode_out *out)
+{
+    if (target)
+        return vips_pngsave_target(img, target, "compression",
+                                   p->png_compression, "strip", p->strip,
+                                   NULL);
+    return vips_pngsave_buffer(img, &out->buf, &out->len, "compression",
+                               p->png_compression, "strip", p->strip, NULL);
+}
+
+/* WebP and AVIF are encoded whole into memory by libwebp and libheif in
+ * any case: into a buffer, then one write into the commit. */
+static int
+save_webp_avif(const struct encode_params *p, VipsImage *img,
+               VipsTarget *target, struct encode_out *out)
+{
+    void *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (p->format == FORMAT_WEBP)
+        rc = vips_webpsave_buffer(img, &buf, &len, "Q", p->quality,
+                                  "lossless", p->lossless,
+                                  "effort", ENC_WEBP_EFFORT,
+                                  "strip", p->strip, NULL);
+    else
+        rc = vips_heifsave_buffer(img, &buf, &len, "Q", p->quality,
+                                  "compression",
+                                  VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
+                                  "effort", ENC_AVIF_EFFORT,
+                                  "subsample_mode",
+                                  p->subsample_420
+                                      ? VIPS_FOREIGN_SUBSAMPLE_ON
+                                      : VIPS_FOREIGN_SUBSAMPLE_OFF,
+                                  "strip", p->strip, NULL);
+    if (rc)
+        return rc;
+    if (target) {
+        rc = vips_target_write(target, buf, len);
+        g_free(buf);
+        return rc;
+    }
+    out->buf = buf;
+    out->len = len;
+    return 0;
+}
+
+static int
 save(const struct encode_params *p, VipsImage *img, VipsTarget *target,
      struct encode_out *out)
 {
     VipsForeignSubsample sub = p->subsample_420 ? VIPS_FOREIGN_SUBSAMPLE_ON
                                                 : VIPS_FOREIGN_SUBSAMPLE_OFF;
 
-    if (p->format == FORMAT_PNG) {
-        if (target)
-            return vips_pngsave_target(img, target, "compression",
-                                       p->png_compression, "strip",
-                                       p->strip, NULL);
-        return vips_pngsave_buffer(img, &out->buf, &out->len, "compression",
-                                   p->png_compression, "strip", p->strip,
-                                   NULL);
-    }
+    if (p->format == FORMAT_PNG)
+        return save_png(p, img, target, out);
+    if (p->format == FORMAT_WEBP || p->format == FORMAT_AVIF)
+        return save_webp_avif(p, img, target, out);
     if (target)
         return vips_jpegsave_target(img, target, "Q", p->quality,
                                     "optimize_coding", TRUE,

@@ -18,6 +18,11 @@
  * output format is a new case here: encode_rows() falls back to wrapping
  * the rows as a libvips image for any format without a direct encoder.
  *
+ * Formats: JPEG (libjpeg directly from rows, else vips_jpegsave), PNG
+ * (vips_pngsave), WebP (vips_webpsave) and AVIF (vips_heifsave with AV1).
+ * -q is one scale, 1..100, for all of them; encode_quality() maps it to
+ * each encoder's own (see there and the manual).
+ *
  * Errors land in @res: encoder failures are ERR_WRITE (ERR_OUT_OF_MEMORY
  * when libjpeg ran out); with libvips, pixels are decoded lazily during the
  * save, so a failure there is ERR_DECODE ("cannot decode or encode").
@@ -36,7 +41,9 @@
 
 struct encode_params {
     enum out_format format;
-    int quality;                /* 1..100 */
+    int quality;                /* 1..100, the encoder's own scale
+                                   (encode_quality()) */
+    int lossless;               /* WebP: lossless */
     int subsample_420;          /* JPEG chroma 4:2:0, else 4:4:4 */
     int interlace;              /* progressive JPEG */
     int strip;                  /* write no metadata at all */
@@ -51,6 +58,16 @@ struct encode_params {
  * (@source_420, see decode.h), 4:4:4 otherwise.
  */
 int encode_subsample_420(const struct settings *s, int source_420);
+
+/*
+ * The encoder's own quality for -q @q with format @f: one scale for every
+ * lossy format, anchored so that the default -q 90 gives each format the
+ * quality of JPEG Q90 (measured with butteraugli on photographs, see the
+ * manual) at fewer bytes.  Piecewise linear through (1, 1), (90, Q90 of
+ * the format), (100, 100): JPEG Q90 -> 90, WebP ENC_WEBP_Q90, AVIF
+ * ENC_AVIF_Q90 (encode.c).  PNG ignores it.
+ */
+int encode_quality(enum out_format f, int q);
 
 /* Parameters for an output of @d's image under @s (in place: metadata,
  * orientation and progressive mode kept; otherwise per s->strip, with

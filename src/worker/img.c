@@ -17,11 +17,13 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vips/vips.h>
 
 #include "colour.h"
 #include "decode.h"
+#include "geom.h"
 #include "encode.h"
 #include "fdthumb.h"
 #include "img.h"
@@ -81,10 +83,10 @@ img_worker_fini(void)
     vips_shutdown();
 }
 
-/* Encode @rows (or else @img) into a new file at t->out_rel, atomically;
+/* Encode @rows (or else @img) into a new file at @out_rel, atomically;
  * @xmp, when not NULL, goes into the encoded JPEG before the commit. */
 static int
-write_output(const struct settings *s, const struct task *t,
+write_output(const struct settings *s, const char *out_rel,
              const struct encode_params *p, const struct encode_rows *rows,
              VipsObject *parent, VipsImage *img, const struct xmpext *xmp,
              struct task_result *res)
@@ -93,7 +95,11 @@ write_output(const struct settings *s, const struct task *t,
     struct encode_out out;
     int rc;
 
-    if (outfile_open(&of, s->output_dir, t->out_rel, s->fsync, res) < 0)
+    if (!out_rel) {
+        task_result_fail(res, ERR_INTERNAL, "no output path planned");
+        return -1;
+    }
+    if (outfile_open(&of, s->output_dir, out_rel, s->fsync, res) < 0)
         return -1;
     encode_out_init(&out, &of);
     rc = rows ? encode_rows(p, rows, &out, res)
@@ -124,13 +130,38 @@ upright_row(void *arg, int y, unsigned char *buf)
     return colour_rgb_row(row, u->view.bands, u->view.width, buf);
 }
 
-/* decode rows -> colour -> resize into d->px.  0, or -1 with @res failed. */
+/*
+ * Several sizes: the one image every output is resized from, as a box for
+ * geom.h, into @b: the whole upright @uw x @uh input scaled (never
+ * cropped: fill) to the largest scaled size any output needs on each axis.
+ */
+static void
+base_settings(const struct settings *s, int uw, int uh, struct settings *b)
+{
+    struct settings sk;
+    int k, sw, sh, ow, oh, ox, oy, bw = 1, bh = 1;
+
+    for (k = 0; k < s->nsizes; k++) {
+        settings_for_size(s, k, &sk);
+        geom_window(&sk, uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
+        bw = sw > bw ? sw : bw;
+        bh = sh > bh ? sh : bh;
+    }
+    settings_for_size(s, 0, b);
+    b->fit = FIT_FILL;
+    b->width = b->sizes[0].width = bw;
+    b->height = b->sizes[0].height = bh;
+}
+
+/* decode rows -> colour -> resize into d->px: the output's size, or with
+ * several sizes the base (base_settings()).  0, or -1 with @res failed. */
 static int
 decode_resized(const struct settings *s, const struct input *in,
                enum decoder_kind kind, struct decoded *d, struct task_result *res)
 {
     struct decoder *dec = decode_open(kind, s, in, d, res);
     struct resample_span x, y;
+    struct settings base;
     struct colour c;
     struct resize rz;
     int rc = -1;
@@ -139,7 +170,12 @@ decode_resized(const struct settings *s, const struct input *in,
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
-    resize_plan(s, d->width, d->height, d->orientation, &x, &y);
+    if (s->nsizes > 1) {
+        base_settings(s, d->width, d->height, &base);
+        resize_plan(&base, d->width, d->height, d->orientation, &x, &y);
+    } else {
+        resize_plan(s, d->width, d->height, d->orientation, &x, &y);
+    }
     decode_scale(dec, &x, &y);
     memset(&rz, 0, sizeof(rz));
     if (colour_begin_decoded(&c, s, d, x.in, res) < 0 ||
@@ -158,19 +194,18 @@ decode_resized(const struct settings *s, const struct input *in,
     return rc;
 }
 
+/* Encode @px (stored orientation @o) to @out_rel.  0, or -1 with @res
+ * failed; *w, *h: the upright size written. */
 static int
-run_direct(const struct settings *s, const struct task *t,
-           const struct input *in, enum decoder_kind kind, struct decoded *d,
-           struct task_result *res)
+write_pixels(const struct settings *s, const char *out_rel,
+             const struct encode_params *p, struct pixels *px, int o,
+             int *w, int *h, struct task_result *res)
 {
-    struct encode_params p;
     struct encode_rows rows;
     struct upright u;
     int rc;
 
-    if (decode_resized(s, in, kind, d, res) < 0)
-        return -1;
-    orient_view_init(&u.view, &d->px, d->orientation);
+    orient_view_init(&u.view, px, o);
     u.grey = malloc((size_t)u.view.width);
     if (!u.grey) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate encoder");
@@ -180,14 +215,195 @@ run_direct(const struct settings *s, const struct task *t,
     rows.height = u.view.height;
     rows.row = upright_row;
     rows.arg = &u;
-    encode_params_init(&p, s, d);
-    rc = write_output(s, t, &p, &rows, NULL, NULL, NULL, res);
+    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, res);
     free(u.grey);
-    if (rc < 0)
+    *w = rows.width;
+    *h = rows.height;
+    return rc;
+}
+
+/* What output @k became, and the task's out_* for the first one. */
+static void
+output_done(struct task_result *res, int k, int w, int h)
+{
+    if (k == 0) {
+        res->out_width = w;
+        res->out_height = h;
+    }
+    if (k < RESULT_MAX_OUTPUTS) {
+        res->outputs[k].width = w;
+        res->outputs[k].height = h;
+        res->outputs[k].bytes = res->out_bytes;
+        res->noutputs = (uint32_t)k + 1;
+    }
+}
+
+/* Several sizes, direct decoders: output @k resized from the base image in
+ * d->px.  0, or -1 with @res failed. */
+static int
+write_size_direct(const struct settings *s, const struct task *t, int k,
+                  const struct encode_params *p, struct decoded *d,
+                  struct task_result *res)
+{
+    struct resample_span x, y;
+    struct settings sk;
+    struct pixels px;
+    int w, h, rc;
+
+    settings_for_size(s, k, &sk);
+    resize_plan(&sk, d->width, d->height, d->orientation, &x, &y);
+    x.in = d->px.width;
+    y.in = d->px.height;
+    pixels_init(&px);
+    if (resize_pixels(&d->px, &x, &y, &px) < 0) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot resize to %dx%d",
+                         x.out, y.out);
         return -1;
-    res->out_width = rows.width;
-    res->out_height = rows.height;
+    }
+    rc = write_pixels(s, task_out_rel(t, k), p, &px, d->orientation, &w, &h,
+                      res);
+    pixels_release(&px);
+    if (rc == 0)
+        output_done(res, k, w, h);
+    return rc;
+}
+
+static int
+run_direct(const struct settings *s, const struct task *t,
+           const struct input *in, enum decoder_kind kind, struct decoded *d,
+           struct task_result *res)
+{
+    struct encode_params p;
+    int k, w, h;
+
+    if (decode_resized(s, in, kind, d, res) < 0)
+        return -1;
+    encode_params_init(&p, s, d);
+    if (s->nsizes > 1) {
+        for (k = 0; k < s->nsizes; k++)
+            if (write_size_direct(s, t, k, &p, d, res) < 0)
+                return -1;
+        return 0;
+    }
+    if (write_pixels(s, t->out_rel, &p, &d->px, d->orientation, &w, &h,
+                     res) < 0)
+        return -1;
+    output_done(res, 0, w, h);
     return 0;
+}
+
+/* @in resized to exactly @w x @h (Lanczos 3), held by @parent.  NULL
+ * with libvips' error set. */
+static VipsImage *
+resize_exact(VipsObject *parent, VipsImage *in, int w, int h)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 2);
+
+    if (w == in->Xsize && h == in->Ysize)
+        return in;
+    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale",
+                    (double)h / in->Ysize, "kernel", VIPS_KERNEL_LANCZOS3,
+                    NULL))
+        return NULL;
+    if (t[0]->Xsize == w && t[0]->Ysize == h)
+        return t[0];
+    /* libvips rounds the scaled size its own way: a pixel off at most. */
+    if (vips_embed(t[0], &t[1], 0, 0, w, h, "extend", VIPS_EXTEND_COPY,
+                   NULL))
+        return NULL;
+    return t[1];
+}
+
+/* Several sizes, libvips: output @k resized (and cropped) from @base, the
+ * whole image at the base size.  0, or -1 with @res failed. */
+static int
+write_size_vips(const struct settings *s, const struct task *t, int k,
+                const struct encode_params *p, const struct decoded *d,
+                VipsImage *base, struct task_result *res)
+{
+    VipsObject *ctx = VIPS_OBJECT(vips_image_new());
+    VipsImage **c = (VipsImage **)vips_object_local_array(ctx, 1);
+    VipsImage *img;
+    struct settings sk;
+    int sw, sh, ow, oh, ox, oy, rc = -1;
+
+    settings_for_size(s, k, &sk);
+    geom_window(&sk, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
+    img = resize_exact(ctx, base, sw, sh);
+    if (img && (ow != sw || oh != sh)) {
+        img = vips_extract_area(img, &c[0], ox, oy, ow, oh, NULL) ? NULL
+                                                                  : c[0];
+    }
+    if (!img)
+        vipsmsg_fail(res, ERR_DECODE, "cannot resize");
+    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, NULL,
+                          res) == 0) {
+        output_done(res, k, ow, oh);
+        rc = 0;
+    }
+    g_object_unref(ctx);
+    return rc;
+}
+
+/* The upright size of @in, from our JPEG header parse or else a first
+ * (lazy, header-only) libvips decode.  0, or -1 with @res failed. */
+static int
+upright_size(const struct settings *s, const struct input *in, int *uw,
+             int *uh, struct task_result *res)
+{
+    struct decoded probe;
+    int rc;
+
+    if (in->fmt == IMGF_JPEG && in->have_ji) {
+        orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
+                            uw, uh);
+        return 0;
+    }
+    decoded_init(&probe);
+    rc = decode_vips(s, in, DECODE_FIT, &probe, res);
+    *uw = probe.width;
+    *uh = probe.height;
+    decoded_release(&probe);
+    if (rc == 0 && lseek(in->fd, 0, SEEK_SET) < 0) {
+        task_result_fail(res, ERR_READ, "cannot rewind input");
+        return -1;
+    }
+    return rc;
+}
+
+/*
+ * Several sizes through libvips: one decode at the base size (shrink-on-
+ * load to the largest any output needs), converted and held in memory,
+ * then every output resized from it.  0, or -1 with @res failed.
+ */
+static int
+run_sizes_vips(const struct settings *s, const struct task *t,
+               const struct input *in, struct decoded *d,
+               struct task_result *res)
+{
+    struct encode_params p;
+    struct settings base;
+    VipsImage *img, *mem;
+    int k, uw, uh, rc = 0;
+
+    if (upright_size(s, in, &uw, &uh, res) < 0)
+        return -1;
+    base_settings(s, uw, uh, &base);
+    if (decode_vips(&base, in, DECODE_FIT, d, res) < 0)
+        return -1;
+    res->in_width = d->width;
+    res->in_height = d->height;
+    img = colour_vips_srgb8(s, d->ctx, d->image);
+    mem = img ? vips_image_copy_memory(img) : NULL;
+    if (!mem) {
+        vipsmsg_fail(res, ERR_DECODE, "cannot decode");
+        return -1;
+    }
+    vips_object_local(d->ctx, mem);
+    encode_params_init(&p, s, d);
+    for (k = 0; k < s->nsizes && rc == 0; k++)
+        rc = write_size_vips(s, t, k, &p, d, mem, res);
+    return rc;
 }
 
 static int
@@ -199,6 +415,8 @@ run_vips(const struct settings *s, const struct task *t,
     VipsImage *img;
     int rc;
 
+    if (s->nsizes > 1)
+        return run_sizes_vips(s, t, in, d, res);
     if (decode_vips(s, in, DECODE_FIT, d, res) < 0)
         return -1;
     res->in_width = d->width;
@@ -214,12 +432,11 @@ run_vips(const struct settings *s, const struct task *t,
     if (!xmp.len)
         xmpext_from_jpeg(s, in, &xmp);
     encode_params_init(&p, s, d);
-    rc = write_output(s, t, &p, NULL, d->ctx, img, &xmp, res);
+    rc = write_output(s, t->out_rel, &p, NULL, d->ctx, img, &xmp, res);
     xmpext_release(&xmp);
     if (rc < 0)
         return -1;
-    res->out_width = img->Xsize;
-    res->out_height = img->Ysize;
+    output_done(res, 0, img->Xsize, img->Ysize);
     return 0;
 }
 
@@ -241,6 +458,8 @@ img_run(const struct settings *s, const struct task *t,
     else
         rc = run_direct(s, t, in, dec, &d, res);
     decoded_release(&d);
+    if (rc == 0 && res->noutputs > 0)
+        res->out_bytes = res->outputs[0].bytes;   /* the first output's */
     if (rc == 0)
         res->status = TASK_OK;
 }
@@ -256,6 +475,7 @@ img_process(const struct settings *s, const struct task *t,
     res->in_width = res->in_height = res->out_width = res->out_height = -1;
     res->out_bytes = -1;
     res->decoded_rows = -1;     /* until a decoder can tell */
+    res->noutputs = 0;
     current = res;
 
     if (!s->in_place && !s->fd_flavors && !t->out_rel)
