@@ -273,6 +273,21 @@ Test(state_id, fingerprint_fields)
     CHANGES(s.allow_untrusted = 1);
     /* width and height are not interchangeable */
     CHANGES((s.width = 300, s.height = 200));
+    CHANGES(s.progressive = 1);
+    CHANGES(s.lossless = 1);
+    CHANGES((s.nsizes = 2, s.sizes[1].width = 150, s.sizes[1].height = 150));
+    {   /* the second box's sides count, in order */
+        uint64_t a, b;
+        s = base;
+        s.nsizes = 2;
+        s.sizes[1].width = 150;
+        s.sizes[1].height = 100;
+        a = state_fingerprint(&s);
+        s.sizes[1].width = 100;
+        s.sizes[1].height = 150;
+        b = state_fingerprint(&s);
+        cr_assert_neq(a, b);
+    }
     IGNORES(s.output_dir = "/elsewhere");
     IGNORES(s.max_pixels = 1000);
     IGNORES(s.fast_jpeg = !s.fast_jpeg);

@@ -158,7 +158,10 @@ put_u32(unsigned char *buf, size_t n, uint32_t v)
  *   allow_untrusted                    - outputs decoded by loaders libvips
  *                                        marks untrusted are redone (or
  *                                        refused) once the user withdraws
- *                                        that trust.
+ *                                        that trust;
+ *   progressive, lossless, the boxes   - the encoder and the other outputs
+ *   after the first                      (only when set: a run without
+ *                                        them keeps its old fingerprint).
  * Out:
  *   output_dir  - where outputs go, not what they are (and it is the
  *                 database's location anyway);
@@ -181,7 +184,7 @@ uint64_t
 state_fingerprint(const struct settings *s)
 {
     static const char tag[] = "imgpool-settings";
-    unsigned char buf[128];
+    unsigned char buf[128 + 12 * SETTINGS_MAX_SIZES];
     size_t n = 0;
 
     memcpy(buf, tag, sizeof(tag));
@@ -201,5 +204,17 @@ state_fingerprint(const struct settings *s)
     n = put_u32(buf, n, s->strip != 0);
     n = put_u32(buf, n, (uint32_t)s->fail_on);
     n = put_u32(buf, n, s->allow_untrusted != 0);
+    /* Added later, and only when not the default, so that the fingerprint
+     * of a run without them (and its up-to-date outputs) stays as it was. */
+    if (s->progressive || s->lossless) {
+        n = put_u32(buf, n, 0x70726f67);    /* "prog" */
+        n = put_u32(buf, n, s->progressive != 0);
+        n = put_u32(buf, n, s->lossless != 0);
+    }
+    for (int k = 1; k < s->nsizes && k < SETTINGS_MAX_SIZES; k++) {
+        n = put_u32(buf, n, (uint32_t)s->sizes[k].width);
+        n = put_u32(buf, n, (uint32_t)s->sizes[k].height);
+        n = put_u32(buf, n, 0x73697a65);    /* "size" */
+    }
     return XXH3_64bits(buf, n);
 }
