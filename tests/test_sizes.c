@@ -174,6 +174,17 @@ Test(sizes, three_sizes_up_to_date_and_pruned)
     check_outputs(arr, "/rgb.jpg", 3, rgb_wh, (const char *const *)p);
     check_outputs(arr, "/orient6.jpg", 3, o6_wh, (const char *const *)q);
     cr_assert_eq(th_count_records(arr, "ok", NULL), 3);
+    {   /* The summary's bytes_out is every output's bytes. */
+        long long sum = 0;
+        size_t i, k;
+        json_t *rec, *o;
+        json_array_foreach(arr, i, rec) {
+            json_array_foreach(json_object_get(rec, "outputs"), k, o)
+                sum += th_json_int(o, "bytes");
+        }
+        cr_assert_gt(sum, 0);
+        cr_assert_eq(th_json_int(th_summary(arr), "bytes_out"), sum);
+    }
     json_decref(arr);
 
     /* Up to date: every output recorded. */

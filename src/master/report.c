@@ -496,7 +496,12 @@ report_add(struct report *r, const struct task *t,
         }
         if (res->in_bytes > 0)
             r->bytes_in += res->in_bytes;
-        if (res->out_bytes > 0)
+        if (res->noutputs > 1) {        /* every output's bytes */
+            for (uint32_t k = 0; k < res->noutputs &&
+                                 k < RESULT_MAX_OUTPUTS; k++)
+                if (res->outputs[k].bytes > 0)
+                    r->bytes_out += res->outputs[k].bytes;
+        } else if (res->out_bytes > 0)
             r->bytes_out += res->out_bytes;
     }
     if (st == TASK_FAILED)
