@@ -424,6 +424,42 @@ warn_dropped(VipsImage *img, struct task_result *res)
     }
 }
 
+/*
+ * IPTC for a JPEG: an APP13 segment holds Photoshop image resources
+ * ("Photoshop 3.0", then 8BIM blocks), the IPTC records in resource
+ * 0x0404.  libvips hands a TIFF's IPTC over as the bare records, which it
+ * would write into APP13 as they are, where no reader finds them: wrap
+ * them in the resource block first.
+ */
+static void
+wrap_iptc(VipsImage *img)
+{
+    static const char ps[] = "Photoshop 3.0";     /* with its NUL */
+    const void *data;
+    size_t len, n;
+    unsigned char *buf;
+
+    if (!vips_image_get_typeof(img, VIPS_META_IPTC_NAME) ||
+        vips_image_get_blob(img, VIPS_META_IPTC_NAME, &data, &len) ||
+        len == 0 || len > 60000 ||
+        (len >= sizeof(ps) && memcmp(data, ps, sizeof(ps)) == 0))
+        return;
+    n = sizeof(ps) + 4 + 2 + 2 + 4 + len + (len & 1);
+    buf = calloc(1, n);
+    if (!buf)
+        return;
+    memcpy(buf, ps, sizeof(ps));
+    memcpy(buf + sizeof(ps), "8BIM", 4);
+    buf[sizeof(ps) + 4] = 0x04;                 /* resource 0x0404 */
+    buf[sizeof(ps) + 5] = 0x04;
+    /* an empty Pascal name, padded to even: two zero bytes */
+    for (int i = 0; i < 4; i++)
+        buf[sizeof(ps) + 8 + i] = (unsigned char)(len >> (24 - 8 * i));
+    memcpy(buf + sizeof(ps) + 12, data, len);
+    vips_image_set_blob_copy(img, VIPS_META_IPTC_NAME, buf, n);
+    free(buf);
+}
+
 void
 meta_complete(const struct settings *s, const struct input *in,
               VipsImage *img, struct task_result *res)
@@ -432,6 +468,8 @@ meta_complete(const struct settings *s, const struct input *in,
         complete_tiff(in, img);
     else if (in->fmt == IMGF_HEIF)
         complete_heif(in, img, res);
-    if (s->format == FORMAT_JPEG)
+    if (s->format == FORMAT_JPEG) {
+        wrap_iptc(img);
         warn_dropped(img, res);
+    }
 }
