@@ -2,7 +2,8 @@
  * test_meta.c - recompression to JPEG keeps the metadata of every source
  * format libvips reads: EXIF and IPTC from TIFF (EXIF built from its IFDs,
  * IPTC wrapped as JPEG readers expect), XMP from HEIF, EXIF and XMP from
- * PNG and WebP; unusual values (a GPS block, a date in 2099) survive; what cannot be kept is named in a warning.
+ * PNG and WebP; unusual values (a GPS block, a date in 2099) survive;
+ * what cannot be kept is named in a warning.
  * Sources are written with exiftool and read back with exiftool, an
  * oracle independent of libvips and libexif; the TIFF builder is also
  * checked alone on hand-made files of both byte orders.
