@@ -677,7 +677,7 @@ print_amounts(const struct report *r, double secs)
     if (r->dry_files > 0) {
         human_bytes(r->dry_in, in, sizeof(in));
         human_bytes(r->dry_out, out, sizeof(out));
-        errorf("dry run: %zu %s would shrink %s -> %s (%+.1f%%)",
+        errorf("dry run: %zu %s would turn %s into about %s (%+.1f%%)",
                r->dry_files, plural(r->dry_files, "file", "files"), in, out,
                r->dry_in > 0 ? (double)(r->dry_out - r->dry_in) * 100 /
                                    (double)r->dry_in : 0.0);
