@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 #
-# sizes.sh - what several sizes from one decode cost against one size.
+# several_sizes.sh - what several sizes from one decode cost against one size.
 #
-#   tests/bench/sizes.sh [-j N] [-r R] [-c CACHE] [-O OUTROOT]
+#   tests/bench/several_sizes.sh [-j N] [-r R] [-c CACHE] [-O OUTROOT]
 #                        [-S "150 300 1024"] [CORPUS]
 #
 # Runs $IMGPOOL (default build/imgpool) thumbnail on CORPUS (a name under
@@ -15,7 +15,7 @@
 # The target is many / one at most 1.4.  Every run starts from an empty
 # output directory; the output count is checked after the last round (N
 # files for one, N x sizes for many and apart).  Needs a build whose -s is
-# repeatable: it stops when `thumbnail -s A -s B` is refused.
+# repeatable: it stops when `thumbnail -s A -s B` makes one output.
 
 set -euo pipefail
 
@@ -33,7 +33,7 @@ usage() {
     exit 2
 }
 die() {
-    echo "sizes.sh: $*" >&2
+    echo "several_sizes.sh: $*" >&2
     exit 2
 }
 
@@ -91,7 +91,7 @@ timed() {
     rm -rf "$out"
     /usr/bin/time -f '%e %U %S' -o "$tf" "$imgpool" thumbnail "$dir" \
         -o "$out" -j "$jobs" "$@" >"$out.log" 2>&1 ||
-        echo "sizes.sh: warning: $* exited $? (see $out.log)" >&2
+        echo "several_sizes.sh: warning: $* exited $? (see $out.log)" >&2
     read -r e u s < <(tail -n 1 "$tf")
     echo "$e $(echo "$u + $s" | bc)"
 }
@@ -113,7 +113,8 @@ for ((r = 1; r <= rounds; r++)); do
     done
     wall[apart]+="$tw "
     cpu[apart]+="$tc "
-    echo "sizes.sh: round $r/$rounds: one ${wall[one]##* } many ${wall[many]##* } apart $tw" >&2
+    echo "several_sizes.sh: round $r/$rounds: walls $(echo "${wall[one]}" |
+        awk '{print $NF}') (one) $(echo "${wall[many]}" | awk '{print $NF}') (many) $tw (apart)" >&2
 done
 
 count() { find "$1" -type f ! -path '*/.imgpool*' ! -name '.*' | wc -l; }
