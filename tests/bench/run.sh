@@ -273,7 +273,11 @@ echo "- python3-pil $(pkgver python3-pil) ($("$pil_python" --version 2>&1)), ima
 if [ -n "$imgpool_note" ]; then
     echo "- imgpool: $imgpool_note"
 elif has_tool imgpool; then
-    echo "- imgpool: $imgpool, $("$imgpool" --version 2>&1 | head -n 1); repository HEAD $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    if [ "$imgpool" -ef "$repo/build/imgpool" ]; then
+        echo "- imgpool: $imgpool, $("$imgpool" --version 2>&1 | head -n 1); repository HEAD $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    else
+        echo "- imgpool: $imgpool, $("$imgpool" --version 2>&1 | head -n 1) (built outside this tree: its commit is not known here)"
+    fi
 fi
 if has_tool imgpool-prev; then
     echo "- imgpool-prev: $imgpool_prev, $("$imgpool_prev" --version 2>&1 | head -n 1)"
