@@ -20,6 +20,13 @@ import sys
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
 
+# Pillow 9.1 moved the intents into an enum and deprecated the constants.
+RELATIVE = getattr(getattr(ImageCms, "Intent", None), "RELATIVE_COLORIMETRIC",
+                   None)
+if RELATIVE is None:
+    RELATIVE = ImageCms.INTENT_RELATIVE_COLORIMETRIC
+
+
 def mean_abs(a, b):
     d = ImageChops.difference(a, b)
     return sum(ImageStat.Stat(d).mean) / 3
@@ -34,7 +41,7 @@ def main(argv):
     if len(argv) == 3:
         xform = ImageCms.buildTransform(
             ImageCms.getOpenProfile(argv[2]), ImageCms.createProfile("sRGB"),
-            "RGB", "RGB", ImageCms.INTENT_RELATIVE_COLORIMETRIC)
+            "RGB", "RGB", RELATIVE)
     names = sorted(set(os.listdir(plain)) & set(os.listdir(tagged)))
     names = [n for n in names if not n.startswith(".")]
     if not names:
