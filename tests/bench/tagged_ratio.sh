@@ -46,7 +46,7 @@ for c in "${corpora[@]}"; do  # warm: page cache and the binary
 done
 for ((r = 1; r <= rounds; r++)); do
     for c in "${corpora[@]}"; do
-        rm -rf "$outroot/$c"
+        rm -rf "${outroot:?}/$c"
         /usr/bin/time -f '%e %U %S' -o "$outroot/time.out" "$imgpool" \
             thumbnail "$cache/$c" -o "$outroot/$c" -j "$jobs" \
             >"$outroot/$c.log" 2>&1 ||
