@@ -105,12 +105,15 @@ enum names_tmp_kind
 names_tmp_parse(const char *name, struct names_tmp *out)
 {
     const size_t plen = sizeof(IMGPOOL_TMP_PREFIX) - 1;
-    const char *p = name + plen, *host = NULL;
+    const char *p, *host = NULL;
     unsigned long long pid, n;
-    size_t hl = strspn(p, "0123456789abcdef");
+    size_t hl;
 
+    /* The prefix first: a shorter name must not be read past its end. */
     if (strncmp(name, IMGPOOL_TMP_PREFIX, plen) != 0)
         return NAMES_TMP_NONE;
+    p = name + plen;
+    hl = strspn(p, "0123456789abcdef");
     /* "<16 hex>-": the host; a legacy pid never has 16 digits. */
     if (hl == NAMES_HOST_LEN && p[hl] == '-') {
         host = p;

@@ -2,7 +2,7 @@
 #
 # corpus.sh - build the benchmark corpora in a cache directory.
 #
-#   tests/bench/corpus.sh [-c CACHE] [-f] [wallpapers] [small]
+#   tests/bench/corpus.sh [-c CACHE] [-f] [wallpapers] [small] [icc]
 #
 # wallpapers  The JPEG and PNG wallpapers shipped in Debian's
 #             gnome-backgrounds and mate-backgrounds packages.  The .debs are
@@ -10,6 +10,9 @@
 #             nothing is installed.  WebP wallpapers go to a separate corpus,
 #             wallpapers-webp, because the decode floor reads only JPEG and
 #             PNG.  SVG and XML files are not raster images and are skipped.
+#             Six ICC-tagged copies are added (icc-PROFILE-NAME: 4 JPEGs and
+#             2 PNGs tagged sRGB, Adobe RGB or Display P3), so that 11 of
+#             the 36 files carry a profile (5 PNGs ship with sRGB).
 # small       2,000 640x480 JPEGs (Q 86..94, 4:2:0) cropped at random offsets
 #             from 60 base images: 30 synthetic ones made with vips (blurred
 #             colour noise, sine gratings, text) and 30 downsized copies of the
@@ -17,6 +20,18 @@
 #             process per file would spend a minute just starting up.  The
 #             generator is seeded, so the corpus is the same wherever libvips
 #             and Pillow are the same.
+# icc         The same 1,000 640x480 JPEGs four times: j640-untagged, and
+#             j640-srgb, j640-adobergb, j640-p3 with that ICC profile
+#             embedded.  The files are the small corpus's crops of the
+#             wallpapers (img<k> with k mod 60 < 30), and the tagged copies
+#             differ from the untagged ones only by the APP2 segments
+#             (icc_tag.py): same entropy-coded data, same pixels.
+#             Profiles, in $CACHE/profiles: sRGB is the HP "sRGB
+#             IEC61966-2.1" that the wallpaper PNGs carry (the one Photoshop
+#             and Lightroom embed; lcms2's built-in sRGB when it is not
+#             there); Adobe RGB (1998) and Display P3 are made by
+#             make_icc.c with lcms2 from their published primaries and
+#             curves.  Nothing is copied into the repository.
 #
 # Each corpus is one flat directory of images, $CACHE/NAME, and a finished
 # corpus is marked by $CACHE/NAME.done; it is not rebuilt unless -f is given.
@@ -29,7 +44,7 @@ cache=${IMGPOOL_BENCH_CACHE:-/tmp/imgpool-bench}
 force=0
 
 usage() {
-    echo "usage: corpus.sh [-c CACHE] [-f] [wallpapers] [small]" >&2
+    echo "usage: corpus.sh [-c CACHE] [-f] [wallpapers] [small] [icc]" >&2
     exit 2
 }
 
@@ -62,6 +77,7 @@ pil_python=${PIL_PYTHON:-/usr/bin/python3}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 ncpu=$(nproc)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export SHELL=/bin/bash  # parallel runs the exported shell function with it
 
 # Megapixels and bytes of the images in directory $1, printed as "N MP BYTES".
@@ -83,9 +99,11 @@ build_wallpapers() {
     local out=$cache/wallpapers webp=$cache/wallpapers-webp
     if [ $force = 0 ] && [ -e "$cache/wallpapers.done" ]; then
         note "wallpapers: already built"
+        tag_wallpapers
         return
     fi
-    rm -rf "$root" "$out" "$webp" "$cache/wallpapers.done"
+    rm -rf "$root" "$out" "$webp" "$cache/wallpapers.done" \
+        "$cache/wallpapers-icc.done"
     mkdir -p "$debs" "$root" "$out" "$webp"
     note "wallpapers: apt-get download gnome-backgrounds mate-backgrounds"
     # apt-get download writes to the current directory.  It runs the fetch
@@ -124,6 +142,86 @@ build_wallpapers() {
     done < <(find "$root/usr/share" -type f -print0 | sort -z)
     [ ${#others[@]} -eq 0 ] || note "wallpapers: not collected: ${others[*]}"
     touch "$cache/wallpapers.done"
+    tag_wallpapers
+}
+
+# The three profiles in $cache/profiles: srgb.icc, adobergb.icc, p3.icc.
+make_profiles() {
+    local dir=$cache/profiles
+    if [ $force = 0 ] && [ -e "$dir/.done" ]; then
+        return
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cc -O2 -std=gnu11 -Wall -Wextra -o "$dir/make_icc" "$here/make_icc.c" \
+        -llcms2 || die "cannot build make_icc.c (apt-get install liblcms2-dev)"
+    # Photoshop's and Lightroom's sRGB: the wallpaper PNGs carry it.
+    local src=$cache/wallpapers/Float-into-MATE.png
+    if [ -e "$src" ] &&
+        "$pil_python" "$here/icc_tag.py" --extract "$src" "$dir/srgb.icc"; then
+        note "profiles: sRGB taken from $(basename "$src")"
+    else
+        "$dir/make_icc" srgb "$dir/srgb.icc"
+        note "profiles: lcms2's built-in sRGB"
+    fi
+    "$dir/make_icc" adobergb "$dir/adobergb.icc"
+    "$dir/make_icc" p3 "$dir/p3.icc"
+    touch "$dir/.done"
+}
+
+# Six tagged copies of wallpapers that have no profile: icc-PROFILE-NAME.
+tag_wallpapers() {
+    local out=$cache/wallpapers
+    if [ $force = 0 ] && [ -e "$cache/wallpapers-icc.done" ]; then
+        return
+    fi
+    make_profiles
+    rm -f "$out"/icc-*
+    local t pair prof name
+    t=$(mktemp -d "$cache/tmp.XXXXXX")
+    for pair in srgb:Garden.jpg adobergb:LadyBird.jpg p3:Wood.jpg \
+        p3:Dune.jpg adobergb:Silk.png p3:Waves.png; do
+        prof=${pair%%:*}
+        name=${pair#*:}
+        [ -e "$out/$name" ] || die "wallpapers: $name missing"
+        "$pil_python" "$here/icc_tag.py" "$cache/profiles/$prof.icc" "$t" \
+            "$out/$name" || die "cannot tag $name"
+        mv "$t/$name" "$out/icc-$prof-$name"
+    done
+    rm -rf "$t"
+    note "wallpapers: 6 tagged copies added"
+    touch "$cache/wallpapers-icc.done"
+}
+
+# j640-untagged and its tagged copies j640-srgb, j640-adobergb, j640-p3.
+build_icc() {
+    if [ $force = 0 ] && [ -e "$cache/icc.done" ]; then
+        note "icc: already built"
+        return
+    fi
+    [ -e "$cache/small.done" ] || build_small
+    make_profiles
+    local p k name
+    rm -rf "$cache/icc.done"
+    for p in untagged srgb adobergb p3; do
+        rm -rf "$cache/j640-$p"
+        mkdir -p "$cache/j640-$p"
+    done
+    # The crops of the wallpapers: base image k mod 60, photo bases first.
+    local -a files=()
+    for ((k = 0; k < 2000 && ${#files[@]} < 1000; k++)); do
+        ((k % 60 < 30)) || continue
+        printf -v name '%s/small/img%04d.jpg' "$cache" "$k"
+        files+=("$name")
+    done
+    [ ${#files[@]} -eq 1000 ] || die "icc: expected 1000 source files"
+    cp "${files[@]}" "$cache/j640-untagged/"
+    for p in srgb adobergb p3; do
+        "$pil_python" "$here/icc_tag.py" "$cache/profiles/$p.icc" \
+            "$cache/j640-$p" "${files[@]}" || die "icc: tagging failed"
+    done
+    note "icc: 4 x 1000 JPEGs"
+    touch "$cache/icc.done"
 }
 
 # One synthetic 1280x960 sRGB base image, $2, from seed $1.
@@ -231,6 +329,7 @@ for w in "${want[@]}"; do
     case $w in
     wallpapers) build_wallpapers ;;
     small) build_small ;;
+    icc) build_icc ;;
     *) usage ;;
     esac
 done
@@ -240,7 +339,8 @@ done
     echo
     echo "| corpus | files | megapixels | MiB | formats |"
     echo "|---|---|---|---|---|"
-    for name in wallpapers wallpapers-webp small; do
+    for name in wallpapers wallpapers-webp small j640-untagged j640-srgb \
+        j640-adobergb j640-p3; do
         describe "$name"
     done
     echo
@@ -252,6 +352,14 @@ done
         echo
         echo "Not images, not counted: $(find "$cache/wallpapers-src" -type f \
             \( -name '*.svg' -o -name '*.xml' \) | wc -l) SVG/XML files."
+    fi
+    if [ -d "$cache/profiles" ]; then
+        echo
+        echo "ICC profiles embedded (in $cache/profiles):"
+        for p in "$cache"/profiles/*.icc; do
+            echo "- $(basename "$p"): $(stat -c %s "$p") bytes, $(exiftool -s3 \
+                -ProfileDescription "$p" 2>/dev/null || echo '?')"
+        done
     fi
 } >"$cache/CORPORA.md"
 cat "$cache/CORPORA.md"

@@ -22,6 +22,8 @@
 #   imgpool-prev  the same with $IMGPOOL_PREV, an earlier build (a release,
 #                 or main before a change): "no slowdown" is shown in the
 #                 same rounds, on the same files.  Not in the default list.
+#                 $IMGPOOL_LABEL and $IMGPOOL_PREV_LABEL name the two rows
+#                 in the table (say, "colour branch" and "main").
 #   vips-each     vipsthumbnail, one process per file, under parallel -jN
 #   vips-batch    vipsthumbnail, N processes with many files each (parallel -X)
 #   magick        ImageMagick mogrify with -define jpeg:size=600x600 (parallel
@@ -32,9 +34,14 @@
 #   pillow        multiprocessing.Pool(N) + Pillow, the classic way
 #   pillow-draft  the same with Image.draft() at the thumbnail size
 #   floor         decode_floor.c: decode only, nothing resized or written
+#   sharp         sharp_pool.js: Node.js + sharp (its own libvips), N
+#                 processes of one thread, files handed out a few at a time.
+#                 sharp is loaded from $SHARP_DIR (default CACHE/node, where
+#                 `setup.sh --sharp` puts it); without node or sharp the row
+#                 is skipped with a message.  Not in the default list.
 #
-# Every process runs one thread: VIPS_CONCURRENCY=1, MAGICK_THREAD_LIMIT=1;
-# imgpool sets its own workers' libvips concurrency.
+# Every process runs one thread: VIPS_CONCURRENCY=1, MAGICK_THREAD_LIMIT=1,
+# sharp.concurrency(1); imgpool sets its own workers' libvips concurrency.
 #
 # Wall and CPU (user + sys of the whole process tree) come from GNU time.
 # Its %M is the peak RSS of the single largest process, not a sum.  If
@@ -52,6 +59,7 @@ rounds=3
 tools=imgpool,vips-each,vips-batch,magick,magick-nohint,pillow,pillow-draft,floor
 imgpool=${IMGPOOL:-$repo/build/imgpool}
 imgpool_prev=${IMGPOOL_PREV:-}
+node=${NODE:-node}
 pil_python=${PIL_PYTHON:-/usr/bin/python3}
 box=300x300
 
@@ -76,6 +84,7 @@ corpora=("$@")
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || usage
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || usage
 outroot=${outroot:-$cache/out}
+export SHARP_DIR=${SHARP_DIR:-$cache/node}
 IFS=, read -r -a tools <<<"$tools"
 
 warn() { echo "run.sh: warning: $*" >&2; }
@@ -162,6 +171,24 @@ if has_tool imgpool; then
         tools=("${t2[@]}")
     fi
 fi
+# sharp counts as usable when node loads it from $SHARP_DIR.
+sharp_note=
+if has_tool sharp; then
+    if ! command -v "$node" >/dev/null 2>&1; then
+        sharp_note="node not found (apt-get install nodejs npm)"
+    elif ! sharp_ver=$("$node" -e '
+const { createRequire } = require("module");
+const s = createRequire(process.env.SHARP_DIR + "/package.json")("sharp");
+console.log(`sharp ${s.versions.sharp} (libvips ${s.versions.vips})`);' 2>/dev/null); then
+        sharp_note="sharp not installed in $SHARP_DIR (tests/bench/setup.sh --sharp)"
+    fi
+    if [ -n "$sharp_note" ]; then
+        warn "$sharp_note: skipping the sharp row"
+        t2=()
+        for t in "${tools[@]}"; do [ "$t" = sharp ] || t2+=("$t"); done
+        tools=("${t2[@]}")
+    fi
+fi
 [ ${#tools[@]} -gt 0 ] || die "no tool to run"
 
 # tool_cmd TOOL OUT LIST DIR: set the array cmd to the command line that
@@ -204,14 +231,19 @@ tool_cmd() {
         mapfile -t files <"$list"
         cmd=("$work/decode_floor" -j "$jobs" -s "$box" "${files[@]}")
         ;;
+    sharp)
+        mapfile -t files <"$list"
+        cmd=("$node" "$here/sharp_pool.js" -j "$jobs" -s "$box" -q 90
+            "$out" "${files[@]}")
+        ;;
     *) die "unknown tool '$t'" ;;
     esac
 }
 
 # Labels for the table.
 declare -A label=(
-    [imgpool]="imgpool thumbnail -j$jobs"
-    [imgpool-prev]="earlier imgpool (\$IMGPOOL_PREV) thumbnail -j$jobs"
+    [imgpool]="${IMGPOOL_LABEL:-imgpool} thumbnail -j$jobs"
+    [imgpool-prev]="${IMGPOOL_PREV_LABEL:-earlier imgpool (\$IMGPOOL_PREV)} thumbnail -j$jobs"
     [vips-each]="vipsthumbnail, 1 process per file (parallel -j$jobs)"
     [vips-batch]="vipsthumbnail batched (parallel -X -j$jobs)"
     [magick]="ImageMagick mogrify, jpeg:size=600x600 (parallel -X -j$jobs)"
@@ -219,6 +251,7 @@ declare -A label=(
     [pillow]="Pool($jobs) + Pillow, classic (convert, thumbnail)"
     [pillow-draft]="Pool($jobs) + Pillow with draft()"
     [floor]="decode-only floor ($jobs processes)"
+    [sharp]="sharp, $jobs processes x 1 thread"
 )
 
 # median of the numbers on stdin
@@ -240,8 +273,21 @@ echo "- python3-pil $(pkgver python3-pil) ($("$pil_python" --version 2>&1)), ima
 if [ -n "$imgpool_note" ]; then
     echo "- imgpool: $imgpool_note"
 elif has_tool imgpool; then
-    echo "- imgpool: $imgpool, $("$imgpool" --version 2>&1 | head -n 1); repository HEAD $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    if [ "$imgpool" -ef "$repo/build/imgpool" ]; then
+        echo "- imgpool: $imgpool, $("$imgpool" --version 2>&1 | head -n 1); repository HEAD $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    else
+        echo "- imgpool: $imgpool, $("$imgpool" --version 2>&1 | head -n 1) (built outside this tree: its commit is not known here)"
+    fi
 fi
+if has_tool imgpool-prev; then
+    echo "- imgpool-prev: $imgpool_prev, $("$imgpool_prev" --version 2>&1 | head -n 1)"
+fi
+if [ -n "$sharp_note" ]; then
+    echo "- sharp: $sharp_note"
+elif has_tool sharp; then
+    echo "- $sharp_ver on Node.js $("$node" --version)"
+fi
+echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- workers: $jobs, rounds: $rounds (median shown), outputs on $(df -T "$outroot" | awk 'NR == 2 {print $2}')"
 echo
 
