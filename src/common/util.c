@@ -1,10 +1,12 @@
 /*
  * util.c - clock and checked allocation.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "msg.h"
 #include "util.h"
@@ -58,4 +60,24 @@ xstrdup(const char *s)
     char *p = xmalloc(n);
     memcpy(p, s, n);
     return p;
+}
+
+int
+util_pread_full(int fd, void *buf, size_t n, int64_t off)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got,
+                          (off_t)(off + (int64_t)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    return 0;
 }

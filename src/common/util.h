@@ -1,5 +1,5 @@
 /*
- * util.h - small helpers shared by the master's modules.
+ * util.h - small helpers: the clock, full reads, allocation (master).
  */
 #ifndef IMGPOOL_UTIL_H
 #define IMGPOOL_UTIL_H
@@ -9,6 +9,10 @@
 
 /* Monotonic clock in microseconds. */
 int64_t util_now_us(void);
+
+/* Read exactly @n bytes at @off of @fd (retrying on EINTR and short
+ * reads).  0, or -1 with errno (EIO when the file ends first). */
+int util_pread_full(int fd, void *buf, size_t n, int64_t off);
 
 /* Allocation that cannot fail: on exhaustion print and exit(2).  Master only
  * (a worker reports failures through its result instead). */

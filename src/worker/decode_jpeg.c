@@ -378,6 +378,24 @@ scan_cap(struct dj_ctx *ctx, const struct input *in, struct task_result *res)
     return guard_jpeg(in, NULL, res);
 }
 
+/* Error manager (warnings into @res, damage per @fail_on), the caps, and
+ * a source reading @in's descriptor, for a new @ctx. */
+static void
+dj_ctx_init(struct dj_ctx *ctx, const struct input *in,
+            struct task_result *res, enum fail_on fail_on)
+{
+    ctx->d.err = jpeg_err_init(&ctx->err, res, fail_on);
+    ctx->err.max_warnings = GUARD_MAX_WARNINGS;
+    ctx->progress.progress_monitor = dj_progress;
+    ctx->d.progress = &ctx->progress;
+    ctx->src.fd = in->fd;
+    ctx->src.pub.init_source = src_init;
+    ctx->src.pub.fill_input_buffer = src_fill;
+    ctx->src.pub.skip_input_data = src_skip;
+    ctx->src.pub.resync_to_restart = jpeg_resync_to_restart;
+    ctx->src.pub.term_source = src_term;
+}
+
 static void *
 dj_open(const struct settings *s, const struct input *in, struct decoded *d,
         struct task_result *res)
@@ -388,16 +406,7 @@ dj_open(const struct settings *s, const struct input *in, struct decoded *d,
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;
     }
-    ctx->d.err = jpeg_err_init(&ctx->err, res, s->fail_on);
-    ctx->err.max_warnings = GUARD_MAX_WARNINGS;
-    ctx->progress.progress_monitor = dj_progress;
-    ctx->d.progress = &ctx->progress;
-    ctx->src.fd = in->fd;
-    ctx->src.pub.init_source = src_init;
-    ctx->src.pub.fill_input_buffer = src_fill;
-    ctx->src.pub.skip_input_data = src_skip;
-    ctx->src.pub.resync_to_restart = jpeg_resync_to_restart;
-    ctx->src.pub.term_source = src_term;
+    dj_ctx_init(ctx, in, res, s->fail_on);
     if (start(ctx, in, d, res) < 0 || scan_cap(ctx, in, res) < 0) {
         dj_close(ctx);
         return NULL;
@@ -499,16 +508,7 @@ decode_jpeg_count_rows(const struct input *in, int *rows, int *height,
     if (!ctx)
         return -1;
     memset(&scratch, 0, sizeof(scratch));
-    ctx->d.err = jpeg_err_init(&ctx->err, &scratch, FAIL_NONE);
-    ctx->err.max_warnings = GUARD_MAX_WARNINGS;
-    ctx->progress.progress_monitor = dj_progress;
-    ctx->d.progress = &ctx->progress;
-    ctx->src.fd = in->fd;
-    ctx->src.pub.init_source = src_init;
-    ctx->src.pub.fill_input_buffer = src_fill;
-    ctx->src.pub.skip_input_data = src_skip;
-    ctx->src.pub.resync_to_restart = jpeg_resync_to_restart;
-    ctx->src.pub.term_source = src_term;
+    dj_ctx_init(ctx, in, &scratch, FAIL_NONE);
     /* Everything that may longjmp runs below; state is kept in *ctx. */
     if (setjmp(ctx->err.jmp) == 0) {
         count_rows(ctx);

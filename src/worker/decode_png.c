@@ -45,6 +45,7 @@
 
 #include <png.h>
 
+#include "byteorder.h"
 #include "decode.h"
 #include "geom.h"
 #include "guard.h"
@@ -85,13 +86,6 @@ struct fp_ctx {
 /* Eligibility                                                        */
 /* ------------------------------------------------------------------ */
 
-static uint32_t
-be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 /* Bit depth @depth is allowed with colour type @ctype (PNG spec 11.2.2). */
 static int
 depth_ok(int ctype, int depth)
@@ -116,8 +110,8 @@ depth_ok(int ctype, int depth)
 static int
 ihdr_ok(const unsigned char *p, uint32_t *w, uint32_t *h)
 {
-    *w = be32(p);
-    *h = be32(p + 4);
+    *w = bo_get32(p, 0);
+    *h = bo_get32(p + 4, 0);
     if (*w < 1 || *h < 1 || *w > 0x7fffffffu || *h > 0x7fffffffu)
         return 0;
     if (!depth_ok(p[9], p[8]))
@@ -136,7 +130,7 @@ gama_is_srgb(const unsigned char *type, const unsigned char *p,
 
     if (memcmp(type, "gAMA", 4) != 0 || clen != 4 || avail < 4)
         return 0;
-    g = be32(p);
+    g = bo_get32(p, 0);
     return g + FP_GAMA_SLACK >= FP_GAMA_SRGB &&
            g <= FP_GAMA_SRGB + FP_GAMA_SLACK;
 }
@@ -160,7 +154,7 @@ decode_png_eligible(const struct settings *s, const unsigned char *head,
 
         if (len - pos < 8)
             return 0;
-        clen = be32(head + pos);
+        clen = bo_get32(head + pos, 0);
         type = head + pos + 4;
         if (clen > 0x7fffffffu)
             return 0;

@@ -22,6 +22,7 @@
 #include "colour.h"
 #include "decode.h"
 #include "dirwalk.h"
+#include "byteorder.h"
 #include "fdthumb.h"
 #include "outfile.h"
 #include "thumbcache.h"
@@ -92,13 +93,6 @@ read_small(int dirfd, const char *name, unsigned char **bufp)
     return got;
 }
 
-static uint32_t
-be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Count the tEXt keys of the PNG in @buf that match @k's (URI, MTime,
  * Size). */
 static int
@@ -119,7 +113,7 @@ count_matching_keys(const unsigned char *buf, size_t len,
     if (len < 8 || memcmp(buf, sig, 8) != 0)
         return 0;
     while (len - off >= 12) {
-        uint32_t n = be32(buf + off);
+        uint32_t n = bo_get32(buf + off, 0);
         const unsigned char *data = buf + off + 8;
 
         if (n > len - off - 12)

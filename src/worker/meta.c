@@ -18,7 +18,9 @@
 #include <libheif/heif.h>
 #include <vips/vips.h>
 
+#include "byteorder.h"
 #include "meta.h"
+#include "util.h"
 #include "warn.h"
 
 #define META_MAX_ENTRIES 512
@@ -47,34 +49,6 @@ struct tiffsrc {
     size_t filelen;
     int le;
 };
-
-static unsigned
-get16(const unsigned char *p, int le)
-{
-    return le ? (unsigned)p[0] | (unsigned)p[1] << 8
-              : (unsigned)p[0] << 8 | (unsigned)p[1];
-}
-
-static uint32_t
-get32(const unsigned char *p, int le)
-{
-    return le ? (uint32_t)get16(p, 1) | (uint32_t)get16(p + 2, 1) << 16
-              : (uint32_t)get16(p, 0) << 16 | (uint32_t)get16(p + 2, 0);
-}
-
-static void
-put16(unsigned char *p, unsigned v, int le)
-{
-    p[le ? 0 : 1] = (unsigned char)(v & 0xff);
-    p[le ? 1 : 0] = (unsigned char)((v >> 8) & 0xff);
-}
-
-static void
-put32(unsigned char *p, uint32_t v, int le)
-{
-    put16(p + (le ? 0 : 2), v & 0xffff, le);
-    put16(p + (le ? 2 : 0), v >> 16, le);
-}
 
 /* Bytes of one value of TIFF type @type, or 0 for an unknown type. */
 static size_t
@@ -119,9 +93,9 @@ read_entry(const struct tiffsrc *src, const unsigned char *p, struct ent *e)
 {
     size_t ts;
 
-    e->tag = get16(p, src->le);
-    e->type = get16(p + 2, src->le);
-    e->count = get32(p + 4, src->le);
+    e->tag = bo_get16(p, src->le);
+    e->type = bo_get16(p + 2, src->le);
+    e->count = bo_get32(p + 4, src->le);
     ts = type_size(e->type);
     if (!ts || e->count > META_MAX_EXIF / ts)
         return -1;
@@ -133,7 +107,7 @@ read_entry(const struct tiffsrc *src, const unsigned char *p, struct ent *e)
         memcpy(e->data, p + 8, e->size);
         return 0;
     }
-    uint32_t off = get32(p + 8, src->le);
+    uint32_t off = bo_get32(p + 8, src->le);
     if (off > src->filelen || e->size > src->filelen - off ||
         src->read(src->arg, off, e->data, e->size) < 0) {
         free(e->data);
@@ -157,7 +131,7 @@ read_ifd(const struct tiffsrc *src, uint32_t off, int (*keep)(unsigned),
     if (off > src->filelen || src->filelen - off < 2 ||
         src->read(src->arg, off, b, 2) < 0)
         return -1;
-    n = get16(b, src->le);
+    n = bo_get16(b, src->le);
     if (n > META_MAX_ENTRIES)
         return -1;
     d->e = calloc(n ? n : 1, sizeof(*d->e));
@@ -168,11 +142,11 @@ read_ifd(const struct tiffsrc *src, uint32_t off, int (*keep)(unsigned),
         struct ent e;
         if (at + 12 > src->filelen || src->read(src->arg, at, b, 12) < 0)
             break;
-        unsigned tag = get16(b, src->le);
+        unsigned tag = bo_get16(b, src->le);
         if (tag == TAG_EXIF_IFD || tag == TAG_GPS_IFD) {
             uint32_t *dst = tag == TAG_EXIF_IFD ? exif : gps;
             if (dst)
-                *dst = get32(b + 8, src->le);
+                *dst = bo_get32(b + 8, src->le);
             continue;
         }
         if (tag == TAG_INTEROP_IFD || (keep && !keep(tag)))
@@ -204,29 +178,29 @@ ifd_write(unsigned char *tiff, size_t base, const struct ifd *d, int le,
     unsigned char *p = tiff + base;
     size_t data = base + 2 + 12 * (d->n + np) + 4;
 
-    put16(p, (unsigned)(d->n + np), le);
+    bo_put16(p, (unsigned)(d->n + np), le);
     p += 2;
     for (size_t i = 0; i < d->n; i++, p += 12) {
         const struct ent *e = &d->e[i];
-        put16(p, e->tag, le);
-        put16(p + 2, e->type, le);
-        put32(p + 4, e->count, le);
+        bo_put16(p, e->tag, le);
+        bo_put16(p + 2, e->type, le);
+        bo_put32(p + 4, e->count, le);
         memset(p + 8, 0, 4);
         if (e->size <= 4) {
             memcpy(p + 8, e->data, e->size);
             continue;
         }
-        put32(p + 8, (uint32_t)data, le);
+        bo_put32(p + 8, (uint32_t)data, le);
         memcpy(tiff + data, e->data, e->size);
         data += (e->size + 1) & ~(size_t)1;
     }
     for (unsigned i = 0; i < np; i++, p += 12) {
-        put16(p, ptag[i], le);
-        put16(p + 2, 4, le);
-        put32(p + 4, 1, le);
-        put32(p + 8, pval[i], le);
+        bo_put16(p, ptag[i], le);
+        bo_put16(p + 2, 4, le);
+        bo_put32(p + 4, 1, le);
+        bo_put32(p + 8, pval[i], le);
     }
-    put32(p, 0, le);
+    bo_put32(p, 0, le);
 }
 
 /* Remove the entry @tag from @d.  1 when there was one. */
@@ -265,7 +239,7 @@ build(const struct ifd *d0, const struct ifd *dx, const struct ifd *dg,
         return NULL;
     memcpy(buf, "Exif\0\0", 6);
     memcpy(buf + 6, le ? "II*\0" : "MM\0*", 4);
-    put32(buf + 10, (uint32_t)o0, le);
+    bo_put32(buf + 10, (uint32_t)o0, le);
     np = 0;
     if (dx->n) {
         ptag[np] = TAG_EXIF_IFD;
@@ -297,7 +271,7 @@ meta_tiff_exif(meta_read_fn read, void *arg, size_t filelen, size_t *len)
         src.le = 1;
     else if (memcmp(h, "MM\0*", 4) != 0)
         return NULL;            /* not classic TIFF (BigTIFF, other) */
-    if (read_ifd(&src, get32(h + 4, src.le), keep_ifd0_tag, &d0, &exif,
+    if (read_ifd(&src, bo_get32(h + 4, src.le), keep_ifd0_tag, &d0, &exif,
                  &gps) == 0 &&
         (!exif || read_ifd(&src, exif, NULL, &dx, NULL, NULL) == 0) &&
         (!gps || read_ifd(&src, gps, NULL, &dg, NULL, NULL) == 0) &&
@@ -316,18 +290,7 @@ meta_tiff_exif(meta_read_fn read, void *arg, size_t filelen, size_t *len)
 static int
 fd_read(void *arg, size_t off, void *buf, size_t n)
 {
-    int fd = *(const int *)arg;
-    size_t got = 0;
-
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
+    return util_pread_full(*(const int *)arg, buf, n, (int64_t)off);
 }
 
 /* A TIFF source: its EXIF, when libvips has none for it. */

@@ -7,23 +7,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "mpf.h"
 
 #define MPF_TAG_NUMBER_OF_IMAGES 0xB001
-
-static unsigned
-get16(const unsigned char *p, int le)
-{
-    return le ? (unsigned)p[0] | (unsigned)p[1] << 8
-              : (unsigned)p[0] << 8 | (unsigned)p[1];
-}
-
-static uint32_t
-get32(const unsigned char *p, int le)
-{
-    return le ? (uint32_t)get16(p, 1) | (uint32_t)get16(p + 2, 1) << 16
-              : (uint32_t)get16(p, 0) << 16 | (uint32_t)get16(p + 2, 0);
-}
 
 /* The count from the TIFF structure @t of @n bytes, or -1. */
 static long
@@ -41,16 +28,16 @@ index_count(const unsigned char *t, size_t n)
         le = 0;
     else
         return -1;
-    ifd = get32(t + 4, le);
+    ifd = bo_get32(t + 4, le);
     if (ifd > n - 2)
         return -1;
-    entries = get16(t + ifd, le);
+    entries = bo_get16(t + ifd, le);
     for (unsigned i = 0; i < entries; i++) {
         size_t e = (size_t)ifd + 2 + (size_t)i * 12;
         if (e + 12 > n)
             return -1;
-        if (get16(t + e, le) == MPF_TAG_NUMBER_OF_IMAGES)
-            return (long)get32(t + e + 8, le);
+        if (bo_get16(t + e, le) == MPF_TAG_NUMBER_OF_IMAGES)
+            return (long)bo_get32(t + e + 8, le);
     }
     return -1;
 }
@@ -74,7 +61,7 @@ mpf_image_count(const unsigned char *buf, size_t len)
         }
         if (marker == 0xDA || marker == 0xD9)   /* SOS, EOI: no index */
             return 0;
-        seglen = get16(buf + off + 2, 0);
+        seglen = bo_get16(buf + off + 2, 0);
         if (seglen < 2)
             return 0;
         if (marker == 0xE2 && seglen >= 6 && off + 2 + seglen <= len &&

@@ -294,13 +294,15 @@ outfile_abort(struct outfile *of)
     of->dirfd = -1;
 }
 
-int
-outfile_commit(struct outfile *of, struct task_result *res)
+/* The data is all written: fsync it when @sync, fstat it into *@st, close
+ * it.  0, or -1 with @res failed and the temporary removed. */
+static int
+finish_data(struct outfile *of, int sync, struct stat *st,
+            struct task_result *res)
 {
-    struct stat st;
     int rc;
 
-    if ((of->sync_file && fsync(of->fd) < 0) || fstat(of->fd, &st) < 0) {
+    if ((sync && fsync(of->fd) < 0) || fstat(of->fd, st) < 0) {
         fail_errno(res, ERR_WRITE, "cannot write output", errno);
         outfile_abort(of);
         return -1;
@@ -312,6 +314,16 @@ outfile_commit(struct outfile *of, struct task_result *res)
         outfile_abort(of);
         return -1;
     }
+    return 0;
+}
+
+int
+outfile_commit(struct outfile *of, struct task_result *res)
+{
+    struct stat st;
+
+    if (finish_data(of, of->sync_file, &st, res) < 0)
+        return -1;
     if (renameat(of->dirfd, of->tmp, of->dirfd, of->name) < 0) {
         fail_errno(res, ERR_WRITE, "cannot rename output into place", errno);
         outfile_abort(of);
@@ -467,18 +479,8 @@ outfile_commit_replace(struct outfile *of, const struct stat *orig,
     struct stat mine;
     int rc;
 
-    if (fsync(of->fd) < 0 || fstat(of->fd, &mine) < 0) {
-        fail_errno(res, ERR_WRITE, "cannot write output", errno);
-        outfile_abort(of);
+    if (finish_data(of, 1, &mine, res) < 0)
         return -1;
-    }
-    rc = close(of->fd);
-    of->fd = -1;
-    if (rc < 0) {
-        fail_errno(res, ERR_WRITE, "cannot write output", errno);
-        outfile_abort(of);
-        return -1;
-    }
     rc = replace_exchange(of, orig, &mine, res);
     if (rc == 1)
         rc = replace_checked(of, orig, res);

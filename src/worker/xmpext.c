@@ -18,6 +18,7 @@
 
 #include <vips/vips.h>
 
+#include "util.h"
 #include "xmpext.h"
 
 #define XMPEXT_STD_MAX 65502
@@ -27,23 +28,6 @@
 
 static const char std_ns[] = "http://ns.adobe.com/xap/1.0/";
 static const char ext_ns[] = "http://ns.adobe.com/xmp/extension/";
-
-/* Read @n bytes at @off of @fd.  0, or -1. */
-static int
-read_at(int fd, off_t off, void *buf, size_t n)
-{
-    size_t got = 0;
-
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
 
 /* The x:xmpmeta element of @xmp (the packet without its wrapper). */
 static const char *
@@ -146,7 +130,7 @@ xmpext_from_jpeg(const struct settings *s, const struct input *in,
         return;
     for (int i = 0; i < XMPEXT_MAX_SEGMENTS; i++) {
         size_t seglen;
-        if (read_at(in->fd, off, h, 4) < 0 || h[0] != 0xFF)
+        if (util_pread_full(in->fd, h, 4, off) < 0 || h[0] != 0xFF)
             break;
         if (h[1] == 0xFF) {                 /* fill byte */
             off++;
@@ -159,12 +143,12 @@ xmpext_from_jpeg(const struct settings *s, const struct input *in,
         if (seglen < 2)
             break;
         if (h[1] == 0xE1 && seglen >= 2 + sizeof(ext_ns) &&
-            read_at(in->fd, off, h, sizeof(h)) == 0 &&
+            util_pread_full(in->fd, h, sizeof(h), off) == 0 &&
             memcmp(h + 4, ext_ns, sizeof(ext_ns)) == 0) {
             unsigned char *seg = malloc(2 + seglen);
             if (!g)
                 g = g_string_new(NULL);
-            if (seg && read_at(in->fd, off, seg, 2 + seglen) == 0 &&
+            if (seg && util_pread_full(in->fd, seg, 2 + seglen, off) == 0 &&
                 g->len + 2 + seglen <= XMPEXT_MAX_TOTAL)
                 g_string_append_len(g, (const char *)seg,
                                     (gssize)(2 + seglen));
@@ -233,7 +217,7 @@ xmpext_insert_file(const struct xmpext *x, int dirfd, const char *name,
     fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0 ||
         !(file = malloc((size_t)st.st_size)) ||
-        read_at(fd, 0, file, (size_t)st.st_size) < 0 ||
+        util_pread_full(fd, file, (size_t)st.st_size, 0) < 0 ||
         !(at = insert_point(file, (size_t)st.st_size))) {
         task_result_fail(res, ERR_WRITE, "cannot add the extended XMP");
     } else {
