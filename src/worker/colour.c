@@ -227,6 +227,19 @@ colour_flatten_row(const unsigned char *in, int w, const uint8_t bg[3],
     for (x = 0; x < w; x++, in += 4, out += 3) {
         unsigned a = in[3];
 
+        /* Opaque and clear pixels, most of them: what the formula gives. */
+        if (a == 255) {
+            out[0] = in[0];
+            out[1] = in[1];
+            out[2] = in[2];
+            continue;
+        }
+        if (a == 0) {
+            out[0] = bg[0];
+            out[1] = bg[1];
+            out[2] = bg[2];
+            continue;
+        }
         for (k = 0; k < 3; k++)
             out[k] = (unsigned char)((a * in[k] + (255 - a) * bg[k] + 127) /
                                      255);

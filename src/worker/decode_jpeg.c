@@ -50,6 +50,7 @@
 #include "geom.h"
 #include "guard.h"
 #include "jpegerr.h"
+#include "jpegmem.h"
 #include "loaderr.h"
 #include "orient.h"
 #include "warn.h"
@@ -89,6 +90,7 @@ struct dj_ctx {
     struct jpeg_decompress_struct d;
     int have_d;
     struct jpeg_progress_mgr progress;  /* the scan cap */
+    struct jpegmem mem;                 /* multi-scan coefficients */
 };
 
 /* ------------------------------------------------------------------ */
@@ -268,6 +270,7 @@ dj_close(void *impl)
         return;
     if (ctx->have_d)
         jpeg_destroy_decompress(&ctx->d);
+    jpegmem_release(&ctx->mem);
     free(ctx);
 }
 
@@ -321,6 +324,7 @@ read_header(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
 
     jpeg_create_decompress(j);
     ctx->have_d = 1;
+    jpegmem_install(&ctx->mem, (j_common_ptr)j);
     j->src = &ctx->src.pub;
     jpeg_save_markers(j, JPEG_APP0 + 2, 0xFFFF);   /* ICC profile */
     jpeg_read_header(j, TRUE);
@@ -480,6 +484,7 @@ count_rows(struct dj_ctx *ctx)
 
     jpeg_create_decompress(j);
     ctx->have_d = 1;
+    jpegmem_install(&ctx->mem, (j_common_ptr)j);
     j->src = &ctx->src.pub;
     jpeg_read_header(j, TRUE);
     /* No colour conversion: any component layout will do. */
