@@ -24,6 +24,7 @@
 #include "helpers.h"
 #include "util.h"
 #include "plan.h"
+#include "plan_own.h"
 
 /* ---- fixtures ---- */
 
@@ -873,4 +874,60 @@ Test(plan, hard_links_are_duplicates_only_in_place)
         cr_expect_eq(l.tasks[2].pre_class, ERR_DUPLICATE);
         free_list(&l);
     }
+}
+
+/* The map grows while one check holds an entry: 14 directories and "."
+ * are looked up first, so the output directory is the 16th entry (the
+ * first allocation's last) and the input directory's lookup reallocates
+ * the map under it (ASan catches a stale pointer). */
+Test(plan, own_input_check_survives_the_map_growing)
+{
+    char *tmp = th_mkdtemp();
+    struct dir_map m;
+    struct task t;
+    char *p, *in, *out;
+    int k;
+
+    dir_map_init(&m);
+    for (k = 0; k < 14; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "d%02d", k);
+        p = th_path(tmp, name);
+        th_mkdirs(p);
+        memset(&t, 0, sizeof(t));
+        t.path = p;
+        t.out_path = p;         /* equal strings: no lookup */
+        cr_assert(is_own_input(&t, &m));
+        free(p);
+        /* one lookup per directory through a file below it */
+        p = th_path(tmp, name);
+        {
+            char *f = th_path(p, "x.jpg"), *o = th_path(p, "y.jpg");
+            memset(&t, 0, sizeof(t));
+            t.path = "elsewhere.jpg";
+            t.out_path = o;
+            (void)is_own_input(&t, &m);
+            free(f);
+            free(o);
+        }
+        free(p);
+    }
+    in = th_path(tmp, "in");
+    out = th_path(tmp, "out");
+    th_mkdirs(in);
+    th_mkdirs(out);
+    {
+        char *ip = th_path(in, "a.jpg"), *op = th_path(out, "a.jpg");
+        memset(&t, 0, sizeof(t));
+        t.path = ip;
+        t.out_path = op;
+        cr_expect_not(is_own_input(&t, &m), "different directories");
+        free(ip);
+        free(op);
+    }
+    dir_map_release(&m);
+    th_rmrf(tmp);
+    free(tmp);
+    free(in);
+    free(out);
 }

@@ -97,6 +97,8 @@ is_own_input(const struct task *t, struct dir_map *dirs)
     const struct dir_info *in_dir, *out_dir;
     const char *in_base;
     struct stat st;
+    dev_t out_dev;
+    ino_t out_ino;
 
     if (strcmp(t->out_path, t->path) == 0)
         return 1;
@@ -106,6 +108,9 @@ is_own_input(const struct task *t, struct dir_map *dirs)
                           (size_t)(out_slash - t->out_path));
     if (!out_dir)
         return 0;
+    /* Copied: the next lookup may move the map's entries. */
+    out_dev = out_dir->dev;
+    out_ino = out_dir->ino;
     if (in_slash) {
         in_base = in_slash + 1;
         in_dir = dir_map_get(dirs, t->path, (size_t)(in_slash - t->path));
@@ -113,7 +118,7 @@ is_own_input(const struct task *t, struct dir_map *dirs)
         in_base = t->path;
         in_dir = dir_map_get(dirs, ".", 1);
     }
-    if (!in_dir || in_dir->dev != out_dir->dev || in_dir->ino != out_dir->ino)
+    if (!in_dir || in_dir->dev != out_dev || in_dir->ino != out_ino)
         return 0;
     if (strcmp(in_base, out_slash + 1) == 0)
         return 1;
