@@ -344,3 +344,22 @@ Test(fdthumb, run_over_testdata_matches_glib_names)
     }
     free(rep);
 }
+
+/* A dry run says where the thumbnails would go and creates nothing. */
+Test(fdthumb, dry_run_lists_and_creates_nothing)
+{
+    char *in = th_path(dir, "e.jpg");
+    const char *args[] = {"thumbnail", "--freedesktop", "--flavor",
+                          "large,xx-large", "--cache-dir", cache, "--dry-run",
+                          in, NULL};
+    struct th_run r;
+
+    make_jpeg(in, 320, 240);
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    cr_expect(strstr(r.out, "write ") && strstr(r.out, "e.jpg -> ") &&
+              strstr(r.out, "(large, xx-large)"), "listing: %s", r.out);
+    cr_expect_not(th_exists(cache), "a dry run created the cache");
+    th_run_release(&r);
+    free(in);
+}

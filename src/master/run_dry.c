@@ -9,6 +9,7 @@
 
 #include "geom.h"
 #include "run_dry.h"
+#include "thumbcache.h"
 #include "sniff.h"
 
 /* Bytes of the header read for the estimate: enough for a JPEG's EXIF
@@ -119,6 +120,19 @@ run_dry_line(FILE *f, const struct settings *s, const struct task *t,
     if (t->out_rel && t->out_path) {
         fputs(" -> ", f);
         put_escaped(f, t->out_path);
+    } else if (s->fd_flavors && s->output_dir) {
+        /* --freedesktop: the names are the MD5 of the file's URI, which
+         * the worker computes; the listing says where and which sizes. */
+        fputs(" -> ", f);
+        put_escaped(f, s->output_dir);
+        fputs(" (", f);
+        for (int k = 0, first = 1; k < THUMBCACHE__COUNT; k++)
+            if (s->fd_flavors & (1u << k)) {
+                fprintf(f, "%s%s", first ? "" : ", ",
+                        thumbcache_flavor_name((enum thumbcache_flavor)k));
+                first = 0;
+            }
+        fputc(')', f);
     }
     if (would) {
         if (s->mode == MODE_RECOMPRESS)
