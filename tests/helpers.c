@@ -894,3 +894,41 @@ th_capture_end(struct th_capture *c)
     close(c->saved);
     return slurp_tmpfile(c->fd, "captured stderr");
 }
+
+int
+th_make_unwritable(const char *path)
+{
+    char cmd[4200];
+
+    if (geteuid() != 0)
+        return chmod(path, 0444) == 0;
+    snprintf(cmd, sizeof(cmd), "chattr +i '%s' 2>/dev/null", path);
+    return system(cmd) == 0;
+}
+
+int
+th_undo_unwritable(const char *path)
+{
+    char cmd[4200];
+    int rc = 0;
+
+    snprintf(cmd, sizeof(cmd), "chattr -i '%s' 2>/dev/null", path);
+    if (geteuid() == 0 && system(cmd) != 0)
+        rc = -1;
+    chmod(path, 0644);
+    return rc;
+}
+
+enum cli_result
+th_cli_parse(struct cli_opts *o, const char *const *args)
+{
+    char *argv[64];
+    int argc = 0;
+
+    argv[argc++] = "imgpool";
+    while (*args && argc < 63)
+        argv[argc++] = (char *)*args++;
+    argv[argc] = NULL;
+    cli_opts_init(o);
+    return cli_parse(o, argc, argv);
+}

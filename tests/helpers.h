@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <jansson.h>
 
+#include "cli.h"
+
 /* A fresh directory under $TMPDIR (or /tmp); remove with th_rmrf(). */
 char *th_mkdtemp(void);
 /* rm -rf @path (never follows symlinks). */
@@ -105,5 +107,15 @@ char *th_capture_end(struct th_capture *c);
 
 /* Directory of the shared odd-file corpus, or NULL when it is absent. */
 const char *th_corpus_dir(void);
+
+/* Make @path unwritable for this process: immutable (chattr +i) as root,
+ * mode 0444 otherwise.  1 when done, 0 when not possible here.
+ * th_undo_unwritable() lifts it and sets mode 0644: 0, or -1 when
+ * chattr -i failed. */
+int th_make_unwritable(const char *path);
+int th_undo_unwritable(const char *path);
+
+/* cli_parse() on "imgpool" followed by @args (NULL-terminated). */
+enum cli_result th_cli_parse(struct cli_opts *o, const char *const *args);
 
 #endif

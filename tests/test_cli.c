@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cli_table.h"
 #include "geom.h"
+#include "helpers.h"
 
 Test(cli, size_forms)
 {
@@ -60,26 +61,13 @@ Test(cli, colours)
     cr_assert_neq(cli_parse_color("mauve-ish", c, &why), 0);
 }
 
-static enum cli_result
-parse(struct cli_opts *o, const char *const *args)
-{
-    char *argv[64];
-    int argc = 0;
-
-    argv[argc++] = "imgpool";
-    while (*args)
-        argv[argc++] = (char *)*args++;
-    argv[argc] = NULL;
-    cli_opts_init(o);
-    return cli_parse(o, argc, argv);
-}
 
 Test(cli, thumbnail_defaults)
 {
     struct cli_opts o;
     const char *a[] = { "thumbnail", "pics", "-o", "out", NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert_eq(o.settings.mode, MODE_THUMBNAIL);
     cr_assert_eq(o.settings.width, 300);
     cr_assert_eq(o.settings.height, 300);
@@ -100,7 +88,7 @@ Test(cli, recompress_defaults_keep_size_and_metadata_strictly)
     struct cli_opts o;
     const char *a[] = { "recompress", "-o", "out", "a", "b", NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert_eq(o.settings.mode, MODE_RECOMPRESS);
     cr_assert_eq(o.settings.width, 0);
     cr_assert_eq(o.settings.height, 0);
@@ -121,7 +109,7 @@ Test(cli, options_anywhere_and_repeatable)
                         "error", "--keep-metadata", "-f", "png", "--",
                         "-odd-name", NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert_eq(o.settings.width, 800);
     cr_assert_eq(o.settings.height, 600);
     cr_assert_eq(o.settings.fit, FIT_COVER);
@@ -156,7 +144,7 @@ Test(cli, bad_values_exit_2, .init = cr_redirect_stderr)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct cli_opts o;
-        cr_assert_eq(parse(&o, bad[i]), CLI_EXIT, "case %zu", i);
+        cr_assert_eq(th_cli_parse(&o, bad[i]), CLI_EXIT, "case %zu", i);
         cr_assert_eq(o.exit_code, 2, "case %zu", i);
         cli_opts_release(&o);
     }
@@ -223,7 +211,7 @@ Test(cli, files_from_replaces_inputs)
     const char *a[] = { "thumbnail", "--files-from", "-", "-0", "-o", "out",
                         "--shard", "1/3", NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert_str_eq(o.files_from, "-");
     cr_assert(o.files_from_nul);
     cr_assert_eq(o.ninputs, 0);
@@ -251,7 +239,7 @@ parse_captured(struct cli_opts *o, const char *const *args, int fd,
     fflush(stderr);
     saved = dup(fd);
     dup2(fileno(tmp), fd);
-    r = parse(o, args);
+    r = th_cli_parse(o, args);
     fflush(stdout);
     fflush(stderr);
     dup2(saved, fd);
@@ -661,7 +649,7 @@ Test(cli, defaults_per_mode)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct cli_opts o;
         const struct settings *s = &o.settings;
-        cr_assert_eq(parse(&o, cases[i].args), CLI_RUN, "case %zu", i);
+        cr_assert_eq(th_cli_parse(&o, cases[i].args), CLI_RUN, "case %zu", i);
         cr_assert_eq(s->width, cases[i].width, "case %zu", i);
         cr_assert_eq(s->height, cases[i].width, "case %zu", i);
         cr_assert_eq(s->strip, cases[i].strip, "case %zu", i);
@@ -697,7 +685,7 @@ Test(cli, given_values_beat_defaults_wherever_in_place_comes)
                         "0", "--max-memory", "0", "--progress", "never",
                         NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert(o.settings.in_place);
     cr_assert_eq(o.settings.fail_on, FAIL_NONE);
     cr_assert_eq(o.settings.min_saving, 12.5);
@@ -706,7 +694,7 @@ Test(cli, given_values_beat_defaults_wherever_in_place_comes)
     cr_assert_eq(o.settings.quality, 80);
     cli_opts_release(&o);
 
-    cr_assert_eq(parse(&o, b), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, b), CLI_RUN);
     cr_assert(o.settings.strip, "the last of --strip/--keep-metadata wins");
     cr_assert_eq(o.settings.quality, 60);
     cr_assert_eq(o.timeout_s, 0.0);
@@ -721,12 +709,12 @@ Test(cli, report_merge_takes_files_and_help_only)
     const char *a[] = { "report", "merge", "a.jsonl", "-", "b.jsonl", NULL };
     const char *b[] = { "report", "merge", "--", "-odd", NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert_eq(o.command, CMD_REPORT_MERGE);
     cr_assert_eq(o.ninputs, 3);
     cr_assert_str_eq(o.inputs[1], "-");
     cli_opts_release(&o);
-    cr_assert_eq(parse(&o, b), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, b), CLI_RUN);
     cr_assert_eq(o.ninputs, 1);
     cr_assert_str_eq(o.inputs[0], "-odd");
     cli_opts_release(&o);
@@ -739,7 +727,7 @@ Test(cli, clustered_short_options_count_one_by_one)
     const char *a[] = { "thumbnail", "-v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0v0",
                         "--files-from", "list", "-o", "o", "-q75", NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert(o.verbose && o.files_from_nul);
     cr_assert_eq(o.settings.quality, 75);
     cli_opts_release(&o);

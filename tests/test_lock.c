@@ -339,29 +339,7 @@ Test(lock, symlinked_state_dir_is_refused)
     free(victim);
 }
 
-/* Make @path unwritable for this process: immutable as root, mode 0444
- * otherwise.  1 when done (undo with make_writable()). */
-static int
-make_unwritable(const char *path)
-{
-    char cmd[4200];
 
-    if (geteuid() != 0)
-        return chmod(path, 0444) == 0;
-    snprintf(cmd, sizeof(cmd), "chattr +i '%s' 2>/dev/null", path);
-    return system(cmd) == 0;
-}
-
-static void
-make_writable(const char *path)
-{
-    char cmd[4200];
-
-    snprintf(cmd, sizeof(cmd), "chattr -i '%s' 2>/dev/null", path);
-    if (geteuid() == 0 && system(cmd) != 0)
-        cr_log_warn("cannot undo chattr +i on '%s'", path);
-    chmod(path, 0644);
-}
 
 Test(lock, unwritable_lock_file_is_locked_read_only)
 {
@@ -371,7 +349,7 @@ Test(lock, unwritable_lock_file_is_locked_read_only)
 
     cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
     lock_release(&lk);
-    if (!make_unwritable(lock_path))
+    if (!th_make_unwritable(lock_path))
         cr_skip_test("cannot make the lock file unwritable here");
     th_capture_begin(&cap);
     cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
@@ -382,7 +360,8 @@ Test(lock, unwritable_lock_file_is_locked_read_only)
     cr_assert_eq(lock_acquire(&lk2, lock_path, 0, NULL, 0), LOCK_BUSY);
     free(th_capture_end(&cap));
     lock_release(&lk);
-    make_writable(lock_path);
+    if (th_undo_unwritable(lock_path) < 0)
+        cr_log_warn("cannot undo chattr +i on '%s'", lock_path);
     free(err);
 }
 

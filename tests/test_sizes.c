@@ -17,19 +17,6 @@
 
 TestSuite(sizes, .init = e2e_setup, .fini = e2e_teardown);
 
-static enum cli_result
-parse(struct cli_opts *o, const char *const *args)
-{
-    char *argv[32];
-    int argc = 0;
-
-    argv[argc++] = "imgpool";
-    while (*args)
-        argv[argc++] = (char *)*args++;
-    argv[argc] = NULL;
-    cli_opts_init(o);
-    return cli_parse(o, argc, argv);
-}
 
 Test(sizes, options)
 {
@@ -37,7 +24,7 @@ Test(sizes, options)
     const char *a[] = { "thumbnail", "-s", "150", "-s", "300",
                         "--sizes", "1024x768,64x", "-o", "o", "i", NULL };
 
-    cr_assert_eq(parse(&o, a), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert_eq(o.settings.nsizes, 4);
     cr_assert(o.settings.sizes[0].width == 150 &&
               o.settings.sizes[0].height == 150);
@@ -51,13 +38,13 @@ Test(sizes, options)
     cli_opts_release(&o);
 
     const char *b[] = { "thumbnail", "-s", "200x100", "-o", "o", "i", NULL };
-    cr_assert_eq(parse(&o, b), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, b), CLI_RUN);
     cr_assert_eq(o.settings.nsizes, 1, "one -s: one size, as before");
     cr_assert_eq(o.settings.width, 200);
     cli_opts_release(&o);
 
     const char *c[] = { "thumbnail", "-o", "o", "i", NULL };
-    cr_assert_eq(parse(&o, c), CLI_RUN);
+    cr_assert_eq(th_cli_parse(&o, c), CLI_RUN);
     cr_assert_eq(o.settings.nsizes, 1);
     cr_assert_eq(o.settings.sizes[0].width, 300, "the default box");
     cli_opts_release(&o);

@@ -281,29 +281,7 @@ Test(statedir, root_refuses_a_state_dir_owned_by_another_user)
     free(err);
 }
 
-/* Make @path unwritable: immutable as root (0 when chattr is not
- * supported here), mode 0444 otherwise. */
-static int
-make_unwritable(const char *path)
-{
-    char cmd[4200];
 
-    if (geteuid() != 0)
-        return chmod(path, 0444) == 0;
-    snprintf(cmd, sizeof(cmd), "chattr +i '%s' 2>/dev/null", path);
-    return system(cmd) == 0;
-}
-
-static void
-undo_unwritable(const char *path)
-{
-    char cmd[4200];
-
-    snprintf(cmd, sizeof(cmd), "chattr -i '%s' 2>/dev/null", path);
-    if (geteuid() == 0)
-        cr_assert(system(cmd) == 0);
-    chmod(path, 0644);
-}
 
 Test(statedir, unwritable_database_is_refused_or_moved_aside)
 {
@@ -313,7 +291,7 @@ Test(statedir, unwritable_database_is_refused_or_moved_aside)
     int rc;
 
     assert_database_works();
-    if (!make_unwritable(db))
+    if (!th_make_unwritable(db))
         cr_skip_test("chattr +i is not supported here");
     th_capture_begin(&cap);
     rc = state_open(&st, out_dir, 0, 0);
@@ -324,7 +302,7 @@ Test(statedir, unwritable_database_is_refused_or_moved_aside)
         cr_assert(strstr(err, ".imgpool/state.sqlite' aside") &&
                   strstr(err, "chattr -i") &&
                   strstr(err, "then run again"), "stderr: %s", err);
-        undo_unwritable(db);
+        cr_assert(th_undo_unwritable(db) == 0);
         assert_database_works();
     } else {
         /* Ours to move: moved aside, the run goes on afresh. */
@@ -432,14 +410,14 @@ Test(statedir_e2e, immutable_database_exits_2_with_what_to_do)
     run_thumbnail(&r);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     th_run_release(&r);
-    if (!make_unwritable(db))
+    if (!th_make_unwritable(db))
         cr_skip_test("chattr +i is not supported here");
     run_thumbnail(&r);
     cr_assert_eq(r.status, 2, "stderr: %s", r.err);
     cr_assert(strstr(r.err, "state.sqlite' is not writable") &&
               strstr(r.err, "chattr -i"), "stderr: %s", r.err);
     th_run_release(&r);
-    undo_unwritable(db);
+    cr_assert(th_undo_unwritable(db) == 0);
     run_thumbnail(&r);
     cr_assert_eq(r.status, 0, "stderr: %s", r.err);
     th_run_release(&r);
