@@ -68,7 +68,7 @@
  */
 #define DJ_DCT JDCT_ISLOW
 
-/* Source manager reading the input with pread() from offset 0. */
+/* Source manager reading the input with input_pread() from offset 0. */
 struct dj_source {
     struct jpeg_source_mgr pub;     /* first: libjpeg sees only this */
     int fd;
@@ -121,9 +121,7 @@ src_fill(j_decompress_ptr cinfo)
     struct dj_source *src = (struct dj_source *)cinfo->src;
     ssize_t n;
 
-    do {
-        n = pread(src->fd, src->buf, sizeof(src->buf), src->pos);
-    } while (n < 0 && errno == EINTR);
+    n = input_pread(src->fd, src->buf, sizeof(src->buf), src->pos);
     if (n < 0) {
         src->read_errno = errno;
         ERREXIT(cinfo, JERR_FILE_READ);

@@ -203,9 +203,7 @@ fp_read(png_structp png, png_bytep out, size_t len)
         if (ctx->used == ctx->have) {
             ssize_t n;
 
-            do {
-                n = pread(ctx->fd, ctx->buf, sizeof(ctx->buf), ctx->pos);
-            } while (n < 0 && errno == EINTR);
+            n = input_pread(ctx->fd, ctx->buf, sizeof(ctx->buf), ctx->pos);
             if (n < 0) {
                 ctx->read_errno = errno;
                 png_error(png, "read error");

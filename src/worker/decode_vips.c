@@ -17,6 +17,8 @@
  * DECODE_FULL (in-place recompression): the image as stored, read
  * sequentially with s->fail_on.
  * Nothing is computed yet when this returns: see decode.h.
+ * libvips reads the file through a source of our own (input_source()), so
+ * that a read error is never mistaken for a truncated file (input.h).
  *
  * Before any loader runs, the file's structure is checked (guard.h): a
  * JPEG's scans are counted (libvips 8.14 has no scan limit of its own) and
@@ -67,11 +69,11 @@ has_trusted_loader(enum img_format fmt)
            fmt == IMGF_WEBP || fmt == IMGF_TIFF || fmt == IMGF_HEIF;
 }
 
-/* Read all @size bytes of @fd into a new buffer.  0, or -1. */
+/* Read all @size bytes of @fd into a new buffer.  0, or -1 (a read that
+ * failed or ended early is also remembered: input.h). */
 static int
 read_whole(int fd, int64_t size, void **bufp, size_t *lenp)
 {
-    size_t got = 0;
     char *buf;
 
     if (size <= 0 || size > (int64_t)1 << 30)
@@ -79,21 +81,74 @@ read_whole(int fd, int64_t size, void **bufp, size_t *lenp)
     buf = malloc((size_t)size);
     if (!buf)
         return -1;
-    while (got < (size_t)size) {
-        ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    if (got == 0) {
+    if (input_pread_full(fd, buf, (size_t)size, 0) < 0) {
         free(buf);
         return -1;
     }
     *bufp = buf;
-    *lenp = got;
+    *lenp = (size_t)size;
     return 0;
+}
+
+/*
+ * libvips' view of the input: a custom source whose reads go through
+ * input_pread() (input.h), so that a failed or short read is remembered
+ * even when the loader takes it for the end of a truncated file and
+ * carries on.  A source from the descriptor would read (or map) the file
+ * itself and keep such errors to itself.  Seekable, like a file.
+ */
+struct vsrc {
+    int fd;
+    int64_t pos;
+    int64_t size;
+};
+
+static gint64
+vsrc_read(VipsSourceCustom *src, void *buf, gint64 len, void *arg)
+{
+    struct vsrc *v = arg;
+    ssize_t n;
+
+    (void)src;
+    if (len <= 0)
+        return 0;
+    n = input_pread(v->fd, buf, (size_t)len, v->pos);
+    if (n < 0)
+        return -1;
+    v->pos += n;
+    return n;
+}
+
+static gint64
+vsrc_seek(VipsSourceCustom *src, gint64 offset, int whence, void *arg)
+{
+    struct vsrc *v = arg;
+    int64_t to = whence == SEEK_SET ? offset
+               : whence == SEEK_CUR ? v->pos + offset
+               : whence == SEEK_END ? v->size + offset : -1;
+
+    (void)src;
+    if (to < 0)
+        return -1;
+    v->pos = to;
+    return to;
+}
+
+static VipsSource *
+input_source(const struct input *in)
+{
+    VipsSourceCustom *src = vips_source_custom_new();
+    struct vsrc *v;
+
+    if (!src)
+        return NULL;
+    v = g_new0(struct vsrc, 1);
+    v->fd = in->fd;
+    v->size = in->size;
+    g_object_set_data_full(G_OBJECT(src), "imgpool-input", v, g_free);
+    g_signal_connect(src, "read", G_CALLBACK(vsrc_read), v);
+    g_signal_connect(src, "seek", G_CALLBACK(vsrc_seek), v);
+    return VIPS_SOURCE(src);
 }
 
 /* A loader for the input, or -1 with @res failed.  May read the whole file
@@ -326,7 +381,7 @@ decode_vips(const struct settings *s, const struct input *in,
     if (check_structure(s, in, res) < 0)
         return -1;
     d->ctx = VIPS_OBJECT(vips_image_new());
-    d->source = vips_source_new_from_descriptor(in->fd);
+    d->source = input_source(in);
     if (!d->source) {
         vipsmsg_fail(res, ERR_READ, "cannot read");
         return -1;

@@ -446,6 +446,10 @@ make_thumbnails(const struct settings *s, const struct input *in,
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
         rc = -1;
     }
+    /* Decoded: a read that failed on the way gets the failure marker, not
+     * a thumbnail of what the loader made of it (input.h). */
+    if (rc == 0 && input_read_check(res) < 0)
+        rc = -1;
     for (int f = THUMBCACHE__COUNT - 1; rc == 0 && f >= 0; f--)
         if (stale & (1u << f))
             rc = write_flavor(s, mem, f, k, p, res);
@@ -480,8 +484,10 @@ fdthumb_process(const struct settings *s, const struct task *t,
             task_result_skip(res, ERR_UP_TO_DATE, "thumbnails up to date");
         else if (make_thumbnails(s, in, stale, &k, &p, res) == 0)
             res->status = TASK_OK;
-        else
+        else {
+            input_read_check(res);  /* a decode failed by a read error */
             mark_failed(s, cachefd, &k, &p, res);
+        }
         close(cachefd);
     }
     fdthumb_key_release(&k);

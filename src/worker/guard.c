@@ -48,9 +48,7 @@ rd_fill(struct rd *r)
 
     if (r->at < r->have)
         return 1;
-    do {
-        n = pread(r->fd, rd_buf, sizeof(rd_buf), r->pos);
-    } while (n < 0 && errno == EINTR);
+    n = input_pread(r->fd, rd_buf, sizeof(rd_buf), r->pos);
     if (n < 0)
         r->err = errno;
     if (n <= 0)
@@ -267,9 +265,7 @@ png_walk(int fd, int *data, int *iend)
     for (k = 0; k < GUARD_PNG_MAX_CHUNKS; k++) {
         uint32_t len;
 
-        do {
-            n = pread(fd, h, sizeof(h), pos);
-        } while (n < 0 && errno == EINTR);
+        n = input_pread(fd, h, sizeof(h), pos);
         if (n < 0)
             return -1;
         if (n < (ssize_t)sizeof(h))
@@ -283,9 +279,7 @@ png_walk(int fd, int *data, int *iend)
         if (len > 0x7fffffffu)
             return 0;
         if (memcmp(h + 4, "IDAT", 4) == 0 && len > 0 && !*data) {
-            do {
-                n = pread(fd, h, 1, pos + 8);
-            } while (n < 0 && errno == EINTR);
+            n = input_pread(fd, h, 1, pos + 8);
             if (n < 0)
                 return -1;
             *data = n == 1;

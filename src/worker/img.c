@@ -107,6 +107,10 @@ write_output(const struct settings *s, const char *out_rel,
     encode_out_release(&out);
     if (rc == 0 && xmp)
         rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
+    /* Every pixel is decoded by now: a read that failed on the way fails
+     * the file before the output is put in place (input.h). */
+    if (rc == 0)
+        rc = input_read_check(res);
     if (rc < 0) {
         outfile_abort(&of);
         return -1;
@@ -488,6 +492,9 @@ img_process(const struct settings *s, const struct task *t,
         else
             img_run(s, t, &in, decode_choose(s, &in), res);
         input_close(&in);
+        /* A decode that failed because a read did: say so. */
+        if (res->status == TASK_FAILED)
+            input_read_check(res);
     }
     if (res->status == TASK_OK) {
         res->err_class = ERR_NONE;

@@ -105,6 +105,10 @@ commit_inplace(const struct settings *s, const struct task *t,
 {
     struct outfile of;
 
+    /* The new bytes came from a complete, error-free read, or nothing
+     * is touched (input.h). */
+    if (input_read_check(res) < 0)
+        return -1;
     if (s->backup_dir &&
         outfile_backup(s->backup_dir, t->rel ? t->rel : in->name, in->dirfd,
                        in->name, in->fd, res) < 0)

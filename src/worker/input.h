@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "settings.h"
 #include "sniff.h"
@@ -66,6 +67,34 @@ void input_close(struct input *in);
  */
 int input_recheck(const struct task *t, const struct input *in,
                   struct task_result *res);
+
+/*
+ * Read errors are sticky.  Every read of the open input's bytes, by every
+ * decoder and check (the libvips decoder through a source whose reads come
+ * here too, decode_vips.c), goes through input_pread(): a read that fails
+ * (EIO, ...) or meets the end of the data before the size fstat gave
+ * (a short read) is remembered until the next input_open(), whatever the
+ * reader then does (a decoder may take a failed read for the end of a
+ * truncated file and carry on with grey).  input_read_check() turns a
+ * remembered error into the file's result; the commit stages call it
+ * after the last pixel is decoded and before anything is put in place
+ * (an output renamed, an original replaced, a thumbnail cached), and
+ * img_process() once more at the end, so a decode failure caused by a
+ * read error is reported as one.
+ */
+
+/* pread(2) on @fd (retried on EINTR), noting a failure or a short read
+ * when @fd is the open input's descriptor.  What pread returned. */
+ssize_t input_pread(int fd, void *buf, size_t n, int64_t off);
+
+/* All @n bytes at @off through input_pread(): 0, or -1 with errno set
+ * (EIO for data that ended early). */
+int input_pread_full(int fd, void *buf, size_t n, int64_t off);
+
+/* 0 when no read of the open input failed; else -1 with @res failed
+ * (ERR_READ, a message naming the offset and the error), whatever it
+ * said before. */
+int input_read_check(struct task_result *res);
 
 /* 1 with @res failed (ERR_TOO_LARGE) when @w x @h is over s->max_pixels,
  * else 0. */

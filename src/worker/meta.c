@@ -290,7 +290,7 @@ meta_tiff_exif(meta_read_fn read, void *arg, size_t filelen, size_t *len)
 static int
 fd_read(void *arg, size_t off, void *buf, size_t n)
 {
-    return util_pread_full(*(const int *)arg, buf, n, (int64_t)off);
+    return input_pread_full(*(const int *)arg, buf, n, (int64_t)off);
 }
 
 /* A TIFF source: its EXIF, when libvips has none for it. */

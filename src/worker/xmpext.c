@@ -130,7 +130,7 @@ xmpext_from_jpeg(const struct settings *s, const struct input *in,
         return;
     for (int i = 0; i < XMPEXT_MAX_SEGMENTS; i++) {
         size_t seglen;
-        if (util_pread_full(in->fd, h, 4, off) < 0 || h[0] != 0xFF)
+        if (input_pread_full(in->fd, h, 4, off) < 0 || h[0] != 0xFF)
             break;
         if (h[1] == 0xFF) {                 /* fill byte */
             off++;
@@ -143,12 +143,12 @@ xmpext_from_jpeg(const struct settings *s, const struct input *in,
         if (seglen < 2)
             break;
         if (h[1] == 0xE1 && seglen >= 2 + sizeof(ext_ns) &&
-            util_pread_full(in->fd, h, sizeof(h), off) == 0 &&
+            input_pread_full(in->fd, h, sizeof(h), off) == 0 &&
             memcmp(h + 4, ext_ns, sizeof(ext_ns)) == 0) {
             unsigned char *seg = malloc(2 + seglen);
             if (!g)
                 g = g_string_new(NULL);
-            if (seg && util_pread_full(in->fd, seg, 2 + seglen, off) == 0 &&
+            if (seg && input_pread_full(in->fd, seg, 2 + seglen, off) == 0 &&
                 g->len + 2 + seglen <= XMPEXT_MAX_TOTAL)
                 g_string_append_len(g, (const char *)seg,
                                     (gssize)(2 + seglen));
