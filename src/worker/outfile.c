@@ -1,5 +1,8 @@
 /*
  * outfile.c - the commit stage: temp file, fsync, rename; see outfile.h.
+ * The commit point of each function is marked "Committed": before it a
+ * failure leaves everything as it was and fails the file, after it only
+ * warnings are added.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 
 #include "dirwalk.h"
 #include "outfile.h"
+#include "warn.h"
 
 static unsigned tmp_counter;
 
@@ -22,6 +26,16 @@ fail_errno(struct task_result *res, enum err_class c, const char *what,
     if (err == ENOSPC || err == EDQUOT)
         c = ERR_NO_SPACE;
     task_result_fail(res, c, "%s: %s", what, strerror(err));
+}
+
+/* After the commit point: the file is in place, @res stays ok. */
+static void
+warn_errno(struct task_result *res, const char *what, int err)
+{
+    char msg[256];
+
+    snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+    warn_append(res, msg);
 }
 
 /*
@@ -329,15 +343,11 @@ outfile_commit(struct outfile *of, struct task_result *res)
         outfile_abort(of);
         return -1;
     }
+    /* Committed (outfile.h): from here on, failures are warnings. */
     res->out_bytes = st.st_size;
-    if (of->sync_dir && fsync(of->dirfd) < 0) {
-        /* The new file is in place and complete; only its durability
-         * across a power cut is in doubt. */
-        fail_errno(res, ERR_WRITE, "cannot sync the directory", errno);
-        close(of->dirfd);
-        of->dirfd = -1;
-        return -1;
-    }
+    if (of->sync_dir && fsync(of->dirfd) < 0)
+        warn_errno(res, "the new file is in place, but its directory "
+                   "could not be synced", errno);
     close(of->dirfd);
     of->dirfd = -1;
     return 0;
@@ -462,13 +472,13 @@ replace_exchange(struct outfile *of, const struct stat *orig,
     }
     if (!name_is(of, of->tmp, orig))
         return swap_back(of, mine, res);
-    if (unlinkat(of->dirfd, of->tmp, 0) < 0) {
-        fail_errno(res, ERR_WRITE, "cannot remove the replaced original",
+    /* Committed: the name holds the new file.  What is left is to remove
+     * the original from beside it; failing that is a warning (the stale
+     * sweep of a later run removes the temporary name). */
+    if (unlinkat(of->dirfd, of->tmp, 0) < 0)
+        warn_errno(res, "the new file is in place, but the replaced "
+                   "original could not be removed from its temporary name",
                    errno);
-        close(of->dirfd);
-        of->dirfd = -1;
-        return -1;
-    }
     return 0;
 }
 
@@ -486,13 +496,12 @@ outfile_commit_replace(struct outfile *of, const struct stat *orig,
         rc = replace_checked(of, orig, res);
     if (rc < 0)
         return -1;
+    /* Committed (outfile.h): from here on, failures are warnings. */
     res->out_bytes = mine.st_size;
-    rc = fsync(of->dirfd);
+    if (fsync(of->dirfd) < 0)
+        warn_errno(res, "the new file is in place, but its directory "
+                   "could not be synced", errno);
     close(of->dirfd);
     of->dirfd = -1;
-    if (rc < 0) {
-        fail_errno(res, ERR_WRITE, "cannot sync the directory", errno);
-        return -1;
-    }
     return 0;
 }

@@ -22,6 +22,14 @@
  * can fail returns 0 or -1 with @res failed (ERR_WRITE, ERR_NO_SPACE,
  * ERR_OUTPUT_PATH); after a failure no temporary file is left.
  *
+ * The commit point is the rename (in place: the exchange, or the rename
+ * that replaces the original).  Everything before it that fails leaves
+ * the old state whole and fails the file; once it has happened the new
+ * file is in place, so what can still go wrong after it (the directory's
+ * fsync, removing the swapped-out original) is a warning on a result that
+ * stays ok and the function returns 0: a record never says "failed" for
+ * a file that was replaced.
+ *
  * In-place recompression commits differently (inplace.h): after a backup
  * (outfile_backup), the temporary file is made in the directory the input
  * was opened from (outfile_open_at, the input's directory descriptor, so
@@ -72,9 +80,12 @@ int outfile_open_at(struct outfile *of, int dirfd, const char *name,
  * again: the original is then removed, anything else (a save that landed
  * in between) is swapped back, so a newer save is never lost.  Elsewhere
  * the check is followed by renameat(), which leaves a window of
- * microseconds.  The data and the directory are fsync'ed.  0; or -1 with
- * @res skipped (ERR_INPUT_CHANGED: the new save is left in place and the
- * temporary file removed) or failed (ERR_WRITE, ERR_NO_SPACE).
+ * microseconds.  The data and the directory are fsync'ed.  0 once the
+ * new file holds the name (a directory fsync or the removal of the
+ * swapped-out original that fails after that is a warning in @res); or -1
+ * with @res skipped (ERR_INPUT_CHANGED: the new save is left in place and
+ * the temporary file removed) or failed (ERR_WRITE, ERR_NO_SPACE), the
+ * original in place.
  */
 int outfile_commit_replace(struct outfile *of, const struct stat *orig,
                            struct task_result *res);
