@@ -33,6 +33,11 @@
  *   FAULTSHIM_CHILDREN "1": only in processes forked after the shim was
  *                      loaded (imgpool's workers), never in the process
  *                      that was started (the master)
+ *   FAULTSHIM_XDEV     "DIR": a link or rename between a path below DIR and
+ *                      one outside it fails with EXDEV, as if DIR were
+ *                      another file system (a /proc/self/fd/N source is
+ *                      the file it names); besides the faults above, in
+ *                      every process, never counted
  *   FAULTSHIM_LOG      append one line per injected fault to this file
  *                      ("pid op path"), so a test knows a fault happened
  */
@@ -76,6 +81,7 @@ static long fs_permille;
 static unsigned long long fs_seed;
 static int fs_children;
 static const char *fs_log;
+static const char *fs_xdev;
 static pid_t fs_start_pid;
 
 /* Per process: matching calls seen, and the generator (reset in a new
@@ -195,6 +201,7 @@ fs_init(void)
     fs_seed = (unsigned long long)env_ll("FAULTSHIM_SEED", 1);
     fs_children = env_ll("FAULTSHIM_CHILDREN", 0) != 0;
     fs_log = getenv("FAULTSHIM_LOG");
+    fs_xdev = getenv("FAULTSHIM_XDEV");
     fs_start_pid = getpid();
 }
 
@@ -464,6 +471,40 @@ names_fail(unsigned op, const char *opname, int dirfd, const char *name,
     return 1;
 }
 
+/* @path below FAULTSHIM_XDEV (a /proc/self/fd/N name resolved first). */
+static int
+below_xdev(const char *path)
+{
+    char real[PATH_MAX];
+    size_t n = strlen(fs_xdev);
+    ssize_t k;
+
+    if (strncmp(path, "/proc/self/fd/", 14) == 0) {
+        k = readlink(path, real, sizeof(real) - 1);
+        real[k > 0 ? k : 0] = '\0';
+        path = real;
+    }
+    return strncmp(path, fs_xdev, n) == 0 && (path[n] == '/' || !path[n]);
+}
+
+/* A link or rename from @a to @b across the FAULTSHIM_XDEV boundary:
+ * 1 with errno EXDEV. */
+static int
+crosses_xdev(int da, const char *a, int db, const char *b)
+{
+    char pa[2 * PATH_MAX], pb[2 * PATH_MAX];
+
+    ensure_symbols();
+    if (!fs_xdev || !*fs_xdev)
+        return 0;
+    at_path(da, a, pa, sizeof(pa));
+    at_path(db, b, pb, sizeof(pb));
+    if (below_xdev(pa) == below_xdev(pb))
+        return 0;
+    errno = EXDEV;
+    return 1;
+}
+
 /* "open" fails only opens that create or write (a photo read is "read");
  * "open-any" every open. */
 static int
@@ -540,7 +581,8 @@ int __openat64_2(int dirfd, const char *path, int flags)
 int
 rename(const char *a, const char *b)
 {
-    if (names_fail(OP_RENAME, "rename", AT_FDCWD, a, AT_FDCWD, b))
+    if (crosses_xdev(AT_FDCWD, a, AT_FDCWD, b) ||
+        names_fail(OP_RENAME, "rename", AT_FDCWD, a, AT_FDCWD, b))
         return -1;
     return real_rename(a, b);
 }
@@ -548,7 +590,8 @@ rename(const char *a, const char *b)
 int
 renameat(int da, const char *a, int db, const char *b)
 {
-    if (names_fail(OP_RENAME, "rename", da, a, db, b))
+    if (crosses_xdev(da, a, db, b) ||
+        names_fail(OP_RENAME, "rename", da, a, db, b))
         return -1;
     return real_renameat(da, a, db, b);
 }
@@ -556,7 +599,8 @@ renameat(int da, const char *a, int db, const char *b)
 int
 renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 {
-    if (names_fail(OP_RENAME, "rename", da, a, db, b))
+    if (crosses_xdev(da, a, db, b) ||
+        names_fail(OP_RENAME, "rename", da, a, db, b))
         return -1;
     return real_renameat2(da, a, db, b, flags);
 }
@@ -564,7 +608,8 @@ renameat2(int da, const char *a, int db, const char *b, unsigned flags)
 int
 link(const char *a, const char *b)
 {
-    if (names_fail(OP_LINK, "link", AT_FDCWD, a, AT_FDCWD, b))
+    if (crosses_xdev(AT_FDCWD, a, AT_FDCWD, b) ||
+        names_fail(OP_LINK, "link", AT_FDCWD, a, AT_FDCWD, b))
         return -1;
     return real_link(a, b);
 }
@@ -572,7 +617,8 @@ link(const char *a, const char *b)
 int
 linkat(int da, const char *a, int db, const char *b, int flags)
 {
-    if (names_fail(OP_LINK, "link", da, a, db, b))
+    if (crosses_xdev(da, a, db, b) ||
+        names_fail(OP_LINK, "link", da, a, db, b))
         return -1;
     return real_linkat(da, a, db, b, flags);
 }

@@ -132,3 +132,68 @@ Test(inplace, rename_fails_before_commit_is_a_failure)
     free(copy);
     free(log);
 }
+
+/*
+ * A backup folder on another file system: the backup is a copy.  A copy
+ * that fails (the disk fills up, and removing a temporary fails too)
+ * fails the file before anything is replaced and leaves nothing in the
+ * backup folder: the copy has no name until it is complete (O_TMPFILE).
+ */
+Test(inplace, failed_backup_copy_leaves_no_temporary)
+{
+    char *path, *copy, *log = th_path(tmp, "faults.log");
+    char *bak = th_path(tmp, "bak"), *glob = xasprintf("%s/*", bak);
+    struct fsnap before;
+    json_t *arr;
+    int st;
+
+    faultshim_require();
+    make_photo(&path, &copy);
+    fsnap_take(&before, path);
+    th_mkdirs(bak);
+    faultshim_arm("write,unlink", "ENOSPC", glob);
+    faultshim_set("FAULTSHIM_XDEV", bak);
+    faultshim_set("FAULTSHIM_LOG", log);
+    st = run_ip(rep, &arr, NULL, "--backup", bak, in, NULL);
+    faultshim_clear();
+    cr_assert(th_exists(log), "the fault was never injected");
+    cr_assert_eq(st, 1, "exit %d, want 1", st);
+    assert_record(arr, "a.jpg", "failed", "no-space");
+    assert_untouched(&before, path);
+    cr_assert_eq(count_tmp_files(bak), 0, "a temporary file was left in "
+                 "the backup folder");
+    cr_assert_eq(count_tmp_files(in), 0, "a temporary file was left");
+    json_decref(arr);
+
+    /* Without faults (still "another file system"): the copy is whole. */
+    faultshim_arm("none", "EIO", glob);
+    faultshim_set("FAULTSHIM_XDEV", bak);
+    st = run_ip(rep, &arr, NULL, "--backup", bak, in, NULL);
+    faultshim_clear();
+    cr_assert_eq(st, 0, "clean re-run: exit %d", st);
+    assert_record(arr, "a.jpg", "ok", NULL);
+    {
+        char *b = th_path(bak, "a.jpg");
+        size_t n;
+        char *data = th_read_file(b, &n);
+        struct stat sb, so;
+
+        stat_or_die(b, &sb);
+        stat_or_die(copy, &so);
+        cr_assert(n == before.len && memcmp(data, before.data, n) == 0,
+                  "the copied backup is not the original");
+        cr_assert_neq(sb.st_ino, before.st.st_ino, "the backup is a link, "
+                      "not a copy: FAULTSHIM_XDEV had no effect");
+        free(data);
+        free(b);
+    }
+    cr_assert_eq(count_tmp_files(bak), 0, "a temporary file was left in "
+                 "the backup folder");
+    json_decref(arr);
+    fsnap_release(&before);
+    free(path);
+    free(copy);
+    free(log);
+    free(bak);
+    free(glob);
+}

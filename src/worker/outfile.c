@@ -202,16 +202,58 @@ link_keeping(int fromdir, const char *from, int flags, int dirfd,
     return -1;
 }
 
+/*
+ * The copy of the original open on @src_fd (stat @orig) in of->fd, made
+ * complete and durable, linked as of->name (link_keeping()).  With
+ * @anon, of->fd is an O_TMPFILE file with no name until the link; else
+ * it is of->tmp.  0, or -1 with errno set (of left for outfile_abort()).
+ */
+static int
+copy_backup(struct outfile *of, int anon, int src_fd, const struct stat *orig,
+            struct task_result *res)
+{
+    char buf[65536], fdpath[64];
+    ssize_t got;
+    off_t off = 0;
+
+    for (;;) {
+        got = pread(src_fd, buf, sizeof(buf), off);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            fail_errno(res, ERR_READ, "cannot read the original", errno);
+            return -1;
+        }
+        if (outfile_write(of, buf, (size_t)got, res) < 0)
+            return -1;
+        off += got;
+    }
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", of->fd);
+    if (fchmod(of->fd, orig->st_mode & 07777) < 0 || fsync(of->fd) < 0 ||
+        (anon ? link_keeping(AT_FDCWD, fdpath, AT_SYMLINK_FOLLOW, of->dirfd,
+                             of->name, src_fd, orig)
+              : link_keeping(of->dirfd, of->tmp, 0, of->dirfd, of->name,
+                             src_fd, orig)) < 0 ||
+        fsync(of->dirfd) < 0) {
+        int err = errno;
+
+        fail_errno(res, ERR_WRITE, "cannot write the backup", err);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
 int
 outfile_backup(const char *backup_dir, const char *rel, int src_dirfd,
                const char *src_name, int src_fd, struct task_result *res)
 {
     struct outfile of;
     struct stat orig;
-    char fdpath[64], buf[65536];
+    char fdpath[64];
     int rc;
-    ssize_t got;
-    off_t off = 0;
 
     if (fstat(src_fd, &orig) < 0) {
         fail_errno(res, ERR_READ, "cannot stat the original", errno);
@@ -245,35 +287,29 @@ outfile_backup(const char *backup_dir, const char *rel, int src_dirfd,
         close(of.dirfd);
         return -1;
     }
-    /* Another file system: copy. */
+    /* Another file system: copy, into a file that has no name until it
+     * is complete (O_TMPFILE), so that neither a kill nor a failure
+     * leaves a temporary file in the backup folder; through a temporary
+     * name where the file system or /proc cannot do that. */
+    of.fd = openat(of.dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (of.fd >= 0) {
+        struct task_result keep = *res;
+
+        of.tmp[0] = '\0';
+        rc = copy_backup(&of, 1, src_fd, &orig, res);
+        if (rc == 0 || errno != ENOENT) {   /* ENOENT: no /proc */
+            outfile_abort(&of);     /* closes; there is no name to remove */
+            return rc;
+        }
+        close(of.fd);
+        of.fd = -1;
+        *res = keep;
+    }
     if (open_tmp(&of, 0600, res) < 0)
         return -1;
-    for (;;) {
-        got = pread(src_fd, buf, sizeof(buf), off);
-        if (got == 0)
-            break;
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            fail_errno(res, ERR_READ, "cannot read the original", errno);
-            outfile_abort(&of);
-            return -1;
-        }
-        if (outfile_write(&of, buf, (size_t)got, res) < 0) {
-            outfile_abort(&of);
-            return -1;
-        }
-        off += got;
-    }
-    if (fchmod(of.fd, orig.st_mode & 07777) < 0 || fsync(of.fd) < 0 ||
-        link_keeping(of.dirfd, of.tmp, 0, of.dirfd, of.name, src_fd,
-                     &orig) < 0 || fsync(of.dirfd) < 0) {
-        fail_errno(res, ERR_WRITE, "cannot write the backup", errno);
-        outfile_abort(&of);
-        return -1;
-    }
+    rc = copy_backup(&of, 0, src_fd, &orig, res);
     outfile_abort(&of); /* removes the temporary name only */
-    return 0;
+    return rc;
 }
 
 int
@@ -302,7 +338,8 @@ outfile_abort(struct outfile *of)
         close(of->fd);
     of->fd = -1;
     if (of->dirfd >= 0) {
-        unlinkat(of->dirfd, of->tmp, 0);
+        if (of->tmp[0])
+            unlinkat(of->dirfd, of->tmp, 0);
         close(of->dirfd);
     }
     of->dirfd = -1;

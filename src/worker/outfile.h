@@ -95,7 +95,9 @@ int outfile_commit_replace(struct outfile *of, const struct stat *orig,
  * directory open on @src_dirfd) as
  * @backup_dir/@rel (directories created below @backup_dir without
  * following symlinks): a hard link when both are on one file system, else
- * a copy through a temporary file, fsync'ed.  A backup is never replaced:
+ * a copy, fsync'ed, made in an O_TMPFILE file that gets its name only
+ * once complete (through a temporary name where the file system or /proc
+ * cannot do that), so a failed or killed copy leaves nothing behind.  A backup is never replaced:
  * when the name already holds the same file (same inode or bytes) that is
  * the backup; when it holds another, "@rel.~1~", "@rel.~2~", ... are used.
  * 0, or -1 with @res failed.
