@@ -18,7 +18,11 @@
  *     backup folder.
  * One seed in three puts the backup folder on "another file system"
  * (FAULTSHIM_XDEV: links into it fail with EXDEV), so the backups are
- * copies made through a temporary file in it.
+ * copies made in it; one seed in four makes a failed read a short one
+ * (the data ends early) instead of an error.
+ * To explore further: FAULTMATRIX_SEED_BASE=N shifts the seeds,
+ * FAULTMATRIX_JOBS=N runs imgpool with N workers (default 1, so a seed
+ * repeats itself), FAULTMATRIX_VERBOSE=1 prints what each seed met.
  * Registered in CTest with the label "slow" (about a minute on 2 cores).
  */
 #include "inplace_fixtures.h"
@@ -240,7 +244,10 @@ check_tree(json_t *arr, const char *bak, const char *ctx, int *replaced)
 static int
 run_with_backup(const char *bak, json_t **arr)
 {
-    return run_ip(rep, arr, NULL, "-j", "1", "--backup", bak, in, NULL);
+    const char *jobs = getenv("FAULTMATRIX_JOBS");
+
+    return run_ip(rep, arr, NULL, "-j", jobs ? jobs : "1", "--backup", bak,
+                  in, NULL);
 }
 
 /* One seed: the faulty run, its checks, the clean re-run, its checks. */
@@ -254,13 +261,16 @@ run_seed(int seed_value)
     json_t *arr;
     int st, replaced, again;
 
+    if (getenv("FAULTMATRIX_SEED_BASE"))
+        seed_value += atoi(getenv("FAULTMATRIX_SEED_BASE"));
     faultshim_require();
     make_tree();
     plan_faults((uint64_t)seed_value, &plan);
-    snprintf(ctx, sizeof(ctx), "seed %d (%s %s, %s %ld%s)", seed_value,
+    snprintf(ctx, sizeof(ctx), "seed %d (%s %s, %s %ld%s%s)", seed_value,
              plan.ops, plan.err, plan.nth ? "call" : "per mille",
              plan.nth ? plan.nth : plan.permille,
-             seed_value % 3 == 0 ? ", backups copied" : "");
+             seed_value % 3 == 0 ? ", backups copied" : "",
+             seed_value % 4 == 1 ? ", short reads" : "");
     snprintf(glob, sizeof(glob), "%s/*", tmp);
     faultshim_arm(plan.ops, plan.err, glob);
     faultshim_set("FAULTSHIM_LOG", log);
@@ -274,6 +284,9 @@ run_seed(int seed_value)
      * backups are copies through a temporary file there. */
     if (seed_value % 3 == 0)
         faultshim_set("FAULTSHIM_XDEV", bak);
+    /* One seed in four: a failed read is a short one (the data ends). */
+    if (seed_value % 4 == 1)
+        faultshim_set("FAULTSHIM_SHORT", "1");
     st = run_with_backup(bak, &arr);
     faultshim_clear();
     if (getenv("FAULTMATRIX_VERBOSE")) {     /* what each seed met */
