@@ -492,8 +492,11 @@ img_process(const struct settings *s, const struct task *t,
         else
             img_run(s, t, &in, decode_choose(s, &in), res);
         input_close(&in);
-        /* A decode that failed because a read did: say so. */
-        if (res->status == TASK_FAILED)
+        /* A decode that failed, or a skip decided on the decoded bytes,
+         * after a read failed: the read error is what the record says. */
+        if (res->status == TASK_FAILED ||
+            (res->status == TASK_SKIPPED && (res->err_class == ERR_NO_GAIN ||
+                                             res->err_class == ERR_DRY_RUN)))
             input_read_check(res);
     }
     if (res->status == TASK_OK) {
