@@ -524,7 +524,9 @@ open_fails(int dirfd, const char *name, int flags)
 static mode_t
 open_mode(int flags, va_list ap)
 {
-    return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+    /* O_TMPFILE holds O_DIRECTORY's bit: compare it whole. */
+    return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE
+           ? (mode_t)va_arg(ap, int) : 0;
 }
 
 int
