@@ -81,6 +81,10 @@ arm_read_fault(const char *name, long long offset, int short_read,
     faultshim_set("FAULTSHIM_LOG", log);
 }
 
+/* The command run_thumb() runs: "thumbnail" unless a test says
+ * otherwise. */
+static const char *command = "thumbnail";
+
 /* Run "imgpool thumbnail @opts in -o out --report rep" (@opts: up to 4,
  * NULL-terminated).  The exit status; *arr the report. */
 static int
@@ -91,7 +95,7 @@ run_thumb(const char *const *opts, json_t **arr)
     struct th_run r;
     int n = 0, st;
 
-    args[n++] = "thumbnail";
+    args[n++] = command;
     for (int i = 0; opts[i]; i++)
         args[n++] = opts[i];
     args[n++] = in;
@@ -228,6 +232,19 @@ Test(inplace, read_eio_direct_png)
 Test(inplace, read_short_direct_png)
 {
     check_thumbnail("p.png", "p.jpg", opt_none, 1);
+}
+
+/* recompress -o: libvips at full size, strict by default. */
+Test(inplace, read_eio_recompress_to_dir)
+{
+    command = "recompress";
+    check_thumbnail("a.jpg", "a.jpg", opt_none, 0);
+}
+
+Test(inplace, read_short_recompress_to_dir)
+{
+    command = "recompress";
+    check_thumbnail("a.jpg", "a.jpg", opt_none, 1);
 }
 
 /* Files in @dir (not recursive), "." and ".." left out. */
