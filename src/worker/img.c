@@ -32,6 +32,7 @@
 #include "orient.h"
 #include "outfile.h"
 #include "resize.h"
+#include "tail.h"
 #include "util.h"
 #include "vipsmsg.h"
 #include "xmpext.h"
@@ -485,6 +486,9 @@ img_process(const struct settings *s, const struct task *t,
             inplace_process(s, t, &in, res);
         else if (s->fd_flavors)
             fdthumb_process(s, t, &in, res);
+        else if (s->mode == MODE_RECOMPRESS &&
+                 tail_jpeg_keep_whole(&in, res) != 0)
+            ;                   /* a recompression would drop data */
         else
             img_run(s, t, &in, decode_choose(s, &in), res);
         input_close(&in);

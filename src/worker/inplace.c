@@ -28,10 +28,10 @@
 #include "encode.h"
 #include "fault.h"
 #include "inplace.h"
-#include "mpf.h"
 #include "xmpext.h"
 #include "orient.h"
 #include "outfile.h"
+#include "tail.h"
 #include "vipsmsg.h"
 
 /*
@@ -136,13 +136,6 @@ leave_alone_early(const struct settings *s, const struct input *in,
                          img_format_str(in->fmt));
         return 1;
     }
-    if (mpf_image_count(in->head, in->head_len) != 0 &&
-        mpf_image_count(in->head, in->head_len) != 1) {
-        task_result_skip(res, ERR_MULTI_PICTURE, "left alone: the file holds "
-                         "further MPF images (an HDR gain map or a preview) "
-                         "that re-encoding would drop");
-        return 1;
-    }
     if (fstat(in->fd, before) < 0) {
         task_result_fail(res, ERR_READ, "cannot stat: %s", strerror(errno));
         return 1;
@@ -165,6 +158,11 @@ leave_alone_early(const struct settings *s, const struct input *in,
                          "anyway)", q, s->quality);
         return 1;
     }
+    /* Anything beyond the primary image (tail.h) would be lost.  After
+     * the quality check, which needs no more than the header: a second
+     * run over a library reads no file whole. */
+    if (tail_jpeg_keep_whole(in, res) != 0)
+        return 1;
     return 0;
 }
 

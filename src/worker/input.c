@@ -10,6 +10,7 @@
 
 #include "dirwalk.h"
 #include "input.h"
+#include "tail.h"
 
 static unsigned char head_buf[INPUT_HEAD_BYTES];
 
@@ -212,6 +213,8 @@ input_open(const struct settings *s, const struct task *t, struct input *in,
     }
     if (check_declared_size(s, in, res) < 0)
         goto fail;
+    in->data_end = in->fmt == IMGF_JPEG ? tail_data_end(in->fd, in->size)
+                                        : in->size;
     return 0;
 fail:
     input_close(in);
