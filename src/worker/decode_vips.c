@@ -336,7 +336,7 @@ check_structure(const struct settings *s, const struct input *in,
         return 0;
     if (guard_jpeg(in, &w, res) < 0)
         return -1;
-    if (!w.eoi && s->fail_on != FAIL_NONE)
+    if (!w.eoi && s->fail_on != FAIL_NONE && s->mode == MODE_RECOMPRESS)
         return strict_cut_short(in, res);
     if (w.eoi || s->fail_on != FAIL_NONE ||
         decode_jpeg_count_rows(in, &rows, &height, &mcu_rows) < 0)

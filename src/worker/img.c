@@ -28,6 +28,7 @@
 #include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
+#include "loaderr.h"
 #include "meta.h"
 #include "orient.h"
 #include "outfile.h"
@@ -106,6 +107,11 @@ write_output(const struct settings *s, const char *out_rel,
     rc = rows ? encode_rows(p, rows, &out, res)
               : encode_vips(p, parent, img, &out, res);
     encode_out_release(&out);
+    /* The decode ran during the encode: a recompression of damaged data
+     * does not stand in for the original (loaderr.h). */
+    if (s->mode == MODE_RECOMPRESS)
+        rc = loaderr_fail_damaged(s, res, rows ? NULL : vips_error_buffer(),
+                                  rc);
     if (rc == 0 && xmp)
         rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
     if (rc < 0) {
@@ -478,6 +484,7 @@ img_process(const struct settings *s, const struct task *t,
     res->decoded_rows = -1;     /* until a decoder can tell */
     res->noutputs = 0;
     current = res;
+    vips_error_clear();         /* what the loader reports is this file's */
 
     if (!s->in_place && !s->fd_flavors && !t->out_rel)
         task_result_fail(res, ERR_INTERNAL, "no output path planned");

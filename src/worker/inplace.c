@@ -28,6 +28,7 @@
 #include "encode.h"
 #include "fault.h"
 #include "inplace.h"
+#include "loaderr.h"
 #include "xmpext.h"
 #include "orient.h"
 #include "outfile.h"
@@ -56,8 +57,10 @@ recompress(const struct settings *s, const struct input *in,
         goto out;
     }
     encode_params_init(&p, s, &d);
-    /* Decoding happens here, lazily: a damaged original fails now. */
+    /* Decoding happens here, lazily: a damaged original fails now, also
+     * on damage libjpeg only warns about (loaderr.h). */
     rc = encode_vips(&p, d.ctx, img, out, res);
+    rc = loaderr_fail_damaged(s, res, vips_error_buffer(), rc);
 out:
     decoded_release(&d);
     return rc;
