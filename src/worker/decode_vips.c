@@ -21,7 +21,10 @@
  * Before any loader runs, the file's structure is checked (guard.h): a
  * JPEG's scans are counted (libvips 8.14 has no scan limit of its own) and
  * a JPEG or PNG without pixel data, or a PNG whose IHDR fails its CRC,
- * fails here.  libvips cannot say how many rows it decoded, so
+ * fails here; so does, in a strict recompression, a JPEG whose data stops
+ * before its end marker (truncated: libjpeg decodes a zero tail as data
+ * without a word).  DECODE_FULL checks the loaded header against the
+ * pixel limit, wherever in the file the size was declared.  libvips cannot say how many rows it decoded, so
  * res->decoded_rows is -1 on this path, except for a JPEG cut short in a
  * lenient decode: libjpeg counts its rows first (guard.h).  Loader errors get their class
  * from the loader's message (loaderr.h): a variant no loader handles is
