@@ -355,6 +355,10 @@ decode_vips(const struct settings *s, const struct input *in,
     if (check_structure(s, in, res) < 0)
         return -1;
     d->ctx = VIPS_OBJECT(vips_image_new());
+    /* After the first object (which initialises libvips when the caller
+     * has not): what the loader leaves in the error buffer is this
+     * file's. */
+    vips_error_clear();
     d->source = vips_source_new_from_descriptor(in->fd);
     if (!d->source) {
         vipsmsg_fail(res, ERR_READ, "cannot read");

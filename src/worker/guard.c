@@ -227,8 +227,9 @@ segment_length(struct rd *r)
 
 /*
  * An APP1 or APP2 segment of @len bytes (length field included) before the
- * first scan: read whole, for XMP that declares a container and for an
- * MPF index (guard_jpeg_walk).
+ * first scan: its start is read, and the rest too for XMP (which may
+ * declare a container) and an MPF index; any other (EXIF, ICC profile) is
+ * skipped (guard_jpeg_walk).
  */
 static void
 app_segment(struct rd *r, int m, int len, struct guard_jpeg_walk *w)
@@ -236,18 +237,25 @@ app_segment(struct rd *r, int m, int len, struct guard_jpeg_walk *w)
     static const char xmp_ns[] = "http://ns.adobe.com/xap/1.0/";
     static const char ext_ns[] = "http://ns.adobe.com/xmp/extension/";
     unsigned char *p = seg_buf + 6;     /* after SOI, marker and length */
-    size_t n = rd_read(r, p, (size_t)len - 2);
-    int x;
+    size_t want = (size_t)len - 2, n;
+    int xmp, mpf, x;
 
-    if (m == 0xE1 && ((n >= sizeof(xmp_ns) &&
-                       memcmp(p, xmp_ns, sizeof(xmp_ns)) == 0) ||
-                      (n >= sizeof(ext_ns) &&
-                       memcmp(p, ext_ns, sizeof(ext_ns)) == 0))) {
+    n = rd_read(r, p, want < sizeof(ext_ns) ? want : sizeof(ext_ns));
+    xmp = m == 0xE1 && ((n >= sizeof(xmp_ns) &&
+                         memcmp(p, xmp_ns, sizeof(xmp_ns)) == 0) ||
+                        (n >= sizeof(ext_ns) &&
+                         memcmp(p, ext_ns, sizeof(ext_ns)) == 0));
+    mpf = m == 0xE2 && n >= 4 && memcmp(p, "MPF\0", 4) == 0;
+    if (!xmp && !mpf) {
+        rd_skip(r, want - n);
+        return;
+    }
+    n += rd_read(r, p + n, want - n);
+    if (xmp) {
         x = (int)tail_xmp_container(p, n);
         if (x > w->xmp)
             w->xmp = x;
-    } else if (m == 0xE2 && n >= 4 && memcmp(p, "MPF\0", 4) == 0 &&
-               w->mpf_images == 0) {
+    } else if (w->mpf_images == 0) {
         /* mpf_image_count() reads from the start of a file: give it one
          * holding this segment alone. */
         seg_buf[0] = 0xFF;

@@ -484,7 +484,6 @@ img_process(const struct settings *s, const struct task *t,
     res->decoded_rows = -1;     /* until a decoder can tell */
     res->noutputs = 0;
     current = res;
-    vips_error_clear();         /* what the loader reports is this file's */
 
     if (!s->in_place && !s->fd_flavors && !t->out_rel)
         task_result_fail(res, ERR_INTERNAL, "no output path planned");

@@ -72,7 +72,9 @@ tail_data_end(int fd, int64_t size)
     int hole = pos < size, c = hole ? 0 : -1;
 
     while (pos > 0) {
-        size_t n = pos < TAIL_CHUNK ? (size_t)pos : TAIL_CHUNK, i;
+        /* A small first read: most files end in their EOI marker. */
+        size_t max = c < 0 ? 4096 : TAIL_CHUNK, i;
+        size_t n = pos < (int64_t)max ? (size_t)pos : max;
 
         if (read_at(fd, tail_buf, n, pos - (int64_t)n) != (ssize_t)n)
             return size;
