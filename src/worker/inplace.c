@@ -31,6 +31,7 @@
 #include "loaderr.h"
 #include "xmpext.h"
 #include "orient.h"
+#include "mpf.h"
 #include "outfile.h"
 #include "tail.h"
 #include "vipsmsg.h"
@@ -137,6 +138,15 @@ leave_alone_early(const struct settings *s, const struct input *in,
         task_result_skip(res, ERR_NOT_JPEG, "left alone: in-place "
                          "recompression only rewrites JPEG files (%s)",
                          img_format_str(in->fmt));
+        return 1;
+    }
+    /* An MPF index in the first bytes: said before any other reason, at
+     * no cost (the walk of tail.h finds one anywhere). */
+    if (mpf_image_count(in->head, in->head_len) != 0 &&
+        mpf_image_count(in->head, in->head_len) != 1) {
+        task_result_skip(res, ERR_MULTI_PICTURE, "left alone: the file holds "
+                         "further MPF images (an HDR gain map or a preview) "
+                         "that re-encoding would drop");
         return 1;
     }
     if (fstat(in->fd, before) < 0) {
