@@ -11,6 +11,7 @@
  */
 #include "inplace_fixtures.h"
 
+#include "guard.h"
 #include "tail.h"
 
 TestSuite(trailers, .init = setup, .fini = teardown, .timeout = 120);
@@ -525,6 +526,54 @@ Test(trailers, xmp_container_reader)
         cr_expect_eq(tail_xmp_container((const unsigned char *)cases[i].xmp,
                                         strlen(cases[i].xmp)),
                      cases[i].want, "'%s'", cases[i].xmp);
+}
+
+/* guard_jpeg_walk() over @b written to a file. */
+static void
+walk_of(const struct buf *b, struct guard_jpeg_walk *w)
+{
+    char *p = put("w.jpg", b);
+    int fd = open(p, O_RDONLY);
+
+    cr_assert(fd >= 0);
+    cr_assert_eq(guard_jpeg_walk(fd, (int64_t)b->len, GUARD_MAX_SCANS, w),
+                 0);
+    close(fd);
+    unlink(p);
+    free(p);
+}
+
+Test(trailers, walk_reports_the_end_marker_mpf_and_xmp)
+{
+    size_t n;
+    unsigned char *j = photo(&n, 13), com[60000];
+    struct buf pre = {NULL, 0}, post = {NULL, 0}, f;
+    struct guard_jpeg_walk w;
+
+    f = wrap(j, n, NULL, NULL);
+    walk_of(&f, &w);
+    cr_expect(w.eoi && w.eoi_end == (int64_t)n, "EOI at %lld of %zu",
+              (long long)w.eoi_end, n);
+    cr_expect_eq(w.mpf_images, 0);
+    cr_expect_eq(w.xmp, TAIL_XMP_NONE);
+    free(f.p);
+
+    memset(com, 'c', sizeof(com));
+    for (int k = 0; k < 5; k++)
+        buf_segment(&pre, 0xFE, com, sizeof(com));
+    buf_mpf(&pre, 3);
+    buf_xmp(&pre, "GCamera:MicroVideo=\"1\"");
+    buf_add(&post, "trailer", 7);
+    f = wrap(j, n, &pre, &post);
+    walk_of(&f, &w);
+    cr_expect(w.eoi && w.eoi_end == (int64_t)(n + pre.len), "EOI at %lld",
+              (long long)w.eoi_end);
+    cr_expect_eq(w.mpf_images, 3, "the index past 300 KB");
+    cr_expect_eq(w.xmp, TAIL_XMP_MOTION);
+    free(f.p);
+    free(pre.p);
+    free(post.p);
+    free(j);
 }
 
 /* tail_data_end() of a file holding @b and then @hole bytes of hole. */
