@@ -500,6 +500,54 @@ Test(trailers, size_declared_after_320k_of_markers_is_too_large)
     free(j);
 }
 
+/* A q75 photo behind 320 KB of comments: the open stage still reads its
+ * header (jpeghead.h), so in place estimates its quality and leaves it
+ * alone, and a thumbnail has its size. */
+Test(trailers, late_frame_header_is_read_by_the_open_stage)
+{
+    char *src = th_path(tmp, "q75.jpg"), *p, *out = th_path(tmp, "out");
+    char *o = th_path(out, "late-q75.jpg");
+    const char *ip[] = {"recompress", "--in-place", NULL};
+    const char *th[] = {"thumbnail", "-o", out, NULL};
+    unsigned char com[64000];
+    struct buf pre = {NULL, 0}, f;
+    unsigned char *j;
+    size_t n;
+    struct fsnap snap;
+    json_t *arr, *rec;
+
+    gen_jpeg(src, 640, 480, GEN_RGB420, 75, 6, 14);
+    j = (unsigned char *)th_read_file(src, &n);
+    memset(com, ' ', sizeof(com));
+    for (int k = 0; k < 5; k++)
+        buf_segment(&pre, 0xFE, com, sizeof(com));
+    f = wrap(j, n, &pre, NULL);
+    p = put("late-q75.jpg", &f);
+    fsnap_take(&snap, p);
+    rec = run_rec(&arr, "late-q75.jpg", ip);
+    cr_assert_str_eq(str_of(rec, "status"), "skipped");
+    cr_assert_str_eq(class_of(rec), "already-compressed");
+    /* Orientation 6 read from the EXIF block: upright 480 x 640. */
+    cr_assert_eq(int_of(rec, "in_width"), 480);
+    cr_assert_eq(int_of(rec, "in_height"), 640);
+    assert_untouched(&snap, p);
+    json_decref(arr);
+    rec = run_rec(&arr, "late-q75.jpg", th);
+    cr_assert_str_eq(str_of(rec, "status"), "ok", "%s", class_of(rec));
+    th_assert_thumbnail(o, 300);
+    cr_assert_eq(int_of(rec, "out_width"), 225);
+    cr_assert_eq(int_of(rec, "out_height"), 300);
+    json_decref(arr);
+    fsnap_release(&snap);
+    free(f.p);
+    free(pre.p);
+    free(j);
+    free(o);
+    free(out);
+    free(p);
+    free(src);
+}
+
 /* ---- the tail.h helpers ---- */
 
 Test(trailers, xmp_container_reader)

@@ -21,7 +21,8 @@
  * name in.name) so that in-place replacement works in the very directory
  * the file was read from (inplace.h).  input_open() then reads the
  * first INPUT_HEAD_BYTES, sniffs the format from them (the bytes decide,
- * not the name), parses a JPEG's header, and refuses an image whose
+ * not the name), parses a JPEG's header (walking to a frame header past
+ * the head: jpeghead.h), and refuses an image whose
  * declared size is over s->max_pixels before any pixel is decoded, and
  * finds where a JPEG's real data ends (in.data_end).  The
  * detail of a failure is in @res (class and message); res->in_bytes is set
