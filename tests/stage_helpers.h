@@ -67,6 +67,7 @@ sh_input(struct input *in, const char *path, enum img_format fmt,
     in->fd = open(path, O_RDONLY | O_CLOEXEC);
     cr_assert(in->fd >= 0, "cannot open '%s'", path);
     in->size = lseek(in->fd, 0, SEEK_END);
+    in->data_end = in->size;
     lseek(in->fd, pos, SEEK_SET);
     in->fmt = fmt;
     if (ji) {

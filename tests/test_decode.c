@@ -340,19 +340,19 @@ Test(decode, jpeg_walk_counts_scans_and_finds_the_end)
     int fd;
 
     fd = open(src, O_RDONLY);
-    cr_assert_eq(guard_jpeg_walk(fd, GUARD_MAX_SCANS, &w), 0);
+    cr_assert_eq(guard_jpeg_walk(fd, INT64_MAX, GUARD_MAX_SCANS, &w), 0);
     /* libjpeg's progression for YCbCr has 10 scans. */
     cr_expect_eq(w.scans, 10);
     cr_expect_eq(w.eoi, 1);
     cr_expect_gt(w.first_scan_bytes, 0);
     /* The walk stops one scan past the cap. */
-    cr_assert_eq(guard_jpeg_walk(fd, 3, &w), 0);
+    cr_assert_eq(guard_jpeg_walk(fd, INT64_MAX, 3, &w), 0);
     cr_expect_eq(w.scans, 4);
     close(fd);
 
     th_write_file(half, data, len / 2);
     fd = open(half, O_RDONLY);
-    cr_assert_eq(guard_jpeg_walk(fd, GUARD_MAX_SCANS, &w), 0);
+    cr_assert_eq(guard_jpeg_walk(fd, INT64_MAX, GUARD_MAX_SCANS, &w), 0);
     cr_expect_lt(w.scans, 10);
     cr_expect_eq(w.eoi, 0);
     close(fd);

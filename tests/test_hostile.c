@@ -495,9 +495,9 @@ Test(hostile, jpeg_cut_halfway_is_ok_with_the_decoded_fraction)
     json_decref(arr);
     free(p);
     p = half_jpeg_file();
-    /* Strict recompress: failed, as before (enough rows for an image, so
-     * decode-error rather than truncated). */
-    assert_fails("recompress", p, NULL, "decode-error");
+    /* Strict recompress: failed, truncated (the image's end marker is
+     * missing: the structure walk decides before any decode). */
+    assert_fails("recompress", p, NULL, "truncated");
     free(p);
 }
 

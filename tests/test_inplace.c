@@ -8,7 +8,7 @@
  * owner and times from stat(2).
  *
  * This file: a second run changes nothing; quality is kept; the decision
- * table (not-jpeg, decode-error, already-compressed, --force, --dry-run,
+ * table (not-jpeg, truncated, already-compressed, --force, --dry-run,
  * --min-saving, --backup, CMYK and grey, usage errors).  Beside it:
  * test_inplace_crash.c (SIGKILL at random moments, a full disk) and
  * test_inplace_meta.c (metadata and file attributes, backups of same-named
@@ -228,7 +228,7 @@ Test(inplace, png_is_left_alone_as_not_jpeg)
     free(p);
 }
 
-Test(inplace, truncated_jpeg_fails_with_decode_error_and_is_untouched)
+Test(inplace, truncated_jpeg_fails_as_truncated_and_is_untouched)
 {
     struct fsnap f;
     char *p = add_snap("truncated.jpg", &f), *err;
@@ -237,7 +237,7 @@ Test(inplace, truncated_jpeg_fails_with_decode_error_and_is_untouched)
 
     code = run_ip(rep, &arr, &err, in, NULL);
     cr_assert_eq(code, 1, "exit %d: %s", code, err);
-    assert_record(arr, "truncated.jpg", "failed", "decode-error");
+    assert_record(arr, "truncated.jpg", "failed", "truncated");
     assert_untouched(&f, p);
     cr_assert_eq(count_tmp_files(in), 0);
     fsnap_release(&f);
@@ -385,7 +385,7 @@ Test(inplace, backup_holds_byte_identical_originals_of_replaced_files_only)
     cr_assert_eq(code, 1, "exit %d (truncated.jpg fails): %s", code, err);
     for (int i = 0; i < 3; i++)
         assert_record(arr, replaced[i], "ok", NULL);
-    assert_record(arr, "truncated.jpg", "failed", "decode-error");
+    assert_record(arr, "truncated.jpg", "failed", "truncated");
     json_decref(arr);
     free(err);
 

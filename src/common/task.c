@@ -51,6 +51,9 @@ static const char *const class_names[ERR__COUNT] = {
     [ERR_TOO_COMPLEX] = "too-complex",
     [ERR_SYMLINK] = "symlink",
     [ERR_MULTI_PICTURE] = "multi-picture",
+    [ERR_HAS_TRAILER] = "has-trailer",
+    [ERR_MOTION_PHOTO] = "motion-photo",
+    [ERR_CORRUPT_DATA] = "corrupt-data",
 };
 
 const char *

@@ -60,6 +60,9 @@ enum err_class {
     ERR_TOO_COMPLEX,      /* bounded work exceeded: too many scans/warnings */
     ERR_SYMLINK,          /* a symlink below a root, without --follow-symlinks */
     ERR_MULTI_PICTURE,    /* in place: MPF images (gain map) would be lost */
+    ERR_HAS_TRAILER,      /* recompress: data after the image would be lost */
+    ERR_MOTION_PHOTO,     /* recompress: a motion photo's video would be lost */
+    ERR_CORRUPT_DATA,     /* strict recompress: damaged image data */
     ERR__COUNT
 };
 

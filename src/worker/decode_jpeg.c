@@ -33,7 +33,11 @@
  * ran out (the scan and the row of blocks libjpeg was in), which gives the
  * rows actually decoded: too few, and a lenient decode (the only one that
  * goes on past the end of the data) fails as ERR_TRUNCATED instead of
- * passing as a grey image.
+ * passing as a grey image.  The source reads nothing past the real data
+ * (in->data_end: a zero tail or a final hole is where the data ran out,
+ * tail.h), nothing past EOI once the walk has found it, and at most
+ * DJ_AFTER_ROWS bytes once every row is decoded, so a hole or garbage
+ * where EOI should be costs no more than the image.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -58,6 +62,11 @@
 /* Bytes read from the input per fill: most thumbnails' sources in one. */
 #define DJ_CHUNK (64 * 1024)
 
+/* Bytes libjpeg may read once every row is decoded, looking for the end
+ * of the image: past that (a hole or garbage where EOI should be) the
+ * data is taken to end. */
+#define DJ_AFTER_ROWS (1024 * 1024)
+
 /*
  * IDCT variant: JDCT_ISLOW, the accurate one.  Measured on 200 640x480
  * photos (decode at 1/2, encode 300x225), JDCT_IFAST was no faster beyond
@@ -73,6 +82,8 @@ struct dj_source {
     struct jpeg_source_mgr pub;     /* first: libjpeg sees only this */
     int fd;
     off_t pos;                      /* offset of the next read */
+    off_t end;                      /* the real data's end (tail.h) */
+    int rows_done;                  /* every row was decoded */
     int started;                    /* some data was read */
     int read_errno;                 /* set when a read failed */
     /* Where the data ran out (guard.h): libjpeg's scan and row of blocks
@@ -121,7 +132,12 @@ src_fill(j_decompress_ptr cinfo)
     struct dj_source *src = (struct dj_source *)cinfo->src;
     ssize_t n;
 
-    n = input_pread(src->fd, src->buf, sizeof(src->buf), src->pos);
+    n = 0;
+    if (src->pos < src->end)
+        n = input_pread(src->fd, src->buf,
+                        src->end - src->pos < DJ_CHUNK
+                            ? (size_t)(src->end - src->pos)
+                            : DJ_CHUNK, src->pos);
     if (n < 0) {
         src->read_errno = errno;
         ERREXIT(cinfo, JERR_FILE_READ);
@@ -129,7 +145,8 @@ src_fill(j_decompress_ptr cinfo)
     if (n == 0) {
         if (!src->started)
             ERREXIT(cinfo, JERR_INPUT_EMPTY);
-        note_eof(cinfo, src);
+        if (!src->rows_done)
+            note_eof(cinfo, src);
         /* Truncated: warn, then end the data stream cleanly with a fake
          * EOI marker, as libjpeg's own stdio source does. */
         WARNMS(cinfo, JWRN_JPEG_EOF);
@@ -375,9 +392,16 @@ start(struct dj_ctx *ctx, const struct input *in, struct decoded *d,
 static int
 scan_cap(struct dj_ctx *ctx, const struct input *in, struct task_result *res)
 {
+    struct guard_jpeg_walk w;
+
     if (!jpeg_has_multiple_scans(&ctx->d))
         return 0;
-    return guard_jpeg(in, NULL, res);
+    if (guard_jpeg(in, &w, res) < 0)
+        return -1;
+    /* libjpeg reads every scan before the first row: none past EOI. */
+    if (w.eoi && w.eoi_end < (int64_t)ctx->src.end)
+        ctx->src.end = (off_t)w.eoi_end;
+    return 0;
 }
 
 /* Error manager (warnings into @res, damage per @fail_on), the caps, and
@@ -391,6 +415,7 @@ dj_ctx_init(struct dj_ctx *ctx, const struct input *in,
     ctx->progress.progress_monitor = dj_progress;
     ctx->d.progress = &ctx->progress;
     ctx->src.fd = in->fd;
+    ctx->src.end = (off_t)in->data_end;
     ctx->src.pub.init_source = src_init;
     ctx->src.pub.fill_input_buffer = src_fill;
     ctx->src.pub.skip_input_data = src_skip;
@@ -467,6 +492,10 @@ dj_rows(void *impl, struct colour *c, struct resize *rz,
             ERREXIT(j, JERR_INPUT_EOF);
         colour_row_done(c, rz);
     }
+    /* What is left is the search for EOI: bounded (DJ_AFTER_ROWS). */
+    ctx->src.rows_done = 1;
+    if (ctx->src.end - ctx->src.pos > DJ_AFTER_ROWS)
+        ctx->src.end = ctx->src.pos + DJ_AFTER_ROWS;
     jpeg_finish_decompress(j);
     return guard_rows(dj_decoded_rows(ctx), (int)j->image_height,
                       dj_mcu_rows(ctx), res);

@@ -23,7 +23,10 @@
  * Before any loader runs, the file's structure is checked (guard.h): a
  * JPEG's scans are counted (libvips 8.14 has no scan limit of its own) and
  * a JPEG or PNG without pixel data, or a PNG whose IHDR fails its CRC,
- * fails here.  libvips cannot say how many rows it decoded, so
+ * fails here; so does, in a strict recompression, a JPEG whose data stops
+ * before its end marker (truncated: libjpeg decodes a zero tail as data
+ * without a word).  DECODE_FULL checks the loaded header against the
+ * pixel limit, wherever in the file the size was declared.  libvips cannot say how many rows it decoded, so
  * res->decoded_rows is -1 on this path, except for a JPEG cut short in a
  * lenient decode: libjpeg counts its rows first (guard.h).  Loader errors get their class
  * from the loader's message (loaderr.h): a variant no loader handles is
@@ -294,6 +297,10 @@ load_full(const struct settings *s, const struct input *in,
         loaderr_reclassify(res);
         return -1;
     }
+    /* The header is read, no pixel yet: the size however late it is
+     * declared (the open stage only sees the first bytes). */
+    if (input_too_large(s, im[0]->Xsize, im[0]->Ysize, res))
+        return -1;
     if (in->have_ji)
         orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
                             &d->width, &d->height);
@@ -341,6 +348,26 @@ load_svg(const struct settings *s, const struct input *in,
     return 0;
 }
 
+/* A strict decode of a JPEG whose image data does not reach its end
+ * marker: a zero tail (a write cut short by a power cut) or a file cut
+ * short.  libjpeg would take zeros for data without a word, so this is
+ * decided here, from the structure.  -1 with @res failed ERR_TRUNCATED. */
+static int
+strict_cut_short(const struct input *in, struct task_result *res)
+{
+    if (in->data_end < in->size)
+        task_result_fail(res, ERR_TRUNCATED, "image data cut short: the "
+                         "last %lld of %lld bytes are all one value (a "
+                         "write that never completed) and the image has "
+                         "no end marker", (long long)(in->size -
+                                                      in->data_end),
+                         (long long)in->size);
+    else
+        task_result_fail(res, ERR_TRUNCATED, "image data cut short: the "
+                         "file ends before the image's end marker");
+    return -1;
+}
+
 /*
  * The structure checks of guard.h, before any loader.  A JPEG or PNG cut
  * short, in a lenient decode (libvips would give an image whatever is
@@ -367,6 +394,8 @@ check_structure(const struct settings *s, const struct input *in,
         return 0;
     if (guard_jpeg(in, &w, res) < 0)
         return -1;
+    if (!w.eoi && s->fail_on != FAIL_NONE && s->mode == MODE_RECOMPRESS)
+        return strict_cut_short(in, res);
     if (w.eoi || s->fail_on != FAIL_NONE ||
         decode_jpeg_count_rows(in, &rows, &height, &mcu_rows) < 0)
         return 0;
@@ -381,6 +410,10 @@ decode_vips(const struct settings *s, const struct input *in,
     if (check_structure(s, in, res) < 0)
         return -1;
     d->ctx = VIPS_OBJECT(vips_image_new());
+    /* After the first object (which initialises libvips when the caller
+     * has not): what the loader leaves in the error buffer is this
+     * file's. */
+    vips_error_clear();
     d->source = input_source(in);
     if (!d->source) {
         vipsmsg_fail(res, ERR_READ, "cannot read");

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "mpf.h"
 #include "sniff.h"
+#include "tail.h"
 #include "warn.h"
 
 #define GUARD_CHUNK (64 * 1024)
@@ -21,6 +23,7 @@
 /* A forward-only reader; one per walk, one walk at a time per worker. */
 struct rd {
     int fd;
+    off_t end;                  /* nothing is read from here on */
     off_t pos;                  /* file offset of buf[have] */
     size_t have, at;            /* bytes in buf, bytes consumed */
     int err;                    /* errno of a failed read, else 0 */
@@ -29,10 +32,14 @@ struct rd {
 
 static unsigned char rd_buf[GUARD_CHUNK];
 
+/* One marker segment's payload, for the APP1/APP2 ones read whole. */
+static unsigned char seg_buf[2 + 4 + 65535];
+
 static void
-rd_init(struct rd *r, int fd)
+rd_init(struct rd *r, int fd, int64_t end)
 {
     r->fd = fd;
+    r->end = (off_t)end;
     r->pos = 0;
     r->have = r->at = 0;
     r->err = 0;
@@ -48,7 +55,11 @@ rd_fill(struct rd *r)
 
     if (r->at < r->have)
         return 1;
-    n = input_pread(r->fd, rd_buf, sizeof(rd_buf), r->pos);
+    if (r->pos >= r->end)
+        return 0;
+    n = input_pread(r->fd, rd_buf, r->end - r->pos < (off_t)sizeof(rd_buf)
+                                       ? (size_t)(r->end - r->pos)
+                                       : sizeof(rd_buf), r->pos);
     if (n < 0)
         r->err = errno;
     if (n <= 0)
@@ -82,6 +93,42 @@ rd_skip(struct rd *r, size_t n)
     r->at = r->have = 0;
 }
 
+/* Copy the next @n bytes into @buf: how many there were. */
+static size_t
+rd_read(struct rd *r, unsigned char *buf, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n && rd_fill(r)) {
+        size_t k = r->have - r->at < n - got ? r->have - r->at : n - got;
+        memcpy(buf + got, rd_buf + r->at, k);
+        r->at += k;
+        got += k;
+    }
+    return got;
+}
+
+/* With nothing buffered, move past a hole at the read position: it holds
+ * zeros, so no 0xFF.  *@skipped (when not NULL) grows by its size. */
+static void
+rd_skip_hole(struct rd *r, int64_t *skipped)
+{
+    off_t data;
+
+    if (r->at < r->have || r->pos >= r->end)
+        return;
+    data = lseek(r->fd, r->pos, SEEK_DATA);
+    if (data < 0 && errno == ENXIO)
+        data = r->end;          /* a hole to the end of the file */
+    if (data <= r->pos)
+        return;
+    if (data > r->end)
+        data = r->end;
+    if (skipped)
+        *skipped += (int64_t)(data - r->pos);
+    r->pos = data;
+}
+
 /* Consume bytes up to and including the next 0xFF: 0, or -1 at the end.
  * *@skipped (when not NULL) grows by the bytes before it. */
 static int
@@ -90,6 +137,7 @@ rd_past_ff(struct rd *r, int64_t *skipped)
     for (;;) {
         const unsigned char *p, *ff;
 
+        rd_skip_hole(r, skipped);
         if (!rd_fill(r))
             return -1;
         p = rd_buf + r->at;
@@ -175,14 +223,58 @@ segment_length(struct rd *r)
     return hi << 8 | lo;
 }
 
+/*
+ * An APP1 or APP2 segment of @len bytes (length field included) before the
+ * first scan: its start is read, and the rest too for XMP (which may
+ * declare a container) and an MPF index; any other (EXIF, ICC profile) is
+ * skipped (guard_jpeg_walk).
+ */
+static void
+app_segment(struct rd *r, int m, int len, struct guard_jpeg_walk *w)
+{
+    static const char xmp_ns[] = "http://ns.adobe.com/xap/1.0/";
+    static const char ext_ns[] = "http://ns.adobe.com/xmp/extension/";
+    unsigned char *p = seg_buf + 6;     /* after SOI, marker and length */
+    size_t want = (size_t)len - 2, n;
+    int xmp, mpf, x;
+
+    n = rd_read(r, p, want < sizeof(ext_ns) ? want : sizeof(ext_ns));
+    xmp = m == 0xE1 && ((n >= sizeof(xmp_ns) &&
+                         memcmp(p, xmp_ns, sizeof(xmp_ns)) == 0) ||
+                        (n >= sizeof(ext_ns) &&
+                         memcmp(p, ext_ns, sizeof(ext_ns)) == 0));
+    mpf = m == 0xE2 && n >= 4 && memcmp(p, "MPF\0", 4) == 0;
+    if (!xmp && !mpf) {
+        rd_skip(r, want - n);
+        return;
+    }
+    n += rd_read(r, p + n, want - n);
+    if (xmp) {
+        x = (int)tail_xmp_container(p, n);
+        if (x > w->xmp)
+            w->xmp = x;
+    } else if (w->mpf_images == 0) {
+        /* mpf_image_count() reads from the start of a file: give it one
+         * holding this segment alone. */
+        seg_buf[0] = 0xFF;
+        seg_buf[1] = 0xD8;
+        seg_buf[2] = 0xFF;
+        seg_buf[3] = 0xE2;
+        seg_buf[4] = (unsigned char)(len >> 8);
+        seg_buf[5] = (unsigned char)(len & 0xFF);
+        w->mpf_images = mpf_image_count(seg_buf, n + 6);
+    }
+}
+
 int
-guard_jpeg_walk(int fd, int max_scans, struct guard_jpeg_walk *w)
+guard_jpeg_walk(int fd, int64_t end, int max_scans,
+                struct guard_jpeg_walk *w)
 {
     struct rd r;
     int m, len;
 
     memset(w, 0, sizeof(*w));
-    rd_init(&r, fd);
+    rd_init(&r, fd, end);
     if (rd_byte(&r) != 0xFF || rd_byte(&r) != 0xD8)
         goto out;
     for (;;) {
@@ -191,6 +283,7 @@ guard_jpeg_walk(int fd, int max_scans, struct guard_jpeg_walk *w)
             break;
         if (m == 0xD9) {
             w->eoi = 1;
+            w->eoi_end = (int64_t)(r.pos - (off_t)(r.have - r.at));
             break;
         }
         /* Markers without a length: TEM, RSTn, SOI. */
@@ -199,7 +292,10 @@ guard_jpeg_walk(int fd, int max_scans, struct guard_jpeg_walk *w)
         len = segment_length(&r);
         if (len < 2)
             break;              /* the end, or a length libjpeg refuses */
-        rd_skip(&r, (size_t)len - 2);
+        if ((m == 0xE1 || m == 0xE2) && w->scans == 0)
+            app_segment(&r, m, len, w);
+        else
+            rd_skip(&r, (size_t)len - 2);
         if (m != 0xDA)
             continue;
         w->scans++;
@@ -224,7 +320,7 @@ guard_jpeg(const struct input *in, struct guard_jpeg_walk *walk,
 {
     struct guard_jpeg_walk w;
 
-    if (guard_jpeg_walk(in->fd, GUARD_MAX_SCANS, &w) < 0) {
+    if (guard_jpeg_walk(in->fd, in->data_end, GUARD_MAX_SCANS, &w) < 0) {
         task_result_fail(res, ERR_READ, "cannot read: %s", strerror(errno));
         return -1;
     }

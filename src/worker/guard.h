@@ -47,15 +47,23 @@
 struct guard_jpeg_walk {
     int scans;                  /* SOS markers, counted up to the cap + 1 */
     int eoi;                    /* the EOI marker was reached */
+    int64_t eoi_end;            /* the offset just past it, when reached */
     int64_t first_scan_bytes;   /* entropy-coded bytes of the first scan */
+    long mpf_images;            /* NumberOfImages of the first MPF index
+                                   before the first scan (mpf.h): 0 none */
+    int xmp;                    /* enum tail_xmp of the XMP segments before
+                                   the first scan, the strongest found */
 };
 
 /*
- * Walk the markers of the JPEG on @fd (pread from offset 0) up to EOI, the
- * end of the file, or scan @max_scans + 1, whichever comes first.  Reads
- * each byte at most once.  0, or -1 with errno set when a read failed.
+ * Walk the markers of the JPEG on @fd (pread from offset 0) up to EOI,
+ * offset @end (the real data's end: tail.h), or scan @max_scans + 1,
+ * whichever comes first.  Reads each byte at most once, and none of a
+ * hole in the entropy-coded data (it holds no marker).  0, or -1 with
+ * errno set when a read failed.
  */
-int guard_jpeg_walk(int fd, int max_scans, struct guard_jpeg_walk *w);
+int guard_jpeg_walk(int fd, int64_t end, int max_scans,
+                    struct guard_jpeg_walk *w);
 
 /* The JPEG @in against the scan cap and for pixel data: 0 (with what
  * the walk found in @w, when not NULL), or -1 with @res failed

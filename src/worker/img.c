@@ -28,10 +28,12 @@
 #include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
+#include "loaderr.h"
 #include "meta.h"
 #include "orient.h"
 #include "outfile.h"
 #include "resize.h"
+#include "tail.h"
 #include "util.h"
 #include "vipsmsg.h"
 #include "xmpext.h"
@@ -105,6 +107,11 @@ write_output(const struct settings *s, const char *out_rel,
     rc = rows ? encode_rows(p, rows, &out, res)
               : encode_vips(p, parent, img, &out, res);
     encode_out_release(&out);
+    /* The decode ran during the encode: a recompression of damaged data
+     * does not stand in for the original (loaderr.h). */
+    if (s->mode == MODE_RECOMPRESS)
+        rc = loaderr_fail_damaged(s, res, rows ? NULL : vips_error_buffer(),
+                                  rc);
     if (rc == 0 && xmp)
         rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
     /* Every pixel is decoded by now: a read that failed on the way fails
@@ -489,6 +496,9 @@ img_process(const struct settings *s, const struct task *t,
             inplace_process(s, t, &in, res);
         else if (s->fd_flavors)
             fdthumb_process(s, t, &in, res);
+        else if (s->mode == MODE_RECOMPRESS &&
+                 tail_jpeg_keep_whole(&in, res) != 0)
+            ;                   /* a recompression would drop data */
         else
             img_run(s, t, &in, decode_choose(s, &in), res);
         input_close(&in);

@@ -28,10 +28,12 @@
 #include "encode.h"
 #include "fault.h"
 #include "inplace.h"
-#include "mpf.h"
+#include "loaderr.h"
 #include "xmpext.h"
 #include "orient.h"
+#include "mpf.h"
 #include "outfile.h"
+#include "tail.h"
 #include "vipsmsg.h"
 
 /*
@@ -56,8 +58,10 @@ recompress(const struct settings *s, const struct input *in,
         goto out;
     }
     encode_params_init(&p, s, &d);
-    /* Decoding happens here, lazily: a damaged original fails now. */
+    /* Decoding happens here, lazily: a damaged original fails now, also
+     * on damage libjpeg only warns about (loaderr.h). */
     rc = encode_vips(&p, d.ctx, img, out, res);
+    rc = loaderr_fail_damaged(s, res, vips_error_buffer(), rc);
 out:
     decoded_release(&d);
     return rc;
@@ -140,6 +144,8 @@ leave_alone_early(const struct settings *s, const struct input *in,
                          img_format_str(in->fmt));
         return 1;
     }
+    /* An MPF index in the first bytes: said before any other reason, at
+     * no cost (the walk of tail.h finds one anywhere). */
     if (mpf_image_count(in->head, in->head_len) != 0 &&
         mpf_image_count(in->head, in->head_len) != 1) {
         task_result_skip(res, ERR_MULTI_PICTURE, "left alone: the file holds "
@@ -169,6 +175,11 @@ leave_alone_early(const struct settings *s, const struct input *in,
                          "anyway)", q, s->quality);
         return 1;
     }
+    /* Anything beyond the primary image (tail.h) would be lost.  After
+     * the quality check, which needs no more than the header: a second
+     * run over a library reads no file whole. */
+    if (tail_jpeg_keep_whole(in, res) != 0)
+        return 1;
     return 0;
 }
 

@@ -10,7 +10,13 @@
  *     would be replaced, not its target)
  *   - estimated quality <= target        -> skipped, already-compressed
  *     (unless force; this is what makes a second run change nothing)
- *   - decode fails (strict by default)   -> failed, original untouched
+ *   - more than the primary image: MPF images, a motion photo, a
+ *     trailer after EOI (tail.h)         -> skipped, multi-picture,
+ *     motion-photo or has-trailer
+ *   - decode fails (strict by default)   -> failed, original untouched;
+ *     under a strict fail_on also image data that stops before EOI
+ *     (truncated) and data libjpeg only warns is corrupt (corrupt-data,
+ *     loaderr.h)
  *   - result not min_saving % smaller    -> skipped, no-gain
  *   - dry_run                            -> skipped, dry-run (out_bytes set)
  *   - the input changed meanwhile        -> skipped, input-changed

@@ -10,6 +10,8 @@
 
 #include "dirwalk.h"
 #include "input.h"
+#include "jpeghead.h"
+#include "tail.h"
 
 static unsigned char head_buf[INPUT_HEAD_BYTES];
 
@@ -241,8 +243,11 @@ check_declared_size(const struct settings *s, struct input *in,
 {
     int w, h;
 
+    /* A frame header past the head: walked to (jpeghead.h). */
     if (in->fmt == IMGF_JPEG &&
-        sniff_jpeg_info(in->head, in->head_len, &in->ji) == 0) {
+        (sniff_jpeg_info(in->head, in->head_len, &in->ji) == 0 ||
+         (in->head_len == INPUT_HEAD_BYTES &&
+          jpeghead_read(in->fd, in->size, &in->ji) == 0))) {
         in->have_ji = 1;
         return input_too_large(s, in->ji.width, in->ji.height, res) ? -1 : 0;
     }
@@ -278,6 +283,8 @@ input_open(const struct settings *s, const struct task *t, struct input *in,
     }
     if (check_declared_size(s, in, res) < 0)
         goto fail;
+    in->data_end = in->fmt == IMGF_JPEG ? tail_data_end(in->fd, in->size)
+                                        : in->size;
     return 0;
 fail:
     input_close(in);

@@ -21,8 +21,10 @@
  * name in.name) so that in-place replacement works in the very directory
  * the file was read from (inplace.h).  input_open() then reads the
  * first INPUT_HEAD_BYTES, sniffs the format from them (the bytes decide,
- * not the name), parses a JPEG's header, and refuses an image whose
- * declared size is over s->max_pixels before any pixel is decoded.  The
+ * not the name), parses a JPEG's header (walking to a frame header past
+ * the head: jpeghead.h), and refuses an image whose
+ * declared size is over s->max_pixels before any pixel is decoded, and
+ * finds where a JPEG's real data ends (in.data_end).  The
  * detail of a failure is in @res (class and message); res->in_bytes is set
  * once the file is open.  in.head points into a buffer of the worker
  * process that the next input_open() reuses.
@@ -47,6 +49,9 @@ struct input {
     int dirfd;                  /* the directory it was opened in; -1 */
     const char *name;           /* its name there (points into t->path) */
     int64_t size;               /* bytes, from fstat */
+    int64_t data_end;           /* a JPEG's real data ends here, before a
+                                   zero tail or a final hole (tail.h);
+                                   size for other formats */
     const unsigned char *head;  /* the first head_len bytes, or NULL */
     size_t head_len;
     enum img_format fmt;

@@ -4,9 +4,9 @@
  * cameras a large preview, as further images after the primary one, found
  * through an APP2 "MPF" segment; re-encoding the primary image alone
  * would drop them.
- * Call sequence: n = mpf_image_count(head, len) on the first bytes of the
- * file (the markers before the first SOS; input.h's head).  Pure: no
- * allocation, no I/O.
+ * Call sequence: n = mpf_image_count(buf, len) on bytes from the start of
+ * a file (the structure walk of guard.h hands it SOI and the one APP2
+ * segment it found, wherever that was).  Pure: no allocation, no I/O.
  */
 #ifndef IMGPOOL_MPF_H
 #define IMGPOOL_MPF_H
