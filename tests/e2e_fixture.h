@@ -2,7 +2,9 @@
  * e2e_fixture.h - the temporary tree the end-to-end suites run the binary
  * in: TMP/in (inputs), TMP/out (outputs), TMP/report.jsonl.  Included by
  * test_e2e.c and test_e2e_tree.c, each with its own TestSuite(..., .init =
- * e2e_setup, .fini = e2e_teardown).
+ * e2e_setup, .fini = e2e_teardown), and a "*_fault" suite with .init =
+ * e2e_fault_setup for the tests that need fault injection (CTest runs
+ * those apart, tests/CMakeLists.txt).
  */
 #ifndef IMGPOOL_E2E_FIXTURE_H
 #define IMGPOOL_E2E_FIXTURE_H
@@ -31,6 +33,16 @@ e2e_teardown(void)
     free(in);
     free(out);
     free(rep);
+}
+
+/* Setup of the suites whose tests make workers misbehave (IMGPOOL_FAULT):
+ * those tests are skipped, saying why, in a build without fault injection.
+ * The tree is made first so that e2e_teardown() holds either way. */
+static inline void
+e2e_fault_setup(void)
+{
+    e2e_setup();
+    th_need_fault_injection();
 }
 
 /* Copy testdata/@name to in/@as. */

@@ -857,6 +857,95 @@ th_wait_exit(pid_t pid, int max_ms)
 }
 
 void
+th_wait_for_file(const char *path, int max_ms)
+{
+    for (int waited = 0; access(path, F_OK) != 0; waited += 5) {
+        cr_assert_lt(waited, max_ms, "'%s' never appeared", path);
+        usleep(5000);
+    }
+}
+
+void
+th_need_fault_injection(void)
+{
+#ifndef IMGPOOL_FAULT_INJECTION
+    cr_skip_test("built without fault injection (IMGPOOL_FAULT_INJECTION "
+                 "is off in Release builds)");
+#endif
+}
+
+char *
+th_fault_arm(const char *parent, const char *kind, const char *glob)
+{
+    char *dir = join(parent, "fault");
+    char *fault = xmalloc(strlen(kind) + strlen(glob) + 2);
+
+    sprintf(fault, "%s:%s", kind, glob);
+    th_rmrf(dir);
+    th_mkdirs(dir);
+    setenv("IMGPOOL_FAULT", fault, 1);
+    setenv("IMGPOOL_FAULT_DIR", dir, 1);
+    free(fault);
+    return dir;
+}
+
+void
+th_fault_disarm(void)
+{
+    unsetenv("IMGPOOL_FAULT");
+    unsetenv("IMGPOOL_FAULT_DIR");
+}
+
+/* Complete "PID\n" lines of @text into @pids (at most @max); how many. */
+static int
+parse_pids(const char *text, pid_t *pids, int max)
+{
+    const char *p = text;
+    char *end;
+    int n = 0;
+
+    while (n < max) {
+        long v = strtol(p, &end, 10);
+        if (end == p || *end != '\n')
+            break;
+        pids[n++] = (pid_t)v;
+        p = end + 1;
+    }
+    return n;
+}
+
+void
+th_fault_reached(const char *dir, int n, pid_t *pids, int max_ms)
+{
+    char *reached = join(dir, "reached");
+    int waited = 0, got = 0;
+
+    for (;;) {
+        if (access(reached, F_OK) == 0) {
+            char *text = th_read_file(reached, NULL);
+            got = parse_pids(text, pids, n);
+            free(text);
+            if (got == n)
+                break;
+        }
+        cr_assert_lt(waited, max_ms, "%d of %d workers reached the fault "
+                     "point in %s", got, n, dir);
+        usleep(5000);
+        waited += 5;
+    }
+    free(reached);
+}
+
+void
+th_fault_release(const char *dir)
+{
+    char *go = join(dir, "go");
+
+    th_write_file(go, "", 0);
+    free(go);
+}
+
+void
 th_fill_file(const char *path, size_t size, int c)
 {
     char *buf = malloc(size ? size : 1);

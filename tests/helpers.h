@@ -91,6 +91,29 @@ pid_t th_spawn(const char *const *args);
  * signal. */
 int th_wait_exit(pid_t pid, int max_ms);
 
+/* Wait (at most @max_ms, failing the test then) until @path exists. */
+void th_wait_for_file(const char *path, int max_ms);
+
+/*
+ * The fault-injection handshake of src/worker/fault.h, for the tests that
+ * need a worker to misbehave or to stop at a known moment:
+ *   th_need_fault_injection();      // skips unless the build has faults
+ *   dir = th_fault_arm(tmp, "wait-open", "hang.jpg");
+ *   pid = th_spawn(args);           // inherits IMGPOOL_FAULT(_DIR)
+ *   th_fault_disarm();
+ *   th_fault_reached(dir, 1, pids, 60000);  // a worker is stopped there
+ *   ...act...;  th_fault_release(dir);      // it carries on
+ * th_fault_arm() makes @parent/fault afresh and sets IMGPOOL_FAULT to
+ * "@kind:@glob" and IMGPOOL_FAULT_DIR to that directory (returned; caller
+ * frees).  th_fault_reached() waits (failing the test after @max_ms) until
+ * @n workers have stopped at the point and stores their pids in @pids.
+ */
+void th_need_fault_injection(void);
+char *th_fault_arm(const char *parent, const char *kind, const char *glob);
+void th_fault_disarm(void);
+void th_fault_reached(const char *dir, int n, pid_t *pids, int max_ms);
+void th_fault_release(const char *dir);
+
 /* A file of @size bytes, each @c. */
 void th_fill_file(const char *path, size_t size, int c);
 /* Set atime and mtime of @path (not following a symlink). */
