@@ -5,8 +5,8 @@
  *
  * flock(2) locks conflict between open file descriptions, so the second
  * party is always a forked child that opens the file itself; it reports
- * back over a pipe and leaves with _exit().  The child waits on a clock of
- * this file's own (below), so the waiting tests need no wall time.
+ * back over a pipe and leaves with _exit().  The child waits on a clock the
+ * test moves (fakeclock.h), so the waiting tests need no wall time.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,13 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
+#include "fakeclock.h"
 #include "helpers.h"
 #include "lock.h"
 
@@ -50,51 +50,6 @@ teardown(void)
 
 TestSuite(lock, .init = setup, .fini = teardown, .timeout = 30);
 
-/*
- * The child's clock.  lock_acquire() reads the time with clock_gettime()
- * (util_now_us()) and waits between attempts with nanosleep(); this file
- * defines both, and they pass through to the kernel except in a child
- * that sets fake_clock.  There time moves only by the sleeps lock_acquire()
- * asks for, so the tests assert on how long it waited in that time and on
- * each sleep it took, never on the wall clock.  With @first_sleep_fds set,
- * the first sleep is also a handshake: it tells the parent that an attempt
- * has failed and waits until the parent answers.
- */
-static int fake_clock;
-static int64_t fake_now_ns;
-static int fake_sleeps;
-static int64_t fake_longest_ns;
-static int first_sleep_fds[2] = { -1, -1 };   /* write "waiting", read "go" */
-
-int
-clock_gettime(clockid_t clk, struct timespec *ts)
-{
-    if (!fake_clock || clk != CLOCK_MONOTONIC)
-        return (int)syscall(SYS_clock_gettime, clk, ts);
-    ts->tv_sec = (time_t)(fake_now_ns / 1000000000);
-    ts->tv_nsec = (long)(fake_now_ns % 1000000000);
-    return 0;
-}
-
-int
-nanosleep(const struct timespec *req, struct timespec *rem)
-{
-    int64_t ns = (int64_t)req->tv_sec * 1000000000 + req->tv_nsec;
-    char c = 'w';
-
-    if (!fake_clock)
-        return (int)syscall(SYS_nanosleep, req, rem);
-    if (fake_sleeps == 0 && first_sleep_fds[0] >= 0 &&
-        (write(first_sleep_fds[0], &c, 1) != 1 ||
-         read(first_sleep_fds[1], &c, 1) != 1))
-        _exit(2);
-    fake_sleeps++;
-    if (ns > fake_longest_ns)
-        fake_longest_ns = ns;
-    fake_now_ns += ns;
-    return 0;
-}
-
 /* What a child's attempt came to. */
 struct attempt {
     int result;          /* enum lock_result */
@@ -111,14 +66,12 @@ attempt_on_fake_clock(double wait_s, struct attempt *r)
     struct run_lock lk;
 
     memset(r, 0, sizeof(*r));
-    fake_now_ns = (int64_t)1000 * 1000000000;
-    fake_clock = 1;
+    th_clock_freeze();
     r->result = (int)lock_acquire(&lk, lock_path, wait_s, r->holder,
                                   sizeof(r->holder));
-    fake_clock = 0;
-    r->sleeps = fake_sleeps;
-    r->waited_us = (fake_now_ns - (int64_t)1000 * 1000000000) / 1000;
-    r->longest_us = fake_longest_ns / 1000;
+    r->sleeps = th_clock_sleeps();
+    r->waited_us = th_clock_elapsed_us();
+    r->longest_us = th_clock_longest_sleep_us();
     lock_release(&lk);
 }
 
@@ -216,8 +169,7 @@ Test(lock, waiter_gets_it_when_released)
     if (pid == 0) {
         struct attempt r;
 
-        first_sleep_fds[0] = waiting[1];
-        first_sleep_fds[1] = go[0];
+        th_clock_on_first_sleep(waiting[1], go[0]);
         attempt_on_fake_clock(10, &r);
         _exit(write(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
     }
