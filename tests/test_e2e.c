@@ -25,21 +25,6 @@ TestSuite(e2e, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 TestSuite(e2e_fault, .init = e2e_fault_setup, .fini = e2e_teardown,
           .timeout = 120);
 
-static void
-assert_output_jpeg(const char *rel, int longest)
-{
-    struct th_image img;
-    char *p = th_path(out, rel);
-
-    cr_assert_eq(th_decode_jpeg(p, &img), 0, "no valid JPEG at %s", p);
-    cr_assert_eq(img.file_channels, 3);
-    cr_assert_eq(img.w > img.h ? img.w : img.h, longest, "%s is %dx%d", rel,
-                 img.w, img.h);
-    cr_assert_eq(th_jpeg_quality(p), 90);
-    th_image_release(&img);
-    free(p);
-}
-
 Test(e2e, help_and_version_go_to_stdout_and_exit_0)
 {
     struct th_run r;

@@ -20,26 +20,6 @@ TestSuite(tree, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 TestSuite(tree_fault, .init = e2e_fault_setup, .fini = e2e_teardown,
           .timeout = 120);
 
-/* out/@rel is a thumbnail whose longer side is @longest. */
-static void
-assert_output_jpeg(const char *rel, int longest)
-{
-    char *p = th_path(out, rel);
-
-    th_assert_thumbnail(p, longest);
-    free(p);
-}
-
-static json_t *
-run_and_read(const char *const *args, int want)
-{
-    struct th_run r;
-    th_run(&r, args);
-    cr_assert_eq(r.status, want, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-    return th_read_jsonl(rep);
-}
-
 Test(tree, second_run_skips_unchanged_files_and_redoes_changed_ones)
 {
     const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
