@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,6 +35,34 @@ struct fake {
     struct task_result res[MAXT];
 };
 
+/*
+ * Wait until process @pid has taken delivery of the @sig sent to it (its
+ * handler has run or is running), so that the next one is counted apart
+ * rather than merged with it: the bit of @sig leaves the process's pending
+ * set, ShdPnd in /proc/PID/status.  Gives up after about 10 s.
+ */
+static void
+wait_delivered(pid_t pid, int sig)
+{
+    char path[64], line[128];
+    unsigned long long pending;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    for (int i = 0; i < 10000; i++) {
+        FILE *f = fopen(path, "r");
+
+        pending = 0;
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "ShdPnd: %llx", &pending) == 1)
+                break;
+        if (f)
+            fclose(f);
+        if (!f || !(pending & (1ULL << (sig - 1))))
+            return;
+        usleep(1000);
+    }
+}
+
 static int
 fake_init(void *data)
 {
@@ -55,7 +84,7 @@ fake_work(void *data, uint32_t id, struct task_result *res)
     if ((int)id == f->hang_id) {
         for (int i = 0; i < f->hang_signals; i++) {
             kill(getppid(), SIGINT);
-            usleep(20000);
+            wait_delivered(getppid(), SIGINT);
         }
         for (;;)
             pause();
