@@ -1,20 +1,38 @@
 #!/bin/sh
-# check-deb.sh BUILD_DIR - the .deb that `cpack -G DEB` makes from the
-# build: its contents (the binary, the man page, the bash completion and
-# nothing else) and its Depends field (the Debian 12 runtime libraries).
-# As root it also installs the package with apt-get, runs
-# `imgpool --version` and removes it again (skipped when not root, or when
-# an imgpool is already installed there).  Exit 77 means skipped.
+# check-deb.sh [--release SOURCE_DIR] BUILD_DIR - the .deb that
+# `cpack -G DEB` makes from a Release build: its contents (the binary, the
+# man page, the bash completion and nothing else), its Depends field (the
+# Debian 12 runtime libraries), and a binary without the test-only fault
+# injection (no "IMGPOOL_FAULT" in `strings`).  With --release, BUILD_DIR
+# is first configured from SOURCE_DIR as the README says
+# (-DCMAKE_BUILD_TYPE=Release, without the tests) and built; CTest does
+# that in a directory of its build tree.  As root it also installs the
+# package with apt-get, runs `imgpool --version` and removes it again
+# (skipped when not root, or when an imgpool is already installed there).
+# Exit 77 means skipped.
 set -eu
 
-build=${1:?usage: check-deb.sh BUILD_DIR}
+usage="usage: check-deb.sh [--release SOURCE_DIR] BUILD_DIR"
 fail() { echo "check-deb: FAIL: $*" >&2; exit 1; }
+src=
+if [ "${1:-}" = --release ]; then
+    src=${2:?$usage}
+    shift 2
+fi
+build=${1:?$usage}
 command -v cpack >/dev/null || { echo "SKIP: no cpack"; exit 77; }
 command -v dpkg-deb >/dev/null || { echo "SKIP: no dpkg-deb"; exit 77; }
+command -v strings >/dev/null || { echo "SKIP: no strings (binutils)"; exit 77; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
+if [ -n "$src" ]; then
+    { cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+          -DIMGPOOL_TESTS=OFF && cmake --build "$build"; } \
+        >"$tmp/build.log" 2>&1 ||
+        fail "Release build: $(tail -20 "$tmp/build.log")"
+fi
 (cd "$build" && cpack -G DEB -B "$tmp" >"$tmp/cpack.log" 2>&1) ||
     fail "cpack -G DEB: $(cat "$tmp/cpack.log")"
 set -- "$tmp"/imgpool_*.deb
@@ -30,6 +48,16 @@ want=$(printf '%s\n' ./usr/bin/imgpool \
 $files
 want:
 $want"
+
+# The packaged binary has no fault injection: nothing in it reads
+# IMGPOOL_FAULT (src/worker/fault.h).
+dpkg-deb -x "$deb" "$tmp/root"
+[ -x "$tmp/root/usr/bin/imgpool" ] || fail "no usr/bin/imgpool to inspect"
+if strings -a "$tmp/root/usr/bin/imgpool" | grep -q IMGPOOL_FAULT; then
+    fail "the packaged binary contains IMGPOOL_FAULT (fault injection): \
+make the .deb from a -DCMAKE_BUILD_TYPE=Release build"
+fi
+rm -rf "$tmp/root"
 
 # Dependencies: every library the binary links, by its Debian 12 package.
 depends=$(dpkg-deb -f "$deb" Depends)

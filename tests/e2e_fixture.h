@@ -1,12 +1,17 @@
 /*
  * e2e_fixture.h - the temporary tree the end-to-end suites run the binary
- * in: TMP/in (inputs), TMP/out (outputs), TMP/report.jsonl.  Included by
+ * in: TMP/in (inputs), TMP/out (outputs), TMP/report.jsonl, and the steps
+ * they share over it (inputs from testdata/, run and read the report,
+ * check an output thumbnail).  Included by
  * test_e2e.c and test_e2e_tree.c, each with its own TestSuite(..., .init =
- * e2e_setup, .fini = e2e_teardown).
+ * e2e_setup, .fini = e2e_teardown), and a "*_fault" suite with .init =
+ * e2e_fault_setup for the tests that need fault injection (CTest runs
+ * those apart, tests/CMakeLists.txt).
  */
 #ifndef IMGPOOL_E2E_FIXTURE_H
 #define IMGPOOL_E2E_FIXTURE_H
 
+#include <criterion/criterion.h>
 #include <stdlib.h>
 
 #include "helpers.h"
@@ -31,6 +36,39 @@ e2e_teardown(void)
     free(in);
     free(out);
     free(rep);
+}
+
+/* Setup of the suites whose tests make workers misbehave (IMGPOOL_FAULT):
+ * those tests are skipped, saying why, in a build without fault injection.
+ * The tree is made first so that e2e_teardown() holds either way. */
+static inline void
+e2e_fault_setup(void)
+{
+    e2e_setup();
+    th_need_fault_injection();
+}
+
+/* out/@rel is a thumbnail whose longer side is @longest. */
+static inline void
+assert_output_jpeg(const char *rel, int longest)
+{
+    char *p = th_path(out, rel);
+
+    th_assert_thumbnail(p, longest);
+    free(p);
+}
+
+/* Run the binary with @args, assert its exit code @want, and read the
+ * report (rep; caller json_decref's it). */
+static inline json_t *
+run_and_read(const char *const *args, int want)
+{
+    struct th_run r;
+
+    th_run(&r, args);
+    cr_assert_eq(r.status, want, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    return th_read_jsonl(rep);
 }
 
 /* Copy testdata/@name to in/@as. */

@@ -26,15 +26,8 @@
 #include "helpers.h"
 #include "settings.h"
 
-/* 1 when the command @tool is on PATH. */
-static inline int
-fh_have(const char *tool)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
-    return system(cmd) == 0;
-}
+/* 1 when the command @tool is on PATH (helpers.h). */
+#define fh_have(tool) th_have_tool(tool)
 
 /* The independent decoder for @f, or NULL for JPEG and PNG (in-process). */
 static inline const char *

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -857,6 +858,95 @@ th_wait_exit(pid_t pid, int max_ms)
 }
 
 void
+th_wait_for_file(const char *path, int max_ms)
+{
+    for (int waited = 0; access(path, F_OK) != 0; waited += 5) {
+        cr_assert_lt(waited, max_ms, "'%s' never appeared", path);
+        usleep(5000);
+    }
+}
+
+void
+th_need_fault_injection(void)
+{
+#ifndef IMGPOOL_FAULT_INJECTION
+    cr_skip_test("built without fault injection (IMGPOOL_FAULT_INJECTION "
+                 "is off in Release builds)");
+#endif
+}
+
+char *
+th_fault_arm(const char *parent, const char *kind, const char *glob)
+{
+    char *dir = join(parent, "fault");
+    char *fault = xmalloc(strlen(kind) + strlen(glob) + 2);
+
+    sprintf(fault, "%s:%s", kind, glob);
+    th_rmrf(dir);
+    th_mkdirs(dir);
+    setenv("IMGPOOL_FAULT", fault, 1);
+    setenv("IMGPOOL_FAULT_DIR", dir, 1);
+    free(fault);
+    return dir;
+}
+
+void
+th_fault_disarm(void)
+{
+    unsetenv("IMGPOOL_FAULT");
+    unsetenv("IMGPOOL_FAULT_DIR");
+}
+
+/* Complete "PID\n" lines of @text into @pids (at most @max); how many. */
+static int
+parse_pids(const char *text, pid_t *pids, int max)
+{
+    const char *p = text;
+    char *end;
+    int n = 0;
+
+    while (n < max) {
+        long v = strtol(p, &end, 10);
+        if (end == p || *end != '\n')
+            break;
+        pids[n++] = (pid_t)v;
+        p = end + 1;
+    }
+    return n;
+}
+
+void
+th_fault_reached(const char *dir, int n, pid_t *pids, int max_ms)
+{
+    char *reached = join(dir, "reached");
+    int waited = 0, got = 0;
+
+    for (;;) {
+        if (access(reached, F_OK) == 0) {
+            char *text = th_read_file(reached, NULL);
+            got = parse_pids(text, pids, n);
+            free(text);
+            if (got == n)
+                break;
+        }
+        cr_assert_lt(waited, max_ms, "%d of %d workers reached the fault "
+                     "point in %s", got, n, dir);
+        usleep(5000);
+        waited += 5;
+    }
+    free(reached);
+}
+
+void
+th_fault_release(const char *dir)
+{
+    char *go = join(dir, "go");
+
+    th_write_file(go, "", 0);
+    free(go);
+}
+
+void
 th_fill_file(const char *path, size_t size, int c)
 {
     char *buf = malloc(size ? size : 1);
@@ -931,4 +1021,217 @@ th_cli_parse(struct cli_opts *o, const char *const *args)
     argv[argc] = NULL;
     cli_opts_init(o);
     return cli_parse(o, argc, argv);
+}
+
+/* ------------------------------------------------------------------ */
+/* Small utilities shared by the suites                               */
+/* ------------------------------------------------------------------ */
+
+char *
+th_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0, "out of memory");
+    return s;
+}
+
+void
+th_lstat(const char *path, struct stat *st)
+{
+    cr_assert(lstat(path, st) == 0, "cannot stat '%s': %s", path,
+              strerror(errno));
+}
+
+double
+th_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void
+th_sleep_ms(double ms)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void
+flist_add(struct th_flist *l, const char *rel)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->rel = realloc(l->rel, l->cap * sizeof(*l->rel));
+        cr_assert(l->rel != NULL, "out of memory");
+    }
+    l->rel[l->n++] = xstrdup(rel);
+}
+
+static void
+flist_walk(struct th_flist *l, const char *root, const char *rel)
+{
+    char *dir = rel[0] ? join(root, rel) : xstrdup(root);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    cr_assert(d != NULL, "cannot open '%s': %s", dir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        char *child, *full;
+
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        child = rel[0] ? join(rel, e->d_name) : xstrdup(e->d_name);
+        full = join(root, child);
+        th_lstat(full, &st);
+        if (S_ISDIR(st.st_mode))
+            flist_walk(l, root, child);
+        else {
+            cr_assert(S_ISREG(st.st_mode), "'%s' is not a regular file",
+                      full);
+            flist_add(l, child);
+        }
+        free(child);
+        free(full);
+    }
+    closedir(d);
+    free(dir);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+th_flist_of(struct th_flist *l, const char *root)
+{
+    memset(l, 0, sizeof(*l));
+    flist_walk(l, root, "");
+    if (l->n > 1)
+        qsort(l->rel, l->n, sizeof(*l->rel), cmp_str);
+}
+
+void
+th_flist_release(struct th_flist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->rel[i]);
+    free(l->rel);
+    memset(l, 0, sizeof(*l));
+}
+
+void
+th_copy_tree(const char *src, const char *dst)
+{
+    struct th_flist l;
+
+    th_flist_of(&l, src);
+    th_mkdirs(dst);
+    for (size_t i = 0; i < l.n; i++) {
+        char *s = join(src, l.rel[i]);
+        char *d = th_path(dst, l.rel[i]);
+        th_copy_file(s, d);
+        free(s);
+        free(d);
+    }
+    th_flist_release(&l);
+}
+
+/* Read all of @fd into a malloc'ed, NUL-terminated buffer. */
+static char *
+read_all_fd(int fd)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = xmalloc(cap);
+
+    for (;;) {
+        ssize_t k;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert(buf != NULL, "out of memory");
+        }
+        k = read(fd, buf + len, cap - len - 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+int
+th_run_tool(const char *const *argv, char **out)
+{
+    int p[2], st;
+    pid_t pid;
+    char *buf;
+
+    cr_assert(pipe(p) == 0, "cannot set up %s", argv[0]);
+    fflush(NULL);
+    pid = fork();
+    cr_assert(pid >= 0, "cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(p[1], 1) < 0 ||
+            dup2(nul, 2) < 0)
+            _exit(127);
+        close(p[0]);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    buf = read_all_fd(p[0]);
+    close(p[0]);
+    while (waitpid(pid, &st, 0) < 0)
+        cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int
+th_have_tool(const char *tool)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof(cmd), "command -v '%s' >/dev/null 2>&1", tool);
+    return system(cmd) == 0;
+}
+
+json_t *
+th_record(json_t *arr, const char *suffix)
+{
+    json_t *rec = th_find_record(arr, suffix);
+
+    cr_assert(rec != NULL, "no record for '%s'", suffix);
+    return rec;
+}
+
+const char *
+th_record_class(json_t *rec)
+{
+    const char *status = th_json_str(rec, "status");
+
+    if (status && strcmp(status, "failed") == 0)
+        return th_json_str(json_object_get(rec, "error"), "class");
+    return th_json_str(rec, "reason");
 }

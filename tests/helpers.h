@@ -10,6 +10,7 @@
 #define IMGPOOL_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -91,6 +92,29 @@ pid_t th_spawn(const char *const *args);
  * signal. */
 int th_wait_exit(pid_t pid, int max_ms);
 
+/* Wait (at most @max_ms, failing the test then) until @path exists. */
+void th_wait_for_file(const char *path, int max_ms);
+
+/*
+ * The fault-injection handshake of src/worker/fault.h, for the tests that
+ * need a worker to misbehave or to stop at a known moment:
+ *   th_need_fault_injection();      // skips unless the build has faults
+ *   dir = th_fault_arm(tmp, "wait-open", "hang.jpg");
+ *   pid = th_spawn(args);           // inherits IMGPOOL_FAULT(_DIR)
+ *   th_fault_disarm();
+ *   th_fault_reached(dir, 1, pids, 60000);  // a worker is stopped there
+ *   ...act...;  th_fault_release(dir);      // it carries on
+ * th_fault_arm() makes @parent/fault afresh and sets IMGPOOL_FAULT to
+ * "@kind:@glob" and IMGPOOL_FAULT_DIR to that directory (returned; caller
+ * frees).  th_fault_reached() waits (failing the test after @max_ms) until
+ * @n workers have stopped at the point and stores their pids in @pids.
+ */
+void th_need_fault_injection(void);
+char *th_fault_arm(const char *parent, const char *kind, const char *glob);
+void th_fault_disarm(void);
+void th_fault_reached(const char *dir, int n, pid_t *pids, int max_ms);
+void th_fault_release(const char *dir);
+
 /* A file of @size bytes, each @c. */
 void th_fill_file(const char *path, size_t size, int c);
 /* Set atime and mtime of @path (not following a symlink). */
@@ -114,6 +138,39 @@ const char *th_corpus_dir(void);
  * chattr -i failed. */
 int th_make_unwritable(const char *path);
 int th_undo_unwritable(const char *path);
+
+/* asprintf() that ends the test when out of memory. */
+char *th_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* lstat() of @path into @st; ends the test when it fails. */
+void th_lstat(const char *path, struct stat *st);
+/* The monotonic clock in milliseconds, and a sleep that resumes after a
+ * signal (for tests that act at chosen moments, not to wait for events). */
+double th_now_ms(void);
+void th_sleep_ms(double ms);
+
+/* Every regular file below a root, as sorted relative paths; any other
+ * file type there fails the test. */
+struct th_flist {
+    char **rel;
+    size_t n, cap;
+};
+void th_flist_of(struct th_flist *l, const char *root);
+void th_flist_release(struct th_flist *l);
+/* cp -r @src @dst for a tree of regular files. */
+void th_copy_tree(const char *src, const char *dst);
+
+/* Run an external tool (argv[0] looked up on PATH), stdout captured into
+ * *out (malloc'ed; @out may be NULL), stdin and stderr /dev/null.  Its exit
+ * status, 127 when it could not be started. */
+int th_run_tool(const char *const *argv, char **out);
+/* 1 when the command @tool is on PATH. */
+int th_have_tool(const char *tool);
+
+/* The record of @arr whose path ends with @suffix; fails the test when
+ * there is none. */
+json_t *th_record(json_t *arr, const char *suffix);
+/* The class of a skipped (its reason) or failed (error.class) record. */
+const char *th_record_class(json_t *rec);
 
 /* cli_parse() on "imgpool" followed by @args (NULL-terminated). */
 enum cli_result th_cli_parse(struct cli_opts *o, const char *const *args);

@@ -53,42 +53,25 @@ rng_next(uint64_t *s)
     return *s * 2685821657736338717ULL;
 }
 
-static inline double
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static inline void
-sleep_ms(double ms)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)(ms / 1000);
-    ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static inline char *
-xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static inline char *
-xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-    int n;
-
-    va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    cr_assert(n >= 0, "out of memory");
-    return s;
-}
+/*
+ * The short names these suites use for the shared helpers (helpers.h),
+ * which are compiled once into the test helper library.
+ */
+#define now_ms() th_now_ms()
+#define sleep_ms(ms) th_sleep_ms(ms)
+#define xasprintf(...) th_asprintf(__VA_ARGS__)
+#define stat_or_die(path, st) th_lstat(path, st)
+#define set_mtime(path, sec, nsec) th_set_mtime(path, sec, nsec)
+#define flist th_flist
+#define flist_of(l, root) th_flist_of(l, root)
+#define flist_release(l) th_flist_release(l)
+#define copy_tree(src, dst) th_copy_tree(src, dst)
+#define run_tool(argv, out) th_run_tool(argv, out)
+#define str_of(obj, key) th_json_str(obj, key)
+#define int_of(obj, key) th_json_int(obj, key)
+#define record(arr, suffix) th_record(arr, suffix)
+#define class_of(rec) th_record_class(rec)
+#define summary_of(arr) th_summary(arr)
 
 static inline int
 is_tmp_name(const char *path)
@@ -97,99 +80,6 @@ is_tmp_name(const char *path)
 
     base = base ? base + 1 : path;
     return strncmp(base, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0;
-}
-
-static inline void
-stat_or_die(const char *path, struct stat *st)
-{
-    cr_assert(lstat(path, st) == 0, "cannot stat '%s': %s", path,
-              strerror(errno));
-}
-
-static inline void
-set_mtime(const char *path, time_t sec, long nsec)
-{
-    struct timespec ts[2] = { { sec, nsec }, { sec, nsec } };
-
-    cr_assert(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0,
-              "cannot set the times of '%s': %s", path, strerror(errno));
-}
-
-/* ---- file lists ---- */
-
-struct flist {
-    char **rel;     /* sorted paths below the root */
-    size_t n, cap;
-};
-
-static inline void
-flist_add(struct flist *l, const char *rel)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 64;
-        l->rel = realloc(l->rel, l->cap * sizeof(*l->rel));
-        cr_assert(l->rel != NULL, "out of memory");
-    }
-    l->rel[l->n] = strdup(rel);
-    cr_assert(l->rel[l->n] != NULL, "out of memory");
-    l->n++;
-}
-
-static inline void
-flist_walk(struct flist *l, const char *root, const char *rel)
-{
-    char *dir = rel[0] ? xasprintf("%s/%s", root, rel) : strdup(root);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    cr_assert(d != NULL, "cannot open '%s': %s", dir, strerror(errno));
-    while ((e = readdir(d)) != NULL) {
-        struct stat st;
-        char *child, *full;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        child = rel[0] ? xasprintf("%s/%s", rel, e->d_name)
-                       : strdup(e->d_name);
-        full = xasprintf("%s/%s", root, child);
-        stat_or_die(full, &st);
-        if (S_ISDIR(st.st_mode))
-            flist_walk(l, root, child);
-        else {
-            cr_assert(S_ISREG(st.st_mode), "'%s' is not a regular file",
-                      full);
-            flist_add(l, child);
-        }
-        free(child);
-        free(full);
-    }
-    closedir(d);
-    free(dir);
-}
-
-static inline int
-cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every regular file below @root (relative, sorted). */
-static inline void
-flist_of(struct flist *l, const char *root)
-{
-    memset(l, 0, sizeof(*l));
-    flist_walk(l, root, "");
-    if (l->n > 1)
-        qsort(l->rel, l->n, sizeof(*l->rel), cmp_str);
-}
-
-static inline void
-flist_release(struct flist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->rel[i]);
-    free(l->rel);
-    memset(l, 0, sizeof(*l));
 }
 
 static inline size_t
@@ -203,24 +93,6 @@ count_tmp_files(const char *root)
         n += is_tmp_name(l.rel[i]);
     flist_release(&l);
     return n;
-}
-
-/* cp -r @src @dst for a tree of regular files. */
-static inline void
-copy_tree(const char *src, const char *dst)
-{
-    struct flist l;
-
-    flist_of(&l, src);
-    th_mkdirs(dst);
-    for (size_t i = 0; i < l.n; i++) {
-        char *s = xasprintf("%s/%s", src, l.rel[i]);
-        char *d = th_path(dst, l.rel[i]);
-        th_copy_file(s, d);
-        free(s);
-        free(d);
-    }
-    flist_release(&l);
 }
 
 /* ---- running imgpool and other tools ---- */
@@ -263,58 +135,6 @@ run_ip(const char *rep, json_t **arr, char **err, ...)
     return r.status;
 }
 
-/*
- * Run an external tool, stdout captured into *out (malloc'ed, may be
- * NULL), stderr discarded.  Returns its exit status, 127 if it could not
- * be started.
- */
-static inline int
-run_tool(const char *const *argv, char **out)
-{
-    int p[2], st;
-    pid_t pid;
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-
-    cr_assert(buf != NULL && pipe(p) == 0, "cannot set up %s", argv[0]);
-    fflush(NULL);
-    pid = fork();
-    cr_assert(pid >= 0, "cannot fork: %s", strerror(errno));
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0 || dup2(nul, 0) < 0 || dup2(p[1], 1) < 0 ||
-            dup2(nul, 2) < 0)
-            _exit(127);
-        close(p[0]);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    for (;;) {
-        ssize_t k;
-        if (cap - len < 2) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert(buf != NULL, "out of memory");
-        }
-        k = read(p[0], buf + len, cap - len - 1);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        len += (size_t)k;
-    }
-    buf[len] = '\0';
-    close(p[0]);
-    while (waitpid(pid, &st, 0) < 0)
-        cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
-    if (out)
-        *out = buf;
-    else
-        free(buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static inline int
 have_exiftool(void)
 {
@@ -324,38 +144,6 @@ have_exiftool(void)
 }
 
 /* ---- report records ---- */
-
-static inline const char *
-str_of(json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
-static inline long long
-int_of(json_t *obj, const char *key)
-{
-    return json_integer_value(json_object_get(obj, key));
-}
-
-static inline json_t *
-record(json_t *arr, const char *suffix)
-{
-    json_t *rec = th_find_record(arr, suffix);
-
-    cr_assert(rec != NULL, "no record for '%s'", suffix);
-    return rec;
-}
-
-/* The class of a skipped (reason) or failed (error.class) record. */
-static inline const char *
-class_of(json_t *rec)
-{
-    const char *status = str_of(rec, "status");
-
-    if (status && strcmp(status, "failed") == 0)
-        return str_of(json_object_get(rec, "error"), "class");
-    return str_of(rec, "reason");
-}
 
 static inline void
 assert_record(json_t *arr, const char *suffix, const char *status,
@@ -369,16 +157,6 @@ assert_record(json_t *arr, const char *suffix, const char *status,
     if (cls)
         cr_assert(c && strcmp(c, cls) == 0, "'%s': class %s, expected %s",
                   suffix, c ? c : "(none)", cls);
-}
-
-static inline json_t *
-summary_of(json_t *arr)
-{
-    json_t *last = json_array_get(arr, json_array_size(arr) - 1);
-
-    cr_assert(json_is_true(json_object_get(last, "summary")),
-              "the report has no summary line");
-    return last;
 }
 
 /* ------------------------------------------------------------------ */

@@ -22,21 +22,8 @@
 #include "e2e_fixture.h"
 
 TestSuite(e2e, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
-
-static void
-assert_output_jpeg(const char *rel, int longest)
-{
-    struct th_image img;
-    char *p = th_path(out, rel);
-
-    cr_assert_eq(th_decode_jpeg(p, &img), 0, "no valid JPEG at %s", p);
-    cr_assert_eq(img.file_channels, 3);
-    cr_assert_eq(img.w > img.h ? img.w : img.h, longest, "%s is %dx%d", rel,
-                 img.w, img.h);
-    cr_assert_eq(th_jpeg_quality(p), 90);
-    th_image_release(&img);
-    free(p);
-}
+TestSuite(e2e_fault, .init = e2e_fault_setup, .fini = e2e_teardown,
+          .timeout = 120);
 
 Test(e2e, help_and_version_go_to_stdout_and_exit_0)
 {
@@ -288,7 +275,7 @@ Test(e2e, odd_file_names_round_trip)
     th_run_release(&r);
 }
 
-Test(e2e, worker_crash_costs_one_file)
+Test(e2e_fault, worker_crash_costs_one_file)
 {
     struct th_run r;
     const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
@@ -348,26 +335,30 @@ make_many(int n)
     }
 }
 
-Test(e2e, external_kill_9_of_a_worker_fails_its_file)
+Test(e2e_fault, external_kill_9_of_a_worker_fails_its_file)
 {
     const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
                            "-j", "2", "--timeout", "60", NULL };
-    pid_t pid, kids[8];
-    int n = 0, code;
+    pid_t pid, kids[8], worker;
+    int n = 0, code, is_child = 0;
+    char *fault;
     json_t *arr, *rec;
 
     make_many(4);
     add_input("rgb.jpg", "hang.jpg");
-    setenv("IMGPOOL_FAULT", "hang:hang.jpg", 1);
+    fault = th_fault_arm(tmp, "wait-open", "hang.jpg");
     pid = th_spawn(args);
-    unsetenv("IMGPOOL_FAULT");
-    /* Wait until the others are done and one worker sits on hang.jpg. */
-    usleep(1500 * 1000);
+    th_fault_disarm();
+    /* The worker that took hang.jpg stops there and names itself; the
+     * other worker goes on with the rest. */
+    th_fault_reached(fault, 1, &worker, 60000);
     n = children_of(pid, kids, 8);
-    cr_assert_geq(n, 1, "no workers found");
     for (int i = 0; i < n; i++)
-        kill(kids[i], SIGKILL);
-    code = th_wait_exit(pid, 20000);
+        is_child |= kids[i] == worker;
+    cr_assert(is_child, "pid %d is not a worker of the run", (int)worker);
+    kill(worker, SIGKILL);
+    code = th_wait_exit(pid, 60000);
+    free(fault);
     cr_assert_eq(code, 1);
     arr = th_read_jsonl(rep);
     rec = th_find_record(arr, "/hang.jpg");
@@ -379,25 +370,6 @@ Test(e2e, external_kill_9_of_a_worker_fails_its_file)
     json_decref(arr);
 }
 
-/* Wait (at most @max_ms) until process @pid has a child process. */
-static void
-wait_for_children(pid_t pid, int max_ms)
-{
-    char path[64], buf[64];
-
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
-             (int)pid);
-    for (int waited = 0; waited < max_ms; waited += 20) {
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
-        if (f)
-            fclose(f);
-        if (!f || n > 0)
-            return;
-        usleep(20 * 1000);
-    }
-}
-
 static void
 interrupt_test(int signo, int want)
 {
@@ -405,21 +377,22 @@ interrupt_test(int signo, int want)
      * signal comes, every other file is still waiting, however fast. */
     const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
                            "-j", "1", "--timeout", "2", NULL };
-    pid_t pid;
+    pid_t pid, worker;
     int code;
+    char *fault;
     json_t *arr, *sum;
     size_t i, interrupted = 0;
 
     make_many(200);
-    setenv("IMGPOOL_FAULT", "hang:f000.jpg", 1);
+    fault = th_fault_arm(tmp, "wait-open", "f000.jpg");
     pid = th_spawn(args);
-    unsetenv("IMGPOOL_FAULT");
-    /* On a loaded machine the scan may take longer than any fixed delay:
-     * wait for the worker to exist, then give it time to take f000. */
-    wait_for_children(pid, 10000);
-    usleep(400 * 1000);
+    th_fault_disarm();
+    /* The worker stops on f000 and stays there (no "go") until the
+     * timeout; the signal comes while it is there. */
+    th_fault_reached(fault, 1, &worker, 60000);
     kill(pid, signo);
     code = th_wait_exit(pid, 15000);
+    free(fault);
     cr_assert_eq(code, want);
     arr = th_read_jsonl(rep);
     sum = th_summary(arr);
@@ -439,12 +412,12 @@ interrupt_test(int signo, int want)
     json_decref(arr);
 }
 
-Test(e2e, sigint_drains_and_exits_130)
+Test(e2e_fault, sigint_drains_and_exits_130)
 {
     interrupt_test(SIGINT, 130);
 }
 
-Test(e2e, sigterm_drains_and_exits_143)
+Test(e2e_fault, sigterm_drains_and_exits_143)
 {
     interrupt_test(SIGTERM, 143);
 }
@@ -504,21 +477,22 @@ Test(e2e, stale_temporary_files_of_dead_runs_are_removed)
     free(live);
 }
 
-Test(e2e, workers_die_with_a_killed_master)
+Test(e2e_fault, workers_die_with_a_killed_master)
 {
     const char *args[] = { "thumbnail", in, "-o", out, "-j", "2",
                            "--timeout", "60", NULL };
-    pid_t pid, kids[8];
-    int n, alive;
+    pid_t pid, kids[2];
+    int n = 2, alive;
+    char *fault;
 
     add_input("rgb.jpg", "hang1.jpg");
     add_input("rgb.jpg", "hang2.jpg");
-    setenv("IMGPOOL_FAULT", "hang:hang*.jpg", 1);
+    fault = th_fault_arm(tmp, "wait-open", "hang*.jpg");
     pid = th_spawn(args);
-    unsetenv("IMGPOOL_FAULT");
-    usleep(800 * 1000);
-    n = children_of(pid, kids, 8);
-    cr_assert_eq(n, 2, "expected two busy workers, found %d", n);
+    th_fault_disarm();
+    /* Both workers busy, each stopped on its file (never released). */
+    th_fault_reached(fault, 2, kids, 60000);
+    free(fault);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     for (int tries = 0; tries < 200; tries++) {
@@ -533,7 +507,7 @@ Test(e2e, workers_die_with_a_killed_master)
     cr_assert_eq(alive, 0, "orphaned workers still running");
 }
 
-Test(e2e, memory_cap_fails_one_file_as_out_of_memory)
+Test(e2e_fault, memory_cap_fails_one_file_as_out_of_memory)
 {
     struct th_run r;
     const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,

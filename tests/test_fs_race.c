@@ -9,7 +9,9 @@
  *
  * The exact moments come from the worker's stop points (src/worker/
  * fault.h): IMGPOOL_FAULT="wait-STAGE:GLOB" with IMGPOOL_FAULT_DIR makes
- * the worker create DIR/reached and wait for DIR/go.
+ * the worker create DIR/reached and wait for DIR/go (th_fault_arm() and
+ * the rest in helpers.h).  The tests that use them are in the suite
+ * fsrace_fault, skipped in a build without fault injection.
  */
 #include "inplace_fixtures.h"
 
@@ -17,7 +19,17 @@
 
 #include "outfile.h"
 
+/* Setup of the tests that stop a worker at a fault point. */
+static void
+fault_setup(void)
+{
+    setup();
+    th_need_fault_injection();
+}
+
 TestSuite(fsrace, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(fsrace_fault, .init = fault_setup, .fini = teardown,
+          .timeout = 300);
 
 /* ---- small helpers ---- */
 
@@ -41,49 +53,6 @@ solid_jpeg(const char *path, int w, int h, int r, int g, int b, int quality)
     tjFree(jpeg);
     tjDestroy(tj);
     free(px);
-}
-
-/* Wait (up to @max_ms) until @path exists. */
-static void
-wait_for(const char *path, int max_ms)
-{
-    for (int waited = 0; access(path, F_OK) != 0; waited += 5) {
-        cr_assert_lt(waited, max_ms, "'%s' never appeared", path);
-        usleep(5000);
-    }
-}
-
-/* Arm the stop point @stage for files matching @glob; returns the
- * handshake directory (caller frees). */
-static char *
-arm_fault(const char *stage, const char *glob)
-{
-    char *dir = th_path(tmp, "fault");
-    char *kind = xasprintf("wait-%s:%s", stage, glob);
-
-    th_rmrf(dir);
-    th_mkdirs(dir);
-    setenv("IMGPOOL_FAULT", kind, 1);
-    setenv("IMGPOOL_FAULT_DIR", dir, 1);
-    free(kind);
-    return dir;
-}
-
-static void
-disarm_fault(void)
-{
-    unsetenv("IMGPOOL_FAULT");
-    unsetenv("IMGPOOL_FAULT_DIR");
-}
-
-/* Let the stopped worker go on. */
-static void
-release_fault(const char *dir)
-{
-    char *go = th_path(dir, "go");
-
-    th_write_file(go, "", 0);
-    free(go);
 }
 
 /* Number of entries in directory @path. */
@@ -145,13 +114,13 @@ victim_check(struct victim *v)
     free(v->other);
 }
 
-/* Run in place over in/ with the stop point @stage on "passwd"; at the
- * stop, in/sub is renamed away and replaced by a symlink to the victim
+/* Run in place over in/ with the stop point @stage ("wait-open",
+ * "wait-commit") on "passwd"; at the stop, in/sub is renamed away and replaced by a symlink to the victim
  * folder.  Returns the parsed report. */
 static json_t *
 swap_during(const char *stage, const char *victim_dir)
 {
-    char *fault = arm_fault(stage, "passwd");
+    char *fault = th_fault_arm(tmp, stage, "passwd");
     char *reached = th_path(fault, "reached");
     char *sub = th_path(in, "sub"), *moved = th_path(in, "sub.moved");
     const char *args[] = { "recompress", "--in-place", in, "--report", rep,
@@ -159,11 +128,11 @@ swap_during(const char *stage, const char *victim_dir)
     pid_t pid = th_spawn(args);
     int code;
 
-    disarm_fault();
-    wait_for(reached, 60000);
+    th_fault_disarm();
+    th_wait_for_file(reached, 60000);
     cr_assert_eq(rename(sub, moved), 0);
     cr_assert_eq(symlink(victim_dir, sub), 0);
-    release_fault(fault);
+    th_fault_release(fault);
     code = th_wait_exit(pid, 120000);
     cr_assert(code == 0 || code == 1, "exit %d", code);
     free(fault);
@@ -215,14 +184,14 @@ case1_at(const char *stage)
     free(moved);
 }
 
-Test(fsrace, case1_dir_swapped_for_symlink_during_encode)
+Test(fsrace_fault, case1_dir_swapped_for_symlink_during_encode)
 {
-    case1_at("commit");
+    case1_at("wait-commit");
 }
 
-Test(fsrace, case1_dir_swapped_for_symlink_before_open)
+Test(fsrace_fault, case1_dir_swapped_for_symlink_before_open)
 {
-    case1_at("open");
+    case1_at("wait-open");
 }
 
 /* ---- case 2: a subdirectory swapped back and forth with a symlink to a
@@ -362,11 +331,11 @@ Test(fsrace, case2_swapped_subdir_never_reads_private_files)
 }
 
 /* The same swap at a known moment: after the scan, before the open. */
-Test(fsrace, case2_swap_between_scan_and_open)
+Test(fsrace_fault, case2_swap_between_scan_and_open)
 {
     char *priv = make_public_and_private();
     char *out = th_path(tmp, "out");
-    char *fault = arm_fault("open", "f007.jpg");
+    char *fault = th_fault_arm(tmp, "wait-open", "f007.jpg");
     char *reached = th_path(fault, "reached");
     char *sub = th_path(in, "sub"), *real = th_path(in, ".sub.real");
     const char *args[] = { "thumbnail", in, "-o", out, "--report", rep,
@@ -374,11 +343,11 @@ Test(fsrace, case2_swap_between_scan_and_open)
     pid_t pid = th_spawn(args);
     json_t *arr, *r;
 
-    disarm_fault();
-    wait_for(reached, 60000);
+    th_fault_disarm();
+    th_wait_for_file(reached, 60000);
     cr_assert_eq(rename(sub, real), 0);
     cr_assert_eq(symlink(priv, sub), 0);
-    release_fault(fault);
+    th_fault_release(fault);
     cr_assert_eq(th_wait_exit(pid, 120000), 0);
     arr = th_read_jsonl(rep);
     r = record(arr, "sub/f007.jpg");
@@ -470,10 +439,10 @@ check_editor_survived(json_t *arr, int code, const char *data, size_t len)
     return changed;
 }
 
-Test(fsrace, case5_editor_save_during_commit_survives)
+Test(fsrace_fault, case5_editor_save_during_commit_survives)
 {
     char *photo = th_path(in, "photo.jpg");
-    char *fault = arm_fault("commit", "photo.jpg");
+    char *fault = th_fault_arm(tmp, "wait-commit", "photo.jpg");
     char *reached = th_path(fault, "reached");
     const char *args[] = { "recompress", "--in-place", in, "--report", rep,
                            NULL };
@@ -484,10 +453,10 @@ Test(fsrace, case5_editor_save_during_commit_survives)
 
     gen_jpeg(photo, 1200, 800, GEN_RGB420, 98, 0, 3);
     pid = th_spawn(args);
-    disarm_fault();
-    wait_for(reached, 60000);
+    th_fault_disarm();
+    th_wait_for_file(reached, 60000);
     editor_save(data, len);
-    release_fault(fault);
+    th_fault_release(fault);
     arr = th_read_jsonl((th_wait_exit(pid, 120000), rep));
     cr_assert_eq(check_editor_survived(arr, 0, data, len), 1,
                  "not reported as input-changed");

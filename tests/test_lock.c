@@ -5,11 +5,13 @@
  *
  * flock(2) locks conflict between open file descriptions, so the second
  * party is always a forked child that opens the file itself; it reports
- * back over a pipe and leaves with _exit().
+ * back over a pipe and leaves with _exit().  The child waits on a clock the
+ * test moves (fakeclock.h), so the waiting tests need no wall time.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 
 #include <criterion/criterion.h>
 
+#include "fakeclock.h"
 #include "helpers.h"
 #include "lock.h"
 
@@ -47,21 +50,30 @@ teardown(void)
 
 TestSuite(lock, .init = setup, .fini = teardown, .timeout = 30);
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* What a child's attempt came to. */
 struct attempt {
     int result;          /* enum lock_result */
-    double elapsed;      /* seconds inside lock_acquire() */
+    int sleeps;          /* nanosleep() calls inside lock_acquire() */
+    int64_t waited_us;   /* the child's clock inside lock_acquire() */
+    int64_t longest_us;  /* the longest of those sleeps */
     char holder[128];
 };
+
+/* In a child: lock_acquire() with @wait_s on the fake clock, into @r. */
+static void
+attempt_on_fake_clock(double wait_s, struct attempt *r)
+{
+    struct run_lock lk;
+
+    memset(r, 0, sizeof(*r));
+    th_clock_freeze();
+    r->result = (int)lock_acquire(&lk, lock_path, wait_s, r->holder,
+                                  sizeof(r->holder));
+    r->sleeps = th_clock_sleeps();
+    r->waited_us = th_clock_elapsed_us();
+    r->longest_us = th_clock_longest_sleep_us();
+    lock_release(&lk);
+}
 
 /* Fork a child that tries the lock with @wait_s and reports. */
 static void
@@ -75,15 +87,9 @@ try_in_child(double wait_s, struct attempt *a)
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
-        struct run_lock lk;
         struct attempt r;
-        double t0 = now_s();
 
-        memset(&r, 0, sizeof(r));
-        r.result = (int)lock_acquire(&lk, lock_path, wait_s, r.holder,
-                                     sizeof(r.holder));
-        r.elapsed = now_s() - t0;
-        lock_release(&lk);
+        attempt_on_fake_clock(wait_s, &r);
         _exit(write(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
     }
     close(fds[1]);
@@ -106,7 +112,7 @@ Test(lock, busy_at_once_names_the_holder)
     try_in_child(0, &a);
     cr_assert_eq(a.result, LOCK_BUSY);
     cr_assert(strstr(a.holder, pid) == a.holder, "holder: %s", a.holder);
-    cr_assert(a.elapsed < 0.5, "no waiting with 0: %.3f s", a.elapsed);
+    cr_assert_eq(a.sleeps, 0, "no waiting with 0: %d sleeps", a.sleeps);
 
     /* The file: "pid\nISO-8601 time\n". */
     content = th_read_file(lock_path, NULL);
@@ -127,8 +133,11 @@ Test(lock, busy_after_waiting)
     cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
     try_in_child(0.5, &a);
     cr_assert_eq(a.result, LOCK_BUSY);
-    cr_assert(a.elapsed >= 0.49 && a.elapsed < 3.0, "waited %.3f s",
-              a.elapsed);
+    /* retried every 100 ms for exactly the 0.5 s asked */
+    cr_assert_eq(a.waited_us, 500000, "waited %lld us",
+                 (long long)a.waited_us);
+    cr_assert_eq(a.sleeps, 5, "%d sleeps", a.sleeps);
+    cr_assert_eq(a.longest_us, 100000);
     lock_release(&lk);
 }
 
@@ -148,30 +157,38 @@ Test(lock, free_after_release)
 Test(lock, waiter_gets_it_when_released)
 {
     struct run_lock lk;
-    int fds[2], status;
+    int fds[2], waiting[2], go[2], status;
     struct attempt a;
+    char c;
     pid_t pid;
 
     cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
-    cr_assert(pipe(fds) == 0);
+    cr_assert(pipe(fds) == 0 && pipe(waiting) == 0 && pipe(go) == 0);
     pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
-        struct run_lock lk2;
         struct attempt r;
 
-        memset(&r, 0, sizeof(r));
-        r.result = (int)lock_acquire(&lk2, lock_path, 10, r.holder,
-                                     sizeof(r.holder));
+        th_clock_on_first_sleep(waiting[1], go[0]);
+        attempt_on_fake_clock(10, &r);
         _exit(write(fds[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
     }
     close(fds[1]);
-    nanosleep(&(struct timespec){ 0, 300000000L }, NULL);
+    /* The child's first attempt failed and it waits: release then. */
+    cr_assert_eq(read(waiting[0], &c, 1), 1);
     lock_release(&lk);
+    cr_assert_eq(write(go[1], "g", 1), 1);
     cr_assert_eq(read(fds[0], &a, sizeof(a)), (ssize_t)sizeof(a));
     close(fds[0]);
+    close(waiting[0]);
+    close(waiting[1]);
+    close(go[0]);
+    close(go[1]);
     cr_assert(waitpid(pid, &status, 0) == pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     cr_assert_eq(a.result, LOCK_OK);
+    cr_assert_eq(a.sleeps, 1, "taken at the first retry, not %d sleeps in",
+                 a.sleeps);
 }
 
 Test(lock, released_when_the_holder_dies)
@@ -439,8 +456,10 @@ Test(lock, short_wait_is_bounded)
     cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
     try_in_child(0.15, &a);
     cr_assert_eq(a.result, LOCK_BUSY);
-    cr_assert(a.elapsed >= 0.149 && a.elapsed < 1.0, "waited %.3f s",
-              a.elapsed);
+    cr_assert_eq(a.waited_us, 150000, "waited %lld us",
+                 (long long)a.waited_us);
+    cr_assert_eq(a.sleeps, 2, "100 ms, then the 50 ms left: %d sleeps",
+                 a.sleeps);
     lock_release(&lk);
 }
 

@@ -32,17 +32,6 @@ write_gif(const char *path)
     th_write_file(path, gif, sizeof(gif));
 }
 
-static json_t *
-run_and_read(const char *const *args, int want)
-{
-    struct th_run r;
-
-    th_run(&r, args);
-    cr_assert_eq(r.status, want, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-    return th_read_jsonl(rep);
-}
-
 /* The record for @suffix: its status, reason (NULL for any) and output
  * (a path ending in @out; NULL: no output). */
 static void

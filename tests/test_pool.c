@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,7 +18,6 @@
 #include "pool.h"
 #include "proto.h"
 #include "sig.h"
-#include "util.h"
 
 #define MAXT 200
 
@@ -34,6 +34,34 @@ struct fake {
     int seen[MAXT];
     struct task_result res[MAXT];
 };
+
+/*
+ * Wait until process @pid has taken delivery of the @sig sent to it (its
+ * handler has run or is running), so that the next one is counted apart
+ * rather than merged with it: the bit of @sig leaves the process's pending
+ * set, ShdPnd in /proc/PID/status.  Gives up after about 10 s.
+ */
+static void
+wait_delivered(pid_t pid, int sig)
+{
+    char path[64], line[128];
+    unsigned long long pending;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    for (int i = 0; i < 10000; i++) {
+        FILE *f = fopen(path, "r");
+
+        pending = 0;
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "ShdPnd: %llx", &pending) == 1)
+                break;
+        if (f)
+            fclose(f);
+        if (!f || !(pending & (1ULL << (sig - 1))))
+            return;
+        usleep(1000);
+    }
+}
 
 static int
 fake_init(void *data)
@@ -56,7 +84,7 @@ fake_work(void *data, uint32_t id, struct task_result *res)
     if ((int)id == f->hang_id) {
         for (int i = 0; i < f->hang_signals; i++) {
             kill(getppid(), SIGINT);
-            usleep(20000);
+            wait_delivered(getppid(), SIGINT);
         }
         for (;;)
             pause();
@@ -191,12 +219,11 @@ Test(pool, hung_task_times_out, .timeout = 30)
     struct fake f;
     struct pool_stats st;
     uint32_t order[6];
-    int64_t t0 = util_now_us();
 
+    /* without the timeout the pool would wait for ever: .timeout fails */
     fake_init_struct(&f);
     f.hang_id = 2;
     run_pool(&f, 6, 2, 0.5, &st, order);
-    cr_assert_lt(util_now_us() - t0, 10 * 1000000, "timeout not enforced");
     cr_assert_eq(f.res[2].status, TASK_FAILED);
     cr_assert_eq(f.res[2].err_class, ERR_TIMEOUT);
     for (int i = 0; i < 6; i++)
@@ -259,7 +286,6 @@ Test(pool, second_signal_kills_in_flight_tasks, .timeout = 30)
     struct fake f;
     struct pool_stats st;
     uint32_t order[6];
-    int64_t t0 = util_now_us();
     size_t aborted = 0;
 
     cr_assert_eq(sig_master_setup(), 0);
@@ -267,7 +293,6 @@ Test(pool, second_signal_kills_in_flight_tasks, .timeout = 30)
     f.hang_id = 1; /* in flight when the signals come: it sends them */
     f.hang_signals = 2;
     run_pool(&f, 6, 2, 0, &st, order);
-    cr_assert_lt(util_now_us() - t0, 10 * 1000000);
     for (int i = 0; i < 6; i++) {
         cr_assert_eq(f.seen[i], 1);
         if (f.res[i].status == TASK_FAILED &&

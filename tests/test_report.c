@@ -26,6 +26,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "fakeclock.h"
 #include "helpers.h"
 #include "msg.h"
 #include "report.h"
@@ -965,12 +966,13 @@ Test(report, progress_always_without_terminal_prints_plain_lines,
     int i;
 
     task_result_set(&f, 0, TASK_FAILED, ERR_DECODE, "x");
+    th_clock_freeze();
     report_init(&rep, &ro);
     capture_begin(&cap, dir);
     report_start(&rep, 40);
     for (i = 0; i < 20; i++)
         report_add(&rep, &t, i == 0 ? &f : &r);   /* within a second */
-    usleep(1100 * 1000);
+    th_clock_advance_us(1100 * 1000);
     report_add(&rep, &t, &r);
     report_release(&rep);
     err = capture_end(&cap);
@@ -1053,11 +1055,12 @@ Test(report, progress_on_terminal_is_truncated_and_cleared, .timeout = 20)
     int m, saved;
 
     m = pty_stderr(&saved, 20);
+    th_clock_freeze();
     report_init(&rep, &ro);
     report_start(&rep, 1000);
     cr_assert(rep.show_progress && rep.progress_tty);
     report_add(&rep, &t, &r);
-    usleep(150 * 1000);
+    th_clock_advance_us(150 * 1000);
     report_add(&rep, &t, &r);    /* redraws: 100 ms have passed */
     report_add(&rep, &t, &r);    /* does not */
     report_finish(&rep, NULL);
@@ -1344,11 +1347,12 @@ Test(report, messages_never_run_into_the_progress_line, .timeout = 20)
 
     m = pty_stderr(&saved, 200);
     msg_set_level(MSG_VERBOSE);
+    th_clock_freeze();
     report_init(&rep, &ro);
     report_start(&rep, 3);                  /* draws the line at once */
     notef("3 files to process with 2 workers");
     report_add(&rep, &t, &r);
-    usleep(120 * 1000);
+    th_clock_advance_us(120 * 1000);
     report_add(&rep, &t, &r);               /* redraws */
     warnf("a worker could not start (%s)", "test");
     report_add(&rep, &t, &r);

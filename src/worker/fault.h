@@ -5,18 +5,33 @@
  * then call worker_fault_point(t, "STAGE") at the moments a test may need
  * to act on the file system while a file is in flight.  With
  * IMGPOOL_FAULT="wait-STAGE:GLOB" and IMGPOOL_FAULT_DIR=DIR, a worker that
- * reaches STAGE on a file whose name matches GLOB creates DIR/reached and
- * waits (up to 60 s) until DIR/go exists, then carries on.  Stages:
+ * reaches STAGE on a file whose name matches GLOB appends its pid and a
+ * newline to DIR/reached (created if need be) and waits (up to 60 s) until
+ * DIR/go exists, then carries on.  Stages:
  *   "open"    before the input is opened (after the scan vetted it);
  *   "commit"  in place, after the encode and the backup, before the
  *             temporary file is made and swapped in.
  * Without IMGPOOL_FAULT this costs one string comparison.  Cannot fail.
+ *
+ * Compiled in only when the build defines IMGPOOL_FAULT_INJECTION (the
+ * CMake option of that name: test builds, never Release or the .deb);
+ * otherwise worker_fault_point() is an empty inline function and the
+ * binary holds no trace of IMGPOOL_FAULT.
  */
 #ifndef IMGPOOL_FAULT_H
 #define IMGPOOL_FAULT_H
 
 #include "task.h"
 
+#ifdef IMGPOOL_FAULT_INJECTION
 void worker_fault_point(const struct task *t, const char *stage);
+#else
+static inline void
+worker_fault_point(const struct task *t, const char *stage)
+{
+    (void)t;
+    (void)stage;
+}
+#endif
 
 #endif

@@ -3,7 +3,9 @@
  *
  * The pipeline itself is img.c; this file adds what belongs to the process
  * rather than to one image: starting the libraries and the test-only fault
- * injection that the crash, timeout and memory-cap tests rely on.
+ * injection that the crash, timeout and memory-cap tests rely on.  Fault
+ * injection is compiled in only with IMGPOOL_FAULT_INJECTION (test builds,
+ * CMakeLists.txt); without it nothing here reads the environment.
  */
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -17,8 +19,10 @@
 
 #include "fault.h"
 #include "img.h"
+#include "msg.h"
 #include "worker.h"
 
+#ifdef IMGPOOL_FAULT_INJECTION
 /* From IMGPOOL_FAULT="KIND:GLOB"; kind is "" when none. */
 static char fault_kind[16];
 static const char *fault_glob;
@@ -63,9 +67,15 @@ worker_fault_point(const struct task *t, const char *stage)
         strcmp(fault_kind + 5, stage) != 0 || !dir || !fault_matches(t))
         return;
     snprintf(path, sizeof(path), "%s/reached", dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0)
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        /* one write per line: several workers may stop here at once */
+        char line[24];
+        int len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+        if (write(fd, line, (size_t)len) < 0)
+            errorf("fault injection: cannot write '%s'", path);
         close(fd);
+    }
     snprintf(path, sizeof(path), "%s/go", dir);
     for (i = 0; i < 12000 && access(path, F_OK) != 0; i++)
         nanosleep(&nap, NULL);
@@ -94,6 +104,18 @@ inject_fault(const struct task *t)
             memset(p, 1, 1 << 20);
         }
 }
+#else
+static void
+read_fault_injection(void)
+{
+}
+
+static void
+inject_fault(const struct task *t)
+{
+    (void)t;
+}
+#endif
 
 int
 worker_init(const struct settings *s)

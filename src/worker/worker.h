@@ -21,7 +21,9 @@
  * Start the image libraries for this process, and read the test-only fault
  * injection from the environment: IMGPOOL_FAULT="KIND:GLOB" with KIND one of
  * crash, abort, exit, hang, leak makes the worker misbehave that way on
- * every file whose name matches GLOB.  0, or -1 when the worker cannot run.
+ * every file whose name matches GLOB (only in builds with
+ * IMGPOOL_FAULT_INJECTION, see fault.h).  0, or -1 when the worker cannot
+ * run.
  */
 int worker_init(const struct settings *s);
 
