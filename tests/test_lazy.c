@@ -287,3 +287,206 @@ Test(lazy, peak_master_memory_does_not_grow)
     cr_assert_gt(eager, 0);
     cr_assert_leq(lazy, eager, "lazy %ld kB > eager %ld kB", lazy, eager);
 }
+
+/* ---- the same outcome as the whole plan ---- */
+
+/* The fields of a record that do not depend on timing, with the output
+ * directory @out spelled "OUT", as one line. */
+static char *
+record_line(json_t *rec, const char *out)
+{
+    json_t *err = json_object_get(rec, "error");
+    const char *o = th_json_str(rec, "output");
+    char *line;
+    size_t n = strlen(out);
+
+    if (o && strncmp(o, out, n) == 0)
+        o += n;
+    cr_assert(asprintf(&line, "%s|%s|OUT%s|%s|%s|%s|%s",
+                       th_json_str(rec, "path"), th_json_str(rec, "status"),
+                       o ? o : "-",
+                       err ? th_json_str(err, "class") : "-",
+                       err ? th_json_str(err, "message") : "-",
+                       th_json_str(rec, "reason") ? th_json_str(rec, "reason")
+                                                  : "-",
+                       th_json_str(rec, "detail") ? th_json_str(rec, "detail")
+                                                  : "-") > 0);
+    return line;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The records of report @path, sorted, one string. */
+static char *
+records(const char *path, const char *out)
+{
+    json_t *arr = th_read_jsonl(path);
+    size_t n = json_array_size(arr) - 1, i, len = 0;
+    char **lines = calloc(n, sizeof(*lines)), *all;
+
+    for (i = 0; i < n; i++) {
+        lines[i] = record_line(json_array_get(arr, i), out);
+        len += strlen(lines[i]) + 1;
+    }
+    qsort(lines, n, sizeof(*lines), cmp_str);
+    all = calloc(1, len + 1);
+    for (i = 0; i < n; i++) {
+        strcat(all, lines[i]);
+        strcat(all, "\n");
+        free(lines[i]);
+    }
+    free(lines);
+    json_decref(arr);
+    return all;
+}
+
+/* Every file below @dir (not .imgpool) with its contents, sorted. */
+static char *
+tree_listing(const char *dir)
+{
+    char *cmd, *text;
+    FILE *p;
+    size_t cap = 1 << 20, n;
+
+    cr_assert(asprintf(&cmd, "cd %s && find . -path ./.imgpool -prune -o "
+                             "-type f -print | LC_ALL=C sort | "
+                             "while read f; do echo \"$f: $(cat \"$f\")\"; "
+                             "done", dir) > 0);
+    p = popen(cmd, "r");
+    cr_assert(p);
+    text = calloc(1, cap);
+    n = fread(text, 1, cap - 1, p);
+    text[n] = '\0';
+    pclose(p);
+    free(cmd);
+    return text;
+}
+
+/* Names that can only be settled with what comes later in the walk. */
+static void
+make_tricky_tree(void)
+{
+    char path[64];
+
+    th_mkdirs("in/x.jpg");          /* x.jpeg's name is a directory */
+    th_mkdirs("in/y.jpg");          /* empty: needed by nobody */
+    th_mkdirs("in/m.jpg");          /* m.png: both names are directories */
+    th_mkdirs("in/m.png.jpg");
+    th_mkdirs("in/z.gif.jpg");
+    th_mkdirs("in/.imgpool");
+    th_mkdirs("in/sub");
+    th_fill_file("in/a.jpg", 30, 'a');
+    th_fill_file("in/a.png", 40, 'a');
+    th_fill_file("in/a.png.jpg", 50, 'a');
+    th_fill_file("in/x.jpeg", 60, 'x');
+    th_fill_file("in/x.jpg/inner.jpg", 10, 'x');
+    th_fill_file("in/y.png", 10, 'y');
+    th_fill_file("in/m.png", 10, 'm');
+    th_fill_file("in/m.jpg/k.jpg", 10, 'm');
+    th_fill_file("in/m.png.jpg/k.jpg", 10, 'm');
+    th_fill_file("in/z.gif", 10, 'z');
+    th_fill_file("in/z.gif.jpg/k.jpg", 10, 'z');
+    th_fill_file("in/z.png", 20, 'z');
+    th_fill_file("in/.imgpool/state.jpg", 10, 's');
+    th_fill_file("in/bad.jpg", 10, 'b');
+    th_fill_file("in/empty.jpg", 0, 'e');
+    cr_assert_eq(mkfifo("in/p.jpg", 0644), 0);
+    cr_assert_eq(symlink("a.jpg", "in/l.jpg"), 0);
+    for (int i = 0; i < 100; i++) {
+        snprintf(path, sizeof(path), "in/sub/f%03d.jpg", i);
+        th_fill_file(path, (size_t)(1 + (i * 37) % 101), 'f');
+    }
+}
+
+Test(lazy, lazy_and_eager_give_the_same_records_and_outputs)
+{
+    const char *eager_args[] = { "thumbnail", "in", "-o", "out1", "-j", "1",
+                                 "--report", "r1.jsonl", NULL };
+    const char *lazy_args[] = { "thumbnail", "in", "-o", "out2", "-j", "1",
+                                "--report", "r2.jsonl", NULL };
+    /* A slow walk (2 ms an entry): a worker is up long before its end. */
+    struct slow s = { 0, 1, 2000, 0 };
+    struct run_probe eager = { slow_entry, slow_done, 1, 0, &s };
+    struct run_probe lazy = { slow_entry, slow_done, 0, 1, &s };
+    char *a, *b;
+
+    make_tricky_tree();
+    cr_assert_eq(run_probed(eager_args, &eager), RUN_EXIT_SOME_FAILED);
+    cr_assert_not(th_exists("early"), "the eager run started early");
+    cr_assert_eq(unlink("scan.done"), 0);
+    cr_assert_eq(run_probed(lazy_args, &lazy), RUN_EXIT_SOME_FAILED);
+    cr_assert(th_exists("early"), "the lazy run did not start early");
+
+    a = records("r1.jsonl", "out1");
+    b = records("r2.jsonl", "out2");
+    cr_assert_str_eq(b, a);
+    /* The cases are there: a fallback name, a directory in the way. */
+    cr_assert(strstr(a, "in/x.jpeg|ok|OUT/x.jpeg.jpg|"), "%s", a);
+    cr_assert(strstr(a, "in/a.png|ok|OUT/a.png.jpg|"), "%s", a);
+    cr_assert(strstr(a, "in/a.png.jpg|ok|OUT/a.png.jpg.jpg|"), "%s", a);
+    cr_assert(strstr(a, "in/m.png|failed|OUT/m.png.jpg|output-conflict"),
+              "%s", a);
+    free(a);
+    free(b);
+    a = tree_listing("out1");
+    b = tree_listing("out2");
+    cr_assert_str_eq(b, a);
+    cr_assert(strstr(a, "./sub/f042.jpg: made from sub/f042.jpg"), "%s", a);
+    free(a);
+    free(b);
+}
+
+/* Where the whole list is needed first, nothing starts before the scan
+ * ends, even with a step after every entry. */
+static void
+assert_eager(const char *const *args, int code)
+{
+    struct slow s = { 0, 1, 2000, 0 };
+    struct run_probe probe = { slow_entry, slow_done, 0, 1, &s };
+
+    unlink("early");
+    unlink("scan.done");
+    cr_assert_eq(run_probed(args, &probe), code, "%s %s %s %s", args[0],
+                 args[1], args[2], args[3]);
+    cr_assert_not(th_exists("early"), "started during the scan: %s %s %s",
+                  args[1], args[2], args[3]);
+}
+
+Test(lazy, unsafe_runs_plan_the_whole_list_first)
+{
+    const char *inside[] = { "thumbnail", "in", "-o", "in/out", NULL };
+    const char *shard[] = { "thumbnail", "in", "-o", "out", "--shard", "0/2",
+                            NULL };
+    const char *follow[] = { "thumbnail", "in", "-o", "out3",
+                             "--follow-symlinks", NULL };
+    const char *roots[] = { "thumbnail", "in", "-o", "out4", "in/sub",
+                            NULL };
+    const char *sizes[] = { "thumbnail", "in", "-o", "out5", "--sizes",
+                            "100,200", NULL };
+    const char *plain[] = { "thumbnail", "in", "-o", "out6", NULL };
+    struct slow s = { 0, 1, 2000, 0 };
+    struct run_probe probe = { slow_entry, slow_done, 0, 1, &s };
+    char path[64];
+
+    th_mkdirs("in/sub");
+    for (int i = 0; i < 50; i++) {
+        snprintf(path, sizeof(path), "in/sub/f%03d.jpg", i);
+        th_fill_file(path, 10, 'f');
+    }
+    assert_eager(inside, RUN_EXIT_OK);
+    assert_eager(shard, RUN_EXIT_OK);
+    assert_eager(follow, RUN_EXIT_OK);
+    assert_eager(roots, RUN_EXIT_OK);
+    assert_eager(sizes, RUN_EXIT_OK);
+    /* A database with names: a second run, with one new file. */
+    unlink("scan.done");
+    cr_assert_eq(run_probed(plain, &probe), RUN_EXIT_OK);
+    cr_assert(th_exists("early"), "the control run did not start early");
+    th_fill_file("in/sub/new.jpg", 10, 'n');
+    assert_eager(plain, RUN_EXIT_OK);
+    cr_assert(th_exists("out6/sub/new.jpg"));
+}
