@@ -159,9 +159,10 @@ run_probed(const char *const *args, const struct run_probe *probe)
 
 /* @ndirs directories of @per files each below "in", every file of a
  * directory a hard link to its first (cheap to make, cheap to walk; one
- * inode per directory stays below the file system's link limit). */
+ * inode per directory stays below the file system's link limit), or with
+ * @single a file of its own each. */
 static void
-make_tree(int ndirs, int per)
+make_tree_of(int ndirs, int per, int single)
 {
     char seed[64], path[64];
 
@@ -173,9 +174,19 @@ make_tree(int ndirs, int per)
         th_fill_file(seed, 64, 'x');
         for (int f = 1; f < per; f++) {
             snprintf(path, sizeof(path), "in/d%03d/f%04d.jpg", d, f);
-            cr_assert_eq(link(seed, path), 0, "link: %s", strerror(errno));
+            if (single)
+                th_fill_file(path, 64, 'x');
+            else
+                cr_assert_eq(link(seed, path), 0, "link: %s",
+                             strerror(errno));
         }
     }
+}
+
+static void
+make_tree(int ndirs, int per)
+{
+    make_tree_of(ndirs, per, 0);
 }
 
 /* ---- the first output before the scan ends ---- */
@@ -272,6 +283,14 @@ child_peak(const char *const *args, int eager)
     return kb;
 }
 
+/*
+ * The same tree, eager then lazy, each in a child of its own.  Lazy keeps
+ * the duplicate set (16-byte slots, for single-link files) alive beside
+ * the plan's sets, but never builds the eager path's map of every input's
+ * absolute path: measured, a tree of single-link files costs lazy about
+ * 3% more at the peak, hard links (no duplicate set needed) about 13% less
+ * (docs/ARCHITECTURE.md).  Allowed: 5% more.
+ */
 Test(lazy, peak_master_memory_does_not_grow)
 {
     const char *lazy_args[] = { "thumbnail", "in", "-o", "out1", "-j", "2",
@@ -280,12 +299,13 @@ Test(lazy, peak_master_memory_does_not_grow)
                                  "--quiet", NULL };
     long lazy, eager;
 
-    make_tree(200, 1000);
+    make_tree_of(200, 1000, 1);
     eager = child_peak(eager_args, 1);
     lazy = child_peak(lazy_args, 0);
     cr_log_info("peak master memory: lazy %ld kB, eager %ld kB", lazy, eager);
     cr_assert_gt(eager, 0);
-    cr_assert_leq(lazy, eager, "lazy %ld kB > eager %ld kB", lazy, eager);
+    cr_assert_leq(lazy, eager + eager / 20, "lazy %ld kB > eager %ld kB + 5%%",
+                  lazy, eager);
 }
 
 /* ---- the same outcome as the whole plan ---- */

@@ -648,7 +648,10 @@ run_lazy(struct run *run)
         errorf("cannot plan outputs: %s", strerror(errno));
         return -1;
     }
-    so.state = o->no_incremental ? NULL : run->state;
+    /* No up-to-date check: the lazy path is taken only on a database
+     * that records nothing (run_stream_choose()), and what this run
+     * records is for outputs already claimed. */
+    so.state = NULL;
     so.roots = &run->roots;
     so.fingerprint = run->fingerprint;
     so.output_dir = o->output_dir;
