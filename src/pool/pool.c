@@ -60,7 +60,9 @@ struct pool {
     size_t held_len;
     int ended;          /* get_next_task() said POOL_NEXT_END */
     int spawned;        /* the workers were forked */
-    int failed;         /* a step failed: only settling is left */
+    int failed;         /* a step failed: FAIL_POLL, or FAIL_FORK (no
+                           worker could be forked: nothing ran, nothing
+                           is settled) */
     size_t inflight;
     int stopping, killing;
     /* Workers that died before saying READY, since one last did. */
@@ -69,6 +71,8 @@ struct pool {
     size_t *pslot;
     unsigned char *result;  /* result_size bytes, for slot_readable() */
 };
+
+enum { FAIL_POLL = 1, FAIL_FORK = 2 };
 
 /* Give up on starting workers after this many deaths in a row per slot. */
 #define POOL_MAX_STARTUP_FAILURES 3
@@ -578,12 +582,6 @@ pool_start(const struct pool_opts *o)
     return p;
 }
 
-int
-pool_stopped(const struct pool *p)
-{
-    return p->stopping || p->failed || p->stats.init_failed;
-}
-
 /* Wait at most @timeout_ms (-1: without a limit besides the deadlines)
  * for the signal pipe and every live worker, and act on what came.  0, or
  * -1 after errorf(). */
@@ -633,7 +631,7 @@ pool_step(struct pool *p, int timeout_ms)
     check_signals(p);
     if (!p->stopping && !p->stats.init_failed) {
         if (!p->spawned && pull_task(p) && spawn_all(p) < 0) {
-            p->failed = 1;
+            p->failed = FAIL_FORK;
             return -1;
         }
         dispatch(p);
@@ -648,7 +646,7 @@ pool_step(struct pool *p, int timeout_ms)
         return 0;
     }
     if (poll_workers(p, timeout_ms) < 0) {
-        p->failed = 1;
+        p->failed = FAIL_POLL;
         return -1;
     }
     return 0;
@@ -674,7 +672,7 @@ pool_finish(struct pool *p, struct pool_stats *stats)
         rc = pool_step(p, -1);
     if (p->stats.init_failed)
         settle_rest(p, POOL_END_NO_WORKER);
-    else
+    else if (p->failed != FAIL_FORK)
         settle_rest(p, POOL_END_INTERRUPTED);
     shutdown_workers(p);
     *stats = p->stats;

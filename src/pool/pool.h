@@ -125,14 +125,11 @@ struct pool *pool_start(const struct pool_opts *o);
  */
 int pool_step(struct pool *p, int timeout_ms);
 
-/* True once the first signal stopped dispatching, or no worker can
- * start: a producer may stop producing work for @p. */
-int pool_stopped(const struct pool *p);
-
 /*
  * Run every task still to come, then settle the ones that cannot run,
  * shut the workers down, fill @stats and free @p.  0 (even with failed
- * tasks), or -1 when a step failed (after errorf()).
+ * tasks), or -1 when a step failed (after errorf()); when not even one
+ * worker could be forked, nothing ran and nothing is settled.
  */
 int pool_finish(struct pool *p, struct pool_stats *stats);
 
