@@ -105,6 +105,11 @@ run_task_unpack(const void *req, size_t len, struct task *t)
     out = h.out_len ? path + h.path_len : NULL;
     if (path[h.path_len - 1] != '\0' || (out && out[h.out_len - 1] != '\0'))
         return -1;
+    /* The out_more list must end with its empty string inside the blob,
+     * so task_out_rel() stops there. */
+    if (out && h.more_off != NO_OFF && h.more_off != h.out_len - 1 &&
+        out[h.out_len - 2] != '\0')
+        return -1;
     memset(t, 0, sizeof(*t));
     t->path = path;
     t->rel = h.rel_off != NO_OFF ? path + h.rel_off : NULL;
