@@ -428,8 +428,8 @@ Test(lazy, lazy_and_eager_give_the_same_records_and_outputs)
                                  "--report", "r1.jsonl", NULL };
     const char *lazy_args[] = { "thumbnail", "in", "-o", "out2", "-j", "1",
                                 "--report", "r2.jsonl", NULL };
-    /* A slow walk (2 ms an entry): a worker is up long before its end. */
-    struct slow s = { 0, 1, 2000, 0 };
+    /* A slow walk (5 ms an entry): a worker is up long before its end. */
+    struct slow s = { 0, 1, 5000, 0 };
     struct run_probe eager = { slow_entry, slow_done, 1, 0, &s };
     struct run_probe lazy = { slow_entry, slow_done, 0, 1, &s };
     char *a, *b;
@@ -465,7 +465,7 @@ Test(lazy, lazy_and_eager_give_the_same_records_and_outputs)
 static void
 assert_eager(const char *const *args, int code)
 {
-    struct slow s = { 0, 1, 2000, 0 };
+    struct slow s = { 0, 1, 5000, 0 };
     struct run_probe probe = { slow_entry, slow_done, 0, 1, &s };
 
     unlink("early");
@@ -488,7 +488,7 @@ Test(lazy, unsafe_runs_plan_the_whole_list_first)
     const char *sizes[] = { "thumbnail", "in", "-o", "out5", "--sizes",
                             "100,200", NULL };
     const char *plain[] = { "thumbnail", "in", "-o", "out6", NULL };
-    struct slow s = { 0, 1, 2000, 0 };
+    struct slow s = { 0, 1, 5000, 0 };
     struct run_probe probe = { slow_entry, slow_done, 0, 1, &s };
     char path[64];
 
