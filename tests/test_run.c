@@ -350,3 +350,129 @@ Test(run, shards_keep_the_names_other_shards_recorded)
     cr_assert(th_exists(fall), "the newcomer was not made");
     cr_assert_not(th_exists(moved), "q.png was redone under another name");
 }
+
+/* ---- a task as the pool carries it (run_task.h) ---- */
+
+#include "run_task.h"
+
+Test(run, a_task_crosses_to_the_worker_whole_and_a_torn_one_is_refused)
+{
+    static const char more[] = "out/a.jpg\0big/a.jpg\0huge/a.jpg\0";
+    struct task t, u;
+    unsigned char *buf = NULL;
+    size_t cap = 0, len;
+    char *deep;
+
+    memset(&t, 0, sizeof(t));
+    t.path = strdup("in/sub/a.png");
+    t.rel = t.path + 3;
+    t.out_path = malloc(sizeof(more));
+    memcpy(t.out_path, more, sizeof(more));
+    t.out_rel = t.out_path + 4;
+    t.out_more = t.out_path + strlen(more) + 1;
+    t.size = 12345;
+    t.mtime_ns = 987654321012345LL;
+    t.dev = 7;
+    t.ino = 1ULL << 40;
+    t.nlink = 3;
+    t.root_index = 2;
+    t.open_follow = TASK_FOLLOW_DIRS;
+    len = run_task_pack(&t, &buf, &cap);
+    cr_assert_eq(run_task_unpack(buf, len, &u), 0);
+    cr_assert_str_eq(u.path, "in/sub/a.png");
+    cr_assert_str_eq(u.rel, "sub/a.png");
+    cr_assert_str_eq(u.out_path, "out/a.jpg");
+    cr_assert_str_eq(u.out_rel, "a.jpg");
+    cr_assert_str_eq(task_out_rel(&u, 1), "big/a.jpg");
+    cr_assert_str_eq(task_out_rel(&u, 2), "huge/a.jpg");
+    cr_assert_null(task_out_rel(&u, 3));
+    cr_assert_eq(u.size, 12345);
+    cr_assert_eq(u.mtime_ns, 987654321012345LL);
+    cr_assert_eq(u.dev, 7);
+    cr_assert_eq(u.ino, 1ULL << 40);
+    cr_assert_eq(u.nlink, 3);
+    cr_assert_eq(u.root_index, 2);
+    cr_assert_eq(u.open_follow, TASK_FOLLOW_DIRS);
+    cr_assert_eq(u.pre_status, TASK_OK);
+    /* Torn, or one byte too many: refused, never read past. */
+    cr_assert_eq(run_task_unpack(buf, len - 1, &u), -1);
+    cr_assert_eq(run_task_unpack(buf, 10, &u), -1);
+    buf[len - 2] = 'x';    /* the out_more list loses its end */
+    cr_assert_eq(run_task_unpack(buf, len, &u), -1);
+    buf[len - 1] = 'x';    /* the last string loses its NUL */
+    cr_assert_eq(run_task_unpack(buf, len, &u), -1);
+
+    /* No output, no rel, and a path longer than PATH_MAX. */
+    free(t.out_path);
+    t.out_path = NULL;
+    t.out_rel = t.out_more = NULL;
+    deep = malloc(200001);
+    memset(deep, 'd', 200000);
+    deep[200000] = '\0';
+    free(t.path);
+    t.path = deep;
+    t.rel = NULL;
+    len = run_task_pack(&t, &buf, &cap);
+    cr_assert_eq(run_task_unpack(buf, len, &u), 0);
+    cr_assert_eq(strlen(u.path), 200000);
+    cr_assert_null(u.rel);
+    cr_assert_null(u.out_path);
+    cr_assert_null(u.out_rel);
+    free(deep);
+    free(buf);
+}
+
+Test(run, pool_outcomes_become_the_classes_of_the_report)
+{
+    struct run_task_limits lim = { 120, 2048 };
+    struct task_result worker, r;
+    struct pool_done d;
+
+    memset(&d, 0, sizeof(d));
+    d.id = 5;
+    d.usec = 1500;
+    d.why = "worker killed by signal 11 (Segmentation fault)";
+    d.end = POOL_END_CRASHED;
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.status, TASK_FAILED);
+    cr_assert_eq(r.err_class, ERR_WORKER_CRASHED);
+    cr_assert_str_eq(r.message, d.why);
+    cr_assert_eq(r.usec, 1500);
+    d.end = POOL_END_MEMORY;
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.err_class, ERR_OUT_OF_MEMORY);
+    cr_assert(strstr(r.message, "under its 2048 MB memory cap"), "%s",
+              r.message);
+    d.end = POOL_END_TIMEOUT;
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.err_class, ERR_TIMEOUT);
+    cr_assert_str_eq(r.message, "still running after 120 s; worker killed");
+    d.end = POOL_END_ABORTED;
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.status, TASK_FAILED);
+    cr_assert_eq(r.err_class, ERR_INTERRUPTED);
+    d.end = POOL_END_INTERRUPTED;
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.status, TASK_SKIPPED);
+    cr_assert_eq(r.err_class, ERR_INTERRUPTED);
+    d.end = POOL_END_NO_WORKER;
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.status, TASK_FAILED);
+    cr_assert_eq(r.err_class, ERR_INTERNAL);
+    /* A worker's result: its own id does not count, its texts end. */
+    memset(&worker, 'z', sizeof(worker));
+    worker.status = TASK_OK;
+    worker.err_class = ERR_NONE;
+    worker.id = 999;
+    d.end = POOL_END_RESULT;
+    d.result = &worker;
+    d.result_len = sizeof(worker);
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.id, 5);
+    cr_assert_eq(r.status, TASK_OK);
+    cr_assert_eq(strlen(r.message), sizeof(r.message) - 1);
+    cr_assert_eq(strlen(r.warning), sizeof(r.warning) - 1);
+    d.result_len = sizeof(worker) - 1;
+    run_task_outcome(&d, &lim, &r);
+    cr_assert_eq(r.err_class, ERR_INTERNAL);
+}

@@ -36,6 +36,7 @@
 #include "plan.h"
 #include "plan_own.h"
 #include "plan_int.h"
+#include "util.h"
 
 /* Reasons stored in task.pre_msg; static, as struct task requires. */
 static const char MSG_OVERWRITE[] = "output would overwrite the input";
@@ -166,31 +167,40 @@ need_add(struct planner *pl, size_t i, size_t len)
     return 0;
 }
 
+/* Record the directories task @i's output needs, unless they are those of
+ * the task before (*prev, *prevlen: consecutive tasks mostly share their
+ * directory).  -1 when out of memory. */
+static int
+need_task(struct planner *pl, size_t i, const char **prev, size_t *prevlen)
+{
+    const char *p = pl->tasks[i].out_rel, *slash;
+    size_t len, k;
+
+    if (pl->tasks[i].pre_status != TASK_OK)
+        return 0;
+    slash = strrchr(p, '/');
+    len = slash ? (size_t)(slash - p) : 0;
+    if (len == 0 || (*prev && *prevlen == len && memcmp(*prev, p, len) == 0))
+        return 0;
+    *prev = p;
+    *prevlen = len;
+    for (k = 1; k <= len; k++)
+        if ((k == len || p[k] == '/') && need_add(pl, i, k) < 0)
+            return -1;
+    return 0;
+}
+
 /* Add every directory below the output root that the planned outputs
- * need.  Consecutive tasks mostly share their directory: skip it when the
- * one before did.  -1 when out of memory. */
+ * need.  -1 when out of memory. */
 static int
 need_all(struct planner *pl)
 {
     const char *prev = NULL;
-    size_t prevlen = 0, i, k;
+    size_t prevlen = 0, i;
 
-    for (i = 0; i < pl->ntasks; i++) {
-        const char *p = pl->tasks[i].out_rel, *slash;
-        size_t len;
-
-        if (pl->tasks[i].pre_status != TASK_OK)
-            continue;
-        slash = strrchr(p, '/');
-        len = slash ? (size_t)(slash - p) : 0;
-        if (len == 0 || (prev && prevlen == len && memcmp(prev, p, len) == 0))
-            continue;
-        prev = p;
-        prevlen = len;
-        for (k = 1; k <= len; k++)
-            if ((k == len || p[k] == '/') && need_add(pl, i, k) < 0)
-                return -1;
-    }
+    for (i = 0; i < pl->ntasks; i++)
+        if (need_task(pl, i, &prev, &prevlen) < 0)
+            return -1;
     return 0;
 }
 
@@ -287,48 +297,55 @@ set_out_path(struct planner *pl, struct task *t, const char *tmpl,
 }
 
 /*
- * Pass 1: build every path.  An output that is its own input is refused and
- * claims its name first, so that no other input's output may take it,
- * whichever comes first in task order ("b.jpeg" -> "b.jpg" must not replace
- * the input "b.jpg").  0, or -1 when out of memory.
+ * Pass 1 for task @i: build its path.  An output that is its own input is
+ * refused and claims its name first, so that no other input's output may
+ * take it, whichever comes first in task order ("b.jpeg" -> "b.jpg" must
+ * not replace the input "b.jpg").  0, or -1 when out of memory.
  */
+static int
+plan_path_one(struct planner *pl, size_t i)
+{
+    static const char state_dir[] = IMGPOOL_STATE_DIR "/";
+    struct task *t = &pl->tasks[i];
+    const char *why;
+    int nomem = 0;
+
+    if (t->pre_status != TASK_OK)
+        return 0;
+    free(t->out_path);
+    t->out_path = NULL;
+    t->out_rel = NULL;
+    if (set_out_path(pl, t, pl->tmpl, &why) < 0) {
+        if (!why)
+            return -1;
+        plan_fail(t, ERR_OUTPUT_PATH, why);
+        return 0;
+    }
+    if (strncmp(t->out_rel, state_dir, sizeof(state_dir) - 1) == 0) {
+        /* An input directory named ".imgpool" must not write into the
+         * state directory (its database, its lock). */
+        plan_fail(t, ERR_OUTPUT_PATH,
+                  "output would land in imgpool's own .imgpool directory");
+        return 0;
+    }
+    if (is_own_input(t, &pl->stats)) {
+        plan_fail(t, ERR_OUTPUT_PATH, MSG_OVERWRITE);
+        out_claim(pl, i, hashset_hash(t->out_rel, strlen(t->out_rel)),
+                  &nomem);
+    }
+    return nomem ? -1 : 0;
+}
+
+/* Pass 1: every path.  0, or -1 when out of memory. */
 static int
 plan_paths(struct planner *pl)
 {
-    static const char state_dir[] = IMGPOOL_STATE_DIR "/";
-    const char *why;
     size_t i;
-    int nomem = 0;
 
-    for (i = 0; i < pl->ntasks; i++) {
-        struct task *t = &pl->tasks[i];
-
-        if (t->pre_status != TASK_OK)
-            continue;
-        free(t->out_path);
-        t->out_path = NULL;
-        t->out_rel = NULL;
-        if (set_out_path(pl, t, pl->tmpl, &why) < 0) {
-            if (!why)
-                return -1;
-            plan_fail(t, ERR_OUTPUT_PATH, why);
-            continue;
-        }
-        if (strncmp(t->out_rel, state_dir, sizeof(state_dir) - 1) == 0) {
-            /* An input directory named ".imgpool" must not write into
-             * the state directory (its database, its lock). */
-            plan_fail(t, ERR_OUTPUT_PATH,
-                      "output would land in imgpool's own .imgpool "
-                      "directory");
-            continue;
-        }
-        if (is_own_input(t, &pl->stats)) {
-            plan_fail(t, ERR_OUTPUT_PATH, MSG_OVERWRITE);
-            out_claim(pl, i, hashset_hash(t->out_rel, strlen(t->out_rel)),
-                      &nomem);
-        }
-    }
-    return nomem ? -1 : 0;
+    for (i = 0; i < pl->ntasks; i++)
+        if (plan_path_one(pl, i) < 0)
+            return -1;
+    return 0;
 }
 
 /*
@@ -371,49 +388,59 @@ plan_keep(struct planner *pl)
 }
 
 /*
- * Pass 3: the first task in order keeps a contested name.  With the default
- * template the later one falls back to "{name}.jpg" ("IMG_1.CR2" ->
- * "IMG_1.CR2.jpg" beside "IMG_1.jpg"), so a folder with a JPEG and a PNG or
- * raw file of the same stem loses nothing.  A name the user chose with
- * --name is never changed behind their back.  0, or -1 when out of memory.
+ * Pass 3 for task @i: the first task in order keeps a contested name.
+ * With the default template the later one falls back to "{name}.jpg"
+ * ("IMG_1.CR2" -> "IMG_1.CR2.jpg" beside "IMG_1.jpg"), so a folder with a
+ * JPEG and a PNG or raw file of the same stem loses nothing.  A name the
+ * user chose with --name is never changed behind their back.  0, or -1
+ * when out of memory.
  */
+static int
+plan_claim_one(struct planner *pl, size_t i)
+{
+    struct task *t = &pl->tasks[i];
+    const char *why;
+    size_t other;
+    int nomem = 0;
+
+    if (t->pre_status != TASK_OK)
+        return 0;
+    other = claim(pl, i, &nomem);
+    if (other == CLAIMED)
+        return nomem ? -1 : 0;
+    if (!pl->o->name_template &&
+        (other == SIZE_MAX || other == RESERVED ||
+         pl->tasks[other].pre_status == TASK_OK)) {
+        if (set_out_path(pl, t, fallback_template(pl->o->format),
+                         &why) == 0) {
+            other = claim(pl, i, &nomem);
+            if (other == CLAIMED)
+                return nomem ? -1 : 0;
+        } else if (!why) {
+            return -1;
+        }
+    }
+    if (other == SIZE_MAX)
+        plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_DIR_CONFLICT);
+    else if (other == RESERVED)
+        plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_RECORDED);
+    else if (pl->tasks[other].pre_status == TASK_OK)
+        plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_CONFLICT);
+    else
+        plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_OVERWRITE_OTHER);
+    return nomem ? -1 : 0;
+}
+
+/* Pass 3: every claim, in list order.  0, or -1 when out of memory. */
 static int
 plan_claims(struct planner *pl)
 {
-    const char *why;
-    size_t i, other;
-    int nomem = 0;
+    size_t i;
 
-    for (i = 0; i < pl->ntasks && !nomem; i++) {
-        struct task *t = &pl->tasks[i];
-
-        if (t->pre_status != TASK_OK)
-            continue;
-        other = claim(pl, i, &nomem);
-        if (other == CLAIMED)
-            continue;
-        if (!pl->o->name_template &&
-            (other == SIZE_MAX || other == RESERVED ||
-             pl->tasks[other].pre_status == TASK_OK)) {
-            if (set_out_path(pl, t, fallback_template(pl->o->format),
-                             &why) == 0) {
-                other = claim(pl, i, &nomem);
-                if (other == CLAIMED)
-                    continue;
-            } else if (!why) {
-                return -1;
-            }
-        }
-        if (other == SIZE_MAX)
-            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_DIR_CONFLICT);
-        else if (other == RESERVED)
-            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_RECORDED);
-        else if (pl->tasks[other].pre_status == TASK_OK)
-            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_CONFLICT);
-        else
-            plan_fail(t, ERR_OUTPUT_CONFLICT, MSG_OVERWRITE_OTHER);
-    }
-    return nomem ? -1 : 0;
+    for (i = 0; i < pl->ntasks; i++)
+        if (plan_claim_one(pl, i) < 0)
+            return -1;
+    return 0;
 }
 
 /* "output_dir/name" for each root with a directory of its own.  0, or -1
@@ -444,15 +471,15 @@ plan_prefixes(struct planner *pl)
     return 0;
 }
 
-int
-plan_outputs(const struct plan_opts *o, struct scan_list *l)
+/* Set up @pl for @o and @l.  0, or -1 with errno. */
+static int
+planner_init(struct planner *pl, const struct plan_opts *o,
+             struct scan_list *l)
 {
-    struct planner pl;
-    size_t i, nplan = 0;
-    int rc = -1;
-
-    if (o->in_place)
-        return plan_in_place(l);
+    memset(pl, 0, sizeof(*pl));
+    hashset_init(&pl->outs);
+    hashset_init(&pl->dirs);
+    dir_map_init(&pl->stats);
     if (!o->output_dir || !*o->output_dir) {
         errno = EINVAL;
         return -1;
@@ -462,37 +489,203 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
         errno = ENOMEM;
         return -1;
     }
-    memset(&pl, 0, sizeof(pl));
-    pl.o = o;
-    pl.tasks = l->tasks;
-    pl.ntasks = l->n;
-    pl.tmpl = o->name_template ? o->name_template
-                               : default_template(o->format);
-    hashset_init(&pl.outs);
-    hashset_init(&pl.dirs);
-    dir_map_init(&pl.stats);
+    pl->o = o;
+    pl->tasks = l->tasks;
+    pl->ntasks = l->n;
+    pl->tmpl = o->name_template ? o->name_template
+                                : default_template(o->format);
     /* "out/" and "out" give the same paths; "/" stays the root. */
-    pl.outlen = strlen(o->output_dir);
-    while (pl.outlen > 0 && o->output_dir[pl.outlen - 1] == '/')
-        pl.outlen--;
+    pl->outlen = strlen(o->output_dir);
+    while (pl->outlen > 0 && o->output_dir[pl->outlen - 1] == '/')
+        pl->outlen--;
+    if (plan_prefixes(pl) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
 
+static void
+planner_release(struct planner *pl)
+{
+    size_t i;
+
+    for (i = 0; i < pl->nprefix; i++)
+        free(pl->prefix[i]);
+    free(pl->prefix);
+    hashset_release(&pl->outs);
+    hashset_release(&pl->dirs);
+    free(pl->needs);
+    dir_map_release(&pl->stats);
+}
+
+int
+plan_outputs(const struct plan_opts *o, struct scan_list *l)
+{
+    struct planner pl;
+    size_t i, nplan = 0;
+    int rc = -1;
+
+    if (o->in_place)
+        return plan_in_place(l);
+    if (planner_init(&pl, o, l) < 0) {
+        int err = errno;
+        planner_release(&pl);
+        errno = err;
+        return -1;
+    }
     for (i = 0; i < l->n; i++)
         if (l->tasks[i].pre_status == TASK_OK)
             nplan++;
-    if (plan_prefixes(&pl) == 0 && hashset_reserve(&pl.outs, nplan) == 0 &&
-        plan_paths(&pl) == 0 && need_all(&pl) == 0 && plan_keep(&pl) == 0 &&
-        plan_claims(&pl) == 0 && plan_more_outputs(o, l) == 0)
+    if (hashset_reserve(&pl.outs, nplan) == 0 && plan_paths(&pl) == 0 &&
+        need_all(&pl) == 0 && plan_keep(&pl) == 0 && plan_claims(&pl) == 0 &&
+        plan_more_outputs(o, l) == 0)
         rc = 0;
     else
         errno = ENOMEM;
-    for (i = 0; i < pl.nprefix; i++)
-        free(pl.prefix[i]);
-    free(pl.prefix);
-    hashset_release(&pl.outs);
-    hashset_release(&pl.dirs);
-    free(pl.needs);
-    dir_map_release(&pl.stats);
+    planner_release(&pl);
     return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Planning while the scan goes on (plan.h, struct plan_stream)
+ */
+
+struct plan_stream {
+    struct planner pl;
+    struct scan_list *l;
+    char *prev;                  /* the directory the last need was for */
+    size_t prevlen, prevcap;
+    size_t cand_for;             /* task whose fallback is in cand */
+    char *cand;                  /* its fallback out_path, NULL: none */
+};
+
+/* Point the planner at the list as it is now (it may have moved). */
+static void
+stream_sync(struct plan_stream *ps)
+{
+    ps->pl.tasks = ps->l->tasks;
+    ps->pl.ntasks = ps->l->n;
+}
+
+struct plan_stream *
+plan_stream_begin(const struct plan_opts *o, struct scan_list *l)
+{
+    struct plan_stream *ps = xcalloc(1, sizeof(*ps));
+
+    if (o->in_place || o->recorded || (o->root_dirs && o->nroot_dirs) ||
+        planner_init(&ps->pl, o, l) < 0) {
+        planner_release(&ps->pl);
+        free(ps);
+        errno = EINVAL;
+        return NULL;
+    }
+    ps->l = l;
+    ps->cand_for = SIZE_MAX;
+    return ps;
+}
+
+int
+plan_stream_add(struct plan_stream *ps, size_t i)
+{
+    const char *p, *slash;
+    size_t len, k;
+
+    stream_sync(ps);
+    if (plan_path_one(&ps->pl, i) < 0)
+        return -1;
+    if (ps->l->tasks[i].pre_status != TASK_OK)
+        return 0;
+    /* need_task(), with the last directory kept in a copy: an earlier
+     * task's out_path may be rebuilt (fallback) before the next call. */
+    p = ps->l->tasks[i].out_rel;
+    slash = strrchr(p, '/');
+    len = slash ? (size_t)(slash - p) : 0;
+    if (len == 0 || (ps->prev && ps->prevlen == len &&
+                     memcmp(ps->prev, p, len) == 0))
+        return 0;
+    if (len > ps->prevcap) {
+        ps->prevcap = len * 2;
+        ps->prev = xrealloc(ps->prev, ps->prevcap);
+    }
+    memcpy(ps->prev, p, len);
+    ps->prevlen = len;
+    for (k = 1; k <= len; k++)
+        if ((k == len || p[k] == '/') && need_add(&ps->pl, i, k) < 0)
+            return -1;
+    return 0;
+}
+
+/*
+ * Where path @a comes in the walk's order (component by component, each
+ * compared with strcmp(), a directory before what is inside it) against
+ * the subtree of @x: < 0 before it, 0 inside it (or @x itself), > 0 after
+ * all of it.
+ */
+static int
+walk_cmp(const char *a, const char *x)
+{
+    for (;;) {
+        size_t la = strcspn(a, "/"), lx = strcspn(x, "/");
+        int r = memcmp(a, x, la < lx ? la : lx);
+
+        if (r == 0)
+            r = (la > lx) - (la < lx);
+        if (r != 0)
+            return r;
+        if (x[lx] == '\0')
+            return 0;
+        if (a[la] == '\0')
+            return -1;
+        a += la + 1;
+        x += lx + 1;
+    }
+}
+
+int
+plan_stream_ready(struct plan_stream *ps, size_t i, const char *last_rel)
+{
+    struct task *t = &ps->l->tasks[i];
+    const char *why;
+
+    if (t->pre_status != TASK_OK || !last_rel)
+        return 1;
+    /* The names task i may take are those of output files; another
+     * output needs one of them as a directory only when an input
+     * directory of that name holds a task, and the walk lists such a
+     * directory's whole subtree where its name sorts. */
+    if (walk_cmp(last_rel, t->out_rel) <= 0)
+        return 0;
+    if (ps->pl.o->name_template)
+        return 1;
+    if (ps->cand_for != i) {
+        free(ps->cand);
+        ps->cand = plan_build_out_path(ps->pl.o->output_dir, ps->pl.outlen,
+                                       t->rel, fallback_template(
+                                           ps->pl.o->format), ps->pl.o->format,
+                                       0, &why);
+        ps->cand_for = i;
+    }
+    return !ps->cand ||
+           walk_cmp(last_rel, ps->cand + ps->pl.outlen + 1) > 0;
+}
+
+int
+plan_stream_settle(struct plan_stream *ps, size_t i)
+{
+    stream_sync(ps);
+    return plan_claim_one(&ps->pl, i);
+}
+
+void
+plan_stream_end(struct plan_stream *ps)
+{
+    if (!ps)
+        return;
+    planner_release(&ps->pl);
+    free(ps->prev);
+    free(ps->cand);
+    free(ps);
 }
 
 void

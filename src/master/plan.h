@@ -121,6 +121,37 @@ int plan_more_outputs(const struct plan_opts *o, struct scan_list *l);
 int plan_outputs(const struct plan_opts *o, struct scan_list *l);
 
 /*
+ * plan_outputs() one task at a time, while the scan is still adding tasks
+ * to @l, for a plan that can be settled in walk order: an output tree
+ * (not in place) for one INPUT directory walked without following links,
+ * one size, no recorded names (@o->recorded NULL) and no root_dirs.
+ *
+ *   ps = plan_stream_begin(&popts, &list);   // NULL with EINVAL/ENOMEM
+ *   for each task i the scan appends, in order:  plan_stream_add(ps, i);
+ *   for each task j in list order, once plan_stream_ready(ps, j, last):
+ *       plan_stream_settle(ps, j);            // j's name is final
+ *   plan_stream_end(ps);
+ *
+ * plan_stream_add() builds the path (pass 1: own input, .imgpool) and
+ * records the directories the output needs.  plan_stream_ready() says
+ * whether the walk, whose last listed task has the relative path
+ * @last_rel (NULL once the scan is complete), is past every name task @j
+ * could take: only then can no later task need that name as a directory,
+ * so settling tasks in list order as they become ready gives the names
+ * plan_outputs() gives (the first in list order keeps a contested name).
+ * plan_stream_settle() settles task @j's claim (pass 3).  The stream keeps
+ * task indices, never pointers, so @l may be reallocated between calls.
+ * The int functions return 0, or -1 when out of memory.
+ */
+struct plan_stream;
+struct plan_stream *plan_stream_begin(const struct plan_opts *o,
+                                      struct scan_list *l);
+int plan_stream_add(struct plan_stream *ps, size_t i);
+int plan_stream_ready(struct plan_stream *ps, size_t j, const char *last_rel);
+int plan_stream_settle(struct plan_stream *ps, size_t j);
+void plan_stream_end(struct plan_stream *ps);
+
+/*
  * --shard K/N, after plan_outputs(): keep only the tasks whose out_rel
  * (the input's rel in place, or for a task without an output) hashes to
  * shard @k of @n, and

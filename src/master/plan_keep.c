@@ -192,39 +192,54 @@ devino_eq(uint32_t value, const void *key, void *ctx)
            (!k->path || strcmp(tasks[value].path, k->path) == 0);
 }
 
+void
+plan_dups_init(struct plan_dups *d)
+{
+    hashset_init(&d->seen);
+}
+
+void
+plan_dups_release(struct plan_dups *d)
+{
+    hashset_release(&d->seen);
+}
+
+int
+plan_dups_check(struct plan_dups *d, struct scan_list *l, size_t i,
+                int in_place)
+{
+    struct task *t = &l->tasks[i];
+    /* In place, one rewrite serves every name of a file; with an output
+     * tree, the names of a hard-linked file (made on purpose) each get
+     * their output, and only the same name met twice is a duplicate.  A
+     * file with one name met twice is always one. */
+    int by_name = !in_place && t->nlink > 1;
+    struct devino key = { t->dev, t->ino, by_name ? t->path : NULL };
+    uint64_t h = hashset_hash2(t->dev, t->ino);
+
+    if (i >= UINT32_MAX - 2 || t->pre_status != TASK_OK ||
+        (t->dev == 0 && t->ino == 0))
+        return 0;
+    if (by_name)
+        h ^= hashset_hash(t->path, strlen(t->path));
+    if (hashset_insert(&d->seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
+                       NULL) != HASHSET_PRESENT)
+        return 0;
+    t->pre_status = TASK_SKIPPED;
+    t->pre_class = ERR_DUPLICATE;
+    t->pre_msg = "the same file as an earlier input (same device and inode)";
+    return 1;
+}
+
 size_t
 plan_mark_duplicates(struct scan_list *l, int in_place)
 {
-
-    struct hashset seen;
+    struct plan_dups d;
     size_t i, marked = 0;
 
-    hashset_init(&seen);
-    for (i = 0; i < l->n && i < UINT32_MAX - 2; i++) {
-        struct task *t = &l->tasks[i];
-        /* In place, one rewrite serves every name of a file; with an
-         * output tree, the names of a hard-linked file (made on purpose)
-         * each get their output, and only the same name met twice is a
-         * duplicate.  A file with one name met twice is always one. */
-        int by_name = !in_place && t->nlink > 1;
-        struct devino key = { t->dev, t->ino, by_name ? t->path : NULL };
-        uint64_t h = hashset_hash2(t->dev, t->ino);
-        int rc;
-
-        if (t->pre_status != TASK_OK || (t->dev == 0 && t->ino == 0))
-            continue;
-        if (by_name)
-            h ^= hashset_hash(t->path, strlen(t->path));
-        rc = hashset_insert(&seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
-                            NULL);
-        if (rc == HASHSET_PRESENT) {
-            t->pre_status = TASK_SKIPPED;
-            t->pre_class = ERR_DUPLICATE;
-            t->pre_msg = "the same file as an earlier input (same device "
-                         "and inode)";
-            marked++;
-        }
-    }
-    hashset_release(&seen);
+    plan_dups_init(&d);
+    for (i = 0; i < l->n; i++)
+        marked += (size_t)plan_dups_check(&d, l, i, in_place);
+    plan_dups_release(&d);
     return marked;
 }

@@ -78,4 +78,19 @@ void plan_root_dirs_free(char **dirs, size_t n);
  */
 size_t plan_mark_duplicates(struct scan_list *l, int in_place);
 
+/*
+ * The same, one task at a time in list order (a list still growing):
+ * plan_dups_check() marks task @i of @l when an earlier checked task is
+ * the same file, and returns 1 then, 0 otherwise.  The set refers to the
+ * tasks by index, so @l may be reallocated between calls.  Allocation
+ * failures only cost the check (hashset.h).
+ */
+struct plan_dups {
+    struct hashset seen;
+};
+void plan_dups_init(struct plan_dups *d);
+int plan_dups_check(struct plan_dups *d, struct scan_list *l, size_t i,
+                    int in_place);
+void plan_dups_release(struct plan_dups *d);
+
 #endif

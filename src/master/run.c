@@ -29,6 +29,8 @@
 #include "run.h"
 #include "run_dry.h"
 #include "run_inputs.h"
+#include "run_stream.h"
+#include "run_task.h"
 #include "scan.h"
 #include "sig.h"
 #include "state.h"
@@ -46,6 +48,17 @@ struct run {
     struct run_lock lock;
     uint32_t *order;
     size_t nwork;
+    size_t next;                /* next index into order */
+    unsigned char *req;         /* the request of the task last pulled */
+    size_t req_cap;
+    /* Lazy dispatch (run_stream.h): the pool starts while the walk goes
+     * on; lazy 0 means the whole scan and plan come first. */
+    int lazy;
+    struct run_stream stream;
+    struct pool_opts pool_opts;
+    const struct run_probe *probe;
+    struct stat out_st;
+    int have_out;
     /* Incremental runs (state.h); state NULL when not used. */
     struct state *state;
     struct state_roots roots;
@@ -81,11 +94,42 @@ pool_fini(void *data)
 }
 
 static void
-pool_work(void *data, uint32_t id, struct task_result *res)
+pool_work(void *data, uint32_t id, const void *req, size_t len, void *result)
 {
     struct run *run = data;
+    struct task_result *res = result;
+    struct task t;
 
-    run->worker->work(&run->opts->settings, &run->list.tasks[id], res);
+    res->id = id;
+    if (run_task_unpack(req, len, &t) < 0) {
+        task_result_set(res, id, TASK_FAILED, ERR_INTERNAL,
+                        "malformed task request from the master");
+        return;
+    }
+    run->worker->work(&run->opts->settings, &t, res);
+    res->id = id;
+}
+
+/* The next task for the pool: from the order (the whole plan came
+ * first) or the lazy queue, packed into the request. */
+static enum pool_next
+pool_next_task(void *data, uint32_t *id, const void **req, size_t *len)
+{
+    struct run *run = data;
+    enum pool_next r;
+
+    if (run->lazy) {
+        r = run_stream_next(&run->stream, id);
+        if (r != POOL_NEXT_TASK)
+            return r;
+    } else {
+        if (run->next >= run->nwork)
+            return POOL_NEXT_END;
+        *id = run->order[run->next++];
+    }
+    *len = run_task_pack(&run->list.tasks[*id], &run->req, &run->req_cap);
+    *req = run->req;
+    return POOL_NEXT_TASK;
 }
 
 /* One record: the report, and for a dry run its line on stdout (unless
@@ -102,12 +146,16 @@ run_record(struct run *run, const struct task *t,
 }
 
 static void
-master_done(void *data, const struct task_result *res)
+master_done(void *data, const struct pool_done *d)
 {
     struct run *run = data;
-    const struct task *t = &run->list.tasks[res->id];
-    struct task_result r = *res;
+    const struct task *t = &run->list.tasks[d->id];
+    struct run_task_limits lim;
+    struct task_result r;
 
+    lim.timeout_s = run->opts->timeout_s;
+    lim.max_memory_mb = run->opts->max_memory_mb;
+    run_task_outcome(d, &lim, &r);
     if (r.in_bytes <= 0)
         r.in_bytes = t->size;
     if (run->state && r.status == TASK_OK)
@@ -278,6 +326,19 @@ open_list(const struct cli_opts *o, FILE **list)
     return 0;
 }
 
+/* After every entry of the walk: the probe, and lazy dispatch's steps. */
+static void
+run_on_entry(void *data, struct scan_list *l)
+{
+    struct run *run = data;
+
+    (void)l;
+    if (run->probe && run->probe->scan_entry)
+        run->probe->scan_entry(run->probe->data);
+    if (run->lazy)
+        run_stream_entry(&run->stream);
+}
+
 /* Scan every input, never descending into @skip.  0, or -1 after errorf(). */
 static int
 scan_inputs(struct run *run, const struct stat *skip, int have_skip)
@@ -305,10 +366,30 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
     so.shard_n = o->shard_n;
     so.files_from = list;
     so.files_from_nul = o->files_from_nul;
+    so.on_entry = run_on_entry;
+    so.on_entry_data = run;
     rc = scan_run(&so, &run->list);
     if (list && list != stdin)
         fclose(list);
     return rc;
+}
+
+/* Lazy dispatch where run_stream_choose() finds it safe.  0, or -1
+ * after errorf(). */
+static int
+run_lazy_choose(struct run *run)
+{
+    struct cli_opts *o = run->opts;
+    int r = 0;
+
+    if (!(run->probe && run->probe->eager))
+        r = run_stream_choose(o, &run->state);
+    if (r == 1) {
+        run->lazy = 1;
+        run->fingerprint = state_fingerprint(&o->settings);
+        state_roots_init(&run->roots, o->inputs, o->ninputs);
+    }
+    return r < 0 ? -1 : 0;
 }
 
 /*
@@ -335,8 +416,16 @@ run_setup(struct run *run)
         errorf("cannot install signal handlers: %s", strerror(errno));
         return RUN_EXIT_USAGE;
     }
+    run->out_st = out_st;
+    run->have_out = have_out;
+    if (run_lazy_choose(run) < 0)
+        return RUN_EXIT_USAGE;
+    if (run->lazy)
+        return RUN_EXIT_OK;    /* the scan runs with the pool: run_lazy() */
     if (scan_inputs(run, &out_st, have_out) < 0)
         return RUN_EXIT_USAGE;
+    if (run->probe && run->probe->scan_done)
+        run->probe->scan_done(run->probe->data);
     /* Nothing silent, nothing twice. */
     run_add_named_files(o, &run->list);
     run_warn_empty_inputs(o, &run->list);
@@ -474,13 +563,33 @@ run_dry_all(struct run *run)
     return 0;
 }
 
+/* The pool's options for @workers workers. */
+static void
+run_pool_opts(struct run *run, int workers)
+{
+    const struct cli_opts *o = run->opts;
+    struct pool_opts *pool = &run->pool_opts;
+
+    memset(pool, 0, sizeof(*pool));
+    pool->workers = workers;
+    pool->timeout_s = o->timeout_s;
+    pool->max_memory_mb = o->max_memory_mb;
+    pool->result_size = sizeof(struct task_result);
+    pool->init = pool_init;
+    pool->work = pool_work;
+    pool->fini = pool_fini;
+    pool->get_next_task = pool_next_task;
+    pool->task_finished = master_done;
+    pool->data = run;
+}
+
 /* Every task still to be processed, through the pool.  0, or -1 after
  * errorf(). */
 static int
 run_pool(struct run *run)
 {
     const struct cli_opts *o = run->opts;
-    struct pool_opts pool;
+    int workers;
 
     report_start(&run->rep, run->list.n);
     if (run->dry_run && !o->settings.in_place)
@@ -490,24 +599,89 @@ run_pool(struct run *run)
     run->nwork = plan_order(&run->list, run->order);
     report_plan_work(&run->rep, run->list.tasks, run->order, run->nwork);
 
-    memset(&pool, 0, sizeof(pool));
-    pool.workers = o->jobs > 0 ? o->jobs : pool_default_workers();
-    if ((size_t)pool.workers > run->nwork && run->nwork > 0)
-        pool.workers = (int)run->nwork;
-    pool.timeout_s = o->timeout_s;
-    pool.max_memory_mb = o->max_memory_mb;
-    pool.order = run->order;
-    pool.ntasks = run->nwork;
-    pool.id_limit = run->list.n;
-    pool.init = pool_init;
-    pool.work = pool_work;
-    pool.fini = pool_fini;
-    pool.done = master_done;
-    pool.data = run;
-    notef("%zu files to process with %d workers", run->nwork, pool.workers);
+    workers = o->jobs > 0 ? o->jobs : pool_default_workers();
+    if ((size_t)workers > run->nwork && run->nwork > 0)
+        workers = (int)run->nwork;
+    run_pool_opts(run, workers);
+    notef("%zu files to process with %d workers", run->nwork, workers);
     /* Workers are forked with a copy of stdio's buffers: empty them. */
     fflush(stdout);
-    return pool_run(&pool, &run->stats);
+    return pool_run(&run->pool_opts, &run->stats);
+}
+
+/* Lazy dispatch: a task settled without a worker, and one queued. */
+static void
+lazy_settled(void *data, size_t i)
+{
+    struct run *run = data;
+    const struct task *t = &run->list.tasks[i];
+    struct task_result r;
+
+    task_result_set(&r, (uint32_t)i, t->pre_status, t->pre_class, "%s",
+                    t->pre_msg ? t->pre_msg : "");
+    r.in_bytes = t->size;
+    run_record(run, t, &r);
+}
+
+/*
+ * Scan, plan, state and pool together (run_stream.h): the pool starts
+ * on the first planned files while the walk goes on.  0, or -1 after
+ * errorf() (the walk or the planning failed: what was dispatched has
+ * run and is reported).
+ */
+static int
+run_lazy(struct run *run)
+{
+    const struct cli_opts *o = run->opts;
+    struct run_stream_opts so;
+    struct plan_opts po;
+    int rc, workers = o->jobs > 0 ? o->jobs : pool_default_workers();
+
+    memset(&po, 0, sizeof(po));
+    po.output_dir = o->output_dir;
+    po.name_template = o->name_template;
+    po.format = o->settings.format;
+    memset(&so, 0, sizeof(so));
+    so.list = &run->list;
+    so.plan = plan_stream_begin(&po, &run->list);
+    if (!so.plan) {
+        errorf("cannot plan outputs: %s", strerror(errno));
+        return -1;
+    }
+    /* No up-to-date check: the lazy path is taken only on a database
+     * that records nothing (run_stream_choose()), and what this run
+     * records is for outputs already claimed. */
+    so.state = NULL;
+    so.roots = &run->roots;
+    so.fingerprint = run->fingerprint;
+    so.output_dir = o->output_dir;
+    so.rep = &run->rep;
+    so.step_every = run->probe ? run->probe->step_every : 0;
+    so.settled = lazy_settled;
+    so.data = run;
+    report_start(&run->rep, 0);
+    run_pool_opts(run, workers);
+    fflush(stdout);
+    so.pool = pool_start(&run->pool_opts);
+    run_stream_init(&run->stream, &so);
+    rc = scan_inputs(run, &run->out_st, run->have_out);
+    if (run->probe && run->probe->scan_done)
+        run->probe->scan_done(run->probe->data);
+    if (rc == 0) {
+        run_add_named_files(o, &run->list);
+        run_warn_empty_inputs(o, &run->list);
+        run->stream.scanning = 0;
+        rc = run_stream_step(&run->stream, NULL);
+        run->nwork = run->stream.queued;
+        notef("%zu files to process with %d workers", run->nwork, workers);
+    }
+    if (rc < 0)
+        run->stream.nheap = 0;    /* in-flight files finish, no others */
+    run->stream.scanning = 0;
+    if (pool_finish(so.pool, &run->stats) < 0)
+        rc = -1;
+    plan_stream_end(so.plan);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -627,6 +801,8 @@ run_release(struct run *run)
     plan_root_dirs_free(run->root_dirs, run->opts->ninputs);
     lock_release(&run->lock);
     free(run->order);
+    free(run->req);
+    run_stream_release(&run->stream);
     state_roots_release(&run->roots);
     report_release(&run->rep);
     scan_list_release(&run->list);
@@ -634,20 +810,22 @@ run_release(struct run *run)
 
 /* thumbnail / recompress: the whole run; its exit status. */
 static int
-run_process(struct cli_opts *o, const struct run_worker *w)
+run_process(struct cli_opts *o, const struct run_worker *w,
+            const struct run_probe *probe)
 {
     struct run run;
     int code;
 
     run_init(&run, o, w);
+    run.probe = probe;
     normalise_roots(&run);
     code = (int)run_setup(&run);
-    if (code == 0 && run_plan(&run) < 0)
+    if (code == 0 && !run.lazy && run_plan(&run) < 0)
         code = RUN_EXIT_USAGE;
     if (code == 0 && o->report_path &&
         report_open(&run.rep, o->report_path) < 0)
         code = RUN_EXIT_USAGE;
-    if (code == 0 && run_pool(&run) < 0)
+    if (code == 0 && (run.lazy ? run_lazy(&run) : run_pool(&run)) < 0)
         code = RUN_EXIT_USAGE;
     if (code == 0)
         code = run_finish(&run);
@@ -671,11 +849,18 @@ run_merge(const struct cli_opts *o)
 }
 
 int
-run_command(struct cli_opts *o, const struct run_worker *worker)
+run_command_probed(struct cli_opts *o, const struct run_worker *worker,
+                   const struct run_probe *probe)
 {
     msg_set_level(o->quiet ? MSG_QUIET : o->verbose ? MSG_VERBOSE
                                                     : MSG_NORMAL);
     if (o->command == CMD_REPORT_MERGE)
         return run_merge(o);
-    return run_process(o, worker);
+    return run_process(o, worker, probe);
+}
+
+int
+run_command(struct cli_opts *o, const struct run_worker *worker)
+{
+    return run_command_probed(o, worker, NULL);
 }

@@ -51,4 +51,25 @@ struct run_worker {
  */
 int run_command(struct cli_opts *o, const struct run_worker *worker);
 
+/*
+ * Watching a run from a test (NULL in the program): scan_entry() is called
+ * in the master after every entry the walk looks at (a test slows the
+ * walk there), scan_done() once the walk is complete, before anything
+ * else happens; with @eager set, the run waits for the whole scan before
+ * any worker starts even where lazy dispatch is safe; @step_every > 0
+ * makes a lazy run plan and dispatch after every that many entries
+ * (run_stream.h says when it does otherwise).
+ */
+struct run_probe {
+    void (*scan_entry)(void *data);
+    void (*scan_done)(void *data);
+    int eager;
+    unsigned step_every;
+    void *data;
+};
+
+/* run_command() with @probe (may be NULL). */
+int run_command_probed(struct cli_opts *o, const struct run_worker *worker,
+                       const struct run_probe *probe);
+
 #endif

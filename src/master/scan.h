@@ -60,6 +60,8 @@
 #include <stdint.h>
 #include "task.h"
 
+struct scan_list;
+
 struct scan_opts {
     const char *const *roots;    /* INPUT arguments */
     size_t nroots;
@@ -85,6 +87,12 @@ struct scan_opts {
      * inside an input), by identity; have_skip_dir says it is set. */
     int have_skip_dir;
     uint64_t skip_dev, skip_ino;
+    /* Called after each entry of a directory the walk has looked at
+     * (the list may have grown), NULL for none: lazy dispatch plans and
+     * dispatches from here while the walk goes on.  It may read the list
+     * but not change what the scan has listed. */
+    void (*on_entry)(void *data, struct scan_list *l);
+    void *on_entry_data;
 };
 
 struct scan_list {

@@ -355,6 +355,8 @@ walk_children(struct scan_ctx *c, int fd)
         memcpy(c->path + c->path_len, names[i], k + 1);
         c->path_len += k;
         rc = walk_entry(c, fd, names[i]);
+        if (c->opts->on_entry)
+            c->opts->on_entry(c->opts->on_entry_data, c->l);
     }
     c->path_len = base;
     c->path[base] = '\0';

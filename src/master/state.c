@@ -719,6 +719,24 @@ state_close(struct state *st)
     return ret;
 }
 
+int
+state_has_names(struct state *st)
+{
+    sqlite3_stmt *q = NULL;
+    int rc, has = 1;
+
+    if (st->broken || !st->db)
+        return 0;
+    rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM outputs LIMIT 1", -1, &q,
+                            NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        has = rc != SQLITE_DONE;    /* a row, or an error: assume rows */
+    }
+    sqlite3_finalize(q);
+    return has;
+}
+
 long
 state_recorded_names(struct state *st,
                      void (*cb)(void *data, const char *out_rel,

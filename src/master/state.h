@@ -170,6 +170,10 @@ long state_recorded_names(struct state *st,
                                      const char *input_abs),
                           void *data);
 
+/* 0 when the database records no output at all (a new output tree),
+ * 1 otherwise (also when it cannot tell). */
+int state_has_names(struct state *st);
+
 /* Commit and close; @st may be NULL.  0, or -1 if the final commit failed
  * (after warnf()). */
 int state_close(struct state *st);

@@ -67,13 +67,15 @@ proto_recv_str(enum proto_recv_result r)
     return "unknown";
 }
 
+/* One send() for a message up to this size, so a reader never waits on
+ * a half-sent frame from a live peer. */
+#define PROTO_ONE_WRITE (64u * 1024u)
+
 int
 proto_send(int fd, enum proto_type type, uint32_t id, const void *payload,
            uint32_t len)
 {
-    /* Header and payload in one buffer: one send() for small messages,
-     * so a reader never waits on a half-sent frame from a live peer. */
-    char buf[sizeof(struct proto_hdr) + PROTO_MAX_PAYLOAD];
+    char buf[sizeof(struct proto_hdr) + PROTO_ONE_WRITE];
     struct proto_hdr hdr;
 
     if (len > PROTO_MAX_PAYLOAD) {
@@ -85,6 +87,12 @@ proto_send(int fd, enum proto_type type, uint32_t id, const void *payload,
     hdr.type = type;
     hdr.id = id;
     hdr.len = len;
+    if (len > PROTO_ONE_WRITE) {
+        /* A long request: the reader loops over short reads anyway. */
+        if (write_all(fd, &hdr, sizeof(hdr)) < 0)
+            return -1;
+        return write_all(fd, payload, len);
+    }
     memcpy(buf, &hdr, sizeof(hdr));
     if (len)
         memcpy(buf + sizeof(hdr), payload, len);
@@ -92,15 +100,22 @@ proto_send(int fd, enum proto_type type, uint32_t id, const void *payload,
 }
 
 enum proto_recv_result
-proto_recv(int fd, struct proto_hdr *hdr, void *payload, uint32_t cap)
+proto_recv_head(int fd, struct proto_hdr *hdr)
 {
     enum proto_recv_result rc = read_all(fd, hdr, sizeof(*hdr));
 
     if (rc != PROTO_RECV_OK)
         return rc;
-    if (hdr->magic != PROTO_MAGIC || hdr->len > cap ||
-        hdr->len > PROTO_MAX_PAYLOAD)
+    if (hdr->magic != PROTO_MAGIC || hdr->len > PROTO_MAX_PAYLOAD)
         return PROTO_RECV_VIOLATION;
+    return PROTO_RECV_OK;
+}
+
+enum proto_recv_result
+proto_recv_body(int fd, const struct proto_hdr *hdr, void *payload)
+{
+    enum proto_recv_result rc;
+
     if (hdr->len == 0)
         return PROTO_RECV_OK;
     rc = read_all(fd, payload, hdr->len);
@@ -110,4 +125,16 @@ proto_recv(int fd, struct proto_hdr *hdr, void *payload, uint32_t cap)
         return PROTO_RECV_ERROR;
     }
     return rc;
+}
+
+enum proto_recv_result
+proto_recv(int fd, struct proto_hdr *hdr, void *payload, uint32_t cap)
+{
+    enum proto_recv_result rc = proto_recv_head(fd, hdr);
+
+    if (rc != PROTO_RECV_OK)
+        return rc;
+    if (hdr->len > cap)
+        return PROTO_RECV_VIOLATION;
+    return proto_recv_body(fd, hdr, payload);
 }
