@@ -78,6 +78,10 @@ struct report {
     char **warned_files;
     size_t nwarned_files;
     int write_error;          /* the JSON file could not be written */
+    int truncate;             /* report_start() empties the file first */
+    int stream_closed;        /* EPIPE on a standard stream: the reader
+                                 left (report_finish() says, not fails) */
+    size_t lost;              /* JSON lines not written after an error */
     FILE *term;               /* the real stderr, for the progress line */
     FILE *wrap;               /* our stderr while the line is on screen */
     pid_t wrap_pid;           /* the process that installed it */
@@ -92,8 +96,14 @@ struct report_summary {
 };
 
 void report_init(struct report *r, const struct report_opts *o);
-/* Open @path for the JSON Lines report (truncating); "-" is standard
- * output.  -1 with errorf(). */
+/*
+ * Open @path for the JSON Lines report; "-" and "/dev/stdout" are standard
+ * output, "/dev/stderr" standard error (the user's own streams, used as
+ * they are).  Any other path is opened like the lock
+ * (util_open_user_file(): never a symbolic link, a FIFO or a file with
+ * other hard links; created 0644 less the umask) and emptied only by
+ * report_start().  -1 with errorf() naming the path and why.
+ */
 int report_open(struct report *r, const char *path);
 void report_start(struct report *r, size_t total);
 /*
@@ -105,7 +115,10 @@ void report_plan_work(struct report *r, const struct task *tasks,
 void report_add(struct report *r, const struct task *t,
                 const struct task_result *res);
 /* Writes the summary object and stderr summary; -1 if the report file
- * could not be written completely (already reported with errorf()). */
+ * could not be written completely (already reported with errorf()).  A
+ * standard stream whose reader went away (EPIPE: "| head -1") is not a
+ * failure of the run: the records lost are counted on stderr and 0 is
+ * returned. */
 int report_finish(struct report *r, const struct report_summary *s);
 void report_release(struct report *r);
 

@@ -58,6 +58,11 @@ struct run {
     /* Normalised output roots, and what @opts held before. */
     char *output_dir, *backup_dir;
     const char *orig_output_dir, *orig_backup_dir, *orig_settings_output;
+    /* Opened before anything is created (run_preflight()). */
+    FILE *files_from;            /* --files-from stream, NULL without */
+    int log_fd;                  /* --log, -1 without */
+    int dry_err;                 /* errno of the dry listing's first
+                                    failed write, 0 while none failed */
 };
 
 /* ------------------------------------------------------------------------
@@ -97,8 +102,12 @@ run_record(struct run *run, const struct task *t,
     const struct cli_opts *o = run->opts;
 
     report_add(&run->rep, t, r);
-    if (run->dry_run && !(o->report_path && strcmp(o->report_path, "-") == 0))
+    if (run->dry_run &&
+        !(o->report_path && strcmp(o->report_path, "-") == 0)) {
         run_dry_line(stdout, &o->settings, t, r);
+        if (!run->dry_err && ferror(stdout))
+            run->dry_err = errno ? errno : EIO;
+    }
 }
 
 static void
@@ -284,11 +293,8 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
 {
     const struct cli_opts *o = run->opts;
     struct scan_opts so;
-    FILE *list;
     int rc;
 
-    if (open_list(o, &list) < 0)
-        return -1;
     memset(&so, 0, sizeof(so));
     /* An output (or backup) tree inside an input is never scanned. */
     so.have_skip_dir = have_skip;
@@ -303,16 +309,62 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
     so.follow_symlinks = o->follow_symlinks;
     so.shard_k = o->shard_k;
     so.shard_n = o->shard_n;
-    so.files_from = list;
+    so.files_from = run->files_from;
     so.files_from_nul = o->files_from_nul;
     rc = scan_run(&so, &run->list);
-    if (list && list != stdin)
-        fclose(list);
+    if (run->files_from && run->files_from != stdin)
+        fclose(run->files_from);
+    run->files_from = NULL;
     return rc;
 }
 
 /*
- * Output directory, lock, signal handlers and scan.  RUN_EXIT_OK, or the
+ * --log: opened like the report (util_open_user_file(): no symbolic link,
+ * FIFO or hard-linked file, created 0644 less the umask), for appending;
+ * "/dev/stdout" and "/dev/stderr" are the user's own streams.  0, or -1
+ * after errorf().
+ */
+static int
+open_log(const char *path, int *fd)
+{
+    const char *why = NULL;
+
+    if (strcmp(path, "/dev/stdout") == 0)
+        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    else if (strcmp(path, "/dev/stderr") == 0)
+        *fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    else
+        *fd = util_open_user_file(path, O_APPEND, 0644, &why);
+    if (*fd >= 0)
+        return 0;
+    errorf("cannot open --log '%s': %s", path, why ? why : strerror(errno));
+    return -1;
+}
+
+/*
+ * What the user named that can be checked before anything is created: the
+ * --log file first (so that even a refused run is logged), the INPUTs, the
+ * --files-from list and the --report file.  A typo or a refused path
+ * leaves no output directory and no lock behind.  RUN_EXIT_OK, or
+ * RUN_EXIT_USAGE after errorf().
+ */
+static enum run_exit
+run_preflight(struct run *run)
+{
+    const struct cli_opts *o = run->opts;
+
+    if (o->log_path && open_log(o->log_path, &run->log_fd) < 0)
+        return RUN_EXIT_USAGE;
+    if (scan_check_roots(o->inputs, o->ninputs) < 0 ||
+        open_list(o, &run->files_from) < 0)
+        return RUN_EXIT_USAGE;
+    if (o->report_path && report_open(&run->rep, o->report_path) < 0)
+        return RUN_EXIT_USAGE;
+    return RUN_EXIT_OK;
+}
+
+/*
+ * Output directory, lock, scan and signal handlers.  RUN_EXIT_OK, or the
  * exit status after errorf().
  */
 static enum run_exit
@@ -326,17 +378,18 @@ run_setup(struct run *run)
     memset(&out_st, 0, sizeof(out_st));
     if (setup_output(o, &out_st, &have_out) < 0)
         return RUN_EXIT_USAGE;
-    /* The lock comes before the signal handlers, so that Ctrl-C still
-     * ends a --wait-lock wait. */
     code = take_lock(o, &run->lock);
     if (code != RUN_EXIT_OK)
         return code;
+    /* Until here SIGINT and SIGTERM keep their default action, so that
+     * they end at once a --wait-lock wait, a FIFO's open or a
+     * --files-from read that blocks in the scan: nothing is written yet. */
+    if (scan_inputs(run, &out_st, have_out) < 0)
+        return RUN_EXIT_USAGE;
     if (sig_master_setup() < 0) {
         errorf("cannot install signal handlers: %s", strerror(errno));
         return RUN_EXIT_USAGE;
     }
-    if (scan_inputs(run, &out_st, have_out) < 0)
-        return RUN_EXIT_USAGE;
     /* Nothing silent, nothing twice. */
     run_add_named_files(o, &run->list);
     run_warn_empty_inputs(o, &run->list);
@@ -548,8 +601,17 @@ run_finish(struct run *run)
         prune(run);
     else if (o->prune && run->dry_run)
         notef("--prune: nothing is removed in a dry run");
-    if (run->dry_run && fflush(stdout) == EOF) {
-        errorf("cannot write the dry run's list: %s", strerror(errno));
+    if (run->dry_run && fflush(stdout) == EOF && !run->dry_err)
+        run->dry_err = errno;
+    /* A reader that left ("| head -1") took what it wanted: say what it
+     * missed and keep the run's own exit status.  Any other error
+     * is a setup error. */
+    if (run->dry_err == EPIPE) {
+        warnf("the dry run's list on standard output was cut short: its "
+              "reader went away");
+    } else if (run->dry_err) {
+        errorf("cannot write the dry run's list: %s",
+               strerror(run->dry_err));
         return RUN_EXIT_USAGE;
     }
     if (run->state) {
@@ -577,25 +639,22 @@ run_finish(struct run *run)
 
 /* --log: one line per run, appended with a single write(2). */
 static void
-append_log(const struct cli_opts *o, const struct report *rep,
-           const struct report_summary *sum, int code)
+append_log(const struct run *run, int code)
 {
+    const struct cli_opts *o = run->opts;
     char line[512];
-    int n, fd;
+    int n;
 
-    n = report_log_line(rep, sum, o->command_name, code, line,
+    n = report_log_line(&run->rep, &run->sum, o->command_name, code, line,
                         sizeof(line) - 1);
     if (n < 0)
         return;
     if ((size_t)n > sizeof(line) - 2)
         n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, line, (size_t)n) != n)
+    if (write(run->log_fd, line, (size_t)n) != n)
         errorf("cannot append to --log '%s': %s", o->log_path,
                strerror(errno));
-    if (fd >= 0)
-        close(fd);
 }
 
 static void
@@ -607,6 +666,7 @@ run_init(struct run *run, struct cli_opts *o, const struct run_worker *w)
     run->opts = o;
     run->worker = w;
     run->lock.fd = -1;
+    run->log_fd = -1;
     run->dry_run = o->settings.dry_run;
     scan_list_init(&run->list);
     memset(&ro, 0, sizeof(ro));
@@ -626,6 +686,10 @@ run_release(struct run *run)
     state_peek_close(run->peek);
     plan_root_dirs_free(run->root_dirs, run->opts->ninputs);
     lock_release(&run->lock);
+    if (run->files_from && run->files_from != stdin)
+        fclose(run->files_from);
+    if (run->log_fd >= 0)
+        close(run->log_fd);
     free(run->order);
     state_roots_release(&run->roots);
     report_release(&run->rep);
@@ -641,18 +705,17 @@ run_process(struct cli_opts *o, const struct run_worker *w)
 
     run_init(&run, o, w);
     normalise_roots(&run);
-    code = (int)run_setup(&run);
+    code = (int)run_preflight(&run);
+    if (code == 0)
+        code = (int)run_setup(&run);
     if (code == 0 && run_plan(&run) < 0)
-        code = RUN_EXIT_USAGE;
-    if (code == 0 && o->report_path &&
-        report_open(&run.rep, o->report_path) < 0)
         code = RUN_EXIT_USAGE;
     if (code == 0 && run_pool(&run) < 0)
         code = RUN_EXIT_USAGE;
     if (code == 0)
         code = run_finish(&run);
-    if (o->log_path)
-        append_log(o, &run.rep, &run.sum, code);
+    if (run.log_fd >= 0)
+        append_log(&run, code);
     run_release(&run);
     restore_roots(&run);
     return code;

@@ -556,6 +556,22 @@ scan_files_from(struct scan_ctx *c)
 }
 
 int
+scan_check_roots(const char *const *roots, size_t n)
+{
+    struct stat st;
+    size_t i;
+    int ret = 0;
+
+    for (i = 0; i < n; i++) {
+        if (stat(roots[i], &st) < 0) {
+            errorf("cannot read '%s': %s", roots[i], strerror(errno));
+            ret = -1;
+        }
+    }
+    return ret;
+}
+
+int
 scan_run(const struct scan_opts *opts, struct scan_list *l)
 {
     struct scan_ctx c;
@@ -564,15 +580,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
     int ret = 0;
 
     /* Every root first: a typo in the last one should not cost a walk. */
-    for (i = 0; i < opts->nroots; i++) {
-        const char *root = opts->roots[i];
-
-        if (stat(root, &st) < 0) {
-            errorf("cannot read '%s': %s", root, strerror(errno));
-            ret = -1;
-        }
-    }
-    if (ret < 0)
+    if (scan_check_roots(opts->roots, opts->nroots) < 0)
         return -1;
 
     memset(&c, 0, sizeof(c));
