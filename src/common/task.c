@@ -51,6 +51,8 @@ static const char *const class_names[ERR__COUNT] = {
     [ERR_TOO_COMPLEX] = "too-complex",
     [ERR_SYMLINK] = "symlink",
     [ERR_MULTI_PICTURE] = "multi-picture",
+    [ERR_OUTPUT_IS_INPUT] = "output-is-input",
+    [ERR_BACKUP] = "backup",
 };
 
 const char *

@@ -60,6 +60,8 @@ enum err_class {
     ERR_TOO_COMPLEX,      /* bounded work exceeded: too many scans/warnings */
     ERR_SYMLINK,          /* a symlink below a root, without --follow-symlinks */
     ERR_MULTI_PICTURE,    /* in place: MPF images (gain map) would be lost */
+    ERR_OUTPUT_IS_INPUT,  /* the output path is another input file */
+    ERR_BACKUP,           /* in place: below a --backup folder (a skip) */
     ERR__COUNT
 };
 

@@ -287,7 +287,7 @@ report_write_failed(struct report *r, int err)
                strerror(err));
         return;
     }
-    safe = report_term_escape(r->json_path);
+    safe = msg_escape(r->json_path);
     errorf("cannot write report '%s': %s", safe ? safe : r->json_path,
            strerror(err));
     free(safe);
@@ -347,7 +347,7 @@ report_open(struct report *r, const char *path)
             close(fd);
     }
     if (!r->json) {
-        safe = report_term_escape(path);
+        safe = msg_escape(path);
         errorf("cannot open report '%s': %s", safe ? safe : path,
                why ? why : strerror(errno));
         free(safe);
@@ -436,8 +436,8 @@ report_keep(struct report *r, char ***list, size_t *n, const char *path,
         if (!*list)
             return;
     }
-    p = report_term_escape(path ? path : "");
-    x = report_term_escape(text);
+    p = msg_escape(path ? path : "");
+    x = msg_escape(text);
     if (!p || !x)
         goto out;
     size = strlen(p) + strlen(x) + (label ? strlen(label) : 0) + 16;
@@ -753,7 +753,7 @@ print_listed(const struct report *r, const char *label, char *const *items,
         errorf("... and %zu more %s, see the report on standard output", more,
                plural(more, one, many));
     } else {
-        safe = report_term_escape(r->json_path);
+        safe = msg_escape(r->json_path);
         errorf("... and %zu more %s, see '%s'", more, plural(more, one, many),
                safe ? safe : r->json_path);
         free(safe);

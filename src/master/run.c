@@ -573,7 +573,7 @@ on_pruned(void *data, const char *out)
     size_t *n = data;
 
     (*n)++;
-    notef("removed '%s': its input is gone", out);
+    notef("removed '%s': its input is gone", msg_name(out));
 }
 
 /* --prune, only after a complete, clean walk of every root. */

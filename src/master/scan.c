@@ -307,11 +307,11 @@ sniff_file(int dirfd, const char *name, const char *path, int nofollow,
     if (fd < 0) {
         if (errno == ELOOP || errno == ENOENT)
             return 0;    /* changed under us: no longer a regular file */
-        warnf("cannot open '%s': %s", path, strerror(errno));
+        warnf("cannot open '%s': %s", msg_name(path), strerror(errno));
         return -1;
     }
     if (fstat(fd, st) < 0) {
-        warnf("cannot stat '%s': %s", path, strerror(errno));
+        warnf("cannot stat '%s': %s", msg_name(path), strerror(errno));
         ret = -1;
         goto out;
     }
@@ -323,7 +323,7 @@ sniff_file(int dirfd, const char *name, const char *path, int nofollow,
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            warnf("cannot read '%s': %s", path, strerror(errno));
+            warnf("cannot read '%s': %s", msg_name(path), strerror(errno));
             ret = -1;
             goto out;
         }

@@ -85,7 +85,7 @@ walk_failed(struct scan_ctx *c, const char *what, int err, const char *msg)
 {
     struct stat none;
 
-    warnf("%s '%s': %s", what, c->path, strerror(err));
+    warnf("%s '%s': %s", what, msg_name(c->path), strerror(err));
     c->l->walk_errors++;
     memset(&none, 0, sizeof(none));
     return scan_add_task(c, c->path, c->path_len, c->path + c->rel_off, &none,
@@ -234,7 +234,7 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
         (uint64_t)st->st_dev == c->opts->skip_dev &&
         (uint64_t)st->st_ino == c->opts->skip_ino) {
         notef("not descending into '%s': it is the output directory",
-              c->path);
+              msg_name(c->path));
         return 0;
     }
     if (scan_dir_excluded(c, c->path + c->rel_off, &excluded) < 0)
@@ -242,8 +242,11 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
     if (excluded)
         return 0;
     if (is_ancestor(c, st, &k)) {
-        warnf("cannot descend into '%s': directory cycle back to '%.*s'",
-              c->path, ancestor_len(c, k), c->path);
+        char *back = strndup(c->path, (size_t)ancestor_len(c, k));
+
+        warnf("cannot descend into '%s': directory cycle back to '%s'",
+              msg_name(c->path), msg_name(back ? back : c->path));
+        free(back);
         c->l->walk_errors++;
         return 0;
     }
@@ -336,7 +339,7 @@ walk_children(struct scan_ctx *c, int fd)
         if (errno == ENOMEM)
             return -1;
         if (c->depth <= 1) {
-            errorf("cannot read '%s': %s", c->path, strerror(errno));
+            errorf("cannot read '%s': %s", msg_name(c->path), strerror(errno));
             return -2;
         }
         return walk_failed(c, "cannot read directory", errno, NULL);
