@@ -192,14 +192,35 @@ devino_eq(uint32_t value, const void *key, void *ctx)
            (!k->path || strcmp(tasks[value].path, k->path) == 0);
 }
 
+/* Whether @rel can name an output below the output root: no ".."
+ * component (a --files-from entry "../x" cannot). */
+static int
+rel_plannable(const char *rel)
+{
+    const char *p = rel;
+
+    if (!rel)
+        return 0;
+    while ((p = strstr(p, "..")) != NULL) {
+        if ((p == rel || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+            return 0;
+        p += 2;
+    }
+    return 1;
+}
+
 size_t
 plan_mark_duplicates(struct scan_list *l, int in_place)
 {
-
     struct hashset seen;
+    uint32_t *keep = NULL, g, old;
     size_t i, marked = 0;
 
     hashset_init(&seen);
+    /* Per file met (a group), the task that keeps it; without the memory
+     * for it, the first met keeps it. */
+    if (l->n)
+        keep = malloc(l->n * sizeof(*keep));
     for (i = 0; i < l->n && i < UINT32_MAX - 2; i++) {
         struct task *t = &l->tasks[i];
         /* In place, one rewrite serves every name of a file; with an
@@ -216,15 +237,28 @@ plan_mark_duplicates(struct scan_list *l, int in_place)
         if (by_name)
             h ^= hashset_hash(t->path, strlen(t->path));
         rc = hashset_insert(&seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
-                            NULL);
-        if (rc == HASHSET_PRESENT) {
-            t->pre_status = TASK_SKIPPED;
-            t->pre_class = ERR_DUPLICATE;
-            t->pre_msg = "the same file as an earlier input (same device "
-                         "and inode)";
-            marked++;
+                            &old);
+        if (rc == HASHSET_ADDED && keep)
+            keep[i] = (uint32_t)i;
+        if (rc != HASHSET_PRESENT)
+            continue;
+        /* With an output tree, a spelling that can be planned ("/a/x",
+         * "lnk/x") wins over an earlier one that cannot ("../x"). */
+        g = keep ? keep[old] : old;
+        t->pre_msg = "the same file as an earlier input (same device "
+                     "and inode)";
+        if (keep && !in_place && !rel_plannable(l->tasks[g].rel) &&
+            rel_plannable(t->rel)) {
+            keep[old] = (uint32_t)i;
+            t = &l->tasks[g];
+            t->pre_msg = "the same file as a later input whose name maps "
+                         "below the output root (same device and inode)";
         }
+        t->pre_status = TASK_SKIPPED;
+        t->pre_class = ERR_DUPLICATE;
+        marked++;
     }
+    free(keep);
     hashset_release(&seen);
     return marked;
 }
