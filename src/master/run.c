@@ -208,6 +208,15 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
             close(fd);
         return -1;
     }
+    /* A backup folder says what it is, so that no later run, with or
+     * without --backup, takes its files for originals. */
+    if (o->settings.in_place && !o->settings.dry_run &&
+        names_mark_backup_dir(fd) < 0) {
+        errorf("cannot mark backup directory '%s' (" IMGPOOL_BACKUP_MARKER
+               "): %s", dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
     close(fd);
     for (i = 0; i < o->ninputs; i++) {
         struct stat in_st;
@@ -481,6 +490,8 @@ run_plan(struct run *run)
     }
     if (!run->dry_run)
         sweep_stale_temps(writes_tree(o) ? o->output_dir : NULL,
+                          o->settings.in_place ? o->settings.backup_dir
+                                               : NULL,
                           &run->list);
     return 0;
 }

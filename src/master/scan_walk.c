@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "names.h"
 #include "scan.h"
 #include "scan_int.h"
 
@@ -226,7 +227,7 @@ static int
 walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
             const struct stat *st)
 {
-    int follow = c->opts->follow_symlinks, excluded, fd, rc;
+    int follow = c->opts->follow_symlinks, excluded, fd, rc, was_backup;
     struct stat real;
     size_t k;
 
@@ -268,7 +269,14 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
         close(fd);
         return -1;
     }
+    was_backup = c->in_backup;
+    if (!was_backup && names_is_backup_dir(fd)) {
+        notef("'%s' is a backup folder (it holds " IMGPOOL_BACKUP_MARKER
+              "): its files are skipped", msg_name(c->path));
+        c->in_backup = 1;
+    }
     rc = walk_children(c, fd);
+    c->in_backup = was_backup;
     c->depth--;
     close(fd);
     return rc;
@@ -306,6 +314,9 @@ walk_entry(struct scan_ctx *c, int dirfd, const char *name)
     struct stat st;
     int r;
 
+    /* The backup marker is imgpool's own file, not an ignored one. */
+    if (c->in_backup && strcmp(name, IMGPOOL_BACKUP_MARKER) == 0)
+        return 0;
     r = fstatat(dirfd, name, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW);
     if (r < 0 && follow && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW)
         == 0 && S_ISLNK(st.st_mode))
@@ -395,7 +406,13 @@ scan_walk_dir(struct scan_ctx *c, const char *root)
         goto oom;
     c->open_follow = c->opts->follow_symlinks
                      ? TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE : 0;
+    c->in_backup = names_is_backup_dir(fd) ||
+                   scan_backup_above(c, root, rootlen);
+    if (c->in_backup)
+        notef("'%s' is a backup folder or lies below one (" IMGPOOL_BACKUP_MARKER
+              "): its files are skipped", msg_name(root));
     rc = walk_children(c, fd);
+    c->in_backup = 0;
     c->depth = 0;
     close(fd);
     if (rc == -1) {
