@@ -534,7 +534,8 @@ run_dry_all(struct run *run)
         }
         run_record(run, t, &r);
     }
-    fflush(stdout);
+    if (fflush(stdout) == EOF && !run->dry_err)
+        run->dry_err = errno;
     return 0;
 }
 
