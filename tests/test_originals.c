@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -446,24 +447,31 @@ Test(originals, report_created_0644_and_dev_stdout_kept)
     th_run_release(&r);
 }
 
-/* A refused report leaves the last one whole when the lock is busy is not
- * at stake here; a report that exists is only emptied once the run
- * starts: a mistyped input leaves it as it was. */
-Test(originals, report_not_truncated_by_a_refused_run)
+/* The report is opened before the lock (to refuse a bad path before
+ * anything is created) but emptied only once the run starts: a run that
+ * finds the lock busy leaves the last report whole. */
+Test(originals, report_not_truncated_when_the_lock_is_busy)
 {
-    const char *args[] = { "thumbnail", "nonexistent", "-o", "o", "--report",
+    const char *args[] = { "thumbnail", "in", "-o", "o", "--report",
                            "r.jsonl", NULL };
+    char *p = at("r.jsonl"), *lock = at("o/.imgpool/lock"), *d;
     struct th_run r;
-    char *p = at("r.jsonl"), *d;
     size_t n;
+    int fd;
 
+    put("rgb.jpg", "in/a.jpg");
     th_write_file(p, "{\"old\":1}\n", 10);
-    cr_assert_eq(run_here(&r, args), 2, "%s", r.err);
+    th_write_file(lock, "", 0);
+    fd = open(lock, O_RDWR);
+    cr_assert(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    cr_assert_eq(run_here(&r, args), 75, "%s", r.err);
     th_run_release(&r);
+    close(fd);
     d = th_read_file(p, &n);
-    cr_expect_eq(n, 10);
+    cr_expect(n == 10 && memcmp(d, "{\"old\":1}\n", 10) == 0, "%s", d);
     free(d);
     free(p);
+    free(lock);
 }
 
 /* ---- 4. a typo creates nothing (issue 20 point 5) ---- */
