@@ -305,6 +305,27 @@ Test(originals, backups_survive_later_runs)
     cr_expect_not(exists("t/old/a.jpg"));
 }
 
+/* A --backup folder that holds the INPUT (or is it) is refused before it
+ * is marked: otherwise the originals themselves would count as backups
+ * from then on. */
+Test(originals, backup_holding_the_input_is_refused_unmarked)
+{
+    const char *above[] = { "recompress", "--in-place", "--backup", "p",
+                            "p/sub", NULL };
+    const char *same[] = { "recompress", "--in-place", "--backup", "p", "p",
+                           NULL };
+    struct th_run r;
+
+    put("rgb.jpg", "p/sub/a.jpg");
+    cr_assert_eq(run_here(&r, above), 2, "%s", r.err);
+    cr_expect(strstr(r.err, "holds the input"), "%s", r.err);
+    th_run_release(&r);
+    cr_assert_eq(run_here(&r, same), 2, "%s", r.err);
+    th_run_release(&r);
+    cr_expect_not(exists("p/" IMGPOOL_BACKUP_MARKER));
+    assert_same("p/sub/a.jpg", "rgb.jpg");
+}
+
 /* A temporary left in the backup folder by a killed copy is swept.
  * Before, the sweep never looked there. */
 Test(originals, backup_temporary_is_swept)

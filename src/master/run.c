@@ -176,6 +176,29 @@ writes_tree(const struct cli_opts *o)
     return !o->settings.in_place && !o->freedesktop;
 }
 
+/* Whether @path (a name the user gave, resolved) lies below the directory
+ * @dir, by identity.  What cannot be resolved says no. */
+static int
+lies_below(const char *path, const struct stat *dir)
+{
+    char *real = realpath(path, NULL);
+    struct stat sb;
+    size_t n;
+    int below = 0;
+
+    for (n = real ? strlen(real) : 0; real && !below && n > 1;) {
+        while (n > 0 && real[n - 1] != '/')
+            n--;
+        if (n > 1)
+            n--;
+        real[n] = '\0';
+        below = stat(n ? real : "/", &sb) == 0 && sb.st_dev == dir->st_dev &&
+                sb.st_ino == dir->st_ino;
+    }
+    free(real);
+    return below;
+}
+
 /*
  * Create the output (or backup) directory; 0, or -1 after errorf().  *st
  * receives its identity, *have whether there is one.
@@ -208,6 +231,24 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
             close(fd);
         return -1;
     }
+    for (i = 0; i < o->ninputs; i++) {
+        struct stat in_st;
+        if (stat(o->inputs[i], &in_st) == 0 && in_st.st_dev == st->st_dev &&
+            in_st.st_ino == st->st_ino) {
+            errorf("%s directory '%s' is the input '%s': choose a separate "
+                   "directory", what, dir, o->inputs[i]);
+            close(fd);
+            return -1;
+        }
+        /* Below a marked backup folder every file is skipped: the
+         * originals may not live there. */
+        if (o->settings.in_place && lies_below(o->inputs[i], st)) {
+            errorf("backup directory '%s' holds the input '%s': choose a "
+                   "directory outside it", dir, o->inputs[i]);
+            close(fd);
+            return -1;
+        }
+    }
     /* A backup folder says what it is, so that no later run, with or
      * without --backup, takes its files for originals. */
     if (o->settings.in_place && !o->settings.dry_run &&
@@ -218,15 +259,6 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
         return -1;
     }
     close(fd);
-    for (i = 0; i < o->ninputs; i++) {
-        struct stat in_st;
-        if (stat(o->inputs[i], &in_st) == 0 && in_st.st_dev == st->st_dev &&
-            in_st.st_ino == st->st_ino) {
-            errorf("%s directory '%s' is the input '%s': choose a separate "
-                   "directory", what, dir, o->inputs[i]);
-            return -1;
-        }
-    }
     return 0;
 }
 
