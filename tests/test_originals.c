@@ -468,6 +468,22 @@ Test(originals, report_created_0644_and_dev_stdout_kept)
     th_run_release(&r);
 }
 
+/* A descriptor named as a path (a shell's ">(...)"; here /dev/fd/1, the
+ * captured stdout, itself a link into /proc) is the user's own stream:
+ * used as it is, not refused as a link. */
+Test(originals, report_to_a_named_descriptor)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "o", "--report",
+                           "/dev/fd/1", "--log", "/proc/self/fd/2", NULL };
+    struct th_run r;
+
+    put("rgb.jpg", "in/a.jpg");
+    cr_assert_eq(run_here(&r, args), 0, "%s", r.err);
+    cr_expect(strstr(r.out, "\"summary\":true"), "stdout: %s", r.out);
+    cr_expect(strstr(r.err, "thumbnail: 1 files: 1 ok"), "stderr: %s", r.err);
+    th_run_release(&r);
+}
+
 /* The report is opened before the lock (to refuse a bad path before
  * anything is created) but emptied only once the run starts: a run that
  * finds the lock busy leaves the last report whole. */

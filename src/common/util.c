@@ -135,3 +135,28 @@ refuse:
     errno = err;
     return -1;
 }
+
+int
+util_user_fd(const char *path)
+{
+    static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/" };
+    const char *p;
+    long n = 0;
+    size_t i;
+
+    if (strcmp(path, "/dev/stdout") == 0)
+        return STDOUT_FILENO;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return STDERR_FILENO;
+    for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        if (strncmp(path, dirs[i], strlen(dirs[i])) != 0)
+            continue;
+        p = path + strlen(dirs[i]);
+        if (*p < '0' || *p > '9')
+            return -1;
+        for (; *p >= '0' && *p <= '9' && n < 1000000; p++)
+            n = n * 10 + (*p - '0');
+        return *p == '\0' && n < 1000000 ? (int)n : -1;
+    }
+    return -1;
+}

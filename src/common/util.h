@@ -37,4 +37,13 @@ char *xstrdup(const char *s);
 int util_open_user_file(const char *path, int flags, mode_t mode,
                         const char **why);
 
+/*
+ * A descriptor the user names as a path: "/dev/stdout", "/dev/stderr",
+ * "/dev/fd/N" or "/proc/self/fd/N" (a shell's ">(...)").  Such a stream
+ * is already open and the user's own, whatever it is (a pipe, a
+ * terminal), so it is used as it is, never opened by name.  Returns the
+ * descriptor number, or -1 when @path names none of these.
+ */
+int util_user_fd(const char *path);
+
 #endif

@@ -13,6 +13,7 @@
  * terminal.  docs/REPORT.md is the schema.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -278,7 +279,8 @@ report_write_failed(struct report *r, int err)
     if (r->write_error)
         return;
     r->write_error = 1;
-    if (report_target(r) && err == EPIPE) {
+    if (err == EPIPE &&
+        (report_target(r) || util_user_fd(r->json_path) >= 0)) {
         r->stream_closed = 1;
         return;
     }
@@ -339,8 +341,14 @@ report_open(struct report *r, const char *path)
     if (r->json)
         return 0;
     /* Not truncated yet: report_start() does, once the run is sure to
-     * start, so a run refused by the lock leaves the last report whole. */
-    fd = util_open_user_file(path, 0, 0644, &why);
+     * start, so a run refused by the lock leaves the last report whole.
+     * A descriptor named as a path (">(gzip > r.gz)") is used as it is. */
+    why = NULL;
+    fd = util_user_fd(path);
+    if (fd >= 0)
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    else
+        fd = util_open_user_file(path, 0, 0644, &why);
     if (fd >= 0) {
         r->json = fdopen(fd, "w");
         if (!r->json)
@@ -355,7 +363,7 @@ report_open(struct report *r, const char *path)
         r->json_path = NULL;
         return -1;
     }
-    r->truncate = 1;
+    r->truncate = util_user_fd(path) < 0;
     return 0;
 }
 
@@ -799,7 +807,8 @@ report_finish(struct report *r, const struct report_summary *s)
     if (r->stream_closed)
         warnf("the report's reader on %s went away: %zu of its %zu lines "
               "(the records, then the summary) were not written",
-              report_target(r), r->lost, r->done + 1);
+              report_target(r) ? report_target(r) : msg_name(r->json_path),
+              r->lost, r->done + 1);
     if (!(r->opts.quiet && r->count[TASK_FAILED] == 0 && !s->interrupted))
         print_summary(r, s, secs);
     r->seconds = secs;

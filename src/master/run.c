@@ -362,7 +362,7 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
 /*
  * --log: opened like the report (util_open_user_file(): no symbolic link,
  * FIFO or hard-linked file, created 0644 less the umask), for appending;
- * "/dev/stdout" and "/dev/stderr" are the user's own streams.  0, or -1
+ * a descriptor named as a path (util_user_fd()) is the user's own stream.  0, or -1
  * after errorf().
  */
 static int
@@ -370,10 +370,8 @@ open_log(const char *path, int *fd)
 {
     const char *why = NULL;
 
-    if (strcmp(path, "/dev/stdout") == 0)
-        *fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-    else if (strcmp(path, "/dev/stderr") == 0)
-        *fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (util_user_fd(path) >= 0)
+        *fd = fcntl(util_user_fd(path), F_DUPFD_CLOEXEC, 3);
     else
         *fd = util_open_user_file(path, O_APPEND, 0644, &why);
     if (*fd >= 0)
