@@ -251,7 +251,7 @@ Test(originals, backups_survive_later_runs)
                             "--backup", "p/old", "p", "--report", "r1.jsonl",
                             NULL };
     const char *again[] = { "recompress", "--in-place", "--quality", "20",
-                            "p", "--report", "r2.jsonl", NULL };
+                            "p", "--report", "r2.jsonl", "-v", NULL };
     const char *named[] = { "recompress", "--in-place", "--quality", "20",
                             "p/old/sub", "--report", "r3.jsonl", NULL };
     const char *thumbs[] = { "thumbnail", "p", "-o", "t", "--report",
@@ -275,6 +275,8 @@ Test(originals, backups_survive_later_runs)
     cr_assert(exists("p/old/" IMGPOOL_BACKUP_MARKER));
 
     cr_assert_eq(run_here(&r, again), 0, "%s", r.err);
+    /* The scan says so. */
+    cr_expect(strstr(r.err, "'p/old' is a backup folder"), "%s", r.err);
     th_run_release(&r);
     cr_assert_eq(run_here(&r, named), 0, "%s", r.err);
     th_run_release(&r);
