@@ -538,6 +538,27 @@ Test(originals, missing_input_creates_no_output_directory)
     cr_expect_not(exists("o8"), "o8 was created");
 }
 
+/* A report or log directly in the output directory the run creates still
+ * works: it is opened once that directory exists. */
+Test(originals, report_in_the_new_output_directory)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "o", "--report",
+                           "o/r.jsonl", "--log", "o/l.log", NULL };
+    struct th_run r;
+    json_t *arr;
+    char *p;
+
+    put("rgb.jpg", "in/a.jpg");
+    cr_assert_eq(run_here(&r, args), 0, "%s", r.err);
+    th_run_release(&r);
+    p = at("o/r.jsonl");
+    arr = th_read_jsonl(p);
+    cr_expect_eq(th_count_records(arr, "ok", NULL), 1);
+    json_decref(arr);
+    free(p);
+    cr_expect(exists("o/l.log"));
+}
+
 /* ---- 5. one spelling per name ---- */
 
 Test(originals, dry_run_names_are_unambiguous)

@@ -381,23 +381,67 @@ open_log(const char *path, int *fd)
 }
 
 /*
+ * Whether @path is a file directly in the output (or backup) directory
+ * that setup_output() is still to create ("-o out --report
+ * out/r.jsonl"): such a file can only be opened once it exists.
+ */
+static int
+in_dir_to_create(const struct cli_opts *o, const char *path)
+{
+    const char *dir = o->settings.in_place ? o->settings.backup_dir
+                                           : o->output_dir;
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    char *parent;
+    int same;
+
+    if (!dir || !slash || o->settings.dry_run || stat(dir, &st) == 0)
+        return 0;
+    parent = strndup(path, (size_t)(slash - path));
+    if (!parent)
+        return 0;
+    dirwalk_normalize(parent);
+    same = strcmp(parent, dir) == 0;
+    free(parent);
+    return same;
+}
+
+/* Open --log and --report unless open already; @early: not those in a
+ * directory the run is still to create.  0, or -1 after errorf(). */
+static int
+open_user_files(struct run *run, int early)
+{
+    const struct cli_opts *o = run->opts;
+
+    if (o->log_path && run->log_fd < 0 &&
+        !(early && in_dir_to_create(o, o->log_path)) &&
+        open_log(o->log_path, &run->log_fd) < 0)
+        return -1;
+    if (o->report_path && !run->rep.json_path &&
+        !(early && in_dir_to_create(o, o->report_path)) &&
+        report_open(&run->rep, o->report_path) < 0)
+        return -1;
+    return 0;
+}
+
+/*
  * What the user named that can be checked before anything is created: the
  * --log file first (so that even a refused run is logged), the INPUTs, the
  * --files-from list and the --report file.  A typo or a refused path
- * leaves no output directory and no lock behind.  RUN_EXIT_OK, or
- * RUN_EXIT_USAGE after errorf().
+ * leaves no output directory and no lock behind.  A report or log file
+ * directly in an output directory still to be made waits for it
+ * (run_setup()).  RUN_EXIT_OK, or RUN_EXIT_USAGE after errorf().
  */
 static enum run_exit
 run_preflight(struct run *run)
 {
     const struct cli_opts *o = run->opts;
 
-    if (o->log_path && open_log(o->log_path, &run->log_fd) < 0)
+    if (o->log_path && !in_dir_to_create(o, o->log_path) &&
+        open_log(o->log_path, &run->log_fd) < 0)
         return RUN_EXIT_USAGE;
     if (scan_check_roots(o->inputs, o->ninputs) < 0 ||
-        open_list(o, &run->files_from) < 0)
-        return RUN_EXIT_USAGE;
-    if (o->report_path && report_open(&run->rep, o->report_path) < 0)
+        open_list(o, &run->files_from) < 0 || open_user_files(run, 1) < 0)
         return RUN_EXIT_USAGE;
     return RUN_EXIT_OK;
 }
@@ -415,7 +459,8 @@ run_setup(struct run *run)
     int have_out;
 
     memset(&out_st, 0, sizeof(out_st));
-    if (setup_output(o, &out_st, &have_out) < 0)
+    if (setup_output(o, &out_st, &have_out) < 0 ||
+        open_user_files(run, 0) < 0)
         return RUN_EXIT_USAGE;
     code = take_lock(o, &run->lock);
     if (code != RUN_EXIT_OK)
