@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -724,5 +725,65 @@ Test(originals, sigterm_ends_a_blocked_files_from, .timeout = 30)
     cr_expect_eq(th_wait_exit(pid, 10000), 143);
     close(wr);
     free(fifo);
+    free(o);
+}
+
+/* The report goes into a pipe nobody reads: once it is full the master
+ * waits for room.  Before, SIGTERM was caught and write(2) restarted: the
+ * run never ended.  Now it ends as interrupted. */
+Test(originals, sigterm_ends_a_report_write_to_a_stalled_pipe, .timeout = 60)
+{
+    const char *argv[] = { IMGPOOL_BIN, "thumbnail", NULL, "-o", NULL,
+                           "--report", "-", "-j", "2", NULL };
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
+    char *dir = at("in"), *o = at("o"), name[128];
+    int p[2], devnull, waited, st = 0, i;
+    pid_t pid;
+
+    for (i = 0; i < 600; i++) {
+        snprintf(name, sizeof(name), "in/d%02d/%s-%03d.jpg", i % 10,
+                 "a-rather-long-file-name-so-the-report-fills-the-pipe", i);
+        put("garbage.jpg", name);
+    }
+    argv[2] = dir;
+    argv[4] = o;
+    cr_assert_eq(pipe(p), 0);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        devnull = open("/dev/null", O_RDWR);
+        close(p[0]);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(p[1], 1) < 0 ||
+            dup2(devnull, 2) < 0)
+            _exit(127);
+        execv(IMGPOOL_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    /* Wait until the master is stuck: the pipe stays full. */
+    for (waited = 0; waited < 200; waited++) {
+        int n = 0;
+
+        nanosleep(&ts, NULL);
+        cr_assert_eq(ioctl(p[0], FIONREAD, &n), 0);
+        if (n >= 60000)
+            break;
+    }
+    cr_assert_lt(waited, 200, "the report never filled the pipe");
+    nanosleep(&ts, NULL);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    for (waited = 0; waited < 100; waited++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (waited == 100) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        cr_assert_fail("SIGTERM did not end the run within 10 s");
+    }
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %#x", st);
+    close(p[0]);
+    free(dir);
     free(o);
 }

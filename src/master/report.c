@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -284,6 +285,13 @@ report_write_failed(struct report *r, int err)
         r->stream_closed = 1;
         return;
     }
+    if (err == EINTR && r->json_pipe) {
+        /* report_pipe_write(): interrupted while the reader was not
+         * reading.  The run's exit status says it was interrupted. */
+        r->stream_closed = 1;
+        r->stalled = 1;
+        return;
+    }
     if (report_target(r)) {
         errorf("cannot write report to %s: %s", report_target(r),
                strerror(err));
@@ -306,6 +314,16 @@ report_write_line(struct report *r, const char *line)
         r->lost++;
         return;
     }
+    if (r->json_pipe) {
+        /* Whatever stdio holds first (dry-run lines on stdout). */
+        if (fflush(r->json) == EOF ||
+            report_pipe_write(fileno(r->json), line, strlen(line)) < 0 ||
+            report_pipe_write(fileno(r->json), "\n", 1) < 0) {
+            r->lost++;
+            report_write_failed(r, errno);
+        }
+        return;
+    }
     if (fputs(line, r->json) == EOF || putc('\n', r->json) == EOF ||
         fflush(r->json) == EOF) {
         r->lost++;
@@ -323,6 +341,16 @@ report_init(struct report *r, const struct report_opts *o)
         r->opts.max_listed_failures = DEFAULT_MAX_LISTED;
 }
 
+/* A pipe, FIFO or socket: written by report_pipe_write(). */
+static int
+is_pipe(int fd)
+{
+    struct stat sb;
+
+    return fstat(fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) ||
+                                   S_ISSOCK(sb.st_mode));
+}
+
 int
 report_open(struct report *r, const char *path)
 {
@@ -338,8 +366,10 @@ report_open(struct report *r, const char *path)
         return -1;
     }
     r->json = std_stream(path);
-    if (r->json)
+    if (r->json) {
+        r->json_pipe = is_pipe(fileno(r->json));
         return 0;
+    }
     /* Not truncated yet: report_start() does, once the run is sure to
      * start, so a run refused by the lock leaves the last report whole.
      * A descriptor named as a path (">(gzip > r.gz)") is used as it is. */
@@ -364,6 +394,7 @@ report_open(struct report *r, const char *path)
         return -1;
     }
     r->truncate = util_user_fd(path) < 0;
+    r->json_pipe = is_pipe(fileno(r->json));
     return 0;
 }
 
@@ -804,7 +835,12 @@ report_finish(struct report *r, const struct report_summary *s)
         write_summary(r, s, secs);
         report_close(r);
     }
-    if (r->stream_closed)
+    if (r->stalled)
+        warnf("the report's reader on %s had stopped reading when the run "
+              "was interrupted: %zu of its %zu lines were not written",
+              report_target(r) ? report_target(r) : msg_name(r->json_path),
+              r->lost, r->done + 1);
+    else if (r->stream_closed)
         warnf("the report's reader on %s went away: %zu of its %zu lines "
               "(the records, then the summary) were not written",
               report_target(r) ? report_target(r) : msg_name(r->json_path),

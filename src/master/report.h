@@ -79,8 +79,12 @@ struct report {
     size_t nwarned_files;
     int write_error;          /* the JSON file could not be written */
     int truncate;             /* report_start() empties the file first */
+    int json_pipe;            /* a pipe, FIFO or socket: written so that
+                                 a stalled reader cannot hold off a
+                                 termination signal (report_pipe.c) */
     int stream_closed;        /* EPIPE on a standard stream: the reader
                                  left (report_finish() says, not fails) */
+    int stalled;              /* a signal came while the pipe was full */
     size_t lost;              /* JSON lines not written after an error */
     FILE *term;               /* the real stderr, for the progress line */
     FILE *wrap;               /* our stderr while the line is on screen */
