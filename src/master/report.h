@@ -135,6 +135,16 @@ int report_log_line(const struct report *r, const struct report_summary *s,
                     size_t size);
 
 /*
+ * Write @len bytes of @buf to the pipe, FIFO or socket @fd, waiting for
+ * room with poll() and checking for a termination signal (sig.h) while
+ * the pipe stays full (the master's handlers restart write(2), so a
+ * plain write into a pipe nobody reads would never return).  0, or -1
+ * with errno (EINTR: a signal came while the reader was not reading).
+ * Used for the report and for the dry run's lines (run.c).
+ */
+int report_pipe_write(int fd, const char *buf, size_t len);
+
+/*
  * Encode one record as a single JSON line (no trailing newline).
  * Caller frees the returned string with free().  Exposed for tests.
  */

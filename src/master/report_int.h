@@ -31,14 +31,6 @@ char *report_utf8_repair(const char *s, size_t n, int *changed);
 char *report_base64(const unsigned char *in, size_t n);
 
 
-/*
- * Write @len bytes of @buf to the pipe, FIFO or socket @fd, waiting for
- * room with poll() and checking for a termination signal (sig.h) while
- * the pipe stays full.  0, or -1 with errno (EINTR: a signal came while
- * the reader was not reading).
- */
-int report_pipe_write(int fd, const char *buf, size_t len);
-
 /* Draw the progress line now; @now is util_now_us(). */
 void report_progress_draw(struct report *r, int64_t now);
 

@@ -3,14 +3,14 @@
  * getting stuck behind a reader that stopped reading: each chunk waits
  * for room with poll(), and a termination signal that arrives while the
  * pipe is full ends the wait (the handlers restart write(2), so a plain
- * blocking write would never return).  See report_int.h.
+ * blocking write would never return).  See report.h.
  */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <unistd.h>
 
-#include "report_int.h"
+#include "report.h"
 #include "sig.h"
 
 /* How often a wait for room looks at the signals, in milliseconds. */

@@ -61,6 +61,7 @@ struct run {
     /* Opened before anything is created (run_preflight()). */
     FILE *files_from;            /* --files-from stream, NULL without */
     int log_fd;                  /* --log, -1 without */
+    int dry_pipe;                /* stdout is a pipe, FIFO or socket */
     int dry_err;                 /* errno of the dry listing's first
                                     failed write, 0 while none failed */
 };
@@ -93,6 +94,33 @@ pool_work(void *data, uint32_t id, struct task_result *res)
     run->worker->work(&run->opts->settings, &run->list.tasks[id], res);
 }
 
+/* A dry run's line into a pipe on stdout, through report_pipe_write(): a
+ * reader that stopped reading cannot hold off SIGTERM.  After the first
+ * failure nothing more is written. */
+static void
+dry_line_to_pipe(struct run *run, const struct task *t,
+                 const struct task_result *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m;
+
+    if (run->dry_err)
+        return;
+    m = open_memstream(&buf, &len);
+    if (!m) {
+        run->dry_err = errno;
+        return;
+    }
+    run_dry_line(m, &run->opts->settings, t, r);
+    if (fclose(m) == EOF)
+        run->dry_err = ENOMEM;
+    else if (fflush(stdout) == EOF ||
+             report_pipe_write(STDOUT_FILENO, buf, len) < 0)
+        run->dry_err = errno;
+    free(buf);
+}
+
 /* One record: the report, and for a dry run its line on stdout (unless
  * the report itself goes there). */
 static void
@@ -102,12 +130,15 @@ run_record(struct run *run, const struct task *t,
     const struct cli_opts *o = run->opts;
 
     report_add(&run->rep, t, r);
-    if (run->dry_run &&
-        !(o->report_path && strcmp(o->report_path, "-") == 0)) {
-        run_dry_line(stdout, &o->settings, t, r);
-        if (!run->dry_err && ferror(stdout))
-            run->dry_err = errno ? errno : EIO;
+    if (!run->dry_run || (o->report_path && strcmp(o->report_path, "-") == 0))
+        return;
+    if (run->dry_pipe) {
+        dry_line_to_pipe(run, t, r);
+        return;
     }
+    run_dry_line(stdout, &o->settings, t, r);
+    if (!run->dry_err && ferror(stdout))
+        run->dry_err = errno ? errno : EIO;
 }
 
 static void
@@ -608,9 +639,12 @@ run_dry_all(struct run *run)
             r.in_bytes = t->size;
         }
         run_record(run, t, &r);
+        if (sig_pending())
+            break;
     }
     if (fflush(stdout) == EOF && !run->dry_err)
         run->dry_err = errno;
+    run->stats.interrupted = sig_pending();
     return 0;
 }
 
@@ -693,7 +727,10 @@ run_finish(struct run *run)
     /* A reader that left ("| head -1") took what it wanted: say what it
      * missed and keep the run's own exit status.  Any other error
      * is a setup error. */
-    if (run->dry_err == EPIPE) {
+    if (run->dry_err == EINTR) {
+        warnf("the dry run's list on standard output was cut short: "
+              "interrupted while its reader was not reading");
+    } else if (run->dry_err == EPIPE) {
         warnf("the dry run's list on standard output was cut short: its "
               "reader went away");
     } else if (run->dry_err) {
@@ -755,6 +792,12 @@ run_init(struct run *run, struct cli_opts *o, const struct run_worker *w)
     run->lock.fd = -1;
     run->log_fd = -1;
     run->dry_run = o->settings.dry_run;
+    {
+        struct stat sb;
+
+        run->dry_pipe = run->dry_run && fstat(STDOUT_FILENO, &sb) == 0 &&
+                        (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
+    }
     scan_list_init(&run->list);
     memset(&ro, 0, sizeof(ro));
     ro.progress = o->progress;
