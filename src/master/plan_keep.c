@@ -245,14 +245,15 @@ plan_mark_duplicates(struct scan_list *l, int in_place)
         /* With an output tree, a spelling that can be planned ("/a/x",
          * "lnk/x") wins over an earlier one that cannot ("../x"). */
         g = keep ? keep[old] : old;
-        t->pre_msg = "the same file as an earlier input (same device "
-                     "and inode)";
         if (keep && !in_place && !rel_plannable(l->tasks[g].rel) &&
             rel_plannable(t->rel)) {
             keep[old] = (uint32_t)i;
             t = &l->tasks[g];
             t->pre_msg = "the same file as a later input whose name maps "
                          "below the output root (same device and inode)";
+        } else {
+            t->pre_msg = "the same file as an earlier input (same device "
+                         "and inode)";
         }
         t->pre_status = TASK_SKIPPED;
         t->pre_class = ERR_DUPLICATE;

@@ -393,8 +393,8 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
 /*
  * --log: opened like the report (util_open_user_file(): no symbolic link,
  * FIFO or hard-linked file, created 0644 less the umask), for appending;
- * a descriptor named as a path (util_user_fd()) is the user's own stream.  0, or -1
- * after errorf().
+ * a descriptor named as a path (util_user_fd()) is the user's own stream.
+ * 0, or -1 after errorf().
  */
 static int
 open_log(const char *path, int *fd)

@@ -220,10 +220,6 @@ mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/*
- * Append a task for @path (@pathlen bytes), whose part below the root
- * starts at @rel.  Copies the path.  0, or -1 when out of memory.
- */
 const char SCAN_MSG_BACKUP[] =
     "below a backup folder (" IMGPOOL_BACKUP_MARKER "): a backup is never "
     "an input";
@@ -266,6 +262,10 @@ scan_backup_above(struct scan_ctx *c, const char *dir, size_t len)
     return marked;
 }
 
+/*
+ * Append a task for @path (@pathlen bytes), whose part below the root
+ * starts at @rel.  Copies the path.  0, or -1 when out of memory.
+ */
 int
 scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
          const char *rel, const struct stat *st, enum task_status pre,

@@ -409,8 +409,9 @@ scan_walk_dir(struct scan_ctx *c, const char *root)
     c->in_backup = names_is_backup_dir(fd) ||
                    scan_backup_above(c, root, rootlen);
     if (c->in_backup)
-        notef("'%s' is a backup folder or lies below one (" IMGPOOL_BACKUP_MARKER
-              "): its files are skipped", msg_name(root));
+        notef("'%s' is a backup folder or lies below one ("
+              IMGPOOL_BACKUP_MARKER "): its files are skipped",
+              msg_name(root));
     rc = walk_children(c, fd);
     c->in_backup = 0;
     c->depth = 0;
