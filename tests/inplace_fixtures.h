@@ -82,6 +82,25 @@ is_tmp_name(const char *path)
     return strncmp(base, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) == 0;
 }
 
+/* The files of backup folder @root (flist_of()) without its marker, which
+ * every in-place run with --backup writes there (names.h). */
+static inline void
+flist_of_backup(struct flist *l, const char *root)
+{
+    size_t i;
+
+    flist_of(l, root);
+    for (i = 0; i < l->n; i++) {
+        if (strcmp(l->rel[i], ".imgpool-backup") != 0)
+            continue;
+        free(l->rel[i]);
+        memmove(l->rel + i, l->rel + i + 1, (l->n - i - 1) * sizeof(*l->rel));
+        l->n--;
+        return;
+    }
+    cr_assert_fail("backup folder '%s' has no .imgpool-backup marker", root);
+}
+
 static inline size_t
 count_tmp_files(const char *root)
 {

@@ -389,7 +389,7 @@ Test(inplace, backup_holds_byte_identical_originals_of_replaced_files_only)
     json_decref(arr);
     free(err);
 
-    flist_of(&l, bk);
+    flist_of_backup(&l, bk);
     cr_assert_eq(l.n, 3, "the backup holds %zu files, not the 3 replaced",
                  l.n);
     for (int i = 0; i < 3; i++) {
@@ -410,7 +410,7 @@ Test(inplace, backup_holds_byte_identical_originals_of_replaced_files_only)
     code = run_ip(rep, &arr, &err, "--backup", bk, in, NULL);
     cr_assert_eq(code, 1);
     cr_assert_eq(int_of(summary_of(arr), "ok"), 0);
-    flist_of(&l, bk);
+    flist_of_backup(&l, bk);
     cr_assert_eq(l.n, 3);
     flist_release(&l);
     json_decref(arr);

@@ -231,7 +231,7 @@ check_crash_backup(const char *bk, const struct cfile *files, size_t n,
         cr_assert(!all, "iteration %d: no backup directory", iter);
         return;
     }
-    flist_of(&l, bk);
+    flist_of_backup(&l, bk);
     for (size_t i = 0; i < l.n; i++) {
         char *b = xasprintf("%s/%s", bk, l.rel[i]);
         size_t len;

@@ -363,7 +363,7 @@ Test(inplace, backup_keeps_both_originals_of_inputs_with_the_same_rel_path)
     code = run_ip(rep, &arr, &err, "--backup", bk, d1, d2, NULL);
     cr_assert(code == 0 || code == 1, "exit %d: %s", code, err);
 
-    flist_of(&l, bk);
+    flist_of_backup(&l, bk);
     for (size_t i = 0; i < l.n; i++) {
         char *b = xasprintf("%s/%s", bk, l.rel[i]);
         size_t len;

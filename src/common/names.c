@@ -2,6 +2,7 @@
  * names.c - the paths of imgpool's own files; see names.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,4 +200,42 @@ names_state_db_path(const char *output_dir, int shard_k, int shard_n)
     else
         snprintf(name, sizeof(name), "state.sqlite");
     return state_path(output_dir, name);
+}
+
+int
+names_is_backup_dir(int dirfd)
+{
+    struct stat sb;
+
+    return fstatat(dirfd, IMGPOOL_BACKUP_MARKER, &sb, AT_SYMLINK_NOFOLLOW) ==
+               0 &&
+           S_ISREG(sb.st_mode);
+}
+
+int
+names_mark_backup_dir(int dirfd)
+{
+    static const char text[] =
+        "imgpool backup folder: the originals that recompress --in-place "
+        "replaced.\nimgpool never reads the files below this folder as "
+        "inputs; keep this file.\n";
+    ssize_t n;
+    int fd, err;
+
+    if (names_is_backup_dir(dirfd))
+        return 0;
+    fd = openat(dirfd, IMGPOOL_BACKUP_MARKER,
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno == EEXIST && names_is_backup_dir(dirfd) ? 0 : -1;
+    n = write(fd, text, sizeof(text) - 1);
+    err = errno;
+    if (n == (ssize_t)sizeof(text) - 1 && fsync(fd) == 0) {
+        close(fd);
+        return 0;
+    }
+    err = n < 0 ? err : errno ? errno : EIO;
+    close(fd);
+    errno = err;
+    return -1;
 }

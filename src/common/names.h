@@ -109,4 +109,25 @@ char *names_state_db_path(const char *output_dir, int shard_k, int shard_n);
 /* The state directory itself, "<output_dir>/.imgpool"; as above. */
 char *names_state_dir(const char *output_dir);
 
+/*
+ * The marker of a backup folder: a small regular file of this name in the
+ * directory --backup names, written by every in-place run with --backup.
+ * Whatever later run meets it (in an input tree, above an INPUT, with or
+ * without --backup) knows the files below are backups, never originals:
+ * they are skipped (ERR_BACKUP), never recompressed or read as inputs.
+ */
+#define IMGPOOL_BACKUP_MARKER ".imgpool-backup"
+
+/* Whether the directory open on @dirfd carries the marker (a regular file,
+ * not a symbolic link).  Cannot fail: anything unreadable says no. */
+int names_is_backup_dir(int dirfd);
+
+/*
+ * Put the marker into the directory open on @dirfd unless it is there:
+ * created 0644 (less the umask) with openat(O_NOFOLLOW | O_EXCL), so a
+ * link planted at the name is never followed.  0, or -1 with errno (an
+ * existing marker is 0).
+ */
+int names_mark_backup_dir(int dirfd);
+
 #endif

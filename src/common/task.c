@@ -54,6 +54,8 @@ static const char *const class_names[ERR__COUNT] = {
     [ERR_HAS_TRAILER] = "has-trailer",
     [ERR_MOTION_PHOTO] = "motion-photo",
     [ERR_CORRUPT_DATA] = "corrupt-data",
+    [ERR_OUTPUT_IS_INPUT] = "output-is-input",
+    [ERR_BACKUP] = "backup",
 };
 
 const char *

@@ -63,6 +63,8 @@ enum err_class {
     ERR_HAS_TRAILER,      /* recompress: data after the image would be lost */
     ERR_MOTION_PHOTO,     /* recompress: a motion photo's video would be lost */
     ERR_CORRUPT_DATA,     /* strict recompress: damaged image data */
+    ERR_OUTPUT_IS_INPUT,  /* the output path is another input file */
+    ERR_BACKUP,           /* in place: below a --backup folder (a skip) */
     ERR__COUNT
 };
 

@@ -19,6 +19,11 @@
  * directory without one lstat(2) per file in the common case where
  * --output is elsewhere.
  *
+ * Last, every output is checked against the set of all input files by
+ * device and inode (plan_inputs_safe()): an output that would replace
+ * another input, at whatever depth -o and the INPUTs overlap, fails
+ * ERR_OUTPUT_IS_INPUT.
+ *
  * Names never move: names recorded in the state database (plan_keep.h)
  * are claimed by their inputs before anything else is named, and a name
  * recorded for another existing input is reserved (plan_keep(), claim()).
@@ -48,6 +53,8 @@ static const char MSG_OVERWRITE_OTHER[] =
     "output would overwrite another input";
 static const char MSG_RECORDED[] =
     "output name belongs to another input (state database)";
+static const char MSG_IS_INPUT[] =
+    "output path is another input file, which it would replace";
 
 /* Names are made in plan_name.c (plan_int.h); these keep the planner's
  * own spelling. */
@@ -443,6 +450,56 @@ plan_claims(struct planner *pl)
     return 0;
 }
 
+/*
+ * Pass 5: no output replaces any input file, however spelled.  Every
+ * output of every task still to run (each size) is looked up against the
+ * set of inputs by identity (plan_own.h): "recompress photos/sub -o
+ * photos" maps photos/sub/sub/x.jpg onto the input photos/sub/x.jpg,
+ * which fails here (ERR_OUTPUT_IS_INPUT) before any worker starts, so
+ * both pictures survive.  0, or -1 when out of memory.
+ */
+static int
+plan_inputs_safe(struct planner *pl)
+{
+    struct input_set inputs;
+    char *path = NULL;
+    size_t i, size = 0;
+    int k, rc = 0;
+
+    if (input_set_build(&inputs, pl->tasks, pl->ntasks, &pl->stats) < 0)
+        return -1;
+    for (i = 0; i < pl->ntasks && rc == 0; i++) {
+        struct task *t = &pl->tasks[i];
+        const char *rel;
+
+        for (k = 0; t->pre_status == TASK_OK && (rel = task_out_rel(t, k));
+             k++) {
+            size_t need = pl->outlen + strlen(rel) + 2;
+            enum input_hit hit;
+
+            if (need > size) {
+                char *p = realloc(path, need);
+                if (!p) {
+                    rc = -1;
+                    break;
+                }
+                path = p;
+                size = need;
+            }
+            snprintf(path, size, "%.*s/%s", (int)pl->outlen,
+                     pl->o->output_dir, rel);
+            hit = input_at(&inputs, path, t, &pl->stats);
+            if (hit == INPUT_OTHER)
+                plan_fail(t, ERR_OUTPUT_IS_INPUT, MSG_IS_INPUT);
+            else if (hit == INPUT_SELF)
+                plan_fail(t, ERR_OUTPUT_PATH, MSG_OVERWRITE);
+        }
+    }
+    free(path);
+    input_set_release(&inputs);
+    return rc;
+}
+
 /* "output_dir/name" for each root with a directory of its own.  0, or -1
  * when out of memory. */
 static int
@@ -539,7 +596,7 @@ plan_outputs(const struct plan_opts *o, struct scan_list *l)
             nplan++;
     if (hashset_reserve(&pl.outs, nplan) == 0 && plan_paths(&pl) == 0 &&
         need_all(&pl) == 0 && plan_keep(&pl) == 0 && plan_claims(&pl) == 0 &&
-        plan_more_outputs(o, l) == 0)
+        plan_more_outputs(o, l) == 0 && plan_inputs_safe(&pl) == 0)
         rc = 0;
     else
         errno = ENOMEM;

@@ -100,7 +100,9 @@ int plan_more_outputs(const struct plan_opts *o, struct scan_list *l);
  * below the output directory (pointing into out_path: "a/b.jpg"); in place,
  * out_path is a copy of path and out_rel is NULL.  A task whose output
  * would be the input itself, or collides with an earlier task's output, is
- * marked failed (ERR_OUTPUT_PATH / ERR_OUTPUT_CONFLICT).  Returns 0, or -1
+ * marked failed (ERR_OUTPUT_PATH / ERR_OUTPUT_CONFLICT); one any of whose
+ * outputs is another input file (by device and inode: -o overlapping the
+ * INPUTs) fails ERR_OUTPUT_IS_INPUT.  Returns 0, or -1
  * on allocation failure.  Prints nothing; errno is ENOMEM then (EINVAL for
  * a missing output_dir, a caller's bug).
  *

@@ -231,15 +231,74 @@ plan_dups_check(struct plan_dups *d, struct scan_list *l, size_t i,
     return 1;
 }
 
+/* Whether @rel can name an output below the output root: no ".."
+ * component (a --files-from entry "../x" cannot). */
+static int
+rel_plannable(const char *rel)
+{
+    const char *p = rel;
+
+    if (!rel)
+        return 0;
+    while ((p = strstr(p, "..")) != NULL) {
+        if ((p == rel || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+            return 0;
+        p += 2;
+    }
+    return 1;
+}
+
 size_t
 plan_mark_duplicates(struct scan_list *l, int in_place)
 {
-    struct plan_dups d;
+    struct hashset seen;
+    uint32_t *keep = NULL, g, old;
     size_t i, marked = 0;
 
-    plan_dups_init(&d);
-    for (i = 0; i < l->n; i++)
-        marked += (size_t)plan_dups_check(&d, l, i, in_place);
-    plan_dups_release(&d);
+    hashset_init(&seen);
+    /* Per file met (a group), the task that keeps it; without the memory
+     * for it, the first met keeps it. */
+    if (l->n)
+        keep = malloc(l->n * sizeof(*keep));
+    for (i = 0; i < l->n && i < UINT32_MAX - 2; i++) {
+        struct task *t = &l->tasks[i];
+        /* In place, one rewrite serves every name of a file; with an
+         * output tree, the names of a hard-linked file (made on purpose)
+         * each get their output, and only the same name met twice is a
+         * duplicate.  A file with one name met twice is always one. */
+        int by_name = !in_place && t->nlink > 1;
+        struct devino key = { t->dev, t->ino, by_name ? t->path : NULL };
+        uint64_t h = hashset_hash2(t->dev, t->ino);
+        int rc;
+
+        if (t->pre_status != TASK_OK || (t->dev == 0 && t->ino == 0))
+            continue;
+        if (by_name)
+            h ^= hashset_hash(t->path, strlen(t->path));
+        rc = hashset_insert(&seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
+                            &old);
+        if (rc == HASHSET_ADDED && keep)
+            keep[i] = (uint32_t)i;
+        if (rc != HASHSET_PRESENT)
+            continue;
+        /* With an output tree, a spelling that can be planned ("/a/x",
+         * "lnk/x") wins over an earlier one that cannot ("../x"). */
+        g = keep ? keep[old] : old;
+        if (keep && !in_place && !rel_plannable(l->tasks[g].rel) &&
+            rel_plannable(t->rel)) {
+            keep[old] = (uint32_t)i;
+            t = &l->tasks[g];
+            t->pre_msg = "the same file as a later input whose name maps "
+                         "below the output root (same device and inode)";
+        } else {
+            t->pre_msg = "the same file as an earlier input (same device "
+                         "and inode)";
+        }
+        t->pre_status = TASK_SKIPPED;
+        t->pre_class = ERR_DUPLICATE;
+        marked++;
+    }
+    free(keep);
+    hashset_release(&seen);
     return marked;
 }

@@ -74,7 +74,11 @@ void plan_root_dirs_free(char **dirs, size_t n);
  * for it that is still to be processed becomes skipped, ERR_DUPLICATE.
  * Hard links (a file with several names, each met under its own name) are
  * duplicates only @in_place, where one rewrite serves every name; with an
- * output tree each name gets its output.  Returns how many were marked.
+ * output tree each name gets its output.  With an output tree, a name
+ * that can be planned wins over an earlier one that cannot (a
+ * --files-from entry "../x" listed before "/abs/x" or "link/x": the file
+ * is planned under the first name without a ".." component).  Returns how
+ * many were marked.
  */
 size_t plan_mark_duplicates(struct scan_list *l, int in_place);
 

@@ -1,9 +1,10 @@
 /*
- * plan_own.c - whether an output is its own input, decided by directory
- * identity: stat(2) of the output's and the input's directory (once per
- * distinct directory), and only when both are the same directory a look
- * at the entry itself.  See plan_own.h.
+ * plan_own.c - whether an output is an input, its own or another's,
+ * decided by identity: stat(2) of the output's and the inputs' directories
+ * (once per distinct directory), and only when the output's directory
+ * holds inputs a look at the entry itself.  See plan_own.h.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,3 +127,116 @@ is_own_input(const struct task *t, struct dir_map *dirs)
            (uint64_t)st.st_ino == t->ino;
 }
 
+
+/* ---- the set of every input ---- */
+
+static int
+id_eq(uint32_t value, const void *key, void *ctx)
+{
+    const struct id_set *s = ctx;
+    const uint64_t *k = key;
+
+    return s->v[value][0] == k[0] && s->v[value][1] == k[1];
+}
+
+static int
+id_add(struct id_set *s, uint64_t dev, uint64_t ino)
+{
+    uint64_t key[2] = { dev, ino };
+    int rc;
+
+    if (s->n == s->alloc) {
+        size_t alloc = s->alloc ? 2 * s->alloc : 64;
+        uint64_t (*v)[2] = realloc(s->v, alloc * sizeof(*v));
+        if (!v)
+            return -1;
+        s->v = v;
+        s->alloc = alloc;
+    }
+    s->v[s->n][0] = dev;
+    s->v[s->n][1] = ino;
+    rc = hashset_insert(&s->set, hashset_hash2(dev, ino), (uint32_t)s->n,
+                        key, id_eq, s, NULL);
+    if (rc < 0)
+        return -1;
+    if (rc == HASHSET_ADDED)
+        s->n++;
+    return 0;
+}
+
+static int
+id_has(const struct id_set *s, uint64_t dev, uint64_t ino)
+{
+    uint64_t key[2] = { dev, ino };
+
+    return s->n && hashset_find(&s->set, hashset_hash2(dev, ino), key, id_eq,
+                                (void *)s) != HASHSET_NONE;
+}
+
+/* The identity of the directory holding @path (".", when it names none). */
+static const struct dir_info *
+dir_of(struct dir_map *dirs, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        return dir_map_get(dirs, ".", 1);
+    return dir_map_get(dirs, path, (size_t)(slash - path));
+}
+
+int
+input_set_build(struct input_set *s, const struct task *tasks, size_t n,
+                struct dir_map *dirs)
+{
+    const struct dir_info *d;
+    size_t i;
+
+    memset(s, 0, sizeof(*s));
+    hashset_init(&s->files.set);
+    hashset_init(&s->dirs.set);
+    for (i = 0; i < n; i++) {
+        const struct task *t = &tasks[i];
+
+        if (!t->path || (t->dev == 0 && t->ino == 0))
+            continue;
+        if (id_add(&s->files, t->dev, t->ino) < 0)
+            goto nomem;
+        d = dir_of(dirs, t->path);
+        if (d && id_add(&s->dirs, (uint64_t)d->dev, (uint64_t)d->ino) < 0)
+            goto nomem;
+    }
+    return 0;
+nomem:
+    input_set_release(s);
+    errno = ENOMEM;
+    return -1;
+}
+
+void
+input_set_release(struct input_set *s)
+{
+    hashset_release(&s->files.set);
+    hashset_release(&s->dirs.set);
+    free(s->files.v);
+    free(s->dirs.v);
+    memset(s, 0, sizeof(*s));
+    hashset_init(&s->files.set);
+    hashset_init(&s->dirs.set);
+}
+
+enum input_hit
+input_at(const struct input_set *s, const char *path, const struct task *t,
+         struct dir_map *dirs)
+{
+    const struct dir_info *d = dir_of(dirs, path);
+    struct stat st;
+
+    if (!d || !id_has(&s->dirs, (uint64_t)d->dev, (uint64_t)d->ino))
+        return INPUT_NONE;
+    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+        !id_has(&s->files, (uint64_t)st.st_dev, (uint64_t)st.st_ino))
+        return INPUT_NONE;
+    if ((uint64_t)st.st_dev == t->dev && (uint64_t)st.st_ino == t->ino)
+        return INPUT_SELF;
+    return INPUT_OTHER;
+}

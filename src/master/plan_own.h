@@ -46,4 +46,47 @@ void dir_map_release(struct dir_map *m);
  */
 int is_own_input(const struct task *t, struct dir_map *dirs);
 
+/*
+ * Every input file, by identity (device and inode, never by spelling), and
+ * every directory that holds one: what no output may replace.
+ *
+ * Call sequence:
+ *   struct input_set s;
+ *   if (input_set_build(&s, tasks, n, &m) < 0) ...out of memory...
+ *   switch (input_at(&s, out_path, &task, &m)) { ... }
+ *   input_set_release(&s);
+ */
+struct id_set {
+    struct hashset set;   /* (dev, ino) -> index into v */
+    uint64_t (*v)[2];
+    size_t n, alloc;
+};
+
+struct input_set {
+    struct id_set files;  /* each task's (dev, ino) */
+    struct id_set dirs;   /* each task's directory's (dev, ino) */
+};
+
+/* The @n tasks of @tasks, whatever their pre_status (a file settled
+ * without a worker is still an original).  0, or -1 with errno ENOMEM
+ * (the set is then empty but may be released). */
+int input_set_build(struct input_set *s, const struct task *tasks, size_t n,
+                    struct dir_map *dirs);
+void input_set_release(struct input_set *s);
+
+enum input_hit {
+    INPUT_NONE = 0,       /* @path is no input file */
+    INPUT_SELF,           /* @path is @t's own input */
+    INPUT_OTHER,          /* @path is another task's input */
+};
+
+/*
+ * What writing @path would replace.  Only an output whose directory holds
+ * inputs costs an lstat(2) of the entry; the directories' identities come
+ * from @dirs (one stat(2) per spelling).  An entry that is a symbolic link
+ * is never an input here: a rename replaces the link, not its target.
+ */
+enum input_hit input_at(const struct input_set *s, const char *path,
+                        const struct task *t, struct dir_map *dirs);
+
 #endif

@@ -13,11 +13,13 @@
  * terminal.  docs/REPORT.md is the schema.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -248,13 +250,28 @@ report_record_json(const struct task *t, const struct task_result *res)
 
 /* ---- the report file ---- */
 
+/* The standard stream @path names ("-", "/dev/stdout", "/dev/stderr"):
+ * the user's own, used as it is; NULL for any other path. */
+static FILE *
+std_stream(const char *path)
+{
+    if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0)
+        return stdout;
+    if (strcmp(path, "/dev/stderr") == 0)
+        return stderr;
+    return NULL;
+}
+
 static const char *
 report_target(const struct report *r)
 {
-    return strcmp(r->json_path, "-") == 0 ? "standard output" : NULL;
+    if (r->json == stderr || strcmp(r->json_path, "/dev/stderr") == 0)
+        return "standard error";
+    return std_stream(r->json_path) ? "standard output" : NULL;
 }
 
-/* Record that the report file failed; say so once. */
+/* Record that the report file failed; say so once.  EPIPE on a standard
+ * stream is its reader leaving: said by report_finish() instead. */
 static void
 report_write_failed(struct report *r, int err)
 {
@@ -263,11 +280,24 @@ report_write_failed(struct report *r, int err)
     if (r->write_error)
         return;
     r->write_error = 1;
-    if (report_target(r)) {
-        errorf("cannot write report to standard output: %s", strerror(err));
+    if (err == EPIPE &&
+        (report_target(r) || util_user_fd(r->json_path) >= 0)) {
+        r->stream_closed = 1;
         return;
     }
-    safe = report_term_escape(r->json_path);
+    if (err == EINTR && r->json_pipe) {
+        /* report_pipe_write(): interrupted while the reader was not
+         * reading.  The run's exit status says it was interrupted. */
+        r->stream_closed = 1;
+        r->stalled = 1;
+        return;
+    }
+    if (report_target(r)) {
+        errorf("cannot write report to %s: %s", report_target(r),
+               strerror(err));
+        return;
+    }
+    safe = msg_escape(r->json_path);
     errorf("cannot write report '%s': %s", safe ? safe : r->json_path,
            strerror(err));
     free(safe);
@@ -278,11 +308,27 @@ report_write_failed(struct report *r, int err)
 static void
 report_write_line(struct report *r, const char *line)
 {
-    if (!r->json || r->write_error)
+    if (!r->json)
         return;
+    if (r->write_error) {
+        r->lost++;
+        return;
+    }
+    if (r->json_pipe) {
+        /* Whatever stdio holds first (dry-run lines on stdout). */
+        if (fflush(r->json) == EOF ||
+            report_pipe_write(fileno(r->json), line, strlen(line)) < 0 ||
+            report_pipe_write(fileno(r->json), "\n", 1) < 0) {
+            r->lost++;
+            report_write_failed(r, errno);
+        }
+        return;
+    }
     if (fputs(line, r->json) == EOF || putc('\n', r->json) == EOF ||
-        fflush(r->json) == EOF)
+        fflush(r->json) == EOF) {
+        r->lost++;
         report_write_failed(r, errno);
+    }
 }
 
 void
@@ -295,10 +341,22 @@ report_init(struct report *r, const struct report_opts *o)
         r->opts.max_listed_failures = DEFAULT_MAX_LISTED;
 }
 
+/* A pipe, FIFO or socket: written by report_pipe_write(). */
+static int
+is_pipe(int fd)
+{
+    struct stat sb;
+
+    return fstat(fd, &sb) == 0 && (S_ISFIFO(sb.st_mode) ||
+                                   S_ISSOCK(sb.st_mode));
+}
+
 int
 report_open(struct report *r, const char *path)
 {
+    const char *why;
     char *safe;
+    int fd;
 
     if (!path)
         return 0;
@@ -307,31 +365,54 @@ report_open(struct report *r, const char *path)
         errorf("cannot open report: %s", strerror(errno));
         return -1;
     }
-    if (strcmp(path, "-") == 0) {
-        r->json = stdout;
+    r->json = std_stream(path);
+    if (r->json) {
+        r->json_pipe = is_pipe(fileno(r->json));
         return 0;
     }
-    r->json = fopen(path, "w");
+    /* Not truncated yet: report_start() does, once the run is sure to
+     * start, so a run refused by the lock leaves the last report whole.
+     * A descriptor named as a path (">(gzip > r.gz)") is used as it is. */
+    why = NULL;
+    fd = util_user_fd(path);
+    if (fd >= 0)
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    else
+        fd = util_open_user_file(path, 0, 0644, &why);
+    if (fd >= 0) {
+        r->json = fdopen(fd, "w");
+        if (!r->json)
+            close(fd);
+    }
     if (!r->json) {
-        safe = report_term_escape(path);
+        safe = msg_escape(path);
         errorf("cannot open report '%s': %s", safe ? safe : path,
-               strerror(errno));
+               why ? why : strerror(errno));
         free(safe);
         free(r->json_path);
         r->json_path = NULL;
         return -1;
     }
+    r->truncate = util_user_fd(path) < 0;
+    r->json_pipe = is_pipe(fileno(r->json));
     return 0;
 }
 
-/* Close the report file (but never standard output) and note failures. */
+/* Whether the report goes to a standard stream rather than a file. */
+static int
+report_is_std(const struct report *r)
+{
+    return r->json == stdout || r->json == stderr;
+}
+
+/* Close the report file (but never a standard stream) and note failures. */
 static void
 report_close(struct report *r)
 {
     if (!r->json)
         return;
-    if (r->json == stdout) {
-        if (fflush(stdout) == EOF)
+    if (report_is_std(r)) {
+        if (fflush(r->json) == EOF)
             report_write_failed(r, errno);
     } else if (fclose(r->json) == EOF) {
         report_write_failed(r, errno);
@@ -344,6 +425,11 @@ report_start(struct report *r, size_t total)
 {
     int tty = isatty(STDERR_FILENO);
 
+    if (r->json && r->truncate) {
+        r->truncate = 0;
+        if (ftruncate(fileno(r->json), 0) < 0 && errno != EINVAL)
+            report_write_failed(r, errno);
+    }
     r->total = total;
     r->start_us = util_now_us();
     r->last_draw_us = r->start_us;
@@ -389,8 +475,8 @@ report_keep(struct report *r, char ***list, size_t *n, const char *path,
         if (!*list)
             return;
     }
-    p = report_term_escape(path ? path : "");
-    x = report_term_escape(text);
+    p = msg_escape(path ? path : "");
+    x = msg_escape(text);
     if (!p || !x)
         goto out;
     size = strlen(p) + strlen(x) + (label ? strlen(label) : 0) + 16;
@@ -706,7 +792,7 @@ print_listed(const struct report *r, const char *label, char *const *items,
         errorf("... and %zu more %s, see the report on standard output", more,
                plural(more, one, many));
     } else {
-        safe = report_term_escape(r->json_path);
+        safe = msg_escape(r->json_path);
         errorf("... and %zu more %s, see '%s'", more, plural(more, one, many),
                safe ? safe : r->json_path);
         free(safe);
@@ -749,10 +835,20 @@ report_finish(struct report *r, const struct report_summary *s)
         write_summary(r, s, secs);
         report_close(r);
     }
+    if (r->stalled)
+        warnf("the report's reader on %s had stopped reading when the run "
+              "was interrupted: %zu of its %zu lines were not written",
+              report_target(r) ? report_target(r) : msg_name(r->json_path),
+              r->lost, r->done + 1);
+    else if (r->stream_closed)
+        warnf("the report's reader on %s went away: %zu of its %zu lines "
+              "(the records, then the summary) were not written",
+              report_target(r) ? report_target(r) : msg_name(r->json_path),
+              r->lost, r->done + 1);
     if (!(r->opts.quiet && r->count[TASK_FAILED] == 0 && !s->interrupted))
         print_summary(r, s, secs);
     r->seconds = secs;
-    return r->write_error ? -1 : 0;
+    return r->write_error && !r->stream_closed ? -1 : 0;
 }
 
 int
@@ -780,7 +876,7 @@ report_release(struct report *r)
 {
     size_t i;
 
-    if (r->json && r->json != stdout)
+    if (r->json && !report_is_std(r))
         fclose(r->json);
     r->json = NULL;
     free(r->json_path);

@@ -78,6 +78,14 @@ struct report {
     char **warned_files;
     size_t nwarned_files;
     int write_error;          /* the JSON file could not be written */
+    int truncate;             /* report_start() empties the file first */
+    int json_pipe;            /* a pipe, FIFO or socket: written so that
+                                 a stalled reader cannot hold off a
+                                 termination signal (report_pipe.c) */
+    int stream_closed;        /* EPIPE on a standard stream: the reader
+                                 left (report_finish() says, not fails) */
+    int stalled;              /* a signal came while the pipe was full */
+    size_t lost;              /* JSON lines not written after an error */
     FILE *term;               /* the real stderr, for the progress line */
     FILE *wrap;               /* our stderr while the line is on screen */
     pid_t wrap_pid;           /* the process that installed it */
@@ -92,8 +100,14 @@ struct report_summary {
 };
 
 void report_init(struct report *r, const struct report_opts *o);
-/* Open @path for the JSON Lines report (truncating); "-" is standard
- * output.  -1 with errorf(). */
+/*
+ * Open @path for the JSON Lines report; "-" and "/dev/stdout" are standard
+ * output, "/dev/stderr" standard error (the user's own streams, used as
+ * they are).  Any other path is opened like the lock
+ * (util_open_user_file(): never a symbolic link, a FIFO or a file with
+ * other hard links; created 0644 less the umask) and emptied only by
+ * report_start().  -1 with errorf() naming the path and why.
+ */
 int report_open(struct report *r, const char *path);
 void report_start(struct report *r, size_t total);
 /*
@@ -105,7 +119,10 @@ void report_plan_work(struct report *r, const struct task *tasks,
 void report_add(struct report *r, const struct task *t,
                 const struct task_result *res);
 /* Writes the summary object and stderr summary; -1 if the report file
- * could not be written completely (already reported with errorf()). */
+ * could not be written completely (already reported with errorf()).  A
+ * standard stream whose reader went away (EPIPE: "| head -1") is not a
+ * failure of the run: the records lost are counted on stderr and 0 is
+ * returned. */
 int report_finish(struct report *r, const struct report_summary *s);
 void report_release(struct report *r);
 
@@ -116,6 +133,16 @@ void report_release(struct report *r);
 int report_log_line(const struct report *r, const struct report_summary *s,
                     const char *command, int exit_code, char *buf,
                     size_t size);
+
+/*
+ * Write @len bytes of @buf to the pipe, FIFO or socket @fd, waiting for
+ * room with poll() and checking for a termination signal (sig.h) while
+ * the pipe stays full (the master's handlers restart write(2), so a
+ * plain write into a pipe nobody reads would never return).  0, or -1
+ * with errno (EINTR: a signal came while the reader was not reading).
+ * Used for the report and for the dry run's lines (run.c).
+ */
+int report_pipe_write(int fd, const char *buf, size_t len);
 
 /*
  * Encode one record as a single JSON line (no trailing newline).

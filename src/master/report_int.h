@@ -30,12 +30,6 @@ char *report_utf8_repair(const char *s, size_t n, int *changed);
 /* RFC 4648 base64, with padding, of the @n bytes at @in. */
 char *report_base64(const unsigned char *in, size_t n);
 
-/*
- * Copy of @s fit to print on a terminal: control characters (C0, DEL, the
- * UTF-8 encoded C1 range) and bytes that are not UTF-8 become C-style
- * escapes ("\n", "\x1b"); a backslash is doubled.
- */
-char *report_term_escape(const char *s);
 
 /* Draw the progress line now; @now is util_now_us(). */
 void report_progress_draw(struct report *r, int64_t now);

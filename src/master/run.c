@@ -71,6 +71,12 @@ struct run {
     /* Normalised output roots, and what @opts held before. */
     char *output_dir, *backup_dir;
     const char *orig_output_dir, *orig_backup_dir, *orig_settings_output;
+    /* Opened before anything is created (run_preflight()). */
+    FILE *files_from;            /* --files-from stream, NULL without */
+    int log_fd;                  /* --log, -1 without */
+    int dry_pipe;                /* stdout is a pipe, FIFO or socket */
+    int dry_err;                 /* errno of the dry listing's first
+                                    failed write, 0 while none failed */
 };
 
 /* ------------------------------------------------------------------------
@@ -132,6 +138,33 @@ pool_next_task(void *data, uint32_t *id, const void **req, size_t *len)
     return POOL_NEXT_TASK;
 }
 
+/* A dry run's line into a pipe on stdout, through report_pipe_write(): a
+ * reader that stopped reading cannot hold off SIGTERM.  After the first
+ * failure nothing more is written. */
+static void
+dry_line_to_pipe(struct run *run, const struct task *t,
+                 const struct task_result *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m;
+
+    if (run->dry_err)
+        return;
+    m = open_memstream(&buf, &len);
+    if (!m) {
+        run->dry_err = errno;
+        return;
+    }
+    run_dry_line(m, &run->opts->settings, t, r);
+    if (fclose(m) == EOF)
+        run->dry_err = ENOMEM;
+    else if (fflush(stdout) == EOF ||
+             report_pipe_write(STDOUT_FILENO, buf, len) < 0)
+        run->dry_err = errno;
+    free(buf);
+}
+
 /* One record: the report, and for a dry run its line on stdout (unless
  * the report itself goes there). */
 static void
@@ -141,8 +174,15 @@ run_record(struct run *run, const struct task *t,
     const struct cli_opts *o = run->opts;
 
     report_add(&run->rep, t, r);
-    if (run->dry_run && !(o->report_path && strcmp(o->report_path, "-") == 0))
-        run_dry_line(stdout, &o->settings, t, r);
+    if (!run->dry_run || (o->report_path && strcmp(o->report_path, "-") == 0))
+        return;
+    if (run->dry_pipe) {
+        dry_line_to_pipe(run, t, r);
+        return;
+    }
+    run_dry_line(stdout, &o->settings, t, r);
+    if (!run->dry_err && ferror(stdout))
+        run->dry_err = errno ? errno : EIO;
 }
 
 static void
@@ -215,6 +255,29 @@ writes_tree(const struct cli_opts *o)
     return !o->settings.in_place && !o->freedesktop;
 }
 
+/* Whether @path (a name the user gave, resolved) lies below the directory
+ * @dir, by identity.  What cannot be resolved says no. */
+static int
+lies_below(const char *path, const struct stat *dir)
+{
+    char *real = realpath(path, NULL);
+    struct stat sb;
+    size_t n;
+    int below = 0;
+
+    for (n = real ? strlen(real) : 0; real && !below && n > 1;) {
+        while (n > 0 && real[n - 1] != '/')
+            n--;
+        if (n > 1)
+            n--;
+        real[n] = '\0';
+        below = stat(n ? real : "/", &sb) == 0 && sb.st_dev == dir->st_dev &&
+                sb.st_ino == dir->st_ino;
+    }
+    free(real);
+    return below;
+}
+
 /*
  * Create the output (or backup) directory; 0, or -1 after errorf().  *st
  * receives its identity, *have whether there is one.
@@ -247,16 +310,34 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
             close(fd);
         return -1;
     }
-    close(fd);
     for (i = 0; i < o->ninputs; i++) {
         struct stat in_st;
         if (stat(o->inputs[i], &in_st) == 0 && in_st.st_dev == st->st_dev &&
             in_st.st_ino == st->st_ino) {
             errorf("%s directory '%s' is the input '%s': choose a separate "
                    "directory", what, dir, o->inputs[i]);
+            close(fd);
+            return -1;
+        }
+        /* Below a marked backup folder every file is skipped: the
+         * originals may not live there. */
+        if (o->settings.in_place && lies_below(o->inputs[i], st)) {
+            errorf("backup directory '%s' holds the input '%s': choose a "
+                   "directory outside it", dir, o->inputs[i]);
+            close(fd);
             return -1;
         }
     }
+    /* A backup folder says what it is, so that no later run, with or
+     * without --backup, takes its files for originals. */
+    if (o->settings.in_place && !o->settings.dry_run &&
+        names_mark_backup_dir(fd) < 0) {
+        errorf("cannot mark backup directory '%s' (" IMGPOOL_BACKUP_MARKER
+               "): %s", dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
     return 0;
 }
 
@@ -345,11 +426,8 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
 {
     const struct cli_opts *o = run->opts;
     struct scan_opts so;
-    FILE *list;
     int rc;
 
-    if (open_list(o, &list) < 0)
-        return -1;
     memset(&so, 0, sizeof(so));
     /* An output (or backup) tree inside an input is never scanned. */
     so.have_skip_dir = have_skip;
@@ -364,13 +442,14 @@ scan_inputs(struct run *run, const struct stat *skip, int have_skip)
     so.follow_symlinks = o->follow_symlinks;
     so.shard_k = o->shard_k;
     so.shard_n = o->shard_n;
-    so.files_from = list;
+    so.files_from = run->files_from;
     so.files_from_nul = o->files_from_nul;
     so.on_entry = run_on_entry;
     so.on_entry_data = run;
     rc = scan_run(&so, &run->list);
-    if (list && list != stdin)
-        fclose(list);
+    if (run->files_from && run->files_from != stdin)
+        fclose(run->files_from);
+    run->files_from = NULL;
     return rc;
 }
 
@@ -393,7 +472,94 @@ run_lazy_choose(struct run *run)
 }
 
 /*
- * Output directory, lock, signal handlers and scan.  RUN_EXIT_OK, or the
+ * --log: opened like the report (util_open_user_file(): no symbolic link,
+ * FIFO or hard-linked file, created 0644 less the umask), for appending;
+ * a descriptor named as a path (util_user_fd()) is the user's own stream.
+ * 0, or -1 after errorf().
+ */
+static int
+open_log(const char *path, int *fd)
+{
+    const char *why = NULL;
+
+    if (util_user_fd(path) >= 0)
+        *fd = fcntl(util_user_fd(path), F_DUPFD_CLOEXEC, 3);
+    else
+        *fd = util_open_user_file(path, O_APPEND, 0644, &why);
+    if (*fd >= 0)
+        return 0;
+    errorf("cannot open --log '%s': %s", path, why ? why : strerror(errno));
+    return -1;
+}
+
+/*
+ * Whether @path is a file directly in the output (or backup) directory
+ * that setup_output() is still to create ("-o out --report
+ * out/r.jsonl"): such a file can only be opened once it exists.
+ */
+static int
+in_dir_to_create(const struct cli_opts *o, const char *path)
+{
+    const char *dir = o->settings.in_place ? o->settings.backup_dir
+                                           : o->output_dir;
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+    char *parent;
+    int same;
+
+    if (!dir || !slash || o->settings.dry_run || stat(dir, &st) == 0)
+        return 0;
+    parent = strndup(path, (size_t)(slash - path));
+    if (!parent)
+        return 0;
+    dirwalk_normalize(parent);
+    same = strcmp(parent, dir) == 0;
+    free(parent);
+    return same;
+}
+
+/* Open --log and --report unless open already; @early: not those in a
+ * directory the run is still to create.  0, or -1 after errorf(). */
+static int
+open_user_files(struct run *run, int early)
+{
+    const struct cli_opts *o = run->opts;
+
+    if (o->log_path && run->log_fd < 0 &&
+        !(early && in_dir_to_create(o, o->log_path)) &&
+        open_log(o->log_path, &run->log_fd) < 0)
+        return -1;
+    if (o->report_path && !run->rep.json_path &&
+        !(early && in_dir_to_create(o, o->report_path)) &&
+        report_open(&run->rep, o->report_path) < 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * What the user named that can be checked before anything is created: the
+ * --log file first (so that even a refused run is logged), the INPUTs, the
+ * --files-from list and the --report file.  A typo or a refused path
+ * leaves no output directory and no lock behind.  A report or log file
+ * directly in an output directory still to be made waits for it
+ * (run_setup()).  RUN_EXIT_OK, or RUN_EXIT_USAGE after errorf().
+ */
+static enum run_exit
+run_preflight(struct run *run)
+{
+    const struct cli_opts *o = run->opts;
+
+    if (o->log_path && !in_dir_to_create(o, o->log_path) &&
+        open_log(o->log_path, &run->log_fd) < 0)
+        return RUN_EXIT_USAGE;
+    if (scan_check_roots(o->inputs, o->ninputs) < 0 ||
+        open_list(o, &run->files_from) < 0 || open_user_files(run, 1) < 0)
+        return RUN_EXIT_USAGE;
+    return RUN_EXIT_OK;
+}
+
+/*
+ * Output directory, lock, scan and signal handlers.  RUN_EXIT_OK, or the
  * exit status after errorf().
  */
 static enum run_exit
@@ -405,25 +571,29 @@ run_setup(struct run *run)
     int have_out;
 
     memset(&out_st, 0, sizeof(out_st));
-    if (setup_output(o, &out_st, &have_out) < 0)
+    if (setup_output(o, &out_st, &have_out) < 0 ||
+        open_user_files(run, 0) < 0)
         return RUN_EXIT_USAGE;
-    /* The lock comes before the signal handlers, so that Ctrl-C still
-     * ends a --wait-lock wait. */
     code = take_lock(o, &run->lock);
     if (code != RUN_EXIT_OK)
         return code;
-    if (sig_master_setup() < 0) {
-        errorf("cannot install signal handlers: %s", strerror(errno));
-        return RUN_EXIT_USAGE;
-    }
     run->out_st = out_st;
     run->have_out = have_out;
     if (run_lazy_choose(run) < 0)
         return RUN_EXIT_USAGE;
-    if (run->lazy)
-        return RUN_EXIT_OK;    /* the scan runs with the pool: run_lazy() */
-    if (scan_inputs(run, &out_st, have_out) < 0)
+    /* Until here SIGINT and SIGTERM keep their default action, so that
+     * they end at once a --wait-lock wait, a FIFO's open or a
+     * --files-from read that blocks in the scan: nothing is written yet.
+     * A lazy run writes while it scans (run_lazy()), so it takes its
+     * handlers first; it never reads a --files-from list. */
+    if (!run->lazy && scan_inputs(run, &out_st, have_out) < 0)
         return RUN_EXIT_USAGE;
+    if (sig_master_setup() < 0) {
+        errorf("cannot install signal handlers: %s", strerror(errno));
+        return RUN_EXIT_USAGE;
+    }
+    if (run->lazy)
+        return RUN_EXIT_OK;
     if (run->probe && run->probe->scan_done)
         run->probe->scan_done(run->probe->data);
     /* Nothing silent, nothing twice. */
@@ -517,6 +687,8 @@ run_plan(struct run *run)
     }
     if (!run->dry_run)
         sweep_stale_temps(writes_tree(o) ? o->output_dir : NULL,
+                          o->settings.in_place ? o->settings.backup_dir
+                                               : NULL,
                           &run->list);
     return 0;
 }
@@ -558,8 +730,12 @@ run_dry_all(struct run *run)
             r.in_bytes = t->size;
         }
         run_record(run, t, &r);
+        if (sig_pending())
+            break;
     }
-    fflush(stdout);
+    if (fflush(stdout) == EOF && !run->dry_err)
+        run->dry_err = errno;
+    run->stats.interrupted = sig_pending();
     return 0;
 }
 
@@ -694,7 +870,7 @@ on_pruned(void *data, const char *out)
     size_t *n = data;
 
     (*n)++;
-    notef("removed '%s': its input is gone", out);
+    notef("removed '%s': its input is gone", msg_name(out));
 }
 
 /* --prune, only after a complete, clean walk of every root. */
@@ -722,8 +898,20 @@ run_finish(struct run *run)
         prune(run);
     else if (o->prune && run->dry_run)
         notef("--prune: nothing is removed in a dry run");
-    if (run->dry_run && fflush(stdout) == EOF) {
-        errorf("cannot write the dry run's list: %s", strerror(errno));
+    if (run->dry_run && fflush(stdout) == EOF && !run->dry_err)
+        run->dry_err = errno;
+    /* A reader that left ("| head -1") took what it wanted: say what it
+     * missed and keep the run's own exit status.  Any other error
+     * is a setup error. */
+    if (run->dry_err == EINTR) {
+        warnf("the dry run's list on standard output was cut short: "
+              "interrupted while its reader was not reading");
+    } else if (run->dry_err == EPIPE) {
+        warnf("the dry run's list on standard output was cut short: its "
+              "reader went away");
+    } else if (run->dry_err) {
+        errorf("cannot write the dry run's list: %s",
+               strerror(run->dry_err));
         return RUN_EXIT_USAGE;
     }
     if (run->state) {
@@ -751,25 +939,22 @@ run_finish(struct run *run)
 
 /* --log: one line per run, appended with a single write(2). */
 static void
-append_log(const struct cli_opts *o, const struct report *rep,
-           const struct report_summary *sum, int code)
+append_log(const struct run *run, int code)
 {
+    const struct cli_opts *o = run->opts;
     char line[512];
-    int n, fd;
+    int n;
 
-    n = report_log_line(rep, sum, o->command_name, code, line,
+    n = report_log_line(&run->rep, &run->sum, o->command_name, code, line,
                         sizeof(line) - 1);
     if (n < 0)
         return;
     if ((size_t)n > sizeof(line) - 2)
         n = (int)sizeof(line) - 2;
     line[n++] = '\n';
-    fd = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, line, (size_t)n) != n)
+    if (write(run->log_fd, line, (size_t)n) != n)
         errorf("cannot append to --log '%s': %s", o->log_path,
                strerror(errno));
-    if (fd >= 0)
-        close(fd);
 }
 
 static void
@@ -781,7 +966,14 @@ run_init(struct run *run, struct cli_opts *o, const struct run_worker *w)
     run->opts = o;
     run->worker = w;
     run->lock.fd = -1;
+    run->log_fd = -1;
     run->dry_run = o->settings.dry_run;
+    {
+        struct stat sb;
+
+        run->dry_pipe = run->dry_run && fstat(STDOUT_FILENO, &sb) == 0 &&
+                        (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
+    }
     scan_list_init(&run->list);
     memset(&ro, 0, sizeof(ro));
     ro.progress = o->progress;
@@ -800,6 +992,10 @@ run_release(struct run *run)
     state_peek_close(run->peek);
     plan_root_dirs_free(run->root_dirs, run->opts->ninputs);
     lock_release(&run->lock);
+    if (run->files_from && run->files_from != stdin)
+        fclose(run->files_from);
+    if (run->log_fd >= 0)
+        close(run->log_fd);
     free(run->order);
     free(run->req);
     run_stream_release(&run->stream);
@@ -819,18 +1015,17 @@ run_process(struct cli_opts *o, const struct run_worker *w,
     run_init(&run, o, w);
     run.probe = probe;
     normalise_roots(&run);
-    code = (int)run_setup(&run);
+    code = (int)run_preflight(&run);
+    if (code == 0)
+        code = (int)run_setup(&run);
     if (code == 0 && !run.lazy && run_plan(&run) < 0)
-        code = RUN_EXIT_USAGE;
-    if (code == 0 && o->report_path &&
-        report_open(&run.rep, o->report_path) < 0)
         code = RUN_EXIT_USAGE;
     if (code == 0 && (run.lazy ? run_lazy(&run) : run_pool(&run)) < 0)
         code = RUN_EXIT_USAGE;
     if (code == 0)
         code = run_finish(&run);
-    if (o->log_path)
-        append_log(o, &run.rep, &run.sum, code);
+    if (run.log_fd >= 0)
+        append_log(&run, code);
     run_release(&run);
     restore_roots(&run);
     return code;

@@ -4,10 +4,12 @@
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "geom.h"
+#include "msg.h"
 #include "run_dry.h"
 #include "thumbcache.h"
 #include "sniff.h"
@@ -86,18 +88,14 @@ run_dry_settle(const struct settings *s, const struct task *t, uint32_t id,
     res->out_bytes = run_dry_estimate(s, t);
 }
 
-/* @s with control characters as \xNN. */
+/* @s as every listing spells it (msg_escape()). */
 static void
 put_escaped(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    char *e = msg_escape(s);
 
-        if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\x%02X", c);
-        else
-            fputc(c, f);
-    }
+    fputs(e ? e : "(out of memory)", f);
+    free(e);
 }
 
 void

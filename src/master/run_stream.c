@@ -3,6 +3,7 @@
  * plan and state one batch at a time, and the largest-first queue the
  * pool pulls from.  See run_stream.h.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "names.h"
 #include "run_stream.h"
 #include "sweep.h"
 #include "util.h"
@@ -272,6 +274,26 @@ is_at_or_above(const char *dir, dev_t dev, ino_t ino)
     return found;
 }
 
+/* Whether directory @path holds nothing but imgpool's state directory: no
+ * file there can be a hard link to an input, so no output of this run can
+ * replace one (plan_own.c checks that only over the whole list). */
+static int
+holds_only_state(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int only = 1;
+
+    if (!d)
+        return 0;
+    while (only && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            strcmp(e->d_name, IMGPOOL_STATE_DIR) != 0)
+            only = 0;
+    closedir(d);
+    return only;
+}
+
 int
 run_stream_eligible(const struct cli_opts *o)
 {
@@ -285,9 +307,11 @@ run_stream_eligible(const struct cli_opts *o)
         stat(o->output_dir, &out) < 0 || !S_ISDIR(out.st_mode))
         return 0;
     /* Outputs that could be inputs (or inputs written into the output
-     * tree) need the whole list before anything runs (plan_own.c). */
+     * tree, or files there linked to inputs) need the whole list before
+     * anything runs (plan_own.c). */
     return !is_at_or_above(o->output_dir, in.st_dev, in.st_ino) &&
-           !is_at_or_above(o->inputs[0], out.st_dev, out.st_ino);
+           !is_at_or_above(o->inputs[0], out.st_dev, out.st_ino) &&
+           holds_only_state(o->output_dir);
 }
 
 int

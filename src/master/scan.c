@@ -220,6 +220,48 @@ mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+const char SCAN_MSG_BACKUP[] =
+    "below a backup folder (" IMGPOOL_BACKUP_MARKER "): a backup is never "
+    "an input";
+
+int
+scan_backup_above(struct scan_ctx *c, const char *dir, size_t len)
+{
+    char *real, *copy;
+    int fd, marked = 0;
+    size_t n;
+
+    copy = strndup(len ? dir : ".", len ? len : 1);
+    if (!copy)
+        return 0;
+    if (c->above_dir && strcmp(c->above_dir, copy) == 0) {
+        free(copy);
+        return c->above_marked;
+    }
+    free(c->above_dir);
+    c->above_dir = copy;
+    real = realpath(copy, NULL);
+    /* From the directory up to "/", one open each, never following. */
+    for (n = real ? strlen(real) : 0; real;) {
+        real[n] = '\0';
+        fd = open(n ? real : "/", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                      O_CLOEXEC);
+        if (fd >= 0) {
+            marked = names_is_backup_dir(fd);
+            close(fd);
+        }
+        if (marked || n <= 1)
+            break;
+        while (n > 0 && real[n - 1] != '/')
+            n--;
+        if (n > 1)
+            n--;
+    }
+    free(real);
+    c->above_marked = marked;
+    return marked;
+}
+
 /*
  * Append a task for @path (@pathlen bytes), whose part below the root
  * starts at @rel.  Copies the path.  0, or -1 when out of memory.
@@ -250,6 +292,11 @@ scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
         return -1;
     memcpy(copy, path, pathlen);
     copy[pathlen] = '\0';
+    if (c->in_backup && pre == TASK_OK) {
+        pre = TASK_SKIPPED;
+        cls = ERR_BACKUP;
+        msg = SCAN_MSG_BACKUP;
+    }
 
     t = &l->tasks[l->n++];
     memset(t, 0, sizeof(*t));
@@ -307,11 +354,11 @@ sniff_file(int dirfd, const char *name, const char *path, int nofollow,
     if (fd < 0) {
         if (errno == ELOOP || errno == ENOENT)
             return 0;    /* changed under us: no longer a regular file */
-        warnf("cannot open '%s': %s", path, strerror(errno));
+        warnf("cannot open '%s': %s", msg_name(path), strerror(errno));
         return -1;
     }
     if (fstat(fd, st) < 0) {
-        warnf("cannot stat '%s': %s", path, strerror(errno));
+        warnf("cannot stat '%s': %s", msg_name(path), strerror(errno));
         ret = -1;
         goto out;
     }
@@ -323,7 +370,7 @@ sniff_file(int dirfd, const char *name, const char *path, int nofollow,
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            warnf("cannot read '%s': %s", path, strerror(errno));
+            warnf("cannot read '%s': %s", msg_name(path), strerror(errno));
             ret = -1;
             goto out;
         }
@@ -442,11 +489,15 @@ static int
 scan_root_file(struct scan_ctx *c, const char *root, const struct stat *st)
 {
     const char *base = strrchr(root, '/');
+    int rc;
 
     base = base != NULL ? base + 1 : root;
     /* Named by the user: followed if a link, as the scan's stat() did. */
     c->open_follow = TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE;
-    if (scan_entry(c, AT_FDCWD, root, strlen(root), base, base, st, 0) < 0) {
+    c->in_backup = scan_backup_above(c, root, (size_t)(base - root));
+    rc = scan_entry(c, AT_FDCWD, root, strlen(root), base, base, st, 0);
+    c->in_backup = 0;
+    if (rc < 0) {
         errorf("cannot list '%s': %s", root, strerror(ENOMEM));
         return -1;
     }
@@ -480,7 +531,7 @@ scan_shard_of(const char *rel, int n)
 static int
 scan_listed(struct scan_ctx *c, char *entry, size_t len)
 {
-    const char *rel = entry;
+    const char *rel = entry, *base;
     struct stat st;
     char *norm;
     int rc;
@@ -512,9 +563,12 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
      * followed; the file itself only with --follow-symlinks, as above. */
     c->open_follow = TASK_FOLLOW_DIRS |
                      (c->opts->follow_symlinks ? TASK_FOLLOW_FILE : 0);
-    if (scan_entry(c, AT_FDCWD, entry, len, rel,
-                  strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry, &st,
-                  !c->opts->follow_symlinks) < 0)
+    base = strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry;
+    c->in_backup = scan_backup_above(c, entry, (size_t)(base - entry));
+    rc = scan_entry(c, AT_FDCWD, entry, len, rel, base, &st,
+                    !c->opts->follow_symlinks);
+    c->in_backup = 0;
+    if (rc < 0)
         goto oom;
     return 0;
 oom:
@@ -556,6 +610,22 @@ scan_files_from(struct scan_ctx *c)
 }
 
 int
+scan_check_roots(const char *const *roots, size_t n)
+{
+    struct stat st;
+    size_t i;
+    int ret = 0;
+
+    for (i = 0; i < n; i++) {
+        if (stat(roots[i], &st) < 0) {
+            errorf("cannot read '%s': %s", roots[i], strerror(errno));
+            ret = -1;
+        }
+    }
+    return ret;
+}
+
+int
 scan_run(const struct scan_opts *opts, struct scan_list *l)
 {
     struct scan_ctx c;
@@ -564,15 +634,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
     int ret = 0;
 
     /* Every root first: a typo in the last one should not cost a walk. */
-    for (i = 0; i < opts->nroots; i++) {
-        const char *root = opts->roots[i];
-
-        if (stat(root, &st) < 0) {
-            errorf("cannot read '%s': %s", root, strerror(errno));
-            ret = -1;
-        }
-    }
-    if (ret < 0)
+    if (scan_check_roots(opts->roots, opts->nroots) < 0)
         return -1;
 
     memset(&c, 0, sizeof(c));
@@ -617,6 +679,7 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
     }
     hashset_release(&c.seen);
     free(c.dirbuf);
+    free(c.above_dir);
     free(c.path);
     free(c.stack);
     return ret;

@@ -120,6 +120,14 @@ void scan_list_release(struct scan_list *l);
  */
 int scan_run(const struct scan_opts *opts, struct scan_list *l);
 
+/*
+ * Whether every one of the @n INPUT roots can be reached (stat(2)): 0, or
+ * -1 after an errorf() per root that cannot ("cannot read 'x': ...").
+ * scan_run() checks this first; the run calls it before it creates
+ * anything, so a typo leaves no output directory behind.
+ */
+int scan_check_roots(const char *const *roots, size_t n);
+
 /* The shard (0 .. n-1) of a path: XXH3-64 of its bytes modulo @n, the
  * same on every machine and in every order. */
 int scan_shard_of(const char *path, int n);

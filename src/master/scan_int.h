@@ -49,7 +49,25 @@ struct scan_ctx {
     struct hashset seen;
     char *dirbuf;            /* scratch for "rel/" when pruning */
     size_t dirbuf_size;
+    /* Below a backup folder (names.h IMGPOOL_BACKUP_MARKER): every task
+     * added is skipped, ERR_BACKUP.  Set by the walk and for named files
+     * (scan_backup_above()). */
+    int in_backup;
+    /* The directory scan_backup_above() looked at last, and its answer. */
+    char *above_dir;
+    int above_marked;
 };
+
+/* Message of a task skipped as a backup. */
+extern const char SCAN_MSG_BACKUP[];
+
+/*
+ * Whether the directory @dir (a path the user named, followed) or any of
+ * its ancestors carries the backup marker.  The last directory asked
+ * about is remembered in @c, so the entries of one --files-from directory
+ * cost one look.  Cannot fail: what cannot be resolved says no.
+ */
+int scan_backup_above(struct scan_ctx *c, const char *dir, size_t len);
 
 /* Append a task for @path (@pathlen bytes) whose part below the root
  * starts at @rel; copies the path. */

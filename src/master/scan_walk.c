@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "names.h"
 #include "scan.h"
 #include "scan_int.h"
 
@@ -85,7 +86,7 @@ walk_failed(struct scan_ctx *c, const char *what, int err, const char *msg)
 {
     struct stat none;
 
-    warnf("%s '%s': %s", what, c->path, strerror(err));
+    warnf("%s '%s': %s", what, msg_name(c->path), strerror(err));
     c->l->walk_errors++;
     memset(&none, 0, sizeof(none));
     return scan_add_task(c, c->path, c->path_len, c->path + c->rel_off, &none,
@@ -226,7 +227,7 @@ static int
 walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
             const struct stat *st)
 {
-    int follow = c->opts->follow_symlinks, excluded, fd, rc;
+    int follow = c->opts->follow_symlinks, excluded, fd, rc, was_backup;
     struct stat real;
     size_t k;
 
@@ -234,7 +235,7 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
         (uint64_t)st->st_dev == c->opts->skip_dev &&
         (uint64_t)st->st_ino == c->opts->skip_ino) {
         notef("not descending into '%s': it is the output directory",
-              c->path);
+              msg_name(c->path));
         return 0;
     }
     if (scan_dir_excluded(c, c->path + c->rel_off, &excluded) < 0)
@@ -242,8 +243,11 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
     if (excluded)
         return 0;
     if (is_ancestor(c, st, &k)) {
-        warnf("cannot descend into '%s': directory cycle back to '%.*s'",
-              c->path, ancestor_len(c, k), c->path);
+        char *back = strndup(c->path, (size_t)ancestor_len(c, k));
+
+        warnf("cannot descend into '%s': directory cycle back to '%s'",
+              msg_name(c->path), msg_name(back ? back : c->path));
+        free(back);
         c->l->walk_errors++;
         return 0;
     }
@@ -265,7 +269,14 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
         close(fd);
         return -1;
     }
+    was_backup = c->in_backup;
+    if (!was_backup && names_is_backup_dir(fd)) {
+        notef("'%s' is a backup folder (it holds " IMGPOOL_BACKUP_MARKER
+              "): its files are skipped", msg_name(c->path));
+        c->in_backup = 1;
+    }
     rc = walk_children(c, fd);
+    c->in_backup = was_backup;
     c->depth--;
     close(fd);
     return rc;
@@ -303,6 +314,9 @@ walk_entry(struct scan_ctx *c, int dirfd, const char *name)
     struct stat st;
     int r;
 
+    /* The backup marker is imgpool's own file, not an ignored one. */
+    if (c->in_backup && strcmp(name, IMGPOOL_BACKUP_MARKER) == 0)
+        return 0;
     r = fstatat(dirfd, name, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW);
     if (r < 0 && follow && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW)
         == 0 && S_ISLNK(st.st_mode))
@@ -336,7 +350,7 @@ walk_children(struct scan_ctx *c, int fd)
         if (errno == ENOMEM)
             return -1;
         if (c->depth <= 1) {
-            errorf("cannot read '%s': %s", c->path, strerror(errno));
+            errorf("cannot read '%s': %s", msg_name(c->path), strerror(errno));
             return -2;
         }
         return walk_failed(c, "cannot read directory", errno, NULL);
@@ -394,7 +408,14 @@ scan_walk_dir(struct scan_ctx *c, const char *root)
         goto oom;
     c->open_follow = c->opts->follow_symlinks
                      ? TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE : 0;
+    c->in_backup = names_is_backup_dir(fd) ||
+                   scan_backup_above(c, root, rootlen);
+    if (c->in_backup)
+        notef("'%s' is a backup folder or lies below one ("
+              IMGPOOL_BACKUP_MARKER "): its files are skipped",
+              msg_name(root));
     rc = walk_children(c, fd);
+    c->in_backup = 0;
     c->depth = 0;
     close(fd);
     if (rc == -1) {

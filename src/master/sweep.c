@@ -135,20 +135,24 @@ open_task_dir(int rootfd, const struct task *t)
     return fd;
 }
 
-/*
- * Tasks come in scan order, so the outputs of one directory are adjacent:
- * comparing with the previous directory is enough to visit each one once
- * (almost always; a repeat visit is harmless).
- */
-void
-sweep_stale_temps(const char *output_dir, const struct scan_list *l)
+/* The directory the backup of in-place task @t goes to: below @bakfd,
+ * the directories of rel; -1 when there is none. */
+static int
+open_backup_dir(int bakfd, const struct task *t)
+{
+    if (bakfd < 0 || t->out_rel || !t->rel)
+        return -1;
+    return dirwalk_open(bakfd, t->rel, dir_len(t->rel), 0, 0);
+}
+
+/* One pass over @l: every directory open_dir() gives, once each. */
+static int
+sweep_pass(const struct scan_list *l, int fd0, int backup)
 {
     const char *prev = NULL;
     size_t prevlen = 0, i;
-    int removed = 0, rootfd = -1, fd;
+    int removed = 0, fd;
 
-    if (output_dir)
-        rootfd = open_user_root(output_dir, strlen(output_dir));
     for (i = 0; i < l->n; i++) {
         const struct task *t = &l->tasks[i];
         const char *key;
@@ -156,18 +160,44 @@ sweep_stale_temps(const char *output_dir, const struct scan_list *l)
 
         if (t->pre_status != TASK_OK || !t->out_path)
             continue;
-        key = t->out_rel ? t->out_rel : t->path;
+        key = backup ? t->rel : t->out_rel ? t->out_rel : t->path;
+        if (!key)
+            continue;
         len = dir_len(key);
         if (prev && len == prevlen && memcmp(prev, key, len) == 0)
             continue;
         prev = key;
         prevlen = len;
-        fd = open_task_dir(rootfd, t);
+        fd = backup ? open_backup_dir(fd0, t) : open_task_dir(fd0, t);
         if (fd >= 0)
             removed += sweep_fd(fd);
     }
+    return removed;
+}
+
+/*
+ * Tasks come in scan order, so the outputs of one directory are adjacent:
+ * comparing with the previous directory is enough to visit each one once
+ * (almost always; a repeat visit is harmless).
+ */
+void
+sweep_stale_temps(const char *output_dir, const char *backup_dir,
+                  const struct scan_list *l)
+{
+    int removed, rootfd = -1;
+
+    if (output_dir)
+        rootfd = open_user_root(output_dir, strlen(output_dir));
+    removed = sweep_pass(l, rootfd, 0);
     if (rootfd >= 0)
         close(rootfd);
+    if (backup_dir && !output_dir) {
+        rootfd = open_user_root(backup_dir, strlen(backup_dir));
+        if (rootfd >= 0) {
+            removed += sweep_pass(l, rootfd, 1);
+            close(rootfd);
+        }
+    }
     if (removed)
         notef("removed %d stale temporary file%s left by an interrupted run",
               removed, removed == 1 ? "" : "s");

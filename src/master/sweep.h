@@ -2,7 +2,7 @@
  * sweep.h - remove the temporary files a killed run left behind.
  *
  * Call sequence (master, after planning, before the pool starts):
- *   sweep_stale_temps(output_dir, &list);     // NULL in place
+ *   sweep_stale_temps(output_dir, backup_dir, &list);  // NULLs: none
  *
  * A worker writes each output to a temporary beside its final name
  * (names_tmp() in names.h: IMGPOOL_TMP_PREFIX "<host>-<pid>-<n>") and
@@ -42,7 +42,12 @@ int sweep_dir(const char *dir);
 /* Sweep every directory an output of @l goes to, once each, and say on
  * stderr how many files were removed (nothing when none).  Outputs are
  * found as @output_dir plus each task's out_rel; in place (@output_dir
- * NULL, no out_rel) the inputs' directories, below their INPUT roots. */
-void sweep_stale_temps(const char *output_dir, const struct scan_list *l);
+ * NULL, no out_rel) the inputs' directories, below their INPUT roots,
+ * and with @backup_dir (--backup, else NULL) the directory each backup
+ * goes to, @backup_dir plus the directories of the task's rel: a worker
+ * killed while copying an original to another file system leaves its
+ * temporary there. */
+void sweep_stale_temps(const char *output_dir, const char *backup_dir,
+                       const struct scan_list *l);
 
 #endif
