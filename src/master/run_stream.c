@@ -128,7 +128,7 @@ stream_sweep(struct run_stream *s, size_t from, size_t to)
     memset(&view, 0, sizeof(view));
     view.tasks = tasks + from;
     view.n = to - from;
-    sweep_stale_temps(s->o.output_dir, &view);
+    sweep_stale_temps(s->o.output_dir, NULL, &view); /* no --backup */
     for (i = to; i-- > from;) {
         if (tasks[i].pre_status != TASK_OK || !tasks[i].out_path)
             continue;
