@@ -29,19 +29,6 @@
 #include "plan.h"
 #include "util.h"
 
-/* AddressSanitizer reserves terabytes of shadow memory, which no data
- * limit leaves room for: sanitizer builds run without a cap. */
-#if defined(__SANITIZE_ADDRESS__)
-#define DEFAULT_MAX_MEMORY_MB 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DEFAULT_MAX_MEMORY_MB 0
-#endif
-#endif
-#ifndef DEFAULT_MAX_MEMORY_MB
-#define DEFAULT_MAX_MEMORY_MB 2048
-#endif
-
 /* getopt_long returns this plus the row index for options without a
  * short letter. */
 #define LONG_ONLY_BASE 256
@@ -57,20 +44,6 @@ struct parse_state {
     size_t ngiven, cap;
     int end;             /* argv index of the first operand */
 };
-
-void
-cli_defaults(struct cli_opts *o, unsigned sub)
-{
-    if (sub & CLI_SUB_IN_PLACE)
-        settings_init_in_place(&o->settings);
-    else
-        settings_init(&o->settings, (sub & CLI_SUB_RECOMPRESS)
-                                        ? MODE_RECOMPRESS
-                                        : MODE_THUMBNAIL);
-    o->timeout_s = 120;
-    o->max_memory_mb = DEFAULT_MAX_MEMORY_MB;
-    o->progress = PROGRESS_AUTO;
-}
 
 void
 cli_opts_init(struct cli_opts *o)

@@ -1,7 +1,8 @@
 /*
  * cli_value.c - option values: the parsers of the value forms (size,
  * colour, shard, bounded numbers, enum names), storing a value by its row's
- * kind, and showing a default back the way it is written.
+ * kind, every option's default (cli_defaults()) and showing a default
+ * back the way it is written.
  *
  * cli_parse_size, cli_parse_color and cli_parse_shard are public for the
  * tests and the fuzz target; the rest serves cli.c and cli_help.c through
@@ -18,7 +19,34 @@
 #include "cli_table.h"
 #include "util.h"
 
+/* AddressSanitizer reserves terabytes of shadow memory, which no data
+ * limit leaves room for: sanitizer builds run without a cap. */
+#if defined(__SANITIZE_ADDRESS__)
+#define DEFAULT_MAX_MEMORY_MB 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DEFAULT_MAX_MEMORY_MB 0
+#endif
+#endif
+#ifndef DEFAULT_MAX_MEMORY_MB
+#define DEFAULT_MAX_MEMORY_MB 2048
+#endif
+
 #define MAX_DIM 100000
+
+void
+cli_defaults(struct cli_opts *o, unsigned sub)
+{
+    if (sub & CLI_SUB_IN_PLACE)
+        settings_init_in_place(&o->settings);
+    else
+        settings_init(&o->settings, (sub & CLI_SUB_RECOMPRESS)
+                                        ? MODE_RECOMPRESS
+                                        : MODE_THUMBNAIL);
+    o->timeout_s = 120;
+    o->max_memory_mb = DEFAULT_MAX_MEMORY_MB;
+    o->progress = PROGRESS_AUTO;
+}
 
 static int
 parse_long(const char *s, long lo, long hi, long *out)

@@ -1,12 +1,15 @@
 /*
- * scan_int.h - what scan.c (listing, classifying, filtering) and
- * scan_walk.c (the directory walk through descriptors) share; nothing
- * outside the scan includes it.
+ * scan_int.h - what scan.c (roots, --files-from), scan_walk.c (the
+ * directory walk through descriptors) and scan_entry.c (classifying,
+ * filtering, listing one entry) share; nothing outside the scan includes
+ * it.
  *
  * Call sequence: scan_run() (scan.c) fills a struct scan_ctx and calls
  * scan_walk_dir() for each directory root; the walk calls scan_entry() for
  * every non-directory entry, scan_add_task() for failed entries, and
- * scan_filtered()/scan_dir_excluded()/scan_count() for the filters.
+ * scan_filtered()/scan_dir_excluded()/scan_count() for the filters.  Calls
+ * go one way: scan.c -> scan_walk.c -> scan_entry.c (and scan.c ->
+ * scan_entry.c).
  * Memory: the context owns path, stack and dirbuf (freed by scan_run()).
  * Every int function returns 0, or -1 when out of memory (nothing printed)
  * unless its comment says otherwise.
