@@ -483,6 +483,29 @@ check_deadlines(struct pool *p)
     }
 }
 
+/* Fill @pfd with what the loop waits on, @pslot with each entry's slot
+ * ((size_t)-1 for the signal descriptor); returns the number of entries. */
+static int
+poll_set(const struct pool *p, struct pollfd *pfd, size_t *pslot)
+{
+    int i, n = 0;
+
+    if (sig_fd() >= 0) {
+        pfd[n].fd = sig_fd();
+        pfd[n].events = POLLIN;
+        pslot[n++] = (size_t)-1;
+    }
+    /* Every live worker: busy ones answer, new ones say READY, and an
+     * idle one that dies shows up as EOF at once. */
+    for (i = 0; i < p->o->workers; i++)
+        if (p->slots[i].pid != 0 && p->slots[i].fd >= 0) {
+            pfd[n].fd = p->slots[i].fd;
+            pfd[n].events = POLLIN;
+            pslot[n++] = (size_t)i;
+        }
+    return n;
+}
+
 int
 pool_run(const struct pool_opts *o, struct pool_stats *stats)
 {
@@ -527,20 +550,7 @@ pool_run(const struct pool_opts *o, struct pool_stats *stats)
             }
         }
 
-        n = 0;
-        if (sig_fd() >= 0) {
-            pfd[n].fd = sig_fd();
-            pfd[n].events = POLLIN;
-            pslot[n++] = (size_t)-1;
-        }
-        /* Every live worker: busy ones answer, new ones say READY, and
-         * an idle one that dies shows up as EOF at once. */
-        for (i = 0; i < o->workers; i++)
-            if (p.slots[i].pid != 0 && p.slots[i].fd >= 0) {
-                pfd[n].fd = p.slots[i].fd;
-                pfd[n].events = POLLIN;
-                pslot[n++] = (size_t)i;
-            }
+        n = poll_set(&p, pfd, pslot);
         if (poll(pfd, (nfds_t)n, poll_timeout_ms(&p)) < 0) {
             if (errno == EINTR)
                 continue;

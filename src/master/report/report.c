@@ -1,6 +1,6 @@
 /*
- * report.c - one record per input file, the counters and the closing
- * summary.
+ * report.c - one record per input file, the report file and the
+ * counters; the closing summary is report_summary.c.
  *
  * The master calls report_add() once per finished task, in completion order.
  * Each call appends one JSON object to the --report file and flushes it, so
@@ -29,12 +29,6 @@
 #include "util.h"
 
 #define DEFAULT_MAX_LISTED 10
-
-/*
- * Compact, and enough significant digits that a number rounded to one or
- * three decimals prints as written ("12.3", not "12.300000000000001").
- */
-#define REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 /* ---- one record ---- */
 
@@ -248,14 +242,14 @@ report_record_json(const struct task *t, const struct task_result *res)
 
 /* ---- the report file ---- */
 
-static const char *
+const char *
 report_target(const struct report *r)
 {
     return strcmp(r->json_path, "-") == 0 ? "standard output" : NULL;
 }
 
 /* Record that the report file failed; say so once. */
-static void
+void
 report_write_failed(struct report *r, int err)
 {
     char *safe;
@@ -275,7 +269,7 @@ report_write_failed(struct report *r, int err)
 
 /* Write @line and a newline, then flush: the file only ever ends in a
  * whole line, whatever kills the run afterwards. */
-static void
+void
 report_write_line(struct report *r, const char *line)
 {
     if (!r->json || r->write_error)
@@ -325,7 +319,7 @@ report_open(struct report *r, const char *path)
 }
 
 /* Close the report file (but never standard output) and note failures. */
-static void
+void
 report_close(struct report *r)
 {
     if (!r->json)
@@ -520,260 +514,6 @@ report_add(struct report *r, const struct task *t,
 }
 
 /* ---- the end ---- */
-
-static void
-human_bytes(int64_t n, char *buf, size_t size)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)n;
-    size_t u = 0;
-
-    if (n < 1024) {
-        snprintf(buf, size, "%" PRId64 " B", n);
-        return;
-    }
-    v /= 1024;
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, size, "%.1f %s", v, units[u]);
-}
-
-static void
-human_seconds(double secs, char *buf, size_t size)
-{
-    long s = lround(secs);
-
-    if (secs < 60)
-        snprintf(buf, size, "%.1f s", secs);
-    else if (s < 3600)
-        snprintf(buf, size, "%ldm%02lds", s / 60, s % 60);
-    else
-        snprintf(buf, size, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60,
-                 s % 60);
-}
-
-static const char *
-signal_name(int sig, char *buf, size_t size)
-{
-    switch (sig) {
-    case SIGINT:
-        return "SIGINT";
-    case SIGTERM:
-        return "SIGTERM";
-    case SIGHUP:
-        return "SIGHUP";
-    case SIGQUIT:
-        return "SIGQUIT";
-    default:
-        snprintf(buf, size, "signal %d", sig);
-        return buf;
-    }
-}
-
-static const char *
-plural(size_t n, const char *one, const char *many)
-{
-    return n == 1 ? one : many;
-}
-
-static int
-set_count(json_t *o, const char *key, size_t n)
-{
-    return json_object_set_new(o, key, json_integer((json_int_t)n));
-}
-
-static void
-write_summary(struct report *r, const struct report_summary *s, double secs)
-{
-    json_t *o = json_object(), *by = json_object();
-    size_t total = r->total > r->done ? r->total : r->done;
-    char *line = NULL;
-    int rc = 0, i;
-
-    if (!o || !by) {
-        json_decref(o);
-        json_decref(by);
-        report_write_failed(r, ENOMEM);
-        return;
-    }
-    for (i = 0; i < ERR__COUNT; i++) {
-        if (i != ERR_NONE && r->by_class[i] > 0)
-            rc |= set_count(by, err_class_str((enum err_class)i),
-                            r->by_class[i]);
-    }
-    rc |= json_object_set_new(o, "summary", json_true());
-    rc |= set_count(o, "total", total);
-    rc |= set_count(o, "ok", r->count[TASK_OK]);
-    rc |= set_count(o, "skipped", r->count[TASK_SKIPPED]);
-    rc |= set_count(o, "failed", r->count[TASK_FAILED]);
-    rc |= set_count(o, "ignored", s->ignored);
-    rc |= set_count(o, "excluded", s->excluded);
-    if (s->pruned)
-        rc |= set_count(o, "pruned", s->pruned);
-    rc |= set_count(o, "warnings", r->warned);
-    rc |= json_object_set_new(o, "bytes_in", json_integer(r->bytes_in));
-    rc |= json_object_set_new(o, "bytes_out", json_integer(r->bytes_out));
-    rc |= json_object_set_new(o, "seconds",
-                              json_real(round(secs * 1000) / 1000));
-    rc |= json_object_set_new(o, "interrupted",
-                              s->interrupted ? json_integer(s->interrupted)
-                                             : json_null());
-    rc |= json_object_set_new(o, "by_class", by);
-    if (rc == 0)
-        line = json_dumps(o, REPORT_JSON_FLAGS);
-    json_decref(o);
-    if (line)
-        report_write_line(r, line);
-    else
-        report_write_failed(r, ENOMEM);
-    free(line);
-}
-
-/* "N files: N ok (N with warnings), N skipped, N failed; N ignored". */
-static void
-print_counts(const struct report *r, const struct report_summary *s)
-{
-    size_t total = r->total > r->done ? r->total : r->done;
-    char warned[64] = "", tail[128] = "";
-
-    if (r->warned > 0)
-        snprintf(warned, sizeof(warned), " (%zu with warnings)", r->warned);
-    if (s->ignored > 0 && s->excluded > 0)
-        snprintf(tail, sizeof(tail), "; %zu ignored, %zu excluded", s->ignored,
-                 s->excluded);
-    else if (s->ignored > 0)
-        snprintf(tail, sizeof(tail), "; %zu ignored", s->ignored);
-    else if (s->excluded > 0)
-        snprintf(tail, sizeof(tail), "; %zu excluded", s->excluded);
-    errorf("%zu %s: %zu ok%s, %zu skipped, %zu failed%s", total,
-           plural(total, "file", "files"), r->count[TASK_OK], warned,
-           r->count[TASK_SKIPPED], r->count[TASK_FAILED], tail);
-}
-
-/* Bytes in and out, time, and the rates over the files the pool ran. */
-static void
-print_amounts(const struct report *r, double secs)
-{
-    char in[32], out[32], took[32], pct[32] = "", moved[128], rates[96] = "";
-
-    human_bytes(r->bytes_in, in, sizeof(in));
-    human_bytes(r->bytes_out, out, sizeof(out));
-    human_seconds(secs, took, sizeof(took));
-    if (r->bytes_in > 0)
-        snprintf(pct, sizeof(pct), " (%+.1f%%)",
-                 (double)(r->bytes_out - r->bytes_in) * 100 /
-                     (double)r->bytes_in);
-    if (r->bytes_in == 0 && r->bytes_out == 0)
-        snprintf(moved, sizeof(moved), "nothing written");
-    else
-        snprintf(moved, sizeof(moved), "%s -> %s%s", in, out, pct);
-    if (secs >= 0.001 && r->processed > 0)
-        snprintf(rates, sizeof(rates), ", %.1f files/s, %.1f MiB/s",
-                 (double)r->processed / secs,
-                 (double)r->processed_bytes / (1024.0 * 1024.0) / secs);
-    errorf("%s in %s%s", moved, took, rates);
-    if (r->dry_files > 0) {
-        human_bytes(r->dry_in, in, sizeof(in));
-        human_bytes(r->dry_out, out, sizeof(out));
-        errorf("dry run: %zu %s would turn %s into about %s (%+.1f%%)",
-               r->dry_files, plural(r->dry_files, "file", "files"), in, out,
-               r->dry_in > 0 ? (double)(r->dry_out - r->dry_in) * 100 /
-                                   (double)r->dry_in : 0.0);
-    }
-}
-
-/*
- * The kept @items under @label, then how many more of @total there are
- * and where to find them (@one/@many name what is counted).
- */
-static void
-print_listed(const struct report *r, const char *label, char *const *items,
-             size_t nitems, size_t total, const char *one, const char *many)
-{
-    size_t i, more = total > nitems ? total - nitems : 0;
-    char *safe;
-
-    for (i = 0; i < nitems; i++)
-        errorf("%s: %s", label, items[i]);
-    if (more == 0)
-        return;
-    if (!r->json_path) {
-        errorf("... and %zu more %s, use --report FILE for the full list",
-               more, plural(more, one, many));
-    } else if (report_target(r)) {
-        errorf("... and %zu more %s, see the report on standard output", more,
-               plural(more, one, many));
-    } else {
-        safe = report_term_escape(r->json_path);
-        errorf("... and %zu more %s, see '%s'", more, plural(more, one, many),
-               safe ? safe : r->json_path);
-        free(safe);
-    }
-}
-
-static void
-print_summary(const struct report *r, const struct report_summary *s,
-              double secs)
-{
-    char signame[32];
-
-    print_counts(r, s);
-    print_amounts(r, secs);
-    print_listed(r, "failed", r->failures, r->nfailures,
-                 r->count[TASK_FAILED], "failure", "failures");
-    print_listed(r, "with warnings", r->warned_files, r->nwarned_files,
-                 r->warned, "file with warnings", "files with warnings");
-    if (s->pruned)
-        errorf("pruned %zu %s whose input is gone", s->pruned,
-               plural(s->pruned, "output", "outputs"));
-    if (s->interrupted)
-        errorf("interrupted by %s",
-               signal_name(s->interrupted, signame, sizeof(signame)));
-}
-
-int
-report_finish(struct report *r, const struct report_summary *s)
-{
-    static const struct report_summary none;
-    double secs = 0;
-
-    if (!s)
-        s = &none;
-    if (r->start_us)
-        secs = (double)(util_now_us() - r->start_us) / 1e6;
-    report_progress_clear(r);
-    report_progress_stop(r);
-    if (r->json) {
-        write_summary(r, s, secs);
-        report_close(r);
-    }
-    if (!(r->opts.quiet && r->count[TASK_FAILED] == 0 && !s->interrupted))
-        print_summary(r, s, secs);
-    r->seconds = secs;
-    return r->write_error ? -1 : 0;
-}
-
-int
-report_log_line(const struct report *r, const struct report_summary *s,
-                const char *command, int exit_code, char *buf, size_t size)
-{
-    char stamp[40];
-    struct tm tm;
-    time_t now = time(NULL);
-
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm);
-    return snprintf(buf, size,
-                    "%s %s: %zu files: %zu ok, %zu skipped, %zu failed; "
-                    "%zu ignored; %lld -> %lld bytes; %.1f s; exit %d%s",
-                    stamp, command, r->done, r->count[TASK_OK],
-                    r->count[TASK_SKIPPED], r->count[TASK_FAILED], s->ignored,
-                    (long long)r->bytes_in, (long long)r->bytes_out,
-                    r->seconds, exit_code,
-                    s->interrupted ? " (interrupted)" : "");
-}
 
 void
 report_release(struct report *r)

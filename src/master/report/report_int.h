@@ -1,6 +1,7 @@
 /*
  * report_int.h - what the report's own files share: report.c (records,
- * counters, summary), report_text.c (UTF-8, base64, terminal escaping) and
+ * the report file, counters), report_summary.c (the closing summary and
+ * the --log line), report_text.c (UTF-8, base64, terminal escaping) and
  * report_progress.c (the live progress line).  Not for other modules: they
  * use report.h.
  *
@@ -19,6 +20,25 @@
 #include <stdint.h>
 
 struct report;
+
+/*
+ * Compact, and enough significant digits that a number rounded to one or
+ * three decimals prints as written ("12.3", not "12.300000000000001").
+ */
+#define REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* "standard output" when the report goes there ("-"), else NULL. */
+const char *report_target(const struct report *r);
+
+/* Record that the report file failed with @err; errorf() once. */
+void report_write_failed(struct report *r, int err);
+
+/* Write @line and a newline to the report file, then flush; a failure is
+ * reported once (report_write_failed()) and later lines are dropped. */
+void report_write_line(struct report *r, const char *line);
+
+/* Close the report file (never standard output); failures as above. */
+void report_close(struct report *r);
 
 /*
  * Copy of the @n bytes at @s as valid UTF-8 (RFC 3629): every byte that

@@ -1,6 +1,7 @@
 /*
- * state_int.h - what state.c shares with state_prune.c: the state handle
- * and the helpers both use.  Not for other modules (state.h is the API).
+ * state_int.h - what state.c and state_prune.c share with state_db.c (the
+ * database file, its checks and batches): the state handle and the
+ * helpers.  Not for other modules (state.h is the API).
  * Helpers follow state.c's conventions: db_error() reports and, for an
  * unreadable database, moves it aside; batch_*() return 0 or -1 after a
  * warning.
@@ -29,6 +30,14 @@ struct state {
     int64_t batch_start_us;
     int broken;           /* unusable and not repairable: act as empty */
 };
+
+/* Open st->path (made by the caller) and check it; an unreadable or
+ * foreign database is moved aside with a warning and a new one made.
+ * 0, or -1 after errorf(). */
+int db_open_or_reset(struct state *st);
+
+/* Close the database without committing (an open batch is rolled back). */
+void db_close(struct state *st);
 
 int64_t stat_mtime_ns(const struct stat *sb);
 int rel_is_safe(const char *rel, size_t len);
