@@ -5,6 +5,8 @@
 #   - no file outside src/worker/ includes an image library's header
 #     (vips/*, jpeglib.h, png.h, turbojpeg.h, glib.h, lcms2.h);
 #   - every header opens with a comment block (its contract);
+#   - a file in one folder of src/master/ includes from another folder
+#     only that folder's public header (master/plan/plan.h, ...);
 #   - no two .c files call each other: when one uses a function the other
 #     defines without static, the other uses none of its own (a circle of
 #     two files; longer circles are not looked for).
@@ -201,6 +203,31 @@ EOF
     }' | sort
 }
 
+# Includes across the folders of $1/master: a file in master/A/ may include
+# a header that lives in master/B/ (B not A) only when it is B.h, the one
+# public header of that folder.
+folder_includes() {
+    top=$1/master
+    [ -d "$top" ] || return 0
+    find "$top" -mindepth 2 -type f \( -name '*.c' -o -name '*.h' \) | sort |
+    while IFS= read -r f; do
+        own=${f#"$top"/}
+        own=${own%%/*}
+        grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"/]+"' "$f" |
+        while IFS=: read -r ln text; do
+            h=${text#*\"}
+            h=${h%%\"*}
+            for d in "$top"/*/; do
+                d=${d%/}
+                b=${d##*/}
+                if [ "$b" != "$own" ] && [ -f "$d/$h" ] && [ "$h" != "$b.h" ]; then
+                    echo "$f:$ln: includes $h, private to master/$b/ (its public header is $b.h)"
+                fi
+            done
+        done
+    done
+}
+
 # Every offence below directory $1, one line each, on stdout.
 check_tree() {
     src=$1
@@ -228,6 +255,7 @@ check_tree() {
         *) echo "$f:${first%%:*}: header does not open with a comment block" ;;
         esac
     done
+    folder_includes "$src"
     file_circles "$src"
 }
 
@@ -296,7 +324,7 @@ expect() {
 self_test() {
     t=$(mktemp -d "${TMPDIR:-/tmp}/check-structure.XXXXXX") || exit 2
     trap 'rm -rf "$t"' EXIT
-    for d in clean long_func kr_func long_file include header circle; do
+    for d in clean long_func kr_func long_file include header circle folders; do
         mkdir -p "$t/$d/src/master" "$t/$d/src/worker" "$t/$d/src/common"
     done
 
@@ -413,6 +441,19 @@ self_test() {
         > "$c/worker/d.c"
     expect "$t/circle" "master/a.c:11"
 
+    # Folders of master: another folder's public header and any header of
+    # one's own folder are fine; another folder's private header is not.
+    c=$t/folders/src/master
+    mkdir -p "$c/a" "$c/b"
+    printf '/* a.h - contract */\nint a_one(void);\n' > "$c/a/a.h"
+    printf '/* a_int.h - private */\nint a_two(void);\n' > "$c/a/a_int.h"
+    printf '/* b_int.h - private */\nint b_two(void);\n' > "$c/b/b_int.h"
+    printf '/* a.c */\n#include "a.h"\n#include "a_int.h"\n' > "$c/a/a.c"
+    printf '/* b.c */\n#include "a.h"\n#include "b_int.h"\n#  include "a_int.h"\n#include <stdio.h>\n' \
+        > "$c/b/b.c"
+    printf '/* b.h - contract */\n#include "a_int.h"\n' > "$c/b/b.h"
+    expect "$t/folders" "master/b/b.c:4" "master/b/b.h:2"
+
     if [ "$fails" -gt 0 ]; then
         echo "check-structure: self-test: $fails failure(s)" >&2
         exit 1
@@ -426,7 +467,7 @@ case "${1:-}" in
     self_test
     ;;
 -h | --help)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 -*)

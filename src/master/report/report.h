@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "merge.h"   /* report merge: part of this interface */
 #include "task.h"
 
 enum progress_mode { PROGRESS_AUTO = 0, PROGRESS_ALWAYS, PROGRESS_NEVER };

@@ -18,12 +18,9 @@
 #include <unistd.h>
 
 #include "dirwalk.h"
-#include "lock.h"
-#include "merge.h"
 #include "msg.h"
 #include "names.h"
 #include "plan.h"
-#include "plan_keep.h"
 #include "pool.h"
 #include "report.h"
 #include "run.h"
@@ -32,7 +29,6 @@
 #include "scan.h"
 #include "sig.h"
 #include "state.h"
-#include "state_peek.h"
 #include "sweep.h"
 #include "util.h"
 

@@ -14,10 +14,9 @@
 #define IMGPOOL_RUN_INPUTS_H
 
 #include "cli.h"
-#include "plan_keep.h"
+#include "plan.h"
 #include "scan.h"
 #include "state.h"
-#include "state_peek.h"
 
 /*
  * A regular file named as an INPUT that the scan did not list (its name

@@ -182,4 +182,9 @@ int state_close(struct state *st);
  */
 uint64_t state_fingerprint(const struct settings *s);
 
+/* The rest of this folder's interface: the run lock and the read-only look
+ * at a database (they use the declarations above). */
+#include "lock.h"
+#include "state_peek.h"
+
 #endif
