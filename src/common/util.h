@@ -20,5 +20,7 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* A copy of at most @n bytes of @s, NUL-terminated. */
+char *xstrndup(const char *s, size_t n);
 
 #endif

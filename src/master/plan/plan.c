@@ -36,6 +36,7 @@
 #include "plan.h"
 #include "plan_own.h"
 #include "plan_int.h"
+#include "util.h"
 
 /* Reasons stored in task.pre_msg; static, as struct task requires. */
 static const char MSG_OVERWRITE[] = "output would overwrite the input";
@@ -148,9 +149,7 @@ need_add(struct planner *pl, size_t i, size_t len)
 
     if (pl->nneeds == pl->needs_alloc) {
         size_t alloc = pl->needs_alloc ? 2 * pl->needs_alloc : 64;
-        struct dir_need *v = realloc(pl->needs, alloc * sizeof(*v));
-        if (!v)
-            return -1;
+        struct dir_need *v = xrealloc(pl->needs, alloc * sizeof(*v));
         pl->needs = v;
         pl->needs_alloc = alloc;
     }
@@ -246,11 +245,7 @@ plan_in_place(struct scan_list *l)
             continue;
         free(t->out_path);
         t->out_rel = NULL;
-        t->out_path = strdup(t->path);
-        if (!t->out_path) {
-            errno = ENOMEM;
-            return -1;
-        }
+        t->out_path = xstrdup(t->path);
     }
     return 0;
 }
@@ -425,9 +420,7 @@ plan_prefixes(struct planner *pl)
 
     if (!pl->o->root_dirs || pl->o->nroot_dirs == 0)
         return 0;
-    pl->prefix = calloc(pl->o->nroot_dirs, sizeof(*pl->prefix));
-    if (!pl->prefix)
-        return -1;
+    pl->prefix = xcalloc(pl->o->nroot_dirs, sizeof(*pl->prefix));
     pl->nprefix = pl->o->nroot_dirs;
     for (i = 0; i < pl->nprefix; i++) {
         const char *name = pl->o->root_dirs[i];
@@ -435,9 +428,7 @@ plan_prefixes(struct planner *pl)
         if (!name)
             continue;
         n = pl->outlen + 1 + strlen(name) + 1;
-        pl->prefix[i] = malloc(n);
-        if (!pl->prefix[i])
-            return -1;
+        pl->prefix[i] = xmalloc(n);
         memcpy(pl->prefix[i], pl->o->output_dir, pl->outlen);
         snprintf(pl->prefix[i] + pl->outlen, n - pl->outlen, "/%s", name);
     }

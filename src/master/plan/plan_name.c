@@ -13,6 +13,7 @@
 #include "hashset.h"
 #include "plan.h"
 #include "plan_int.h"
+#include "util.h"
 
 enum placeholder {
     PH_STEM, PH_NAME, PH_EXT, PH_FMT, PH_SIZE, PH_W, PH_H, PH__COUNT
@@ -382,12 +383,8 @@ plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
     }
     dirlen = strlen(dir);
 
-    out = malloc(outlen + dirlen + (size_t)(base - rel) + 1 +
-                 (size_t)namelen + 1);
-    if (!out) {
-        *why = NULL;
-        return NULL;
-    }
+    out = xmalloc(outlen + dirlen + (size_t)(base - rel) + 1 +
+                  (size_t)namelen + 1);
     memcpy(out, outdir, outlen);
     memcpy(out + outlen, dir, dirlen);
     o = out + outlen + dirlen;
@@ -440,11 +437,7 @@ add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
         len[k] = strlen(more[k]) - outlen - 1;
         total += len[k] + 1;
     }
-    out = realloc(t->out_path, total);
-    if (!out) {
-        *why = NULL;
-        goto out;
-    }
+    out = xrealloc(t->out_path, total);
     t->out_path = out;
     t->out_rel = out + outlen + 1;
     out += pathlen + 1;
@@ -502,11 +495,7 @@ check_more_outputs(struct scan_list *l)
                 struct out_key *v;
 
                 alloc = alloc ? 2 * alloc : 256;
-                v = realloc(keys, alloc * sizeof(*v));
-                if (!v) {
-                    rc = -1;
-                    break;
-                }
+                v = xrealloc(keys, alloc * sizeof(*v));
                 keys = v;
             }
             keys[n].rel = rel;

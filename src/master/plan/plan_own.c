@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "plan_own.h"
+#include "util.h"
 
 /* A byte string that is not NUL-terminated: a hash set key. */
 struct dspan {
@@ -64,16 +65,12 @@ dir_map_get(struct dir_map *m, const char *dir, size_t len)
         return m->v[idx].ok ? &m->v[idx] : NULL;
     if (m->n == m->alloc) {
         size_t alloc = m->alloc ? 2 * m->alloc : 16;
-        struct dir_info *v = realloc(m->v, alloc * sizeof(*v));
-        if (!v)
-            return NULL;
+        struct dir_info *v = xrealloc(m->v, alloc * sizeof(*v));
         m->v = v;
         m->alloc = alloc;
     }
     e = &m->v[m->n];
-    e->path = strndup(dir, len);
-    if (!e->path)
-        return NULL;
+    e->path = xstrndup(dir, len);
     e->len = len;
     e->ok = stat(len ? e->path : "/", &st) == 0 && S_ISDIR(st.st_mode);
     if (e->ok) {

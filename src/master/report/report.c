@@ -296,11 +296,7 @@ report_open(struct report *r, const char *path)
 
     if (!path)
         return 0;
-    r->json_path = strdup(path);
-    if (!r->json_path) {
-        errorf("cannot open report: %s", strerror(errno));
-        return -1;
-    }
+    r->json_path = xstrdup(path);
     if (strcmp(path, "-") == 0) {
         r->json = stdout;
         return 0;
@@ -378,23 +374,15 @@ report_keep(struct report *r, char ***list, size_t *n, const char *path,
 
     if (*n >= r->opts.max_listed_failures)
         return;
-    if (!*list) {
-        *list = calloc(r->opts.max_listed_failures, sizeof(**list));
-        if (!*list)
-            return;
-    }
+    if (!*list)
+        *list = xcalloc(r->opts.max_listed_failures, sizeof(**list));
     p = report_term_escape(path ? path : "");
     x = report_term_escape(text);
-    if (!p || !x)
-        goto out;
     size = strlen(p) + strlen(x) + (label ? strlen(label) : 0) + 16;
-    item = malloc(size);
-    if (!item)
-        goto out;
+    item = xmalloc(size);
     snprintf(item, size, "'%s'%s%s%s%s", p, label ? ": " : "",
              label ? label : "", *x ? ": " : "", x);
     (*list)[(*n)++] = item;
-out:
     free(p);
     free(x);
 }
@@ -411,9 +399,7 @@ report_keep_failure(struct report *r, const struct task *t,
     if (r->nfailures >= r->opts.max_listed_failures)
         return;
     msg = res_message(t, res, &msglen);
-    copy = strndup(msg, msglen);
-    if (!copy)
-        return;
+    copy = xstrndup(msg, msglen);
     report_keep(r, &r->failures, &r->nfailures, t->path,
                 err_class_str(res_class(res)), copy);
     free(copy);
@@ -429,9 +415,7 @@ report_keep_warned(struct report *r, const struct task *t,
 
     if (r->nwarned_files >= r->opts.max_listed_failures)
         return;
-    text = malloc(2 * len + 1);
-    if (!text)
-        return;
+    text = xmalloc(2 * len + 1);
     for (i = 0; i < len; i++) {
         if (res->warning[i] != '\n') {
             text[o++] = res->warning[i];

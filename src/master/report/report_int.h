@@ -5,8 +5,8 @@
  * report_progress.c (the live progress line).  Not for other modules: they
  * use report.h.
  *
- * The text helpers return a new string the caller frees, or NULL when out
- * of memory; they never fail otherwise.  The progress functions write to
+ * The text helpers return a new string the caller frees; they never fail
+ * (out of memory ends the run, util.h).  The progress functions write to
  * r->term (stderr when not set) and update r->last_draw_us and
  * r->progress_drawn; report_start() decides whether they are called at all
  * (r->show_progress), and on a terminal puts our stream in front of stderr

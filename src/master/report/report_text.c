@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report_int.h"
+#include "util.h"
 
 /*
  * Length of the well-formed UTF-8 sequence at @s (@n bytes available), or 0
@@ -53,18 +54,16 @@ utf8_seq_len(const unsigned char *s, size_t n)
 /*
  * Copy of the @n bytes at @s as valid UTF-8: every byte that does not belong
  * to a well-formed sequence becomes U+FFFD.  *changed says whether any did.
- * Caller frees; NULL on allocation failure.
+ * Caller frees.
  */
 char *
 report_utf8_repair(const char *s, size_t n, int *changed)
 {
     const unsigned char *u = (const unsigned char *)s;
-    char *out = malloc(3 * n + 1);
+    char *out = xmalloc(3 * n + 1);
     size_t i = 0, o = 0, len;
 
     *changed = 0;
-    if (!out)
-        return NULL;
     while (i < n) {
         len = utf8_seq_len(u + i, n - i);
         if (len == 0) {
@@ -88,12 +87,10 @@ report_base64(const unsigned char *in, size_t n)
 {
     static const char digits[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1);
+    char *out = xmalloc((n + 2) / 3 * 4 + 1);
     size_t i, o = 0;
     uint32_t v;
 
-    if (!out)
-        return NULL;
     for (i = 0; i + 3 <= n; i += 3) {
         v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         out[o++] = digits[v >> 18 & 63];
@@ -122,17 +119,15 @@ report_base64(const unsigned char *in, size_t n)
  * Copy of @s fit to print on a terminal: control characters (C0, DEL and
  * the UTF-8 encoded C1 range) and bytes that are not UTF-8 become C-style
  * escapes ("\n", "\x1b"), and a backslash is doubled so that the escapes
- * stay unambiguous.  Caller frees; NULL on allocation failure.
+ * stay unambiguous.  Caller frees.
  */
 char *
 report_term_escape(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), i = 0, o = 0, len, k;
-    char *out = malloc(4 * n + 1);
+    char *out = xmalloc(4 * n + 1);
 
-    if (!out)
-        return NULL;
     while (i < n) {
         len = utf8_seq_len(u + i, n - i);
         if (len == 1 && u[i] >= 0x20 && u[i] != 0x7f && u[i] != '\\') {

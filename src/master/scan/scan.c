@@ -50,6 +50,7 @@
 #include "scan.h"
 #include "scan_int.h"
 #include "sniff.h"
+#include "util.h"
 
 void
 scan_list_init(struct scan_list *l)
@@ -86,7 +87,7 @@ scan_root_file(struct scan_ctx *c, const char *root, const struct stat *st)
     return 0;
 }
 
-/* @root without trailing slashes ("/" stays "/"); NULL when out of memory. */
+/* @root without trailing slashes ("/" stays "/"), a copy. */
 static char *
 normalise_root(const char *root)
 {
@@ -95,9 +96,7 @@ normalise_root(const char *root)
 
     while (n > 1 && root[n - 1] == '/')
         n--;
-    s = malloc(n + 1);
-    if (s == NULL)
-        return NULL;
+    s = xmalloc(n + 1);
     memcpy(s, root, n);
     s[n] = '\0';
     return s;

@@ -25,6 +25,7 @@
 #include "scan.h"
 #include "scan_int.h"
 #include "sniff.h"
+#include "util.h"
 
 /* Prefix of the temporary files our own atomic writes leave behind. */
 #define SCAN_TMP_PREFIX IMGPOOL_TMP_PREFIX
@@ -130,10 +131,8 @@ scan_dir_excluded(struct scan_ctx *c, const char *rel, int *excluded)
     }
     if (n + 2 > c->dirbuf_size) {
         size_t size = n + 64;
-        char *p = realloc(c->dirbuf, size);
+        char *p = xrealloc(c->dirbuf, size);
 
-        if (p == NULL)
-            return -1;
         c->dirbuf = p;
         c->dirbuf_size = size;
     }
@@ -173,15 +172,11 @@ scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
 
         if (alloc > SIZE_MAX / sizeof(*p))
             return -1;
-        p = realloc(l->tasks, alloc * sizeof(*p));
-        if (p == NULL)
-            return -1;
+        p = xrealloc(l->tasks, alloc * sizeof(*p));
         l->tasks = p;
         l->alloc = alloc;
     }
-    copy = malloc(pathlen + 1);
-    if (copy == NULL)
-        return -1;
+    copy = xmalloc(pathlen + 1);
     memcpy(copy, path, pathlen);
     copy[pathlen] = '\0';
 

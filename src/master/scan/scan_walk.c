@@ -23,13 +23,14 @@
 #include "msg.h"
 #include "scan.h"
 #include "scan_int.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------
  * Walking
  */
 
-/* Make room for @extra more bytes (and a NUL) in the path buffer.  0, or
- * -1 when out of memory. */
+/* Make room for @extra more bytes (and a NUL) in the path buffer.
+ * Always 0 (out of memory ends the run, util.h). */
 static int
 path_reserve(struct scan_ctx *c, size_t extra)
 {
@@ -41,9 +42,7 @@ path_reserve(struct scan_ctx *c, size_t extra)
     size = c->path_size != 0 ? c->path_size : 256;
     while (size < need)
         size *= 2;
-    p = realloc(c->path, size);
-    if (p == NULL)
-        return -1;
+    p = xrealloc(c->path, size);
     c->path = p;
     c->path_size = size;
     return 0;
@@ -106,13 +105,13 @@ static int
 read_names(int fd, char **buf, char ***names, size_t *n)
 {
     size_t len = 0, size = 4096, count = 0, i;
-    char *b = malloc(size), *p;
+    char *b = xmalloc(size), *p;
     char **v;
     struct dirent *de;
     DIR *d = NULL;
     int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err;
 
-    if (b != NULL && dfd >= 0)
+    if (dfd >= 0)
         d = fdopendir(dfd);
     if (d == NULL) {
         err = errno;
@@ -135,11 +134,7 @@ read_names(int fd, char **buf, char ***names, size_t *n)
         if (len + k > size) {
             while (len + k > size)
                 size *= 2;
-            p = realloc(b, size);
-            if (p == NULL) {
-                errno = ENOMEM;
-                break;
-            }
+            p = xrealloc(b, size);
             b = p;
         }
         memcpy(b + len, de->d_name, k);
@@ -148,12 +143,12 @@ read_names(int fd, char **buf, char ***names, size_t *n)
     }
     err = errno;
     closedir(d);
-    v = err == 0 ? malloc((count + 1) * sizeof(*v)) : NULL;
-    if (v == NULL) {
+    if (err != 0) {
         free(b);
-        errno = err != 0 ? err : ENOMEM;
+        errno = err;
         return -1;
     }
+    v = xmalloc((count + 1) * sizeof(*v));
     for (i = 0, p = b; i < count; i++, p += strlen(p) + 1)
         v[i] = p;
     qsort(v, count, sizeof(*v), compar_names);
@@ -188,10 +183,8 @@ push_dir(struct scan_ctx *c, const struct stat *st)
 {
     if (c->depth == c->stack_size) {
         size_t size = c->stack_size != 0 ? c->stack_size * 2 : 64;
-        struct scan_devino *p = realloc(c->stack, size * sizeof(*p));
+        struct scan_devino *p = xrealloc(c->stack, size * sizeof(*p));
 
-        if (p == NULL)
-            return -1;
         c->stack = p;
         c->stack_size = size;
     }

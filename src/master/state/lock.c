@@ -63,9 +63,7 @@ open_lock_dir(const char *dir, size_t len, int *in_state)
     *in_state = 0;
     if (len == 0)
         return AT_FDCWD;
-    copy = strndup(dir, len);
-    if (!copy)
-        return -1;
+    copy = xstrndup(dir, len);
     while (len > 1 && copy[len - 1] == '/')
         copy[--len] = '\0';
     last = strrchr(copy, '/');
@@ -142,11 +140,11 @@ open_lock_file(const char *path)
         return -1;
     fd = open_regular(dfd, name, O_RDWR | O_CREAT);
     if (fd < 0 && (errno == ELOOP || errno == EINVAL) && in_state) {
-        char *shown = strndup(path, dlen);
+        char *shown = xstrndup(path, dlen);
         const char *why = errno == ELOOP ? "a symbolic link"
                                          : "not a regular file or hard-linked";
 
-        if (shown && state_dir_move_unusable(dfd, shown, name, why) == 0)
+        if (state_dir_move_unusable(dfd, shown, name, why) == 0)
             fd = open_regular(dfd, name, O_RDWR | O_CREAT);
         else
             errno = EPERM;

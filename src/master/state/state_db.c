@@ -143,8 +143,8 @@ shown_dir(const struct state *st)
 {
     const char *name = db_name(st);
 
-    return strndup(st->path, name > st->path ? (size_t)(name - st->path - 1)
-                                             : 0);
+    return xstrndup(st->path, name > st->path ? (size_t)(name - st->path - 1)
+                                              : 0);
 }
 
 /*
@@ -159,10 +159,6 @@ move_aside(const struct state *st)
     char *shown = shown_dir(st);
     int dfd, rc = -1;
 
-    if (!shown) {
-        errorf("cannot move the state database aside: out of memory");
-        return -1;
-    }
     dfd = state_dir_open(st->out_fd, shown);
     if (dfd >= 0) {
         rc = state_dir_move_aside(dfd, shown, db_name(st), "corrupt");
@@ -255,10 +251,6 @@ db_open_file(struct state *st, char *why, size_t size)
     struct stat sb;
     int dfd = -1, rc;
 
-    if (!shown) {
-        errorf("cannot open the state database: out of memory");
-        return OPEN_FATAL;
-    }
     dfd = state_dir_open(st->out_fd, shown);
     if (dfd < 0 || state_dir_check_files(dfd, shown, db_name(st)) < 0)
         goto out;
