@@ -462,7 +462,6 @@ validate(struct cli_opts *o)
         return usage_error(o, "--fit %s needs both sides of --size (WxH)",
                            fit_str(s->fit));
     s->output_dir = o->output_dir;
-    plan_set_sizes(s);
     return CLI_RUN;
 }
 

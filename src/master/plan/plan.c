@@ -65,9 +65,10 @@ fallback_template(enum out_format fmt)
 
 static char *
 build_out_path(const char *outdir, size_t outlen, const char *rel,
-               const char *tmpl, enum out_format fmt, const char **why)
+               const char *tmpl, enum out_format fmt,
+               const struct settings *sizes, const char **why)
 {
-    return plan_build_out_path(outdir, outlen, rel, tmpl, fmt, 0, why);
+    return plan_build_out_path(outdir, outlen, rel, tmpl, fmt, sizes, 0, why);
 }
 
 /* A byte string that is not NUL-terminated: a hash set key. */
@@ -272,7 +273,8 @@ set_out_path(struct planner *pl, struct task *t, const char *tmpl,
         dir = pl->prefix[t->root_index];
         dirlen = strlen(dir);
     }
-    out = build_out_path(dir, dirlen, rel, tmpl, pl->o->format, why);
+    out = build_out_path(dir, dirlen, rel, tmpl, pl->o->format, pl->o->sizes,
+                         why);
     if (!out)
         return -1;
     free(t->out_path);

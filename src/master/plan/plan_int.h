@@ -3,7 +3,7 @@
  * the building of one output path.  Internal to the planner.
  *
  * Call sequence: plan.c builds each task's first output with
- * plan_build_out_path(..., 0, ...), settles claims and conflicts, then
+ * plan_build_out_path(..., sizes, 0, ...), settles claims and conflicts, then
  * plan_more_outputs() (plan.h) adds the others.
  */
 #ifndef IMGPOOL_PLAN_INT_H
@@ -27,7 +27,8 @@ const char *plan_fallback_template(enum out_format fmt);
  * frees), or NULL with *why set, or NULL with *why NULL when out of memory.
  */
 char *plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
-                          const char *tmpl, enum out_format fmt, int k,
+                          const char *tmpl, enum out_format fmt,
+                          const struct settings *sizes, int k,
                           const char **why);
 
 #endif

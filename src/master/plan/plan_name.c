@@ -29,9 +29,6 @@ static const char *const placeholder_names[PH__COUNT] = {
     [PH_H] = "h",
 };
 
-/* The boxes to plan outputs for (plan_set_sizes()); NULL: one output. */
-static const struct settings *plan_sizes;
-
 /* The pieces of one input file name that placeholders expand to. */
 struct name_parts {
     const char *name;
@@ -81,21 +78,15 @@ is_plan_default_template(const char *tmpl, enum out_format fmt)
            strcmp(tmpl, plan_fallback_template(fmt)) == 0;
 }
 
-void
-plan_set_sizes(const struct settings *s)
-{
-    plan_sizes = s;
-}
-
-/* The box of output @k for naming: the registered sizes', else the one
- * box of plan_expand_name() (0x0: "full"). */
+/* The box of output @k for naming: @sizes', else the one box of
+ * plan_expand_name() (0x0: "full"). */
 static struct settings_size
-size_of(int k)
+size_of(const struct settings *sizes, int k)
 {
     struct settings_size z = { 0, 0 };
 
-    if (plan_sizes && k < plan_sizes->nsizes)
-        z = plan_sizes->sizes[k];
+    if (sizes && k < sizes->nsizes)
+        z = sizes->sizes[k];
     return z;
 }
 
@@ -346,11 +337,11 @@ plan_size_names_equal(const char *tmpl, const struct settings_size *a,
  */
 char *
 plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
-                    const char *tmpl, enum out_format fmt, int k,
-                    const char **why)
+                    const char *tmpl, enum out_format fmt,
+                    const struct settings *sizes, int k, const char **why)
 {
     char name[NAME_MAX + 1], dir[48] = "";
-    struct settings_size box = size_of(k);
+    struct settings_size box = size_of(sizes, k);
     const char *base = strrchr(rel, '/');
     const char *p, *end;
     char *out, *o;
@@ -376,7 +367,7 @@ plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
     namelen = expand_name(tmpl, base, fmt, &box, name, sizeof(name), why);
     if (namelen < 0)
         return NULL;
-    if (plan_sizes && plan_sizes->nsizes > 1 &&
+    if (sizes && sizes->nsizes > 1 &&
         is_plan_default_template(tmpl ? tmpl : plan_default_template(fmt), fmt)) {
         dir[0] = '/';
         settings_size_label(&box, dir + 1, sizeof(dir) - 1);
@@ -416,14 +407,14 @@ add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
     const char *rel = t->rel;
     char *more[SETTINGS_MAX_SIZES], *first, *out;
     size_t len[SETTINGS_MAX_SIZES], total, pathlen = strlen(t->out_path);
-    int k, n = plan_sizes->nsizes, rc = -1;
+    int k, n = po->sizes->nsizes, rc = -1;
 
     if (!rel) {
         rel = strrchr(t->path, '/');
         rel = rel ? rel + 1 : t->path;
     }
     first = plan_build_out_path(po->output_dir, outlen, rel, tmpl,
-                                po->format, 0, why);
+                                po->format, po->sizes, 0, why);
     if (first && strcmp(first, t->out_path) != 0 && !po->name_template)
         tmpl = plan_fallback_template(po->format);
     free(first);
@@ -431,7 +422,7 @@ add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
     memset(more, 0, sizeof(more));
     for (k = 1; k < n; k++) {
         more[k] = plan_build_out_path(po->output_dir, outlen, rel, tmpl,
-                                      po->format, k, why);
+                                      po->format, po->sizes, k, why);
         if (!more[k])
             goto out;
         len[k] = strlen(more[k]) - outlen - 1;
@@ -528,7 +519,7 @@ plan_more_outputs(const struct plan_opts *po, struct scan_list *l)
     const char *tmpl, *why;
     size_t i, outlen;
 
-    if (po->in_place || !plan_sizes || plan_sizes->nsizes < 2)
+    if (po->in_place || !po->sizes || po->sizes->nsizes < 2)
         return 0;
     tmpl = po->name_template ? po->name_template
                              : plan_default_template(po->format);

@@ -51,9 +51,10 @@ struct run {
     int dry_run;
     /* Several INPUTs: each root's directory below --output. */
     char **root_dirs;
-    /* Normalised output roots, and what @opts held before. */
+    /* The run's own copy of the caller's options (opts points here), with
+     * the output roots normalised into output_dir and backup_dir. */
+    struct cli_opts own;
     char *output_dir, *backup_dir;
-    const char *orig_output_dir, *orig_backup_dir, *orig_settings_output;
 };
 
 /* ------------------------------------------------------------------------
@@ -125,9 +126,6 @@ normalise_roots(struct run *run)
 {
     struct cli_opts *o = run->opts;
 
-    run->orig_output_dir = o->output_dir;
-    run->orig_backup_dir = o->settings.backup_dir;
-    run->orig_settings_output = o->settings.output_dir;
     if (o->output_dir) {
         run->output_dir = xstrdup(o->output_dir);
         dirwalk_normalize(run->output_dir);
@@ -145,11 +143,6 @@ normalise_roots(struct run *run)
 static void
 restore_roots(struct run *run)
 {
-    struct cli_opts *o = run->opts;
-
-    o->output_dir = run->orig_output_dir;
-    o->settings.backup_dir = run->orig_backup_dir;
-    o->settings.output_dir = run->orig_settings_output;
     free(run->output_dir);
     free(run->backup_dir);
 }
@@ -391,6 +384,7 @@ run_plan(struct run *run)
     po.name_template = o->name_template;
     po.format = o->settings.format;
     po.in_place = !writes_tree(o);
+    po.sizes = &o->settings;
     plan_recorded_init(&rec);
     if (writes_tree(o)) {
         if (run_state_open(run, &rec) < 0)
@@ -600,7 +594,8 @@ run_init(struct run *run, struct cli_opts *o, const struct run_worker *w)
     struct report_opts ro;
 
     memset(run, 0, sizeof(*run));
-    run->opts = o;
+    run->own = *o;
+    run->opts = &run->own;
     run->worker = w;
     run->lock.fd = -1;
     run->dry_run = o->settings.dry_run;
@@ -648,7 +643,7 @@ run_process(struct cli_opts *o, const struct run_worker *w)
     if (code == 0)
         code = run_finish(&run);
     if (o->log_path)
-        append_log(o, &run.rep, &run.sum, code);
+        append_log(run.opts, &run.rep, &run.sum, code);
     run_release(&run);
     restore_roots(&run);
     return code;

@@ -44,8 +44,8 @@ struct run_worker {
 /*
  * Carry out the command parsed into @o: process the inputs, or merge
  * reports.  Sets the message level from --quiet/--verbose.  Output roots
- * (--output, --backup-dir) are normalised here (dirwalk_normalize()), for
- * the run only: @o's pointers are restored before returning.  Everything
+ * (--output, --backup-dir) are normalised here (dirwalk_normalize()), in
+ * the run's own copy of @o: the caller's struct is never written.  Everything
  * the run has to say is printed; returns an enum run_exit value, or the
  * 128 + signal status of an interrupted run.
  */
