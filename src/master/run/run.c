@@ -42,12 +42,11 @@ struct run {
     struct run_lock lock;
     uint32_t *order;
     size_t nwork;
-    /* Incremental runs (state.h); state NULL when not used. */
+    /* Incremental runs (state.h); state NULL when not used, read-only
+     * (state_open_readonly()) for --dry-run. */
     struct state *state;
     struct state_roots roots;
     uint64_t fingerprint;
-    /* --dry-run: the database read without touching it. */
-    struct state_peek *peek;
     int dry_run;
     /* Several INPUTs: each root's directory below --output. */
     char **root_dirs;
@@ -351,21 +350,22 @@ run_state_open(struct run *run, struct plan_recorded *rec)
     run->fingerprint = state_fingerprint(&o->settings);
     state_roots_init(&run->roots, o->inputs, o->ninputs);
     if (run->dry_run)
-        run->peek = state_peek_open(o->output_dir, o->shard_k, o->shard_n);
+        state_open_readonly(&run->state, o->output_dir, o->shard_k,
+                            o->shard_n);
     else if (state_open(&run->state, o->output_dir, o->shard_k,
                         o->shard_n) < 0)
         return -1;
-    run_recorded_names(rec, &run->roots, &run->list, run->state, run->peek);
+    run_recorded_names(rec, &run->roots, &run->list, run->state);
     /* Every shard plans the whole list, and must plan it the same way:
      * each also reads the names the other shards recorded. */
     for (k = 0; o->shard_n > 1 && k < o->shard_n; k++) {
-        struct state_peek *other;
+        struct state *other;
 
         if (k == o->shard_k)
             continue;
-        other = state_peek_open(o->output_dir, k, o->shard_n);
-        run_recorded_names(rec, &run->roots, &run->list, NULL, other);
-        state_peek_close(other);
+        state_open_readonly(&other, o->output_dir, k, o->shard_n);
+        run_recorded_names(rec, &run->roots, &run->list, other);
+        state_close(other);
     }
     return 0;
 }
@@ -411,10 +411,6 @@ run_plan(struct run *run)
         if (run->state)
             state_skip_up_to_date(run->state, &run->roots, run->list.tasks,
                                   run->list.n, run->fingerprint);
-        else
-            state_peek_skip_up_to_date(run->peek, &run->roots,
-                                       run->list.tasks, run->list.n,
-                                       run->fingerprint);
     }
     if (!run->dry_run)
         sweep_stale_temps(writes_tree(o) ? o->output_dir : NULL,
@@ -534,7 +530,7 @@ run_finish(struct run *run)
 {
     const struct cli_opts *o = run->opts;
 
-    if (o->prune && run->state && !run->stats.interrupted)
+    if (o->prune && run->state && !run->dry_run && !run->stats.interrupted)
         prune(run);
     else if (o->prune && run->dry_run)
         notef("--prune: nothing is removed in a dry run");
@@ -614,7 +610,6 @@ run_release(struct run *run)
 {
     if (run->state)
         state_close(run->state);
-    state_peek_close(run->peek);
     plan_root_dirs_free(run->root_dirs, run->opts->ninputs);
     lock_release(&run->lock);
     free(run->order);

@@ -144,14 +144,13 @@ on_row(void *data, const char *out_rel, const char *input_abs)
 void
 run_recorded_names(struct plan_recorded *rec,
                    const struct state_roots *roots,
-                   const struct scan_list *l, struct state *st,
-                   const struct state_peek *peek)
+                   const struct scan_list *l, struct state *st)
 {
     struct abs_map m;
     char buf[PATH_MAX * 2];
     size_t i;
 
-    if ((!st && !peek) || l->n >= UINT32_MAX - 2)
+    if (!st || l->n >= UINT32_MAX - 2)
         return;
     memset(&m, 0, sizeof(m));
     hashset_init(&m.set);
@@ -168,10 +167,7 @@ run_recorded_names(struct plan_recorded *rec,
         hashset_insert(&m.set, hashset_hash(a, strlen(a)), (uint32_t)i, a,
                        abs_eq, &m, NULL);
     }
-    if (st)
-        state_recorded_names(st, on_row, &m);
-    else
-        state_peek_names(peek, on_row, &m);
+    state_recorded_names(st, on_row, &m);
     for (i = 0; i < l->n; i++)
         free(m.abs[i]);
     free(m.abs);

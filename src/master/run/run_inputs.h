@@ -5,7 +5,7 @@
  *   run_add_named_files(o, &list);   // a named file is never dropped
  *   run_warn_empty_inputs(o, &list); // an INPUT without images is said
  *   plan_mark_duplicates(&list);     // plan_keep.h
- *   run_recorded_names(&rec, &roots, &list, state, peek);
+ *   run_recorded_names(&rec, &roots, &list, state);
  *
  * Nothing here fails: allocation failures end the program (xmalloc), and
  * what is printed goes through warnf().
@@ -34,15 +34,14 @@ void run_warn_empty_inputs(const struct cli_opts *o,
                            const struct scan_list *l);
 
 /*
- * Fill @rec from the output names recorded in @st (or, for a dry run,
- * @peek; both NULL: nothing): a row whose input is one of @l's tasks (by
+ * Fill @rec from the output names recorded in @st (read-only for a dry
+ * run or another shard; NULL: nothing): a row whose input is one of @l's tasks (by
  * absolute path, state_input_abs()) belongs to that task; a row whose
  * input is no task but still exists (lstat) belongs to PLAN_OWNER_OTHER;
  * a row whose input is gone is left out, so its name is free.
  */
 void run_recorded_names(struct plan_recorded *rec,
                         const struct state_roots *roots,
-                        const struct scan_list *l, struct state *st,
-                        const struct state_peek *peek);
+                        const struct scan_list *l, struct state *st);
 
 #endif

@@ -17,6 +17,9 @@
  * (state_up_to_date / state_record / state_prune are the same steps with
  * the absolute input path given by the caller.)
  *
+ * A dry run, and a shard reading what the other shards recorded, use the
+ * same handle read-only: state_open_readonly() in place of state_open().
+ *
  * state.c keeps the database; state_id.c computes the identities it
  * compares (input paths, settings fingerprint).
  *
@@ -84,6 +87,19 @@ struct state_roots {
  */
 int state_open(struct state **st, const char *output_dir, int shard_k,
                int shard_n);
+
+/*
+ * The same handle in read-only mode, for --dry-run and for the names
+ * other shards recorded: the database is read whole at once in SQLite's
+ * immutable mode (no lock, no journal, nothing created or changed; a WAL
+ * left by a crashed run is not read) and closed, so a real run starting
+ * meanwhile is never blocked.  A missing or unreadable database reads as
+ * empty.  state_up_to_date() and state_recorded_names() answer from the
+ * rows read (up to date: the first output's row); state_record() and
+ * state_prune() do nothing and return 0; state_close() frees.  Always 0.
+ */
+int state_open_readonly(struct state **st, const char *output_dir,
+                        int shard_k, int shard_n);
 
 /*
  * @input_abs is the absolute input path stored for @t: the realpath of its
@@ -182,9 +198,7 @@ int state_close(struct state *st);
  */
 uint64_t state_fingerprint(const struct settings *s);
 
-/* The rest of this folder's interface: the run lock and the read-only look
- * at a database (they use the declarations above). */
+/* The rest of this folder's interface: the run lock. */
 #include "lock.h"
-#include "state_peek.h"
 
 #endif

@@ -29,6 +29,10 @@ struct state {
     int batch_rows;
     int64_t batch_start_us;
     int broken;           /* unusable and not repairable: act as empty */
+    /* A read-only handle (state_open_readonly()): the rows read whole,
+     * no database open; NULL rows when there were none. */
+    int readonly;
+    struct state_peek *peek;
 };
 
 /* Open st->path (made by the caller) and check it; an unreadable or

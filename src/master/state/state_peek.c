@@ -137,17 +137,16 @@ state_peek_names(const struct state_peek *p,
     return p ? (long)p->n : 0;
 }
 
-/* The recorded row of @t matches and its output is still on disk. */
-static int
-peek_up_to_date(const struct state_peek *p, const struct task *t,
-                const char *abs, uint64_t fingerprint)
+int
+state_peek_up_to_date(const struct state_peek *p, const struct task *t,
+                      const char *abs, uint64_t fingerprint)
 {
     const struct peek_row *r;
     char path[PATH_MAX * 2];
     struct stat sb;
     uint32_t idx;
 
-    if (!t->out_rel)
+    if (!p || !t->out_rel)
         return 0;
     idx = hashset_find(&p->set, hashset_hash(t->out_rel, strlen(t->out_rel)),
                        t->out_rel, row_eq, (void *)p);
@@ -165,31 +164,6 @@ peek_up_to_date(const struct state_peek *p, const struct task *t,
            (int64_t)sb.st_size == r->out_size &&
            (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec ==
                r->out_mtime_ns;
-}
-
-size_t
-state_peek_skip_up_to_date(const struct state_peek *p,
-                           const struct state_roots *r, struct task *tasks,
-                           size_t n, uint64_t fingerprint)
-{
-    char buf[PATH_MAX * 2];
-    size_t i, skipped = 0;
-
-    for (i = 0; p && i < n; i++) {
-        struct task *t = &tasks[i];
-        const char *abs;
-
-        if (t->pre_status != TASK_OK)
-            continue;
-        abs = state_input_abs(r, t, buf, sizeof(buf));
-        if (abs && peek_up_to_date(p, t, abs, fingerprint)) {
-            t->pre_status = TASK_SKIPPED;
-            t->pre_class = ERR_UP_TO_DATE;
-            t->pre_msg = "output is up to date";
-            skipped++;
-        }
-    }
-    return skipped;
 }
 
 void

@@ -1,13 +1,14 @@
 /*
- * state_peek.h - a read-only look at the state database (state.h), for
- * --dry-run (what is up to date, which output names are recorded) and for
- * the names the other shards of a --shard job recorded, without creating,
- * locking or changing anything.
+ * state_peek.h - the rows behind a read-only state handle
+ * (state_open_readonly(), state.h), for --dry-run (what is up to date,
+ * which output names are recorded) and for the names the other shards of
+ * a --shard job recorded, without creating, locking or changing anything.
+ * Only state.c uses it; the rest of master uses the handle.
  *
- * Call sequence (master only):
+ * Call sequence (state.c):
  *   struct state_peek *p = state_peek_open(output_dir, shard_k, shard_n);
  *   state_peek_names(p, cb, data);                  // recorded names
- *   state_peek_skip_up_to_date(p, &roots, tasks, n, fingerprint);
+ *   state_peek_up_to_date(p, task, input_abs, fingerprint);
  *   state_peek_close(p);
  *
  * The database is opened in SQLite's immutable mode (no lock, no journal
@@ -23,7 +24,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "state.h"
 #include "task.h"
 
 struct state_peek;
@@ -39,13 +39,11 @@ long state_peek_names(const struct state_peek *p,
                                  const char *input_abs),
                       void *data);
 
-/* state_skip_up_to_date() against the rows read: the same rule (input
- * path, size, mtime, device, inode and fingerprint match, and the output
- * on disk is still the file recorded).  Returns how many were marked. */
-size_t state_peek_skip_up_to_date(const struct state_peek *p,
-                                  const struct state_roots *r,
-                                  struct task *tasks, size_t n,
-                                  uint64_t fingerprint);
+/* state_up_to_date() against the rows read, for @t's first output: the
+ * same rule (input path, size, mtime, device, inode and fingerprint match,
+ * and the output on disk is still the file recorded).  1 or 0. */
+int state_peek_up_to_date(const struct state_peek *p, const struct task *t,
+                          const char *abs, uint64_t fingerprint);
 
 void state_peek_close(struct state_peek *p);
 

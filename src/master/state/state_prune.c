@@ -89,6 +89,8 @@ state_prune(struct state *st, const char *const *scope, size_t nscope,
     char *removed_path;
     int rc, removed = 0, ret = -1;
 
+    if (st->readonly)
+        return 0;
     if (st->broken)
         return -1;
 
