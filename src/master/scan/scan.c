@@ -80,11 +80,8 @@ scan_root_file(struct scan_ctx *c, const char *root, const struct stat *st)
     base = base != NULL ? base + 1 : root;
     /* Named by the user: followed if a link, as the scan's stat() did. */
     c->open_follow = TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE;
-    if (scan_entry(c, AT_FDCWD, root, strlen(root), base, base, st, 0) < 0) {
-        errorf("cannot list '%s': %s", root, strerror(ENOMEM));
-        return -1;
-    }
-    return 0;
+    return scan_entry(c, AT_FDCWD, root, strlen(root), base, base, st, 0) < 0
+               ? -1 : 0;
 }
 
 /* @root without trailing slashes ("/" stays "/"), a copy. */
@@ -121,7 +118,7 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
                      ERR_READ, err == ENOENT ? "listed file does not exist"
                                              : "listed file cannot be read")
             < 0)
-            goto oom;
+            return -1;
         return 0;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -141,7 +138,7 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
     if (scan_entry(c, AT_FDCWD, entry, len, rel,
                   strrchr(entry, '/') ? strrchr(entry, '/') + 1 : entry, &st,
                   !c->opts->follow_symlinks) < 0)
-        goto oom;
+        return -1;
     return 0;
 oom:
     errorf("cannot list '%s': %s", entry, strerror(ENOMEM));

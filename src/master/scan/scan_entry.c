@@ -114,7 +114,7 @@ scan_filtered(const struct scan_opts *o, const char *rel)
  * Does an exclude pattern name the directory at @rel, as "rel" or as
  * "rel/"?  ('*' matches the empty string, so a pattern written for
  * everything below the directory prunes it as well as one naming it.)
- * The answer goes to *excluded.  0, or -1 when out of memory.
+ * The answer goes to *excluded.  Always 0 (out of memory ends the run).
  */
 int
 scan_dir_excluded(struct scan_ctx *c, const char *rel, int *excluded)
@@ -155,7 +155,8 @@ mtime_ns(const struct stat *st)
 
 /*
  * Append a task for @path (@pathlen bytes), whose part below the root
- * starts at @rel.  Copies the path.  0, or -1 when out of memory.
+ * starts at @rel.  Copies the path.  0, or -1 after errorf() (a list too
+ * long to hold).
  */
 int
 scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
@@ -170,8 +171,11 @@ scan_add_task(struct scan_ctx *c, const char *path, size_t pathlen,
         size_t alloc = l->alloc != 0 ? l->alloc * 2 : 1024;
         struct task *p;
 
-        if (alloc > SIZE_MAX / sizeof(*p))
+        if (alloc > SIZE_MAX / sizeof(*p)) {
+            errorf("cannot list '%.*s': %s", (int)pathlen, path,
+                   strerror(ENOMEM));
             return -1;
+        }
         p = xrealloc(l->tasks, alloc * sizeof(*p));
         l->tasks = p;
         l->alloc = alloc;
@@ -306,7 +310,7 @@ scan_symlink(struct scan_ctx *c, int dirfd, const char *path, size_t pathlen,
  * Decide what the non-directory entry @name in @dirfd (@path, @pathlen
  * bytes, in full) is and record it.  @st is from fstatat() without
  * following for an entry met during a physical walk, following otherwise;
- * @nofollow says which.  Returns 0, or -1 when out of memory.
+ * @nofollow says which.  Returns 0, or -1 after errorf().
  */
 int
 scan_entry(struct scan_ctx *c, int dirfd, const char *path, size_t pathlen,
@@ -356,8 +360,10 @@ scan_entry(struct scan_ctx *c, int dirfd, const char *path, size_t pathlen,
         }
     }
     if (c->opts->follow_symlinks) {
-        if (seen_add(c, (uint64_t)fst.st_dev, (uint64_t)fst.st_ino, &dup) < 0)
+        if (seen_add(c, (uint64_t)fst.st_dev, (uint64_t)fst.st_ino, &dup) < 0) {
+            errorf("cannot list '%s': %s", path, strerror(errno));
             return -1;
+        }
         if (dup)        /* the same file, reached again through a link */
             return scan_add_task(c, path, pathlen, rel, &fst, TASK_SKIPPED,
                             ERR_DUPLICATE, "the same file as another input "

@@ -11,8 +11,8 @@
  * go one way: scan.c -> scan_walk.c -> scan_entry.c (and scan.c ->
  * scan_entry.c).
  * Memory: the context owns path, stack and dirbuf (freed by scan_run()).
- * Every int function returns 0, or -1 when out of memory (nothing printed)
- * unless its comment says otherwise.
+ * Every int function returns 0, or -1 after errorf() (the master's
+ * convention: -1 means already reported); out of memory ends the run.
  */
 #ifndef IMGPOOL_SCAN_INT_H
 #define IMGPOOL_SCAN_INT_H

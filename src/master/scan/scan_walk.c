@@ -76,8 +76,8 @@ walk_error_msg(int err)
 /*
  * The entry at c->path cannot be walked (@err): warned, counted and listed
  * as a failed task whose message is @msg (static) or, when NULL, says why
- * a directory could not be walked, so the report shows it.  0, or -1 when
- * out of memory.
+ * a directory could not be walked, so the report shows it.  0, or -1 after
+ * errorf().
  */
 static int
 walk_failed(struct scan_ctx *c, const char *what, int err, const char *msg)
@@ -213,7 +213,7 @@ ancestor_len(const struct scan_ctx *c, size_t k)
 /*
  * The directory @name in @dirfd (at c->path, @st from fstatat()): skipped
  * when it is the output directory, excluded or an ancestor; otherwise
- * opened from @dirfd and walked.  0, or -1 when out of memory.
+ * opened from @dirfd and walked.  0, or -1 after errorf().
  */
 static int
 walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
@@ -266,7 +266,7 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
 
 /*
  * A dangling link met while following links: a skipped ERR_READ task when
- * its name says image.  0, or -1 when out of memory.
+ * its name says image.  0, or -1 after errorf().
  */
 static int
 walk_broken_link(struct scan_ctx *c, const char *name, const struct stat *st)
@@ -287,7 +287,7 @@ walk_broken_link(struct scan_ctx *c, const char *name, const struct stat *st)
 
 /*
  * One entry @name of the directory open on @dirfd, c->path already naming
- * it.  0, or -1 when out of memory.
+ * it.  0, or -1 after errorf().
  */
 static int
 walk_entry(struct scan_ctx *c, int dirfd, const char *name)
@@ -315,8 +315,8 @@ walk_entry(struct scan_ctx *c, int dirfd, const char *name)
 
 /*
  * Walk the entries of the directory open on @fd (at c->path) in name
- * order.  0, or -1 when out of memory (a directory that cannot be read is
- * a failed task, not an error).
+ * order.  0, or -1 after errorf() (a directory below the root that cannot
+ * be read is a failed task, not an error).
  */
 static int
 walk_children(struct scan_ctx *c, int fd)
@@ -326,11 +326,9 @@ walk_children(struct scan_ctx *c, int fd)
     int rc = 0;
 
     if (read_names(fd, &buf, &names, &n) < 0) {
-        if (errno == ENOMEM)
-            return -1;
-        if (c->depth <= 1) {
+        if (errno == ENOMEM || c->depth <= 1) {
             errorf("cannot read '%s': %s", c->path, strerror(errno));
-            return -2;
+            return -1;
         }
         return walk_failed(c, "cannot read directory", errno, NULL);
     }
@@ -388,10 +386,6 @@ scan_walk_dir(struct scan_ctx *c, const char *root)
     rc = walk_children(c, fd);
     c->depth = 0;
     close(fd);
-    if (rc == -1) {
-        errorf("cannot list '%s': %s", root, strerror(ENOMEM));
-        return -1;
-    }
     return rc < 0 ? -1 : 0;
 oom:
     close(fd);
