@@ -1,10 +1,15 @@
 #!/bin/sh
 # Structure limits of the source tree (docs/ARCHITECTURE.md):
-#   - no function longer than 120 lines (its body, '{' to '}' inclusive);
-#   - no .c file longer than 900 lines;
+#   - no function longer than 80 lines (its body, '{' to '}' inclusive);
+#   - no .c file longer than 700 lines;
 #   - no file outside src/worker/ includes an image library's header
 #     (vips/*, jpeglib.h, png.h, turbojpeg.h, glib.h, lcms2.h);
-#   - every header opens with a comment block (its contract).
+#   - every header opens with a comment block (its contract);
+#   - a file in one folder of src/master/ includes from another folder
+#     only that folder's public header (master/plan/plan.h, ...);
+#   - no two .c files call each other: when one uses a function the other
+#     defines without static, the other uses none of its own (a circle of
+#     two files; longer circles are not looked for).
 #
 #   tests/check-structure.sh [SRC_DIR]     (default: src next to tests/)
 #   tests/check-structure.sh --self-test
@@ -21,18 +26,28 @@
 # has a name followed by '(' and ends in ')' with no '=' (so struct, enum
 # and initialiser braces are not functions).  This does not depend on the
 # house layout (name and braces at column 0), though that is what it meets.
+# The same lexer lists the functions each file defines without static and
+# the identifiers used in bodies and initialisers, so a call and a function
+# pointer taken count alike; a file's own static function hides another
+# file's of the same name; a function defined in two files counts for the
+# first in sort order.
 set -u
 
-MAX_FUNC=120
-MAX_FILE=900
+MAX_FUNC=80
+MAX_FILE=700
 IMAGE_HEADERS='vips/[^>"]*|libheif/[^>"]*|jpeglib\.h|png\.h|turbojpeg\.h|glib\.h|lcms2\.h'
 
-# Function lengths of the C files given as arguments.
-func_lengths() {
-    awk -v max="$MAX_FUNC" '
+# The C lexer over the files given after MODE: "lengths" prints each
+# function over the limit; "symbols" prints "D file line name" for each
+# function defined without static and "R file line name" for each
+# identifier inside a body or an initialiser (calls, function pointers).
+c_scan() {
+    scan_mode=$1
+    shift
+    awk -v max="$MAX_FUNC" -v mode="$scan_mode" '
     function reset_decl() {
         name = ""; name_line = 0; ident = ""; ident_line = 0
-        saw_eq = 0; paren = 0; last = ";"
+        saw_eq = 0; paren = 0; last = ";"; is_static = 0
     }
     FNR == 1 {
         depth = 0; in_comment = 0; in_func = 0; macro = 0
@@ -86,10 +101,15 @@ func_lengths() {
             }
             if (c ~ /[A-Za-z_0-9]/) {
                 match(substr(line, i), /^[A-Za-z_0-9]+/)
+                tok = substr(line, i, RLENGTH)
                 if (depth == 0 && paren == 0 && c !~ /[0-9]/) {
-                    ident = substr(line, i, RLENGTH)
+                    ident = tok
                     ident_line = FNR
+                    if (tok == "static")
+                        is_static = 1
                 }
+                if (mode == "symbols" && (depth > 0 || saw_eq) && c !~ /[0-9]/)
+                    print "R", FILENAME, FNR, tok
                 i += RLENGTH
                 last = "x"
                 continue
@@ -115,13 +135,16 @@ func_lengths() {
                     func_start = FNR
                     func_name = name
                     func_line = name_line
+                    if (mode == "symbols")
+                        print is_static ? "S" : "D", FILENAME, name_line, name
                 }
                 depth++
             } else if (c == "}") {
                 if (depth > 0)
                     depth--
                 if (depth == 0) {
-                    if (in_func && FNR - func_start + 1 > max)
+                    if (mode == "lengths" && in_func &&
+                        FNR - func_start + 1 > max)
                         printf "%s:%d: function %s is %d lines (limit %d)\n",
                             FILENAME, func_line, func_name,
                             FNR - func_start + 1, max
@@ -135,6 +158,74 @@ func_lengths() {
             i++
         }
     }' "$@"
+}
+
+# Function lengths of the C files given as arguments.
+func_lengths() {
+    c_scan lengths "$@"
+}
+
+# Pairs of .c files below directory $1 where each uses a function the
+# other defines without static (a circle of two files), one line per pair
+# at the first use in the file that sorts first.
+file_circles() {
+    cdir=$1
+    set --
+    while IFS= read -r f; do
+        [ -n "$f" ] && set -- "$@" "$f"
+    done <<EOF
+$(find "$cdir" -type f -name '*.c' | sort)
+EOF
+    [ "$#" -gt 0 ] || return 0
+    c_scan symbols "$@" | awk '
+    $1 == "D" && !($4 in def) { def[$4] = $2 }
+    $1 == "S" { own[$2 SUBSEP $4] = 1 }
+    $1 == "R" { n++; rf[n] = $2; rl[n] = $3; rn[n] = $4 }
+    END {
+        for (k = 1; k <= n; k++) {
+            if (!(rn[k] in def) || def[rn[k]] == rf[k] ||
+                ((rf[k] SUBSEP rn[k]) in own))
+                continue
+            e = rf[k] SUBSEP def[rn[k]]
+            if (!(e in line)) {
+                line[e] = rl[k]
+                what[e] = rn[k]
+            }
+        }
+        for (e in line) {
+            split(e, p, SUBSEP)
+            back = p[2] SUBSEP p[1]
+            if (p[1] >= p[2] || !(back in line))
+                continue
+            printf "%s:%d: file circle: calls %s() of %s, which calls %s() of this file\n",
+                p[1], line[e], what[e], p[2], what[back]
+        }
+    }' | sort
+}
+
+# Includes across the folders of $1/master: a file in master/A/ may include
+# a header that lives in master/B/ (B not A) only when it is B.h, the one
+# public header of that folder.
+folder_includes() {
+    top=$1/master
+    [ -d "$top" ] || return 0
+    find "$top" -mindepth 2 -type f \( -name '*.c' -o -name '*.h' \) | sort |
+    while IFS= read -r f; do
+        own=${f#"$top"/}
+        own=${own%%/*}
+        grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"/]+"' "$f" |
+        while IFS=: read -r ln text; do
+            h=${text#*\"}
+            h=${h%%\"*}
+            for d in "$top"/*/; do
+                d=${d%/}
+                b=${d##*/}
+                if [ "$b" != "$own" ] && [ -f "$d/$h" ] && [ "$h" != "$b.h" ]; then
+                    echo "$f:$ln: includes $h, private to master/$b/ (its public header is $b.h)"
+                fi
+            done
+        done
+    done
 }
 
 # Every offence below directory $1, one line each, on stdout.
@@ -164,6 +255,8 @@ check_tree() {
         *) echo "$f:${first%%:*}: header does not open with a comment block" ;;
         esac
     done
+    folder_includes "$src"
+    file_circles "$src"
 }
 
 run_check() {
@@ -231,7 +324,7 @@ expect() {
 self_test() {
     t=$(mktemp -d "${TMPDIR:-/tmp}/check-structure.XXXXXX") || exit 2
     trap 'rm -rf "$t"' EXIT
-    for d in clean long_func kr_func long_file include header; do
+    for d in clean long_func kr_func long_file include header circle folders; do
         mkdir -p "$t/$d/src/master" "$t/$d/src/worker" "$t/$d/src/common"
     done
 
@@ -246,26 +339,26 @@ self_test() {
         echo '/* a table, not a function */'
         echo 'static const int table[] ='
         echo '{'
-        gen_lines 200 | sed 's/int pad_\([0-9]*\);/    \1,/'
+        gen_lines $((MAX_FUNC + 80)) | sed 's/int pad_\([0-9]*\);/    \1,/'
         echo '};'
         echo 'struct big {'
-        gen_lines 200 | sed 's/^/    /'
+        gen_lines $((MAX_FUNC + 80)) | sed 's/^/    /'
         echo '};'
         echo 'static struct big make(void);'
         echo 'static const struct big *bigp = &(struct big)'
         echo '{'
-        gen_lines 200 | sed 's/int pad_\([0-9]*\);/    \1,/'
+        gen_lines $((MAX_FUNC + 80)) | sed 's/int pad_\([0-9]*\);/    \1,/'
         echo '};'
         echo 'int'
         echo 'braces(void)'
         echo '{'
-        echo '    const char *s = "}}}\n}";   /* } */'
+        printf '%s\n' '    const char *s = "}}}\n}";   /* } */'
         echo '    char c = '"'}'"';'
         echo '    /*'
         echo '}'
         echo '     */'
         echo '#define CLOSE }'
-        gen_lines 100 | sed 's/^/    /'
+        gen_lines $((MAX_FUNC - 10)) | sed 's/^/    /'
         echo '    return s[0] + c;'
         echo '}'
     } > "$c/master/tables.c"
@@ -333,6 +426,34 @@ self_test() {
     printf '\n\nint z(void); /* trailing */\n' > "$c/worker/z.h"
     expect "$t/header" "master/h.h:1" "worker/z.h:3"
 
+    # Two files that call each other, in a call and through a function
+    # pointer in an initialiser, reported once at the first use in the
+    # file that sorts first; a one-way call, a static function of the same
+    # name and a name in a prototype or a comment are no circle.
+    c=$t/circle/src
+    printf '/* a.c */\nint b_one(void);\nint\na_one(void)\n{\n    return 0;\n}\nint\na_two(void)\n{\n    return b_one() + d_one();\n}\n' \
+        > "$c/master/a.c"
+    printf '/* b.c */\nint a_one(void);\nint\nb_one(void)\n{\n    return 1;\n}\nstatic int (*const fns[])(void) = { a_one };\n' \
+        > "$c/master/b.c"
+    printf '/* c.c */\nint\nc_one(void)\n{\n    return a_one() + b_one();\n}\n' \
+        > "$c/common/c.c"
+    printf '/* d.c: c_one() */\nint c_one(void);\nstatic int\na_two(void)\n{\n    return 2;\n}\nint\nd_one(void)\n{\n    return a_two() + c_one();\n}\n' \
+        > "$c/worker/d.c"
+    expect "$t/circle" "master/a.c:11"
+
+    # Folders of master: another folder's public header and any header of
+    # one's own folder are fine; another folder's private header is not.
+    c=$t/folders/src/master
+    mkdir -p "$c/a" "$c/b"
+    printf '/* a.h - contract */\nint a_one(void);\n' > "$c/a/a.h"
+    printf '/* a_int.h - private */\nint a_two(void);\n' > "$c/a/a_int.h"
+    printf '/* b_int.h - private */\nint b_two(void);\n' > "$c/b/b_int.h"
+    printf '/* a.c */\n#include "a.h"\n#include "a_int.h"\n' > "$c/a/a.c"
+    printf '/* b.c */\n#include "a.h"\n#include "b_int.h"\n#  include "a_int.h"\n#include <stdio.h>\n' \
+        > "$c/b/b.c"
+    printf '/* b.h - contract */\n#include "a_int.h"\n' > "$c/b/b.h"
+    expect "$t/folders" "master/b/b.c:4" "master/b/b.h:2"
+
     if [ "$fails" -gt 0 ]; then
         echo "check-structure: self-test: $fails failure(s)" >&2
         exit 1
@@ -346,7 +467,7 @@ case "${1:-}" in
     self_test
     ;;
 -h | --help)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 -*)

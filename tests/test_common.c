@@ -17,6 +17,7 @@
 #include "hashset.h"
 #include "helpers.h"
 #include "names.h"
+#include "util.h"
 
 /* ------------------------------------------------------------------------
  * hashset
@@ -66,6 +67,22 @@ strings_free(struct strings *k)
     for (size_t i = 0; i < k->n; i++)
         free(k->s[i]);
     free(k->s);
+}
+
+/* xstrndup(): at most n bytes, always terminated, shorter strings whole. */
+Test(util, xstrndup_copies_at_most_n_bytes)
+{
+    char *a = xstrndup("out/.imgpool", 3);
+    char *b = xstrndup("ab", 10);
+    char *c = xstrndup("abc", 0);
+
+    cr_assert_str_eq(a, "out");
+    cr_assert_eq(strlen(a), 3);
+    cr_assert_str_eq(b, "ab");
+    cr_assert_str_eq(c, "");
+    free(a);
+    free(b);
+    free(c);
 }
 
 Test(hashset, empty_set_finds_nothing)

@@ -267,6 +267,35 @@ Test(plan, mirrors_directories_under_output)
     free_list(&l);
 }
 
+/* The boxes come with the options (plan_opts.sizes), nothing process-wide:
+ * two sizes under the default template give a folder per size; the same
+ * task planned without sizes has one output. */
+Test(plan, sizes_come_with_the_options)
+{
+    struct settings s;
+    struct plan_opts o = {.output_dir = "out", .format = FORMAT_JPEG};
+    struct scan_list l = {0};
+
+    settings_init(&s, MODE_THUMBNAIL);
+    s.nsizes = 2;
+    s.sizes[0] = (struct settings_size){ 256, 256 };
+    s.sizes[1] = (struct settings_size){ 128, 0 };
+    o.sizes = &s;
+    add_task(&l, "in", "sub/a.png");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/256/sub/a.jpg");
+    cr_assert_str_eq(task_out_rel(&l.tasks[0], 1), "128x/sub/a.jpg");
+    cr_assert_null(task_out_rel(&l.tasks[0], 2));
+    free_list(&l);
+
+    o.sizes = NULL;
+    add_task(&l, "in", "sub/a.png");
+    cr_assert_eq(plan_outputs(&o, &l), 0);
+    assert_planned(&l.tasks[0], "out/sub/a.jpg");
+    cr_assert_null(task_out_rel(&l.tasks[0], 1));
+    free_list(&l);
+}
+
 Test(plan, refuses_escaping_relative_paths)
 {
     struct plan_opts o = {.output_dir = "out"};

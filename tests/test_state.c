@@ -236,6 +236,73 @@ Test(state, round_trip)
     free(db);
 }
 
+static void
+count_name(void *data, const char *out_rel, const char *input_abs)
+{
+    (void)out_rel;
+    (void)input_abs;
+    ++*(long *)data;
+}
+
+/* One handle, read-only mode: the rows of the last run answer
+ * state_up_to_date() and state_recorded_names(); recording and pruning do
+ * nothing, the database file stays byte for byte what it was, and where
+ * there is no database nothing is created. */
+Test(state, readonly_handle_reads_and_writes_nothing)
+{
+    uint64_t fp = default_fp();
+    struct state *st = open_state();
+    struct ftask a, b;
+    char *db = db_path("state.sqlite"), *before, *after, *none;
+    const char *scope[1];
+    size_t nbefore, nafter;
+    long names = 0;
+
+    ftask_make(&a, "a.jpg", 1000);
+    ftask_make(&b, "b.jpg", 1000);
+    write_output(&a, 321);
+    write_output(&b, 123);
+    cr_assert_eq(state_record(st, &a.t, a.input_abs, fp), 0);
+    cr_assert_eq(state_close(st), 0);
+    before = th_read_file(db, &nbefore);
+
+    cr_assert_eq(state_open_readonly(&st, out_dir, 0, 0), 0);
+    cr_assert(st != NULL);
+    cr_assert_eq(state_up_to_date(st, &a.t, a.input_abs, fp), 1);
+    cr_assert_eq(state_up_to_date(st, &a.t, a.input_abs, fp + 1), 0,
+                 "another fingerprint");
+    cr_assert_eq(state_up_to_date(st, &b.t, b.input_abs, fp), 0);
+    cr_assert_eq(state_recorded_names(st, count_name, &names), 1);
+    cr_assert_eq(names, 1);
+    cr_assert_eq(state_record(st, &b.t, b.input_abs, fp), 0);
+    cr_assert_eq(state_up_to_date(st, &b.t, b.input_abs, fp), 0,
+                 "a read-only handle records nothing");
+    cr_assert_eq(unlink(a.t.path), 0);
+    scope[0] = in_dir;
+    cr_assert_eq(state_prune(st, scope, 1, NULL, NULL), 0);
+    cr_assert(access(a.t.out_path, F_OK) == 0, "nothing pruned");
+    cr_assert_eq(state_close(st), 0);
+    after = th_read_file(db, &nafter);
+    cr_assert(nbefore == nafter && memcmp(before, after, nbefore) == 0,
+              "the database file is unchanged");
+    cr_assert_not(state_dir_has("state.sqlite-wal"));
+
+    cr_assert(asprintf(&none, "%s/none", tmp) > 0);
+    cr_assert_eq(state_open_readonly(&st, none, 0, 0), 0);
+    cr_assert_eq(state_up_to_date(st, &a.t, a.input_abs, fp), 0);
+    names = 0;
+    cr_assert_eq(state_recorded_names(st, count_name, &names), 0);
+    cr_assert_eq(state_close(st), 0);
+    cr_assert(access(none, F_OK) != 0 && errno == ENOENT,
+              "nothing created");
+    free(none);
+    free(before);
+    free(after);
+    free(db);
+    ftask_release(&a);
+    ftask_release(&b);
+}
+
 Test(state, output_dir_with_trailing_slash)
 {
     uint64_t fp = default_fp();

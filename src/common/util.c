@@ -65,6 +65,16 @@ xstrdup(const char *s)
     return p;
 }
 
+char *
+xstrndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
 int
 util_pread_full(int fd, void *buf, size_t n, int64_t off)
 {

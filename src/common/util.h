@@ -21,6 +21,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* A copy of at most @n bytes of @s, NUL-terminated. */
+char *xstrndup(const char *s, size_t n);
 
 /*
  * Open @path, a file the user named for imgpool to write into (--report,

@@ -28,36 +28,6 @@ decoder_str(enum decoder_kind d)
     return "?";
 }
 
-void
-decoded_init(struct decoded *d)
-{
-    d->width = d->height = -1;
-    d->orientation = 1;
-    d->bands = 0;
-    d->source_420 = d->progressive = d->tagged = 0;
-    d->icc = NULL;
-    d->icc_len = 0;
-    d->cmyk = d->cmyk_inverted = d->grey_source = 0;
-    pixels_init(&d->px);
-    d->image = NULL;
-    d->ctx = NULL;
-    d->source = NULL;
-    d->filebuf = NULL;
-}
-
-void
-decoded_release(struct decoded *d)
-{
-    pixels_release(&d->px);
-    if (d->source)
-        g_object_unref(d->source);
-    if (d->ctx)
-        g_object_unref(d->ctx);
-    free(d->filebuf);
-    free(d->icc);
-    decoded_init(d);
-}
-
 int
 decode_jpeg_is_420(const struct jpeg_info *ji)
 {

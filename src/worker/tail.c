@@ -93,63 +93,6 @@ tail_data_end(int fd, int64_t size)
     return pos;
 }
 
-/* The first occurrence of the @k bytes @s in @p (@n bytes), or NULL. */
-static const unsigned char *
-find(const unsigned char *p, size_t n, const char *s, size_t k)
-{
-    size_t i;
-
-    for (i = 0; k <= n && i <= n - k; i++)
-        if (p[i] == (unsigned char)s[0] && memcmp(p + i, s, k) == 0)
-            return p + i;
-    return NULL;
-}
-
-/* Whether property @name appears in @p with a value that is not "0":
- * name="v", name='v' (attribute) or name>v< (element). */
-static int
-property_set(const unsigned char *p, size_t n, const char *name)
-{
-    size_t k = strlen(name);
-    const unsigned char *at = p, *end = p + n;
-
-    while ((at = find(at, (size_t)(end - at), name, k)) != NULL) {
-        const unsigned char *v = at + k;
-
-        at += k;
-        while (v < end && (*v == ' ' || *v == '\t' || *v == '\n' ||
-                           *v == '\r'))
-            v++;
-        if (v < end && *v == '=') {
-            v++;
-            while (v < end && (*v == ' ' || *v == '\t'))
-                v++;
-            if (v < end && (*v == '"' || *v == '\''))
-                v++;
-        } else if (v < end && *v == '>') {
-            v++;
-        } else {
-            continue;           /* a longer name: MotionPhotoVersion */
-        }
-        if (v < end && *v != '0' && *v != '"' && *v != '\'' && *v != '<')
-            return 1;
-    }
-    return 0;
-}
-
-enum tail_xmp
-tail_xmp_container(const unsigned char *p, size_t n)
-{
-    static const char dir[] = "Container:Directory";
-    static const char ns[] = "http://ns.google.com/photos/1.0/container/";
-
-    if (property_set(p, n, "MotionPhoto") || property_set(p, n, "MicroVideo"))
-        return TAIL_XMP_MOTION;
-    if (find(p, n, dir, sizeof(dir) - 1) || find(p, n, ns, sizeof(ns) - 1))
-        return TAIL_XMP_CONTAINER;
-    return TAIL_XMP_NONE;
-}
-
 /* What the trailer whose first byte that is not padding sits at @at looks
  * like: a video (an MP4 box, a Samsung motion-photo trailer) or anything. */
 static enum err_class
@@ -159,8 +102,8 @@ classify(int fd, int64_t at, int64_t size)
     ssize_t n = read_at(fd, tail_buf, sizeof(tail_buf), from);
     unsigned char end[4];
 
-    if (n > 0 && (find(tail_buf, (size_t)n, "ftyp", 4) ||
-                  find(tail_buf, (size_t)n, "MotionPhoto_Data", 16)))
+    if (n > 0 && (tail_find(tail_buf, (size_t)n, "ftyp", 4) ||
+                  tail_find(tail_buf, (size_t)n, "MotionPhoto_Data", 16)))
         return ERR_MOTION_PHOTO;
     if (size >= 4 && read_at(fd, end, 4, size - 4) == 4 &&
         memcmp(end, "SEFT", 4) == 0)

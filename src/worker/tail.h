@@ -72,4 +72,8 @@ int tail_after_image(int fd, int64_t from, int64_t size,
  */
 int tail_jpeg_keep_whole(const struct input *in, struct task_result *res);
 
+/* The first occurrence of the @k bytes @s in @p (@n bytes), or NULL. */
+const unsigned char *tail_find(const unsigned char *p, size_t n,
+                               const char *s, size_t k);
+
 #endif

@@ -20,12 +20,15 @@ if [ ! -x "$build/imgpool" ]; then
     cmake --build "$build" >/dev/null
 fi
 bin=$build/imgpool
-cc -O2 -D_GNU_SOURCE -I"$here/src/common" -I"$here/src/master" \
+# src/master is split into folders by concept, each on the include path.
+master_inc=()
+for d in "$here"/src/master/*/; do master_inc+=(-I"$d"); done
+cc -O2 -D_GNU_SOURCE -I"$here/src/common" "${master_inc[@]}" \
    -I"$here/src/pool" "$here/tests/bench/scan_bench.c" \
    "$build/libimgpool_master.a" "$build/libimgpool_pool.a" \
    "$build/libimgpool_common.a" $(pkg-config --libs jansson libxxhash \
    sqlite3) -lm -o "$work/scan_bench"
-cc -O2 -D_GNU_SOURCE -I"$here/src/common" -I"$here/src/master" \
+cc -O2 -D_GNU_SOURCE -I"$here/src/common" "${master_inc[@]}" \
    "$here/tests/bench/plan_bench.c" "$build/libimgpool_master.a" \
    "$build/libimgpool_common.a" $(pkg-config --libs libxxhash) -lm \
    -o "$work/plan_bench"

@@ -1,0 +1,558 @@
+/*
+ * cli.c - argv into struct cli_opts, driven by the option table
+ * (cli_table.c).
+ *
+ * Four steps, each over the whole command line:
+ *   collect   getopt_long (its arrays built from the table) records each
+ *             option and its value in order; --help and --version act at
+ *             once; unknown options, options the command never takes,
+ *             missing and bad values are usage errors where they stand
+ *   accept    with --in-place known (it may come last), every option
+ *             must be one that recompress, or recompress --in-place, takes
+ *   apply     cli_defaults() once, then each value stored by its kind,
+ *             in command-line order (the last of repeated options wins)
+ *   validate  rules that involve several options (--in-place against -o,
+ *             --fit against --size, ...)
+ * Usage errors print one line naming the option, a hint to --help, and
+ * exit 2.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_table.h"
+#include "thumbcache.h"
+#include "msg.h"
+#include "plan.h"
+#include "util.h"
+
+/* getopt_long returns this plus the row index for options without a
+ * short letter. */
+#define LONG_ONLY_BASE 256
+
+/* One option as given on the command line. */
+struct given {
+    const struct cli_option *opt;
+    const char *arg; /* NULL for flags */
+};
+
+struct parse_state {
+    struct given *given; /* in command-line order; owned */
+    size_t ngiven, cap;
+    int end;             /* argv index of the first operand */
+};
+
+void
+cli_opts_init(struct cli_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+}
+
+void
+cli_opts_release(struct cli_opts *o)
+{
+    free(o->inputs);
+    free(o->includes);
+    free(o->excludes);
+    memset(o, 0, sizeof(*o));
+}
+
+static const char *
+sub_name(unsigned sub)
+{
+    switch (sub) {
+    case CLI_SUB_THUMBNAIL:
+        return "thumbnail";
+    case CLI_SUB_RECOMPRESS:
+        return "recompress";
+    case CLI_SUB_IN_PLACE:
+        return "recompress --in-place";
+    case CLI_SUB_MERGE:
+        return "report merge";
+    }
+    return NULL;
+}
+
+static enum cli_result
+usage_error(struct cli_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum cli_result
+usage_error(struct cli_opts *o, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    errorf("%s", buf);
+    fprintf(stderr, "Try 'imgpool %s%s--help' for more information.\n",
+            o->sub == CLI_SUB_IN_PLACE ? "recompress"
+            : o->sub                   ? sub_name(o->sub)
+                                       : "",
+            o->sub ? " " : "");
+    o->exit_code = 2;
+    return CLI_EXIT;
+}
+
+static void
+push(const char ***arr, size_t *n, const char *s)
+{
+    *arr = xrealloc((void *)*arr, (*n + 1) * sizeof(**arr));
+    (*arr)[(*n)++] = s;
+}
+
+static int
+takes_value(const struct cli_option *opt)
+{
+    return opt->kind != CLI_KIND_FLAG && opt->kind != CLI_KIND_HELP &&
+           opt->kind != CLI_KIND_VERSION;
+}
+
+/* The getopt_long arrays for every row; caller frees both. */
+static void
+build_getopt(struct option **longs, char **shorts)
+{
+    char *p;
+    size_t i;
+
+    *longs = xcalloc(cli_noptions + 1, sizeof(**longs));
+    *shorts = p = xmalloc(2 * cli_noptions + 2);
+    *p++ = ':'; /* a missing value returns ':', not '?' */
+    for (i = 0; i < cli_noptions; i++) {
+        const struct cli_option *opt = &cli_options[i];
+        (*longs)[i].name = opt->name;
+        (*longs)[i].has_arg = takes_value(opt) ? required_argument
+                                               : no_argument;
+        (*longs)[i].flag = NULL;
+        (*longs)[i].val = opt->letter ? opt->letter
+                                      : LONG_ONLY_BASE + (int)i;
+        if (opt->letter) {
+            *p++ = opt->letter;
+            if (takes_value(opt))
+                *p++ = ':';
+        }
+    }
+    *p = '\0';
+}
+
+static const struct cli_option *
+row_of(int c)
+{
+    size_t i;
+
+    if (c >= LONG_ONLY_BASE && (size_t)(c - LONG_ONLY_BASE) < cli_noptions)
+        return &cli_options[c - LONG_ONLY_BASE];
+    for (i = 0; i < cli_noptions; i++)
+        if (cli_options[i].letter == c)
+            return &cli_options[i];
+    return NULL;
+}
+
+/* The usage error for @opt, which @o->sub does not accept. */
+static enum cli_result
+not_accepted(struct cli_opts *o, const struct cli_option *opt)
+{
+    unsigned process = opt->subs & CLI_SUB_PROCESS;
+
+    if (process == CLI_SUB_IN_PLACE && o->sub == CLI_SUB_RECOMPRESS)
+        return usage_error(o, "option '--%s' is only for recompress "
+                           "--in-place (in-place options need --in-place)",
+                           opt->name);
+    if (process == CLI_SUB_IN_PLACE)
+        return usage_error(o, "option '--%s' is only for recompress "
+                           "--in-place", opt->name);
+    if (process && !(process & ~(CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE)))
+        return usage_error(o, "option '--%s' is only for recompress",
+                           opt->name);
+    if (process == CLI_SUB_THUMBNAIL)
+        return usage_error(o, "option '--%s' is only for thumbnail",
+                           opt->name);
+    return usage_error(o, "option '--%s' is not for %s", opt->name,
+                       sub_name(o->sub));
+}
+
+/* Act on, or record in @st, what getopt_long returned (@c). */
+static enum cli_result
+take(struct cli_opts *o, struct parse_state *st, int c, char **argv,
+     struct cli_opts *scratch)
+{
+    const struct cli_option *opt = c == ':' || c == '?' ? NULL : row_of(c);
+    /* recompress may still turn out to be recompress --in-place. */
+    unsigned maybe = o->sub == CLI_SUB_RECOMPRESS
+                         ? CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE
+                         : o->sub;
+    char why[160];
+
+    if (c == ':')
+        return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
+    if (!opt && optopt)
+        return usage_error(o, "unknown option '-%c'", optopt);
+    if (!opt)
+        return usage_error(o, "unknown option '%s'", argv[optind - 1]);
+    if (opt->kind == CLI_KIND_HELP || opt->kind == CLI_KIND_VERSION) {
+        if (opt->kind == CLI_KIND_HELP)
+            cli_help(stdout, o->sub);
+        else
+            printf("imgpool %s\n", IMGPOOL_VERSION);
+        o->exit_code = 0;
+        return CLI_EXIT;
+    }
+    if (!(opt->subs & maybe))
+        return not_accepted(o, opt);
+    if (opt->kind != CLI_KIND_LIST &&
+        cli_store(scratch, opt, optarg, why, sizeof(why)) < 0)
+        return usage_error(o, "invalid --%s '%s': %s", opt->name, optarg,
+                           why);
+    /* One word may hold several short options ("-v0"). */
+    if (st->ngiven == st->cap) {
+        st->cap = st->cap ? 2 * st->cap : 16;
+        st->given = xrealloc(st->given, st->cap * sizeof(*st->given));
+    }
+    st->given[st->ngiven].opt = opt;
+    st->given[st->ngiven].arg = optarg;
+    st->ngiven++;
+    return CLI_RUN;
+}
+
+/*
+ * Step 1: run getopt_long over argv (argv[0] is the subcommand's name) and
+ * record every option in @st.  Values are checked here, so that the first
+ * bad one on the command line is the one reported; they are stored later,
+ * over the defaults.  GNU getopt permutes, so options may follow operands;
+ * "--" ends them.
+ */
+static enum cli_result
+collect(struct cli_opts *o, int argc, char **argv, struct parse_state *st)
+{
+    enum cli_result r = CLI_RUN;
+    struct cli_opts scratch;
+    struct option *longs;
+    char *shorts;
+    int c;
+
+    memset(&scratch, 0, sizeof(scratch));
+    build_getopt(&longs, &shorts);
+    opterr = 0;
+    optind = 0; /* full reinitialisation: cli_parse may run again */
+    while (r == CLI_RUN) {
+        c = getopt_long(argc, argv, shorts, longs, NULL);
+        if (c == -1)
+            break;
+        r = take(o, st, c, argv, &scratch);
+    }
+    st->end = optind;
+    free(longs);
+    free(shorts);
+    return r;
+}
+
+/* Step 2: once --in-place is known, every option must be accepted. */
+static enum cli_result
+accept_all(struct cli_opts *o, const struct parse_state *st)
+{
+    size_t i;
+
+    for (i = 0; i < st->ngiven; i++)
+        if (!(st->given[i].opt->subs & o->sub))
+            return not_accepted(o, st->given[i].opt);
+    return CLI_RUN;
+}
+
+/* -s and --sizes given: the boxes, in order, replace the default one. */
+static enum cli_result
+add_given_size(struct cli_opts *o, const struct given *g, int *nsizes_given)
+{
+    struct settings *s = &o->settings;
+    const char *why;
+
+    if ((*nsizes_given)++ == 0)
+        s->nsizes = 0;
+    if (g->opt->kind == CLI_KIND_SIZE) {
+        if (s->nsizes >= SETTINGS_MAX_SIZES)
+            return usage_error(o, "too many sizes: at most %d outputs per "
+                               "input", SETTINGS_MAX_SIZES);
+        s->sizes[s->nsizes].width = s->width;
+        s->sizes[s->nsizes].height = s->height;
+        s->nsizes++;
+    } else if (cli_add_sizes(s, g->arg, &why) < 0) {
+        return usage_error(o, "invalid --sizes '%s': %s (at most %d outputs "
+                           "per input)", g->arg, why, SETTINGS_MAX_SIZES);
+    }
+    return CLI_RUN;
+}
+
+/* Step 3: the defaults of @o->sub, then every value given, in order. */
+static enum cli_result
+apply(struct cli_opts *o, const struct parse_state *st)
+{
+    const struct cli_option *size = cli_option_find("size");
+    const struct cli_option *sizes = cli_option_find("sizes");
+    const struct cli_option *format = cli_option_find("format");
+    const struct given *g;
+    int nsizes_given = 0;
+    char why[160];
+    size_t i;
+
+    cli_defaults(o, o->sub);
+    o->format_given = 0;
+    for (i = 0; i < st->ngiven; i++) {
+        g = &st->given[i];
+        if (cli_store(o, g->opt, g->arg, why, sizeof(why)) < 0)
+            return usage_error(o, "invalid --%s '%s': %s", g->opt->name,
+                               g->arg, why);
+        if (g->opt == format)
+            o->format_given = 1;
+        if ((g->opt == size || g->opt == sizes) &&
+            add_given_size(o, g, &nsizes_given) != CLI_RUN)
+            return CLI_EXIT;
+    }
+    /* The first box is the one every single-size code path reads. */
+    o->settings.width = o->settings.sizes[0].width;
+    o->settings.height = o->settings.sizes[0].height;
+    return CLI_RUN;
+}
+
+/* recompress --in-place: what cannot go with replacing files. */
+static enum cli_result
+validate_in_place(struct cli_opts *o)
+{
+    struct settings *s = &o->settings;
+
+    if (o->output_dir)
+        return usage_error(o, "--in-place and --output exclude each other");
+    if (s->width || s->height)
+        return usage_error(o, "--in-place keeps dimensions: drop --size, "
+                           "or write elsewhere with -o");
+    if (s->format != FORMAT_JPEG)
+        return usage_error(o, "--in-place rewrites JPEG as JPEG: drop "
+                           "--format");
+    if (o->name_template)
+        return usage_error(o, "--in-place keeps names: drop --name");
+    if (s->strip)
+        return usage_error(o, "--in-place keeps metadata: drop --strip "
+                           "(--strip-gps drops the position only)");
+    if (o->prune)
+        return usage_error(o, "--prune works with an output tree, not "
+                           "--in-place");
+    s->output_dir = NULL;
+    return CLI_RUN;
+}
+
+/* thumbnail --freedesktop: the cache instead of an output tree. */
+static enum cli_result
+validate_freedesktop(struct cli_opts *o)
+{
+    struct settings *s = &o->settings, def;
+
+    settings_init(&def, MODE_THUMBNAIL);
+    if (o->output_dir)
+        return usage_error(o, "--freedesktop writes into the thumbnail "
+                           "cache: drop --output (or --cache-dir DIR)");
+    if (o->name_template || s->format != def.format ||
+        s->width != def.width || s->height != def.height ||
+        s->nsizes > 1 || o->prune)
+        return usage_error(o, "--freedesktop names, sizes and formats its "
+                           "thumbnails as the cache specification says: "
+                           "drop --name, --format, --size and --prune");
+    s->fd_flavors = THUMBCACHE_DEFAULT_MASK;
+    if (o->flavors && thumbcache_parse_flavors(o->flavors,
+                                               &s->fd_flavors) < 0)
+        return usage_error(o, "invalid --flavor '%s'", o->flavors);
+    if (thumbcache_base(o->cache_dir, o->cache_base,
+                        sizeof(o->cache_base)) < 0)
+        return usage_error(o, "no thumbnail cache: set HOME or "
+                           "XDG_CACHE_HOME, or give --cache-dir DIR");
+    s->format = FORMAT_PNG;
+    s->output_dir = o->cache_base;
+    return CLI_RUN;
+}
+
+/* The output format and the outputs: -f against the extension of --name,
+ * the options of one format, several sizes and their names. */
+static enum cli_result
+validate_outputs(struct cli_opts *o)
+{
+    struct settings *s = &o->settings;
+    enum out_format named;
+    char a[32], b[32];
+    int i, k;
+
+    if (o->name_template && format_from_name(o->name_template, &named) == 0) {
+        if (o->format_given && named != s->format)
+            return usage_error(o, "--format %s contradicts --name '%s', "
+                               "whose extension means %s", format_str(s->format),
+                               o->name_template, format_str(named));
+        s->format = named;
+    }
+    if (s->lossless && s->format != FORMAT_WEBP)
+        return usage_error(o, "--lossless is for WebP output, not %s",
+                           format_str(s->format));
+    if (s->progressive && s->format != FORMAT_JPEG)
+        return usage_error(o, "--progressive is for JPEG output, not %s",
+                           format_str(s->format));
+    for (i = 1; i < s->nsizes; i++)
+        if (s->fit != FIT_INSIDE &&
+            (s->sizes[i].width == 0 || s->sizes[i].height == 0))
+            return usage_error(o, "--fit %s needs both sides of every size "
+                               "(WxH): %s", fit_str(s->fit),
+                               settings_size_label(&s->sizes[i], a,
+                                                   sizeof(a)));
+    for (i = 0; i < s->nsizes; i++)
+        for (k = 0; k < i; k++)
+            if (s->sizes[i].width == s->sizes[k].width &&
+                s->sizes[i].height == s->sizes[k].height)
+                return usage_error(o, "size %s is given twice",
+                                   settings_size_label(&s->sizes[i], a,
+                                                       sizeof(a)));
+    if (s->nsizes > 1 && o->name_template &&
+        !plan_template_has_size(o->name_template))
+        return usage_error(o, "--name '%s' gives every size the same name: "
+                           "add {size}, or {w} and {h}", o->name_template);
+    if (s->nsizes > 1 && o->name_template &&
+        plan_template_has_size(o->name_template) == 1) {
+        /* {w} or {h} alone: two boxes may share that side. */
+        for (i = 0; i < s->nsizes; i++)
+            for (k = 0; k < i; k++)
+                if (plan_size_names_equal(o->name_template, &s->sizes[i],
+                                          &s->sizes[k]))
+                    return usage_error(o, "--name '%s' gives sizes %s and "
+                                       "%s the same name: add {size}",
+                                       o->name_template,
+                                       settings_size_label(&s->sizes[k], a,
+                                                           sizeof(a)),
+                                       settings_size_label(&s->sizes[i], b,
+                                                           sizeof(b)));
+    }
+    return CLI_RUN;
+}
+
+/* Step 4: the rules that involve several options. */
+static enum cli_result
+validate(struct cli_opts *o)
+{
+    struct settings *s = &o->settings;
+
+    if (o->ninputs == 0 && !o->files_from)
+        return usage_error(o, "no INPUT given: name files or directories to "
+                           "process, or use --files-from");
+    if (o->files_from_nul && !o->files_from)
+        return usage_error(o, "-0 applies to --files-from, which is missing");
+    if (s->in_place)
+        return validate_in_place(o);
+    if (o->freedesktop)
+        return validate_freedesktop(o);
+    if (o->flavors || o->cache_dir)
+        return usage_error(o, "--flavor and --cache-dir go with "
+                           "--freedesktop");
+    if (validate_outputs(o) != CLI_RUN)
+        return CLI_EXIT;
+    if (!o->output_dir)
+        return usage_error(o, "no output directory: add -o DIR (results "
+                           "mirror the input tree under DIR), or use "
+                           "recompress --in-place");
+    if (s->mode == MODE_RECOMPRESS && s->fit != FIT_INSIDE &&
+        s->width == 0 && s->height == 0)
+        return usage_error(o, "--fit %s needs a --size", fit_str(s->fit));
+    if (s->fit != FIT_INSIDE && (s->width == 0 || s->height == 0))
+        return usage_error(o, "--fit %s needs both sides of --size (WxH)",
+                           fit_str(s->fit));
+    s->output_dir = o->output_dir;
+    return CLI_RUN;
+}
+
+/* Steps 1 to 3 for a subcommand whose arguments start at argv[0] (its
+ * name); the operands are appended to o->inputs. */
+static enum cli_result
+parse_sub(struct cli_opts *o, int argc, char **argv, unsigned sub)
+{
+    const struct cli_option *in_place = cli_option_find("in-place");
+    struct parse_state st = { NULL, 0, 0, 0 };
+    enum cli_result r;
+    size_t i;
+    int k;
+
+    o->sub = sub;
+    r = collect(o, argc, argv, &st);
+    for (i = 0; r == CLI_RUN && sub == CLI_SUB_RECOMPRESS && i < st.ngiven;
+         i++)
+        if (st.given[i].opt == in_place)
+            o->sub = CLI_SUB_IN_PLACE;
+    if (r == CLI_RUN)
+        r = accept_all(o, &st);
+    if (r == CLI_RUN)
+        r = apply(o, &st);
+    for (k = st.end; r == CLI_RUN && k < argc; k++)
+        push(&o->inputs, &o->ninputs, argv[k]);
+    free(st.given);
+    return r;
+}
+
+static enum cli_result
+parse_report(struct cli_opts *o, int argc, char **argv)
+{
+    enum cli_result r;
+
+    o->sub = CLI_SUB_MERGE;
+    if (argc < 3 || strcmp(argv[2], "--help") == 0 ||
+        strcmp(argv[2], "-h") == 0) {
+        cli_help(argc < 3 ? stderr : stdout, CLI_SUB_MERGE);
+        o->exit_code = argc < 3 ? 2 : 0;
+        return CLI_EXIT;
+    }
+    if (strcmp(argv[2], "merge") != 0)
+        return usage_error(o, "unknown report command '%s' (expected "
+                           "merge)", argv[2]);
+    r = parse_sub(o, argc - 2, argv + 2, CLI_SUB_MERGE);
+    if (r != CLI_RUN)
+        return r;
+    if (o->ninputs == 0)
+        return usage_error(o, "report merge needs at least one REPORT file");
+    o->command = CMD_REPORT_MERGE;
+    return CLI_RUN;
+}
+
+enum cli_result
+cli_parse(struct cli_opts *o, int argc, char **argv)
+{
+    const char *cmd = argc >= 2 ? argv[1] : "";
+    unsigned sub;
+    enum cli_result r;
+
+    if (argc < 2)
+        return usage_error(o, "no command given (thumbnail or recompress)");
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        cli_help(stdout, 0);
+        o->exit_code = 0;
+        return CLI_EXIT;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("imgpool %s\n", IMGPOOL_VERSION);
+        o->exit_code = 0;
+        return CLI_EXIT;
+    }
+    if (strcmp(cmd, "report") == 0)
+        return parse_report(o, argc, argv);
+    if (strcmp(cmd, "thumbnail") == 0)
+        sub = CLI_SUB_THUMBNAIL;
+    else if (strcmp(cmd, "recompress") == 0)
+        sub = CLI_SUB_RECOMPRESS;
+    else if (cmd[0] == '-')
+        return usage_error(o, "a command must come first: imgpool "
+                           "thumbnail|recompress [OPTIONS] INPUT...");
+    else
+        return usage_error(o, "unknown command '%s' (expected thumbnail or "
+                           "recompress)", cmd);
+
+    o->command = CMD_PROCESS;
+    o->command_name = cmd;
+    r = parse_sub(o, argc - 1, argv + 1, sub);
+    if (r != CLI_RUN)
+        return r;
+    return validate(o);
+}
