@@ -1,0 +1,453 @@
+/*
+ * test_lossless.c - `recompress --lossless` for JPEG (lossless.h): inputs
+ * made here with libjpeg (baseline and progressive, 4:2:0, 4:2:2, 4:4:4,
+ * grey, CMYK, YCCK, restart intervals, APPn and COM segments) come out
+ * with the same DCT coefficients and the same decoded components, every
+ * APPn/COM segment byte for byte in order, progressive unless --baseline;
+ * through -o and --in-place, and as the lossless pass of a lossy in-place
+ * run whose second run changes nothing.
+ */
+#include <criterion/criterion.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jpeglib.h>
+
+#include "helpers.h"
+
+#define W 203
+#define H 137
+
+struct shape {
+    const char *name;
+    int comps;                  /* 1, 3 or 4 */
+    J_COLOR_SPACE jcs;          /* what the file holds */
+    int h0, v0;                 /* the first component's sampling */
+    int progressive;
+    int restart;                /* restart interval in MCUs, or 0 */
+};
+
+static const struct shape shapes[] = {
+    { "b420", 3, JCS_YCbCr, 2, 2, 0, 0 },
+    { "b422", 3, JCS_YCbCr, 2, 1, 0, 0 },
+    { "b444", 3, JCS_YCbCr, 1, 1, 0, 0 },
+    { "p420", 3, JCS_YCbCr, 2, 2, 1, 0 },
+    { "p422", 3, JCS_YCbCr, 2, 1, 1, 0 },
+    { "p444", 3, JCS_YCbCr, 1, 1, 1, 0 },
+    { "grey", 1, JCS_GRAYSCALE, 1, 1, 0, 0 },
+    { "pgrey", 1, JCS_GRAYSCALE, 1, 1, 1, 0 },
+    { "cmyk", 4, JCS_CMYK, 1, 1, 0, 0 },
+    { "ycck", 4, JCS_YCCK, 2, 2, 1, 0 },
+    { "rst420", 3, JCS_YCbCr, 2, 2, 0, 3 },
+    { "rstp444", 3, JCS_YCbCr, 1, 1, 1, 5 },
+};
+
+/* The metadata segments every input gets, besides libjpeg's own JFIF or
+ * Adobe one. */
+static void
+write_segments(j_compress_ptr c)
+{
+    static const char exif[] = "Exif\0\0MM\0*\0\0\0\x08\0\0";
+    unsigned char big[6000];
+    size_t i;
+
+    jpeg_write_marker(c, JPEG_APP0 + 1, (const JOCTET *)exif, sizeof(exif));
+    for (i = 0; i < sizeof(big); i++)
+        big[i] = (unsigned char)(i * 31 + 7);
+    memcpy(big, "ICC_PROFILE\0\1\1", 14);
+    jpeg_write_marker(c, JPEG_APP0 + 2, big, sizeof(big));
+    jpeg_write_marker(c, JPEG_COM, (const JOCTET *)"a comment", 9);
+    jpeg_write_marker(c, JPEG_APP0 + 13, (const JOCTET *)"Photoshop 3.0\0x",
+                      16);
+    jpeg_write_marker(c, JPEG_COM, (const JOCTET *)"", 0);
+    jpeg_write_marker(c, JPEG_APP0 + 15, big + 100, 300);
+}
+
+/* A photo-like image of @sh at quality @q into @path (not Huffman-
+ * optimised, as cameras write them). */
+static void
+make_jpeg(const char *path, const struct shape *sh, int q)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    unsigned char *row = malloc((size_t)W * 4);
+    uint64_t seed = 88172645463325252ULL;
+    FILE *f = fopen(path, "wb");
+    int x, y, k;
+
+    cr_assert(f && row);
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = W;
+    c.image_height = H;
+    c.input_components = sh->comps;
+    c.in_color_space = sh->comps == 1 ? JCS_GRAYSCALE
+                       : sh->comps == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, sh->jcs);
+    jpeg_set_quality(&c, q, TRUE);
+    c.comp_info[0].h_samp_factor = sh->h0;
+    c.comp_info[0].v_samp_factor = sh->v0;
+    for (k = 1; k < c.num_components; k++)
+        c.comp_info[k].h_samp_factor = c.comp_info[k].v_samp_factor = 1;
+    if (sh->comps == 4 && sh->jcs == JCS_YCCK)
+        c.comp_info[3].h_samp_factor = sh->h0,
+        c.comp_info[3].v_samp_factor = sh->v0;
+    c.restart_interval = (unsigned)sh->restart;
+    c.optimize_coding = FALSE;
+    if (sh->progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    write_segments(&c);
+    for (y = 0; y < H; y++) {
+        JSAMPROW rp = row;
+        for (x = 0; x < W; x++)
+            for (k = 0; k < sh->comps; k++) {
+                seed ^= seed >> 12;
+                seed ^= seed << 25;
+                seed ^= seed >> 27;
+                row[x * sh->comps + k] = (unsigned char)
+                    ((x * (k + 2) + y * (3 - k % 2)) / 2 + 96 +
+                     (int)((seed * 2685821657736338717ULL) >> 60));
+            }
+        jpeg_write_scanlines(&c, &rp, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+    free(row);
+}
+
+/* ---- oracles ---- */
+
+struct segs {
+    size_t n;
+    unsigned char *seg[64];     /* marker byte, then the segment's payload */
+    size_t len[64];
+    int sof;                    /* the frame marker, 0xc0..0xcf */
+};
+
+/* Every APPn and COM segment of the JPEG in @b (before the frame and
+ * between scans), and the frame marker. */
+static void
+list_segments(const unsigned char *b, size_t n, struct segs *s)
+{
+    size_t i = 2;
+
+    memset(s, 0, sizeof(*s));
+    cr_assert(n > 4 && b[0] == 0xff && b[1] == 0xd8, "not a JPEG");
+    while (i + 2 <= n) {
+        int m;
+        size_t len;
+
+        cr_assert_eq(b[i], 0xff, "no marker at %zu", i);
+        m = b[i + 1];
+        if (m == 0xff) {
+            i++;
+            continue;
+        }
+        if (m == 0xd9)
+            return;
+        cr_assert(i + 4 <= n, "segment past the end");
+        len = (size_t)b[i + 2] << 8 | b[i + 3];
+        cr_assert(i + 2 + len <= n, "segment past the end");
+        if ((m >= 0xe0 && m <= 0xef) || m == 0xfe) {
+            cr_assert(s->n < 64);
+            s->seg[s->n] = malloc(len - 1);
+            s->seg[s->n][0] = (unsigned char)m;
+            memcpy(s->seg[s->n] + 1, b + i + 4, len - 2);
+            s->len[s->n++] = len - 1;
+        }
+        if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc)
+            s->sof = m;
+        i += 2 + len;
+        if (m == 0xda) {        /* entropy-coded data up to a marker */
+            while (i + 1 < n && !(b[i] == 0xff && b[i + 1] != 0 &&
+                                  !(b[i + 1] >= 0xd0 && b[i + 1] <= 0xd7)))
+                i++;
+        }
+    }
+    cr_assert_fail("no end-of-image marker");
+}
+
+static void
+segs_release(struct segs *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->seg[i]);
+}
+
+static void
+assert_same_segments(const unsigned char *a, size_t an, const unsigned char *b,
+                     size_t bn, int want_sof)
+{
+    struct segs sa, sb;
+
+    list_segments(a, an, &sa);
+    list_segments(b, bn, &sb);
+    cr_assert_eq(sa.n, sb.n, "%zu metadata segments, %zu kept", sa.n, sb.n);
+    cr_assert_geq(sa.n, 7, "the input has its segments");
+    for (size_t i = 0; i < sa.n; i++) {
+        cr_assert_eq(sa.len[i], sb.len[i], "segment %zu: length", i);
+        cr_assert_eq(memcmp(sa.seg[i], sb.seg[i], sa.len[i]), 0,
+                     "segment %zu (0x%02x): bytes differ", i, sa.seg[i][0]);
+    }
+    /* want_sof 0: sequential (SOF0 or, with large tables, SOF1) */
+    cr_assert(sb.sof == want_sof ||
+              (want_sof == 0 && (sb.sof == 0xc0 || sb.sof == 0xc1)),
+              "frame 0x%02x, expected 0x%02x", sb.sof, want_sof);
+    segs_release(&sa);
+    segs_release(&sb);
+}
+
+struct dec {
+    struct jpeg_decompress_struct d;
+    struct jpeg_error_mgr err;
+};
+
+/* The DCT coefficients of @a and @b, component by component, block by
+ * block, and their quantisation tables, are the same. */
+static void
+assert_same_coefficients(const unsigned char *a, size_t an,
+                         const unsigned char *b, size_t bn)
+{
+    struct dec x, y;
+    jvirt_barray_ptr *ca, *cb;
+    int k;
+
+    x.d.err = jpeg_std_error(&x.err);
+    y.d.err = jpeg_std_error(&y.err);
+    jpeg_create_decompress(&x.d);
+    jpeg_create_decompress(&y.d);
+    jpeg_mem_src(&x.d, a, an);
+    jpeg_mem_src(&y.d, b, bn);
+    jpeg_read_header(&x.d, TRUE);
+    jpeg_read_header(&y.d, TRUE);
+    ca = jpeg_read_coefficients(&x.d);
+    cb = jpeg_read_coefficients(&y.d);
+    cr_assert_eq(x.d.num_components, y.d.num_components);
+    cr_assert_eq(x.d.jpeg_color_space, y.d.jpeg_color_space);
+    for (k = 0; k < x.d.num_components; k++) {
+        jpeg_component_info *p = &x.d.comp_info[k], *q = &y.d.comp_info[k];
+        cr_assert_eq(p->h_samp_factor, q->h_samp_factor);
+        cr_assert_eq(p->v_samp_factor, q->v_samp_factor);
+        cr_assert_eq(p->component_id, q->component_id);
+        cr_assert_eq(memcmp(p->quant_table->quantval,
+                            q->quant_table->quantval,
+                            sizeof(p->quant_table->quantval)), 0,
+                     "component %d: quantisation table", k);
+        for (JDIMENSION r = 0; r < p->height_in_blocks; r++) {
+            JBLOCKARRAY ra = x.d.mem->access_virt_barray(
+                (j_common_ptr)&x.d, ca[k], r, 1, FALSE);
+            JBLOCKARRAY rb = y.d.mem->access_virt_barray(
+                (j_common_ptr)&y.d, cb[k], r, 1, FALSE);
+            cr_assert_eq(memcmp(ra[0], rb[0], p->width_in_blocks *
+                                sizeof(JBLOCK)), 0,
+                         "component %d, block row %u: coefficients differ",
+                         k, r);
+        }
+    }
+    jpeg_finish_decompress(&x.d);
+    jpeg_finish_decompress(&y.d);
+    jpeg_destroy_decompress(&x.d);
+    jpeg_destroy_decompress(&y.d);
+}
+
+/* Every decoded component of @a and @b (in the file's own colour space,
+ * upsampled: no colour conversion to blur a difference) is the same. */
+static void
+assert_same_pixels(const unsigned char *a, size_t an, const unsigned char *b,
+                   size_t bn)
+{
+    struct dec x, y;
+    unsigned char *ra, *rb;
+
+    x.d.err = jpeg_std_error(&x.err);
+    y.d.err = jpeg_std_error(&y.err);
+    jpeg_create_decompress(&x.d);
+    jpeg_create_decompress(&y.d);
+    jpeg_mem_src(&x.d, a, an);
+    jpeg_mem_src(&y.d, b, bn);
+    jpeg_read_header(&x.d, TRUE);
+    jpeg_read_header(&y.d, TRUE);
+    x.d.out_color_space = x.d.jpeg_color_space;
+    y.d.out_color_space = y.d.jpeg_color_space;
+    jpeg_start_decompress(&x.d);
+    jpeg_start_decompress(&y.d);
+    cr_assert_eq(x.d.output_width, W);
+    cr_assert_eq(y.d.output_width, W);
+    cr_assert_eq(y.d.output_height, H);
+    cr_assert_eq(x.d.output_components, y.d.output_components);
+    ra = malloc((size_t)W * 4);
+    rb = malloc((size_t)W * 4);
+    while (x.d.output_scanline < x.d.output_height) {
+        JSAMPROW pa = ra, pb = rb;
+        JDIMENSION line = x.d.output_scanline;
+        jpeg_read_scanlines(&x.d, &pa, 1);
+        jpeg_read_scanlines(&y.d, &pb, 1);
+        cr_assert_eq(memcmp(ra, rb, (size_t)W * x.d.output_components), 0,
+                     "row %u differs", line);
+    }
+    jpeg_finish_decompress(&x.d);
+    jpeg_finish_decompress(&y.d);
+    jpeg_destroy_decompress(&x.d);
+    jpeg_destroy_decompress(&y.d);
+    free(ra);
+    free(rb);
+}
+
+static void
+assert_lossless(const char *in, const char *out, int want_sof)
+{
+    size_t an, bn;
+    unsigned char *a = (unsigned char *)th_read_file(in, &an);
+    unsigned char *b = (unsigned char *)th_read_file(out, &bn);
+
+    cr_assert(a && b, "cannot read '%s' or '%s'", in, out);
+    assert_same_segments(a, an, b, bn, want_sof);
+    assert_same_coefficients(a, an, b, bn);
+    assert_same_pixels(a, an, b, bn);
+    free(a);
+    free(b);
+}
+
+static int
+run(const char *const *args)
+{
+    struct th_run r;
+    int st;
+
+    th_run(&r, args);
+    st = r.status;
+    if (st != 0)
+        fprintf(stderr, "imgpool: %s\n", r.err);
+    th_run_release(&r);
+    return st;
+}
+
+/* ---- -o ---- */
+
+static void
+check_shapes_o(int baseline)
+{
+    char *tmp = th_mkdtemp(), *src = th_path(tmp, "src"),
+         *dst = th_path(tmp, "out"), *rep = th_path(tmp, "r.jsonl");
+    size_t i;
+    json_t *arr;
+
+    th_mkdirs(src);
+    for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        char name[64], *p;
+        snprintf(name, sizeof(name), "%s.jpg", shapes[i].name);
+        p = th_path(src, name);
+        make_jpeg(p, &shapes[i], 90);
+        free(p);
+    }
+    {
+        const char *args[] = { "recompress", "--lossless", "-o", dst,
+                               "--report", rep, src,
+                               baseline ? "--baseline" : NULL, NULL };
+        cr_assert_eq(run(args), 0);
+    }
+    arr = th_read_jsonl(rep);
+    for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        char name[64], *a, *b;
+        json_t *rec;
+        struct stat st;
+
+        snprintf(name, sizeof(name), "%s.jpg", shapes[i].name);
+        a = th_path(src, name);
+        b = th_path(dst, name);
+        rec = th_find_record(arr, name);
+        cr_assert_not_null(rec, "no record for %s", name);
+        cr_assert_str_eq(th_json_str(rec, "status"), "ok", "%s", name);
+        cr_assert_str_eq(th_json_str(rec, "mode"), "lossless", "%s", name);
+        cr_assert_eq(stat(b, &st), 0, "no output for %s", name);
+        cr_assert_eq(th_json_int(rec, "out_bytes"), st.st_size);
+        assert_lossless(a, b, baseline ? 0 : 0xc2);
+        free(a);
+        free(b);
+    }
+    json_decref(arr);
+    th_rmrf(tmp);
+    free(tmp);
+    free(src);
+    free(dst);
+    free(rep);
+}
+
+Test(lossless, every_shape_progressive)
+{
+    check_shapes_o(0);
+}
+
+Test(lossless, every_shape_baseline)
+{
+    check_shapes_o(1);
+}
+
+/* Other inputs to JPEG are skipped, named; PNG output is accepted. */
+Test(lossless, png_input_skipped)
+{
+    char *tmp = th_mkdtemp(), *dst = th_path(tmp, "out"),
+         *rep = th_path(tmp, "r.jsonl"), *png = th_testdata("rgb.png");
+    const char *args[] = { "recompress", "--lossless", "-o", dst, "--report",
+                           rep, png, NULL };
+    json_t *arr, *rec;
+    struct th_run r;
+
+    th_run(&r, args);
+    th_run_release(&r);
+    arr = th_read_jsonl(rep);
+    rec = th_find_record(arr, "rgb.png");
+    cr_assert_not_null(rec);
+    cr_assert_str_eq(th_json_str(rec, "status"), "skipped");
+    cr_assert_str_eq(th_json_str(rec, "reason"), "not-jpeg");
+    json_decref(arr);
+    th_rmrf(tmp);
+    free(tmp);
+    free(dst);
+    free(rep);
+    free(png);
+}
+
+Test(lossless, usage_errors)
+{
+    static const char *const cases[][8] = {
+        { "thumbnail", "--lossless", "-o", "OUT", "IN", NULL },
+        { "recompress", "--lossless", "-s", "100", "-o", "OUT", "IN", NULL },
+        { "recompress", "--lossless", "--strip", "-o", "OUT", "IN", NULL },
+        { "recompress", "--lossless", "-f", "avif", "-o", "OUT", "IN", NULL },
+        { "recompress", "--baseline", "--progressive", "-o", "OUT", "IN",
+          NULL },
+        { "recompress", "--baseline", "-f", "png", "-o", "OUT", "IN", NULL },
+        { "recompress", "--in-place", "--lossless", "--strip-gps", "IN",
+          NULL },
+    };
+    char *tmp = th_mkdtemp(), *out = th_path(tmp, "out"),
+         *in = th_testdata("rgb.jpg");
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[8];
+        struct th_run r;
+        for (size_t k = 0; k < 8; k++) {
+            const char *a = cases[i][k];
+            args[k] = a && strcmp(a, "IN") == 0    ? in
+                      : a && strcmp(a, "OUT") == 0 ? out
+                                                   : a;
+        }
+        th_run(&r, args);
+        cr_assert_eq(r.status, 2, "case %zu: exit %d", i, r.status);
+        th_run_release(&r);
+    }
+    cr_assert_not(th_exists(out));
+    th_rmrf(tmp);
+    free(tmp);
+    free(out);
+    free(in);
+}
