@@ -451,3 +451,216 @@ Test(lossless, usage_errors)
     free(out);
     free(in);
 }
+
+/* ---- --in-place ---- */
+
+struct tree {
+    char *tmp, *dir, *keep, *rep, *bak;
+};
+
+/* The sequential shapes (a progressive file has optimised tables
+ * already) at quality @q in t->dir, copies in t->keep. */
+static void
+tree_make(struct tree *t, int q)
+{
+    static const int pick[] = { 0, 2, 6, 8, 10 };
+
+    t->tmp = th_mkdtemp();
+    t->dir = th_path(t->tmp, "photos");
+    t->keep = th_path(t->tmp, "keep");
+    t->rep = th_path(t->tmp, "r.jsonl");
+    t->bak = th_path(t->tmp, "bak");
+    th_mkdirs(t->dir);
+    th_mkdirs(t->keep);
+    for (size_t i = 0; i < sizeof(pick) / sizeof(pick[0]); i++) {
+        char name[64], *a, *b;
+        snprintf(name, sizeof(name), "%s.jpg", shapes[pick[i]].name);
+        a = th_path(t->dir, name);
+        b = th_path(t->keep, name);
+        make_jpeg(a, &shapes[pick[i]], q);
+        th_copy_file(a, b);
+        th_set_mtime(a, 1500000000, 123456789);
+        free(a);
+        free(b);
+    }
+}
+
+static void
+tree_release(struct tree *t)
+{
+    th_rmrf(t->tmp);
+    free(t->tmp);
+    free(t->dir);
+    free(t->keep);
+    free(t->rep);
+    free(t->bak);
+}
+
+/* Every file of @t: lossless (@changed) or byte for byte the kept copy,
+ * with its mtime either way; each record has @status, @reason. */
+static void
+tree_check(const struct tree *t, json_t *arr, int changed, const char *status,
+           const char *reason)
+{
+    static const int pick[] = { 0, 2, 6, 8, 10 };
+
+    for (size_t i = 0; i < sizeof(pick) / sizeof(pick[0]); i++) {
+        char name[64], *a, *b;
+        size_t an, bn;
+        char *x, *y;
+        struct stat st;
+        json_t *rec;
+
+        snprintf(name, sizeof(name), "%s.jpg", shapes[pick[i]].name);
+        a = th_path(t->keep, name);
+        b = th_path(t->dir, name);
+        rec = th_find_record(arr, name);
+        cr_assert_not_null(rec, "no record for %s", name);
+        cr_assert_str_eq(th_json_str(rec, "status"), status, "%s: %s", name,
+                         json_dumps(rec, 0));
+        if (reason)
+            cr_assert_str_eq(th_json_str(rec, "reason"), reason, "%s: %s",
+                             name, json_dumps(rec, 0));
+        x = th_read_file(a, &an);
+        y = th_read_file(b, &bn);
+        if (changed) {
+            cr_assert_str_eq(th_json_str(rec, "mode"), "lossless");
+            cr_assert_lt(bn, an, "%s: %zu bytes, not smaller", name, bn);
+            assert_lossless(a, b, 0xc2);
+        } else {
+            if (strcmp(status, "skipped") == 0 && reason &&
+                strcmp(reason, "already-compressed") == 0)
+                cr_assert_null(json_object_get(rec, "mode"), "%s: a mode",
+                               name);
+            cr_assert(an == bn && memcmp(x, y, an) == 0, "%s changed", name);
+        }
+        cr_assert_eq(stat(b, &st), 0);
+        cr_assert_eq(st.st_mtim.tv_sec, 1500000000, "%s: mtime", name);
+        cr_assert_eq(st.st_mtim.tv_nsec, 123456789, "%s: mtime ns", name);
+        free(x);
+        free(y);
+        free(a);
+        free(b);
+    }
+}
+
+static json_t *
+run_tree(const struct tree *t, const char *a1, const char *a2, const char *a3,
+         const char *a4, const char *a5)
+{
+    const char *args[] = { "recompress", "--in-place", "--report", t->rep,
+                           t->dir, a1, a2, a3, a4, a5, NULL };
+    cr_assert_eq(run(args), 0);
+    return th_read_jsonl(t->rep);
+}
+
+/* --in-place --lossless: replaced, with a backup of the original bytes,
+ * the mtime kept; a second run changes no byte. */
+Test(lossless, in_place)
+{
+    struct tree t;
+    json_t *arr;
+    char *a, *b, *x, *y;
+    size_t an, bn;
+
+    tree_make(&t, 92);
+    arr = run_tree(&t, "--lossless", "--min-saving", "1", NULL, NULL);
+    tree_check(&t, arr, 1, "ok", NULL);
+    json_decref(arr);
+    /* the replaced files, kept as they are now */
+    th_rmrf(t.keep);
+    th_mkdirs(t.keep);
+    a = th_path(t.dir, "b420.jpg");
+    b = th_path(t.keep, "b420.jpg");
+    th_copy_file(a, b);
+    arr = run_tree(&t, "--lossless", "--min-saving", "0", NULL, NULL);
+    x = th_read_file(a, &an);
+    y = th_read_file(b, &bn);
+    cr_assert(an == bn && memcmp(x, y, an) == 0, "the second run changed it");
+    cr_assert_str_eq(th_json_str(th_find_record(arr, "b420.jpg"), "reason"),
+                     "no-gain");
+    json_decref(arr);
+    free(x);
+    free(y);
+    free(a);
+    free(b);
+    tree_release(&t);
+}
+
+/* A backup holds the original bytes. */
+Test(lossless, in_place_backup)
+{
+    struct tree t;
+    json_t *arr;
+    char *a, *b, *x, *y;
+    size_t an, bn;
+
+    tree_make(&t, 92);
+    {
+        const char *args[] = { "recompress", "--in-place", "--lossless",
+                               "--min-saving", "1", "--backup", t.bak,
+                               "--report", t.rep, t.dir, NULL };
+        cr_assert_eq(run(args), 0);
+    }
+    arr = th_read_jsonl(t.rep);
+    tree_check(&t, arr, 1, "ok", NULL);
+    json_decref(arr);
+    a = th_path(t.keep, "b444.jpg");
+    b = th_path(t.bak, "b444.jpg");
+    x = th_read_file(a, &an);
+    y = th_read_file(b, &bn);
+    cr_assert(y && an == bn && memcmp(x, y, an) == 0, "backup differs");
+    free(x);
+    free(y);
+    free(a);
+    free(b);
+    tree_release(&t);
+}
+
+/* A lossy run: originals at or below -q get the lossless pass instead of
+ * the already-compressed skip; the second run changes nothing. */
+Test(lossless, lossy_run_already_compressed)
+{
+    struct tree t;
+    json_t *arr;
+
+    tree_make(&t, 70);
+    arr = run_tree(&t, "-q", "85", "--min-saving", "1", NULL);
+    tree_check(&t, arr, 1, "ok", NULL);
+    json_decref(arr);
+    th_rmrf(t.keep);
+    th_mkdirs(t.keep);
+    {
+        static const char *const names[] = { "b420.jpg", "b444.jpg",
+                                             "grey.jpg", "cmyk.jpg",
+                                             "rst420.jpg" };
+        for (size_t i = 0; i < 5; i++) {
+            char *a = th_path(t.dir, names[i]), *b = th_path(t.keep, names[i]);
+            th_copy_file(a, b);
+            free(a);
+            free(b);
+        }
+    }
+    arr = run_tree(&t, "-q", "85", "--min-saving", "0", NULL);
+    tree_check(&t, arr, 0, "skipped", "already-compressed");
+    json_decref(arr);
+    tree_release(&t);
+}
+
+/* ... and when the lossless pass does not save --min-saving, the skip is
+ * the already-compressed one, the file untouched; --dry-run writes
+ * nothing. */
+Test(lossless, lossy_run_not_enough)
+{
+    struct tree t;
+    json_t *arr;
+
+    tree_make(&t, 70);
+    arr = run_tree(&t, "-q", "85", "--min-saving", "60", NULL);
+    tree_check(&t, arr, 0, "skipped", "already-compressed");
+    json_decref(arr);
+    arr = run_tree(&t, "-q", "85", "--min-saving", "1", "--dry-run");
+    tree_check(&t, arr, 0, "skipped", "dry-run");
+    json_decref(arr);
+    tree_release(&t);
+}
