@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <jpeglib.h>
@@ -663,4 +664,61 @@ Test(lossless, lossy_run_not_enough)
     tree_check(&t, arr, 0, "skipped", "dry-run");
     json_decref(arr);
     tree_release(&t);
+}
+
+/* The camera JPEGs of ../shared/corpus/cameras (EXIF with maker notes and
+ * thumbnails, odd segment orders): the same coefficients and segments. */
+Test(lossless, camera_corpus)
+{
+    char *tmp, *dst, *a, *b;
+    const char *dir = SHARED_CORPUS_DIR "/cameras";
+    struct dirent *e;
+    int n = 0;
+    DIR *d = opendir(dir);
+
+    if (!d) {
+        cr_skip_test("no %s", dir);
+        return;
+    }
+    tmp = th_mkdtemp();
+    dst = th_path(tmp, "out");
+    {
+        const char *args[] = { "recompress", "--lossless", "-o", dst, dir,
+                               NULL };
+        cr_assert_eq(run(args), 0);
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t an, bn, len = strlen(e->d_name);
+        unsigned char *x, *y;
+        struct segs sa, sb;
+
+        if (len < 5 || strcmp(e->d_name + len - 4, ".jpg") != 0)
+            continue;
+        a = th_path(dir, e->d_name);
+        b = th_path(dst, e->d_name);
+        x = (unsigned char *)th_read_file(a, &an);
+        y = (unsigned char *)th_read_file(b, &bn);
+        cr_assert(x && y, "no output for %s", e->d_name);
+        list_segments(x, an, &sa);
+        list_segments(y, bn, &sb);
+        cr_assert_eq(sa.n, sb.n, "%s: segments", e->d_name);
+        for (size_t i = 0; i < sa.n; i++)
+            cr_assert(sa.len[i] == sb.len[i] &&
+                      memcmp(sa.seg[i], sb.seg[i], sa.len[i]) == 0,
+                      "%s: segment %zu differs", e->d_name, i);
+        cr_assert_eq(sb.sof, 0xc2, "%s: not progressive", e->d_name);
+        segs_release(&sa);
+        segs_release(&sb);
+        assert_same_coefficients(x, an, y, bn);
+        free(x);
+        free(y);
+        free(a);
+        free(b);
+        n++;
+    }
+    closedir(d);
+    cr_assert_gt(n, 0, "no JPEG in %s", dir);
+    th_rmrf(tmp);
+    free(tmp);
+    free(dst);
 }
