@@ -352,7 +352,7 @@ validate_lossless_jpeg(struct cli_opts *o)
     struct settings *s = &o->settings;
 
     if (s->mode != MODE_RECOMPRESS)
-        return usage_error(o, "--lossless JPEG output is for recompress "
+        return usage_error(o, "--lossless with jpeg output is for recompress "
                            "(a thumbnail is resized): use -f png or -f webp");
     if (s->width || s->height || s->nsizes > 1)
         return usage_error(o, "--lossless keeps the pixels: drop --size");
