@@ -255,7 +255,11 @@ carry_extended_xmp(const struct settings *s, const struct input *in,
 
 /*
  * The lossless rewrite (lossless.h) of the original into @enc (memory),
- * every metadata segment in it already.  It must save at least a byte
+ * every metadata segment in it already: progressive unless --baseline
+ * with --lossless; as a lossy run's pass, in the original's scan mode, as
+ * a re-encode keeps it (so that a file this run re-encoded, optimised
+ * already, has nothing to gain from it in the next run).  It must save at
+ * least a byte
  * (a second run over its own output finds nothing to gain, whatever
  * --min-saving says).  0, or -1 with @res failed or skipped (no-gain).
  */
@@ -266,12 +270,14 @@ rewrite_lossless(const struct settings *s, const struct input *in,
 {
     unsigned char *src, *dst;
     size_t len;
-    int rc;
+    int rc, progressive;
 
     if (lossless_read_input(in, &src, res) < 0)
         return -1;
-    rc = lossless_jpeg(src, (size_t)in->size, !s->baseline, s->fail_on,
-                       &dst, &len, res);
+    progressive = !s->baseline &&
+                  (s->lossless || (in->have_ji && in->ji.progressive));
+    rc = lossless_jpeg(src, (size_t)in->size, progressive, s->fail_on, &dst,
+                       &len, res);
     free(src);
     if (rc < 0)
         return -1;
