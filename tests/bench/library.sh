@@ -6,21 +6,22 @@
 #
 #   tests/bench/library.sh [IMGPOOL] [ROUNDS]
 #
-# The photos: the JPEGs of ../shared/corpus/cameras when present, topped
-# up to 12 with generated 2400x1800 Q92 4:2:0 photo-like JPEGs (blurred
+# The photos: 12 generated 2400x1800 Q92 4:2:0 photo-like JPEGs (blurred
 # colour noise with a sine grating, written by libvips without optimised
 # tables, as cameras write them) in $IMGPOOL_BENCH_CACHE/library
-# (default /tmp/imgpool-bench).  Each tool runs ROUNDS (default 3) times,
+# (default /tmp/imgpool-bench); with LIBRARY_CORPUS=1, the JPEGs of
+# ../shared/corpus/cameras first (small camera samples), topped up to 12.  Each tool runs ROUNDS (default 3) times,
 # interleaved, with two processes (imgpool -j2; the others through
 # xargs -P2); prints the total bytes of each tool's outputs against the
-# originals and the median wall time, and the ratios to jpegtran.
+# originals and the median wall time, and the ratios to jpegtran.  A
+# photo jpegoptim leaves alone (no smaller) counts with its own size.
 set -euo pipefail
 
 bin=${1:-build/imgpool}
 rounds=${2:-3}
 cache=${IMGPOOL_BENCH_CACHE:-/tmp/imgpool-bench}
 corpus=$(dirname "$0")/../../../shared/corpus/cameras
-src=$cache/library
+src=$cache/library${LIBRARY_CORPUS:+-corpus}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -31,7 +32,7 @@ if [ ! -f "$src.done" ]; then
     rm -rf "$src"
     mkdir -p "$src"
     n=0
-    if [ -d "$corpus" ]; then
+    if [ -n "${LIBRARY_CORPUS:-}" ] && [ -d "$corpus" ]; then
         for f in "$corpus"/*.jpg; do
             cp "$f" "$src/"
             n=$((n + 1))
@@ -47,7 +48,8 @@ if [ ! -f "$src.done" ]; then
         vips add "$work/big.v" "$work/s2.v" "$work/sum.v"
         vips cast "$work/sum.v" "$work/u.v" uchar
         vips copy "$work/u.v" "$work/rgb.v" --interpretation srgb
-        vips jpegsave "$work/rgb.v" "$src/gen$i.jpg" --Q 92
+        vips jpegsave "$work/rgb.v" "$src/gen$i.jpg" --Q 92 \
+            --subsample-mode on
         rm -f "$work"/*.v
         i=$((i + 1))
         n=$((n + 1))
@@ -91,10 +93,22 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR
 
 echo "photos: $nfiles, $orig bytes; $rounds rounds, median wall time"
 printf '%-10s %12s %9s %9s %12s\n' tool bytes "vs orig" seconds "vs jpegtran"
-jt_b=$(cat "$work/jpegtran"/*.jpg | wc -c)
 jt_t=$(echo "${times[jpegtran]}" | median)
+# Bytes of @1's outputs, a photo without one counted with its own size.
+bytes_of() {
+    local f n=0
+    for f in "$src"/*.jpg; do
+        if [ -f "$work/$1/$(basename "$f")" ]; then
+            n=$((n + $(stat -c %s "$work/$1/$(basename "$f")")))
+        else
+            n=$((n + $(stat -c %s "$f")))
+        fi
+    done
+    echo $n
+}
+jt_b=$(bytes_of jpegtran)
 for tool in imgpool jpegtran jpegoptim; do
-    b=$(cat "$work/$tool"/*.jpg | wc -c)
+    b=$(bytes_of "$tool")
     t=$(echo "${times[$tool]}" | median)
     printf '%-10s %12d %8.1f%% %9.2f %6.3fx %.3fx\n' "$tool" "$b" \
         "$(echo "100 * $b / $orig" | bc -l)" "$t" \
