@@ -315,7 +315,8 @@ lossless_restore(const struct task_result *skip, struct task_result *res)
         return;
     if (res->status == TASK_FAILED && res->err_class != ERR_DECODE &&
         res->err_class != ERR_UNSUPPORTED &&
-        res->err_class != ERR_TOO_COMPLEX)
+        res->err_class != ERR_TOO_COMPLEX &&
+        res->err_class != ERR_TRUNCATED)
         return;
     res->status = skip->status;
     res->err_class = skip->err_class;

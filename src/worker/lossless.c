@@ -11,14 +11,11 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "guard.h"
 #include "jpegerr.h"
 #include "lossless.h"
 #include "orient.h"
 #include "outfile.h"
-
-/* Warnings one file may raise before its rewrite is given up (a hostile
- * file can make libjpeg warn once per block). */
-#define LOSSLESS_MAX_WARNINGS 1000
 
 /* A growing buffer in memory as libjpeg's destination: libjpeg's own
  * jpeg_mem_dest() leaves its pointer stale when an error ends the work
@@ -121,7 +118,7 @@ lossless_jpeg(const unsigned char *src, size_t len, int progressive,
     m.pub.empty_output_buffer = memdest_empty;
     m.pub.term_destination = memdest_term;
     d.err = jpeg_err_init(&derr, res, fail_on);
-    derr.max_warnings = LOSSLESS_MAX_WARNINGS;
+    derr.max_warnings = GUARD_MAX_WARNINGS;
     c.err = jpeg_err_init(&cerr, res, FAIL_NONE);
     if (setjmp(derr.jmp)) {
         lossless_failed(&derr, derr.pub.msg_code, res);
@@ -168,6 +165,10 @@ lossless_read_input(const struct input *in, unsigned char **buf,
                     struct task_result *res)
 {
     *buf = NULL;
+    /* A JPEG with more scans than any encoder writes is refused before
+     * libjpeg spends a pass over the image on each (guard.h). */
+    if (in->fmt == IMGF_JPEG && guard_jpeg(in, NULL, res) < 0)
+        return -1;
     if (in->size <= 0) {
         task_result_fail(res, ERR_TRUNCATED, "empty file");
         return -1;

@@ -40,7 +40,8 @@ int lossless_jpeg(const unsigned char *src, size_t len, int progressive,
 
 /*
  * The whole open input (in->size bytes through input_pread_full()) into
- * *buf (malloc'ed, the caller frees).  0, or -1 with @res failed.
+ * *buf (malloc'ed, the caller frees), a JPEG first checked by guard_jpeg()
+ * (the scan cap, pixel data).  0, or -1 with @res failed.
  */
 int lossless_read_input(const struct input *in, unsigned char **buf,
                         struct task_result *res);
