@@ -467,6 +467,35 @@ Test(fsrace_fault, case5_editor_save_during_commit_survives)
     free(reached);
 }
 
+/* The same with --lossless: its commit is the same commit. */
+Test(fsrace_fault, case5_editor_save_during_lossless_commit_survives)
+{
+    char *photo = th_path(in, "photo.jpg");
+    char *fault = th_fault_arm(tmp, "wait-commit", "photo.jpg");
+    char *reached = th_path(fault, "reached");
+    const char *args[] = { "recompress", "--in-place", "--lossless",
+                           "--min-saving", "0", in, "--report", rep, NULL };
+    size_t len;
+    char *data = editor_version(&len);
+    pid_t pid;
+    json_t *arr;
+
+    gen_jpeg(photo, 1200, 800, GEN_RGB420, 98, 0, 3);
+    pid = th_spawn(args);
+    th_fault_disarm();
+    th_wait_for_file(reached, 60000);
+    editor_save(data, len);
+    th_fault_release(fault);
+    arr = th_read_jsonl((th_wait_exit(pid, 120000), rep));
+    cr_assert_eq(check_editor_survived(arr, 0, data, len), 1,
+                 "not reported as input-changed");
+    json_decref(arr);
+    free(data);
+    free(photo);
+    free(fault);
+    free(reached);
+}
+
 Test(fsrace, case5_editor_save_at_many_moments_survives)
 {
     char *photo = th_path(in, "photo.jpg");

@@ -320,6 +320,11 @@ Test(hostile, many_scans_fail_fast_in_recompress)
     assert_many_scans_fail_fast("recompress", NULL);
 }
 
+Test(hostile, many_scans_fail_fast_with_lossless)
+{
+    assert_many_scans_fail_fast("recompress", "--lossless");
+}
+
 /* 100 scans are fine, 101 are not: on both paths. */
 Test(hostile, scan_cap_boundary)
 {

@@ -265,6 +265,49 @@ Test(trailers, video_after_eoi_without_xmp_is_a_motion_photo)
     free(j);
 }
 
+/* A motion photo already at or below -q: a lossy in-place run gives such
+ * a file the lossless pass instead, and --lossless rewrites every JPEG;
+ * neither may drop the video after EOI. */
+Test(trailers, lossless_pass_leaves_a_motion_photo_whole)
+{
+    char *src = th_path(tmp, "q75.jpg"), *out = th_path(tmp, "out");
+    char *p, *o;
+    size_t n;
+    unsigned char *j;
+    struct buf post = {NULL, 0}, f;
+    const char *ip[] = {"recompress", "--in-place", NULL};
+    const char *ipl[] = {"recompress", "--in-place", "--lossless", NULL};
+    const char *tol[] = {"recompress", "--lossless", "-o", out, NULL};
+    const char *const *runs[] = {ip, ipl, tol};
+    struct fsnap snap;
+
+    gen_jpeg(src, 640, 480, GEN_RGB420, 75, 0, 21);
+    j = (unsigned char *)th_read_file(src, &n);
+    buf_mp4(&post, 60000);
+    f = wrap(j, n, NULL, &post);
+    p = put("low.jpg", &f);
+    fsnap_take(&snap, p);
+    for (size_t k = 0; k < 3; k++) {
+        json_t *arr, *rec = run_rec(&arr, "low.jpg", runs[k]);
+
+        cr_assert_str_eq(str_of(rec, "status"), "skipped", "run %zu: %s", k,
+                         class_of(rec));
+        cr_assert_str_eq(class_of(rec), "motion-photo", "run %zu", k);
+        assert_untouched(&snap, p);
+        json_decref(arr);
+    }
+    o = th_path(out, "low.jpg");
+    cr_assert_not(th_exists(o), "--lossless -o wrote '%s' anyway", o);
+    fsnap_release(&snap);
+    free(o);
+    free(p);
+    free(f.p);
+    free(post.p);
+    free(j);
+    free(out);
+    free(src);
+}
+
 Test(trailers, other_data_after_eoi_is_kept_and_padding_is_not)
 {
     size_t n;

@@ -37,7 +37,10 @@ struct settings {
     int quality;              /* 1..100 */
     enum out_format format;
     int progressive;          /* progressive JPEG (--progressive) */
-    int lossless;             /* lossless WebP (--lossless) */
+    int lossless;             /* lossless WebP, or JPEG rewritten with
+                                 its coefficients untouched (--lossless,
+                                 lossless.h) */
+    int baseline;             /* never progressive JPEG (--baseline) */
     enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
     uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
     int strip;                /* drop metadata (thumbnail default) */

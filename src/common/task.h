@@ -160,6 +160,9 @@ struct task_result {
                                  when not known */
     char colour[48];          /* colour conversion applied, e.g.
                                  "icc:relative"; "" when none */
+    char mode[16];            /* how the output was made when not the
+                                 usual way: "lossless" (lossless.h); ""
+                                 otherwise */
     uint32_t noutputs;        /* entries of outputs[] filled: one per
                                  output written (the first is also in
                                  out_* above); 0 when not known */

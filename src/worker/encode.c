@@ -82,7 +82,7 @@ encode_params_init(struct encode_params *p, const struct settings *s,
         /* The original, recompressed: its metadata, its orientation tag
          * (the pixels are as stored), its progressive mode. */
         p->strip = 0;
-        p->interlace = d->progressive;
+        p->interlace = d->progressive && !s->baseline;
         p->drop_orientation = 0;
         p->drop_gps = s->strip_gps;
     } else {

@@ -29,6 +29,7 @@
 #include "img.h"
 #include "inplace.h"
 #include "loaderr.h"
+#include "lossless.h"
 #include "meta.h"
 #include "orient.h"
 #include "outfile.h"
@@ -461,6 +462,10 @@ img_run(const struct settings *s, const struct task *t,
     res->status = TASK_FAILED;
     if (!t->out_rel) {
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
+        return;
+    }
+    if (s->lossless && s->format == FORMAT_JPEG) {
+        lossless_write(s, t, in, res);
         return;
     }
     decoded_init(&d);

@@ -29,6 +29,7 @@
 #include "fault.h"
 #include "inplace.h"
 #include "loaderr.h"
+#include "lossless.h"
 #include "xmpext.h"
 #include "orient.h"
 #include "mpf.h"
@@ -169,7 +170,7 @@ leave_alone_early(const struct settings *s, const struct input *in,
         orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
                             &res->in_width, &res->in_height);
     q = in->have_ji ? sniff_jpeg_quality(&in->ji) : -1;
-    if (!s->force && q > 0 && q <= s->quality) {
+    if (!s->force && !s->lossless && q > 0 && q <= s->quality) {
         task_result_skip(res, ERR_ALREADY_COMPRESSED, "estimated quality %d "
                          "is at or below the target %d (--force re-encodes "
                          "anyway)", q, s->quality);
@@ -263,20 +264,107 @@ carry_extended_xmp(const struct settings *s, const struct input *in,
     return rc;
 }
 
+/*
+ * The lossless rewrite (lossless.h) of the original into @enc (memory),
+ * every metadata segment in it already: progressive unless --baseline
+ * with --lossless; as a lossy run's pass, in the original's scan mode, as
+ * a re-encode keeps it (so that a file this run re-encoded, optimised
+ * already, has nothing to gain from it in the next run).  It must save at
+ * least a byte
+ * (a second run over its own output finds nothing to gain, whatever
+ * --min-saving says).  0, or -1 with @res failed or skipped (no-gain).
+ */
+static int
+rewrite_lossless(const struct settings *s, const struct input *in,
+                 const struct stat *before, struct encode_out *enc,
+                 struct task_result *res)
+{
+    unsigned char *src, *dst;
+    size_t len;
+    int rc, progressive;
+
+    if (lossless_read_input(in, s->fail_on, &src, res) < 0)
+        return -1;
+    progressive = !s->baseline &&
+                  (s->lossless || (in->have_ji && in->ji.progressive));
+    rc = lossless_jpeg(src, (size_t)in->size, progressive, s->fail_on, &dst,
+                       &len, res);
+    free(src);
+    if (rc < 0)
+        return -1;
+    enc->buf = dst;
+    enc->len = len;
+    enc->buf_glib = 0;
+    snprintf(res->mode, sizeof(res->mode), "lossless");
+    if ((int64_t)len >= (int64_t)before->st_size) {
+        task_result_skip(res, ERR_NO_GAIN, "rewritten losslessly, %zu bytes "
+                         "are not smaller than %lld", len,
+                         (long long)before->st_size);
+        return -1;
+    }
+    return 0;
+}
+
+/* A lossy run's original skipped as already compressed: the lossless
+ * pass may still shrink it.  1 when it should be tried. */
+static int
+lossless_instead(const struct settings *s, const struct task_result *res)
+{
+    return !s->lossless && !s->strip_gps && !s->to_srgb &&
+           res->status == TASK_SKIPPED &&
+           res->err_class == ERR_ALREADY_COMPRESSED;
+}
+
+/* The lossless pass of a lossy run ended without a commit: the reasons
+ * it found nothing to do (no gain, a file libjpeg cannot rewrite or warns
+ * about) leave the original's already-compressed skip as it was. */
+static void
+lossless_restore(const struct task_result *skip, struct task_result *res)
+{
+    if (res->status == TASK_OK || (res->status == TASK_SKIPPED &&
+                                   res->err_class != ERR_NO_GAIN))
+        return;
+    if (res->status == TASK_FAILED && res->err_class != ERR_DECODE &&
+        res->err_class != ERR_UNSUPPORTED &&
+        res->err_class != ERR_TOO_COMPLEX &&
+        res->err_class != ERR_TRUNCATED)
+        return;
+    res->status = skip->status;
+    res->err_class = skip->err_class;
+    memcpy(res->message, skip->message, sizeof(res->message));
+    res->out_bytes = skip->out_bytes;
+    res->mode[0] = '\0';
+}
+
 void
 inplace_process(const struct settings *s, const struct task *t,
                 const struct input *in, struct task_result *res)
 {
+    struct task_result *skip = NULL;
     struct encode_out enc;
     struct stat before;
+    int rc;
 
-    if (leave_alone_early(s, in, &before, res))
-        return;
+    if (leave_alone_early(s, in, &before, res)) {
+        if (!lossless_instead(s, res))
+            return;
+        skip = malloc(sizeof(*skip));
+        if (!skip)
+            return;         /* the skip stands */
+        memcpy(skip, res, sizeof(*skip));
+    }
     encode_out_init(&enc, NULL);
-    if (recompress(s, in, &enc, res) == 0 &&
-        carry_extended_xmp(s, in, &enc, res) == 0 &&
-        !leave_alone_late(s, in, &before, &enc, res) &&
+    if (s->lossless || skip)
+        rc = rewrite_lossless(s, in, &before, &enc, res);
+    else
+        rc = recompress(s, in, &enc, res) < 0 ? -1
+             : carry_extended_xmp(s, in, &enc, res);
+    if (rc == 0 && !leave_alone_late(s, in, &before, &enc, res) &&
         commit_inplace(s, t, in, &before, &enc, res) == 0)
         res->status = TASK_OK;
+    if (skip) {
+        lossless_restore(skip, res);
+        free(skip);
+    }
     encode_out_release(&enc);
 }

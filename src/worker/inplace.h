@@ -8,11 +8,17 @@
  *   - not a JPEG                         -> skipped, not-jpeg
  *   - reached through a symbolic link    -> skipped, symlink (the link
  *     would be replaced, not its target)
- *   - estimated quality <= target        -> skipped, already-compressed
+ *   - estimated quality <= target        -> the lossless pass instead
+ *     (lossless.h, the original's scan mode; not with strip_gps or
+ *     to_srgb), through the same steps below, recorded with mode
+ *     "lossless"; when it does not save min_saving (and a byte), or
+ *     libjpeg cannot rewrite the file, skipped, already-compressed
  *     (unless force; this is what makes a second run change nothing)
+ *   - with s->lossless, every JPEG gets that pass (progressive unless
+ *     baseline), whatever its quality
  *   - more than the primary image: MPF images, a motion photo, a
  *     trailer after EOI (tail.h)         -> skipped, multi-picture,
- *     motion-photo or has-trailer
+ *     motion-photo or has-trailer (the lossless pass too)
  *   - decode fails (strict by default)   -> failed, original untouched;
  *     under a strict fail_on also image data that stops before EOI
  *     (truncated) and data libjpeg only warns is corrupt (corrupt-data,

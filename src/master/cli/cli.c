@@ -317,6 +317,25 @@ apply(struct cli_opts *o, const struct parse_state *st)
     return CLI_RUN;
 }
 
+/* --lossless with JPEG output (lossless.h): the coefficients as they are,
+ * so nothing that changes pixels or metadata. */
+static enum cli_result
+validate_lossless_jpeg(struct cli_opts *o)
+{
+    struct settings *s = &o->settings;
+
+    if (s->mode != MODE_RECOMPRESS)
+        return usage_error(o, "--lossless with jpeg output is for recompress "
+                           "(a thumbnail is resized): use -f png or -f webp");
+    if (s->width || s->height || s->nsizes > 1)
+        return usage_error(o, "--lossless keeps the pixels: drop --size");
+    if (s->strip || s->strip_gps || s->to_srgb)
+        return usage_error(o, "--lossless keeps every metadata segment and "
+                           "the colours: drop --strip, --strip-gps and "
+                           "--to-srgb");
+    return CLI_RUN;
+}
+
 /* recompress --in-place: what cannot go with replacing files. */
 static enum cli_result
 validate_in_place(struct cli_opts *o)
@@ -339,6 +358,8 @@ validate_in_place(struct cli_opts *o)
     if (o->prune)
         return usage_error(o, "--prune works with an output tree, not "
                            "--in-place");
+    if (s->lossless && validate_lossless_jpeg(o) != CLI_RUN)
+        return CLI_EXIT;
     s->output_dir = NULL;
     return CLI_RUN;
 }
@@ -389,8 +410,14 @@ validate_outputs(struct cli_opts *o)
                                o->name_template, format_str(named));
         s->format = named;
     }
-    if (s->lossless && s->format != FORMAT_WEBP)
-        return usage_error(o, "--lossless is for WebP output, not %s",
+    if (s->lossless && s->format == FORMAT_AVIF)
+        return usage_error(o, "--lossless is for JPEG, WebP and PNG output, "
+                           "not %s", format_str(s->format));
+    if (s->lossless && s->format == FORMAT_JPEG &&
+        validate_lossless_jpeg(o) != CLI_RUN)
+        return CLI_EXIT;
+    if (s->baseline && s->format != FORMAT_JPEG)
+        return usage_error(o, "--baseline is for JPEG output, not %s",
                            format_str(s->format));
     if (s->progressive && s->format != FORMAT_JPEG)
         return usage_error(o, "--progressive is for JPEG output, not %s",
@@ -442,6 +469,9 @@ validate(struct cli_opts *o)
                            "process, or use --files-from");
     if (o->files_from_nul && !o->files_from)
         return usage_error(o, "-0 applies to --files-from, which is missing");
+    if (s->baseline && s->progressive)
+        return usage_error(o, "--baseline and --progressive exclude each "
+                           "other");
     if (s->in_place)
         return validate_in_place(o);
     if (o->freedesktop)

@@ -106,9 +106,16 @@ const struct cli_option cli_options[] = {
       .section = CLI_SEC_OUTPUT, .off = S(progressive), .value = 1,
       .help = "progressive JPEG" },
     { .name = "lossless", .kind = CLI_KIND_FLAG,
-      .subs = CLI_SUB_THUMBNAIL | CLI_SUB_RECOMPRESS,
+      .subs = CLI_SUB_THUMBNAIL | RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(lossless), .value = 1,
-      .help = "lossless WebP (-f webp only)" },
+      .help = "lossless: WebP lossless (-f webp); JPEG to\n"
+              "JPEG with the DCT coefficients untouched\n"
+              "(recompress; other inputs are skipped);\n"
+              "PNG is always lossless" },
+    { .name = "baseline", .kind = CLI_KIND_FLAG,
+      .subs = CLI_SUB_THUMBNAIL | RECOMPRESS,
+      .section = CLI_SEC_OUTPUT, .off = S(baseline), .value = 1,
+      .help = "baseline (sequential) JPEG, never progressive" },
     { .name = "subsample", .kind = CLI_KIND_ENUM, .subs = PROCESS,
       .section = CLI_SEC_OUTPUT, .off = S(subsample),
       .names = subsample_names, .metavar = "MODE",

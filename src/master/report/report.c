@@ -217,6 +217,11 @@ report_record_json(const struct task *t, const struct task_result *res)
                                   json_text(res->colour,
                                             strnlen(res->colour,
                                                     sizeof(res->colour))));
+    if (res->mode[0])
+        rc |= json_object_set_new(o, "mode",
+                                  json_text(res->mode,
+                                            strnlen(res->mode,
+                                                    sizeof(res->mode))));
     if (st == TASK_OK && res->noutputs > 0)
         rc |= json_object_set_new(o, "outputs", json_outputs(t, res));
     rc |= json_object_set_new(o, "in_bytes", json_count_or_null(res->in_bytes));

@@ -211,6 +211,8 @@ state_fingerprint(const struct settings *s)
         n = put_u32(buf, n, s->progressive != 0);
         n = put_u32(buf, n, s->lossless != 0);
     }
+    if (s->baseline)
+        n = put_u32(buf, n, 0x62617365);    /* "base" */
     for (int k = 1; k < s->nsizes && k < SETTINGS_MAX_SIZES; k++) {
         n = put_u32(buf, n, (uint32_t)s->sizes[k].width);
         n = put_u32(buf, n, (uint32_t)s->sizes[k].height);

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+#
+# library.sh - lossless JPEG optimisation: imgpool recompress --lossless
+# against jpegtran -copy all -optimize -progressive and jpegoptim
+# --all-progressive (both lossless, both keep every marker).
+#
+#   tests/bench/library.sh [IMGPOOL] [ROUNDS]
+#
+# The photos: 12 generated 2400x1800 Q92 4:2:0 photo-like JPEGs (blurred
+# colour noise with a sine grating, written by libvips without optimised
+# tables, as cameras write them) in $IMGPOOL_BENCH_CACHE/library
+# (default /tmp/imgpool-bench); with LIBRARY_CORPUS=1, the JPEGs of
+# ../shared/corpus/cameras first (small camera samples), topped up to 12.  Each tool runs ROUNDS (default 3) times,
+# interleaved, with two processes (imgpool -j2; the others through
+# xargs -P2); prints the total bytes of each tool's outputs against the
+# originals and the median wall time, and the ratios to jpegtran.  A
+# photo jpegoptim leaves alone (no smaller) counts with its own size.
+set -euo pipefail
+
+bin=${1:-build/imgpool}
+rounds=${2:-3}
+cache=${IMGPOOL_BENCH_CACHE:-/tmp/imgpool-bench}
+corpus=$(dirname "$0")/../../../shared/corpus/cameras
+src=$cache/library${LIBRARY_CORPUS:+-corpus}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for t in jpegtran jpegoptim vips; do
+    command -v "$t" >/dev/null || { echo "library.sh: no $t" >&2; exit 77; }
+done
+if [ ! -f "$src.done" ]; then
+    rm -rf "$src"
+    mkdir -p "$src"
+    n=0
+    if [ -n "${LIBRARY_CORPUS:-}" ] && [ -d "$corpus" ]; then
+        for f in "$corpus"/*.jpg; do
+            cp "$f" "$src/"
+            n=$((n + 1))
+        done
+    fi
+    i=0
+    while [ "$n" -lt 12 ]; do
+        vips gaussnoise "$work/n.v" 300 225 --sigma 60 --mean 128
+        vips bandjoin "$work/n.v $work/n.v $work/n.v" "$work/c.v"
+        vips resize "$work/c.v" "$work/big.v" 8 --kernel cubic
+        vips sines "$work/s.v" 2400 1800 --hfreq $((i % 5 + 1)) --vfreq 3
+        vips linear "$work/s.v" "$work/s2.v" 40 0
+        vips add "$work/big.v" "$work/s2.v" "$work/sum.v"
+        vips cast "$work/sum.v" "$work/u.v" uchar
+        vips copy "$work/u.v" "$work/rgb.v" --interpretation srgb
+        vips jpegsave "$work/rgb.v" "$src/gen$i.jpg" --Q 92 \
+            --subsample-mode on
+        rm -f "$work"/*.v
+        i=$((i + 1))
+        n=$((n + 1))
+    done
+    touch "$src.done"
+fi
+
+orig=$(cat "$src"/*.jpg | wc -c)
+nfiles=$(ls "$src"/*.jpg | wc -l)
+
+run_imgpool() {
+    rm -rf "$work/imgpool"
+    "$bin" recompress --lossless -j 2 --no-incremental -o "$work/imgpool" \
+        "$src" >/dev/null 2>&1
+}
+run_jpegtran() {
+    rm -rf "$work/jpegtran"
+    mkdir -p "$work/jpegtran"
+    ls "$src"/*.jpg | xargs -P2 -I{} sh -c \
+        'jpegtran -copy all -optimize -progressive -outfile "$1/$(basename "$2")" "$2"' \
+        _ "$work/jpegtran" {}
+}
+run_jpegoptim() {
+    rm -rf "$work/jpegoptim"
+    mkdir -p "$work/jpegoptim"
+    ls "$src"/*.jpg | xargs -P2 -n1 jpegoptim -q --all-progressive \
+        -d "$work/jpegoptim" >/dev/null
+}
+
+declare -A times
+for r in $(seq 1 "$rounds"); do
+    for tool in imgpool jpegtran jpegoptim; do
+        t0=$(date +%s.%N)
+        "run_$tool"
+        t1=$(date +%s.%N)
+        times[$tool]+="$(echo "$t1 - $t0" | bc) "
+    done
+done
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "photos: $nfiles, $orig bytes; $rounds rounds, median wall time"
+printf '%-10s %12s %9s %9s %12s\n' tool bytes "vs orig" seconds "vs jpegtran"
+jt_t=$(echo "${times[jpegtran]}" | median)
+# Bytes of @1's outputs, a photo without one counted with its own size.
+bytes_of() {
+    local f n=0
+    for f in "$src"/*.jpg; do
+        if [ -f "$work/$1/$(basename "$f")" ]; then
+            n=$((n + $(stat -c %s "$work/$1/$(basename "$f")")))
+        else
+            n=$((n + $(stat -c %s "$f")))
+        fi
+    done
+    echo $n
+}
+jt_b=$(bytes_of jpegtran)
+for tool in imgpool jpegtran jpegoptim; do
+    b=$(bytes_of "$tool")
+    t=$(echo "${times[$tool]}" | median)
+    printf '%-10s %12d %8.1f%% %9.2f %6.3fx %.3fx\n' "$tool" "$b" \
+        "$(echo "100 * $b / $orig" | bc -l)" "$t" \
+        "$(echo "$b / $jt_b" | bc -l)" "$(echo "$t / $jt_t" | bc -l)"
+done
