@@ -12,10 +12,14 @@
 set -eu
 
 src=${1:?usage: check-install-deps.sh SRCDIR}
-script="$src/scripts/install-deps"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
+# A copy the other user can read: the checkout may be below a home
+# directory that is 0700 (root's /root in a fresh install).
+script="$tmp/install-deps"
+cp "$src/scripts/install-deps" "$script"
+chmod 755 "$script"
 fail() { echo "check-install-deps: FAIL: $*" >&2; exit 1; }
 
 # ---- 2: the logic, with a fake dpkg-query ----
