@@ -494,6 +494,7 @@ run_pool(struct run *run)
     pool.workers = o->jobs > 0 ? o->jobs : pool_default_workers();
     if ((size_t)pool.workers > run->nwork && run->nwork > 0)
         pool.workers = (int)run->nwork;
+    report_plan_workers(&run->rep, (unsigned)pool.workers);
     pool.timeout_s = o->timeout_s;
     pool.max_memory_mb = o->max_memory_mb;
     pool.order = run->order;
