@@ -732,3 +732,55 @@ Test(cli, clustered_short_options_count_one_by_one)
     cr_assert_eq(o.settings.quality, 75);
     cli_opts_release(&o);
 }
+
+/* getopt_long would take "--out" for --output and "--qual" for
+ * --quality: only whole names are options, and a prefix is answered with
+ * the options it could mean. */
+Test(cli, abbreviated_long_options_are_refused_with_candidates)
+{
+    static const struct {
+        const char *args[8];
+        const char *msg;
+    } cases[] = {
+        { { "thumbnail", "x", "--out", "o", NULL },
+          "imgpool: unknown option '--out' (did you mean --output?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--qual", "80", NULL },
+          "imgpool: unknown option '--qual' (did you mean --quality?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--qual=80", NULL },
+          "imgpool: unknown option '--qual' (did you mean --quality?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--pro", NULL },
+          "imgpool: unknown option '--pro' (did you mean --progressive or "
+          "--progress?)\n" },
+        { { "recompress", "x", "--in-pl", NULL },
+          "imgpool: unknown option '--in-pl' (did you mean --in-place?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--bogus", NULL },
+          "imgpool: unknown option '--bogus'\n" },
+        { { "thumbnial", "x", NULL },
+          "imgpool: unknown command 'thumbnial' (expected thumbnail, "
+          "recompress or report)\n" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cli_opts o;
+        char *err, *nl;
+
+        cr_assert_eq(parse_captured(&o, cases[i].args, 2, &err), CLI_EXIT,
+                     "case %zu", i);
+        cr_assert_eq(o.exit_code, 2, "case %zu", i);
+        nl = strchr(err, '\n');
+        cr_assert(nl, "case %zu: '%s'", i, err);
+        nl[1] = '\0';
+        cr_assert_str_eq(err, cases[i].msg, "case %zu", i);
+        free(err);
+        cli_opts_release(&o);
+    }
+    /* The whole names still work, with = or a separate value. */
+    {
+        struct cli_opts o;
+        const char *a[] = { "thumbnail", "x", "--output", "o",
+                            "--quality=80", "--progress", "never", NULL };
+
+        cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
+        cr_assert_eq(o.settings.quality, 80);
+        cli_opts_release(&o);
+    }
+}

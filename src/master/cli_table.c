@@ -84,7 +84,9 @@ const struct cli_option cli_options[] = {
     { .name = "output", .letter = 'o', .kind = CLI_KIND_STRING,
       .subs = PROCESS, .section = CLI_SEC_OUTPUT, .off = O(output_dir),
       .check = check_path, .metavar = "DIR",
-      .help = "write results under DIR (required)" },
+      .help = "write results under DIR (required, except\n"
+              "with --freedesktop or recompress\n"
+              "--in-place, which refuse it)" },
     { .name = "name", .kind = CLI_KIND_STRING, .subs = PROCESS,
       .section = CLI_SEC_OUTPUT, .off = O(name_template),
       .check = plan_template_check, .metavar = "TEMPLATE",
@@ -256,8 +258,9 @@ const struct cli_option cli_options[] = {
               "fails as out-of-memory (0: none)" },
     { .name = "allow-untrusted", .kind = CLI_KIND_FLAG, .subs = PROCESS,
       .section = CLI_SEC_LIMITS, .off = S(allow_untrusted), .value = 1,
-      .help = "allow libvips loaders it marks untrusted\n"
-              "(BMP, PSD, PPM, ... through ImageMagick)" },
+      .help = "also read BMP, JPEG 2000, PSD and PNM: by\n"
+              "default they fail untrusted-format, as\n"
+              "libvips marks their loaders untrusted" },
 
     /* incremental runs and locking */
     { .name = "no-incremental", .kind = CLI_KIND_FLAG, .subs = PROCESS,
