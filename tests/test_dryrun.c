@@ -273,3 +273,70 @@ Test(dryrun, report_on_stdout_is_the_listing)
               "%s", r.out);
     th_run_release(&r);
 }
+
+/* --freedesktop: a dry run asks the cache as the real run does.  Before
+ * any run every file would be written and no cache is created; after one,
+ * every file is up to date, as the real run then finds. */
+Test(dryrun, freedesktop_after_a_real_run_says_up_to_date)
+{
+    char *cache = th_path(tmp, "cache");
+    const char *real[] = { "thumbnail", "--freedesktop", "--cache-dir",
+                           cache, in, NULL };
+    const char *dry[] = { "thumbnail", "--freedesktop", "--cache-dir",
+                          cache, in, "--dry-run", "-v", NULL };
+    const char *again[] = { "thumbnail", "--freedesktop", "--cache-dir",
+                            cache, in, "--report", rep, NULL };
+    struct th_run r;
+    json_t *arr;
+
+    add_good_inputs();
+    th_run(&r, dry);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    assert_line(r.out, "write %s/rgb.jpg -> %s (normal, large)", in, cache);
+    cr_assert_eq(count_lines(r.out), 6, "%s", r.out);
+    cr_assert_not(th_exists(cache), "the dry run made the cache");
+    cr_assert(strstr(r.err, "dry run: 6 files would be written"), "%s",
+              r.err);
+    th_run_release(&r);
+
+    run_ok(real);
+    th_run(&r, dry);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    assert_line(r.out, "skip %s/rgb.jpg -> %s (normal, large): up-to-date: "
+                "thumbnails up to date", in, cache);
+    assert_line(r.out, "skip %s/sub/deeper/rgba.png -> %s (normal, large): "
+                "up-to-date: thumbnails up to date", in, cache);
+    cr_assert(!strstr(r.out, "write "), "%s", r.out);
+    th_run_release(&r);
+
+    th_run(&r, again);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6);
+    json_decref(arr);
+    th_run_release(&r);
+    free(cache);
+}
+
+/* The closing lines speak of one file and one worker in the singular, and
+ * give no MiB/s when nothing was written. */
+Test(dryrun, summary_counts_in_the_singular_and_no_rate_for_nothing)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "-v", NULL };
+    struct th_run r;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "imgpool: 1 file to process with 1 worker\n"),
+              "%s", r.err);
+    cr_assert(strstr(r.err, "imgpool: 1 file: 1 ok, 0 skipped, 0 failed"),
+              "%s", r.err);
+    cr_assert(strstr(r.err, " MiB/s\n"), "%s", r.err);
+    th_run_release(&r);
+    th_run(&r, args);           /* up to date: nothing written */
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "imgpool: nothing written in "), "%s", r.err);
+    cr_assert(!strstr(r.err, "MiB/s"), "a rate of nothing: %s", r.err);
+    th_run_release(&r);
+}

@@ -126,6 +126,15 @@ int report_log_line(const struct report *r, const struct report_summary *s,
                     size_t size);
 
 /*
+ * The run's @command for report_log_line(): "thumbnail 'IN'... -> 'OUT'"
+ * (" --in-place" after the command when @in_place; no arrow when @out is
+ * NULL), each path escaped as on the terminal, inputs past about 2 KB
+ * counted instead.  Caller frees.
+ */
+char *report_log_what(const char *command, int in_place,
+                      const char *const *inputs, size_t n, const char *out);
+
+/*
  * Encode one record as a single JSON line (no trailing newline).
  * Caller frees the returned string with free().  Exposed for tests.
  */

@@ -483,7 +483,9 @@ run_pool(struct run *run)
     struct pool_opts pool;
 
     report_start(&run->rep, run->list.n);
-    if (run->dry_run && !o->settings.in_place)
+    /* In place and --freedesktop, only a worker can tell (the saving,
+     * whether the cached thumbnails are current). */
+    if (run->dry_run && !o->settings.in_place && !o->settings.fd_flavors)
         return run_dry_all(run);
     report_presettled(run);
     run->order = xcalloc(run->list.n, sizeof(*run->order));
@@ -505,7 +507,9 @@ run_pool(struct run *run)
     pool.fini = pool_fini;
     pool.done = master_done;
     pool.data = run;
-    notef("%zu files to process with %d workers", run->nwork, pool.workers);
+    notef("%zu %s to process with %d %s", run->nwork,
+          run->nwork == 1 ? "file" : "files", pool.workers,
+          pool.workers == 1 ? "worker" : "workers");
     /* Workers are forked with a copy of stdio's buffers: empty them. */
     fflush(stdout);
     return pool_run(&pool, &run->stats);
@@ -581,11 +585,13 @@ static void
 append_log(const struct cli_opts *o, const struct report *rep,
            const struct report_summary *sum, int code)
 {
-    char line[512];
+    char line[4096], *what;
     int n, fd;
 
-    n = report_log_line(rep, sum, o->command_name, code, line,
-                        sizeof(line) - 1);
+    what = report_log_what(o->command_name, o->settings.in_place,
+                           o->inputs, o->ninputs, o->output_dir);
+    n = report_log_line(rep, sum, what, code, line, sizeof(line) - 1);
+    free(what);
     if (n < 0)
         return;
     if ((size_t)n > sizeof(line) - 2)
