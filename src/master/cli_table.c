@@ -228,7 +228,9 @@ const struct cli_option cli_options[] = {
       .metavar = "K/N",
       .help = "process only shard K of N (0 <= K < N): the\n"
               "files whose output path hashes to K; N runs\n"
-              "with the same arguments split one job" },
+              "with the same arguments split one job; auto\n"
+              "or auto/N: K (and N) from a Slurm, AWS Batch,\n"
+              "Google Batch or Kubernetes array task" },
 
     /* safety and limits */
     { .name = "fail-on", .kind = CLI_KIND_ENUM, .subs = PROCESS,
