@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <turbojpeg.h>
+
 #include "helpers.h"
 
 #include "e2e_fixture.h"
@@ -189,9 +191,9 @@ Test(dryrun, recompress_lists_an_estimated_size)
     p = strstr(r.out, "/rgb.jpg (~");
     cr_assert(p != NULL, "%s", r.out);
     cr_assert_eq(sscanf(p, "/rgb.jpg (~%lld bytes)", &est), 1);
-    /* 640x480 at 0.3 bytes a pixel, capped at the JPEG's own size. */
+    /* From the JPEG's own 5767 bytes, scaled by the qualities. */
     snprintf(want, sizeof(want), "%lld", est);
-    cr_assert(est > 0 && est <= 5767, "estimate %s", want);
+    cr_assert(est > 5767 / 4 && est <= 2 * 5767, "estimate %s", want);
     cr_assert(strstr(r.out, "/rgba.jpg (~"), "%s", r.out);
     cr_assert_not(th_exists(out));
     th_run_release(&r);
@@ -339,4 +341,76 @@ Test(dryrun, summary_counts_in_the_singular_and_no_rate_for_nothing)
     cr_assert(strstr(r.err, "imgpool: nothing written in "), "%s", r.err);
     cr_assert(!strstr(r.err, "MiB/s"), "a rate of nothing: %s", r.err);
     th_run_release(&r);
+}
+
+/* A 1200x900 photograph-like JPEG at quality @q: smooth gradients, edges
+ * and grain, as a camera's. */
+static void
+write_photo(const char *path, int q)
+{
+    enum { W = 1200, H = 900 };
+    unsigned char *px = malloc((size_t)W * H * 3), *jpg = NULL;
+    unsigned long len = 0;
+    unsigned seed = 12345;
+    tjhandle tj = tjInitCompress();
+
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            unsigned char *d = px + ((size_t)y * W + x) * 3;
+            int grain;
+
+            seed = seed * 1103515245u + 12345u;
+            grain = (int)((seed >> 16) % 7) - 3;
+            d[0] = (unsigned char)((x * 255 / W + grain + 256) % 256);
+            d[1] = (unsigned char)(((x / 40 + y / 40) % 2 ? 200 : 60) + grain);
+            d[2] = (unsigned char)((y * 255 / H + x / 7 + grain) & 0xff);
+        }
+    cr_assert_eq(tjCompress2(tj, px, W, 0, H, TJPF_RGB, &jpg, &len,
+                             TJSAMP_420, q, 0), 0);
+    th_write_file(path, jpg, len);
+    tjFree(jpg);
+    tjDestroy(tj);
+    free(px);
+}
+
+/* recompress -o: the estimate follows what re-encoding at -q writes, from
+ * a JPEG above -q (it shrinks, by the ratio of the qualities) and one
+ * below it (it grows a little), within 35%. */
+Test(dryrun, recompress_estimate_is_near_the_real_size)
+{
+    const char *dry[] = { "recompress", in, "-o", out, "--dry-run",
+                          "--report", rep, NULL };
+    const char *real[] = { "recompress", in, "-o", out, "--report", rep,
+                           NULL };
+    static const char *names[] = { "q97.jpg", "q60.jpg" };
+    long long est[2], got[2];
+    json_t *arr, *rec;
+    char *p;
+
+    p = th_path(in, names[0]);
+    write_photo(p, 97);
+    free(p);
+    p = th_path(in, names[1]);
+    write_photo(p, 60);
+    free(p);
+    run_ok(dry);
+    arr = th_read_jsonl(rep);
+    for (int i = 0; i < 2; i++) {
+        rec = th_find_record(arr, names[i]);
+        cr_assert(rec);
+        est[i] = th_json_int(rec, "out_bytes");
+    }
+    json_decref(arr);
+    run_ok(real);
+    arr = th_read_jsonl(rep);
+    for (int i = 0; i < 2; i++) {
+        rec = th_find_record(arr, names[i]);
+        cr_assert(rec);
+        got[i] = th_json_int(rec, "out_bytes");
+        cr_log_info("%s: estimated %lld, written %lld", names[i], est[i], got[i]);
+        cr_assert(est[i] > got[i] * 0.65 && est[i] < got[i] * 1.35,
+                  "%s: estimated %lld, written %lld", names[i], est[i],
+                  got[i]);
+    }
+    json_decref(arr);
 }
