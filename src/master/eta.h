@@ -8,18 +8,23 @@
  * per input format (by file name: .jpg, .png, .webp, .avif/.heic, .tif,
  * .gif, the rest), worker time = a + b * bytes over the files done: least
  * squares (a and b kept >= 0) once three files of that format span sizes
- * 4:1 or more; before that, a fixed time per file when the larger files
- * did not take longer (b <= 0: decoding all pixels of images of one size,
- * an AVIF encode), otherwise time per byte.  A format not seen yet borrows
- * the fit of all files.  The time left is the larger of the longest file still in flight
- * and (what the files in flight still need + the predicted time of the
- * files not started) / workers.  The files in flight are the first ones in
- * the pool's order that are not done, each started when the completion
- * that freed its worker came in.
+ * 1.5:1 or more; before that, a fixed time per file when the larger files
+ * did not take longer (decoding all pixels of images of one size, an AVIF
+ * encode), otherwise time per byte.  A format not seen yet borrows the fit
+ * of all files.  The time left is the larger of the longest file still in
+ * flight and (what the files in flight still need + the predicted time of
+ * the files not started) / workers.  The files in flight are the first
+ * ones in the pool's order that are not done, each started when the
+ * completion that freed its worker came in.
+ *
+ * Measured (tests/test_eta.c, from 20% to 90% of a run): within 13% on
+ * 2,000 similar JPEGs; on the wallpaper corpus's recorded times and on a
+ * simulated mix of JPEGs and PNGs, 0.4x..1.5x of the time really left,
+ * where bytes alone said down to 0.13x.
  *
  *   struct eta e;
  *   eta_init(&e);
- *   eta_plan(&e, tasks, order, n, workers, now);   // the pool's work
+ *   eta_plan(&e, tasks, ntasks, order, n, workers, now); // the pool's work
  *   eta_done(&e, &tasks[i], usec, now);            // each finished task
  *   eta_left(&e, now);                             // seconds, -1 unknown
  *   eta_release(&e);
