@@ -615,7 +615,7 @@ Test(cli, every_kind_refuses_values_out_of_range)
             break;
         case CLI_KIND_SHARD:
             expect_refused(opt, "2/2", "expected K/N with 0 <= K < N <= "
-                           "100000 (e.g. 0/4)");
+                           "100000 (e.g. 0/4), auto or auto/N");
             break;
         case CLI_KIND_STRING: {
             const char *reason = NULL;
@@ -731,4 +731,151 @@ Test(cli, clustered_short_options_count_one_by_one)
     cr_assert(o.verbose && o.files_from_nul);
     cr_assert_eq(o.settings.quality, 75);
     cli_opts_release(&o);
+}
+
+/* getopt_long would take "--out" for --output and "--qual" for
+ * --quality: only whole names are options, and a prefix is answered with
+ * the options it could mean. */
+Test(cli, abbreviated_long_options_are_refused_with_candidates)
+{
+    static const struct {
+        const char *args[8];
+        const char *msg;
+    } cases[] = {
+        { { "thumbnail", "x", "--out", "o", NULL },
+          "imgpool: unknown option '--out' (did you mean --output?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--qual", "80", NULL },
+          "imgpool: unknown option '--qual' (did you mean --quality?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--qual=80", NULL },
+          "imgpool: unknown option '--qual' (did you mean --quality?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--pro", NULL },
+          "imgpool: unknown option '--pro' (did you mean --progressive or "
+          "--progress?)\n" },
+        { { "recompress", "x", "--in-pl", NULL },
+          "imgpool: unknown option '--in-pl' (did you mean --in-place?)\n" },
+        { { "thumbnail", "x", "-o", "o", "--bogus", NULL },
+          "imgpool: unknown option '--bogus'\n" },
+        { { "thumbnial", "x", NULL },
+          "imgpool: unknown command 'thumbnial' (expected thumbnail, "
+          "recompress or report)\n" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cli_opts o;
+        char *err, *nl;
+
+        cr_assert_eq(parse_captured(&o, cases[i].args, 2, &err), CLI_EXIT,
+                     "case %zu", i);
+        cr_assert_eq(o.exit_code, 2, "case %zu", i);
+        nl = strchr(err, '\n');
+        cr_assert(nl, "case %zu: '%s'", i, err);
+        nl[1] = '\0';
+        cr_assert_str_eq(err, cases[i].msg, "case %zu", i);
+        free(err);
+        cli_opts_release(&o);
+    }
+    /* The whole names still work, with = or a separate value. */
+    {
+        struct cli_opts o;
+        const char *a[] = { "thumbnail", "x", "--output", "o",
+                            "--quality=80", "--progress", "never", NULL };
+
+        cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
+        cr_assert_eq(o.settings.quality, 80);
+        cli_opts_release(&o);
+    }
+}
+
+/* Every variable --shard auto reads, unset. */
+static void
+clear_shard_env(void)
+{
+    static const char *vars[] = {
+        "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
+        "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+        "SLURM_ARRAY_TASK_STEP",
+        "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE",
+        "BATCH_TASK_INDEX", "BATCH_TASK_COUNT", "JOB_COMPLETION_INDEX",
+    };
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+}
+
+/* --shard auto[/N]: from each scheduler's variables; clear errors when
+ * there are none, when only an index is given, and when they disagree. */
+Test(cli, shard_auto_from_the_schedulers_environment)
+{
+    static const struct {
+        const char *env[8];     /* NAME=VALUE pairs as one string each */
+        const char *spec;
+        int k, n;               /* n 0: an error containing @msg */
+        const char *msg;
+    } cases[] = {
+        { {"SLURM_ARRAY_TASK_ID=2", "SLURM_ARRAY_TASK_COUNT=4"}, "auto",
+          2, 4, NULL },
+        { {"SLURM_ARRAY_TASK_ID=3", "SLURM_ARRAY_TASK_MIN=0",
+           "SLURM_ARRAY_TASK_MAX=3", "SLURM_ARRAY_TASK_COUNT=4"}, "auto",
+          3, 4, NULL },
+        /* sbatch --array=5 re-runs shard 5 of 16: a one-task array */
+        { {"SLURM_ARRAY_TASK_ID=5", "SLURM_ARRAY_TASK_MIN=5",
+           "SLURM_ARRAY_TASK_MAX=5", "SLURM_ARRAY_TASK_COUNT=1"}, "auto",
+          0, 0, "use --shard auto/N" },
+        { {"SLURM_ARRAY_TASK_ID=5", "SLURM_ARRAY_TASK_MIN=5",
+           "SLURM_ARRAY_TASK_MAX=5", "SLURM_ARRAY_TASK_COUNT=1"}, "auto/16",
+          5, 16, NULL },
+        { {"SLURM_ARRAY_TASK_ID=2", "SLURM_ARRAY_TASK_MIN=1",
+           "SLURM_ARRAY_TASK_MAX=4", "SLURM_ARRAY_TASK_COUNT=4"}, "auto",
+          0, 0, "this Slurm array is not 0-3" },
+        { {"AWS_BATCH_JOB_ARRAY_INDEX=1", "AWS_BATCH_JOB_ARRAY_SIZE=3"},
+          "auto", 1, 3, NULL },
+        { {"AWS_BATCH_JOB_ARRAY_INDEX=1"}, "auto/3", 1, 3, NULL },
+        { {"BATCH_TASK_INDEX=0", "BATCH_TASK_COUNT=5"}, "auto", 0, 5, NULL },
+        { {"JOB_COMPLETION_INDEX=3"}, "auto/8", 3, 8, NULL },
+        { {"JOB_COMPLETION_INDEX=3"}, "auto", 0, 0,
+          "JOB_COMPLETION_INDEX gives the index but no count: use --shard "
+          "auto/N" },
+        { {"JOB_COMPLETION_INDEX=3"}, "auto/3", 0, 0, "is not below" },
+        { {NULL}, "auto", 0, 0, "no task index in the environment" },
+        { {NULL}, "auto/4", 0, 0, "no task index in the environment" },
+        { {"SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=4",
+           "JOB_COMPLETION_INDEX=2"}, "auto/4", 0, 0,
+          "the environment disagrees: SLURM_ARRAY_TASK_ID and "
+          "JOB_COMPLETION_INDEX" },
+        { {"AWS_BATCH_JOB_ARRAY_INDEX=1", "AWS_BATCH_JOB_ARRAY_SIZE=4"},
+          "auto/5", 0, 0, "auto/5 disagrees with AWS_BATCH_JOB_ARRAY_SIZE=4" },
+        { {"BATCH_TASK_INDEX=x", "BATCH_TASK_COUNT=2"}, "auto", 0, 0,
+          "BATCH_TASK_INDEX='x' is not a task index" },
+        { {"BATCH_TASK_INDEX=0", "BATCH_TASK_COUNT=2"}, "auto/0", 0, 0,
+          "expected auto or auto/N" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *why = "";
+        int k = -1, n = -1, rc;
+
+        clear_shard_env();
+        for (int e = 0; cases[i].env[e]; e++)
+            cr_assert_eq(putenv((char *)cases[i].env[e]), 0);
+        rc = cli_parse_shard(cases[i].spec, &k, &n, &why);
+        if (cases[i].n) {
+            cr_assert_eq(rc, 0, "case %zu: %s", i, why);
+            cr_assert(k == cases[i].k && n == cases[i].n,
+                      "case %zu: %d/%d", i, k, n);
+        } else {
+            cr_assert_neq(rc, 0, "case %zu: accepted as %d/%d", i, k, n);
+            cr_assert(strstr(why, cases[i].msg), "case %zu: '%s'", i, why);
+        }
+    }
+    clear_shard_env();
+    /* Through the command line, the error names the option. */
+    {
+        struct cli_opts o;
+        const char *a[] = { "thumbnail", "x", "-o", "o", "--shard", "auto",
+                            NULL };
+        char *err;
+
+        cr_assert_eq(parse_captured(&o, a, 2, &err), CLI_EXIT);
+        cr_assert(strstr(err, "invalid --shard 'auto': no task index"),
+                  "%s", err);
+        free(err);
+        cli_opts_release(&o);
+    }
 }

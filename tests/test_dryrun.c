@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <turbojpeg.h>
+
 #include "helpers.h"
 
 #include "e2e_fixture.h"
@@ -189,9 +191,9 @@ Test(dryrun, recompress_lists_an_estimated_size)
     p = strstr(r.out, "/rgb.jpg (~");
     cr_assert(p != NULL, "%s", r.out);
     cr_assert_eq(sscanf(p, "/rgb.jpg (~%lld bytes)", &est), 1);
-    /* 640x480 at 0.3 bytes a pixel, capped at the JPEG's own size. */
+    /* From the JPEG's own 5767 bytes, scaled by the qualities. */
     snprintf(want, sizeof(want), "%lld", est);
-    cr_assert(est > 0 && est <= 5767, "estimate %s", want);
+    cr_assert(est > 5767 / 4 && est <= 2 * 5767, "estimate %s", want);
     cr_assert(strstr(r.out, "/rgba.jpg (~"), "%s", r.out);
     cr_assert_not(th_exists(out));
     th_run_release(&r);
@@ -272,4 +274,143 @@ Test(dryrun, report_on_stdout_is_the_listing)
     cr_assert(strncmp(r.out, "write ", 6) != 0 && !strstr(r.out, "\nwrite "),
               "%s", r.out);
     th_run_release(&r);
+}
+
+/* --freedesktop: a dry run asks the cache as the real run does.  Before
+ * any run every file would be written and no cache is created; after one,
+ * every file is up to date, as the real run then finds. */
+Test(dryrun, freedesktop_after_a_real_run_says_up_to_date)
+{
+    char *cache = th_path(tmp, "cache");
+    const char *real[] = { "thumbnail", "--freedesktop", "--cache-dir",
+                           cache, in, NULL };
+    const char *dry[] = { "thumbnail", "--freedesktop", "--cache-dir",
+                          cache, in, "--dry-run", "-v", NULL };
+    const char *again[] = { "thumbnail", "--freedesktop", "--cache-dir",
+                            cache, in, "--report", rep, NULL };
+    struct th_run r;
+    json_t *arr;
+
+    add_good_inputs();
+    th_run(&r, dry);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    assert_line(r.out, "write %s/rgb.jpg -> %s (normal, large)", in, cache);
+    cr_assert_eq(count_lines(r.out), 6, "%s", r.out);
+    cr_assert_not(th_exists(cache), "the dry run made the cache");
+    cr_assert(strstr(r.err, "dry run: 6 files would be written"), "%s",
+              r.err);
+    th_run_release(&r);
+
+    run_ok(real);
+    th_run(&r, dry);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    assert_line(r.out, "skip %s/rgb.jpg -> %s (normal, large): up-to-date: "
+                "thumbnails up to date", in, cache);
+    assert_line(r.out, "skip %s/sub/deeper/rgba.png -> %s (normal, large): "
+                "up-to-date: thumbnails up to date", in, cache);
+    cr_assert(!strstr(r.out, "write "), "%s", r.out);
+    th_run_release(&r);
+
+    th_run(&r, again);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    arr = th_read_jsonl(rep);
+    cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6);
+    json_decref(arr);
+    th_run_release(&r);
+    free(cache);
+}
+
+/* The closing lines speak of one file and one worker in the singular, and
+ * give no MiB/s when nothing was written. */
+Test(dryrun, summary_counts_in_the_singular_and_no_rate_for_nothing)
+{
+    const char *args[] = { "thumbnail", in, "-o", out, "-v", NULL };
+    struct th_run r;
+
+    add_input("rgb.jpg", "rgb.jpg");
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "imgpool: 1 file to process with 1 worker\n"),
+              "%s", r.err);
+    cr_assert(strstr(r.err, "imgpool: 1 file: 1 ok, 0 skipped, 0 failed"),
+              "%s", r.err);
+    cr_assert(strstr(r.err, " MiB/s\n"), "%s", r.err);
+    th_run_release(&r);
+    th_run(&r, args);           /* up to date: nothing written */
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "imgpool: nothing written in "), "%s", r.err);
+    cr_assert(!strstr(r.err, "MiB/s"), "a rate of nothing: %s", r.err);
+    th_run_release(&r);
+}
+
+/* A 1200x900 photograph-like JPEG at quality @q: smooth gradients, edges
+ * and grain, as a camera's. */
+static void
+write_photo(const char *path, int q)
+{
+    enum { W = 1200, H = 900 };
+    unsigned char *px = malloc((size_t)W * H * 3), *jpg = NULL;
+    unsigned long len = 0;
+    unsigned seed = 12345;
+    tjhandle tj = tjInitCompress();
+
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            unsigned char *d = px + ((size_t)y * W + x) * 3;
+            int grain;
+
+            seed = seed * 1103515245u + 12345u;
+            grain = (int)((seed >> 16) % 7) - 3;
+            d[0] = (unsigned char)((x * 255 / W + grain + 256) % 256);
+            d[1] = (unsigned char)(((x / 40 + y / 40) % 2 ? 200 : 60) + grain);
+            d[2] = (unsigned char)((y * 255 / H + x / 7 + grain) & 0xff);
+        }
+    cr_assert_eq(tjCompress2(tj, px, W, 0, H, TJPF_RGB, &jpg, &len,
+                             TJSAMP_420, q, 0), 0);
+    th_write_file(path, jpg, len);
+    tjFree(jpg);
+    tjDestroy(tj);
+    free(px);
+}
+
+/* recompress -o: the estimate follows what re-encoding at -q writes, from
+ * a JPEG above -q (it shrinks, by the ratio of the qualities) and one
+ * below it (it grows a little), within 35%. */
+Test(dryrun, recompress_estimate_is_near_the_real_size)
+{
+    const char *dry[] = { "recompress", in, "-o", out, "--dry-run",
+                          "--report", rep, NULL };
+    const char *real[] = { "recompress", in, "-o", out, "--report", rep,
+                           NULL };
+    static const char *names[] = { "q97.jpg", "q60.jpg" };
+    long long est[2], got[2];
+    json_t *arr, *rec;
+    char *p;
+
+    p = th_path(in, names[0]);
+    write_photo(p, 97);
+    free(p);
+    p = th_path(in, names[1]);
+    write_photo(p, 60);
+    free(p);
+    run_ok(dry);
+    arr = th_read_jsonl(rep);
+    for (int i = 0; i < 2; i++) {
+        rec = th_find_record(arr, names[i]);
+        cr_assert(rec);
+        est[i] = th_json_int(rec, "out_bytes");
+    }
+    json_decref(arr);
+    run_ok(real);
+    arr = th_read_jsonl(rep);
+    for (int i = 0; i < 2; i++) {
+        rec = th_find_record(arr, names[i]);
+        cr_assert(rec);
+        got[i] = th_json_int(rec, "out_bytes");
+        cr_log_info("%s: estimated %lld, written %lld", names[i], est[i], got[i]);
+        cr_assert(est[i] > got[i] * 0.65 && est[i] < got[i] * 1.35,
+                  "%s: estimated %lld, written %lld", names[i], est[i],
+                  got[i]);
+    }
+    json_decref(arr);
 }

@@ -388,8 +388,11 @@ editor_version(size_t *len)
 static void
 editor_save(const char *data, size_t len)
 {
-    char *swp = th_path(in, ".photo.jpg.swp"), *photo = th_path(in,
-                                                               "photo.jpg");
+    /* The save file is made outside the input tree: beside the photo it
+     * is itself a JPEG the scan can find and the rename then take away,
+     * a second record (failed, exit 1) that is not what this checks. */
+    char *swp = th_path(tmp, ".photo.jpg.swp"), *photo = th_path(in,
+                                                                "photo.jpg");
 
     th_write_file(swp, data, len);
     if (rename(swp, photo) != 0)

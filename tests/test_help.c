@@ -16,6 +16,7 @@
 
 #include "cli_table.h"
 #include "helpers.h"
+#include "sniff.h"
 
 #define MAN_PAGE TESTDATA_DIR "/../docs/imgpool.1"
 
@@ -376,4 +377,140 @@ Test(help, in_place_option_error_names_only_the_option_given)
         }
     }
     cr_assert_gt(tried, 4, "no in-place-only rows found");
+}
+
+/* ---- the formats in the prose against sniff.c's table ---- */
+
+/* @text as one line of plain words: roff macro names and "\-" escapes
+ * dropped, backquotes gone, runs of white space one space.  Caller
+ * frees. */
+static char *
+plain_words(const char *text)
+{
+    char *out = calloc(1, strlen(text) + 2), *o = out;
+    const char *p = text;
+    int bol = 1;
+
+    cr_assert(out);
+    for (; *p; p++) {
+        if (bol && *p == '.') {         /* ".BR " and the like */
+            while (*p && *p != ' ' && *p != '\n')
+                p++;
+            if (!*p)
+                break;
+        }
+        bol = *p == '\n';
+        if (p[0] == '\\' && p[1] == '-')
+            continue;
+        if (*p == '`' || *p == '"')
+            continue;
+        if (*p == '\n' || *p == ' ' || *p == '\t') {
+            if (o > out && o[-1] != ' ')
+                *o++ = ' ';
+            continue;
+        }
+        *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The inputs paragraph of @doc (from "nputs" to the first
+ * "untrusted-format" after it) names every format of the table, and each
+ * untrusted one near "--allow-untrusted". */
+static void
+assert_inputs_prose(const char *doc, const char *what)
+{
+    char *words = plain_words(doc), *from, *to, *allow;
+    enum img_format f;
+
+    from = strstr(words, "nputs are");
+    if (!from)
+        from = strstr(words, "inputs:");
+    cr_assert(from, "%s: no inputs paragraph", what);
+    to = strstr(from, "untrusted-format");
+    cr_assert(to, "%s: the inputs paragraph does not say untrusted-format",
+              what);
+    to[0] = '\0';
+    allow = strstr(from, "--allow-untrusted");
+    cr_assert(allow, "%s: the inputs paragraph lacks --allow-untrusted: %s",
+              what, from);
+    for (f = IMGF_UNKNOWN + 1; f < IMGF__COUNT; f++) {
+        const char *name = img_format_name(f), *at;
+
+        if (!name)
+            continue;
+        at = strstr(from, name);
+        cr_assert(at, "%s: %s is not among the inputs: %s", what, name, from);
+        if (img_format_untrusted(f)) {
+            while (at && (at - allow > 80 || allow - at > 80))
+                at = strstr(at + 1, name);
+            cr_assert(at, "%s: %s is not named by --allow-untrusted: %s",
+                      what, name, from);
+        }
+    }
+    free(words);
+}
+
+/* Exactly the untrusted formats in @text (the option's own help). */
+static void
+assert_untrusted_list(const char *text, const char *what)
+{
+    char *words = plain_words(text);
+    enum img_format f;
+
+    for (f = IMGF_UNKNOWN + 1; f < IMGF__COUNT; f++) {
+        const char *name = img_format_name(f);
+
+        if (!name || f == IMGF_JPEG)    /* "JPEG" is in "JPEG 2000" */
+            continue;
+        if (img_format_untrusted(f))
+            cr_assert(strstr(words, name), "%s lacks %s: %s", what, name,
+                      words);
+        else
+            cr_assert(!strstr(words, name), "%s names %s, which is read "
+                      "without it: %s", what, name, words);
+    }
+    free(words);
+}
+
+Test(help, formats_in_the_prose_match_the_format_table)
+{
+    char *top = help_text(0), *readme = th_read_file(TESTDATA_DIR
+                                                     "/../README.md", NULL);
+    char *man = th_read_file(MAN_PAGE, NULL);
+    const struct cli_option *allow = cli_option_find("allow-untrusted");
+    struct man m;
+    const struct man_entry *e;
+    static const unsigned subs[] = {0, CLI_SUB_THUMBNAIL, CLI_SUB_RECOMPRESS};
+
+    man_load(&m);
+    e = man_find(&m, "allow-untrusted");
+    cr_assert(readme && man && allow && e);
+    assert_inputs_prose(top, "imgpool --help");
+    assert_inputs_prose(readme, "README.md");
+    assert_inputs_prose(man, "imgpool.1");
+    assert_untrusted_list(allow->help, "--allow-untrusted's help");
+    assert_untrusted_list(e->text, "the man page's --allow-untrusted");
+    /* Every output format in each paragraph that says what comes out. */
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        char *help = help_text(subs[i]), *words, *end;
+
+        words = plain_words(help);
+        end = strstr(words, "commands:");
+        if (!end)
+            end = strstr(words, "output:");
+        cr_assert(end, "help of %u: no options", subs[i]);
+        *end = '\0';
+        cr_assert(strstr(words, "JPEG") && strstr(words, "PNG") &&
+                  strstr(words, "WebP") && strstr(words, "AVIF"),
+                  "help of %u leaves out an output format: %s", subs[i],
+                  words);
+        free(words);
+        free(help);
+    }
+    man_release(&m);
+    free(top);
+    free(readme);
+    free(man);
 }

@@ -847,3 +847,63 @@ Test(icc, cmyk_jpeg_without_adobe_marker_is_read_as_inverted)
     th_image_release(&a);
     th_image_release(&b);
 }
+
+/* lcms2's sRGB dressed as an edited copy of ICC's sRGB (the
+ * sRGB_IEC61966-2-1_black_scaled.icc length, intent and profile ID, other
+ * bytes): libpng then warns "iCCP: Not recognizing known sRGB profile
+ * that has been edited", which many ordinary PNGs trigger. */
+static struct blob
+edited_known_srgb(void)
+{
+    static const unsigned char id[16] = {
+        0x29, 0xf8, 0x3d, 0xde, 0xaf, 0xf2, 0x55, 0xae,
+        0x78, 0x42, 0xfa, 0xe4, 0xca, 0x83, 0x39, 0x0d};
+    struct blob b = srgb();
+    unsigned char *p;
+
+    cr_assert_leq(b.len, 3048);
+    p = calloc(1, 3048);
+    memcpy(p, b.data, b.len);
+    free(b.data);
+    p[0] = 0;
+    p[1] = 0;
+    p[2] = 3048 >> 8;
+    p[3] = 3048 & 0xff;
+    memset(p + 64, 0, 4);           /* perceptual */
+    memcpy(p + 84, id, sizeof(id));
+    b.data = p;
+    b.len = 3048;
+    return b;
+}
+
+/* That libpng message is no fault of the file: no warning on the record,
+ * on either path, and --fail-on warning lets the file through. */
+Test(icc, libpng_edited_srgb_notice_is_not_a_warning)
+{
+    struct blob p = edited_known_srgb();
+    char *png = write_chart("edited.png", &rgb_patches[0][0], 3, &p);
+    char *out = th_path(tmp, "strict"), *report = th_path(tmp, "strict.jsonl");
+    const char *strict[] = {"thumbnail", "--fail-on", "warning", "--report",
+                            report, png, "-o", out, NULL};
+    double got[NPATCH][3];
+    char colour[64];
+    int warned;
+    struct th_run r;
+    json_t *recs, *rec;
+
+    thumb_patches(png, "fast", 0, got, colour, &warned);
+    cr_assert_not(warned, "fast path: a warning for libpng's notice");
+    thumb_patches(png, "vips", 1, got, colour, &warned);
+    cr_assert_not(warned, "libvips path: a warning for libpng's notice");
+    th_run(&r, strict);
+    cr_assert_eq(r.status, 0, "--fail-on warning: %s", r.err);
+    th_run_release(&r);
+    recs = th_read_jsonl(report);
+    rec = th_find_record(recs, "edited.png");
+    cr_assert_str_eq(th_json_str(rec, "status"), "ok");
+    json_decref(recs);
+    free(out);
+    free(report);
+    free(png);
+    free(p.data);
+}

@@ -3,8 +3,11 @@
  * the summary is recounted, bad input is refused.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "merge.h"
@@ -113,4 +116,110 @@ Test(merge, missing_file_is_refused)
 
     cr_assert_eq(report_merge(in, 1, f, NULL), -1);
     fclose(f);
+}
+
+/* report_merge() of @in (@n paths) into a new file; its stderr into *err
+ * and the merged lines into *arr (callers free both). */
+static int
+merge_captured(const char *const *in, size_t n, struct merge_totals *t,
+               json_t **arr, char **err)
+{
+    char *out = th_path(dir, "merged.jsonl"), *errpath = th_path(dir, "err");
+    FILE *f = fopen(out, "w");
+    int saved, fd, rc;
+
+    cr_assert(f);
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    close(fd);
+    rc = report_merge(in, n, f, t);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    *arr = th_read_jsonl(out);
+    *err = th_read_file(errpath, NULL);
+    free(out);
+    free(errpath);
+    return rc;
+}
+
+static const char one_run[] =
+    "{\"path\":\"x/1.jpg\",\"status\":\"ok\",\"in_bytes\":100,"
+    "\"out_bytes\":10}\n"
+    "{\"path\":\"x/2.jpg\",\"status\":\"failed\",\"error\":"
+    "{\"class\":\"decode-error\",\"message\":\"m\"}}\n"
+    "{\"summary\":true,\"total\":2,\"seconds\":8.9,\"interrupted\":null}\n";
+
+/* The same report twice, or a copy of it: merged once, and said so. */
+Test(merge, the_same_report_twice_is_merged_once)
+{
+    char *a = write_report("a.jsonl", one_run);
+    char *b = write_report("copy.jsonl", one_run);
+    const char *twice[] = { a, a };
+    const char *copy[] = { a, b };
+    const char *const *cases[] = { twice, copy };
+    struct merge_totals t;
+    json_t *arr, *sum;
+    char *err;
+
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(merge_captured(cases[i], 2, &t, &arr, &err), 0);
+        cr_assert_eq(t.total, 2, "case %d: %zu records counted", i, t.total);
+        cr_assert_eq(t.failed, 1);
+        cr_assert_eq(json_array_size(arr), 3, "two records and a summary");
+        sum = json_array_get(arr, 2);
+        cr_assert_eq(json_integer_value(json_object_get(sum, "total")), 2);
+        cr_assert_eq(json_integer_value(json_object_get(sum, "runs")), 1);
+        cr_assert(strstr(err, i ? "is a copy of" : "is the same file as") &&
+                  strstr(err, "merged once"), "case %d: stderr '%s'", i, err);
+        json_decref(arr);
+        free(err);
+    }
+    free(a);
+    free(b);
+}
+
+/* Two different runs that share paths: each record counts (they are two
+ * runs), and the overlap is named. */
+Test(merge, overlapping_runs_are_named)
+{
+    char *a = write_report("a.jsonl", one_run);
+    char *b = write_report("b.jsonl",
+        "{\"path\":\"x/1.jpg\",\"status\":\"skipped\",\"reason\":"
+        "\"up-to-date\"}\n"
+        "{\"summary\":true,\"total\":1,\"seconds\":0.25}\n");
+    const char *in[] = { a, b };
+    struct merge_totals t;
+    json_t *arr;
+    char *err;
+
+    cr_assert_eq(merge_captured(in, 2, &t, &arr, &err), 0);
+    cr_assert_eq(t.total, 3);
+    cr_assert(strstr(err, "1 record repeats the path of a record in an "
+                          "earlier report ('x/1.jpg'"), "stderr '%s'", err);
+    json_decref(arr);
+    free(err);
+    free(a);
+    free(b);
+}
+
+/* Seconds come out as written, not as the nearest binary fraction's 17
+ * digits (8.9000000000000004). */
+Test(merge, seconds_print_rounded)
+{
+    char *a = write_report("a.jsonl", one_run);
+    char *out = th_path(dir, "merged.jsonl"), *text;
+    const char *in[] = { a };
+    FILE *f = fopen(out, "w");
+
+    cr_assert_eq(report_merge(in, 1, f, NULL), 0);
+    fclose(f);
+    text = th_read_file(out, NULL);
+    cr_assert(strstr(text, "\"seconds\":8.9,"), "%s", text);
+    free(text);
+    free(out);
+    free(a);
 }

@@ -353,6 +353,28 @@ img_format_str(enum img_format f)
     return "unknown";
 }
 
+const char *
+img_format_name(enum img_format f)
+{
+    static const char *const names[IMGF__COUNT] = {
+        [IMGF_JPEG] = "JPEG",   [IMGF_PNG] = "PNG",
+        [IMGF_GIF] = "GIF",     [IMGF_WEBP] = "WebP",
+        [IMGF_TIFF] = "TIFF",   [IMGF_HEIF] = "HEIC/AVIF",
+        [IMGF_BMP] = "BMP",     [IMGF_JP2] = "JPEG 2000",
+        [IMGF_PSD] = "PSD",     [IMGF_PNM] = "PNM",
+        [IMGF_SVG] = "SVG",
+    };
+
+    return (unsigned)f < IMGF__COUNT ? names[f] : NULL;
+}
+
+int
+img_format_untrusted(enum img_format f)
+{
+    return f == IMGF_BMP || f == IMGF_JP2 || f == IMGF_PSD ||
+           f == IMGF_PNM;
+}
+
 /* ------------------------------------------------------------------------
  * PNG and GIF
  */

@@ -43,6 +43,16 @@ enum img_format {
 /* Format named by the signature at the start of @buf (@len may be short). */
 enum img_format sniff_format(const unsigned char *buf, size_t len);
 const char *img_format_str(enum img_format f);
+/* The name a person knows @f by ("JPEG 2000", "HEIC/AVIF"); NULL for
+ * IMGF_UNKNOWN and IMGF_OTHER_IMAGE.  --help, the README and the man page
+ * list these (test_help checks). */
+const char *img_format_name(enum img_format f);
+/* 1 when libvips reads @f only with a loader it marks untrusted (BMP,
+ * JPEG 2000, PSD, PNM): such files fail untrusted-format unless
+ * --allow-untrusted. */
+int img_format_untrusted(enum img_format f);
+/* One past the last enum img_format, for loops over the table. */
+#define IMGF__COUNT (IMGF_SVG + 1)
 
 /*
  * What a JPEG header says: dimensions, components, chroma subsampling, and

@@ -239,6 +239,8 @@ fp_warning(png_structp png, png_const_charp msg)
 {
     struct fp_ctx *ctx = png_get_error_ptr(png);
 
+    if (warn_benign(msg))
+        return;
     warn_append(ctx->res, msg);
     if (ctx->s->fail_on == FAIL_WARNING) {
         snprintf(ctx->msg, sizeof(ctx->msg), "%s", msg);

@@ -459,6 +459,25 @@ make_thumbnails(const struct settings *s, const struct input *in,
     return rc;
 }
 
+/* --dry-run: what the run would do with @k's thumbnails, the same check
+ * of the cache, which is opened but never created. */
+static void
+dry_run(const struct settings *s, const struct fdthumb_key *k,
+        struct task_result *res)
+{
+    int cachefd = open(s->output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    unsigned stale = s->fd_flavors;
+
+    if (cachefd >= 0) {
+        stale = stale_flavors(cachefd, s->fd_flavors, k);
+        close(cachefd);
+    }
+    if (!stale)
+        task_result_skip(res, ERR_UP_TO_DATE, "thumbnails up to date");
+    else
+        task_result_skip(res, ERR_DRY_RUN, "would write thumbnails");
+}
+
 void
 fdthumb_process(const struct settings *s, const struct task *t,
                 const struct input *in, struct task_result *res)
@@ -477,6 +496,11 @@ fdthumb_process(const struct settings *s, const struct task *t,
     if (fdthumb_key_init(&k, t->path, (int64_t)st.st_mtime,
                          (int64_t)st.st_size, res) < 0)
         return;
+    if (s->dry_run) {
+        dry_run(s, &k, res);
+        fdthumb_key_release(&k);
+        return;
+    }
     cachefd = open_cache(s, s->fd_flavors, res);
     if (cachefd >= 0) {
         stale = stale_flavors(cachefd, s->fd_flavors, &k);

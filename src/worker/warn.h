@@ -12,6 +12,11 @@
 
 #include "task.h"
 
+/* Record @text, unless warn_benign() says it is no fault of the file. */
 void warn_append(struct task_result *res, const char *text);
+/* 1 for a decoder's notice that says nothing about the file (libpng's
+ * "iCCP: Not recognizing known sRGB profile that has been edited"): not
+ * recorded, and no reason to fail under --fail-on warning. */
+int warn_benign(const char *text);
 
 #endif

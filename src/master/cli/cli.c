@@ -176,6 +176,47 @@ not_accepted(struct cli_opts *o, const struct cli_option *opt)
                        sub_name(o->sub));
 }
 
+/* " (did you mean --a, --b or --c?)" for the long options @name (up to
+ * '=' or the end) is a prefix of, into @buf; "" when none is. */
+static void
+candidates(const char *name, char *buf, size_t size)
+{
+    size_t len = strcspn(name, "="), i, n = 0, used = 0, total = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < cli_noptions; i++)
+        total += len > 0 && strncmp(cli_options[i].name, name, len) == 0;
+    for (i = 0; i < cli_noptions && total > 0; i++) {
+        if (strncmp(cli_options[i].name, name, len) != 0)
+            continue;
+        n++;
+        used += (size_t)snprintf(buf + used, used < size ? size - used : 0,
+                                 "%s--%s", n == 1 ? " (did you mean "
+                                           : n == total ? " or " : ", ",
+                                 cli_options[i].name);
+        if (used >= size)
+            break;
+    }
+    if (total > 0 && used < size)
+        snprintf(buf + used, size - used, "?)");
+}
+
+/* getopt_long takes any unambiguous prefix of a long option ("--out" for
+ * --output), which silently turns a typo into another option and lets a
+ * new option break old scripts.  Only whole names are accepted: 0, or -1
+ * with @word being a prefix of @opt's name. */
+static int
+abbreviated(const struct cli_option *opt, const char *word)
+{
+    size_t len;
+
+    if (strncmp(word, "--", 2) != 0)
+        return 0;           /* a short option, or a cluster of them */
+    word += 2;
+    len = strcspn(word, "=");
+    return strlen(opt->name) != len;
+}
+
 /* Act on, or record in @st, what getopt_long returned (@c). */
 static enum cli_result
 take(struct cli_opts *o, struct parse_state *st, int c, char **argv,
@@ -186,14 +227,24 @@ take(struct cli_opts *o, struct parse_state *st, int c, char **argv,
     unsigned maybe = o->sub == CLI_SUB_RECOMPRESS
                          ? CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE
                          : o->sub;
-    char why[160];
+    char why[160], hint[256];
+    const char *word;
 
     if (c == ':')
         return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
+    /* The word that named the option: the one before its value when the
+     * value came as the next word. */
+    word = opt && optarg && optind >= 2 && optarg == argv[optind - 1]
+               ? argv[optind - 2]
+               : argv[optind - 1];
     if (!opt && optopt)
         return usage_error(o, "unknown option '-%c'", optopt);
-    if (!opt)
-        return usage_error(o, "unknown option '%s'", argv[optind - 1]);
+    if (!opt || abbreviated(opt, word)) {
+        candidates(word + (strncmp(word, "--", 2) == 0 ? 2 : 0), hint,
+                   sizeof(hint));
+        return usage_error(o, "unknown option '%.*s'%s",
+                           (int)strcspn(word, "="), word, hint);
+    }
     if (opt->kind == CLI_KIND_HELP || opt->kind == CLI_KIND_VERSION) {
         if (opt->kind == CLI_KIND_HELP)
             cli_help(stdout, o->sub);
@@ -576,8 +627,8 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
         return usage_error(o, "a command must come first: imgpool "
                            "thumbnail|recompress [OPTIONS] INPUT...");
     else
-        return usage_error(o, "unknown command '%s' (expected thumbnail or "
-                           "recompress)", cmd);
+        return usage_error(o, "unknown command '%s' (expected thumbnail, "
+                           "recompress or report)", cmd);
 
     o->command = CMD_PROCESS;
     o->command_name = cmd;

@@ -84,7 +84,19 @@ int cli_check_sizes(const char *s, const char **why);
 /* Append the boxes of --sizes @list to @s (after @s->nsizes), as
  * cli_check_sizes() accepts them.  0, or -1 with *why set (too many). */
 int cli_add_sizes(struct settings *s, const char *list, const char **why);
-/* "K/N" with 0 <= K < N <= 100000. */
+/* "K/N" with 0 <= K < N <= 100000, or "auto", "auto/N" (below). */
 int cli_parse_shard(const char *s, int *k, int *n, const char **why);
+/*
+ * --shard auto: K and N from the environment of an array job's task
+ * (Slurm SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, for an array
+ * 0-(N-1) only; AWS Batch AWS_BATCH_JOB_ARRAY_INDEX and
+ * AWS_BATCH_JOB_ARRAY_SIZE; Google Batch BATCH_TASK_INDEX and
+ * BATCH_TASK_COUNT); --shard auto/N: the index from any of them or
+ * Kubernetes' JOB_COMPLETION_INDEX, the count N (which a count in the
+ * environment, Slurm's aside, must not contradict).  1 when @spec is
+ * neither form, 0 with *k, *n set, or -1 with *why saying what is
+ * missing or which variables disagree.
+ */
+int cli_shard_auto(const char *spec, int *k, int *n, const char **why);
 
 #endif

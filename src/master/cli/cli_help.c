@@ -37,7 +37,12 @@ static const char usage_top[] =
     "\n"
     "Batch image processing with a pool of worker processes.  Every image\n"
     "under each INPUT (a file or a directory, walked recursively) becomes an\n"
-    "8-bit sRGB JPEG (or PNG) under DIR, mirroring the input tree.\n"
+    "8-bit sRGB JPEG (or PNG, WebP or AVIF with -f) under DIR, mirroring the\n"
+    "input tree; recompress --in-place rewrites JPEGs where they lie.\n"
+    "\n"
+    "inputs: JPEG, PNG, GIF, WebP, TIFF, HEIC/AVIF and SVG; BMP, JPEG 2000,\n"
+    "PSD and PNM with --allow-untrusted (by default they fail\n"
+    "untrusted-format: libvips marks their loaders untrusted).\n"
     "\n"
     "commands:\n"
     "  thumbnail    fit each image in a box (default 300x300), strip metadata\n"
@@ -51,8 +56,11 @@ static const char usage_thumbnail[] =
     "usage: imgpool thumbnail [OPTIONS] INPUT... -o DIR\n"
     "\n"
     "Fit every image under each INPUT (a file or a directory, walked\n"
-    "recursively) in a box and write it as an 8-bit sRGB JPEG (or PNG) under\n"
-    "DIR, mirroring the input tree; metadata is dropped.\n";
+    "recursively) in a box and write it as an 8-bit sRGB JPEG (or PNG, WebP\n"
+    "or AVIF with -f) under DIR, mirroring the input tree; metadata is\n"
+    "dropped.  With --freedesktop, into the freedesktop.org thumbnail cache\n"
+    "instead of DIR.  BMP, JPEG 2000, PSD and PNM inputs need\n"
+    "--allow-untrusted.\n";
 
 static const char usage_recompress[] =
     "usage: imgpool recompress [OPTIONS] INPUT... -o DIR\n"
@@ -60,8 +68,11 @@ static const char usage_recompress[] =
     "\n"
     "Re-encode every image under each INPUT (a file or a directory, walked\n"
     "recursively) at full size unless --size is given, keeping EXIF, XMP and\n"
-    "IPTC: as an 8-bit sRGB JPEG (or PNG) under DIR, mirroring the input\n"
-    "tree, or with --in-place over each JPEG itself.\n";
+    "IPTC: as an 8-bit sRGB JPEG (or PNG, WebP or AVIF with -f) under DIR,\n"
+    "mirroring the input tree, or with --in-place over each JPEG itself,\n"
+    "which stays a JPEG of its own colour space (CMYK, grey, wide gamut;\n"
+    "sRGB only with --to-srgb).  BMP, JPEG 2000, PSD and PNM inputs need\n"
+    "--allow-untrusted.\n";
 
 static const char exit_process[] =
     "\n"

@@ -84,7 +84,9 @@ const struct cli_option cli_options[] = {
     { .name = "output", .letter = 'o', .kind = CLI_KIND_STRING,
       .subs = PROCESS, .section = CLI_SEC_OUTPUT, .off = O(output_dir),
       .check = check_path, .metavar = "DIR",
-      .help = "write results under DIR (required)" },
+      .help = "write results under DIR (required, except\n"
+              "with --freedesktop or recompress\n"
+              "--in-place, which refuse it)" },
     { .name = "name", .kind = CLI_KIND_STRING, .subs = PROCESS,
       .section = CLI_SEC_OUTPUT, .off = O(name_template),
       .check = plan_template_check, .metavar = "TEMPLATE",
@@ -233,7 +235,9 @@ const struct cli_option cli_options[] = {
       .metavar = "K/N",
       .help = "process only shard K of N (0 <= K < N): the\n"
               "files whose output path hashes to K; N runs\n"
-              "with the same arguments split one job" },
+              "with the same arguments split one job; auto\n"
+              "or auto/N: K (and N) from a Slurm, AWS Batch,\n"
+              "Google Batch or Kubernetes array task" },
 
     /* safety and limits */
     { .name = "fail-on", .kind = CLI_KIND_ENUM, .subs = PROCESS,
@@ -263,8 +267,9 @@ const struct cli_option cli_options[] = {
               "fails as out-of-memory (0: none)" },
     { .name = "allow-untrusted", .kind = CLI_KIND_FLAG, .subs = PROCESS,
       .section = CLI_SEC_LIMITS, .off = S(allow_untrusted), .value = 1,
-      .help = "allow libvips loaders it marks untrusted\n"
-              "(BMP, PSD, PPM, ... through ImageMagick)" },
+      .help = "also read BMP, JPEG 2000, PSD and PNM: by\n"
+              "default they fail untrusted-format, as\n"
+              "libvips marks their loaders untrusted" },
 
     /* incremental runs and locking */
     { .name = "no-incremental", .kind = CLI_KIND_FLAG, .subs = PROCESS,

@@ -175,7 +175,12 @@ cli_parse_shard(const char *s, int *k, int *n, const char **why)
     char buf[32];
     long kv, nv;
 
-    *why = "expected K/N with 0 <= K < N <= 100000 (e.g. 0/4)";
+    int r = cli_shard_auto(s, k, n, why);
+
+    if (r <= 0)
+        return r;
+    *why = "expected K/N with 0 <= K < N <= 100000 (e.g. 0/4), auto or "
+           "auto/N";
     if (!slash || (size_t)(slash - s) >= sizeof(buf))
         return -1;
     memcpy(buf, s, (size_t)(slash - s));

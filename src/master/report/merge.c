@@ -5,12 +5,30 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include <xxhash.h>
+
+#include "hashset.h"
 #include "merge.h"
 #include "msg.h"
+#include "report_int.h"
 #include "task.h"
+
+/* Seconds are written to the millisecond, with no binary tail. */
+#define MERGE_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* A report already merged: its file, and its bytes' size and hash. */
+struct seen_report {
+    const char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    uint64_t hash;
+};
 
 struct acc {
     struct merge_totals t;
@@ -19,7 +37,46 @@ struct acc {
     double seconds;
     json_int_t interrupted;
     json_t *by_class;
+    struct seen_report *seen;
+    size_t nseen, skipped_reports;
+    struct hashset paths;     /* hash of each record's path -> report */
+    uint32_t report;          /* the index of the report being read */
+    size_t overlaps;          /* records whose path an earlier report had */
+    const char *overlap_path; /* the first of them, escaped */
+    char *overlap_buf;
 };
+
+/* Paths are told apart by their 64-bit hash alone: a collision would only
+ * add one to a count in a warning. */
+static int
+same_hash(uint32_t value, const void *key, void *ctx)
+{
+    (void)value;
+    (void)key;
+    (void)ctx;
+    return 1;
+}
+
+/* Note @rec's path; count it when an earlier report had it. */
+static void
+note_path(struct acc *a, json_t *rec)
+{
+    json_t *v = json_object_get(rec, "path_b64");
+    const char *p;
+    uint32_t first;
+
+    if (!json_is_string(v))
+        v = json_object_get(rec, "path");
+    if (!json_is_string(v))
+        return;
+    p = json_string_value(v);
+    if (hashset_insert(&a->paths, hashset_hash(p, strlen(p)), a->report, p,
+                       same_hash, NULL, &first) == HASHSET_PRESENT &&
+        first != a->report) {
+        if (a->overlaps++ == 0)
+            a->overlap_path = a->overlap_buf = msg_escape(p);
+    }
+}
 
 static json_int_t
 int_field(json_t *o, const char *key)
@@ -46,6 +103,7 @@ add_record(struct acc *a, json_t *rec)
     const char *st = json_string_value(json_object_get(rec, "status"));
     json_t *err = json_object_get(rec, "error");
 
+    note_path(a, rec);
     a->t.total++;
     if (st && strcmp(st, "ok") == 0) {
         a->t.ok++;
@@ -78,6 +136,59 @@ add_summary(struct acc *a, json_t *sum)
         a->interrupted = int_field(sum, "interrupted");
 }
 
+/*
+ * Whether the report open as @f is one merged already: the same file, or a
+ * copy (the same size and bytes).  1 after a warning, 0 (@f rewound), or
+ * -1 after errorf().  Standard input is not checked.
+ */
+static int
+already_merged(struct acc *a, const char *path, FILE *f)
+{
+    struct seen_report r = {.path = path}, *s;
+    char buf[65536];
+    size_t n, i;
+    struct stat st;
+    XXH3_state_t *h;
+
+    if (f == stdin || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    r.dev = st.st_dev;
+    r.ino = st.st_ino;
+    r.size = st.st_size;
+    /* The bytes' hash, read once before the merge reads them again. */
+    h = XXH3_createState();
+    if (!h || XXH3_64bits_reset(h) == XXH_ERROR) {
+        XXH3_freeState(h);
+        errorf("cannot read report '%s': %s", path, strerror(ENOMEM));
+        return -1;
+    }
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        XXH3_64bits_update(h, buf, n);
+    r.hash = XXH3_64bits_digest(h);
+    XXH3_freeState(h);
+    rewind(f);
+    for (i = 0; i < a->nseen; i++) {
+        s = &a->seen[i];
+        if ((s->dev == r.dev && s->ino == r.ino) ||
+            (s->size == r.size && s->hash == r.hash)) {
+            warnf("report '%s' is %s '%s': merged once", path,
+                  s->dev == r.dev && s->ino == r.ino ? "the same file as"
+                                                     : "a copy of",
+                  s->path);
+            a->skipped_reports++;
+            return 1;
+        }
+    }
+    s = realloc(a->seen, (a->nseen + 1) * sizeof(*a->seen));
+    if (!s) {
+        errorf("cannot merge '%s': %s", path, strerror(ENOMEM));
+        return -1;
+    }
+    a->seen = s;
+    a->seen[a->nseen++] = r;
+    return 0;
+}
+
 static int
 merge_file(struct acc *a, const char *path, FILE *out)
 {
@@ -91,6 +202,13 @@ merge_file(struct acc *a, const char *path, FILE *out)
         errorf("cannot open report '%s': %s", path, strerror(errno));
         return -1;
     }
+    rc = already_merged(a, path, f);
+    if (rc != 0) {
+        if (f != stdin)
+            fclose(f);
+        return rc < 0 ? -1 : 0;
+    }
+    a->report = (uint32_t)a->runs;
     while ((n = getline(&line, &cap, f)) > 0) {
         json_error_t jerr;
         json_t *o;
@@ -141,6 +259,7 @@ report_merge(const char *const *paths, size_t n, FILE *out,
     int rc = 0;
 
     memset(&a, 0, sizeof(a));
+    hashset_init(&a.paths);
     a.by_class = json_object();
     for (i = 0; i < n && rc == 0; i++)
         rc = merge_file(&a, paths[i], out);
@@ -164,7 +283,7 @@ report_merge(const char *const *paths, size_t n, FILE *out,
         if (sum && a.pruned)
             json_object_set_new(sum, "pruned",
                                 json_integer((json_int_t)a.pruned));
-        line = sum ? json_dumps(sum, JSON_COMPACT) : NULL;
+        line = sum ? json_dumps(sum, MERGE_JSON_FLAGS) : NULL;
         if (line) {
             fprintf(out, "%s\n", line);
             free(line);
@@ -184,5 +303,14 @@ report_merge(const char *const *paths, size_t n, FILE *out,
     if (a.incomplete)
         warnf("%zu of %zu reports have no summary line (an interrupted or "
               "killed run?)", a.incomplete, a.runs);
+    if (a.overlaps)
+        warnf("%zu %s the path of a record in an earlier report ('%s'; "
+              "overlapping shards, or runs at different times?): each is "
+              "counted", a.overlaps,
+              a.overlaps == 1 ? "record repeats" : "records repeat",
+              a.overlap_path);
+    hashset_release(&a.paths);
+    free(a.seen);
+    free(a.overlap_buf);
     return rc;
 }

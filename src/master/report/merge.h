@@ -9,6 +9,11 @@
  * the longest run, interrupted the first signal seen).  It adds "runs" (how
  * many reports were merged) and "incomplete" (how many had no summary line:
  * a run that was killed).
+ *
+ * A report given twice, or a copy of one (same size and bytes), is merged
+ * once, with a warning.  Records of different reports that share a path
+ * (overlapping shards, or runs at different times) are all kept and
+ * counted, and a warning says how many and names the first.
  */
 #ifndef IMGPOOL_MERGE_H
 #define IMGPOOL_MERGE_H

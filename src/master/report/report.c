@@ -334,6 +334,8 @@ void
 report_init(struct report *r, const struct report_opts *o)
 {
     memset(r, 0, sizeof(*r));
+    r->clock = util_now_us;
+    eta_init(&r->eta);
     if (o)
         r->opts = *o;
     if (r->opts.max_listed_failures == 0)
@@ -430,7 +432,7 @@ report_start(struct report *r, size_t total)
             report_write_failed(r, errno);
     }
     r->total = total;
-    r->start_us = util_now_us();
+    r->start_us = r->clock();
     r->last_draw_us = r->start_us;
     switch (r->opts.progress) {
     case PROGRESS_ALWAYS:
@@ -535,11 +537,28 @@ report_plan_work(struct report *r, const struct task *tasks,
 {
     size_t i;
 
+    size_t ntasks = 0;
+
     r->work_files = n;
     r->work_bytes = 0;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         if (tasks[order[i]].size > 0)
             r->work_bytes += tasks[order[i]].size;
+        if (order[i] >= ntasks)
+            ntasks = order[i] + 1;
+    }
+    /* Out of memory: no model, and the ETA falls back on file counts. */
+    (void)eta_plan(&r->eta, tasks, ntasks, order, n, r->workers,
+                   r->clock());
+}
+
+void
+report_plan_workers(struct report *r, unsigned workers)
+{
+    r->workers = workers;
+    if (r->eta.state)
+        (void)eta_plan(&r->eta, r->eta.tasks, r->eta.ntasks, r->eta.order,
+                       r->eta.norder, workers, r->clock());
 }
 
 void
@@ -566,6 +585,7 @@ report_add(struct report *r, const struct task *t,
         r->processed_bytes += t->size > 0         ? t->size
                               : res->in_bytes > 0 ? res->in_bytes
                                                   : 0;
+        eta_done(&r->eta, t, res->usec, r->clock());
     }
     if (st == TASK_OK) {
         if (res->nwarnings > 0) {
@@ -610,6 +630,7 @@ report_release(struct report *r)
     free(r->json_path);
     r->json_path = NULL;
     report_progress_stop(r);
+    eta_release(&r->eta);
     for (i = 0; i < r->nfailures; i++)
         free(r->failures[i]);
     free(r->failures);

@@ -15,9 +15,10 @@
  *
  * Rates (files/s, MiB/s) count only the records of tasks the pool ran
  * (task.pre_status TASK_OK), never the ones scan or plan settled (skipped,
- * up to date).  The ETA divides the input bytes still to do by the bytes
- * done per second (the largest files go first, so file counts would
- * mislead); without report_plan_work() it falls back on file counts.
+ * up to date).  The ETA comes from eta.h's model (per-format fits of each
+ * file's worker time against its bytes, over the files still to do, spread
+ * over report_plan_workers() workers); before report_plan_work() or when
+ * no time was measured it falls back on file counts.
  *
  * While a progress line is redrawn in place on a terminal (between
  * report_start() and report_finish() or report_release()), stderr is a
@@ -38,6 +39,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "eta.h"
 #include "merge.h"   /* report merge: part of this interface */
 #include "task.h"
 
@@ -90,6 +92,9 @@ struct report {
     FILE *term;               /* the real stderr, for the progress line */
     FILE *wrap;               /* our stderr while the line is on screen */
     pid_t wrap_pid;           /* the process that installed it */
+    struct eta eta;           /* the ETA model, from report_plan_work() */
+    unsigned workers;         /* report_plan_workers(); 0: one */
+    int64_t (*clock)(void);   /* microseconds: util_now_us, or a test's */
 };
 
 /* Extra facts for the summary and the closing JSON object. */
@@ -117,6 +122,9 @@ void report_start(struct report *r, size_t total);
  */
 void report_plan_work(struct report *r, const struct task *tasks,
                       const uint32_t *order, size_t n);
+/* How many workers the pool runs, for the ETA; call before or after
+ * report_plan_work(), before the first report_add(). */
+void report_plan_workers(struct report *r, unsigned workers);
 void report_add(struct report *r, const struct task *t,
                 const struct task_result *res);
 /* Writes the summary object and stderr summary; -1 if the report file
@@ -144,6 +152,15 @@ int report_log_line(const struct report *r, const struct report_summary *s,
  * Used for the report and for the dry run's lines (run.c).
  */
 int report_pipe_write(int fd, const char *buf, size_t len);
+
+/*
+ * The run's @command for report_log_line(): "thumbnail 'IN'... -> 'OUT'"
+ * (" --in-place" after the command when @in_place; no arrow when @out is
+ * NULL), each path escaped as on the terminal, inputs past about 2 KB
+ * counted instead.  Caller frees.
+ */
+char *report_log_what(const char *command, int in_place,
+                      const char *const *inputs, size_t n, const char *out);
 
 /*
  * Encode one record as a single JSON line (no trailing newline).

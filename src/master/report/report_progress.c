@@ -52,15 +52,13 @@ report_eta(const struct report *r, int64_t now)
 {
     double secs = (double)(now - r->start_us) / 1e6;
     size_t total = r->total > r->done ? r->total : r->done;
-    int64_t left;
+    double left;
 
     if (secs <= 0 || r->processed == 0)
         return -1;
-    if (r->work_bytes > 0 && r->processed_bytes > 0) {
-        left = r->work_bytes - r->processed_bytes;
-        return left > 0 ? (double)left * secs / (double)r->processed_bytes
-                        : 0;
-    }
+    left = eta_left(&r->eta, now);
+    if (left >= 0)
+        return left;
     return (double)(total - r->done) * secs / (double)r->processed;
 }
 
@@ -118,7 +116,7 @@ report_progress_draw(struct report *r, int64_t now)
 void
 report_progress_tick(struct report *r)
 {
-    int64_t now = util_now_us();
+    int64_t now = r->clock();
     int64_t every = r->progress_tty ? TTY_REDRAW_US : PLAIN_REDRAW_US;
 
     if (now - r->last_draw_us >= every)
@@ -168,7 +166,7 @@ wrap_write(void *cookie, const char *buf, size_t n)
     if (write_all(buf, n) < 0)
         return -1;
     if (n > 0 && buf[n - 1] == '\n')
-        report_progress_draw(r, util_now_us());
+        report_progress_draw(r, r->clock());
     return (ssize_t)n;
 }
 

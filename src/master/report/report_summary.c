@@ -170,12 +170,21 @@ print_amounts(const struct report *r, double secs)
         snprintf(moved, sizeof(moved), "nothing written");
     else
         snprintf(moved, sizeof(moved), "%s -> %s%s", in, out, pct);
-    if (secs >= 0.001 && r->processed > 0)
+    /* MiB/s only of a run that wrote something: checking files that are
+     * up to date or would change moves no bytes worth a rate. */
+    if (secs >= 0.001 && r->processed > 0 && r->bytes_out > 0)
         snprintf(rates, sizeof(rates), ", %.1f files/s, %.1f MiB/s",
                  (double)r->processed / secs,
                  (double)r->processed_bytes / (1024.0 * 1024.0) / secs);
+    else if (secs >= 0.001 && r->processed > 0)
+        snprintf(rates, sizeof(rates), ", %.1f files/s",
+                 (double)r->processed / secs);
     errorf("%s in %s%s", moved, took, rates);
-    if (r->dry_files > 0) {
+    if (r->dry_files > 0 && r->dry_out == 0) {
+        /* --freedesktop: the thumbnails' sizes are not estimated */
+        errorf("dry run: %zu %s would be written", r->dry_files,
+               plural(r->dry_files, "file", "files"));
+    } else if (r->dry_files > 0) {
         human_bytes(r->dry_in, in, sizeof(in));
         human_bytes(r->dry_out, out, sizeof(out));
         errorf("dry run: %zu %s would turn %s into about %s (%+.1f%%)",
@@ -243,7 +252,7 @@ report_finish(struct report *r, const struct report_summary *s)
     if (!s)
         s = &none;
     if (r->start_us)
-        secs = (double)(util_now_us() - r->start_us) / 1e6;
+        secs = (double)(r->clock() - r->start_us) / 1e6;
     report_progress_clear(r);
     report_progress_stop(r);
     if (r->json) {
@@ -277,11 +286,41 @@ report_log_line(const struct report *r, const struct report_summary *s,
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &tm);
     return snprintf(buf, size,
-                    "%s %s: %zu files: %zu ok, %zu skipped, %zu failed; "
+                    "%s %s: %zu %s: %zu ok, %zu skipped, %zu failed; "
                     "%zu ignored; %lld -> %lld bytes; %.1f s; exit %d%s",
-                    stamp, command, r->done, r->count[TASK_OK],
+                    stamp, command, r->done, plural(r->done, "file", "files"),
+                    r->count[TASK_OK],
                     r->count[TASK_SKIPPED], r->count[TASK_FAILED], s->ignored,
                     (long long)r->bytes_in, (long long)r->bytes_out,
                     r->seconds, exit_code,
                     s->interrupted ? " (interrupted)" : "");
+}
+
+char *
+report_log_what(const char *command, int in_place,
+                const char *const *inputs, size_t n, const char *out)
+{
+    size_t cap = 2048, len, i;
+    char *buf = xmalloc(cap), *e;
+
+    len = (size_t)snprintf(buf, cap, "%s%s", command,
+                           in_place ? " --in-place" : "");
+    for (i = 0; i < n && len < cap; i++) {
+        e = msg_escape(inputs[i]);
+        if (!e || len + strlen(e) + 40 >= cap) {
+            len += (size_t)snprintf(buf + len, cap - len, " (and %zu more)",
+                                    n - i);
+            free(e);
+            break;
+        }
+        len += (size_t)snprintf(buf + len, cap - len, " '%s'", e);
+        free(e);
+    }
+    if (out && len < cap) {
+        e = msg_escape(out);
+        if (e)
+            snprintf(buf + len, cap - len, " -> '%.1000s'", e);
+        free(e);
+    }
+    return buf;
 }

@@ -316,6 +316,14 @@ run_pool_opts(struct run *run, int workers)
 
 /* Every task still to be processed, through the pool.  0, or -1 after
  * errorf(). */
+/* "N files to process with N workers", in the singular where it is one. */
+static void
+note_work(size_t n, int workers)
+{
+    notef("%zu %s to process with %d %s", n, n == 1 ? "file" : "files",
+          workers, workers == 1 ? "worker" : "workers");
+}
+
 static int
 run_pool(struct run *run)
 {
@@ -323,7 +331,9 @@ run_pool(struct run *run)
     int workers;
 
     report_start(&run->rep, run->list.n);
-    if (run->dry_run && !o->settings.in_place)
+    /* In place and --freedesktop, only a worker can tell (the saving,
+     * whether the cached thumbnails are current). */
+    if (run->dry_run && !o->settings.in_place && !o->settings.fd_flavors)
         return run_dry_all(run);
     report_presettled(run);
     run->order = xcalloc(run->list.n, sizeof(*run->order));
@@ -334,7 +344,8 @@ run_pool(struct run *run)
     if ((size_t)workers > run->nwork && run->nwork > 0)
         workers = (int)run->nwork;
     run_pool_opts(run, workers);
-    notef("%zu files to process with %d workers", run->nwork, workers);
+    report_plan_workers(&run->rep, (unsigned)workers);
+    note_work(run->nwork, workers);
     /* Workers are forked with a copy of stdio's buffers: empty them. */
     fflush(stdout);
     return pool_run(&run->pool_opts, &run->stats);
@@ -392,6 +403,7 @@ run_lazy(struct run *run)
     so.data = run;
     report_start(&run->rep, 0);
     run_pool_opts(run, workers);
+    report_plan_workers(&run->rep, (unsigned)workers);
     fflush(stdout);
     so.pool = pool_start(&run->pool_opts);
     run_stream_init(&run->stream, &so);
@@ -404,7 +416,7 @@ run_lazy(struct run *run)
         run->stream.scanning = 0;
         rc = run_stream_step(&run->stream, NULL);
         run->nwork = run->stream.queued;
-        notef("%zu files to process with %d workers", run->nwork, workers);
+        note_work(run->nwork, workers);
     }
     if (rc < 0)
         run->stream.nheap = 0;    /* in-flight files finish, no others */
@@ -497,11 +509,14 @@ static void
 append_log(const struct run *run, int code)
 {
     const struct cli_opts *o = run->opts;
-    char line[512];
+    char line[4096], *what;
     int n;
 
-    n = report_log_line(&run->rep, &run->sum, o->command_name, code, line,
+    what = report_log_what(o->command_name, o->settings.in_place,
+                           o->inputs, o->ninputs, o->output_dir);
+    n = report_log_line(&run->rep, &run->sum, what, code, line,
                         sizeof(line) - 1);
+    free(what);
     if (n < 0)
         return;
     if ((size_t)n > sizeof(line) - 2)

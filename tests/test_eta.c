@@ -1,0 +1,319 @@
+/*
+ * test_eta.c - the ETA model (eta.c) on a simulated clock: sequences of
+ * completions with their sizes and worker times are fed in the order a
+ * pool of workers taking the largest file first would finish them, and
+ * the estimate is compared with the time the simulation really had left.
+ * No sleeping, no wall clock.
+ *
+ * The wallpaper traces are the per-file times ("ms" in the report) of
+ * `imgpool thumbnail -j 2` over the bench corpus tests/bench/corpus.sh
+ * wallpapers (36 JPEGs and PNGs, 77 KB to 16 MB), once to JPEG and once
+ * to AVIF (-f avif), on a loaded 2-core machine.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "eta.h"
+#include "task.h"
+
+struct trace_file {
+    const char *ext;
+    int64_t bytes;
+    int ms;
+};
+
+static const struct trace_file wallpapers_jpeg[] = {
+    {"jpg", 16376668, 4035}, {"jpg", 8484634, 2210}, {"png", 2090753, 405},
+    {"png", 2054710, 296}, {"png", 1801639, 310}, {"png", 1791087, 319},
+    {"png", 1363078, 643}, {"png", 1252575, 389}, {"jpg", 1242241, 149},
+    {"jpg", 1157513, 130}, {"jpg", 1028192, 512}, {"png", 1023697, 206},
+    {"jpg", 1021881, 123}, {"jpg", 1021283, 103}, {"jpg", 881400, 97},
+    {"png", 823237, 218}, {"jpg", 695070, 117}, {"png", 694529, 420},
+    {"jpg", 526118, 50}, {"jpg", 525520, 41}, {"png", 384332, 289},
+    {"jpg", 352258, 74}, {"jpg", 351588, 39}, {"jpg", 267993, 22},
+    {"jpg", 267440, 14}, {"jpg", 264831, 18}, {"png", 239904, 416},
+    {"png", 239524, 225}, {"png", 234041, 285}, {"png", 233640, 311},
+    {"jpg", 200353, 32}, {"png", 185162, 326}, {"jpg", 183377, 91},
+    {"jpg", 169587, 35}, {"jpg", 80905, 146}, {"png", 77510, 144},
+};
+static const struct trace_file wallpapers_avif[] = {
+    {"jpg", 16376668, 5235}, {"jpg", 8484634, 2563}, {"png", 2090753, 772},
+    {"png", 2054710, 757}, {"png", 1801639, 460}, {"png", 1791087, 393},
+    {"png", 1363078, 724}, {"png", 1252575, 817}, {"jpg", 1242241, 277},
+    {"jpg", 1157513, 123}, {"jpg", 1028192, 606}, {"png", 1023697, 459},
+    {"jpg", 1021881, 153}, {"jpg", 1021283, 446}, {"jpg", 881400, 75},
+    {"png", 823237, 708}, {"jpg", 695070, 233}, {"png", 694529, 640},
+    {"jpg", 526118, 387}, {"jpg", 525520, 163}, {"png", 384332, 575},
+    {"jpg", 352258, 161}, {"jpg", 351588, 192}, {"jpg", 267993, 268},
+    {"jpg", 267440, 146}, {"jpg", 264831, 132}, {"png", 239904, 972},
+    {"png", 239524, 850}, {"png", 234041, 844}, {"png", 233640, 688},
+    {"jpg", 200353, 129}, {"png", 185162, 545}, {"jpg", 183377, 463},
+    {"jpg", 169587, 69}, {"jpg", 80905, 305}, {"png", 77510, 417},
+};
+
+#define MAXF 4000
+#define KIND_READY 5
+
+struct sim {
+    struct task tasks[MAXF];
+    char names[MAXF][16];
+    uint32_t order[MAXF];
+    int64_t usec[MAXF];
+    int64_t end[MAXF];        /* completion time of each task */
+    uint32_t by_end[MAXF];    /* tasks in completion order */
+    size_t n;
+    int64_t total;            /* the run's simulated length */
+};
+
+/* Largest first over @workers, as plan_order() and the pool do. */
+static void
+sim_run(struct sim *s, unsigned workers)
+{
+    int64_t free_at[64] = {0};
+    size_t i, j;
+    unsigned w, best;
+
+    for (i = 0; i < s->n; i++)
+        s->order[i] = (uint32_t)i;
+    for (i = 1; i < s->n; i++)       /* insertion sort, size descending */
+        for (j = i; j > 0 && s->tasks[s->order[j]].size >
+                                  s->tasks[s->order[j - 1]].size; j--) {
+            uint32_t tmp = s->order[j];
+            s->order[j] = s->order[j - 1];
+            s->order[j - 1] = tmp;
+        }
+    s->total = 0;
+    for (i = 0; i < s->n; i++) {
+        best = 0;
+        for (w = 1; w < workers; w++)
+            if (free_at[w] < free_at[best])
+                best = w;
+        free_at[best] += s->usec[s->order[i]];
+        s->end[s->order[i]] = free_at[best];
+        if (free_at[best] > s->total)
+            s->total = free_at[best];
+        s->by_end[i] = s->order[i];
+    }
+    for (i = 1; i < s->n; i++)
+        for (j = i; j > 0 && s->end[s->by_end[j]] < s->end[s->by_end[j - 1]];
+             j--) {
+            uint32_t tmp = s->by_end[j];
+            s->by_end[j] = s->by_end[j - 1];
+            s->by_end[j - 1] = tmp;
+        }
+}
+
+static void
+sim_add(struct sim *s, const char *ext, int64_t bytes, int64_t usec)
+{
+    cr_assert_lt(s->n, MAXF);
+    snprintf(s->names[s->n], sizeof(s->names[0]), "f%zu.%s", s->n, ext);
+    memset(&s->tasks[s->n], 0, sizeof(s->tasks[0]));
+    s->tasks[s->n].path = s->names[s->n];
+    s->tasks[s->n].size = bytes;
+    s->usec[s->n] = usec;
+    s->n++;
+}
+
+static void
+sim_trace(struct sim *s, const struct trace_file *f, size_t n)
+{
+    size_t i;
+
+    s->n = 0;
+    for (i = 0; i < n; i++)
+        sim_add(s, f[i].ext, f[i].bytes, (int64_t)f[i].ms * 1000);
+}
+
+struct verdict {
+    double worst;             /* largest |ETA - left| / left */
+    double lo, hi;            /* smallest and largest ETA / left */
+    double worst_bytes;       /* the same for bytes left / bytes per second */
+};
+
+/* Add @ext to @kinds unless there; 1 if added. */
+static int
+kind_add(char kinds[8][8], size_t *n, const char *ext)
+{
+    for (size_t k = 0; k < *n; k++)
+        if (strcmp(kinds[k], ext) == 0)
+            return 0;
+    cr_assert_lt(*n, 8);
+    snprintf(kinds[(*n)++], 8, "%s", ext);
+    return 1;
+}
+
+/* Feed the completions; from 20% to 90% of the run, at every completion
+ * and at 50 clock points in between, compare the estimate with what is
+ * really left (and with the estimate from bytes alone). */
+static struct verdict
+sim_check(struct sim *s, unsigned workers, const char *what)
+{
+    char seen[8][8] = {""};
+    size_t nseen = 0, nkinds = 0, per_kind[8] = {0}, kinds_ready = 0;
+    struct verdict v = {0, 1e9, 0, 0};
+    struct eta e;
+    int64_t t0 = 1000000, now, next_probe, step, bytes_all = 0, bytes_done = 0;
+    double left, truth, err, by_bytes;
+    size_t i = 0, k;
+
+    sim_run(s, workers);
+    for (k = 0; k < s->n; k++) {
+        bytes_all += s->tasks[k].size;
+        nkinds += kind_add(seen, &nseen, strchr(s->names[k], '.'));
+    }
+    nseen = 0;
+    memset(seen, 0, sizeof(seen));
+    eta_init(&e);
+    cr_assert_eq(eta_plan(&e, s->tasks, s->n, s->order, s->n, workers, t0),
+                 0);
+    cr_assert_lt(eta_left(&e, t0), 0, "%s: an ETA before any file", what);
+    step = s->total / 50;
+    next_probe = step;
+    while (i < s->n || next_probe <= s->total) {
+        /* The next event: a completion, or a probe between them. */
+        if (i < s->n && s->end[s->by_end[i]] <= next_probe) {
+            now = s->end[s->by_end[i]];
+            eta_done(&e, &s->tasks[s->by_end[i]], s->usec[s->by_end[i]],
+                     t0 + now);
+            bytes_done += s->tasks[s->by_end[i]].size;
+            kind_add(seen, &nseen, strchr(s->names[s->by_end[i]], '.'));
+            for (k = 0; k < nseen; k++)
+                if (strcmp(seen[k], strchr(s->names[s->by_end[i]], '.')) ==
+                        0 && ++per_kind[k] == KIND_READY)
+                    kinds_ready++;
+            i++;
+        } else {
+            now = next_probe;
+            next_probe += step;
+        }
+        if (now < s->total / 5 || now > s->total * 9 / 10)
+            continue;
+        left = eta_left(&e, t0 + now);
+        /* Little can be known of a format before some of its files are
+         * done: the comparison starts once each format has KIND_READY. */
+        if (kinds_ready < nkinds)
+            continue;
+        truth = (double)(s->total - now) / 1e6;
+        if (i == 0) {       /* nothing measured yet: "--:--" */
+            cr_assert_lt(left, 0, "%s: an ETA before any file", what);
+            continue;
+        }
+        cr_assert_geq(left, 0, "%s: no ETA at %.1f s of %.1f s", what,
+                      now / 1e6, s->total / 1e6);
+        err = fabs(left - truth) / truth;
+        if (getenv("ETA_DEBUG"))
+            fprintf(stderr, "%s -j%u %.2f %zu/%zu eta %.2f left %.2f\n",
+                    what, workers, (double)now / (double)s->total, i, s->n,
+                    left, truth);
+        if (err > v.worst)
+            v.worst = err;
+        if (left / truth < v.lo)
+            v.lo = left / truth;
+        if (left / truth > v.hi)
+            v.hi = left / truth;
+        by_bytes = (double)(bytes_all - bytes_done) * (now / 1e6) /
+                   (double)bytes_done;
+        err = fabs(by_bytes - truth) / truth;
+        if (err > v.worst_bytes)
+            v.worst_bytes = err;
+    }
+    cr_assert_eq(eta_left(&e, t0 + s->total), 0, "%s: time left at the end",
+                 what);
+    eta_release(&e);
+    cr_log_info("%s: ETA/left %.2f..%.2f (worst %.0f%%; bytes alone %.0f%%)",
+                what, v.lo, v.hi, 100 * v.worst, 100 * v.worst_bytes);
+    return v;
+}
+
+/* A seeded generator: the same corpora everywhere. */
+static uint64_t rng_state;
+
+static double
+rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+/* @n files of @ext, sizes log-uniform in [lo, hi] bytes, each taking
+ * @fixed_us + @per_byte_us * bytes, times 1 +- @noise. */
+static void
+gen(struct sim *s, const char *ext, size_t n, double lo, double hi,
+    double fixed_us, double per_byte_us, double noise)
+{
+    size_t i;
+    double b;
+
+    for (i = 0; i < n; i++) {
+        b = lo * exp(rnd() * log(hi / lo));
+        sim_add(s, ext, (int64_t)b,
+                (int64_t)((fixed_us + per_byte_us * b) *
+                          (1 + noise * (2 * rnd() - 1))));
+    }
+}
+
+static struct sim sim;
+
+/* tests/bench/corpus.sh small: 2,000 640x480 JPEGs of similar size. */
+Test(eta, small_corpus_within_30_percent)
+{
+    rng_state = 1;
+    sim.n = 0;
+    gen(&sim, "jpg", 2000, 60e3, 130e3, 4000, 0.08, 0.25);
+    for (unsigned w = 1; w <= 4; w *= 2)
+        cr_assert_leq(sim_check(&sim, w, "small").worst, 0.30);
+}
+
+/* Wallpapers-like: JPEGs whose time grows with their bytes, PNGs of one
+ * screen size whose time does not (every pixel is decoded), largest
+ * first, to JPEG and (a fixed encode per file) to AVIF.  Right after the
+ * first files of a format the fit has little to go on; the ETA stays
+ * within 0.4x..1.6x of the truth, where bytes alone say a quarter. */
+Test(eta, mixed_formats_closer_than_bytes_alone)
+{
+    static const double encode_us[] = {0, 400000};
+    struct verdict v;
+
+    for (int f = 0; f < 2; f++) {
+        rng_state = 7;
+        sim.n = 0;
+        gen(&sim, "jpg", 120, 80e3, 16e6, 5000 + encode_us[f], 0.25, 0.25);
+        gen(&sim, "png", 80, 80e3, 2.1e6, 300000 + encode_us[f], 0, 0.25);
+        for (unsigned w = 1; w <= 4; w *= 2) {
+            v = sim_check(&sim, w, f ? "mixed, to AVIF" : "mixed, to JPEG");
+            cr_assert(v.lo >= 0.4 && v.hi <= 1.6, "ETA/left %.2f..%.2f",
+                      v.lo, v.hi);
+            cr_assert_lt(v.worst, v.worst_bytes);
+            cr_assert_gt(v.worst_bytes, 0.5, "bytes alone were good enough");
+        }
+    }
+}
+
+/* The recorded traces, on a loaded machine: times of files of one format
+ * and size vary by 2x and more (a 240 KB PNG took longer than a 2 MB
+ * one), which no model of bytes and formats can foresee.  The ETA stays
+ * within 0.35x..1.6x (bytes alone: down to 0.13x). */
+Test(eta, wallpapers_traces_closer_than_bytes_alone)
+{
+    struct verdict v;
+
+    for (unsigned w = 1; w <= 4; w *= 2) {
+        sim_trace(&sim, wallpapers_jpeg,
+                  sizeof(wallpapers_jpeg) / sizeof(wallpapers_jpeg[0]));
+        v = sim_check(&sim, w, "wallpapers to JPEG");
+        cr_assert(v.lo >= 0.35 && v.hi <= 1.6, "ETA/left %.2f..%.2f", v.lo,
+                  v.hi);
+        cr_assert_lt(v.worst, v.worst_bytes);
+        sim_trace(&sim, wallpapers_avif,
+                  sizeof(wallpapers_avif) / sizeof(wallpapers_avif[0]));
+        v = sim_check(&sim, w, "wallpapers to AVIF");
+        cr_assert(v.lo >= 0.35 && v.hi <= 1.6, "ETA/left %.2f..%.2f", v.lo,
+                  v.hi);
+        cr_assert_lt(v.worst, v.worst_bytes);
+    }
+}
