@@ -483,7 +483,8 @@ Test(originals, report_to_a_named_descriptor)
     put("rgb.jpg", "in/a.jpg");
     cr_assert_eq(run_here(&r, args), 0, "%s", r.err);
     cr_expect(strstr(r.out, "\"summary\":true"), "stdout: %s", r.out);
-    cr_expect(strstr(r.err, "thumbnail: 1 files: 1 ok"), "stderr: %s", r.err);
+    cr_expect(strstr(r.err, "thumbnail 'in' -> 'o': 1 file: 1 ok"),
+              "stderr: %s", r.err);
     th_run_release(&r);
 }
 

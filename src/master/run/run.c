@@ -416,7 +416,9 @@ run_lazy(struct run *run)
         run->stream.scanning = 0;
         rc = run_stream_step(&run->stream, NULL);
         run->nwork = run->stream.queued;
-        note_work(run->nwork, workers);
+        /* The pool started them all; only as many as there are files work. */
+        note_work(run->nwork, run->nwork > 0 && (size_t)workers > run->nwork
+                                  ? (int)run->nwork : workers);
     }
     if (rc < 0)
         run->stream.nheap = 0;    /* in-flight files finish, no others */
