@@ -25,6 +25,7 @@
 #include "decode.h"
 #include "geom.h"
 #include "encode.h"
+#include "exifcopy.h"
 #include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
@@ -84,12 +85,13 @@ img_worker_fini(void)
 }
 
 /* Encode @rows (or else @img) into a new file at @out_rel, atomically;
- * @xmp, when not NULL, goes into the encoded JPEG before the commit. */
+ * @exif and @xmp, when not NULL, go into the encoded JPEG before the
+ * commit. */
 static int
 write_output(const struct settings *s, const char *out_rel,
              const struct encode_params *p, const struct encode_rows *rows,
-             VipsObject *parent, VipsImage *img, const struct xmpext *xmp,
-             struct task_result *res)
+             VipsObject *parent, VipsImage *img, const struct exifcopy *exif,
+             const struct xmpext *xmp, struct task_result *res)
 {
     struct outfile of;
     struct encode_out out;
@@ -105,6 +107,8 @@ write_output(const struct settings *s, const char *out_rel,
     rc = rows ? encode_rows(p, rows, &out, res)
               : encode_vips(p, parent, img, &out, res);
     encode_out_release(&out);
+    if (rc == 0 && exif)
+        rc = exifcopy_apply_file(exif, of.dirfd, of.tmp, res);
     if (rc == 0 && xmp)
         rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
     /* Every pixel is decoded by now: a read that failed on the way fails
@@ -219,7 +223,7 @@ write_pixels(const struct settings *s, const char *out_rel,
     rows.height = u.view.height;
     rows.row = upright_row;
     rows.arg = &u;
-    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, res);
+    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, NULL, res);
     free(u.grey);
     *w = rows.width;
     *h = rows.height;
@@ -340,7 +344,7 @@ write_size_vips(const struct settings *s, const struct task *t, int k,
     }
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
-    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, NULL,
+    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, NULL, NULL,
                           res) == 0) {
         output_done(res, k, ow, oh);
         rc = 0;
@@ -415,6 +419,7 @@ run_vips(const struct settings *s, const struct task *t,
          const struct input *in, struct decoded *d, struct task_result *res)
 {
     struct encode_params p;
+    struct exifcopy exif;
     struct xmpext xmp;
     VipsImage *img;
     int rc;
@@ -436,7 +441,10 @@ run_vips(const struct settings *s, const struct task *t,
     if (!xmp.len)
         xmpext_from_jpeg(s, in, &xmp);
     encode_params_init(&p, s, d);
-    rc = write_output(s, t->out_rel, &p, NULL, d->ctx, img, &xmp, res);
+    exifcopy_from_jpeg(s, in, &p, &exif);
+    rc = write_output(s, t->out_rel, &p, NULL, d->ctx, img, &exif, &xmp,
+                      res);
+    exifcopy_release(&exif);
     xmpext_release(&xmp);
     if (rc < 0)
         return -1;

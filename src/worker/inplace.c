@@ -26,6 +26,7 @@
 #include "colour.h"
 #include "decode.h"
 #include "encode.h"
+#include "exifcopy.h"
 #include "fault.h"
 #include "inplace.h"
 #include "mpf.h"
@@ -252,6 +253,43 @@ carry_extended_xmp(const struct settings *s, const struct input *in,
     return rc;
 }
 
+/* The original's EXIF segment, byte for byte, in place of the one the
+ * encoder rebuilt (exifcopy.h).  0, or -1 with @res failed. */
+static int
+carry_exif(const struct settings *s, const struct input *in,
+           struct encode_out *enc, struct task_result *res)
+{
+    struct encode_params p;
+    struct decoded d;
+    struct exifcopy x;
+    unsigned char *buf;
+    size_t len = enc->len;
+    int rc = -1;
+
+    decoded_init(&d);
+    encode_params_init(&p, s, &d);
+    decoded_release(&d);
+    exifcopy_from_jpeg(s, in, &p, &x);
+    if (!x.len)
+        return 0;
+    buf = malloc(len);
+    if (!buf)
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot keep the EXIF");
+    else {
+        memcpy(buf, enc->buf, len);
+        rc = exifcopy_apply_mem(&x, &buf, &len, res);
+    }
+    if (rc == 0) {
+        encode_out_release(enc);
+        enc->buf = buf;
+        enc->len = len;
+        enc->buf_glib = 0;
+    } else
+        free(buf);
+    exifcopy_release(&x);
+    return rc;
+}
+
 void
 inplace_process(const struct settings *s, const struct task *t,
                 const struct input *in, struct task_result *res)
@@ -263,6 +301,7 @@ inplace_process(const struct settings *s, const struct task *t,
         return;
     encode_out_init(&enc, NULL);
     if (recompress(s, in, &enc, res) == 0 &&
+        carry_exif(s, in, &enc, res) == 0 &&
         carry_extended_xmp(s, in, &enc, res) == 0 &&
         !leave_alone_late(s, in, &before, &enc, res) &&
         commit_inplace(s, t, in, &before, &enc, res) == 0)
