@@ -152,3 +152,11 @@ settings_size_label(const struct settings_size *z, char *buf, size_t len)
         snprintf(buf, len, "%dx%d", z->width, z->height);
     return buf;
 }
+
+int
+settings_keep_alpha(const struct settings *s)
+{
+    return !s->in_place && !s->fd_flavors && !s->background_set &&
+           (s->format == FORMAT_PNG || s->format == FORMAT_WEBP ||
+            s->format == FORMAT_AVIF);
+}

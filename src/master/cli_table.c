@@ -196,9 +196,10 @@ const struct cli_option cli_options[] = {
       .help = "enlarge images smaller than the box" },
     { .name = "background", .kind = CLI_KIND_COLOR, .subs = PROCESS,
       .section = CLI_SEC_GEOMETRY, .off = S(background),
-      .metavar = "COLOR",
+      .off2 = S(background_set), .metavar = "COLOR",
       .help = "flatten transparency onto COLOR: a name\n"
-              "(white, black, gray), #rrggbb or R,G,B" },
+              "(white, black, gray), #rrggbb or R,G,B;\n"
+              "PNG, WebP and AVIF keep alpha without it" },
 
     /* selection */
     { .name = "include", .kind = CLI_KIND_LIST, .subs = PROCESS,

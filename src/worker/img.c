@@ -122,6 +122,60 @@ write_output(const struct settings *s, const char *out_rel,
     return outfile_commit(&of, res);
 }
 
+/* The warning for a flattened image with nothing but the background. */
+static void
+warn_flat(struct task_result *res)
+{
+    warn_append(res, "every pixel is the background colour once "
+                "transparency is flattened: keep alpha with -f png, webp "
+                "or avif, or pick another --background");
+}
+
+/* Direct path: warn when the flattened pixels @px of a transparent PNG
+ * source are all the background. */
+static void
+check_flat_px(const struct settings *s, const struct input *in,
+              const struct pixels *px, struct task_result *res)
+{
+    if (in->fmt != IMGF_PNG || !in->head ||
+        !decode_png_may_have_alpha(in->head, in->head_len) || px->bands < 3)
+        return;
+    for (int y = 0; y < px->height; y++) {
+        const unsigned char *r = px->data + (size_t)y * px->stride;
+        for (int x = 0; x < px->width; x++)
+            for (int b = 0; b < 3; b++)
+                if (r[x * px->bands + b] != s->background[b])
+                    return;
+    }
+    warn_flat(res);
+}
+
+/* libvips path: the same for @img, flattened from a source with alpha
+ * (@had_alpha).  Such an image is rendered into memory first (loaders
+ * read once, in order), and that copy is what is encoded: returned, or
+ * @img as it was. */
+static VipsImage *
+check_flat_vips(const struct settings *s, VipsObject *parent, int had_alpha,
+                VipsImage *img, struct task_result *res)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
+    VipsImage *mem;
+    double bg[3], m = 0;
+
+    if (!had_alpha || vips_image_hasalpha(img) || img->Bands != 3)
+        return img;
+    mem = vips_image_copy_memory(img);
+    if (!mem)
+        return img;     /* the encode reports the decode error */
+    vips_object_local(parent, mem);
+    for (int i = 0; i < 3; i++)
+        bg[i] = s->background[i];
+    if (vips_equal_const(mem, &t[0], bg, 3, NULL) == 0 &&
+        vips_min(t[0], &m, NULL) == 0 && m == 255)
+        warn_flat(res);
+    return mem;
+}
+
 /* The direct decoders' pixels, upright and in RGB, for encode_rows(). */
 struct upright {
     struct orient_view view;
@@ -293,6 +347,7 @@ run_direct(const struct settings *s, const struct task *t,
                 return -1;
         return 0;
     }
+    check_flat_px(s, in, &d->px, res);
     if (write_pixels(s, t->out_rel, &p, &d->px, d->orientation, &w, &h,
                      res) < 0)
         return -1;
@@ -435,6 +490,8 @@ run_vips(const struct settings *s, const struct task *t,
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;
     }
+    img = check_flat_vips(s, d->ctx, vips_image_hasalpha(d->image), img,
+                          res);
     if (!s->strip)
         meta_complete(s, in, img, res);
     xmpext_from_image(s, img, &xmp);
