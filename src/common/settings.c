@@ -18,6 +18,7 @@ settings_init(struct settings *s, enum mode m)
     s->subsample = SUBSAMPLE_AUTO;
     s->background[0] = s->background[1] = s->background[2] = 255;
     s->max_pixels = 268402689; /* 16383 x 16383 */
+    s->density = 96;           /* CSS pixels, as browsers render SVG */
     s->fast_jpeg = 1;
     s->min_saving = 5.0;
     s->preserve_times = 1;

@@ -40,6 +40,7 @@ struct settings {
     int lossless;             /* lossless WebP (--lossless) */
     enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
     uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
+    int density;              /* SVG: pixels per inch (--density, 96) */
     int background_set;       /* --background given: PNG, WebP and AVIF
                                  outputs are flattened too */
     int strip;                /* drop metadata (thumbnail default) */

@@ -202,6 +202,7 @@ state_fingerprint(const struct settings *s)
     n = put_u32(buf, n, s->background[1]);
     n = put_u32(buf, n, s->background[2]);
     n = put_u32(buf, n, settings_keep_alpha(s));
+    n = put_u32(buf, n, (uint32_t)s->density);
     n = put_u32(buf, n, s->strip != 0);
     n = put_u32(buf, n, (uint32_t)s->fail_on);
     n = put_u32(buf, n, s->allow_untrusted != 0);
