@@ -399,6 +399,15 @@ validate_freedesktop(struct cli_opts *o)
     return CLI_RUN;
 }
 
+/* 1 when the name template @t ends in ".{fmt}". */
+static int
+ends_in_fmt(const char *t)
+{
+    size_t n = strlen(t);
+
+    return n >= 6 && strcmp(t + n - 6, ".{fmt}") == 0;
+}
+
 /* The output format and the outputs: -f against the extension of --name,
  * the options of one format, several sizes and their names. */
 static enum cli_result
@@ -415,7 +424,10 @@ validate_outputs(struct cli_opts *o)
                                "whose extension means %s", format_str(s->format),
                                o->name_template, format_str(named));
         s->format = named;
-    }
+    } else if (o->name_template && !ends_in_fmt(o->name_template))
+        return usage_error(o, "--name '%s' names no output format: end it "
+                           "in .jpg, .png, .webp, .avif or .{fmt}",
+                           o->name_template);
     if (s->lossless && s->format != FORMAT_WEBP)
         return usage_error(o, "--lossless is for WebP output, not %s",
                            format_str(s->format));
