@@ -150,6 +150,41 @@ Test(cli, bad_values_exit_2, .init = cr_redirect_stderr)
     }
 }
 
+/* --name must end in an output format's extension (or .{fmt}): JPEG
+ * bytes in a .gif, or files with no extension, are refused up front, and
+ * the message names the formats. */
+Test(cli, name_without_output_extension_exits_2)
+{
+    static const char *bad[] = { "{stem}.gif", "{stem}", "{name}",
+                                 "{stem}.{ext}", "{stem}.tiff" };
+    static const char *good[] = { "{stem}.jpg", "{stem}.PNG", "{stem}.webp",
+                                  "x-{stem}.avif", "{stem}.{fmt}",
+                                  "{stem}.jpeg" };
+    char *err;
+    struct th_capture cap;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *args[] = { "recompress", "x", "-o", "o", "--name",
+                               bad[i], NULL };
+        struct cli_opts o;
+        th_capture_begin(&cap);
+        cr_assert_eq(th_cli_parse(&o, args), CLI_EXIT, "%s", bad[i]);
+        err = th_capture_end(&cap);
+        cr_expect_eq(o.exit_code, 2, "%s", bad[i]);
+        cr_expect(strstr(err, ".jpg, .png, .webp, .avif") != NULL,
+                  "%s: message names no formats: %s", bad[i], err);
+        free(err);
+        cli_opts_release(&o);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        const char *args[] = { "thumbnail", "x", "-o", "o", "--name",
+                               good[i], NULL };
+        struct cli_opts o;
+        cr_expect_eq(th_cli_parse(&o, args), CLI_RUN, "%s", good[i]);
+        cli_opts_release(&o);
+    }
+}
+
 Test(geom, fit_arithmetic)
 {
     static const struct {

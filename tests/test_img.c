@@ -360,6 +360,28 @@ Test(img, grey_palette_and_16bit_become_8bit_rgb)
     th_image_release(&img);
 }
 
+/* PNG output of a transparent source: alpha kept, unless --background. */
+Test(img, png_output_keeps_alpha)
+{
+    struct settings s;
+    struct task_result r;
+    struct th_image img;
+    char *out;
+
+    thumb_settings(&s);
+    s.format = FORMAT_PNG;
+    process(&s, "rgba.png", "rgba.png", &r);
+    cr_assert_eq(r.status, TASK_OK, "%s", r.message);
+    out = th_path(outdir, "rgba.png");
+    cr_assert_eq(th_decode_png(out, &img), 0);
+    cr_assert_eq(img.channels, 4);
+    cr_expect_eq(img.px[((size_t)50 * img.w + 75) * 4 + 3], 0);
+    cr_expect_eq(img.px[((size_t)50 * img.w + 25) * 4 + 3], 255);
+    cr_expect_eq(img.px[((size_t)50 * img.w + 25) * 4 + 0], 255);
+    th_image_release(&img);
+    free(out);
+}
+
 Test(img, png_output_is_rgb_png)
 {
     struct settings s;
@@ -369,6 +391,7 @@ Test(img, png_output_is_rgb_png)
 
     thumb_settings(&s);
     s.format = FORMAT_PNG;
+    s.background_set = 1;           /* --background white: flattened */
     process(&s, "rgba.png", "rgba.png", &r);
     cr_assert_eq(r.status, TASK_OK, "%s", r.message);
     out = th_path(outdir, "rgba.png");

@@ -18,6 +18,7 @@ settings_init(struct settings *s, enum mode m)
     s->subsample = SUBSAMPLE_AUTO;
     s->background[0] = s->background[1] = s->background[2] = 255;
     s->max_pixels = 268402689; /* 16383 x 16383 */
+    s->density = 96;           /* CSS pixels, as browsers render SVG */
     s->fast_jpeg = 1;
     s->min_saving = 5.0;
     s->preserve_times = 1;
@@ -151,4 +152,12 @@ settings_size_label(const struct settings_size *z, char *buf, size_t len)
     else
         snprintf(buf, len, "%dx%d", z->width, z->height);
     return buf;
+}
+
+int
+settings_keep_alpha(const struct settings *s)
+{
+    return !s->in_place && !s->fd_flavors && !s->background_set &&
+           (s->format == FORMAT_PNG || s->format == FORMAT_WEBP ||
+            s->format == FORMAT_AVIF);
 }

@@ -43,6 +43,9 @@ struct settings {
     int baseline;             /* never progressive JPEG (--baseline) */
     enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
     uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
+    int density;              /* SVG: pixels per inch (--density, 96) */
+    int background_set;       /* --background given: PNG, WebP and AVIF
+                                 outputs are flattened too */
     int strip;                /* drop metadata (thumbnail default) */
     enum fail_on fail_on;
     int64_t max_pixels;       /* refuse images declaring more; 0 = no limit */
@@ -102,5 +105,10 @@ void settings_init(struct settings *s, enum mode m);
 /* Defaults for recompress --in-place: those of recompress, with in_place
  * set and fail_on FAIL_WARNING (the original is the only copy). */
 void settings_init_in_place(struct settings *s);
+
+/* 1 when outputs under @s keep an alpha channel: PNG, WebP and AVIF
+ * without --background (not in place, not freedesktop thumbnails); JPEG
+ * and the rest are flattened onto s->background. */
+int settings_keep_alpha(const struct settings *s);
 
 #endif

@@ -277,6 +277,20 @@ colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
             return NULL;
         x = t[0];
     }
+    if (vips_image_hasalpha(x) && settings_keep_alpha(s)) {
+        /* Kept: sRGB plus alpha, 8-bit (colourspace made it so). */
+        if (x->Bands > 4) {
+            if (vips_extract_band(x, &t[2], 0, "n", 4, NULL))
+                return NULL;
+            x = t[2];
+        }
+        if (x->BandFmt != VIPS_FORMAT_UCHAR) {
+            if (vips_cast_uchar(x, &t[3], NULL))
+                return NULL;
+            x = t[3];
+        }
+        return x;
+    }
     if (vips_image_hasalpha(x)) {
         /* After vips_colourspace() to sRGB the image is 8-bit, so alpha
          * and the background are both on a 0..255 scale. */

@@ -108,7 +108,8 @@ struct _VipsObject;
  * saturated colours. */
 const char *colour_vips_export_profile(int tagged);
 
-/* 3-band 8-bit sRGB, alpha flattened onto s->background. */
+/* 3-band 8-bit sRGB, alpha flattened onto s->background; 4-band sRGB
+ * with its alpha when settings_keep_alpha(@s) and the image has alpha. */
 struct _VipsImage *colour_vips_srgb8(const struct settings *s,
                                      struct _VipsObject *parent,
                                      struct _VipsImage *in);

@@ -4,6 +4,7 @@
  * decode_png.c and decode_vips.c.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include <vips/vips.h>
 
@@ -35,10 +36,25 @@ decode_jpeg_is_420(const struct jpeg_info *ji)
            ji->h_samp[1] == 1 && ji->v_samp[1] == 1;
 }
 
+int
+decode_png_may_have_alpha(const unsigned char *b, size_t n)
+{
+    if (n < 26)
+        return 1;
+    if (b[25] == 4 || b[25] == 6)
+        return 1;
+    /* tRNS comes before the first IDAT: not seen that far, assume one. */
+    return memmem(b, n, "tRNS", 4) != NULL || !memmem(b, n, "IDAT", 4);
+}
+
 enum decoder_kind
 decode_choose(const struct settings *s, const struct input *in)
 {
     if (!s->fast_jpeg || s->in_place)
+        return DECODER_VIPS;
+    /* The direct PNG decoder flattens: alpha kept goes through libvips. */
+    if (in->fmt == IMGF_PNG && settings_keep_alpha(s) && in->head &&
+        decode_png_may_have_alpha(in->head, in->head_len))
         return DECODER_VIPS;
     if (in->have_ji && decode_jpeg_eligible(s, &in->ji))
         return DECODER_JPEG;

@@ -92,6 +92,10 @@ void decoded_release(struct decoded *d);
 int decode_jpeg_is_420(const struct jpeg_info *ji);
 
 /* The decoder for @in under @s. */
+/* 1 when the PNG whose first @n bytes are @b may be transparent: an alpha
+ * channel, a tRNS chunk, or no IDAT within those bytes to rule one out. */
+int decode_png_may_have_alpha(const unsigned char *b, size_t n);
+
 enum decoder_kind decode_choose(const struct settings *s, const struct input *in);
 
 /* Whether the direct decoders take an input (the contract of each in

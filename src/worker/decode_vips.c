@@ -35,7 +35,8 @@
  * SVG goes through svgload_buffer only: from memory, the document has no
  * base location, so librsvg resolves no reference to another file.  That
  * one loader class is let through libvips' untrusted-loader block; the
- * declared size (at 72 dpi) is checked against --max-pixels before
+ * declared size (in CSS pixels, svgsize.h, at --density: 96 per inch by
+ * default, as browsers render it) is checked against --max-pixels before
  * anything is rendered, and thumbnails render directly at the target size.
  */
 #include <errno.h>
@@ -47,6 +48,7 @@
 #include <vips/vips.h>
 
 #include "decode.h"
+#include "svgsize.h"
 #include "geom.h"
 #include "guard.h"
 #include "loaderr.h"
@@ -310,6 +312,28 @@ load_full(const struct settings *s, const struct input *in,
     return 0;
 }
 
+/* The size SVG @doc is rendered at: its CSS size at s->density pixels per
+ * inch; from @im's (libvips' user units, which are CSS pixels) when the
+ * document states none in absolute units.  The thumbnail renders the
+ * vectors at that size directly. */
+static void
+svg_size(const struct settings *s, const void *doc, size_t len,
+         const VipsImage *im, int *w, int *h)
+{
+    double cw, ch;
+
+    if (svgsize_css(doc, len, &cw, &ch) < 0) {
+        cw = im->Xsize;
+        ch = im->Ysize;
+    }
+    *w = (int)(cw * s->density / 96.0 + 0.5);
+    *h = (int)(ch * s->density / 96.0 + 0.5);
+    if (*w < 1)
+        *w = 1;
+    if (*h < 1)
+        *h = 1;
+}
+
 /* SVG (see the top of the file): 0, or -1 with @res failed. */
 static int
 load_svg(const struct settings *s, const struct input *in,
@@ -334,10 +358,9 @@ load_svg(const struct settings *s, const struct input *in,
         loaderr_reclassify(res);
         return -1;
     }
-    if (input_too_large(s, im[0]->Xsize, im[0]->Ysize, res))
+    svg_size(s, d->filebuf, buflen, im[0], &d->width, &d->height);
+    if (input_too_large(s, d->width, d->height, res))
         return -1;
-    d->width = im[0]->Xsize;
-    d->height = im[0]->Ysize;
     d->tagged = 0;
     if (thumbnail(s, d, buflen, &im[1], NULL)) {
         vipsmsg_fail(res, ERR_DECODE, "cannot render SVG");

@@ -25,6 +25,7 @@
 #include "decode.h"
 #include "geom.h"
 #include "encode.h"
+#include "exifcopy.h"
 #include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
@@ -87,12 +88,13 @@ img_worker_fini(void)
 }
 
 /* Encode @rows (or else @img) into a new file at @out_rel, atomically;
- * @xmp, when not NULL, goes into the encoded JPEG before the commit. */
+ * @exif and @xmp, when not NULL, go into the encoded JPEG before the
+ * commit. */
 static int
 write_output(const struct settings *s, const char *out_rel,
              const struct encode_params *p, const struct encode_rows *rows,
-             VipsObject *parent, VipsImage *img, const struct xmpext *xmp,
-             struct task_result *res)
+             VipsObject *parent, VipsImage *img, const struct exifcopy *exif,
+             const struct xmpext *xmp, struct task_result *res)
 {
     struct outfile of;
     struct encode_out out;
@@ -113,6 +115,8 @@ write_output(const struct settings *s, const char *out_rel,
     if (s->mode == MODE_RECOMPRESS)
         rc = loaderr_fail_damaged(s, res, rows ? NULL : vips_error_buffer(),
                                   rc);
+    if (rc == 0 && exif)
+        rc = exifcopy_apply_file(exif, of.dirfd, of.tmp, res);
     if (rc == 0 && xmp)
         rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
     /* Every pixel is decoded by now: a read that failed on the way fails
@@ -124,6 +128,60 @@ write_output(const struct settings *s, const char *out_rel,
         return -1;
     }
     return outfile_commit(&of, res);
+}
+
+/* The warning for a flattened image with nothing but the background. */
+static void
+warn_flat(struct task_result *res)
+{
+    warn_append(res, "every pixel is the background colour once "
+                "transparency is flattened: keep alpha with -f png, webp "
+                "or avif, or pick another --background");
+}
+
+/* Direct path: warn when the flattened pixels @px of a transparent PNG
+ * source are all the background. */
+static void
+check_flat_px(const struct settings *s, const struct input *in,
+              const struct pixels *px, struct task_result *res)
+{
+    if (in->fmt != IMGF_PNG || !in->head ||
+        !decode_png_may_have_alpha(in->head, in->head_len) || px->bands < 3)
+        return;
+    for (int y = 0; y < px->height; y++) {
+        const unsigned char *r = px->data + (size_t)y * px->stride;
+        for (int x = 0; x < px->width; x++)
+            for (int b = 0; b < 3; b++)
+                if (r[x * px->bands + b] != s->background[b])
+                    return;
+    }
+    warn_flat(res);
+}
+
+/* libvips path: the same for @img, flattened from a source with alpha
+ * (@had_alpha).  Such an image is rendered into memory first (loaders
+ * read once, in order), and that copy is what is encoded: returned, or
+ * @img as it was. */
+static VipsImage *
+check_flat_vips(const struct settings *s, VipsObject *parent, int had_alpha,
+                VipsImage *img, struct task_result *res)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
+    VipsImage *mem;
+    double bg[3], m = 0;
+
+    if (!had_alpha || vips_image_hasalpha(img) || img->Bands != 3)
+        return img;
+    mem = vips_image_copy_memory(img);
+    if (!mem)
+        return img;     /* the encode reports the decode error */
+    vips_object_local(parent, mem);
+    for (int i = 0; i < 3; i++)
+        bg[i] = s->background[i];
+    if (vips_equal_const(mem, &t[0], bg, 3, NULL) == 0 &&
+        vips_min(t[0], &m, NULL) == 0 && m == 255)
+        warn_flat(res);
+    return mem;
 }
 
 /* The direct decoders' pixels, upright and in RGB, for encode_rows(). */
@@ -227,7 +285,7 @@ write_pixels(const struct settings *s, const char *out_rel,
     rows.height = u.view.height;
     rows.row = upright_row;
     rows.arg = &u;
-    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, res);
+    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, NULL, res);
     free(u.grey);
     *w = rows.width;
     *h = rows.height;
@@ -297,6 +355,7 @@ run_direct(const struct settings *s, const struct task *t,
                 return -1;
         return 0;
     }
+    check_flat_px(s, in, &d->px, res);
     if (write_pixels(s, t->out_rel, &p, &d->px, d->orientation, &w, &h,
                      res) < 0)
         return -1;
@@ -348,7 +407,7 @@ write_size_vips(const struct settings *s, const struct task *t, int k,
     }
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
-    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, NULL,
+    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, NULL, NULL,
                           res) == 0) {
         output_done(res, k, ow, oh);
         rc = 0;
@@ -423,6 +482,7 @@ run_vips(const struct settings *s, const struct task *t,
          const struct input *in, struct decoded *d, struct task_result *res)
 {
     struct encode_params p;
+    struct exifcopy exif;
     struct xmpext xmp;
     VipsImage *img;
     int rc;
@@ -438,13 +498,18 @@ run_vips(const struct settings *s, const struct task *t,
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;
     }
+    img = check_flat_vips(s, d->ctx, vips_image_hasalpha(d->image), img,
+                          res);
     if (!s->strip)
         meta_complete(s, in, img, res);
     xmpext_from_image(s, img, &xmp);
     if (!xmp.len)
         xmpext_from_jpeg(s, in, &xmp);
     encode_params_init(&p, s, d);
-    rc = write_output(s, t->out_rel, &p, NULL, d->ctx, img, &xmp, res);
+    exifcopy_from_jpeg(s, in, &p, &exif);
+    rc = write_output(s, t->out_rel, &p, NULL, d->ctx, img, &exif, &xmp,
+                      res);
+    exifcopy_release(&exif);
     xmpext_release(&xmp);
     if (rc < 0)
         return -1;

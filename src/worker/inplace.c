@@ -26,6 +26,7 @@
 #include "colour.h"
 #include "decode.h"
 #include "encode.h"
+#include "exifcopy.h"
 #include "fault.h"
 #include "inplace.h"
 #include "loaderr.h"
@@ -336,6 +337,43 @@ lossless_restore(const struct task_result *skip, struct task_result *res)
     res->mode[0] = '\0';
 }
 
+/* The original's EXIF segment, byte for byte, in place of the one the
+ * encoder rebuilt (exifcopy.h).  0, or -1 with @res failed. */
+static int
+carry_exif(const struct settings *s, const struct input *in,
+           struct encode_out *enc, struct task_result *res)
+{
+    struct encode_params p;
+    struct decoded d;
+    struct exifcopy x;
+    unsigned char *buf;
+    size_t len = enc->len;
+    int rc = -1;
+
+    decoded_init(&d);
+    encode_params_init(&p, s, &d);
+    decoded_release(&d);
+    exifcopy_from_jpeg(s, in, &p, &x);
+    if (!x.len)
+        return 0;
+    buf = malloc(len);
+    if (!buf)
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot keep the EXIF");
+    else {
+        memcpy(buf, enc->buf, len);
+        rc = exifcopy_apply_mem(&x, &buf, &len, res);
+    }
+    if (rc == 0) {
+        encode_out_release(enc);
+        enc->buf = buf;
+        enc->len = len;
+        enc->buf_glib = 0;
+    } else
+        free(buf);
+    exifcopy_release(&x);
+    return rc;
+}
+
 void
 inplace_process(const struct settings *s, const struct task *t,
                 const struct input *in, struct task_result *res)
@@ -357,8 +395,10 @@ inplace_process(const struct settings *s, const struct task *t,
     if (s->lossless || skip)
         rc = rewrite_lossless(s, in, &before, &enc, res);
     else
-        rc = recompress(s, in, &enc, res) < 0 ? -1
-             : carry_extended_xmp(s, in, &enc, res);
+        rc = recompress(s, in, &enc, res) < 0 ||
+                     carry_exif(s, in, &enc, res) < 0
+                 ? -1
+                 : carry_extended_xmp(s, in, &enc, res);
     if (rc == 0 && !leave_alone_late(s, in, &before, &enc, res) &&
         commit_inplace(s, t, in, &before, &enc, res) == 0)
         res->status = TASK_OK;

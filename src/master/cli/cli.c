@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "cli_table.h"
@@ -57,6 +58,8 @@ cli_opts_release(struct cli_opts *o)
     free(o->inputs);
     free(o->includes);
     free(o->excludes);
+    free(o->file_dir);
+    free(o->file_name);
     memset(o, 0, sizeof(*o));
 }
 
@@ -444,6 +447,15 @@ validate_freedesktop(struct cli_opts *o)
     return CLI_RUN;
 }
 
+/* 1 when the name template @t ends in ".{fmt}". */
+static int
+ends_in_fmt(const char *t)
+{
+    size_t n = strlen(t);
+
+    return n >= 6 && strcmp(t + n - 6, ".{fmt}") == 0;
+}
+
 /* The output format and the outputs: -f against the extension of --name,
  * the options of one format, several sizes and their names. */
 static enum cli_result
@@ -460,7 +472,10 @@ validate_outputs(struct cli_opts *o)
                                "whose extension means %s", format_str(s->format),
                                o->name_template, format_str(named));
         s->format = named;
-    }
+    } else if (o->name_template && !ends_in_fmt(o->name_template))
+        return usage_error(o, "--name '%s' names no output format: end it "
+                           "in .jpg, .png, .webp, .avif or .{fmt}",
+                           o->name_template);
     if (s->lossless && s->format == FORMAT_AVIF)
         return usage_error(o, "--lossless is for JPEG, WebP and PNG output, "
                            "not %s", format_str(s->format));
@@ -509,6 +524,58 @@ validate_outputs(struct cli_opts *o)
     return CLI_RUN;
 }
 
+/*
+ * -o naming a file: an output format's extension, and not an existing
+ * directory.  With exactly one input, a regular file, that file is
+ * written there (its folder as the output directory, its name as a
+ * literal template); anything else is a usage error.  0: not a file, or
+ * done; -1: usage error given.
+ */
+static int
+output_file(struct cli_opts *o)
+{
+    enum out_format f;
+    struct stat st;
+    const char *slash, *base;
+    size_t n = 0;
+
+    if (!o->output_dir || format_from_name(o->output_dir, &f) < 0 ||
+        (stat(o->output_dir, &st) == 0 && S_ISDIR(st.st_mode)))
+        return 0;
+    if (o->ninputs != 1 || o->files_from || stat(o->inputs[0], &st) < 0 ||
+        !S_ISREG(st.st_mode)) {
+        usage_error(o, "-o '%s' names a file, which takes exactly one input "
+                    "file; give a directory to -o for several",
+                    o->output_dir);
+        return -1;
+    }
+    if (o->name_template) {
+        usage_error(o, "-o '%s' names a file: --name does not apply",
+                    o->output_dir);
+        return -1;
+    }
+    slash = strrchr(o->output_dir, '/');
+    base = slash ? slash + 1 : o->output_dir;
+    o->file_dir = slash == o->output_dir ? strdup("/")
+                  : slash ? strndup(o->output_dir,
+                                    (size_t)(slash - o->output_dir))
+                          : strdup(".");
+    o->file_name = malloc(2 * strlen(base) + 1);
+    if (!o->file_dir || !o->file_name) {
+        usage_error(o, "out of memory");
+        return -1;
+    }
+    for (const char *p = base; *p; p++) {       /* braces are literal */
+        if (*p == '{' || *p == '}')
+            o->file_name[n++] = *p;
+        o->file_name[n++] = *p;
+    }
+    o->file_name[n] = '\0';
+    o->output_dir = o->file_dir;
+    o->name_template = o->file_name;
+    return 0;
+}
+
 /* Step 4: the rules that involve several options. */
 static enum cli_result
 validate(struct cli_opts *o)
@@ -530,7 +597,7 @@ validate(struct cli_opts *o)
     if (o->flavors || o->cache_dir)
         return usage_error(o, "--flavor and --cache-dir go with "
                            "--freedesktop");
-    if (validate_outputs(o) != CLI_RUN)
+    if (output_file(o) < 0 || validate_outputs(o) != CLI_RUN)
         return CLI_EXIT;
     if (!o->output_dir)
         return usage_error(o, "no output directory: add -o DIR (results "

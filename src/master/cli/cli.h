@@ -39,6 +39,8 @@ struct cli_opts {
     size_t ninputs;
     const char *output_dir;
     const char *name_template;
+    char *file_dir, *file_name; /* owned: -o FILE split (output_dir and
+                                   name_template point at them) */
     const char *sizes_list;     /* --sizes LIST, folded into settings */
     int format_given;           /* -f was on the command line */
     const char **includes, **excludes;   /* owned arrays */

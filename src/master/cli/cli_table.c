@@ -203,11 +203,18 @@ const struct cli_option cli_options[] = {
     { .name = "upscale", .kind = CLI_KIND_FLAG, .subs = PROCESS,
       .section = CLI_SEC_GEOMETRY, .off = S(upscale), .value = 1,
       .help = "enlarge images smaller than the box" },
+    { .name = "density", .kind = CLI_KIND_INT, .subs = PROCESS,
+      .section = CLI_SEC_GEOMETRY, .off = S(density),
+      .size = SZ(settings.density), .lo = 1, .hi = 9600,
+      .expect = "expected an integer from 1 to 9600", .metavar = "N",
+      .help = "render SVG at N pixels per inch (default 96,\n"
+              "CSS pixels, as browsers do)" },
     { .name = "background", .kind = CLI_KIND_COLOR, .subs = PROCESS,
       .section = CLI_SEC_GEOMETRY, .off = S(background),
-      .metavar = "COLOR",
+      .off2 = S(background_set), .metavar = "COLOR",
       .help = "flatten transparency onto COLOR: a name\n"
-              "(white, black, gray), #rrggbb or R,G,B" },
+              "(white, black, gray), #rrggbb or R,G,B;\n"
+              "PNG, WebP and AVIF keep alpha without it" },
 
     /* selection */
     { .name = "include", .kind = CLI_KIND_LIST, .subs = PROCESS,

@@ -399,6 +399,8 @@ cli_store(struct cli_opts *o, const struct cli_option *opt, const char *arg,
         if (cli_parse_color(arg, rgb, &reason) < 0)
             break;
         memcpy((char *)o + opt->off, rgb, sizeof(rgb));
+        if (opt->off2)          /* given: say so */
+            put_int(o, opt->off2, sizeof(int), 1);
         return 0;
     case CLI_KIND_SIZE:
     case CLI_KIND_SHARD:

@@ -213,6 +213,18 @@ state_fingerprint(const struct settings *s)
     }
     if (s->baseline)
         n = put_u32(buf, n, 0x62617365);    /* "base" */
+    /* Alpha changes only outputs that can carry it (a JPEG always
+     * flattens); the SVG density counts only when not the default 96, so
+     * that runs without it keep their fingerprint (an SVG thumbnail an
+     * earlier version drew at 72 dpi is then taken as current). */
+    if (settings_keep_alpha(s) && (s->format == FORMAT_PNG ||
+                                   s->format == FORMAT_WEBP ||
+                                   s->format == FORMAT_AVIF))
+        n = put_u32(buf, n, 0x616c7068);    /* "alph" */
+    if (s->density != 96) {
+        n = put_u32(buf, n, 0x64656e73);    /* "dens" */
+        n = put_u32(buf, n, (uint32_t)s->density);
+    }
     for (int k = 1; k < s->nsizes && k < SETTINGS_MAX_SIZES; k++) {
         n = put_u32(buf, n, (uint32_t)s->sizes[k].width);
         n = put_u32(buf, n, (uint32_t)s->sizes[k].height);
