@@ -179,31 +179,6 @@ not_accepted(struct cli_opts *o, const struct cli_option *opt)
                        sub_name(o->sub));
 }
 
-/* " (did you mean --a, --b or --c?)" for the long options @name (up to
- * '=' or the end) is a prefix of, into @buf; "" when none is. */
-static void
-candidates(const char *name, char *buf, size_t size)
-{
-    size_t len = strcspn(name, "="), i, n = 0, used = 0, total = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < cli_noptions; i++)
-        total += len > 0 && strncmp(cli_options[i].name, name, len) == 0;
-    for (i = 0; i < cli_noptions && total > 0; i++) {
-        if (strncmp(cli_options[i].name, name, len) != 0)
-            continue;
-        n++;
-        used += (size_t)snprintf(buf + used, used < size ? size - used : 0,
-                                 "%s--%s", n == 1 ? " (did you mean "
-                                           : n == total ? " or " : ", ",
-                                 cli_options[i].name);
-        if (used >= size)
-            break;
-    }
-    if (total > 0 && used < size)
-        snprintf(buf + used, size - used, "?)");
-}
-
 /* getopt_long takes any unambiguous prefix of a long option ("--out" for
  * --output), which silently turns a typo into another option and lets a
  * new option break old scripts.  Only whole names are accepted: 0, or -1
@@ -243,7 +218,7 @@ take(struct cli_opts *o, struct parse_state *st, int c, char **argv,
     if (!opt && optopt)
         return usage_error(o, "unknown option '-%c'", optopt);
     if (!opt || abbreviated(opt, word)) {
-        candidates(word + (strncmp(word, "--", 2) == 0 ? 2 : 0), hint,
+        cli_option_candidates(word + (strncmp(word, "--", 2) == 0 ? 2 : 0), hint,
                    sizeof(hint));
         return usage_error(o, "unknown option '%.*s'%s",
                            (int)strcspn(word, "="), word, hint);

@@ -8,6 +8,7 @@
  * describes every row (tests/test_cli.c checks that it names each one).
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli_table.h"
@@ -345,4 +346,29 @@ cli_option_find(const char *name)
         if (strcmp(cli_options[i].name, name) == 0)
             return &cli_options[i];
     return NULL;
+}
+
+/* " (did you mean --a, --b or --c?)" for the long options @name (up to
+ * '=' or the end) is a prefix of, into @buf; "" when none is. */
+void
+cli_option_candidates(const char *name, char *buf, size_t size)
+{
+    size_t len = strcspn(name, "="), i, n = 0, used = 0, total = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < cli_noptions; i++)
+        total += len > 0 && strncmp(cli_options[i].name, name, len) == 0;
+    for (i = 0; i < cli_noptions && total > 0; i++) {
+        if (strncmp(cli_options[i].name, name, len) != 0)
+            continue;
+        n++;
+        used += (size_t)snprintf(buf + used, used < size ? size - used : 0,
+                                 "%s--%s", n == 1 ? " (did you mean "
+                                           : n == total ? " or " : ", ",
+                                 cli_options[i].name);
+        if (used >= size)
+            break;
+    }
+    if (total > 0 && used < size)
+        snprintf(buf + used, size - used, "?)");
 }

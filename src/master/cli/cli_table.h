@@ -97,6 +97,11 @@ extern const size_t cli_noptions;
 /* The row named @name (long name without "--"), or NULL. */
 const struct cli_option *cli_option_find(const char *name);
 
+/* " (did you mean --a, --b or --c?)" for the long options @name (up to
+ * '=' or the end) is a prefix of, into @buf (@size bytes); "" when none
+ * is. */
+void cli_option_candidates(const char *name, char *buf, size_t size);
+
 /*
  * Every default of subcommand @sub (one enum cli_sub bit) into @o:
  * settings_init() for the pixels, and the run's own (timeout, memory cap,
