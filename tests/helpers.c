@@ -133,6 +133,22 @@ th_rmrf(const char *path)
         rmrf(path);
 }
 
+char *th_dir;
+
+void
+th_dir_setup(void)
+{
+    th_dir = th_mkdtemp();
+}
+
+void
+th_dir_teardown(void)
+{
+    th_rmrf(th_dir);
+    free(th_dir);
+    th_dir = NULL;
+}
+
 void
 th_mkdirs(const char *path)
 {

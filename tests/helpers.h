@@ -20,6 +20,12 @@
 char *th_mkdtemp(void);
 /* rm -rf @path (never follows symlinks). */
 void th_rmrf(const char *path);
+/* A suite's scratch directory: th_dir_setup() sets th_dir to a fresh
+ * th_mkdtemp() directory, th_dir_teardown() removes and frees it.  Meant
+ * as a TestSuite's .init and .fini. */
+extern char *th_dir;
+void th_dir_setup(void);
+void th_dir_teardown(void);
 /* "dir/name", and mkdir -p of every directory component in between. */
 char *th_path(const char *dir, const char *name);
 void th_mkdirs(const char *path);

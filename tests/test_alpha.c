@@ -18,22 +18,8 @@
 #include "formats_helpers.h"
 #include "helpers.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-    dir = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(dir);
-    free(dir);
-}
-
-TestSuite(alpha, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(alpha, .init = th_dir_setup, .fini = th_dir_teardown,
+          .timeout = 120);
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -53,7 +39,7 @@ sh(const char *fmt, ...)
 static char *
 make_logo(const char *name, int r, int g, int b)
 {
-    char *p = th_path(dir, name);
+    char *p = th_path(th_dir, name);
 
     if (!fh_have("vips"))
         cr_skip_test("vips is not installed: cannot make the source");
@@ -61,7 +47,7 @@ make_logo(const char *name, int r, int g, int b)
        "vips linear z.v r.v 1 %d --uchar && vips linear z.v g.v 1 %d --uchar "
        "&& vips linear z.v b.v 1 %d --uchar && vips xyz xy.v 64 64 && "
        "vips extract_band xy.v x.v 0 && vips linear x.v a.v 4 0 --uchar && "
-       "vips bandjoin 'r.v g.v b.v a.v' '%s' && rm -f *.v", dir, r, g, b,
+       "vips bandjoin 'r.v g.v b.v a.v' '%s' && rm -f *.v", th_dir, r, g, b,
        p);
     return p;
 }
@@ -72,7 +58,7 @@ static json_t *
 thumb(const char *src, const char *out, const char *f, const char *extra,
       const char *val)
 {
-    char *rep = th_path(dir, "r.jsonl");
+    char *rep = th_path(th_dir, "r.jsonl");
     const char *args[12];
     int n = 0;
     struct th_run r;
@@ -106,7 +92,7 @@ static void
 expect_ramp(enum out_format f, const char *fmt, int exact)
 {
     char *src = make_logo("logo.png", 255, 0, 0);
-    char *out = th_path(dir, fmt);
+    char *out = th_path(th_dir, fmt);
     char name[64];
     char *got;
     struct th_image img;
@@ -156,7 +142,7 @@ Test(alpha, avif_output_keeps_alpha)
 Test(alpha, background_flattens_png_output)
 {
     char *src = make_logo("logo.png", 255, 0, 0);
-    char *out = th_path(dir, "o");
+    char *out = th_path(th_dir, "o");
     char *got = th_path(out, "logo.png");
     struct th_image img;
 
@@ -180,7 +166,7 @@ expect_flat_warning(const char *extra)
 {
     char *white = make_logo("white.png", 255, 255, 255);
     char *red = make_logo("red.png", 255, 0, 0);
-    char *out = th_path(dir, "j");
+    char *out = th_path(th_dir, "j");
     json_t *recs, *w, *rr;
 
     recs = thumb(white, out, NULL, extra, NULL);

@@ -22,22 +22,8 @@
 
 #include "helpers.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-    dir = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(dir);
-    free(dir);
-}
-
-TestSuite(exifcopy, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(exifcopy, .init = th_dir_setup, .fini = th_dir_teardown,
+          .timeout = 300);
 
 static int
 have_tools(void)
@@ -79,7 +65,7 @@ tagset(const char *path, const char *out, int upright, int nogps)
 static void
 expect_same_tags(const char *src, const char *dst, int upright, int nogps)
 {
-    char *a = th_path(dir, "want.txt"), *b = th_path(dir, "got.txt");
+    char *a = th_path(th_dir, "want.txt"), *b = th_path(th_dir, "got.txt");
     char *ta, *tb, *diff;
     char cmd[4096];
     FILE *p;
@@ -102,7 +88,7 @@ expect_same_tags(const char *src, const char *dst, int upright, int nogps)
                      diff);
     sh("exiftool -b -ThumbnailImage '%s' > '%s/t1' ; "
        "exiftool -b -ThumbnailImage '%s' > '%s/t2' ; cmp -s '%s/t1' '%s/t2'",
-       src, dir, dst, dir, dir, dir);
+       src, th_dir, dst, th_dir, th_dir, th_dir);
     free(ta);
     free(tb);
     free(a);
@@ -114,17 +100,17 @@ expect_same_tags(const char *src, const char *dst, int upright, int nogps)
 static char *
 make_source(const char *name)
 {
-    char *src = th_path(dir, name);
+    char *src = th_path(th_dir, name);
     char *q75 = th_testdata("q75.jpg");
 
     sh("cp '%s' '%s'", q75, src);
-    sh("vips thumbnail '%s' '%s/thumb.jpg' 80", q75, dir);
+    sh("vips thumbnail '%s' '%s/thumb.jpg' 80", q75, th_dir);
     sh("printf '%%s\\n' '%%Image::ExifTool::UserDefined = (' "
        "\"'Image::ExifTool::Exif::Main' => {\" "
        "\"0xc7f0 => { Name => 'PoolPrivate', Writable => 'undef', "
        "WriteGroup => 'ExifIFD' },\" "
        "\"0xc7f1 => { Name => 'PoolOdd', Writable => 'int32u', "
-       "WriteGroup => 'IFD0' },\" '},);' '1;' > '%s/cfg'", dir);
+       "WriteGroup => 'IFD0' },\" '},);' '1;' > '%s/cfg'", th_dir);
     sh("exiftool -config '%s/cfg' -q -overwrite_original -Make=PENTAX "
        "'-Model=PENTAX K10D' -WhiteBalance=Manual -Contrast=High "
        "-Saturation=Low -Sharpness=Hard -ExposureMode=Auto "
@@ -136,7 +122,7 @@ make_source(const char *name)
        "'-PoolPrivate=MAKERNOTE-LIKE private block 0123456789' "
        "-PoolOdd=4000000000 '-ThumbnailImage<=%s/thumb.jpg' "
        "'-XMP-dc:Creator=Ann Example' -XMP-xmp:Rating=4 "
-       "-IPTC:Keywords=kw1 -IPTC:City=Paris '%s'", dir, dir, src);
+       "-IPTC:Keywords=kw1 -IPTC:City=Paris '%s'", th_dir, th_dir, src);
     free(q75);
     return src;
 }
@@ -158,7 +144,7 @@ Test(exifcopy, recompress_o_keeps_every_tag)
     if (!have_tools())
         cr_skip_test("exiftool or vips is not installed");
     src = make_source("a.jpg");
-    out = th_path(dir, "out");
+    out = th_path(th_dir, "out");
     got = th_path(out, "a.jpg");
     {
         const char *args[] = {"recompress", src, "-o", out, NULL};
@@ -177,8 +163,8 @@ Test(exifcopy, in_place_keeps_every_tag_and_strips_only_gps)
     if (!have_tools())
         cr_skip_test("exiftool or vips is not installed");
     orig = make_source("orig.jpg");
-    src = th_path(dir, "a.jpg");
-    gps = th_path(dir, "g.jpg");
+    src = th_path(th_dir, "a.jpg");
+    gps = th_path(th_dir, "g.jpg");
     th_copy_file(orig, src);
     th_copy_file(orig, gps);
     {
@@ -204,7 +190,7 @@ static void
 corpus_run(const char *sub)
 {
     char in[1024], line[2048];
-    char *out = th_path(dir, "out");
+    char *out = th_path(th_dir, "out");
     FILE *p;
     int n = 0;
 

@@ -12,27 +12,12 @@
 #include "helpers.h"
 #include "merge.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-    dir = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(dir);
-    free(dir);
-}
-
-TestSuite(merge, .init = setup, .fini = teardown);
+TestSuite(merge, .init = th_dir_setup, .fini = th_dir_teardown);
 
 static char *
 write_report(const char *name, const char *text)
 {
-    char *p = th_path(dir, name);
+    char *p = th_path(th_dir, name);
     th_write_file(p, text, strlen(text));
     return p;
 }
@@ -56,7 +41,7 @@ Test(merge, records_kept_summary_recounted)
     char *c = write_report("c.jsonl",   /* a killed run: no summary */
         "{\"path\":\"z/5.jpg\",\"status\":\"ok\",\"in_bytes\":1,"
         "\"out_bytes\":1}\n");
-    char *out = th_path(dir, "merged.jsonl");
+    char *out = th_path(th_dir, "merged.jsonl");
     const char *in[] = { a, b, c };
     struct merge_totals t;
     FILE *f = fopen(out, "w");
@@ -124,7 +109,8 @@ static int
 merge_captured(const char *const *in, size_t n, struct merge_totals *t,
                json_t **arr, char **err)
 {
-    char *out = th_path(dir, "merged.jsonl"), *errpath = th_path(dir, "err");
+    char *out = th_path(th_dir, "merged.jsonl");
+    char *errpath = th_path(th_dir, "err");
     FILE *f = fopen(out, "w");
     int saved, fd, rc;
 
@@ -211,7 +197,7 @@ Test(merge, overlapping_runs_are_named)
 Test(merge, seconds_print_rounded)
 {
     char *a = write_report("a.jsonl", one_run);
-    char *out = th_path(dir, "merged.jsonl"), *text;
+    char *out = th_path(th_dir, "merged.jsonl"), *text;
     const char *in[] = { a };
     FILE *f = fopen(out, "w");
 

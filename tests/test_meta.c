@@ -17,22 +17,7 @@
 #include "helpers.h"
 #include "meta.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-    dir = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(dir);
-    free(dir);
-}
-
-TestSuite(meta, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(meta, .init = th_dir_setup, .fini = th_dir_teardown, .timeout = 120);
 
 static int
 have_tools(void)
@@ -89,7 +74,7 @@ static char *
 make_source(const char *in, const char *name)
 {
     char *src = th_path(in, name);
-    char *raw = th_path(dir, "raw.v");
+    char *raw = th_path(th_dir, "raw.v");
 
     if (!th_exists(raw))
         sh("vips black '%s' 320 240 --bands 3", raw);
@@ -109,7 +94,7 @@ Test(meta, every_source_format_keeps_exif_gps_and_xmp)
 {
     static const char *names[] = {"t.tif", "p.png", "w.webp", "h.heic",
                                   "j.jpg"};
-    char *in = th_path(dir, "in"), *out = th_path(dir, "out");
+    char *in = th_path(th_dir, "in"), *out = th_path(th_dir, "out");
     const char *args[] = {"recompress", in, "-o", out, NULL};
     struct th_run r;
 
@@ -148,8 +133,8 @@ Test(meta, every_source_format_keeps_exif_gps_and_xmp)
 
 Test(meta, large_xmp_is_extended_and_png_text_is_a_warning)
 {
-    char *in = th_path(dir, "in"), *out = th_path(dir, "out");
-    char *rep = th_path(dir, "r.jsonl"), *png, *xmp, *big;
+    char *in = th_path(th_dir, "in"), *out = th_path(th_dir, "out");
+    char *rep = th_path(th_dir, "r.jsonl"), *png, *xmp, *big;
     const char *args[] = {"recompress", "--report", rep, in, "-o", out,
                           NULL};
     struct th_run r;
@@ -163,7 +148,7 @@ Test(meta, large_xmp_is_extended_and_png_text_is_a_warning)
     sh("exiftool -q -overwrite_original -PNG:Comment=note '%s'", png);
     /* An XMP packet of about 100 KB. */
     big = make_source(in, "x.png");
-    xmp = th_path(dir, "big.xmp");
+    xmp = th_path(th_dir, "big.xmp");
     f = fopen(xmp, "w");
     cr_assert(f);
     fprintf(f, "<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>\n"
@@ -229,7 +214,7 @@ mem_read(void *arg, size_t off, void *buf, size_t n)
 static char *
 payload_tag(const unsigned char *exif, size_t len, const char *tag)
 {
-    char *p = th_path(dir, "x.exif");
+    char *p = th_path(th_dir, "x.exif");
 
     th_write_file(p, exif + 6, len - 6);
     char *v = exif_value(p, tag);
@@ -344,9 +329,9 @@ Test(meta, tiff_builder_both_byte_orders)
  * -o and in place (libvips alone reads only the standard packet). */
 Test(meta, extended_xmp_survives_recompress_and_in_place)
 {
-    char *in = th_path(dir, "in"), *mid = th_path(dir, "mid");
-    char *lib = th_path(dir, "lib"), *out = th_path(dir, "out");
-    char *tif, *xmp, *jpg, *rep = th_path(dir, "r.jsonl");
+    char *in = th_path(th_dir, "in"), *mid = th_path(th_dir, "mid");
+    char *lib = th_path(th_dir, "lib"), *out = th_path(th_dir, "out");
+    char *tif, *xmp, *jpg, *rep = th_path(th_dir, "r.jsonl");
     const char *mk[] = {"recompress", "-q", "100", in, "-o", mid, NULL};
     const char *cp[] = {"recompress", mid, "-o", out, NULL};
     const char *ip[] = {"recompress", "--in-place", "--report", rep, lib,
@@ -361,7 +346,7 @@ Test(meta, extended_xmp_survives_recompress_and_in_place)
     th_mkdirs(lib);
     tif = th_path(in, "n.tif");
     sh("vips gaussnoise '%s' 600 400 --sigma 40", tif);
-    xmp = th_path(dir, "big.xmp");
+    xmp = th_path(th_dir, "big.xmp");
     f = fopen(xmp, "w");
     cr_assert(f);
     fprintf(f, "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf="

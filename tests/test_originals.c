@@ -25,31 +25,17 @@
 #include "msg.h"
 #include "names.h"
 
-static char *tmp;
+TestSuite(originals, .init = th_dir_setup, .fini = th_dir_teardown,
+          .timeout = 120);
 
-static void
-setup(void)
-{
-    tmp = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(tmp);
-    free(tmp);
-}
-
-TestSuite(originals, .init = setup, .fini = teardown, .timeout = 120);
-
-/* tmp/@rel: a new string. */
+/* th_dir/@rel: a new string. */
 static char *
 at(const char *rel)
 {
-    return th_path(tmp, rel);
+    return th_path(th_dir, rel);
 }
 
-/* Copy testdata/@name to tmp/@rel (directories made). */
+/* Copy testdata/@name to th_dir/@rel (directories made). */
 static void
 put(const char *name, const char *rel)
 {
@@ -60,7 +46,7 @@ put(const char *name, const char *rel)
     free(dst);
 }
 
-/* The bytes of tmp/@rel. */
+/* The bytes of th_dir/@rel. */
 static char *
 bytes(const char *rel, size_t *len)
 {
@@ -70,7 +56,7 @@ bytes(const char *rel, size_t *len)
     return d;
 }
 
-/* tmp/@rel holds exactly testdata/@name. */
+/* th_dir/@rel holds exactly testdata/@name. */
 static void
 assert_same(const char *rel, const char *name)
 {
@@ -96,7 +82,7 @@ exists(const char *rel)
     return e;
 }
 
-/* The record of the report tmp/@report whose path ends in @suffix. */
+/* The record of the report th_dir/@report whose path ends in @suffix. */
 static json_t *
 record(json_t *arr, const char *suffix)
 {
@@ -114,14 +100,14 @@ error_class(json_t *rec)
     return e ? th_json_str(e, "class") : NULL;
 }
 
-/* Run in tmp (the arguments are relative to it); exit status. */
+/* Run in th_dir (the arguments are relative to it); exit status. */
 static int
 run_here(struct th_run *r, const char *const *args)
 {
     char cwd[4096];
 
     cr_assert(getcwd(cwd, sizeof(cwd)));
-    cr_assert_eq(chdir(tmp), 0);
+    cr_assert_eq(chdir(th_dir), 0);
     th_run(r, args);
     cr_assert_eq(chdir(cwd), 0);
     return r->status;
@@ -364,7 +350,7 @@ Test(originals, backup_temporary_is_swept)
 
 /* ---- 3. --report and --log opened like the lock ---- */
 
-/* A run with @opt @path over tmp/in: exit 2, a message naming @path, the
+/* A run with @opt @path over th_dir/in: exit 2, a message naming @path, the
  * output directory not created. */
 static void
 assert_refused(const char *opt, const char *path, const char *why)
@@ -617,7 +603,7 @@ run_closed_stdout(const char *const *args, char **err)
         argv[0] = IMGPOOL_BIN;
         memcpy(argv + 1, args, (n + 1) * sizeof(*argv));
         close(p[0]);
-        if (chdir(tmp) < 0 || dup2(p[1], 1) < 0 || dup2(efd, 2) < 0)
+        if (chdir(th_dir) < 0 || dup2(p[1], 1) < 0 || dup2(efd, 2) < 0)
             _exit(127);
         signal(SIGPIPE, SIG_DFL);
         execv(IMGPOOL_BIN, (char *const *)argv);
@@ -676,7 +662,7 @@ Test(originals, files_from_spellings_plan_once)
     free(p);
     sub = at("d/sub");
     th_mkdirs(sub);
-    abs = realpath(tmp, NULL);
+    abs = realpath(th_dir, NULL);
     cr_assert(abs);
     cr_assert(asprintf(&text, "../x.jpg\n%s/d/x.jpg\n../../lnk/x.jpg\n",
                        abs) > 0);
@@ -694,7 +680,7 @@ Test(originals, files_from_spellings_plan_once)
     cr_expect_eq(th_count_records(arr, "failed", NULL), 0);
     json_decref(arr);
     free(p);
-    cr_assert(asprintf(&p, "%s/o%s/d/x.jpg", tmp, abs) > 0);
+    cr_assert(asprintf(&p, "%s/o%s/d/x.jpg", th_dir, abs) > 0);
     th_assert_thumbnail(p, 300);
     free(p);
     th_run_release(&r);

@@ -12,22 +12,8 @@
 #include "formats_helpers.h"
 #include "helpers.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-    dir = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(dir);
-    free(dir);
-}
-
-TestSuite(single_output, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(single_output, .init = th_dir_setup, .fini = th_dir_teardown,
+          .timeout = 60);
 
 static int
 run(const char *const *args)
@@ -43,9 +29,9 @@ run(const char *const *args)
 
 Test(single_output, one_file_to_a_file_name)
 {
-    char *src = th_path(dir, "photo.jpg");
-    char *dst = th_path(dir, "small.jpg");
-    char *webp = th_path(dir, "sub/t.webp");
+    char *src = th_path(th_dir, "photo.jpg");
+    char *dst = th_path(th_dir, "small.jpg");
+    char *webp = th_path(th_dir, "sub/t.webp");
     char *rgb = th_testdata("rgb.jpg");
     struct stat st;
     struct th_image img;
@@ -73,16 +59,16 @@ Test(single_output, one_file_to_a_file_name)
 
 Test(single_output, several_inputs_with_a_file_name_exit_2)
 {
-    char *src = th_path(dir, "photo.jpg");
-    char *src2 = th_path(dir, "b.jpg");
-    char *dst = th_path(dir, "small.jpg");
+    char *src = th_path(th_dir, "photo.jpg");
+    char *src2 = th_path(th_dir, "b.jpg");
+    char *dst = th_path(th_dir, "small.jpg");
     char *rgb = th_testdata("rgb.jpg");
 
     th_copy_file(rgb, src);
     th_copy_file(rgb, src2);
     const char *a[] = {"thumbnail", src, src2, "-o", dst, NULL};
     cr_expect_eq(run(a), 2);
-    const char *b[] = {"thumbnail", dir, "-o", dst, NULL};
+    const char *b[] = {"thumbnail", th_dir, "-o", dst, NULL};
     cr_expect_eq(run(b), 2);            /* a folder of inputs */
     cr_expect(!th_exists(dst), "'%s' was created", dst);
     free(src);
@@ -93,9 +79,9 @@ Test(single_output, several_inputs_with_a_file_name_exit_2)
 
 Test(single_output, existing_directory_stays_an_output_directory)
 {
-    char *src = th_path(dir, "photo.jpg");
-    char *out = th_path(dir, "d.jpg");
-    char *got = th_path(dir, "d.jpg/photo.jpg");
+    char *src = th_path(th_dir, "photo.jpg");
+    char *out = th_path(th_dir, "d.jpg");
+    char *got = th_path(th_dir, "d.jpg/photo.jpg");
     char *rgb = th_testdata("rgb.jpg");
 
     th_copy_file(rgb, src);

@@ -13,22 +13,7 @@
 #include "helpers.h"
 #include "svgsize.h"
 
-static char *dir;
-
-static void
-setup(void)
-{
-    dir = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(dir);
-    free(dir);
-}
-
-TestSuite(svg, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(svg, .init = th_dir_setup, .fini = th_dir_teardown, .timeout = 60);
 
 static const char a4[] =
     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"595.28pt\" "
@@ -40,8 +25,8 @@ static const char a4[] =
 static void
 render(const char *density, int *w, int *h)
 {
-    char *src = th_path(dir, "a4.svg");
-    char *out = th_path(dir, density ? density : "default");
+    char *src = th_path(th_dir, "a4.svg");
+    char *out = th_path(th_dir, density ? density : "default");
     char *got = th_path(out, "a4.jpg");
     const char *args[8];
     int n = 0;
@@ -100,7 +85,7 @@ Test(svg, density_picks_another_resolution)
 Test(svg, density_out_of_range_is_a_usage_error)
 {
     const char *args[] = {"recompress", "--density", "0", "x.svg", "-o",
-                          dir, NULL};
+                          th_dir, NULL};
     struct th_run r;
 
     th_run(&r, args);

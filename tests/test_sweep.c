@@ -29,21 +29,6 @@
 #include "names.h"
 #include "sweep.h"
 
-static char *tmp;
-
-static void
-setup(void)
-{
-    tmp = th_mkdtemp();
-}
-
-static void
-teardown(void)
-{
-    th_rmrf(tmp);
-    free(tmp);
-}
-
 /* A pid that was just used and is gone. */
 static pid_t
 dead_pid(void)
@@ -175,7 +160,7 @@ Test(names, another_pid_namespace_is_another_host)
     free(other);
 }
 
-TestSuite(sweep, .init = setup, .fini = teardown);
+TestSuite(sweep, .init = th_dir_setup, .fini = th_dir_teardown);
 
 Test(sweep, removes_only_this_hosts_dead_temporaries_and_day_old_ones)
 {
@@ -186,36 +171,36 @@ Test(sweep, removes_only_this_hosts_dead_temporaries_and_day_old_ones)
         *other_old, *link, *victim, *dir, *odd, *photo;
 
     names_tmp(name, sizeof(name), dead, 0);
-    ours_dead = put(tmp, name, "a");
+    ours_dead = put(th_dir, name, "a");
     names_tmp(name, sizeof(name), getpid(), 1);
-    ours_live = put(tmp, name, "b");
+    ours_live = put(th_dir, name, "b");
     snprintf(name, sizeof(name), ".imgpool-tmp-%s-%d-2",
              strcmp(names_host_id(), "00000000deadbeef") ? "00000000deadbeef"
                                                          : "00000000feedbeef",
              (int)dead);
-    other_dead = put(tmp, name, "c");
+    other_dead = put(th_dir, name, "c");
     snprintf(name, sizeof(name), ".imgpool-tmp-%d-3", (int)dead);
-    legacy_dead = put(tmp, name, "d");
+    legacy_dead = put(th_dir, name, "d");
     snprintf(name, sizeof(name), ".imgpool-tmp-%d-4", (int)getpid());
-    legacy_old = put(tmp, name, "e");
+    legacy_old = put(th_dir, name, "e");
     th_set_mtime(legacy_old, (long long)now - SWEEP_MAX_AGE_S - 3600, 0);
     snprintf(name, sizeof(name), ".imgpool-tmp-00000000cafef00d-%d-5",
              (int)getpid());
-    other_old = put(tmp, name, "f");
+    other_old = put(th_dir, name, "f");
     th_set_mtime(other_old, (long long)now - 2 * SWEEP_MAX_AGE_S, 0);
     /* A link and a directory with a stale name of ours: not files. */
-    victim = put(tmp, "victim.txt", "precious");
+    victim = put(th_dir, "victim.txt", "precious");
     names_tmp(name, sizeof(name), dead, 6);
-    link = th_path(tmp, name);
+    link = th_path(th_dir, name);
     cr_assert(symlink("victim.txt", link) == 0);
     names_tmp(name, sizeof(name), dead, 7);
-    dir = th_path(tmp, name);
+    dir = th_path(th_dir, name);
     cr_assert(mkdir(dir, 0755) == 0);
-    odd = put(tmp, ".imgpool-tmp-abc", "g");
+    odd = put(th_dir, ".imgpool-tmp-abc", "g");
     th_set_mtime(odd, (long long)now - 2 * SWEEP_MAX_AGE_S, 0);
-    photo = put(tmp, "photo.jpg", "h");
+    photo = put(th_dir, "photo.jpg", "h");
 
-    cr_assert_eq(sweep_dir(tmp), 3);
+    cr_assert_eq(sweep_dir(th_dir), 3);
     cr_assert_not(th_exists(ours_dead), "this host's dead temporary kept");
     cr_assert_not(th_exists(legacy_old), "day-old legacy temporary kept");
     cr_assert_not(th_exists(other_old), "day-old foreign temporary kept");
@@ -241,13 +226,13 @@ Test(sweep, root_removes_a_stale_temporary_of_another_user)
     char *p;
 
     names_tmp(name, sizeof(name), dead_pid(), 0);
-    p = put(tmp, name, "x");
+    p = put(th_dir, name, "x");
     if (geteuid() != 0) {
         free(p);
         cr_skip_test("not root: cannot plant a file owned by someone else");
     }
     cr_assert(lchown(p, 65534, 65534) == 0);
-    cr_assert_eq(sweep_dir(tmp), 1, "root may remove any stale temp");
+    cr_assert_eq(sweep_dir(th_dir), 1, "root may remove any stale temp");
     cr_assert_not(th_exists(p));
     free(p);
 }
@@ -331,8 +316,8 @@ copy_input(const char *name, const char *to)
 
 Test(sweep, output_link_to_victim_folder_is_never_swept)
 {
-    char *in = th_path(tmp, "in"), *out = th_path(tmp, "out");
-    char *victim = th_path(tmp, "victim"), *before, *after, *p, *stale;
+    char *in = th_path(th_dir, "in"), *out = th_path(th_dir, "out");
+    char *victim = th_path(th_dir, "victim"), *before, *after, *p, *stale;
     char *link = th_path(out, "a"), name[NAMES_TMP_SIZE];
     const char *args[] = { "thumbnail", in, "-o", out, NULL };
     pid_t dead = dead_pid();
@@ -368,7 +353,7 @@ Test(sweep, output_link_to_victim_folder_is_never_swept)
 
 Test(sweep, in_place_link_to_victim_folder_is_never_swept)
 {
-    char *in = th_path(tmp, "in"), *victim = th_path(tmp, "victim");
+    char *in = th_path(th_dir, "in"), *victim = th_path(th_dir, "victim");
     char *link = th_path(in, "sub"), *before, *after, *p, *stale;
     char name[NAMES_TMP_SIZE];
     const char *args[] = { "recompress", "--in-place", in, NULL };

@@ -265,6 +265,24 @@ colour_vips_export_profile(int tagged)
     return tagged ? "srgb" : NULL;
 }
 
+/* The first @bands bands of @x as 8-bit: the band cut into t[2], the
+ * cast into t[3] (each only when needed).  NULL on a vips error. */
+static VipsImage *
+first_bands_uchar(VipsImage *x, VipsImage **t, int bands)
+{
+    if (x->Bands > bands) {
+        if (vips_extract_band(x, &t[2], 0, "n", bands, NULL))
+            return NULL;
+        x = t[2];
+    }
+    if (x->BandFmt != VIPS_FORMAT_UCHAR) {
+        if (vips_cast_uchar(x, &t[3], NULL))
+            return NULL;
+        x = t[3];
+    }
+    return x;
+}
+
 VipsImage *
 colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
 {
@@ -279,17 +297,7 @@ colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
     }
     if (vips_image_hasalpha(x) && settings_keep_alpha(s)) {
         /* Kept: sRGB plus alpha, 8-bit (colourspace made it so). */
-        if (x->Bands > 4) {
-            if (vips_extract_band(x, &t[2], 0, "n", 4, NULL))
-                return NULL;
-            x = t[2];
-        }
-        if (x->BandFmt != VIPS_FORMAT_UCHAR) {
-            if (vips_cast_uchar(x, &t[3], NULL))
-                return NULL;
-            x = t[3];
-        }
-        return x;
+        return first_bands_uchar(x, t, 4);
     }
     if (vips_image_hasalpha(x)) {
         /* After vips_colourspace() to sRGB the image is 8-bit, so alpha
@@ -307,17 +315,7 @@ colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
             return NULL;
         x = t[1];
     }
-    if (x->Bands > 3) {
-        if (vips_extract_band(x, &t[2], 0, "n", 3, NULL))
-            return NULL;
-        x = t[2];
-    }
-    if (x->BandFmt != VIPS_FORMAT_UCHAR) {
-        if (vips_cast_uchar(x, &t[3], NULL))
-            return NULL;
-        x = t[3];
-    }
-    return x;
+    return first_bands_uchar(x, t, 3);
 }
 
 /* vips_image_generate() callback: rows of region @out from the input

@@ -192,6 +192,25 @@ devino_eq(uint32_t value, const void *key, void *ctx)
            (!k->path || strcmp(tasks[value].path, k->path) == 0);
 }
 
+/* @t's key in the duplicate set, and its hash.  In place, one rewrite
+ * serves every name of a file; with an output tree, the names of a
+ * hard-linked file (made on purpose) each get their output, and only the
+ * same name met twice is a duplicate.  A file with one name met twice is
+ * always one. */
+static uint64_t
+dup_key(const struct task *t, int in_place, struct devino *key)
+{
+    int by_name = !in_place && t->nlink > 1;
+    uint64_t h = hashset_hash2(t->dev, t->ino);
+
+    key->dev = t->dev;
+    key->ino = t->ino;
+    key->path = by_name ? t->path : NULL;
+    if (by_name)
+        h ^= hashset_hash(t->path, strlen(t->path));
+    return h;
+}
+
 void
 plan_dups_init(struct plan_dups *d)
 {
@@ -209,19 +228,12 @@ plan_dups_check(struct plan_dups *d, struct scan_list *l, size_t i,
                 int in_place)
 {
     struct task *t = &l->tasks[i];
-    /* In place, one rewrite serves every name of a file; with an output
-     * tree, the names of a hard-linked file (made on purpose) each get
-     * their output, and only the same name met twice is a duplicate.  A
-     * file with one name met twice is always one. */
-    int by_name = !in_place && t->nlink > 1;
-    struct devino key = { t->dev, t->ino, by_name ? t->path : NULL };
-    uint64_t h = hashset_hash2(t->dev, t->ino);
+    struct devino key;
+    uint64_t h = dup_key(t, in_place, &key);
 
     if (i >= UINT32_MAX - 2 || t->pre_status != TASK_OK ||
         (t->dev == 0 && t->ino == 0))
         return 0;
-    if (by_name)
-        h ^= hashset_hash(t->path, strlen(t->path));
     if (hashset_insert(&d->seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
                        NULL) != HASHSET_PRESENT)
         return 0;
@@ -262,19 +274,12 @@ plan_mark_duplicates(struct scan_list *l, int in_place)
         keep = malloc(l->n * sizeof(*keep));
     for (i = 0; i < l->n && i < UINT32_MAX - 2; i++) {
         struct task *t = &l->tasks[i];
-        /* In place, one rewrite serves every name of a file; with an
-         * output tree, the names of a hard-linked file (made on purpose)
-         * each get their output, and only the same name met twice is a
-         * duplicate.  A file with one name met twice is always one. */
-        int by_name = !in_place && t->nlink > 1;
-        struct devino key = { t->dev, t->ino, by_name ? t->path : NULL };
-        uint64_t h = hashset_hash2(t->dev, t->ino);
+        struct devino key;
+        uint64_t h = dup_key(t, in_place, &key);
         int rc;
 
         if (t->pre_status != TASK_OK || (t->dev == 0 && t->ino == 0))
             continue;
-        if (by_name)
-            h ^= hashset_hash(t->path, strlen(t->path));
         rc = hashset_insert(&seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
                             &old);
         if (rc == HASHSET_ADDED && keep)
