@@ -232,6 +232,52 @@ leave_alone_late(const struct settings *s, const struct input *in,
     return 0;
 }
 
+/*
+ * Edit the encoded bytes in @enc through @edit (a copy of them in
+ * malloc'ed memory, which the editor may grow; xmpext_insert_mem() and
+ * exifcopy_apply_mem() are such editors).  On success the copy replaces
+ * the encoder's bytes.  0, or -1 with @res failed (@what names the
+ * metadata when memory runs out).
+ */
+static int
+edit_encoded(struct encode_out *enc, const char *what,
+             int (*edit)(const void *x, unsigned char **buf, size_t *len,
+                         struct task_result *res),
+             const void *x, struct task_result *res)
+{
+    unsigned char *buf = malloc(enc->len);
+    size_t len = enc->len;
+
+    if (!buf) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot keep the %s", what);
+        return -1;
+    }
+    memcpy(buf, enc->buf, len);
+    if (edit(x, &buf, &len, res) < 0) {
+        free(buf);
+        return -1;
+    }
+    encode_out_release(enc);
+    enc->buf = buf;
+    enc->len = len;
+    enc->buf_glib = 0;
+    return 0;
+}
+
+static int
+xmpext_edit(const void *x, unsigned char **buf, size_t *len,
+            struct task_result *res)
+{
+    return xmpext_insert_mem(x, buf, len, res);
+}
+
+static int
+exifcopy_edit(const void *x, unsigned char **buf, size_t *len,
+              struct task_result *res)
+{
+    return exifcopy_apply_mem(x, buf, len, res);
+}
+
 /* The original's extended XMP segments into the new bytes (xmpext.h).
  * 0, or -1 with @res failed. */
 static int
@@ -239,28 +285,12 @@ carry_extended_xmp(const struct settings *s, const struct input *in,
                    struct encode_out *enc, struct task_result *res)
 {
     struct xmpext x;
-    unsigned char *buf;
-    size_t len = enc->len;
-    int rc = -1;
+    int rc;
 
     xmpext_from_jpeg(s, in, &x);
     if (!x.len)
         return 0;
-    buf = malloc(len);
-    if (!buf)
-        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot keep the extended "
-                         "XMP");
-    else {
-        memcpy(buf, enc->buf, len);
-        rc = xmpext_insert_mem(&x, &buf, &len, res);
-    }
-    if (rc == 0) {
-        encode_out_release(enc);
-        enc->buf = buf;
-        enc->len = len;
-        enc->buf_glib = 0;
-    } else
-        free(buf);
+    rc = edit_encoded(enc, "extended XMP", xmpext_edit, &x, res);
     xmpext_release(&x);
     return rc;
 }
@@ -346,9 +376,7 @@ carry_exif(const struct settings *s, const struct input *in,
     struct encode_params p;
     struct decoded d;
     struct exifcopy x;
-    unsigned char *buf;
-    size_t len = enc->len;
-    int rc = -1;
+    int rc;
 
     decoded_init(&d);
     encode_params_init(&p, s, &d);
@@ -356,20 +384,7 @@ carry_exif(const struct settings *s, const struct input *in,
     exifcopy_from_jpeg(s, in, &p, &x);
     if (!x.len)
         return 0;
-    buf = malloc(len);
-    if (!buf)
-        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot keep the EXIF");
-    else {
-        memcpy(buf, enc->buf, len);
-        rc = exifcopy_apply_mem(&x, &buf, &len, res);
-    }
-    if (rc == 0) {
-        encode_out_release(enc);
-        enc->buf = buf;
-        enc->len = len;
-        enc->buf_glib = 0;
-    } else
-        free(buf);
+    rc = edit_encoded(enc, "EXIF", exifcopy_edit, &x, res);
     exifcopy_release(&x);
     return rc;
 }
