@@ -114,19 +114,13 @@ exifcopy_from_jpeg(const struct settings *s, const struct input *in,
     (void)s;
     for (int i = 0; i < EXIFCOPY_MAX_SEGMENTS; i++) {
         size_t seglen;
-        if (input_pread_full(in->fd, h, 4, off) < 0 || h[0] != 0xFF)
+        int marker, r = input_jpeg_segment(in->fd, &off, &marker, &seglen);
+
+        if (r < 0)
             return;
-        if (h[1] == 0xFF) {                 /* fill byte */
-            off++;
+        if (r == 0)
             continue;
-        }
-        if (h[1] == 0xDA || h[1] == 0xD9 || h[1] == 0x01 ||
-            (h[1] >= 0xD0 && h[1] <= 0xD7))
-            return;
-        seglen = (size_t)h[2] << 8 | h[3];
-        if (seglen < 2)
-            return;
-        if (h[1] == 0xE1 && seglen >= 2 + 6 + 8 &&
+        if (marker == 0xE1 && seglen >= 2 + 6 + 8 &&
             input_pread_full(in->fd, h, sizeof(h), off) == 0 &&
             memcmp(h + 4, exif_id, 6) == 0) {
             unsigned char *seg = malloc(2 + seglen);

@@ -64,6 +64,27 @@ input_pread_full(int fd, void *buf, size_t n, int64_t off)
 }
 
 int
+input_jpeg_segment(int fd, off_t *off, int *marker, size_t *seglen)
+{
+    unsigned char h[4];
+
+    if (input_pread_full(fd, h, 4, *off) < 0 || h[0] != 0xFF)
+        return -1;
+    if (h[1] == 0xFF) {                 /* a fill byte */
+        (*off)++;
+        return 0;
+    }
+    if (h[1] == 0xDA || h[1] == 0xD9 || h[1] == 0x01 ||
+        (h[1] >= 0xD0 && h[1] <= 0xD7))
+        return -1;                      /* image data, end, no length */
+    *seglen = (size_t)h[2] << 8 | h[3];
+    if (*seglen < 2)
+        return -1;
+    *marker = h[1];
+    return 1;
+}
+
+int
 input_read_check(struct task_result *res)
 {
     if (rd_state.err)

@@ -96,6 +96,16 @@ ssize_t input_pread(int fd, void *buf, size_t n, int64_t off);
  * (EIO for data that ended early). */
 int input_pread_full(int fd, void *buf, size_t n, int64_t off);
 
+/*
+ * One step of a walk over a JPEG's marker segments from *@off (2 after
+ * SOI): 1 with the segment's @marker and @seglen (its length field, at
+ * least 2; the next one starts at *@off + 2 + @seglen); 0 for a fill byte
+ * (*@off moved past it); -1 at the image data (SOS), EOI, a marker without
+ * a length, anything that is not a marker, or a read that failed.
+ * Callers bound the number of steps.
+ */
+int input_jpeg_segment(int fd, off_t *off, int *marker, size_t *seglen);
+
 /* 0 when no read of the open input failed; else -1 with @res failed
  * (ERR_READ, a message naming the offset and the error), whatever it
  * said before. */

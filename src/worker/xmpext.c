@@ -130,19 +130,13 @@ xmpext_from_jpeg(const struct settings *s, const struct input *in,
         return;
     for (int i = 0; i < XMPEXT_MAX_SEGMENTS; i++) {
         size_t seglen;
-        if (input_pread_full(in->fd, h, 4, off) < 0 || h[0] != 0xFF)
+        int marker, r = input_jpeg_segment(in->fd, &off, &marker, &seglen);
+
+        if (r < 0)
             break;
-        if (h[1] == 0xFF) {                 /* fill byte */
-            off++;
+        if (r == 0)
             continue;
-        }
-        if (h[1] == 0xDA || h[1] == 0xD9 || h[1] == 0x01 ||
-            (h[1] >= 0xD0 && h[1] <= 0xD7))
-            break;
-        seglen = (size_t)h[2] << 8 | h[3];
-        if (seglen < 2)
-            break;
-        if (h[1] == 0xE1 && seglen >= 2 + sizeof(ext_ns) &&
+        if (marker == 0xE1 && seglen >= 2 + sizeof(ext_ns) &&
             input_pread_full(in->fd, h, sizeof(h), off) == 0 &&
             memcmp(h + 4, ext_ns, sizeof(ext_ns)) == 0) {
             unsigned char *seg = malloc(2 + seglen);
