@@ -394,6 +394,34 @@ plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
 }
 
 /*
+ * Where the outputs of @t go below: "@outdir/<root name>" when its INPUT
+ * has a directory of its own (several INPUTs, plan_root_dirs()), as for
+ * its first output (plan.c), else @outdir.  *len is the prefix's length;
+ * free *owned after use.
+ */
+static const char *
+root_prefix(const struct plan_opts *po, size_t outlen, const struct task *t,
+            size_t *len, char **owned)
+{
+    const char *name = NULL;
+    size_t n;
+
+    *owned = NULL;
+    *len = outlen;
+    if (po->root_dirs && t->root_index >= 0 &&
+        (size_t)t->root_index < po->nroot_dirs)
+        name = po->root_dirs[t->root_index];
+    if (!name)
+        return po->output_dir;
+    n = outlen + 1 + strlen(name) + 1;
+    *owned = xmalloc(n);
+    memcpy(*owned, po->output_dir, outlen);
+    snprintf(*owned + outlen, n - outlen, "/%s", name);
+    *len = n - 1;
+    return *owned;
+}
+
+/*
  * Several sizes: append the out_rel of outputs 1 .. n-1 of @t to its
  * out_path allocation (t->out_more, see task.h), named with @tmpl, or the
  * fallback template when that is what named its first output.  0, or -1
@@ -404,25 +432,29 @@ static int
 add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
                  const char *tmpl, const char **why)
 {
-    const char *rel = t->rel;
-    char *more[SETTINGS_MAX_SIZES], *first, *out;
-    size_t len[SETTINGS_MAX_SIZES], total, pathlen = strlen(t->out_path);
+    const char *rel = t->rel, *dir;
+    char *more[SETTINGS_MAX_SIZES], *first, *out, *owned;
+    size_t len[SETTINGS_MAX_SIZES], total, dirlen,
+        pathlen = strlen(t->out_path);
     int k, n = po->sizes->nsizes, rc = -1;
 
     if (!rel) {
         rel = strrchr(t->path, '/');
         rel = rel ? rel + 1 : t->path;
     }
-    first = plan_build_out_path(po->output_dir, outlen, rel, tmpl,
-                                po->format, po->sizes, 0, why);
+    /* Every size of a root's file goes below that root's directory, the
+     * size directory (default template) after it: DIR/<root>/<size>/. */
+    dir = root_prefix(po, outlen, t, &dirlen, &owned);
+    first = plan_build_out_path(dir, dirlen, rel, tmpl, po->format,
+                                po->sizes, 0, why);
     if (first && strcmp(first, t->out_path) != 0 && !po->name_template)
         tmpl = plan_fallback_template(po->format);
     free(first);
     total = pathlen + 2;
     memset(more, 0, sizeof(more));
     for (k = 1; k < n; k++) {
-        more[k] = plan_build_out_path(po->output_dir, outlen, rel, tmpl,
-                                      po->format, po->sizes, k, why);
+        more[k] = plan_build_out_path(dir, dirlen, rel, tmpl, po->format,
+                                      po->sizes, k, why);
         if (!more[k])
             goto out;
         len[k] = strlen(more[k]) - outlen - 1;
@@ -442,6 +474,7 @@ add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
 out:
     for (k = 1; k < n; k++)
         free(more[k]);
+    free(owned);
     return rc;
 }
 
