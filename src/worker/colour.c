@@ -185,6 +185,10 @@ colour_begin_decoded(struct colour *c, const struct settings *s,
         begin_cmyk(c, d, res);
     else if (d->icc && d->icc_len > 0)
         begin_profile(c, d, res);
+    else if (d->tagged)
+        /* A profile the decoder could not put together: ignored, as
+         * libvips' copy of it is on the other path. */
+        say_colour(res, "none:unusable-profile");
     return 0;
 }
 
@@ -381,10 +385,15 @@ xform_generate(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
         const unsigned char *src = VIPS_REGION_ADDR(ir, r->left, r->top + y);
         unsigned char *dst = VIPS_REGION_ADDR(out, r->left, r->top + y);
 
-        if (x)
+        if (x && x->out_bytes == 4) {
+            /* Alpha: the transforms leave the 4th byte as it is. */
+            memcpy(dst, src, (size_t)r->width * 4);
+            icc_apply(x, dst, dst, (size_t)r->width);
+        } else if (x) {
             icc_apply(x, src, dst, (size_t)r->width);
-        else
+        } else {
             cmyk_row(src, r->width, 0, dst);
+        }
     }
     return 0;
 }
