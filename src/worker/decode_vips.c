@@ -10,10 +10,14 @@
  *   2. the upright size, from our own JPEG header parse or a header-only
  *      load (the pixel limit is checked here for formats the open stage
  *      could not size);
- *   3. vips_thumbnail_source: shrink-on-load to the geom_fit() size, EXIF
- *      autorotate, and ICC/CMYK to sRGB with the export profile the colour
- *      stage names.  fail_on goes through option_string: libvips 8.14's
- *      thumbnail_source does not pass its own fail_on on to the loader.
+ *   3. vips_thumbnail_source: shrink-on-load to the geom_fit() size and
+ *      EXIF autorotate, with no export profile, so that libvips converts
+ *      no colour: the colour stage does (colour.h), with the profile the
+ *      image carries.  CMYK, which vips_thumbnail would convert anyway,
+ *      takes the same steps here instead (load_cmyk: the JPEG loader's
+ *      shrink, vips_resize, autorotate, crop).  fail_on goes through
+ *      option_string: libvips 8.14's thumbnail_source does not pass its
+ *      own fail_on on to the loader.
  * DECODE_FULL (in-place recompression): the image as stored, read
  * sequentially with s->fail_on.
  * Nothing is computed yet when this returns: see decode.h.
