@@ -10,7 +10,8 @@
  * profile with only A2B0, non-trivial A curves and a 3D table that undoes
  * the XYB encoding (opsin mixing, cube roots, scaled X/Y/B-Y channels)
  * into the PCS.  Charts of 16 uniform 64 px patches carry them as JPEG
- * (Q100, no subsampling), 8- and 16-bit PNG, TIFF and lossless WebP;
+ * (Q100, no subsampling; YCbCr, and RGB-coded as jpegli's XYB JPEGs are),
+ * 8- and 16-bit PNG, TIFF and lossless WebP;
  * `thumbnail -s 128` and `recompress -o` run on both paths, and the
  * centre of every output patch is compared:
  *   - between the paths: every channel within PATHS_MAX (2) levels;
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jpeglib.h>
 #include <lcms2.h>
 #include <vips/vips.h>
 
@@ -312,6 +314,43 @@ profile_file(const char *name, const struct blob *prof)
     return path;
 }
 
+/* @px (@w x @h RGB) as an RGB-coded JPEG with @prof, as jpegli writes
+ * its XYB JPEGs: components named 'R', 'G', 'B', no YCbCr transform, no
+ * JFIF or Adobe marker; Q100, no subsampling. */
+static void
+write_rgb_jpeg(const char *path, const unsigned char *px, int w, int h,
+               const struct blob *prof)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr err;
+    FILE *f = fopen(path, "wb");
+    int y;
+
+    cr_assert(f);
+    c.err = jpeg_std_error(&err);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, JCS_RGB);
+    c.write_JFIF_header = FALSE;
+    c.write_Adobe_marker = FALSE;
+    jpeg_set_quality(&c, 100, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    jpeg_write_icc_profile(&c, prof->data, (unsigned int)prof->len);
+    for (y = 0; y < h; y++) {
+        JSAMPROW row = (JSAMPROW)(px + (size_t)y * w * 3);
+
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+}
+
 /* The chart with @prof embedded, as @name (.jpg, .png, .tif, .webp);
  * 16-bit samples when @deep. */
 static char *
@@ -327,6 +366,12 @@ write_chart(const char *dir, const char *name, const struct blob *prof,
         int y = i / SIDE, xx = i % SIDE;
 
         memcpy(px + 3 * (size_t)i, chart[(y / PATCH) * 4 + xx / PATCH], 3);
+    }
+    if (strstr(name, "-rgb.jpg")) {
+        write_rgb_jpeg(path, px, SIDE, SIDE, prof);
+        free(px);
+        free(icc);
+        return path;
     }
     im = vips_image_new_from_memory_copy(px, (size_t)SIDE * SIDE * 3, SIDE,
                                          SIDE, 3, VIPS_FORMAT_UCHAR);
@@ -489,8 +534,8 @@ device_values(const char *path, unsigned char dev[NPATCH][3])
 static void
 check_profile(const char *tag, const struct blob *prof, const char *cmd)
 {
-    static const char *const names[] = {"c.jpg", "c.png", "c16.png",
-                                        "c.tif", "c.webp"};
+    static const char *const names[] = {"c.jpg", "c-rgb.jpg", "c.png",
+                                        "c16.png", "c.tif", "c.webp"};
     int thumb = strcmp(cmd, "thumbnail") == 0, side = thumb ? 128 : SIDE;
     double want[NPATCH][3], direct[NPATCH][3], vips[NPATCH][3], d;
     char *dir = th_path(tmp, tag), *in, *od, *ov;
@@ -500,7 +545,7 @@ check_profile(const char *tag, const struct blob *prof, const char *cmd)
     size_t i;
     int at = 0;
 
-    unsigned char dev[5][NPATCH][3];
+    unsigned char dev[6][NPATCH][3];
 
     th_mkdirs(dir);
     in = th_path(dir, "in");
