@@ -300,8 +300,33 @@ Test(colour, alpha_is_flattened_on_white)
     g_free(mem);
 }
 
-Test(colour, export_profile_only_for_tagged_input)
+/* The libvips decoder leaves colour to the colour stage: CMYK comes out
+ * of it as CMYK, and the stage says what it did as for rows. */
+Test(colour, libvips_decoder_hands_cmyk_to_the_colour_stage)
 {
-    cr_expect_str_eq(colour_vips_export_profile(1), "srgb");
-    cr_expect_null(colour_vips_export_profile(0));
+    struct settings s;
+    struct task_result res;
+    struct input in;
+    struct decoded d;
+    struct task t;
+    VipsImage *img;
+    char *path = th_testdata("cmyk.jpg");
+
+    settings_init(&s, MODE_THUMBNAIL);
+    memset(&t, 0, sizeof(t));
+    t.path = path;
+    sh_result_init(&res);
+    cr_assert_eq(input_open(&s, &t, &in, &res), 0, "%s", res.message);
+    decoded_init(&d);
+    cr_assert_eq(decode_vips(&s, &in, DECODE_FIT, &d, &res), 0, "%s",
+                 res.message);
+    cr_expect_eq(d.image->Type, VIPS_INTERPRETATION_CMYK);
+    cr_expect_eq(d.image->Bands, 4);
+    img = colour_vips_srgb8_res(&s, d.ctx, d.image, &res);
+    cr_assert(img);
+    cr_expect_eq(img->Bands, 3);
+    cr_expect_str_eq(res.colour, "cmyk:generic");
+    decoded_release(&d);
+    input_close(&in);
+    free(path);
 }

@@ -56,37 +56,98 @@ generic_cmyk(size_t *len)
     return vips_blob_get(blob, len);
 }
 
+/* @msg as a warning of the task: into @res, or without one through
+ * GLib's log, which the worker adds to the task's warnings (img.c). */
+static void
+say_warning(struct task_result *res, const char *msg)
+{
+    if (res)
+        warn_append(res, msg);
+    else
+        g_warning("%s", msg);
+}
+
+/* res->colour, when there is a result to fill. */
+static void
+say_colour(struct task_result *res, const char *colour)
+{
+    if (res)
+        snprintf(res->colour, sizeof(res->colour), "%s", colour);
+}
+
+/*
+ * The transform for CMYK pixels @px with embedded profile @icc (@len
+ * bytes; NULL for none): the embedded one if usable, else libvips'
+ * generic one; NULL for the naive formula (cmyk_row).  The decision goes
+ * to res->colour, an unusable profile to the warnings.  Both paths.
+ */
+static const struct icc_xform *
+cmyk_xform(const void *icc, size_t len, enum icc_pixels px,
+           struct task_result *res)
+{
+    const struct icc_xform *x;
+    const void *generic;
+    char msg[160];
+
+    if (icc && len > 0) {
+        x = icc_lookup(icc, len, px);
+        if (x->outcome == ICC_TRANSFORM) {
+            say_colour(res, x->intent == INTENT_PERCEPTUAL
+                                ? "cmyk:profile-perceptual"
+                                : "cmyk:profile");
+            return x;
+        }
+        snprintf(msg, sizeof(msg), "%s; a generic CMYK conversion is used",
+                 x->why);
+        say_warning(res, msg);
+    }
+    say_colour(res, "cmyk:generic");
+    generic = generic_cmyk(&len);
+    x = generic ? icc_lookup(generic, len, px) : NULL;
+    return x && x->outcome == ICC_TRANSFORM ? x : NULL;
+}
+
 /* CMYK rows: the embedded profile if usable, else the generic one. */
 static void
 begin_cmyk(struct colour *c, const struct decoded *d,
            struct task_result *res)
 {
-    enum icc_pixels px = d->cmyk_inverted ? ICC_PX_CMYK_INVERTED
-                                          : ICC_PX_CMYK;
-    const void *generic;
-    char msg[160];
-    size_t len;
-
     c->cmyk = 1;
     c->cmyk_inverted = d->cmyk_inverted;
     c->out_bands = 3;
-    if (d->icc) {
-        c->pre = icc_lookup(d->icc, d->icc_len, px);
-        if (c->pre->outcome == ICC_TRANSFORM) {
-            snprintf(res->colour, sizeof(res->colour), "cmyk:profile%s",
-                     c->pre->intent == INTENT_PERCEPTUAL ? "-perceptual"
-                                                         : "");
-            return;
-        }
-        snprintf(msg, sizeof(msg), "%s; a generic CMYK conversion is used",
-                 c->pre->why);
-        warn_append(res, msg);
+    c->pre = cmyk_xform(d->icc, d->icc_len,
+                        d->cmyk_inverted ? ICC_PX_CMYK_INVERTED : ICC_PX_CMYK,
+                        res);
+}
+
+/*
+ * The transform for RGB or grey pixels @px with embedded profile @icc:
+ * NULL when the pixels stay as they are (a profile that is sRGB in
+ * effect, or an unusable one, with a warning).  The decision goes to
+ * res->colour.  Both paths.
+ */
+static const struct icc_xform *
+profile_xform(const void *icc, size_t len, enum icc_pixels px,
+              struct task_result *res)
+{
+    const struct icc_xform *x = icc_lookup(icc, len, px);
+    char msg[160];
+
+    switch (x->outcome) {
+    case ICC_IDENTITY:
+        say_colour(res, "srgb-profile");
+        return NULL;
+    case ICC_UNUSABLE:
+        snprintf(msg, sizeof(msg), "%s; it is ignored", x->why);
+        say_warning(res, msg);
+        say_colour(res, "none:unusable-profile");
+        return NULL;
+    case ICC_TRANSFORM:
+        break;
     }
-    snprintf(res->colour, sizeof(res->colour), "cmyk:generic");
-    generic = generic_cmyk(&len);
-    c->pre = generic ? icc_lookup(generic, len, px) : NULL;
-    if (c->pre && c->pre->outcome != ICC_TRANSFORM)
-        c->pre = NULL;          /* then the naive formula (cmyk_row) */
+    say_colour(res, x->intent == INTENT_PERCEPTUAL ? "icc:perceptual"
+                                                   : "icc:relative");
+    return x;
 }
 
 /* RGB, RGBA or grey rows with profile d->icc. */
@@ -96,7 +157,6 @@ begin_profile(struct colour *c, const struct decoded *d,
 {
     enum icc_pixels px;
     const struct icc_xform *x;
-    char msg[160];
 
     if (c->in_bands == 1)
         px = ICC_PX_GREY;
@@ -104,21 +164,9 @@ begin_profile(struct colour *c, const struct decoded *d,
         px = d->grey_source ? ICC_PX_GREY_RGB : ICC_PX_RGB;
     else
         px = d->grey_source ? ICC_PX_GREY_RGBA : ICC_PX_RGBA;
-    x = icc_lookup(d->icc, d->icc_len, px);
-    switch (x->outcome) {
-    case ICC_IDENTITY:
-        snprintf(res->colour, sizeof(res->colour), "srgb-profile");
+    x = profile_xform(d->icc, d->icc_len, px, res);
+    if (!x)
         return;
-    case ICC_UNUSABLE:
-        snprintf(msg, sizeof(msg), "%s; it is ignored", x->why);
-        warn_append(res, msg);
-        snprintf(res->colour, sizeof(res->colour), "none:unusable-profile");
-        return;
-    case ICC_TRANSFORM:
-        break;
-    }
-    snprintf(res->colour, sizeof(res->colour), "icc:%s",
-             icc_intent_str(x->intent));
     if (c->in_bands == 4)
         c->pre = x;             /* before alpha is flattened */
     else
@@ -137,6 +185,10 @@ colour_begin_decoded(struct colour *c, const struct settings *s,
         begin_cmyk(c, d, res);
     else if (d->icc && d->icc_len > 0)
         begin_profile(c, d, res);
+    else if (d->tagged)
+        /* A profile the decoder could not put together: ignored, as
+         * libvips' copy of it is on the other path. */
+        say_colour(res, "none:unusable-profile");
     return 0;
 }
 
@@ -259,12 +311,6 @@ colour_rgb_row(const unsigned char *in, int bands, int w, unsigned char *buf)
     return buf;
 }
 
-const char *
-colour_vips_export_profile(int tagged)
-{
-    return tagged ? "srgb" : NULL;
-}
-
 /* The first @bands bands of @x as 8-bit: the band cut into t[2], the
  * cast into t[3] (each only when needed).  NULL on a vips error. */
 static VipsImage *
@@ -283,11 +329,13 @@ first_bands_uchar(VipsImage *x, VipsImage **t, int bands)
     return x;
 }
 
-VipsImage *
-colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
+/* 3-band 8-bit sRGB (4 with alpha kept) from @x, colour already managed:
+ * libvips' own conversions for what has no profile (grey, 16 bits, Lab,
+ * ...), then alpha flattened or kept. */
+static VipsImage *
+srgb8_tail(const struct settings *s, VipsObject *parent, VipsImage *x)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 4);
-    VipsImage *x = in;
 
     if (x->Type != VIPS_INTERPRETATION_sRGB ||
         x->BandFmt != VIPS_FORMAT_UCHAR) {
@@ -319,9 +367,10 @@ colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
 }
 
 /* vips_image_generate() callback: rows of region @out from the input
- * region @seq (on image @a) through transform @b. */
+ * region @seq through transform @b, or for CMYK without a usable profile
+ * (@b NULL) the naive formula. */
 static int
-keep_generate(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
+xform_generate(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
 {
     VipsRegion *ir = seq;
     const struct icc_xform *x = b;
@@ -332,19 +381,31 @@ keep_generate(VipsRegion *out, void *seq, void *a, void *b, gboolean *stop)
     (void)stop;
     if (vips_region_prepare(ir, r))
         return -1;
-    for (y = 0; y < r->height; y++)
-        icc_apply(x, VIPS_REGION_ADDR(ir, r->left, r->top + y),
-                  VIPS_REGION_ADDR(out, r->left, r->top + y),
-                  (size_t)r->width);
+    for (y = 0; y < r->height; y++) {
+        const unsigned char *src = VIPS_REGION_ADDR(ir, r->left, r->top + y);
+        unsigned char *dst = VIPS_REGION_ADDR(out, r->left, r->top + y);
+
+        if (x && x->out_bytes == 4) {
+            /* Alpha: the transforms leave the 4th byte as it is. */
+            memcpy(dst, src, (size_t)r->width * 4);
+            icc_apply(x, dst, dst, (size_t)r->width);
+        } else if (x) {
+            icc_apply(x, src, dst, (size_t)r->width);
+        } else {
+            cmyk_row(src, r->width, 0, dst);
+        }
+    }
     return 0;
 }
 
 /*
- * @in (8-bit RGB, RGBA or grey) through transform @x into a new lazy
- * image tagged with libvips' sRGB profile, held by @parent.
+ * 8-bit @in (grey, RGB, RGBA or CMYK, in the layout @x reads) through
+ * transform @x (NULL: CMYK by the naive formula) into a new lazy image,
+ * tagged with libvips' sRGB profile and held by @parent.  Computed strip
+ * by strip as the encoder pulls it, like every other step here.
  */
 static VipsImage *
-keep_transform(VipsObject *parent, VipsImage *in, const struct icc_xform *x)
+xform_image(VipsObject *parent, VipsImage *in, const struct icc_xform *x)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
     VipsImage *out;
@@ -355,7 +416,7 @@ keep_transform(VipsObject *parent, VipsImage *in, const struct icc_xform *x)
     out = t[0] = vips_image_new();
     if (vips_image_pipelinev(out, VIPS_DEMAND_STYLE_THINSTRIP, in, NULL))
         return NULL;
-    out->Bands = x->out_bytes;
+    out->Bands = x ? x->out_bytes : 3;
     out->Type = VIPS_INTERPRETATION_sRGB;
     vips_image_remove(out, VIPS_META_ICC_NAME);
     if (vips_profile_load("srgb", &srgb, NULL) == 0) {
@@ -365,10 +426,143 @@ keep_transform(VipsObject *parent, VipsImage *in, const struct icc_xform *x)
     } else {
         vips_error_clear();
     }
-    if (vips_image_generate(out, vips_start_one, keep_generate, vips_stop_one,
-                            in, (void *)x))
+    if (vips_image_generate(out, vips_start_one, xform_generate,
+                            vips_stop_one, in, (void *)x))
         return NULL;
     return out;
+}
+
+/* @in as 8 bits, the high byte of 16-bit samples (as the direct PNG
+ * decoder keeps it), into *@out (a new reference).  0, or -1 on a vips
+ * error. */
+static int
+to_uchar(VipsImage *in, VipsImage **out)
+{
+    if (in->BandFmt == VIPS_FORMAT_USHORT)
+        return vips_cast(in, out, VIPS_FORMAT_UCHAR, "shift", TRUE, NULL);
+    if (in->BandFmt != VIPS_FORMAT_UCHAR)
+        return vips_cast_uchar(in, out, NULL);
+    return vips_copy(in, out, NULL);
+}
+
+/* CMYK @in (alpha after the four inks kept) to sRGB with @icc (NULL: none)
+ * through cmyk_xform(). */
+static VipsImage *
+managed_cmyk(VipsObject *parent, VipsImage *in, const void *icc,
+             size_t len, struct task_result *res)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 4);
+    const struct icc_xform *x;
+    VipsImage *inks, *rgb;
+
+    if (to_uchar(in, &t[0]))
+        return NULL;
+    inks = t[0];
+    if (inks->Bands > 4) {
+        if (vips_extract_band(t[0], &t[1], 0, "n", 4, NULL))
+            return NULL;
+        inks = t[1];
+    }
+    x = cmyk_xform(icc, len, ICC_PX_CMYK, res);
+    rgb = xform_image(parent, inks, x);
+    if (!rgb || t[0]->Bands == 4)
+        return rgb;
+    /* The fifth band is alpha: on again after the conversion. */
+    if (vips_extract_band(t[0], &t[2], 4, NULL) ||
+        vips_bandjoin2(rgb, t[2], &t[3], NULL))
+        return NULL;
+    return t[3];
+}
+
+/*
+ * Grey, RGB or RGBA @in with embedded profile @icc to sRGB through
+ * profile_xform(), in 8 bits: the cache's layouts are 1 (grey), 3 (RGB)
+ * or 4 bytes (RGBA; grey with alpha becomes G G G A, the layout the
+ * direct PNG decoder hands over); other band counts are cut to those.
+ */
+static VipsImage *
+managed_profile(VipsObject *parent, VipsImage *in, const void *icc,
+                size_t len, struct task_result *res)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 3);
+    VipsImage *x;
+    const struct icc_xform *xf;
+    enum icc_pixels px;
+    int bands = in->Bands;
+
+    if (to_uchar(in, &t[0]))
+        return NULL;
+    x = t[0];
+    if (bands == 2) {
+        VipsImage *g[4] = {x, x, x, NULL};
+
+        if (vips_extract_band(x, &t[1], 1, NULL))
+            return NULL;
+        g[3] = t[1];
+        if (vips_bandjoin(g, &t[2], 4, NULL))
+            return NULL;
+        x = t[2];
+        px = ICC_PX_GREY_RGBA;
+    } else {
+        bands = bands >= 4 ? 4 : bands == 1 ? 1 : 3;
+        if (x->Bands > bands) {
+            if (vips_extract_band(x, &t[1], 0, "n", bands, NULL))
+                return NULL;
+            x = t[1];
+        }
+        px = bands == 1 ? ICC_PX_GREY : bands == 3 ? ICC_PX_RGB : ICC_PX_RGBA;
+    }
+    xf = profile_xform(icc, len, px, res);
+    if (!xf)
+        return in;              /* the pixels stay as they are */
+    return xform_image(parent, x, xf);
+}
+
+/* The colour management of colour_vips_srgb8_res(): @in itself when it
+ * needs none. */
+static VipsImage *
+managed(VipsObject *parent, VipsImage *in, struct task_result *res)
+{
+    const void *icc = NULL;
+    size_t len = 0;
+    VipsInterpretation type = in->Type;
+
+    if (in->Coding != VIPS_CODING_NONE)
+        return in;
+    if (vips_image_get_typeof(in, VIPS_META_ICC_NAME) &&
+        vips_image_get_blob(in, VIPS_META_ICC_NAME, &icc, &len))
+        return NULL;
+    if (type == VIPS_INTERPRETATION_CMYK && in->Bands >= 4)
+        return managed_cmyk(parent, in, icc, len, res);
+    if (!icc || len == 0)
+        return in;
+    /* Device spaces a profile describes; libvips converts the rest (Lab,
+     * XYZ, float scRGB) by their definition. */
+    if (type != VIPS_INTERPRETATION_sRGB &&
+        type != VIPS_INTERPRETATION_RGB16 &&
+        type != VIPS_INTERPRETATION_B_W &&
+        type != VIPS_INTERPRETATION_GREY16 &&
+        type != VIPS_INTERPRETATION_RGB)
+        return in;
+    return managed_profile(parent, in, icc, len, res);
+}
+
+VipsImage *
+colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
+{
+    return colour_vips_srgb8_res(s, parent, in, NULL);
+}
+
+VipsImage *
+colour_vips_srgb8_res(const struct settings *s, VipsObject *parent,
+                      VipsImage *in, struct task_result *res)
+{
+    VipsImage *x;
+
+    if (res)
+        res->colour[0] = '\0';
+    x = managed(parent, in, res);
+    return x ? srgb8_tail(s, parent, x) : NULL;
 }
 
 /* The cached transform for the profile of 8-bit @in, or NULL when the
@@ -399,14 +593,6 @@ keep_lookup(VipsImage *in)
     return icc_lookup(data, len, px);
 }
 
-/* res->colour, when there is a result to fill. */
-static void
-keep_say(struct task_result *res, const char *colour)
-{
-    if (res)
-        snprintf(res->colour, sizeof(res->colour), "%s", colour);
-}
-
 VipsImage *
 colour_vips_keep(const struct settings *s, VipsObject *parent, VipsImage *in)
 {
@@ -429,12 +615,12 @@ colour_vips_keep_res(const struct settings *s, VipsObject *parent,
         /* 16-bit and other layouts: libvips converts. */
         if (vips_icc_transform(in, &t[0], "srgb", "embedded", TRUE, NULL))
             return NULL;
-        keep_say(res, "icc:vips");
+        say_colour(res, "icc:vips");
         return t[0];
     }
     switch (x->outcome) {
     case ICC_IDENTITY:
-        keep_say(res, "srgb-profile");
+        say_colour(res, "srgb-profile");
         return in;
     case ICC_UNUSABLE:
         /* Without @res, through the worker's GLib log handler, which
@@ -444,12 +630,12 @@ colour_vips_keep_res(const struct settings *s, VipsObject *parent,
             warn_append(res, msg);
         else
             g_warning("%s", msg);
-        keep_say(res, "none:unusable-profile");
+        say_colour(res, "none:unusable-profile");
         return in;
     case ICC_TRANSFORM:
         break;
     }
-    keep_say(res, x->intent == INTENT_PERCEPTUAL ? "icc:perceptual"
+    say_colour(res, x->intent == INTENT_PERCEPTUAL ? "icc:perceptual"
                                                  : "icc:relative");
-    return keep_transform(parent, in, x);
+    return xform_image(parent, in, x);
 }

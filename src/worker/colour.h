@@ -31,11 +31,21 @@
  * "cmyk:generic"); an unusable profile is ignored with a warning, never a
  * failure.
  *
- * Lazy images from the libvips decoder: the export profile the decoder
- * hands to libvips' shrink-on-load (colour_vips_export_profile: ICC and
- * CMYK are converted while shrinking), then colour_vips_srgb8() for the
- * rest (alpha, band count, 8 bits); in-place recompression keeps the
- * colour space and converts only with to_srgb (colour_vips_keep).
+ * Lazy images from the libvips decoder (device values, as the file holds
+ * them, already shrunk: decode.h): colour_vips_srgb8_res() is the same
+ * stage for them.  It reads the embedded profile from the image and
+ * decides exactly as for rows, through the same cache and the same
+ * helpers (so res->colour is the same word for the same file on both
+ * paths): CMYK (0 = no ink, libvips' convention) with its profile or the
+ * generic one, grey (grey with alpha as G G G A, like the direct PNG
+ * decoder), RGB and RGBA, 16-bit samples by their high byte as the
+ * direct PNG decoder takes them.  The transform runs strip by strip as
+ * the encoder pulls the image (nothing is held whole); then alpha, band
+ * count and 8 bits (libvips' own conversions for what has no profile:
+ * Lab, XYZ, float).  Since the resize happened in the decoder, every
+ * layout is converted after it here, on target-size pixels.
+ * In-place recompression keeps the colour space and converts only with
+ * to_srgb (colour_vips_keep).
  * Images returned are borrowed from @parent, which holds every
  * intermediate; NULL means failure with libvips' error buffer set.
  */
@@ -102,14 +112,16 @@ const unsigned char *colour_rgb_row(const unsigned char *in, int bands,
 struct _VipsImage;
 struct _VipsObject;
 
-/* "srgb" when the input needs colour management (@tagged: an embedded
- * profile or CMYK), else NULL: an untagged image is sRGB by convention and
- * is left alone, since an sRGB -> sRGB round trip through lcms shifts
- * saturated colours. */
-const char *colour_vips_export_profile(int tagged);
-
 /* 3-band 8-bit sRGB, alpha flattened onto s->background; 4-band sRGB
- * with its alpha when settings_keep_alpha(@s) and the image has alpha. */
+ * with its alpha when settings_keep_alpha(@s) and the image has alpha.
+ * ICC-tagged and CMYK images are converted first (see above), with the
+ * decision in res->colour and warnings in @res; colour_vips_srgb8() sends
+ * the warnings to GLib's log instead (the worker adds them to the task's
+ * warnings, img.c). */
+struct _VipsImage *colour_vips_srgb8_res(const struct settings *s,
+                                         struct _VipsObject *parent,
+                                         struct _VipsImage *in,
+                                         struct task_result *res);
 struct _VipsImage *colour_vips_srgb8(const struct settings *s,
                                      struct _VipsObject *parent,
                                      struct _VipsImage *in);

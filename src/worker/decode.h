@@ -12,7 +12,9 @@
  *                 kept or the output is not JPEG).
  * The direct decoders hand the embedded profile and the CMYK flavour to
  * the colour stage in struct decoded (icc, cmyk, cmyk_inverted,
- * grey_source); it converts to sRGB (colour.h, icc.h).
+ * grey_source; tagged with no icc: a profile too damaged to read); the
+ * libvips decoder hands them in its image's metadata; the one colour
+ * stage converts both to sRGB (colour.h, icc.h).
  * decode_choose() picks one; a direct decoder is used only when it gives
  * the same image libvips would.
  *
@@ -36,10 +38,12 @@
  * input to encoder in strips instead of holding the image in memory.  Its
  * pixels are computed when the encoder pulls them, so a damaged file can
  * still fail in the encode stage (as ERR_DECODE).  With DECODE_FIT it also
- * resizes (same geometry as resize.h, through geom.h), turns the image
- * upright, and converts ICC/CMYK input to sRGB while shrinking (the export
- * profile comes from colour.h); with DECODE_FULL (in-place recompression)
- * the image is as stored.
+ * resizes (same geometry as resize.h, through geom.h; shrink-on-load needs
+ * libvips to resize while decoding) and turns the image upright, but
+ * leaves colour alone: the image holds the file's device values (CMYK
+ * stays CMYK) and its embedded profile, for the colour stage
+ * (colour_vips_srgb8_res(), colour.h); with DECODE_FULL (in-place
+ * recompression) the image is as stored.
  *
  * Every function that can fail returns -1 (or NULL) with @res failed (class
  * and message).  Decoder warnings go to @res (warn.h); damaged data follows

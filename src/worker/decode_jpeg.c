@@ -322,11 +322,13 @@ read_colour(j_decompress_ptr j, struct decoded *d, struct task_result *res)
         d->icc_len = len;
     } else {
         free(icc);
-        if (j->marker_list && has_icc_marker(j))
+        if (j->marker_list && has_icc_marker(j)) {
             warn_append(res, "embedded ICC profile is incomplete; it is "
                         "ignored");
+            d->tagged = 1;      /* colour.h: an unusable profile */
+        }
     }
-    d->tagged = d->icc != NULL || d->cmyk;
+    d->tagged = d->tagged || d->icc != NULL || d->cmyk;
 }
 
 /* The header, into @d.  libjpeg errors longjmp out. */

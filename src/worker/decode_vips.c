@@ -10,10 +10,14 @@
  *   2. the upright size, from our own JPEG header parse or a header-only
  *      load (the pixel limit is checked here for formats the open stage
  *      could not size);
- *   3. vips_thumbnail_source: shrink-on-load to the geom_fit() size, EXIF
- *      autorotate, and ICC/CMYK to sRGB with the export profile the colour
- *      stage names.  fail_on goes through option_string: libvips 8.14's
- *      thumbnail_source does not pass its own fail_on on to the loader.
+ *   3. vips_thumbnail_source: shrink-on-load to the geom_fit() size and
+ *      EXIF autorotate, with no export profile, so that libvips converts
+ *      no colour: the colour stage does (colour.h), with the profile the
+ *      image carries.  CMYK, which vips_thumbnail would convert anyway,
+ *      takes the same steps here instead (load_cmyk: the JPEG loader's
+ *      shrink, vips_resize, autorotate, crop).  fail_on goes through
+ *      option_string: libvips 8.14's thumbnail_source does not pass its
+ *      own fail_on on to the loader.
  * DECODE_FULL (in-place recompression): the image as stored, read
  * sequentially with s->fail_on.
  * Nothing is computed yet when this returns: see decode.h.
@@ -193,7 +197,8 @@ find_loader(const struct settings *s, const struct input *in,
  * JPEG parse or a header-only load.  0, or -1 with @res failed. */
 static int
 read_size(const struct settings *s, const struct input *in,
-          struct decoded *d, size_t buflen, struct task_result *res)
+          struct decoded *d, size_t buflen, int *cmyk,
+          struct task_result *res)
 {
     VipsImage *h;
 
@@ -201,6 +206,7 @@ read_size(const struct settings *s, const struct input *in,
         orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
                             &d->width, &d->height);
         d->tagged = in->ji.has_icc || in->ji.components == 4;
+        *cmyk = in->ji.components == 4;
         return 0;
     }
     h = d->filebuf ? vips_image_new_from_buffer(d->filebuf, buflen, "",
@@ -214,8 +220,8 @@ read_size(const struct settings *s, const struct input *in,
         loaderr_reclassify(res);
         return -1;
     }
-    d->tagged = vips_image_get_typeof(h, VIPS_META_ICC_NAME) != 0 ||
-                h->Type == VIPS_INTERPRETATION_CMYK;
+    *cmyk = h->Type == VIPS_INTERPRETATION_CMYK;
+    d->tagged = vips_image_get_typeof(h, VIPS_META_ICC_NAME) != 0 || *cmyk;
     if (input_too_large(s, h->Xsize, h->Ysize, res)) {
         g_object_unref(h);
         return -1;
@@ -230,10 +236,13 @@ read_size(const struct settings *s, const struct input *in,
     return 0;
 }
 
-/* vips_thumbnail from the source, or from memory when d->filebuf is set. */
+/* vips_thumbnail from the source, or from memory when d->filebuf is set:
+ * shrink-on-load, resize and autorotate, colour left as the file has it
+ * (no export profile: libvips converts nothing but CMYK, which is not
+ * sent here). */
 static int
 thumbnail(const struct settings *s, struct decoded *d, size_t buflen,
-          VipsImage **out, const char *export)
+          VipsImage **out)
 {
     VipsSize size = s->fit == FIT_COVER ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE;
     VipsInteresting crop = s->fit == FIT_COVER ? VIPS_INTERESTING_CENTRE
@@ -246,11 +255,90 @@ thumbnail(const struct settings *s, struct decoded *d, size_t buflen,
     if (d->filebuf)
         return vips_thumbnail_buffer(d->filebuf, buflen, out, w, "height", h,
                                      "size", size, "crop", crop,
-                                     "export_profile", export,
                                      "option_string", opts, NULL);
     return vips_thumbnail_source(d->source, out, w, "height", h, "size",
-                                 size, "crop", crop, "export_profile",
-                                 export, "option_string", opts, NULL);
+                                 size, "crop", crop, "option_string", opts,
+                                 NULL);
+}
+
+/* The largest JPEG shrink (libjpeg's DCT scaling: 1, 2, 4 or 8, sizes
+ * rounded up) that still gives at least @w x @h from @iw x @ih. */
+static int
+jpeg_shrink(int iw, int ih, int w, int h)
+{
+    int f = 1;
+
+    while (f < 8 && (iw + 2 * f - 1) / (2 * f) >= w &&
+           (ih + 2 * f - 1) / (2 * f) >= h)
+        f *= 2;
+    return f;
+}
+
+/* @in resized to exactly @w x @h into t[0] (t[1] when libvips' rounding
+ * needs a pixel more).  The result, or NULL with libvips' error set. */
+static VipsImage *
+resize_to(VipsImage *in, int w, int h, VipsImage **t)
+{
+    if (w == in->Xsize && h == in->Ysize)
+        return in;
+    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale",
+                    (double)h / in->Ysize, NULL))
+        return NULL;
+    if (t[0]->Xsize == w && t[0]->Ysize == h)
+        return t[0];
+    if (vips_embed(t[0], &t[1], 0, 0, w, h, "extend", VIPS_EXTEND_COPY,
+                   NULL))
+        return NULL;
+    return t[1];
+}
+
+/*
+ * CMYK, which vips_thumbnail always converts with libvips' own colour
+ * management: the same steps done here and the inks left for the colour
+ * stage.  Loaded with the JPEG loader's shrink where there is one,
+ * resized to the geom_window() size in stored orientation, turned upright
+ * (from memory, as vips_thumbnail does: the load is sequential) and
+ * cropped.  0, or -1 with libvips' error set.
+ */
+static int
+load_cmyk(const struct settings *s, const struct input *in,
+          struct decoded *d, size_t buflen, VipsImage **out)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(d->ctx, 6);
+    int sw, sh, ow, oh, ox, oy, swap, shrink = 1, jpeg = !d->filebuf &&
+        in->fmt == IMGF_JPEG && in->have_ji;
+    char opts[16] = "";
+    VipsImage *x;
+
+    geom_window(s, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
+    swap = jpeg && in->ji.orientation >= 5 && in->ji.orientation <= 8;
+    if (jpeg)
+        shrink = jpeg_shrink(in->ji.width, in->ji.height, swap ? sh : sw,
+                             swap ? sw : sh);
+    if (shrink > 1)
+        snprintf(opts, sizeof(opts), "shrink=%d", shrink);
+    t[0] = d->filebuf
+        ? vips_image_new_from_buffer(d->filebuf, buflen, opts, "access",
+                                     VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                     vips_fail_on(s->fail_on), NULL)
+        : vips_image_new_from_source(d->source, opts, "access",
+                                     VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                     vips_fail_on(s->fail_on), NULL);
+    if (!t[0])
+        return -1;
+    if (!jpeg)
+        swap = vips_image_get_orientation_swap(t[0]);
+    x = resize_to(t[0], swap ? sh : sw, swap ? sw : sh, &t[1]);
+    if (x && vips_image_get_orientation(x) != 1) {
+        if (!(t[3] = vips_image_copy_memory(x)) ||
+            vips_autorot(t[3], &t[4], NULL))
+            return -1;
+        x = t[4];
+    }
+    if (x && (ow != sw || oh != sh))
+        x = vips_extract_area(x, &t[5], ox, oy, ow, oh, NULL) ? NULL : t[5];
+    *out = x;
+    return x ? 0 : -1;
 }
 
 static int
@@ -258,30 +346,22 @@ load_fit(const struct settings *s, const struct input *in, struct decoded *d,
          struct task_result *res)
 {
     VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 1);
-    const char *export;
     size_t buflen = 0;
-    int rc;
+    int cmyk = 0, rc;
 
     if (find_loader(s, in, d, &buflen, res) < 0 ||
-        read_size(s, in, d, buflen, res) < 0)
+        read_size(s, in, d, buflen, &cmyk, res) < 0)
         return -1;
-    export = colour_vips_export_profile(d->tagged);
-    rc = thumbnail(s, d, buflen, &im[0], export);
-    if (rc && export && strstr(vips_error_buffer(), "VipsIcc") &&
-        (d->filebuf || vips_source_rewind(d->source) == 0)) {
-        /* An embedded profile lcms cannot read: treat the image as the
-         * untagged sRGB it most likely is, and say so. */
-        vips_error_clear();
-        warn_append(res, "embedded ICC profile is unreadable; treated as "
-                    "sRGB");
-        rc = thumbnail(s, d, buflen, &im[0], NULL);
-    }
+    if (cmyk)
+        rc = load_cmyk(s, in, d, buflen, &d->image);
+    else if ((rc = thumbnail(s, d, buflen, &im[0])) == 0)
+        d->image = im[0];
     if (rc) {
+        d->image = NULL;
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
         loaderr_reclassify(res);
         return -1;
     }
-    d->image = im[0];
     return 0;
 }
 
@@ -362,7 +442,7 @@ load_svg(const struct settings *s, const struct input *in,
     if (input_too_large(s, d->width, d->height, res))
         return -1;
     d->tagged = 0;
-    if (thumbnail(s, d, buflen, &im[1], NULL)) {
+    if (thumbnail(s, d, buflen, &im[1])) {
         vipsmsg_fail(res, ERR_DECODE, "cannot render SVG");
         loaderr_reclassify(res);
         return -1;

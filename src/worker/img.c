@@ -464,7 +464,7 @@ run_sizes_vips(const struct settings *s, const struct task *t,
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
-    img = colour_vips_srgb8(s, d->ctx, d->image);
+    img = colour_vips_srgb8_res(s, d->ctx, d->image, res);
     mem = img ? vips_image_copy_memory(img) : NULL;
     if (!mem) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
@@ -493,7 +493,7 @@ run_vips(const struct settings *s, const struct task *t,
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
-    img = colour_vips_srgb8(s, d->ctx, d->image);
+    img = colour_vips_srgb8_res(s, d->ctx, d->image, res);
     if (!img) {
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;
