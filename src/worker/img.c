@@ -392,11 +392,13 @@ resize_exact(VipsObject *parent, VipsImage *in, int w, int h)
 }
 
 /* Several sizes, libvips: output @k resized (and cropped) from @base, the
- * whole image at the base size.  0, or -1 with @res failed. */
+ * whole image at the base size, with the source's EXIF segment @exif.
+ * 0, or -1 with @res failed. */
 static int
 write_size_vips(const struct settings *s, const struct task *t, int k,
                 const struct encode_params *p, const struct decoded *d,
-                VipsImage *base, struct task_result *res)
+                VipsImage *base, const struct exifcopy *exif,
+                struct task_result *res)
 {
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
     VipsImage **c = (VipsImage **)vips_object_local_array(ctx, 1);
@@ -413,8 +415,8 @@ write_size_vips(const struct settings *s, const struct task *t, int k,
     }
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
-    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, NULL, NULL,
-                          NULL, res) == 0) {
+    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, exif,
+                          NULL, NULL, res) == 0) {
         output_done(res, k, ow, oh);
         rc = 0;
     }
@@ -460,6 +462,7 @@ run_sizes_vips(const struct settings *s, const struct task *t,
 {
     struct encode_params p;
     struct settings base;
+    struct exifcopy exif;
     VipsImage *img, *mem;
     int k, uw, uh, rc = 0;
 
@@ -477,9 +480,14 @@ run_sizes_vips(const struct settings *s, const struct task *t,
         return -1;
     }
     vips_object_local(d->ctx, mem);
+    /* The metadata of every output, as for a single one (run_vips). */
+    if (!s->strip)
+        meta_complete(s, in, mem, res);
     encode_params_init(&p, s, d);
+    exifcopy_from_jpeg(s, in, &p, &exif);
     for (k = 0; k < s->nsizes && rc == 0; k++)
-        rc = write_size_vips(s, t, k, &p, d, mem, res);
+        rc = write_size_vips(s, t, k, &p, d, mem, &exif, res);
+    exifcopy_release(&exif);
     return rc;
 }
 
