@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heifxmp.h"
 #include "helpers.h"
 
 TestSuite(heif_meta, .init = th_dir_setup, .fini = th_dir_teardown,
@@ -268,4 +269,31 @@ Test(heif_meta, xmp_of_every_image_reaches_the_jpeg)
     free(pw);
     free(gain);
 #endif
+}
+
+/* The join itself: the second packet's descriptions inside the first's
+ * rdf:RDF, the first's wrapper and order kept; a packet without rdf:RDF
+ * cannot be joined. */
+Test(heif_meta, join_puts_descriptions_into_one_rdf)
+{
+    static const char a[] = "<?xpacket begin=''?><x:xmpmeta><rdf:RDF "
+                            "xmlns:rdf='r'><rdf:Description A/></rdf:RDF>"
+                            "</x:xmpmeta><?xpacket end='w'?>";
+    static const char b[] = "<x:xmpmeta><rdf:RDF xmlns:rdf='r'>"
+                            "<rdf:Description B1/><rdf:Description B2/>"
+                            "</rdf:RDF></x:xmpmeta>";
+    static const char want[] = "<?xpacket begin=''?><x:xmpmeta><rdf:RDF "
+                               "xmlns:rdf='r'><rdf:Description A/>"
+                               "<rdf:Description B1/><rdf:Description B2/>"
+                               "</rdf:RDF></x:xmpmeta><?xpacket end='w'?>";
+    size_t len = 0;
+    char *j = heifxmp_join(a, strlen(a), b, strlen(b), &len);
+
+    cr_assert(j);
+    cr_expect_eq(len, strlen(want));
+    cr_expect(len == strlen(want) && memcmp(j, want, len) == 0, "%.*s",
+              (int)len, j);
+    free(j);
+    cr_expect_null(heifxmp_join(a, strlen(a), "<x:xmpmeta/>", 12, &len));
+    cr_expect_null(heifxmp_join("<x/>", 4, b, strlen(b), &len));
 }
