@@ -374,8 +374,9 @@ write_photo(const char *path, int q)
 }
 
 /* recompress -o: the estimate follows what re-encoding at -q writes, from
- * a JPEG above -q (it shrinks, by the ratio of the qualities) and one
- * below it (it grows a little), within 35%. */
+ * a JPEG above -q (it shrinks, by the ratio of the qualities), within
+ * 35%; one below it would grow and is copied instead (kept-original):
+ * the estimate is its own size, as written. */
 Test(dryrun, recompress_estimate_is_near_the_real_size)
 {
     const char *dry[] = { "recompress", in, "-o", out, "--dry-run",
@@ -412,5 +413,9 @@ Test(dryrun, recompress_estimate_is_near_the_real_size)
                   "%s: estimated %lld, written %lld", names[i], est[i],
                   got[i]);
     }
+    rec = th_find_record(arr, names[1]);
+    cr_expect_str_eq(th_json_str(rec, "mode"), "kept-original");
+    cr_expect_eq(est[1], got[1], "kept: estimated %lld, written %lld",
+                 est[1], got[1]);
     json_decref(arr);
 }

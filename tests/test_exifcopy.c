@@ -147,13 +147,51 @@ Test(exifcopy, recompress_o_keeps_every_tag)
     out = th_path(th_dir, "out");
     got = th_path(out, "a.jpg");
     {
-        const char *args[] = {"recompress", src, "-o", out, NULL};
+        /* --force: the quality-75 source would be kept as it is
+         * (kept-original, test_kept_original.c); this is the re-encode. */
+        const char *args[] = {"recompress", "--force", src, "-o", out, NULL};
         run_ok(args);
     }
+    sh("! cmp -s '%s' '%s'", src, got);     /* really re-encoded */
     expect_same_tags(src, got, 1, 0);
     free(src);
     free(out);
     free(got);
+}
+
+/* Several sizes: one decode, every output resized from it through the
+ * libvips path; each carries the source's EXIF as a single output does. */
+Test(exifcopy, several_sizes_keep_every_tag)
+{
+    static const char *dirs[] = {"100", "200"};
+    char *src, *thumbs, *rec, *got;
+
+    if (!have_tools())
+        cr_skip_test("exiftool or vips is not installed");
+    src = make_source("a.jpg");
+    thumbs = th_path(th_dir, "thumbs");
+    rec = th_path(th_dir, "rec");
+    {
+        const char *args[] = {"thumbnail", "-s", "100", "-s", "200",
+                              "--keep-metadata", src, "-o", thumbs, NULL};
+        run_ok(args);
+        const char *args2[] = {"recompress", "--sizes", "100,200", src, "-o",
+                               rec, NULL};
+        run_ok(args2);
+    }
+    for (size_t i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s/a.jpg", dirs[i]);
+        got = th_path(thumbs, name);
+        expect_same_tags(src, got, 1, 0);
+        free(got);
+        got = th_path(rec, name);
+        expect_same_tags(src, got, 1, 0);
+        free(got);
+    }
+    free(src);
+    free(thumbs);
+    free(rec);
 }
 
 Test(exifcopy, in_place_keeps_every_tag_and_strips_only_gps)
@@ -200,7 +238,9 @@ corpus_run(const char *sub)
     if (!th_exists(in))
         cr_skip_test("%s is absent: shared corpus not installed", in);
     {
-        const char *args[] = {"recompress", in, "-o", out, NULL};
+        /* --force: the re-encode of every file, also of those that
+         * would be kept as they are (kept-original). */
+        const char *args[] = {"recompress", "--force", in, "-o", out, NULL};
         run_ok(args);
     }
     snprintf(line, sizeof(line), "cd '%s' && ls *.jpg", in);

@@ -29,6 +29,7 @@
 #include "fdthumb.h"
 #include "img.h"
 #include "inplace.h"
+#include "keep.h"
 #include "loaderr.h"
 #include "lossless.h"
 #include "meta.h"
@@ -89,12 +90,14 @@ img_worker_fini(void)
 
 /* Encode @rows (or else @img) into a new file at @out_rel, atomically;
  * @exif and @xmp, when not NULL, go into the encoded JPEG before the
- * commit. */
+ * commit; @keep, when not NULL, may put the source in its place
+ * (keep.h). */
 static int
 write_output(const struct settings *s, const char *out_rel,
              const struct encode_params *p, const struct encode_rows *rows,
              VipsObject *parent, VipsImage *img, const struct exifcopy *exif,
-             const struct xmpext *xmp, struct task_result *res)
+             const struct xmpext *xmp, const struct keep *keep,
+             struct task_result *res)
 {
     struct outfile of;
     struct encode_out out;
@@ -119,6 +122,8 @@ write_output(const struct settings *s, const char *out_rel,
         rc = exifcopy_apply_file(exif, of.dirfd, of.tmp, res);
     if (rc == 0 && xmp)
         rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
+    if (rc == 0 && keep)
+        rc = keep_apply(keep, of.fd, res);
     /* Every pixel is decoded by now: a read that failed on the way fails
      * the file before the output is put in place (input.h). */
     if (rc == 0)
@@ -285,7 +290,8 @@ write_pixels(const struct settings *s, const char *out_rel,
     rows.height = u.view.height;
     rows.row = upright_row;
     rows.arg = &u;
-    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, NULL, res);
+    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, NULL, NULL,
+                      res);
     free(u.grey);
     *w = rows.width;
     *h = rows.height;
@@ -386,11 +392,13 @@ resize_exact(VipsObject *parent, VipsImage *in, int w, int h)
 }
 
 /* Several sizes, libvips: output @k resized (and cropped) from @base, the
- * whole image at the base size.  0, or -1 with @res failed. */
+ * whole image at the base size, with the source's EXIF segment @exif.
+ * 0, or -1 with @res failed. */
 static int
 write_size_vips(const struct settings *s, const struct task *t, int k,
                 const struct encode_params *p, const struct decoded *d,
-                VipsImage *base, struct task_result *res)
+                VipsImage *base, const struct exifcopy *exif,
+                struct task_result *res)
 {
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
     VipsImage **c = (VipsImage **)vips_object_local_array(ctx, 1);
@@ -407,8 +415,8 @@ write_size_vips(const struct settings *s, const struct task *t, int k,
     }
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
-    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, NULL, NULL,
-                          res) == 0) {
+    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, exif,
+                          NULL, NULL, res) == 0) {
         output_done(res, k, ow, oh);
         rc = 0;
     }
@@ -454,6 +462,7 @@ run_sizes_vips(const struct settings *s, const struct task *t,
 {
     struct encode_params p;
     struct settings base;
+    struct exifcopy exif;
     VipsImage *img, *mem;
     int k, uw, uh, rc = 0;
 
@@ -471,9 +480,14 @@ run_sizes_vips(const struct settings *s, const struct task *t,
         return -1;
     }
     vips_object_local(d->ctx, mem);
+    /* The metadata of every output, as for a single one (run_vips). */
+    if (!s->strip)
+        meta_complete(s, in, mem, res);
     encode_params_init(&p, s, d);
+    exifcopy_from_jpeg(s, in, &p, &exif);
     for (k = 0; k < s->nsizes && rc == 0; k++)
-        rc = write_size_vips(s, t, k, &p, d, mem, res);
+        rc = write_size_vips(s, t, k, &p, d, mem, &exif, res);
+    exifcopy_release(&exif);
     return rc;
 }
 
@@ -484,6 +498,7 @@ run_vips(const struct settings *s, const struct task *t,
     struct encode_params p;
     struct exifcopy exif;
     struct xmpext xmp;
+    struct keep keep;
     VipsImage *img;
     int rc;
 
@@ -507,8 +522,9 @@ run_vips(const struct settings *s, const struct task *t,
         xmpext_from_jpeg(s, in, &xmp);
     encode_params_init(&p, s, d);
     exifcopy_from_jpeg(s, in, &p, &exif);
+    keep_prepare(&keep, s, in, d->image, img->Xsize, img->Ysize);
     rc = write_output(s, t->out_rel, &p, NULL, d->ctx, img, &exif, &xmp,
-                      res);
+                      &keep, res);
     exifcopy_release(&exif);
     xmpext_release(&xmp);
     if (rc < 0)

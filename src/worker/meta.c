@@ -1,6 +1,7 @@
 /*
  * meta.c - complete the metadata libvips 8.14's loaders leave behind (see
- * meta.h): EXIF from TIFF files, XMP from HEIF files.
+ * meta.h): EXIF from TIFF files, XMP from HEIF files (every image's:
+ * heifxmp.h).
  *
  * The TIFF copier reads IFDs entry by entry with bounded reads (at most
  * META_MAX_ENTRIES entries an IFD, META_MAX_EXIF bytes in all: what one
@@ -15,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libheif/heif.h>
 #include <vips/vips.h>
 
 #include "byteorder.h"
+#include "heifxmp.h"
 #include "meta.h"
 #include "util.h"
 #include "warn.h"
@@ -310,62 +311,39 @@ complete_tiff(const struct input *in, VipsImage *img)
     free(blob);
 }
 
-/* The first XMP block of the primary image of the HEIF file in @buf onto
- * @img.  0, or -1 when the container cannot be read. */
-static int
-heif_xmp(const void *buf, size_t len, VipsImage *img)
-{
-    struct heif_context *ctx = heif_context_alloc();
-    struct heif_image_handle *h = NULL;
-    heif_item_id ids[16];
-    int n, rc = -1;
-
-    if (!ctx)
-        return -1;
-    if (heif_context_read_from_memory_without_copy(ctx, buf, len, NULL).code
-            == heif_error_Ok &&
-        heif_context_get_primary_image_handle(ctx, &h).code == heif_error_Ok) {
-        rc = 0;
-        n = heif_image_handle_get_list_of_metadata_block_IDs(h, "mime", ids,
-                                                             16);
-        for (int i = 0; i < n; i++) {
-            const char *ct = heif_image_handle_get_metadata_content_type(h,
-                                                                  ids[i]);
-            size_t sz = heif_image_handle_get_metadata_size(h, ids[i]);
-            void *data;
-            if (!ct || strcmp(ct, "application/rdf+xml") != 0 || !sz ||
-                sz > META_MAX_HEIF)
-                continue;
-            data = malloc(sz);
-            if (data && heif_image_handle_get_metadata(h, ids[i], data).code
-                            == heif_error_Ok)
-                vips_image_set_blob_copy(img, VIPS_META_XMP_NAME, data, sz);
-            free(data);
-            break;
-        }
-        heif_image_handle_release(h);
-    }
-    heif_context_free(ctx);
-    return rc;
-}
-
-/* A HEIF source: its XMP, when libvips has none for it. */
+/* A HEIF source: the XMP of every image it holds (heifxmp.h), joined
+ * with what libvips found on the primary image. */
 static void
 complete_heif(const struct input *in, VipsImage *img, struct task_result *res)
 {
+    const void *have = NULL;
+    size_t have_len = 0, len;
+    char *xmp = NULL;
     void *buf;
-    int fd = in->fd;
+    int fd = in->fd, dropped = 0, rc;
 
-    if (vips_image_get_typeof(img, VIPS_META_XMP_NAME) || in->size <= 0 ||
-        in->size > META_MAX_HEIF)
+    if (in->size <= 0 || in->size > META_MAX_HEIF)
         return;
+    if (vips_image_get_typeof(img, VIPS_META_XMP_NAME) &&
+        vips_image_get_blob(img, VIPS_META_XMP_NAME, &have, &have_len) < 0)
+        have = NULL;
     buf = malloc((size_t)in->size);
     if (!buf)
         return;
-    if (fd_read(&fd, 0, buf, (size_t)in->size) < 0 ||
-        heif_xmp(buf, (size_t)in->size, img) < 0)
-        warn_append(res, "XMP not kept: cannot read the HEIF container");
+    rc = fd_read(&fd, 0, buf, (size_t)in->size) < 0
+             ? -1
+             : heifxmp_gather(buf, (size_t)in->size, have, have_len, &xmp,
+                              &len, &dropped);
     free(buf);
+    if (rc < 0 && !have)
+        warn_append(res, "XMP not kept: cannot read the HEIF container");
+    if (rc == 1) {
+        vips_image_set_blob_copy(img, VIPS_META_XMP_NAME, xmp, len);
+        free(xmp);
+    }
+    if (dropped)
+        warn_append(res, "XMP of a secondary HEIF image not kept: no "
+                    "rdf:RDF element to join");
 }
 
 /* Warn about what the encoder will drop: PNG text chunks. */

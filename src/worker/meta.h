@@ -3,7 +3,9 @@
  * not hand over, completed before a recompression with kept metadata is
  * encoded: the EXIF of a TIFF file (its descriptive IFD0 tags with the
  * EXIF and GPS IFDs, which tiffload leaves in the file) and the XMP of a
- * HEIF file (which heifload does not read); a TIFF's bare IPTC records are
+ * HEIF file (heifload reads the primary image's only, and only a packet
+ * without an xpacket wrapper: every image's is gathered, heifxmp.h); a
+ * TIFF's bare IPTC records are
  * wrapped in the Photoshop resource block a JPEG reader looks for.  What
  * still cannot be kept is said in a warning on the record.
  * Call sequence (worker, libvips path, metadata kept):

@@ -134,6 +134,13 @@ const struct cli_option cli_options[] = {
       .section = CLI_SEC_OUTPUT, .off = S(fsync), .value = 1,
       .help = "flush each output to disk before it replaces\n"
               "anything (always done --in-place)" },
+    { .name = "force", .kind = CLI_KIND_FLAG, .subs = RECOMPRESS,
+      .section = CLI_SEC_OUTPUT, .off = S(force), .value = 1,
+      .help = "re-encode a JPEG already at or below -q\n"
+              "(estimated): in place instead of its lossless\n"
+              "pass or leaving it; with -o also when the\n"
+              "re-encode is not smaller than the source\n"
+              "(else the source is copied: kept-original)" },
     { .name = "freedesktop", .kind = CLI_KIND_FLAG, .subs = THUMBNAIL,
       .section = CLI_SEC_OUTPUT, .off = O(freedesktop), .value = 1,
       .help = "write PNG thumbnails into the freedesktop.org\n"
@@ -156,10 +163,6 @@ const struct cli_option cli_options[] = {
       .section = CLI_SEC_IN_PLACE, .off = S(in_place), .value = 1,
       .help = "replace each JPEG by its recompressed self\n"
               "(instead of -o); other formats are left alone" },
-    { .name = "force", .kind = CLI_KIND_FLAG, .subs = IN_PLACE,
-      .section = CLI_SEC_IN_PLACE, .off = S(force), .value = 1,
-      .help = "re-encode even when the estimated quality is\n"
-              "already at or below -q" },
     { .name = "min-saving", .kind = CLI_KIND_DOUBLE, .subs = IN_PLACE,
       .section = CLI_SEC_IN_PLACE, .off = S(min_saving), .lo = 0,
       .hi = 100, .hi_open = 1,

@@ -107,6 +107,13 @@ run_dry_estimate(const struct settings *s, const struct task *t)
                      : REENCODE_GROWTH);
     else
         bytes = px * 0.3 * jpeg_rel_size(s->quality) / jpeg_rel_size(90);
+    /* recompress -o copies a JPEG at or below -q whose re-encode is not
+     * smaller (kept-original, worker keep.h): the output is the source. */
+    if (q_src > 0 && q_src <= s->quality && bytes > (double)t->size &&
+        s->mode == MODE_RECOMPRESS && !s->in_place && !s->force &&
+        !s->strip && !s->lossless && s->format == FORMAT_JPEG &&
+        s->nsizes == 1 && ow == iw && oh == ih)
+        bytes = (double)t->size;
     return bytes < 1 ? 1 : (int64_t)bytes;
 }
 

@@ -160,7 +160,7 @@ put_u32(unsigned char *buf, size_t n, uint32_t v)
  *                                        refused) once the user withdraws
  *                                        that trust;
  *   progressive, lossless, the boxes   - the encoder and the other outputs
- *   after the first                      (only when set: a run without
+ *   after the first, force with -o       (only when set: a run without
  *                                        them keeps its old fingerprint).
  * Out:
  *   output_dir  - where outputs go, not what they are (and it is the
@@ -213,6 +213,10 @@ state_fingerprint(const struct settings *s)
     }
     if (s->baseline)
         n = put_u32(buf, n, 0x62617365);    /* "base" */
+    /* recompress -o --force: the re-encode even where the source would
+     * have been kept (kept-original, keep.h). */
+    if (s->force && s->mode == MODE_RECOMPRESS && !s->in_place)
+        n = put_u32(buf, n, 0x666f7263);    /* "forc" */
     /* Alpha changes only outputs that can carry it (a JPEG always
      * flattens); the SVG density counts only when not the default 96, so
      * that runs without it keep their fingerprint (an SVG thumbnail an
