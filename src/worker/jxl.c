@@ -5,11 +5,16 @@
  *
  * Both directions work on whole buffers in memory and grow their output
  * buffer as libjxl asks for more room.  No thread runner is set: libjxl
- * then works in the calling thread only.
+ * then works in the calling thread only.  libjxl as Debian builds it
+ * prints the reason of each failure on stderr (JXL_FAILURE lines); a
+ * worker never prints, so stderr points at /dev/null while it runs (the
+ * reason that matters is in the record).
  */
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jxl/decode.h>
 #include <jxl/encode.h>
@@ -50,6 +55,29 @@ jxl_jpeg_refusal(const struct jpeg_info *ji)
         return ji->precision == 12 ? "12-bit JPEG" : "JPEG of a sample "
                                                      "precision other than 8";
     return NULL;
+}
+
+/* Point stderr at /dev/null; what to give quiet_end(). */
+static int
+quiet_begin(void)
+{
+    int saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    if (saved >= 0 && null >= 0)
+        dup2(null, 2);
+    if (null >= 0)
+        close(null);
+    return saved;
+}
+
+static void
+quiet_end(int saved)
+{
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
 }
 
 /* A growing output buffer. */
@@ -112,9 +140,9 @@ enc_drain(JxlEncoder *enc, struct jxlbuf *b)
     return st == JXL_ENC_SUCCESS ? 0 : -1;
 }
 
-int
-jxl_from_jpeg(const unsigned char *jpg, size_t len, unsigned char **out,
-              size_t *out_len, struct task_result *res)
+static int
+from_jpeg(const unsigned char *jpg, size_t len, unsigned char **out,
+          size_t *out_len, struct task_result *res)
 {
     JxlEncoder *enc = JxlEncoderCreate(NULL);
     JxlEncoderFrameSettings *fs;
@@ -261,9 +289,9 @@ oom:
     return -1;
 }
 
-int
-jxl_to_jpeg(const unsigned char *jxl, size_t len, int64_t max_pixels,
-            unsigned char **out, size_t *out_len, struct task_result *res)
+static int
+to_jpeg(const unsigned char *jxl, size_t len, int64_t max_pixels,
+        unsigned char **out, size_t *out_len, struct task_result *res)
 {
     JxlDecoder *dec = JxlDecoderCreate(NULL);
     struct jxlbuf b = { NULL, 0, 0 };
@@ -296,4 +324,26 @@ jxl_to_jpeg(const unsigned char *jxl, size_t len, int64_t max_pixels,
     *out = b.data;
     *out_len = b.len;
     return 0;
+}
+
+int
+jxl_from_jpeg(const unsigned char *jpg, size_t len, unsigned char **out,
+              size_t *out_len, struct task_result *res)
+{
+    int saved = quiet_begin();
+    int rc = from_jpeg(jpg, len, out, out_len, res);
+
+    quiet_end(saved);
+    return rc;
+}
+
+int
+jxl_to_jpeg(const unsigned char *jxl, size_t len, int64_t max_pixels,
+            unsigned char **out, size_t *out_len, struct task_result *res)
+{
+    int saved = quiet_begin();
+    int rc = to_jpeg(jxl, len, max_pixels, out, out_len, res);
+
+    quiet_end(saved);
+    return rc;
 }

@@ -79,8 +79,14 @@ verify(const struct task *t, const unsigned char *jxl, size_t jxl_len,
     int rc = jxl_to_jpeg(jxl, jxl_len, 0, &back, &back_len, res);
 
     if (rc < 0) {
-        /* Our own output does not decode: that too is a failed check. */
-        res->err_class = ERR_VERIFY_FAILED;
+        char why[sizeof(res->message)];
+
+        snprintf(why, sizeof(why), "%s", res->message);
+        /* libjxl cannot rebuild a JPEG from its own output (it happens:
+         * an ICC profile split oddly over APP2 segments). */
+        task_result_fail(res, ERR_VERIFY_FAILED, "the JPEG cannot be "
+                         "rebuilt from the JPEG XL output (%s): nothing "
+                         "written", why);
         return -1;
     }
     if (rc == 1) {
