@@ -113,10 +113,11 @@ const struct cli_option cli_options[] = {
     { .name = "lossless", .kind = CLI_KIND_FLAG,
       .subs = CLI_SUB_THUMBNAIL | RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(lossless), .value = 1,
-      .help = "lossless: WebP lossless (-f webp); JPEG to\n"
-              "JPEG with the DCT coefficients untouched\n"
-              "(recompress; other inputs are skipped);\n"
-              "PNG is always lossless" },
+      .help = "lossless: WebP lossless (-f webp); JPEG XL\n"
+              "modular (-f jxl; a JPEG is transcoded without\n"
+              "loss anyway); JPEG to JPEG with the DCT\n"
+              "coefficients untouched (recompress; other\n"
+              "inputs are skipped); PNG is always lossless" },
     { .name = "baseline", .kind = CLI_KIND_FLAG,
       .subs = CLI_SUB_THUMBNAIL | RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(baseline), .value = 1,
