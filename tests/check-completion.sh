@@ -46,7 +46,7 @@ got=$(complete_words imgpool "")
 [ "$got" = "$(printf '%s\n' --help --version recompress report thumbnail | sort)" ] ||
     fail "commands: '$got'"
 [ "$(complete_words imgpool report "")" = merge ] || fail "report: no merge"
-[ "$(complete_words imgpool thumbnail -o out --format "")" = "$(printf 'avif\njpeg\npng\nwebp')" ] ||
+[ "$(complete_words imgpool thumbnail -o out --format "")" = "$(printf 'avif\njpeg\njxl\npng\nwebp')" ] ||
     fail "--format values: '$(complete_words imgpool thumbnail --format "")'"
 [ "$(complete_words imgpool thumbnail --fi)" = "$(printf '%s\n' --files-from --fit | sort)" ] ||
     fail "--fi: '$(complete_words imgpool thumbnail --fi)'"

@@ -34,7 +34,7 @@ static inline const char *
 fh_tool(enum out_format f)
 {
     return f == FORMAT_WEBP ? "dwebp" : f == FORMAT_AVIF ? "heif-convert"
-                                                         : NULL;
+         : f == FORMAT_JXL ? "djxl" : NULL;
 }
 
 /* Skip the running test, with a message, when @f's decoder is missing. */
@@ -44,7 +44,9 @@ fh_tool(enum out_format f)
         if (tool_ && !fh_have(tool_))                                      \
             cr_skip_test("%s is not installed (package %s): cannot "      \
                          "check %s output", tool_,                         \
-                         (f) == FORMAT_WEBP ? "webp" : "libheif-examples", \
+                         (f) == FORMAT_WEBP ? "webp"                       \
+                         : (f) == FORMAT_JXL ? "libjxl-tools"              \
+                                             : "libheif-examples",         \
                          format_str(f));                                   \
     } while (0)
 
@@ -70,6 +72,9 @@ fh_decode(const char *path, struct th_image *img)
     else if (strcmp(dot, ".avif") == 0)
         snprintf(cmd, sizeof(cmd), "heif-convert '%s' '%s' >/dev/null",
                  path, png);
+    else if (strcmp(dot, ".jxl") == 0)
+        snprintf(cmd, sizeof(cmd), "djxl '%s' '%s' >/dev/null 2>&1", path,
+                 png);
     else
         cr_assert_fail("'%s': no decoder for this extension", path);
     rc = system(cmd);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "e2e_fixture.h"
 #include "encode.h"
+#include "jxl.h"
 #include "formats_helpers.h"
 #include "plan.h"
 
@@ -120,6 +121,26 @@ Test(formats, webp_decodes_independently_every_fit_and_orientation)
 Test(formats, avif_decodes_independently_every_fit_and_orientation)
 {
     check_format(FORMAT_AVIF);
+}
+
+Test(formats, jxl_decodes_independently_every_fit_and_orientation)
+{
+    check_format(FORMAT_JXL);
+}
+
+/* -q to JPEG XL distance (jxl.h): -q 90 is 1.0, -q 100 0.1, -q 30 6.4,
+ * never above libjxl's 25, and falling as -q rises. */
+Test(formats, jxl_distance_scale)
+{
+    cr_assert_float_eq(jxl_distance(90), 1.0, 1e-9);
+    cr_assert_float_eq(jxl_distance(100), 0.1, 1e-9);
+    cr_assert_float_eq(jxl_distance(30), 6.4, 1e-9);
+    cr_assert_float_eq(jxl_distance(25), 6.4 + 2.5 / 6.25, 1e-9);
+    cr_assert_float_eq(jxl_distance(1), 25.0, 1e-9);
+    for (int q = 2; q <= 100; q++)
+        cr_assert_leq(jxl_distance(q), jxl_distance(q - 1), "monotone at %d",
+                      q);
+    cr_assert_eq(encode_quality(FORMAT_JXL, 90), 90);
 }
 
 Test(formats, name_extension_picks_the_format)

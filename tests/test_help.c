@@ -503,7 +503,8 @@ Test(help, formats_in_the_prose_match_the_format_table)
         cr_assert(end, "help of %u: no options", subs[i]);
         *end = '\0';
         cr_assert(strstr(words, "JPEG") && strstr(words, "PNG") &&
-                  strstr(words, "WebP") && strstr(words, "AVIF"),
+                  strstr(words, "WebP") && strstr(words, "AVIF") &&
+                  strstr(words, "JPEG XL"),
                   "help of %u leaves out an output format: %s", subs[i],
                   words);
         free(words);

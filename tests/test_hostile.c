@@ -862,8 +862,8 @@ Test(hostile, jpeg_and_png_dimension_limits_are_too_large)
  * record, never silence. */
 Test(hostile, named_file_without_a_loader_gets_a_record)
 {
-    static const unsigned char jxl[] = {0xff, 0x0a, 0xff, 0x07, 0, 0, 0, 0};
-    char *p = write_input("x.jxl", jxl, sizeof(jxl));
+    static const unsigned char ff[] = "farbfeld\0\0\0\x02\0\0\0\x02";
+    char *p = write_input("x.ff.png", ff, sizeof(ff) - 1);
 
     assert_fails("thumbnail", p, NULL, "unsupported-format");
     free(p);

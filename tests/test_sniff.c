@@ -156,10 +156,21 @@ Test(sniff, signatures)
     cr_assert_eq(FMT("PF\n1 1\n-1.0\n"), IMGF_PNM);
 }
 
+/* JPEG XL: the bare codestream, the container's signature box, and a
+ * container whose ftyp box (brand "jxl ") comes first. */
+Test(sniff, jpeg_xl)
+{
+    cr_assert_eq(FMT("\xff\x0a\xff\x07"), IMGF_JXL);
+    cr_assert_eq(FMT("\0\0\0\x0cJXL \r\n\x87\n"), IMGF_JXL);
+    cr_assert_eq(FMT("\0\0\0\x14" "ftypjxl \0\0\0\0jxl "), IMGF_JXL);
+    cr_assert_eq(FMT("\xff\x0b"), IMGF_UNKNOWN);
+    cr_assert_eq(FMT("\0\0\0\x0cJXL \r\n\x87\x0b"), IMGF_UNKNOWN);
+    cr_assert_str_eq(img_format_str(IMGF_JXL), "jxl");
+    cr_assert_str_eq(img_format_name(IMGF_JXL), "JPEG XL");
+}
+
 Test(sniff, other_images)
 {
-    cr_assert_eq(FMT("\xff\x0a\xff\x07"), IMGF_OTHER_IMAGE);  /* JPEG XL */
-    cr_assert_eq(FMT("\0\0\0\x0cJXL \r\n\x87\n"), IMGF_OTHER_IMAGE);
     cr_assert_eq(FMT("\x76\x2f\x31\x01\x02\0\0\0"), IMGF_OTHER_IMAGE);
     cr_assert_eq(FMT("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n"),
                  IMGF_OTHER_IMAGE);

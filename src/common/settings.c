@@ -94,6 +94,8 @@ format_str(enum out_format f)
         return "webp";
     case FORMAT_AVIF:
         return "avif";
+    case FORMAT_JXL:
+        return "jxl";
     }
     return "?";
 }
@@ -114,6 +116,7 @@ format_from_name(const char *name, enum out_format *f)
         { "jpg", FORMAT_JPEG },  { "jpeg", FORMAT_JPEG },
         { "jpe", FORMAT_JPEG },  { "png", FORMAT_PNG },
         { "webp", FORMAT_WEBP }, { "avif", FORMAT_AVIF },
+        { "jxl", FORMAT_JXL },
     };
     const char *dot = strrchr(name, '.');
     size_t i;
@@ -159,5 +162,5 @@ settings_keep_alpha(const struct settings *s)
 {
     return !s->in_place && !s->fd_flavors && !s->background_set &&
            (s->format == FORMAT_PNG || s->format == FORMAT_WEBP ||
-            s->format == FORMAT_AVIF);
+            s->format == FORMAT_AVIF || s->format == FORMAT_JXL);
 }

@@ -16,7 +16,8 @@
 
 enum mode { MODE_THUMBNAIL = 0, MODE_RECOMPRESS };
 enum fit { FIT_INSIDE = 0, FIT_COVER, FIT_FILL };
-enum out_format { FORMAT_JPEG = 0, FORMAT_PNG, FORMAT_WEBP, FORMAT_AVIF };
+enum out_format { FORMAT_JPEG = 0, FORMAT_PNG, FORMAT_WEBP, FORMAT_AVIF,
+                  FORMAT_JXL };
 
 /* Outputs one input may have (-s given several times, --sizes). */
 #define SETTINGS_MAX_SIZES 8
@@ -37,9 +38,9 @@ struct settings {
     int quality;              /* 1..100 */
     enum out_format format;
     int progressive;          /* progressive JPEG (--progressive) */
-    int lossless;             /* lossless WebP, or JPEG rewritten with
-                                 its coefficients untouched (--lossless,
-                                 lossless.h) */
+    int lossless;             /* lossless WebP or JPEG XL (modular), or
+                                 JPEG rewritten with its coefficients
+                                 untouched (--lossless, lossless.h) */
     int baseline;             /* never progressive JPEG (--baseline) */
     enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
     uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
@@ -81,9 +82,10 @@ const char *mode_str(enum mode m);
 const char *fit_str(enum fit f);
 const char *fail_on_str(enum fail_on f);
 
-/* "jpeg", "png", "webp", "avif": the format's name in messages. */
+/* "jpeg", "png", "webp", "avif", "jxl": the format's name in messages. */
 const char *format_str(enum out_format f);
-/* The extension an output of @f gets: "jpg", "png", "webp", "avif". */
+/* The extension an output of @f gets: "jpg", "png", "webp", "avif",
+ * "jxl". */
 const char *format_ext(enum out_format f);
 /* The format an output name's extension means ("x.WebP" -> FORMAT_WEBP;
  * "jpg", "jpeg", "jpe" -> FORMAT_JPEG).  0 with *f set, or -1 when the
@@ -106,8 +108,8 @@ void settings_init(struct settings *s, enum mode m);
  * set and fail_on FAIL_WARNING (the original is the only copy). */
 void settings_init_in_place(struct settings *s);
 
-/* 1 when outputs under @s keep an alpha channel: PNG, WebP and AVIF
- * without --background (not in place, not freedesktop thumbnails); JPEG
+/* 1 when outputs under @s keep an alpha channel: PNG, WebP, AVIF and
+ * JPEG XL without --background (not in place, not freedesktop thumbnails); JPEG
  * and the rest are flattened onto s->background. */
 int settings_keep_alpha(const struct settings *s);
 

@@ -35,7 +35,6 @@ static const char heif_brands[][5] = {
 /* ISO BMFF brands of other still-image formats. */
 static const char other_bmff_brands[][5] = {
     "crx ",    /* Canon CR3 raw */
-    "jxl ",    /* JPEG XL in a container, when ftyp comes first */
     "jpx ",    /* JPEG 2000 part 2, in case the signature box is missing */
 };
 
@@ -72,6 +71,10 @@ sniff_bmff(const unsigned char *buf, size_t len)
 
     if (brand_in(buf + 8, heif_brands, NELEM(heif_brands)))
         return IMGF_HEIF;
+    /* JPEG XL in a container whose ftyp box comes first (the signature
+     * box is checked in sniff_format()). */
+    if (memcmp(buf + 8, "jxl ", 4) == 0)
+        return IMGF_JXL;
     if (brand_in(buf + 8, other_bmff_brands, NELEM(other_bmff_brands)))
         return IMGF_OTHER_IMAGE;
     if (memcmp(buf + 8, "jp2 ", 4) == 0)
@@ -241,14 +244,8 @@ is_svg(const unsigned char *buf, size_t len)
 static enum img_format
 sniff_other(const unsigned char *buf, size_t len)
 {
-    static const unsigned char jxl_box[] = {
-        0, 0, 0, 0x0c, 'J', 'X', 'L', ' ', 0x0d, 0x0a, 0x87, 0x0a};
     static const unsigned char exr[] = {0x76, 0x2f, 0x31, 0x01};
 
-    if (has_prefix(buf, len, "\xff\x0a", 2))
-        return IMGF_OTHER_IMAGE;    /* JPEG XL codestream */
-    if (has_prefix(buf, len, jxl_box, sizeof(jxl_box)))
-        return IMGF_OTHER_IMAGE;
     if (has_prefix(buf, len, exr, sizeof(exr)))
         return IMGF_OTHER_IMAGE;    /* OpenEXR */
     if (has_prefix(buf, len, "#?RADIANCE\n", 11) ||
@@ -285,6 +282,9 @@ sniff_format(const unsigned char *buf, size_t len)
     static const unsigned char jp2_sig[] = {
         0, 0, 0, 0x0c, 'j', 'P', ' ', ' ', 0x0d, 0x0a, 0x87, 0x0a};
     static const unsigned char j2k_sig[] = {0xff, 0x4f, 0xff, 0x51};
+    /* JPEG XL: the container's signature box, or a bare codestream. */
+    static const unsigned char jxl_box[] = {
+        0, 0, 0, 0x0c, 'J', 'X', 'L', ' ', 0x0d, 0x0a, 0x87, 0x0a};
     enum img_format f;
 
     if (buf == NULL)
@@ -306,6 +306,9 @@ sniff_format(const unsigned char *buf, size_t len)
     if (has_prefix(buf, len, jp2_sig, sizeof(jp2_sig)) ||
         has_prefix(buf, len, j2k_sig, sizeof(j2k_sig)))
         return IMGF_JP2;
+    if (has_prefix(buf, len, jxl_box, sizeof(jxl_box)) ||
+        has_prefix(buf, len, "\xff\x0a", 2))
+        return IMGF_JXL;
     f = sniff_bmff(buf, len);
     if (f != IMGF_UNKNOWN)
         return f;
@@ -349,6 +352,8 @@ img_format_str(enum img_format f)
         return "other";
     case IMGF_SVG:
         return "svg";
+    case IMGF_JXL:
+        return "jxl";
     }
     return "unknown";
 }
@@ -362,7 +367,7 @@ img_format_name(enum img_format f)
         [IMGF_TIFF] = "TIFF",   [IMGF_HEIF] = "HEIC/AVIF",
         [IMGF_BMP] = "BMP",     [IMGF_JP2] = "JPEG 2000",
         [IMGF_PSD] = "PSD",     [IMGF_PNM] = "PNM",
-        [IMGF_SVG] = "SVG",
+        [IMGF_SVG] = "SVG",     [IMGF_JXL] = "JPEG XL",
     };
 
     return (unsigned)f < IMGF__COUNT ? names[f] : NULL;

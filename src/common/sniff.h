@@ -26,6 +26,8 @@ enum img_format {
     IMGF_PNM,
     IMGF_OTHER_IMAGE, /* recognised as an image, no loader planned */
     IMGF_SVG,     /* SVG text: "<svg" after an optional XML prolog */
+    IMGF_JXL,     /* JPEG XL: a bare codestream (FF 0A) or the ISO BMFF
+                     container (signature box "JXL ") */
 };
 
 /* Bytes a caller should read to let sniff_format() decide.  Binary
@@ -52,7 +54,7 @@ const char *img_format_name(enum img_format f);
  * --allow-untrusted. */
 int img_format_untrusted(enum img_format f);
 /* One past the last enum img_format, for loops over the table. */
-#define IMGF__COUNT (IMGF_SVG + 1)
+#define IMGF__COUNT (IMGF_JXL + 1)
 
 /*
  * What a JPEG header says: dimensions, components, chroma subsampling, and
@@ -62,10 +64,12 @@ int img_format_untrusted(enum img_format f);
 struct jpeg_info {
     int width, height;
     int components;     /* 1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK */
+    int precision;      /* bits per sample: 8, or 12 (or 16) */
     int h_samp[4], v_samp[4];
     int progressive;
     int arithmetic;
     int lossless;
+    int hierarchical;   /* differential frames (SOF5..7, SOF13..15) */
     int orientation;    /* EXIF 1..8, 1 when absent or invalid */
     int has_icc;
     int has_adobe;

@@ -143,6 +143,7 @@ parse_sof(unsigned marker, const unsigned char *p, size_t n,
 
     if (n < 6)
         return -1;
+    info->precision = p[0];
     info->height = (int)rd_be16(p + 1);
     info->width = (int)rd_be16(p + 3);
     nf = p[5];
@@ -160,6 +161,8 @@ parse_sof(unsigned marker, const unsigned char *p, size_t n,
     info->arithmetic = marker >= 0xc9;
     info->lossless = marker == 0xc3 || marker == 0xc7 || marker == 0xcb ||
                      marker == 0xcf;
+    info->hierarchical = (marker >= 0xc5 && marker <= 0xc7) ||
+                         marker >= 0xcd;
     return 0;
 }
 

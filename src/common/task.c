@@ -56,6 +56,8 @@ static const char *const class_names[ERR__COUNT] = {
     [ERR_CORRUPT_DATA] = "corrupt-data",
     [ERR_OUTPUT_IS_INPUT] = "output-is-input",
     [ERR_BACKUP] = "backup",
+    [ERR_NOT_TRANSCODABLE] = "not-transcodable",
+    [ERR_VERIFY_FAILED] = "verify-failed",
 };
 
 const char *

@@ -65,6 +65,8 @@ enum err_class {
     ERR_CORRUPT_DATA,     /* strict recompress: damaged image data */
     ERR_OUTPUT_IS_INPUT,  /* the output path is another input file */
     ERR_BACKUP,           /* in place: below a --backup folder (a skip) */
+    ERR_NOT_TRANSCODABLE, /* -f jxl: a JPEG libjxl cannot transcode losslessly */
+    ERR_VERIFY_FAILED,    /* -f jxl: the JPEG rebuilt from the output differs */
     ERR__COUNT
 };
 

@@ -19,6 +19,7 @@
 
 #include "encode.h"
 #include "jpegerr.h"
+#include "jxlsave.h"
 #include "pixels.h"
 #include "vipsmsg.h"
 #include "warn.h"
@@ -75,7 +76,8 @@ encode_params_init(struct encode_params *p, const struct settings *s,
     memset(p, 0, sizeof(*p));
     p->format = s->in_place ? FORMAT_JPEG : s->format;
     p->quality = encode_quality(p->format, s->quality);
-    p->lossless = p->format == FORMAT_WEBP && s->lossless;
+    p->lossless = (p->format == FORMAT_WEBP || p->format == FORMAT_JXL) &&
+                  s->lossless;
     p->subsample_420 = encode_subsample_420(s, d->source_420);
     p->png_compression = ENC_PNG_COMPRESSION;
     if (s->in_place) {
@@ -388,6 +390,9 @@ save(const struct encode_params *p, VipsImage *img, VipsTarget *target,
         return save_png(p, img, target, out);
     if (p->format == FORMAT_WEBP || p->format == FORMAT_AVIF)
         return save_webp_avif(p, img, target, out);
+    if (p->format == FORMAT_JXL)
+        return jxlsave_image(img, p->quality, p->lossless, target, &out->buf,
+                             &out->len);
     if (target)
         return vips_jpegsave_target(img, target, "Q", p->quality,
                                     "optimize_coding", TRUE,

@@ -19,7 +19,9 @@
  * the rows as a libvips image for any format without a direct encoder.
  *
  * Formats: JPEG (libjpeg directly from rows, else vips_jpegsave), PNG
- * (vips_pngsave), WebP (vips_webpsave) and AVIF (vips_heifsave with AV1).
+ * (vips_pngsave), WebP (vips_webpsave), AVIF (vips_heifsave with AV1) and
+ * JPEG XL (vips_jxlsave, jxlsave.h; a JPEG's lossless transcode is not an
+ * encode: transcode.h).
  * -q is one scale, 1..100, for all of them; encode_quality() maps it to
  * each encoder's own (see there and the manual).
  *
@@ -43,7 +45,7 @@ struct encode_params {
     enum out_format format;
     int quality;                /* 1..100, the encoder's own scale
                                    (encode_quality()) */
-    int lossless;               /* WebP: lossless */
+    int lossless;               /* WebP, JPEG XL: lossless */
     int subsample_420;          /* JPEG chroma 4:2:0, else 4:4:4 */
     int interlace;              /* progressive JPEG */
     int strip;                  /* write no metadata at all */
@@ -65,7 +67,8 @@ int encode_subsample_420(const struct settings *s, int source_420);
  * quality of JPEG Q90 (measured with butteraugli on photographs, see the
  * manual) at fewer bytes.  Piecewise linear through (1, 1), (90, Q90 of
  * the format), (100, 100): JPEG Q90 -> 90, WebP ENC_WEBP_Q90, AVIF
- * ENC_AVIF_Q90 (encode.c).  PNG ignores it.
+ * ENC_AVIF_Q90 (encode.c).  PNG ignores it.  JPEG XL keeps -q as it is
+ * (its distance comes from jxl_distance(), jxl.h: -q 90 is 1.0).
  */
 int encode_quality(enum out_format f, int q);
 

@@ -13,6 +13,12 @@
  *             temporary file is made and swapped in.
  * Without IMGPOOL_FAULT this costs one string comparison.  Cannot fail.
  *
+ * worker_fault_armed(t, KIND) is 1 when IMGPOOL_FAULT="KIND:GLOB" names
+ * @t's file, for faults a stage injects itself:
+ *   "jxl-verify"  -f jxl: the JPEG rebuilt from the new JPEG XL file has
+ *                 one byte changed before it is compared with the input
+ *                 (transcode.h), as a libjxl bug would change it.
+ *
  * Compiled in only when the build defines IMGPOOL_FAULT_INJECTION (the
  * CMake option of that name: test builds, never Release or the .deb);
  * otherwise worker_fault_point() is an empty inline function and the
@@ -25,7 +31,16 @@
 
 #ifdef IMGPOOL_FAULT_INJECTION
 void worker_fault_point(const struct task *t, const char *stage);
+int worker_fault_armed(const struct task *t, const char *kind);
 #else
+static inline int
+worker_fault_armed(const struct task *t, const char *kind)
+{
+    (void)t;
+    (void)kind;
+    return 0;
+}
+
 static inline void
 worker_fault_point(const struct task *t, const char *stage)
 {

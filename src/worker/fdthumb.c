@@ -307,6 +307,7 @@ mime_of(enum img_format f)
     case IMGF_JP2: return "image/jp2";
     case IMGF_PSD: return "image/vnd.adobe.photoshop";
     case IMGF_PNM: return "image/x-portable-anymap";
+    case IMGF_JXL: return "image/jxl";
     default: return NULL;
     }
 }

@@ -37,6 +37,7 @@
 #include "outfile.h"
 #include "resize.h"
 #include "tail.h"
+#include "transcode.h"
 #include "util.h"
 #include "vipsmsg.h"
 #include "xmpext.h"
@@ -76,6 +77,12 @@ img_worker_init(const struct settings *s)
     vips_cache_set_max_mem(0);
     if (!s->allow_untrusted)
         vips_block_untrusted_set(TRUE);
+    /* libvips 8.14 marks jxlload and jxlsave untrusted; imgpool reads
+     * and writes JPEG XL as a format of its own, with libjxl, which it
+     * links for -f jxl anyway (docs/SECURITY.md): those two classes are
+     * let through. */
+    vips_operation_block_set("VipsForeignLoadJxl", FALSE);
+    vips_operation_block_set("VipsForeignSaveJxl", FALSE);
     g_log_set_default_handler(log_handler, NULL);
     g_log_set_handler("VIPS", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL, log_handler,
                       NULL);
@@ -545,6 +552,9 @@ img_run(const struct settings *s, const struct task *t,
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
         return;
     }
+    /* JPEG to JPEG XL and back without pixels (transcode.h). */
+    if (transcode_run(s, t, in, res))
+        return;
     if (s->lossless && s->format == FORMAT_JPEG) {
         lossless_write(s, t, in, res);
         return;

@@ -81,6 +81,12 @@ worker_fault_point(const struct task *t, const char *stage)
         nanosleep(&nap, NULL);
 }
 
+int
+worker_fault_armed(const struct task *t, const char *kind)
+{
+    return strcmp(fault_kind, kind) == 0 && fault_matches(t);
+}
+
 /* Misbehave as IMGPOOL_FAULT asks when @t's file name matches. */
 static void
 inject_fault(const struct task *t)

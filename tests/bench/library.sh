@@ -15,6 +15,13 @@
 # xargs -P2); prints the total bytes of each tool's outputs against the
 # originals and the median wall time, and the ratios to jpegtran.  A
 # photo jpegoptim leaves alone (no smaller) counts with its own size.
+#
+# Then JPEG XL, when cjxl and djxl are installed (Debian: libjxl-tools):
+# imgpool recompress -f jxl -j2 against cjxl --lossless_jpeg=1
+# --num_threads=0 through xargs -P2 (both libjxl 0.7 at its default effort
+# 7), the same ROUNDS; every imgpool output is first checked to give back
+# its original through djxl (cmp), and the table shows bytes against the
+# originals and against cjxl's (the target: within 1%) and the times.
 set -euo pipefail
 
 bin=${1:-build/imgpool}
@@ -113,4 +120,55 @@ for tool in imgpool jpegtran jpegoptim; do
     printf '%-10s %12d %8.1f%% %9.2f %6.3fx %.3fx\n' "$tool" "$b" \
         "$(echo "100 * $b / $orig" | bc -l)" "$t" \
         "$(echo "$b / $jt_b" | bc -l)" "$(echo "$t / $jt_t" | bc -l)"
+done
+
+command -v cjxl >/dev/null && command -v djxl >/dev/null || {
+    echo "library.sh: no cjxl/djxl: JPEG XL part skipped" >&2
+    exit 0
+}
+run_imgpool_jxl() {
+    rm -rf "$work/imgpool_jxl"
+    "$bin" recompress -f jxl -j 2 --no-incremental -o "$work/imgpool_jxl" \
+        "$src" >/dev/null 2>&1
+}
+run_cjxl() {
+    rm -rf "$work/cjxl"
+    mkdir -p "$work/cjxl"
+    ls "$src"/*.jpg | xargs -P2 -I{} sh -c \
+        'cjxl --lossless_jpeg=1 --num_threads=0 "$2" "$1/$(basename "$2" .jpg).jxl" >/dev/null 2>&1' \
+        _ "$work/cjxl" {}
+}
+for r in $(seq 1 "$rounds"); do
+    for tool in imgpool_jxl cjxl; do
+        t0=$(date +%s.%N)
+        "run_$tool"
+        t1=$(date +%s.%N)
+        times[$tool]+="$(echo "$t1 - $t0" | bc) "
+    done
+done
+for f in "$src"/*.jpg; do
+    j="$work/imgpool_jxl/$(basename "$f" .jpg).jxl"
+    djxl "$j" "$work/back.jpg" >/dev/null 2>&1
+    cmp -s "$work/back.jpg" "$f" || {
+        echo "library.sh: $j does not give back $f" >&2; exit 1; }
+done
+jxl_bytes() {
+    local f n=0
+    for f in "$src"/*.jpg; do
+        n=$((n + $(stat -c %s "$work/$1/$(basename "$f" .jpg).jxl")))
+    done
+    echo $n
+}
+echo
+echo "JPEG XL (lossless transcode, every imgpool output rebuilt by djxl: identical)"
+printf '%-12s %12s %9s %9s %9s %9s\n' tool bytes "vs orig" "vs cjxl" seconds \
+    "vs cjxl"
+cj_b=$(jxl_bytes cjxl)
+cj_t=$(echo "${times[cjxl]}" | median)
+for tool in imgpool_jxl cjxl; do
+    b=$(jxl_bytes "$tool")
+    t=$(echo "${times[$tool]}" | median)
+    printf '%-12s %12d %8.1f%% %8.2f%% %9.2f %8.3fx\n' "$tool" "$b" \
+        "$(echo "100 * $b / $orig" | bc -l)" \
+        "$(echo "100 * $b / $cj_b" | bc -l)" "$t" "$(echo "$t / $cj_t" | bc -l)"
 done

@@ -376,6 +376,12 @@ validate_in_place(struct cli_opts *o)
     if (s->width || s->height)
         return usage_error(o, "--in-place keeps dimensions: drop --size, "
                            "or write elsewhere with -o");
+    /* A .jpg cannot become JPEG XL under its own name: an archive in
+     * JPEG XL is written beside the originals with -o. */
+    if (s->format == FORMAT_JXL)
+        return usage_error(o, "--in-place keeps each file's name and "
+                           "format: a JPEG cannot become JPEG XL in place; "
+                           "write JPEG XL with -o DIR -f jxl");
     if (s->format != FORMAT_JPEG)
         return usage_error(o, "--in-place rewrites JPEG as JPEG: drop "
                            "--format");
@@ -449,11 +455,11 @@ validate_outputs(struct cli_opts *o)
         s->format = named;
     } else if (o->name_template && !ends_in_fmt(o->name_template))
         return usage_error(o, "--name '%s' names no output format: end it "
-                           "in .jpg, .png, .webp, .avif or .{fmt}",
+                           "in .jpg, .png, .webp, .avif, .jxl or .{fmt}",
                            o->name_template);
     if (s->lossless && s->format == FORMAT_AVIF)
-        return usage_error(o, "--lossless is for JPEG, WebP and PNG output, "
-                           "not %s", format_str(s->format));
+        return usage_error(o, "--lossless is for JPEG, WebP, JPEG XL and "
+                           "PNG output, not %s", format_str(s->format));
     if (s->lossless && s->format == FORMAT_JPEG &&
         validate_lossless_jpeg(o) != CLI_RUN)
         return CLI_EXIT;

@@ -51,6 +51,7 @@ static const struct cli_name format_names[] = {
     { "png", FORMAT_PNG, 0 },
     { "webp", FORMAT_WEBP, 0 },
     { "avif", FORMAT_AVIF, 0 },
+    { "jxl", FORMAT_JXL, 0 },
     { NULL, 0, 0 },
 };
 
@@ -97,7 +98,8 @@ const struct cli_option cli_options[] = {
     { .name = "format", .letter = 'f', .kind = CLI_KIND_ENUM,
       .subs = PROCESS, .section = CLI_SEC_OUTPUT, .off = S(format),
       .names = format_names, .nocase = 1, .metavar = "FMT",
-      .help = "jpeg, png, webp or avif" },
+      .help = "jpeg, png, webp, avif or jxl (JPEG XL: a\n"
+              "JPEG is transcoded losslessly, see the manual)" },
     { .name = "quality", .letter = 'q', .kind = CLI_KIND_INT,
       .subs = PROCESS, .section = CLI_SEC_OUTPUT, .off = S(quality),
       .size = SZ(settings.quality), .lo = 1, .hi = 100,
@@ -111,10 +113,11 @@ const struct cli_option cli_options[] = {
     { .name = "lossless", .kind = CLI_KIND_FLAG,
       .subs = CLI_SUB_THUMBNAIL | RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(lossless), .value = 1,
-      .help = "lossless: WebP lossless (-f webp); JPEG to\n"
-              "JPEG with the DCT coefficients untouched\n"
-              "(recompress; other inputs are skipped);\n"
-              "PNG is always lossless" },
+      .help = "lossless: WebP lossless (-f webp); JPEG XL\n"
+              "modular (-f jxl; a JPEG is transcoded without\n"
+              "loss anyway); JPEG to JPEG with the DCT\n"
+              "coefficients untouched (recompress; other\n"
+              "inputs are skipped); PNG is always lossless" },
     { .name = "baseline", .kind = CLI_KIND_FLAG,
       .subs = CLI_SUB_THUMBNAIL | RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(baseline), .value = 1,

@@ -49,11 +49,13 @@ struct name_buf {
 static const char *const default_templates[] = {
     [FORMAT_JPEG] = "{stem}.jpg", [FORMAT_PNG] = "{stem}.png",
     [FORMAT_WEBP] = "{stem}.webp", [FORMAT_AVIF] = "{stem}.avif",
+    [FORMAT_JXL] = "{stem}.jxl",
 };
 
 static const char *const fallback_templates[] = {
     [FORMAT_JPEG] = "{name}.jpg", [FORMAT_PNG] = "{name}.png",
     [FORMAT_WEBP] = "{name}.webp", [FORMAT_AVIF] = "{name}.avif",
+    [FORMAT_JXL] = "{name}.jxl",
 };
 
 const char *

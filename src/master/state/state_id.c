@@ -223,7 +223,8 @@ state_fingerprint(const struct settings *s)
      * earlier version drew at 72 dpi is then taken as current). */
     if (settings_keep_alpha(s) && (s->format == FORMAT_PNG ||
                                    s->format == FORMAT_WEBP ||
-                                   s->format == FORMAT_AVIF))
+                                   s->format == FORMAT_AVIF ||
+                                   s->format == FORMAT_JXL))
         n = put_u32(buf, n, 0x616c7068);    /* "alph" */
     if (s->density != 96) {
         n = put_u32(buf, n, 0x64656e73);    /* "dens" */
