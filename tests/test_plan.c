@@ -272,15 +272,17 @@ Test(plan, mirrors_directories_under_output)
  * task planned without sizes has one output. */
 Test(plan, sizes_come_with_the_options)
 {
-    struct settings s;
+    struct settings s[2];
     struct plan_opts o = {.output_dir = "out", .format = FORMAT_JPEG};
     struct scan_list l = {0};
 
-    settings_init(&s, MODE_THUMBNAIL);
-    s.nsizes = 2;
-    s.sizes[0] = (struct settings_size){ 256, 256 };
-    s.sizes[1] = (struct settings_size){ 128, 0 };
-    o.sizes = &s;
+    settings_init(&s[0], MODE_THUMBNAIL);
+    s[1] = s[0];
+    s[0].width = s[0].height = 256;
+    s[1].width = 128;
+    s[1].height = 0;
+    o.outs = s;
+    o.nsizes = 2;
     add_task(&l, "in", "sub/a.png");
     cr_assert_eq(plan_outputs(&o, &l), 0);
     assert_planned(&l.tasks[0], "out/256/sub/a.jpg");
@@ -288,7 +290,8 @@ Test(plan, sizes_come_with_the_options)
     cr_assert_null(task_out_rel(&l.tasks[0], 2));
     free_list(&l);
 
-    o.sizes = NULL;
+    o.outs = NULL;
+    o.nsizes = 0;
     add_task(&l, "in", "sub/a.png");
     cr_assert_eq(plan_outputs(&o, &l), 0);
     assert_planned(&l.tasks[0], "out/sub/a.jpg");

@@ -129,7 +129,7 @@ default_fp(void)
     struct settings s;
 
     settings_init(&s, MODE_THUMBNAIL);
-    return state_fingerprint(&s);
+    return state_fingerprint(&s, 1);
 }
 
 static struct state *
@@ -387,9 +387,9 @@ Test(state, changed_fingerprint_is_stale)
     uint64_t fp, fp2;
 
     settings_init(&s, MODE_THUMBNAIL);
-    fp = state_fingerprint(&s);
+    fp = state_fingerprint(&s, 1);
     s.width = 640;              /* --size */
-    fp2 = state_fingerprint(&s);
+    fp2 = state_fingerprint(&s, 1);
     cr_assert_neq(fp, fp2);
     ftask_make(&a, "a.jpg", 100);
     write_output(&a, 50);

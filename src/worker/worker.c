@@ -118,19 +118,19 @@ inject_fault(const struct task *t)
 #endif
 
 int
-worker_init(const struct settings *s)
+worker_init(const struct run_config *c)
 {
     read_fault_injection();
-    return img_worker_init(s);
+    return img_worker_init(&c->out[0]);
 }
 
 void
-worker_run(const struct settings *s, const struct task *t,
+worker_run(const struct run_config *c, const struct task *t,
            struct task_result *res)
 {
     inject_fault(t);
     worker_fault_point(t, "open");
-    img_process(s, t, res);
+    img_process(c, t, res);
 }
 
 void

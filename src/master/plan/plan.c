@@ -71,9 +71,10 @@ fallback_template(enum out_format fmt)
 static char *
 build_out_path(const char *outdir, size_t outlen, const char *rel,
                const char *tmpl, enum out_format fmt,
-               const struct settings *sizes, const char **why)
+               const struct plan_opts *po, const char **why)
 {
-    return plan_build_out_path(outdir, outlen, rel, tmpl, fmt, sizes, 0, why);
+    return plan_build_out_path(outdir, outlen, rel, tmpl, fmt, po->outs,
+                               po->nsizes, 0, why);
 }
 
 /* A byte string that is not NUL-terminated: a hash set key. */
@@ -287,7 +288,7 @@ set_out_path(struct planner *pl, struct task *t, const char *tmpl,
         dir = pl->prefix[t->root_index];
         dirlen = strlen(dir);
     }
-    out = build_out_path(dir, dirlen, rel, tmpl, pl->o->format, pl->o->sizes,
+    out = build_out_path(dir, dirlen, rel, tmpl, pl->o->format, pl->o,
                          why);
     if (!out)
         return -1;
@@ -669,7 +670,8 @@ plan_stream_ready(struct plan_stream *ps, size_t i, const char *last_rel)
         ps->cand = plan_build_out_path(ps->pl.o->output_dir, ps->pl.outlen,
                                        t->rel, fallback_template(
                                            ps->pl.o->format), ps->pl.o->format,
-                                       ps->pl.o->sizes, 0, &why);
+                                       ps->pl.o->outs, ps->pl.o->nsizes, 0,
+                                       &why);
         ps->cand_for = i;
     }
     return !ps->cand ||

@@ -97,7 +97,7 @@ run_dry_estimate(const struct settings *s, const struct task *t)
         return t->size;
     geom_fit(s, iw, ih, &ow, &oh);
     px = (double)ow * (double)oh;
-    if (!s->in_place && s->format == FORMAT_PNG)
+    if (s->target != TARGET_IN_PLACE && s->format == FORMAT_PNG)
         bytes = px * 2.0;
     else if (q_src > 0 && t->size > 0)
         /* From the source's own bytes: they say how detailed it is. */
@@ -131,9 +131,10 @@ put_escaped(FILE *f, const char *s)
 }
 
 void
-run_dry_line(FILE *f, const struct settings *s, const struct task *t,
+run_dry_line(FILE *f, const struct run_config *c, const struct task *t,
              const struct task_result *res)
 {
+    const struct commit_settings *s = &c->commit;
     int would = res->status == TASK_SKIPPED &&
                 res->err_class == ERR_DRY_RUN;
 
@@ -165,7 +166,7 @@ run_dry_line(FILE *f, const struct settings *s, const struct task *t,
         fputc(')', f);
     }
     if (would) {
-        if (s->mode == MODE_RECOMPRESS)
+        if (c->out[0].mode == MODE_RECOMPRESS)
             fprintf(f, " (~%lld bytes)", (long long)res->out_bytes);
         fputc('\n', f);
         return;
