@@ -1,11 +1,12 @@
 /*
  * run_int.h - the run's state, shared by run.c (planning, the pool, the
- * end) and run_setup.c (roots, checks, output directory, lock, scan).
+ * end) and run_setup.c (checks, output directory, lock, scan).
  * Private to src/master/run/.
  *
  * Call sequence (run_process() in run.c):
- *   run_normalise_roots(run); run_preflight(run); run_setup(run);
- *   ... plan, pool, finish ...; run_restore_roots(run);
+ *   run_preflight(run); run_setup(run); ... plan, pool, finish ...
+ * The roots come normalised in the options' run configuration (cli.h);
+ * the run only reads the options.
  * run_preflight() and run_setup() return RUN_EXIT_OK or the exit status
  * after errorf(); run_scan_inputs() 0 or -1 after errorf().
  */
