@@ -7,9 +7,10 @@
 #   - every header opens with a comment block (its contract);
 #   - a file in one folder of src/master/ includes from another folder
 #     only that folder's public header (master/plan/plan.h, ...);
-#   - no two .c files call each other: when one uses a function the other
-#     defines without static, the other uses none of its own (a circle of
-#     two files; longer circles are not looked for).
+#   - no circle of .c files of any length: when a file uses a function
+#     another defines without static, following such uses from file to
+#     file never leads back to the first (two files calling each other,
+#     or a -> b -> c -> a).
 #
 #   tests/check-structure.sh [SRC_DIR]     (default: src next to tests/)
 #   tests/check-structure.sh --self-test
@@ -165,9 +166,11 @@ func_lengths() {
     c_scan lengths "$@"
 }
 
-# Pairs of .c files below directory $1 where each uses a function the
-# other defines without static (a circle of two files), one line per pair
-# at the first use in the file that sorts first.
+# Circles of .c files below directory $1: files f1 -> f2 -> ... -> f1 where
+# each uses a function the next defines without static.  Each circle is
+# reported once, at the file of it that sorts first and at that file's
+# first use of the next (the shortest circle through it, found breadth
+# first over the files that sort after it), with the whole chain.
 file_circles() {
     cdir=$1
     set --
@@ -190,15 +193,48 @@ EOF
             if (!(e in line)) {
                 line[e] = rl[k]
                 what[e] = rn[k]
+                nout[rf[k]]++
+                out[rf[k], nout[rf[k]]] = def[rn[k]]
+                node[rf[k]] = 1
             }
         }
-        for (e in line) {
-            split(e, p, SUBSEP)
-            back = p[2] SUBSEP p[1]
-            if (p[1] >= p[2] || !(back in line))
+        for (s in node) {
+            # breadth first from s over the files sorting after it
+            split("", prev)
+            head = 1
+            tail = 1
+            q[1] = s
+            found = ""
+            while (head <= tail && found == "") {
+                u = q[head++]
+                for (i = 1; i <= nout[u] && found == ""; i++) {
+                    v = out[u, i]
+                    if (v == s)
+                        found = u
+                    else if (v > s && !(v in prev)) {
+                        prev[v] = u
+                        q[++tail] = v
+                    }
+                }
+            }
+            if (found == "")
                 continue
-            printf "%s:%d: file circle: calls %s() of %s, which calls %s() of this file\n",
-                p[1], line[e], what[e], p[2], what[back]
+            # the chain s -> chain[m] -> ... -> chain[1] (= found) -> s
+            m = 0
+            for (x = found; x != s; x = prev[x])
+                chain[++m] = x
+            nxt = chain[m]
+            if (m == 1) {
+                printf "%s:%d: file circle: calls %s() of %s, which calls %s() of this file\n",
+                    s, line[s SUBSEP nxt], what[s SUBSEP nxt], nxt,
+                    what[nxt SUBSEP s]
+                continue
+            }
+            path = ""
+            for (i = m - 1; i >= 1; i--)
+                path = path " -> " chain[i]
+            printf "%s:%d: file circle: calls %s() of %s, and on%s -> back to this file\n",
+                s, line[s SUBSEP nxt], what[s SUBSEP nxt], nxt, path
         }
     }' | sort
 }
@@ -324,7 +360,7 @@ expect() {
 self_test() {
     t=$(mktemp -d "${TMPDIR:-/tmp}/check-structure.XXXXXX") || exit 2
     trap 'rm -rf "$t"' EXIT
-    for d in clean long_func kr_func long_file include header circle folders; do
+    for d in clean long_func kr_func long_file include header circle circle3 folders; do
         mkdir -p "$t/$d/src/master" "$t/$d/src/worker" "$t/$d/src/common"
     done
 
@@ -437,9 +473,23 @@ self_test() {
         > "$c/master/b.c"
     printf '/* c.c */\nint\nc_one(void)\n{\n    return a_one() + b_one();\n}\n' \
         > "$c/common/c.c"
-    printf '/* d.c: c_one() */\nint c_one(void);\nstatic int\na_two(void)\n{\n    return 2;\n}\nint\nd_one(void)\n{\n    return a_two() + c_one();\n}\n' \
+    printf '/* d.c: c_one() */\nint c_one(void);\nstatic int\na_two(void)\n{\n    return 2;\n}\nint\nd_one(void)\n{\n    return a_two();\n}\n' \
         > "$c/worker/d.c"
     expect "$t/circle" "master/a.c:11"
+
+    # A circle of three files, no two of which call each other both ways,
+    # reported once at the file that sorts first; a fourth file calling
+    # into it one way is no part of it.
+    c=$t/circle3/src
+    printf '/* x.c */\nint y_one(void);\nint\nx_one(void)\n{\n    return y_one();\n}\n' \
+        > "$c/master/x.c"
+    printf '/* y.c */\nint z_one(void);\nint\ny_one(void)\n{\n    return z_one();\n}\n' \
+        > "$c/worker/y.c"
+    printf '/* z.c */\nint x_one(void);\nint\nz_one(void)\n{\n    return 0;\n}\nint\nz_two(void)\n{\n    return x_one();\n}\n' \
+        > "$c/common/z.c"
+    printf '/* w.c */\nint x_one(void);\nint\nw_one(void)\n{\n    return x_one();\n}\n' \
+        > "$c/common/w.c"
+    expect "$t/circle3" "common/z.c:11"
 
     # Folders of master: another folder's public header and any header of
     # one's own folder are fine; another folder's private header is not.

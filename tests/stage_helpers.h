@@ -20,6 +20,34 @@
 #include "sniff.h"
 #include "task.h"
 
+/* Where the stage tests' outputs go: the commit settings' output
+ * directory of sh_config(), set by each test before it runs a stage. */
+static const char *sh_outdir;
+
+/* A one-output run configuration: pixel settings @s, outputs below
+ * sh_outdir, the commit defaults otherwise. */
+static inline struct run_config
+sh_config(const struct settings *s)
+{
+    struct commit_settings cs;
+    struct run_config c;
+
+    commit_settings_init(&cs);
+    cs.output_dir = sh_outdir;
+    run_config_make(&c, s, NULL, 1, &cs);
+    return c;
+}
+
+/* img_process() of @t under sh_config(@s). */
+static inline void
+sh_process(const struct settings *s, const struct task *t,
+           struct task_result *res)
+{
+    struct run_config c = sh_config(s);
+
+    img_process(&c, t, res);
+}
+
 /* The part of @out_path below @output_dir, as the planner sets out_rel. */
 static inline const char *
 sh_out_rel(const char *output_dir, const char *out_path)
@@ -34,16 +62,17 @@ sh_out_rel(const char *output_dir, const char *out_path)
     return out_path;
 }
 
-/* A task for @in whose output is @out (a path below s->output_dir). */
+/* A task for @in whose output is @out (a path below sh_outdir). */
 static inline void
 sh_task(struct task *t, const struct settings *s, const char *in,
         const char *out)
 {
+    (void)s;
     memset(t, 0, sizeof(*t));
     t->path = (char *)in;
     t->rel = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
     t->out_path = (char *)out;
-    t->out_rel = out ? sh_out_rel(s->output_dir, out) : NULL;
+    t->out_rel = out ? sh_out_rel(sh_outdir, out) : NULL;
 }
 
 static inline void
@@ -83,13 +112,14 @@ sh_run_decoder(const struct settings *s, const char *path,
                const char *out, enum decoder_kind dec,
                struct task_result *res)
 {
+    struct run_config c = sh_config(s);
     struct input in;
     struct task t;
 
     sh_task(&t, s, path, out);
     sh_result_init(res);
     sh_input(&in, path, fmt, ji, 17);
-    img_run(s, &t, &in, dec, res);
+    img_run(&c, &t, &in, dec, res);
     input_close(&in);
 }
 

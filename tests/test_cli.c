@@ -68,18 +68,18 @@ Test(cli, thumbnail_defaults)
     const char *a[] = { "thumbnail", "pics", "-o", "out", NULL };
 
     cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
-    cr_assert_eq(o.settings.mode, MODE_THUMBNAIL);
-    cr_assert_eq(o.settings.width, 300);
-    cr_assert_eq(o.settings.height, 300);
-    cr_assert_eq(o.settings.quality, 90);
-    cr_assert_eq(o.settings.fit, FIT_INSIDE);
-    cr_assert(o.settings.strip);
-    cr_assert_eq(o.settings.fail_on, FAIL_NONE);
-    cr_assert_eq(o.settings.max_pixels, 268402689);
+    cr_assert_eq(o.config.out[0].mode, MODE_THUMBNAIL);
+    cr_assert_eq(o.config.out[0].width, 300);
+    cr_assert_eq(o.config.out[0].height, 300);
+    cr_assert_eq(o.config.out[0].quality, 90);
+    cr_assert_eq(o.config.out[0].fit, FIT_INSIDE);
+    cr_assert(o.config.out[0].strip);
+    cr_assert_eq(o.config.out[0].fail_on, FAIL_NONE);
+    cr_assert_eq(o.config.out[0].max_pixels, 268402689);
     cr_assert_eq(o.ninputs, 1);
     cr_assert_str_eq(o.inputs[0], "pics");
     cr_assert_str_eq(o.output_dir, "out");
-    cr_assert_str_eq(o.settings.output_dir, "out");
+    cr_assert_str_eq(o.config.commit.output_dir, "out");
     cli_opts_release(&o);
 }
 
@@ -89,11 +89,11 @@ Test(cli, recompress_defaults_keep_size_and_metadata_strictly)
     const char *a[] = { "recompress", "-o", "out", "a", "b", NULL };
 
     cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
-    cr_assert_eq(o.settings.mode, MODE_RECOMPRESS);
-    cr_assert_eq(o.settings.width, 0);
-    cr_assert_eq(o.settings.height, 0);
-    cr_assert_not(o.settings.strip);
-    cr_assert_eq(o.settings.fail_on, FAIL_ERROR);
+    cr_assert_eq(o.config.out[0].mode, MODE_RECOMPRESS);
+    cr_assert_eq(o.config.out[0].width, 0);
+    cr_assert_eq(o.config.out[0].height, 0);
+    cr_assert_not(o.config.out[0].strip);
+    cr_assert_eq(o.config.out[0].fail_on, FAIL_ERROR);
     cr_assert_eq(o.ninputs, 2);
     cli_opts_release(&o);
 }
@@ -110,19 +110,19 @@ Test(cli, options_anywhere_and_repeatable)
                         "-odd-name", NULL };
 
     cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
-    cr_assert_eq(o.settings.width, 800);
-    cr_assert_eq(o.settings.height, 600);
-    cr_assert_eq(o.settings.fit, FIT_COVER);
+    cr_assert_eq(o.config.out[0].width, 800);
+    cr_assert_eq(o.config.out[0].height, 600);
+    cr_assert_eq(o.config.out[0].fit, FIT_COVER);
     cr_assert_eq(o.jobs, 4);
     cr_assert_str_eq(o.report_path, "r.jsonl");
     cr_assert_eq(o.nincludes, 2);
     cr_assert_eq(o.nexcludes, 1);
-    cr_assert_eq(o.settings.quality, 75);
-    cr_assert(o.settings.upscale);
-    cr_assert_eq(o.settings.background[0], 0);
-    cr_assert_eq(o.settings.fail_on, FAIL_ERROR);
-    cr_assert_not(o.settings.strip);
-    cr_assert_eq(o.settings.format, FORMAT_PNG);
+    cr_assert_eq(o.config.out[0].quality, 75);
+    cr_assert(o.config.out[0].upscale);
+    cr_assert_eq(o.config.out[0].background[0], 0);
+    cr_assert_eq(o.config.out[0].fail_on, FAIL_ERROR);
+    cr_assert_not(o.config.out[0].strip);
+    cr_assert_eq(o.config.out[0].format, FORMAT_PNG);
     cr_assert_eq(o.ninputs, 3);
     cr_assert_str_eq(o.inputs[2], "-odd-name");
     cli_opts_release(&o);
@@ -683,28 +683,29 @@ Test(cli, defaults_per_mode)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct cli_opts o;
-        const struct settings *s = &o.settings;
+        const struct settings *s = &o.config.out[0];
+        const struct commit_settings *c = &o.config.commit;
         cr_assert_eq(th_cli_parse(&o, cases[i].args), CLI_RUN, "case %zu", i);
         cr_assert_eq(s->width, cases[i].width, "case %zu", i);
         cr_assert_eq(s->height, cases[i].width, "case %zu", i);
         cr_assert_eq(s->strip, cases[i].strip, "case %zu", i);
-        cr_assert_eq(s->in_place, cases[i].in_place, "case %zu", i);
+        cr_assert_eq(c->in_place, cases[i].in_place, "case %zu", i);
         cr_assert_eq(s->fail_on, cases[i].fail_on, "case %zu", i);
         cr_assert_eq(s->quality, 90);
         cr_assert_eq(s->format, FORMAT_JPEG);
         cr_assert_eq(s->subsample, SUBSAMPLE_AUTO);
         cr_assert(s->background[0] == 255 && s->background[2] == 255);
-        cr_assert_eq(s->min_saving, 5.0);
-        cr_assert(s->preserve_times && s->fast_jpeg);
+        cr_assert_eq(c->min_saving, 5.0);
+        cr_assert(c->preserve_times && s->fast_jpeg);
         cr_assert_eq(o.timeout_s, 120.0);
         cr_assert_eq(o.max_memory_mb, WANT_MAX_MEMORY);
         cr_assert_eq(o.progress, PROGRESS_AUTO);
         cr_assert_eq(o.jobs, 0);
         cr_assert_eq(o.wait_lock_s, 0.0);
         if (cases[i].in_place)
-            cr_assert_null(s->output_dir);
+            cr_assert_null(c->output_dir);
         else
-            cr_assert_str_eq(s->output_dir, "o");
+            cr_assert_str_eq(c->output_dir, "o");
         cli_opts_release(&o);
     }
 }
@@ -721,17 +722,17 @@ Test(cli, given_values_beat_defaults_wherever_in_place_comes)
                         NULL };
 
     cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
-    cr_assert(o.settings.in_place);
-    cr_assert_eq(o.settings.fail_on, FAIL_NONE);
-    cr_assert_eq(o.settings.min_saving, 12.5);
-    cr_assert_not(o.settings.preserve_times);
-    cr_assert_str_eq(o.settings.backup_dir, "bk");
-    cr_assert_eq(o.settings.quality, 80);
+    cr_assert(o.config.commit.in_place);
+    cr_assert_eq(o.config.out[0].fail_on, FAIL_NONE);
+    cr_assert_eq(o.config.commit.min_saving, 12.5);
+    cr_assert_not(o.config.commit.preserve_times);
+    cr_assert_str_eq(o.config.commit.backup_dir, "bk");
+    cr_assert_eq(o.config.out[0].quality, 80);
     cli_opts_release(&o);
 
     cr_assert_eq(th_cli_parse(&o, b), CLI_RUN);
-    cr_assert(o.settings.strip, "the last of --strip/--keep-metadata wins");
-    cr_assert_eq(o.settings.quality, 60);
+    cr_assert(o.config.out[0].strip, "the last of --strip/--keep-metadata wins");
+    cr_assert_eq(o.config.out[0].quality, 60);
     cr_assert_eq(o.timeout_s, 0.0);
     cr_assert_eq(o.max_memory_mb, 0);
     cr_assert_eq(o.progress, PROGRESS_NEVER);
@@ -764,7 +765,7 @@ Test(cli, clustered_short_options_count_one_by_one)
 
     cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
     cr_assert(o.verbose && o.files_from_nul);
-    cr_assert_eq(o.settings.quality, 75);
+    cr_assert_eq(o.config.out[0].quality, 75);
     cli_opts_release(&o);
 }
 
@@ -815,7 +816,7 @@ Test(cli, abbreviated_long_options_are_refused_with_candidates)
                             "--quality=80", "--progress", "never", NULL };
 
         cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
-        cr_assert_eq(o.settings.quality, 80);
+        cr_assert_eq(o.config.out[0].quality, 80);
         cli_opts_release(&o);
     }
 }

@@ -479,7 +479,6 @@ Test(names, lock_and_state_paths)
         const char *lock, *db;
     } cases[] = {
         { "out", 0, 0, "out/.imgpool/lock", "out/.imgpool/state.sqlite" },
-        { "out/", 0, 0, "out/.imgpool/lock", "out/.imgpool/state.sqlite" },
         { "/", 0, 0, "/.imgpool/lock", "/.imgpool/state.sqlite" },
         /* one shard of one: its own lock, the unsharded database */
         { "o", 0, 1, "o/.imgpool/lock-0-of-1", "o/.imgpool/state.sqlite" },

@@ -238,7 +238,7 @@ Test(decode, vips_full_size_is_as_stored)
     struct task_result res;
 
     settings_init(&s, MODE_RECOMPRESS);
-    s.in_place = 1;
+    s.target = TARGET_IN_PLACE;
     open_testdata(&s, "progressive.jpg", &in);
     decoded_init(&d);
     sh_result_init(&res);

@@ -196,6 +196,71 @@ Test(tree, output_dir_slash_dot_works_like_plain)
     output_spelling_test("out/.");
 }
 
+/*
+ * The trailing slashes of -o are dropped once, when the run configuration
+ * is made, for every consumer (planner, state, workers): "-o out///"
+ * plans, writes and records the names "-o out" does, for thumbnail and
+ * recompress, and each spelling finds the other's outputs up to date.
+ */
+static void
+trailing_slashes_test(const char *cmd)
+{
+    const char *slashed[] = { cmd, "in", "-o", "out///", "--report",
+                              "report.jsonl", NULL };
+    const char *plain[] = { cmd, "in", "-o", "out", "--report",
+                            "report.jsonl", NULL };
+    const char *names[] = { "/rgb.jpg", "/sub/progressive.jpg",
+                            "/sub/deeper/rgba.png", "/cmyk.jpg",
+                            "/orient6.jpg", "/gray.png" };
+    char *first[6];
+    json_t *arr;
+    size_t i;
+
+    cr_assert_eq(chdir(tmp), 0);
+    add_good_inputs();
+    arr = run_and_read(slashed, 0);
+    cr_assert_eq(th_count_records(arr, "ok", NULL), 6, "%s", cmd);
+    for (i = 0; i < 6; i++) {
+        const char *o = th_json_str(th_find_record(arr, names[i]), "output");
+
+        cr_assert(o && strncmp(o, "out/", 4) == 0 && o[4] != '/',
+                  "%s: output '%s'", cmd, o ? o : "(none)");
+        cr_assert(th_exists(o), "%s: '%s' not written", cmd, o);
+        first[i] = strdup(o);
+    }
+    json_decref(arr);
+
+    arr = run_and_read(plain, 0);
+    cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
+                 "%s -o out after -o out/// redid files", cmd);
+    json_decref(arr);
+    arr = run_and_read(slashed, 0);
+    cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
+                 "%s -o out/// after -o out redid files", cmd);
+    json_decref(arr);
+
+    th_rmrf(out);
+    arr = run_and_read(plain, 0);
+    for (i = 0; i < 6; i++) {
+        const char *o = th_json_str(th_find_record(arr, names[i]), "output");
+
+        cr_assert(o, "%s: no output for %s", cmd, names[i]);
+        cr_assert_str_eq(o, first[i], "%s: -o out names it otherwise", cmd);
+        free(first[i]);
+    }
+    json_decref(arr);
+}
+
+Test(tree, trailing_slashes_of_output_thumbnail)
+{
+    trailing_slashes_test("thumbnail");
+}
+
+Test(tree, trailing_slashes_of_output_recompress)
+{
+    trailing_slashes_test("recompress");
+}
+
 /* A name belongs to its input only while that input exists: once q.png
  * is gone, a newcomer of the same stem gets q.jpg (issue 12). */
 Test(tree, a_gone_inputs_name_is_free_again)

@@ -76,7 +76,7 @@ Test(encode, params_per_mode)
     cr_expect(p.drop_orientation, "pixels are upright");
 
     settings_init(&s, MODE_RECOMPRESS);
-    s.in_place = 1;
+    s.target = TARGET_IN_PLACE;
     s.strip_gps = 1;
     encode_params_init(&p, &s, &d);
     cr_expect(!p.strip, "in place keeps metadata");

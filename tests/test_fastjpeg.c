@@ -37,7 +37,7 @@ static void
 thumb_settings(struct settings *s, const char *outdir)
 {
     settings_init(s, MODE_THUMBNAIL);
-    s->output_dir = outdir;
+    sh_outdir = outdir;
 }
 
 static void
@@ -94,7 +94,7 @@ run_img(const struct settings *s, const char *in, const char *out,
     }
     sh_task(&t, s, in, out);
     result_init(res);
-    img_process(s, &t, res);
+    sh_process(s, &t, res);
 }
 
 static void
@@ -376,7 +376,7 @@ Test(fastjpeg, chroma_subsampling)
 
     /* Recompress (with --strip) keeps the source's subsampling. */
     settings_init(&s, MODE_RECOMPRESS);
-    s.output_dir = dir;
+    sh_outdir = dir;
     s.strip = 1;
     cr_expect_eq(subsamp_of(&s, "rgb.jpg", dir), TJSAMP_420);
     cr_expect_eq(subsamp_of(&s, "orient1.jpg", dir), TJSAMP_444);

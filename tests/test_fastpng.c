@@ -25,7 +25,7 @@ static void
 thumb_settings(struct settings *s, const char *outdir)
 {
     settings_init(s, MODE_THUMBNAIL);
-    s->output_dir = outdir;
+    sh_outdir = outdir;
 }
 
 static void
@@ -40,12 +40,12 @@ run_img(const struct settings *s, const char *in, const char *out,
 {
     struct task t;
 
-    char *path = th_path(s->output_dir, out);
+    char *path = th_path(sh_outdir, out);
 
     memset(&t, 0, sizeof(t));
     sh_task(&t, s, in, path);
     result_init(res);
-    img_process(s, &t, res);
+    sh_process(s, &t, res);
     free(path);
 }
 
@@ -53,7 +53,7 @@ static void
 run_fast(const struct settings *s, const char *in, const char *out,
          struct task_result *res)
 {
-    char *path = th_path(s->output_dir, out);
+    char *path = th_path(sh_outdir, out);
 
     sh_run_decoder(s, in, IMGF_PNG, NULL, path, DECODER_PNG, res);
     free(path);

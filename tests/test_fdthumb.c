@@ -115,17 +115,20 @@ static void
 run_fd(const char *path, unsigned mask, struct task_result *res)
 {
     struct settings s;
+    struct commit_settings c;
     struct task t;
     struct input in;
 
     settings_init(&s, MODE_THUMBNAIL);
-    s.output_dir = cache;
-    s.fd_flavors = mask;
+    s.target = TARGET_FREEDESKTOP;
+    commit_settings_init(&c);
+    c.output_dir = cache;
+    c.fd_flavors = mask;
     sh_task(&t, &s, path, NULL);
     sh_result_init(res);
     sh_input(&in, path, sniff_format((const unsigned char *)"\xff\xd8\xff",
                                      3), NULL, 0);
-    fdthumb_process(&s, &t, &in, res);
+    fdthumb_process(&s, &c, &t, &in, res);
     close(in.fd);
 }
 

@@ -187,15 +187,15 @@ Test(formats, cli_settings)
 
     cli_opts_init(&o);
     cr_assert_eq(cli_parse(&o, 7, argv), CLI_RUN);
-    cr_assert_eq(o.settings.format, FORMAT_AVIF);
+    cr_assert_eq(o.config.out[0].format, FORMAT_AVIF);
     cli_opts_release(&o);
 
     char *argv2[] = { "imgpool", "thumbnail", "-f", "webp", "--lossless",
                       "--name", "{stem}.{fmt}", "-o", "out", "in", NULL };
     cli_opts_init(&o);
     cr_assert_eq(cli_parse(&o, 10, argv2), CLI_RUN);
-    cr_assert_eq(o.settings.format, FORMAT_WEBP);
-    cr_assert_eq(o.settings.lossless, 1);
+    cr_assert_eq(o.config.out[0].format, FORMAT_WEBP);
+    cr_assert_eq(o.config.out[0].lossless, 1);
     cli_opts_release(&o);
 }
 

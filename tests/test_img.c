@@ -22,6 +22,7 @@
 #include "img.h"
 #include "settings.h"
 #include "sniff.h"
+#include "stage_helpers.h"
 
 static char *outdir;
 
@@ -45,7 +46,7 @@ thumb_settings(struct settings *s)
 {
     settings_init(s, MODE_THUMBNAIL);
     s->fast_jpeg = 0;
-    s->output_dir = outdir;
+    sh_outdir = outdir;
 }
 
 /* Process @input (a path) into outdir/@outname with @s. */
@@ -63,7 +64,7 @@ process_path(const struct settings *s, const char *input, const char *outname,
     t.out_rel = outname;
     memset(res, 0, sizeof(*res));
     cr_assert_eq(img_worker_init(s), 0);
-    img_process(s, &t, res);
+    sh_process(s, &t, res);
     free(out);
 }
 
@@ -431,7 +432,7 @@ Test(img, recompress_keeps_size_and_source_subsampling)
 
     settings_init(&s, MODE_RECOMPRESS);
     s.fast_jpeg = 0;
-    s.output_dir = outdir;
+    sh_outdir = outdir;
     process(&s, "rgb.jpg", "r.jpg", &r);
     cr_assert_eq(r.status, TASK_OK, "%s", r.message);
     decode_out("r.jpg", &img);
@@ -595,7 +596,7 @@ Test(img, recompress_bakes_orientation_and_keeps_exif)
 
     settings_init(&s, MODE_RECOMPRESS);
     s.fast_jpeg = 0;
-    s.output_dir = outdir;
+    sh_outdir = outdir;
     process(&s, "orient6.jpg", "o6.jpg", &r);
     cr_assert_eq(r.status, TASK_OK, "%s", r.message);
     decode_out("o6.jpg", &img);
@@ -651,7 +652,7 @@ Test(img, output_root_spelt_any_way)
             thumb_settings(&s);
             s.fast_jpeg = 1;
             snprintf(root, sizeof(root), "%s%s", outdir, spell[i]);
-            s.output_dir = root;
+            sh_outdir = root;
             snprintf(rel, sizeof(rel), "d%zu/sub/%zu.jpg", i, k);
             process(&s, inputs[k], rel, &r);
             cr_assert_eq(r.status, TASK_OK, "root '%s', %s: %s", root,

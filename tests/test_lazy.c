@@ -58,9 +58,9 @@ TestSuite(lazy, .init = setup, .fini = teardown, .timeout = 120);
 /* ---- fake workers ---- */
 
 static int
-fake_init(const struct settings *s)
+fake_init(const struct run_config *c)
 {
-    (void)s;
+    (void)c;
     return 0;
 }
 
@@ -72,7 +72,7 @@ fake_fini(void)
 /* Writes "made from <rel>" to output_dir/out_rel (fails inputs named
  * "bad*"), then leaves "early" when the scan has not ended yet. */
 static void
-fake_work(const struct settings *s, const struct task *t,
+fake_work(const struct run_config *c, const struct task *t,
           struct task_result *res)
 {
     const char *base = strrchr(t->path, '/');
@@ -85,7 +85,7 @@ fake_work(const struct settings *s, const struct task *t,
         return;
     }
     if (!t->out_rel ||
-        asprintf(&out, "%s/%s", s->output_dir, t->out_rel) < 0) {
+        asprintf(&out, "%s/%s", c->commit.output_dir, t->out_rel) < 0) {
         task_result_fail(res, ERR_INTERNAL, "no out_rel");
         return;
     }

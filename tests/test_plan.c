@@ -231,7 +231,7 @@ Test(plan, template_check_table)
 
 Test(plan, mirrors_directories_under_output)
 {
-    struct plan_opts o = {.output_dir = "out/", .format = FORMAT_JPEG};
+    struct plan_opts o = {.output_dir = "out", .format = FORMAT_JPEG};
     struct scan_list l = {0};
 
     add_task(&l, "in", "a.png");
@@ -255,7 +255,7 @@ Test(plan, mirrors_directories_under_output)
     assert_planned(&l.tasks[1], "/d/a_t.png");
     free_list(&l);
 
-    o.output_dir = "o//";
+    o.output_dir = "o";
     o.name_template = NULL;
     add_task(&l, NULL, "lone.gif");   /* a file named on the command line */
     l.tasks[0].rel = NULL;
@@ -272,15 +272,17 @@ Test(plan, mirrors_directories_under_output)
  * task planned without sizes has one output. */
 Test(plan, sizes_come_with_the_options)
 {
-    struct settings s;
+    struct settings s[2];
     struct plan_opts o = {.output_dir = "out", .format = FORMAT_JPEG};
     struct scan_list l = {0};
 
-    settings_init(&s, MODE_THUMBNAIL);
-    s.nsizes = 2;
-    s.sizes[0] = (struct settings_size){ 256, 256 };
-    s.sizes[1] = (struct settings_size){ 128, 0 };
-    o.sizes = &s;
+    settings_init(&s[0], MODE_THUMBNAIL);
+    s[1] = s[0];
+    s[0].width = s[0].height = 256;
+    s[1].width = 128;
+    s[1].height = 0;
+    o.outs = s;
+    o.nsizes = 2;
     add_task(&l, "in", "sub/a.png");
     cr_assert_eq(plan_outputs(&o, &l), 0);
     assert_planned(&l.tasks[0], "out/256/sub/a.jpg");
@@ -288,7 +290,8 @@ Test(plan, sizes_come_with_the_options)
     cr_assert_null(task_out_rel(&l.tasks[0], 2));
     free_list(&l);
 
-    o.sizes = NULL;
+    o.outs = NULL;
+    o.nsizes = 0;
     add_task(&l, "in", "sub/a.png");
     cr_assert_eq(plan_outputs(&o, &l), 0);
     assert_planned(&l.tasks[0], "out/sub/a.jpg");
@@ -519,7 +522,7 @@ Test(plan, output_dir_spelled_differently_is_still_the_input)
 
     link = th_path(dir, "link");
     cr_assert(symlink("in", link) == 0, "%s", strerror(errno));
-    cr_assert(asprintf(&dotted, "%s/./", indir) > 0);
+    cr_assert(asprintf(&dotted, "%s/.", indir) > 0);
 
     o.output_dir = link;
     add_task(&l, indir, "a.jpg");
@@ -794,7 +797,7 @@ Test(plan, recorded_name_from_another_template_is_not_kept)
 Test(plan, roots_with_directories_of_their_own)
 {
     char *dirs[] = { "2023", "2023-2", NULL };
-    struct plan_opts o = {.output_dir = "out/", .root_dirs = dirs,
+    struct plan_opts o = {.output_dir = "out", .root_dirs = dirs,
                           .nroot_dirs = 3};
     struct scan_list l = {0};
 

@@ -25,28 +25,34 @@ Test(sizes, options)
                         "--sizes", "1024x768,64x", "-o", "o", "i", NULL };
 
     cr_assert_eq(th_cli_parse(&o, a), CLI_RUN);
-    cr_assert_eq(o.settings.nsizes, 4);
-    cr_assert(o.settings.sizes[0].width == 150 &&
-              o.settings.sizes[0].height == 150);
-    cr_assert(o.settings.sizes[1].width == 300);
-    cr_assert(o.settings.sizes[2].width == 1024 &&
-              o.settings.sizes[2].height == 768);
-    cr_assert(o.settings.sizes[3].width == 64 &&
-              o.settings.sizes[3].height == 0);
-    cr_assert(o.settings.width == 150 && o.settings.height == 150,
-              "the first box is the box");
+    cr_assert_eq(o.config.nsizes, 4);
+    cr_assert(o.config.out[0].width == 150 &&
+              o.config.out[0].height == 150);
+    cr_assert(o.config.out[1].width == 300);
+    cr_assert(o.config.out[2].width == 1024 &&
+              o.config.out[2].height == 768);
+    cr_assert(o.config.out[3].width == 64 &&
+              o.config.out[3].height == 0);
+    for (int k = 1; k < 4; k++) {
+        struct settings first = o.config.out[0], other = o.config.out[k];
+
+        first.width = other.width;
+        first.height = other.height;
+        cr_assert(memcmp(&first, &other, sizeof(first)) == 0,
+                  "output %d has the first's settings but for its box", k);
+    }
     cli_opts_release(&o);
 
     const char *b[] = { "thumbnail", "-s", "200x100", "-o", "o", "i", NULL };
     cr_assert_eq(th_cli_parse(&o, b), CLI_RUN);
-    cr_assert_eq(o.settings.nsizes, 1, "one -s: one size, as before");
-    cr_assert_eq(o.settings.width, 200);
+    cr_assert_eq(o.config.nsizes, 1, "one -s: one size, as before");
+    cr_assert_eq(o.config.out[0].width, 200);
     cli_opts_release(&o);
 
     const char *c[] = { "thumbnail", "-o", "o", "i", NULL };
     cr_assert_eq(th_cli_parse(&o, c), CLI_RUN);
-    cr_assert_eq(o.settings.nsizes, 1);
-    cr_assert_eq(o.settings.sizes[0].width, 300, "the default box");
+    cr_assert_eq(o.config.nsizes, 1);
+    cr_assert_eq(o.config.out[0].width, 300, "the default box");
     cli_opts_release(&o);
 }
 

@@ -109,3 +109,9 @@ dirwalk_normalize(char *path)
     *w = '\0';
     return (size_t)(w - path);
 }
+
+size_t
+dirwalk_prefix_len(const char *dir)
+{
+    return strcmp(dir, "/") == 0 ? 0 : strlen(dir);
+}

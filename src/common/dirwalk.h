@@ -49,4 +49,13 @@ int dirwalk_open(int dirfd, const char *rel, size_t len, int flags,
  */
 size_t dirwalk_normalize(char *path);
 
+/*
+ * The bytes of directory @dir, as dirwalk_normalize() spells it, that come
+ * before "/name" when a name below it is built: all of them, or none for
+ * the root "/" (the only normalised spelling that ends in '/').  Callers
+ * never strip slashes themselves: the run configuration normalised them
+ * once (cli.h).
+ */
+size_t dirwalk_prefix_len(const char *dir);
+
 #endif

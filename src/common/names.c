@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirwalk.h"
 #include "names.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
@@ -154,16 +155,15 @@ names_tmp_kind_str(enum names_tmp_kind k)
 static char *
 state_path(const char *output_dir, const char *name)
 {
-    size_t len = strlen(output_dir);
-    const char *sep = len > 0 && output_dir[len - 1] == '/' ? "" : "/";
+    int len = (int)dirwalk_prefix_len(output_dir);
     char *p;
     int n;
 
     if (name)
-        n = asprintf(&p, "%s%s%s/%s", output_dir, sep, IMGPOOL_STATE_DIR,
+        n = asprintf(&p, "%.*s/%s/%s", len, output_dir, IMGPOOL_STATE_DIR,
                      name);
     else
-        n = asprintf(&p, "%s%s%s", output_dir, sep, IMGPOOL_STATE_DIR);
+        n = asprintf(&p, "%.*s/%s", len, output_dir, IMGPOOL_STATE_DIR);
     if (n < 0) {
         errno = ENOMEM;
         return NULL;

@@ -1,5 +1,5 @@
 /*
- * settings.c - defaults and names for the output-shaping settings.
+ * settings.c - defaults and names for the run configuration (settings.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +20,6 @@ settings_init(struct settings *s, enum mode m)
     s->max_pixels = 268402689; /* 16383 x 16383 */
     s->density = 96;           /* CSS pixels, as browsers render SVG */
     s->fast_jpeg = 1;
-    s->min_saving = 5.0;
-    s->preserve_times = 1;
     if (m == MODE_THUMBNAIL) {
         s->width = s->height = 300;
         s->strip = 1;
@@ -31,16 +29,13 @@ settings_init(struct settings *s, enum mode m)
         s->strip = 0;
         s->fail_on = FAIL_ERROR;
     }
-    s->nsizes = 1;
-    s->sizes[0].width = s->width;
-    s->sizes[0].height = s->height;
 }
 
 void
 settings_init_in_place(struct settings *s)
 {
     settings_init(s, MODE_RECOMPRESS);
-    s->in_place = 1;
+    s->target = TARGET_IN_PLACE;
     /* The original is the only copy: any decoder complaint, even "Corrupt
      * JPEG data", leaves it alone unless asked otherwise. */
     s->fail_on = FAIL_WARNING;
@@ -132,13 +127,32 @@ format_from_name(const char *name, enum out_format *f)
 }
 
 void
-settings_for_size(const struct settings *s, int k, struct settings *out)
+commit_settings_init(struct commit_settings *c)
 {
-    *out = *s;
-    out->width = s->sizes[k].width;
-    out->height = s->sizes[k].height;
-    out->nsizes = 1;
-    out->sizes[0] = s->sizes[k];
+    memset(c, 0, sizeof(*c));
+    c->min_saving = 5.0;
+    c->preserve_times = 1;
+}
+
+void
+run_config_make(struct run_config *c, const struct settings *first,
+                const struct settings_size *boxes, int nsizes,
+                const struct commit_settings *commit)
+{
+    int k;
+
+    memset(c, 0, sizeof(*c));
+    if (!boxes || nsizes < 1)
+        nsizes = 1;
+    c->nsizes = nsizes < SETTINGS_MAX_SIZES ? nsizes : SETTINGS_MAX_SIZES;
+    for (k = 0; k < c->nsizes; k++) {
+        c->out[k] = *first;
+        if (boxes) {
+            c->out[k].width = boxes[k].width;
+            c->out[k].height = boxes[k].height;
+        }
+    }
+    c->commit = *commit;
 }
 
 char *
@@ -160,7 +174,7 @@ settings_size_label(const struct settings_size *z, char *buf, size_t len)
 int
 settings_keep_alpha(const struct settings *s)
 {
-    return !s->in_place && !s->fd_flavors && !s->background_set &&
+    return s->target == TARGET_TREE && !s->background_set &&
            (s->format == FORMAT_PNG || s->format == FORMAT_WEBP ||
             s->format == FORMAT_AVIF || s->format == FORMAT_JXL);
 }

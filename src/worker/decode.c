@@ -50,7 +50,7 @@ decode_png_may_have_alpha(const unsigned char *b, size_t n)
 enum decoder_kind
 decode_choose(const struct settings *s, const struct input *in)
 {
-    if (!s->fast_jpeg || s->in_place)
+    if (!s->fast_jpeg || s->target == TARGET_IN_PLACE)
         return DECODER_VIPS;
     /* The direct PNG decoder flattens: alpha kept goes through libvips. */
     if (in->fmt == IMGF_PNG && settings_keep_alpha(s) && in->head &&

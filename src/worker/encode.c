@@ -74,13 +74,13 @@ encode_params_init(struct encode_params *p, const struct settings *s,
                    const struct decoded *d)
 {
     memset(p, 0, sizeof(*p));
-    p->format = s->in_place ? FORMAT_JPEG : s->format;
+    p->format = s->target == TARGET_IN_PLACE ? FORMAT_JPEG : s->format;
     p->quality = encode_quality(p->format, s->quality);
     p->lossless = (p->format == FORMAT_WEBP || p->format == FORMAT_JXL) &&
                   s->lossless;
     p->subsample_420 = encode_subsample_420(s, d->source_420);
     p->png_compression = ENC_PNG_COMPRESSION;
-    if (s->in_place) {
+    if (s->target == TARGET_IN_PLACE) {
         /* The original, recompressed: its metadata, its orientation tag
          * (the pixels are as stored), its progressive mode. */
         p->strip = 0;

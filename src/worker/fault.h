@@ -29,7 +29,12 @@
 
 #include "task.h"
 
+/* worker_fault_read(): IMGPOOL_FAULT="KIND:GLOB", once per worker
+ * (worker_init()); worker_fault_inject(): crash, abort, exit, hang or leak
+ * as KIND says when @t's file name matches GLOB (worker_run()). */
 #ifdef IMGPOOL_FAULT_INJECTION
+void worker_fault_read(void);
+void worker_fault_inject(const struct task *t);
 void worker_fault_point(const struct task *t, const char *stage);
 int worker_fault_armed(const struct task *t, const char *kind);
 #else
@@ -39,6 +44,17 @@ worker_fault_armed(const struct task *t, const char *kind)
     (void)t;
     (void)kind;
     return 0;
+}
+
+static inline void
+worker_fault_read(void)
+{
+}
+
+static inline void
+worker_fault_inject(const struct task *t)
+{
+    (void)t;
 }
 
 static inline void

@@ -269,7 +269,7 @@ encode_png(const struct fdthumb_key *k, const struct fdpic *p,
 /* Write @p as @rel below the cache root @root: folders 0700, file 0600,
  * atomically.  0, or -1 with @res failed. */
 static int
-commit_png(const struct settings *s, const char *rel,
+commit_png(const struct commit_settings *c, const char *rel,
            const struct fdthumb_key *k, const struct fdpic *p,
            struct task_result *res)
 {
@@ -279,7 +279,7 @@ commit_png(const struct settings *s, const char *rel,
 
     if (encode_png(k, p, &m) < 0) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot encode thumbnail");
-    } else if (outfile_open(&of, s->output_dir, rel, s->fsync, res) == 0) {
+    } else if (outfile_open(&of, c->output_dir, rel, c->fsync, res) == 0) {
         if (fchmod(of.fd, 0600) < 0 || outfile_write(&of, m.data, m.len,
                                                      res) < 0)
             outfile_abort(&of);
@@ -316,9 +316,10 @@ mime_of(enum img_format f)
  * the failure markers), creating them with mode 0700.  The folder's
  * descriptor, or -1 with @res failed. */
 static int
-open_cache(const struct settings *s, unsigned mask, struct task_result *res)
+open_cache(const struct commit_settings *c, unsigned mask,
+           struct task_result *res)
 {
-    const char *root = s->output_dir;
+    const char *root = c->output_dir;
     int fd = dirwalk_open(AT_FDCWD, root, strlen(root),
                           DIRWALK_CREATE | DIRWALK_FOLLOW, 0700);
 
@@ -361,7 +362,7 @@ stale_flavors(int cachefd, unsigned mask, const struct fdthumb_key *k)
 /* Record the failure of @k's input under fail/imgpool-<version>/, keeping
  * @res's class and message. */
 static void
-mark_failed(const struct settings *s, int cachefd,
+mark_failed(const struct commit_settings *c, int cachefd,
             const struct fdthumb_key *k, const struct fdpic *p,
             struct task_result *res)
 {
@@ -375,14 +376,14 @@ mark_failed(const struct settings *s, int cachefd,
         return;
     snprintf(rel, sizeof(rel), "fail/imgpool-" IMGPOOL_VERSION "/%s.png",
              k->md5);
-    commit_png(s, rel, k, p, res);
+    commit_png(c, rel, k, p, res);
     *res = keep;
 }
 
 /* Resize @img (8-bit sRGB, in memory) to fit @size and write it as
  * flavour @f.  0, or -1 with @res failed. */
 static int
-write_flavor(const struct settings *s, VipsImage *img, int f,
+write_flavor(const struct commit_settings *c, VipsImage *img, int f,
              const struct fdthumb_key *k, struct fdpic *p,
              struct task_result *res)
 {
@@ -409,8 +410,8 @@ write_flavor(const struct settings *s, VipsImage *img, int f,
     p->rgb = rgb;
     snprintf(rel, sizeof(rel), "%s/%s.png", thumbcache_flavor_name(f),
              k->md5);
-    rc = commit_png(s, rel, k, p, res);
-    if (rc == 0 && f == thumbcache_largest(s->fd_flavors)) {
+    rc = commit_png(c, rel, k, p, res);
+    if (rc == 0 && f == thumbcache_largest(c->fd_flavors)) {
         res->out_width = p->width;
         res->out_height = p->height;
     }
@@ -422,8 +423,8 @@ write_flavor(const struct settings *s, VipsImage *img, int f,
 /* Decode at the largest stale flavour, then write every stale flavour.
  * 0, or -1 with @res failed. */
 static int
-make_thumbnails(const struct settings *s, const struct input *in,
-                unsigned stale, const struct fdthumb_key *k, struct fdpic *p,
+make_thumbnails(const struct settings *s, const struct commit_settings *c,
+                const struct input *in, unsigned stale, const struct fdthumb_key *k, struct fdpic *p,
                 struct task_result *res)
 {
     struct settings fs = *s;
@@ -453,7 +454,7 @@ make_thumbnails(const struct settings *s, const struct input *in,
         rc = -1;
     for (int f = THUMBCACHE__COUNT - 1; rc == 0 && f >= 0; f--)
         if (stale & (1u << f))
-            rc = write_flavor(s, mem, f, k, p, res);
+            rc = write_flavor(c, mem, f, k, p, res);
     if (mem)
         g_object_unref(mem);
     decoded_release(&d);
@@ -463,14 +464,14 @@ make_thumbnails(const struct settings *s, const struct input *in,
 /* --dry-run: what the run would do with @k's thumbnails, the same check
  * of the cache, which is opened but never created. */
 static void
-dry_run(const struct settings *s, const struct fdthumb_key *k,
+dry_run(const struct commit_settings *c, const struct fdthumb_key *k,
         struct task_result *res)
 {
-    int cachefd = open(s->output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    unsigned stale = s->fd_flavors;
+    int cachefd = open(c->output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    unsigned stale = c->fd_flavors;
 
     if (cachefd >= 0) {
-        stale = stale_flavors(cachefd, s->fd_flavors, k);
+        stale = stale_flavors(cachefd, c->fd_flavors, k);
         close(cachefd);
     }
     if (!stale)
@@ -480,8 +481,9 @@ dry_run(const struct settings *s, const struct fdthumb_key *k,
 }
 
 void
-fdthumb_process(const struct settings *s, const struct task *t,
-                const struct input *in, struct task_result *res)
+fdthumb_process(const struct settings *s, const struct commit_settings *c,
+                const struct task *t, const struct input *in,
+                struct task_result *res)
 {
     struct fdpic p = {.mime = mime_of(in->fmt)};
     struct fdthumb_key k;
@@ -497,21 +499,21 @@ fdthumb_process(const struct settings *s, const struct task *t,
     if (fdthumb_key_init(&k, t->path, (int64_t)st.st_mtime,
                          (int64_t)st.st_size, res) < 0)
         return;
-    if (s->dry_run) {
-        dry_run(s, &k, res);
+    if (c->dry_run) {
+        dry_run(c, &k, res);
         fdthumb_key_release(&k);
         return;
     }
-    cachefd = open_cache(s, s->fd_flavors, res);
+    cachefd = open_cache(c, c->fd_flavors, res);
     if (cachefd >= 0) {
-        stale = stale_flavors(cachefd, s->fd_flavors, &k);
+        stale = stale_flavors(cachefd, c->fd_flavors, &k);
         if (!stale)
             task_result_skip(res, ERR_UP_TO_DATE, "thumbnails up to date");
-        else if (make_thumbnails(s, in, stale, &k, &p, res) == 0)
+        else if (make_thumbnails(s, c, in, stale, &k, &p, res) == 0)
             res->status = TASK_OK;
         else {
             input_read_check(res);  /* a decode failed by a read error */
-            mark_failed(s, cachefd, &k, &p, res);
+            mark_failed(c, cachefd, &k, &p, res);
         }
         close(cachefd);
     }

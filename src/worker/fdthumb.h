@@ -50,7 +50,10 @@ void fdthumb_key_release(struct fdthumb_key *k);
 int fdthumb_is_current(int dirfd, const char *name,
                        const struct fdthumb_key *k);
 
-void fdthumb_process(const struct settings *s, const struct task *t,
+/* The thumbnails of @in (pixel settings @s) into the cache of @c
+ * (c->output_dir, c->fd_flavors), or with c->dry_run what would be. */
+void fdthumb_process(const struct settings *s,
+                     const struct commit_settings *c, const struct task *t,
                      const struct input *in, struct task_result *res);
 
 #endif

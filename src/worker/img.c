@@ -100,7 +100,8 @@ img_worker_fini(void)
  * commit; @keep, when not NULL, may put the source in its place
  * (keep.h). */
 static int
-write_output(const struct settings *s, const char *out_rel,
+write_output(const struct settings *s, const struct commit_settings *c,
+             const char *out_rel,
              const struct encode_params *p, const struct encode_rows *rows,
              VipsObject *parent, VipsImage *img, const struct exifcopy *exif,
              const struct xmpext *xmp, const struct keep *keep,
@@ -114,7 +115,7 @@ write_output(const struct settings *s, const char *out_rel,
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
         return -1;
     }
-    if (outfile_open(&of, s->output_dir, out_rel, s->fsync, res) < 0)
+    if (outfile_open(&of, c->output_dir, out_rel, c->fsync, res) < 0)
         return -1;
     encode_out_init(&out, &of);
     rc = rows ? encode_rows(p, rows, &out, res)
@@ -218,29 +219,28 @@ upright_row(void *arg, int y, unsigned char *buf)
  * cropped: fill) to the largest scaled size any output needs on each axis.
  */
 static void
-base_settings(const struct settings *s, int uw, int uh, struct settings *b)
+base_settings(const struct run_config *c, int uw, int uh, struct settings *b)
 {
-    struct settings sk;
     int k, sw, sh, ow, oh, ox, oy, bw = 1, bh = 1;
 
-    for (k = 0; k < s->nsizes; k++) {
-        settings_for_size(s, k, &sk);
-        geom_window(&sk, uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
+    for (k = 0; k < c->nsizes; k++) {
+        geom_window(&c->out[k], uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
         bw = sw > bw ? sw : bw;
         bh = sh > bh ? sh : bh;
     }
-    settings_for_size(s, 0, b);
+    *b = c->out[0];
     b->fit = FIT_FILL;
-    b->width = b->sizes[0].width = bw;
-    b->height = b->sizes[0].height = bh;
+    b->width = bw;
+    b->height = bh;
 }
 
 /* decode rows -> colour -> resize into d->px: the output's size, or with
  * several sizes the base (base_settings()).  0, or -1 with @res failed. */
 static int
-decode_resized(const struct settings *s, const struct input *in,
+decode_resized(const struct run_config *cfg, const struct input *in,
                enum decoder_kind kind, struct decoded *d, struct task_result *res)
 {
+    const struct settings *s = &cfg->out[0];
     struct decoder *dec = decode_open(kind, s, in, d, res);
     struct resample_span x, y;
     struct settings base;
@@ -252,8 +252,8 @@ decode_resized(const struct settings *s, const struct input *in,
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
-    if (s->nsizes > 1) {
-        base_settings(s, d->width, d->height, &base);
+    if (cfg->nsizes > 1) {
+        base_settings(cfg, d->width, d->height, &base);
         resize_plan(&base, d->width, d->height, d->orientation, &x, &y);
     } else {
         resize_plan(s, d->width, d->height, d->orientation, &x, &y);
@@ -279,7 +279,8 @@ decode_resized(const struct settings *s, const struct input *in,
 /* Encode @px (stored orientation @o) to @out_rel.  0, or -1 with @res
  * failed; *w, *h: the upright size written. */
 static int
-write_pixels(const struct settings *s, const char *out_rel,
+write_pixels(const struct settings *s, const struct commit_settings *c,
+             const char *out_rel,
              const struct encode_params *p, struct pixels *px, int o,
              int *w, int *h, struct task_result *res)
 {
@@ -297,7 +298,7 @@ write_pixels(const struct settings *s, const char *out_rel,
     rows.height = u.view.height;
     rows.row = upright_row;
     rows.arg = &u;
-    rc = write_output(s, out_rel, p, &rows, NULL, NULL, NULL, NULL, NULL,
+    rc = write_output(s, c, out_rel, p, &rows, NULL, NULL, NULL, NULL, NULL,
                       res);
     free(u.grey);
     *w = rows.width;
@@ -324,17 +325,15 @@ output_done(struct task_result *res, int k, int w, int h)
 /* Several sizes, direct decoders: output @k resized from the base image in
  * d->px.  0, or -1 with @res failed. */
 static int
-write_size_direct(const struct settings *s, const struct task *t, int k,
+write_size_direct(const struct run_config *c, const struct task *t, int k,
                   const struct encode_params *p, struct decoded *d,
                   struct task_result *res)
 {
     struct resample_span x, y;
-    struct settings sk;
     struct pixels px;
     int w, h, rc;
 
-    settings_for_size(s, k, &sk);
-    resize_plan(&sk, d->width, d->height, d->orientation, &x, &y);
+    resize_plan(&c->out[k], d->width, d->height, d->orientation, &x, &y);
     x.in = d->px.width;
     y.in = d->px.height;
     pixels_init(&px);
@@ -343,8 +342,8 @@ write_size_direct(const struct settings *s, const struct task *t, int k,
                          x.out, y.out);
         return -1;
     }
-    rc = write_pixels(s, task_out_rel(t, k), p, &px, d->orientation, &w, &h,
-                      res);
+    rc = write_pixels(&c->out[k], &c->commit, task_out_rel(t, k), p, &px,
+                      d->orientation, &w, &h, res);
     pixels_release(&px);
     if (rc == 0)
         output_done(res, k, w, h);
@@ -352,24 +351,25 @@ write_size_direct(const struct settings *s, const struct task *t, int k,
 }
 
 static int
-run_direct(const struct settings *s, const struct task *t,
+run_direct(const struct run_config *c, const struct task *t,
            const struct input *in, enum decoder_kind kind, struct decoded *d,
            struct task_result *res)
 {
+    const struct settings *s = &c->out[0];
     struct encode_params p;
     int k, w, h;
 
-    if (decode_resized(s, in, kind, d, res) < 0)
+    if (decode_resized(c, in, kind, d, res) < 0)
         return -1;
     encode_params_init(&p, s, d);
-    if (s->nsizes > 1) {
-        for (k = 0; k < s->nsizes; k++)
-            if (write_size_direct(s, t, k, &p, d, res) < 0)
+    if (c->nsizes > 1) {
+        for (k = 0; k < c->nsizes; k++)
+            if (write_size_direct(c, t, k, &p, d, res) < 0)
                 return -1;
         return 0;
     }
     check_flat_px(s, in, &d->px, res);
-    if (write_pixels(s, t->out_rel, &p, &d->px, d->orientation, &w, &h,
+    if (write_pixels(s, &c->commit, t->out_rel, &p, &d->px, d->orientation, &w, &h,
                      res) < 0)
         return -1;
     output_done(res, 0, w, h);
@@ -402,7 +402,7 @@ resize_exact(VipsObject *parent, VipsImage *in, int w, int h)
  * whole image at the base size, with the source's EXIF segment @exif.
  * 0, or -1 with @res failed. */
 static int
-write_size_vips(const struct settings *s, const struct task *t, int k,
+write_size_vips(const struct run_config *cfg, const struct task *t, int k,
                 const struct encode_params *p, const struct decoded *d,
                 VipsImage *base, const struct exifcopy *exif,
                 struct task_result *res)
@@ -410,11 +410,9 @@ write_size_vips(const struct settings *s, const struct task *t, int k,
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
     VipsImage **c = (VipsImage **)vips_object_local_array(ctx, 1);
     VipsImage *img;
-    struct settings sk;
     int sw, sh, ow, oh, ox, oy, rc = -1;
 
-    settings_for_size(s, k, &sk);
-    geom_window(&sk, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
+    geom_window(&cfg->out[k], d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
     img = resize_exact(ctx, base, sw, sh);
     if (img && (ow != sw || oh != sh)) {
         img = vips_extract_area(img, &c[0], ox, oy, ow, oh, NULL) ? NULL
@@ -422,8 +420,8 @@ write_size_vips(const struct settings *s, const struct task *t, int k,
     }
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
-    else if (write_output(s, task_out_rel(t, k), p, NULL, ctx, img, exif,
-                          NULL, NULL, res) == 0) {
+    else if (write_output(&cfg->out[k], &cfg->commit, task_out_rel(t, k), p,
+                          NULL, ctx, img, exif, NULL, NULL, res) == 0) {
         output_done(res, k, ow, oh);
         rc = 0;
     }
@@ -463,10 +461,11 @@ upright_size(const struct settings *s, const struct input *in, int *uw,
  * then every output resized from it.  0, or -1 with @res failed.
  */
 static int
-run_sizes_vips(const struct settings *s, const struct task *t,
+run_sizes_vips(const struct run_config *c, const struct task *t,
                const struct input *in, struct decoded *d,
                struct task_result *res)
 {
+    const struct settings *s = &c->out[0];
     struct encode_params p;
     struct settings base;
     struct exifcopy exif;
@@ -475,7 +474,7 @@ run_sizes_vips(const struct settings *s, const struct task *t,
 
     if (upright_size(s, in, &uw, &uh, res) < 0)
         return -1;
-    base_settings(s, uw, uh, &base);
+    base_settings(c, uw, uh, &base);
     if (decode_vips(&base, in, DECODE_FIT, d, res) < 0)
         return -1;
     res->in_width = d->width;
@@ -492,16 +491,17 @@ run_sizes_vips(const struct settings *s, const struct task *t,
         meta_complete(s, in, mem, res);
     encode_params_init(&p, s, d);
     exifcopy_from_jpeg(s, in, &p, &exif);
-    for (k = 0; k < s->nsizes && rc == 0; k++)
-        rc = write_size_vips(s, t, k, &p, d, mem, &exif, res);
+    for (k = 0; k < c->nsizes && rc == 0; k++)
+        rc = write_size_vips(c, t, k, &p, d, mem, &exif, res);
     exifcopy_release(&exif);
     return rc;
 }
 
 static int
-run_vips(const struct settings *s, const struct task *t,
+run_vips(const struct run_config *c, const struct task *t,
          const struct input *in, struct decoded *d, struct task_result *res)
 {
+    const struct settings *s = &c->out[0];
     struct encode_params p;
     struct exifcopy exif;
     struct xmpext xmp;
@@ -509,8 +509,8 @@ run_vips(const struct settings *s, const struct task *t,
     VipsImage *img;
     int rc;
 
-    if (s->nsizes > 1)
-        return run_sizes_vips(s, t, in, d, res);
+    if (c->nsizes > 1)
+        return run_sizes_vips(c, t, in, d, res);
     if (decode_vips(s, in, DECODE_FIT, d, res) < 0)
         return -1;
     res->in_width = d->width;
@@ -529,9 +529,9 @@ run_vips(const struct settings *s, const struct task *t,
         xmpext_from_jpeg(s, in, &xmp);
     encode_params_init(&p, s, d);
     exifcopy_from_jpeg(s, in, &p, &exif);
-    keep_prepare(&keep, s, in, d->image, img->Xsize, img->Ysize);
-    rc = write_output(s, t->out_rel, &p, NULL, d->ctx, img, &exif, &xmp,
-                      &keep, res);
+    keep_prepare(&keep, s, c->nsizes, in, d->image, img->Xsize, img->Ysize);
+    rc = write_output(s, &c->commit, t->out_rel, &p, NULL, d->ctx, img,
+                      &exif, &xmp, &keep, res);
     exifcopy_release(&exif);
     xmpext_release(&xmp);
     if (rc < 0)
@@ -541,9 +541,10 @@ run_vips(const struct settings *s, const struct task *t,
 }
 
 void
-img_run(const struct settings *s, const struct task *t,
+img_run(const struct run_config *c, const struct task *t,
         const struct input *in, enum decoder_kind dec, struct task_result *res)
 {
+    const struct settings *s = &c->out[0];
     struct decoded d;
     int rc;
 
@@ -553,17 +554,17 @@ img_run(const struct settings *s, const struct task *t,
         return;
     }
     /* JPEG to JPEG XL and back without pixels (transcode.h). */
-    if (transcode_run(s, t, in, res))
+    if (transcode_run(c, t, in, res))
         return;
     if (s->lossless && s->format == FORMAT_JPEG) {
-        lossless_write(s, t, in, res);
+        lossless_write(s, &c->commit, t, in, res);
         return;
     }
     decoded_init(&d);
     if (dec == DECODER_VIPS)
-        rc = run_vips(s, t, in, &d, res);
+        rc = run_vips(c, t, in, &d, res);
     else
-        rc = run_direct(s, t, in, dec, &d, res);
+        rc = run_direct(c, t, in, dec, &d, res);
     decoded_release(&d);
     if (rc == 0 && res->noutputs > 0)
         res->out_bytes = res->outputs[0].bytes;   /* the first output's */
@@ -572,9 +573,11 @@ img_run(const struct settings *s, const struct task *t,
 }
 
 void
-img_process(const struct settings *s, const struct task *t,
+img_process(const struct run_config *c, const struct task *t,
             struct task_result *res)
 {
+    const struct settings *s = &c->out[0];
+    const struct commit_settings *cm = &c->commit;
     int64_t t0 = util_now_us();
     struct input in;
 
@@ -585,18 +588,18 @@ img_process(const struct settings *s, const struct task *t,
     res->noutputs = 0;
     current = res;
 
-    if (!s->in_place && !s->fd_flavors && !t->out_rel)
+    if (!cm->in_place && !cm->fd_flavors && !t->out_rel)
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
     else if (input_open(s, t, &in, res) == 0) {
-        if (s->in_place)
-            inplace_process(s, t, &in, res);
-        else if (s->fd_flavors)
-            fdthumb_process(s, t, &in, res);
+        if (cm->in_place)
+            inplace_process(s, cm, t, &in, res);
+        else if (cm->fd_flavors)
+            fdthumb_process(s, cm, t, &in, res);
         else if (s->mode == MODE_RECOMPRESS &&
                  tail_jpeg_keep_whole(&in, res) != 0)
             ;                   /* a recompression would drop data */
         else
-            img_run(s, t, &in, decode_choose(s, &in), res);
+            img_run(c, t, &in, decode_choose(s, &in), res);
         input_close(&in);
         /* A decode that failed, or a skip decided on the decoded bytes,
          * after a read failed: the read error is what the record says. */

@@ -3,8 +3,8 @@
  * process needs; see worker.h).
  *
  * Call sequence, inside a worker process only:
- *   img_worker_init(&settings);        // VIPS_INIT, concurrency, cache off
- *   img_process(&settings, task, res); // once per file
+ *   img_worker_init(&cfg->out[0]);     // VIPS_INIT, concurrency, cache off
+ *   img_process(cfg, task, res);       // once per file
  *   img_worker_fini();
  *
  * img_process() runs the stages in order, each behind its own header:
@@ -13,7 +13,7 @@
  *   colour  colour.h   to 8-bit sRGB: grey, alpha, ICC, CMYK
  *   resize  resize.h   to the geom.h size
  *   encode  encode.h   JPEG or PNG: quality, subsampling, metadata
- *   commit  outfile.h  temp file + rename below s->output_dir, at
+ *   commit  outfile.h  temp file + rename below c->commit.output_dir, at
  *                      t->out_rel; in place: inplace.h, its own commit
  * It never prints; the outcome, dimensions, sizes, warnings and time land
  * in @res.
@@ -27,7 +27,7 @@
 #include "task.h"
 
 int img_worker_init(const struct settings *s);
-void img_process(const struct settings *s, const struct task *t,
+void img_process(const struct run_config *c, const struct task *t,
                  struct task_result *res);
 void img_worker_fini(void);
 
@@ -37,7 +37,7 @@ void img_worker_fini(void);
  * decode_choose() would pick it.  Fills @res like img_process() but for
  * the time; in place is not handled here.  @in stays open.
  */
-void img_run(const struct settings *s, const struct task *t,
+void img_run(const struct run_config *c, const struct task *t,
              const struct input *in, enum decoder_kind dec,
              struct task_result *res);
 

@@ -71,8 +71,8 @@ out:
 
 /* Give the temporary file the original's owner, mode and times. */
 static int
-copy_attributes(const struct settings *s, int fd, const struct stat *st,
-                struct task_result *res)
+copy_attributes(const struct commit_settings *c, int fd,
+                const struct stat *st, struct task_result *res)
 {
     if (fchown(fd, st->st_uid, st->st_gid) < 0 && errno != EPERM) {
         task_result_fail(res, ERR_WRITE, "cannot set owner: %s",
@@ -85,7 +85,7 @@ copy_attributes(const struct settings *s, int fd, const struct stat *st,
                          strerror(errno));
         return -1;
     }
-    if (s->preserve_times) {
+    if (c->preserve_times) {
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
         if (futimens(fd, ts) < 0) {
             task_result_fail(res, ERR_WRITE, "cannot set times: %s",
@@ -105,7 +105,7 @@ copy_attributes(const struct settings *s, int fd, const struct stat *st,
  * @res failed or skipped (input-changed).
  */
 static int
-commit_inplace(const struct settings *s, const struct task *t,
+commit_inplace(const struct commit_settings *c, const struct task *t,
                const struct input *in, const struct stat *before,
                const struct encode_out *enc, struct task_result *res)
 {
@@ -115,8 +115,8 @@ commit_inplace(const struct settings *s, const struct task *t,
      * is touched (input.h). */
     if (input_read_check(res) < 0)
         return -1;
-    if (s->backup_dir &&
-        outfile_backup(s->backup_dir, t->rel ? t->rel : in->name, in->dirfd,
+    if (c->backup_dir &&
+        outfile_backup(c->backup_dir, t->rel ? t->rel : in->name, in->dirfd,
                        in->name, in->fd, res) < 0)
         return -1;
     worker_fault_point(t, "commit");
@@ -124,7 +124,7 @@ commit_inplace(const struct settings *s, const struct task *t,
         outfile_open_at(&of, in->dirfd, in->name, res) < 0)
         return -1;
     if (outfile_write(&of, enc->buf, enc->len, res) < 0 ||
-        copy_attributes(s, of.fd, before, res) < 0) {
+        copy_attributes(c, of.fd, before, res) < 0) {
         outfile_abort(&of);
         return -1;
     }
@@ -188,7 +188,7 @@ leave_alone_early(const struct settings *s, const struct input *in,
 /* The reasons to leave it alone once the new bytes are known: 1 with
  * @res skipped or failed, else 0. */
 static int
-leave_alone_late(const struct settings *s, const struct input *in,
+leave_alone_late(const struct commit_settings *c, const struct input *in,
                  const struct stat *before, const struct encode_out *enc,
                  struct task_result *res)
 {
@@ -209,13 +209,13 @@ leave_alone_late(const struct settings *s, const struct input *in,
     res->out_width = res->in_width > 0 ? res->in_width : out_info.width;
     res->out_height = res->in_height > 0 ? res->in_height : out_info.height;
     res->out_bytes = (int64_t)len;
-    if ((double)len > (double)before->st_size * (1.0 - s->min_saving / 100)) {
+    if ((double)len > (double)before->st_size * (1.0 - c->min_saving / 100)) {
         task_result_skip(res, ERR_NO_GAIN, "re-encoded size %zu is not %g%% "
                          "smaller than %lld (--min-saving)", len,
-                         s->min_saving, (long long)before->st_size);
+                         c->min_saving, (long long)before->st_size);
         return 1;
     }
-    if (s->dry_run) {
+    if (c->dry_run) {
         task_result_skip(res, ERR_DRY_RUN, "would save %lld bytes (%.1f%%)",
                          (long long)before->st_size - (long long)len,
                          100.0 * (1.0 - (double)len /
@@ -390,8 +390,9 @@ carry_exif(const struct settings *s, const struct input *in,
 }
 
 void
-inplace_process(const struct settings *s, const struct task *t,
-                const struct input *in, struct task_result *res)
+inplace_process(const struct settings *s, const struct commit_settings *c,
+                const struct task *t, const struct input *in,
+                struct task_result *res)
 {
     struct task_result *skip = NULL;
     struct encode_out enc;
@@ -414,8 +415,8 @@ inplace_process(const struct settings *s, const struct task *t,
                      carry_exif(s, in, &enc, res) < 0
                  ? -1
                  : carry_extended_xmp(s, in, &enc, res);
-    if (rc == 0 && !leave_alone_late(s, in, &before, &enc, res) &&
-        commit_inplace(s, t, in, &before, &enc, res) == 0)
+    if (rc == 0 && !leave_alone_late(c, in, &before, &enc, res) &&
+        commit_inplace(c, t, in, &before, &enc, res) == 0)
         res->status = TASK_OK;
     if (skip) {
         lossless_restore(skip, res);

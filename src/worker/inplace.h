@@ -50,7 +50,8 @@
 
 /* Fill @res (status and class per the list above, dimensions, sizes);
  * @in stays open. */
-void inplace_process(const struct settings *s, const struct task *t,
+void inplace_process(const struct settings *s,
+                     const struct commit_settings *c, const struct task *t,
                      const struct input *in, struct task_result *res);
 
 #endif

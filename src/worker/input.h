@@ -90,6 +90,13 @@ int input_recheck(const struct task *t, const struct input *in,
 
 /* pread(2) on @fd (retried on EINTR), noting a failure or a short read
  * when @fd is the open input's descriptor.  What pread returned. */
+/* The open stage's bookkeeping of input_read.c: forget what the last
+ * input met; watch the reads of @fd (of @size bytes); stop watching @fd
+ * (what it met stays for input_read_check()). */
+void input_read_reset(void);
+void input_read_watch(int fd, int64_t size);
+void input_read_unwatch(int fd);
+
 ssize_t input_pread(int fd, void *buf, size_t n, int64_t off);
 
 /* All @n bytes at @off through input_pread(): 0, or -1 with errno set

@@ -70,15 +70,15 @@ colours_agree(const struct jpeg_info *ji, VipsImage *decoded)
 }
 
 void
-keep_prepare(struct keep *k, const struct settings *s,
+keep_prepare(struct keep *k, const struct settings *s, int nsizes,
              const struct input *in, VipsImage *decoded, int w, int h)
 {
     int uw, uh;
 
     memset(k, 0, sizeof(*k));
     k->in = in;
-    if (s->mode != MODE_RECOMPRESS || s->in_place || s->fd_flavors ||
-        s->force || s->strip || s->lossless || s->nsizes != 1 ||
+    if (s->mode != MODE_RECOMPRESS || s->target != TARGET_TREE ||
+        s->force || s->strip || s->lossless || nsizes != 1 ||
         s->format != FORMAT_JPEG)
         return;
     if (!keep_source_qualifies(in, s->quality, &k->quality))

@@ -23,7 +23,7 @@
  *
  * Call sequence (img.c, the libvips path of a single output):
  *   struct keep k;
- *   keep_prepare(&k, s, in, decoded, out_width, out_height);
+ *   keep_prepare(&k, s, nsizes, in, decoded, out_width, out_height);
  *   ...the re-encode written to the output's temporary file (fd),
  *      its metadata carried in...
  *   if (keep_apply(&k, fd, res) < 0) ...res failed, abort the output...
@@ -51,7 +51,7 @@ struct keep {
 /* Decide whether @in (decoded into @decoded, the image as loaded, for its
  * ICC profile) may stand in for an output of @w x @h under @s: k->eligible
  * 1 or 0.  Nothing here fails. */
-void keep_prepare(struct keep *k, const struct settings *s,
+void keep_prepare(struct keep *k, const struct settings *s, int nsizes,
                   const struct input *in, struct _VipsImage *decoded, int w,
                   int h);
 

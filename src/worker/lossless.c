@@ -205,7 +205,8 @@ lossless_read_input(const struct input *in, enum fail_on fail_on,
 }
 
 void
-lossless_write(const struct settings *s, const struct task *t,
+lossless_write(const struct settings *s, const struct commit_settings *c,
+               const struct task *t,
                const struct input *in, struct task_result *res)
 {
     unsigned char *src = NULL, *dst = NULL;
@@ -235,7 +236,7 @@ lossless_write(const struct settings *s, const struct task *t,
                       &dst_len, res) < 0 ||
         input_read_check(res) < 0)
         goto out;
-    if (outfile_open(&of, s->output_dir, t->out_rel, s->fsync, res) < 0)
+    if (outfile_open(&of, c->output_dir, t->out_rel, c->fsync, res) < 0)
         goto out;
     if (outfile_write(&of, dst, dst_len, res) < 0) {
         outfile_abort(&of);

@@ -15,7 +15,7 @@
  * after the end-of-image marker are not kept.
  *
  * Call sequence (worker only): lossless_jpeg() on the whole input in
- * memory; lossless_write() for an output below s->output_dir.
+ * memory; lossless_write() for an output below c->output_dir.
  */
 #ifndef IMGPOOL_LOSSLESS_H
 #define IMGPOOL_LOSSLESS_H
@@ -51,11 +51,12 @@ int lossless_read_input(const struct input *in, enum fail_on fail_on,
 
 /*
  * recompress -o with --lossless and JPEG output: @in rewritten by
- * lossless_jpeg() into t->out_rel below s->output_dir (the usual
+ * lossless_jpeg() into t->out_rel below c->output_dir (the usual
  * outfile.h commit).  A non-JPEG input is skipped, ERR_NOT_JPEG.  Fills
  * @res like img_run() (status, dimensions, out_bytes, mode "lossless").
  */
-void lossless_write(const struct settings *s, const struct task *t,
+void lossless_write(const struct settings *s,
+                    const struct commit_settings *c, const struct task *t,
                     const struct input *in, struct task_result *res);
 
 #endif

@@ -17,23 +17,24 @@
 /* 1 when @s asks for one output with the source's pixels and metadata:
  * recompress, no --size, nothing stripped or converted. */
 static int
-keeps_source(const struct settings *s)
+keeps_source(const struct run_config *c)
 {
-    return s->mode == MODE_RECOMPRESS && s->nsizes == 1 &&
-           !s->sizes[0].width && !s->sizes[0].height && !s->strip &&
-           !s->strip_gps && !s->to_srgb;
+    const struct settings *s = &c->out[0];
+
+    return s->mode == MODE_RECOMPRESS && c->nsizes == 1 && !s->width &&
+           !s->height && !s->strip && !s->strip_gps && !s->to_srgb;
 }
 
-/* @len bytes of @data into t->out_rel below s->output_dir, and the
+/* @len bytes of @data into t->out_rel below c->output_dir, and the
  * record's numbers for it.  0, or -1 with @res failed. */
 static int
-commit_bytes(const struct settings *s, const struct task *t,
+commit_bytes(const struct commit_settings *c, const struct task *t,
              const unsigned char *data, size_t len, int w, int h,
              const char *mode, struct task_result *res)
 {
     struct outfile of;
 
-    if (outfile_open(&of, s->output_dir, t->out_rel, s->fsync, res) < 0)
+    if (outfile_open(&of, c->output_dir, t->out_rel, c->fsync, res) < 0)
         return -1;
     if (outfile_write(&of, data, len, res) < 0) {
         outfile_abort(&of);
@@ -110,9 +111,10 @@ verify(const struct task *t, const unsigned char *jxl, size_t jxl_len,
 
 /* recompress -f jxl of a JPEG: transcode, verify, commit. */
 static void
-to_jxl(const struct settings *s, const struct task *t,
+to_jxl(const struct run_config *c, const struct task *t,
        const struct input *in, struct task_result *res)
 {
+    const struct settings *s = &c->out[0];
     const char *why = in->have_ji ? jxl_jpeg_refusal(&in->ji) : NULL;
     unsigned char *src = NULL, *dst = NULL;
     size_t dst_len = 0;
@@ -134,7 +136,7 @@ to_jxl(const struct settings *s, const struct task *t,
         verify(t, dst, dst_len, src, (size_t)in->size, res) < 0 ||
         input_read_check(res) < 0)
         goto out;
-    commit_bytes(s, t, dst, dst_len, w, h, "transcode", res);
+    commit_bytes(&c->commit, t, dst, dst_len, w, h, "transcode", res);
 out:
     free(src);
     free(dst);
@@ -143,9 +145,10 @@ out:
 /* recompress -f jpeg of a JPEG XL file: its stored JPEG, when it has one.
  * 1 handled, 0 no JPEG stored (nothing done). */
 static int
-from_jxl(const struct settings *s, const struct task *t,
+from_jxl(const struct run_config *c, const struct task *t,
          const struct input *in, struct task_result *res)
 {
+    const struct settings *s = &c->out[0];
     unsigned char *src = NULL, *jpg = NULL;
     size_t jpg_len = 0;
     struct jpeg_info ji;
@@ -161,26 +164,29 @@ from_jxl(const struct settings *s, const struct task *t,
     if (rc == 0 && input_read_check(res) == 0) {
         if (sniff_jpeg_info(jpg, jpg_len, &ji) == 0)
             orient_upright_size(ji.orientation, ji.width, ji.height, &w, &h);
-        commit_bytes(s, t, jpg, jpg_len, w, h, "reconstruct", res);
+        commit_bytes(&c->commit, t, jpg, jpg_len, w, h, "reconstruct",
+                     res);
     }
     free(jpg);
     return 1;
 }
 
 int
-transcode_run(const struct settings *s, const struct task *t,
+transcode_run(const struct run_config *c, const struct task *t,
               const struct input *in, struct task_result *res)
 {
-    if (!keeps_source(s) || !t->out_rel)
+    const struct settings *s = &c->out[0];
+
+    if (!keeps_source(c) || !t->out_rel)
         return 0;
     if (s->format == FORMAT_JXL && in->fmt == IMGF_JPEG) {
         res->status = TASK_FAILED;
-        to_jxl(s, t, in, res);
+        to_jxl(c, t, in, res);
         return 1;
     }
     if (s->format == FORMAT_JPEG && in->fmt == IMGF_JXL) {
         res->status = TASK_FAILED;
-        return from_jxl(s, t, in, res);
+        return from_jxl(c, t, in, res);
     }
     return 0;
 }

@@ -33,12 +33,12 @@
 #include "task.h"
 
 /*
- * 1 when @in became t->out_rel below s->output_dir here, or failed or was
+ * 1 when @in became t->out_rel below c->commit.output_dir here, or failed or was
  * skipped (@res filled like img_run(): status, dimensions, out_bytes,
  * mode); 0 when this is not a transcode (nothing done: the pixel stages
  * make the output, the input's descriptor untouched).
  */
-int transcode_run(const struct settings *s, const struct task *t,
+int transcode_run(const struct run_config *c, const struct task *t,
                   const struct input *in, struct task_result *res);
 
 #endif

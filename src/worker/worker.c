@@ -2,141 +2,27 @@
  * worker.c - a worker process's entry points; see worker.h.
  *
  * The pipeline itself is img.c; this file adds what belongs to the process
- * rather than to one image: starting the libraries and the test-only fault
- * injection that the crash, timeout and memory-cap tests rely on.  Fault
- * injection is compiled in only with IMGPOOL_FAULT_INJECTION (test builds,
- * CMakeLists.txt); without it nothing here reads the environment.
+ * rather than to one image: starting the libraries and, in test builds,
+ * the fault injection of fault.c.
  */
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "fault.h"
 #include "img.h"
-#include "msg.h"
 #include "worker.h"
 
-#ifdef IMGPOOL_FAULT_INJECTION
-/* From IMGPOOL_FAULT="KIND:GLOB"; kind is "" when none. */
-static char fault_kind[16];
-static const char *fault_glob;
-
-static void
-read_fault_injection(void)
+int
+worker_init(const struct run_config *c)
 {
-    const char *fault = getenv("IMGPOOL_FAULT");
-    const char *colon = fault ? strchr(fault, ':') : NULL;
-    size_t k;
-
-    fault_kind[0] = '\0';
-    if (!colon)
-        return;
-    k = (size_t)(colon - fault);
-    if (k >= sizeof(fault_kind))
-        return;
-    memcpy(fault_kind, fault, k);
-    fault_kind[k] = '\0';
-    fault_glob = colon + 1;
-}
-
-/* True when a fault is set and @t's file name matches its glob. */
-static int
-fault_matches(const struct task *t)
-{
-    const char *base = strrchr(t->path, '/');
-
-    base = base ? base + 1 : t->path;
-    return fault_kind[0] && fnmatch(fault_glob, base, 0) == 0;
+    worker_fault_read();
+    return img_worker_init(&c->out[0]);
 }
 
 void
-worker_fault_point(const struct task *t, const char *stage)
-{
-    const char *dir = getenv("IMGPOOL_FAULT_DIR");
-    struct timespec nap = { 0, 5 * 1000 * 1000 };
-    char path[PATH_MAX];
-    int fd, i;
-
-    if (strncmp(fault_kind, "wait-", 5) != 0 ||
-        strcmp(fault_kind + 5, stage) != 0 || !dir || !fault_matches(t))
-        return;
-    snprintf(path, sizeof(path), "%s/reached", dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        /* one write per line: several workers may stop here at once */
-        char line[24];
-        int len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
-        if (write(fd, line, (size_t)len) < 0)
-            errorf("fault injection: cannot write '%s'", path);
-        close(fd);
-    }
-    snprintf(path, sizeof(path), "%s/go", dir);
-    for (i = 0; i < 12000 && access(path, F_OK) != 0; i++)
-        nanosleep(&nap, NULL);
-}
-
-int
-worker_fault_armed(const struct task *t, const char *kind)
-{
-    return strcmp(fault_kind, kind) == 0 && fault_matches(t);
-}
-
-/* Misbehave as IMGPOOL_FAULT asks when @t's file name matches. */
-static void
-inject_fault(const struct task *t)
-{
-    if (!fault_matches(t))
-        return;
-    if (strcmp(fault_kind, "crash") == 0)
-        raise(SIGSEGV);
-    if (strcmp(fault_kind, "abort") == 0)
-        abort();
-    if (strcmp(fault_kind, "exit") == 0)
-        _exit(3);
-    if (strcmp(fault_kind, "hang") == 0)
-        for (;;)
-            pause();
-    if (strcmp(fault_kind, "leak") == 0)
-        for (;;) {
-            char *p = malloc(1 << 20);
-            if (!p)
-                raise(SIGSEGV); /* what an allocator failure looks like */
-            memset(p, 1, 1 << 20);
-        }
-}
-#else
-static void
-read_fault_injection(void)
-{
-}
-
-static void
-inject_fault(const struct task *t)
-{
-    (void)t;
-}
-#endif
-
-int
-worker_init(const struct settings *s)
-{
-    read_fault_injection();
-    return img_worker_init(s);
-}
-
-void
-worker_run(const struct settings *s, const struct task *t,
+worker_run(const struct run_config *c, const struct task *t,
            struct task_result *res)
 {
-    inject_fault(t);
+    worker_fault_inject(t);
     worker_fault_point(t, "open");
-    img_process(s, t, res);
+    img_process(c, t, res);
 }
 
 void

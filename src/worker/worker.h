@@ -3,12 +3,12 @@
  * to the pool (pool.h) as its init / work / fini callbacks.
  *
  * Call sequence, inside a worker process only (after fork):
- *   if (worker_init(&settings) < 0) ...exit: this worker cannot start...
- *   worker_run(&settings, &tasks[id], &res);   // once per task
+ *   if (worker_init(&config) < 0) ...exit: this worker cannot start...
+ *   worker_run(&config, &tasks[id], &res);     // once per task
  *   worker_fini();
  *
  * The master includes this header and nothing else of src/worker/: it names
- * these functions, never an image library.  Settings and tasks are the
+ * these functions, never an image library.  The configuration and tasks are the
  * master's, inherited across fork() and only read here.
  */
 #ifndef IMGPOOL_WORKER_H
@@ -25,11 +25,11 @@
  * IMGPOOL_FAULT_INJECTION, see fault.h).  0, or -1 when the worker cannot
  * run.
  */
-int worker_init(const struct settings *s);
+int worker_init(const struct run_config *c);
 
 /* Process task @t through the pipeline; the outcome lands in @res (never
  * printed). */
-void worker_run(const struct settings *s, const struct task *t,
+void worker_run(const struct run_config *c, const struct task *t,
                 struct task_result *res);
 
 /* Release what worker_init() set up, before the worker exits. */

@@ -48,8 +48,13 @@ run_pass(const struct settings *s, char **files, int n, const char *outdir,
 {
     int64_t t0 = util_now_us();
     double c0 = cpu_ms();
+    struct commit_settings cs;
+    struct run_config c;
     int failed = 0;
 
+    commit_settings_init(&cs);
+    cs.output_dir = outdir;
+    run_config_make(&c, s, NULL, 1, &cs);
     for (int i = 0; i < n; i++) {
         struct task t;
         struct task_result res;
@@ -60,7 +65,7 @@ run_pass(const struct settings *s, char **files, int n, const char *outdir,
         memset(&res, 0, sizeof(res));
         t.path = files[i];
         t.out_path = out;
-        img_process(s, &t, &res);
+        img_process(&c, &t, &res);
         if (res.status != TASK_OK) {
             fprintf(stderr, "%s: %s: %s\n", tag, files[i], res.message);
             failed++;
@@ -116,7 +121,6 @@ main(int argc, char **argv)
         return 2;
     }
     settings_init(&s, MODE_THUMBNAIL);
-    s.output_dir = argv[1];
     if (box && sscanf(box, "%dx%d", &s.width, &s.height) != 2)
         return 2;
     if (img_worker_init(&s) < 0)

@@ -27,7 +27,7 @@ fuzz_command_line(char *text, size_t size)
 {
     char *argv[MAX_ARGS + 2];
     struct cli_opts o;
-    const struct settings *s = &o.settings;
+    const struct settings *s = &o.config.out[0];
     size_t i = 0;
     int argc = 0;
 
@@ -45,8 +45,10 @@ fuzz_command_line(char *text, size_t size)
             o.timeout_s > 604800 || s->max_pixels < 0 ||
             (o.shard_n && (o.shard_k < 0 || o.shard_k >= o.shard_n)) ||
             (o.ninputs == 0 && !o.files_from) ||
-            (s->in_place ? s->output_dir != NULL
-                         : !s->output_dir || !s->output_dir[0]))
+            (o.config.commit.in_place
+                 ? o.config.commit.output_dir != NULL
+                 : !o.config.commit.output_dir ||
+                       !o.config.commit.output_dir[0]))
             abort();
     }
     cli_opts_release(&o);

@@ -13,6 +13,8 @@
  *             in command-line order (the last of repeated options wins)
  *   validate  rules that involve several options (--in-place against -o,
  *             --fit against --size, ...)
+ *   config    the run configuration made from what was accepted
+ *             (cli_make_config()): read only from then on
  * Usage errors print one line naming the option, a hint to --help, and
  * exit 2.
  */
@@ -60,6 +62,8 @@ cli_opts_release(struct cli_opts *o)
     free(o->excludes);
     free(o->file_dir);
     free(o->file_name);
+    free(o->output_dir_own);
+    free(o->backup_dir_own);
     memset(o, 0, sizeof(*o));
 }
 
@@ -296,19 +300,19 @@ accept_all(struct cli_opts *o, const struct parse_state *st)
 static enum cli_result
 add_given_size(struct cli_opts *o, const struct given *g, int *nsizes_given)
 {
-    struct settings *s = &o->settings;
+    const struct settings *s = &o->config.out[0];
     const char *why;
 
     if ((*nsizes_given)++ == 0)
-        s->nsizes = 0;
+        o->nboxes = 0;
     if (g->opt->kind == CLI_KIND_SIZE) {
-        if (s->nsizes >= SETTINGS_MAX_SIZES)
+        if (o->nboxes >= SETTINGS_MAX_SIZES)
             return usage_error(o, "too many sizes: at most %d outputs per "
                                "input", SETTINGS_MAX_SIZES);
-        s->sizes[s->nsizes].width = s->width;
-        s->sizes[s->nsizes].height = s->height;
-        s->nsizes++;
-    } else if (cli_add_sizes(s, g->arg, &why) < 0) {
+        o->boxes[o->nboxes].width = s->width;
+        o->boxes[o->nboxes].height = s->height;
+        o->nboxes++;
+    } else if (cli_add_sizes(o->boxes, &o->nboxes, g->arg, &why) < 0) {
         return usage_error(o, "invalid --sizes '%s': %s (at most %d outputs "
                            "per input)", g->arg, why, SETTINGS_MAX_SIZES);
     }
@@ -341,8 +345,8 @@ apply(struct cli_opts *o, const struct parse_state *st)
             return CLI_EXIT;
     }
     /* The first box is the one every single-size code path reads. */
-    o->settings.width = o->settings.sizes[0].width;
-    o->settings.height = o->settings.sizes[0].height;
+    o->config.out[0].width = o->boxes[0].width;
+    o->config.out[0].height = o->boxes[0].height;
     return CLI_RUN;
 }
 
@@ -351,12 +355,12 @@ apply(struct cli_opts *o, const struct parse_state *st)
 static enum cli_result
 validate_lossless_jpeg(struct cli_opts *o)
 {
-    struct settings *s = &o->settings;
+    const struct settings *s = &o->config.out[0];
 
     if (s->mode != MODE_RECOMPRESS)
         return usage_error(o, "--lossless with jpeg output is for recompress "
                            "(a thumbnail is resized): use -f png or -f webp");
-    if (s->width || s->height || s->nsizes > 1)
+    if (s->width || s->height || o->nboxes > 1)
         return usage_error(o, "--lossless keeps the pixels: drop --size");
     if (s->strip || s->strip_gps || s->to_srgb)
         return usage_error(o, "--lossless keeps every metadata segment and "
@@ -369,7 +373,7 @@ validate_lossless_jpeg(struct cli_opts *o)
 static enum cli_result
 validate_in_place(struct cli_opts *o)
 {
-    struct settings *s = &o->settings;
+    const struct settings *s = &o->config.out[0];
 
     if (o->output_dir)
         return usage_error(o, "--in-place and --output exclude each other");
@@ -395,7 +399,7 @@ validate_in_place(struct cli_opts *o)
                            "--in-place");
     if (s->lossless && validate_lossless_jpeg(o) != CLI_RUN)
         return CLI_EXIT;
-    s->output_dir = NULL;
+    o->config.commit.output_dir = NULL;
     return CLI_RUN;
 }
 
@@ -403,7 +407,8 @@ validate_in_place(struct cli_opts *o)
 static enum cli_result
 validate_freedesktop(struct cli_opts *o)
 {
-    struct settings *s = &o->settings, def;
+    struct settings *s = &o->config.out[0], def;
+    struct commit_settings *c = &o->config.commit;
 
     settings_init(&def, MODE_THUMBNAIL);
     if (o->output_dir)
@@ -411,20 +416,21 @@ validate_freedesktop(struct cli_opts *o)
                            "cache: drop --output (or --cache-dir DIR)");
     if (o->name_template || s->format != def.format ||
         s->width != def.width || s->height != def.height ||
-        s->nsizes > 1 || o->prune)
+        o->nboxes > 1 || o->prune)
         return usage_error(o, "--freedesktop names, sizes and formats its "
                            "thumbnails as the cache specification says: "
                            "drop --name, --format, --size and --prune");
-    s->fd_flavors = THUMBCACHE_DEFAULT_MASK;
+    c->fd_flavors = THUMBCACHE_DEFAULT_MASK;
     if (o->flavors && thumbcache_parse_flavors(o->flavors,
-                                               &s->fd_flavors) < 0)
+                                               &c->fd_flavors) < 0)
         return usage_error(o, "invalid --flavor '%s'", o->flavors);
     if (thumbcache_base(o->cache_dir, o->cache_base,
                         sizeof(o->cache_base)) < 0)
         return usage_error(o, "no thumbnail cache: set HOME or "
                            "XDG_CACHE_HOME, or give --cache-dir DIR");
     s->format = FORMAT_PNG;
-    s->output_dir = o->cache_base;
+    s->target = TARGET_FREEDESKTOP;
+    c->output_dir = o->cache_base;
     return CLI_RUN;
 }
 
@@ -442,7 +448,8 @@ ends_in_fmt(const char *t)
 static enum cli_result
 validate_outputs(struct cli_opts *o)
 {
-    struct settings *s = &o->settings;
+    struct settings *s = &o->config.out[0];
+    const struct settings_size *z = o->boxes;
     enum out_format named;
     char a[32], b[32];
     int i, k;
@@ -469,37 +476,32 @@ validate_outputs(struct cli_opts *o)
     if (s->progressive && s->format != FORMAT_JPEG)
         return usage_error(o, "--progressive is for JPEG output, not %s",
                            format_str(s->format));
-    for (i = 1; i < s->nsizes; i++)
-        if (s->fit != FIT_INSIDE &&
-            (s->sizes[i].width == 0 || s->sizes[i].height == 0))
+    for (i = 1; i < o->nboxes; i++)
+        if (s->fit != FIT_INSIDE && (z[i].width == 0 || z[i].height == 0))
             return usage_error(o, "--fit %s needs both sides of every size "
                                "(WxH): %s", fit_str(s->fit),
-                               settings_size_label(&s->sizes[i], a,
-                                                   sizeof(a)));
-    for (i = 0; i < s->nsizes; i++)
+                               settings_size_label(&z[i], a, sizeof(a)));
+    for (i = 0; i < o->nboxes; i++)
         for (k = 0; k < i; k++)
-            if (s->sizes[i].width == s->sizes[k].width &&
-                s->sizes[i].height == s->sizes[k].height)
+            if (z[i].width == z[k].width && z[i].height == z[k].height)
                 return usage_error(o, "size %s is given twice",
-                                   settings_size_label(&s->sizes[i], a,
-                                                       sizeof(a)));
-    if (s->nsizes > 1 && o->name_template &&
+                                   settings_size_label(&z[i], a, sizeof(a)));
+    if (o->nboxes > 1 && o->name_template &&
         !plan_template_has_size(o->name_template))
         return usage_error(o, "--name '%s' gives every size the same name: "
                            "add {size}, or {w} and {h}", o->name_template);
-    if (s->nsizes > 1 && o->name_template &&
+    if (o->nboxes > 1 && o->name_template &&
         plan_template_has_size(o->name_template) == 1) {
         /* {w} or {h} alone: two boxes may share that side. */
-        for (i = 0; i < s->nsizes; i++)
+        for (i = 0; i < o->nboxes; i++)
             for (k = 0; k < i; k++)
-                if (plan_size_names_equal(o->name_template, &s->sizes[i],
-                                          &s->sizes[k]))
+                if (plan_size_names_equal(o->name_template, &z[i], &z[k]))
                     return usage_error(o, "--name '%s' gives sizes %s and "
                                        "%s the same name: add {size}",
                                        o->name_template,
-                                       settings_size_label(&s->sizes[k], a,
+                                       settings_size_label(&z[k], a,
                                                            sizeof(a)),
-                                       settings_size_label(&s->sizes[i], b,
+                                       settings_size_label(&z[i], b,
                                                            sizeof(b)));
     }
     return CLI_RUN;
@@ -561,7 +563,7 @@ output_file(struct cli_opts *o)
 static enum cli_result
 validate(struct cli_opts *o)
 {
-    struct settings *s = &o->settings;
+    const struct settings *s = &o->config.out[0];
 
     if (o->ninputs == 0 && !o->files_from)
         return usage_error(o, "no INPUT given: name files or directories to "
@@ -571,7 +573,7 @@ validate(struct cli_opts *o)
     if (s->baseline && s->progressive)
         return usage_error(o, "--baseline and --progressive exclude each "
                            "other");
-    if (s->in_place)
+    if (o->config.commit.in_place)
         return validate_in_place(o);
     if (o->freedesktop)
         return validate_freedesktop(o);
@@ -590,7 +592,7 @@ validate(struct cli_opts *o)
     if (s->fit != FIT_INSIDE && (s->width == 0 || s->height == 0))
         return usage_error(o, "--fit %s needs both sides of --size (WxH)",
                            fit_str(s->fit));
-    s->output_dir = o->output_dir;
+    o->config.commit.output_dir = o->output_dir;
     return CLI_RUN;
 }
 
@@ -681,7 +683,9 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
     o->command = CMD_PROCESS;
     o->command_name = cmd;
     r = parse_sub(o, argc - 1, argv + 1, sub);
-    if (r != CLI_RUN)
-        return r;
-    return validate(o);
+    if (r == CLI_RUN)
+        r = validate(o);
+    if (r == CLI_RUN)
+        cli_make_config(o);
+    return r;
 }

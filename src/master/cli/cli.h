@@ -5,7 +5,7 @@
  *   struct cli_opts o;
  *   cli_opts_init(&o);
  *   switch (cli_parse(&o, argc, argv)) {
- *   case CLI_RUN:   ...run o.settings over o.inputs...
+ *   case CLI_RUN:   ...run o.config over o.inputs...
  *   case CLI_EXIT:  return o.exit_code;   // --help, --version, usage error
  *   }
  *   cli_opts_release(&o);
@@ -34,14 +34,25 @@ enum cli_command {
 
 struct cli_opts {
     enum cli_command command;
-    struct settings settings;
+    /* The run configuration (settings.h), made by cli_parse() and only
+     * read after it: the options land in out[0] and commit as they are
+     * parsed; once they are checked, out[1..] are made from out[0] and
+     * the boxes, and the directories normalised. */
+    struct run_config config;
+    /* The boxes given (-s, --sizes), in order, or the default one:
+     * parse-time input of config.nsizes and config.out[k]'s box. */
+    struct settings_size boxes[SETTINGS_MAX_SIZES];
+    int nboxes;
     const char **inputs;        /* owned array; the strings are argv's */
     size_t ninputs;
-    const char *output_dir;
+    const char *output_dir;     /* -o; normalised once (dirwalk_normalize())
+                                   by cli_parse(), as config.commit's */
     const char *name_template;
     char *file_dir, *file_name; /* owned: -o FILE split (output_dir and
                                    name_template point at them) */
-    const char *sizes_list;     /* --sizes LIST, folded into settings */
+    char *output_dir_own, *backup_dir_own;   /* owned: the normalised
+                                                directories */
+    const char *sizes_list;     /* --sizes LIST, folded into boxes */
     int format_given;           /* -f was on the command line */
     const char **includes, **excludes;   /* owned arrays */
     size_t nincludes, nexcludes;
@@ -83,9 +94,11 @@ int cli_parse_color(const char *s, unsigned char rgb[3], const char **why);
 /* --sizes: a comma-separated list of cli_parse_size() boxes, at most
  * SETTINGS_MAX_SIZES of them. */
 int cli_check_sizes(const char *s, const char **why);
-/* Append the boxes of --sizes @list to @s (after @s->nsizes), as
- * cli_check_sizes() accepts them.  0, or -1 with *why set (too many). */
-int cli_add_sizes(struct settings *s, const char *list, const char **why);
+/* Append the boxes of --sizes @list to @boxes (after the *@n there, of at
+ * most SETTINGS_MAX_SIZES), as cli_check_sizes() accepts them.  0, or -1
+ * with *why set (too many). */
+int cli_add_sizes(struct settings_size *boxes, int *n, const char *list,
+                  const char **why);
 /* "K/N" with 0 <= K < N <= 100000, or "auto", "auto/N" (below). */
 int cli_parse_shard(const char *s, int *k, int *n, const char **why);
 /*

@@ -16,7 +16,8 @@
 #include "thumbcache.h"
 
 #define O(m) offsetof(struct cli_opts, m)
-#define S(m) offsetof(struct cli_opts, settings.m)
+#define S(m) offsetof(struct cli_opts, config.out[0].m)
+#define C(m) offsetof(struct cli_opts, config.commit.m)
 #define SZ(m) sizeof(((struct cli_opts *)0)->m)
 
 #define PROCESS CLI_SUB_PROCESS
@@ -102,7 +103,7 @@ const struct cli_option cli_options[] = {
               "JPEG is transcoded losslessly, see the manual)" },
     { .name = "quality", .letter = 'q', .kind = CLI_KIND_INT,
       .subs = PROCESS, .section = CLI_SEC_OUTPUT, .off = S(quality),
-      .size = SZ(settings.quality), .lo = 1, .hi = 100,
+      .size = SZ(config.out[0].quality), .lo = 1, .hi = 100,
       .expect = "expected an integer from 1 to 100", .metavar = "N",
       .help = "quality 1..100, one scale for every format,\n"
               "mapped to each encoder's (see the manual)" },
@@ -134,7 +135,7 @@ const struct cli_option cli_options[] = {
       .section = CLI_SEC_OUTPUT, .off = S(strip), .value = 0,
       .help = "keep EXIF, XMP, IPTC" },
     { .name = "fsync", .kind = CLI_KIND_FLAG, .subs = PROCESS,
-      .section = CLI_SEC_OUTPUT, .off = S(fsync), .value = 1,
+      .section = CLI_SEC_OUTPUT, .off = C(fsync), .value = 1,
       .help = "flush each output to disk before it replaces\n"
               "anything (always done --in-place)" },
     { .name = "force", .kind = CLI_KIND_FLAG, .subs = RECOMPRESS,
@@ -163,20 +164,20 @@ const struct cli_option cli_options[] = {
 
     /* recompress --in-place */
     { .name = "in-place", .kind = CLI_KIND_FLAG, .subs = RECOMPRESS,
-      .section = CLI_SEC_IN_PLACE, .off = S(in_place), .value = 1,
+      .section = CLI_SEC_IN_PLACE, .off = C(in_place), .value = 1,
       .help = "replace each JPEG by its recompressed self\n"
               "(instead of -o); other formats are left alone" },
     { .name = "min-saving", .kind = CLI_KIND_DOUBLE, .subs = IN_PLACE,
-      .section = CLI_SEC_IN_PLACE, .off = S(min_saving), .lo = 0,
+      .section = CLI_SEC_IN_PLACE, .off = C(min_saving), .lo = 0,
       .hi = 100, .hi_open = 1,
       .expect = "expected a percentage from 0 to 99", .metavar = "PCT",
       .help = "replace only when at least PCT% smaller" },
     { .name = "dry-run", .kind = CLI_KIND_FLAG, .subs = PROCESS,
-      .section = CLI_SEC_RUNNING, .off = S(dry_run), .value = 1,
+      .section = CLI_SEC_RUNNING, .off = C(dry_run), .value = 1,
       .help = "list each file and what would happen to it\n"
               "on stdout; write nothing, take no lock" },
     { .name = "backup", .kind = CLI_KIND_STRING, .subs = IN_PLACE,
-      .section = CLI_SEC_IN_PLACE, .off = S(backup_dir),
+      .section = CLI_SEC_IN_PLACE, .off = C(backup_dir),
       .check = check_path, .metavar = "DIR",
       .help = "keep each original under DIR first" },
     { .name = "strip-gps", .kind = CLI_KIND_FLAG, .subs = IN_PLACE,
@@ -186,7 +187,7 @@ const struct cli_option cli_options[] = {
       .section = CLI_SEC_IN_PLACE, .off = S(to_srgb), .value = 1,
       .help = "convert wide-gamut originals to sRGB" },
     { .name = "no-preserve-times", .kind = CLI_KIND_FLAG, .subs = IN_PLACE,
-      .section = CLI_SEC_IN_PLACE, .off = S(preserve_times), .value = 0,
+      .section = CLI_SEC_IN_PLACE, .off = C(preserve_times), .value = 0,
       .help = "give replaced files the current time" },
 
     /* geometry */
@@ -212,7 +213,7 @@ const struct cli_option cli_options[] = {
       .help = "enlarge images smaller than the box" },
     { .name = "density", .kind = CLI_KIND_INT, .subs = PROCESS,
       .section = CLI_SEC_GEOMETRY, .off = S(density),
-      .size = SZ(settings.density), .lo = 1, .hi = 9600,
+      .size = SZ(config.out[0].density), .lo = 1, .hi = 9600,
       .expect = "expected an integer from 1 to 9600", .metavar = "N",
       .help = "render SVG at N pixels per inch (default 96,\n"
               "CSS pixels, as browsers do)" },
@@ -262,7 +263,7 @@ const struct cli_option cli_options[] = {
               "files give an ok record with warnings)" },
     { .name = "max-pixels", .kind = CLI_KIND_INT, .subs = PROCESS,
       .section = CLI_SEC_LIMITS, .off = S(max_pixels),
-      .size = SZ(settings.max_pixels), .lo = 0, .hi = LONG_MAX,
+      .size = SZ(config.out[0].max_pixels), .lo = 0, .hi = LONG_MAX,
       .expect = "expected a non-negative integer", .metavar = "N",
       .help = "refuse images declaring more pixels, before\n"
               "decoding (0: no limit)" },

@@ -2,7 +2,8 @@
  * cli_table.h - the option table behind cli_parse() and every --help.
  *
  * One row per option: its names, the kind of value it takes, where the
- * value goes (offsets into struct cli_opts, which embeds struct settings),
+ * value goes (offsets into struct cli_opts, which embeds the run's
+ * struct run_config: the first output's settings and the commit's),
  * the subcommands that accept it, its section, metavar and help lines.
  * From the rows, cli.c builds the getopt_long array and the short option
  * string, stores each value by its kind and rejects an option given to a
@@ -104,11 +105,20 @@ void cli_option_candidates(const char *name, char *buf, size_t size);
 
 /*
  * Every default of subcommand @sub (one enum cli_sub bit) into @o:
- * settings_init() for the pixels, and the run's own (timeout, memory cap,
+ * settings_init() for the pixels, commit_settings_init() for the commit,
+ * the default box, and the run's own (timeout, memory cap,
  * progress).  The single place defaults are set; touches no list or
  * input array.
  */
 void cli_defaults(struct cli_opts *o, unsigned sub);
+
+/*
+ * The run configuration of @o once its options are valid (cli_parse()'s
+ * last step): -o and --backup-dir normalised (dirwalk_normalize(), into
+ * copies @o owns) for the planner, the state and the workers alike, and
+ * one output per box, each the first output's settings with its own box.
+ */
+void cli_make_config(struct cli_opts *o);
 
 /*
  * Convert @arg by @opt's kind and store it in @o.  Returns 0, or -1 with

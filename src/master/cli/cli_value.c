@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "cli_table.h"
+#include "dirwalk.h"
 #include "util.h"
 
 /* AddressSanitizer reserves terabytes of shadow memory, which no data
@@ -37,15 +38,47 @@
 void
 cli_defaults(struct cli_opts *o, unsigned sub)
 {
+    struct settings *s = &o->config.out[0];
+
     if (sub & CLI_SUB_IN_PLACE)
-        settings_init_in_place(&o->settings);
+        settings_init_in_place(s);
     else
-        settings_init(&o->settings, (sub & CLI_SUB_RECOMPRESS)
-                                        ? MODE_RECOMPRESS
-                                        : MODE_THUMBNAIL);
+        settings_init(s, (sub & CLI_SUB_RECOMPRESS) ? MODE_RECOMPRESS
+                                                    : MODE_THUMBNAIL);
+    commit_settings_init(&o->config.commit);
+    o->config.commit.in_place = (sub & CLI_SUB_IN_PLACE) != 0;
+    o->config.nsizes = 1;
+    o->boxes[0].width = s->width;
+    o->boxes[0].height = s->height;
+    o->nboxes = 1;
     o->timeout_s = 120;
     o->max_memory_mb = DEFAULT_MAX_MEMORY_MB;
     o->progress = PROGRESS_AUTO;
+}
+
+/* @*dir (borrowed) spelled one way for the whole run ("out//", "out/."
+ * and "./out" become "out"), as a copy into @*own that @*dir then names. */
+static void
+normalise_dir(const char **dir, char **own)
+{
+    if (!*dir)
+        return;
+    *own = xstrdup(*dir);
+    dirwalk_normalize(*own);
+    *dir = *own;
+}
+
+void
+cli_make_config(struct cli_opts *o)
+{
+    struct commit_settings c = o->config.commit;
+    struct settings first = o->config.out[0];
+
+    normalise_dir(&o->output_dir, &o->output_dir_own);
+    if (c.output_dir && !c.fd_flavors)
+        c.output_dir = o->output_dir;
+    normalise_dir(&c.backup_dir, &o->backup_dir_own);
+    run_config_make(&o->config, &first, o->boxes, o->nboxes, &c);
 }
 
 static int
@@ -107,9 +140,11 @@ cli_parse_size(const char *s, int *w, int *h, const char **why)
     return 0;
 }
 
-/* Append box @item (@n bytes of a --sizes list) to @s.  0, or -1. */
+/* Append box @item (@n bytes of a --sizes list) to @boxes, *@nb of
+ * them so far.  0, or -1. */
 static int
-add_size(struct settings *s, const char *item, size_t n, const char **why)
+add_size(struct settings_size *boxes, int *nb, const char *item, size_t n,
+         const char **why)
 {
     char buf[32];
     int w, h;
@@ -122,24 +157,25 @@ add_size(struct settings *s, const char *item, size_t n, const char **why)
     buf[n] = '\0';
     if (cli_parse_size(buf, &w, &h, why) < 0)
         return -1;
-    if (s->nsizes >= SETTINGS_MAX_SIZES) {
+    if (*nb >= SETTINGS_MAX_SIZES) {
         *why = "at most 8 sizes";
         return -1;
     }
-    s->sizes[s->nsizes].width = w;
-    s->sizes[s->nsizes].height = h;
-    s->nsizes++;
+    boxes[*nb].width = w;
+    boxes[*nb].height = h;
+    (*nb)++;
     return 0;
 }
 
 int
-cli_add_sizes(struct settings *s, const char *list, const char **why)
+cli_add_sizes(struct settings_size *boxes, int *n, const char *list,
+              const char **why)
 {
     const char *p = list, *comma;
 
     for (;;) {
         comma = strchr(p, ',');
-        if (add_size(s, p, comma ? (size_t)(comma - p) : strlen(p),
+        if (add_size(boxes, n, p, comma ? (size_t)(comma - p) : strlen(p),
                      why) < 0)
             return -1;
         if (!comma)
@@ -151,10 +187,10 @@ cli_add_sizes(struct settings *s, const char *list, const char **why)
 int
 cli_check_sizes(const char *list, const char **why)
 {
-    struct settings s;
+    struct settings_size boxes[SETTINGS_MAX_SIZES];
+    int n = 0;
 
-    memset(&s, 0, sizeof(s));
-    return cli_add_sizes(&s, list, why);
+    return cli_add_sizes(boxes, &n, list, why);
 }
 
 static int

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dirwalk.h"
 #include "hashset.h"
 #include "names.h"
 #include "plan.h"
@@ -71,9 +72,10 @@ fallback_template(enum out_format fmt)
 static char *
 build_out_path(const char *outdir, size_t outlen, const char *rel,
                const char *tmpl, enum out_format fmt,
-               const struct settings *sizes, const char **why)
+               const struct plan_opts *po, const char **why)
 {
-    return plan_build_out_path(outdir, outlen, rel, tmpl, fmt, sizes, 0, why);
+    return plan_build_out_path(outdir, outlen, rel, tmpl, fmt, po->outs,
+                               po->nsizes, 0, why);
 }
 
 /* A byte string that is not NUL-terminated: a hash set key. */
@@ -287,7 +289,7 @@ set_out_path(struct planner *pl, struct task *t, const char *tmpl,
         dir = pl->prefix[t->root_index];
         dirlen = strlen(dir);
     }
-    out = build_out_path(dir, dirlen, rel, tmpl, pl->o->format, pl->o->sizes,
+    out = build_out_path(dir, dirlen, rel, tmpl, pl->o->format, pl->o,
                          why);
     if (!out)
         return -1;
@@ -500,10 +502,7 @@ planner_init(struct planner *pl, const struct plan_opts *o,
     pl->ntasks = l->n;
     pl->tmpl = o->name_template ? o->name_template
                                 : default_template(o->format);
-    /* "out/" and "out" give the same paths; "/" stays the root. */
-    pl->outlen = strlen(o->output_dir);
-    while (pl->outlen > 0 && o->output_dir[pl->outlen - 1] == '/')
-        pl->outlen--;
+    pl->outlen = dirwalk_prefix_len(o->output_dir);
     if (plan_prefixes(pl) < 0) {
         errno = ENOMEM;
         return -1;
@@ -669,7 +668,8 @@ plan_stream_ready(struct plan_stream *ps, size_t i, const char *last_rel)
         ps->cand = plan_build_out_path(ps->pl.o->output_dir, ps->pl.outlen,
                                        t->rel, fallback_template(
                                            ps->pl.o->format), ps->pl.o->format,
-                                       ps->pl.o->sizes, 0, &why);
+                                       ps->pl.o->outs, ps->pl.o->nsizes, 0,
+                                       &why);
         ps->cand_for = i;
     }
     return !ps->cand ||

@@ -18,7 +18,7 @@
  *   {size}  the output's box ("300", "300x200", "300x", "x200")
  *   {w} {h} the box's width and height ("0" for an unbounded side)
  *   {{ }}   literal braces
- * Several sizes (plan_opts.sizes with nsizes > 1): each task gets
+ * Several sizes (plan_opts.outs with nsizes > 1): each task gets
  * one output per box, the first in out_rel, the others in out_more
  * (task.h).  The template must then name each size differently; without
  * --name each size goes into its own directory: "<output>/<size>/<mirrored
@@ -37,8 +37,8 @@
 
 struct plan_opts {
     const char *output_dir;      /* required; normalised by the caller
-                                    (dirwalk_normalize()); trailing '/'s
-                                    are ignored anyway */
+                                    (dirwalk_normalize(), as the run
+                                    configuration has it) */
     const char *name_template;   /* NULL: "{stem}.jpg" / "{stem}.png" */
     enum out_format format;
     int in_place;                /* every output is its input (recompress
@@ -51,9 +51,10 @@ struct plan_opts {
     /* Output names recorded in the state database, with the task (or
      * other existing input) each belongs to; NULL when none. */
     const struct plan_recorded *recorded;
-    /* The boxes to plan for: sizes->nsizes and sizes->sizes (borrowed).
-     * NULL or one box: one output per task. */
-    const struct settings *sizes;
+    /* The outputs to plan for, by their boxes: outs[0 .. nsizes - 1]
+     * (borrowed, run_config.out).  NULL or one: one output per task. */
+    const struct settings *outs;
+    int nsizes;
 };
 
 /* 0 if @tmpl is usable; else -1 and *why points to a static reason. */

@@ -20,7 +20,8 @@ const char *plan_fallback_template(enum out_format fmt);
 
 /*
  * Build "@outdir/<directories of @rel>/<name>" for output @k (its box
- * names it: {size} {w} {h}; with several sizes under a default template,
+ * names it: {size} {w} {h}, its box outs[k]'s, or 0x0 without @outs;
+ * with several sizes (@nsizes > 1) under a default template,
  * "@outdir/<size>/<directories of @rel>/<name>") into a new string.  Empty
  * and "." components of @rel are dropped, so no "//" appears; a ".."
  * component or a leading '/' is refused.  Returns the string (caller
@@ -28,7 +29,7 @@ const char *plan_fallback_template(enum out_format fmt);
  */
 char *plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
                           const char *tmpl, enum out_format fmt,
-                          const struct settings *sizes, int k,
+                          const struct settings *outs, int nsizes, int k,
                           const char **why);
 
 #endif

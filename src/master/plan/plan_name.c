@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirwalk.h"
 #include "hashset.h"
 #include "plan.h"
 #include "plan_int.h"
@@ -80,15 +81,17 @@ is_plan_default_template(const char *tmpl, enum out_format fmt)
            strcmp(tmpl, plan_fallback_template(fmt)) == 0;
 }
 
-/* The box of output @k for naming: @sizes', else the one box of
- * plan_expand_name() (0x0: "full"). */
+/* The box of output @k for naming: that of @outs[k], else the one box
+ * of plan_expand_name() (0x0: "full"). */
 static struct settings_size
-size_of(const struct settings *sizes, int k)
+size_of(const struct settings *outs, int nsizes, int k)
 {
     struct settings_size z = { 0, 0 };
 
-    if (sizes && k < sizes->nsizes)
-        z = sizes->sizes[k];
+    if (outs && k < nsizes) {
+        z.width = outs[k].width;
+        z.height = outs[k].height;
+    }
     return z;
 }
 
@@ -331,7 +334,8 @@ plan_size_names_equal(const char *tmpl, const struct settings_size *a,
 
 /*
  * Build "@outdir/<directories of @rel>/<name>" for output @k (its box
- * names it: {size} {w} {h}; with several sizes under a default template,
+ * names it: {size} {w} {h}, its box outs[k]'s, or 0x0 without @outs;
+ * with several sizes (@nsizes > 1) under a default template,
  * "@outdir/<size>/<directories of @rel>/<name>") into a new string.  Empty
  * and "." components of @rel are dropped, so no "//" appears; a ".."
  * component or a leading '/' is refused.  Returns the string (caller
@@ -340,10 +344,11 @@ plan_size_names_equal(const char *tmpl, const struct settings_size *a,
 char *
 plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
                     const char *tmpl, enum out_format fmt,
-                    const struct settings *sizes, int k, const char **why)
+                    const struct settings *outs, int nsizes, int k,
+                    const char **why)
 {
     char name[NAME_MAX + 1], dir[48] = "";
-    struct settings_size box = size_of(sizes, k);
+    struct settings_size box = size_of(outs, nsizes, k);
     const char *base = strrchr(rel, '/');
     const char *p, *end;
     char *out, *o;
@@ -369,7 +374,7 @@ plan_build_out_path(const char *outdir, size_t outlen, const char *rel,
     namelen = expand_name(tmpl, base, fmt, &box, name, sizeof(name), why);
     if (namelen < 0)
         return NULL;
-    if (sizes && sizes->nsizes > 1 &&
+    if (outs && nsizes > 1 &&
         is_plan_default_template(tmpl ? tmpl : plan_default_template(fmt), fmt)) {
         dir[0] = '/';
         settings_size_label(&box, dir + 1, sizeof(dir) - 1);
@@ -438,7 +443,7 @@ add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
     char *more[SETTINGS_MAX_SIZES], *first, *out, *owned;
     size_t len[SETTINGS_MAX_SIZES], total, dirlen,
         pathlen = strlen(t->out_path);
-    int k, n = po->sizes->nsizes, rc = -1;
+    int k, n = po->nsizes, rc = -1;
 
     if (!rel) {
         rel = strrchr(t->path, '/');
@@ -448,7 +453,7 @@ add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
      * size directory (default template) after it: DIR/<root>/<size>/. */
     dir = root_prefix(po, outlen, t, &dirlen, &owned);
     first = plan_build_out_path(dir, dirlen, rel, tmpl, po->format,
-                                po->sizes, 0, why);
+                                po->outs, po->nsizes, 0, why);
     if (first && strcmp(first, t->out_path) != 0 && !po->name_template)
         tmpl = plan_fallback_template(po->format);
     free(first);
@@ -456,7 +461,7 @@ add_more_outputs(const struct plan_opts *po, size_t outlen, struct task *t,
     memset(more, 0, sizeof(more));
     for (k = 1; k < n; k++) {
         more[k] = plan_build_out_path(dir, dirlen, rel, tmpl, po->format,
-                                      po->sizes, k, why);
+                                      po->outs, po->nsizes, k, why);
         if (!more[k])
             goto out;
         len[k] = strlen(more[k]) - outlen - 1;
@@ -554,13 +559,11 @@ plan_more_outputs(const struct plan_opts *po, struct scan_list *l)
     const char *tmpl, *why;
     size_t i, outlen;
 
-    if (po->in_place || !po->sizes || po->sizes->nsizes < 2)
+    if (po->in_place || !po->outs || po->nsizes < 2)
         return 0;
     tmpl = po->name_template ? po->name_template
                              : plan_default_template(po->format);
-    outlen = strlen(po->output_dir);
-    while (outlen > 0 && po->output_dir[outlen - 1] == '/')
-        outlen--;
+    outlen = dirwalk_prefix_len(po->output_dir);
     for (i = 0; i < l->n; i++) {
         struct task *t = &l->tasks[i];
 

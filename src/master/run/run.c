@@ -45,7 +45,7 @@ pool_init(void *data)
 {
     struct run *run = data;
 
-    return run->worker->init(&run->opts->settings);
+    return run->worker->init(&run->opts->config);
 }
 
 static void
@@ -69,7 +69,7 @@ pool_work(void *data, uint32_t id, const void *req, size_t len, void *result)
                         "malformed task request from the master");
         return;
     }
-    run->worker->work(&run->opts->settings, &t, res);
+    run->worker->work(&run->opts->config, &t, res);
     res->id = id;
 }
 
@@ -113,7 +113,7 @@ dry_line_to_pipe(struct run *run, const struct task *t,
         run->dry_err = errno;
         return;
     }
-    run_dry_line(m, &run->opts->settings, t, r);
+    run_dry_line(m, &run->opts->config, t, r);
     if (fclose(m) == EOF)
         run->dry_err = ENOMEM;
     else if (fflush(stdout) == EOF ||
@@ -137,7 +137,7 @@ run_record(struct run *run, const struct task *t,
         dry_line_to_pipe(run, t, r);
         return;
     }
-    run_dry_line(stdout, &o->settings, t, r);
+    run_dry_line(stdout, &o->config, t, r);
     if (!run->dry_err && ferror(stdout))
         run->dry_err = errno ? errno : EIO;
 }
@@ -172,10 +172,10 @@ master_done(void *data, const struct pool_done *d)
 static int
 run_state_open(struct run *run, struct plan_recorded *rec)
 {
-    struct cli_opts *o = run->opts;
+    const struct cli_opts *o = run->opts;
     int k;
 
-    run->fingerprint = state_fingerprint(&o->settings);
+    run->fingerprint = state_fingerprint(o->config.out, o->config.nsizes);
     state_roots_init(&run->roots, o->inputs, o->ninputs);
     if (run->dry_run)
         state_open_readonly(&run->state, o->output_dir, o->shard_k,
@@ -202,7 +202,7 @@ run_state_open(struct run *run, struct plan_recorded *rec)
 static int
 run_plan(struct run *run)
 {
-    struct cli_opts *o = run->opts;
+    const struct cli_opts *o = run->opts;
     struct plan_recorded rec;
     struct plan_opts po;
     int rc;
@@ -210,9 +210,10 @@ run_plan(struct run *run)
     memset(&po, 0, sizeof(po));
     po.output_dir = o->output_dir;
     po.name_template = o->name_template;
-    po.format = o->settings.format;
+    po.format = o->config.out[0].format;
     po.in_place = !run_writes_tree(o);
-    po.sizes = &o->settings;
+    po.outs = o->config.out;
+    po.nsizes = o->config.nsizes;
     plan_recorded_init(&rec);
     if (run_writes_tree(o)) {
         if (run_state_open(run, &rec) < 0)
@@ -242,7 +243,7 @@ run_plan(struct run *run)
     }
     if (!run->dry_run)
         sweep_stale_temps(run_writes_tree(o) ? o->output_dir : NULL,
-                          o->settings.in_place ? o->settings.backup_dir
+                          o->config.commit.in_place ? o->config.commit.backup_dir
                                                : NULL,
                           &run->list);
     return 0;
@@ -278,7 +279,7 @@ run_dry_all(struct run *run)
         const struct task *t = &run->list.tasks[i];
 
         if (t->pre_status == TASK_OK) {
-            run_dry_settle(&run->opts->settings, t, (uint32_t)i, &r);
+            run_dry_settle(&run->opts->config.out[0], t, (uint32_t)i, &r);
         } else {
             task_result_set(&r, (uint32_t)i, t->pre_status, t->pre_class,
                             "%s", t->pre_msg ? t->pre_msg : "");
@@ -333,7 +334,7 @@ run_pool(struct run *run)
     report_start(&run->rep, run->list.n);
     /* In place and --freedesktop, only a worker can tell (the saving,
      * whether the cached thumbnails are current). */
-    if (run->dry_run && !o->settings.in_place && !o->settings.fd_flavors)
+    if (run->dry_run && !o->config.commit.in_place && !o->config.commit.fd_flavors)
         return run_dry_all(run);
     report_presettled(run);
     run->order = xcalloc(run->list.n, sizeof(*run->order));
@@ -382,7 +383,7 @@ run_lazy(struct run *run)
     memset(&po, 0, sizeof(po));
     po.output_dir = o->output_dir;
     po.name_template = o->name_template;
-    po.format = o->settings.format;
+    po.format = o->config.out[0].format;
     memset(&so, 0, sizeof(so));
     so.list = &run->list;
     so.plan = plan_stream_begin(&po, &run->list);
@@ -514,7 +515,7 @@ append_log(const struct run *run, int code)
     char line[4096], *what;
     int n;
 
-    what = report_log_what(o->command_name, o->settings.in_place,
+    what = report_log_what(o->command_name, o->config.commit.in_place,
                            o->inputs, o->ninputs, o->output_dir);
     n = report_log_line(&run->rep, &run->sum, what, code, line,
                         sizeof(line) - 1);
@@ -530,17 +531,16 @@ append_log(const struct run *run, int code)
 }
 
 static void
-run_init(struct run *run, struct cli_opts *o, const struct run_worker *w)
+run_init(struct run *run, const struct cli_opts *o, const struct run_worker *w)
 {
     struct report_opts ro;
 
     memset(run, 0, sizeof(*run));
-    run->own = *o;
-    run->opts = &run->own;
+    run->opts = o;
     run->worker = w;
     run->lock.fd = -1;
     run->log_fd = -1;
-    run->dry_run = o->settings.dry_run;
+    run->dry_run = o->config.commit.dry_run;
     {
         struct stat sb;
 
@@ -578,7 +578,7 @@ run_release(struct run *run)
 
 /* thumbnail / recompress: the whole run; its exit status. */
 static int
-run_process(struct cli_opts *o, const struct run_worker *w,
+run_process(const struct cli_opts *o, const struct run_worker *w,
             const struct run_probe *probe)
 {
     struct run run;
@@ -586,7 +586,6 @@ run_process(struct cli_opts *o, const struct run_worker *w,
 
     run_init(&run, o, w);
     run.probe = probe;
-    run_normalise_roots(&run);
     code = (int)run_preflight(&run);
     if (code == 0)
         code = (int)run_setup(&run);
@@ -599,7 +598,6 @@ run_process(struct cli_opts *o, const struct run_worker *w,
     if (run.log_fd >= 0)
         append_log(&run, code);
     run_release(&run);
-    run_restore_roots(&run);
     return code;
 }
 
@@ -616,7 +614,7 @@ run_merge(const struct cli_opts *o)
 }
 
 int
-run_command_probed(struct cli_opts *o, const struct run_worker *worker,
+run_command_probed(const struct cli_opts *o, const struct run_worker *worker,
                    const struct run_probe *probe)
 {
     msg_set_level(o->quiet ? MSG_QUIET : o->verbose ? MSG_VERBOSE
@@ -627,7 +625,7 @@ run_command_probed(struct cli_opts *o, const struct run_worker *worker,
 }
 
 int
-run_command(struct cli_opts *o, const struct run_worker *worker)
+run_command(const struct cli_opts *o, const struct run_worker *worker)
 {
     return run_command_probed(o, worker, NULL);
 }

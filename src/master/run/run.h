@@ -32,11 +32,11 @@ enum run_exit {
 /*
  * What a worker process runs, in this order: init once (0, or -1 when the
  * worker cannot start), work once per task, fini before it exits.  The
- * settings and tasks are the master's, inherited across fork().
+ * configuration and tasks are the master's, inherited across fork().
  */
 struct run_worker {
-    int (*init)(const struct settings *s);
-    void (*work)(const struct settings *s, const struct task *t,
+    int (*init)(const struct run_config *c);
+    void (*work)(const struct run_config *c, const struct task *t,
                  struct task_result *res);
     void (*fini)(void);
 };
@@ -44,12 +44,12 @@ struct run_worker {
 /*
  * Carry out the command parsed into @o: process the inputs, or merge
  * reports.  Sets the message level from --quiet/--verbose.  Output roots
- * (--output, --backup-dir) are normalised here (dirwalk_normalize()), in
- * the run's own copy of @o: the caller's struct is never written.  Everything
+ * (--output, --backup-dir) come normalised in @o->config (cli_parse()):
+ * the run reads @o and never writes it.  Everything
  * the run has to say is printed; returns an enum run_exit value, or the
  * 128 + signal status of an interrupted run.
  */
-int run_command(struct cli_opts *o, const struct run_worker *worker);
+int run_command(const struct cli_opts *o, const struct run_worker *worker);
 
 /*
  * Watching a run from a test (NULL in the program): scan_entry() is called
@@ -69,7 +69,7 @@ struct run_probe {
 };
 
 /* run_command() with @probe (may be NULL). */
-int run_command_probed(struct cli_opts *o, const struct run_worker *worker,
+int run_command_probed(const struct cli_opts *o, const struct run_worker *worker,
                        const struct run_probe *probe);
 
 #endif

@@ -97,7 +97,7 @@ run_dry_estimate(const struct settings *s, const struct task *t)
         return t->size;
     geom_fit(s, iw, ih, &ow, &oh);
     px = (double)ow * (double)oh;
-    if (!s->in_place && s->format == FORMAT_PNG)
+    if (s->target != TARGET_IN_PLACE && s->format == FORMAT_PNG)
         bytes = px * 2.0;
     else if (q_src > 0 && t->size > 0)
         /* From the source's own bytes: they say how detailed it is. */
@@ -110,9 +110,9 @@ run_dry_estimate(const struct settings *s, const struct task *t)
     /* recompress -o copies a JPEG at or below -q whose re-encode is not
      * smaller (kept-original, worker keep.h): the output is the source. */
     if (q_src > 0 && q_src <= s->quality && bytes > (double)t->size &&
-        s->mode == MODE_RECOMPRESS && !s->in_place && !s->force &&
+        s->mode == MODE_RECOMPRESS && s->target == TARGET_TREE && !s->force &&
         !s->strip && !s->lossless && s->format == FORMAT_JPEG &&
-        s->nsizes == 1 && ow == iw && oh == ih)
+        !t->out_more && ow == iw && oh == ih)
         bytes = (double)t->size;
     return bytes < 1 ? 1 : (int64_t)bytes;
 }
@@ -138,9 +138,10 @@ put_escaped(FILE *f, const char *s)
 }
 
 void
-run_dry_line(FILE *f, const struct settings *s, const struct task *t,
+run_dry_line(FILE *f, const struct run_config *c, const struct task *t,
              const struct task_result *res)
 {
+    const struct commit_settings *s = &c->commit;
     int would = res->status == TASK_SKIPPED &&
                 res->err_class == ERR_DRY_RUN;
 
@@ -172,7 +173,7 @@ run_dry_line(FILE *f, const struct settings *s, const struct task *t,
         fputc(')', f);
     }
     if (would) {
-        if (s->mode == MODE_RECOMPRESS)
+        if (c->out[0].mode == MODE_RECOMPRESS)
             fprintf(f, " (~%lld bytes)", (long long)res->out_bytes);
         fputc('\n', f);
         return;

@@ -43,8 +43,8 @@ int64_t run_dry_estimate(const struct settings *s, const struct task *t);
 void run_dry_settle(const struct settings *s, const struct task *t,
                     uint32_t id, struct task_result *res);
 
-/* Print @t's line for result @res to @f. */
-void run_dry_line(FILE *f, const struct settings *s, const struct task *t,
+/* Print @t's line for result @res of a run configured by @c to @f. */
+void run_dry_line(FILE *f, const struct run_config *c, const struct task *t,
                   const struct task_result *res);
 
 #endif

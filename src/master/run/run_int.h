@@ -1,11 +1,12 @@
 /*
  * run_int.h - the run's state, shared by run.c (planning, the pool, the
- * end) and run_setup.c (roots, checks, output directory, lock, scan).
+ * end) and run_setup.c (checks, output directory, lock, scan).
  * Private to src/master/run/.
  *
  * Call sequence (run_process() in run.c):
- *   run_normalise_roots(run); run_preflight(run); run_setup(run);
- *   ... plan, pool, finish ...; run_restore_roots(run);
+ *   run_preflight(run); run_setup(run); ... plan, pool, finish ...
+ * The roots come normalised in the options' run configuration (cli.h);
+ * the run only reads the options.
  * run_preflight() and run_setup() return RUN_EXIT_OK or the exit status
  * after errorf(); run_scan_inputs() 0 or -1 after errorf().
  */
@@ -25,7 +26,7 @@
 #include "state.h"
 
 struct run {
-    struct cli_opts *opts;
+    const struct cli_opts *opts;   /* the caller's, only read */
     const struct run_worker *worker;
     struct scan_list list;
     struct report rep;
@@ -53,10 +54,6 @@ struct run {
     int dry_run;
     /* Several INPUTs: each root's directory below --output. */
     char **root_dirs;
-    /* The run's own copy of the caller's options (opts points here), with
-     * the output roots normalised into output_dir and backup_dir. */
-    struct cli_opts own;
-    char *output_dir, *backup_dir;
     /* Opened before anything is created (run_preflight()). */
     FILE *files_from;            /* --files-from stream, NULL without */
     int log_fd;                  /* --log, -1 without */
@@ -68,8 +65,6 @@ struct run {
 int run_scan_inputs(struct run *run, const struct stat *skip, int have_skip);
 enum run_exit run_setup(struct run *run);
 enum run_exit run_preflight(struct run *run);
-void run_normalise_roots(struct run *run);
 int run_writes_tree(const struct cli_opts *o);
-void run_restore_roots(struct run *run);
 
 #endif

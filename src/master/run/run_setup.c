@@ -37,44 +37,13 @@
  * Setup: output roots, lock, scan
  */
 
-/*
- * Spell --output and --backup-dir one way for the whole run: "out//",
- * "out/." and "./out" become "out" for the planner, the state and the
- * workers alike.
- */
-void
-run_normalise_roots(struct run *run)
-{
-    struct cli_opts *o = run->opts;
-
-    if (o->output_dir) {
-        run->output_dir = xstrdup(o->output_dir);
-        dirwalk_normalize(run->output_dir);
-        o->output_dir = run->output_dir;
-        if (o->settings.output_dir)
-            o->settings.output_dir = run->output_dir;
-    }
-    if (o->settings.backup_dir) {
-        run->backup_dir = xstrdup(o->settings.backup_dir);
-        dirwalk_normalize(run->backup_dir);
-        o->settings.backup_dir = run->backup_dir;
-    }
-}
-
-void
-run_restore_roots(struct run *run)
-{
-    free(run->output_dir);
-    free(run->backup_dir);
-}
-
 /* Whether the run writes an output tree of its own (-o), with its lock,
  * state and stale temporaries: not in place, not into the freedesktop.org
  * thumbnail cache. */
 int
 run_writes_tree(const struct cli_opts *o)
 {
-    return !o->settings.in_place && !o->freedesktop;
+    return !o->config.commit.in_place && !o->freedesktop;
 }
 
 /* Whether @path (a name the user gave, resolved) lies below the directory
@@ -107,9 +76,9 @@ lies_below(const char *path, const struct stat *dir)
 static int
 setup_output(const struct cli_opts *o, struct stat *st, int *have)
 {
-    const char *dir = o->settings.in_place ? o->settings.backup_dir
+    const char *dir = o->config.commit.in_place ? o->config.commit.backup_dir
                                            : o->output_dir;
-    const char *what = o->settings.in_place ? "backup" : "output";
+    const char *what = o->config.commit.in_place ? "backup" : "output";
     size_t i;
     int fd;
 
@@ -117,13 +86,13 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
     if (!dir)
         return 0;
     /* A dry run creates nothing: a missing directory has nothing in it. */
-    if (o->settings.dry_run && stat(dir, st) < 0) {
+    if (o->config.commit.dry_run && stat(dir, st) < 0) {
         *have = 0;
         return 0;
     }
     /* A directory the user named: its symbolic links are theirs. */
     fd = dirwalk_open(AT_FDCWD, dir, strlen(dir),
-                      (o->settings.dry_run ? 0 : DIRWALK_CREATE) |
+                      (o->config.commit.dry_run ? 0 : DIRWALK_CREATE) |
                           DIRWALK_FOLLOW, 0777);
     if (fd < 0 || fstat(fd, st) < 0) {
         errorf("cannot create %s directory '%s': %s", what, dir,
@@ -143,7 +112,7 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
         }
         /* Below a marked backup folder every file is skipped: the
          * originals may not live there. */
-        if (o->settings.in_place && lies_below(o->inputs[i], st)) {
+        if (o->config.commit.in_place && lies_below(o->inputs[i], st)) {
             errorf("backup directory '%s' holds the input '%s': choose a "
                    "directory outside it", dir, o->inputs[i]);
             close(fd);
@@ -152,7 +121,7 @@ setup_output(const struct cli_opts *o, struct stat *st, int *have)
     }
     /* A backup folder says what it is, so that no later run, with or
      * without --backup, takes its files for originals. */
-    if (o->settings.in_place && !o->settings.dry_run &&
+    if (o->config.commit.in_place && !o->config.commit.dry_run &&
         names_mark_backup_dir(fd) < 0) {
         errorf("cannot mark backup directory '%s' (" IMGPOOL_BACKUP_MARKER
                "): %s", dir, strerror(errno));
@@ -177,7 +146,7 @@ take_lock(const struct cli_opts *o, struct run_lock *lk)
 
     lk->fd = -1;
     /* A dry run changes nothing, so it never keeps a real run waiting. */
-    if (o->settings.dry_run)
+    if (o->config.commit.dry_run)
         return RUN_EXIT_OK;
     if (o->lock_path)
         path = xstrdup(o->lock_path);
@@ -280,14 +249,14 @@ run_scan_inputs(struct run *run, const struct stat *skip, int have_skip)
 static int
 run_lazy_choose(struct run *run)
 {
-    struct cli_opts *o = run->opts;
+    const struct cli_opts *o = run->opts;
     int r = 0;
 
     if (!(run->probe && run->probe->eager))
         r = run_stream_choose(o, &run->state);
     if (r == 1) {
         run->lazy = 1;
-        run->fingerprint = state_fingerprint(&o->settings);
+        run->fingerprint = state_fingerprint(o->config.out, o->config.nsizes);
         state_roots_init(&run->roots, o->inputs, o->ninputs);
     }
     return r < 0 ? -1 : 0;
@@ -322,14 +291,14 @@ open_log(const char *path, int *fd)
 static int
 in_dir_to_create(const struct cli_opts *o, const char *path)
 {
-    const char *dir = o->settings.in_place ? o->settings.backup_dir
+    const char *dir = o->config.commit.in_place ? o->config.commit.backup_dir
                                            : o->output_dir;
     const char *slash = strrchr(path, '/');
     struct stat st;
     char *parent;
     int same;
 
-    if (!dir || !slash || o->settings.dry_run || stat(dir, &st) == 0)
+    if (!dir || !slash || o->config.commit.dry_run || stat(dir, &st) == 0)
         return 0;
     parent = strndup(path, (size_t)(slash - path));
     if (!parent)
@@ -387,7 +356,7 @@ run_preflight(struct run *run)
 enum run_exit
 run_setup(struct run *run)
 {
-    struct cli_opts *o = run->opts;
+    const struct cli_opts *o = run->opts;
     struct stat out_st;
     enum run_exit code;
     int have_out;
@@ -421,6 +390,6 @@ run_setup(struct run *run)
     /* Nothing silent, nothing twice. */
     run_add_named_files(o, &run->list);
     run_warn_empty_inputs(o, &run->list);
-    plan_mark_duplicates(&run->list, o->settings.in_place);
+    plan_mark_duplicates(&run->list, o->config.commit.in_place);
     return RUN_EXIT_OK;
 }

@@ -299,9 +299,9 @@ run_stream_eligible(const struct cli_opts *o)
 {
     struct stat in, out;
 
-    if (o->settings.in_place || o->freedesktop || !o->output_dir ||
-        o->settings.dry_run || o->shard_n || o->files_from ||
-        o->follow_symlinks || o->settings.nsizes > 1 || o->ninputs != 1)
+    if (o->config.commit.in_place || o->freedesktop || !o->output_dir ||
+        o->config.commit.dry_run || o->shard_n || o->files_from ||
+        o->follow_symlinks || o->config.nsizes > 1 || o->ninputs != 1)
         return 0;
     if (stat(o->inputs[0], &in) < 0 || !S_ISDIR(in.st_mode) ||
         stat(o->output_dir, &out) < 0 || !S_ISDIR(out.st_mode))

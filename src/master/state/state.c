@@ -84,12 +84,10 @@ state_open(struct state **stp, const char *output_dir, int shard_k,
     struct state *st;
     char *dir;
     int dfd;
-    size_t len = strlen(output_dir);
+    size_t len = dirwalk_prefix_len(output_dir);
 
     *stp = NULL;
     st = xcalloc(1, sizeof(*st));
-    while (len > 0 && output_dir[len - 1] == '/')
-        len--;
     st->out_dir = xmalloc(len + 1);
     memcpy(st->out_dir, output_dir, len);
     st->out_dir[len] = '\0';

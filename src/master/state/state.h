@@ -6,7 +6,7 @@
  * Call sequence (master only; never in a worker):
  *   struct state *st;
  *   struct state_roots roots;
- *   uint64_t fp = state_fingerprint(&settings);
+ *   uint64_t fp = state_fingerprint(cfg->out, cfg->nsizes);
  *   if (state_open(&st, output_dir, shard_k, shard_n) < 0) ...setup error...
  *   state_roots_init(&roots, inputs, ninputs);
  *   state_skip_up_to_date(st, &roots, tasks, n, fp);  // marks skips
@@ -195,12 +195,13 @@ int state_has_names(struct state *st);
 int state_close(struct state *st);
 
 /*
- * Fingerprint of everything in @s that shapes the output bytes, and of the
+ * Fingerprint of the pixel settings of a run's @nsizes outputs @out (what
+ * shapes the output bytes; never the commit settings), and of the
  * pipeline's version (STATE_PIPELINE_VERSION in state_id.c: bump it
  * whenever a code change alters output bytes, to invalidate every recorded
  * output).
  */
-uint64_t state_fingerprint(const struct settings *s);
+uint64_t state_fingerprint(const struct settings *out, int nsizes);
 
 /* The rest of this folder's interface: the run lock. */
 #include "lock.h"

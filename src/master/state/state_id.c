@@ -4,6 +4,7 @@
  * root) and which settings made it (the fingerprint).  See state.h.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,96 +144,141 @@ put_u32(unsigned char *buf, size_t n, uint32_t v)
 }
 
 /*
- * The settings are serialised field by field, in a fixed order, as
- * little-endian 32-bit integers (booleans as 0/1), behind a tag and
- * STATE_PIPELINE_VERSION, and hashed with XXH3-64.  Struct bytes are never
- * hashed directly: padding and enum sizes are not canonical.
+ * The pixel settings are serialised field by field, in the order of
+ * SETTINGS_FIELDS (settings.h), as little-endian 32-bit integers (booleans
+ * as 0/1), behind a tag and STATE_PIPELINE_VERSION, and hashed with
+ * XXH3-64.  Struct bytes are never hashed directly: padding and enum sizes
+ * are not canonical.  The commit settings (struct commit_settings: where
+ * outputs go, fsync, dry run, in place) are never part of it.
  *
- * In (each changes the bytes of an output):
- *   mode, width, height, fit, upscale  - geometry and pipeline;
- *   quality, format, subsample         - the encoder;
- *   background                         - the flattening colour for alpha;
- *   strip                              - metadata kept or dropped;
- *   fail_on                            - a damaged input yields an output
- *                                        (grey-filled) only when lenient;
- *   allow_untrusted                    - outputs decoded by loaders libvips
- *                                        marks untrusted are redone (or
- *                                        refused) once the user withdraws
- *                                        that trust;
- *   progressive, lossless, the boxes   - the encoder and the other outputs
- *   after the first, force with -o       (only when set: a run without
- *                                        them keeps its old fingerprint).
- * Out:
- *   output_dir  - where outputs go, not what they are (and it is the
- *                 database's location anyway);
- *   max_pixels  - a resource guard for the run: it decides whether a file
- *                 is attempted, never what an attempted file becomes, and
- *                 an existing output was made safely already;
- *   fast_jpeg   - the fast path and libvips implement the same settings
- *                 and agree on geometry to the pixel, but their encoded
- *                 bytes differ slightly.  Which path a file takes depends
- *                 on the file too (ICC, CMYK), so the flag is an
- *                 implementation choice, not part of what was asked for;
- *                 toggling --no-fast-path (e.g. to compare) should not
- *                 redo a whole tree.  A fix that changes either path's
- *                 output bumps STATE_PIPELINE_VERSION instead.
+ * Each field's class (settings.h) says how it goes in:
+ *   U32, BOOL, RGB   always: mode, the box, fit, upscale (geometry and
+ *                    pipeline); quality, format, subsample (the encoder);
+ *                    background (the flattening colour); strip (metadata
+ *                    kept or dropped); fail_on (a damaged input yields an
+ *                    output, grey-filled, only when lenient);
+ *                    allow_untrusted (outputs of loaders libvips marks
+ *                    untrusted are redone, or refused, once the user
+ *                    withdraws that trust);
+ *   PROG, BASE, FORCE, ALPHA, DENSITY
+ *                    added later, and only when not the default, so that
+ *                    the fingerprint of a run without them (and its
+ *                    up-to-date outputs) stays as it was: progressive and
+ *                    lossless, baseline, force with -o (the re-encode
+ *                    instead of kept-original), alpha kept (changes only outputs
+ *                    that can carry it), the SVG density (an SVG thumbnail
+ *                    an earlier version drew at 72 dpi is then current);
+ *   OFF              never:
+ *     target      - only runs writing an output tree keep a database, and
+ *                   for them it is always TARGET_TREE;
+ *     max_pixels  - a resource guard for the run: it decides whether a
+ *                   file is attempted, never what an attempted file
+ *                   becomes, and an existing output was made safely;
+ *     fast_jpeg   - the fast path and libvips implement the same settings
+ *                   and agree on geometry to the pixel, but their encoded
+ *                   bytes differ slightly.  Which path a file takes
+ *                   depends on the file too (ICC, CMYK), so the flag is an
+ *                   implementation choice, not part of what was asked for;
+ *                   toggling --no-fast-path (e.g. to compare) should not
+ *                   redo a whole tree.  A fix that changes either path's
+ *                   output bumps STATE_PIPELINE_VERSION instead;
+ *     strip_gps, to_srgb
+ *                 - recompress --in-place only, which keeps no database.
+ * Then the boxes of the outputs after the first (only with several sizes:
+ * a run of one keeps its old fingerprint).
  * Values are taken as given, not normalised (e.g. quality with PNG
  * output): an irrelevant change costs a redo, a wrong normalisation would
  * cost a wrong skip.
  */
+
+/* One constant per class: a field whose class is not one of these fails
+ * the build (state_fingerprint_classes below). */
+enum {
+    SETTINGS_CLASS_U32, SETTINGS_CLASS_BOOL, SETTINGS_CLASS_RGB,
+    SETTINGS_CLASS_PROG, SETTINGS_CLASS_BY_PROG, SETTINGS_CLASS_BASE,
+    SETTINGS_CLASS_FORCE, SETTINGS_CLASS_ALPHA, SETTINGS_CLASS_DENSITY, SETTINGS_CLASS_OFF,
+};
+#define CLASS_KNOWN_(type, name, class)                                     \
+    _Static_assert(SETTINGS_CLASS_##class >= 0,                             \
+                   "settings field '" #name "' needs a hashing class");
+SETTINGS_FIELDS(CLASS_KNOWN_)
+#undef CLASS_KNOWN_
+
+/* The same fields, declared again from the list alone: struct settings
+ * holds nothing the list does not (a field added to the struct by hand
+ * would change its size or the offset of the last field). */
+struct settings_listed_ {
+#define LISTED_(type, name, class) type name;
+    SETTINGS_FIELDS(LISTED_)
+#undef LISTED_
+};
+_Static_assert(sizeof(struct settings_listed_) == sizeof(struct settings),
+               "struct settings has a field outside SETTINGS_FIELDS");
+_Static_assert(offsetof(struct settings_listed_, to_srgb) ==
+               offsetof(struct settings, to_srgb),
+               "struct settings has a field outside SETTINGS_FIELDS");
+
+/* Each class's bytes, appended to @buf at @n: the new length. */
+#define HASH_U32(s, f, buf, n) n = put_u32(buf, n, (uint32_t)(s)->f)
+#define HASH_BOOL(s, f, buf, n) n = put_u32(buf, n, (s)->f != 0)
+#define HASH_RGB(s, f, buf, n)                                              \
+    do {                                                                    \
+        for (int i_ = 0; i_ < 3; i_++)                                      \
+            n = put_u32(buf, n, (s)->f[i_]);                                \
+    } while (0)
+#define HASH_PROG(s, f, buf, n)                                             \
+    do {                                                                    \
+        if ((s)->f || (s)->lossless) {                                      \
+            n = put_u32(buf, n, 0x70726f67);        /* "prog" */            \
+            n = put_u32(buf, n, (s)->f != 0);                               \
+            n = put_u32(buf, n, (s)->lossless != 0);                        \
+        }                                                                   \
+    } while (0)
+#define HASH_BY_PROG(s, f, buf, n) (void)(s)->f
+#define HASH_BASE(s, f, buf, n)                                             \
+    do {                                                                    \
+        if ((s)->f)                                                         \
+            n = put_u32(buf, n, 0x62617365);        /* "base" */            \
+    } while (0)
+/* recompress -o --force: the re-encode even where the source would have
+ * been kept (kept-original, keep.h); in place keeps no database. */
+#define HASH_FORCE(s, f, buf, n)                                            \
+    do {                                                                    \
+        if ((s)->f && (s)->mode == MODE_RECOMPRESS &&                       \
+            (s)->target == TARGET_TREE)                                     \
+            n = put_u32(buf, n, 0x666f7263);        /* "forc" */            \
+    } while (0)
+#define HASH_ALPHA(s, f, buf, n)                                            \
+    do {                                                                    \
+        if (settings_keep_alpha(s))                                         \
+            n = put_u32(buf, n, 0x616c7068);        /* "alph" */            \
+    } while (0)
+#define HASH_DENSITY(s, f, buf, n)                                          \
+    do {                                                                    \
+        if ((s)->f != 96) {                                                 \
+            n = put_u32(buf, n, 0x64656e73);        /* "dens" */            \
+            n = put_u32(buf, n, (uint32_t)(s)->f);                          \
+        }                                                                   \
+    } while (0)
+#define HASH_OFF(s, f, buf, n) (void)(s)->f
+
 uint64_t
-state_fingerprint(const struct settings *s)
+state_fingerprint(const struct settings *out, int nsizes)
 {
     static const char tag[] = "imgpool-settings";
     unsigned char buf[128 + 12 * SETTINGS_MAX_SIZES];
+    const struct settings *s = &out[0];
     size_t n = 0;
 
     memcpy(buf, tag, sizeof(tag));
     n += sizeof(tag);
     n = put_u32(buf, n, STATE_PIPELINE_VERSION);
-    n = put_u32(buf, n, (uint32_t)s->mode);
-    n = put_u32(buf, n, (uint32_t)s->width);
-    n = put_u32(buf, n, (uint32_t)s->height);
-    n = put_u32(buf, n, (uint32_t)s->fit);
-    n = put_u32(buf, n, s->upscale != 0);
-    n = put_u32(buf, n, (uint32_t)s->quality);
-    n = put_u32(buf, n, (uint32_t)s->format);
-    n = put_u32(buf, n, (uint32_t)s->subsample);
-    n = put_u32(buf, n, s->background[0]);
-    n = put_u32(buf, n, s->background[1]);
-    n = put_u32(buf, n, s->background[2]);
-    n = put_u32(buf, n, s->strip != 0);
-    n = put_u32(buf, n, (uint32_t)s->fail_on);
-    n = put_u32(buf, n, s->allow_untrusted != 0);
-    /* Added later, and only when not the default, so that the fingerprint
-     * of a run without them (and its up-to-date outputs) stays as it was. */
-    if (s->progressive || s->lossless) {
-        n = put_u32(buf, n, 0x70726f67);    /* "prog" */
-        n = put_u32(buf, n, s->progressive != 0);
-        n = put_u32(buf, n, s->lossless != 0);
-    }
-    if (s->baseline)
-        n = put_u32(buf, n, 0x62617365);    /* "base" */
-    /* recompress -o --force: the re-encode even where the source would
-     * have been kept (kept-original, keep.h). */
-    if (s->force && s->mode == MODE_RECOMPRESS && !s->in_place)
-        n = put_u32(buf, n, 0x666f7263);    /* "forc" */
-    /* Alpha changes only outputs that can carry it (a JPEG always
-     * flattens); the SVG density counts only when not the default 96, so
-     * that runs without it keep their fingerprint (an SVG thumbnail an
-     * earlier version drew at 72 dpi is then taken as current). */
-    if (settings_keep_alpha(s) && (s->format == FORMAT_PNG ||
-                                   s->format == FORMAT_WEBP ||
-                                   s->format == FORMAT_AVIF ||
-                                   s->format == FORMAT_JXL))
-        n = put_u32(buf, n, 0x616c7068);    /* "alph" */
-    if (s->density != 96) {
-        n = put_u32(buf, n, 0x64656e73);    /* "dens" */
-        n = put_u32(buf, n, (uint32_t)s->density);
-    }
-    for (int k = 1; k < s->nsizes && k < SETTINGS_MAX_SIZES; k++) {
-        n = put_u32(buf, n, (uint32_t)s->sizes[k].width);
-        n = put_u32(buf, n, (uint32_t)s->sizes[k].height);
+#define HASH_FIELD_(type, name, class) HASH_##class(s, name, buf, n);
+    SETTINGS_FIELDS(HASH_FIELD_)
+#undef HASH_FIELD_
+    for (int k = 1; k < nsizes && k < SETTINGS_MAX_SIZES; k++) {
+        n = put_u32(buf, n, (uint32_t)out[k].width);
+        n = put_u32(buf, n, (uint32_t)out[k].height);
         n = put_u32(buf, n, 0x73697a65);    /* "size" */
     }
     return XXH3_64bits(buf, n);
