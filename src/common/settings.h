@@ -18,6 +18,10 @@ enum mode { MODE_THUMBNAIL = 0, MODE_RECOMPRESS };
 enum fit { FIT_INSIDE = 0, FIT_COVER, FIT_FILL };
 enum out_format { FORMAT_JPEG = 0, FORMAT_PNG, FORMAT_WEBP, FORMAT_AVIF };
 
+/* The accepted --target-distance range (lookq.h). */
+#define SETTINGS_DISTANCE_MIN 0.1
+#define SETTINGS_DISTANCE_MAX 10.0
+
 /* Outputs one input may have (-s given several times, --sizes). */
 #define SETTINGS_MAX_SIZES 8
 
@@ -41,6 +45,8 @@ struct settings {
                                  its coefficients untouched (--lossless,
                                  lossless.h) */
     int baseline;             /* never progressive JPEG (--baseline) */
+    double target_distance;   /* JPEG quality searched per image for this
+                                 butteraugli 3-norm (lookq.h); 0: -q */
     enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
     uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
     int density;              /* SVG: pixels per inch (--density, 96) */

@@ -322,13 +322,14 @@ apply(struct cli_opts *o, const struct parse_state *st)
     const struct cli_option *size = cli_option_find("size");
     const struct cli_option *sizes = cli_option_find("sizes");
     const struct cli_option *format = cli_option_find("format");
+    const struct cli_option *quality = cli_option_find("quality");
     const struct given *g;
     int nsizes_given = 0;
     char why[160];
     size_t i;
 
     cli_defaults(o, o->sub);
-    o->format_given = 0;
+    o->format_given = o->quality_given = 0;
     for (i = 0; i < st->ngiven; i++) {
         g = &st->given[i];
         if (cli_store(o, g->opt, g->arg, why, sizeof(why)) < 0)
@@ -336,6 +337,8 @@ apply(struct cli_opts *o, const struct parse_state *st)
                                g->arg, why);
         if (g->opt == format)
             o->format_given = 1;
+        if (g->opt == quality)
+            o->quality_given = 1;
         if ((g->opt == size || g->opt == sizes) &&
             add_given_size(o, g, &nsizes_given) != CLI_RUN)
             return CLI_EXIT;
@@ -362,6 +365,29 @@ validate_lossless_jpeg(struct cli_opts *o)
         return usage_error(o, "--lossless keeps every metadata segment and "
                            "the colours: drop --strip, --strip-gps and "
                            "--to-srgb");
+    return CLI_RUN;
+}
+
+/* --target-distance D (lookq.h): a quality searched per JPEG output. */
+static enum cli_result
+validate_target(struct cli_opts *o)
+{
+    struct settings *s = &o->settings;
+
+    if (!(s->target_distance >= SETTINGS_DISTANCE_MIN))
+        return usage_error(o, "invalid --target-distance '%g': expected a "
+                           "butteraugli distance from %g to %g",
+                           s->target_distance, SETTINGS_DISTANCE_MIN,
+                           SETTINGS_DISTANCE_MAX);
+    if (s->format != FORMAT_JPEG)
+        return usage_error(o, "--target-distance is for JPEG output, not %s",
+                           format_str(s->format));
+    if (s->lossless)
+        return usage_error(o, "--target-distance picks a lossy quality: "
+                           "drop --lossless");
+    if (o->quality_given)
+        return usage_error(o, "--target-distance chooses the quality: "
+                           "drop -q");
     return CLI_RUN;
 }
 
@@ -456,6 +482,8 @@ validate_outputs(struct cli_opts *o)
                            "not %s", format_str(s->format));
     if (s->lossless && s->format == FORMAT_JPEG &&
         validate_lossless_jpeg(o) != CLI_RUN)
+        return CLI_EXIT;
+    if (s->target_distance != 0 && validate_target(o) != CLI_RUN)
         return CLI_EXIT;
     if (s->baseline && s->format != FORMAT_JPEG)
         return usage_error(o, "--baseline is for JPEG output, not %s",

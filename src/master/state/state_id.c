@@ -4,6 +4,7 @@
  * root) and which settings made it (the fingerprint).  See state.h.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,8 @@ put_u32(unsigned char *buf, size_t n, uint32_t v)
  *
  * In (each changes the bytes of an output):
  *   mode, width, height, fit, upscale  - geometry and pipeline;
- *   quality, format, subsample         - the encoder;
+ *   quality, format, subsample         - the encoder (target_distance
+ *                                        instead of quality when given);
  *   background                         - the flattening colour for alpha;
  *   strip                              - metadata kept or dropped;
  *   fail_on                            - a damaged input yields an output
@@ -195,7 +197,13 @@ state_fingerprint(const struct settings *s)
     n = put_u32(buf, n, (uint32_t)s->height);
     n = put_u32(buf, n, (uint32_t)s->fit);
     n = put_u32(buf, n, s->upscale != 0);
-    n = put_u32(buf, n, (uint32_t)s->quality);
+    /* --target-distance replaces -q (the quality is chosen per image). */
+    if (s->target_distance > 0) {
+        n = put_u32(buf, n, 0x6c6f6f6b);    /* "look" */
+        n = put_u32(buf, n, (uint32_t)lround(s->target_distance * 1000));
+    } else {
+        n = put_u32(buf, n, (uint32_t)s->quality);
+    }
     n = put_u32(buf, n, (uint32_t)s->format);
     n = put_u32(buf, n, (uint32_t)s->subsample);
     n = put_u32(buf, n, s->background[0]);
