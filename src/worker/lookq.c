@@ -21,7 +21,7 @@
 #define AIM 0.93
 /* Pixels of each tile's edge left out of the pool: the decoder's chroma
  * upsampling there sees the neighbouring tile, not the image. */
-#define TILE_MARGIN 4
+#define TILE_MARGIN 12
 /* The quality tried first when the source's is not known. */
 #define SEED_DEFAULT 86
 

@@ -25,7 +25,7 @@
 #define TILE 128
 #define TILES 12
 #define WHOLE (512 * 512)
-#define MARGIN 4
+#define MARGIN 12
 
 static unsigned char *
 load(const char *path, int *w, int *h)

@@ -323,13 +323,14 @@ apply(struct cli_opts *o, const struct parse_state *st)
     const struct cli_option *sizes = cli_option_find("sizes");
     const struct cli_option *format = cli_option_find("format");
     const struct cli_option *quality = cli_option_find("quality");
+    const struct cli_option *target = cli_option_find("target-distance");
     const struct given *g;
     int nsizes_given = 0;
     char why[160];
     size_t i;
 
     cli_defaults(o, o->sub);
-    o->format_given = o->quality_given = 0;
+    o->format_given = o->quality_given = o->target_given = 0;
     for (i = 0; i < st->ngiven; i++) {
         g = &st->given[i];
         if (cli_store(o, g->opt, g->arg, why, sizeof(why)) < 0)
@@ -339,6 +340,8 @@ apply(struct cli_opts *o, const struct parse_state *st)
             o->format_given = 1;
         if (g->opt == quality)
             o->quality_given = 1;
+        if (g->opt == target)
+            o->target_given = 1;
         if ((g->opt == size || g->opt == sizes) &&
             add_given_size(o, g, &nsizes_given) != CLI_RUN)
             return CLI_EXIT;
@@ -483,7 +486,7 @@ validate_outputs(struct cli_opts *o)
     if (s->lossless && s->format == FORMAT_JPEG &&
         validate_lossless_jpeg(o) != CLI_RUN)
         return CLI_EXIT;
-    if (s->target_distance != 0 && validate_target(o) != CLI_RUN)
+    if (o->target_given && validate_target(o) != CLI_RUN)
         return CLI_EXIT;
     if (s->baseline && s->format != FORMAT_JPEG)
         return usage_error(o, "--baseline is for JPEG output, not %s",
