@@ -7,7 +7,9 @@
  * when libjxl-devtools' butteraugli_main is absent); the "look" record
  * agrees with the file written (its quantisation tables are those of the
  * chosen quality); a larger D gives smaller files; thumbnails search too;
- * the usage errors exit 2.
+ * the usage errors exit 2.  (testdata's 64x64 srgb_icc.jpg is left out,
+ * too small a picture for butteraugli's scale, and the orient*.jpg,
+ * whose outputs are turned upright.)
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -71,8 +73,8 @@ write_jpeg(const char *path, const unsigned char *px, int w, int h, int q)
 static char *
 make_corpus(void)
 {
-    static const char *const td[] = { "rgb.jpg", "q75.jpg", "progressive.jpg",
-                                      "srgb_icc.jpg" };
+    static const char *const td[] = { "rgb.jpg", "q75.jpg",
+                                      "progressive.jpg" };
     char *in = th_path(th_dir, "in");
 
     th_mkdirs(in);
@@ -197,7 +199,7 @@ Test(look, outputs_within_target_by_butteraugli)
         free(src);
         free(out);
     }
-    cr_assert_eq(n, NGEN + 4);
+    cr_assert_eq(n, NGEN + 3);
     cr_assert_geq(within * 10, n * 9, "only %d of %d within %.2f", within, n,
                   d);
     cr_assert_leq(worst, 1.25 * d, "worst %.3f over 1.25 D", worst);
@@ -240,6 +242,7 @@ Test(look, thumbnail_searches_each_output)
     const char *args[] = { "thumbnail", "--target-distance", "1.5", "-s",
                            "200", "--no-incremental", "-o", o, "--report",
                            rep, in, NULL };
+    struct th_image img;
     struct th_run r;
     json_t *recs;
 
@@ -249,7 +252,9 @@ Test(look, thumbnail_searches_each_output)
     recs = th_read_jsonl(rep);
     path = th_asprintf("%s/gen1.jpg", o);
     check_look(th_find_record(recs, "gen1.jpg"), path);
-    th_assert_thumbnail(path, 200);
+    cr_assert_eq(th_decode_jpeg(path, &img), 0);
+    cr_assert_eq(img.w, 200, "width %d", img.w);
+    th_image_release(&img);
     json_decref(recs);
     free(path);
     free(o);

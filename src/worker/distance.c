@@ -40,10 +40,10 @@
 #endif
 /* distance_fast_scale(): butteraugli ~ SCALE_A * v^SCALE_B. */
 #ifndef SCALE_A
-#define SCALE_A 947.9
+#define SCALE_A 778.6
 #endif
 #ifndef SCALE_B
-#define SCALE_B 1.1424
+#define SCALE_B 1.1052
 #endif
 
 void

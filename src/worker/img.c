@@ -110,8 +110,9 @@ write_output(const struct settings *s, const char *out_rel,
      * is then encoded from the pixels the search read (lookq.h). */
     lq.px = NULL;
     if (s->target_distance > 0 && p->format == FORMAT_JPEG) {
-        if (lookq_choose(s->target_distance, p, rows, parent, img, &lq,
-                         res) < 0) {
+        if (lookq_choose(s->target_distance,
+                         s->subsample == SUBSAMPLE_AUTO, p, rows, parent,
+                         img, &lq, res) < 0) {
             lookq_release(&lq);
             return -1;
         }

@@ -147,7 +147,7 @@ mosaic_row(void *arg, int y, unsigned char *buf)
 /* Encode the sample at quality @q and decode it into s->dec.  0, or -1
  * with @res failed. */
 static int
-trial(struct sample *s, const struct encode_params *p, int q,
+trial(struct sample *s, const struct encode_params *p, int q, int sub444,
       struct task_result *res)
 {
     struct encode_params tp = *p;
@@ -158,6 +158,8 @@ trial(struct sample *s, const struct encode_params *p, int q,
 
     tp.quality = q;
     tp.strip = 1;
+    if (sub444)
+        tp.subsample_420 = 0;
     encode_out_init(&out, NULL);
     if (encode_rows(&tp, &rows, &out, res) < 0)
         goto out;
@@ -183,6 +185,8 @@ struct search {
     int ok_q, bad_q;            /* lowest passing, highest failing */
     double ok_v, bad_v;         /* their predictions */
     int trials, checks, checked_q;
+    int chroma_free;            /* 4:4:4 may replace 4:2:0 */
+    int sub444;                 /* trials (and the choice) at 4:4:4 */
     double checked_v;           /* butteraugli at checked_q */
 };
 
@@ -255,7 +259,7 @@ search_run(struct search *st, struct sample *s, const struct encode_params *p,
     unsigned char *tmp;
 
     while (st->trials < LOOKQ_MAX_ENCODES - 1 && q > 0) {
-        if (trial(s, p, q, res) < 0)
+        if (trial(s, p, q, st->sub444, res) < 0)
             return -1;
         st->trials++;
         v = sample_distance(s, s->dec, 0);
@@ -274,6 +278,16 @@ search_run(struct search *st, struct sample *s, const struct encode_params *p,
         } else {
             st->bad_q = q;
             st->bad_v = v;
+        }
+        if (st->bad_q == 100 && p->subsample_420 && st->chroma_free &&
+            !st->sub444) {
+            /* Even Q100 misses D at 4:2:0: the error is the halved
+             * chroma itself, so the search starts again at 4:4:4. */
+            st->sub444 = 1;
+            st->bad_q = LOOKQ_Q_MIN - 1;
+            st->ok_q = 101;
+            q = search_seed(st->d);
+            continue;
         }
         q = next_quality(st, q, v);
         if (q < 0 && st->ok_q <= 100 && st->checks < 2) {
@@ -306,6 +320,8 @@ search_done(const struct search *st, struct lookq *lq,
         v = st->bad_v * exp(SLOPE * (q - st->bad_q));
     }
     lq->params.quality = q;
+    if (st->sub444)
+        lq->params.subsample_420 = 0;
     if (res->look_quality > 0)
         return;                 /* the record tells of the first output */
     res->look_quality = q;
@@ -385,14 +401,14 @@ read_image(struct lookq *lq, VipsObject *parent, VipsImage *img,
 }
 
 int
-lookq_choose(double d, const struct encode_params *p,
+lookq_choose(double d, int chroma_free, const struct encode_params *p,
              const struct encode_rows *rows, struct _VipsObject *parent,
              struct _VipsImage *img, struct lookq *lq,
              struct task_result *res)
 {
     struct search st = { .target = d * AIM, .d = d, .scale = 1,
                          .ok_q = 101, .bad_q = LOOKQ_Q_MIN - 1,
-                         .checked_q = -1 };
+                         .checked_q = -1, .chroma_free = chroma_free };
     struct sample s;
     int rc = -1;
 

@@ -53,13 +53,15 @@ void lookq_begin(struct task_result *res, int source_quality);
 
 /*
  * Choose the quality for @p's output of @rows (or else of @img, made
- * into an in-memory image held by @parent) within distance @d.  0 with
+ * into an in-memory image held by @parent) within distance @d.  With
+ * @chroma_free (no --subsample given), a 4:2:0 output that misses @d
+ * even at quality 100 is searched again at 4:4:4.  0 with
  * @lq filled (lq->params to encode with, lq->rows or lq->image), the
  * record's look_quality and look_distance set in @res; or -1 with @res
  * failed (out of memory, an encoder or decoder error).  @lq is released
  * with lookq_release() either way.
  */
-int lookq_choose(double d, const struct encode_params *p,
+int lookq_choose(double d, int chroma_free, const struct encode_params *p,
                  const struct encode_rows *rows, struct _VipsObject *parent,
                  struct _VipsImage *img, struct lookq *lq,
                  struct task_result *res);
