@@ -299,10 +299,10 @@ Test(look, usage_errors_exit_2)
         { { "1e9" }, "target-distance" },
         { { "nan" }, "target-distance" },
         { { "abc" }, "target-distance" },
-        { { "1", "-f", "png" }, "JPEG output" },
-        { { "1", "-f", "webp" }, "JPEG output" },
-        { { "1", "--lossless" }, "lossless" },
-        { { "1", "-q", "80" }, "-q" },
+        { { "1", "-f", "png" }, "drop --format" },
+        { { "1", "-f", "webp" }, "drop --format" },
+        { { "1", "--lossless" }, "drop --lossless" },
+        { { "1", "-q", "80" }, "drop -q" },
     };
     char *o = th_path(th_dir, "o"), *in = th_testdata("rgb.jpg");
 

@@ -322,8 +322,8 @@ apply(struct cli_opts *o, const struct parse_state *st)
     const struct cli_option *size = cli_option_find("size");
     const struct cli_option *sizes = cli_option_find("sizes");
     const struct cli_option *format = cli_option_find("format");
-    const struct cli_option *quality = cli_option_find("quality");
-    const struct cli_option *target = cli_option_find("target-distance");
+    const struct cli_option *quality = cli_option_find("quality"),
+                            *target = cli_option_find("target-distance");
     const struct given *g;
     int nsizes_given = 0;
     char why[160];
@@ -338,10 +338,8 @@ apply(struct cli_opts *o, const struct parse_state *st)
                                g->arg, why);
         if (g->opt == format)
             o->format_given = 1;
-        if (g->opt == quality)
-            o->quality_given = 1;
-        if (g->opt == target)
-            o->target_given = 1;
+        o->quality_given |= g->opt == quality;
+        o->target_given |= g->opt == target;
         if ((g->opt == size || g->opt == sizes) &&
             add_given_size(o, g, &nsizes_given) != CLI_RUN)
             return CLI_EXIT;
@@ -373,24 +371,15 @@ validate_lossless_jpeg(struct cli_opts *o)
 
 /* --target-distance D (lookq.h): a quality searched per JPEG output. */
 static enum cli_result
-validate_target(struct cli_opts *o)
+validate_target(struct cli_opts *o, const struct settings *s)
 {
-    struct settings *s = &o->settings;
-
     if (!(s->target_distance >= SETTINGS_DISTANCE_MIN))
         return usage_error(o, "invalid --target-distance '%g': expected a "
-                           "butteraugli distance from %g to %g",
-                           s->target_distance, SETTINGS_DISTANCE_MIN,
-                           SETTINGS_DISTANCE_MAX);
-    if (s->format != FORMAT_JPEG)
-        return usage_error(o, "--target-distance is for JPEG output, not %s",
-                           format_str(s->format));
-    if (s->lossless)
-        return usage_error(o, "--target-distance picks a lossy quality: "
-                           "drop --lossless");
-    if (o->quality_given)
-        return usage_error(o, "--target-distance chooses the quality: "
-                           "drop -q");
+                           "distance from 0.1 to 10", s->target_distance);
+    if (s->format != FORMAT_JPEG || s->lossless || o->quality_given)
+        return usage_error(o, "--target-distance chooses a lossy JPEG "
+                           "quality: drop %s", s->format != FORMAT_JPEG
+                           ? "--format" : s->lossless ? "--lossless" : "-q");
     return CLI_RUN;
 }
 
@@ -485,8 +474,6 @@ validate_outputs(struct cli_opts *o)
                            "not %s", format_str(s->format));
     if (s->lossless && s->format == FORMAT_JPEG &&
         validate_lossless_jpeg(o) != CLI_RUN)
-        return CLI_EXIT;
-    if (o->target_given && validate_target(o) != CLI_RUN)
         return CLI_EXIT;
     if (s->baseline && s->format != FORMAT_JPEG)
         return usage_error(o, "--baseline is for JPEG output, not %s",
@@ -603,7 +590,8 @@ validate(struct cli_opts *o)
     if (o->flavors || o->cache_dir)
         return usage_error(o, "--flavor and --cache-dir go with "
                            "--freedesktop");
-    if (output_file(o) < 0 || validate_outputs(o) != CLI_RUN)
+    if (output_file(o) < 0 || validate_outputs(o) != CLI_RUN ||
+        (o->target_given && validate_target(o, s) != CLI_RUN))
         return CLI_EXIT;
     if (!o->output_dir)
         return usage_error(o, "no output directory: add -o DIR (results "

@@ -106,7 +106,8 @@ const struct cli_option cli_options[] = {
               "mapped to each encoder's (see the manual)" },
     { .name = "target-distance", .kind = CLI_KIND_DOUBLE,
       .subs = THUMBNAIL | CLI_SUB_RECOMPRESS, .section = CLI_SEC_OUTPUT,
-      .off = S(target_distance), .lo = 0, .hi = 10,
+      .off = S(target_distance), .lo = 0, .lo_open = 1, .hi = 10,
+      .no_default = 1,
       .expect = "expected a butteraugli distance from 0.1 to 10",
       .metavar = "D",
       .help = "JPEG: per image, the lowest quality whose\n"
