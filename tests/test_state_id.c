@@ -288,6 +288,19 @@ Test(state_id, fingerprint_fields)
         b = state_fingerprint(&s);
         cr_assert_neq(a, b);
     }
+    CHANGES(s.target_distance = 1.0);
+    {   /* D replaces -q: its value counts, -q then does not */
+        uint64_t a, b, c;
+        s = base;
+        s.target_distance = 1.0;
+        a = state_fingerprint(&s);
+        s.quality = 50;
+        b = state_fingerprint(&s);
+        s.target_distance = 1.5;
+        c = state_fingerprint(&s);
+        cr_assert_eq(a, b, "-q must not count with --target-distance");
+        cr_assert_neq(a, c, "D must count");
+    }
     IGNORES(s.output_dir = "/elsewhere");
     IGNORES(s.max_pixels = 1000);
     IGNORES(s.fast_jpeg = !s.fast_jpeg);
