@@ -11,7 +11,7 @@
  *   cc -O2 -Isrc/worker -o look_calib tests/bench/look_calib.c \
  *      src/worker/distance.c -lturbojpeg -ljxl -lm -lpthread
  * Fit: log(butteraugli) = log(A) + B log(model) over the lines with
- * butteraugli between 0.4 and 3 (tests/bench/library.sh prints it).
+ * butteraugli between 0.3 and 3 (docs/BENCHMARKS.md has the result).
  */
 #include <math.h>
 #include <stdio.h>
