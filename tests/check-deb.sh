@@ -62,7 +62,7 @@ rm -rf "$tmp/root"
 # Dependencies: every library the binary links, by its Debian 12 package.
 depends=$(dpkg-deb -f "$deb" Depends)
 for pkg in libc6 libvips42 libjansson4 libsqlite3-0 libxxhash0 \
-           libjpeg62-turbo libpng16-16; do
+           libjpeg62-turbo libpng16-16 libjxl0.7; do
     echo "$depends" | grep -Eq "(^|, )$pkg( |,|$)" ||
         fail "Depends lacks $pkg: $depends"
 done

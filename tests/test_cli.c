@@ -624,7 +624,10 @@ Test(cli, every_kind_refuses_values_out_of_range)
             break;
         case CLI_KIND_DOUBLE:
             snprintf(v, sizeof(v), "%ld", opt->lo);
-            expect_accepted(opt, v);
+            if (opt->lo_open)
+                expect_refused(opt, v, opt->expect);
+            else
+                expect_accepted(opt, v);
             snprintf(v, sizeof(v), "%ld.5", opt->hi - 1);
             expect_accepted(opt, v);
             snprintf(v, sizeof(v), "%ld", opt->lo - 1);

@@ -295,6 +295,19 @@ Test(state_id, fingerprint_fields)
     IGNORES(s.strip_gps = 1);
     IGNORES(s.to_srgb = 1);
     IGNORES(s.target = TARGET_IN_PLACE);  /* with JPEG: alpha is moot */
+    CHANGES(s.target_distance = 1.0);
+    {   /* D replaces -q: its value counts, -q then does not */
+        uint64_t a, b, c;
+        s = base;
+        s.target_distance = 1.0;
+        a = state_fingerprint(&s, 1);
+        s.quality = 50;
+        b = state_fingerprint(&s, 1);
+        s.target_distance = 1.5;
+        c = state_fingerprint(&s, 1);
+        cr_assert_eq(a, b, "-q must not count with --target-distance");
+        cr_assert_neq(a, c, "D must count");
+    }
     IGNORES(s.max_pixels = 1000);
     IGNORES(s.fast_jpeg = !s.fast_jpeg);
     IGNORES(s.upscale = 0);

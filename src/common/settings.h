@@ -29,6 +29,10 @@ enum fit { FIT_INSIDE = 0, FIT_COVER, FIT_FILL };
 enum out_format { FORMAT_JPEG = 0, FORMAT_PNG, FORMAT_WEBP, FORMAT_AVIF,
                   FORMAT_JXL };
 
+/* The accepted --target-distance range (lookq.h). */
+#define SETTINGS_DISTANCE_MIN 0.1
+#define SETTINGS_DISTANCE_MAX 10.0
+
 /* Outputs one input may have (-s given several times, --sizes). */
 #define SETTINGS_MAX_SIZES 8
 
@@ -53,6 +57,8 @@ typedef uint8_t settings_rgb[3];
  * exists only with a class, and state_id.c refuses at compile time a class
  * it does not know.  The classes (state_id.c hashes each as said there):
  *   U32, BOOL, RGB      hashed as they are;
+ *   QUALITY             quality, or a tag and target_distance when that
+ *                       is set; BY_QUALITY: hashed by that entry;
  *   PROG                progressive, with lossless, behind a tag, when
  *                       either is set; BY_PROG: hashed by that entry;
  *   BASE                a tag when set (baseline);
@@ -67,7 +73,10 @@ typedef uint8_t settings_rgb[3];
     X(int, height, U32)                                                     \
     X(enum fit, fit, U32)                                                   \
     X(int, upscale, BOOL)                                                   \
-    X(int, quality, U32)      /* 1..100 */                                  \
+    X(int, quality, QUALITY)  /* 1..100 */                                  \
+    /* JPEG quality searched per image for this butteraugli 3-norm        \
+     * (lookq.h); 0: -q */                                                 \
+    X(double, target_distance, BY_QUALITY)                                  \
     X(enum out_format, format, U32)                                         \
     /* AUTO: 4:2:0 for thumbnail, source's for recompress */                \
     X(enum subsample, subsample, U32)                                       \

@@ -165,6 +165,12 @@ struct task_result {
     char mode[16];            /* how the output was made when not the
                                  usual way: "lossless" (lossless.h); ""
                                  otherwise */
+    /* --target-distance (lookq.h): the quality chosen for the first
+     * output, 0 when none was searched; the distance at it (butteraugli's
+     * 3-norm when look_checked, else the model's estimate); the encodes
+     * spent, the output's own included. */
+    int32_t look_quality, look_encodes, look_checked;
+    float look_distance;
     uint32_t noutputs;        /* entries of outputs[] filled: one per
                                  output written (the first is also in
                                  out_* above); 0 when not known */

@@ -31,6 +31,7 @@
 #include "inplace.h"
 #include "keep.h"
 #include "loaderr.h"
+#include "lookq.h"
 #include "lossless.h"
 #include "meta.h"
 #include "orient.h"
@@ -109,18 +110,36 @@ write_output(const struct settings *s, const struct commit_settings *c,
 {
     struct outfile of;
     struct encode_out out;
+    struct lookq lq;
     int rc;
 
     if (!out_rel) {
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
         return -1;
     }
-    if (outfile_open(&of, c->output_dir, out_rel, c->fsync, res) < 0)
+    /* --target-distance: the quality searched for this image; the output
+     * is then encoded from the pixels the search read (lookq.h). */
+    lq.px = NULL;
+    if (s->target_distance > 0 && p->format == FORMAT_JPEG) {
+        if (lookq_choose(s->target_distance,
+                         s->subsample == SUBSAMPLE_AUTO, p, rows, parent,
+                         img, &lq, res) < 0) {
+            lookq_release(&lq);
+            return -1;
+        }
+        p = &lq.params;
+        rows = rows ? &lq.rows : NULL;
+        img = lq.image;
+    }
+    if (outfile_open(&of, c->output_dir, out_rel, c->fsync, res) < 0) {
+        lookq_release(&lq);
         return -1;
+    }
     encode_out_init(&out, &of);
     rc = rows ? encode_rows(p, rows, &out, res)
               : encode_vips(p, parent, img, &out, res);
     encode_out_release(&out);
+    lookq_release(&lq);
     /* The decode ran during the encode: a recompression of damaged data
      * does not stand in for the original (loaderr.h). */
     if (s->mode == MODE_RECOMPRESS)
@@ -560,6 +579,8 @@ img_run(const struct run_config *c, const struct task *t,
         lossless_write(s, &c->commit, t, in, res);
         return;
     }
+    lookq_begin(res, in->fmt == IMGF_JPEG && in->have_ji
+                         ? sniff_jpeg_quality(&in->ji) : -1);
     decoded_init(&d);
     if (dec == DECODER_VIPS)
         rc = run_vips(c, t, in, &d, res);

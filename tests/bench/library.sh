@@ -122,6 +122,57 @@ for tool in imgpool jpegtran jpegoptim; do
         "$(echo "$b / $jt_b" | bc -l)" "$(echo "$t / $jt_t" | bc -l)"
 done
 
+# ---- --target-distance 1.0 (LOOK=1) ----
+# The 12 smallest JPEGs of $cache/wallpapers (LOOK_CORPUS=DIR for
+# others): recompress --target-distance 1.0 against -q Q for each Q of
+# LOOK_QS (default 75 80 85 90), bytes and the mean butteraugli_main
+# 3-norm of each, and the wall time of the look run against plain
+# recompress -q 90 (both -j2, median of ROUNDS).
+if [ -n "${LOOK:-}" ]; then
+    command -v butteraugli_main >/dev/null || {
+        echo "library.sh: no butteraugli_main" >&2; exit 77; }
+    lsrc=$work/look-src
+    mkdir -p "$lsrc"
+    ls -S -r "${LOOK_CORPUS:-$cache/wallpapers}"/*.jpg | head -12 |
+        xargs -I{} cp {} "$lsrc/"
+    lorig=$(cat "$lsrc"/*.jpg | wc -c)
+    mean_ba() {
+        for f in "$lsrc"/*.jpg; do
+            butteraugli_main "$f" "$1/$(basename "$f")" | sed -n 's/3-norm: //p'
+        done | awk '{s += $1; if ($1 > 1) o++} END {printf "%.3f %d", s / NR, o}'
+    }
+    look_run() {
+        rm -rf "$work/$1"
+        shift_args=("${@:2}")
+        "$bin" recompress "${shift_args[@]}" -j 2 --no-incremental \
+            -o "$work/$1" "$lsrc" >/dev/null 2>&1
+    }
+    declare -A lt
+    for r in $(seq 1 "$rounds"); do
+        for v in look q90; do
+            t0=$(date +%s.%N)
+            if [ $v = look ]; then look_run look --target-distance 1.0
+            else look_run q90 -q 90; fi
+            t1=$(date +%s.%N)
+            lt[$v]+="$(echo "$t1 - $t0" | bc) "
+        done
+    done
+    echo "look: $(ls "$lsrc"/*.jpg | wc -l) photos, $lorig bytes"
+    printf '%-22s %12s %9s %9s %8s\n' run bytes "vs orig" "mean ba" "over 1"
+    b=$(cat "$work"/look/*.jpg | wc -c)
+    printf '%-22s %12d %8.1f%% %9s %8s\n' "--target-distance 1.0" "$b" \
+        "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/look")
+    for q in ${LOOK_QS:-75 80 85 90}; do
+        look_run "q$q" -q "$q"
+        b=$(cat "$work/q$q"/*.jpg | wc -c)
+        printf '%-22s %12d %8.1f%% %9s %8s\n' "-q $q" "$b" \
+            "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/q$q")
+    done
+    tl=$(echo "${lt[look]}" | median)
+    tq=$(echo "${lt[q90]}" | median)
+    printf 'wall time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$tl" "$tq" \
+        "$(echo "$tl / $tq" | bc -l)"
+fi
 command -v cjxl >/dev/null && command -v djxl >/dev/null || {
     echo "library.sh: no cjxl/djxl: JPEG XL part skipped" >&2
     exit 0

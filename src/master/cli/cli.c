@@ -326,13 +326,15 @@ apply(struct cli_opts *o, const struct parse_state *st)
     const struct cli_option *size = cli_option_find("size");
     const struct cli_option *sizes = cli_option_find("sizes");
     const struct cli_option *format = cli_option_find("format");
+    const struct cli_option *quality = cli_option_find("quality"),
+                            *target = cli_option_find("target-distance");
     const struct given *g;
     int nsizes_given = 0;
     char why[160];
     size_t i;
 
     cli_defaults(o, o->sub);
-    o->format_given = 0;
+    o->format_given = o->quality_given = o->target_given = 0;
     for (i = 0; i < st->ngiven; i++) {
         g = &st->given[i];
         if (cli_store(o, g->opt, g->arg, why, sizeof(why)) < 0)
@@ -340,6 +342,8 @@ apply(struct cli_opts *o, const struct parse_state *st)
                                g->arg, why);
         if (g->opt == format)
             o->format_given = 1;
+        o->quality_given |= g->opt == quality;
+        o->target_given |= g->opt == target;
         if ((g->opt == size || g->opt == sizes) &&
             add_given_size(o, g, &nsizes_given) != CLI_RUN)
             return CLI_EXIT;
@@ -366,6 +370,20 @@ validate_lossless_jpeg(struct cli_opts *o)
         return usage_error(o, "--lossless keeps every metadata segment and "
                            "the colours: drop --strip, --strip-gps and "
                            "--to-srgb");
+    return CLI_RUN;
+}
+
+/* --target-distance D (lookq.h): a quality searched per JPEG output. */
+static enum cli_result
+validate_target(struct cli_opts *o, const struct settings *s)
+{
+    if (!(s->target_distance >= SETTINGS_DISTANCE_MIN))
+        return usage_error(o, "invalid --target-distance '%g': expected a "
+                           "distance from 0.1 to 10", s->target_distance);
+    if (s->format != FORMAT_JPEG || s->lossless || o->quality_given)
+        return usage_error(o, "--target-distance chooses a lossy JPEG "
+                           "quality: drop %s", s->format != FORMAT_JPEG
+                           ? "--format" : s->lossless ? "--lossless" : "-q");
     return CLI_RUN;
 }
 
@@ -580,7 +598,8 @@ validate(struct cli_opts *o)
     if (o->flavors || o->cache_dir)
         return usage_error(o, "--flavor and --cache-dir go with "
                            "--freedesktop");
-    if (output_file(o) < 0 || validate_outputs(o) != CLI_RUN)
+    if (output_file(o) < 0 || validate_outputs(o) != CLI_RUN ||
+        (o->target_given && validate_target(o, s) != CLI_RUN))
         return CLI_EXIT;
     if (!o->output_dir)
         return usage_error(o, "no output directory: add -o DIR (results "

@@ -54,6 +54,8 @@ struct cli_opts {
                                                 directories */
     const char *sizes_list;     /* --sizes LIST, folded into boxes */
     int format_given;           /* -f was on the command line */
+    int quality_given;          /* -q was on the command line */
+    int target_given;           /* --target-distance was */
     const char **includes, **excludes;   /* owned arrays */
     size_t nincludes, nexcludes;
     const char *report_path;

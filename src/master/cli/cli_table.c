@@ -107,6 +107,15 @@ const struct cli_option cli_options[] = {
       .expect = "expected an integer from 1 to 100", .metavar = "N",
       .help = "quality 1..100, one scale for every format,\n"
               "mapped to each encoder's (see the manual)" },
+    { .name = "target-distance", .kind = CLI_KIND_DOUBLE,
+      .subs = THUMBNAIL | CLI_SUB_RECOMPRESS, .section = CLI_SEC_OUTPUT,
+      .off = S(target_distance), .lo = 0, .lo_open = 1, .hi = 10,
+      .no_default = 1,
+      .expect = "expected a butteraugli distance from 0.1 to 10",
+      .metavar = "D",
+      .help = "JPEG: per image, the lowest quality whose\n"
+              "butteraugli 3-norm to the source stays within\n"
+              "D (1.0: no visible difference); replaces -q" },
     { .name = "progressive", .kind = CLI_KIND_FLAG,
       .subs = CLI_SUB_THUMBNAIL | CLI_SUB_RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(progressive), .value = 1,

@@ -83,6 +83,7 @@ struct cli_option {
     int value;             /* FLAG: what it stores */
     long lo, hi;           /* INT, DOUBLE: the accepted range */
     int hi_open;           /* DOUBLE: hi itself is refused */
+    int lo_open;           /* DOUBLE: lo itself is refused */
     const struct cli_name *names; /* ENUM: NULL-terminated */
     int nocase;            /* ENUM: names match case-insensitively */
     int (*check)(const char *s, const char **why); /* STRING, or NULL */

@@ -364,7 +364,8 @@ store_double(struct cli_opts *o, const struct cli_option *opt,
     errno = 0;
     d = strtod(arg, &end);
     /* Written so that NaN fails every comparison and is refused. */
-    if (errno || end == arg || *end != '\0' || !(d >= (double)opt->lo) ||
+    if (errno || end == arg || *end != '\0' ||
+        !(opt->lo_open ? d > (double)opt->lo : d >= (double)opt->lo) ||
         !(opt->hi_open ? d < (double)opt->hi : d <= (double)opt->hi))
         return -1;
     memcpy((char *)o + opt->off, &d, sizeof(d));

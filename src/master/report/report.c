@@ -137,6 +137,20 @@ json_warnings(const struct task_result *res)
     return arr;
 }
 
+/* "look": what --target-distance chose for the first output (lookq.h):
+ * the JPEG quality, the distance at it on butteraugli's 3-norm scale,
+ * "butteraugli" when libjxl measured it (else "model": estimated), and the
+ * encodes spent. */
+static json_t *
+json_look(const struct task_result *res)
+{
+    return json_pack("{s:i, s:f, s:s, s:i}", "quality",
+                     (int)res->look_quality, "distance",
+                     round(res->look_distance * 1000) / 1000,
+                     "measured", res->look_checked ? "butteraugli" : "model",
+                     "encodes", (int)res->look_encodes);
+}
+
 /* "outputs": [{"path", "width", "height", "bytes"}, ...], one per output
  * written, in task_out_rel() order; the path as "output" spells it. */
 static json_t *
@@ -222,6 +236,8 @@ report_record_json(const struct task *t, const struct task_result *res)
                                   json_text(res->mode,
                                             strnlen(res->mode,
                                                     sizeof(res->mode))));
+    if (st == TASK_OK && res->look_quality > 0)
+        rc |= json_object_set_new(o, "look", json_look(res));
     if (st == TASK_OK && res->noutputs > 0)
         rc |= json_object_set_new(o, "outputs", json_outputs(t, res));
     rc |= json_object_set_new(o, "in_bytes", json_count_or_null(res->in_bytes));

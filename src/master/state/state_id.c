@@ -4,6 +4,7 @@
  * root) and which settings made it (the fingerprint).  See state.h.
  */
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,13 +154,16 @@ put_u32(unsigned char *buf, size_t n, uint32_t v)
  *
  * Each field's class (settings.h) says how it goes in:
  *   U32, BOOL, RGB   always: mode, the box, fit, upscale (geometry and
- *                    pipeline); quality, format, subsample (the encoder);
+ *                    pipeline); format, subsample (the encoder);
  *                    background (the flattening colour); strip (metadata
  *                    kept or dropped); fail_on (a damaged input yields an
  *                    output, grey-filled, only when lenient);
  *                    allow_untrusted (outputs of loaders libvips marks
  *                    untrusted are redone, or refused, once the user
  *                    withdraws that trust);
+ *   QUALITY          -q, or in its place (behind a tag) the
+ *                    --target-distance when given (the quality is then
+ *                    chosen per image); BY_QUALITY: hashed by that entry;
  *   PROG, BASE, FORCE, ALPHA, DENSITY
  *                    added later, and only when not the default, so that
  *                    the fingerprint of a run without them (and its
@@ -194,7 +198,8 @@ put_u32(unsigned char *buf, size_t n, uint32_t v)
 /* One constant per class: a field whose class is not one of these fails
  * the build (state_fingerprint_classes below). */
 enum {
-    SETTINGS_CLASS_U32, SETTINGS_CLASS_BOOL, SETTINGS_CLASS_RGB,
+    SETTINGS_CLASS_U32, SETTINGS_CLASS_QUALITY, SETTINGS_CLASS_BY_QUALITY,
+    SETTINGS_CLASS_BOOL, SETTINGS_CLASS_RGB,
     SETTINGS_CLASS_PROG, SETTINGS_CLASS_BY_PROG, SETTINGS_CLASS_BASE,
     SETTINGS_CLASS_FORCE, SETTINGS_CLASS_ALPHA, SETTINGS_CLASS_DENSITY, SETTINGS_CLASS_OFF,
 };
@@ -220,6 +225,17 @@ _Static_assert(offsetof(struct settings_listed_, to_srgb) ==
 
 /* Each class's bytes, appended to @buf at @n: the new length. */
 #define HASH_U32(s, f, buf, n) n = put_u32(buf, n, (uint32_t)(s)->f)
+#define HASH_QUALITY(s, f, buf, n)                                          \
+    do {                                                                    \
+        if ((s)->target_distance > 0) {                                     \
+            n = put_u32(buf, n, 0x6c6f6f6b);        /* "look" */            \
+            n = put_u32(buf, n,                                             \
+                        (uint32_t)lround((s)->target_distance * 1000));     \
+        } else {                                                            \
+            n = put_u32(buf, n, (uint32_t)(s)->f);                          \
+        }                                                                   \
+    } while (0)
+#define HASH_BY_QUALITY(s, f, buf, n) (void)(s)->f
 #define HASH_BOOL(s, f, buf, n) n = put_u32(buf, n, (s)->f != 0)
 #define HASH_RGB(s, f, buf, n)                                              \
     do {                                                                    \

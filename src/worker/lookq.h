@@ -1,0 +1,71 @@
+/*
+ * lookq.h - --target-distance D: the JPEG quality of one output chosen
+ * per image, the lowest whose distance to the pixels the encoder gets
+ * (after colour conversion and resize) stays within D on butteraugli's
+ * 3-norm scale (distance.h).  Worker code only.
+ *
+ * The search encodes a sample, not the image: up to LOOKQ_TILES tiles of
+ * LOOKQ_TILE pixels on a grid over the image, on 16-pixel boundaries so
+ * that each tile's DCT blocks are those of the whole image's encode
+ * (images up to LOOKQ_WHOLE pixels are their own sample).  Each trial
+ * encodes the sample through encode.h at one quality, decodes it and
+ * predicts butteraugli with distance_fast(); the next quality follows
+ * from the model's slope and the bracket so far.  The lowest quality
+ * predicted within D is then checked with libjxl's butteraugli on the
+ * same decoded sample; when that check fails, the prediction is scaled
+ * by what the check measured and the search goes on upwards (checked
+ * again).  At most LOOKQ_MAX_ENCODES encodes per output, the output's own
+ * included.
+ *
+ * Call sequence, per task: lookq_begin(res, quality estimated for the
+ * source or -1); per output: lookq_choose() before the encode (it reads the
+ * pixels once and hands back a row source or an in-memory image to
+ * encode instead), the output encoded from lq.rows or lq.image with
+ * lq.params, lookq_release().
+ */
+#ifndef IMGPOOL_LOOKQ_H
+#define IMGPOOL_LOOKQ_H
+
+#include "encode.h"
+#include "task.h"
+
+#define LOOKQ_MAX_ENCODES 6
+#define LOOKQ_TILE 128
+#define LOOKQ_TILES 12
+#define LOOKQ_WHOLE (512 * 512)
+/* The lowest quality tried (the bounds of D: settings.h). */
+#define LOOKQ_Q_MIN 20
+
+struct lookq {
+    struct encode_params params;    /* @p with the chosen quality */
+    struct encode_rows rows;        /* the pixels read, to encode from */
+    struct _VipsImage *image;       /* or the image in memory (held by the
+                                       caller's parent object) */
+    unsigned char *px;              /* the pixels, 3 bands (owned) */
+    int width, height;
+    size_t stride;
+};
+
+/* A new task: the look_* fields of @res cleared, and the quality
+ * estimated for its source (sniff_jpeg_quality()), or -1, kept: the
+ * search starts near it. */
+void lookq_begin(struct task_result *res, int source_quality);
+
+/*
+ * Choose the quality for @p's output of @rows (or else of @img, made
+ * into an in-memory image held by @parent) within distance @d.  With
+ * @chroma_free (no --subsample given), a 4:2:0 output that misses @d
+ * even at quality 100 is searched again at 4:4:4.  0 with
+ * @lq filled (lq->params to encode with, lq->rows or lq->image), the
+ * record's look_quality and look_distance set in @res; or -1 with @res
+ * failed (out of memory, an encoder or decoder error).  @lq is released
+ * with lookq_release() either way.
+ */
+int lookq_choose(double d, int chroma_free, const struct encode_params *p,
+                 const struct encode_rows *rows, struct _VipsObject *parent,
+                 struct _VipsImage *img, struct lookq *lq,
+                 struct task_result *res);
+
+void lookq_release(struct lookq *lq);
+
+#endif
