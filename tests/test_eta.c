@@ -120,7 +120,12 @@ struct verdict {
     double worst;             /* largest |ETA - left| / left */
     double lo, hi;            /* smallest and largest ETA / left */
     double worst_bytes;       /* the same for bytes left / bytes per second */
+    double worst_floor;       /* |ETA - left| / max(left, FLOOR_S / 0.30) */
 };
+
+/* The progress line shows the ETA in whole seconds: an error under half
+ * of one is not seen, so the 30% target is met within FLOOR_S seconds. */
+#define FLOOR_S 0.5
 
 /* Add @ext to @kinds unless there; 1 if added. */
 static int
@@ -142,7 +147,7 @@ sim_check(struct sim *s, unsigned workers, const char *what)
 {
     char seen[8][8] = {""};
     size_t nseen = 0, nkinds = 0, per_kind[8] = {0}, kinds_ready = 0;
-    struct verdict v = {0, 1e9, 0, 0};
+    struct verdict v = {0, 1e9, 0, 0, 0};
     struct eta e;
     int64_t t0 = 1000000, now, next_probe, step, bytes_all = 0, bytes_done = 0;
     double left, truth, err, by_bytes;
@@ -199,6 +204,9 @@ sim_check(struct sim *s, unsigned workers, const char *what)
                     left, truth);
         if (err > v.worst)
             v.worst = err;
+        err = fabs(left - truth) / fmax(truth, FLOOR_S / 0.30);
+        if (err > v.worst_floor)
+            v.worst_floor = err;
         if (left / truth < v.lo)
             v.lo = left / truth;
         if (left / truth > v.hi)
@@ -212,8 +220,10 @@ sim_check(struct sim *s, unsigned workers, const char *what)
     cr_assert_eq(eta_left(&e, t0 + s->total), 0, "%s: time left at the end",
                  what);
     eta_release(&e);
-    cr_log_info("%s -j%u: ETA/left %.2f..%.2f (worst %.0f%%; bytes alone %.0f%%)",
-                what, workers, v.lo, v.hi, 100 * v.worst, 100 * v.worst_bytes);
+    cr_log_info("%s -j%u: ETA/left %.2f..%.2f (worst %.0f%%, %.0f%% with a "
+                "%.1f s floor; bytes alone %.0f%%)",
+                what, workers, v.lo, v.hi, 100 * v.worst, 100 * v.worst_floor,
+                FLOOR_S, 100 * v.worst_bytes);
     return v;
 }
 

@@ -45,7 +45,18 @@
 struct eta_fit {
     double n, s, t, ss, st;   /* files, sums of bytes, usec, bytes^2, bytes*usec */
     double lo, hi;            /* the smallest and largest size */
+    double hi_t;              /* the time of the largest */
 };
+
+/* The last files done of one format (or of all): sizes and times. */
+#define ETA_RING 12
+struct eta_ring {
+    double bytes[ETA_RING], usec[ETA_RING];
+    unsigned n, head;
+};
+
+/* Files not done, by class and by a quarter-octave of size. */
+#define ETA_BUCKETS 160
 
 struct eta_flight {
     uint32_t task;            /* index into the task array */
@@ -61,9 +72,12 @@ struct eta {
     unsigned workers;
     struct eta_flight *flight;
     unsigned nflight;
+    double *slot;             /* per worker: scratch of eta_left() */
     struct eta_fit fit[ETA_CLASSES];   /* the files done, per class */
-    double left_n[ETA_CLASSES], left_s[ETA_CLASSES];  /* files not done */
-    size_t samples;
+    struct eta_ring seen[ETA_CLASSES + 1];  /* last done; [ETA_CLASSES]: any */
+    double left_n[ETA_CLASSES][ETA_BUCKETS];  /* files not done */
+    double left_s[ETA_CLASSES][ETA_BUCKETS];  /* and their bytes */
+    size_t left_files, samples;
 };
 
 void eta_init(struct eta *e);
