@@ -291,19 +291,42 @@ Test(eta, mixed_formats_closer_than_bytes_alone)
     }
 }
 
-/* Every recorded trace (at least the six of tests/data/eta/) whose work
- * takes a second or more (the library corpus's 12 files take 37 ms: no
- * ETA is ever shown), 1 and 2 workers: within 0.35x..1.6x of the time
- * really left at every point from 20% to 90% of the run.  Measured:
- * worst 31-65% (bytes alone: 49-94%); 4 workers are shown, not checked
- * (one 16 MB file outlasts the rest and the ETA reads 0 early).  The 30%
- * issue 20 asks for is not reached on these traces. */
-Test(eta, recorded_traces_closer_than_bytes_alone)
+/* Every recorded trace, 1, 2 and 4 workers, at every point from 20% to
+ * 90% of the run's time (the time the user has waited, not the files
+ * done: largest first, 20% of the files can be 65% of the time), once
+ * each format has KIND_READY files done: the ETA is within 30% of the
+ * time really left, or within FLOOR_S seconds of it (the 37 ms library
+ * corpus; the last 16 MB JPEG running alone at the end of -j4).  The
+ * traces this model does not bring to 30% keep the bound they reach, so
+ * a change that makes them worse fails too: on the loaded machine a
+ * format and size took 2x longer than the same on others, and small PNGs
+ * took longer than large ones to AVIF, which no fit of time to bytes
+ * foresees. */
+static const struct {
+    const char *trace;
+    double bound[3];          /* -j1, -j2, -j4 */
+} reached[] = {
+    {"wallpapers-jpeg-loaded.trace", {0.47, 0.30, 0.53}},
+    {"wallpapers-avif.trace", {0.37, 0.30, 0.30}},
+    {"wallpapers-avif-loaded.trace", {0.40, 0.40, 0.40}},
+};
+
+static double
+bound_of(const char *trace, unsigned k)
+{
+    for (size_t i = 0; i < sizeof(reached) / sizeof(reached[0]); i++)
+        if (strcmp(reached[i].trace, trace) == 0)
+            return reached[i].bound[k];
+    return 0.30;
+}
+
+Test(eta, recorded_traces_within_30_percent_or_half_a_second)
 {
     struct dirent *d;
     struct verdict v;
     size_t ntraces = 0;
     DIR *dir = opendir(TRACE_DIR);
+    unsigned k;
 
     cr_assert_not_null(dir, "cannot open '%s'", TRACE_DIR);
     while ((d = readdir(dir))) {
@@ -312,14 +335,13 @@ Test(eta, recorded_traces_closer_than_bytes_alone)
         if (len < 7 || strcmp(d->d_name + len - 6, ".trace") != 0)
             continue;
         ntraces++;
-        for (unsigned w = 1; w <= 4; w *= 2) {
+        for (k = 0; k < 3; k++) {
             sim_load(&sim, d->d_name);
-            v = sim_check(&sim, w, d->d_name);
-            if (w == 4 || sim.total < 1000000)
-                continue;
-            cr_expect(v.lo >= 0.35 && v.hi <= 1.6,
-                      "%s -j%u: ETA/left %.2f..%.2f", d->d_name, w, v.lo,
-                      v.hi);
+            v = sim_check(&sim, 1u << k, d->d_name);
+            cr_expect_leq(v.worst_floor, bound_of(d->d_name, k),
+                          "%s -j%u: worst %.0f%% (%.1f s floor), ETA/left "
+                          "%.2f..%.2f", d->d_name, 1u << k,
+                          100 * v.worst_floor, FLOOR_S, v.lo, v.hi);
         }
     }
     closedir(dir);

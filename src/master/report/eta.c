@@ -1,7 +1,7 @@
 /*
  * eta.c - the time a run has left: per-format models of worker time
  * against input bytes (a straight line when the files done lie on one,
- * otherwise a power law over the last files done), applied to the files
+ * otherwise blended with a power law over the last files done), applied to the files
  * still to do and scheduled over the workers.  See eta.h for the model.
  */
 #include <math.h>
@@ -33,11 +33,11 @@
 
 enum { TO_DO = 1, DONE = 2 };
 
-/* How a class's time grows with bytes: a + b * bytes, or
- * k * bytes^p when @power. */
+/* How a class's time grows with bytes: the line a + b * bytes, and
+ * when @power the geometric mean of it and k * e^(p * (ln bytes - m)). */
 struct eta_law {
     int power;
-    double a, b, k, p;
+    double a, b, k, p, m;
 };
 
 void
@@ -170,7 +170,7 @@ ring_power(const struct eta_ring *r, struct eta_law *l)
         sum += r->usec[i];
     }
     l->k = sum / fit;
-    l->a = m;                   /* the power law's centre, ln bytes */
+    l->m = m;
     l->power = 1;
 }
 
@@ -191,7 +191,10 @@ on_line(const struct eta_ring *r, double a, double b)
 }
 
 /* The law of the files of @f (all done) and @r (the last ones); -1 when
- * there are none.  Few files or files on a line: the line. */
+ * there are none.  Few files or files on a line: the line.  Otherwise
+ * the line (steady over many files, but straight) is blended with the
+ * power law of the last files (which follows the curve of time against
+ * size near the sizes still to do, but from a dozen noisy files). */
 static int
 law_of(const struct eta_fit *f, const struct eta_ring *r, struct eta_law *l)
 {
@@ -206,9 +209,11 @@ law_of(const struct eta_fit *f, const struct eta_ring *r, struct eta_law *l)
 static double
 predict(const struct eta_law *l, double bytes)
 {
+    double line = l->a + l->b * bytes;
+
     if (l->power)
-        return l->k * exp(l->p * (ln_bytes(bytes) - l->a));
-    return l->a + l->b * bytes;
+        return sqrt(line * l->k * exp(l->p * (ln_bytes(bytes) - l->m)));
+    return line;
 }
 
 /* The law of every class: its own, or that of all files done. */
