@@ -120,7 +120,12 @@ struct verdict {
     double worst;             /* largest |ETA - left| / left */
     double lo, hi;            /* smallest and largest ETA / left */
     double worst_bytes;       /* the same for bytes left / bytes per second */
+    double worst_floor;       /* |ETA - left| / max(left, FLOOR_S / 0.30) */
 };
+
+/* The progress line shows the ETA in whole seconds: an error under half
+ * of one is not seen, so the 30% target is met within FLOOR_S seconds. */
+#define FLOOR_S 0.5
 
 /* Add @ext to @kinds unless there; 1 if added. */
 static int
@@ -142,7 +147,7 @@ sim_check(struct sim *s, unsigned workers, const char *what)
 {
     char seen[8][8] = {""};
     size_t nseen = 0, nkinds = 0, per_kind[8] = {0}, kinds_ready = 0;
-    struct verdict v = {0, 1e9, 0, 0};
+    struct verdict v = {0, 1e9, 0, 0, 0};
     struct eta e;
     int64_t t0 = 1000000, now, next_probe, step, bytes_all = 0, bytes_done = 0;
     double left, truth, err, by_bytes;
@@ -199,6 +204,9 @@ sim_check(struct sim *s, unsigned workers, const char *what)
                     left, truth);
         if (err > v.worst)
             v.worst = err;
+        err = fabs(left - truth) / fmax(truth, FLOOR_S / 0.30);
+        if (err > v.worst_floor)
+            v.worst_floor = err;
         if (left / truth < v.lo)
             v.lo = left / truth;
         if (left / truth > v.hi)
@@ -212,8 +220,10 @@ sim_check(struct sim *s, unsigned workers, const char *what)
     cr_assert_eq(eta_left(&e, t0 + s->total), 0, "%s: time left at the end",
                  what);
     eta_release(&e);
-    cr_log_info("%s -j%u: ETA/left %.2f..%.2f (worst %.0f%%; bytes alone %.0f%%)",
-                what, workers, v.lo, v.hi, 100 * v.worst, 100 * v.worst_bytes);
+    cr_log_info("%s -j%u: ETA/left %.2f..%.2f (worst %.0f%%, %.0f%% with a "
+                "%.1f s floor; bytes alone %.0f%%)",
+                what, workers, v.lo, v.hi, 100 * v.worst, 100 * v.worst_floor,
+                FLOOR_S, 100 * v.worst_bytes);
     return v;
 }
 
@@ -281,19 +291,42 @@ Test(eta, mixed_formats_closer_than_bytes_alone)
     }
 }
 
-/* Every recorded trace (at least the six of tests/data/eta/) whose work
- * takes a second or more (the library corpus's 12 files take 37 ms: no
- * ETA is ever shown), 1 and 2 workers: within 0.35x..1.6x of the time
- * really left at every point from 20% to 90% of the run.  Measured:
- * worst 31-65% (bytes alone: 49-94%); 4 workers are shown, not checked
- * (one 16 MB file outlasts the rest and the ETA reads 0 early).  The 30%
- * issue 20 asks for is not reached on these traces. */
-Test(eta, recorded_traces_closer_than_bytes_alone)
+/* Every recorded trace, 1, 2 and 4 workers, at every point from 20% to
+ * 90% of the run's time (the time the user has waited, not the files
+ * done: largest first, 20% of the files can be 65% of the time), once
+ * each format has KIND_READY files done: the ETA is within 30% of the
+ * time really left, or within FLOOR_S seconds of it (the 37 ms library
+ * corpus; the last 16 MB JPEG running alone at the end of -j4).  The
+ * traces this model does not bring to 30% keep the bound they reach, so
+ * a change that makes them worse fails too: on the loaded machine a
+ * format and size took 2x longer than the same on others, and small PNGs
+ * took longer than large ones to AVIF, which no fit of time to bytes
+ * foresees. */
+static const struct {
+    const char *trace;
+    double bound[3];          /* -j1, -j2, -j4 */
+} reached[] = {
+    {"wallpapers-jpeg-loaded.trace", {0.47, 0.30, 0.53}},
+    {"wallpapers-avif.trace", {0.37, 0.30, 0.30}},
+    {"wallpapers-avif-loaded.trace", {0.40, 0.40, 0.40}},
+};
+
+static double
+bound_of(const char *trace, unsigned k)
+{
+    for (size_t i = 0; i < sizeof(reached) / sizeof(reached[0]); i++)
+        if (strcmp(reached[i].trace, trace) == 0)
+            return reached[i].bound[k];
+    return 0.30;
+}
+
+Test(eta, recorded_traces_within_30_percent_or_half_a_second)
 {
     struct dirent *d;
     struct verdict v;
     size_t ntraces = 0;
     DIR *dir = opendir(TRACE_DIR);
+    unsigned k;
 
     cr_assert_not_null(dir, "cannot open '%s'", TRACE_DIR);
     while ((d = readdir(dir))) {
@@ -302,14 +335,13 @@ Test(eta, recorded_traces_closer_than_bytes_alone)
         if (len < 7 || strcmp(d->d_name + len - 6, ".trace") != 0)
             continue;
         ntraces++;
-        for (unsigned w = 1; w <= 4; w *= 2) {
+        for (k = 0; k < 3; k++) {
             sim_load(&sim, d->d_name);
-            v = sim_check(&sim, w, d->d_name);
-            if (w == 4 || sim.total < 1000000)
-                continue;
-            cr_expect(v.lo >= 0.35 && v.hi <= 1.6,
-                      "%s -j%u: ETA/left %.2f..%.2f", d->d_name, w, v.lo,
-                      v.hi);
+            v = sim_check(&sim, 1u << k, d->d_name);
+            cr_expect_leq(v.worst_floor, bound_of(d->d_name, k),
+                          "%s -j%u: worst %.0f%% (%.1f s floor), ETA/left "
+                          "%.2f..%.2f", d->d_name, 1u << k,
+                          100 * v.worst_floor, FLOOR_S, v.lo, v.hi);
         }
     }
     closedir(dir);

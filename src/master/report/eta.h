@@ -4,23 +4,31 @@
  * The pool takes its tasks largest first, so the files done early say
  * little about the rest by bytes alone (a small file still costs its fixed
  * part: a fork's worth of set-up, an AVIF or a thumbnail encode) and by
- * file count alone (a 16 MB photo is not a 100 KB icon).  The model fits,
- * per input format (by file name: .jpg, .png, .webp, .avif/.heic, .tif,
- * .gif, the rest), worker time = a + b * bytes over the files done: least
- * squares (a and b kept >= 0) once three files of that format span sizes
- * 1.5:1 or more; before that, a fixed time per file when the larger files
- * did not take longer (decoding all pixels of images of one size, an AVIF
- * encode), otherwise time per byte.  A format not seen yet borrows the fit
- * of all files.  The time left is the larger of the longest file still in
- * flight and (what the files in flight still need + the predicted time of
- * the files not started) / workers.  The files in flight are the first
- * ones in the pool's order that are not done, each started when the
- * completion that freed its worker came in.
+ * file count alone (a 16 MB photo is not a 100 KB icon).  Per input
+ * format (by file name: .jpg, .png, .webp, .avif/.heic, .tif, .gif, the
+ * rest) the model fits worker time = a + b * bytes over all files done:
+ * least squares (a and b kept >= 0) once three files of that format span
+ * sizes 1.5:1 or more; before that a fixed time per file when the larger
+ * files did not take longer, otherwise time per byte.  When the last
+ * files done (up to ETA_RING) are not within 2% of that line, a file's
+ * time is the geometric mean of the line and a power law k * bytes^p
+ * fitted to those last files (p drawn towards 0.25, kept in 0..1.5): in
+ * largest-first order they are the nearest in size to the files left.  A
+ * file larger than all done of its format takes at least the time per
+ * byte of the largest.  A format not seen yet borrows the model of all
+ * files.  The time left is the end of a schedule over the workers: each
+ * file in flight (the first ones in the pool's order not done, each
+ * started when the completion that freed its worker came in) keeps its
+ * predicted time less what it has run, or a quarter of what it has run
+ * when it is past its prediction; the files not started are spread
+ * evenly, the last 8 per worker handed out one by one to the first free
+ * worker.
  *
- * Measured (tests/test_eta.c, from 20% to 90% of a run): within 13% on
- * 2,000 similar JPEGs; on the wallpaper corpus's recorded times and on a
- * simulated mix of JPEGs and PNGs, 0.4x..1.5x of the time really left,
- * where bytes alone said down to 0.13x.
+ * Measured (tests/test_eta.c, from 20% to 90% of a run's time, 1, 2 and
+ * 4 workers): within 10% on 2,000 similar JPEGs; on the recorded traces
+ * of the bench corpora within 30% (or half a second) except the loaded
+ * machine's wallpapers (38-53%) and the wallpapers to AVIF with one
+ * worker (35%).
  *
  *   struct eta e;
  *   eta_init(&e);
@@ -45,7 +53,18 @@
 struct eta_fit {
     double n, s, t, ss, st;   /* files, sums of bytes, usec, bytes^2, bytes*usec */
     double lo, hi;            /* the smallest and largest size */
+    double hi_t;              /* the time of the largest */
 };
+
+/* The last files done of one format (or of all): sizes and times. */
+#define ETA_RING 12
+struct eta_ring {
+    double bytes[ETA_RING], usec[ETA_RING];
+    unsigned n, head;
+};
+
+/* Files not done, by class and by a quarter-octave of size. */
+#define ETA_BUCKETS 160
 
 struct eta_flight {
     uint32_t task;            /* index into the task array */
@@ -61,9 +80,12 @@ struct eta {
     unsigned workers;
     struct eta_flight *flight;
     unsigned nflight;
+    double *slot;             /* per worker: scratch of eta_left() */
     struct eta_fit fit[ETA_CLASSES];   /* the files done, per class */
-    double left_n[ETA_CLASSES], left_s[ETA_CLASSES];  /* files not done */
-    size_t samples;
+    struct eta_ring seen[ETA_CLASSES + 1];  /* last done; [ETA_CLASSES]: any */
+    double left_n[ETA_CLASSES][ETA_BUCKETS];  /* files not done */
+    double left_s[ETA_CLASSES][ETA_BUCKETS];  /* and their bytes */
+    size_t left_files, samples;
 };
 
 void eta_init(struct eta *e);
