@@ -79,6 +79,7 @@ keep_prepare(struct keep *k, const struct settings *s, int nsizes,
     k->in = in;
     if (s->mode != MODE_RECOMPRESS || s->target != TARGET_TREE ||
         s->force || s->strip || s->lossless || nsizes != 1 ||
+        s->target_distance > 0 ||
         s->format != FORMAT_JPEG)
         return;
     if (!keep_source_qualifies(in, s->quality, &k->quality))

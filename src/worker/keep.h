@@ -15,7 +15,8 @@
  * It applies only where the copy is what the re-encode would have been
  * but for its size: recompress with an output tree (not in place, not
  * the thumbnail cache), one output, JPEG, at the source's own size,
- * metadata kept (not --strip), no --force; a JPEG source (1 or 3
+ * metadata kept (not --strip), no --force and no --target-distance (the
+ * search picks the quality and the record says it); a JPEG source (1 or 3
  * components, no profile or one that is sRGB in effect: icc.h) whose
  * estimated quality is at or below -q and whose scan mode and chroma
  * subsampling are not what --progressive, --baseline or --subsample

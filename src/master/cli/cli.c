@@ -67,45 +67,6 @@ cli_opts_release(struct cli_opts *o)
     memset(o, 0, sizeof(*o));
 }
 
-static const char *
-sub_name(unsigned sub)
-{
-    switch (sub) {
-    case CLI_SUB_THUMBNAIL:
-        return "thumbnail";
-    case CLI_SUB_RECOMPRESS:
-        return "recompress";
-    case CLI_SUB_IN_PLACE:
-        return "recompress --in-place";
-    case CLI_SUB_MERGE:
-        return "report merge";
-    }
-    return NULL;
-}
-
-static enum cli_result
-usage_error(struct cli_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static enum cli_result
-usage_error(struct cli_opts *o, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    errorf("%s", buf);
-    fprintf(stderr, "Try 'imgpool %s%s--help' for more information.\n",
-            o->sub == CLI_SUB_IN_PLACE ? "recompress"
-            : o->sub                   ? sub_name(o->sub)
-                                       : "",
-            o->sub ? " " : "");
-    o->exit_code = 2;
-    return CLI_EXIT;
-}
-
 static void
 push(const char ***arr, size_t *n, const char *s)
 {
@@ -167,20 +128,20 @@ not_accepted(struct cli_opts *o, const struct cli_option *opt)
     unsigned process = opt->subs & CLI_SUB_PROCESS;
 
     if (process == CLI_SUB_IN_PLACE && o->sub == CLI_SUB_RECOMPRESS)
-        return usage_error(o, "option '--%s' is only for recompress "
+        return cli_usage_error(o, "option '--%s' is only for recompress "
                            "--in-place (in-place options need --in-place)",
                            opt->name);
     if (process == CLI_SUB_IN_PLACE)
-        return usage_error(o, "option '--%s' is only for recompress "
+        return cli_usage_error(o, "option '--%s' is only for recompress "
                            "--in-place", opt->name);
     if (process && !(process & ~(CLI_SUB_RECOMPRESS | CLI_SUB_IN_PLACE)))
-        return usage_error(o, "option '--%s' is only for recompress",
+        return cli_usage_error(o, "option '--%s' is only for recompress",
                            opt->name);
     if (process == CLI_SUB_THUMBNAIL)
-        return usage_error(o, "option '--%s' is only for thumbnail",
+        return cli_usage_error(o, "option '--%s' is only for thumbnail",
                            opt->name);
-    return usage_error(o, "option '--%s' is not for %s", opt->name,
-                       sub_name(o->sub));
+    return cli_usage_error(o, "option '--%s' is not for %s", opt->name,
+                       cli_sub_name(o->sub));
 }
 
 /* getopt_long takes any unambiguous prefix of a long option ("--out" for
@@ -213,18 +174,18 @@ take(struct cli_opts *o, struct parse_state *st, int c, char **argv,
     const char *word;
 
     if (c == ':')
-        return usage_error(o, "option '%s' needs a value", argv[optind - 1]);
+        return cli_usage_error(o, "option '%s' needs a value", argv[optind - 1]);
     /* The word that named the option: the one before its value when the
      * value came as the next word. */
     word = opt && optarg && optind >= 2 && optarg == argv[optind - 1]
                ? argv[optind - 2]
                : argv[optind - 1];
     if (!opt && optopt)
-        return usage_error(o, "unknown option '-%c'", optopt);
+        return cli_usage_error(o, "unknown option '-%c'", optopt);
     if (!opt || abbreviated(opt, word)) {
         cli_option_candidates(word + (strncmp(word, "--", 2) == 0 ? 2 : 0), hint,
                    sizeof(hint));
-        return usage_error(o, "unknown option '%.*s'%s",
+        return cli_usage_error(o, "unknown option '%.*s'%s",
                            (int)strcspn(word, "="), word, hint);
     }
     if (opt->kind == CLI_KIND_HELP || opt->kind == CLI_KIND_VERSION) {
@@ -239,7 +200,7 @@ take(struct cli_opts *o, struct parse_state *st, int c, char **argv,
         return not_accepted(o, opt);
     if (opt->kind != CLI_KIND_LIST &&
         cli_store(scratch, opt, optarg, why, sizeof(why)) < 0)
-        return usage_error(o, "invalid --%s '%s': %s", opt->name, optarg,
+        return cli_usage_error(o, "invalid --%s '%s': %s", opt->name, optarg,
                            why);
     /* One word may hold several short options ("-v0"). */
     if (st->ngiven == st->cap) {
@@ -307,13 +268,13 @@ add_given_size(struct cli_opts *o, const struct given *g, int *nsizes_given)
         o->nboxes = 0;
     if (g->opt->kind == CLI_KIND_SIZE) {
         if (o->nboxes >= SETTINGS_MAX_SIZES)
-            return usage_error(o, "too many sizes: at most %d outputs per "
+            return cli_usage_error(o, "too many sizes: at most %d outputs per "
                                "input", SETTINGS_MAX_SIZES);
         o->boxes[o->nboxes].width = s->width;
         o->boxes[o->nboxes].height = s->height;
         o->nboxes++;
     } else if (cli_add_sizes(o->boxes, &o->nboxes, g->arg, &why) < 0) {
-        return usage_error(o, "invalid --sizes '%s': %s (at most %d outputs "
+        return cli_usage_error(o, "invalid --sizes '%s': %s (at most %d outputs "
                            "per input)", g->arg, why, SETTINGS_MAX_SIZES);
     }
     return CLI_RUN;
@@ -338,7 +299,7 @@ apply(struct cli_opts *o, const struct parse_state *st)
     for (i = 0; i < st->ngiven; i++) {
         g = &st->given[i];
         if (cli_store(o, g->opt, g->arg, why, sizeof(why)) < 0)
-            return usage_error(o, "invalid --%s '%s': %s", g->opt->name,
+            return cli_usage_error(o, "invalid --%s '%s': %s", g->opt->name,
                                g->arg, why);
         if (g->opt == format)
             o->format_given = 1;
@@ -362,12 +323,12 @@ validate_lossless_jpeg(struct cli_opts *o)
     const struct settings *s = &o->config.out[0];
 
     if (s->mode != MODE_RECOMPRESS)
-        return usage_error(o, "--lossless with jpeg output is for recompress "
+        return cli_usage_error(o, "--lossless with jpeg output is for recompress "
                            "(a thumbnail is resized): use -f png or -f webp");
     if (s->width || s->height || o->nboxes > 1)
-        return usage_error(o, "--lossless keeps the pixels: drop --size");
+        return cli_usage_error(o, "--lossless keeps the pixels: drop --size");
     if (s->strip || s->strip_gps || s->to_srgb)
-        return usage_error(o, "--lossless keeps every metadata segment and "
+        return cli_usage_error(o, "--lossless keeps every metadata segment and "
                            "the colours: drop --strip, --strip-gps and "
                            "--to-srgb");
     return CLI_RUN;
@@ -378,10 +339,10 @@ static enum cli_result
 validate_target(struct cli_opts *o, const struct settings *s)
 {
     if (!(s->target_distance >= SETTINGS_DISTANCE_MIN))
-        return usage_error(o, "invalid --target-distance '%g': expected a "
+        return cli_usage_error(o, "invalid --target-distance '%g': expected a "
                            "distance from 0.1 to 10", s->target_distance);
     if (s->format != FORMAT_JPEG || s->lossless || o->quality_given)
-        return usage_error(o, "--target-distance chooses a lossy JPEG "
+        return cli_usage_error(o, "--target-distance chooses a lossy JPEG "
                            "quality: drop %s", s->format != FORMAT_JPEG
                            ? "--format" : s->lossless ? "--lossless" : "-q");
     return CLI_RUN;
@@ -394,26 +355,26 @@ validate_in_place(struct cli_opts *o)
     const struct settings *s = &o->config.out[0];
 
     if (o->output_dir)
-        return usage_error(o, "--in-place and --output exclude each other");
+        return cli_usage_error(o, "--in-place and --output exclude each other");
     if (s->width || s->height)
-        return usage_error(o, "--in-place keeps dimensions: drop --size, "
+        return cli_usage_error(o, "--in-place keeps dimensions: drop --size, "
                            "or write elsewhere with -o");
     /* A .jpg cannot become JPEG XL under its own name: an archive in
      * JPEG XL is written beside the originals with -o. */
     if (s->format == FORMAT_JXL)
-        return usage_error(o, "--in-place keeps each file's name and "
+        return cli_usage_error(o, "--in-place keeps each file's name and "
                            "format: a JPEG cannot become JPEG XL in place; "
                            "write JPEG XL with -o DIR -f jxl");
     if (s->format != FORMAT_JPEG)
-        return usage_error(o, "--in-place rewrites JPEG as JPEG: drop "
+        return cli_usage_error(o, "--in-place rewrites JPEG as JPEG: drop "
                            "--format");
     if (o->name_template)
-        return usage_error(o, "--in-place keeps names: drop --name");
+        return cli_usage_error(o, "--in-place keeps names: drop --name");
     if (s->strip)
-        return usage_error(o, "--in-place keeps metadata: drop --strip "
+        return cli_usage_error(o, "--in-place keeps metadata: drop --strip "
                            "(--strip-gps drops the position only)");
     if (o->prune)
-        return usage_error(o, "--prune works with an output tree, not "
+        return cli_usage_error(o, "--prune works with an output tree, not "
                            "--in-place");
     if (s->lossless && validate_lossless_jpeg(o) != CLI_RUN)
         return CLI_EXIT;
@@ -430,21 +391,21 @@ validate_freedesktop(struct cli_opts *o)
 
     settings_init(&def, MODE_THUMBNAIL);
     if (o->output_dir)
-        return usage_error(o, "--freedesktop writes into the thumbnail "
+        return cli_usage_error(o, "--freedesktop writes into the thumbnail "
                            "cache: drop --output (or --cache-dir DIR)");
     if (o->name_template || s->format != def.format ||
         s->width != def.width || s->height != def.height ||
         o->nboxes > 1 || o->prune)
-        return usage_error(o, "--freedesktop names, sizes and formats its "
+        return cli_usage_error(o, "--freedesktop names, sizes and formats its "
                            "thumbnails as the cache specification says: "
                            "drop --name, --format, --size and --prune");
     c->fd_flavors = THUMBCACHE_DEFAULT_MASK;
     if (o->flavors && thumbcache_parse_flavors(o->flavors,
                                                &c->fd_flavors) < 0)
-        return usage_error(o, "invalid --flavor '%s'", o->flavors);
+        return cli_usage_error(o, "invalid --flavor '%s'", o->flavors);
     if (thumbcache_base(o->cache_dir, o->cache_base,
                         sizeof(o->cache_base)) < 0)
-        return usage_error(o, "no thumbnail cache: set HOME or "
+        return cli_usage_error(o, "no thumbnail cache: set HOME or "
                            "XDG_CACHE_HOME, or give --cache-dir DIR");
     s->format = FORMAT_PNG;
     s->target = TARGET_FREEDESKTOP;
@@ -474,39 +435,39 @@ validate_outputs(struct cli_opts *o)
 
     if (o->name_template && format_from_name(o->name_template, &named) == 0) {
         if (o->format_given && named != s->format)
-            return usage_error(o, "--format %s contradicts --name '%s', "
+            return cli_usage_error(o, "--format %s contradicts --name '%s', "
                                "whose extension means %s", format_str(s->format),
                                o->name_template, format_str(named));
         s->format = named;
     } else if (o->name_template && !ends_in_fmt(o->name_template))
-        return usage_error(o, "--name '%s' names no output format: end it "
+        return cli_usage_error(o, "--name '%s' names no output format: end it "
                            "in .jpg, .png, .webp, .avif, .jxl or .{fmt}",
                            o->name_template);
     if (s->lossless && s->format == FORMAT_AVIF)
-        return usage_error(o, "--lossless is for JPEG, WebP, JPEG XL and "
+        return cli_usage_error(o, "--lossless is for JPEG, WebP, JPEG XL and "
                            "PNG output, not %s", format_str(s->format));
     if (s->lossless && s->format == FORMAT_JPEG &&
         validate_lossless_jpeg(o) != CLI_RUN)
         return CLI_EXIT;
     if (s->baseline && s->format != FORMAT_JPEG)
-        return usage_error(o, "--baseline is for JPEG output, not %s",
+        return cli_usage_error(o, "--baseline is for JPEG output, not %s",
                            format_str(s->format));
     if (s->progressive && s->format != FORMAT_JPEG)
-        return usage_error(o, "--progressive is for JPEG output, not %s",
+        return cli_usage_error(o, "--progressive is for JPEG output, not %s",
                            format_str(s->format));
     for (i = 1; i < o->nboxes; i++)
         if (s->fit != FIT_INSIDE && (z[i].width == 0 || z[i].height == 0))
-            return usage_error(o, "--fit %s needs both sides of every size "
+            return cli_usage_error(o, "--fit %s needs both sides of every size "
                                "(WxH): %s", fit_str(s->fit),
                                settings_size_label(&z[i], a, sizeof(a)));
     for (i = 0; i < o->nboxes; i++)
         for (k = 0; k < i; k++)
             if (z[i].width == z[k].width && z[i].height == z[k].height)
-                return usage_error(o, "size %s is given twice",
+                return cli_usage_error(o, "size %s is given twice",
                                    settings_size_label(&z[i], a, sizeof(a)));
     if (o->nboxes > 1 && o->name_template &&
         !plan_template_has_size(o->name_template))
-        return usage_error(o, "--name '%s' gives every size the same name: "
+        return cli_usage_error(o, "--name '%s' gives every size the same name: "
                            "add {size}, or {w} and {h}", o->name_template);
     if (o->nboxes > 1 && o->name_template &&
         plan_template_has_size(o->name_template) == 1) {
@@ -514,7 +475,7 @@ validate_outputs(struct cli_opts *o)
         for (i = 0; i < o->nboxes; i++)
             for (k = 0; k < i; k++)
                 if (plan_size_names_equal(o->name_template, &z[i], &z[k]))
-                    return usage_error(o, "--name '%s' gives sizes %s and "
+                    return cli_usage_error(o, "--name '%s' gives sizes %s and "
                                        "%s the same name: add {size}",
                                        o->name_template,
                                        settings_size_label(&z[k], a,
@@ -545,13 +506,13 @@ output_file(struct cli_opts *o)
         return 0;
     if (o->ninputs != 1 || o->files_from || stat(o->inputs[0], &st) < 0 ||
         !S_ISREG(st.st_mode)) {
-        usage_error(o, "-o '%s' names a file, which takes exactly one input "
+        cli_usage_error(o, "-o '%s' names a file, which takes exactly one input "
                     "file; give a directory to -o for several",
                     o->output_dir);
         return -1;
     }
     if (o->name_template) {
-        usage_error(o, "-o '%s' names a file: --name does not apply",
+        cli_usage_error(o, "-o '%s' names a file: --name does not apply",
                     o->output_dir);
         return -1;
     }
@@ -563,7 +524,7 @@ output_file(struct cli_opts *o)
                           : strdup(".");
     o->file_name = malloc(2 * strlen(base) + 1);
     if (!o->file_dir || !o->file_name) {
-        usage_error(o, "out of memory");
+        cli_usage_error(o, "out of memory");
         return -1;
     }
     for (const char *p = base; *p; p++) {       /* braces are literal */
@@ -584,32 +545,32 @@ validate(struct cli_opts *o)
     const struct settings *s = &o->config.out[0];
 
     if (o->ninputs == 0 && !o->files_from)
-        return usage_error(o, "no INPUT given: name files or directories to "
+        return cli_usage_error(o, "no INPUT given: name files or directories to "
                            "process, or use --files-from");
     if (o->files_from_nul && !o->files_from)
-        return usage_error(o, "-0 applies to --files-from, which is missing");
+        return cli_usage_error(o, "-0 applies to --files-from, which is missing");
     if (s->baseline && s->progressive)
-        return usage_error(o, "--baseline and --progressive exclude each "
+        return cli_usage_error(o, "--baseline and --progressive exclude each "
                            "other");
     if (o->config.commit.in_place)
         return validate_in_place(o);
     if (o->freedesktop)
         return validate_freedesktop(o);
     if (o->flavors || o->cache_dir)
-        return usage_error(o, "--flavor and --cache-dir go with "
+        return cli_usage_error(o, "--flavor and --cache-dir go with "
                            "--freedesktop");
     if (output_file(o) < 0 || validate_outputs(o) != CLI_RUN ||
         (o->target_given && validate_target(o, s) != CLI_RUN))
         return CLI_EXIT;
     if (!o->output_dir)
-        return usage_error(o, "no output directory: add -o DIR (results "
+        return cli_usage_error(o, "no output directory: add -o DIR (results "
                            "mirror the input tree under DIR), or use "
                            "recompress --in-place");
     if (s->mode == MODE_RECOMPRESS && s->fit != FIT_INSIDE &&
         s->width == 0 && s->height == 0)
-        return usage_error(o, "--fit %s needs a --size", fit_str(s->fit));
+        return cli_usage_error(o, "--fit %s needs a --size", fit_str(s->fit));
     if (s->fit != FIT_INSIDE && (s->width == 0 || s->height == 0))
-        return usage_error(o, "--fit %s needs both sides of --size (WxH)",
+        return cli_usage_error(o, "--fit %s needs both sides of --size (WxH)",
                            fit_str(s->fit));
     o->config.commit.output_dir = o->output_dir;
     return CLI_RUN;
@@ -655,13 +616,13 @@ parse_report(struct cli_opts *o, int argc, char **argv)
         return CLI_EXIT;
     }
     if (strcmp(argv[2], "merge") != 0)
-        return usage_error(o, "unknown report command '%s' (expected "
+        return cli_usage_error(o, "unknown report command '%s' (expected "
                            "merge)", argv[2]);
     r = parse_sub(o, argc - 2, argv + 2, CLI_SUB_MERGE);
     if (r != CLI_RUN)
         return r;
     if (o->ninputs == 0)
-        return usage_error(o, "report merge needs at least one REPORT file");
+        return cli_usage_error(o, "report merge needs at least one REPORT file");
     o->command = CMD_REPORT_MERGE;
     return CLI_RUN;
 }
@@ -674,7 +635,7 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
     enum cli_result r;
 
     if (argc < 2)
-        return usage_error(o, "no command given (thumbnail or recompress)");
+        return cli_usage_error(o, "no command given (thumbnail or recompress)");
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
         cli_help(stdout, 0);
@@ -693,10 +654,10 @@ cli_parse(struct cli_opts *o, int argc, char **argv)
     else if (strcmp(cmd, "recompress") == 0)
         sub = CLI_SUB_RECOMPRESS;
     else if (cmd[0] == '-')
-        return usage_error(o, "a command must come first: imgpool "
+        return cli_usage_error(o, "a command must come first: imgpool "
                            "thumbnail|recompress [OPTIONS] INPUT...");
     else
-        return usage_error(o, "unknown command '%s' (expected thumbnail, "
+        return cli_usage_error(o, "unknown command '%s' (expected thumbnail, "
                            "recompress or report)", cmd);
 
     o->command = CMD_PROCESS;

@@ -147,4 +147,13 @@ void cli_enum_expect(const struct cli_option *opt, char *buf, size_t len);
  */
 void cli_help(FILE *f, unsigned sub);
 
+/* "thumbnail", "recompress", "report merge", ...: subcommand @sub as
+ * the user types it (NULL for none). */
+const char *cli_sub_name(unsigned sub);
+
+/* Prints "imgpool: " and the message, then the --help hint of o->sub;
+ * sets o->exit_code to 2 and returns CLI_EXIT. */
+enum cli_result cli_usage_error(struct cli_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif

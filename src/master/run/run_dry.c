@@ -111,6 +111,7 @@ run_dry_estimate(const struct settings *s, const struct task *t)
      * smaller (kept-original, worker keep.h): the output is the source. */
     if (q_src > 0 && q_src <= s->quality && bytes > (double)t->size &&
         s->mode == MODE_RECOMPRESS && s->target == TARGET_TREE && !s->force &&
+        !(s->target_distance > 0) &&
         !s->strip && !s->lossless && s->format == FORMAT_JPEG &&
         !t->out_more && ow == iw && oh == ih)
         bytes = (double)t->size;
