@@ -26,6 +26,8 @@ struct settings_size {
     int width, height;
 };
 enum subsample { SUBSAMPLE_AUTO = 0, SUBSAMPLE_420, SUBSAMPLE_444 };
+/* JPEG encoder: BEST, imgpool's own (jenc.h); FAST, plain libjpeg-turbo. */
+enum effort { EFFORT_BEST = 0, EFFORT_FAST };
 /* Mirrors VipsFailOn without including vips.h in the master. */
 enum fail_on { FAIL_NONE = 0, FAIL_TRUNCATED, FAIL_ERROR, FAIL_WARNING };
 
@@ -41,6 +43,7 @@ struct settings {
                                  its coefficients untouched (--lossless,
                                  lossless.h) */
     int baseline;             /* never progressive JPEG (--baseline) */
+    enum effort effort;       /* JPEG encoder (--effort) */
     enum subsample subsample; /* AUTO: 4:2:0 for thumbnail, source's for recompress */
     uint8_t background[3];    /* alpha is flattened onto this sRGB colour */
     int density;              /* SVG: pixels per inch (--density, 96) */
