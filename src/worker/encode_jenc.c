@@ -54,7 +54,7 @@ encode_jenc_rows(const struct encode_params *p, const struct encode_rows *src,
     jp.quality = p->quality;
     jp.subsample_420 = p->subsample_420;
     jp.scan = scan_mode(p);
-    jp.allow_grey = 1;      /* no profile here to contradict it */
+    jp.allow_grey = 0;      /* direct paths write RGB, grey or not */
     return encode_to(&jp, src, out, res);
 }
 
