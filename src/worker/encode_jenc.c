@@ -11,6 +11,7 @@
 #include <vips/vips.h>
 
 #include "jenc.h"
+#include "jenc_int.h"
 #include "vipsmsg.h"
 
 /* The scan mode the parameters ask for. */
@@ -67,15 +68,12 @@ encode_jenc_takes(const VipsImage *img)
            img->Type != VIPS_INTERPRETATION_LAB;
 }
 
-/* Rows of an image in memory: RGB, grey expanded. */
-struct mem_rows {
-    const VipsImage *img;
-};
-
+/* Rows of an image in memory (struct jenc_mem_rows): RGB, grey
+ * expanded. */
 static const unsigned char *
 mem_row(void *arg, int y, unsigned char *buf)
 {
-    const struct mem_rows *m = arg;
+    const struct jenc_mem_rows *m = arg;
     const unsigned char *r = (const unsigned char *)VIPS_IMAGE_ADDR(
         (VipsImage *)m->img, 0, y);
 
@@ -135,8 +133,7 @@ encode_mem(const struct encode_params *p, VipsImage *mem,
            struct encode_out *out, struct task_result *res)
 {
     struct jenc_marker *mk = calloc(MAX_MARKERS, sizeof(*mk));
-    struct mem_rows m = { mem };
-    struct encode_rows src = { mem->Xsize, mem->Ysize, mem_row, &m };
+    struct jenc_mem_rows m;
     struct jenc_params jp;
     int rc;
 
@@ -144,6 +141,11 @@ encode_mem(const struct encode_params *p, VipsImage *mem,
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate encoder");
         return -1;
     }
+    m.img = mem;
+    m.src.width = mem->Xsize;
+    m.src.height = mem->Ysize;
+    m.src.row = mem_row;
+    m.src.arg = &m;
     memset(&jp, 0, sizeof(jp));
     jp.quality = p->quality;
     jp.subsample_420 = p->subsample_420;
@@ -152,7 +154,7 @@ encode_mem(const struct encode_params *p, VipsImage *mem,
     jp.nmarkers = meta ? markers_of(meta, meta_len, mk) : 0;
     /* A grey file with an RGB profile would contradict itself. */
     jp.allow_grey = mem->Bands == 1 || !has_icc(mk, jp.nmarkers);
-    rc = encode_to(&jp, &src, out, res);
+    rc = encode_to(&jp, &m.src, out, res);
     free(mk);
     return rc;
 }

@@ -103,6 +103,13 @@ struct jenc_job {
     unsigned long best_len;
 };
 
+/* encode_jenc.c's row source over a libvips image in memory. */
+struct _VipsImage;
+struct jenc_mem_rows {
+    const struct _VipsImage *img;
+    struct encode_rows src;     /* reading from this */
+};
+
 /* Write the coefficients of @j as the file @scan asks (jenc.h), the
  * smallest of the candidate scripts, into j->best.  libjpeg errors
  * longjmp. */
