@@ -103,6 +103,12 @@ jpegq_match_luma(const int luma[64])
     unsigned short t[64];
     int q, i;
 
+    /* A flat table (all 1 or all 255) is any encoder's at the ends of
+     * the scale: left to the standard estimate. */
+    for (i = 1; i < 64 && luma[i] == luma[0]; i++)
+        ;
+    if (i == 64)
+        return -1;
     for (q = 100; q >= 1; q--) {
         jpegq_table(JPEGQ_LUMA, q, t);
         for (i = 0; i < 64 && luma[i] == t[i]; i++)

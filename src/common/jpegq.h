@@ -20,7 +20,8 @@ enum jpegq_kind { JPEGQ_LUMA = 0, JPEGQ_CHROMA_444, JPEGQ_CHROMA_420 };
 void jpegq_table(enum jpegq_kind kind, int quality, unsigned short out[64]);
 
 /* The quality whose luma table equals @luma (natural order) entry for
- * entry, the highest such; -1 when none does. */
+ * entry, the highest such; -1 when none does or @luma is flat (one value
+ * throughout, as every encoder's table is at quality 1 or 100). */
 int jpegq_match_luma(const int luma[64]);
 
 #endif

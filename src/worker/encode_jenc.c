@@ -152,8 +152,9 @@ encode_mem(const struct encode_params *p, VipsImage *mem,
     jp.scan = scan_mode(p);
     jp.markers = mk;
     jp.nmarkers = meta ? markers_of(meta, meta_len, mk) : 0;
-    /* A grey file with an RGB profile would contradict itself. */
-    jp.allow_grey = mem->Bands == 1 || !has_icc(mk, jp.nmarkers);
+    /* Grey only from a grey image (as libvips writes it); never with a
+     * colour profile, which may be an RGB one. */
+    jp.allow_grey = mem->Bands == 1 && !has_icc(mk, jp.nmarkers);
     rc = encode_to(&jp, &m.src, out, res);
     free(mk);
     return rc;

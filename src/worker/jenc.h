@@ -41,8 +41,8 @@ struct jenc_params {
     int subsample_420;              /* else 4:4:4 */
     enum jenc_scan scan;
     int allow_grey;                 /* grey pixels: one component */
-    /* Segments written after SOI, in order; JFIF APP0 is written only
-     * when none of them is an APP0. */
+    /* Segments written after SOI, in order; the JFIF APP0 of libjpeg
+     * is written only when there are none. */
     const struct jenc_marker *markers;
     int nmarkers;
 };

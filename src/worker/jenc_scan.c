@@ -155,9 +155,10 @@ writer_setup(struct jenc_job *j)
         c->comp_info[i].h_samp_factor = c->comp_info[i].v_samp_factor = 1;
         c->comp_info[i].quant_tbl_no = 1;
     }
-    for (i = 0; i < j->p->nmarkers; i++)
-        if (j->p->markers[i].code == JPEG_APP0)
-            c->write_JFIF_header = FALSE;
+    /* Given segments are the whole header (libvips' own choice of JFIF
+     * or not, which it leaves out next to EXIF). */
+    if (j->p->nmarkers > 0)
+        c->write_JFIF_header = FALSE;
 }
 
 /* Write one candidate (@sc; libjpeg's own progression with @simple;
