@@ -138,6 +138,10 @@ try_level(struct tr_state *t, const struct jenc_rate *r, float lambda,
     for (int j = k - 1; j >= 0; j--) {
         float cost;
 
+        /* The zeros between j and k alone cost this much, and more for
+         * every earlier j: nothing further back can win. */
+        if (t->z[k - 1] - t->z[j] + d >= t->best[k])
+            break;
         if (t->best[j] >= TR_INF)
             continue;
         cost = t->best[j] + (t->z[k - 1] - t->z[j]) + d +
