@@ -72,11 +72,11 @@ djpeg_png() {
 # CPU seconds of children and wall seconds of "$@".
 timed() {
     local t0 t1 c0 c1
-    c0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
+    c0=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
     t0=$(date +%s.%N)
     "$@" > /dev/null 2>&1
     t1=$(date +%s.%N)
-    c1=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
+    c1=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
     echo "$(echo "$t1 - $t0" | bc) $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)"
 }
 
