@@ -33,6 +33,7 @@
 #include <turbojpeg.h>
 
 #include "helpers.h"
+#include "jpegq.h"
 
 /* ------------------------------------------------------------------ */
 /* Files and directories                                              */
@@ -569,6 +570,16 @@ th_jpeg_quality(const char *path)
         return -1;
     }
     free(buf);
+    /* imgpool's own tables (jpegq.h, --effort best): their quality. */
+    {
+        int nat[64];
+
+        for (int z = 0; z < 64; z++)
+            nat[zigzag[z]] = (int)ji.qt[z];
+        best = jpegq_match_luma(nat);
+        if (best > 0)
+            return best;
+    }
     /* Ties go to the higher quality: the first found wins, scanning down. */
     for (int q = 100; q >= 1; q--) {
         long err = 0;

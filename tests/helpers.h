@@ -66,7 +66,8 @@ void th_mean_rgb(const struct th_image *img, int x, int y, int r,
 /* True when each channel of @got is within @tol of @want. */
 int th_rgb_near(const double got[3], int r, int g, int b, double tol);
 
-/* libjpeg quality whose scaled standard luminance table matches the file's
+/* The quality of imgpool's own table (jpegq.h) the file has, else the
+ * libjpeg quality whose scaled standard luminance table matches the file's
  * first DQT table best (own parser, independent of src/sniff.c); -1 on
  * error. */
 int th_jpeg_quality(const char *path);

@@ -16,6 +16,7 @@ settings_init(struct settings *s, enum mode m)
     s->quality = 90;
     s->format = FORMAT_JPEG;
     s->subsample = SUBSAMPLE_AUTO;
+    s->effort = EFFORT_FAST;
     s->background[0] = s->background[1] = s->background[2] = 255;
     s->max_pixels = 268402689; /* 16383 x 16383 */
     s->density = 96;           /* CSS pixels, as browsers render SVG */

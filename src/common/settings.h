@@ -41,6 +41,8 @@ struct settings_size {
     int width, height;
 };
 enum subsample { SUBSAMPLE_AUTO = 0, SUBSAMPLE_420, SUBSAMPLE_444 };
+/* JPEG encoder: BEST, imgpool's own (jenc.h); FAST, plain libjpeg-turbo. */
+enum effort { EFFORT_BEST = 0, EFFORT_FAST };
 /* Mirrors VipsFailOn without including vips.h in the master. */
 enum fail_on { FAIL_NONE = 0, FAIL_TRUNCATED, FAIL_ERROR, FAIL_WARNING };
 /* What an output replaces, as far as its pixels depend on it: a file of
@@ -62,6 +64,7 @@ typedef uint8_t settings_rgb[3];
  *   PROG                progressive, with lossless, behind a tag, when
  *                       either is set; BY_PROG: hashed by that entry;
  *   BASE                a tag when set (baseline);
+ *   EFFORT              a tag when not the default fast encoder;
  *   FORCE               a tag when set for recompress into a tree (force);
  *   ALPHA               a tag when settings_keep_alpha() (background_set);
  *   DENSITY             tag and value when not the default 96;
@@ -89,6 +92,7 @@ typedef uint8_t settings_rgb[3];
      * coefficients untouched (--lossless, lossless.h) */                   \
     X(int, lossless, BY_PROG)                                               \
     X(int, baseline, BASE)    /* never progressive JPEG (--baseline) */     \
+    X(enum effort, effort, EFFORT) /* JPEG encoder (--effort) */          \
     /* re-encode a JPEG already at or below -q: in place instead of its    \
      * lossless pass or leaving it, with -o instead of keeping the source  \
      * where the re-encode is not smaller (kept-original, keep.h) */        \

@@ -88,8 +88,10 @@ int sniff_jpeg_info(const unsigned char *buf, size_t len,
                     struct jpeg_info *info);
 
 /*
- * libjpeg-style quality (1..100) whose scaled standard luminance table best
- * matches @info's first table; -1 when no table was seen.
+ * The quality @info's first table was scaled for: when it is one of
+ * imgpool's own tables (jpegq.h, what --effort best writes) that table's
+ * quality, else the libjpeg-style quality (1..100) whose scaled standard
+ * luminance table best matches it; -1 when no table was seen.
  */
 int sniff_jpeg_quality(const struct jpeg_info *info);
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "jpegq.h"
 #include "sniff.h"
 #include "sniff_int.h"
 
@@ -329,6 +330,10 @@ sniff_jpeg_quality(const struct jpeg_info *info)
 
     if (info == NULL || !info->have_qtable)
         return -1;
+    /* imgpool's own tables (jpegq.h), when they are the ones. */
+    best_q = jpegq_match_luma(info->qtable_luma);
+    if (best_q > 0)
+        return best_q;
     /* From high to low, so a tie goes to the better quality. */
     for (q = 100; q >= 1; q--) {
         long err = 0;

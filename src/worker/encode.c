@@ -18,6 +18,7 @@
 #include <vips/vips.h>
 
 #include "encode.h"
+#include "jenc.h"
 #include "jpegerr.h"
 #include "jxlsave.h"
 #include "pixels.h"
@@ -80,6 +81,8 @@ encode_params_init(struct encode_params *p, const struct settings *s,
                   s->lossless;
     p->subsample_420 = encode_subsample_420(s, d->source_420);
     p->png_compression = ENC_PNG_COMPRESSION;
+    p->baseline = s->baseline;
+    p->effort_fast = s->effort == EFFORT_FAST;
     if (s->target == TARGET_IN_PLACE) {
         /* The original, recompressed: its metadata, its orientation tag
          * (the pixels are as stored), its progressive mode. */
@@ -268,6 +271,8 @@ int
 encode_rows(const struct encode_params *p, const struct encode_rows *src,
             struct encode_out *out, struct task_result *res)
 {
+    if (p->format == FORMAT_JPEG && !p->effort_fast)
+        return encode_jenc_rows(p, src, out, res);
     if (p->format == FORMAT_JPEG)
         return encode_jpeg_rows(p, src, out, res);
     return encode_rows_via_vips(p, src, out, res);
@@ -418,6 +423,9 @@ encode_vips(const struct encode_params *p, VipsObject *parent,
         vipsmsg_fail(res, ERR_DECODE, "cannot copy image");
         return -1;
     }
+    if (p->format == FORMAT_JPEG && !p->effort_fast &&
+        encode_jenc_takes(img))
+        return encode_jenc_vips(p, img, out, res);
     if (out->of) {
         target = vips_target_new_to_descriptor(out->of->fd);
         if (!target) {

@@ -48,6 +48,8 @@ struct encode_params {
     int lossless;               /* WebP, JPEG XL: lossless */
     int subsample_420;          /* JPEG chroma 4:2:0, else 4:4:4 */
     int interlace;              /* progressive JPEG */
+    int baseline;               /* JPEG: never progressive */
+    int effort_fast;            /* JPEG: plain libjpeg-turbo, not jenc.h */
     int strip;                  /* write no metadata at all */
     int drop_orientation;       /* pixels are upright: drop the EXIF tag */
     int drop_gps;               /* drop EXIF GPS fields */

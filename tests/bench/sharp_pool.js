@@ -4,7 +4,8 @@
 //   node sharp_pool.js [-j N] [-s WxH] [-q Q] OUTDIR FILE...
 //
 // The job is the bench's: fit inside the box (default 300x300, never
-// enlarge), JPEG quality Q (default 90), 4:2:0 chroma, metadata stripped.
+// enlarge), JPEG quality Q (default 90), 4:2:0 chroma, metadata stripped;
+// with SHARP_MOZJPEG=1 in the environment, sharp's mozjpeg: true.
 // sharp's defaults do the colour management: an input with an ICC profile
 // is converted to sRGB and the profile is not written.  sharp is found in
 // $SHARP_DIR (a directory whose node_modules holds sharp; default
@@ -69,7 +70,8 @@ async function child(outdir, box, quality) {
             try {
                 await sharp(file)
                     .resize(box[0], box[1], { fit: 'inside', withoutEnlargement: true })
-                    .jpeg({ quality, chromaSubsampling: '4:2:0' })
+                    .jpeg({ quality, chromaSubsampling: '4:2:0',
+                            mozjpeg: process.env.SHARP_MOZJPEG === '1' })
                     .toFile(path.join(outdir, stem + '.jpg'));
             } catch (e) {
                 errors.push(`${file}: ${e.message}`);

@@ -62,6 +62,10 @@ static const struct cli_name subsample_names[] = {
     { "4:4:4", SUBSAMPLE_444, 1 }, { NULL, 0, 0 },
 };
 
+static const struct cli_name effort_names[] = {
+    { "best", EFFORT_BEST, 0 }, { "fast", EFFORT_FAST, 0 }, { NULL, 0, 0 },
+};
+
 static const struct cli_name fit_names[] = {
     { "inside", FIT_INSIDE, 0 },
     { "cover", FIT_COVER, 0 },
@@ -132,6 +136,13 @@ const struct cli_option cli_options[] = {
       .subs = CLI_SUB_THUMBNAIL | RECOMPRESS,
       .section = CLI_SEC_OUTPUT, .off = S(baseline), .value = 1,
       .help = "baseline (sequential) JPEG, never progressive" },
+    { .name = "effort", .kind = CLI_KIND_ENUM, .subs = PROCESS,
+      .section = CLI_SEC_OUTPUT, .off = S(effort),
+      .names = effort_names, .metavar = "LEVEL",
+      .help = "fast|best JPEG encoder; fast (default): plain\n"
+              "libjpeg-turbo; best: perceptual tables,\n"
+              "trellis quantisation and the smallest scan\n"
+              "script (smaller files, slower; docs/ENCODER.md)" },
     { .name = "subsample", .kind = CLI_KIND_ENUM, .subs = PROCESS,
       .section = CLI_SEC_OUTPUT, .off = S(subsample),
       .names = subsample_names, .metavar = "MODE",

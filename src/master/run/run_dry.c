@@ -86,6 +86,7 @@ jpeg_rel_size(int q)
 /* Re-encoding a JPEG at or above its own quality adds about this much:
  * its blocking is coded again, no detail comes back. */
 #define REENCODE_GROWTH 1.12
+#define JENC_REL_SIZE 0.5
 
 int64_t
 run_dry_estimate(const struct settings *s, const struct task *t)
@@ -107,6 +108,13 @@ run_dry_estimate(const struct settings *s, const struct task *t)
                      : REENCODE_GROWTH);
     else
         bytes = px * 0.3 * jpeg_rel_size(s->quality) / jpeg_rel_size(90);
+    /* --effort best writes JPEGs this much smaller at the same -q when
+     * it brings the quality down (measured as jpeg_rel_size() was,
+     * docs/ENCODER.md); a re-encode at or above the source's quality
+     * stays near the source's size with either encoder. */
+    if ((s->target == TARGET_IN_PLACE || s->format == FORMAT_JPEG) &&
+        s->effort == EFFORT_BEST && !(q_src > 0 && q_src <= s->quality))
+        bytes *= JENC_REL_SIZE;
     /* recompress -o copies a JPEG at or below -q whose re-encode is not
      * smaller (kept-original, worker keep.h): the output is the source. */
     if (q_src > 0 && q_src <= s->quality && bytes > (double)t->size &&

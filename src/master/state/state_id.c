@@ -164,11 +164,12 @@ put_u32(unsigned char *buf, size_t n, uint32_t v)
  *   QUALITY          -q, or in its place (behind a tag) the
  *                    --target-distance when given (the quality is then
  *                    chosen per image); BY_QUALITY: hashed by that entry;
- *   PROG, BASE, FORCE, ALPHA, DENSITY
+ *   PROG, BASE, EFFORT, FORCE, ALPHA, DENSITY
  *                    added later, and only when not the default, so that
  *                    the fingerprint of a run without them (and its
  *                    up-to-date outputs) stays as it was: progressive and
- *                    lossless, baseline, force with -o (the re-encode
+ *                    lossless, baseline, --effort best (imgpool's own
+ *                    JPEG encoder), force with -o (the re-encode
  *                    instead of kept-original), alpha kept (changes only outputs
  *                    that can carry it), the SVG density (an SVG thumbnail
  *                    an earlier version drew at 72 dpi is then current);
@@ -201,7 +202,7 @@ enum {
     SETTINGS_CLASS_U32, SETTINGS_CLASS_QUALITY, SETTINGS_CLASS_BY_QUALITY,
     SETTINGS_CLASS_BOOL, SETTINGS_CLASS_RGB,
     SETTINGS_CLASS_PROG, SETTINGS_CLASS_BY_PROG, SETTINGS_CLASS_BASE,
-    SETTINGS_CLASS_FORCE, SETTINGS_CLASS_ALPHA, SETTINGS_CLASS_DENSITY, SETTINGS_CLASS_OFF,
+    SETTINGS_CLASS_EFFORT, SETTINGS_CLASS_FORCE, SETTINGS_CLASS_ALPHA, SETTINGS_CLASS_DENSITY, SETTINGS_CLASS_OFF,
 };
 #define CLASS_KNOWN_(type, name, class)                                     \
     _Static_assert(SETTINGS_CLASS_##class >= 0,                             \
@@ -258,6 +259,12 @@ _Static_assert(offsetof(struct settings_listed_, to_srgb) ==
     } while (0)
 /* recompress -o --force: the re-encode even where the source would have
  * been kept (kept-original, keep.h); in place keeps no database. */
+/* --effort best: imgpool's own JPEG encoder instead of the default. */
+#define HASH_EFFORT(s, f, buf, n)                                           \
+    do {                                                                    \
+        if ((s)->f != EFFORT_FAST)                                          \
+            n = put_u32(buf, n, 0x62657374);        /* "best" */            \
+    } while (0)
 #define HASH_FORCE(s, f, buf, n)                                            \
     do {                                                                    \
         if ((s)->f && (s)->mode == MODE_RECOMPRESS &&                       \

@@ -1,0 +1,210 @@
+/*
+ * jenc_scan.c - the scan script of jenc.h's output, chosen for size: the
+ * coefficients are written with baseline coding and with a few
+ * progressive scripts (spectral splits of luma and chroma, with and
+ * without successive approximation), all into memory with optimised
+ * Huffman tables, and the smallest file is kept.  A progressive file's
+ * gain comes from each band having Huffman tables of its own and from EOB
+ * runs across blocks; which split pays depends on the image, hence the
+ * trial.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jerror.h>
+
+#include "jenc_int.h"
+
+#define SCAN_MAX 8
+
+struct script {
+    int n;
+    jpeg_scan_info s[SCAN_MAX];
+};
+
+/* One scan: components @c0.. (@nc of them), band @ss..@se, bits @ah/@al. */
+static void
+add(struct script *sc, int nc, int c0, int ss, int se, int ah, int al)
+{
+    jpeg_scan_info *s = &sc->s[sc->n++];
+
+    memset(s, 0, sizeof(*s));
+    s->comps_in_scan = nc;
+    for (int i = 0; i < nc; i++)
+        s->component_index[i] = c0 + i;
+    s->Ss = ss;
+    s->Se = se;
+    s->Ah = ah;
+    s->Al = al;
+}
+
+/* Candidate @k for @ncomp components into @sc; 0, or -1 past the last.
+ * Each band of luma split at @y, of chroma at @c (0: whole). */
+static int
+script(int k, int ncomp, struct script *sc)
+{
+    static const int luma_split[] = { 0, 5, 2, 0, 9 };
+    static const int chroma_split[] = { 0, 0, 0, 2, 0 };
+    int ci, y, c;
+
+    sc->n = 0;
+    if (k >= (int)(sizeof(luma_split) / sizeof(luma_split[0])))
+        return -1;
+    y = luma_split[k];
+    c = chroma_split[k];
+    add(sc, ncomp, 0, 0, 0, 0, 0);
+    if (k == 4) {
+        /* Successive approximation on luma: the high bit planes of the
+         * low band first, the chroma, then the rest and the refinement. */
+        add(sc, 1, 0, 1, y, 0, 1);
+        for (ci = 1; ci < ncomp; ci++)
+            add(sc, 1, ci, 1, 63, 0, 0);
+        add(sc, 1, 0, y + 1, 63, 0, 1);
+        add(sc, 1, 0, 1, 63, 1, 0);
+        return 0;
+    }
+    add(sc, 1, 0, 1, y ? y : 63, 0, 0);
+    for (ci = 1; ci < ncomp; ci++) {
+        add(sc, 1, ci, 1, c ? c : 63, 0, 0);
+        if (c)
+            add(sc, 1, ci, c + 1, 63, 0, 0);
+    }
+    if (y)
+        add(sc, 1, 0, y + 1, 63, 0, 0);
+    return 0;
+}
+
+/* A destination growing j->buf: j always owns what it points to, on the
+ * error paths too (libjpeg's memory destination keeps the grown buffer
+ * to itself until the end). */
+static struct jenc_job *
+dest_job(j_compress_ptr c)
+{
+    return (struct jenc_job *)((char *)c->dest -
+                               offsetof(struct jenc_job, dest));
+}
+
+static void
+dest_init(j_compress_ptr c)
+{
+    struct jenc_job *j = dest_job(c);
+
+    j->buf_cap = 65536;
+    j->buf = malloc(j->buf_cap);
+    if (!j->buf)
+        ERREXIT1(c, JERR_OUT_OF_MEMORY, 0);
+    c->dest->next_output_byte = j->buf;
+    c->dest->free_in_buffer = j->buf_cap;
+}
+
+static boolean
+dest_empty(j_compress_ptr c)
+{
+    struct jenc_job *j = dest_job(c);
+    unsigned char *b = realloc(j->buf, j->buf_cap * 2);
+
+    if (!b)
+        ERREXIT1(c, JERR_OUT_OF_MEMORY, 0);
+    c->dest->next_output_byte = b + j->buf_cap;
+    c->dest->free_in_buffer = j->buf_cap;
+    j->buf = b;
+    j->buf_cap *= 2;
+    return TRUE;
+}
+
+static void
+dest_term(j_compress_ptr c)
+{
+    struct jenc_job *j = dest_job(c);
+
+    j->buf_len = (unsigned long)(j->buf_cap - c->dest->free_in_buffer);
+}
+
+/* Set up j->w for the coefficients of @j. */
+static void
+writer_setup(struct jenc_job *j)
+{
+    j_compress_ptr c = &j->w;
+    unsigned int t[64];
+    int i, sub = j->p->subsample_420 ? 2 : 1;
+
+    jpeg_create_compress(c);
+    j->have_w = 1;
+    free(j->buf);
+    j->buf = NULL;
+    j->buf_len = 0;
+    j->dest.init_destination = dest_init;
+    j->dest.empty_output_buffer = dest_empty;
+    j->dest.term_destination = dest_term;
+    c->dest = &j->dest;
+    c->image_width = (JDIMENSION)j->width;
+    c->image_height = (JDIMENSION)j->height;
+    c->input_components = j->ncomp;
+    c->in_color_space = j->ncomp == 1 ? JCS_GRAYSCALE : JCS_YCbCr;
+    jpeg_set_defaults(c);
+    c->optimize_coding = TRUE;
+    for (int k = 0; k < (j->ncomp == 1 ? 1 : 2); k++) {
+        for (i = 0; i < 64; i++)
+            t[i] = j->qt[k][i];
+        jpeg_add_quant_table(c, k, t, 100, TRUE);
+    }
+    c->comp_info[0].h_samp_factor = c->comp_info[0].v_samp_factor =
+        j->ncomp == 1 ? 1 : sub;
+    for (i = 1; i < j->ncomp; i++) {
+        c->comp_info[i].h_samp_factor = c->comp_info[i].v_samp_factor = 1;
+        c->comp_info[i].quant_tbl_no = 1;
+    }
+    /* Given segments are the whole header (libvips' own choice of JFIF
+     * or not, which it leaves out next to EXIF). */
+    if (j->p->nmarkers > 0)
+        c->write_JFIF_header = FALSE;
+}
+
+/* Write one candidate (@sc; libjpeg's own progression with @simple;
+ * else baseline) and keep it when it is the smallest yet. */
+static void
+write_one(struct jenc_job *j, const struct script *sc, int simple)
+{
+    j_compress_ptr c = &j->w;
+
+    writer_setup(j);
+    if (simple) {
+        jpeg_simple_progression(c);
+    } else if (sc) {
+        c->scan_info = sc->s;
+        c->num_scans = sc->n;
+    }
+    jpeg_write_coefficients(c, j->arrays);
+    for (int i = 0; i < j->p->nmarkers; i++)
+        jpeg_write_marker(c, j->p->markers[i].code, j->p->markers[i].data,
+                          j->p->markers[i].len);
+    jpeg_finish_compress(c);
+    jpeg_destroy_compress(c);
+    j->have_w = 0;
+    if (!j->best || j->buf_len < j->best_len) {
+        free(j->best);
+        j->best = j->buf;
+        j->best_len = j->buf_len;
+    } else {
+        free(j->buf);
+    }
+    j->buf = NULL;
+}
+
+void
+jenc_scan_write(struct jenc_job *j, enum jenc_scan scan)
+{
+    struct script sc;
+
+    if (scan != JENC_SCAN_PROGRESSIVE)
+        write_one(j, NULL, 0);
+    if (scan == JENC_SCAN_BASELINE)
+        return;
+    /* libjpeg's script too: what a lossless rewrite of the file in
+     * progressive mode would give (inplace.c) is never smaller. */
+    write_one(j, NULL, 1);
+    for (int k = 0; script(k, j->ncomp, &sc) == 0; k++)
+        if (j->ncomp == 3 || k != 3)    /* 3 splits only chroma */
+            write_one(j, &sc, 0);
+}

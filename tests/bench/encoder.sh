@@ -1,0 +1,171 @@
+#!/bin/bash
+# encoder.sh - the JPEG encoders side by side, in one run: imgpool's default
+# (--effort best), imgpool --effort fast (plain libjpeg-turbo) and sharp
+# with mozjpeg: true, at the same quality.
+#
+#   tests/bench/encoder.sh [-q Q] [-n PHOTOS] [-t THUMBS] [-j JOBS]
+#
+# Part 1, photos: up to PHOTOS (default 18) JPEGs of 2-24 MP from
+# /tmp/imgpool-bench/wallpapers and library-corpus (three of them ICC-
+# tagged), each recompressed at full size, 4:2:0 (as sharp writes).  Each
+# output is compared with its original decoded (djpeg, so both sides are
+# the same pixels and no colour management is involved): butteraugli
+# 3-norm and max (`butteraugli_main orig.png out.png --pnorm 3`) and
+# ssimulacra (`ssimulacra_main orig.png out.png`), averaged per file.
+#
+# Part 2, thumbnails: THUMBS (default 2000) small JPEGs (made once into
+# /tmp/imgpool-bench/small-jpegs from the photos: 480-1024 px crops at
+# q 85-95) made into 300 px thumbnails by each with JOBS (default 2)
+# workers: bytes, wall and CPU time; look on 40 of them against a
+# lossless thumbnail made by the same tool (imgpool -f png; sharp's PNG).
+#
+# Needs: built imgpool (build/imgpool), djpeg, vips, butteraugli_main and
+# ssimulacra_main (libjxl-devtools), node with sharp in
+# /tmp/imgpool-bench/node (tests/bench/setup.sh --sharp).
+set -eu
+Q=90; NPHOTOS=18; NTHUMBS=2000; JOBS=2
+while getopts q:n:t:j: o; do
+    case $o in
+    q) Q=$OPTARG ;; n) NPHOTOS=$OPTARG ;; t) NTHUMBS=$OPTARG ;;
+    j) JOBS=$OPTARG ;; *) exit 2 ;;
+    esac
+done
+HERE=$(cd "$(dirname "$0")" && pwd)
+IMGPOOL=${IMGPOOL:-$HERE/../../build/imgpool}
+BENCH=/tmp/imgpool-bench
+SHARP_DIR=${SHARP_DIR:-$BENCH/node}
+W=$(mktemp -d /tmp/encoder-bench.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+# sharp, one file: node - IN OUT Q FORMAT [BOX]
+sharp_one() {
+    SHARP_DIR=$SHARP_DIR node -e '
+const { createRequire } = require("module");
+const sharp = createRequire(process.env.SHARP_DIR + "/")("sharp");
+sharp.concurrency(1);
+const [inp, out, q, fmt, box] = process.argv.slice(1);
+let s = sharp(inp);
+if (box) s = s.resize(+box, +box, { fit: "inside", withoutEnlargement: true });
+s = fmt === "png" ? s.png() : s.jpeg({ quality: +q, mozjpeg: true,
+                                        chromaSubsampling: "4:2:0" });
+s.toFile(out).catch(e => { console.error(e.message); process.exit(1); });
+' "$@"
+}
+
+# Look of @out against @ref (PNG or JPEG): "ba3 bamax ssim".
+look() {
+    djpeg_png "$1" "$W/r.png"
+    djpeg_png "$2" "$W/o.png"
+    local b
+    b=$(butteraugli_main "$W/r.png" "$W/o.png" --pnorm 3 2>/dev/null)
+    echo "$(echo "$b" | grep -i norm | awk '{print $NF}')" \
+         "$(echo "$b" | head -1)" \
+         "$(ssimulacra_main "$W/r.png" "$W/o.png" 2>/dev/null)"
+}
+djpeg_png() {
+    case $1 in
+    *.png) cp "$1" "$2" ;;
+    *) djpeg "$1" > "$W/t.ppm" && vips copy "$W/t.ppm" "$2" ;;
+    esac
+}
+
+# CPU seconds of children and wall seconds of "$@".
+timed() {
+    local t0 t1 c0 c1
+    c0=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
+    t0=$(date +%s.%N)
+    "$@" > /dev/null 2>&1
+    t1=$(date +%s.%N)
+    c1=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
+    echo "$(echo "$t1 - $t0" | bc) $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "imgpool $($IMGPOOL --version | head -1), sharp $(SHARP_DIR=$SHARP_DIR node -e 'const r=require("module").createRequire(process.env.SHARP_DIR+"/");console.log(r("sharp/package.json").version)')"
+
+# ---- part 1: photos ----
+mkdir -p "$W/in" "$W/best" "$W/fast" "$W/sharp"
+n=0
+for f in $BENCH/wallpapers/*.jpg $BENCH/library-corpus/*.jpg; do
+    [ "$n" -lt "$NPHOTOS" ] || break
+    px=$(vipsheader -f width "$f" 2>/dev/null || echo 0)
+    py=$(vipsheader -f height "$f" 2>/dev/null || echo 0)
+    mp=$((px * py))
+    if [ "$mp" -ge 2000000 ] && [ "$mp" -le 24000000 ]; then
+        cp "$f" "$W/in/$(basename "$f")"
+        n=$((n + 1))
+    fi
+done
+echo "photos: $n, $(du -cb "$W"/in/* | tail -1 | cut -f1) bytes"
+read -r bw bc <<<"$(timed "$IMGPOOL" recompress -q "$Q" -j "$JOBS" --subsample 420 "$W/in" -o "$W/best")"
+read -r fw fc <<<"$(timed "$IMGPOOL" recompress -q "$Q" -j "$JOBS" --subsample 420 --effort fast "$W/in" -o "$W/fast")"
+sharp_all() { for f in "$W"/in/*; do sharp_one "$f" "$W/sharp/$(basename "$f")" "$Q" jpg; done; }
+read -r sw sc <<<"$(timed sharp_all)"
+
+summary() {    # summary NAME DIR REFDIR WALL CPU
+    local bytes=0 a=0 m=0 s=0 k=0 o
+    for o in "$2"/*; do
+        bytes=$((bytes + $(stat -c %s "$o")))
+        read -r x y z <<<"$(look "$3/$(basename "$o")" "$o")"
+        a=$(echo "$a + $x" | bc -l); m=$(echo "$m + $y" | bc -l)
+        s=$(echo "$s + $z" | bc -l); k=$((k + 1))
+    done
+    printf "| %s | %d | %.3f | %.3f | %.5f | %.1f | %.1f |\n" "$1" "$bytes" \
+        "$(echo "$a / $k" | bc -l)" "$(echo "$m / $k" | bc -l)" \
+        "$(echo "$s / $k" | bc -l)" "$4" "$5"
+    echo "$bytes" > "$W/$1.bytes"
+}
+echo
+echo "| photos -q $Q | bytes | butteraugli 3-norm | butteraugli max | ssimulacra | wall s | CPU s |"
+echo "|---|---|---|---|---|---|---|"
+summary imgpool "$W/best" "$W/in" "$bw" "$bc"
+summary fast "$W/fast" "$W/in" "$fw" "$fc"
+summary sharp-mozjpeg "$W/sharp" "$W/in" "$sw" "$sc"
+echo "bytes imgpool/sharp: $(echo "$(cat "$W/imgpool.bytes") / $(cat "$W/sharp-mozjpeg.bytes")" | bc -l | cut -c1-5)," \
+     "imgpool/fast: $(echo "$(cat "$W/imgpool.bytes") / $(cat "$W/fast.bytes")" | bc -l | cut -c1-5)"
+
+# ---- part 2: thumbnails ----
+[ "$NTHUMBS" -gt 0 ] || exit 0
+SMALL=$BENCH/small-jpegs
+if [ ! -f "$SMALL/.done-$NTHUMBS-$NPHOTOS" ]; then
+    rm -rf "$SMALL"; mkdir -p "$SMALL"
+    set -- "$W"/in/*
+    for i in $(seq 1 "$NTHUMBS"); do
+        src=$(eval echo "\${$(( (i % $#) + 1 ))}")
+        s=$((480 + (i * 37) % 545))
+        vips thumbnail "$src" "$SMALL/s$i.jpg[Q=$((85 + i % 11))]" "$s" \
+            > /dev/null 2>&1 || true
+    done
+    touch "$SMALL/.done-$NTHUMBS-$NPHOTOS"
+fi
+rm -rf "$W"/t*; mkdir -p "$W/tbest" "$W/tfast" "$W/tsharp" "$W/tref" "$W/tsref"
+read -r bw bc <<<"$(timed "$IMGPOOL" thumbnail -q "$Q" -j "$JOBS" "$SMALL" -o "$W/tbest")"
+read -r fw fc <<<"$(timed "$IMGPOOL" thumbnail -q "$Q" -j "$JOBS" --effort fast "$SMALL" -o "$W/tfast")"
+export SHARP_MOZJPEG=1 SHARP_DIR
+read -r sw sc <<<"$(timed node "$HERE/sharp_pool.js" -j "$JOBS" -q "$Q" "$W/tsharp" "$SMALL"/*.jpg)"
+"$IMGPOOL" thumbnail -f png -j "$JOBS" "$SMALL" -o "$W/tref" > /dev/null 2>&1
+tsum() {    # tsum NAME DIR REFDIR REFEXT WALL CPU
+    local bytes a=0 m=0 s=0 k=0 o
+    bytes=$(find "$2" -name '*.jpg' -printf '%s\n' | awk '{t+=$1} END {print t}')
+    for o in $(find "$2" -name '*.jpg' | sort | head -40); do
+        b=$(basename "$o" .jpg)
+        r=$(find "$3" -name "$b.$4" | head -1)
+        [ -n "$r" ] || continue
+        read -r x y z <<<"$(look "$r" "$o")"
+        a=$(echo "$a + $x" | bc -l); m=$(echo "$m + $y" | bc -l)
+        s=$(echo "$s + $z" | bc -l); k=$((k + 1))
+    done
+    printf "| %s | %d | %.3f | %.3f | %.5f | %.1f | %.1f | %.0f |\n" "$1" \
+        "$bytes" "$(echo "$a / $k" | bc -l)" "$(echo "$m / $k" | bc -l)" \
+        "$(echo "$s / $k" | bc -l)" "$5" "$6" "$(echo "$NTHUMBS / $5" | bc -l)"
+}
+for o in $(find "$W/tsharp" -name '*.jpg' | sort | head -40); do
+    b=$(basename "$o" .jpg)
+    sharp_one "$SMALL/$b.jpg" "$W/tsref/$b.png" "$Q" png 300
+done
+echo
+echo "| $NTHUMBS thumbnails 300 px | bytes | butteraugli 3-norm | butteraugli max | ssimulacra | wall s | CPU s | files/s |"
+echo "|---|---|---|---|---|---|---|---|"
+tsum imgpool "$W/tbest" "$W/tref" png "$bw" "$bc"
+tsum fast "$W/tfast" "$W/tref" png "$fw" "$fc"
+tsum sharp-mozjpeg "$W/tsharp" "$W/tsref" png "$sw" "$sc"

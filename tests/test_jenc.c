@@ -1,0 +1,350 @@
+/*
+ * test_jenc.c - imgpool's own JPEG encoder (jenc.h) on its own and as
+ * the default of the binary: sizes from 1x1 to 1x65500, odd widths, flat
+ * and noisy pixels, decoded by TurboJPEG (no warnings) and by djpeg
+ * (nothing on stderr); dimensions, colour patches, PSNR; the quality the
+ * sniffer reads back; scan modes; an in-place run over its own output
+ * changing no byte.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <turbojpeg.h>
+
+#include "helpers.h"
+#include "jenc.h"
+#include "jpegq.h"
+#include "sniff.h"
+#include "task.h"
+
+TestSuite(jenc, .init = th_dir_setup, .fini = th_dir_teardown,
+          .timeout = 120);
+
+/* A generated image: kind 0 gradient + patches, 1 black, 2 white,
+ * 3 noise, 4 grey gradient. */
+struct gen {
+    int w, h, kind;
+    unsigned seed;
+};
+
+static const unsigned char *
+gen_row(void *arg, int y, unsigned char *buf)
+{
+    struct gen *g = arg;
+
+    for (int x = 0; x < g->w; x++) {
+        unsigned char *p = buf + 3 * x;
+
+        switch (g->kind) {
+        case 1:
+            p[0] = p[1] = p[2] = 0;
+            break;
+        case 2:
+            p[0] = p[1] = p[2] = 255;
+            break;
+        case 3:
+            for (int b = 0; b < 3; b++) {
+                g->seed = g->seed * 1103515245u + 12345u;
+                p[b] = (unsigned char)(g->seed >> 16);
+            }
+            break;
+        case 4:
+            p[0] = p[1] = p[2] = (unsigned char)((x + y) * 255 /
+                                                 (g->w + g->h));
+            break;
+        default:
+            /* Four patches: red, green, blue, a gradient. */
+            if (y < g->h / 2) {
+                p[0] = x < g->w / 2 ? 220 : 30;
+                p[1] = x < g->w / 2 ? 30 : 200;
+                p[2] = 40;
+            } else if (x < g->w / 2) {
+                p[0] = 30; p[1] = 60; p[2] = 210;
+            } else {
+                p[0] = (unsigned char)(x * 255 / g->w);
+                p[1] = (unsigned char)(y * 255 / g->h);
+                p[2] = 128;
+            }
+        }
+    }
+    return buf;
+}
+
+/* Encode @g at @q into *@jpeg (free()); its length. */
+static unsigned long
+encode_gen(struct gen *g, int q, int sub420, enum jenc_scan scan,
+           unsigned char **jpeg)
+{
+    struct encode_rows src = { g->w, g->h, gen_row, g };
+    struct jenc_params p = { .quality = q, .subsample_420 = sub420,
+                             .scan = scan, .allow_grey = 1 };
+    struct task_result res;
+    unsigned long len = 0;
+
+    memset(&res, 0, sizeof(res));
+    g->seed = 1;
+    cr_assert_eq(jenc_encode(&p, &src, jpeg, &len, &res), 0,
+                 "%dx%d kind %d: %s", g->w, g->h, g->kind, res.message);
+    cr_assert_gt(len, 0);
+    return len;
+}
+
+/* Decode with TurboJPEG, asserting no error or warning; RGB pixels. */
+static unsigned char *
+tj_decode(const unsigned char *jpeg, unsigned long len, int w, int h,
+          int *comps)
+{
+    tjhandle tj = tjInitDecompress();
+    int jw, jh, sub, cs;
+    unsigned char *px;
+
+    cr_assert_eq(tjDecompressHeader3(tj, jpeg, len, &jw, &jh, &sub, &cs), 0,
+                 "%s", tjGetErrorStr2(tj));
+    cr_assert_eq(jw, w);
+    cr_assert_eq(jh, h);
+    *comps = sub == TJSAMP_GRAY ? 1 : 3;
+    px = malloc((size_t)w * h * 3);
+    cr_assert(px);
+    cr_assert_eq(tjDecompress2(tj, jpeg, len, px, w, 0, h, TJPF_RGB, 0), 0,
+                 "decode %dx%d: %s", w, h, tjGetErrorStr2(tj));
+    tjDestroy(tj);
+    return px;
+}
+
+/* djpeg reads @jpeg with nothing on stderr (no warning) and exit 0. */
+static void
+djpeg_clean(const unsigned char *jpeg, unsigned long len)
+{
+    char *in = th_path(th_dir, "d.jpg"), *err = th_path(th_dir, "d.err");
+    char cmd[4096];
+    size_t elen = 0;
+    char *etext;
+
+    th_write_file(in, jpeg, len);
+    snprintf(cmd, sizeof(cmd), "djpeg '%s' > /dev/null 2> '%s'", in, err);
+    cr_assert_eq(system(cmd), 0, "djpeg failed");
+    etext = th_read_file(err, &elen);
+    cr_assert_eq(elen, 0, "djpeg said: %.*s", (int)elen, etext);
+    free(etext);
+    free(in);
+    free(err);
+}
+
+static double
+psnr(struct gen *g, const unsigned char *px)
+{
+    unsigned char *row = malloc((size_t)g->w * 3);
+    double se = 0;
+
+    g->seed = 1;
+    for (int y = 0; y < g->h; y++) {
+        gen_row(g, y, row);
+        for (int i = 0; i < g->w * 3; i++) {
+            double d = (double)row[i] - px[(size_t)y * g->w * 3 + i];
+            se += d * d;
+        }
+    }
+    free(row);
+    se /= (double)g->w * g->h * 3;
+    return se == 0 ? 99.0 : 10.0 * log10(255.0 * 255.0 / se);
+}
+
+/* Encode, decode both ways, check the size; the PSNR. */
+static double
+roundtrip(int w, int h, int kind, int q, int sub420, int *comps)
+{
+    struct gen g = { w, h, kind, 1 };
+    unsigned char *jpeg, *px;
+    unsigned long len = encode_gen(&g, q, sub420, JENC_SCAN_AUTO, &jpeg);
+    double p;
+
+    px = tj_decode(jpeg, len, w, h, comps);
+    djpeg_clean(jpeg, len);
+    p = psnr(&g, px);
+    free(px);
+    free(jpeg);
+    return p;
+}
+
+Test(jenc, tiny_and_odd_sizes)
+{
+    static const int sz[][2] = { { 1, 1 }, { 2, 1 }, { 1, 3 }, { 7, 5 },
+                                 { 17, 13 }, { 33, 9 }, { 15, 16 },
+                                 { 9, 31 } };
+    int comps;
+
+    for (size_t i = 0; i < sizeof(sz) / sizeof(sz[0]); i++)
+        for (int sub = 0; sub < 2; sub++) {
+            double p = roundtrip(sz[i][0], sz[i][1], 0, 90, sub, &comps);
+
+            /* 4:2:0 averages the patches' colours over 2x2 at their
+             * edges, which a tiny image is mostly made of. */
+            cr_expect_eq(comps, 3);
+            cr_expect_gt(p, sub ? 14.0 : 24.0, "%dx%d sub %d: PSNR %.1f",
+                         sz[i][0],
+                         sz[i][1], sub, p);
+        }
+}
+
+Test(jenc, extreme_aspect)
+{
+    int comps;
+
+    cr_expect_gt(roundtrip(1, 65500, 0, 90, 1, &comps), 24.0);
+    cr_expect_gt(roundtrip(65500, 1, 0, 90, 0, &comps), 24.0);
+}
+
+Test(jenc, flat_and_noise)
+{
+    int comps;
+
+    /* Flat images: exact (the DC steps land on the values). */
+    cr_expect_gt(roundtrip(64, 48, 1, 90, 1, &comps), 45.0);
+    cr_expect_eq(comps, 1, "black is grey: one component");
+    cr_expect_gt(roundtrip(64, 48, 2, 90, 1, &comps), 45.0);
+    /* Noise: the worst case for a DCT coder; still close at q 95. */
+    cr_expect_gt(roundtrip(200, 120, 3, 95, 0, &comps), 20.0);
+    cr_expect_eq(comps, 3);
+    cr_expect_gt(roundtrip(301, 203, 4, 90, 1, &comps), 38.0);
+    cr_expect_eq(comps, 1, "a grey gradient is written as greyscale");
+}
+
+Test(jenc, big)
+{
+    int comps;
+
+    cr_expect_gt(roundtrip(3000, 2000, 0, 90, 1, &comps), 30.0);
+}
+
+Test(jenc, colour_patches)
+{
+    struct gen g = { 128, 96, 0, 1 };
+    struct th_image img;
+    unsigned char *jpeg;
+    unsigned long len = encode_gen(&g, 90, 1, JENC_SCAN_AUTO, &jpeg);
+    char *path = th_path(th_dir, "p.jpg");
+    double m[3];
+
+    th_write_file(path, jpeg, len);
+    cr_assert_eq(th_decode_jpeg(path, &img), 0);
+    th_mean_rgb(&img, 32, 24, 8, m);
+    cr_expect(th_rgb_near(m, 220, 30, 40, 4), "red %.0f %.0f %.0f", m[0],
+              m[1], m[2]);
+    th_mean_rgb(&img, 96, 24, 8, m);
+    cr_expect(th_rgb_near(m, 30, 200, 40, 4), "green %.0f %.0f %.0f", m[0],
+              m[1], m[2]);
+    th_mean_rgb(&img, 32, 72, 8, m);
+    cr_expect(th_rgb_near(m, 30, 60, 210, 4), "blue %.0f %.0f %.0f", m[0],
+              m[1], m[2]);
+    th_image_release(&img);
+    free(jpeg);
+    free(path);
+}
+
+/* The sniffer reads back the quality each file was written with. */
+Test(jenc, quality_read_back)
+{
+    static const int qs[] = { 20, 50, 75, 85, 90, 95 };
+    struct gen g = { 96, 64, 0, 1 };
+
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        unsigned char *jpeg;
+        unsigned long len = encode_gen(&g, qs[i], 1, JENC_SCAN_AUTO, &jpeg);
+        struct jpeg_info ji;
+
+        cr_assert_eq(sniff_jpeg_info(jpeg, len, &ji), 0);
+        cr_expect_eq(sniff_jpeg_quality(&ji), qs[i], "q %d read as %d",
+                     qs[i], sniff_jpeg_quality(&ji));
+        free(jpeg);
+    }
+}
+
+/* Tables: baseline entries, finer with quality, luma finer at DC than at
+ * the highest frequency. */
+Test(jenc, tables)
+{
+    unsigned short a[64], b[64];
+
+    jpegq_table(JPEGQ_LUMA, 50, a);
+    jpegq_table(JPEGQ_LUMA, 90, b);
+    for (int i = 0; i < 64; i++) {
+        cr_expect(a[i] >= 1 && a[i] <= 255);
+        cr_expect_geq(a[i], b[i]);
+    }
+    cr_expect_lt(a[0], a[63]);
+    jpegq_table(JPEGQ_LUMA, 100, b);
+    for (int i = 0; i < 64; i++)
+        cr_expect_eq(b[i], 1);
+}
+
+Test(jenc, scan_modes)
+{
+    struct gen g = { 320, 240, 0, 1 };
+    unsigned char *jb, *jp, *ja;
+    unsigned long lb = encode_gen(&g, 90, 1, JENC_SCAN_BASELINE, &jb);
+    unsigned long lp = encode_gen(&g, 90, 1, JENC_SCAN_PROGRESSIVE, &jp);
+    unsigned long la = encode_gen(&g, 90, 1, JENC_SCAN_AUTO, &ja);
+    struct jpeg_info ji;
+
+    cr_assert_eq(sniff_jpeg_info(jb, lb, &ji), 0);
+    cr_expect_eq(ji.progressive, 0);
+    cr_assert_eq(sniff_jpeg_info(jp, lp, &ji), 0);
+    cr_expect_eq(ji.progressive, 1);
+    cr_expect_eq(la, lb < lp ? lb : lp, "auto keeps the smaller");
+    djpeg_clean(jp, lp);
+    free(jb);
+    free(jp);
+    free(ja);
+}
+
+/* The binary: best by default, smaller than fast at -q 90 on a photo-like
+ * image; an in-place run over its own output changes no byte. */
+Test(jenc, inplace_second_run_unchanged)
+{
+    struct gen g = { 640, 480, 0, 1 };
+    unsigned char *jpeg;
+    char *in = th_path(th_dir, "in"), *f;
+    size_t l1, l2;
+    char *b1, *b2;
+    struct th_run r;
+    tjhandle tj = tjInitCompress();
+    unsigned char *rgb = malloc(640 * 480 * 3), *out = NULL;
+    unsigned long olen = 0;
+
+    (void)jpeg;
+    g.seed = 1;
+    for (int y = 0; y < 480; y++)
+        gen_row(&g, y, rgb + (size_t)y * 640 * 3);
+    cr_assert_eq(tjCompress2(tj, rgb, 640, 0, 480, TJPF_RGB, &out, &olen,
+                             TJSAMP_420, 98, 0), 0);
+    th_mkdirs(in);
+    f = th_path(in, "a.jpg");
+    th_write_file(f, out, olen);
+    {
+        const char *args[] = { "recompress", "--in-place", "-q", "90", "-j",
+                               "1", in, NULL };
+
+        th_run(&r, args);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        th_run_release(&r);
+        b1 = th_read_file(f, &l1);
+        cr_assert_lt(l1, olen, "the first run rewrote it smaller");
+        cr_expect_eq(th_jpeg_quality(f) == 98, 0);
+        th_run(&r, args);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        th_run_release(&r);
+        b2 = th_read_file(f, &l2);
+        cr_assert_eq(l1, l2);
+        cr_assert(memcmp(b1, b2, l1) == 0, "the second run changed bytes");
+    }
+    free(b1);
+    free(b2);
+    free(f);
+    free(in);
+    free(rgb);
+    tjFree(out);
+    tjDestroy(tj);
+}
