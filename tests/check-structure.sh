@@ -51,7 +51,7 @@ c_scan() {
         saw_eq = 0; paren = 0; last = ";"; is_static = 0
     }
     FNR == 1 {
-        depth = 0; in_comment = 0; in_func = 0; macro = 0
+        depth = 0; in_comment = 0; in_func = 0; macro = 0; prevtok = ""
         reset_decl()
     }
     {
@@ -109,8 +109,12 @@ c_scan() {
                     if (tok == "static")
                         is_static = 1
                 }
-                if (mode == "symbols" && (depth > 0 || saw_eq) && c !~ /[0-9]/)
+                # a struct, union or enum tag is a type, not a use of a
+                # function of the same name (struct encode_rows)
+                if (mode == "symbols" && (depth > 0 || saw_eq) &&
+                    c !~ /[0-9]/ && prevtok !~ /^(struct|union|enum)$/)
                     print "R", FILENAME, FNR, tok
+                prevtok = tok
                 i += RLENGTH
                 last = "x"
                 continue
