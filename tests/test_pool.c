@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,6 +57,11 @@ struct fake {
     size_t n, next, released;
     int lazy;
     uint32_t reqbuf;
+    /* Shared with the workers (MAP_SHARED), or NULL: every task but 0
+     * stores its worker's pid here, and task 0 waits (up to about 10 s)
+     * until a pid other than its own's is there, so that the tasks are
+     * spread over more than one worker whatever the load. */
+    volatile int32_t *spread;
 };
 
 /*
@@ -112,6 +118,14 @@ fake_work(void *data, uint32_t id, const void *req, size_t len, void *result)
         }
         for (;;)
             pause();
+    }
+    if (f->spread && id != 0)
+        __atomic_store_n(f->spread, (int32_t)getpid(), __ATOMIC_SEQ_CST);
+    for (int i = 0; f->spread && id == 0 && i < 10000; i++) {
+        int32_t other = __atomic_load_n(f->spread, __ATOMIC_SEQ_CST);
+        if (other != 0 && other != (int32_t)getpid())
+            break;
+        usleep(1000);
     }
     if (f->sleep_ms)
         usleep((useconds_t)f->sleep_ms * 1000);
@@ -206,7 +220,12 @@ Test(pool, every_task_done_exactly_once, .timeout = 30)
     int other_pid = 0;
 
     fake_init_struct(&f);
+    f.spread = mmap(NULL, sizeof(*f.spread), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq((void *)f.spread, MAP_FAILED);
+    *f.spread = 0;
     run_pool(&f, MAXT, 3, 0, &st);
+    munmap((void *)f.spread, sizeof(*f.spread));
     cr_assert_eq(f.ndone, MAXT);
     for (int i = 0; i < MAXT; i++) {
         cr_assert_eq(f.seen[i], 1, "task %d seen %d times", i, f.seen[i]);
