@@ -1069,6 +1069,21 @@ th_asprintf(const char *fmt, ...)
 }
 
 void
+th_sh(const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&cmd, fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0, "out of memory");
+    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
+    free(cmd);
+}
+
+void
 th_lstat(const char *path, struct stat *st)
 {
     cr_assert(lstat(path, st) == 0, "cannot stat '%s': %s", path,
