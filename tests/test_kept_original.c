@@ -42,6 +42,21 @@ make_photo(const char *name, int q, const char *opts)
     return path;
 }
 
+/* The usual case (skipped without vips): a photo th_dir/a.jpg at quality
+ * @q, returned, and its output directory th_dir/@dir in *out and the
+ * output a.jpg there in *dst. */
+static char *
+photo_case(int q, const char *dir, char **out, char **dst)
+{
+    char *src;
+
+    need_vips();
+    src = make_photo("a.jpg", q, "");
+    *out = th_path(th_dir, dir);
+    *dst = th_path(*out, "a.jpg");
+    return src;
+}
+
 /* Run imgpool with @args (exit 0 expected) and return the report's
  * records (the caller frees with json_decref). */
 static json_t *
@@ -149,10 +164,7 @@ Test(kept, force_writes_the_reencode)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 70, "");
-    out = th_path(th_dir, "out");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(70, "out", &out, &dst);
     {
         const char *args[] = {"recompress", "--force", "-q", "90", src, "-o",
                               out, NULL};
@@ -177,10 +189,7 @@ Test(kept, q98_source_is_reencoded_smaller)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 98, "");
-    out = th_path(th_dir, "out");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(98, "out", &out, &dst);
     {
         const char *args[] = {"recompress", "-q", "90", src, "-o", out, NULL};
         arr = run_report(args);
@@ -306,10 +315,7 @@ Test(kept, explicit_encoder_choices_and_cmyk_are_reencoded)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 70, "");
-    out = th_path(th_dir, "prog");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(70, "prog", &out, &dst);
     {
         /* A baseline source asked to become progressive. */
         const char *args[] = {"recompress", "--progressive", src, "-o", out,
@@ -356,10 +362,7 @@ Test(kept, rerun_is_up_to_date_and_force_redoes)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 70, "");
-    out = th_path(th_dir, "out");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(70, "out", &out, &dst);
     {
         const char *args[] = {"recompress", src, "-o", out, NULL};
         json_decref(run_report(args));
