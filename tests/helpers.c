@@ -1054,18 +1054,39 @@ th_cli_parse(struct cli_opts *o, const char *const *args)
 /* Small utilities shared by the suites                               */
 /* ------------------------------------------------------------------ */
 
+/* vasprintf() that ends the test when out of memory. */
+static char *
+vformat(const char *fmt, va_list ap)
+{
+    char *s;
+
+    cr_assert(vasprintf(&s, fmt, ap) >= 0, "out of memory");
+    return s;
+}
+
 char *
 th_asprintf(const char *fmt, ...)
 {
     va_list ap;
     char *s;
-    int n;
 
     va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
+    s = vformat(fmt, ap);
     va_end(ap);
-    cr_assert(n >= 0, "out of memory");
     return s;
+}
+
+void
+th_sh(const char *fmt, ...)
+{
+    va_list ap;
+    char *cmd;
+
+    va_start(ap, fmt);
+    cmd = vformat(fmt, ap);
+    va_end(ap);
+    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
+    free(cmd);
 }
 
 void

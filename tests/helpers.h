@@ -148,6 +148,9 @@ int th_undo_unwritable(const char *path);
 
 /* asprintf() that ends the test when out of memory. */
 char *th_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Run the shell command made from @fmt with system(); ends the test,
+ * naming the command, when it does not exit 0. */
+void th_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* lstat() of @path into @st; ends the test when it fails. */
 void th_lstat(const char *path, struct stat *st);
 /* The monotonic clock in milliseconds, and a sleep that resumes after a

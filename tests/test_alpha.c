@@ -10,7 +10,6 @@
  * pixels are not resized and PNG alpha can be compared exactly.
  */
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +20,6 @@
 TestSuite(alpha, .init = th_dir_setup, .fini = th_dir_teardown,
           .timeout = 120);
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
-}
-
 /* A 64x64 PNG of colour @r,@g,@b with the alpha ramp, at @name. */
 static char *
 make_logo(const char *name, int r, int g, int b)
@@ -43,12 +28,13 @@ make_logo(const char *name, int r, int g, int b)
 
     if (!fh_have("vips"))
         cr_skip_test("vips is not installed: cannot make the source");
-    sh("cd '%s' && vips black z.v 64 64 && "
-       "vips linear z.v r.v 1 %d --uchar && vips linear z.v g.v 1 %d --uchar "
-       "&& vips linear z.v b.v 1 %d --uchar && vips xyz xy.v 64 64 && "
-       "vips extract_band xy.v x.v 0 && vips linear x.v a.v 4 0 --uchar && "
-       "vips bandjoin 'r.v g.v b.v a.v' '%s' && rm -f *.v", th_dir, r, g, b,
-       p);
+    th_sh("cd '%s' && vips black z.v 64 64 && "
+          "vips linear z.v r.v 1 %d --uchar && "
+          "vips linear z.v g.v 1 %d --uchar && "
+          "vips linear z.v b.v 1 %d --uchar && vips xyz xy.v 64 64 && "
+          "vips extract_band xy.v x.v 0 && vips linear x.v a.v 4 0 --uchar && "
+          "vips bandjoin 'r.v g.v b.v a.v' '%s' && rm -f *.v", th_dir, r, g, b,
+          p);
     return p;
 }
 

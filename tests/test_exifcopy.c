@@ -15,7 +15,6 @@
  * instead.
  */
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,32 +31,20 @@ have_tools(void)
                   "command -v vips >/dev/null 2>&1") == 0;
 }
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
-}
-
 /* exiftool's tag set of @path, one sorted "[group] name : value" a line,
  * into @out; @upright: Orientation as it must be once the pixels were
  * turned (1); @nogps: the GPS lines dropped. */
 static void
 tagset(const char *path, const char *out, int upright, int nogps)
 {
-    sh("exiftool -a -u -G1 -s -n '%s' | "
-       "grep -v '^\\[\\(File\\|System\\|ExifTool\\|Composite\\|JFIF\\|"
-       "ICC[-_a-zA-Z]*\\)\\]' | grep -v '^\\[IFD1\\] *ThumbnailOffset ' | "
-       "%s %s sort > '%s'", path,
-       upright ? "sed 's/^\\(\\[IFD0\\] *Orientation *: \\).*/\\11/' |" : "",
-       nogps ? "grep -v '^\\[GPS\\]' |" : "", out);
+    th_sh("exiftool -a -u -G1 -s -n '%s' | "
+          "grep -v '^\\[\\(File\\|System\\|ExifTool\\|Composite\\|JFIF\\|"
+          "ICC[-_a-zA-Z]*\\)\\]' | grep -v '^\\[IFD1\\] *ThumbnailOffset ' | "
+          "%s %s sort > '%s'", path,
+          upright
+              ? "sed 's/^\\(\\[IFD0\\] *Orientation *: \\).*/\\11/' |"
+              : "",
+          nogps ? "grep -v '^\\[GPS\\]' |" : "", out);
 }
 
 /* The tag sets of @src (with the changes asked) and @dst are equal, and
@@ -86,9 +73,10 @@ expect_same_tags(const char *src, const char *dst, int upright, int nogps)
     cr_expect(strlen(ta) > 0, "%s: no tags read", src);
     cr_expect_str_eq(ta, tb, "%s -> %s: tag sets differ:\n%s", src, dst,
                      diff);
-    sh("exiftool -b -ThumbnailImage '%s' > '%s/t1' ; "
-       "exiftool -b -ThumbnailImage '%s' > '%s/t2' ; cmp -s '%s/t1' '%s/t2'",
-       src, th_dir, dst, th_dir, th_dir, th_dir);
+    th_sh("exiftool -b -ThumbnailImage '%s' > '%s/t1' ; "
+          "exiftool -b -ThumbnailImage '%s' > '%s/t2' ; "
+          "cmp -s '%s/t1' '%s/t2'",
+          src, th_dir, dst, th_dir, th_dir, th_dir);
     free(ta);
     free(tb);
     free(a);
@@ -103,26 +91,26 @@ make_source(const char *name)
     char *src = th_path(th_dir, name);
     char *q75 = th_testdata("q75.jpg");
 
-    sh("cp '%s' '%s'", q75, src);
-    sh("vips thumbnail '%s' '%s/thumb.jpg' 80", q75, th_dir);
-    sh("printf '%%s\\n' '%%Image::ExifTool::UserDefined = (' "
-       "\"'Image::ExifTool::Exif::Main' => {\" "
-       "\"0xc7f0 => { Name => 'PoolPrivate', Writable => 'undef', "
-       "WriteGroup => 'ExifIFD' },\" "
-       "\"0xc7f1 => { Name => 'PoolOdd', Writable => 'int32u', "
-       "WriteGroup => 'IFD0' },\" '},);' '1;' > '%s/cfg'", th_dir);
-    sh("exiftool -config '%s/cfg' -q -overwrite_original -Make=PENTAX "
-       "'-Model=PENTAX K10D' -WhiteBalance=Manual -Contrast=High "
-       "-Saturation=Low -Sharpness=Hard -ExposureMode=Auto "
-       "-SceneCaptureType=Night -CustomRendered=Custom "
-       "-SubjectDistanceRange=Macro -GPSLatitude=48.5 -GPSLatitudeRef=N "
-       "-GPSLongitude=2.35 -GPSLongitudeRef=E "
-       "'-DateTimeOriginal=2020:01:02 03:04:05' -Orientation#=6 "
-       "-ExposureProgram#=99 -MeteringMode#=300 -LightSource#=65000 "
-       "'-PoolPrivate=MAKERNOTE-LIKE private block 0123456789' "
-       "-PoolOdd=4000000000 '-ThumbnailImage<=%s/thumb.jpg' "
-       "'-XMP-dc:Creator=Ann Example' -XMP-xmp:Rating=4 "
-       "-IPTC:Keywords=kw1 -IPTC:City=Paris '%s'", th_dir, th_dir, src);
+    th_sh("cp '%s' '%s'", q75, src);
+    th_sh("vips thumbnail '%s' '%s/thumb.jpg' 80", q75, th_dir);
+    th_sh("printf '%%s\\n' '%%Image::ExifTool::UserDefined = (' "
+          "\"'Image::ExifTool::Exif::Main' => {\" "
+          "\"0xc7f0 => { Name => 'PoolPrivate', Writable => 'undef', "
+          "WriteGroup => 'ExifIFD' },\" "
+          "\"0xc7f1 => { Name => 'PoolOdd', Writable => 'int32u', "
+          "WriteGroup => 'IFD0' },\" '},);' '1;' > '%s/cfg'", th_dir);
+    th_sh("exiftool -config '%s/cfg' -q -overwrite_original -Make=PENTAX "
+          "'-Model=PENTAX K10D' -WhiteBalance=Manual -Contrast=High "
+          "-Saturation=Low -Sharpness=Hard -ExposureMode=Auto "
+          "-SceneCaptureType=Night -CustomRendered=Custom "
+          "-SubjectDistanceRange=Macro -GPSLatitude=48.5 -GPSLatitudeRef=N "
+          "-GPSLongitude=2.35 -GPSLongitudeRef=E "
+          "'-DateTimeOriginal=2020:01:02 03:04:05' -Orientation#=6 "
+          "-ExposureProgram#=99 -MeteringMode#=300 -LightSource#=65000 "
+          "'-PoolPrivate=MAKERNOTE-LIKE private block 0123456789' "
+          "-PoolOdd=4000000000 '-ThumbnailImage<=%s/thumb.jpg' "
+          "'-XMP-dc:Creator=Ann Example' -XMP-xmp:Rating=4 "
+          "-IPTC:Keywords=kw1 -IPTC:City=Paris '%s'", th_dir, th_dir, src);
     free(q75);
     return src;
 }
@@ -152,7 +140,7 @@ Test(exifcopy, recompress_o_keeps_every_tag)
         const char *args[] = {"recompress", "--force", src, "-o", out, NULL};
         run_ok(args);
     }
-    sh("! cmp -s '%s' '%s'", src, got);     /* really re-encoded */
+    th_sh("! cmp -s '%s' '%s'", src, got);     /* really re-encoded */
     expect_same_tags(src, got, 1, 0);
     free(src);
     free(out);
@@ -213,11 +201,11 @@ Test(exifcopy, in_place_keeps_every_tag_and_strips_only_gps)
                                "--strip-gps", gps, NULL};
         run_ok(args2);
     }
-    sh("! cmp -s '%s' '%s'", orig, src);    /* really recompressed */
+    th_sh("! cmp -s '%s' '%s'", orig, src);    /* really recompressed */
     expect_same_tags(orig, src, 0, 0);
     expect_same_tags(orig, gps, 0, 1);
-    sh("exiftool -s3 -GPSLatitude '%s' | grep -q 48", orig);
-    sh("! exiftool -s3 -GPSLatitude '%s' | grep -q .", gps);
+    th_sh("exiftool -s3 -GPSLatitude '%s' | grep -q 48", orig);
+    th_sh("! exiftool -s3 -GPSLatitude '%s' | grep -q .", gps);
     free(src);
     free(gps);
     free(orig);

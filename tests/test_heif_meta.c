@@ -13,7 +13,6 @@
  * it) are made with heifgen.c; cases whose encoder is missing here skip.
  */
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +22,6 @@
 
 TestSuite(heif_meta, .init = th_dir_setup, .fini = th_dir_teardown,
           .timeout = 180);
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
-}
 
 /* The output of @cmd (at most 16 KB). */
 static char *
@@ -83,7 +68,7 @@ expect_tags_kept(const char *src, const char *dst)
              "grep -Ev '^\\[IFD0\\] +(" TIFF_STRUCTURE ") ' | sort > A && "
              "exiftool -a -G1 -s -XMP:all -EXIF:all '%s' | sort > B",
              th_dir, src, dst);
-    sh("%s", cmd);
+    th_sh("%s", cmd);
     snprintf(cmd, sizeof(cmd), "cd '%s' && wc -l < A", th_dir);
     cr_expect_gt(atoi(capture(cmd)), 10, "%s: too few tags read", src);
     snprintf(cmd, sizeof(cmd), "cd '%s' && comm -23 A B", th_dir);
@@ -103,13 +88,13 @@ expect_tags_kept(const char *src, const char *dst)
 static void
 tag(const char *path)
 {
-    sh("exiftool -q -overwrite_original -Make=TestMake -Model=TestModel "
-       "'-DateTimeOriginal=2099:12:31 23:59:59' -ExposureTime=0.01 "
-       "-FNumber=2.8 -ISO=200 -WhiteBalance=Manual -SceneCaptureType=Night "
-       "-LensModel=Lens -GPSLatitude=48.85 -GPSLatitudeRef=N "
-       "-GPSLongitude=2.35 -GPSLongitudeRef=E -GPSAltitude=35 "
-       "-XMP-dc:Title=hello -XMP-dc:Creator=Ann -XMP-xmp:Rating=4 "
-       "-XMP-photoshop:City=Paris '%s'", path);
+    th_sh("exiftool -q -overwrite_original -Make=TestMake -Model=TestModel "
+          "'-DateTimeOriginal=2099:12:31 23:59:59' -ExposureTime=0.01 "
+          "-FNumber=2.8 -ISO=200 -WhiteBalance=Manual -SceneCaptureType=Night "
+          "-LensModel=Lens -GPSLatitude=48.85 -GPSLatitudeRef=N "
+          "-GPSLongitude=2.35 -GPSLongitudeRef=E -GPSAltitude=35 "
+          "-XMP-dc:Title=hello -XMP-dc:Creator=Ann -XMP-xmp:Rating=4 "
+          "-XMP-photoshop:City=Paris '%s'", path);
 }
 
 static void
@@ -132,9 +117,9 @@ Test(heif_meta, every_source_format_keeps_its_exif_and_xmp_tags)
 
     need_tools();
     th_mkdirs(in);
-    sh("cd '%s' && vips gaussnoise n.v 160 120 --sigma 30 --mean 128 && "
-       "vips bandjoin 'n.v n.v n.v' r.v && vips cast r.v raw.v uchar",
-       th_dir);
+    th_sh("cd '%s' && vips gaussnoise n.v 160 120 --sigma 30 --mean 128 && "
+          "vips bandjoin 'n.v n.v n.v' r.v && vips cast r.v raw.v uchar",
+          th_dir);
     for (size_t i = 0; i < 5; i++) {
         char cmd[2048];
         const char *heif = strstr(names[i], ".heic") ? "hevc"

@@ -81,6 +81,22 @@ assert_quadrants(const struct th_image *img, double tol)
     }
 }
 
+/* djxl of @jxl (through tmp/@png) is a @w x @h image of the four
+ * quadrants, within 8. */
+static void
+djxl_quadrants(const char *jxl, const char *png, int w, int h)
+{
+    char *d = th_path(tmp, png);
+    struct th_image img;
+
+    djxl_png(jxl, d, &img);
+    cr_assert_eq(img.w, w);
+    cr_assert_eq(img.h, h);
+    assert_quadrants(&img, 8);
+    th_image_release(&img);
+    free(d);
+}
+
 /* Round trip of every ok record of @arr (outputs in @jxl_dir, named
  * {stem}.jxl, inputs in in/): recompress -f jpeg of the JPEG XL tree gives
  * each input's bytes, and so does djxl.  How many were checked. */
@@ -399,15 +415,9 @@ Test(jxl, png_and_thumbnail_to_jxl_decode_with_djxl)
     cr_assert_null(json_object_get(th_record(arr, "/rgb.png"), "mode"));
     json_decref(arr);
     p = th_path(out, "rgb.jxl");
-    d = th_path(tmp, "lossy.png");
     assert_jxl_file(p);
-    djxl_png(p, d, &img);
-    cr_assert_eq(img.w, 160);
-    cr_assert_eq(img.h, 120);
-    assert_quadrants(&img, 8);
-    th_image_release(&img);
+    djxl_quadrants(p, "lossy.png", 160, 120);
     free(p);
-    free(d);
 
     json_decref(run_and_read(lossless, 0));
     p = th_path(o2, "rgb.jxl");
@@ -429,14 +439,8 @@ Test(jxl, png_and_thumbnail_to_jxl_decode_with_djxl)
 
     json_decref(run_and_read(thumb, 0));
     p = th_path(o3, "photo.jxl");
-    d = th_path(tmp, "thumb.png");
-    djxl_png(p, d, &img);
-    cr_assert_eq(img.w, 300);
-    cr_assert_eq(img.h, 225);
-    assert_quadrants(&img, 8);
-    th_image_release(&img);
+    djxl_quadrants(p, "thumb.png", 300, 225);
     free(p);
-    free(d);
     free(src);
     free(o2);
     free(o3);

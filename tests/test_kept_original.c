@@ -11,7 +11,6 @@
  * re-encoded at 90 grows, as the issue's 351,588 -> 415,659 bytes did.
  */
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +19,6 @@
 
 TestSuite(kept, .init = th_dir_setup, .fini = th_dir_teardown,
           .timeout = 120);
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
-}
 
 static void
 need_vips(void)
@@ -49,12 +34,27 @@ make_photo(const char *name, int q, const char *opts)
 {
     char *path = th_path(th_dir, name);
 
-    sh("cd '%s' && { [ -f blur.v ] || { vips gaussnoise noise.v 640 480 "
-       "--sigma 40 --mean 128 && vips gaussblur noise.v blur.v 1.5 && "
-       "vips bandjoin 'blur.v blur.v blur.v' rgb0.v && "
-       "vips linear rgb0.v rgb.v '1 0.8 0.6' '0 20 40' --uchar; }; } && "
-       "vips jpegsave rgb.v '%s' --Q %d %s", th_dir, path, q, opts);
+    th_sh("cd '%s' && { [ -f blur.v ] || { vips gaussnoise noise.v 640 480 "
+          "--sigma 40 --mean 128 && vips gaussblur noise.v blur.v 1.5 && "
+          "vips bandjoin 'blur.v blur.v blur.v' rgb0.v && "
+          "vips linear rgb0.v rgb.v '1 0.8 0.6' '0 20 40' --uchar; }; } && "
+          "vips jpegsave rgb.v '%s' --Q %d %s", th_dir, path, q, opts);
     return path;
+}
+
+/* The usual case (skipped without vips): a photo th_dir/a.jpg at quality
+ * @q, returned, and its output directory th_dir/@dir in *out and the
+ * output a.jpg there in *dst. */
+static char *
+photo_case(int q, const char *dir, char **out, char **dst)
+{
+    char *src;
+
+    need_vips();
+    src = make_photo("a.jpg", q, "");
+    *out = th_path(th_dir, dir);
+    *dst = th_path(*out, "a.jpg");
+    return src;
 }
 
 /* Run imgpool with @args (exit 0 expected) and return the report's
@@ -121,9 +121,9 @@ Test(kept, q70_source_at_q90_is_copied_byte_for_byte)
     need_vips();
     src = make_photo("a.jpg", 70, "");
     if (th_have_tool("exiftool"))
-        sh("exiftool -q -overwrite_original -Make=Pool '-Model=Q70 camera' "
-           "'-DateTimeOriginal=2021:02:03 04:05:06' '-XMP-dc:Creator=Ann' "
-           "'%s'", src);
+        th_sh("exiftool -q -overwrite_original -Make=Pool '-Model=Q70 camera' "
+              "'-DateTimeOriginal=2021:02:03 04:05:06' '-XMP-dc:Creator=Ann' "
+              "'%s'", src);
     out = th_path(th_dir, "out");
     dst = th_path(out, "a.jpg");
     {
@@ -164,10 +164,7 @@ Test(kept, force_writes_the_reencode)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 70, "");
-    out = th_path(th_dir, "out");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(70, "out", &out, &dst);
     {
         const char *args[] = {"recompress", "--force", "-q", "90", src, "-o",
                               out, NULL};
@@ -192,10 +189,7 @@ Test(kept, q98_source_is_reencoded_smaller)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 98, "");
-    out = th_path(th_dir, "out");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(98, "out", &out, &dst);
     {
         const char *args[] = {"recompress", "-q", "90", src, "-o", out, NULL};
         arr = run_report(args);
@@ -219,9 +213,9 @@ Test(kept, png_source_is_never_kept)
 
     need_vips();
     /* One flat colour: a tiny PNG, a larger JPEG. */
-    sh("vips black '%s/b.v' 640 480 --bands 3 && vips linear '%s/b.v' "
-       "'%s/f.v' 1 '200 100 50' --uchar && vips pngsave '%s/f.v' '%s'",
-       th_dir, th_dir, th_dir, th_dir, src);
+    th_sh("vips black '%s/b.v' 640 480 --bands 3 && vips linear '%s/b.v' "
+          "'%s/f.v' 1 '200 100 50' --uchar && vips pngsave '%s/f.v' '%s'",
+          th_dir, th_dir, th_dir, th_dir, src);
     out = th_path(th_dir, "out");
     dst = th_path(out, "flat.jpg");
     {
@@ -321,10 +315,7 @@ Test(kept, explicit_encoder_choices_and_cmyk_are_reencoded)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 70, "");
-    out = th_path(th_dir, "prog");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(70, "prog", &out, &dst);
     {
         /* A baseline source asked to become progressive. */
         const char *args[] = {"recompress", "--progressive", src, "-o", out,
@@ -340,8 +331,9 @@ Test(kept, explicit_encoder_choices_and_cmyk_are_reencoded)
     free(src);
 
     src = th_path(th_dir, "cmyk.jpg");
-    sh("vips icc_export '%s/rgb.v' '%s/cmyk.v' --output-profile cmyk && "
-       "vips jpegsave '%s/cmyk.v' '%s' --Q 70", th_dir, th_dir, th_dir, src);
+    th_sh("vips icc_export '%s/rgb.v' '%s/cmyk.v' --output-profile cmyk && "
+          "vips jpegsave '%s/cmyk.v' '%s' --Q 70", th_dir, th_dir, th_dir,
+          src);
     out = th_path(th_dir, "cmyk");
     dst = th_path(out, "cmyk.jpg");
     {
@@ -370,10 +362,7 @@ Test(kept, rerun_is_up_to_date_and_force_redoes)
     char *src, *out, *dst;
     json_t *arr, *rec;
 
-    need_vips();
-    src = make_photo("a.jpg", 70, "");
-    out = th_path(th_dir, "out");
-    dst = th_path(out, "a.jpg");
+    src = photo_case(70, "out", &out, &dst);
     {
         const char *args[] = {"recompress", src, "-o", out, NULL};
         json_decref(run_report(args));
@@ -408,7 +397,7 @@ Test(kept, orientation_tag_stays_with_the_stored_pixels)
     if (!th_have_tool("exiftool"))
         cr_skip_test("exiftool is not installed");
     src = make_photo("a.jpg", 70, "");
-    sh("exiftool -q -overwrite_original -Orientation#=6 '%s'", src);
+    th_sh("exiftool -q -overwrite_original -Orientation#=6 '%s'", src);
     out = th_path(th_dir, "out");
     dst = th_path(out, "a.jpg");
     {

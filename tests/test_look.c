@@ -122,6 +122,18 @@ need_butteraugli(void)
         cr_skip_test("butteraugli_main (libjxl-devtools) is not installed");
 }
 
+/* Run imgpool with @args, which must exit 0; the report @rep it wrote. */
+static json_t *
+run_ok(const char *const *args, const char *rep)
+{
+    struct th_run r;
+
+    th_run(&r, args);
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    th_run_release(&r);
+    return th_read_jsonl(rep);
+}
+
 /* Run recompress --target-distance @d over @in into th_dir/@out. */
 static json_t *
 run_look(const char *in, const char *out, const char *d)
@@ -130,13 +142,9 @@ run_look(const char *in, const char *out, const char *d)
     const char *args[] = { "recompress", "--target-distance", d,
                            "--no-incremental", "-j", "2", "-o", o,
                            "--report", rep, in, NULL };
-    struct th_run r;
     json_t *recs;
 
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-    recs = th_read_jsonl(rep);
+    recs = run_ok(args, rep);
     free(o);
     free(rep);
     return recs;
@@ -243,13 +251,9 @@ Test(look, thumbnail_searches_each_output)
                            "200", "--no-incremental", "-o", o, "--report",
                            rep, in, NULL };
     struct th_image img;
-    struct th_run r;
     json_t *recs;
 
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-    recs = th_read_jsonl(rep);
+    recs = run_ok(args, rep);
     path = th_asprintf("%s/gen1.jpg", o);
     check_look(th_find_record(recs, "gen1.jpg"), path);
     cr_assert_eq(th_decode_jpeg(path, &img), 0);
@@ -269,13 +273,9 @@ Test(look, no_look_without_target)
     char *rep = th_path(th_dir, "q.jsonl");
     const char *args[] = { "recompress", "-q", "80", "--no-incremental",
                            "-o", o, "--report", rep, in, NULL };
-    struct th_run r;
     json_t *recs;
 
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0);
-    th_run_release(&r);
-    recs = th_read_jsonl(rep);
+    recs = run_ok(args, rep);
     cr_assert_null(json_object_get(th_find_record(recs, "gen0.jpg"),
                                    "look"));
     json_decref(recs);

@@ -9,7 +9,6 @@
  * checked alone on hand-made files of both byte orders.
  */
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,21 +23,6 @@ have_tools(void)
 {
     return system("command -v exiftool >/dev/null 2>&1 && "
                   "command -v vips >/dev/null 2>&1") == 0;
-}
-
-/* Run a shell command; fail the test when it fails. */
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
 }
 
 /* exiftool's value of @tag in @path (first line), or "" . */
@@ -77,15 +61,15 @@ make_source(const char *in, const char *name)
     char *raw = th_path(th_dir, "raw.v");
 
     if (!th_exists(raw))
-        sh("vips black '%s' 320 240 --bands 3", raw);
+        th_sh("vips black '%s' 320 240 --bands 3", raw);
     if (strstr(name, ".heic"))
-        sh("vips heifsave '%s' '%s' --compression hevc", raw, src);
+        th_sh("vips heifsave '%s' '%s' --compression hevc", raw, src);
     else
-        sh("vips copy '%s' '%s'", raw, src);
-    sh("exiftool -q -overwrite_original -Make=TestMake -Model=TestModel "
-       "'-DateTimeOriginal=2099:12:31 23:59:59' -GPSLatitude=48.85 "
-       "-GPSLatitudeRef=N -GPSLongitude=2.35 -GPSLongitudeRef=E "
-       "-XMP-dc:Title=hello '%s'", src);
+        th_sh("vips copy '%s' '%s'", raw, src);
+    th_sh("exiftool -q -overwrite_original -Make=TestMake -Model=TestModel "
+          "'-DateTimeOriginal=2099:12:31 23:59:59' -GPSLatitude=48.85 "
+          "-GPSLatitudeRef=N -GPSLongitude=2.35 -GPSLongitudeRef=E "
+          "-XMP-dc:Title=hello '%s'", src);
     free(raw);
     return src;
 }
@@ -107,8 +91,8 @@ Test(meta, every_source_format_keeps_exif_gps_and_xmp)
         /* IPTC where the format has a place for it: TIFF hands libvips
          * the bare records, JPEG a Photoshop resource block. */
         if (strstr(names[i], ".tif") || strstr(names[i], ".jpg"))
-            sh("exiftool -q -overwrite_original -IPTC:Keywords=kw1 "
-               "-IPTC:City=Paris '%s'", src);
+            th_sh("exiftool -q -overwrite_original -IPTC:Keywords=kw1 "
+                  "-IPTC:City=Paris '%s'", src);
         free(src);
     }
     th_run(&r, args);
@@ -145,7 +129,7 @@ Test(meta, large_xmp_is_extended_and_png_text_is_a_warning)
         cr_skip_test("exiftool or vips missing");
     th_mkdirs(in);
     png = make_source(in, "c.png");
-    sh("exiftool -q -overwrite_original -PNG:Comment=note '%s'", png);
+    th_sh("exiftool -q -overwrite_original -PNG:Comment=note '%s'", png);
     /* An XMP packet of about 100 KB. */
     big = make_source(in, "x.png");
     xmp = th_path(th_dir, "big.xmp");
@@ -161,7 +145,7 @@ Test(meta, large_xmp_is_extended_and_png_text_is_a_warning)
     fprintf(f, "</dc:description></rdf:Description></rdf:RDF></x:xmpmeta>"
             "<?xpacket end='w'?>");
     fclose(f);
-    sh("exiftool -q -overwrite_original '-xmp<=%s' '%s'", xmp, big);
+    th_sh("exiftool -q -overwrite_original '-xmp<=%s' '%s'", xmp, big);
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
     arr = th_read_jsonl(rep);
@@ -345,7 +329,7 @@ Test(meta, extended_xmp_survives_recompress_and_in_place)
     th_mkdirs(in);
     th_mkdirs(lib);
     tif = th_path(in, "n.tif");
-    sh("vips gaussnoise '%s' 600 400 --sigma 40", tif);
+    th_sh("vips gaussnoise '%s' 600 400 --sigma 40", tif);
     xmp = th_path(th_dir, "big.xmp");
     f = fopen(xmp, "w");
     cr_assert(f);
@@ -358,7 +342,7 @@ Test(meta, extended_xmp_survives_recompress_and_in_place)
     fprintf(f, "</dc:description></rdf:Description></rdf:RDF>"
             "</x:xmpmeta>");
     fclose(f);
-    sh("exiftool -q -overwrite_original '-xmp<=%s' '%s'", xmp, tif);
+    th_sh("exiftool -q -overwrite_original '-xmp<=%s' '%s'", xmp, tif);
     th_run(&r, mk);
     cr_assert_eq(r.status, 0, "%s", r.err);
     th_run_release(&r);
@@ -378,7 +362,7 @@ Test(meta, extended_xmp_survives_recompress_and_in_place)
         free(d);
         free(o);
     }
-    sh("cp '%s' '%s/'", jpg, lib);
+    th_sh("cp '%s' '%s/'", jpg, lib);
     th_run(&r, ip);
     cr_assert_eq(r.status, 0, "%s", r.err);
     arr = th_read_jsonl(rep);
