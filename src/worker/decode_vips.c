@@ -307,7 +307,7 @@ load_cmyk(const struct settings *s, const struct input *in,
     VipsImage **t = (VipsImage **)vips_object_local_array(d->ctx, 6);
     int sw, sh, ow, oh, ox, oy, swap, shrink = 1, jpeg = !d->filebuf &&
         in->fmt == IMGF_JPEG && in->have_ji;
-    char opts[16] = "";
+    char opts[32] = "";
     VipsImage *x;
 
     geom_window(s, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
