@@ -355,6 +355,38 @@ Test(kept, explicit_encoder_choices_and_cmyk_are_reencoded)
     free(src);
 }
 
+/* A grey source at or below -q is re-encoded rather than kept: every
+ * output is a 3-band sRGB JPEG, as with the other recompressions. */
+Test(kept, grey_source_is_reencoded_to_three_bands)
+{
+    char *src, *out, *dst;
+    json_t *arr, *rec;
+    struct th_image img;
+
+    need_vips();
+    make_photo("a.jpg", 70, "");
+    src = th_path(th_dir, "grey.jpg");
+    th_sh("vips colourspace '%s/rgb.v' '%s/grey.v' b-w && "
+          "vips jpegsave '%s/grey.v' '%s' --Q 70", th_dir, th_dir, th_dir,
+          src);
+    out = th_path(th_dir, "grey");
+    dst = th_path(out, "grey.jpg");
+    {
+        const char *args[] = {"recompress", src, "-o", out, NULL};
+        arr = run_report(args);
+    }
+    rec = th_record(arr, "grey.jpg");
+    cr_expect_str_eq(th_json_str(rec, "status"), "ok");
+    cr_expect_null(th_json_str(rec, "mode"), "a grey source was kept");
+    cr_assert_eq(th_decode_jpeg(dst, &img), 0);
+    cr_expect_eq(img.file_channels, 3, "the output is not 3-band");
+    th_image_release(&img);
+    json_decref(arr);
+    free(out);
+    free(dst);
+    free(src);
+}
+
 /* The kept output is recorded like any other (a re-run finds it up to
  * date), and --force is part of the settings: its run redoes the file. */
 Test(kept, rerun_is_up_to_date_and_force_redoes)

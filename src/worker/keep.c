@@ -26,7 +26,8 @@ keep_source_qualifies(const struct input *in, int quality, int *q)
     if (in->fmt != IMGF_JPEG || !in->have_ji)
         return 0;
     *q = sniff_jpeg_quality(&in->ji);
-    if (in->ji.components != 1 && in->ji.components != 3)
+    /* A grey JPEG is re-encoded: every output is 3-band sRGB. */
+    if (in->ji.components != 3)
         return 0;
     return *q >= 1 && *q <= quality;
 }

@@ -16,8 +16,9 @@
  * but for its size: recompress with an output tree (not in place, not
  * the thumbnail cache), one output, JPEG, at the source's own size,
  * metadata kept (not --strip), no --force and no --target-distance (the
- * search picks the quality and the record says it); a JPEG source (1 or 3
- * components, no profile or one that is sRGB in effect: icc.h) whose
+ * search picks the quality and the record says it); a JPEG source of 3
+ * components (a grey one is re-encoded, as every output is 3-band), with
+ * no profile or one that is sRGB in effect (icc.h), whose
  * estimated quality is at or below -q and whose scan mode and chroma
  * subsampling are not what --progressive, --baseline or --subsample
  * would change.  Everything else is written as encoded.
@@ -56,8 +57,8 @@ void keep_prepare(struct keep *k, const struct settings *s, int nsizes,
                   const struct input *in, struct _VipsImage *decoded, int w,
                   int h);
 
-/* Whether the source @in's header qualifies by its own: a JPEG of 1 or 3
- * components whose estimated quality is from 1 to @quality.  The
+/* Whether the source @in's header qualifies by its own: a JPEG of 3
+ * components (a grey one is re-encoded, as every output is 3-band) whose estimated quality is from 1 to @quality.  The
  * estimate in *@q (-1 when there is none). */
 int keep_source_qualifies(const struct input *in, int quality, int *q);
 
