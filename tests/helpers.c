@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <lcms2.h>
 #include <png.h>
 #include <turbojpeg.h>
 
@@ -1282,4 +1283,87 @@ th_record_class(json_t *rec)
     if (status && strcmp(status, "failed") == 0)
         return th_json_str(json_object_get(rec, "error"), "class");
     return th_json_str(rec, "reason");
+}
+
+/* ------------------------------------------------------------------ */
+/* ICC profiles (lcms2)                                               */
+/* ------------------------------------------------------------------ */
+
+struct th_icc
+th_icc_save(void *h)
+{
+    struct th_icc p = {NULL, 0};
+    cmsUInt32Number n = 0;
+
+    cr_assert(h, "cannot make a profile");
+    cr_assert(cmsSaveProfileToMem(h, NULL, &n) && n > 0);
+    p.data = xmalloc(n);
+    cr_assert(cmsSaveProfileToMem(h, p.data, &n));
+    p.len = n;
+    cmsCloseProfile(h);
+    return p;
+}
+
+struct th_icc
+th_icc_rgb(const double xy[6], int curve_type, const double *curve_params,
+           const char *desc)
+{
+    cmsCIExyY white;
+    cmsCIExyYTRIPLE prim = {
+        {xy[0], xy[1], 1}, {xy[2], xy[3], 1}, {xy[4], xy[5], 1}};
+    cmsToneCurve *c = cmsBuildParametricToneCurve(NULL, curve_type,
+                                                  curve_params);
+    cmsToneCurve *curves[3] = {c, c, c};
+    cmsHPROFILE h;
+
+    cr_assert(c, "no parametric curve of type %d", curve_type);
+    cmsWhitePointFromTemp(&white, 6504);
+    h = cmsCreateRGBProfile(&white, &prim, curves);
+    cmsFreeToneCurve(c);
+    if (h && desc) {
+        cmsMLU *mlu = cmsMLUalloc(NULL, 1);
+
+        cmsMLUsetASCII(mlu, "en", "US", desc);
+        cmsWriteTag(h, cmsSigProfileDescriptionTag, mlu);
+        cmsMLUfree(mlu);
+    }
+    return th_icc_save(h);
+}
+
+struct th_icc
+th_icc_adobe_rgb(void)
+{
+    static const double xy[6] = {0.64, 0.33, 0.21, 0.71, 0.15, 0.06};
+    static const double gamma = 563.0 / 256.0;
+
+    return th_icc_rgb(xy, 1, &gamma, "Adobe RGB (1998) primaries");
+}
+
+struct th_icc
+th_icc_display_p3(void)
+{
+    static const double xy[6] = {0.680, 0.320, 0.265, 0.690, 0.150, 0.060};
+    static const double srgb[5] = {2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
+                                   0.04045};
+
+    return th_icc_rgb(xy, 4, srgb, "Display P3 primaries");
+}
+
+struct th_icc
+th_icc_linear_grey(void)
+{
+    cmsToneCurve *c = cmsBuildGamma(NULL, 1.0);
+    cmsHPROFILE h = cmsCreateGrayProfile(cmsD50_xyY(), c);
+
+    cmsFreeToneCurve(c);
+    return th_icc_save(h);
+}
+
+char *
+th_icc_file(const char *dir, const char *name, const struct th_icc *p)
+{
+    char *path = th_path(dir, name);
+
+    th_write_file(path, p->data, p->len);
+    return path;
 }

@@ -185,4 +185,27 @@ const char *th_record_class(json_t *rec);
 /* cli_parse() on "imgpool" followed by @args (NULL-terminated). */
 enum cli_result th_cli_parse(struct cli_opts *o, const char *const *args);
 
+/* ICC profiles made with lcms2, for the colour suites.  th_icc_save()
+ * serialises the profile @h (a cmsHPROFILE; it is closed).  th_icc_rgb()
+ * is a matrix/TRC RGB profile: D65 white, primaries @xy (red, green, blue
+ * as x, y), on every channel lcms2's parametric curve @curve_type with
+ * @curve_params (1: the gamma params[0]; 4: the sRGB shape), and a
+ * description tag @desc unless NULL.  th_icc_adobe_rgb() is Adobe RGB
+ * (1998) (its primaries, gamma 563/256), th_icc_display_p3() Display P3
+ * (its primaries, the sRGB curve), each with a description tag;
+ * th_icc_linear_grey() a grey profile, D50 white, gamma 1.  th_icc_file()
+ * writes @p to @dir/@name and returns that path (caller frees).  The data
+ * is malloc'ed: the caller frees it. */
+struct th_icc {
+    void *data;
+    size_t len;
+};
+struct th_icc th_icc_save(void *h);
+struct th_icc th_icc_rgb(const double xy[6], int curve_type,
+                         const double *curve_params, const char *desc);
+struct th_icc th_icc_adobe_rgb(void);
+struct th_icc th_icc_display_p3(void);
+struct th_icc th_icc_linear_grey(void);
+char *th_icc_file(const char *dir, const char *name, const struct th_icc *p);
+
 #endif

@@ -3,15 +3,15 @@
  * gives the same colours and the same record `colour` through the direct
  * decoders and through libvips (--no-fast-path), and both match lcms2.
  *
- * Profiles are made here with lcms2: Display P3 and Adobe RGB (1998)
- * (matrix/TRC), a perceptual-only lookup-table profile (A2B0 and B2A0, no
- * relative colorimetric tables: libvips' own relative transform refuses
- * it) and an XYB-like one shaped as jpegli's XYB profile is: an RGB input
- * profile with only A2B0, non-trivial A curves and a 3D table that undoes
- * the XYB encoding (opsin mixing, cube roots, scaled X/Y/B-Y channels)
- * into the PCS.  Charts of 16 uniform 64 px patches carry them as JPEG
- * (Q100, no subsampling; YCbCr, and RGB-coded as jpegli's XYB JPEGs are),
- * 8- and 16-bit PNG, TIFF and lossless WebP;
+ * Profiles are made with lcms2: Display P3 and Adobe RGB (1998)
+ * (matrix/TRC, from helpers.h), a perceptual-only lookup-table profile
+ * (A2B0 and B2A0, no relative colorimetric tables: libvips' own relative
+ * transform refuses it) and an XYB-like one shaped as jpegli's XYB profile
+ * is: an RGB input profile with only A2B0, non-trivial A curves and a 3D
+ * table that undoes the XYB encoding (opsin mixing, cube roots, scaled
+ * X/Y/B-Y channels) into the PCS.  Charts of 16 uniform 64 px patches
+ * carry them as JPEG (Q100, no subsampling; YCbCr, and RGB-coded as
+ * jpegli's XYB JPEGs are), 8- and 16-bit PNG, TIFF and lossless WebP;
  * `thumbnail -s 128` and `recompress -o` run on both paths, and the
  * centre of every output patch is compared:
  *   - between the paths: every channel within PATHS_MAX (2) levels;
@@ -78,59 +78,6 @@ teardown(void)
 TestSuite(colour_paths, .init = setup, .fini = teardown, .timeout = 300);
 
 /* ---- profiles ---------------------------------------------------------- */
-
-struct blob {
-    void *data;
-    size_t len;
-};
-
-static struct blob
-save_profile(cmsHPROFILE h)
-{
-    struct blob b = {NULL, 0};
-    cmsUInt32Number n = 0;
-
-    cr_assert(h, "cannot make a profile");
-    cr_assert(cmsSaveProfileToMem(h, NULL, &n) && n > 0);
-    b.data = malloc(n);
-    cr_assert(cmsSaveProfileToMem(h, b.data, &n));
-    b.len = n;
-    cmsCloseProfile(h);
-    return b;
-}
-
-static struct blob
-matrix_profile(const double xy[6], cmsToneCurve *c)
-{
-    cmsCIExyY white;
-    cmsCIExyYTRIPLE prim = {
-        {xy[0], xy[1], 1}, {xy[2], xy[3], 1}, {xy[4], xy[5], 1}};
-    cmsToneCurve *curves[3] = {c, c, c};
-    cmsHPROFILE h;
-
-    cmsWhitePointFromTemp(&white, 6504);
-    h = cmsCreateRGBProfile(&white, &prim, curves);
-    cmsFreeToneCurve(c);
-    return save_profile(h);
-}
-
-static struct blob
-display_p3(void)
-{
-    static const double xy[6] = {0.680, 0.320, 0.265, 0.690, 0.150, 0.060};
-    static const double p[5] = {2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
-                                0.04045};
-
-    return matrix_profile(xy, cmsBuildParametricToneCurve(NULL, 4, p));
-}
-
-static struct blob
-adobe_rgb(void)
-{
-    static const double xy[6] = {0.64, 0.33, 0.21, 0.71, 0.15, 0.06};
-
-    return matrix_profile(xy, cmsBuildGamma(NULL, 563.0 / 256.0));
-}
 
 /* What the tables of a lookup-table profile compute. */
 enum lut_kind { LUT_WARM, LUT_WARM_INVERSE, LUT_XYB };
@@ -254,7 +201,7 @@ lut_pipeline(enum lut_kind kind, int grid, cmsToneCurve *const *a,
 }
 
 /* An RGB input profile, PCS Lab, version 4, with the tables given. */
-static struct blob
+static struct th_icc
 lut_profile(cmsPipeline *a2b0, cmsPipeline *b2a0)
 {
     cmsHPROFILE h = cmsCreateProfilePlaceholder(NULL);
@@ -271,10 +218,10 @@ lut_profile(cmsPipeline *a2b0, cmsPipeline *b2a0)
     cmsPipelineFree(a2b0);
     if (b2a0)
         cmsPipelineFree(b2a0);
-    return save_profile(h);
+    return th_icc_save(h);
 }
 
-static struct blob
+static struct th_icc
 perceptual_only(void)
 {
     return lut_profile(lut_pipeline(LUT_WARM, 17, NULL, NULL),
@@ -284,7 +231,7 @@ perceptual_only(void)
 /* XYB-like: A curves (a gamma per channel, so the table is not reached
  * linearly), then the XYB table (sampled through the curves' inverse, so
  * the profile maps device values by xyb_to_linear()); A2B0 only. */
-static struct blob
+static struct th_icc
 xyb_like(void)
 {
     cmsToneCurve *a[3] = {cmsBuildGamma(NULL, 1.0), cmsBuildGamma(NULL, 0.8),
@@ -305,21 +252,12 @@ xyb_like(void)
 
 /* ---- charts and runs --------------------------------------------------- */
 
-static char *
-profile_file(const char *name, const struct blob *prof)
-{
-    char *path = th_path(tmp, name);
-
-    th_write_file(path, prof->data, prof->len);
-    return path;
-}
-
 /* @px (@w x @h RGB) as an RGB-coded JPEG with @prof, as jpegli writes
  * its XYB JPEGs: components named 'R', 'G', 'B', no YCbCr transform, no
  * JFIF or Adobe marker; Q100, no subsampling. */
 static void
 write_rgb_jpeg(const char *path, const unsigned char *px, int w, int h,
-               const struct blob *prof)
+               const struct th_icc *prof)
 {
     struct jpeg_compress_struct c;
     struct jpeg_error_mgr err;
@@ -354,11 +292,12 @@ write_rgb_jpeg(const char *path, const unsigned char *px, int w, int h,
 /* The chart with @prof embedded, as @name (.jpg, .png, .tif, .webp);
  * 16-bit samples when @deep. */
 static char *
-write_chart(const char *dir, const char *name, const struct blob *prof,
+write_chart(const char *dir, const char *name, const struct th_icc *prof,
             int deep)
 {
     unsigned char *px = malloc((size_t)SIDE * SIDE * 3);
-    char *path = th_path(dir, name), *icc = profile_file("embed.icc", prof);
+    char *path = th_path(dir, name);
+    char *icc = th_icc_file(tmp, "embed.icc", prof);
     VipsImage *im, *x;
     int i, rc;
 
@@ -464,7 +403,7 @@ patches_of(json_t *recs, const char *name, int side, double got[NPATCH][3],
 /* lcms2's sRGB for the chart in @prof: relative colorimetric where the
  * profile has it, else perceptual; the intent's word into @word. */
 static void
-lcms_chart(const struct blob *prof, const unsigned char dev[NPATCH][3],
+lcms_chart(const struct th_icc *prof, const unsigned char dev[NPATCH][3],
            double want[NPATCH][3], const char **word)
 {
     cmsHPROFILE in = cmsOpenProfileFromMem(prof->data,
@@ -532,7 +471,7 @@ device_values(const char *path, unsigned char dev[NPATCH][3])
 
 /* The chart in @prof as every format, through @cmd on both paths. */
 static void
-check_profile(const char *tag, const struct blob *prof, const char *cmd)
+check_profile(const char *tag, const struct th_icc *prof, const char *cmd)
 {
     static const char *const names[] = {"c.jpg", "c-rgb.jpg", "c.png",
                                         "c16.png", "c.tif", "c.webp"};
@@ -592,7 +531,7 @@ check_profile(const char *tag, const struct blob *prof, const char *cmd)
 
 Test(colour_paths, display_p3_agrees_on_both_paths_and_with_lcms2)
 {
-    struct blob p = display_p3();
+    struct th_icc p = th_icc_display_p3();
 
     check_profile("p3", &p, "thumbnail");
     free(p.data);
@@ -600,7 +539,7 @@ Test(colour_paths, display_p3_agrees_on_both_paths_and_with_lcms2)
 
 Test(colour_paths, adobe_rgb_agrees_on_both_paths_and_with_lcms2)
 {
-    struct blob p = adobe_rgb();
+    struct th_icc p = th_icc_adobe_rgb();
 
     check_profile("adobe", &p, "thumbnail");
     free(p.data);
@@ -608,7 +547,7 @@ Test(colour_paths, adobe_rgb_agrees_on_both_paths_and_with_lcms2)
 
 Test(colour_paths, perceptual_only_profile_agrees_and_is_converted)
 {
-    struct blob p = perceptual_only();
+    struct th_icc p = perceptual_only();
 
     check_profile("perc", &p, "thumbnail");
     check_profile("perc-rc", &p, "recompress");
@@ -617,7 +556,7 @@ Test(colour_paths, perceptual_only_profile_agrees_and_is_converted)
 
 Test(colour_paths, xyb_like_profile_agrees_and_is_converted)
 {
-    struct blob p = xyb_like();
+    struct th_icc p = xyb_like();
 
     check_profile("xyb", &p, "thumbnail");
     check_profile("xyb-rc", &p, "recompress");

@@ -86,95 +86,20 @@ TestSuite(icc, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- profiles ---------------------------------------------------------- */
 
-struct blob {
-    void *data;
-    size_t len;
-};
-
-static struct blob
-save_profile(cmsHPROFILE h)
-{
-    struct blob b = {NULL, 0};
-    cmsUInt32Number n = 0;
-
-    cr_assert(h, "cannot make a profile");
-    cr_assert(cmsSaveProfileToMem(h, NULL, &n) && n > 0);
-    b.data = malloc(n);
-    cr_assert(cmsSaveProfileToMem(h, b.data, &n));
-    b.len = n;
-    cmsCloseProfile(h);
-    return b;
-}
-
-/* An RGB matrix/TRC profile with D65 white, primaries @xy and curve @c. */
-static struct blob
-rgb_profile(const double xy[6], cmsToneCurve *c, const char *desc)
-{
-    cmsCIExyY white;
-    cmsCIExyYTRIPLE prim = {
-        {xy[0], xy[1], 1}, {xy[2], xy[3], 1}, {xy[4], xy[5], 1}};
-    cmsToneCurve *curves[3] = {c, c, c};
-    cmsHPROFILE h;
-    cmsMLU *mlu;
-
-    cmsWhitePointFromTemp(&white, 6504);
-    h = cmsCreateRGBProfile(&white, &prim, curves);
-    mlu = cmsMLUalloc(NULL, 1);
-    cmsMLUsetASCII(mlu, "en", "US", desc);
-    cmsWriteTag(h, cmsSigProfileDescriptionTag, mlu);
-    cmsMLUfree(mlu);
-    cmsFreeToneCurve(c);
-    return save_profile(h);
-}
-
-static struct blob
-adobe_rgb(void)
-{
-    static const double xy[6] = {0.64, 0.33, 0.21, 0.71, 0.15, 0.06};
-
-    return rgb_profile(xy, cmsBuildGamma(NULL, 563.0 / 256.0),
-                       "Adobe RGB (1998) primaries");
-}
-
-static cmsToneCurve *
-srgb_curve(void)
-{
-    static const double p[5] = {2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92,
-                                0.04045};
-
-    return cmsBuildParametricToneCurve(NULL, 4, p);
-}
-
-static struct blob
-display_p3(void)
-{
-    static const double xy[6] = {0.680, 0.320, 0.265, 0.690, 0.150, 0.060};
-
-    return rgb_profile(xy, srgb_curve(), "Display P3 primaries");
-}
-
-static struct blob
-srgb(void)
-{
-    return save_profile(cmsCreate_sRGBProfile());
-}
-
-static struct blob
+/* Adobe RGB (1998) primaries with the gamma @g, for profiles that differ
+ * only in their curve. */
+static struct th_icc
 adobe_gamma(double g)
 {
     static const double xy[6] = {0.64, 0.33, 0.21, 0.71, 0.15, 0.06};
 
-    return rgb_profile(xy, cmsBuildGamma(NULL, g), "gamma variant");
+    return th_icc_rgb(xy, 1, &g, "gamma variant");
 }
 
-static struct blob
-linear_grey(void)
+static struct th_icc
+srgb(void)
 {
-    cmsToneCurve *c = cmsBuildGamma(NULL, 1.0);
-    cmsHPROFILE h = cmsCreateGrayProfile(cmsD50_xyY(), c);
-
-    cmsFreeToneCurve(c);
-    return save_profile(h);
+    return th_icc_save(cmsCreate_sRGBProfile());
 }
 
 /* Device values -> Lab through sRGB, for the lookup-table profiles. */
@@ -209,7 +134,7 @@ lut_sampler(const cmsUInt16Number in[], cmsUInt16Number out[], void *arg)
 
 /* A lookup-table profile (CMYK output class with A2B0 and A2B1, or an RGB
  * input class with A2B0 only: perceptual, no relative colorimetric). */
-static struct blob
+static struct th_icc
 lut_profile(int cmyk)
 {
     cmsHPROFILE lab = cmsCreateLab4Profile(NULL), s = cmsCreate_sRGBProfile();
@@ -244,26 +169,16 @@ lut_profile(int cmyk)
     cmsDeleteTransform(cargo.to_lab);
     cmsCloseProfile(lab);
     cmsCloseProfile(s);
-    return save_profile(h);
+    return th_icc_save(h);
 }
 
 /* ---- charts ------------------------------------------------------------ */
-
-/* The profile in a file, for transicc and libvips. */
-static char *
-profile_file(const char *name, const struct blob *prof)
-{
-    char *path = th_path(tmp, name);
-
-    th_write_file(path, prof->data, prof->len);
-    return path;
-}
 
 /* A 512x512 chart of @bands-byte patches @patches (16), with @prof
  * embedded unless NULL, written to @name in the temp dir. */
 static char *
 write_chart(const char *name, const unsigned char *patches, int bands,
-            const struct blob *prof)
+            const struct th_icc *prof)
 {
     unsigned char *px = malloc((size_t)SIDE * SIDE * bands);
     char *path = th_path(tmp, name), *icc;
@@ -291,7 +206,7 @@ write_chart(const char *name, const unsigned char *patches, int bands,
                : bands == 1 ? VIPS_INTERPRETATION_B_W
                             : VIPS_INTERPRETATION_sRGB;
     /* Embedded from a file, as `vips copy in out[profile=...]` does. */
-    icc = prof ? profile_file("embed.icc", prof) : NULL;
+    icc = prof ? th_icc_file(tmp, "embed.icc", prof) : NULL;
     if (strstr(name, ".png"))
         rc = vips_pngsave(im, path, "profile", icc, NULL);
     else
@@ -402,8 +317,8 @@ diff(double a[NPATCH][3], double b[NPATCH][3], double *mean, double *max)
  * with @intent. */
 static void
 check_against_transicc(const char *name, const unsigned char *patches,
-                       int bands, const struct blob *embed,
-                       const struct blob *prof, int intent,
+                       int bands, const struct th_icc *embed,
+                       const struct th_icc *prof, int intent,
                        const char *want_colour)
 {
     double got[NPATCH][3], want[NPATCH][3], mean, max;
@@ -413,7 +328,7 @@ check_against_transicc(const char *name, const unsigned char *patches,
     if (!have_transicc())
         cr_skip_test("transicc is not installed (package liblcms2-utils)");
     in = write_chart(name, patches, bands, embed);
-    icc = profile_file("profile.icc", prof);
+    icc = th_icc_file(tmp, "profile.icc", prof);
     thumb_patches(in, "out-direct", 0, got, colour, &warned);
     cr_expect_str_eq(colour, want_colour, "%s", name);
     cr_expect_not(warned, "%s: unexpected warning", name);
@@ -433,7 +348,7 @@ check_against_transicc(const char *name, const unsigned char *patches,
  * transform of @prof to sRGB from identity, over a 16^3 chart (not the
  * one icc.c uses). */
 static int
-real_transform_shift(const struct blob *prof)
+real_transform_shift(const struct th_icc *prof)
 {
     cmsHPROFILE in = cmsOpenProfileFromMem(prof->data,
                                            (cmsUInt32Number)prof->len);
@@ -461,7 +376,7 @@ real_transform_shift(const struct blob *prof)
 }
 
 static void
-check_detection(const char *what, const struct blob *prof, int srgb_like)
+check_detection(const char *what, const struct th_icc *prof, int srgb_like)
 {
     const struct icc_xform *x = icc_lookup(prof->data, prof->len,
                                            ICC_PX_RGB);
@@ -482,7 +397,7 @@ check_detection(const char *what, const struct blob *prof, int srgb_like)
 
 Test(icc, srgb_detection_agrees_with_a_real_transform_on_a_chart)
 {
-    struct blob p = srgb(), a = adobe_rgb(), d = display_p3();
+    struct th_icc p = srgb(), a = th_icc_adobe_rgb(), d = th_icc_display_p3();
     VipsBlob *vb = NULL;
     char *file;
 
@@ -491,7 +406,7 @@ Test(icc, srgb_detection_agrees_with_a_real_transform_on_a_chart)
     check_detection("Display P3", &d, 0);
     /* libvips' own sRGB profile, another IEC61966-2.1 variant. */
     if (vips_profile_load("srgb", &vb, NULL) == 0) {
-        struct blob v;
+        struct th_icc v;
 
         v.data = (void *)vips_blob_get(vb, &v.len);
         check_detection("libvips sRGB", &v, 1);
@@ -499,7 +414,7 @@ Test(icc, srgb_detection_agrees_with_a_real_transform_on_a_chart)
     }
     file = strdup("/usr/share/color/icc/sRGB.icc");
     if (th_exists(file)) {
-        struct blob f;
+        struct th_icc f;
 
         f.data = th_read_file(file, &f.len);
         check_detection("icc-profiles-free sRGB.icc", &f, 1);
@@ -513,7 +428,7 @@ Test(icc, srgb_detection_agrees_with_a_real_transform_on_a_chart)
 
 Test(icc, fast_tables_agree_with_lcms2)
 {
-    struct blob profs[2] = {adobe_rgb(), display_p3()};
+    struct th_icc profs[2] = {th_icc_adobe_rgb(), th_icc_display_p3()};
     cmsHPROFILE s = cmsCreate_sRGBProfile();
     static unsigned char in[65536 * 3], a[65536 * 3], b[65536 * 3];
     int i, p, worst;
@@ -546,7 +461,7 @@ Test(icc, fast_tables_agree_with_lcms2)
 
 Test(icc, transforms_are_built_once_per_profile_and_evicted_lru)
 {
-    struct blob a = adobe_rgb(), g[ICC_CACHE_SIZE];
+    struct th_icc a = th_icc_adobe_rgb(), g[ICC_CACHE_SIZE];
     unsigned long n0;
     int i;
 
@@ -576,7 +491,7 @@ Test(icc, transforms_are_built_once_per_profile_and_evicted_lru)
 
 Test(icc, broken_and_mismatched_profiles_are_unusable)
 {
-    struct blob a = adobe_rgb();
+    struct th_icc a = th_icc_adobe_rgb();
     unsigned char junk[400];
     const struct icc_xform *x;
 
@@ -595,7 +510,7 @@ Test(icc, broken_and_mismatched_profiles_are_unusable)
 
 Test(icc, srgb_tagged_jpeg_is_left_alone)
 {
-    struct blob p = srgb();
+    struct th_icc p = srgb();
 
     check_against_transicc("srgb.jpg", &rgb_patches[0][0], 3, &p, &p, 1,
                            "srgb-profile");
@@ -604,7 +519,7 @@ Test(icc, srgb_tagged_jpeg_is_left_alone)
 
 Test(icc, adobe_rgb_jpeg_matches_transicc)
 {
-    struct blob p = adobe_rgb();
+    struct th_icc p = th_icc_adobe_rgb();
 
     check_against_transicc("adobe.jpg", &rgb_patches[0][0], 3, &p, &p, 1,
                            "icc:relative");
@@ -613,7 +528,7 @@ Test(icc, adobe_rgb_jpeg_matches_transicc)
 
 Test(icc, display_p3_jpeg_matches_transicc)
 {
-    struct blob p = display_p3();
+    struct th_icc p = th_icc_display_p3();
 
     check_against_transicc("p3.jpg", &rgb_patches[0][0], 3, &p, &p, 1,
                            "icc:relative");
@@ -622,7 +537,7 @@ Test(icc, display_p3_jpeg_matches_transicc)
 
 Test(icc, adobe_rgb_png_matches_transicc)
 {
-    struct blob p = adobe_rgb();
+    struct th_icc p = th_icc_adobe_rgb();
 
     check_against_transicc("adobe.png", &rgb_patches[0][0], 3, &p, &p, 1,
                            "icc:relative");
@@ -631,7 +546,7 @@ Test(icc, adobe_rgb_png_matches_transicc)
 
 Test(icc, cmyk_jpeg_with_profile_matches_transicc)
 {
-    struct blob p = lut_profile(1);
+    struct th_icc p = lut_profile(1);
 
     check_against_transicc("cmyk.jpg", &cmyk_patches[0][0], 4, &p, &p, 1,
                            "cmyk:profile");
@@ -640,7 +555,7 @@ Test(icc, cmyk_jpeg_with_profile_matches_transicc)
 
 Test(icc, profile_without_relative_intent_falls_back_to_perceptual)
 {
-    struct blob p = lut_profile(0);
+    struct th_icc p = lut_profile(0);
 
     check_against_transicc("perceptual.jpg", &rgb_patches[0][0], 3, &p, &p,
                            0, "icc:perceptual");
@@ -652,7 +567,7 @@ Test(icc, grey_jpeg_with_grey_profile_is_converted)
     static const unsigned char grey[NPATCH] = {0,   16,  32,  48,  64,  80,
                                                96,  112, 128, 144, 160, 176,
                                                192, 208, 224, 255};
-    struct blob p = linear_grey();
+    struct th_icc p = th_icc_linear_grey();
 
     check_against_transicc("grey.jpg", grey, 1, &p, &p, 1, "icc:relative");
     free(p.data);
@@ -665,7 +580,7 @@ Test(icc, grey_jpeg_with_an_rgb_profile_is_kept_with_a_warning)
     static const unsigned char grey[NPATCH] = {0,   16,  32,  48,  64,  80,
                                                96,  112, 128, 144, 160, 176,
                                                192, 208, 224, 255};
-    struct blob p = adobe_rgb();
+    struct th_icc p = th_icc_adobe_rgb();
     double got[NPATCH][3];
     char colour[64], *in;
     int i, warned;
@@ -686,7 +601,7 @@ Test(icc, grey_jpeg_with_an_rgb_profile_is_kept_with_a_warning)
 
 static void
 check_against_vips(const char *name, const unsigned char *patches,
-                   int bands, const struct blob *prof, double max_mean,
+                   int bands, const struct th_icc *prof, double max_mean,
                    double max_max)
 {
     double direct[NPATCH][3], vips[NPATCH][3], mean, max;
@@ -711,7 +626,7 @@ check_against_vips(const char *name, const unsigned char *patches,
 
 Test(icc, direct_path_matches_libvips_on_tagged_inputs)
 {
-    struct blob a = adobe_rgb(), d = display_p3();
+    struct th_icc a = th_icc_adobe_rgb(), d = th_icc_display_p3();
 
     check_against_vips("adobe.jpg", &rgb_patches[0][0], 3, &a,
                        LIBVIPS_MEAN, LIBVIPS_MAX);
@@ -734,7 +649,7 @@ Test(icc, direct_path_matches_libvips_on_tagged_inputs)
 Test(icc, cmyk_jpeg_without_profile_uses_the_generic_profile)
 {
     VipsBlob *vb = NULL;
-    struct blob g;
+    struct th_icc g;
 
     if (vips_profile_load("cmyk", &vb, NULL) != 0)
         cr_skip_test("libvips has no built-in CMYK profile");
@@ -749,7 +664,7 @@ Test(icc, cmyk_jpeg_without_profile_uses_the_generic_profile)
 
 Test(icc, recompress_to_srgb_converts_with_the_same_transforms)
 {
-    struct blob p = adobe_rgb();
+    struct th_icc p = th_icc_adobe_rgb();
     double got[NPATCH][3], want[NPATCH][3], mean, max;
     char *in, *icc, *report = th_path(tmp, "report-ip.jsonl");
     const char *args[] = {"recompress", "--in-place", "--to-srgb", "--force",
@@ -766,7 +681,7 @@ Test(icc, recompress_to_srgb_converts_with_the_same_transforms)
     chart_dither = 1;
     in = write_chart("ip.jpg", &rgb_patches[0][0], 3, &p);
     chart_dither = 0;
-    icc = profile_file("profile.icc", &p);
+    icc = th_icc_file(tmp, "profile.icc", &p);
     args[6] = in;
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "imgpool failed: %s", r.err);
@@ -852,13 +767,13 @@ Test(icc, cmyk_jpeg_without_adobe_marker_is_read_as_inverted)
  * sRGB_IEC61966-2-1_black_scaled.icc length, intent and profile ID, other
  * bytes): libpng then warns "iCCP: Not recognizing known sRGB profile
  * that has been edited", which many ordinary PNGs trigger. */
-static struct blob
+static struct th_icc
 edited_known_srgb(void)
 {
     static const unsigned char id[16] = {
         0x29, 0xf8, 0x3d, 0xde, 0xaf, 0xf2, 0x55, 0xae,
         0x78, 0x42, 0xfa, 0xe4, 0xca, 0x83, 0x39, 0x0d};
-    struct blob b = srgb();
+    struct th_icc b = srgb();
     unsigned char *p;
 
     cr_assert_leq(b.len, 3048);
@@ -880,7 +795,7 @@ edited_known_srgb(void)
  * on either path, and --fail-on warning lets the file through. */
 Test(icc, libpng_edited_srgb_notice_is_not_a_warning)
 {
-    struct blob p = edited_known_srgb();
+    struct th_icc p = edited_known_srgb();
     char *png = write_chart("edited.png", &rgb_patches[0][0], 3, &p);
     char *out = th_path(tmp, "strict"), *report = th_path(tmp, "strict.jsonl");
     const char *strict[] = {"thumbnail", "--fail-on", "warning", "--report",
