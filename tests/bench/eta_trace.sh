@@ -17,53 +17,36 @@
 
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-cache=${IMGPOOL_BENCH_CACHE:-/tmp/imgpool-bench}
-imgpool=${IMGPOOL:-$repo/build/imgpool}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 jobs=2
-
-usage() {
-    sed -n '5p' "${BASH_SOURCE[0]}" | sed 's/^# *//; 1s/^/usage: /' >&2
-    exit 2
-}
-die() {
-    echo "eta_trace.sh: $*" >&2
-    exit 2
-}
 
 while getopts "j:c:h" opt; do
     case $opt in
     j) jobs=$OPTARG ;;
     c) cache=$OPTARG ;;
-    *) usage ;;
+    *) bench_usage 5 ;;
     esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 2 ] || usage
+[ $# -ge 2 ] || bench_usage 5
 out=$1
 shift
 roots=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-    if [ -d "$1" ]; then
-        roots+=("$1")
-    elif [ -d "$cache/$1" ]; then
-        roots+=("$cache/$1")
-    else
-        die "no corpus '$1' (tests/bench/corpus.sh builds them)"
-    fi
+    root=$(bench_corpus "$1")
+    roots+=("$root")
     shift
 done
 [ $# -gt 0 ] && shift
-command -v jq >/dev/null || die "needs jq"
-[ -x "$imgpool" ] || die "no '$imgpool' (build first)"
+command -v jq >/dev/null || bench_die "needs jq"
+[ -x "$imgpool" ] || bench_die "no '$imgpool' (build first)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 rc=0
 "$imgpool" thumbnail -j "$jobs" --report "$tmp/report.jsonl" "$@" \
     "${roots[@]}" -o "$tmp/out" 2>"$tmp/stderr" || rc=$?
-[ "$rc" -le 1 ] || { cat "$tmp/stderr" >&2; die "imgpool exited $rc"; }
+[ "$rc" -le 1 ] || { cat "$tmp/stderr" >&2; bench_die "imgpool exited $rc"; }
 {
     printf '# imgpool thumbnail -j %s%s over %s\n' "$jobs" "${*:+ $*}" \
         "$(for r in "${roots[@]}"; do basename "$r"; done | paste -sd' ')"

@@ -19,23 +19,14 @@
 
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-cache=${IMGPOOL_BENCH_CACHE:-/tmp/imgpool-bench}
-imgpool=${IMGPOOL:-$repo/build/imgpool}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 jobs=2
 rounds=5
 outroot=
 sizes="150 300 1024"
 
-usage() {
-    sed -n '5,6p' "${BASH_SOURCE[0]}" | sed 's/^# *//; 1s/^/usage: /' >&2
-    exit 2
-}
-die() {
-    echo "several_sizes.sh: $*" >&2
-    exit 2
-}
+usage() { bench_usage 5,6; }
+die() { bench_die "$@"; }
 
 while getopts "j:r:c:O:S:h" opt; do
     case $opt in
@@ -51,12 +42,7 @@ shift $((OPTIND - 1))
 [ $# -le 1 ] || usage
 corpus=${1:-wallpapers}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || usage
-if [ -d "$corpus" ]; then
-    dir=$(cd "$corpus" && pwd)
-else
-    dir=$cache/$corpus
-    [ -d "$dir" ] || die "no corpus '$corpus' in $cache (run tests/bench/corpus.sh)"
-fi
+dir=$(bench_corpus "$corpus")
 [ -x "$imgpool" ] || die "imgpool not found at $imgpool (set IMGPOOL)"
 outroot=${outroot:-$cache/out-sizes}
 mkdir -p "$outroot"
@@ -79,10 +65,6 @@ cp "$(find "$dir" -type f ! -name '.*' | sort | head -n 1)" "$outroot/probe-in/"
     die "$imgpool made one output for -s 150 -s 300: no several-sizes support in this build (see $outroot/probe.log)"
 
 n=$(find "$dir" -type f ! -name '.*' | wc -l)
-median() {
-    sort -g | awk '{v[NR] = $1} END {
-        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # timed OUT ARGS...: run once, print "wall cpu".
 timed() {
@@ -123,8 +105,8 @@ outs_many=$(count "$outroot/many")
 outs_apart=0
 for s in "${sz[@]}"; do outs_apart=$((outs_apart + $(count "$outroot/apart-$s"))); done
 
-w1=$(echo "${wall[one]}" | tr ' ' '\n' | grep . | median)
-c1=$(echo "${cpu[one]}" | tr ' ' '\n' | grep . | median)
+w1=$(echo "${wall[one]}" | tr ' ' '\n' | grep . | bench_median)
+c1=$(echo "${cpu[one]}" | tr ' ' '\n' | grep . | bench_median)
 echo "## several sizes: $(basename "$dir"), $n files, -j $jobs, median of $rounds"
 echo
 echo "- imgpool: $imgpool, $("$imgpool" --version 2>&1 | head -n 1)"
@@ -133,8 +115,8 @@ echo
 echo "| run | wall s | CPU s | wall / one size | CPU / one size | outputs |"
 echo "|---|---:|---:|---:|---:|---:|"
 for k in one many apart; do
-    w=$(echo "${wall[$k]}" | tr ' ' '\n' | grep . | median)
-    c=$(echo "${cpu[$k]}" | tr ' ' '\n' | grep . | median)
+    w=$(echo "${wall[$k]}" | tr ' ' '\n' | grep . | bench_median)
+    c=$(echo "${cpu[$k]}" | tr ' ' '\n' | grep . | bench_median)
     case $k in
     one) what="-s $largest"; o=$outs_one; want=$n ;;
     many) what="${many_args[*]} (one run)"; o=$outs_many; want=$((n * ${#sz[@]})) ;;

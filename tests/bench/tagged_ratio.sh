@@ -12,10 +12,7 @@
 # and their ratios to the untagged corpus.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-cache=${IMGPOOL_BENCH_CACHE:-/tmp/imgpool-bench}
-imgpool=${IMGPOOL:-$repo/build/imgpool}
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 jobs=2
 rounds=7
 outroot=
@@ -25,21 +22,16 @@ while getopts "j:r:c:O:h" opt; do
     r) rounds=$OPTARG ;;
     c) cache=$OPTARG ;;
     O) outroot=$OPTARG ;;
-    *) sed -n '7p' "${BASH_SOURCE[0]}" | sed 's/^# *//; s/^/usage: /' >&2
-       exit 2 ;;
+    *) bench_usage 7 ;;
     esac
 done
 outroot=${outroot:-$cache/out-tagged}
-[ -x "$imgpool" ] || { echo "tagged_ratio.sh: no imgpool at $imgpool" >&2; exit 2; }
+[ -x "$imgpool" ] || bench_die "no imgpool at $imgpool"
 corpora=(j640-untagged j640-srgb j640-adobergb j640-p3)
 for c in "${corpora[@]}"; do
-    [ -d "$cache/$c" ] || { echo "tagged_ratio.sh: run tests/bench/corpus.sh icc" >&2; exit 2; }
+    [ -d "$cache/$c" ] || bench_die "run tests/bench/corpus.sh icc"
 done
 mkdir -p "$outroot"
-median() {
-    sort -g | awk '{v[NR] = $1} END {
-        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 declare -A wall=() cpu=()
 for c in "${corpora[@]}"; do  # warm: page cache and the binary
     cat "$cache/$c"/* >/dev/null
@@ -57,15 +49,15 @@ for ((r = 1; r <= rounds; r++)); do
     done
     echo "tagged_ratio.sh: round $r/$rounds done" >&2
 done
-w0=$(echo "${wall[j640-untagged]}" | tr ' ' '\n' | grep . | median)
-c0=$(echo "${cpu[j640-untagged]}" | tr ' ' '\n' | grep . | median)
+w0=$(echo "${wall[j640-untagged]}" | tr ' ' '\n' | grep . | bench_median)
+c0=$(echo "${cpu[j640-untagged]}" | tr ' ' '\n' | grep . | bench_median)
 echo "## tagged / untagged: $imgpool, -j $jobs, median of $rounds (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
 echo
 echo "| corpus | wall s | CPU s | wall / untagged | CPU / untagged |"
 echo "|---|---:|---:|---:|---:|"
 for c in "${corpora[@]}"; do
-    w=$(echo "${wall[$c]}" | tr ' ' '\n' | grep . | median)
-    u=$(echo "${cpu[$c]}" | tr ' ' '\n' | grep . | median)
+    w=$(echo "${wall[$c]}" | tr ' ' '\n' | grep . | bench_median)
+    u=$(echo "${cpu[$c]}" | tr ' ' '\n' | grep . | bench_median)
     printf '| %s | %.2f | %.2f | %.2f | %.2f |\n' "$c" "$w" "$u" \
         "$(echo "$w / $w0" | bc -l)" "$(echo "$u / $c0" | bc -l)"
 done
