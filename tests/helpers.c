@@ -1367,3 +1367,30 @@ th_icc_file(const char *dir, const char *name, const struct th_icc *p)
     th_write_file(path, p->data, p->len);
     return path;
 }
+
+/* ------------------------------------------------------------------ */
+/* Runs and files checked in one call                                 */
+/* ------------------------------------------------------------------ */
+
+void
+th_run_expect(const char *const *args, int want)
+{
+    struct th_run r;
+
+    th_run(&r, args);
+    cr_assert_eq(r.status, want, "imgpool exited %d, not %d: %s", r.status,
+                 want, r.err);
+    th_run_release(&r);
+}
+
+int
+th_same_bytes(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *da = th_read_file(a, &la), *db = th_read_file(b, &lb);
+    int same = la == lb && memcmp(da, db, la) == 0;
+
+    free(da);
+    free(db);
+    return same;
+}

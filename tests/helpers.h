@@ -208,4 +208,11 @@ struct th_icc th_icc_display_p3(void);
 struct th_icc th_icc_linear_grey(void);
 char *th_icc_file(const char *dir, const char *name, const struct th_icc *p);
 
+/* th_run() of @args, output discarded, that fails the test unless the
+ * exit code is @want (the message gives the code and stderr). */
+void th_run_expect(const char *const *args, int want);
+/* 1 when the files @a and @b hold the same bytes; either missing fails the
+ * test. */
+int th_same_bytes(const char *a, const char *b);
+
 #endif

@@ -47,7 +47,6 @@ thumb(const char *src, const char *out, const char *f, const char *extra,
     char *rep = th_path(th_dir, "r.jsonl");
     const char *args[12];
     int n = 0;
-    struct th_run r;
     json_t *recs;
 
     args[n++] = "thumbnail";
@@ -65,9 +64,7 @@ thumb(const char *src, const char *out, const char *f, const char *extra,
     args[n++] = "-o";
     args[n++] = out;
     args[n] = NULL;
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "imgpool exited %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(args, 0);
     recs = th_read_jsonl(rep);
     free(rep);
     return recs;

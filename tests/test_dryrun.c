@@ -97,16 +97,6 @@ assert_line(const char *outtext, const char *fmt, ...)
     free(want);
 }
 
-static void
-run_ok(const char *const *args)
-{
-    struct th_run r;
-
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-}
-
 /* A dry run on a tree never written: every file listed, nothing made. */
 Test(dryrun, thumbnail_lists_every_file_and_creates_nothing)
 {
@@ -144,7 +134,7 @@ Test(dryrun, skips_are_listed_with_their_reason_and_nothing_changes)
 
     add_input("rgb.jpg", "a.jpg");
     add_input("gray.jpg", "b.jpg");
-    run_ok(real);
+    th_run_expect(real, 0);
     add_input("rgb.png", "a.png");      /* wants a.jpg: the fallback */
     add_input("cmyk.jpg", "c.jpg");
     before = tree_snapshot();
@@ -243,7 +233,7 @@ Test(dryrun, takes_no_lock)
     int fd;
 
     add_input("rgb.jpg", "rgb.jpg");
-    run_ok(real);
+    th_run_expect(real, 0);
     add_input("gray.jpg", "gray.jpg");
     fd = open(lock, O_RDWR | O_CLOEXEC);
     cr_assert(fd >= 0);
@@ -301,7 +291,7 @@ Test(dryrun, freedesktop_after_a_real_run_says_up_to_date)
               r.err);
     th_run_release(&r);
 
-    run_ok(real);
+    th_run_expect(real, 0);
     th_run(&r, dry);
     cr_assert_eq(r.status, 0, "%s", r.err);
     assert_line(r.out, "skip %s/rgb.jpg -> %s (normal, large): up-to-date: "
@@ -394,7 +384,7 @@ Test(dryrun, recompress_estimate_is_near_the_real_size)
     p = th_path(in, names[1]);
     write_photo(p, 60);
     free(p);
-    run_ok(dry);
+    th_run_expect(dry, 0);
     arr = th_read_jsonl(rep);
     for (int i = 0; i < 2; i++) {
         rec = th_find_record(arr, names[i]);
@@ -402,7 +392,7 @@ Test(dryrun, recompress_estimate_is_near_the_real_size)
         est[i] = th_json_int(rec, "out_bytes");
     }
     json_decref(arr);
-    run_ok(real);
+    th_run_expect(real, 0);
     arr = th_read_jsonl(rep);
     for (int i = 0; i < 2; i++) {
         rec = th_find_record(arr, names[i]);

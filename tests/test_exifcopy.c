@@ -115,16 +115,6 @@ make_source(const char *name)
     return src;
 }
 
-static void
-run_ok(const char *const *args)
-{
-    struct th_run r;
-
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "imgpool exited %d: %s", r.status, r.err);
-    th_run_release(&r);
-}
-
 Test(exifcopy, recompress_o_keeps_every_tag)
 {
     char *src, *out, *got;
@@ -138,7 +128,7 @@ Test(exifcopy, recompress_o_keeps_every_tag)
         /* --force: the quality-75 source would be kept as it is
          * (kept-original, test_kept_original.c); this is the re-encode. */
         const char *args[] = {"recompress", "--force", src, "-o", out, NULL};
-        run_ok(args);
+        th_run_expect(args, 0);
     }
     th_sh("! cmp -s '%s' '%s'", src, got);     /* really re-encoded */
     expect_same_tags(src, got, 1, 0);
@@ -162,10 +152,10 @@ Test(exifcopy, several_sizes_keep_every_tag)
     {
         const char *args[] = {"thumbnail", "-s", "100", "-s", "200",
                               "--keep-metadata", src, "-o", thumbs, NULL};
-        run_ok(args);
+        th_run_expect(args, 0);
         const char *args2[] = {"recompress", "--sizes", "100,200", src, "-o",
                                rec, NULL};
-        run_ok(args2);
+        th_run_expect(args2, 0);
     }
     for (size_t i = 0; i < 2; i++) {
         char name[32];
@@ -196,10 +186,10 @@ Test(exifcopy, in_place_keeps_every_tag_and_strips_only_gps)
     {
         const char *args[] = {"recompress", "--in-place", "-q", "40", src,
                               NULL};
-        run_ok(args);
+        th_run_expect(args, 0);
         const char *args2[] = {"recompress", "--in-place", "-q", "40",
                                "--strip-gps", gps, NULL};
-        run_ok(args2);
+        th_run_expect(args2, 0);
     }
     th_sh("! cmp -s '%s' '%s'", orig, src);    /* really recompressed */
     expect_same_tags(orig, src, 0, 0);
@@ -229,7 +219,7 @@ corpus_run(const char *sub)
         /* --force: the re-encode of every file, also of those that
          * would be kept as they are (kept-original). */
         const char *args[] = {"recompress", "--force", in, "-o", out, NULL};
-        run_ok(args);
+        th_run_expect(args, 0);
     }
     snprintf(line, sizeof(line), "cd '%s' && ls *.jpg", in);
     p = popen(line, "r");

@@ -19,16 +19,6 @@
 
 TestSuite(formats, .init = e2e_setup, .fini = e2e_teardown);
 
-static void
-run_ok(const char *const *args)
-{
-    struct th_run r;
-
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-}
-
 /* Exit 2 with both @a and @b in the message. */
 static void
 run_usage_error(const char *const *args, const char *a, const char *b)
@@ -66,7 +56,7 @@ check_fit(enum out_format fmt, const char *fit, int w, int h)
     const char *a[] = { "thumbnail", "--quiet", "-s", "100", "--fit", fit,
                         "-f", format_str(fmt), "--name", name, "-o", out,
                         in, NULL };
-    run_ok(a);
+    th_run_expect(a, 0);
     path = th_path(out, name);
     fh_decode(path, &img);
     cr_assert_eq(img.w, w, "%s width", name);
@@ -100,7 +90,7 @@ check_format(enum out_format fmt)
     add_input("orient6.jpg", "orient6.jpg");
     const char *a[] = { "thumbnail", "--quiet", "-f", format_str(fmt), "-o",
                         out, in, NULL };
-    run_ok(a);
+    th_run_expect(a, 0);
     snprintf(name, sizeof(name), "orient6.%s", format_ext(fmt));
     path = th_path(out, name);
     fh_decode(path, &img);
@@ -152,7 +142,7 @@ Test(formats, name_extension_picks_the_format)
     add_input("rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--name", "{stem}.webp",
                         "-o", out, in, NULL };
-    run_ok(a);
+    th_run_expect(a, 0);
     path = th_path(out, "rgb.webp");
     /* WebP data, not JPEG data under a .webp name. */
     cr_assert_neq(th_decode_jpeg(path, &img), 0, "a JPEG named .webp");
@@ -255,7 +245,7 @@ Test(formats, progressive_jpeg)
     add_input("rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--progressive", "-o", out,
                         in, NULL };
-    run_ok(a);
+    th_run_expect(a, 0);
     p1 = th_path(out, "rgb.jpg");
     cr_assert(is_progressive(p1));
     th_assert_thumbnail(p1, 300);
@@ -264,7 +254,7 @@ Test(formats, progressive_jpeg)
     char *out2 = th_path(tmp, "out2");
     const char *b[] = { "thumbnail", "--quiet", "--baseline", "-o", out2,
                         in, NULL };
-    run_ok(b);
+    th_run_expect(b, 0);
     p2 = th_path(out2, "rgb.jpg");
     cr_assert_not(is_progressive(p2), "baseline when asked");
     free(p1);
@@ -282,10 +272,10 @@ Test(formats, lossless_webp_is_exact)
     add_input("rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--no-fast-path",
                         "--lossless", "-f", "webp", "-o", out, in, NULL };
-    run_ok(a);
+    th_run_expect(a, 0);
     const char *b[] = { "thumbnail", "--quiet", "--no-fast-path", "-f",
                         "png", "-o", out, in, NULL };
-    run_ok(b);
+    th_run_expect(b, 0);
     for (int i = 0; i < 2; i++) {
         const char *stem = i ? "rgb" : "rgba";
         char nw[32], np[32];
@@ -344,7 +334,7 @@ Test(formats, defaults_beat_jpeg_q90_on_a_photo)
         const char *a[] = { "thumbnail", "--quiet", "--no-fast-path",
                             "--effort", "fast", "-f", fmts[i], "-o", out, in,
                             NULL };
-        run_ok(a);
+        th_run_expect(a, 0);
     }
     path = th_path(out, "photo.png");
     fh_decode(path, &ref);

@@ -644,7 +644,6 @@ Test(fsrace, case7_file_deeper_than_path_max)
     const char *inplace[] = { "recompress", "--in-place", in, "--report",
                               rep, NULL };
     struct th_image img;
-    struct th_run r;
     json_t *arr, *rec;
     size_t before_len, after_len;
     char *before, *after;
@@ -666,9 +665,7 @@ Test(fsrace, case7_file_deeper_than_path_max)
     cr_assert_gt(DEEP_LEVELS * (DEEP_NAME + 1), PATH_MAX);
 
     /* -o: the thumbnail is made, as deep below out. */
-    th_run(&r, thumb);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(thumb, 0);
     arr = th_read_jsonl(rep);
     rec = record(arr, "/deep.jpg");
     cr_assert_str_eq(str_of(rec, "status"), "ok");
@@ -683,9 +680,7 @@ Test(fsrace, case7_file_deeper_than_path_max)
     th_image_release(&img);
 
     /* In place: replaced by its recompressed self. */
-    th_run(&r, inplace);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(inplace, 0);
     arr = th_read_jsonl(rep);
     cr_assert_str_eq(str_of(record(arr, "/deep.jpg"), "status"), "ok");
     json_decref(arr);
@@ -721,7 +716,6 @@ Test(fsrace, symlink_below_root_refused_unless_following)
                             "-s", "32", NULL };
     const char *follow[] = { "thumbnail", in, "-o", out, "--report", rep,
                              "-s", "32", "--follow-symlinks", NULL };
-    struct th_run r;
     json_t *arr;
 
     solid_jpeg(real, 64, 64, 10, 10, 200, 95);
@@ -729,9 +723,7 @@ Test(fsrace, symlink_below_root_refused_unless_following)
     cr_assert_eq(symlink("real/a.jpg", link), 0);
     cr_assert_eq(symlink(elsewhere, dirlink), 0);
 
-    th_run(&r, plain);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(plain, 0);
     arr = th_read_jsonl(rep);
     assert_record(arr, "in/real/a.jpg", "ok", NULL);
     assert_record(arr, "in/link.jpg", "skipped", "symlink");
@@ -750,9 +742,7 @@ Test(fsrace, symlink_below_root_refused_unless_following)
      * first) and the file itself is its duplicate; the directory link is
      * walked, to outside the root. */
     th_rmrf(out);
-    th_run(&r, follow);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(follow, 0);
     arr = th_read_jsonl(rep);
     assert_record(arr, "in/link.jpg", "ok", NULL);
     assert_record(arr, "in/real/a.jpg", "skipped", "duplicate");

@@ -101,11 +101,8 @@ static void
 recompress(const char *in, const char *out)
 {
     const char *args[] = {"recompress", in, "-o", out, NULL};
-    struct th_run r;
 
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "imgpool exited %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(args, 0);
 }
 
 Test(heif_meta, every_source_format_keeps_its_exif_and_xmp_tags)

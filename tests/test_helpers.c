@@ -5,11 +5,13 @@
  * quality; these cases pin it to files whose contents are known from
  * testdata/README.md, so a broken oracle fails here first.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <lcms2.h>
 #include <turbojpeg.h>
 
 #include "helpers.h"
@@ -291,4 +293,90 @@ Test(helpers, thumbnail_check_and_stderr_capture)
     free(in);
     free(out);
     free(thumb);
+}
+
+Test(helpers, same_bytes_and_run_expect)
+{
+    char *dir = th_mkdtemp();
+    char *a = th_path(dir, "a"), *b = th_path(dir, "b");
+    char *c = th_path(dir, "c");
+    const char *version[] = {"--version", NULL};
+    const char *bad[] = {"thumbnail", "--no-such-option", NULL};
+
+    th_write_file(a, "abcd", 4);
+    th_write_file(b, "abcd", 4);
+    cr_expect(th_same_bytes(a, b));
+    th_write_file(b, "abce", 4);
+    cr_expect(!th_same_bytes(a, b), "one byte differs");
+    th_write_file(c, "abcde", 5);
+    cr_expect(!th_same_bytes(a, c), "a longer file");
+    th_write_file(c, "", 0);
+    cr_expect(!th_same_bytes(c, a), "an empty file");
+    /* the exit code asked for, whatever it is */
+    th_run_expect(version, 0);
+    th_run_expect(bad, 2);
+    th_rmrf(dir);
+    free(dir);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* The profile @p as lcms2 reads it back: colour space @space, its
+ * description @desc, and its (first) tone curve at 0.5 within 0.002 of
+ * @half. */
+static void
+expect_profile(const struct th_icc *p, cmsColorSpaceSignature space,
+               const char *desc, double half)
+{
+    cmsHPROFILE h = cmsOpenProfileFromMem(p->data, (cmsUInt32Number)p->len);
+    cmsTagSignature trc = space == cmsSigGrayData ? cmsSigGrayTRCTag
+                                                  : cmsSigRedTRCTag;
+    const cmsToneCurve *c;
+    char got[128] = "";
+    double v;
+
+    cr_assert(h, "lcms2 cannot read the profile back");
+    cr_expect_eq(cmsGetColorSpace(h), space);
+    if (desc) {
+        cmsGetProfileInfoASCII(h, cmsInfoDescription, "en", "US", got,
+                               sizeof(got));
+        cr_expect_str_eq(got, desc);
+    }
+    c = cmsReadTag(h, trc);
+    cr_assert(c, "no tone curve");
+    v = cmsEvalToneCurveFloat(c, 0.5f);
+    cr_expect(fabs(v - half) < 0.002, "curve(0.5) is %f, not %f", v, half);
+    cmsCloseProfile(h);
+}
+
+Test(helpers, icc_profiles)
+{
+    char *dir = th_mkdtemp();
+    struct th_icc adobe = th_icc_adobe_rgb(), p3 = th_icc_display_p3();
+    struct th_icc grey = th_icc_linear_grey();
+    static const double xy[6] = {0.64, 0.33, 0.30, 0.60, 0.15, 0.06};
+    double g = 1.8;
+    struct th_icc plain = th_icc_rgb(xy, 1, &g, NULL);
+    char *f = th_icc_file(dir, "sub/a.icc", &adobe);
+    size_t len;
+    char *back = th_read_file(f, &len);
+
+    expect_profile(&adobe, cmsSigRgbData, "Adobe RGB (1998) primaries",
+                   pow(0.5, 563.0 / 256.0));
+    /* the sRGB curve: ((0.5 + 0.055) / 1.055) ^ 2.4 */
+    expect_profile(&p3, cmsSigRgbData, "Display P3 primaries", 0.214041);
+    expect_profile(&grey, cmsSigGrayData, NULL, 0.5);
+    expect_profile(&plain, cmsSigRgbData, NULL, pow(0.5, 1.8));
+    cr_expect_eq(len, adobe.len);
+    cr_expect(len == adobe.len && memcmp(back, adobe.data, len) == 0,
+              "th_icc_file() wrote other bytes");
+    free(back);
+    free(f);
+    free(adobe.data);
+    free(p3.data);
+    free(grey.data);
+    free(plain.data);
+    th_rmrf(dir);
+    free(dir);
 }

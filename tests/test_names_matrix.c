@@ -59,16 +59,6 @@ expected_rel(size_t i, int k, int templated)
                        slash + 1, (int)(dot - base), base, labels[k]);
 }
 
-static void
-run_ok(const char *const *args)
-{
-    struct th_run r;
-
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-}
-
 /* Every output of the matrix is where it should be, decodes at its size,
  * is listed in its record's outputs, and nothing else is below out/. */
 static void
@@ -130,7 +120,7 @@ check_rerun(const char *const *args, int templated)
             free(path);
             free(rel);
         }
-    run_ok(args);
+    th_run_expect(args, 0);
     arr = th_read_jsonl(rep);
     cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), NINPUTS);
     json_decref(arr);
@@ -157,7 +147,7 @@ Test(names_matrix, two_roots_three_sizes_default_names)
                            NULL };
 
     make_inputs();
-    run_ok(args);
+    th_run_expect(args, 0);
     check_matrix(0);
     check_rerun(args, 0);
     free(a);
@@ -172,7 +162,7 @@ Test(names_matrix, two_roots_three_sizes_with_name)
                            a, b, "-o", out, NULL };
 
     make_inputs();
-    run_ok(args);
+    th_run_expect(args, 0);
     check_matrix(1);
     check_rerun(args, 1);
     free(a);
@@ -218,7 +208,7 @@ Test(names_matrix, one_root_several_sizes_keeps_its_names)
                            out, NULL };
 
     make_inputs();
-    run_ok(args);
+    th_run_expect(args, 0);
     check_exact(rels, wh, 4);
     free(a);
 }
@@ -235,7 +225,7 @@ Test(names_matrix, one_root_several_sizes_with_name_keeps_its_names)
                            "{stem}-{size}.jpg", a, "-o", out, NULL };
 
     make_inputs();
-    run_ok(args);
+    th_run_expect(args, 0);
     check_exact(rels, wh, 4);
     free(a);
 }
@@ -251,7 +241,7 @@ Test(names_matrix, two_roots_one_size_keep_their_names)
     const char *args[] = { "thumbnail", "-s", "100", a, b, "-o", out, NULL };
 
     make_inputs();
-    run_ok(args);
+    th_run_expect(args, 0);
     check_exact(rels, wh, 4);
     free(a);
     free(b);
@@ -266,7 +256,7 @@ Test(names_matrix, one_root_one_size_keeps_its_names)
     const char *args[] = { "thumbnail", "-s", "100", a, "-o", out, NULL };
 
     make_inputs();
-    run_ok(args);
+    th_run_expect(args, 0);
     check_exact(rels, wh, 2);
     free(a);
 }

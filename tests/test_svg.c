@@ -30,7 +30,6 @@ render(const char *density, int *w, int *h)
     char *got = th_path(out, "a4.jpg");
     const char *args[8];
     int n = 0;
-    struct th_run r;
     struct th_image img;
 
     th_write_file(src, a4, sizeof(a4) - 1);
@@ -43,9 +42,7 @@ render(const char *density, int *w, int *h)
     args[n++] = "-o";
     args[n++] = out;
     args[n] = NULL;
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "imgpool exited %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(args, 0);
     cr_assert_eq(th_decode_jpeg(got, &img), 0, "no JPEG at '%s'", got);
     *w = img.w;
     *h = img.h;
