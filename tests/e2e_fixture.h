@@ -59,16 +59,19 @@ assert_output_jpeg(const char *rel, int longest)
 }
 
 /* Run the binary with @args, assert its exit code @want, and read the
- * report (rep; caller json_decref's it). */
+ * report @report that @args name (caller json_decref's it). */
+static inline json_t *
+run_and_read_at(const char *const *args, int want, const char *report)
+{
+    th_run_expect(args, want);
+    return th_read_jsonl(report);
+}
+
+/* run_and_read_at() of the suite's report, rep. */
 static inline json_t *
 run_and_read(const char *const *args, int want)
 {
-    struct th_run r;
-
-    th_run(&r, args);
-    cr_assert_eq(r.status, want, "exit %d: %s", r.status, r.err);
-    th_run_release(&r);
-    return th_read_jsonl(rep);
+    return run_and_read_at(args, want, rep);
 }
 
 /* Copy testdata/@name to in/@as. */

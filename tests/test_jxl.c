@@ -26,19 +26,6 @@ need(const char *tool)
         cr_skip_test("%s is not installed (Debian: libjxl-tools)", tool);
 }
 
-/* 1 when files @a and @b hold the same bytes. */
-static int
-same_bytes(const char *a, const char *b)
-{
-    size_t la, lb;
-    char *da = th_read_file(a, &la), *db = th_read_file(b, &lb);
-    int same = da && db && la == lb && memcmp(da, db, la) == 0;
-
-    free(da);
-    free(db);
-    return same;
-}
-
 /* @path starts with a JPEG XL signature (container or codestream). */
 static void
 assert_jxl_file(const char *path)
@@ -81,6 +68,17 @@ assert_quadrants(const struct th_image *img, double tol)
     }
 }
 
+/* @img is a @w x @h image of the four quadrants, within @tol; it is
+ * released. */
+static void
+assert_quadrant_image(struct th_image *img, int w, int h, double tol)
+{
+    cr_assert_eq(img->w, w);
+    cr_assert_eq(img->h, h);
+    assert_quadrants(img, tol);
+    th_image_release(img);
+}
+
 /* djxl of @jxl (through tmp/@png) is a @w x @h image of the four
  * quadrants, within 8. */
 static void
@@ -90,11 +88,18 @@ djxl_quadrants(const char *jxl, const char *png, int w, int h)
     struct th_image img;
 
     djxl_png(jxl, d, &img);
-    cr_assert_eq(img.w, w);
-    cr_assert_eq(img.h, h);
-    assert_quadrants(&img, 8);
-    th_image_release(&img);
+    assert_quadrant_image(&img, w, h, 8);
     free(d);
+}
+
+/* The JPEG @path is a @w x @h image of the four quadrants, within 12. */
+static void
+jpeg_quadrants(const char *path, int w, int h)
+{
+    struct th_image img;
+
+    cr_assert_eq(th_decode_jpeg(path, &img), 0, "%s does not decode", path);
+    assert_quadrant_image(&img, w, h, 12);
 }
 
 /* Round trip of every ok record of @arr (outputs in @jxl_dir, named
@@ -106,16 +111,10 @@ check_round_trips(json_t *arr, const char *jxl_dir)
     char *back = th_path(tmp, "back"), *rep2 = th_path(tmp, "back.jsonl");
     const char *args[] = {"recompress", "-f", "jpeg", "-q", "50", jxl_dir,
                           "-o", back, "--report", rep2, NULL};
-    struct th_run r;
-    json_t *arr2, *rec;
+    json_t *arr2 = run_and_read_at(args, 0, rep2), *rec;
     size_t i;
     int n = 0;
 
-    th_run(&r, args);
-    cr_assert_eq(r.status, 0, "recompress -f jpeg: exit %d: %s", r.status,
-                 r.err);
-    th_run_release(&r);
-    arr2 = th_read_jsonl(rep2);
     json_array_foreach(arr, i, rec) {
         const char *path = th_json_str(rec, "path");
         const char *st = th_json_str(rec, "status");
@@ -131,14 +130,15 @@ check_round_trips(json_t *arr, const char *jxl_dir)
         jpg = th_asprintf("%s/%s.jpg", back, stem);
         dj = th_asprintf("%s/%s.djxl.jpg", tmp, stem);
         assert_jxl_file(jxl);
-        cr_assert(same_bytes(jpg, path), "%s: the JPEG back from %s differs",
-                  path, jxl);
+        cr_assert(th_same_bytes(jpg, path),
+                  "%s: the JPEG back from %s differs", path, jxl);
         cr_assert_str_eq(th_json_str(th_record(arr2, jxl + strlen(jxl_dir)),
                                      "mode"), "reconstruct");
         {
             const char *argv[] = {"djxl", jxl, dj, NULL};
             cr_assert_eq(th_run_tool(argv, NULL), 0, "djxl %s", jxl);
-            cr_assert(same_bytes(dj, path), "%s: djxl's JPEG differs", path);
+            cr_assert(th_same_bytes(dj, path), "%s: djxl's JPEG differs",
+                      path);
         }
         free(stem);
         free(jxl);
@@ -236,7 +236,7 @@ libjxl_keeps(const char *path)
 
     remove(jp);
     keeps = th_run_tool(enc, NULL) == 0 && th_run_tool(dec, NULL) == 0 &&
-            same_bytes(jp, path);
+            th_same_bytes(jp, path);
     free(jx);
     free(jp);
     return keeps;
@@ -341,7 +341,6 @@ Test(jxl, jxl_inputs_decode)
     char *a = th_path(in, "a.jxl"), *b = th_path(in, "b.jxl");
     const char *args[] = {"thumbnail", "-s", "100", in, "-o", out,
                           "--report", rep, NULL};
-    struct th_image img;
     json_t *arr;
 
     need("cjxl");
@@ -356,32 +355,17 @@ Test(jxl, jxl_inputs_decode)
     json_decref(arr);
     for (int k = 0; k < 2; k++) {
         char *o = th_path(out, k ? "b.jpg" : "a.jpg");
-        cr_assert_eq(th_decode_jpeg(o, &img), 0);
-        cr_assert_eq(img.w, 100);
-        cr_assert_eq(img.h, 75);
-        assert_quadrants(&img, 12);
-        th_image_release(&img);
+        jpeg_quadrants(o, 100, 75);
         free(o);
     }
     {
         char *o2 = th_path(tmp, "o2"), *r2 = th_path(tmp, "r2.jsonl");
         const char *rc[] = {"recompress", a, "-o", o2, "--report", r2, NULL};
-        struct th_run r;
-        json_t *arr2, *rec;
-        char *o;
+        json_t *arr2 = run_and_read_at(rc, 0, r2);
+        char *o = th_path(o2, "a.jpg");
 
-        th_run(&r, rc);
-        cr_assert_eq(r.status, 0, "%s", r.err);
-        th_run_release(&r);
-        arr2 = th_read_jsonl(r2);
-        rec = th_record(arr2, "/a.jxl");
-        cr_assert_null(json_object_get(rec, "mode"));
-        o = th_path(o2, "a.jpg");
-        cr_assert_eq(th_decode_jpeg(o, &img), 0);
-        cr_assert_eq(img.w, 160);
-        cr_assert_eq(img.h, 120);
-        assert_quadrants(&img, 12);
-        th_image_release(&img);
+        cr_assert_null(json_object_get(th_record(arr2, "/a.jxl"), "mode"));
+        jpeg_quadrants(o, 160, 120);
         json_decref(arr2);
         free(o);
         free(o2);
@@ -459,7 +443,7 @@ Test(jxl, in_place_jxl_is_a_usage_error)
     cr_assert_eq(r.status, 2, "exit %d", r.status);
     cr_assert(strstr(r.err, "JPEG XL in place"), "%s", r.err);
     th_run_release(&r);
-    cr_assert(same_bytes(f, src));
+    cr_assert(th_same_bytes(f, src));
     free(f);
     free(src);
 }

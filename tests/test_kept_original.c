@@ -57,6 +57,9 @@ photo_case(int q, const char *dir, char **out, char **dst)
     return src;
 }
 
+/* The NULL-terminated argument list of imgpool made of the strings given. */
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 /* Run imgpool with @args (exit 0 expected) and return the report's
  * records (the caller frees with json_decref). */
 static json_t *
@@ -64,7 +67,6 @@ run_report(const char *const *args)
 {
     const char *full[32];
     char *report = th_path(th_dir, "report.jsonl");
-    struct th_run r;
     json_t *arr;
     int n = 0;
 
@@ -75,9 +77,7 @@ run_report(const char *const *args)
     full[n++] = "--report";
     full[n++] = report;
     full[n] = NULL;
-    th_run(&r, full);
-    cr_assert_eq(r.status, 0, "imgpool exited %d: %s", r.status, r.err);
-    th_run_release(&r);
+    th_run_expect(full, 0);
     arr = th_read_jsonl(report);
     free(report);
     return arr;
@@ -92,15 +92,6 @@ file_size(const char *path)
     return (long long)st.st_size;
 }
 
-static int
-same_bytes(const char *a, const char *b)
-{
-    char cmd[4096];
-
-    snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", a, b);
-    return system(cmd) == 0;
-}
-
 /* @path decodes (TurboJPEG) to @w x @h. */
 static void
 expect_jpeg(const char *path, int w, int h)
@@ -111,6 +102,40 @@ expect_jpeg(const char *path, int w, int h)
     cr_expect_eq(img.w, w, "%s: width %d, not %d", path, img.w, w);
     cr_expect_eq(img.h, h, "%s: height %d, not %d", path, img.h, h);
     th_image_release(&img);
+}
+
+/* The record of @name in @arr is ok and a re-encode (no mode); returned. */
+static json_t *
+expect_reencoded(json_t *arr, const char *name)
+{
+    json_t *rec = th_record(arr, name);
+
+    cr_expect_str_eq(th_json_str(rec, "status"), "ok", "%s", name);
+    cr_expect_null(th_json_str(rec, "mode"), "%s: mode %s on a re-encode",
+                   name, th_json_str(rec, "mode"));
+    return rec;
+}
+
+/* `recompress` of th_dir/@name (a JPEG at or below the default -q) into
+ * th_dir/@dir re-encodes it, to a 3-band JPEG, where a copy would keep
+ * what @kind (a CMYK, grey, ... source) stores. */
+static void
+expect_reencoded_3band(const char *name, const char *dir, const char *kind)
+{
+    char *src = th_path(th_dir, name), *out = th_path(th_dir, dir);
+    char *dst = th_path(out, name);
+    struct th_image img;
+    json_t *arr = run_report(ARGS("recompress", src, "-o", out));
+
+    expect_reencoded(arr, name);
+    cr_assert_eq(th_decode_jpeg(dst, &img), 0);
+    cr_expect_eq(img.file_channels, 3, "a %s source: the output has %d "
+                 "components, not 3", kind, img.file_channels);
+    th_image_release(&img);
+    json_decref(arr);
+    free(out);
+    free(dst);
+    free(src);
 }
 
 Test(kept, q70_source_at_q90_is_copied_byte_for_byte)
@@ -126,11 +151,8 @@ Test(kept, q70_source_at_q90_is_copied_byte_for_byte)
               "'%s'", src);
     out = th_path(th_dir, "out");
     dst = th_path(out, "a.jpg");
-    {
-        const char *args[] = {"recompress", "-q", "90", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
-    cr_expect(same_bytes(src, dst), "the kept output is not the source");
+    arr = run_report(ARGS("recompress", "-q", "90", src, "-o", out));
+    cr_expect(th_same_bytes(src, dst), "the kept output is not the source");
     rec = th_record(arr, "a.jpg");
     cr_expect_str_eq(th_json_str(rec, "status"), "ok");
     cr_expect_str_eq(th_json_str(rec, "mode"), "kept-original");
@@ -142,11 +164,8 @@ Test(kept, q70_source_at_q90_is_copied_byte_for_byte)
 
     /* The premise: the re-encode really is not smaller. */
     forced = th_path(th_dir, "forced");
-    {
-        const char *args[] = {"recompress", "--force", "-q", "90", src, "-o",
-                              forced, NULL};
-        arr = run_report(args);
-    }
+    arr = run_report(ARGS("recompress", "--force", "-q", "90", src, "-o",
+                          forced));
     rec = th_record(arr, "a.jpg");
     cr_expect_geq(th_json_int(rec, "out_bytes"), file_size(src),
                   "the re-encode (%lld bytes) is smaller than the source "
@@ -165,18 +184,12 @@ Test(kept, force_writes_the_reencode)
     json_t *arr, *rec;
 
     src = photo_case(70, "out", &out, &dst);
-    {
-        const char *args[] = {"recompress", "--force", "-q", "90", src, "-o",
-                              out, NULL};
-        arr = run_report(args);
-    }
-    cr_expect(!same_bytes(src, dst), "--force copied the source");
+    arr = run_report(ARGS("recompress", "--force", "-q", "90", src, "-o",
+                          out));
+    cr_expect(!th_same_bytes(src, dst), "--force copied the source");
     expect_jpeg(dst, 640, 480);
     cr_expect_eq(th_jpeg_quality(dst), 90);
-    rec = th_record(arr, "a.jpg");
-    cr_expect_str_eq(th_json_str(rec, "status"), "ok");
-    cr_expect_null(th_json_str(rec, "mode"), "mode %s on a re-encode",
-                   th_json_str(rec, "mode"));
+    rec = expect_reencoded(arr, "a.jpg");
     cr_expect_eq(th_json_int(rec, "out_bytes"), file_size(dst));
     json_decref(arr);
     free(src);
@@ -187,19 +200,15 @@ Test(kept, force_writes_the_reencode)
 Test(kept, q98_source_is_reencoded_smaller)
 {
     char *src, *out, *dst;
-    json_t *arr, *rec;
+    json_t *arr;
 
     src = photo_case(98, "out", &out, &dst);
-    {
-        const char *args[] = {"recompress", "-q", "90", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
-    cr_expect(!same_bytes(src, dst));
+    arr = run_report(ARGS("recompress", "-q", "90", src, "-o", out));
+    cr_expect(!th_same_bytes(src, dst));
     cr_expect_lt(file_size(dst), file_size(src));
     expect_jpeg(dst, 640, 480);
     cr_expect_eq(th_jpeg_quality(dst), 90);
-    rec = th_record(arr, "a.jpg");
-    cr_expect_null(th_json_str(rec, "mode"));
+    expect_reencoded(arr, "a.jpg");
     json_decref(arr);
     free(src);
     free(out);
@@ -209,7 +218,7 @@ Test(kept, q98_source_is_reencoded_smaller)
 Test(kept, png_source_is_never_kept)
 {
     char *src = th_path(th_dir, "flat.png"), *out, *dst;
-    json_t *arr, *rec;
+    json_t *arr;
 
     need_vips();
     /* One flat colour: a tiny PNG, a larger JPEG. */
@@ -218,16 +227,11 @@ Test(kept, png_source_is_never_kept)
           th_dir, th_dir, th_dir, th_dir, src);
     out = th_path(th_dir, "out");
     dst = th_path(out, "flat.jpg");
-    {
-        const char *args[] = {"recompress", "-q", "90", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
+    arr = run_report(ARGS("recompress", "-q", "90", src, "-o", out));
     expect_jpeg(dst, 640, 480);
     cr_expect_geq(file_size(dst), file_size(src), "the case needs a JPEG "
                   "bigger than the PNG");
-    rec = th_record(arr, "flat.png");
-    cr_expect_str_eq(th_json_str(rec, "status"), "ok");
-    cr_expect_null(th_json_str(rec, "mode"));
+    expect_reencoded(arr, "flat.png");
     json_decref(arr);
     free(src);
     free(out);
@@ -239,71 +243,51 @@ Test(kept, other_formats_and_resized_outputs_are_reencoded)
 {
     char *src, *out;
     json_t *arr, *rec;
+    struct th_image img;
     char *p;
 
     need_vips();
     src = make_photo("a.jpg", 70, "");
     out = th_path(th_dir, "png");
-    {
-        const char *args[] = {"recompress", "-f", "png", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
-    rec = th_record(arr, "a.jpg");
-    cr_expect_null(th_json_str(rec, "mode"));
+    arr = run_report(ARGS("recompress", "-f", "png", src, "-o", out));
+    expect_reencoded(arr, "a.jpg");
     p = th_path(out, "a.png");
-    {
-        struct th_image img;
-        cr_expect_eq(th_decode_png(p, &img), 0, "no PNG output");
-        th_image_release(&img);
-    }
+    cr_expect_eq(th_decode_png(p, &img), 0, "no PNG output");
+    th_image_release(&img);
     free(p);
     json_decref(arr);
     free(out);
 
     out = th_path(th_dir, "sizes");
-    {
-        const char *args[] = {"recompress", "-s", "320", "-s", "200", src,
-                              "-o", out, NULL};
-        arr = run_report(args);
-    }
-    rec = th_record(arr, "a.jpg");
-    cr_expect_str_eq(th_json_str(rec, "status"), "ok");
-    cr_expect_null(th_json_str(rec, "mode"));
+    arr = run_report(ARGS("recompress", "-s", "320", "-s", "200", src, "-o",
+                          out));
+    rec = expect_reencoded(arr, "a.jpg");
     cr_expect_eq(json_array_size(json_object_get(rec, "outputs")), 2);
     for (size_t i = 0; i < 2; i++) {
         json_t *o = json_array_get(json_object_get(rec, "outputs"), i);
         const char *path = th_json_str(o, "path");
         cr_assert(path);
-        cr_expect(!same_bytes(src, path), "%s is the source", path);
+        cr_expect(!th_same_bytes(src, path), "%s is the source", path);
         expect_jpeg(path, i == 0 ? 320 : 200, i == 0 ? 240 : 150);
     }
     json_decref(arr);
     free(out);
 
     out = th_path(th_dir, "thumbs");
-    {
-        const char *args[] = {"thumbnail", "-s", "100", "-s", "200",
-                              "--keep-metadata", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
-    rec = th_record(arr, "a.jpg");
-    cr_expect_str_eq(th_json_str(rec, "status"), "ok");
-    cr_expect_null(th_json_str(rec, "mode"));
+    arr = run_report(ARGS("thumbnail", "-s", "100", "-s", "200",
+                          "--keep-metadata", src, "-o", out));
+    expect_reencoded(arr, "a.jpg");
     json_decref(arr);
     free(out);
 
     /* One box the photo fits in: the output is the source's size, and
      * kept. */
     out = th_path(th_dir, "fits");
-    {
-        const char *args[] = {"recompress", "-s", "2000", src, "-o", out,
-                              NULL};
-        arr = run_report(args);
-    }
+    arr = run_report(ARGS("recompress", "-s", "2000", src, "-o", out));
     rec = th_record(arr, "a.jpg");
     cr_expect_str_eq(th_json_str(rec, "mode"), "kept-original");
     p = th_path(out, "a.jpg");
-    cr_expect(same_bytes(src, p));
+    cr_expect(th_same_bytes(src, p));
     free(p);
     json_decref(arr);
     free(out);
@@ -313,78 +297,34 @@ Test(kept, other_formats_and_resized_outputs_are_reencoded)
 Test(kept, explicit_encoder_choices_and_cmyk_are_reencoded)
 {
     char *src, *out, *dst;
-    json_t *arr, *rec;
+    json_t *arr;
 
     src = photo_case(70, "prog", &out, &dst);
-    {
-        /* A baseline source asked to become progressive. */
-        const char *args[] = {"recompress", "--progressive", src, "-o", out,
-                              NULL};
-        arr = run_report(args);
-    }
-    rec = th_record(arr, "a.jpg");
-    cr_expect_null(th_json_str(rec, "mode"));
-    cr_expect(!same_bytes(src, dst));
+    /* A baseline source asked to become progressive. */
+    arr = run_report(ARGS("recompress", "--progressive", src, "-o", out));
+    expect_reencoded(arr, "a.jpg");
+    cr_expect(!th_same_bytes(src, dst));
     json_decref(arr);
     free(out);
     free(dst);
     free(src);
 
-    src = th_path(th_dir, "cmyk.jpg");
     th_sh("vips icc_export '%s/rgb.v' '%s/cmyk.v' --output-profile cmyk && "
-          "vips jpegsave '%s/cmyk.v' '%s' --Q 70", th_dir, th_dir, th_dir,
-          src);
-    out = th_path(th_dir, "cmyk");
-    dst = th_path(out, "cmyk.jpg");
-    {
-        const char *args[] = {"recompress", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
-    rec = th_record(arr, "cmyk.jpg");
-    cr_expect_str_eq(th_json_str(rec, "status"), "ok");
-    cr_expect_null(th_json_str(rec, "mode"), "a CMYK source was kept");
-    {
-        struct th_image img;
-        cr_assert_eq(th_decode_jpeg(dst, &img), 0);
-        cr_expect_eq(img.file_channels, 3, "the output is not RGB");
-        th_image_release(&img);
-    }
-    json_decref(arr);
-    free(out);
-    free(dst);
-    free(src);
+          "vips jpegsave '%s/cmyk.v' '%s/cmyk.jpg' --Q 70", th_dir, th_dir,
+          th_dir, th_dir);
+    expect_reencoded_3band("cmyk.jpg", "cmyk", "CMYK");
 }
 
 /* A grey source at or below -q is re-encoded rather than kept: every
  * output is a 3-band sRGB JPEG, as with the other recompressions. */
 Test(kept, grey_source_is_reencoded_to_three_bands)
 {
-    char *src, *out, *dst;
-    json_t *arr, *rec;
-    struct th_image img;
-
     need_vips();
-    make_photo("a.jpg", 70, "");
-    src = th_path(th_dir, "grey.jpg");
+    free(make_photo("a.jpg", 70, ""));
     th_sh("vips colourspace '%s/rgb.v' '%s/grey.v' b-w && "
-          "vips jpegsave '%s/grey.v' '%s' --Q 70", th_dir, th_dir, th_dir,
-          src);
-    out = th_path(th_dir, "grey");
-    dst = th_path(out, "grey.jpg");
-    {
-        const char *args[] = {"recompress", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
-    rec = th_record(arr, "grey.jpg");
-    cr_expect_str_eq(th_json_str(rec, "status"), "ok");
-    cr_expect_null(th_json_str(rec, "mode"), "a grey source was kept");
-    cr_assert_eq(th_decode_jpeg(dst, &img), 0);
-    cr_expect_eq(img.file_channels, 3, "the output is not 3-band");
-    th_image_release(&img);
-    json_decref(arr);
-    free(out);
-    free(dst);
-    free(src);
+          "vips jpegsave '%s/grey.v' '%s/grey.jpg' --Q 70", th_dir, th_dir,
+          th_dir, th_dir);
+    expect_reencoded_3band("grey.jpg", "grey", "grey");
 }
 
 /* The kept output is recorded like any other (a re-run finds it up to
@@ -395,23 +335,17 @@ Test(kept, rerun_is_up_to_date_and_force_redoes)
     json_t *arr, *rec;
 
     src = photo_case(70, "out", &out, &dst);
-    {
-        const char *args[] = {"recompress", src, "-o", out, NULL};
-        json_decref(run_report(args));
-        arr = run_report(args);
-    }
+    json_decref(run_report(ARGS("recompress", src, "-o", out)));
+    arr = run_report(ARGS("recompress", src, "-o", out));
     rec = th_record(arr, "a.jpg");
     cr_expect_str_eq(th_json_str(rec, "status"), "skipped");
     cr_expect_str_eq(th_record_class(rec), "up-to-date");
     json_decref(arr);
-    cr_expect(same_bytes(src, dst));
-    {
-        const char *args[] = {"recompress", "--force", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
+    cr_expect(th_same_bytes(src, dst));
+    arr = run_report(ARGS("recompress", "--force", src, "-o", out));
     rec = th_record(arr, "a.jpg");
     cr_expect_str_eq(th_json_str(rec, "status"), "ok");
-    cr_expect(!same_bytes(src, dst), "--force did not re-encode");
+    cr_expect(!th_same_bytes(src, dst), "--force did not re-encode");
     json_decref(arr);
     free(src);
     free(out);
@@ -432,15 +366,12 @@ Test(kept, orientation_tag_stays_with_the_stored_pixels)
     th_sh("exiftool -q -overwrite_original -Orientation#=6 '%s'", src);
     out = th_path(th_dir, "out");
     dst = th_path(out, "a.jpg");
-    {
-        const char *args[] = {"recompress", src, "-o", out, NULL};
-        arr = run_report(args);
-    }
+    arr = run_report(ARGS("recompress", src, "-o", out));
     rec = th_record(arr, "a.jpg");
     cr_expect_str_eq(th_json_str(rec, "mode"), "kept-original");
     cr_expect_eq(th_json_int(rec, "out_width"), 480);
     cr_expect_eq(th_json_int(rec, "out_height"), 640);
-    cr_expect(same_bytes(src, dst));
+    cr_expect(th_same_bytes(src, dst));
     json_decref(arr);
     free(src);
     free(out);
