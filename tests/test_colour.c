@@ -200,30 +200,52 @@ Test(colour, grey_with_a_grey_profile_becomes_rgb_after_the_resize)
     decoded_release(&d);
 }
 
-/* testdata @name through the libvips decoder and colour_vips_srgb8(),
- * into memory. */
-static unsigned char *
-vips_srgb8(const char *name, int *w, int *h)
-{
+/* A testdata file opened and decoded by libvips, thumbnail settings. */
+struct vips_case {
     struct settings s;
     struct task_result res;
     struct input in;
     struct decoded d;
     struct task t;
+    char *path;
+};
+
+/* Open and decode testdata @name into @c; vips_case_close() ends it. */
+static void
+vips_case_open(struct vips_case *c, const char *name)
+{
+    settings_init(&c->s, MODE_THUMBNAIL);
+    memset(&c->t, 0, sizeof(c->t));
+    c->path = th_testdata(name);
+    c->t.path = c->path;
+    sh_result_init(&c->res);
+    cr_assert_eq(input_open(&c->s, &c->t, &c->in, &c->res), 0, "%s",
+                 c->res.message);
+    decoded_init(&c->d);
+    cr_assert_eq(decode_vips(&c->s, &c->in, DECODE_FIT, &c->d, &c->res), 0,
+                 "%s", c->res.message);
+}
+
+static void
+vips_case_close(struct vips_case *c)
+{
+    decoded_release(&c->d);
+    input_close(&c->in);
+    free(c->path);
+}
+
+/* testdata @name through the libvips decoder and colour_vips_srgb8(),
+ * into memory. */
+static unsigned char *
+vips_srgb8(const char *name, int *w, int *h)
+{
+    struct vips_case c;
     VipsImage *img;
     unsigned char *mem;
     size_t len;
-    char *path = th_testdata(name);
 
-    settings_init(&s, MODE_THUMBNAIL);
-    memset(&t, 0, sizeof(t));
-    t.path = path;
-    sh_result_init(&res);
-    cr_assert_eq(input_open(&s, &t, &in, &res), 0, "%s", res.message);
-    decoded_init(&d);
-    cr_assert_eq(decode_vips(&s, &in, DECODE_FIT, &d, &res), 0, "%s",
-                 res.message);
-    img = colour_vips_srgb8(&s, d.ctx, d.image);
+    vips_case_open(&c, name);
+    img = colour_vips_srgb8(&c.s, c.d.ctx, c.d.image);
     cr_assert(img, "%s: %s", name, vips_error_buffer());
     cr_assert_eq(img->Bands, 3, "%s: %d bands", name, img->Bands);
     cr_assert_eq(img->BandFmt, VIPS_FORMAT_UCHAR);
@@ -231,9 +253,7 @@ vips_srgb8(const char *name, int *w, int *h)
     *h = img->Ysize;
     mem = vips_image_write_to_memory(img, &len);
     cr_assert(mem);
-    decoded_release(&d);
-    input_close(&in);
-    free(path);
+    vips_case_close(&c);
     return mem;
 }
 
@@ -297,29 +317,15 @@ Test(colour, alpha_is_flattened_on_white)
  * of it as CMYK, and the stage says what it did as for rows. */
 Test(colour, libvips_decoder_hands_cmyk_to_the_colour_stage)
 {
-    struct settings s;
-    struct task_result res;
-    struct input in;
-    struct decoded d;
-    struct task t;
+    struct vips_case c;
     VipsImage *img;
-    char *path = th_testdata("cmyk.jpg");
 
-    settings_init(&s, MODE_THUMBNAIL);
-    memset(&t, 0, sizeof(t));
-    t.path = path;
-    sh_result_init(&res);
-    cr_assert_eq(input_open(&s, &t, &in, &res), 0, "%s", res.message);
-    decoded_init(&d);
-    cr_assert_eq(decode_vips(&s, &in, DECODE_FIT, &d, &res), 0, "%s",
-                 res.message);
-    cr_expect_eq(d.image->Type, VIPS_INTERPRETATION_CMYK);
-    cr_expect_eq(d.image->Bands, 4);
-    img = colour_vips_srgb8_res(&s, d.ctx, d.image, &res);
+    vips_case_open(&c, "cmyk.jpg");
+    cr_expect_eq(c.d.image->Type, VIPS_INTERPRETATION_CMYK);
+    cr_expect_eq(c.d.image->Bands, 4);
+    img = colour_vips_srgb8_res(&c.s, c.d.ctx, c.d.image, &c.res);
     cr_assert(img);
     cr_expect_eq(img->Bands, 3);
-    cr_expect_str_eq(res.colour, "cmyk:generic");
-    decoded_release(&d);
-    input_close(&in);
-    free(path);
+    cr_expect_str_eq(c.res.colour, "cmyk:generic");
+    vips_case_close(&c);
 }

@@ -108,18 +108,6 @@ make_tree(void)
     }
 }
 
-static int
-same_bytes(const char *a, const char *b)
-{
-    size_t la, lb;
-    char *da = th_read_file(a, &la), *db = th_read_file(b, &lb);
-    int same = la == lb && memcmp(da, db, la) == 0;
-
-    free(da);
-    free(db);
-    return same;
-}
-
 /* @path is a valid recompression of @orig: decodes, same size, close. */
 static int
 valid_recompression(const char *path, const char *orig, char *why,
@@ -152,11 +140,11 @@ static int
 has_whole_backup(const char *bak, const char *rel, const char *orig)
 {
     char *p = th_path(bak, rel);
-    int found = th_exists(p) && same_bytes(p, orig);
+    int found = th_exists(p) && th_same_bytes(p, orig);
 
     for (int n = 1; !found && n < 5; n++) {
         char *alt = xasprintf("%s.~%d~", p, n);
-        found = th_exists(alt) && same_bytes(alt, orig);
+        found = th_exists(alt) && th_same_bytes(alt, orig);
         free(alt);
     }
     free(p);
@@ -188,7 +176,7 @@ assert_backups_whole(const char *bak, const char *ctx)
         o = orig_path(rel);
         cr_assert(th_exists(o), "%s: backup '%s' of no original", ctx,
                   l.rel[i]);
-        cr_assert(same_bytes(b, o), "%s: backup '%s' is not whole", ctx,
+        cr_assert(th_same_bytes(b, o), "%s: backup '%s' is not whole", ctx,
                   l.rel[i]);
         free(o);
         free(b);
@@ -216,7 +204,7 @@ check_tree(json_t *arr, const char *bak, const char *ctx, int *replaced)
         int same;
 
         cr_assert(th_exists(p), "%s: '%s' is gone", ctx, photos[i].rel);
-        same = same_bytes(p, o);
+        same = th_same_bytes(p, o);
         if (!same) {
             cr_assert(valid_recompression(p, o, why, sizeof(why)),
                       "%s: '%s' is neither the original nor a valid "

@@ -59,15 +59,29 @@ expected_rel(size_t i, int k, int templated)
                        slash + 1, (int)(dot - base), base, labels[k]);
 }
 
+/* How many files there are below out/, the state (.imgpool/) excluded. */
+static size_t
+count_outputs(void)
+{
+    struct th_flist l;
+    size_t n = 0;
+
+    th_flist_of(&l, out);
+    for (size_t j = 0; j < l.n; j++)
+        if (strncmp(l.rel[j], ".imgpool/", 9) != 0)
+            n++;
+    th_flist_release(&l);
+    return n;
+}
+
 /* Every output of the matrix is where it should be, decodes at its size,
  * is listed in its record's outputs, and nothing else is below out/. */
 static void
 check_matrix(int templated)
 {
-    struct th_flist l;
     struct th_image img;
     json_t *arr = th_read_jsonl(rep), *rec, *outs;
-    size_t want = 0, got = 0;
+    size_t want = 0, got;
     char *rel, *path, *name;
 
     cr_assert_eq(th_count_records(arr, "failed", NULL), 0);
@@ -96,12 +110,8 @@ check_matrix(int templated)
         free(name);
     }
     json_decref(arr);
-    th_flist_of(&l, out);
-    for (size_t j = 0; j < l.n; j++)
-        if (strncmp(l.rel[j], ".imgpool/", 9) != 0)
-            got++;
+    got = count_outputs();
     cr_assert_eq(got, want, "%zu files below out/, %zu expected", got, want);
-    th_flist_release(&l);
 }
 
 /* A second run: every input up to date, no output touched. */
@@ -174,9 +184,8 @@ Test(names_matrix, two_roots_three_sizes_with_name)
 static void
 check_exact(const char *const *rels, const int (*wh)[2], size_t n)
 {
-    struct th_flist l;
     struct th_image img;
-    size_t got = 0;
+    size_t got;
     char *path;
 
     for (size_t j = 0; j < n; j++) {
@@ -188,12 +197,8 @@ check_exact(const char *const *rels, const int (*wh)[2], size_t n)
         th_image_release(&img);
         free(path);
     }
-    th_flist_of(&l, out);
-    for (size_t j = 0; j < l.n; j++)
-        if (strncmp(l.rel[j], ".imgpool/", 9) != 0)
-            got++;
+    got = count_outputs();
     cr_assert_eq(got, n, "%zu files below out/, %zu expected", got, n);
-    th_flist_release(&l);
 }
 
 /* One root, several sizes: out/<size>/<path>, no root directory. */
