@@ -67,11 +67,16 @@ fi
 orig=$(cat "$src"/*.jpg | wc -c)
 nfiles=$(ls "$src"/*.jpg | wc -l)
 
-run_imgpool() {
-    rm -rf "$work/imgpool"
-    "$bin" recompress --lossless -j 2 --no-incremental -o "$work/imgpool" \
-        "$src" >/dev/null 2>&1
+# imgpool_into NAME DIR ARGS...: imgpool recompress ARGS of the photos in
+# DIR into $work/NAME, -j2, from scratch.
+imgpool_into() {
+    local name=$1 dir=$2
+    shift 2
+    rm -rf "$work/$name"
+    "$bin" recompress "$@" -j 2 --no-incremental -o "$work/$name" \
+        "$dir" >/dev/null 2>&1
 }
+run_imgpool() { imgpool_into imgpool "$src" --lossless; }
 run_jpegtran() {
     rm -rf "$work/jpegtran"
     mkdir -p "$work/jpegtran"
@@ -86,15 +91,21 @@ run_jpegoptim() {
         -d "$work/jpegoptim" >/dev/null
 }
 
+# time_rounds TOOL...: ROUNDS rounds of run_TOOL for each TOOL, interleaved;
+# each wall time in seconds is added to times[TOOL].
 declare -A times
-for r in $(seq 1 "$rounds"); do
-    for tool in imgpool jpegtran jpegoptim; do
-        t0=$(date +%s.%N)
-        "run_$tool"
-        t1=$(date +%s.%N)
-        times[$tool]+="$(echo "$t1 - $t0" | bc) "
+time_rounds() {
+    local r tool t0 t1
+    for r in $(seq 1 "$rounds"); do
+        for tool in "$@"; do
+            t0=$(date +%s.%N)
+            "run_$tool"
+            t1=$(date +%s.%N)
+            times[$tool]+="$(echo "$t1 - $t0" | bc) "
+        done
     done
-done
+}
+time_rounds imgpool jpegtran jpegoptim
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -141,12 +152,7 @@ if [ -n "${LOOK:-}" ]; then
             butteraugli_main "$f" "$1/$(basename "$f")" | sed -n 's/3-norm: //p'
         done | awk '{s += $1; if ($1 > 1) o++} END {printf "%.3f %d", s / NR, o}'
     }
-    look_run() {
-        rm -rf "$work/$1"
-        shift_args=("${@:2}")
-        "$bin" recompress "${shift_args[@]}" -j 2 --no-incremental \
-            -o "$work/$1" "$lsrc" >/dev/null 2>&1
-    }
+    look_run() { imgpool_into "$1" "$lsrc" "${@:2}"; }
     declare -A lt
     for r in $(seq 1 "$rounds"); do
         for v in look q90; do
@@ -177,11 +183,7 @@ command -v cjxl >/dev/null && command -v djxl >/dev/null || {
     echo "library.sh: no cjxl/djxl: JPEG XL part skipped" >&2
     exit 0
 }
-run_imgpool_jxl() {
-    rm -rf "$work/imgpool_jxl"
-    "$bin" recompress -f jxl -j 2 --no-incremental -o "$work/imgpool_jxl" \
-        "$src" >/dev/null 2>&1
-}
+run_imgpool_jxl() { imgpool_into imgpool_jxl "$src" -f jxl; }
 run_cjxl() {
     rm -rf "$work/cjxl"
     mkdir -p "$work/cjxl"
@@ -189,14 +191,7 @@ run_cjxl() {
         'cjxl --lossless_jpeg=1 --num_threads=0 "$2" "$1/$(basename "$2" .jpg).jxl" >/dev/null 2>&1' \
         _ "$work/cjxl" {}
 }
-for r in $(seq 1 "$rounds"); do
-    for tool in imgpool_jxl cjxl; do
-        t0=$(date +%s.%N)
-        "run_$tool"
-        t1=$(date +%s.%N)
-        times[$tool]+="$(echo "$t1 - $t0" | bc) "
-    done
-done
+time_rounds imgpool_jxl cjxl
 for f in "$src"/*.jpg; do
     j="$work/imgpool_jxl/$(basename "$f" .jpg).jxl"
     djxl "$j" "$work/back.jpg" >/dev/null 2>&1
