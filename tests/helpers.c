@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1393,4 +1394,51 @@ th_same_bytes(const char *a, const char *b)
     free(da);
     free(db);
     return same;
+}
+
+int
+th_run_status(const char *const *args)
+{
+    struct th_run r;
+    int st;
+
+    th_run(&r, args);
+    st = r.status;
+    if (st != 0)
+        fprintf(stderr, "imgpool: %s\n", r.err);
+    th_run_release(&r);
+    return st;
+}
+
+double
+th_psnr(const struct th_image *a, const struct th_image *b)
+{
+    size_t n = (size_t)a->w * (size_t)a->h * (size_t)a->channels;
+    double se = 0;
+
+    cr_assert(a->w == b->w && a->h == b->h && a->channels == b->channels,
+              "PSNR of %dx%dx%d against %dx%dx%d", a->w, a->h, a->channels,
+              b->w, b->h, b->channels);
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a->px[i] - (double)b->px[i];
+
+        se += d * d;
+    }
+    if (se == 0)
+        return 99.0;
+    return 10 * log10(255.0 * 255.0 / (se / (double)n));
+}
+
+int
+th_count_prefixed(const char *dir, const char *prefix)
+{
+    struct dirent *e;
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    cr_assert(d != NULL, "cannot open '%s': %s", dir, strerror(errno));
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
 }

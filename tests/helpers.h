@@ -215,4 +215,14 @@ void th_run_expect(const char *const *args, int want);
  * test. */
 int th_same_bytes(const char *a, const char *b);
 
+/* th_run() of @args, output discarded (stderr is copied to this
+ * process's stderr when the exit code is not 0); the exit code. */
+int th_run_status(const char *const *args);
+/* PSNR in dB over every sample of two decoded images of the same size and
+ * channels (the test fails otherwise); 99 when they are equal. */
+double th_psnr(const struct th_image *a, const struct th_image *b);
+/* How many names in directory @dir start with @prefix ("" counts every
+ * entry, "." and ".." too). */
+int th_count_prefixed(const char *dir, const char *prefix);
+
 #endif

@@ -369,19 +369,7 @@ add_testdata(const char *dir, const char *name, const char *as)
 static inline double
 psnr(const struct th_image *a, const struct th_image *b)
 {
-    size_t n = (size_t)a->w * (size_t)a->h * (size_t)a->channels;
-    double se = 0;
-
-    cr_assert(a->w == b->w && a->h == b->h && a->channels == b->channels,
-              "PSNR of %dx%dx%d against %dx%dx%d", a->w, a->h, a->channels,
-              b->w, b->h, b->channels);
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a->px[i] - (double)b->px[i];
-        se += d * d;
-    }
-    if (se == 0)
-        return 99.0;
-    return 10 * log10(255.0 * 255.0 / (se / (double)n));
+    return th_psnr(a, b);
 }
 
 static inline double

@@ -129,23 +129,6 @@ count_entries(const char *dir)
     return n;
 }
 
-static double
-psnr(const struct th_image *a, const struct th_image *b)
-{
-    double se = 0;
-    size_t n = (size_t)a->w * a->h * 3;
-
-    cr_assert_eq(a->w, b->w);
-    cr_assert_eq(a->h, b->h);
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a->px[i] - b->px[i];
-        se += d * d;
-    }
-    if (se == 0)
-        return 99.0;
-    return 10.0 * log10(255.0 * 255.0 / (se / n));
-}
-
 /*
  * A photo-like 640x480 test image: smooth colour fields, texture near and
  * beyond what a 2x shrink can keep (it must be filtered, not aliased),
@@ -854,7 +837,7 @@ Test(fastjpeg, matches_libvips, .timeout = 120)
             decode_or_die(slow, &vi);
             cr_assert(fi.w == vi.w && fi.h == vi.h, "%s: %dx%d vs %dx%d",
                       files[f], fi.w, fi.h, vi.w, vi.h);
-            p = psnr(&fi, &vi);
+            p = th_psnr(&fi, &vi);
             cr_log_info("%-16s %-6s %3dx%-3d -> %3dx%-3d PSNR %.1f dB",
                         files[f], fit_str(s.fit), s.width, s.height, fi.w,
                         fi.h, p);

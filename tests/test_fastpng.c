@@ -70,22 +70,6 @@ eligible_file(const struct settings *s, const char *path)
     return rc;
 }
 
-static double
-psnr(const struct th_image *a, const struct th_image *b)
-{
-    double se = 0;
-    size_t i, n = (size_t)a->w * a->h * 3;
-
-    for (i = 0; i < n; i++) {
-        double d = (double)a->px[i] - b->px[i];
-
-        se += d * d;
-    }
-    if (se == 0)
-        return 99;
-    return 10 * log10(255.0 * 255.0 / (se / n));
-}
-
 /* Both paths on testdata/@name; returns the fast output decoded. */
 static void
 compare_paths(const char *name, struct settings *s, const char *dir,
@@ -115,8 +99,8 @@ compare_paths(const char *name, struct settings *s, const char *dir,
     cr_assert_eq(fast->h, rf.out_height);
     cr_assert_eq(vi.w, fast->w);
     cr_assert_eq(vi.h, fast->h);
-    cr_assert_geq(psnr(fast, &vi), 30.0, "%s: PSNR %.1f", name,
-                  psnr(fast, &vi));
+    cr_assert_geq(th_psnr(fast, &vi), 30.0, "%s: PSNR %.1f", name,
+                  th_psnr(fast, &vi));
     th_image_release(&vi);
     free(in);
     free(fo);

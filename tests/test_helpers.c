@@ -315,6 +315,12 @@ Test(helpers, same_bytes_and_run_expect)
     /* the exit code asked for, whatever it is */
     th_run_expect(version, 0);
     th_run_expect(bad, 2);
+    cr_expect_eq(th_run_status(version), 0);
+    cr_expect_eq(th_run_status(bad), 2);
+    /* a, b, c and the two dot entries */
+    cr_expect_eq(th_count_prefixed(dir, ""), 5);
+    cr_expect_eq(th_count_prefixed(dir, "a"), 1);
+    cr_expect_eq(th_count_prefixed(dir, "ab"), 0);
     th_rmrf(dir);
     free(dir);
     free(a);
@@ -379,4 +385,24 @@ Test(helpers, icc_profiles)
     free(plain.data);
     th_rmrf(dir);
     free(dir);
+}
+
+Test(helpers, psnr)
+{
+    unsigned char pa[12] = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120};
+    unsigned char pb[12];
+    struct th_image a = {2, 2, 3, pa, -1, 3}, b = {2, 2, 3, pb, -1, 3};
+
+    memcpy(pb, pa, sizeof(pb));
+    cr_expect_eq(th_psnr(&a, &b), 99.0, "equal images");
+    /* every sample 1 off: MSE 1, 10 log10(255^2) = 48.13 dB */
+    for (size_t i = 0; i < sizeof(pb); i++)
+        pb[i] = (unsigned char)(pa[i] + 1);
+    cr_expect(fabs(th_psnr(&a, &b) - 48.1308) < 0.001, "%f",
+              th_psnr(&a, &b));
+    /* one sample 12 off: MSE 144 / 12 = 12 */
+    memcpy(pb, pa, sizeof(pb));
+    pb[5] = (unsigned char)(pa[5] + 12);
+    cr_expect(fabs(th_psnr(&a, &b) - (48.1308 - 10 * log10(12.0))) < 0.001,
+              "%f", th_psnr(&a, &b));
 }

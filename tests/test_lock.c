@@ -222,21 +222,6 @@ Test(lock, released_when_the_holder_dies)
     lock_release(&lk);
 }
 
-/* The names in @dir that start with @prefix. */
-static int
-count_prefixed(const char *dir, const char *prefix)
-{
-    struct dirent *e;
-    DIR *d = opendir(dir);
-    int n = 0;
-
-    cr_assert(d != NULL);
-    while ((e = readdir(d)) != NULL)
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
-}
-
 Test(lock, planted_symlink_in_state_dir_is_moved_aside)
 {
     struct run_lock lk;
@@ -259,7 +244,7 @@ Test(lock, planted_symlink_in_state_dir_is_moved_aside)
     cr_assert(lstat(lock_path, &sb) == 0 && S_ISREG(sb.st_mode));
     data = th_read_file(target, &len);
     cr_assert(len == 6 && memcmp(data, "victim", 6) == 0);
-    cr_assert_eq(count_prefixed(dir, "lock.unusable-"), 1);
+    cr_assert_eq(th_count_prefixed(dir, "lock.unusable-"), 1);
     lock_release(&lk);
     free(data);
     free(err);
@@ -278,7 +263,7 @@ Test(lock, planted_fifo_in_state_dir_is_moved_aside)
     cr_assert(mkfifo(lock_path, 0666) == 0);
     cr_assert_eq(lock_acquire(&lk, lock_path, 0, NULL, 0), LOCK_OK);
     cr_assert(lstat(lock_path, &sb) == 0 && S_ISREG(sb.st_mode));
-    cr_assert_eq(count_prefixed(dir, "lock.unusable-"), 1);
+    cr_assert_eq(th_count_prefixed(dir, "lock.unusable-"), 1);
     lock_release(&lk);
     free(dir);
 }
@@ -297,7 +282,7 @@ Test(lock, hard_linked_lock_in_state_dir_is_moved_aside)
     data = th_read_file(target, &len);
     cr_assert(len == 6 && memcmp(data, "victim", 6) == 0,
               "the other name of the lock file was truncated");
-    cr_assert_eq(count_prefixed(dir, "lock.unusable-"), 1);
+    cr_assert_eq(th_count_prefixed(dir, "lock.unusable-"), 1);
     lock_release(&lk);
     free(data);
     free(dir);
@@ -349,7 +334,7 @@ Test(lock, symlinked_state_dir_is_refused)
     err = th_capture_end(&cap);
     cr_assert(strstr(err, ".imgpool' is a symbolic link") &&
               strstr(err, "run again"), "stderr: %s", err);
-    cr_assert_eq(count_prefixed(victim, ""), 2, "something was created in "
+    cr_assert_eq(th_count_prefixed(victim, ""), 2, "something was created in "
                  "the link's target");
     free(err);
     free(dir);

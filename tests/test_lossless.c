@@ -317,20 +317,6 @@ assert_lossless(const char *in, const char *out, int want_sof)
     free(b);
 }
 
-static int
-run(const char *const *args)
-{
-    struct th_run r;
-    int st;
-
-    th_run(&r, args);
-    st = r.status;
-    if (st != 0)
-        fprintf(stderr, "imgpool: %s\n", r.err);
-    th_run_release(&r);
-    return st;
-}
-
 /* ---- -o ---- */
 
 static void
@@ -353,7 +339,7 @@ check_shapes_o(int baseline)
         const char *args[] = { "recompress", "--lossless", "-o", dst,
                                "--report", rep, src,
                                baseline ? "--baseline" : NULL, NULL };
-        cr_assert_eq(run(args), 0);
+        th_run_expect(args, 0);
     }
     arr = th_read_jsonl(rep);
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
@@ -551,7 +537,7 @@ run_tree(const struct tree *t, const char *a1, const char *a2, const char *a3,
 {
     const char *args[] = { "recompress", "--in-place", "--report", t->rep,
                            t->dir, a1, a2, a3, a4, a5, NULL };
-    cr_assert_eq(run(args), 0);
+    th_run_expect(args, 0);
     return th_read_jsonl(t->rep);
 }
 
@@ -601,7 +587,7 @@ Test(lossless, in_place_backup)
         const char *args[] = { "recompress", "--in-place", "--lossless",
                                "--min-saving", "1", "--backup", t.bak,
                                "--report", t.rep, t.dir, NULL };
-        cr_assert_eq(run(args), 0);
+        th_run_expect(args, 0);
     }
     arr = th_read_jsonl(t.rep);
     tree_check(&t, arr, 1, "ok", NULL, 0xc2);
@@ -686,7 +672,7 @@ Test(lossless, camera_corpus)
     {
         const char *args[] = { "recompress", "--lossless", "-o", dst, dir,
                                NULL };
-        cr_assert_eq(run(args), 0);
+        th_run_expect(args, 0);
     }
     while ((e = readdir(d)) != NULL) {
         size_t an, bn, len = strlen(e->d_name);

@@ -15,18 +15,6 @@
 TestSuite(single_output, .init = th_dir_setup, .fini = th_dir_teardown,
           .timeout = 60);
 
-static int
-run(const char *const *args)
-{
-    struct th_run r;
-    int st;
-
-    th_run(&r, args);
-    st = r.status;
-    th_run_release(&r);
-    return st;
-}
-
 Test(single_output, one_file_to_a_file_name)
 {
     char *src = th_path(th_dir, "photo.jpg");
@@ -38,7 +26,7 @@ Test(single_output, one_file_to_a_file_name)
 
     th_copy_file(rgb, src);
     const char *a[] = {"thumbnail", src, "-o", dst, NULL};
-    cr_assert_eq(run(a), 0);
+    th_run_expect(a, 0);
     cr_assert_eq(stat(dst, &st), 0);
     cr_assert(S_ISREG(st.st_mode), "'%s' is not a regular file", dst);
     cr_assert_eq(th_decode_jpeg(dst, &img), 0);
@@ -47,7 +35,7 @@ Test(single_output, one_file_to_a_file_name)
     th_image_release(&img);
     fh_require(FORMAT_WEBP);
     const char *b[] = {"thumbnail", src, "-o", webp, NULL};
-    cr_assert_eq(run(b), 0);
+    th_run_expect(b, 0);
     fh_decode(webp, &img);              /* WebP, as the extension says */
     cr_expect(img.w == 300 || img.h == 300);
     th_image_release(&img);
@@ -67,9 +55,9 @@ Test(single_output, several_inputs_with_a_file_name_exit_2)
     th_copy_file(rgb, src);
     th_copy_file(rgb, src2);
     const char *a[] = {"thumbnail", src, src2, "-o", dst, NULL};
-    cr_expect_eq(run(a), 2);
+    cr_expect_eq(th_run_status(a), 2);
     const char *b[] = {"thumbnail", th_dir, "-o", dst, NULL};
-    cr_expect_eq(run(b), 2);            /* a folder of inputs */
+    cr_expect_eq(th_run_status(b), 2);  /* a folder of inputs */
     cr_expect(!th_exists(dst), "'%s' was created", dst);
     free(src);
     free(src2);
@@ -87,7 +75,7 @@ Test(single_output, existing_directory_stays_an_output_directory)
     th_copy_file(rgb, src);
     th_mkdirs(out);
     const char *a[] = {"thumbnail", src, "-o", out, NULL};
-    cr_assert_eq(run(a), 0);
+    th_run_expect(a, 0);
     cr_expect(th_exists(got), "no '%s'", got);
     free(src);
     free(out);

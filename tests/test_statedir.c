@@ -76,21 +76,6 @@ assert_victim_untouched(void)
     free(data);
 }
 
-/* How many names in the state directory start with @prefix. */
-static int
-count_prefixed(const char *prefix)
-{
-    struct dirent *e;
-    DIR *d = opendir(sdir);
-    int n = 0;
-
-    cr_assert(d != NULL);
-    while ((e = readdir(d)) != NULL)
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
-}
-
 /* A task whose output out/a.jpg exists, for recording. */
 struct rec {
     struct task t;
@@ -200,7 +185,7 @@ Test(statedir, planted_journal_links_are_moved_aside)
         cr_assert_eq(state_record(st, &r.t, r.in, 8), 0);
         state_close(st);
         snprintf(prefix, sizeof(prefix), "%s.unusable-", names[i]);
-        cr_assert_eq(count_prefixed(prefix), 1, "%s", names[i]);
+        cr_assert_eq(th_count_prefixed(sdir, prefix), 1, "%s", names[i]);
         assert_victim_untouched();
         free(err);
         rec_release(&r);
@@ -219,7 +204,7 @@ Test(statedir, planted_database_link_is_moved_aside)
               strstr(err, ".imgpool/state.sqlite' is a symbolic link; "
                           "moving it aside"), "stderr: %s", err);
     state_close(st);
-    cr_assert_eq(count_prefixed("state.sqlite.unusable-"), 1);
+    cr_assert_eq(th_count_prefixed(sdir, "state.sqlite.unusable-"), 1);
     assert_victim_untouched();
     assert_database_works();
     free(err);
@@ -235,7 +220,7 @@ Test(statedir, database_of_another_type_is_moved_aside)
     cr_assert(strstr(err, "state.sqlite' is not a regular file"),
               "stderr: %s", err);
     state_close(st);
-    cr_assert_eq(count_prefixed("state.sqlite.unusable-"), 1);
+    cr_assert_eq(th_count_prefixed(sdir, "state.sqlite.unusable-"), 1);
     assert_database_works();
     free(err);
     free(p);
@@ -255,7 +240,7 @@ Test(statedir, hard_linked_wal_is_moved_aside_and_never_truncated)
     state_close(st);
     assert_victim_untouched();
     cr_assert(stat(victim, &sb) == 0);
-    cr_assert_eq(count_prefixed("state.sqlite-wal.unusable-"), 1);
+    cr_assert_eq(th_count_prefixed(sdir, "state.sqlite-wal.unusable-"), 1);
     assert_database_works();
     free(err);
     free(wal);
@@ -277,7 +262,8 @@ Test(statedir, root_refuses_a_state_dir_owned_by_another_user)
     cr_assert_eq(rc, -1, "stderr: %s", err);
     cr_assert(strstr(err, ".imgpool' belongs to uid 65534 and imgpool runs "
                           "as root; remove it"), "stderr: %s", err);
-    cr_assert_eq(count_prefixed("state"), 0, "a file was created in it");
+    cr_assert_eq(th_count_prefixed(sdir, "state"), 0,
+                 "a file was created in it");
     free(err);
 }
 
@@ -310,7 +296,7 @@ Test(statedir, unwritable_database_is_refused_or_moved_aside)
         cr_assert(strstr(err, "state.sqlite' is not writable"),
                   "stderr: %s", err);
         state_close(st);
-        cr_assert_eq(count_prefixed("state.sqlite.unusable-"), 1);
+        cr_assert_eq(th_count_prefixed(sdir, "state.sqlite.unusable-"), 1);
     }
     free(err);
     free(db);
@@ -330,7 +316,7 @@ Test(statedir, output_dir_named_through_a_link_opens)
     cr_assert_eq(rc, 0, "a user-named link to the output was refused: %s",
                  err);
     state_close(st);
-    cr_assert_eq(count_prefixed("state.sqlite"), 1);
+    cr_assert_eq(th_count_prefixed(sdir, "state.sqlite"), 1);
     free(err);
     free(link);
 }
