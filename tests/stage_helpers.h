@@ -123,4 +123,12 @@ sh_run_decoder(const struct settings *s, const char *path,
     input_close(&in);
 }
 
+/* Thumbnail defaults in @s, outputs below @outdir (sh_outdir). */
+static inline void
+sh_thumb_settings(struct settings *s, const char *outdir)
+{
+    settings_init(s, MODE_THUMBNAIL);
+    sh_outdir = outdir;
+}
+
 #endif

@@ -33,21 +33,6 @@
 /* Fixtures                                                           */
 /* ------------------------------------------------------------------ */
 
-static void
-thumb_settings(struct settings *s, const char *outdir)
-{
-    settings_init(s, MODE_THUMBNAIL);
-    sh_outdir = outdir;
-}
-
-static void
-result_init(struct task_result *res)
-{
-    memset(res, 0, sizeof(*res));
-    res->in_width = res->in_height = res->out_width = res->out_height = -1;
-    res->out_bytes = -1;
-}
-
 static int
 info_of(const char *path, struct jpeg_info *ji)
 {
@@ -93,7 +78,7 @@ run_img(const struct settings *s, const char *in, const char *out,
         inited = 1;
     }
     sh_task(&t, s, in, out);
-    result_init(res);
+    sh_result_init(res);
     sh_process(s, &t, res);
 }
 
@@ -197,7 +182,7 @@ Test(fastjpeg, eligibility)
     struct settings s;
     struct jpeg_info ji;
 
-    thumb_settings(&s, "/nonexistent");
+    sh_thumb_settings(&s, "/nonexistent");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *path = th_testdata(cases[i].file);
 
@@ -216,15 +201,15 @@ Test(fastjpeg, eligibility_follows_settings_and_header)
 
     cr_assert_eq(info_of(path, &ji), 0);
     free(path);
-    thumb_settings(&s, "/nonexistent");
+    sh_thumb_settings(&s, "/nonexistent");
     cr_assert(decode_jpeg_eligible(&s, &ji));
 
     s.format = FORMAT_PNG;
     cr_expect_not(decode_jpeg_eligible(&s, &ji), "PNG output");
-    thumb_settings(&s, "/nonexistent");
+    sh_thumb_settings(&s, "/nonexistent");
     s.strip = 0;
     cr_expect_not(decode_jpeg_eligible(&s, &ji), "metadata kept");
-    thumb_settings(&s, "/nonexistent");
+    sh_thumb_settings(&s, "/nonexistent");
 
     x = ji;
     x.has_adobe = 1;
@@ -264,7 +249,7 @@ Test(fastjpeg, rgb_thumbnail)
     struct stat st;
     double rgb[3];
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     run_fast(&s, in, out, &res);
     assert_ok(&res, "rgb.jpg");
     cr_expect_eq(res.in_width, 640);
@@ -313,7 +298,7 @@ Test(fastjpeg, quality_is_applied)
     struct task_result res;
 
     for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
-        thumb_settings(&s, dir);
+        sh_thumb_settings(&s, dir);
         s.quality = qs[i];
         run_fast(&s, in, out, &res);
         assert_ok(&res, "q75.jpg");
@@ -349,7 +334,7 @@ Test(fastjpeg, chroma_subsampling)
     char *dir = th_mkdtemp();
     struct settings s;
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     cr_expect_eq(subsamp_of(&s, "orient1.jpg", dir), TJSAMP_420,
                  "thumbnails default to 4:2:0, even from 4:4:4");
     s.subsample = SUBSAMPLE_444;
@@ -377,7 +362,7 @@ Test(fastjpeg, gray_input_gives_rgb_output)
     struct th_image img;
     double rgb[3];
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     s.width = s.height = 100;
     run_fast(&s, in, out, &res);
     assert_ok(&res, "gray.jpg");
@@ -439,7 +424,7 @@ Test(fastjpeg, fit_modes_match_geom_fit)
             struct th_image img;
             int ow, oh;
 
-            thumb_settings(&s, dir);
+            sh_thumb_settings(&s, dir);
             s.fit = boxes[b].fit;
             s.width = boxes[b].w;
             s.height = boxes[b].h;
@@ -486,7 +471,7 @@ Test(fastjpeg, orientations_are_applied)
             int w, h;
             double rgb[3];
 
-            thumb_settings(&s, dir);
+            sh_thumb_settings(&s, dir);
             s.width = boxes[b][0];
             s.height = boxes[b][1];
             run_fast(&s, in, out, &res);
@@ -567,7 +552,7 @@ Test(fastjpeg, cover_crop_placement_under_orientation)
 
         /* 120x80 at scale 1, 41 columns from offset 39: red is columns
          * 0..20 of the output. */
-        thumb_settings(&s, dir);
+        sh_thumb_settings(&s, dir);
         s.fit = FIT_COVER;
         s.subsample = SUBSAMPLE_444;
         s.width = 41;
@@ -611,7 +596,7 @@ Test(fastjpeg, output_has_no_exif)
     size_t len;
     char *data;
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     run_fast(&s, in, out, &res);
     assert_ok(&res, "orient6.jpg");
     data = th_read_file(out, &len);
@@ -636,7 +621,7 @@ Test(fastjpeg, truncated_lenient_gives_image_and_warnings)
     struct task_result res;
     struct th_image img;
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     s.fail_on = FAIL_NONE;
     run_fast(&s, in, out, &res);
     assert_ok(&res, "truncated.jpg");
@@ -665,7 +650,7 @@ Test(fastjpeg, truncated_strict_fails)
         struct settings s;
         struct task_result res;
 
-        thumb_settings(&s, dir);
+        sh_thumb_settings(&s, dir);
         s.fail_on = modes[i];
         run_fast(&s, in, out, &res);
         cr_expect_eq(res.status, TASK_FAILED, "fail_on %s",
@@ -695,7 +680,7 @@ Test(fastjpeg, garbage_fails)
 
     cr_assert_eq(info_of(good, &ji), 0);
     for (int f = FAIL_NONE; f <= FAIL_WARNING; f++) {
-        thumb_settings(&s, dir);
+        sh_thumb_settings(&s, dir);
         s.fail_on = (enum fail_on)f;
         run_fast_info(&s, in, &ji, out, &res);
         cr_expect_eq(res.status, TASK_FAILED);
@@ -729,7 +714,7 @@ Test(fastjpeg, header_cut_and_empty_fail)
     th_write_file(cut, data, 300);
     th_write_file(empty, data, 0);
     for (int f = FAIL_NONE; f <= FAIL_WARNING; f++) {
-        thumb_settings(&s, dir);
+        sh_thumb_settings(&s, dir);
         s.fail_on = (enum fail_on)f;
         run_fast_info(&s, cut, &ji, out, &res);
         cr_expect_eq(res.status, TASK_FAILED, "cut, fail_on %d", f);
@@ -766,7 +751,7 @@ Test(fastjpeg, img_process_takes_the_fast_path)
     size_t la, lb;
     char *da, *db;
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     run_fast(&s, in, a, &res);
     assert_ok(&res, "direct");
     run_img(&s, in, b, &res);
@@ -815,7 +800,7 @@ Test(fastjpeg, matches_libvips, .timeout = 120)
             struct th_image fi, vi;
             double p;
 
-            thumb_settings(&s, dir);
+            sh_thumb_settings(&s, dir);
             s.fit = boxes[b].fit;
             s.width = boxes[b].w;
             s.height = boxes[b].h;

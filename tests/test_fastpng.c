@@ -22,13 +22,6 @@
 #include "task.h"
 
 static void
-thumb_settings(struct settings *s, const char *outdir)
-{
-    settings_init(s, MODE_THUMBNAIL);
-    sh_outdir = outdir;
-}
-
-static void
 result_init(struct task_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -117,7 +110,7 @@ Test(fastpng, every_testdata_png_matches_libvips)
     struct settings s;
     size_t i;
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         struct th_image img;
 
@@ -143,7 +136,7 @@ Test(fastpng, colours)
     struct th_image img;
     double c[3];
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     compare_paths("rgb.png", &s, dir, &img);
     th_mean_rgb(&img, img.w / 4, img.h / 4, 2, c);
     cr_expect(th_rgb_near(c, 255, 0, 0, 6));
@@ -194,7 +187,7 @@ Test(fastpng, fit_modes_follow_geom_fit)
     int f;
     size_t b;
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     for (f = FIT_INSIDE; f <= FIT_FILL; f++) {
         for (b = 0; b < sizeof(boxes) / sizeof(boxes[0]); b++) {
             struct task_result res;
@@ -254,7 +247,7 @@ Test(fastpng, eligibility)
     unsigned char gama[16] = {0, 0, 0, 4, 'g', 'A', 'M', 'A', 0, 0, 0xb1,
                               0x8f, 0, 0, 0, 0};
 
-    thumb_settings(&s, "/nonexistent");
+    sh_thumb_settings(&s, "/nonexistent");
     cr_assert(decode_png_eligible(&s, buf, len));
     cr_expect(!decode_png_eligible(&s, buf, 30));
     s.format = FORMAT_PNG;
@@ -304,7 +297,7 @@ Test(fastpng, vips_made_interlaced_and_icc_not_eligible)
     struct settings s;
     struct task_result res;
 
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     snprintf(cmd, sizeof(cmd), "vips copy '%s' '%s[interlace]'", in, il);
     if (system(cmd) == 0) {
         cr_expect(!eligible_file(&s, il));
@@ -340,7 +333,7 @@ Test(fastpng, damaged_follows_fail_on_and_never_passes_for_no_pixels)
     th_write_file(junk, buf, len);
     files[0] = cut;
     files[1] = junk;
-    thumb_settings(&s, dir);
+    sh_thumb_settings(&s, dir);
     for (i = 0; i < 2; i++) {
         cr_assert(eligible_file(&s, files[i]));
         for (f = FAIL_NONE; f <= FAIL_WARNING; f++) {
