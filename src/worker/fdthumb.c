@@ -1,11 +1,12 @@
 /*
  * fdthumb.c - thumbnails into the freedesktop.org cache (see fdthumb.h).
  *
- * The input is decoded once, by the libvips decoder at the largest
- * flavour asked for (shrink-on-load, upright, sRGB), into memory; every
- * smaller flavour is resized from those pixels.  PNG files are written
- * with libpng, whose text chunks carry the keys, then committed by the
- * commit stage (outfile.h) below the cache folder, which the run passes as
+ * The freedesktop commit (commit.h, commit_fdthumb_ops).  The pipeline
+ * (img.c) decodes the input once, with libvips at the largest stale
+ * flavour (shrink-on-load, upright, sRGB), into memory; this commit's
+ * encode() resizes those pixels to each stale flavour and writes the PNG
+ * with libpng, whose text chunks carry the keys; its commit() writes the
+ * file through outfile.h below the cache folder, which the run passes as
  * the output root.
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
- * img.c - one file in, one 8-bit sRGB JPEG or PNG out, inside a worker:
- * the stages of img.h run in order.
+ * img.c - one file in, its outputs out, inside a worker: the stages of
+ * img.h run in order, the same for every commit.
  *
  * Two shapes of the same order, depending on the decoder:
  *   direct (JPEG, PNG): decode rows -> colour (alpha, CMYK) -> resize,
@@ -9,8 +9,12 @@
  *     reads it upright (orient.h) and in RGB (colour.h) row by row, with
  *     no further copy;
  *   libvips: a lazy image (decode shrinks on load, colour converts), which
- *     the encoder pulls strip by strip straight into the output file.
- * Both end in the same commit.  libvips warnings (damaged but decodable
+ *     the encoder pulls strip by strip straight into the output file; or,
+ *     for several outputs (sizes, freedesktop flavours), one decode into
+ *     memory that every output is resized from.
+ * Both end in the commit of commit.h, whichever of the three it is: it
+ * begins before the decode (and may decide the task there), gives each
+ * output's destination (a file or memory) and takes each encoded output.  libvips warnings (damaged but decodable
  * files) are captured through a GLib log handler into the task result
  * instead of being printed.
  */

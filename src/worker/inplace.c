@@ -1,8 +1,9 @@
 /*
  * inplace.c - replace a JPEG by its recompressed self, or leave it alone.
  *
- * The same stages as every output (decode with libvips at full size,
- * colour, encode: see img.h), with a commit of its own.  The original is
+ * The in-place commit (commit.h, commit_inplace_ops): the pipeline of
+ * img.c decodes with libvips at full size and encodes the JPEG into
+ * memory (plan.as_stored); this file decides and commits.  The original is
  * the only copy of someone's photo, so every step that can fail comes
  * before the one step that changes anything, the rename: the new JPEG is
  * encoded in memory, checked (a JPEG, same dimensions, small enough), the
