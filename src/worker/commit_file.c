@@ -83,13 +83,13 @@ static int
 file_commit(struct commit *cm, int k, struct encode_out *out, int w, int h,
             struct task_result *res)
 {
+    (void)cm;
     /* Every pixel is decoded by now: a read that failed on the way fails
      * the file before the output is put in place (input.h). */
     if (input_read_check(res) < 0) {
         outfile_abort(out->of);
         return -1;
     }
-    (void)cm;
     if (outfile_commit(out->of, res) < 0)
         return -1;
     output_done(res, k, w, h);
