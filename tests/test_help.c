@@ -515,3 +515,38 @@ Test(help, formats_in_the_prose_match_the_format_table)
     free(readme);
     free(man);
 }
+
+/* Issue 20 point 3: -o is required only where it is not refused (the
+ * option's help and the man page name --freedesktop and --in-place), and
+ * recompress --help says that in place a JPEG keeps its colour space. */
+Test(help, output_is_required_except_where_refused)
+{
+    const struct cli_option *o = cli_option_find("output");
+    char *rc = help_text(CLI_SUB_RECOMPRESS), *words;
+    const struct man_entry *e;
+    struct man m;
+    const char *texts[2];
+
+    man_load(&m);
+    e = man_find(&m, "output");
+    cr_assert(o && e);
+    texts[0] = o->help;
+    texts[1] = e->text;
+    for (int i = 0; i < 2; i++) {
+        words = plain_words(texts[i]);
+        cr_expect(!strstr(words, "required") ||
+                      (strstr(words, "except") &&
+                       strstr(words, "--freedesktop") &&
+                       strstr(words, "--in-place")),
+                  "%s says -o is required without the exceptions: %s",
+                  i ? "the man page" : "--help", words);
+        free(words);
+    }
+    words = plain_words(rc);
+    cr_expect(strstr(words, "own colour space") && strstr(words, "CMYK") &&
+                  strstr(words, "--to-srgb"),
+              "recompress --help: %s", words);
+    free(words);
+    free(rc);
+    man_release(&m);
+}

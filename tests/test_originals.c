@@ -547,6 +547,37 @@ Test(originals, report_in_the_new_output_directory)
     cr_expect(exists("o/l.log"));
 }
 
+/* The README's first command: the report and the log in the missing
+ * parent of the output directory ("-o out/thumbs --report
+ * out/report.jsonl"), which the run creates on the way; a missing
+ * directory that the run does not create still fails before anything
+ * is made. */
+Test(originals, report_beside_the_new_output_directory)
+{
+    const char *args[] = { "thumbnail", "in", "-o", "out/thumbs", "--report",
+                           "out/report.jsonl", "--log", "out/l.log", NULL };
+    const char *elsewhere[] = { "thumbnail", "in", "-o", "o9/thumbs",
+                                "--report", "o9x/r.jsonl", NULL };
+    struct th_run r;
+    json_t *arr;
+    char *p;
+
+    put("rgb.jpg", "in/a.jpg");
+    cr_assert_eq(run_here(&r, args), 0, "%s", r.err);
+    th_run_release(&r);
+    p = at("out/report.jsonl");
+    arr = th_read_jsonl(p);
+    cr_expect_eq(th_count_records(arr, "ok", NULL), 1);
+    json_decref(arr);
+    free(p);
+    cr_expect(exists("out/l.log"));
+    cr_expect(exists("out/thumbs/a.jpg"));
+    cr_assert_eq(run_here(&r, elsewhere), 2, "%s", r.err);
+    cr_expect(strstr(r.err, "o9x/r.jsonl"), "%s", r.err);
+    th_run_release(&r);
+    cr_expect_not(exists("o9"), "o9 was created");
+}
+
 /* ---- 5. one spelling per name ---- */
 
 Test(originals, dry_run_names_are_unambiguous)

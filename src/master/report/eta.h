@@ -27,8 +27,10 @@
  * Measured (tests/test_eta.c, from 20% to 90% of a run's time, 1, 2 and
  * 4 workers): within 10% on 2,000 similar JPEGs; on the recorded traces
  * of the bench corpora within 30% (or half a second) except the loaded
- * machine's wallpapers (38-53%) and the wallpapers to AVIF with one
- * worker (35%).
+ * machine's wallpapers (38-51%) and the wallpapers to AVIF with one
+ * worker (35%); on two later runs on a machine loaded by other builds,
+ * kept out of the model's tuning, 50-88% (AVIF) and 56-93% (WebP, where
+ * three PNGs took 20-60 times as long as others of their size).
  *
  *   struct eta e;
  *   eta_init(&e);

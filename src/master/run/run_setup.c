@@ -285,8 +285,10 @@ open_log(const char *path, int *fd)
 
 /*
  * Whether @path is a file directly in the output (or backup) directory
- * that setup_output() is still to create ("-o out --report
- * out/r.jsonl"): such a file can only be opened once it exists.
+ * that setup_output() is still to create, or in a missing directory
+ * above it that setup_output() creates on the way ("-o out --report
+ * out/r.jsonl", "-o out/thumbs --report out/r.jsonl"): such a file can
+ * only be opened once its directory exists.
  */
 static int
 in_dir_to_create(const struct cli_opts *o, const char *path)
@@ -296,6 +298,7 @@ in_dir_to_create(const struct cli_opts *o, const char *path)
     const char *slash = strrchr(path, '/');
     struct stat st;
     char *parent;
+    size_t n;
     int same;
 
     if (!dir || !slash || o->config.commit.dry_run || stat(dir, &st) == 0)
@@ -304,7 +307,9 @@ in_dir_to_create(const struct cli_opts *o, const char *path)
     if (!parent)
         return 0;
     dirwalk_normalize(parent);
-    same = strcmp(parent, dir) == 0;
+    n = strlen(parent);
+    same = stat(parent, &st) < 0 && strncmp(parent, dir, n) == 0 &&
+           (dir[n] == '\0' || (n > 0 && dir[n] == '/'));
     free(parent);
     return same;
 }
