@@ -84,6 +84,8 @@ struct decoded {
     int grey_source;            /* direct: grey expanded to RGB(A) */
     struct pixels px;           /* direct decoders: the resized pixels */
     struct _VipsImage *image;   /* libvips decoder: the lazy image */
+    int fitted;                 /* ... already at the output geometry */
+    int stored_swap;            /* ... else stored with w, h swapped */
     struct _VipsObject *ctx;    /* holds image and its intermediates */
     void *source;               /* libvips' source on the input */
     void *filebuf;              /* whole input, for memory-only loaders */
@@ -110,43 +112,58 @@ int decode_jpeg_eligible(const struct settings *s,
 int decode_png_eligible(const struct settings *s, const unsigned char *head,
                         size_t len);
 
+enum decode_size { DECODE_FIT, DECODE_FULL };
+
 struct decoder;
 
-/* Direct decoders (DECODER_JPEG, DECODER_PNG): read the header of @in
- * (from offset 0 with pread, whatever the file position) and fill @d's
- * size, orientation and bands.  NULL with @res failed. */
+/*
+ * Open the decoder @kind on @in under @s (any of the three; DECODE_FULL,
+ * the image as stored, only for DECODER_VIPS) and fill @d's size,
+ * orientation and what the header tells.  Reads from offset 0 with pread,
+ * whatever the file position.  The direct decoders then deliver their
+ * pixels through decode_scale() and decode_rows(); the libvips decoder has
+ * delivered them here, as d->image (see the top of this file).  NULL with
+ * @res failed.
+ */
 struct decoder *decode_open(enum decoder_kind kind, const struct settings *s,
-                            const struct input *in, struct decoded *d,
-                            struct task_result *res);
+                            const struct input *in, enum decode_size size,
+                            struct decoded *d, struct task_result *res);
+
+/* 1 when @dec streams rows (decode_scale(), decode_rows()); 0 when it
+ * delivered d->image at decode_open(). */
+int decode_streams(const struct decoder *dec);
 
 /* Set x->in, y->in to the smallest size the decoder can produce cheaply
- * that is at least x->scaled x y->scaled (stored orientation). */
+ * that is at least x->scaled x y->scaled (stored orientation).  A decoder
+ * that does not stream leaves them. */
 void decode_scale(struct decoder *dec, struct resample_span *x,
                   struct resample_span *y);
 
-/* Every row through @c into @rz.  0, or -1 with @res failed. */
+/* Every row through @c into @rz.  0, or -1 with @res failed (ERR_INTERNAL
+ * for a decoder that does not stream). */
 int decode_rows(struct decoder *dec, struct colour *c, struct resize *rz,
                 struct task_result *res);
 
+/* The decoder's own memory freed (what it delivered stays in the struct
+ * decoded).  NULL is a no-op. */
 void decode_close(struct decoder *dec);
 
-enum decode_size { DECODE_FIT, DECODE_FULL };
-
-/* The libvips decoder: d->image.  0, or -1 with @res failed. */
-int decode_vips(const struct settings *s, const struct input *in,
-                enum decode_size size, struct decoded *d,
-                struct task_result *res);
-
-/* Decoder internals, for decode.c's dispatch only. */
+/*
+ * One decoder, for decode.c's dispatch only: open() returns the decoder's
+ * state (NULL with @res failed); scale and rows are NULL for a decoder
+ * that delivers d->image instead of rows.
+ */
 struct decoder_ops {
     void *(*open)(const struct settings *s, const struct input *in,
-                  struct decoded *d, struct task_result *res);
+                  enum decode_size size, struct decoded *d,
+                  struct task_result *res);
     void (*scale)(void *impl, struct resample_span *x,
                   struct resample_span *y);
     int (*rows)(void *impl, struct colour *c, struct resize *rz,
                 struct task_result *res);
     void (*close)(void *impl);
 };
-extern const struct decoder_ops decode_jpeg_ops, decode_png_ops;
+extern const struct decoder_ops decode_jpeg_ops, decode_png_ops,
+    decode_vips_ops;
 
 #endif

@@ -426,11 +426,12 @@ dj_ctx_init(struct dj_ctx *ctx, const struct input *in,
 }
 
 static void *
-dj_open(const struct settings *s, const struct input *in, struct decoded *d,
-        struct task_result *res)
+dj_open(const struct settings *s, const struct input *in,
+        enum decode_size size, struct decoded *d, struct task_result *res)
 {
     struct dj_ctx *ctx = calloc(1, sizeof(*ctx));
 
+    (void)size;             /* only DECODE_FIT comes here (decode.c) */
     if (!ctx) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;

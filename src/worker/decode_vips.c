@@ -274,41 +274,23 @@ jpeg_shrink(int iw, int ih, int w, int h)
     return f;
 }
 
-/* @in resized to exactly @w x @h into t[0] (t[1] when libvips' rounding
- * needs a pixel more).  The result, or NULL with libvips' error set. */
-static VipsImage *
-resize_to(VipsImage *in, int w, int h, VipsImage **t)
-{
-    if (w == in->Xsize && h == in->Ysize)
-        return in;
-    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale",
-                    (double)h / in->Ysize, NULL))
-        return NULL;
-    if (t[0]->Xsize == w && t[0]->Ysize == h)
-        return t[0];
-    if (vips_embed(t[0], &t[1], 0, 0, w, h, "extend", VIPS_EXTEND_COPY,
-                   NULL))
-        return NULL;
-    return t[1];
-}
-
 /*
  * CMYK, which vips_thumbnail always converts with libvips' own colour
- * management: the same steps done here and the inks left for the colour
- * stage.  Loaded with the JPEG loader's shrink where there is one,
- * resized to the geom_window() size in stored orientation, turned upright
- * (from memory, as vips_thumbnail does: the load is sequential) and
- * cropped.  0, or -1 with libvips' error set.
+ * management: loaded here with the JPEG loader's shrink where there is
+ * one (shrink-on-load, to no less than the geom_window() size in stored
+ * orientation), the inks left for the colour stage; the resize stage
+ * takes the image from there to the output size, upright
+ * (resize_vips_stored(), resize.h), the steps vips_thumbnail takes.
+ * 0, or -1 with libvips' error set.
  */
 static int
 load_cmyk(const struct settings *s, const struct input *in,
           struct decoded *d, size_t buflen, VipsImage **out)
 {
-    VipsImage **t = (VipsImage **)vips_object_local_array(d->ctx, 6);
+    VipsImage **t = (VipsImage **)vips_object_local_array(d->ctx, 1);
     int sw, sh, ow, oh, ox, oy, swap, shrink = 1, jpeg = !d->filebuf &&
         in->fmt == IMGF_JPEG && in->have_ji;
     char opts[32] = "";
-    VipsImage *x;
 
     geom_window(s, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
     swap = jpeg && in->ji.orientation >= 5 && in->ji.orientation <= 8;
@@ -328,17 +310,9 @@ load_cmyk(const struct settings *s, const struct input *in,
         return -1;
     if (!jpeg)
         swap = vips_image_get_orientation_swap(t[0]);
-    x = resize_to(t[0], swap ? sh : sw, swap ? sw : sh, &t[1]);
-    if (x && vips_image_get_orientation(x) != 1) {
-        if (!(t[3] = vips_image_copy_memory(x)) ||
-            vips_autorot(t[3], &t[4], NULL))
-            return -1;
-        x = t[4];
-    }
-    if (x && (ow != sw || oh != sh))
-        x = vips_extract_area(x, &t[5], ox, oy, ow, oh, NULL) ? NULL : t[5];
-    *out = x;
-    return x ? 0 : -1;
+    d->stored_swap = swap;
+    *out = t[0];
+    return 0;
 }
 
 static int
@@ -354,8 +328,10 @@ load_fit(const struct settings *s, const struct input *in, struct decoded *d,
         return -1;
     if (cmyk)
         rc = load_cmyk(s, in, d, buflen, &d->image);
-    else if ((rc = thumbnail(s, d, buflen, &im[0])) == 0)
+    else if ((rc = thumbnail(s, d, buflen, &im[0])) == 0) {
         d->image = im[0];
+        d->fitted = 1;
+    }
     if (rc) {
         d->image = NULL;
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
@@ -448,6 +424,7 @@ load_svg(const struct settings *s, const struct input *in,
         return -1;
     }
     d->image = im[1];
+    d->fitted = 1;
     return 0;
 }
 
@@ -505,7 +482,7 @@ check_structure(const struct settings *s, const struct input *in,
     return guard_rows(rows, height, mcu_rows, res);
 }
 
-int
+static int
 decode_vips(const struct settings *s, const struct input *in,
             enum decode_size size, struct decoded *d, struct task_result *res)
 {
@@ -531,3 +508,25 @@ decode_vips(const struct settings *s, const struct input *in,
         return load_full(s, in, d, res);
     return load_fit(s, in, d, res);
 }
+
+/* The decoder interface (decode.h): everything is delivered in @d at
+ * open, so @d itself stands for the decoder's state. */
+static void *
+vd_open(const struct settings *s, const struct input *in,
+        enum decode_size size, struct decoded *d, struct task_result *res)
+{
+    return decode_vips(s, in, size, d, res) < 0 ? NULL : d;
+}
+
+static void
+vd_close(void *impl)
+{
+    (void)impl;
+}
+
+const struct decoder_ops decode_vips_ops = {
+    .open = vd_open,
+    .scale = NULL,
+    .rows = NULL,
+    .close = vd_close,
+};

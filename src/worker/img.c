@@ -255,7 +255,7 @@ decode_resized(const struct run_config *cfg, const struct input *in,
                enum decoder_kind kind, struct decoded *d, struct task_result *res)
 {
     const struct settings *s = &cfg->out[0];
-    struct decoder *dec = decode_open(kind, s, in, d, res);
+    struct decoder *dec = decode_open(kind, s, in, DECODE_FIT, d, res);
     struct resample_span x, y;
     struct settings base;
     struct colour c;
@@ -361,54 +361,54 @@ run_direct(struct commit *cm, struct decoded *d, struct task_result *res)
     return write_pixels(cm, 0, &p, &d->px, d->orientation, res);
 }
 
-/* @in resized to exactly @w x @h (Lanczos 3), held by @parent.  NULL
- * with libvips' error set. */
-static VipsImage *
-resize_exact(VipsObject *parent, VipsImage *in, int w, int h)
-{
-    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 2);
-
-    if (w == in->Xsize && h == in->Ysize)
-        return in;
-    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale",
-                    (double)h / in->Ysize, "kernel", VIPS_KERNEL_LANCZOS3,
-                    NULL))
-        return NULL;
-    if (t[0]->Xsize == w && t[0]->Ysize == h)
-        return t[0];
-    /* libvips rounds the scaled size its own way: a pixel off at most. */
-    if (vips_embed(t[0], &t[1], 0, 0, w, h, "extend", VIPS_EXTEND_COPY,
-                   NULL))
-        return NULL;
-    return t[1];
-}
-
 /* Several sizes, libvips: output @k resized (and cropped) from @base, the
- * whole image at the base size, with the source's EXIF segment @exif.
- * 0, or -1 with @res failed. */
+ * whole image at the base size, by the resize stage, with the source's
+ * EXIF segment @exif.  0, or -1 with @res failed. */
 static int
 write_size_vips(struct commit *cm, int k, const struct encode_params *p,
                 const struct decoded *d, VipsImage *base,
                 const struct exifcopy *exif, struct task_result *res)
 {
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
-    VipsImage **c = (VipsImage **)vips_object_local_array(ctx, 1);
     VipsImage *img;
-    int sw, sh, ow, oh, ox, oy, rc = -1;
+    int rc = -1;
 
-    geom_window(commit_settings_of(cm, k), d->width, d->height, &sw, &sh,
-                &ow, &oh, &ox, &oy);
-    img = resize_exact(ctx, base, sw, sh);
-    if (img && (ow != sw || oh != sh)) {
-        img = vips_extract_area(img, &c[0], ox, oy, ow, oh, NULL) ? NULL
-                                                                  : c[0];
-    }
+    img = resize_vips(commit_settings_of(cm, k), d->width, d->height, ctx,
+                      base);
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
     else
         rc = write_output(cm, k, p, NULL, ctx, img, exif, NULL, NULL, res);
     g_object_unref(ctx);
     return rc;
+}
+
+/*
+ * decode -> resize for a decoder that delivers an image (decode.h): in
+ * *@img, held by d->ctx, the image of @in at the output geometry of @s
+ * (shrunk on load, and what shrink-on-load left to do done by the resize
+ * stage), or with DECODE_FULL as stored.  0, or -1 with @res failed.
+ */
+static int
+decode_image(enum decoder_kind kind, const struct settings *s,
+             const struct input *in, enum decode_size size,
+             struct decoded *d, VipsImage **img, struct task_result *res)
+{
+    struct decoder *dec = decode_open(kind, s, in, size, d, res);
+
+    if (!dec)
+        return -1;
+    decode_close(dec);          /* what it delivered stays in @d */
+    *img = d->image;
+    if (size == DECODE_FULL || d->fitted)
+        return 0;
+    *img = resize_vips_stored(s, d->width, d->height, d->stored_swap, d->ctx,
+                              d->image);
+    if (*img)
+        return 0;
+    vipsmsg_fail(res, ERR_DECODE, "cannot decode");
+    loaderr_reclassify(res);
+    return -1;
 }
 
 /* The upright size of @in, from our JPEG header parse or else a first
@@ -418,6 +418,7 @@ upright_size(const struct settings *s, const struct input *in, int *uw,
              int *uh, struct task_result *res)
 {
     struct decoded probe;
+    struct decoder *dec;
     int rc;
 
     if (in->fmt == IMGF_JPEG && in->have_ji) {
@@ -426,7 +427,9 @@ upright_size(const struct settings *s, const struct input *in, int *uw,
         return 0;
     }
     decoded_init(&probe);
-    rc = decode_vips(s, in, DECODE_FIT, &probe, res);
+    dec = decode_open(DECODER_VIPS, s, in, DECODE_FIT, &probe, res);
+    rc = dec ? 0 : -1;
+    decode_close(dec);
     *uw = probe.width;
     *uh = probe.height;
     decoded_release(&probe);
@@ -484,12 +487,13 @@ run_sizes_vips(struct commit *cm, struct decoded *d, struct task_result *res)
     } else {
         base_settings(cm->cfg, uw, uh, &base);
     }
-    if (decode_vips(&base, in, DECODE_FIT, d, res) < 0)
+    if (decode_image(cm->plan.decoder, &base, in, DECODE_FIT, d, &img,
+                     res) < 0)
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
     /* The freedesktop cache records no colour conversion (as before). */
-    img = colour_vips_srgb8_res(s, d->ctx, d->image, own ? NULL : res);
+    img = colour_vips_srgb8_res(s, d->ctx, img, own ? NULL : res);
     mem = img ? vips_image_copy_memory(img) : NULL;
     if (!mem) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
@@ -526,14 +530,16 @@ run_vips(struct commit *cm, struct decoded *d, struct task_result *res)
 
     if (cm->plan.noutputs > 1 || cm->plan.base_in_memory)
         return run_sizes_vips(cm, d, res);
-    if (decode_vips(s, in, stored ? DECODE_FULL : DECODE_FIT, d, res) < 0)
+    if (decode_image(cm->plan.decoder, s, in, stored ? DECODE_FULL
+                                                     : DECODE_FIT, d, &img,
+                     res) < 0)
         return -1;
     if (!stored) {
         res->in_width = d->width;
         res->in_height = d->height;
     }
-    img = stored ? colour_vips_keep_res(s, d->ctx, d->image, res)
-                 : colour_vips_srgb8_res(s, d->ctx, d->image, res);
+    img = stored ? colour_vips_keep_res(s, d->ctx, img, res)
+                 : colour_vips_srgb8_res(s, d->ctx, img, res);
     if (!img) {
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;

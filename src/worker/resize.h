@@ -69,4 +69,26 @@ void resize_end(struct resize *rz);
 int resize_pixels(const struct pixels *in, const struct resample_span *x,
                   const struct resample_span *y, struct pixels *out);
 
+struct _VipsImage;
+struct _VipsObject;
+
+/*
+ * The resize stage for the libvips decoder's images (decode.h), which it
+ * may have shrunk on load but not to the output size: @in, the whole input
+ * at any size, resized (Lanczos 3) to exactly the scaled size geom_window()
+ * gives for @s on the upright @uw x @uh input, then cropped to the output
+ * size.  Upright (resize_vips()), or with resize_vips_stored() in stored
+ * orientation (width and height swapped against @uw, @uh when @swap) and
+ * turned upright between the resize and the crop when @in carries an EXIF
+ * orientation (from memory: the decoder's load is sequential).  The result
+ * and its intermediates are held by @parent; NULL with libvips' error set.
+ */
+struct _VipsImage *resize_vips(const struct settings *s, int uw, int uh,
+                               struct _VipsObject *parent,
+                               struct _VipsImage *in);
+struct _VipsImage *resize_vips_stored(const struct settings *s, int uw,
+                                      int uh, int swap,
+                                      struct _VipsObject *parent,
+                                      struct _VipsImage *in);
+
 #endif
