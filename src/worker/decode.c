@@ -6,10 +6,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vips/vips.h>
 
 #include "decode.h"
+#include "orient.h"
 
 struct decoder {
     const struct decoder_ops *ops;
@@ -28,13 +30,6 @@ decoder_str(enum decoder_kind d)
         return "vips";
     }
     return "?";
-}
-
-int
-decode_jpeg_is_420(const struct jpeg_info *ji)
-{
-    return ji->components == 3 && ji->h_samp[0] * ji->v_samp[0] > 1 &&
-           ji->h_samp[1] == 1 && ji->v_samp[1] == 1;
 }
 
 int
@@ -140,4 +135,31 @@ decode_close(struct decoder *dec)
         return;
     dec->ops->close(dec->impl);
     free(dec);
+}
+
+int
+decode_upright_size(const struct settings *s, const struct input *in,
+                    int *uw, int *uh, struct task_result *res)
+{
+    struct decoded probe;
+    struct decoder *dec;
+    int rc;
+
+    if (in->fmt == IMGF_JPEG && in->have_ji) {
+        orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
+                            uw, uh);
+        return 0;
+    }
+    decoded_init(&probe);
+    dec = decode_open(DECODER_VIPS, s, in, DECODE_FIT, &probe, res);
+    rc = dec ? 0 : -1;
+    decode_close(dec);
+    *uw = probe.width;
+    *uh = probe.height;
+    decoded_release(&probe);
+    if (rc == 0 && lseek(in->fd, 0, SEEK_SET) < 0) {
+        task_result_fail(res, ERR_READ, "cannot rewind input");
+        return -1;
+    }
+    return rc;
 }

@@ -148,6 +148,13 @@ int decode_rows(struct decoder *dec, struct colour *c, struct resize *rz,
  * decoded).  NULL is a no-op. */
 void decode_close(struct decoder *dec);
 
+/* The upright size of @in, from our JPEG header parse (in->ji) or else a
+ * header-only open of the libvips decoder (no pixel decoded), the input
+ * rewound after it: for planning before the decode.  0, or -1 with @res
+ * failed. */
+int decode_upright_size(const struct settings *s, const struct input *in,
+                        int *uw, int *uh, struct task_result *res);
+
 /*
  * One decoder, for decode.c's dispatch only: open() returns the decoder's
  * state (NULL with @res failed); scale and rows are NULL for a decoder

@@ -556,6 +556,13 @@ decode_jpeg_count_rows(const struct input *in, int *rows, int *height,
     return rc;
 }
 
+int
+decode_jpeg_is_420(const struct jpeg_info *ji)
+{
+    return ji->components == 3 && ji->h_samp[0] * ji->v_samp[0] > 1 &&
+           ji->h_samp[1] == 1 && ji->v_samp[1] == 1;
+}
+
 const struct decoder_ops decode_jpeg_ops = {
     .open = dj_open,
     .scale = dj_scale,

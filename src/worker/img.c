@@ -21,14 +21,12 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <vips/vips.h>
 
 #include "colour.h"
 #include "commit.h"
 #include "decode.h"
-#include "geom.h"
 #include "encode.h"
 #include "exifcopy.h"
 #include "img.h"
@@ -227,29 +225,8 @@ upright_row(void *arg, int y, unsigned char *buf)
     return colour_rgb_row(row, u->view.bands, u->view.width, buf);
 }
 
-/*
- * Several sizes: the one image every output is resized from, as a box for
- * geom.h, into @b: the whole upright @uw x @uh input scaled (never
- * cropped: fill) to the largest scaled size any output needs on each axis.
- */
-static void
-base_settings(const struct run_config *c, int uw, int uh, struct settings *b)
-{
-    int k, sw, sh, ow, oh, ox, oy, bw = 1, bh = 1;
-
-    for (k = 0; k < c->nsizes; k++) {
-        geom_window(&c->out[k], uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
-        bw = sw > bw ? sw : bw;
-        bh = sh > bh ? sh : bh;
-    }
-    *b = c->out[0];
-    b->fit = FIT_FILL;
-    b->width = bw;
-    b->height = bh;
-}
-
 /* decode rows -> colour -> resize into d->px: the output's size, or with
- * several sizes the base (base_settings()).  0, or -1 with @res failed. */
+ * several sizes the base (resize_base()).  0, or -1 with @res failed. */
 static int
 decode_resized(const struct run_config *cfg, const struct input *in,
                enum decoder_kind kind, struct decoded *d, struct task_result *res)
@@ -267,7 +244,7 @@ decode_resized(const struct run_config *cfg, const struct input *in,
     res->in_width = d->width;
     res->in_height = d->height;
     if (cfg->nsizes > 1) {
-        base_settings(cfg, d->width, d->height, &base);
+        resize_base(cfg, d->width, d->height, &base);
         resize_plan(&base, d->width, d->height, d->orientation, &x, &y);
     } else {
         resize_plan(s, d->width, d->height, d->orientation, &x, &y);
@@ -411,35 +388,6 @@ decode_image(enum decoder_kind kind, const struct settings *s,
     return -1;
 }
 
-/* The upright size of @in, from our JPEG header parse or else a first
- * (lazy, header-only) libvips decode.  0, or -1 with @res failed. */
-static int
-upright_size(const struct settings *s, const struct input *in, int *uw,
-             int *uh, struct task_result *res)
-{
-    struct decoded probe;
-    struct decoder *dec;
-    int rc;
-
-    if (in->fmt == IMGF_JPEG && in->have_ji) {
-        orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
-                            uw, uh);
-        return 0;
-    }
-    decoded_init(&probe);
-    dec = decode_open(DECODER_VIPS, s, in, DECODE_FIT, &probe, res);
-    rc = dec ? 0 : -1;
-    decode_close(dec);
-    *uw = probe.width;
-    *uh = probe.height;
-    decoded_release(&probe);
-    if (rc == 0 && lseek(in->fd, 0, SEEK_SET) < 0) {
-        task_result_fail(res, ERR_READ, "cannot rewind input");
-        return -1;
-    }
-    return rc;
-}
-
 /* The commit's own outputs from @base (plan.base_in_memory): each made and
  * encoded by ops->encode, then committed.  0, or -1 with @res failed. */
 static int
@@ -482,10 +430,10 @@ run_sizes_vips(struct commit *cm, struct decoded *d, struct task_result *res)
     if (own) {
         base = cm->plan.box;
         s = &cm->plan.box;
-    } else if (upright_size(s, in, &uw, &uh, res) < 0) {
+    } else if (decode_upright_size(s, in, &uw, &uh, res) < 0) {
         return -1;
     } else {
-        base_settings(cm->cfg, uw, uh, &base);
+        resize_base(cm->cfg, uw, uh, &base);
     }
     if (decode_image(cm->plan.decoder, &base, in, DECODE_FIT, d, &img,
                      res) < 0)

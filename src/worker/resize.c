@@ -22,6 +22,22 @@ resize_plan(const struct settings *s, int uw, int uh, int o,
     /* upright -> stored is the same swap as stored -> upright */
 }
 
+void
+resize_base(const struct run_config *c, int uw, int uh, struct settings *b)
+{
+    int k, sw, sh, ow, oh, ox, oy, bw = 1, bh = 1;
+
+    for (k = 0; k < c->nsizes; k++) {
+        geom_window(&c->out[k], uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
+        bw = sw > bw ? sw : bw;
+        bh = sh > bh ? sh : bh;
+    }
+    *b = c->out[0];
+    b->fit = FIT_FILL;
+    b->width = bw;
+    b->height = bh;
+}
+
 int
 resize_begin(struct resize *rz, int bands, const struct resample_span *x,
              const struct resample_span *y, struct pixels *out)

@@ -36,6 +36,15 @@
 void resize_plan(const struct settings *s, int uw, int uh, int o,
                  struct resample_span *x, struct resample_span *y);
 
+/*
+ * Several sizes from one decode: into @b, the settings of the one image
+ * every output of @c is resized from: @c's first output with the box
+ * (fit fill, never cropped) the largest scaled size any output needs on
+ * each axis, for the whole upright @uw x @uh input.
+ */
+void resize_base(const struct run_config *c, int uw, int uh,
+                 struct settings *b);
+
 struct resize {
     struct resample rs;
     int have_rs;
