@@ -141,3 +141,10 @@ resize_vips_stored(const struct settings *s, int uw, int uh, int swap,
 {
     return resize_vips_fit(s, uw, uh, swap, 1, parent, in);
 }
+
+int
+resize_vips_down(VipsImage *in, int box, VipsImage **out)
+{
+    return vips_thumbnail_image(in, out, box, "height", box, "size",
+                                VIPS_SIZE_DOWN, NULL) ? -1 : 0;
+}

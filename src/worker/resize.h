@@ -100,4 +100,9 @@ struct _VipsImage *resize_vips_stored(const struct settings *s, int uw,
                                       struct _VipsObject *parent,
                                       struct _VipsImage *in);
 
+/* The freedesktop flavours (fdthumb.h): @in, in memory, shrunk to fit a
+ * @box x @box square (never enlarged; libvips' thumbnail of an image) into
+ * a new *@out the caller unrefs.  0, or -1 with libvips' error set. */
+int resize_vips_down(struct _VipsImage *in, int box, struct _VipsImage **out);
+
 #endif
