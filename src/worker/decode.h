@@ -18,12 +18,17 @@
  * decode_choose() picks one; a direct decoder is used only when it gives
  * the same image libvips would.
  *
+ * One interface for the three (struct decoder_ops, below): decode_open()
+ * opens any of them and fills the struct decoded; what follows depends on
+ * what the decoder delivers, which decode_streams() tells.
+ *
  * The direct decoders stream: they hold a few rows, never the whole input,
  * and write each row into the colour stage's pre-resize step, which feeds
  * the resizer (colour.h, resize.h).  Call sequence:
  *   struct decoded d;
  *   decoded_init(&d);
- *   struct decoder *dec = decode_open(DECODER_JPEG, s, &in, &d, res);
+ *   struct decoder *dec = decode_open(DECODER_JPEG, s, &in, DECODE_FIT,
+ *                                     &d, res);
  *   ...d says the upright size, orientation, bands: plan the geometry...
  *   decode_scale(dec, &x, &y);        // may lower x.in / y.in
  *   ...colour_begin(), resize_begin() into d.px...
@@ -32,18 +37,26 @@
  *   ...d.px holds the resized pixels in STORED orientation (d.orientation)
  *   decoded_release(&d);
  *
- * The libvips decoder hands over a lazily evaluated image instead
- * (d.image, owned by d): libvips' shrink-on-load then decodes only what the
+ * The libvips decoder delivers a lazily evaluated image instead, at
+ * decode_open() (d.image, owned by d; decode_close() right after frees
+ * nothing of it): libvips' shrink-on-load then decodes only what the
  * output needs, and a full-size recompression of a huge file streams from
  * input to encoder in strips instead of holding the image in memory.  Its
  * pixels are computed when the encoder pulls them, so a damaged file can
- * still fail in the encode stage (as ERR_DECODE).  With DECODE_FIT it also
- * resizes (same geometry as resize.h, through geom.h; shrink-on-load needs
- * libvips to resize while decoding) and turns the image upright, but
- * leaves colour alone: the image holds the file's device values (CMYK
- * stays CMYK) and its embedded profile, for the colour stage
- * (colour_vips_srgb8_res(), colour.h); with DECODE_FULL (in-place
- * recompression) the image is as stored.
+ * still fail in the encode stage (as ERR_DECODE).  It leaves colour alone:
+ * the image holds the file's device values (CMYK stays CMYK) and its
+ * embedded profile, for the colour stage (colour_vips_srgb8_res(),
+ * colour.h).  With DECODE_FIT, shrink-on-load needs libvips to resize
+ * while decoding, so the decoder goes as far as that takes it:
+ *   d.fitted 1: vips_thumbnail did the whole resize (same geometry as
+ *     resize.h, through geom.h), upright and cropped: the image is at the
+ *     output geometry of @s;
+ *   d.fitted 0 (CMYK, which vips_thumbnail would convert): only the JPEG
+ *     loader's shrink, in stored orientation (d.stored_swap: width and
+ *     height swapped against d.width, d.height); the resize stage takes it
+ *     to the output geometry (resize_vips_stored(), resize.h).
+ * With DECODE_FULL (in-place recompression) the image is as stored.
+ * d.orientation is 1 on this path: the image carries its orientation.
  *
  * Every function that can fail returns -1 (or NULL) with @res failed (class
  * and message).  Decoder warnings go to @res (warn.h); damaged data follows

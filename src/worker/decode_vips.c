@@ -1,7 +1,8 @@
 /*
- * decode_vips.c - the libvips decoder (see decode.h for the stage's
- * contract): every format libvips reads, and every input the direct
- * decoders leave alone (ICC profiles, CMYK, 16 bits, metadata kept).
+ * decode_vips.c - the libvips decoder, decode_vips_ops of the decoder
+ * interface (see decode.h for the stage's contract): every format libvips
+ * reads, and every input the direct decoders leave alone (ICC profiles,
+ * CMYK, 16 bits, metadata kept).
  *
  * DECODE_FIT (thumbnails, recompression to a file):
  *   1. find a loader for the descriptor; formats whose loaders work only
@@ -13,9 +14,11 @@
  *   3. vips_thumbnail_source: shrink-on-load to the geom_fit() size and
  *      EXIF autorotate, with no export profile, so that libvips converts
  *      no colour: the colour stage does (colour.h), with the profile the
- *      image carries.  CMYK, which vips_thumbnail would convert anyway,
- *      takes the same steps here instead (load_cmyk: the JPEG loader's
- *      shrink, vips_resize, autorotate, crop).  fail_on goes through
+ *      image carries (d->fitted).  CMYK, which vips_thumbnail would
+ *      convert anyway, is only loaded here, with the JPEG loader's shrink
+ *      (load_cmyk), and the resize stage takes the same steps as
+ *      vips_thumbnail from there (resize_vips_stored(): vips_resize,
+ *      autorotate, crop).  fail_on goes through
  *      option_string: libvips 8.14's thumbnail_source does not pass its
  *      own fail_on on to the loader.
  * DECODE_FULL (in-place recompression): the image as stored, read

@@ -2,21 +2,28 @@
  * img.c - one file in, its outputs out, inside a worker: the stages of
  * img.h run in order, the same for every commit.
  *
- * Two shapes of the same order, depending on the decoder:
- *   direct (JPEG, PNG): decode rows -> colour (alpha, CMYK) -> resize,
- *     in one streaming pass into a small buffer of output size, then
- *     colour (ICC profile to sRGB) on those few pixels; then the encoder
- *     reads it upright (orient.h) and in RGB (colour.h) row by row, with
- *     no further copy;
- *   libvips: a lazy image (decode shrinks on load, colour converts), which
- *     the encoder pulls strip by strip straight into the output file; or,
- *     for several outputs (sizes, freedesktop flavours), one decode into
- *     memory that every output is resized from.
+ * img_run() takes the decoder the commit planned (decode_choose(), or
+ * libvips for in place and the freedesktop cache) and runs every stage
+ * through its header: decode.h (one decoder interface), colour.h,
+ * resize.h, encode.h, commit.h.  Two shapes of the same order, depending
+ * on what that decoder delivers (decode.h):
+ *   rows (direct JPEG, PNG): decode rows -> colour (alpha, CMYK) ->
+ *     resize, in one streaming pass into a small buffer of output size,
+ *     then colour (ICC profile to sRGB) on those few pixels; then the
+ *     encoder reads it upright (orient.h) and in RGB (colour.h) row by
+ *     row, with no further copy;
+ *   an image (libvips): decode (shrink-on-load; decode.h says how far it
+ *     resizes) -> resize (what shrink-on-load left: resize_vips_stored())
+ *     -> colour, a lazy image the encoder pulls strip by strip straight
+ *     into the output file; or, for several outputs (sizes, freedesktop
+ *     flavours), one decode at the base box into memory, then resize
+ *     (resize_vips(), or the freedesktop commit's encode) and encode per
+ *     output.
  * Both end in the commit of commit.h, whichever of the three it is: it
  * begins before the decode (and may decide the task there), gives each
- * output's destination (a file or memory) and takes each encoded output.  libvips warnings (damaged but decodable
- * files) are captured through a GLib log handler into the task result
- * instead of being printed.
+ * output's destination (a file or memory) and takes each encoded output.
+ * libvips warnings (damaged but decodable files) are captured through a
+ * GLib log handler into the task result instead of being printed.
  */
 #include <malloc.h>
 #include <stdlib.h>

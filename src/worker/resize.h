@@ -17,9 +17,15 @@
  *   if (resize_begin(&rz, bands, &x, &y, &out) < 0) ...out of memory...
  *   for each input row: write resize_row(&rz); resize_push(&rz);
  *   resize_end(&rz);            // out now holds x.out x y.out pixels
- * resize_pixels() does the same for an image already in memory.  The
- * libvips decoder resizes by itself (shrink-on-load) to the same geometry
- * (geom.h) and never comes here.
+ * resize_pixels() does the same for an image already in memory.
+ *
+ * The libvips decoder's images (decode.h) come here too, as VipsImages:
+ * where its shrink-on-load resized while decoding (d.fitted) there is
+ * nothing left to do; a CMYK image it has only shrunk on load is taken to
+ * the output size, upright and cropped, by resize_vips_stored(); several
+ * sizes from one decode are the base box (resize_base()) and one
+ * resize_vips() per output; the freedesktop flavours are
+ * resize_vips_down().  The same geometry (geom.h) throughout.
  */
 #ifndef IMGPOOL_RESIZE_H
 #define IMGPOOL_RESIZE_H
