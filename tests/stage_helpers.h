@@ -14,8 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "decode.h"
 #include "img.h"
 #include "input.h"
+#include "resize.h"
 #include "settings.h"
 #include "sniff.h"
 #include "task.h"
@@ -121,6 +123,33 @@ sh_run_decoder(const struct settings *s, const char *path,
     sh_input(&in, path, fmt, ji, 17);
     img_run(&c, &t, &in, dec, res);
     input_close(&in);
+}
+
+/*
+ * The libvips decoder on @in into @d, then the resize stage as img.c runs
+ * them: 0 with d->image at the output geometry of @s (resize_vips_stored()
+ * finishing what shrink-on-load left), or as stored with DECODE_FULL; -1
+ * with @res failed.
+ */
+static inline int
+sh_decode_vips(const struct settings *s, const struct input *in,
+               enum decode_size size, struct decoded *d,
+               struct task_result *res)
+{
+    struct decoder *dec = decode_open(DECODER_VIPS, s, in, size, d, res);
+
+    if (!dec)
+        return -1;
+    cr_assert_not(decode_streams(dec), "the libvips decoder streams rows");
+    decode_close(dec);
+    if (size == DECODE_FULL || d->fitted)
+        return 0;
+    d->image = resize_vips_stored(s, d->width, d->height, d->stored_swap,
+                                  d->ctx, d->image);
+    if (d->image)
+        return 0;
+    task_result_fail(res, ERR_DECODE, "cannot resize");
+    return -1;
 }
 
 /* Thumbnail defaults in @s, outputs below @outdir (sh_outdir). */

@@ -222,8 +222,8 @@ vips_case_open(struct vips_case *c, const char *name)
     cr_assert_eq(input_open(&c->s, &c->t, &c->in, &c->res), 0, "%s",
                  c->res.message);
     decoded_init(&c->d);
-    cr_assert_eq(decode_vips(&c->s, &c->in, DECODE_FIT, &c->d, &c->res), 0,
-                 "%s", c->res.message);
+    cr_assert_eq(sh_decode_vips(&c->s, &c->in, DECODE_FIT, &c->d, &c->res),
+                 0, "%s", c->res.message);
 }
 
 static void

@@ -69,7 +69,7 @@ decode_direct(const struct settings *s, const struct input *in,
               struct resample_span *x, struct resample_span *y,
               struct task_result *res)
 {
-    struct decoder *dec = decode_open(kind, s, in, d, res);
+    struct decoder *dec = decode_open(kind, s, in, DECODE_FIT, d, res);
     struct colour c;
     struct resize rz;
     int rc;
@@ -207,7 +207,7 @@ Test(decode, vips_delivers_upright_image_at_target_size)
     open_testdata(&s, "orient6.jpg", &in);
     decoded_init(&d);
     sh_result_init(&res);
-    cr_assert_eq(decode_vips(&s, &in, DECODE_FIT, &d, &res), 0, "%s",
+    cr_assert_eq(sh_decode_vips(&s, &in, DECODE_FIT, &d, &res), 0, "%s",
                  res.message);
     cr_expect_eq(d.width, 120);
     cr_expect_eq(d.height, 80);
@@ -242,7 +242,7 @@ Test(decode, vips_full_size_is_as_stored)
     open_testdata(&s, "progressive.jpg", &in);
     decoded_init(&d);
     sh_result_init(&res);
-    cr_assert_eq(decode_vips(&s, &in, DECODE_FULL, &d, &res), 0, "%s",
+    cr_assert_eq(sh_decode_vips(&s, &in, DECODE_FULL, &d, &res), 0, "%s",
                  res.message);
     cr_expect_eq(d.image->Xsize, 320);
     cr_expect_eq(d.image->Ysize, 240);
@@ -310,19 +310,67 @@ Test(decode, truncated_jpeg_follows_fail_on)
     input_close(&in);
 }
 
-Test(decode, direct_decoder_refuses_what_it_cannot_read)
+Test(decode, each_decoder_refuses_what_it_cannot_do)
 {
     struct settings s;
     struct input in;
     struct decoded d;
     struct task_result res;
+    struct decoder *dec;
 
     box(&s, 100, 100);
     open_testdata(&s, "cmyk.jpg", &in);
     decoded_init(&d);
     sh_result_init(&res);
-    cr_expect_null(decode_open(DECODER_VIPS, &s, &in, &d, &res));
+    /* A direct decoder does not decode the image as stored. */
+    cr_expect_null(decode_open(DECODER_JPEG, &s, &in, DECODE_FULL, &d, &res));
     cr_expect_eq(res.err_class, ERR_INTERNAL);
+    decoded_release(&d);
+    /* The libvips decoder delivers an image and streams no rows. */
+    sh_result_init(&res);
+    dec = decode_open(DECODER_VIPS, &s, &in, DECODE_FIT, &d, &res);
+    cr_assert_not_null(dec, "%s", res.message);
+    cr_expect_not(decode_streams(dec));
+    cr_expect_not_null(d.image);
+    cr_expect_eq(decode_rows(dec, NULL, NULL, &res), -1);
+    cr_expect_eq(res.err_class, ERR_INTERNAL);
+    decode_close(dec);
+    decoded_release(&d);
+    input_close(&in);
+}
+
+/* CMYK (200x100): the libvips decoder shrinks on load only, with the
+ * JPEG loader's shrink (4: 50x25, the smallest still covering 40x20), in
+ * CMYK and not fitted; the resize stage takes it to the output size. */
+Test(decode, vips_cmyk_is_shrunk_on_load_and_resized_by_the_resize_stage)
+{
+    struct settings s;
+    struct input in;
+    struct decoded d;
+    struct task_result res;
+    struct decoder *dec;
+    VipsImage *img;
+
+    box(&s, 40, 40);
+    open_testdata(&s, "cmyk.jpg", &in);
+    decoded_init(&d);
+    sh_result_init(&res);
+    dec = decode_open(DECODER_VIPS, &s, &in, DECODE_FIT, &d, &res);
+    cr_assert_not_null(dec, "%s", res.message);
+    decode_close(dec);
+    cr_expect_not(d.fitted);
+    cr_expect_not(d.stored_swap);
+    cr_assert_not_null(d.image);
+    cr_expect_eq(d.image->Type, VIPS_INTERPRETATION_CMYK);
+    cr_expect_eq(d.image->Xsize, 50);
+    cr_expect_eq(d.image->Ysize, 25);
+    img = resize_vips_stored(&s, d.width, d.height, d.stored_swap, d.ctx,
+                             d.image);
+    cr_assert_not_null(img);
+    cr_expect_eq(img->Xsize, 40);
+    cr_expect_eq(img->Ysize, 20);
+    cr_expect_eq(img->Type, VIPS_INTERPRETATION_CMYK, "colour left alone");
+    decoded_release(&d);
     input_close(&in);
 }
 
@@ -439,7 +487,7 @@ Test(decode, vips_rows_are_unknown)
     open_testdata(&s, "rgb.jpg", &in);
     decoded_init(&d);
     sh_result_init(&res);
-    cr_assert_eq(decode_vips(&s, &in, DECODE_FIT, &d, &res), 0);
+    cr_assert_eq(sh_decode_vips(&s, &in, DECODE_FIT, &d, &res), 0);
     cr_expect_eq(res.decoded_rows, -1);
     decoded_release(&d);
     input_close(&in);

@@ -272,7 +272,7 @@ Test(encode, lazy_image_with_the_same_parameters)
     sh_result_init(&res);
     cr_assert_eq(input_open(&s, &t, &in, &res), 0);
     decoded_init(&d);
-    cr_assert_eq(decode_vips(&s, &in, DECODE_FIT, &d, &res), 0);
+    cr_assert_eq(sh_decode_vips(&s, &in, DECODE_FIT, &d, &res), 0);
     encode_params_init(&p, &s, &d);
     encode_out_init(&out, NULL);
     cr_assert_eq(encode_vips(&p, d.ctx, d.image, &out, &res), 0, "%s",

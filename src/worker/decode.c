@@ -1,14 +1,17 @@
 /*
- * decode.c - choosing a decoder, and the direct decoders' common entry
- * points; see decode.h.  The decoders themselves are decode_jpeg.c,
+ * decode.c - choosing a decoder, and the entry points of the one decoder
+ * interface (struct decoder_ops), which dispatch to the decoder chosen;
+ * see decode.h.  The decoders themselves are decode_jpeg.c,
  * decode_png.c and decode_vips.c.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <vips/vips.h>
 
 #include "decode.h"
+#include "orient.h"
 
 struct decoder {
     const struct decoder_ops *ops;
@@ -27,13 +30,6 @@ decoder_str(enum decoder_kind d)
         return "vips";
     }
     return "?";
-}
-
-int
-decode_jpeg_is_420(const struct jpeg_info *ji)
-{
-    return ji->components == 3 && ji->h_samp[0] * ji->v_samp[0] > 1 &&
-           ji->h_samp[1] == 1 && ji->v_samp[1] == 1;
 }
 
 int
@@ -64,16 +60,32 @@ decode_choose(const struct settings *s, const struct input *in)
     return DECODER_VIPS;
 }
 
+/* The implementation of @kind, or NULL. */
+static const struct decoder_ops *
+decoder_ops_of(enum decoder_kind kind)
+{
+    switch (kind) {
+    case DECODER_JPEG:
+        return &decode_jpeg_ops;
+    case DECODER_PNG:
+        return &decode_png_ops;
+    case DECODER_VIPS:
+        return &decode_vips_ops;
+    }
+    return NULL;
+}
+
 struct decoder *
 decode_open(enum decoder_kind kind, const struct settings *s,
-            const struct input *in, struct decoded *d,
+            const struct input *in, enum decode_size size, struct decoded *d,
             struct task_result *res)
 {
+    const struct decoder_ops *ops = decoder_ops_of(kind);
     struct decoder *dec;
 
-    if (kind != DECODER_JPEG && kind != DECODER_PNG) {
+    if (!ops || (size == DECODE_FULL && ops->rows)) {
         task_result_fail(res, ERR_INTERNAL, "the %s decoder does not "
-                         "stream rows", decoder_str(kind));
+                         "decode images as stored", decoder_str(kind));
         return NULL;
     }
     dec = malloc(sizeof(*dec));
@@ -81,8 +93,8 @@ decode_open(enum decoder_kind kind, const struct settings *s,
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;
     }
-    dec->ops = kind == DECODER_JPEG ? &decode_jpeg_ops : &decode_png_ops;
-    dec->impl = dec->ops->open(s, in, d, res);
+    dec->ops = ops;
+    dec->impl = ops->open(s, in, size, d, res);
     if (!dec->impl) {
         free(dec);
         return NULL;
@@ -90,17 +102,29 @@ decode_open(enum decoder_kind kind, const struct settings *s,
     return dec;
 }
 
+int
+decode_streams(const struct decoder *dec)
+{
+    return dec->ops->rows != NULL;
+}
+
 void
 decode_scale(struct decoder *dec, struct resample_span *x,
              struct resample_span *y)
 {
-    dec->ops->scale(dec->impl, x, y);
+    if (dec->ops->scale)
+        dec->ops->scale(dec->impl, x, y);
 }
 
 int
 decode_rows(struct decoder *dec, struct colour *c, struct resize *rz,
             struct task_result *res)
 {
+    if (!dec->ops->rows) {
+        task_result_fail(res, ERR_INTERNAL, "this decoder does not stream "
+                         "rows");
+        return -1;
+    }
     return dec->ops->rows(dec->impl, c, rz, res);
 }
 
@@ -111,4 +135,31 @@ decode_close(struct decoder *dec)
         return;
     dec->ops->close(dec->impl);
     free(dec);
+}
+
+int
+decode_upright_size(const struct settings *s, const struct input *in,
+                    int *uw, int *uh, struct task_result *res)
+{
+    struct decoded probe;
+    struct decoder *dec;
+    int rc;
+
+    if (in->fmt == IMGF_JPEG && in->have_ji) {
+        orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
+                            uw, uh);
+        return 0;
+    }
+    decoded_init(&probe);
+    dec = decode_open(DECODER_VIPS, s, in, DECODE_FIT, &probe, res);
+    rc = dec ? 0 : -1;
+    decode_close(dec);
+    *uw = probe.width;
+    *uh = probe.height;
+    decoded_release(&probe);
+    if (rc == 0 && lseek(in->fd, 0, SEEK_SET) < 0) {
+        task_result_fail(res, ERR_READ, "cannot rewind input");
+        return -1;
+    }
+    return rc;
 }

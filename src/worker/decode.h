@@ -18,12 +18,17 @@
  * decode_choose() picks one; a direct decoder is used only when it gives
  * the same image libvips would.
  *
+ * One interface for the three (struct decoder_ops, below): decode_open()
+ * opens any of them and fills the struct decoded; what follows depends on
+ * what the decoder delivers, which decode_streams() tells.
+ *
  * The direct decoders stream: they hold a few rows, never the whole input,
  * and write each row into the colour stage's pre-resize step, which feeds
  * the resizer (colour.h, resize.h).  Call sequence:
  *   struct decoded d;
  *   decoded_init(&d);
- *   struct decoder *dec = decode_open(DECODER_JPEG, s, &in, &d, res);
+ *   struct decoder *dec = decode_open(DECODER_JPEG, s, &in, DECODE_FIT,
+ *                                     &d, res);
  *   ...d says the upright size, orientation, bands: plan the geometry...
  *   decode_scale(dec, &x, &y);        // may lower x.in / y.in
  *   ...colour_begin(), resize_begin() into d.px...
@@ -32,18 +37,26 @@
  *   ...d.px holds the resized pixels in STORED orientation (d.orientation)
  *   decoded_release(&d);
  *
- * The libvips decoder hands over a lazily evaluated image instead
- * (d.image, owned by d): libvips' shrink-on-load then decodes only what the
+ * The libvips decoder delivers a lazily evaluated image instead, at
+ * decode_open() (d.image, owned by d; decode_close() right after frees
+ * nothing of it): libvips' shrink-on-load then decodes only what the
  * output needs, and a full-size recompression of a huge file streams from
  * input to encoder in strips instead of holding the image in memory.  Its
  * pixels are computed when the encoder pulls them, so a damaged file can
- * still fail in the encode stage (as ERR_DECODE).  With DECODE_FIT it also
- * resizes (same geometry as resize.h, through geom.h; shrink-on-load needs
- * libvips to resize while decoding) and turns the image upright, but
- * leaves colour alone: the image holds the file's device values (CMYK
- * stays CMYK) and its embedded profile, for the colour stage
- * (colour_vips_srgb8_res(), colour.h); with DECODE_FULL (in-place
- * recompression) the image is as stored.
+ * still fail in the encode stage (as ERR_DECODE).  It leaves colour alone:
+ * the image holds the file's device values (CMYK stays CMYK) and its
+ * embedded profile, for the colour stage (colour_vips_srgb8_res(),
+ * colour.h).  With DECODE_FIT, shrink-on-load needs libvips to resize
+ * while decoding, so the decoder goes as far as that takes it:
+ *   d.fitted 1: vips_thumbnail did the whole resize (same geometry as
+ *     resize.h, through geom.h), upright and cropped: the image is at the
+ *     output geometry of @s;
+ *   d.fitted 0 (CMYK, which vips_thumbnail would convert): only the JPEG
+ *     loader's shrink, in stored orientation (d.stored_swap: width and
+ *     height swapped against d.width, d.height); the resize stage takes it
+ *     to the output geometry (resize_vips_stored(), resize.h).
+ * With DECODE_FULL (in-place recompression) the image is as stored.
+ * d.orientation is 1 on this path: the image carries its orientation.
  *
  * Every function that can fail returns -1 (or NULL) with @res failed (class
  * and message).  Decoder warnings go to @res (warn.h); damaged data follows
@@ -84,6 +97,8 @@ struct decoded {
     int grey_source;            /* direct: grey expanded to RGB(A) */
     struct pixels px;           /* direct decoders: the resized pixels */
     struct _VipsImage *image;   /* libvips decoder: the lazy image */
+    int fitted;                 /* ... already at the output geometry */
+    int stored_swap;            /* ... else stored with w, h swapped */
     struct _VipsObject *ctx;    /* holds image and its intermediates */
     void *source;               /* libvips' source on the input */
     void *filebuf;              /* whole input, for memory-only loaders */
@@ -110,43 +125,65 @@ int decode_jpeg_eligible(const struct settings *s,
 int decode_png_eligible(const struct settings *s, const unsigned char *head,
                         size_t len);
 
+enum decode_size { DECODE_FIT, DECODE_FULL };
+
 struct decoder;
 
-/* Direct decoders (DECODER_JPEG, DECODER_PNG): read the header of @in
- * (from offset 0 with pread, whatever the file position) and fill @d's
- * size, orientation and bands.  NULL with @res failed. */
+/*
+ * Open the decoder @kind on @in under @s (any of the three; DECODE_FULL,
+ * the image as stored, only for DECODER_VIPS) and fill @d's size,
+ * orientation and what the header tells.  Reads from offset 0 with pread,
+ * whatever the file position.  The direct decoders then deliver their
+ * pixels through decode_scale() and decode_rows(); the libvips decoder has
+ * delivered them here, as d->image (see the top of this file).  NULL with
+ * @res failed.
+ */
 struct decoder *decode_open(enum decoder_kind kind, const struct settings *s,
-                            const struct input *in, struct decoded *d,
-                            struct task_result *res);
+                            const struct input *in, enum decode_size size,
+                            struct decoded *d, struct task_result *res);
+
+/* 1 when @dec streams rows (decode_scale(), decode_rows()); 0 when it
+ * delivered d->image at decode_open(). */
+int decode_streams(const struct decoder *dec);
 
 /* Set x->in, y->in to the smallest size the decoder can produce cheaply
- * that is at least x->scaled x y->scaled (stored orientation). */
+ * that is at least x->scaled x y->scaled (stored orientation).  A decoder
+ * that does not stream leaves them. */
 void decode_scale(struct decoder *dec, struct resample_span *x,
                   struct resample_span *y);
 
-/* Every row through @c into @rz.  0, or -1 with @res failed. */
+/* Every row through @c into @rz.  0, or -1 with @res failed (ERR_INTERNAL
+ * for a decoder that does not stream). */
 int decode_rows(struct decoder *dec, struct colour *c, struct resize *rz,
                 struct task_result *res);
 
+/* The decoder's own memory freed (what it delivered stays in the struct
+ * decoded).  NULL is a no-op. */
 void decode_close(struct decoder *dec);
 
-enum decode_size { DECODE_FIT, DECODE_FULL };
+/* The upright size of @in, from our JPEG header parse (in->ji) or else a
+ * header-only open of the libvips decoder (no pixel decoded), the input
+ * rewound after it: for planning before the decode.  0, or -1 with @res
+ * failed. */
+int decode_upright_size(const struct settings *s, const struct input *in,
+                        int *uw, int *uh, struct task_result *res);
 
-/* The libvips decoder: d->image.  0, or -1 with @res failed. */
-int decode_vips(const struct settings *s, const struct input *in,
-                enum decode_size size, struct decoded *d,
-                struct task_result *res);
-
-/* Decoder internals, for decode.c's dispatch only. */
+/*
+ * One decoder, for decode.c's dispatch only: open() returns the decoder's
+ * state (NULL with @res failed); scale and rows are NULL for a decoder
+ * that delivers d->image instead of rows.
+ */
 struct decoder_ops {
     void *(*open)(const struct settings *s, const struct input *in,
-                  struct decoded *d, struct task_result *res);
+                  enum decode_size size, struct decoded *d,
+                  struct task_result *res);
     void (*scale)(void *impl, struct resample_span *x,
                   struct resample_span *y);
     int (*rows)(void *impl, struct colour *c, struct resize *rz,
                 struct task_result *res);
     void (*close)(void *impl);
 };
-extern const struct decoder_ops decode_jpeg_ops, decode_png_ops;
+extern const struct decoder_ops decode_jpeg_ops, decode_png_ops,
+    decode_vips_ops;
 
 #endif

@@ -426,11 +426,12 @@ dj_ctx_init(struct dj_ctx *ctx, const struct input *in,
 }
 
 static void *
-dj_open(const struct settings *s, const struct input *in, struct decoded *d,
-        struct task_result *res)
+dj_open(const struct settings *s, const struct input *in,
+        enum decode_size size, struct decoded *d, struct task_result *res)
 {
     struct dj_ctx *ctx = calloc(1, sizeof(*ctx));
 
+    (void)size;             /* only DECODE_FIT comes here (decode.c) */
     if (!ctx) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;
@@ -553,6 +554,13 @@ decode_jpeg_count_rows(const struct input *in, int *rows, int *height,
     }
     dj_close(ctx);
     return rc;
+}
+
+int
+decode_jpeg_is_420(const struct jpeg_info *ji)
+{
+    return ji->components == 3 && ji->h_samp[0] * ji->v_samp[0] > 1 &&
+           ji->h_samp[1] == 1 && ji->v_samp[1] == 1;
 }
 
 const struct decoder_ops decode_jpeg_ops = {

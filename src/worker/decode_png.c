@@ -380,11 +380,12 @@ start(struct fp_ctx *ctx, struct decoded *d)
 }
 
 static void *
-fp_open(const struct settings *s, const struct input *in, struct decoded *d,
-        struct task_result *res)
+fp_open(const struct settings *s, const struct input *in,
+        enum decode_size size, struct decoded *d, struct task_result *res)
 {
     struct fp_ctx *ctx = calloc(1, sizeof(*ctx));
 
+    (void)size;             /* only DECODE_FIT comes here (decode.c) */
     if (!ctx) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;
@@ -500,7 +501,7 @@ decode_png_count_rows(const struct input *in, int *rows, int *height)
     settings_init(&s, MODE_THUMBNAIL);      /* lenient */
     memset(&scratch, 0, sizeof(scratch));
     decoded_init(&d);
-    ctx = fp_open(&s, in, &d, &scratch);
+    ctx = fp_open(&s, in, DECODE_FIT, &d, &scratch);
     if (!ctx)
         return -1;
     row = malloc((size_t)ctx->width * ctx->channels);

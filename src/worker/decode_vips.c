@@ -1,7 +1,8 @@
 /*
- * decode_vips.c - the libvips decoder (see decode.h for the stage's
- * contract): every format libvips reads, and every input the direct
- * decoders leave alone (ICC profiles, CMYK, 16 bits, metadata kept).
+ * decode_vips.c - the libvips decoder, decode_vips_ops of the decoder
+ * interface (see decode.h for the stage's contract): every format libvips
+ * reads, and every input the direct decoders leave alone (ICC profiles,
+ * CMYK, 16 bits, metadata kept).
  *
  * DECODE_FIT (thumbnails, recompression to a file):
  *   1. find a loader for the descriptor; formats whose loaders work only
@@ -13,9 +14,11 @@
  *   3. vips_thumbnail_source: shrink-on-load to the geom_fit() size and
  *      EXIF autorotate, with no export profile, so that libvips converts
  *      no colour: the colour stage does (colour.h), with the profile the
- *      image carries.  CMYK, which vips_thumbnail would convert anyway,
- *      takes the same steps here instead (load_cmyk: the JPEG loader's
- *      shrink, vips_resize, autorotate, crop).  fail_on goes through
+ *      image carries (d->fitted).  CMYK, which vips_thumbnail would
+ *      convert anyway, is only loaded here, with the JPEG loader's shrink
+ *      (load_cmyk), and the resize stage takes the same steps as
+ *      vips_thumbnail from there (resize_vips_stored(): vips_resize,
+ *      autorotate, crop).  fail_on goes through
  *      option_string: libvips 8.14's thumbnail_source does not pass its
  *      own fail_on on to the loader.
  * DECODE_FULL (in-place recompression): the image as stored, read
@@ -274,41 +277,23 @@ jpeg_shrink(int iw, int ih, int w, int h)
     return f;
 }
 
-/* @in resized to exactly @w x @h into t[0] (t[1] when libvips' rounding
- * needs a pixel more).  The result, or NULL with libvips' error set. */
-static VipsImage *
-resize_to(VipsImage *in, int w, int h, VipsImage **t)
-{
-    if (w == in->Xsize && h == in->Ysize)
-        return in;
-    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale",
-                    (double)h / in->Ysize, NULL))
-        return NULL;
-    if (t[0]->Xsize == w && t[0]->Ysize == h)
-        return t[0];
-    if (vips_embed(t[0], &t[1], 0, 0, w, h, "extend", VIPS_EXTEND_COPY,
-                   NULL))
-        return NULL;
-    return t[1];
-}
-
 /*
  * CMYK, which vips_thumbnail always converts with libvips' own colour
- * management: the same steps done here and the inks left for the colour
- * stage.  Loaded with the JPEG loader's shrink where there is one,
- * resized to the geom_window() size in stored orientation, turned upright
- * (from memory, as vips_thumbnail does: the load is sequential) and
- * cropped.  0, or -1 with libvips' error set.
+ * management: loaded here with the JPEG loader's shrink where there is
+ * one (shrink-on-load, to no less than the geom_window() size in stored
+ * orientation), the inks left for the colour stage; the resize stage
+ * takes the image from there to the output size, upright
+ * (resize_vips_stored(), resize.h), the steps vips_thumbnail takes.
+ * 0, or -1 with libvips' error set.
  */
 static int
 load_cmyk(const struct settings *s, const struct input *in,
           struct decoded *d, size_t buflen, VipsImage **out)
 {
-    VipsImage **t = (VipsImage **)vips_object_local_array(d->ctx, 6);
+    VipsImage **t = (VipsImage **)vips_object_local_array(d->ctx, 1);
     int sw, sh, ow, oh, ox, oy, swap, shrink = 1, jpeg = !d->filebuf &&
         in->fmt == IMGF_JPEG && in->have_ji;
     char opts[32] = "";
-    VipsImage *x;
 
     geom_window(s, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
     swap = jpeg && in->ji.orientation >= 5 && in->ji.orientation <= 8;
@@ -328,17 +313,9 @@ load_cmyk(const struct settings *s, const struct input *in,
         return -1;
     if (!jpeg)
         swap = vips_image_get_orientation_swap(t[0]);
-    x = resize_to(t[0], swap ? sh : sw, swap ? sw : sh, &t[1]);
-    if (x && vips_image_get_orientation(x) != 1) {
-        if (!(t[3] = vips_image_copy_memory(x)) ||
-            vips_autorot(t[3], &t[4], NULL))
-            return -1;
-        x = t[4];
-    }
-    if (x && (ow != sw || oh != sh))
-        x = vips_extract_area(x, &t[5], ox, oy, ow, oh, NULL) ? NULL : t[5];
-    *out = x;
-    return x ? 0 : -1;
+    d->stored_swap = swap;
+    *out = t[0];
+    return 0;
 }
 
 static int
@@ -354,8 +331,10 @@ load_fit(const struct settings *s, const struct input *in, struct decoded *d,
         return -1;
     if (cmyk)
         rc = load_cmyk(s, in, d, buflen, &d->image);
-    else if ((rc = thumbnail(s, d, buflen, &im[0])) == 0)
+    else if ((rc = thumbnail(s, d, buflen, &im[0])) == 0) {
         d->image = im[0];
+        d->fitted = 1;
+    }
     if (rc) {
         d->image = NULL;
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
@@ -448,6 +427,7 @@ load_svg(const struct settings *s, const struct input *in,
         return -1;
     }
     d->image = im[1];
+    d->fitted = 1;
     return 0;
 }
 
@@ -505,7 +485,7 @@ check_structure(const struct settings *s, const struct input *in,
     return guard_rows(rows, height, mcu_rows, res);
 }
 
-int
+static int
 decode_vips(const struct settings *s, const struct input *in,
             enum decode_size size, struct decoded *d, struct task_result *res)
 {
@@ -531,3 +511,25 @@ decode_vips(const struct settings *s, const struct input *in,
         return load_full(s, in, d, res);
     return load_fit(s, in, d, res);
 }
+
+/* The decoder interface (decode.h): everything is delivered in @d at
+ * open, so @d itself stands for the decoder's state. */
+static void *
+vd_open(const struct settings *s, const struct input *in,
+        enum decode_size size, struct decoded *d, struct task_result *res)
+{
+    return decode_vips(s, in, size, d, res) < 0 ? NULL : d;
+}
+
+static void
+vd_close(void *impl)
+{
+    (void)impl;
+}
+
+const struct decoder_ops decode_vips_ops = {
+    .open = vd_open,
+    .scale = NULL,
+    .rows = NULL,
+    .close = vd_close,
+};

@@ -21,6 +21,7 @@ decoded_init(struct decoded *d)
     d->cmyk = d->cmyk_inverted = d->grey_source = 0;
     pixels_init(&d->px);
     d->image = NULL;
+    d->fitted = d->stored_swap = 0;
     d->ctx = NULL;
     d->source = NULL;
     d->filebuf = NULL;

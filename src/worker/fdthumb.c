@@ -25,6 +25,7 @@
 #include "byteorder.h"
 #include "fdthumb.h"
 #include "outfile.h"
+#include "resize.h"
 #include "thumbcache.h"
 #include "vipsmsg.h"
 
@@ -505,8 +506,7 @@ fd_encode(struct commit *cm, int k, VipsImage *base, struct encode_out *out,
      * a thumbnail of what the loader made of it (input.h). */
     if (k == 0 && input_read_check(res) < 0)
         return -1;
-    if (vips_thumbnail_image(base, &img, size, "height", size, "size",
-                             VIPS_SIZE_DOWN, NULL)) {
+    if (resize_vips_down(base, size, &img) < 0) {
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
         return -1;
     }

@@ -2,33 +2,38 @@
  * img.c - one file in, its outputs out, inside a worker: the stages of
  * img.h run in order, the same for every commit.
  *
- * Two shapes of the same order, depending on the decoder:
- *   direct (JPEG, PNG): decode rows -> colour (alpha, CMYK) -> resize,
- *     in one streaming pass into a small buffer of output size, then
- *     colour (ICC profile to sRGB) on those few pixels; then the encoder
- *     reads it upright (orient.h) and in RGB (colour.h) row by row, with
- *     no further copy;
- *   libvips: a lazy image (decode shrinks on load, colour converts), which
- *     the encoder pulls strip by strip straight into the output file; or,
- *     for several outputs (sizes, freedesktop flavours), one decode into
- *     memory that every output is resized from.
+ * img_run() takes the decoder the commit planned (decode_choose(), or
+ * libvips for in place and the freedesktop cache) and runs every stage
+ * through its header: decode.h (one decoder interface), colour.h,
+ * resize.h, encode.h, commit.h.  Two shapes of the same order, depending
+ * on what that decoder delivers (decode.h):
+ *   rows (direct JPEG, PNG): decode rows -> colour (alpha, CMYK) ->
+ *     resize, in one streaming pass into a small buffer of output size,
+ *     then colour (ICC profile to sRGB) on those few pixels; then the
+ *     encoder reads it upright (orient.h) and in RGB (colour.h) row by
+ *     row, with no further copy;
+ *   an image (libvips): decode (shrink-on-load; decode.h says how far it
+ *     resizes) -> resize (what shrink-on-load left: resize_vips_stored())
+ *     -> colour, a lazy image the encoder pulls strip by strip straight
+ *     into the output file; or, for several outputs (sizes, freedesktop
+ *     flavours), one decode at the base box into memory, then resize
+ *     (resize_vips(), or the freedesktop commit's encode) and encode per
+ *     output.
  * Both end in the commit of commit.h, whichever of the three it is: it
  * begins before the decode (and may decide the task there), gives each
- * output's destination (a file or memory) and takes each encoded output.  libvips warnings (damaged but decodable
- * files) are captured through a GLib log handler into the task result
- * instead of being printed.
+ * output's destination (a file or memory) and takes each encoded output.
+ * libvips warnings (damaged but decodable files) are captured through a
+ * GLib log handler into the task result instead of being printed.
  */
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <vips/vips.h>
 
 #include "colour.h"
 #include "commit.h"
 #include "decode.h"
-#include "geom.h"
 #include "encode.h"
 #include "exifcopy.h"
 #include "img.h"
@@ -227,35 +232,14 @@ upright_row(void *arg, int y, unsigned char *buf)
     return colour_rgb_row(row, u->view.bands, u->view.width, buf);
 }
 
-/*
- * Several sizes: the one image every output is resized from, as a box for
- * geom.h, into @b: the whole upright @uw x @uh input scaled (never
- * cropped: fill) to the largest scaled size any output needs on each axis.
- */
-static void
-base_settings(const struct run_config *c, int uw, int uh, struct settings *b)
-{
-    int k, sw, sh, ow, oh, ox, oy, bw = 1, bh = 1;
-
-    for (k = 0; k < c->nsizes; k++) {
-        geom_window(&c->out[k], uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
-        bw = sw > bw ? sw : bw;
-        bh = sh > bh ? sh : bh;
-    }
-    *b = c->out[0];
-    b->fit = FIT_FILL;
-    b->width = bw;
-    b->height = bh;
-}
-
 /* decode rows -> colour -> resize into d->px: the output's size, or with
- * several sizes the base (base_settings()).  0, or -1 with @res failed. */
+ * several sizes the base (resize_base()).  0, or -1 with @res failed. */
 static int
 decode_resized(const struct run_config *cfg, const struct input *in,
                enum decoder_kind kind, struct decoded *d, struct task_result *res)
 {
     const struct settings *s = &cfg->out[0];
-    struct decoder *dec = decode_open(kind, s, in, d, res);
+    struct decoder *dec = decode_open(kind, s, in, DECODE_FIT, d, res);
     struct resample_span x, y;
     struct settings base;
     struct colour c;
@@ -267,7 +251,7 @@ decode_resized(const struct run_config *cfg, const struct input *in,
     res->in_width = d->width;
     res->in_height = d->height;
     if (cfg->nsizes > 1) {
-        base_settings(cfg, d->width, d->height, &base);
+        resize_base(cfg, d->width, d->height, &base);
         resize_plan(&base, d->width, d->height, d->orientation, &x, &y);
     } else {
         resize_plan(s, d->width, d->height, d->orientation, &x, &y);
@@ -361,48 +345,20 @@ run_direct(struct commit *cm, struct decoded *d, struct task_result *res)
     return write_pixels(cm, 0, &p, &d->px, d->orientation, res);
 }
 
-/* @in resized to exactly @w x @h (Lanczos 3), held by @parent.  NULL
- * with libvips' error set. */
-static VipsImage *
-resize_exact(VipsObject *parent, VipsImage *in, int w, int h)
-{
-    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 2);
-
-    if (w == in->Xsize && h == in->Ysize)
-        return in;
-    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale",
-                    (double)h / in->Ysize, "kernel", VIPS_KERNEL_LANCZOS3,
-                    NULL))
-        return NULL;
-    if (t[0]->Xsize == w && t[0]->Ysize == h)
-        return t[0];
-    /* libvips rounds the scaled size its own way: a pixel off at most. */
-    if (vips_embed(t[0], &t[1], 0, 0, w, h, "extend", VIPS_EXTEND_COPY,
-                   NULL))
-        return NULL;
-    return t[1];
-}
-
 /* Several sizes, libvips: output @k resized (and cropped) from @base, the
- * whole image at the base size, with the source's EXIF segment @exif.
- * 0, or -1 with @res failed. */
+ * whole image at the base size, by the resize stage, with the source's
+ * EXIF segment @exif.  0, or -1 with @res failed. */
 static int
 write_size_vips(struct commit *cm, int k, const struct encode_params *p,
                 const struct decoded *d, VipsImage *base,
                 const struct exifcopy *exif, struct task_result *res)
 {
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
-    VipsImage **c = (VipsImage **)vips_object_local_array(ctx, 1);
     VipsImage *img;
-    int sw, sh, ow, oh, ox, oy, rc = -1;
+    int rc = -1;
 
-    geom_window(commit_settings_of(cm, k), d->width, d->height, &sw, &sh,
-                &ow, &oh, &ox, &oy);
-    img = resize_exact(ctx, base, sw, sh);
-    if (img && (ow != sw || oh != sh)) {
-        img = vips_extract_area(img, &c[0], ox, oy, ow, oh, NULL) ? NULL
-                                                                  : c[0];
-    }
+    img = resize_vips(commit_settings_of(cm, k), d->width, d->height, ctx,
+                      base);
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
     else
@@ -411,30 +367,32 @@ write_size_vips(struct commit *cm, int k, const struct encode_params *p,
     return rc;
 }
 
-/* The upright size of @in, from our JPEG header parse or else a first
- * (lazy, header-only) libvips decode.  0, or -1 with @res failed. */
+/*
+ * decode -> resize for a decoder that delivers an image (decode.h): in
+ * *@img, held by d->ctx, the image of @in at the output geometry of @s
+ * (shrunk on load, and what shrink-on-load left to do done by the resize
+ * stage), or with DECODE_FULL as stored.  0, or -1 with @res failed.
+ */
 static int
-upright_size(const struct settings *s, const struct input *in, int *uw,
-             int *uh, struct task_result *res)
+decode_image(enum decoder_kind kind, const struct settings *s,
+             const struct input *in, enum decode_size size,
+             struct decoded *d, VipsImage **img, struct task_result *res)
 {
-    struct decoded probe;
-    int rc;
+    struct decoder *dec = decode_open(kind, s, in, size, d, res);
 
-    if (in->fmt == IMGF_JPEG && in->have_ji) {
-        orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
-                            uw, uh);
-        return 0;
-    }
-    decoded_init(&probe);
-    rc = decode_vips(s, in, DECODE_FIT, &probe, res);
-    *uw = probe.width;
-    *uh = probe.height;
-    decoded_release(&probe);
-    if (rc == 0 && lseek(in->fd, 0, SEEK_SET) < 0) {
-        task_result_fail(res, ERR_READ, "cannot rewind input");
+    if (!dec)
         return -1;
-    }
-    return rc;
+    decode_close(dec);          /* what it delivered stays in @d */
+    *img = d->image;
+    if (size == DECODE_FULL || d->fitted)
+        return 0;
+    *img = resize_vips_stored(s, d->width, d->height, d->stored_swap, d->ctx,
+                              d->image);
+    if (*img)
+        return 0;
+    vipsmsg_fail(res, ERR_DECODE, "cannot decode");
+    loaderr_reclassify(res);
+    return -1;
 }
 
 /* The commit's own outputs from @base (plan.base_in_memory): each made and
@@ -479,17 +437,18 @@ run_sizes_vips(struct commit *cm, struct decoded *d, struct task_result *res)
     if (own) {
         base = cm->plan.box;
         s = &cm->plan.box;
-    } else if (upright_size(s, in, &uw, &uh, res) < 0) {
+    } else if (decode_upright_size(s, in, &uw, &uh, res) < 0) {
         return -1;
     } else {
-        base_settings(cm->cfg, uw, uh, &base);
+        resize_base(cm->cfg, uw, uh, &base);
     }
-    if (decode_vips(&base, in, DECODE_FIT, d, res) < 0)
+    if (decode_image(cm->plan.decoder, &base, in, DECODE_FIT, d, &img,
+                     res) < 0)
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
     /* The freedesktop cache records no colour conversion (as before). */
-    img = colour_vips_srgb8_res(s, d->ctx, d->image, own ? NULL : res);
+    img = colour_vips_srgb8_res(s, d->ctx, img, own ? NULL : res);
     mem = img ? vips_image_copy_memory(img) : NULL;
     if (!mem) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
@@ -526,14 +485,16 @@ run_vips(struct commit *cm, struct decoded *d, struct task_result *res)
 
     if (cm->plan.noutputs > 1 || cm->plan.base_in_memory)
         return run_sizes_vips(cm, d, res);
-    if (decode_vips(s, in, stored ? DECODE_FULL : DECODE_FIT, d, res) < 0)
+    if (decode_image(cm->plan.decoder, s, in, stored ? DECODE_FULL
+                                                     : DECODE_FIT, d, &img,
+                     res) < 0)
         return -1;
     if (!stored) {
         res->in_width = d->width;
         res->in_height = d->height;
     }
-    img = stored ? colour_vips_keep_res(s, d->ctx, d->image, res)
-                 : colour_vips_srgb8_res(s, d->ctx, d->image, res);
+    img = stored ? colour_vips_keep_res(s, d->ctx, img, res)
+                 : colour_vips_srgb8_res(s, d->ctx, img, res);
     if (!img) {
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;

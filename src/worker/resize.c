@@ -3,6 +3,8 @@
  */
 #include <string.h>
 
+#include <vips/vips.h>
+
 #include "geom.h"
 #include "orient.h"
 #include "resize.h"
@@ -18,6 +20,22 @@ resize_plan(const struct settings *s, int uw, int uh, int o,
     orient_stored_spans(o, &ux, &uy, x, y);
     orient_upright_size(o, uw, uh, &x->in, &y->in);
     /* upright -> stored is the same swap as stored -> upright */
+}
+
+void
+resize_base(const struct run_config *c, int uw, int uh, struct settings *b)
+{
+    int k, sw, sh, ow, oh, ox, oy, bw = 1, bh = 1;
+
+    for (k = 0; k < c->nsizes; k++) {
+        geom_window(&c->out[k], uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
+        bw = sw > bw ? sw : bw;
+        bh = sh > bh ? sh : bh;
+    }
+    *b = c->out[0];
+    b->fit = FIT_FILL;
+    b->width = bw;
+    b->height = bh;
 }
 
 int
@@ -63,4 +81,70 @@ out:
     if (rc < 0)
         pixels_release(out);
     return rc;
+}
+
+/* @in resized to exactly @w x @h (Lanczos 3), held by @parent.  NULL
+ * with libvips' error set. */
+static VipsImage *
+resize_vips_exact(VipsObject *parent, VipsImage *in, int w, int h)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 2);
+
+    if (w == in->Xsize && h == in->Ysize)
+        return in;
+    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale",
+                    (double)h / in->Ysize, "kernel", VIPS_KERNEL_LANCZOS3,
+                    NULL))
+        return NULL;
+    if (t[0]->Xsize == w && t[0]->Ysize == h)
+        return t[0];
+    /* libvips rounds the scaled size its own way: a pixel off at most. */
+    if (vips_embed(t[0], &t[1], 0, 0, w, h, "extend", VIPS_EXTEND_COPY,
+                   NULL))
+        return NULL;
+    return t[1];
+}
+
+/* resize_vips() and resize_vips_stored(): @rotate says whether @in may
+ * still carry an orientation to apply. */
+static VipsImage *
+resize_vips_fit(const struct settings *s, int uw, int uh, int swap,
+                int rotate, VipsObject *parent, VipsImage *in)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(parent, 3);
+    int sw, sh, ow, oh, ox, oy;
+    VipsImage *x;
+
+    geom_window(s, uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
+    x = resize_vips_exact(parent, in, swap ? sh : sw, swap ? sw : sh);
+    if (x && rotate && vips_image_get_orientation(x) != 1) {
+        t[0] = vips_image_copy_memory(x);
+        if (!t[0] || vips_autorot(t[0], &t[1], NULL))
+            return NULL;
+        x = t[1];
+    }
+    if (x && (ow != sw || oh != sh))
+        x = vips_extract_area(x, &t[2], ox, oy, ow, oh, NULL) ? NULL : t[2];
+    return x;
+}
+
+VipsImage *
+resize_vips(const struct settings *s, int uw, int uh, VipsObject *parent,
+            VipsImage *in)
+{
+    return resize_vips_fit(s, uw, uh, 0, 0, parent, in);
+}
+
+VipsImage *
+resize_vips_stored(const struct settings *s, int uw, int uh, int swap,
+                   VipsObject *parent, VipsImage *in)
+{
+    return resize_vips_fit(s, uw, uh, swap, 1, parent, in);
+}
+
+int
+resize_vips_down(VipsImage *in, int box, VipsImage **out)
+{
+    return vips_thumbnail_image(in, out, box, "height", box, "size",
+                                VIPS_SIZE_DOWN, NULL) ? -1 : 0;
 }

@@ -17,9 +17,15 @@
  *   if (resize_begin(&rz, bands, &x, &y, &out) < 0) ...out of memory...
  *   for each input row: write resize_row(&rz); resize_push(&rz);
  *   resize_end(&rz);            // out now holds x.out x y.out pixels
- * resize_pixels() does the same for an image already in memory.  The
- * libvips decoder resizes by itself (shrink-on-load) to the same geometry
- * (geom.h) and never comes here.
+ * resize_pixels() does the same for an image already in memory.
+ *
+ * The libvips decoder's images (decode.h) come here too, as VipsImages:
+ * where its shrink-on-load resized while decoding (d.fitted) there is
+ * nothing left to do; a CMYK image it has only shrunk on load is taken to
+ * the output size, upright and cropped, by resize_vips_stored(); several
+ * sizes from one decode are the base box (resize_base()) and one
+ * resize_vips() per output; the freedesktop flavours are
+ * resize_vips_down().  The same geometry (geom.h) throughout.
  */
 #ifndef IMGPOOL_RESIZE_H
 #define IMGPOOL_RESIZE_H
@@ -35,6 +41,15 @@
  */
 void resize_plan(const struct settings *s, int uw, int uh, int o,
                  struct resample_span *x, struct resample_span *y);
+
+/*
+ * Several sizes from one decode: into @b, the settings of the one image
+ * every output of @c is resized from: @c's first output with the box
+ * (fit fill, never cropped) the largest scaled size any output needs on
+ * each axis, for the whole upright @uw x @uh input.
+ */
+void resize_base(const struct run_config *c, int uw, int uh,
+                 struct settings *b);
 
 struct resize {
     struct resample rs;
@@ -68,5 +83,32 @@ void resize_end(struct resize *rz);
  * y->in == in->height).  0, or -1. */
 int resize_pixels(const struct pixels *in, const struct resample_span *x,
                   const struct resample_span *y, struct pixels *out);
+
+struct _VipsImage;
+struct _VipsObject;
+
+/*
+ * The resize stage for the libvips decoder's images (decode.h), which it
+ * may have shrunk on load but not to the output size: @in, the whole input
+ * at any size, resized (Lanczos 3) to exactly the scaled size geom_window()
+ * gives for @s on the upright @uw x @uh input, then cropped to the output
+ * size.  Upright (resize_vips()), or with resize_vips_stored() in stored
+ * orientation (width and height swapped against @uw, @uh when @swap) and
+ * turned upright between the resize and the crop when @in carries an EXIF
+ * orientation (from memory: the decoder's load is sequential).  The result
+ * and its intermediates are held by @parent; NULL with libvips' error set.
+ */
+struct _VipsImage *resize_vips(const struct settings *s, int uw, int uh,
+                               struct _VipsObject *parent,
+                               struct _VipsImage *in);
+struct _VipsImage *resize_vips_stored(const struct settings *s, int uw,
+                                      int uh, int swap,
+                                      struct _VipsObject *parent,
+                                      struct _VipsImage *in);
+
+/* The freedesktop flavours (fdthumb.h): @in, in memory, shrunk to fit a
+ * @box x @box square (never enlarged; libvips' thumbnail of an image) into
+ * a new *@out the caller unrefs.  0, or -1 with libvips' error set. */
+int resize_vips_down(struct _VipsImage *in, int box, struct _VipsImage **out);
 
 #endif
