@@ -30,6 +30,7 @@
 #include "fault.h"
 #include "inplace.h"
 #include "loaderr.h"
+#include "lookq.h"
 #include "lossless.h"
 #include "xmpext.h"
 #include "orient.h"
@@ -62,7 +63,9 @@ recompress(const struct settings *s, const struct input *in,
     encode_params_init(&p, s, &d);
     /* Decoding happens here, lazily: a damaged original fails now, also
      * on damage libjpeg only warns about (loaderr.h). */
-    rc = encode_vips(&p, d.ctx, img, out, res);
+    rc = s->target_distance > 0
+             ? lookq_encode_in_place(s, in, &p, d.ctx, img, out, res)
+             : encode_vips(&p, d.ctx, img, out, res);
     rc = loaderr_fail_damaged(s, res, vips_error_buffer(), rc);
 out:
     decoded_release(&d);
@@ -171,7 +174,10 @@ leave_alone_early(const struct settings *s, const struct input *in,
         orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
                             &res->in_width, &res->in_height);
     q = in->have_ji ? sniff_jpeg_quality(&in->ji) : -1;
-    if (!s->force && !s->lossless && q > 0 && q <= s->quality) {
+    if (s->target_distance > 0 && !s->lossless) {
+        if (lookq_marked(s, in, res))
+            return 1;
+    } else if (!s->force && !s->lossless && q > 0 && q <= s->quality) {
         task_result_skip(res, ERR_ALREADY_COMPRESSED, "estimated quality %d "
                          "is at or below the target %d (--force re-encodes "
                          "anyway)", q, s->quality);
@@ -415,6 +421,8 @@ inplace_process(const struct settings *s, const struct commit_settings *c,
                      carry_exif(s, in, &enc, res) < 0
                  ? -1
                  : carry_extended_xmp(s, in, &enc, res);
+    if (rc == 0 && !s->lossless && !skip && s->target_distance > 0)
+        rc = lookq_mark(&enc, s->target_distance, res);
     if (rc == 0 && !leave_alone_late(c, in, &before, &enc, res) &&
         commit_inplace(c, t, in, &before, &enc, res) == 0)
         res->status = TASK_OK;

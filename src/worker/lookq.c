@@ -6,22 +6,40 @@
 #include "lookq.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <turbojpeg.h>
 #include <vips/vips.h>
 
 #include "distance.h"
+#include "sniff.h"
 
 /* ln(distance) per quality step near the answer: the distance about
  * halves for every 12 steps of JPEG quality (photographs, Q60..Q95). */
 #define SLOPE (-0.058)
-/* The trials aim a little below D, so that the check seldom fails. */
-#define AIM 0.93
+/* butteraugli_main on the whole image over butteraugli on the tile
+ * sample: 1.035, log sd 0.057 (ten wallpapers, Q60..Q92, whole 0.5..1.6;
+ * docs/BENCHMARKS.md).  A whole image measured is what butteraugli_main
+ * measures. */
+#define SAMPLE_BIAS 1.035
+/* The whole image's distance aimed at, as a share of D: with the spread
+ * above, 9 in 10 images end within D. */
+#define AIM 0.96
+/* Trials on the model alone before the first check. */
+#define MODEL_TRIALS 3
+/* The seed: this far below the source's estimated quality at D = 1
+ * (where the wallpapers' answers lie, 10 to 20 below). */
+#define SEED_BELOW 14
 /* Pixels of each tile's edge left out of the pool: the decoder's chroma
  * upsampling there sees the neighbouring tile, not the image. */
 #define TILE_MARGIN 12
+#if TILE_MARGIN < DISTANCE_FAST_SUPPORT
+#error "the tiles' margin must cover the fast model's reach"
+#endif
 /* The quality tried first when the source's is not known. */
 #define SEED_DEFAULT 86
 
@@ -43,7 +61,8 @@ struct sample {
     size_t stride;
     const unsigned char *ref;   /* the source pixels of the mosaic */
     unsigned char *own;         /* ref when a copy */
-    unsigned char *dec, *best;  /* the last trial, the best passing one */
+    unsigned char *dec;         /* the next trial's decoded pixels */
+    struct distance_ref fref;   /* the fast model's view of ref */
     int gx;                     /* tiles per mosaic row */
     int tw, th;                 /* one tile's size */
 };
@@ -53,7 +72,7 @@ sample_release(struct sample *s)
 {
     free(s->own);
     free(s->dec);
-    free(s->best);
+    distance_ref_release(&s->fref);
 }
 
 /* The grid origin @i of @g over @len pixels, on a 16-pixel boundary. */
@@ -107,8 +126,9 @@ sample_make(struct sample *s, const struct lookq *lq)
         s->ref = s->own;
     }
     s->dec = malloc(s->stride * s->mh);
-    s->best = malloc(s->stride * s->mh);
-    return s->dec && s->best ? 0 : -1;
+    if (!s->dec)
+        return -1;
+    return distance_ref_init(&s->fref, s->ref, s->mw, s->mh, s->stride);
 }
 
 /* Pool @dec against the reference tile by tile, with the fast model
@@ -120,19 +140,15 @@ sample_distance(const struct sample *s, const unsigned char *dec, int exact)
     int margin = s->n > 1 ? TILE_MARGIN : 0;
 
     distance_pool_init(&pool);
-    for (int i = 0; i < s->n; i++) {
-        size_t off = s->stride * (size_t)(i / s->gx * s->th) +
-                     (size_t)(i % s->gx) * s->tw * 3;
-        int rc = exact ? distance_butteraugli_add(&pool, s->ref + off,
-                                                  dec + off, s->tw, s->th,
-                                                  s->stride, margin)
-                       : distance_fast_add(&pool, s->ref + off, dec + off,
-                                           s->tw, s->th, s->stride, margin);
-        if (rc < 0)
-            return -1;
-    }
-    return exact ? distance_pool_value(&pool)
-                 : distance_fast_scale(distance_pool_value(&pool));
+    if (!exact)
+        return distance_fast_tiles(&pool, &s->fref, dec, s->stride, s->tw,
+                                   s->th, margin) < 0
+                   ? -1
+                   : distance_fast_scale(distance_pool_value(&pool));
+    if (distance_butteraugli_tiles(&pool, s->ref, dec, s->mw, s->mh,
+                                   s->stride, s->tw, s->th, margin) < 0)
+        return -1;
+    return distance_pool_value(&pool);
 }
 
 static const unsigned char *
@@ -177,128 +193,210 @@ out:
     return rc;
 }
 
-/* The search's state between trials. */
+/* The search's state: every trial kept (quality, model value, the
+ * decoded sample), and what the checks measured. */
 struct search {
-    double target;              /* what the trials aim at */
     double d;                   /* the user's D */
-    double scale;               /* butteraugli / model, from a check */
-    int ok_q, bad_q;            /* lowest passing, highest failing */
-    double ok_v, bad_v;         /* their predictions */
-    int trials, checks, checked_q;
+    double target;              /* what the sample must read: D * aim */
+    double k;                   /* butteraugli / model, from the check */
+    int n;                      /* trials kept */
+    int spent;                  /* trials made (n, and those dropped) */
+    int q[LOOKQ_MAX_ENCODES];
+    double v[LOOKQ_MAX_ENCODES];        /* model, butteraugli's scale */
+    double b[LOOKQ_MAX_ENCODES];        /* butteraugli, 0: not checked */
+    unsigned char *dec[LOOKQ_MAX_ENCODES];
+    int checks;
     int chroma_free;            /* 4:4:4 may replace 4:2:0 */
     int sub444;                 /* trials (and the choice) at 4:4:4 */
-    double checked_v;           /* butteraugli at checked_q */
+    int qmax;                   /* the highest quality worth a trial */
 };
+
+static void
+search_release(struct search *st)
+{
+    for (int i = 0; i < st->n; i++)
+        free(st->dec[i]);
+}
+
+/* What is known of trial @i: its check's figure, else the model's scaled
+ * by the last check's ratio. */
+static double
+predicted(const struct search *st, int i)
+{
+    return st->b[i] > 0 ? st->b[i] : st->v[i] * st->k;
+}
+
+/* The bracket: the highest quality predicted to miss the target (*bad,
+ * or -1), and the lowest one above it predicted within (*ok, or -1).  A
+ * passing trial below a missing one is noise, not an answer: the
+ * distance falls with quality only on the whole. */
+static void
+bracket(const struct search *st, int *ok, int *bad)
+{
+    *ok = *bad = -1;
+    for (int i = 0; i < st->n; i++)
+        if (predicted(st, i) > st->target &&
+            (*bad < 0 || st->q[i] > st->q[*bad]))
+            *bad = i;
+    for (int i = 0; i < st->n; i++)
+        if (predicted(st, i) <= st->target &&
+            (*bad < 0 || st->q[i] > st->q[*bad]) &&
+            (*ok < 0 || st->q[i] < st->q[*ok]))
+            *ok = i;
+}
 
 /* The next quality to try, or -1 when the bracket is closed. */
 static int
-next_quality(const struct search *st, int q, double v)
+next_quality(const struct search *st)
 {
-    double to = q + log(st->target / v) / SLOPE;
-    int n;
+    int ok, bad, lo, hi, n;
+    double to;
 
-    if (st->ok_q <= 100 && st->bad_q >= LOOKQ_Q_MIN && st->bad_v > 0 &&
-        st->ok_v > 0 && st->bad_v > st->ok_v) {
-        double k = (log(st->ok_v) - log(st->bad_v)) / (st->ok_q - st->bad_q);
+    bracket(st, &ok, &bad);
+    lo = bad >= 0 ? st->q[bad] : LOOKQ_Q_MIN - 1;
+    hi = ok >= 0 ? st->q[ok] : st->qmax + 1;
+    if (ok >= 0 && bad >= 0 && predicted(st, bad) > predicted(st, ok)) {
+        /* Between the two, ln(distance) taken as straight. */
+        double k = (log(predicted(st, ok)) - log(predicted(st, bad))) /
+                   (hi - lo);
 
-        to = st->bad_q + (log(st->target) - log(st->bad_v)) / k;
+        to = lo + (log(st->target) - log(predicted(st, bad))) / k;
+    } else if (ok >= 0) {
+        to = hi + log(st->target / predicted(st, ok)) / SLOPE;
+    } else if (bad >= 0) {
+        /* Upwards from a miss: at least two steps, so that a flat
+         * stretch is not climbed one quality a trial. */
+        to = lo + fmax(log(st->target / predicted(st, bad)) / SLOPE, 2);
+    } else {
+        return -1;
     }
     n = (int)ceil(to - 1e-9);
-    if (n <= st->bad_q)
-        n = st->bad_q + 1;
-    if (n >= st->ok_q)
-        n = st->ok_q - 1;
-    if (n > 100)
-        n = 100;
-    return n <= st->bad_q || n >= st->ok_q || n < LOOKQ_Q_MIN ? -1 : n;
+    n = n <= lo ? lo + 1 : n >= hi ? hi - 1 : n;
+    n = n > st->qmax ? st->qmax : n;
+    return n <= lo || n >= hi || n < LOOKQ_Q_MIN ? -1 : n;
 }
 
-/* Check the best trial with butteraugli: 1 when within D, 0 when not
- * (the search rescaled and reopened above it), -1 on failure. */
+/* One trial at @q: encoded, decoded, measured with the model and kept.
+ * 0, or -1 with @res failed. */
 static int
-check_best(struct search *st, const struct sample *s,
-           struct task_result *res)
+search_trial(struct search *st, struct sample *s,
+             const struct encode_params *p, int q, struct task_result *res)
 {
-    double b = sample_distance(s, s->best, 1);
+    double v;
+
+    if (trial(s, p, q, st->sub444, res) < 0)
+        return -1;
+    v = sample_distance(s, s->dec, 0);
+    if (v < 0) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot measure distance");
+        return -1;
+    }
+    st->q[st->n] = q;
+    st->v[st->n] = v + 1e-6;
+    st->b[st->n] = 0;
+    st->dec[st->n] = s->dec;
+    st->n++;
+    st->spent++;
+    s->dec = malloc(s->stride * s->mh);
+    if (!s->dec) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate the "
+                         "sample");
+        return -1;
+    }
+    return 0;
+}
+
+/* Check trial @i with butteraugli; the model's ratio follows it.  0, or
+ * -1 with @res failed. */
+static int
+search_check(struct search *st, const struct sample *s, int i,
+             struct task_result *res)
+{
+    double b = sample_distance(s, st->dec[i], 1);
 
     if (b < 0) {
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot measure distance");
         return -1;
     }
     st->checks++;
-    st->checked_q = st->ok_q;
-    st->checked_v = b;
-    if (b <= st->d)
-        return 1;
-    st->scale *= b / st->ok_v;
-    st->bad_q = st->ok_q;
-    st->bad_v = b;
-    st->ok_q = 101;
-    st->ok_v = 0;
+    st->b[i] = b + 1e-6;
+    st->k = st->b[i] / st->v[i];
     return 0;
 }
 
 static int
 search_seed(double d)
 {
-    int q = seed_quality > 0 ? (seed_quality > 95 ? 95 : seed_quality) - 7
+    int q = seed_quality > 0 ? (seed_quality > 90 ? 90 : seed_quality) -
+                                   SEED_BELOW
                              : SEED_DEFAULT;
 
     q += (int)lround(log(d) / SLOPE);
     return q < LOOKQ_Q_MIN ? LOOKQ_Q_MIN : q > 100 ? 100 : q;
 }
 
-/* The search proper over @s.  0 with st->ok_q (or 101: none passed) and
- * the check's figures, or -1 with @res failed. */
+/* Trials on the model alone from @q until the bracket closes or @upto
+ * trials are made, the switch to 4:4:4 included.  0, or -1 with @res
+ * failed. */
+static int
+search_model(struct search *st, struct sample *s,
+             const struct encode_params *p, int q, int upto,
+             struct task_result *res)
+{
+    int ok, bad;
+
+    while (q > 0 && st->spent < upto) {
+        if (search_trial(st, s, p, q, res) < 0)
+            return -1;
+        bracket(st, &ok, &bad);
+        if (ok < 0 && bad >= 0 && st->q[bad] == 100 && p->subsample_420 &&
+            st->chroma_free && !st->sub444) {
+            /* Even Q100 misses D at 4:2:0: the error is the halved
+             * chroma itself, so the search starts again at 4:4:4. */
+            search_release(st);
+            st->n = 0;
+            st->sub444 = 1;
+            q = search_seed(st->d);
+            upto = st->spent + 2 > LOOKQ_MAX_ENCODES - 1
+                       ? LOOKQ_MAX_ENCODES - 1 : st->spent + 2;
+            continue;
+        }
+        q = next_quality(st);
+    }
+    return 0;
+}
+
+/*
+ * The search proper over @s: the model brackets the target in a few
+ * trials; butteraugli checks the lowest passing one (it costs some five
+ * trials) and so scales the model for this image; the model, rescaled,
+ * moves the choice in the trials left, and a moved choice is measured
+ * as well.  0, or -1 with @res failed.
+ */
 static int
 search_run(struct search *st, struct sample *s, const struct encode_params *p,
            struct task_result *res)
 {
-    int q = search_seed(st->d), c;
-    double v;
-    unsigned char *tmp;
+    int ok, bad, budget = LOOKQ_MAX_ENCODES - 1;
 
-    while (st->trials < LOOKQ_MAX_ENCODES - 1 && q > 0) {
-        if (trial(s, p, q, st->sub444, res) < 0)
-            return -1;
-        st->trials++;
-        v = sample_distance(s, s->dec, 0);
-        if (v < 0) {
-            task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot measure "
-                             "distance");
-            return -1;
-        }
-        v = v * st->scale + 1e-6;
-        if (v <= st->target) {
-            st->ok_q = q;
-            st->ok_v = v;
-            tmp = s->best;
-            s->best = s->dec;
-            s->dec = tmp;
-        } else {
-            st->bad_q = q;
-            st->bad_v = v;
-        }
-        if (st->bad_q == 100 && p->subsample_420 && st->chroma_free &&
-            !st->sub444) {
-            /* Even Q100 misses D at 4:2:0: the error is the halved
-             * chroma itself, so the search starts again at 4:4:4. */
-            st->sub444 = 1;
-            st->bad_q = LOOKQ_Q_MIN - 1;
-            st->ok_q = 101;
-            q = search_seed(st->d);
-            continue;
-        }
-        q = next_quality(st, q, v);
-        if (q < 0 && st->ok_q <= 100 && st->checks < 2) {
-            if ((c = check_best(st, s, res)) < 0)
-                return -1;
-            if (c == 0)
-                q = next_quality(st, st->bad_q, st->bad_v);
-        }
-    }
-    if (st->ok_q <= 100 && st->checked_q != st->ok_q && st->checks < 2 &&
-        check_best(st, s, res) < 0)
+    if (search_model(st, s, p, search_seed(st->d), MODEL_TRIALS, res) < 0)
+        return -1;
+    bracket(st, &ok, &bad);
+    if (ok < 0 && search_model(st, s, p, next_quality(st), budget, res) < 0)
+        return -1;
+    bracket(st, &ok, &bad);
+    if (ok < 0 && bad < 0)
+        return 0;               /* the budget went on 4:2:0 */
+    if (search_check(st, s, ok >= 0 ? ok : bad, res) < 0)
+        return -1;
+    if (search_model(st, s, p, next_quality(st), budget, res) < 0)
+        return -1;
+    /* The choice, when the rescaled model moved it, is measured too:
+     * the model's error within one image is what is left, and it is not
+     * always small.  A miss leaves the lowest pass measured above it,
+     * or the model's step up. */
+    bracket(st, &ok, &bad);
+    if (ok >= 0 && st->b[ok] == 0 && search_check(st, s, ok, res) < 0)
         return -1;
     return 0;
 }
@@ -308,16 +406,24 @@ static void
 search_done(const struct search *st, struct lookq *lq,
             struct task_result *res)
 {
-    int q = st->ok_q;
-    double v = st->ok_v;
+    int ok, bad, q;
+    double v;
 
-    if (q > 100) {
+    bracket(st, &ok, &bad);
+    if (ok >= 0) {
+        q = st->q[ok];
+        v = predicted(st, ok);
+    } else if (bad < 0) {
+        q = 100;                /* no trial at 4:4:4 left: its best */
+        v = st->d;
+    } else {
         /* Nothing passed in the budget: the model's step above the
          * highest failing quality, unmeasured. */
-        q = st->bad_q + (int)ceil(log(st->bad_v / st->target) / -SLOPE);
-        q = q > 100 ? 100 : q <= st->bad_q ? st->bad_q + 1 : q;
-        q = q > 100 ? 100 : q;
-        v = st->bad_v * exp(SLOPE * (q - st->bad_q));
+        q = st->q[bad] + (int)ceil(log(predicted(st, bad) / st->target) /
+                                   -SLOPE);
+        q = q <= st->q[bad] ? st->q[bad] + 1 : q;
+        q = q > st->qmax ? st->qmax : q;
+        v = predicted(st, bad) * exp(SLOPE * (q - st->q[bad]));
     }
     lq->params.quality = q;
     if (st->sub444)
@@ -325,9 +431,9 @@ search_done(const struct search *st, struct lookq *lq,
     if (res->look_quality > 0)
         return;                 /* the record tells of the first output */
     res->look_quality = q;
-    res->look_encodes = st->trials + 1;
-    res->look_checked = st->checked_q == q;
-    res->look_distance = (float)(res->look_checked ? st->checked_v : v);
+    res->look_encodes = st->spent + 1;
+    res->look_checked = ok >= 0 && st->b[ok] > 0;
+    res->look_distance = (float)v;
 }
 
 /* The pixels of @rows into lq->px. */
@@ -406,9 +512,11 @@ lookq_choose(double d, int chroma_free, const struct encode_params *p,
              struct _VipsImage *img, struct lookq *lq,
              struct task_result *res)
 {
-    struct search st = { .target = d * AIM, .d = d, .scale = 1,
-                         .ok_q = 101, .bad_q = LOOKQ_Q_MIN - 1,
-                         .checked_q = -1, .chroma_free = chroma_free };
+    /* Above the source's own quality a re-encode only grows: at it, with
+     * the same tables, the blocks quantise again to almost what they
+     * were. */
+    struct search st = { .d = d, .k = 1, .chroma_free = chroma_free,
+                         .qmax = 100 };
     struct sample s;
     int rc = -1;
 
@@ -430,10 +538,14 @@ lookq_choose(double d, int chroma_free, const struct encode_params *p,
     if (sample_make(&s, lq) < 0)
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate the "
                          "sample");
-    else if (search_run(&st, &s, p, res) == 0) {
-        search_done(&st, lq, res);
-        rc = 0;
+    else {
+        st.target = d * AIM / (s.n > 1 ? SAMPLE_BIAS : 1);
+        if (search_run(&st, &s, p, res) == 0) {
+            search_done(&st, lq, res);
+            rc = 0;
+        }
     }
+    search_release(&st);
     sample_release(&s);
     return rc;
 }
@@ -443,4 +555,124 @@ lookq_release(struct lookq *lq)
 {
     free(lq->px);
     lq->px = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* In place: the mark                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Segments walked to find the mark before giving up (a JPEG has a few
+ * dozen before its first scan). */
+#define MARK_MAX_SEGMENTS 4096
+
+/* Bytes @at..@at+@n of @in: from the head when there, else read.  0, or
+ * -1 when the file is shorter or a read fails. */
+static int
+bytes_at(const struct input *in, int64_t at, unsigned char *buf, size_t n)
+{
+    if (in->head && at >= 0 && (uint64_t)at + n <= in->head_len) {
+        memcpy(buf, in->head + at, n);
+        return 0;
+    }
+    return pread(in->fd, buf, n, (off_t)at) == (ssize_t)n ? 0 : -1;
+}
+
+int
+lookq_marked(const struct settings *s, const struct input *in,
+             struct task_result *res)
+{
+    static const size_t mlen = sizeof(LOOKQ_MARK) - 1;
+    unsigned char seg[4], text[sizeof(LOOKQ_MARK) - 1 + 32];
+    int64_t off = 2;
+
+    if (s->force)
+        return 0;
+    /* The segments before the first scan, by their lengths. */
+    for (int i = 0; i < MARK_MAX_SEGMENTS; i++) {
+        size_t len, n;
+
+        if (bytes_at(in, off, seg, 4) < 0 || seg[0] != 0xFF ||
+            seg[1] == 0xDA || seg[1] == 0xD9)
+            return 0;
+        len = (size_t)seg[2] << 8 | seg[3];
+        if (len < 2)
+            return 0;
+        n = len - 2 < sizeof(text) - 1 ? len - 2 : sizeof(text) - 1;
+        if (seg[1] == 0xFE && n >= mlen && bytes_at(in, off + 4, text, n) == 0
+            && memcmp(text, LOOKQ_MARK, mlen) == 0) {
+            text[n] = '\0';
+            task_result_skip(res, ERR_ALREADY_COMPRESSED, "already "
+                             "recompressed to a look target (%s; --force "
+                             "re-encodes anyway)", (char *)text + 8);
+            return 1;
+        }
+        off += 2 + (int64_t)len;
+    }
+    return 0;
+}
+
+int
+lookq_mark(struct encode_out *out, double d, struct task_result *res)
+{
+    const unsigned char *b = out->buf;
+    unsigned char *nb;
+    char text[64];
+    size_t at = 2, n, tl;
+
+    tl = (size_t)snprintf(text, sizeof(text), LOOKQ_MARK "%.3f quality %d",
+                          d, res->look_quality);
+    if (out->len < 4 || b[0] != 0xFF || b[1] != 0xD8) {
+        task_result_fail(res, ERR_INTERNAL, "cannot mark the output: not a "
+                         "JPEG");
+        return -1;
+    }
+    /* After a leading JFIF APP0, where readers expect that. */
+    if (b[2] == 0xFF && b[3] == 0xE0 && out->len >= 6)
+        at = 4 + ((size_t)b[4] << 8 | b[5]);
+    if (at > out->len) {
+        task_result_fail(res, ERR_INTERNAL, "cannot mark the output: a "
+                         "broken APP0");
+        return -1;
+    }
+    n = out->len + 4 + tl;
+    nb = malloc(n);
+    if (!nb) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot mark the output");
+        return -1;
+    }
+    memcpy(nb, b, at);
+    nb[at] = 0xFF;
+    nb[at + 1] = 0xFE;
+    nb[at + 2] = (unsigned char)((tl + 2) >> 8);
+    nb[at + 3] = (unsigned char)((tl + 2) & 0xFF);
+    memcpy(nb + at + 4, text, tl);
+    memcpy(nb + at + 4 + tl, b + at, out->len - at);
+    encode_out_release(out);
+    out->buf = nb;
+    out->len = n;
+    out->buf_glib = 0;
+    return 0;
+}
+
+int
+lookq_encode_in_place(const struct settings *s, const struct input *in,
+                      const struct encode_params *p,
+                      struct _VipsObject *parent, struct _VipsImage *img,
+                      struct encode_out *out, struct task_result *res)
+{
+    struct lookq lq;
+    int rc;
+
+    lookq_begin(res, in->have_ji ? sniff_jpeg_quality(&in->ji) : -1);
+    if (img->Bands == 4) {
+        task_result_skip(res, ERR_UNSUPPORTED, "left alone: --target-"
+                         "distance measures RGB and grey pixels, not CMYK");
+        return -1;
+    }
+    rc = lookq_choose(s->target_distance, s->subsample == SUBSAMPLE_AUTO, p,
+                      NULL, parent, img, &lq, res);
+    if (rc == 0)
+        rc = encode_vips(&lq.params, parent, lq.image, out, res);
+    lookq_release(&lq);
+    return rc;
 }

@@ -21,12 +21,16 @@
  * source or -1); per output: lookq_choose() before the encode (it reads the
  * pixels once and hands back a row source or an in-memory image to
  * encode instead), the output encoded from lq.rows or lq.image with
- * lq.params, lookq_release().
+ * lq.params, lookq_release().  In place: lookq_marked() before the
+ * decode, lookq_encode_in_place() for the encode (it begins, chooses,
+ * encodes and marks).
  */
 #ifndef IMGPOOL_LOOKQ_H
 #define IMGPOOL_LOOKQ_H
 
 #include "encode.h"
+#include "input.h"
+#include "settings.h"
 #include "task.h"
 
 #define LOOKQ_MAX_ENCODES 6
@@ -67,5 +71,38 @@ int lookq_choose(double d, int chroma_free, const struct encode_params *p,
                  struct task_result *res);
 
 void lookq_release(struct lookq *lq);
+
+/*
+ * In place (inplace.h), where the file itself is the record: each JPEG
+ * rewritten for a look target carries a COM segment saying so
+ * (LOOKQ_MARK, then the distance and quality), after SOI and a leading
+ * JFIF APP0, so that the open stage's head holds it.  A file with one is
+ * already compressed to a look: a second run leaves it (and its
+ * lossless pass, which keeps every segment, finds the optimised file
+ * nothing to gain), whatever D; --force re-encodes it anyway.
+ */
+#define LOOKQ_MARK "imgpool target-distance "
+
+/* 1 with @res skipped, already-compressed, when @in (a JPEG) carries the
+ * mark and @s has no force; else 0. */
+int lookq_marked(const struct settings *s, const struct input *in,
+                 struct task_result *res);
+
+/*
+ * The in-place encode of @img (held by @parent), decoded from @in, with
+ * @p at the quality searched within s->target_distance, into @out
+ * (memory), the record's look fields set as for -o (lookq_mark() then
+ * marks the bytes, after the metadata edits).
+ * A CMYK image (4 bands) is skipped, unsupported (the distance is one of
+ * RGB pixels).  0, or -1 with @res failed or skipped.
+ */
+int lookq_encode_in_place(const struct settings *s, const struct input *in,
+                          const struct encode_params *p,
+                          struct _VipsObject *parent, struct _VipsImage *img,
+                          struct encode_out *out, struct task_result *res);
+
+/* Add the mark of @res's look to @out's bytes (memory).  0, or -1 with
+ * @res failed. */
+int lookq_mark(struct encode_out *out, double d, struct task_result *res);
 
 #endif
