@@ -110,12 +110,14 @@ png_key(const char *path, const char *key)
     return val;
 }
 
-/* Run the stage on @path with flavours @mask; the result in @res. */
+/* Run the pipeline on @path into the cache with flavours @mask; the
+ * result in @res. */
 static void
 run_fd(const char *path, unsigned mask, struct task_result *res)
 {
     struct settings s;
     struct commit_settings c;
+    struct run_config cfg;
     struct task t;
     struct input in;
 
@@ -124,11 +126,13 @@ run_fd(const char *path, unsigned mask, struct task_result *res)
     commit_settings_init(&c);
     c.output_dir = cache;
     c.fd_flavors = mask;
+    run_config_make(&cfg, &s, NULL, 1, &c);
     sh_task(&t, &s, path, NULL);
     sh_result_init(res);
     sh_input(&in, path, sniff_format((const unsigned char *)"\xff\xd8\xff",
                                      3), NULL, 0);
-    fdthumb_process(&s, &c, &t, &in, res);
+    /* The stages after open, with the freedesktop commit (commit.h). */
+    img_run(&cfg, &t, &in, DECODER_VIPS, res);
     close(in.fd);
 }
 

@@ -1,11 +1,12 @@
 /*
  * fdthumb.c - thumbnails into the freedesktop.org cache (see fdthumb.h).
  *
- * The input is decoded once, by the libvips decoder at the largest
- * flavour asked for (shrink-on-load, upright, sRGB), into memory; every
- * smaller flavour is resized from those pixels.  PNG files are written
- * with libpng, whose text chunks carry the keys, then committed by the
- * commit stage (outfile.h) below the cache folder, which the run passes as
+ * The freedesktop commit (commit.h, commit_fdthumb_ops).  The pipeline
+ * (img.c) decodes the input once, with libvips at the largest stale
+ * flavour (shrink-on-load, upright, sRGB), into memory; this commit's
+ * encode() resizes those pixels to each stale flavour and writes the PNG
+ * with libpng, whose text chunks carry the keys; its commit() writes the
+ * file through outfile.h below the cache folder, which the run passes as
  * the output root.
  */
 #include <errno.h>
@@ -19,8 +20,7 @@
 
 #include <vips/vips.h>
 
-#include "colour.h"
-#include "decode.h"
+#include "commit.h"
 #include "dirwalk.h"
 #include "byteorder.h"
 #include "fdthumb.h"
@@ -266,31 +266,39 @@ encode_png(const struct fdthumb_key *k, const struct fdpic *p,
     return m->failed ? -1 : 0;
 }
 
-/* Write @p as @rel below the cache root @root: folders 0700, file 0600,
- * atomically.  0, or -1 with @res failed. */
+/* Encode @p with @k's keys into a new buffer: *@buf (malloc'ed), *@len.
+ * 0, or -1 with @res failed. */
 static int
-commit_png(const struct commit_settings *c, const char *rel,
-           const struct fdthumb_key *k, const struct fdpic *p,
-           struct task_result *res)
+encode_marked(const struct fdthumb_key *k, const struct fdpic *p,
+              void **buf, size_t *len, struct task_result *res)
 {
     struct membuf m = {0};
-    struct outfile of;
-    int rc = -1;
 
     if (encode_png(k, p, &m) < 0) {
+        free(m.data);
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot encode thumbnail");
-    } else if (outfile_open(&of, c->output_dir, rel, c->fsync, res) == 0) {
-        if (fchmod(of.fd, 0600) < 0 || outfile_write(&of, m.data, m.len,
-                                                     res) < 0)
-            outfile_abort(&of);
-        else
-            rc = outfile_commit(&of, res);
+        return -1;
     }
-    if (rc == 0 && p->rgb)
-        res->out_bytes = (res->out_bytes < 0 ? 0 : res->out_bytes) +
-                         (int64_t)m.len;
-    free(m.data);
-    return rc;
+    *buf = m.data;
+    *len = m.len;
+    return 0;
+}
+
+/* Write the PNG @buf as @rel below the cache root: folders 0700, file
+ * 0600, atomically.  0, or -1 with @res failed. */
+static int
+commit_png(const struct commit_settings *c, const char *rel,
+           const void *buf, size_t len, struct task_result *res)
+{
+    struct outfile of;
+
+    if (outfile_open(&of, c->output_dir, rel, c->fsync, res) < 0)
+        return -1;
+    if (fchmod(of.fd, 0600) < 0 || outfile_write(&of, buf, len, res) < 0) {
+        outfile_abort(&of);
+        return -1;
+    }
+    return outfile_commit(&of, res);
 }
 
 static const char *
@@ -368,6 +376,8 @@ mark_failed(const struct commit_settings *c, int cachefd,
 {
     struct task_result keep = *res;
     char rel[128];
+    size_t len;
+    void *buf;
 
     if (mkdirat(cachefd, "fail", 0700) < 0 && errno != EEXIST)
         return;
@@ -376,89 +386,11 @@ mark_failed(const struct commit_settings *c, int cachefd,
         return;
     snprintf(rel, sizeof(rel), "fail/imgpool-" IMGPOOL_VERSION "/%s.png",
              k->md5);
-    commit_png(c, rel, k, p, res);
+    if (encode_marked(k, p, &buf, &len, res) == 0) {
+        commit_png(c, rel, buf, len, res);
+        free(buf);
+    }
     *res = keep;
-}
-
-/* Resize @img (8-bit sRGB, in memory) to fit @size and write it as
- * flavour @f.  0, or -1 with @res failed. */
-static int
-write_flavor(const struct commit_settings *c, VipsImage *img, int f,
-             const struct fdthumb_key *k, struct fdpic *p,
-             struct task_result *res)
-{
-    int size = thumbcache_flavor_size(f);
-    VipsImage *out = NULL;
-    size_t len;
-    void *rgb;
-    char rel[64];
-    int rc;
-
-    if (vips_thumbnail_image(img, &out, size, "height", size, "size",
-                             VIPS_SIZE_DOWN, NULL)) {
-        vipsmsg_fail(res, ERR_DECODE, "cannot resize");
-        return -1;
-    }
-    rgb = vips_image_write_to_memory(out, &len);
-    p->width = out->Xsize;
-    p->height = out->Ysize;
-    g_object_unref(out);
-    if (!rgb) {
-        vipsmsg_fail(res, ERR_OUT_OF_MEMORY, "cannot resize");
-        return -1;
-    }
-    p->rgb = rgb;
-    snprintf(rel, sizeof(rel), "%s/%s.png", thumbcache_flavor_name(f),
-             k->md5);
-    rc = commit_png(c, rel, k, p, res);
-    if (rc == 0 && f == thumbcache_largest(c->fd_flavors)) {
-        res->out_width = p->width;
-        res->out_height = p->height;
-    }
-    g_free(rgb);
-    p->rgb = NULL;
-    return rc;
-}
-
-/* Decode at the largest stale flavour, then write every stale flavour.
- * 0, or -1 with @res failed. */
-static int
-make_thumbnails(const struct settings *s, const struct commit_settings *c,
-                const struct input *in, unsigned stale, const struct fdthumb_key *k, struct fdpic *p,
-                struct task_result *res)
-{
-    struct settings fs = *s;
-    struct decoded d;
-    VipsImage *img, *mem;
-    int rc = 0;
-
-    fs.width = fs.height = thumbcache_flavor_size(thumbcache_largest(stale));
-    fs.fit = FIT_INSIDE;
-    fs.upscale = 0;
-    decoded_init(&d);
-    if (decode_vips(&fs, in, DECODE_FIT, &d, res) < 0) {
-        decoded_release(&d);
-        return -1;
-    }
-    res->in_width = p->src_width = d.width;
-    res->in_height = p->src_height = d.height;
-    img = colour_vips_srgb8(&fs, d.ctx, d.image);
-    mem = img ? vips_image_copy_memory(img) : NULL;
-    if (!mem) {
-        vipsmsg_fail(res, ERR_DECODE, "cannot decode");
-        rc = -1;
-    }
-    /* Decoded: a read that failed on the way gets the failure marker, not
-     * a thumbnail of what the loader made of it (input.h). */
-    if (rc == 0 && input_read_check(res) < 0)
-        rc = -1;
-    for (int f = THUMBCACHE__COUNT - 1; rc == 0 && f >= 0; f--)
-        if (stale & (1u << f))
-            rc = write_flavor(c, mem, f, k, p, res);
-    if (mem)
-        g_object_unref(mem);
-    decoded_release(&d);
-    return rc;
 }
 
 /* --dry-run: what the run would do with @k's thumbnails, the same check
@@ -480,42 +412,177 @@ dry_run(const struct commit_settings *c, const struct fdthumb_key *k,
         task_result_skip(res, ERR_DRY_RUN, "would write thumbnails");
 }
 
-void
-fdthumb_process(const struct settings *s, const struct commit_settings *c,
-                const struct task *t, const struct input *in,
-                struct task_result *res)
-{
-    struct fdpic p = {.mime = mime_of(in->fmt)};
-    struct fdthumb_key k;
-    struct stat st;
-    unsigned stale;
+/* What the freedesktop commit holds for one task. */
+struct fdstate {
+    struct fdthumb_key key;
+    struct fdpic pic;
     int cachefd;
+    int ran;                    /* the pipeline ran: a failure is marked */
+    int nflavors;
+    int flavor[THUMBCACHE__COUNT];  /* output k's flavour, largest first */
+    int width[THUMBCACHE__COUNT];   /* output k's size, once encoded */
+    int height[THUMBCACHE__COUNT];
+};
+
+/* The keys, the dry run and the up-to-date check; the box of the
+ * largest stale flavour for the pipeline.  1 when decided, else 0. */
+static int
+fd_begin(struct commit *cm, struct task_result *res)
+{
+    const struct commit_settings *c = &cm->cfg->commit;
+    struct fdstate *st = calloc(1, sizeof(*st));
+    struct settings *box = &cm->plan.box;
+    struct stat sb;
+    unsigned stale;
 
     res->status = TASK_FAILED;
-    if (fstat(in->fd, &st) < 0) {
+    if (!st) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate commit");
+        return 1;
+    }
+    cm->state = st;
+    st->cachefd = -1;
+    st->pic.mime = mime_of(cm->in->fmt);
+    if (fstat(cm->in->fd, &sb) < 0) {
         task_result_fail(res, ERR_READ, "cannot stat: %s", strerror(errno));
-        return;
+        return 1;
     }
-    if (fdthumb_key_init(&k, t->path, (int64_t)st.st_mtime,
-                         (int64_t)st.st_size, res) < 0)
-        return;
+    if (fdthumb_key_init(&st->key, cm->t->path, (int64_t)sb.st_mtime,
+                         (int64_t)sb.st_size, res) < 0)
+        return 1;
     if (c->dry_run) {
-        dry_run(c, &k, res);
-        fdthumb_key_release(&k);
-        return;
+        dry_run(c, &st->key, res);
+        return 1;
     }
-    cachefd = open_cache(c, c->fd_flavors, res);
-    if (cachefd >= 0) {
-        stale = stale_flavors(cachefd, c->fd_flavors, &k);
-        if (!stale)
-            task_result_skip(res, ERR_UP_TO_DATE, "thumbnails up to date");
-        else if (make_thumbnails(s, c, in, stale, &k, &p, res) == 0)
-            res->status = TASK_OK;
-        else {
-            input_read_check(res);  /* a decode failed by a read error */
-            mark_failed(c, cachefd, &k, &p, res);
-        }
-        close(cachefd);
+    st->cachefd = open_cache(c, c->fd_flavors, res);
+    if (st->cachefd < 0)
+        return 1;
+    stale = stale_flavors(st->cachefd, c->fd_flavors, &st->key);
+    if (!stale) {
+        task_result_skip(res, ERR_UP_TO_DATE, "thumbnails up to date");
+        return 1;
     }
-    fdthumb_key_release(&k);
+    for (int f = THUMBCACHE__COUNT - 1; f >= 0; f--)
+        if (stale & (1u << f))
+            st->flavor[st->nflavors++] = f;
+    *box = cm->cfg->out[0];
+    box->width = box->height = thumbcache_flavor_size(st->flavor[0]);
+    box->fit = FIT_INSIDE;
+    box->upscale = 0;
+    cm->plan.decoder = DECODER_VIPS;
+    cm->plan.base_in_memory = 1;
+    cm->plan.noutputs = st->nflavors;
+    st->ran = 1;
+    return 0;
 }
+
+/* The PNG is encoded in memory, then written by the commit. */
+static int
+fd_open(struct commit *cm, int k, struct encode_out *out,
+        struct task_result *res)
+{
+    (void)cm;
+    (void)k;
+    (void)res;
+    encode_out_init(out, NULL);
+    return 0;
+}
+
+/* Output @k: @base (decoded, 8-bit sRGB, in memory) resized to fit its
+ * flavour's box, as a PNG with the keys.  0, or -1 with @res failed. */
+static int
+fd_encode(struct commit *cm, int k, VipsImage *base, struct encode_out *out,
+          struct task_result *res)
+{
+    struct fdstate *st = cm->state;
+    int size = thumbcache_flavor_size(st->flavor[k]);
+    VipsImage *img = NULL;
+    size_t len;
+    void *rgb;
+    int rc;
+
+    /* Decoded: a read that failed on the way gets the failure marker, not
+     * a thumbnail of what the loader made of it (input.h). */
+    if (k == 0 && input_read_check(res) < 0)
+        return -1;
+    if (vips_thumbnail_image(base, &img, size, "height", size, "size",
+                             VIPS_SIZE_DOWN, NULL)) {
+        vipsmsg_fail(res, ERR_DECODE, "cannot resize");
+        return -1;
+    }
+    rgb = vips_image_write_to_memory(img, &len);
+    st->width[k] = st->pic.width = img->Xsize;
+    st->height[k] = st->pic.height = img->Ysize;
+    g_object_unref(img);
+    if (!rgb) {
+        vipsmsg_fail(res, ERR_OUT_OF_MEMORY, "cannot resize");
+        return -1;
+    }
+    st->pic.rgb = rgb;
+    st->pic.src_width = res->in_width;
+    st->pic.src_height = res->in_height;
+    rc = encode_marked(&st->key, &st->pic, &out->buf, &out->len, res);
+    out->buf_glib = 0;
+    g_free(rgb);
+    st->pic.rgb = NULL;
+    return rc;
+}
+
+static int
+fd_commit(struct commit *cm, int k, struct encode_out *out, int w, int h,
+          struct task_result *res)
+{
+    const struct commit_settings *c = &cm->cfg->commit;
+    struct fdstate *st = cm->state;
+    char rel[64];
+
+    (void)w;
+    (void)h;
+    snprintf(rel, sizeof(rel), "%s/%s.png",
+             thumbcache_flavor_name(st->flavor[k]), st->key.md5);
+    if (commit_png(c, rel, out->buf, out->len, res) < 0)
+        return -1;
+    res->out_bytes = (res->out_bytes < 0 ? 0 : res->out_bytes) +
+                     (int64_t)out->len;
+    if (st->flavor[k] == thumbcache_largest(c->fd_flavors)) {
+        res->out_width = st->width[k];
+        res->out_height = st->height[k];
+    }
+    return 0;
+}
+
+static void
+fd_abort(struct commit *cm, int k, struct encode_out *out)
+{
+    (void)cm;
+    (void)k;
+    (void)out;                  /* memory only: the caller releases it */
+}
+
+/* A pipeline that failed leaves the failure marker. */
+static void
+fd_end(struct commit *cm, int rc, struct task_result *res)
+{
+    struct fdstate *st = cm->state;
+
+    if (!st)
+        return;
+    if (st->ran && rc < 0) {
+        input_read_check(res);  /* a decode failed by a read error */
+        mark_failed(&cm->cfg->commit, st->cachefd, &st->key, &st->pic, res);
+    }
+    if (st->cachefd >= 0)
+        close(st->cachefd);
+    fdthumb_key_release(&st->key);
+    free(st);
+    cm->state = NULL;
+}
+
+const struct commit_ops commit_fdthumb_ops = {
+    .begin = fd_begin,
+    .open = fd_open,
+    .encode = fd_encode,
+    .commit = fd_commit,
+    .abort = fd_abort,
+    .end = fd_end,
+};

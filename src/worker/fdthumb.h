@@ -16,10 +16,16 @@
  * remade.  An input that cannot be thumbnailed leaves a failure marker in
  * <cache>/fail/imgpool-<version>/ (an empty PNG with the same keys).
  *
- * Call sequence (in a worker, once per task, input already open):
- *   fdthumb_process(s, t, &in, res);
- * res ends TASK_OK (thumbnails written), TASK_SKIPPED with ERR_UP_TO_DATE
- * (every flavour current) or TASK_FAILED with class and message.
+ * The cache is one of the three commits (commit.h, commit_fdthumb_ops):
+ * its begin() makes the key, answers a dry run and skips an input whose
+ * flavours are all current; the pipeline (img.c) decodes once with
+ * libvips into memory, within the box of the largest stale flavour
+ * (shrink-on-load, upright, sRGB); its encode() resizes those pixels to
+ * each stale flavour and writes the PNG with the keys (libpng); its
+ * commit() puts the file in place (outfile.h); its end() leaves the
+ * failure marker when the pipeline failed.  res ends TASK_OK (thumbnails
+ * written), TASK_SKIPPED with ERR_UP_TO_DATE (every flavour current) or
+ * ERR_DRY_RUN, or TASK_FAILED with class and message.
  */
 #ifndef IMGPOOL_FDTHUMB_H
 #define IMGPOOL_FDTHUMB_H
@@ -50,10 +56,7 @@ void fdthumb_key_release(struct fdthumb_key *k);
 int fdthumb_is_current(int dirfd, const char *name,
                        const struct fdthumb_key *k);
 
-/* The thumbnails of @in (pixel settings @s) into the cache of @c
- * (c->output_dir, c->fd_flavors), or with c->dry_run what would be. */
-void fdthumb_process(const struct settings *s,
-                     const struct commit_settings *c, const struct task *t,
-                     const struct input *in, struct task_result *res);
+/* The freedesktop cache commit, commit_fdthumb_ops, is declared in
+ * commit.h. */
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * img.c - one file in, one 8-bit sRGB JPEG or PNG out, inside a worker:
- * the stages of img.h run in order.
+ * img.c - one file in, its outputs out, inside a worker: the stages of
+ * img.h run in order, the same for every commit.
  *
  * Two shapes of the same order, depending on the decoder:
  *   direct (JPEG, PNG): decode rows -> colour (alpha, CMYK) -> resize,
@@ -9,8 +9,12 @@
  *     reads it upright (orient.h) and in RGB (colour.h) row by row, with
  *     no further copy;
  *   libvips: a lazy image (decode shrinks on load, colour converts), which
- *     the encoder pulls strip by strip straight into the output file.
- * Both end in the same commit.  libvips warnings (damaged but decodable
+ *     the encoder pulls strip by strip straight into the output file; or,
+ *     for several outputs (sizes, freedesktop flavours), one decode into
+ *     memory that every output is resized from.
+ * Both end in the commit of commit.h, whichever of the three it is: it
+ * begins before the decode (and may decide the task there), gives each
+ * output's destination (a file or memory) and takes each encoded output.  libvips warnings (damaged but decodable
  * files) are captured through a GLib log handler into the task result
  * instead of being printed.
  */
@@ -22,23 +26,18 @@
 #include <vips/vips.h>
 
 #include "colour.h"
+#include "commit.h"
 #include "decode.h"
 #include "geom.h"
 #include "encode.h"
 #include "exifcopy.h"
-#include "fdthumb.h"
 #include "img.h"
-#include "inplace.h"
 #include "keep.h"
 #include "loaderr.h"
 #include "lookq.h"
-#include "lossless.h"
 #include "meta.h"
 #include "orient.h"
-#include "outfile.h"
 #include "resize.h"
-#include "tail.h"
-#include "transcode.h"
 #include "util.h"
 #include "vipsmsg.h"
 #include "xmpext.h"
@@ -96,27 +95,27 @@ img_worker_fini(void)
     vips_shutdown();
 }
 
-/* Encode @rows (or else @img) into a new file at @out_rel, atomically;
- * @exif and @xmp, when not NULL, go into the encoded JPEG before the
- * commit; @keep, when not NULL, may put the source in its place
- * (keep.h). */
+/*
+ * The encode and commit stages of output @k: @rows (or else @img) encoded
+ * into the commit's destination; @exif and @xmp, when not NULL, go into
+ * the encoded bytes before the commit; @keep, when not NULL, may put the
+ * source in place of a file output (keep.h).  0, or -1 with @res failed
+ * or skipped.
+ */
 static int
-write_output(const struct settings *s, const struct commit_settings *c,
-             const char *out_rel,
-             const struct encode_params *p, const struct encode_rows *rows,
-             VipsObject *parent, VipsImage *img, const struct exifcopy *exif,
+write_output(struct commit *cm, int k, const struct encode_params *p,
+             const struct encode_rows *rows, VipsObject *parent,
+             VipsImage *img, const struct exifcopy *exif,
              const struct xmpext *xmp, const struct keep *keep,
              struct task_result *res)
 {
-    struct outfile of;
+    const struct settings *s = commit_settings_of(cm, k);
+    int w = rows ? rows->width : img->Xsize;
+    int h = rows ? rows->height : img->Ysize;
     struct encode_out out;
     struct lookq lq;
     int rc;
 
-    if (!out_rel) {
-        task_result_fail(res, ERR_INTERNAL, "no output path planned");
-        return -1;
-    }
     /* --target-distance: the quality searched for this image; the output
      * is then encoded from the pixels the search read (lookq.h). */
     lq.px = NULL;
@@ -131,14 +130,12 @@ write_output(const struct settings *s, const struct commit_settings *c,
         rows = rows ? &lq.rows : NULL;
         img = lq.image;
     }
-    if (outfile_open(&of, c->output_dir, out_rel, c->fsync, res) < 0) {
+    if (cm->ops->open(cm, k, &out, res) < 0) {
         lookq_release(&lq);
         return -1;
     }
-    encode_out_init(&out, &of);
     rc = rows ? encode_rows(p, rows, &out, res)
               : encode_vips(p, parent, img, &out, res);
-    encode_out_release(&out);
     lookq_release(&lq);
     /* The decode ran during the encode: a recompression of damaged data
      * does not stand in for the original (loaderr.h). */
@@ -146,20 +143,17 @@ write_output(const struct settings *s, const struct commit_settings *c,
         rc = loaderr_fail_damaged(s, res, rows ? NULL : vips_error_buffer(),
                                   rc);
     if (rc == 0 && exif)
-        rc = exifcopy_apply_file(exif, of.dirfd, of.tmp, res);
+        rc = commit_put_exif(&out, exif, res);
     if (rc == 0 && xmp)
-        rc = xmpext_insert_file(xmp, of.dirfd, of.tmp, res);
-    if (rc == 0 && keep)
-        rc = keep_apply(keep, of.fd, res);
-    /* Every pixel is decoded by now: a read that failed on the way fails
-     * the file before the output is put in place (input.h). */
-    if (rc == 0)
-        rc = input_read_check(res);
-    if (rc < 0) {
-        outfile_abort(&of);
-        return -1;
-    }
-    return outfile_commit(&of, res);
+        rc = commit_put_xmp(&out, xmp, res);
+    if (rc == 0 && keep && out.of)
+        rc = keep_apply(keep, out.of->fd, res);
+    if (rc < 0)
+        cm->ops->abort(cm, k, &out);
+    else
+        rc = cm->ops->commit(cm, k, &out, w, h, res);
+    encode_out_release(&out);
+    return rc;
 }
 
 /* The warning for a flattened image with nothing but the background. */
@@ -295,13 +289,11 @@ decode_resized(const struct run_config *cfg, const struct input *in,
     return rc;
 }
 
-/* Encode @px (stored orientation @o) to @out_rel.  0, or -1 with @res
- * failed; *w, *h: the upright size written. */
+/* Encode @px (stored orientation @o) as output @k of @cm.  0, or -1
+ * with @res failed. */
 static int
-write_pixels(const struct settings *s, const struct commit_settings *c,
-             const char *out_rel,
-             const struct encode_params *p, struct pixels *px, int o,
-             int *w, int *h, struct task_result *res)
+write_pixels(struct commit *cm, int k, const struct encode_params *p,
+             struct pixels *px, int o, struct task_result *res)
 {
     struct encode_rows rows;
     struct upright u;
@@ -317,42 +309,23 @@ write_pixels(const struct settings *s, const struct commit_settings *c,
     rows.height = u.view.height;
     rows.row = upright_row;
     rows.arg = &u;
-    rc = write_output(s, c, out_rel, p, &rows, NULL, NULL, NULL, NULL, NULL,
-                      res);
+    rc = write_output(cm, k, p, &rows, NULL, NULL, NULL, NULL, NULL, res);
     free(u.grey);
-    *w = rows.width;
-    *h = rows.height;
     return rc;
-}
-
-/* What output @k became, and the task's out_* for the first one. */
-static void
-output_done(struct task_result *res, int k, int w, int h)
-{
-    if (k == 0) {
-        res->out_width = w;
-        res->out_height = h;
-    }
-    if (k < RESULT_MAX_OUTPUTS) {
-        res->outputs[k].width = w;
-        res->outputs[k].height = h;
-        res->outputs[k].bytes = res->out_bytes;
-        res->noutputs = (uint32_t)k + 1;
-    }
 }
 
 /* Several sizes, direct decoders: output @k resized from the base image in
  * d->px.  0, or -1 with @res failed. */
 static int
-write_size_direct(const struct run_config *c, const struct task *t, int k,
-                  const struct encode_params *p, struct decoded *d,
-                  struct task_result *res)
+write_size_direct(struct commit *cm, int k, const struct encode_params *p,
+                  struct decoded *d, struct task_result *res)
 {
     struct resample_span x, y;
     struct pixels px;
-    int w, h, rc;
+    int rc;
 
-    resize_plan(&c->out[k], d->width, d->height, d->orientation, &x, &y);
+    resize_plan(commit_settings_of(cm, k), d->width, d->height,
+                d->orientation, &x, &y);
     x.in = d->px.width;
     y.in = d->px.height;
     pixels_init(&px);
@@ -361,38 +334,30 @@ write_size_direct(const struct run_config *c, const struct task *t, int k,
                          x.out, y.out);
         return -1;
     }
-    rc = write_pixels(&c->out[k], &c->commit, task_out_rel(t, k), p, &px,
-                      d->orientation, &w, &h, res);
+    rc = write_pixels(cm, k, p, &px, d->orientation, res);
     pixels_release(&px);
-    if (rc == 0)
-        output_done(res, k, w, h);
     return rc;
 }
 
 static int
-run_direct(const struct run_config *c, const struct task *t,
-           const struct input *in, enum decoder_kind kind, struct decoded *d,
-           struct task_result *res)
+run_direct(struct commit *cm, struct decoded *d, struct task_result *res)
 {
+    const struct run_config *c = cm->cfg;
     const struct settings *s = &c->out[0];
     struct encode_params p;
-    int k, w, h;
+    int k;
 
-    if (decode_resized(c, in, kind, d, res) < 0)
+    if (decode_resized(c, cm->in, cm->plan.decoder, d, res) < 0)
         return -1;
     encode_params_init(&p, s, d);
     if (c->nsizes > 1) {
         for (k = 0; k < c->nsizes; k++)
-            if (write_size_direct(c, t, k, &p, d, res) < 0)
+            if (write_size_direct(cm, k, &p, d, res) < 0)
                 return -1;
         return 0;
     }
-    check_flat_px(s, in, &d->px, res);
-    if (write_pixels(s, &c->commit, t->out_rel, &p, &d->px, d->orientation, &w, &h,
-                     res) < 0)
-        return -1;
-    output_done(res, 0, w, h);
-    return 0;
+    check_flat_px(s, cm->in, &d->px, res);
+    return write_pixels(cm, 0, &p, &d->px, d->orientation, res);
 }
 
 /* @in resized to exactly @w x @h (Lanczos 3), held by @parent.  NULL
@@ -421,17 +386,17 @@ resize_exact(VipsObject *parent, VipsImage *in, int w, int h)
  * whole image at the base size, with the source's EXIF segment @exif.
  * 0, or -1 with @res failed. */
 static int
-write_size_vips(const struct run_config *cfg, const struct task *t, int k,
-                const struct encode_params *p, const struct decoded *d,
-                VipsImage *base, const struct exifcopy *exif,
-                struct task_result *res)
+write_size_vips(struct commit *cm, int k, const struct encode_params *p,
+                const struct decoded *d, VipsImage *base,
+                const struct exifcopy *exif, struct task_result *res)
 {
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
     VipsImage **c = (VipsImage **)vips_object_local_array(ctx, 1);
     VipsImage *img;
     int sw, sh, ow, oh, ox, oy, rc = -1;
 
-    geom_window(&cfg->out[k], d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
+    geom_window(commit_settings_of(cm, k), d->width, d->height, &sw, &sh,
+                &ow, &oh, &ox, &oy);
     img = resize_exact(ctx, base, sw, sh);
     if (img && (ow != sw || oh != sh)) {
         img = vips_extract_area(img, &c[0], ox, oy, ow, oh, NULL) ? NULL
@@ -439,11 +404,8 @@ write_size_vips(const struct run_config *cfg, const struct task *t, int k,
     }
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
-    else if (write_output(&cfg->out[k], &cfg->commit, task_out_rel(t, k), p,
-                          NULL, ctx, img, exif, NULL, NULL, res) == 0) {
-        output_done(res, k, ow, oh);
-        rc = 0;
-    }
+    else
+        rc = write_output(cm, k, p, NULL, ctx, img, exif, NULL, NULL, res);
     g_object_unref(ctx);
     return rc;
 }
@@ -474,53 +436,86 @@ upright_size(const struct settings *s, const struct input *in, int *uw,
     return rc;
 }
 
+/* The commit's own outputs from @base (plan.base_in_memory): each made and
+ * encoded by ops->encode, then committed.  0, or -1 with @res failed. */
+static int
+write_each_encoded(struct commit *cm, VipsImage *base,
+                   struct task_result *res)
+{
+    struct encode_out out;
+    int k, rc = 0;
+
+    for (k = 0; k < cm->plan.noutputs && rc == 0; k++) {
+        if (cm->ops->open(cm, k, &out, res) < 0)
+            return -1;
+        rc = cm->ops->encode(cm, k, base, &out, res);
+        if (rc < 0)
+            cm->ops->abort(cm, k, &out);
+        else
+            rc = cm->ops->commit(cm, k, &out, -1, -1, res);
+        encode_out_release(&out);
+    }
+    return rc;
+}
+
 /*
- * Several sizes through libvips: one decode at the base size (shrink-on-
- * load to the largest any output needs), converted and held in memory,
- * then every output resized from it.  0, or -1 with @res failed.
+ * Several outputs through libvips: one decode at the base size (shrink-on-
+ * load to the largest any output needs, or the commit's box), converted
+ * and held in memory, then every output resized from it.  0, or -1 with
+ * @res failed.
  */
 static int
-run_sizes_vips(const struct run_config *c, const struct task *t,
-               const struct input *in, struct decoded *d,
-               struct task_result *res)
+run_sizes_vips(struct commit *cm, struct decoded *d, struct task_result *res)
 {
-    const struct settings *s = &c->out[0];
+    const struct settings *s = &cm->cfg->out[0];
+    const struct input *in = cm->in;
     struct encode_params p;
     struct settings base;
     struct exifcopy exif;
     VipsImage *img, *mem;
-    int k, uw, uh, rc = 0;
+    int k, uw, uh, own = cm->plan.base_in_memory, rc = 0;
 
-    if (upright_size(s, in, &uw, &uh, res) < 0)
+    if (own) {
+        base = cm->plan.box;
+        s = &cm->plan.box;
+    } else if (upright_size(s, in, &uw, &uh, res) < 0) {
         return -1;
-    base_settings(c, uw, uh, &base);
+    } else {
+        base_settings(cm->cfg, uw, uh, &base);
+    }
     if (decode_vips(&base, in, DECODE_FIT, d, res) < 0)
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
-    img = colour_vips_srgb8_res(s, d->ctx, d->image, res);
+    /* The freedesktop cache records no colour conversion (as before). */
+    img = colour_vips_srgb8_res(s, d->ctx, d->image, own ? NULL : res);
     mem = img ? vips_image_copy_memory(img) : NULL;
     if (!mem) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
         return -1;
     }
     vips_object_local(d->ctx, mem);
+    if (own)
+        return write_each_encoded(cm, mem, res);
     /* The metadata of every output, as for a single one (run_vips). */
     if (!s->strip)
         meta_complete(s, in, mem, res);
     encode_params_init(&p, s, d);
     exifcopy_from_jpeg(s, in, &p, &exif);
-    for (k = 0; k < c->nsizes && rc == 0; k++)
-        rc = write_size_vips(c, t, k, &p, d, mem, &exif, res);
+    for (k = 0; k < cm->plan.noutputs && rc == 0; k++)
+        rc = write_size_vips(cm, k, &p, d, mem, &exif, res);
     exifcopy_release(&exif);
     return rc;
 }
 
+/* libvips, one output: a new output (8-bit sRGB, the extras of a new
+ * file), or in place the original as stored (commit.h). */
 static int
-run_vips(const struct run_config *c, const struct task *t,
-         const struct input *in, struct decoded *d, struct task_result *res)
+run_vips(struct commit *cm, struct decoded *d, struct task_result *res)
 {
-    const struct settings *s = &c->out[0];
+    const struct settings *s = &cm->cfg->out[0];
+    const struct input *in = cm->in;
+    int stored = cm->plan.as_stored;
     struct encode_params p;
     struct exifcopy exif;
     struct xmpext xmp;
@@ -528,69 +523,79 @@ run_vips(const struct run_config *c, const struct task *t,
     VipsImage *img;
     int rc;
 
-    if (c->nsizes > 1)
-        return run_sizes_vips(c, t, in, d, res);
-    if (decode_vips(s, in, DECODE_FIT, d, res) < 0)
+    if (cm->plan.noutputs > 1 || cm->plan.base_in_memory)
+        return run_sizes_vips(cm, d, res);
+    if (decode_vips(s, in, stored ? DECODE_FULL : DECODE_FIT, d, res) < 0)
         return -1;
-    res->in_width = d->width;
-    res->in_height = d->height;
-    img = colour_vips_srgb8_res(s, d->ctx, d->image, res);
+    if (!stored) {
+        res->in_width = d->width;
+        res->in_height = d->height;
+    }
+    img = stored ? colour_vips_keep_res(s, d->ctx, d->image, res)
+                 : colour_vips_srgb8_res(s, d->ctx, d->image, res);
     if (!img) {
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;
     }
-    img = check_flat_vips(s, d->ctx, vips_image_hasalpha(d->image), img,
-                          res);
-    if (!s->strip)
-        meta_complete(s, in, img, res);
-    xmpext_from_image(s, img, &xmp);
+    xmp.len = 0;
+    if (!stored) {
+        img = check_flat_vips(s, d->ctx, vips_image_hasalpha(d->image), img,
+                              res);
+        if (!s->strip)
+            meta_complete(s, in, img, res);
+        xmpext_from_image(s, img, &xmp);
+    }
     if (!xmp.len)
         xmpext_from_jpeg(s, in, &xmp);
     encode_params_init(&p, s, d);
     exifcopy_from_jpeg(s, in, &p, &exif);
-    keep_prepare(&keep, s, c->nsizes, in, d->image, img->Xsize, img->Ysize);
-    rc = write_output(s, &c->commit, t->out_rel, &p, NULL, d->ctx, img,
-                      &exif, &xmp, &keep, res);
+    if (!stored)
+        keep_prepare(&keep, s, cm->cfg->nsizes, in, d->image, img->Xsize,
+                     img->Ysize);
+    rc = write_output(cm, 0, &p, NULL, d->ctx, img, &exif, &xmp,
+                      stored ? NULL : &keep, res);
     exifcopy_release(&exif);
     xmpext_release(&xmp);
-    if (rc < 0)
-        return -1;
-    output_done(res, 0, img->Xsize, img->Ysize);
-    return 0;
+    return rc;
+}
+
+/* The pipeline after open, once the commit has begun. */
+static int
+run_stages(struct commit *cm, struct task_result *res)
+{
+    const struct input *in = cm->in;
+    struct decoded d;
+    int rc;
+
+    if (!cm->plan.base_in_memory)
+        lookq_begin(res, in->fmt == IMGF_JPEG && in->have_ji
+                             ? sniff_jpeg_quality(&in->ji) : -1);
+    decoded_init(&d);
+    if (cm->plan.decoder == DECODER_VIPS)
+        rc = run_vips(cm, &d, res);
+    else
+        rc = run_direct(cm, &d, res);
+    decoded_release(&d);
+    return rc;
 }
 
 void
 img_run(const struct run_config *c, const struct task *t,
         const struct input *in, enum decoder_kind dec, struct task_result *res)
 {
-    const struct settings *s = &c->out[0];
-    struct decoded d;
-    int rc;
+    struct commit cm;
+    int rc = 0;
 
     res->status = TASK_FAILED;
-    if (!t->out_rel) {
-        task_result_fail(res, ERR_INTERNAL, "no output path planned");
-        return;
+    commit_init(&cm, c, t, in, dec);
+    if (cm.ops->begin(&cm, res) == 0) {
+        rc = run_stages(&cm, res);
+        if (rc == 0 && res->noutputs > 0)
+            res->out_bytes = res->outputs[0].bytes; /* the first output's */
+        if (rc == 0)
+            res->status = TASK_OK;
     }
-    /* JPEG to JPEG XL and back without pixels (transcode.h). */
-    if (transcode_run(c, t, in, res))
-        return;
-    if (s->lossless && s->format == FORMAT_JPEG) {
-        lossless_write(s, &c->commit, t, in, res);
-        return;
-    }
-    lookq_begin(res, in->fmt == IMGF_JPEG && in->have_ji
-                         ? sniff_jpeg_quality(&in->ji) : -1);
-    decoded_init(&d);
-    if (dec == DECODER_VIPS)
-        rc = run_vips(c, t, in, &d, res);
-    else
-        rc = run_direct(c, t, in, dec, &d, res);
-    decoded_release(&d);
-    if (rc == 0 && res->noutputs > 0)
-        res->out_bytes = res->outputs[0].bytes;   /* the first output's */
-    if (rc == 0)
-        res->status = TASK_OK;
+    cm.ops->end(&cm, rc, res);
 }
 
 void
@@ -612,15 +617,8 @@ img_process(const struct run_config *c, const struct task *t,
     if (!cm->in_place && !cm->fd_flavors && !t->out_rel)
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
     else if (input_open(s, t, &in, res) == 0) {
-        if (cm->in_place)
-            inplace_process(s, cm, t, &in, res);
-        else if (cm->fd_flavors)
-            fdthumb_process(s, cm, t, &in, res);
-        else if (s->mode == MODE_RECOMPRESS &&
-                 tail_jpeg_keep_whole(&in, res) != 0)
-            ;                   /* a recompression would drop data */
-        else
-            img_run(c, t, &in, decode_choose(s, &in), res);
+        img_run(c, t, &in, cm->in_place || cm->fd_flavors
+                               ? DECODER_VIPS : decode_choose(s, &in), res);
         input_close(&in);
         /* A decode that failed, or a skip decided on the decoded bytes,
          * after a read failed: the read error is what the record says. */

@@ -13,10 +13,14 @@
  *   colour  colour.h   to 8-bit sRGB: grey, alpha, ICC, CMYK
  *   resize  resize.h   to the geom.h size
  *   encode  encode.h   JPEG or PNG: quality, subsampling, metadata
- *   commit  outfile.h  temp file + rename below c->commit.output_dir, at
- *                      t->out_rel; in place: inplace.h, its own commit
- * It never prints; the outcome, dimensions, sizes, warnings and time land
- * in @res.
+ *   commit  commit.h   one interface, three implementations: new files
+ *                      below c->commit.output_dir at t->out_rel
+ *                      (commit_file.c), the input in place (inplace.c),
+ *                      the freedesktop cache (fdthumb.c)
+ * The commit begins before decoding (its checks, and what the pipeline is
+ * to do for it) and takes each encoded output; the stages are the same
+ * for all three.  It never prints; the outcome, dimensions, sizes,
+ * warnings and time land in @res.
  */
 #ifndef IMGPOOL_IMG_H
 #define IMGPOOL_IMG_H
@@ -33,9 +37,10 @@ void img_worker_fini(void);
 
 /*
  * The stages after open, on @in (opened by input_open(), or by hand in
- * tests: fd, fmt, and ji for JPEG), with decoder @dec whether or not
- * decode_choose() would pick it.  Fills @res like img_process() but for
- * the time; in place is not handled here.  @in stays open.
+ * tests: fd, fmt, and ji for JPEG), with the commit c->commit asks for
+ * and, for new files, decoder @dec whether or not decode_choose() would
+ * pick it (in place and the freedesktop cache always use libvips).  Fills
+ * @res like img_process() but for the time.  @in stays open.
  */
 void img_run(const struct run_config *c, const struct task *t,
              const struct input *in, enum decoder_kind dec,

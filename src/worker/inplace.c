@@ -1,8 +1,9 @@
 /*
  * inplace.c - replace a JPEG by its recompressed self, or leave it alone.
  *
- * The same stages as every output (decode with libvips at full size,
- * colour, encode: see img.h), with a commit of its own.  The original is
+ * The in-place commit (commit.h, commit_inplace_ops): the pipeline of
+ * img.c decodes with libvips at full size and encodes the JPEG into
+ * memory (plan.as_stored); this file decides and commits.  The original is
  * the only copy of someone's photo, so every step that can fail comes
  * before the one step that changes anything, the rename: the new JPEG is
  * encoded in memory, checked (a JPEG, same dimensions, small enough), the
@@ -21,56 +22,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <vips/vips.h>
-
-#include "colour.h"
+#include "commit.h"
 #include "decode.h"
 #include "encode.h"
-#include "exifcopy.h"
 #include "fault.h"
 #include "inplace.h"
-#include "loaderr.h"
 #include "lookq.h"
 #include "lossless.h"
-#include "xmpext.h"
 #include "orient.h"
 #include "mpf.h"
 #include "outfile.h"
 #include "tail.h"
-#include "vipsmsg.h"
-
-/*
- * Decode, colour and encode into @out (memory).  0, or -1 with @res
- * failed.
- */
-static int
-recompress(const struct settings *s, const struct input *in,
-           struct encode_out *out, struct task_result *res)
-{
-    struct encode_params p;
-    struct decoded d;
-    VipsImage *img;
-    int rc = -1;
-
-    decoded_init(&d);
-    if (decode_vips(s, in, DECODE_FULL, &d, res) < 0)
-        goto out;
-    img = colour_vips_keep_res(s, d.ctx, d.image, res);
-    if (!img) {
-        vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
-        goto out;
-    }
-    encode_params_init(&p, s, &d);
-    /* Decoding happens here, lazily: a damaged original fails now, also
-     * on damage libjpeg only warns about (loaderr.h). */
-    rc = s->target_distance > 0
-             ? lookq_encode_in_place(s, in, &p, d.ctx, img, out, res)
-             : encode_vips(&p, d.ctx, img, out, res);
-    rc = loaderr_fail_damaged(s, res, vips_error_buffer(), rc);
-out:
-    decoded_release(&d);
-    return rc;
-}
 
 /* Give the temporary file the original's owner, mode and times. */
 static int
@@ -239,69 +201,6 @@ leave_alone_late(const struct commit_settings *c, const struct input *in,
 }
 
 /*
- * Edit the encoded bytes in @enc through @edit (a copy of them in
- * malloc'ed memory, which the editor may grow; xmpext_insert_mem() and
- * exifcopy_apply_mem() are such editors).  On success the copy replaces
- * the encoder's bytes.  0, or -1 with @res failed (@what names the
- * metadata when memory runs out).
- */
-static int
-edit_encoded(struct encode_out *enc, const char *what,
-             int (*edit)(const void *x, unsigned char **buf, size_t *len,
-                         struct task_result *res),
-             const void *x, struct task_result *res)
-{
-    unsigned char *buf = malloc(enc->len);
-    size_t len = enc->len;
-
-    if (!buf) {
-        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot keep the %s", what);
-        return -1;
-    }
-    memcpy(buf, enc->buf, len);
-    if (edit(x, &buf, &len, res) < 0) {
-        free(buf);
-        return -1;
-    }
-    encode_out_release(enc);
-    enc->buf = buf;
-    enc->len = len;
-    enc->buf_glib = 0;
-    return 0;
-}
-
-static int
-xmpext_edit(const void *x, unsigned char **buf, size_t *len,
-            struct task_result *res)
-{
-    return xmpext_insert_mem(x, buf, len, res);
-}
-
-static int
-exifcopy_edit(const void *x, unsigned char **buf, size_t *len,
-              struct task_result *res)
-{
-    return exifcopy_apply_mem(x, buf, len, res);
-}
-
-/* The original's extended XMP segments into the new bytes (xmpext.h).
- * 0, or -1 with @res failed. */
-static int
-carry_extended_xmp(const struct settings *s, const struct input *in,
-                   struct encode_out *enc, struct task_result *res)
-{
-    struct xmpext x;
-    int rc;
-
-    xmpext_from_jpeg(s, in, &x);
-    if (!x.len)
-        return 0;
-    rc = edit_encoded(enc, "extended XMP", xmpext_edit, &x, res);
-    xmpext_release(&x);
-    return rc;
-}
-
-/*
  * The lossless rewrite (lossless.h) of the original into @enc (memory),
  * every metadata segment in it already: progressive unless --baseline
  * with --lossless; as a lossy run's pass, in the original's scan mode, as
@@ -373,62 +272,121 @@ lossless_restore(const struct task_result *skip, struct task_result *res)
     res->mode[0] = '\0';
 }
 
-/* The original's EXIF segment, byte for byte, in place of the one the
- * encoder rebuilt (exifcopy.h).  0, or -1 with @res failed. */
-static int
-carry_exif(const struct settings *s, const struct input *in,
-           struct encode_out *enc, struct task_result *res)
-{
-    struct encode_params p;
-    struct decoded d;
-    struct exifcopy x;
-    int rc;
+/* What the in-place commit holds for one task. */
+struct inplace {
+    struct stat before;         /* the original, as opened */
+};
 
-    decoded_init(&d);
-    encode_params_init(&p, s, &d);
-    decoded_release(&d);
-    exifcopy_from_jpeg(s, in, &p, &x);
-    if (!x.len)
-        return 0;
-    rc = edit_encoded(enc, "EXIF", exifcopy_edit, &x, res);
-    exifcopy_release(&x);
-    return rc;
-}
-
-void
-inplace_process(const struct settings *s, const struct commit_settings *c,
-                const struct task *t, const struct input *in,
-                struct task_result *res)
+/*
+ * The lossless pass (lossless.h) and its commit, without pixels: with
+ * @skip, for a lossy run's original that was already compressed (the
+ * skip stands when the pass finds nothing to do).
+ */
+static void
+lossless_pass(struct commit *cm, const struct task_result *skip,
+              struct task_result *res)
 {
-    struct task_result *skip = NULL;
+    const struct settings *s = &cm->cfg->out[0];
+    const struct commit_settings *c = &cm->cfg->commit;
+    struct inplace *ip = cm->state;
     struct encode_out enc;
-    struct stat before;
-    int rc;
 
-    if (leave_alone_early(s, in, &before, res)) {
-        if (!lossless_instead(s, res))
-            return;
-        skip = malloc(sizeof(*skip));
-        if (!skip)
-            return;         /* the skip stands */
-        memcpy(skip, res, sizeof(*skip));
-    }
     encode_out_init(&enc, NULL);
-    if (s->lossless || skip)
-        rc = rewrite_lossless(s, in, &before, &enc, res);
-    else
-        rc = recompress(s, in, &enc, res) < 0 ||
-                     carry_exif(s, in, &enc, res) < 0
-                 ? -1
-                 : carry_extended_xmp(s, in, &enc, res);
-    if (rc == 0 && !s->lossless && !skip && s->target_distance > 0)
-        rc = lookq_mark(&enc, s->target_distance, res);
-    if (rc == 0 && !leave_alone_late(c, in, &before, &enc, res) &&
-        commit_inplace(c, t, in, &before, &enc, res) == 0)
+    if (rewrite_lossless(s, cm->in, &ip->before, &enc, res) == 0 &&
+        !leave_alone_late(c, cm->in, &ip->before, &enc, res) &&
+        commit_inplace(c, cm->t, cm->in, &ip->before, &enc, res) == 0)
         res->status = TASK_OK;
-    if (skip) {
+    if (skip)
         lossless_restore(skip, res);
-        free(skip);
-    }
     encode_out_release(&enc);
 }
+
+static int
+inplace_begin(struct commit *cm, struct task_result *res)
+{
+    const struct settings *s = &cm->cfg->out[0];
+    struct task_result *skip;
+    struct inplace *ip = malloc(sizeof(*ip));
+
+    if (!ip) {
+        task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate commit");
+        return 1;
+    }
+    cm->state = ip;
+    if (leave_alone_early(s, cm->in, &ip->before, res)) {
+        if (!lossless_instead(s, res))
+            return 1;
+        skip = malloc(sizeof(*skip));
+        if (!skip)
+            return 1;           /* the skip stands */
+        memcpy(skip, res, sizeof(*skip));
+        lossless_pass(cm, skip, res);
+        free(skip);
+        return 1;
+    }
+    if (s->lossless) {
+        lossless_pass(cm, NULL, res);
+        return 1;
+    }
+    cm->plan.decoder = DECODER_VIPS;
+    cm->plan.as_stored = 1;
+    cm->plan.noutputs = 1;
+    return 0;
+}
+
+/* The new JPEG is made in memory: nothing is written before the checks. */
+static int
+inplace_open(struct commit *cm, int k, struct encode_out *out,
+             struct task_result *res)
+{
+    (void)cm;
+    (void)k;
+    (void)res;
+    encode_out_init(out, NULL);
+    return 0;
+}
+
+static int
+inplace_commit(struct commit *cm, int k, struct encode_out *out, int w,
+               int h, struct task_result *res)
+{
+    struct inplace *ip = cm->state;
+
+    (void)k;
+    (void)w;
+    (void)h;
+    /* A look target's file says so, for the next run (lookq_marked()). */
+    if (cm->cfg->out[0].target_distance > 0 &&
+        lookq_mark(out, cm->cfg->out[0].target_distance, res) < 0)
+        return -1;
+    if (leave_alone_late(&cm->cfg->commit, cm->in, &ip->before, out, res))
+        return -1;
+    return commit_inplace(&cm->cfg->commit, cm->t, cm->in, &ip->before, out,
+                          res);
+}
+
+static void
+inplace_abort(struct commit *cm, int k, struct encode_out *out)
+{
+    (void)cm;
+    (void)k;
+    (void)out;                  /* memory only: the caller releases it */
+}
+
+static void
+inplace_end(struct commit *cm, int rc, struct task_result *res)
+{
+    (void)rc;
+    (void)res;
+    free(cm->state);
+    cm->state = NULL;
+}
+
+const struct commit_ops commit_inplace_ops = {
+    .begin = inplace_begin,
+    .open = inplace_open,
+    .encode = NULL,
+    .commit = inplace_commit,
+    .abort = inplace_abort,
+    .end = inplace_end,
+};

@@ -2,9 +2,12 @@
  * inplace.h - `recompress --in-place`: re-encode a JPEG and replace the
  * original only when that is safe and worth it.
  *
- * Called by img_process() in a worker, after the open stage (input.h).  It
- * runs the decode (libvips, full size), colour and encode stages and
- * commits in its own way.  The decisions, in order:
+ * One of the three commits (commit.h): commit_inplace_ops, which
+ * img_run() picks with c->in_place.  The pipeline (img.c) decodes with
+ * libvips at full size, keeps the colour space and encodes into memory;
+ * the commit's begin() makes the decisions before pixels (up to the
+ * trailers below, and the lossless pass, which needs none), its commit()
+ * those after.  The decisions, in order:
  *   - not a JPEG                         -> skipped, not-jpeg
  *   - reached through a symbolic link    -> skipped, symlink (the link
  *     would be replaced, not its target)
@@ -44,14 +47,7 @@
 #ifndef IMGPOOL_INPLACE_H
 #define IMGPOOL_INPLACE_H
 
-#include "input.h"
-#include "settings.h"
-#include "task.h"
-
-/* Fill @res (status and class per the list above, dimensions, sizes);
- * @in stays open. */
-void inplace_process(const struct settings *s,
-                     const struct commit_settings *c, const struct task *t,
-                     const struct input *in, struct task_result *res);
+/* The commit itself, commit_inplace_ops, is declared in commit.h; it
+ * fills @res (status and class per the list above, dimensions, sizes). */
 
 #endif

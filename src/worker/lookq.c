@@ -482,6 +482,12 @@ read_image(struct lookq *lq, VipsObject *parent, VipsImage *img,
     vips_object_local(parent, mem);
     lq->image = mem;
     bands = mem->Bands;
+    if (bands == 4 && mem->Type == VIPS_INTERPRETATION_CMYK) {
+        /* In place, where the pixels stay as stored (commit.h). */
+        task_result_skip(res, ERR_UNSUPPORTED, "left alone: --target-"
+                         "distance measures RGB and grey pixels, not CMYK");
+        return -1;
+    }
     if (mem->BandFmt != VIPS_FORMAT_UCHAR || (bands != 1 && bands != 3)) {
         task_result_fail(res, ERR_INTERNAL, "--target-distance needs 8-bit "
                          "grey or RGB, not %d bands", bands);
@@ -652,27 +658,4 @@ lookq_mark(struct encode_out *out, double d, struct task_result *res)
     out->len = n;
     out->buf_glib = 0;
     return 0;
-}
-
-int
-lookq_encode_in_place(const struct settings *s, const struct input *in,
-                      const struct encode_params *p,
-                      struct _VipsObject *parent, struct _VipsImage *img,
-                      struct encode_out *out, struct task_result *res)
-{
-    struct lookq lq;
-    int rc;
-
-    lookq_begin(res, in->have_ji ? sniff_jpeg_quality(&in->ji) : -1);
-    if (img->Bands == 4) {
-        task_result_skip(res, ERR_UNSUPPORTED, "left alone: --target-"
-                         "distance measures RGB and grey pixels, not CMYK");
-        return -1;
-    }
-    rc = lookq_choose(s->target_distance, s->subsample == SUBSAMPLE_AUTO, p,
-                      NULL, parent, img, &lq, res);
-    if (rc == 0)
-        rc = encode_vips(&lq.params, parent, lq.image, out, res);
-    lookq_release(&lq);
-    return rc;
 }

@@ -21,9 +21,9 @@
  * source or -1); per output: lookq_choose() before the encode (it reads the
  * pixels once and hands back a row source or an in-memory image to
  * encode instead), the output encoded from lq.rows or lq.image with
- * lq.params, lookq_release().  In place: lookq_marked() before the
- * decode, lookq_encode_in_place() for the encode (it begins, chooses,
- * encodes and marks).
+ * lq.params, lookq_release().  In place (commit.h's as_stored): the
+ * same on the pixels as stored, lookq_marked() before the decode and
+ * lookq_mark() on the encoded bytes before the commit.
  */
 #ifndef IMGPOOL_LOOKQ_H
 #define IMGPOOL_LOOKQ_H
@@ -87,19 +87,6 @@ void lookq_release(struct lookq *lq);
  * mark and @s has no force; else 0. */
 int lookq_marked(const struct settings *s, const struct input *in,
                  struct task_result *res);
-
-/*
- * The in-place encode of @img (held by @parent), decoded from @in, with
- * @p at the quality searched within s->target_distance, into @out
- * (memory), the record's look fields set as for -o (lookq_mark() then
- * marks the bytes, after the metadata edits).
- * A CMYK image (4 bands) is skipped, unsupported (the distance is one of
- * RGB pixels).  0, or -1 with @res failed or skipped.
- */
-int lookq_encode_in_place(const struct settings *s, const struct input *in,
-                          const struct encode_params *p,
-                          struct _VipsObject *parent, struct _VipsImage *img,
-                          struct encode_out *out, struct task_result *res);
 
 /* Add the mark of @res's look to @out's bytes (memory).  0, or -1 with
  * @res failed. */

@@ -1,5 +1,6 @@
 /*
- * outfile.h - the commit stage: atomic creation of one output file.
+ * outfile.h - atomic creation of one output file, under the commit stage
+ * (commit.h).
  *
  * Call sequence (in a worker):
  *   struct outfile of;
@@ -30,6 +31,7 @@
  * stays ok and the function returns 0: a record never says "failed" for
  * a file that was replaced.
  *
+ * These are the primitives the three commits of commit.h build on.
  * In-place recompression commits differently (inplace.h): after a backup
  * (outfile_backup), the temporary file is made in the directory the input
  * was opened from (outfile_open_at, the input's directory descriptor, so
