@@ -40,6 +40,10 @@
 #if TILE_MARGIN < DISTANCE_FAST_SUPPORT
 #error "the tiles' margin must cover the fast model's reach"
 #endif
+/* A 4:2:0 miss by this factor or more tries Q100 next: when even that
+ * misses, the chroma's halving is the error, and the search goes on at
+ * 4:4:4 with the trials left instead of climbing one step at a time. */
+#define CHROMA_MISS 1.3
 /* The quality tried first when the source's is not known. */
 #define SEED_DEFAULT 86
 
@@ -335,6 +339,16 @@ search_seed(double d)
     return q < LOOKQ_Q_MIN ? LOOKQ_Q_MIN : q > 100 ? 100 : q;
 }
 
+/* 1 when a trial at quality @q is kept. */
+static int
+tried(const struct search *st, int q)
+{
+    for (int i = 0; i < st->n; i++)
+        if (st->q[i] == q)
+            return 1;
+    return 0;
+}
+
 /* Trials on the model alone from @q until the bracket closes or @upto
  * trials are made, the switch to 4:4:4 included.  0, or -1 with @res
  * failed. */
@@ -362,6 +376,10 @@ search_model(struct search *st, struct sample *s,
             continue;
         }
         q = next_quality(st);
+        if (ok < 0 && bad >= 0 && p->subsample_420 && st->chroma_free &&
+            !st->sub444 && q > 0 && q < 100 && !tried(st, 100) &&
+            predicted(st, bad) > CHROMA_MISS * st->target)
+            q = 100;    /* far off: is it the halved chroma? */
     }
     return 0;
 }
