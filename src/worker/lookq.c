@@ -265,6 +265,11 @@ next_quality(const struct search *st)
                    (hi - lo);
 
         to = lo + (log(st->target) - log(predicted(st, bad))) / k;
+        /* A safeguarded secant: the curve bends near Q100 (Blinds.jpg:
+         * 1.38 at Q76, 1.20 at Q89, 0.40 at Q100), where the straight
+         * line creeps from one end a step at a time. */
+        if (hi - lo > 4)
+            to = fmin(fmax(to, lo + (hi - lo) / 4.0), hi - (hi - lo) / 4.0);
     } else if (ok >= 0) {
         to = hi + log(st->target / predicted(st, ok)) / SLOPE;
     } else if (bad >= 0) {
@@ -384,6 +389,21 @@ search_model(struct search *st, struct sample *s,
     return 0;
 }
 
+/* Qualities from a butteraugli check within which the model, scaled by
+ * it, is trusted without another: over 3 qualities the model's ratio to
+ * butteraugli moves by some 2% on the wallpapers (docs/BENCHMARKS.md). */
+#define NEAR_CHECK 3
+
+/* 1 when trial @i is within NEAR_CHECK qualities of a checked one. */
+static int
+near_check(const struct search *st, int i)
+{
+    for (int j = 0; j < st->n; j++)
+        if (st->b[j] > 0 && abs(st->q[j] - st->q[i]) <= NEAR_CHECK)
+            return 1;
+    return 0;
+}
+
 /*
  * The search proper over @s: the model brackets the target in a few
  * trials; butteraugli checks the lowest passing one (it costs some five
@@ -409,17 +429,37 @@ search_run(struct search *st, struct sample *s, const struct encode_params *p,
         return -1;
     if (search_model(st, s, p, next_quality(st), budget, res) < 0)
         return -1;
-    /* The choice, when the rescaled model moved it, is measured too:
-     * the model's error within one image is what is left, and it is not
-     * always small.  A miss leaves the lowest pass measured above it,
-     * or the model's step up. */
+    /* The choice, when the rescaled model moved it more than NEAR_CHECK
+     * qualities from the check, is measured too: the model's error within
+     * one image grows with the distance from where it was scaled.  A
+     * miss leaves the lowest pass measured above it, or the model's step
+     * up. */
     bracket(st, &ok, &bad);
-    if (ok >= 0 && st->b[ok] == 0 && search_check(st, s, ok, res) < 0)
+    if (ok >= 0 && st->b[ok] == 0 && !near_check(st, ok) &&
+        search_check(st, s, ok, res) < 0)
         return -1;
     return 0;
 }
 
-/* The choice after the search, into @res and lq->params. */
+/* The model's step above the miss @bad: the quality it predicts within
+ * the target, at least one more. */
+static int
+step_above(const struct search *st, int bad)
+{
+    int q = st->q[bad] + (int)ceil(log(predicted(st, bad) / st->target) /
+                                   -SLOPE);
+
+    q = q <= st->q[bad] ? st->q[bad] + 1 : q;
+    return q > st->qmax ? st->qmax : q;
+}
+
+/* The choice after the search, into @res and lq->params: the lowest
+ * pass, unless the budget ran out with it more than OPEN_GAP qualities
+ * above the highest miss, where the model's step above the miss is
+ * nearer the answer than the pass (a pass at Q100 can be larger than the
+ * source). */
+#define OPEN_GAP 4
+
 static void
 search_done(const struct search *st, struct lookq *lq,
             struct task_result *res)
@@ -428,20 +468,19 @@ search_done(const struct search *st, struct lookq *lq,
     double v;
 
     bracket(st, &ok, &bad);
-    if (ok >= 0) {
+    q = bad >= 0 ? step_above(st, bad) : 0;
+    if (ok >= 0 && (bad < 0 || st->q[ok] - st->q[bad] <= OPEN_GAP ||
+                    q >= st->q[ok])) {
         q = st->q[ok];
         v = predicted(st, ok);
     } else if (bad < 0) {
         q = 100;                /* no trial at 4:4:4 left: its best */
         v = st->d;
     } else {
-        /* Nothing passed in the budget: the model's step above the
-         * highest failing quality, unmeasured. */
-        q = st->q[bad] + (int)ceil(log(predicted(st, bad) / st->target) /
-                                   -SLOPE);
-        q = q <= st->q[bad] ? st->q[bad] + 1 : q;
-        q = q > st->qmax ? st->qmax : q;
+        /* Nothing passed in the budget, or the pass is far above the
+         * highest miss: the model's step above that miss, unmeasured. */
         v = predicted(st, bad) * exp(SLOPE * (q - st->q[bad]));
+        ok = -1;
     }
     lq->params.quality = q;
     if (st->sub444)

@@ -22,6 +22,8 @@
 # 7), the same ROUNDS; every imgpool output is first checked to give back
 # its original through djxl (cmp), and the table shows bytes against the
 # originals and against cjxl's (the target: within 1%) and the times.
+# LOOK=1 adds the --target-distance part (below), LOOK=1 LOOK_ONLY=1 runs
+# it alone.
 set -euo pipefail
 
 bin=${1:-build/imgpool}
@@ -86,7 +88,10 @@ run_jpegoptim() {
         -d "$work/jpegoptim" >/dev/null
 }
 
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A times
+# LOOK_ONLY=1 (with LOOK=1): the look-target part alone.
+if [ -z "${LOOK_ONLY:-}" ]; then
 for r in $(seq 1 "$rounds"); do
     for tool in imgpool jpegtran jpegoptim; do
         t0=$(date +%s.%N)
@@ -96,7 +101,6 @@ for r in $(seq 1 "$rounds"); do
     done
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "photos: $nfiles, $orig bytes; $rounds rounds, median wall time"
 printf '%-10s %12s %9s %9s %12s\n' tool bytes "vs orig" seconds "vs jpegtran"
@@ -121,20 +125,37 @@ for tool in imgpool jpegtran jpegoptim; do
         "$(echo "100 * $b / $orig" | bc -l)" "$t" \
         "$(echo "$b / $jt_b" | bc -l)" "$(echo "$t / $jt_t" | bc -l)"
 done
+fi
 
 # ---- --target-distance 1.0 (LOOK=1) ----
 # The 12 smallest JPEGs of $cache/wallpapers (LOOK_CORPUS=DIR for
-# others): recompress --target-distance 1.0 against -q Q for each Q of
-# LOOK_QS (default 75 80 85 90), bytes and the mean butteraugli_main
-# 3-norm of each, and the wall time of the look run against plain
-# recompress -q 90 (both -j2, median of ROUNDS).
+# others) that recompress does not skip (a trailer: has-trailer) and
+# that carry no ICC profile of their own making (the icc-* copies:
+# butteraugli_main compares the stored values and ignores the profile,
+# so a correctly converted output of an Adobe RGB photo reads 3.0):
+# recompress --target-distance 1.0 against -q Q for each Q of LOOK_QS
+# (default 70 75 80 85 90), bytes and the mean butteraugli_main 3-norm
+# of each, and the wall time of the look run against plain recompress
+# -q 90 (both -j2, median of ROUNDS).  Then one line a photo: the look
+# run's quality, its record's distance (measured on the sample) and
+# butteraugli_main's on the whole output.
 if [ -n "${LOOK:-}" ]; then
     command -v butteraugli_main >/dev/null || {
         echo "library.sh: no butteraugli_main" >&2; exit 77; }
     lsrc=$work/look-src
-    mkdir -p "$lsrc"
-    ls -S -r "${LOOK_CORPUS:-$cache/wallpapers}"/*.jpg | head -12 |
-        xargs -I{} cp {} "$lsrc/"
+    mkdir -p "$lsrc" "$work/look-all"
+    for f in "${LOOK_CORPUS:-$cache/wallpapers}"/*.jpg; do
+        case $(basename "$f") in icc-*) ;; *) cp "$f" "$work/look-all/" ;; esac
+    done
+    "$bin" recompress -q 90 --no-incremental -j 2 -o "$work/look-probe" \
+        "$work/look-all" >/dev/null 2>&1 || true
+    n=0
+    for f in $(ls -S -r "$work/look-all"/*.jpg); do
+        if [ "$n" -lt 12 ] && [ -f "$work/look-probe/$(basename "$f")" ]; then
+            cp "$f" "$lsrc/"
+            n=$((n + 1))
+        fi
+    done
     lorig=$(cat "$lsrc"/*.jpg | wc -c)
     mean_ba() {
         for f in "$lsrc"/*.jpg; do
@@ -145,7 +166,7 @@ if [ -n "${LOOK:-}" ]; then
         rm -rf "$work/$1"
         shift_args=("${@:2}")
         "$bin" recompress "${shift_args[@]}" -j 2 --no-incremental \
-            -o "$work/$1" "$lsrc" >/dev/null 2>&1
+            --report "$work/$1.jsonl" -o "$work/$1" "$lsrc" >/dev/null 2>&1
     }
     declare -A lt
     for r in $(seq 1 "$rounds"); do
@@ -162,7 +183,7 @@ if [ -n "${LOOK:-}" ]; then
     b=$(cat "$work"/look/*.jpg | wc -c)
     printf '%-22s %12d %8.1f%% %9s %8s\n' "--target-distance 1.0" "$b" \
         "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/look")
-    for q in ${LOOK_QS:-75 80 85 90}; do
+    for q in ${LOOK_QS:-70 75 80 85 90}; do
         look_run "q$q" -q "$q"
         b=$(cat "$work/q$q"/*.jpg | wc -c)
         printf '%-22s %12d %8.1f%% %9s %8s\n' "-q $q" "$b" \
@@ -172,7 +193,21 @@ if [ -n "${LOOK:-}" ]; then
     tq=$(echo "${lt[q90]}" | median)
     printf 'wall time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$tl" "$tq" \
         "$(echo "$tl / $tq" | bc -l)"
+    printf '%-24s %8s %8s %8s %8s %8s\n' photo bytes quality record whole \
+        ratio
+    for f in "$lsrc"/*.jpg; do
+        n=$(basename "$f")
+        jq -r --arg p "$f" 'select(.path == $p) |
+            "\(.out_bytes) \(.look.quality) \(.look.distance)"' \
+            "$work/look.jsonl" | {
+            read -r ob lq ld
+            w=$(butteraugli_main "$f" "$work/look/$n" | sed -n 's/3-norm: //p')
+            printf '%-24s %8d %8d %8.3f %8.3f %8.3f\n' "$n" "$ob" "$lq" \
+                "$ld" "$w" "$(echo "$w / $ld" | bc -l)"
+        }
+    done
 fi
+[ -z "${LOOK_ONLY:-}" ] || exit 0
 command -v cjxl >/dev/null && command -v djxl >/dev/null || {
     echo "library.sh: no cjxl/djxl: JPEG XL part skipped" >&2
     exit 0
