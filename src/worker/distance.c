@@ -182,7 +182,8 @@ distance_ref_init(struct distance_ref *r, const unsigned char *ref, int w,
     r->w = w;
     r->h = h;
     r->planes = malloc(n * (NREF + 2) * sizeof(float));
-    if (!r->planes)
+    r->scratch = malloc(n * NPLANES * sizeof(float));
+    if (!r->planes || !r->scratch)
         return -1;
     x = r->planes + n * R_X;
     y = r->planes + n * R_Y;
@@ -212,7 +213,8 @@ void
 distance_ref_release(struct distance_ref *r)
 {
     free(r->planes);
-    r->planes = NULL;
+    free(r->scratch);
+    r->planes = r->scratch = NULL;
 }
 
 int
@@ -226,9 +228,9 @@ distance_fast_tiles(struct distance_pool *p, const struct distance_ref *r,
     const float *mask = r->planes + n * R_MASK;
     float *pl[NPLANES], *mem, dx, dy, db;
 
-    mem = malloc(n * NPLANES * sizeof(float));
-    if (!mem)
-        return -1;
+    /* The scratch planes, not a fresh allocation a trial: the pages of
+     * one are faulted in once per search. */
+    mem = r->scratch;
     for (int k = 0; k < NPLANES; k++)
         pl[k] = mem + n * k;
     for (int y = 0; y < h; y++)
@@ -260,7 +262,6 @@ distance_fast_tiles(struct distance_pool *p, const struct distance_ref *r,
             for (int y = ty + margin; y < ty + th - margin; y++)
                 for (int x = tx + margin; x < tx + tw - margin; x++)
                     pool_add(p, sqrt(fmax(pl[P_T1][(size_t)y * w + x], 0)));
-    free(mem);
     return 0;
 }
 

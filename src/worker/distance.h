@@ -59,6 +59,8 @@ int distance_fast_add(struct distance_pool *p, const unsigned char *ref,
 struct distance_ref {
     int w, h;
     float *planes;              /* owned */
+    float *scratch;             /* owned: the planes of one measure, kept
+                                   from trial to trial */
 };
 
 /* The filters' reach: a pixel's value in the model's map depends on the
