@@ -181,14 +181,34 @@ if [ -n "${LOOK:-}" ]; then
     echo "look: $(ls "$lsrc"/*.jpg | wc -l) photos, $lorig bytes"
     printf '%-22s %12s %9s %9s %8s\n' run bytes "vs orig" "mean ba" "over 1"
     b=$(cat "$work"/look/*.jpg | wc -c)
+    b_look=$b
     printf '%-22s %12d %8.1f%% %9s %8s\n' "--target-distance 1.0" "$b" \
         "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/look")
+    read -r lmean _ < <(mean_ba "$work/look")
+    : >"$work/qcurve"
     for q in ${LOOK_QS:-70 75 80 85 90}; do
         look_run "q$q" -q "$q"
         b=$(cat "$work/q$q"/*.jpg | wc -c)
+        m=$(mean_ba "$work/q$q")
         printf '%-22s %12d %8.1f%% %9s %8s\n' "-q $q" "$b" \
-            "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/q$q")
+            "$(echo "100 * $b / $lorig" | bc -l)" $m
+        echo "$q $b $m" >>"$work/qcurve"
     done
+    # The single -q of the look run's mean distance: bytes interpolated
+    # between the two -q runs whose means bracket it.
+    awk -v m="$lmean" -v lb="$b_look" '
+        { q[NR] = $1; b[NR] = $2; d[NR] = $3 }
+        END {
+            for (i = 1; i < NR; i++)
+                if ((d[i] - m) * (d[i + 1] - m) <= 0 && d[i] != d[i + 1]) {
+                    t = (m - d[i]) / (d[i + 1] - d[i])
+                    e = b[i] + t * (b[i + 1] - b[i])
+                    printf "equal mean (%.3f): -q %.1f, %d bytes; the look run %+.1f%%\n",
+                        m, q[i] + t * (q[i + 1] - q[i]), e, 100 * (lb / e - 1)
+                    exit
+                }
+            print "equal mean: no two -q runs bracket " m
+        }' "$work/qcurve"
     tl=$(echo "${lt[look]}" | median)
     tq=$(echo "${lt[q90]}" | median)
     printf 'wall time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$tl" "$tq" \
