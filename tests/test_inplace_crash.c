@@ -6,7 +6,8 @@
  *                  every file is its original or exactly what an
  *                  uninterrupted run writes (with its backup already in
  *                  place), and the next run finishes the job and leaves
- *                  no temporary file
+ *                  no temporary file; a lossy run, --lossless and
+ *                  --target-distance 1.0
  *   inplace_disk   a full file system (a small tmpfs; needs root): every
  *                  original survives, the records say no-space
  */
@@ -485,6 +486,13 @@ crash_kills(int iterations, size_t min_replaced)
 Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
 {
     crash_kills(20, 15);
+}
+
+/* The same with --lossless: the coefficients copied, the same commit. */
+Test(inplace_crash, sigkill_during_lossless_runs_leaves_each_file_whole)
+{
+    crash_opt[0] = "--lossless";
+    crash_kills(12, 12);
 }
 
 /* The same with --target-distance: the search, the mark and the same

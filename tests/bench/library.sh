@@ -182,9 +182,10 @@ if [ -n "${LOOK:-}" ]; then
     printf '%-22s %12s %9s %9s %8s\n' run bytes "vs orig" "mean ba" "over 1"
     b=$(cat "$work"/look/*.jpg | wc -c)
     b_look=$b
+    lba=$(mean_ba "$work/look")
+    lmean=${lba%% *}
     printf '%-22s %12d %8.1f%% %9s %8s\n' "--target-distance 1.0" "$b" \
-        "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/look")
-    read -r lmean _ < <(mean_ba "$work/look")
+        "$(echo "100 * $b / $lorig" | bc -l)" $lba
     : >"$work/qcurve"
     for q in ${LOOK_QS:-70 75 80 85 90}; do
         look_run "q$q" -q "$q"
