@@ -496,6 +496,15 @@ Test(fsrace_fault, case5_editor_save_during_lossless_commit_survives)
     editor_save_during_commit(opts);
 }
 
+/* The same with --target-distance: the look search ends in that commit
+ * too. */
+Test(fsrace_fault, case5_editor_save_during_look_commit_survives)
+{
+    const char *opts[] = { "--target-distance", "1.0", NULL };
+
+    editor_save_during_commit(opts);
+}
+
 Test(fsrace, case5_editor_save_at_many_moments_survives)
 {
     char *photo = th_path(in, "photo.jpg");

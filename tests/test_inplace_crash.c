@@ -6,7 +6,8 @@
  *                  every file is its original or exactly what an
  *                  uninterrupted run writes (with its backup already in
  *                  place), and the next run finishes the job and leaves
- *                  no temporary file
+ *                  no temporary file; a lossy run, --lossless and
+ *                  --target-distance 1.0
  *   inplace_disk   a full file system (a small tmpfs; needs root): every
  *                  original survives, the records say no-space
  */
@@ -28,6 +29,10 @@ struct cfile {
     int orientation;        /* EXIF, -1 when libexif is not available */
     struct th_image img;    /* the original, decoded (JPEGs only) */
 };
+
+/* Options added to every run of the sigkill test (NULL-terminated; the
+ * look-target variant sets them). */
+static const char *crash_opt[3];
 
 /* The fixed mtime given to every file before a run. */
 #define CRASH_MTIME 1500000000
@@ -298,7 +303,8 @@ crash_reference(const char *pristine, const char *calib, const char *rpt,
     copy_tree(pristine, calib);
     set_all_mtimes(calib);
     t0 = now_ms();
-    code = run_ip(rpt, &arr, &err, calib, "-j", "2", NULL);
+    code = run_ip(rpt, &arr, &err, calib, "-j", "2", crash_opt[0],
+                  crash_opt[1], NULL);
     *run_ms = now_ms() - t0;
     cr_assert_eq(code, 0, "reference run: exit %d: %s", code, err);
     json_decref(arr);
@@ -344,8 +350,9 @@ crash_rerun(const char *work, const char *bk, const char *rpt,
     int code;
 
     code = bk ? run_ip(rpt, &arr, &err, work, "-j", "2", "--backup", bk,
-                       NULL)
-              : run_ip(rpt, &arr, &err, work, "-j", "2", NULL);
+                       crash_opt[0], crash_opt[1], NULL)
+              : run_ip(rpt, &arr, &err, work, "-j", "2", crash_opt[0],
+                       crash_opt[1], NULL);
     cr_assert_eq(code, 0, "iteration %d: rerun exit %d: %s", it, code, err);
     cr_assert_eq(int_of(summary_of(arr), "failed"), 0);
     cr_assert_eq(int_of(summary_of(arr), "ok"), (long long)norig,
@@ -373,9 +380,14 @@ crash_rerun(const char *work, const char *bk, const char *rpt,
     cr_assert_eq(count_tmp_files(work), 0);
 }
 
-Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
+/*
+ * @iterations kills at moments spread over a run (with crash_opt), each
+ * followed by the run that ends the job; at least @min_replaced files are
+ * replaced by an uninterrupted run.
+ */
+static void
+crash_kills(int iterations, size_t min_replaced)
 {
-    enum { ITERATIONS = 20 };
     const char *root = crash_root;
     char *pristine = th_path(root, "pristine");
     char *calib = th_path(root, "calib");
@@ -393,21 +405,28 @@ Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
     make_crash_tree(pristine);
     set_all_mtimes(pristine);
     files = crash_reference(pristine, calib, rpt, &n, &nrepl, &run_ms);
-    cr_assert_geq(nrepl, 15, "only %zu of %zu files are replaced by a full "
-                  "run", nrepl, n);
+    cr_assert_geq(nrepl, min_replaced, "only %zu of %zu files are replaced "
+                  "by a full run", nrepl, n);
     cr_log_info("crash tree: %zu files, %zu replaced by a full run of "
                 "%.0f ms", n, nrepl, run_ms);
 
-    for (int it = 0; it < ITERATIONS; it++) {
+    for (int it = 0; it < iterations; it++) {
         /* Every other run also keeps backups (hard links, same fs). */
         const char *use_bk = it % 2 ? bk : NULL;
-        const char *args[] = { "recompress", "--in-place", work, "-j", "2",
-                               use_bk ? "--backup" : NULL, use_bk, NULL };
+        const char *args[10] = { "recompress", "--in-place", work, "-j",
+                                 "2" };
+        int na = 5;
         double delay = (double)(rng_next(&seed) % 1000) / 1000 * run_ms;
         size_t nnew, norig, ntmp;
         pid_t pid;
         int st;
 
+        for (int k = 0; crash_opt[k]; k++)
+            args[na++] = crash_opt[k];
+        if (use_bk) {
+            args[na++] = "--backup";
+            args[na++] = use_bk;
+        }
         th_rmrf(work);
         th_rmrf(bk);
         copy_tree(pristine, work);
@@ -443,7 +462,7 @@ Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
     }
     cr_log_info("%d kills: %zu in mid-run, %zu before any replacement, "
                 "%zu after the end; %zu replacements, %zu temporary files "
-                "left by the kills", ITERATIONS, partial, untouched_runs,
+                "left by the kills", iterations, partial, untouched_runs,
                 finished, total_new, total_tmp);
     /* Some kills must land while files were being replaced, or this test
      * proved nothing; delays spread over a whole run make that certain
@@ -462,6 +481,27 @@ Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
     free(work);
     free(rpt);
     free(bk);
+}
+
+Test(inplace_crash, sigkill_leaves_each_file_whole_and_the_next_run_ends_it)
+{
+    crash_kills(20, 15);
+}
+
+/* The same with --lossless: the coefficients copied, the same commit. */
+Test(inplace_crash, sigkill_during_lossless_runs_leaves_each_file_whole)
+{
+    crash_opt[0] = "--lossless";
+    crash_kills(12, 12);
+}
+
+/* The same with --target-distance: the search, the mark and the same
+ * commit (fewer kills: each run is longer). */
+Test(inplace_crash, sigkill_during_look_target_runs_leaves_each_file_whole)
+{
+    crash_opt[0] = "--target-distance";
+    crash_opt[1] = "1.0";
+    crash_kills(8, 12);
 }
 /* ------------------------------------------------------------------ */
 /* Suite inplace_disk: a file system with no room for the new files   */

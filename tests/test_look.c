@@ -7,7 +7,10 @@
  * when libjxl-devtools' butteraugli_main is absent); the "look" record
  * agrees with the file written (its quantisation tables are those of the
  * chosen quality); a larger D gives smaller files; thumbnails search too;
- * the usage errors exit 2.  (testdata's 64x64 srgb_icc.jpg is left out,
+ * the usage errors exit 2.  In place: the files replaced are within
+ * 1.25 D, keep size and mtime and carry the mark, a second run changes
+ * nothing, --min-saving, --backup and --force hold, CMYK is left alone.
+ * (testdata's 64x64 srgb_icc.jpg is left out,
  * too small a picture for butteraugli's scale, and the orient*.jpg,
  * whose outputs are turned upright.)
  */
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <turbojpeg.h>
@@ -325,4 +329,288 @@ Test(look, usage_errors_exit_2)
     }
     free(o);
     free(in);
+}
+
+/* ---- in place (--in-place --target-distance) ---- */
+
+/* What a file was: its bytes, inode and times. */
+struct snap {
+    char *data;
+    size_t len;
+    struct stat st;
+};
+
+static void
+snap_take(struct snap *s, const char *path)
+{
+    s->data = th_read_file(path, &s->len);
+    cr_assert_eq(stat(path, &s->st), 0, "cannot stat '%s'", path);
+}
+
+/* 1 when @path has @s's bytes, inode, mtime and ctime. */
+static int
+snap_same(const struct snap *s, const char *path)
+{
+    struct stat st;
+    size_t len;
+    char *data = th_read_file(path, &len);
+    int same = len == s->len && memcmp(data, s->data, len) == 0 &&
+               stat(path, &st) == 0 && st.st_ino == s->st.st_ino &&
+               st.st_mtim.tv_sec == s->st.st_mtim.tv_sec &&
+               st.st_mtim.tv_nsec == s->st.st_mtim.tv_nsec &&
+               st.st_ctim.tv_sec == s->st.st_ctim.tv_sec &&
+               st.st_ctim.tv_nsec == s->st.st_ctim.tv_nsec;
+
+    free(data);
+    return same;
+}
+
+#define NIP 4
+static const char *const ip_names[NIP] = { "a.jpg", "b.jpg", "c.jpg",
+                                           "q75.jpg" };
+
+/* th_dir/ip: three Q95 photos made here and testdata's q75.jpg, their
+ * mtimes set in the past; @s (NIP) their snapshots. */
+static char *
+make_ip_tree(struct snap *s)
+{
+    char *dir = th_path(th_dir, "ip");
+
+    th_mkdirs(dir);
+    for (int i = 0; i < NIP; i++) {
+        char *p = th_path(dir, ip_names[i]);
+
+        if (i < 3) {
+            int w = i == 1 ? 1100 : 600, h = i == 1 ? 760 : 420;
+            unsigned char *px = gen_photo(w, h, 40 + i);
+
+            write_jpeg(p, px, w, h, 95);
+            free(px);
+        } else {
+            char *src = th_testdata("q75.jpg");
+
+            th_copy_file(src, p);
+            free(src);
+        }
+        th_set_mtime(p, 1500000000LL + i, 250000000L);
+        snap_take(&s[i], p);
+        free(p);
+    }
+    return dir;
+}
+
+/* recompress --in-place --target-distance 1.0 @extra... over @dir; the
+ * report (asserting exit 0). */
+static json_t *
+run_ip_look(const char *dir, const char *extra1, const char *extra2)
+{
+    char *rep = th_path(th_dir, "ip.jsonl");
+    const char *args[12] = { "recompress", "--in-place", "--target-distance",
+                             "1.0", "--report", rep, "-j", "2" };
+    int n = 8;
+    json_t *recs;
+
+    if (extra1)
+        args[n++] = extra1;
+    if (extra2)
+        args[n++] = extra2;
+    args[n++] = dir;
+    args[n] = NULL;
+    unlink(rep);
+    recs = run_ok(args, rep);
+    free(rep);
+    return recs;
+}
+
+/* 1 when @path holds the in-place look mark (lookq.h). */
+static int
+has_mark(const char *path)
+{
+    size_t len;
+    char *data = th_read_file(path, &len);
+    const char *m = "imgpool target-distance ";
+    int found = 0;
+
+    for (size_t i = 0; i + strlen(m) <= len && !found; i++)
+        found = memcmp(data + i, m, strlen(m)) == 0;
+    free(data);
+    return found;
+}
+
+TestSuite(look_inplace, .init = th_dir_setup, .fini = th_dir_teardown,
+          .timeout = 300);
+
+/*
+ * The photos are replaced by their look-target re-encodes: same size,
+ * the chosen quality (the record's), within 1.25 D by butteraugli_main
+ * against the original, the original's mtime, the mark; q75.jpg gains
+ * nothing and is left.  The second run skips every file (the mark, or
+ * no gain again) and changes no byte, inode or time.
+ */
+Test(look_inplace, replaces_within_d_and_second_run_changes_nothing)
+{
+    struct snap s[NIP], s2[NIP];
+    char *dir = make_ip_tree(s);
+    json_t *recs = run_ip_look(dir, NULL, NULL), *rec;
+    int replaced = 0;
+
+    for (int i = 0; i < NIP; i++) {
+        char *p = th_path(dir, ip_names[i]), *o = th_path(th_dir, "o.jpg");
+        struct th_image a, b;
+        struct stat st;
+
+        rec = th_find_record(recs, ip_names[i]);
+        cr_assert_not_null(rec, "no record of '%s'", ip_names[i]);
+        if (strcmp(th_json_str(rec, "status"), "ok") != 0) {
+            cr_assert(snap_same(&s[i], p), "'%s' skipped but changed", p);
+            free(o);
+            free(p);
+            continue;
+        }
+        replaced++;
+        cr_assert(has_mark(p), "'%s' has no look mark", p);
+        check_look(rec, p);
+        cr_assert_eq(stat(p, &st), 0);
+        cr_assert_eq(st.st_mtim.tv_sec, s[i].st.st_mtim.tv_sec,
+                     "'%s' lost its mtime", p);
+        cr_assert_lt(st.st_size, (off_t)s[i].len);
+        th_write_file(o, s[i].data, s[i].len);
+        cr_assert_eq(th_decode_jpeg(p, &a), 0);
+        cr_assert_eq(th_decode_jpeg(o, &b), 0);
+        cr_assert(a.w == b.w && a.h == b.h, "'%s' is %dx%d, was %dx%d", p,
+                  a.w, a.h, b.w, b.h);
+        th_image_release(&a);
+        th_image_release(&b);
+        if (system("command -v butteraugli_main >/dev/null 2>&1") == 0) {
+            double v = butteraugli_3norm(o, p);
+
+            cr_assert(v >= 0 && v <= 1.25, "'%s': butteraugli %.3f", p, v);
+        }
+        free(o);
+        free(p);
+    }
+    cr_assert_geq(replaced, 3, "only %d of the Q95 photos replaced",
+                  replaced);
+    json_decref(recs);
+
+    for (int i = 0; i < NIP; i++) {
+        char *p = th_path(dir, ip_names[i]);
+
+        snap_take(&s2[i], p);
+        free(p);
+    }
+    recs = run_ip_look(dir, NULL, NULL);
+    cr_assert_eq(th_json_int(th_summary(recs), "ok"), 0,
+                 "the second run replaced files");
+    for (int i = 0; i < NIP; i++) {
+        char *p = th_path(dir, ip_names[i]);
+
+        rec = th_find_record(recs, ip_names[i]);
+        cr_assert_str_eq(th_json_str(rec, "status"), "skipped");
+        cr_assert(snap_same(&s2[i], p), "the second run touched '%s'", p);
+        if (i < 3)
+            cr_assert_str_eq(th_json_str(rec, "reason"),
+                             "already-compressed");
+        free(p);
+        free(s[i].data);
+        free(s2[i].data);
+    }
+    json_decref(recs);
+    free(dir);
+}
+
+/* --min-saving that no re-encode reaches leaves every file as it was;
+ * --backup keeps byte-identical originals of the replaced files; --force
+ * searches a marked file again. */
+Test(look_inplace, min_saving_backup_and_force)
+{
+    struct snap s[NIP];
+    char *dir = make_ip_tree(s), *bk = th_path(th_dir, "bk");
+    json_t *recs = run_ip_look(dir, "--min-saving", "95"), *rec;
+
+    for (int i = 0; i < NIP; i++) {
+        char *p = th_path(dir, ip_names[i]);
+
+        rec = th_find_record(recs, ip_names[i]);
+        cr_assert_str_eq(th_json_str(rec, "status"), "skipped");
+        cr_assert_str_eq(th_json_str(rec, "reason"), "no-gain");
+        cr_assert(snap_same(&s[i], p), "'%s' changed", p);
+        free(p);
+    }
+    json_decref(recs);
+
+    recs = run_ip_look(dir, "--backup", bk);
+    for (int i = 0; i < 3; i++) {
+        char *b = th_path(bk, ip_names[i]);
+        size_t len;
+        char *data;
+
+        rec = th_find_record(recs, ip_names[i]);
+        cr_assert_str_eq(th_json_str(rec, "status"), "ok");
+        cr_assert(th_exists(b), "no backup of '%s'", ip_names[i]);
+        data = th_read_file(b, &len);
+        cr_assert(len == s[i].len && memcmp(data, s[i].data, len) == 0,
+                  "the backup of '%s' is not its original", ip_names[i]);
+        free(data);
+        free(b);
+    }
+    json_decref(recs);
+
+    recs = run_ip_look(dir, "--force", NULL);
+    rec = th_find_record(recs, "b.jpg");
+    cr_assert_str_eq(th_json_str(rec, "status"), "ok", "%s",
+                     json_dumps(rec, 0));
+    cr_assert_not_null(json_object_get(rec, "look"));
+    json_decref(recs);
+    for (int i = 0; i < NIP; i++)
+        free(s[i].data);
+    free(bk);
+    free(dir);
+}
+
+/* A CMYK JPEG is left alone (the distance is one of RGB pixels), a grey
+ * one stays grey. */
+Test(look_inplace, cmyk_left_alone_grey_stays_grey)
+{
+    char *dir = th_path(th_dir, "ipc"), *c = th_path(dir, "cmyk.jpg");
+    char *g = th_path(dir, "gray.jpg"), *src;
+    struct snap sc;
+    json_t *recs, *rec;
+    struct th_image img;
+
+    th_mkdirs(dir);
+    src = th_testdata("cmyk.jpg");
+    th_copy_file(src, c);
+    free(src);
+    src = th_testdata("gray.jpg");
+    th_copy_file(src, g);
+    free(src);
+    snap_take(&sc, c);
+    recs = run_ip_look(dir, "--min-saving", "0");
+    rec = th_find_record(recs, "cmyk.jpg");
+    cr_assert_str_eq(th_json_str(rec, "status"), "skipped");
+    cr_assert_str_eq(th_json_str(rec, "reason"),
+                     "unsupported-format");
+    cr_assert(snap_same(&sc, c), "the CMYK file changed");
+    rec = th_find_record(recs, "gray.jpg");
+    if (strcmp(th_json_str(rec, "status"), "ok") == 0) {
+        tjhandle tj = tjInitDecompress();
+        size_t len;
+        unsigned char *data = (unsigned char *)th_read_file(g, &len);
+        int w, h, sub, cs;
+
+        cr_assert_eq(tjDecompressHeader3(tj, data, len, &w, &h, &sub, &cs),
+                     0);
+        cr_assert_eq(cs, TJCS_GRAY, "the grey file became colour space %d",
+                     cs);
+        tjDestroy(tj);
+        free(data);
+    }
+    cr_assert_eq(th_decode_jpeg(g, &img), 0);
+    th_image_release(&img);
+    json_decref(recs);
+    free(sc.data);
+    free(c);
+    free(g);
+    free(dir);
 }

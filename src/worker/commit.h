@@ -49,10 +49,10 @@ struct commit_plan {
     /*
      * In place: the original recompressed as stored: decoded at full
      * size (DECODE_FULL), its colour space, orientation tag and metadata
-     * kept (colour_vips_keep), no look search, and none of the extras of
-     * a new output (flattening check, metadata completion, extended XMP
-     * from the image, the kept original); the input's dimensions are the
-     * commit's to record.
+     * kept (colour_vips_keep), the look search (lookq.h) on those
+     * pixels, and none of the extras of a new output (flattening check,
+     * metadata completion, extended XMP from the image, the kept
+     * original); the input's dimensions are the commit's to record.
      */
     int as_stored;
     /*

@@ -54,6 +54,37 @@ int distance_fast_add(struct distance_pool *p, const unsigned char *ref,
                       const unsigned char *dist, int w, int h, size_t stride,
                       int margin);
 
+/* The reference side of the fast model, computed once for every trial
+ * measured against it: its opponent planes and masking. */
+struct distance_ref {
+    int w, h;
+    float *planes;              /* owned */
+    float *scratch;             /* owned: the planes of one measure, kept
+                                   from trial to trial */
+};
+
+/* The filters' reach: a pixel's value in the model's map depends on the
+ * pixels up to this far away. */
+#define DISTANCE_FAST_SUPPORT (2 * 4 + 1)
+
+/* @r made from @ref (@w x @h RGB, rows @stride bytes apart).  0, or -1
+ * when out of memory; distance_ref_release() frees it either way. */
+int distance_ref_init(struct distance_ref *r, const unsigned char *ref,
+                      int w, int h, size_t stride);
+void distance_ref_release(struct distance_ref *r);
+
+/*
+ * Add the fast model's map of @dist (as large as @r, rows @stride bytes
+ * apart) to @p, pooled over each @tw x @th tile of the grid from the
+ * top left without the outermost @margin pixels of each tile: with
+ * @margin >= DISTANCE_FAST_SUPPORT each tile counts as if measured on its
+ * own.  Model scale, as distance_fast_add().  0, or -1 when out of
+ * memory.
+ */
+int distance_fast_tiles(struct distance_pool *p, const struct distance_ref *r,
+                        const unsigned char *dist, size_t stride, int tw,
+                        int th, int margin);
+
 /* The model's pooled value @v on butteraugli's 3-norm scale. */
 double distance_fast_scale(double v);
 
@@ -66,5 +97,16 @@ int distance_butteraugli_add(struct distance_pool *p,
                              const unsigned char *ref,
                              const unsigned char *dist, int w, int h,
                              size_t stride, int margin);
+
+/*
+ * The same over a mosaic of tiles measured in one call (cheaper than a
+ * call a tile): the map of the whole @w x @h, pooled over each @tw x @th
+ * tile of the grid without its outermost @margin pixels (butteraugli's
+ * filters reach past the margin, so a tile's neighbours count a little).
+ */
+int distance_butteraugli_tiles(struct distance_pool *p,
+                               const unsigned char *ref,
+                               const unsigned char *dist, int w, int h,
+                               size_t stride, int tw, int th, int margin);
 
 #endif

@@ -124,8 +124,7 @@ write_output(struct commit *cm, int k, const struct encode_params *p,
     /* --target-distance: the quality searched for this image; the output
      * is then encoded from the pixels the search read (lookq.h). */
     lq.px = NULL;
-    if (!cm->plan.as_stored && s->target_distance > 0 &&
-        p->format == FORMAT_JPEG) {
+    if (s->target_distance > 0 && p->format == FORMAT_JPEG) {
         if (lookq_choose(s->target_distance,
                          s->subsample == SUBSAMPLE_AUTO, p, rows, parent,
                          img, &lq, res) < 0) {
@@ -529,7 +528,7 @@ run_stages(struct commit *cm, struct task_result *res)
     struct decoded d;
     int rc;
 
-    if (!cm->plan.as_stored && !cm->plan.base_in_memory)
+    if (!cm->plan.base_in_memory)
         lookq_begin(res, in->fmt == IMGF_JPEG && in->have_ji
                              ? sniff_jpeg_quality(&in->ji) : -1);
     decoded_init(&d);

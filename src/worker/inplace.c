@@ -27,6 +27,7 @@
 #include "encode.h"
 #include "fault.h"
 #include "inplace.h"
+#include "lookq.h"
 #include "lossless.h"
 #include "orient.h"
 #include "mpf.h"
@@ -135,7 +136,10 @@ leave_alone_early(const struct settings *s, const struct input *in,
         orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
                             &res->in_width, &res->in_height);
     q = in->have_ji ? sniff_jpeg_quality(&in->ji) : -1;
-    if (!s->force && !s->lossless && q > 0 && q <= s->quality) {
+    if (s->target_distance > 0 && !s->lossless) {
+        if (lookq_marked(s, in, res))
+            return 1;
+    } else if (!s->force && !s->lossless && q > 0 && q <= s->quality) {
         task_result_skip(res, ERR_ALREADY_COMPRESSED, "estimated quality %d "
                          "is at or below the target %d (--force re-encodes "
                          "anyway)", q, s->quality);
@@ -351,6 +355,10 @@ inplace_commit(struct commit *cm, int k, struct encode_out *out, int w,
     (void)k;
     (void)w;
     (void)h;
+    /* A look target's file says so, for the next run (lookq_marked()). */
+    if (cm->cfg->out[0].target_distance > 0 &&
+        lookq_mark(out, cm->cfg->out[0].target_distance, res) < 0)
+        return -1;
     if (leave_alone_late(&cm->cfg->commit, cm->in, &ip->before, out, res))
         return -1;
     return commit_inplace(&cm->cfg->commit, cm->t, cm->in, &ip->before, out,

@@ -22,6 +22,8 @@
 # 7), the same ROUNDS; every imgpool output is first checked to give back
 # its original through djxl (cmp), and the table shows bytes against the
 # originals and against cjxl's (the target: within 1%) and the times.
+# LOOK=1 adds the --target-distance part (below), LOOK=1 LOOK_ONLY=1 runs
+# it alone.
 set -euo pipefail
 
 bin=${1:-build/imgpool}
@@ -105,9 +107,12 @@ time_rounds() {
         done
     done
 }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# LOOK_ONLY=1 (with LOOK=1): the look-target part alone.
+if [ -z "${LOOK_ONLY:-}" ]; then
 time_rounds imgpool jpegtran jpegoptim
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "photos: $nfiles, $orig bytes; $rounds rounds, median wall time"
 printf '%-10s %12s %9s %9s %12s\n' tool bytes "vs orig" seconds "vs jpegtran"
@@ -132,27 +137,46 @@ for tool in imgpool jpegtran jpegoptim; do
         "$(echo "100 * $b / $orig" | bc -l)" "$t" \
         "$(echo "$b / $jt_b" | bc -l)" "$(echo "$t / $jt_t" | bc -l)"
 done
+fi
 
 # ---- --target-distance 1.0 (LOOK=1) ----
 # The 12 smallest JPEGs of $cache/wallpapers (LOOK_CORPUS=DIR for
-# others): recompress --target-distance 1.0 against -q Q for each Q of
-# LOOK_QS (default 75 80 85 90), bytes and the mean butteraugli_main
-# 3-norm of each, and the wall time of the look run against plain
-# recompress -q 90 (both -j2, median of ROUNDS).
+# others) that recompress does not skip (a trailer: has-trailer) and
+# that carry no ICC profile of their own making (the icc-* copies:
+# butteraugli_main compares the stored values and ignores the profile,
+# so a correctly converted output of an Adobe RGB photo reads 3.0):
+# recompress --target-distance 1.0 against -q Q for each Q of LOOK_QS
+# (default 70 75 80 85 90), bytes and the mean butteraugli_main 3-norm
+# of each, and the wall time of the look run against plain recompress
+# -q 90 (both -j2, median of ROUNDS).  Then one line a photo: the look
+# run's quality, its record's distance (measured on the sample) and
+# butteraugli_main's on the whole output.
 if [ -n "${LOOK:-}" ]; then
     command -v butteraugli_main >/dev/null || {
         echo "library.sh: no butteraugli_main" >&2; exit 77; }
     lsrc=$work/look-src
-    mkdir -p "$lsrc"
-    ls -S -r "${LOOK_CORPUS:-$cache/wallpapers}"/*.jpg | head -12 |
-        xargs -I{} cp {} "$lsrc/"
+    mkdir -p "$lsrc" "$work/look-all"
+    for f in "${LOOK_CORPUS:-$cache/wallpapers}"/*.jpg; do
+        case $(basename "$f") in icc-*) ;; *) cp "$f" "$work/look-all/" ;; esac
+    done
+    "$bin" recompress -q 90 --no-incremental -j 2 -o "$work/look-probe" \
+        "$work/look-all" >/dev/null 2>&1 || true
+    n=0
+    for f in $(ls -S -r "$work/look-all"/*.jpg); do
+        if [ "$n" -lt 12 ] && [ -f "$work/look-probe/$(basename "$f")" ]; then
+            cp "$f" "$lsrc/"
+            n=$((n + 1))
+        fi
+    done
     lorig=$(cat "$lsrc"/*.jpg | wc -c)
     mean_ba() {
         for f in "$lsrc"/*.jpg; do
             butteraugli_main "$f" "$1/$(basename "$f")" | sed -n 's/3-norm: //p'
         done | awk '{s += $1; if ($1 > 1) o++} END {printf "%.3f %d", s / NR, o}'
     }
-    look_run() { imgpool_into "$1" "$lsrc" "${@:2}"; }
+    look_run() {
+        imgpool_into "$1" "$lsrc" "${@:2}" --report "$work/$1.jsonl"
+    }
     declare -A lt
     for r in $(seq 1 "$rounds"); do
         for v in look q90; do
@@ -166,19 +190,54 @@ if [ -n "${LOOK:-}" ]; then
     echo "look: $(ls "$lsrc"/*.jpg | wc -l) photos, $lorig bytes"
     printf '%-22s %12s %9s %9s %8s\n' run bytes "vs orig" "mean ba" "over 1"
     b=$(cat "$work"/look/*.jpg | wc -c)
+    b_look=$b
+    lba=$(mean_ba "$work/look")
+    lmean=${lba%% *}
     printf '%-22s %12d %8.1f%% %9s %8s\n' "--target-distance 1.0" "$b" \
-        "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/look")
-    for q in ${LOOK_QS:-75 80 85 90}; do
+        "$(echo "100 * $b / $lorig" | bc -l)" $lba
+    : >"$work/qcurve"
+    for q in ${LOOK_QS:-70 75 80 85 90}; do
         look_run "q$q" -q "$q"
         b=$(cat "$work/q$q"/*.jpg | wc -c)
+        m=$(mean_ba "$work/q$q")
         printf '%-22s %12d %8.1f%% %9s %8s\n' "-q $q" "$b" \
-            "$(echo "100 * $b / $lorig" | bc -l)" $(mean_ba "$work/q$q")
+            "$(echo "100 * $b / $lorig" | bc -l)" $m
+        echo "$q $b $m" >>"$work/qcurve"
     done
+    # The single -q of the look run's mean distance: bytes interpolated
+    # between the two -q runs whose means bracket it.
+    awk -v m="$lmean" -v lb="$b_look" '
+        { q[NR] = $1; b[NR] = $2; d[NR] = $3 }
+        END {
+            for (i = 1; i < NR; i++)
+                if ((d[i] - m) * (d[i + 1] - m) <= 0 && d[i] != d[i + 1]) {
+                    t = (m - d[i]) / (d[i + 1] - d[i])
+                    e = b[i] + t * (b[i + 1] - b[i])
+                    printf "equal mean (%.3f): -q %.1f, %d bytes; the look run %+.1f%%\n",
+                        m, q[i] + t * (q[i + 1] - q[i]), e, 100 * (lb / e - 1)
+                    exit
+                }
+            print "equal mean: no two -q runs bracket " m
+        }' "$work/qcurve"
     tl=$(echo "${lt[look]}" | median)
     tq=$(echo "${lt[q90]}" | median)
     printf 'wall time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$tl" "$tq" \
         "$(echo "$tl / $tq" | bc -l)"
+    printf '%-24s %8s %8s %8s %8s %8s\n' photo bytes quality record whole \
+        ratio
+    for f in "$lsrc"/*.jpg; do
+        n=$(basename "$f")
+        jq -r --arg p "$f" 'select(.path == $p) |
+            "\(.out_bytes) \(.look.quality) \(.look.distance)"' \
+            "$work/look.jsonl" | {
+            read -r ob lq ld
+            w=$(butteraugli_main "$f" "$work/look/$n" | sed -n 's/3-norm: //p')
+            printf '%-24s %8d %8d %8.3f %8.3f %8.3f\n' "$n" "$ob" "$lq" \
+                "$ld" "$w" "$(echo "$w / $ld" | bc -l)"
+        }
+    done
 fi
+[ -z "${LOOK_ONLY:-}" ] || exit 0
 command -v cjxl >/dev/null && command -v djxl >/dev/null || {
     echo "library.sh: no cjxl/djxl: JPEG XL part skipped" >&2
     exit 0

@@ -112,7 +112,7 @@ const struct cli_option cli_options[] = {
       .help = "quality 1..100, one scale for every format,\n"
               "mapped to each encoder's (see the manual)" },
     { .name = "target-distance", .kind = CLI_KIND_DOUBLE,
-      .subs = THUMBNAIL | CLI_SUB_RECOMPRESS, .section = CLI_SEC_OUTPUT,
+      .subs = THUMBNAIL | RECOMPRESS, .section = CLI_SEC_OUTPUT,
       .off = S(target_distance), .lo = 0, .lo_open = 1, .hi = 10,
       .no_default = 1,
       .expect = "expected a butteraugli distance from 0.1 to 10",
