@@ -11,19 +11,30 @@
 
 #include "eta.h"
 
-/* A line is fitted to sizes that span at least this ratio. */
-#define ETA_SPAN 1.5
-/* The line is kept while it predicts every recent file this closely. */
-#define LINE_TOLERANCE 0.02
 /* The power law's exponent is drawn towards PRIOR_P with the weight of
- * PRIOR_W squared natural logarithms of size spread (a dozen files
- * spanning a factor of 1.6), and kept in [0, P_MAX]: a narrow span of
- * sizes says little of the slope. */
+ * PRIOR_W squared natural logarithms of size spread, and kept in
+ * [0, P_MAX]: a narrow span of sizes says little of the slope, and a
+ * class whose smaller files took longer is given their mean. */
+#ifndef PRIOR_P
 #define PRIOR_P 0.25
+#endif
+#ifndef PRIOR_W
 #define PRIOR_W 3.0
-#define P_MAX 1.5
-/* A file in flight past its predicted time is given this fraction of
- * the time it has run so far. */
+#endif
+#ifndef P_MAX
+#define P_MAX 1.2
+#endif
+/* The weight of a file in the fit of the slope halves after HALF_LIFE
+ * later files of its class: in largest-first order the recent files are
+ * the nearest in size to those left. */
+#ifndef HALF_LIFE
+#define HALF_LIFE 32.0
+#endif
+/* The level is set by the last ETA_RING files, the weight of each
+ * halving after LEVEL_LIFE later ones. */
+#ifndef LEVEL_LIFE
+#define LEVEL_LIFE 16.0
+#endif
 /* A file in flight past its predicted time is given this fraction of
  * the time it has run so far: a file that overruns the model is likely
  * to overrun it further, and the ETA does not read 0 while it runs. */
@@ -33,11 +44,9 @@
 
 enum { TO_DO = 1, DONE = 2 };
 
-/* How a class's time grows with bytes: the line a + b * bytes, and
- * when @power the geometric mean of it and k * e^(p * (ln bytes - m)). */
+/* How a class's time grows with bytes: k * e^(p * (ln bytes - m)). */
 struct eta_law {
-    int power;
-    double a, b, k, p, m;
+    double k, p, m;
 };
 
 void
@@ -77,40 +86,6 @@ eta_class(const char *path)
     return ETA_CLASSES - 1;
 }
 
-/* usec = a + b * bytes from @f; -1 when @f holds no file. */
-static int
-fit_line(const struct eta_fit *f, double *a, double *b)
-{
-    double ms, mt, var, cov;
-
-    if (f->n <= 0)
-        return -1;
-    ms = f->s / f->n;
-    mt = f->t / f->n;
-    var = f->ss / f->n - ms * ms;
-    cov = f->st / f->n - ms * mt;
-    if (f->n >= 3 && f->hi >= ETA_SPAN * f->lo && var > 0) {
-        *b = cov > 0 ? cov / var : 0;
-        *a = mt - *b * ms;
-        if (*a < 0) {           /* through the origin instead */
-            *a = 0;
-            *b = f->st / f->ss;
-        }
-        return 0;
-    }
-    /* Too narrow a range to tell the fixed part from the per-byte one:
-     * the sign of the trend picks one. */
-    if (ms <= 0 || (f->n >= 2 && cov <= 0)) {
-        *a = mt;
-        *b = 0;
-    } else {
-        *a = 0;
-        *b = mt / ms;
-    }
-    return 0;
-}
-
-
 static double
 ln_bytes(double bytes)
 {
@@ -141,105 +116,65 @@ ring_add(struct eta_ring *r, double bytes, double usec)
         r->n++;
 }
 
-/* usec = k * bytes^p by least squares on the logarithms of the files in
- * @r, the exponent drawn towards PRIOR_P; k so the times add up. */
+/* Add a file of @bytes that took @usec to @f, the weight of the files
+ * before it decayed by one step of HALF_LIFE. */
 static void
-ring_power(const struct eta_ring *r, struct eta_law *l)
+fit_add(struct eta_fit *f, double bytes, double usec)
 {
-    double m = 0, my = 0, sxx = 0, sxy = 0, fit = 0, sum = 0, x;
-    unsigned i;
+    double d = exp2(-1.0 / HALF_LIFE), x = ln_bytes(bytes);
+    double y = log(usec > 1 ? usec : 1);
 
-    for (i = 0; i < r->n; i++) {
-        m += ln_bytes(r->bytes[i]);
-        my += log(r->usec[i] > 1 ? r->usec[i] : 1);
-    }
-    m /= r->n;
-    my /= r->n;
-    for (i = 0; i < r->n; i++) {
-        x = ln_bytes(r->bytes[i]) - m;
-        sxx += x * x;
-        sxy += x * (log(r->usec[i] > 1 ? r->usec[i] : 1) - my);
-    }
+    f->w = f->w * d + 1;
+    f->x = f->x * d + x;
+    f->y = f->y * d + y;
+    f->xx = f->xx * d + x * x;
+    f->xy = f->xy * d + x * y;
+}
+
+/* The law of the files of @f (all done, recent ones weighing more) and
+ * @r (the last ones): the slope in logarithms by weighted least squares,
+ * drawn towards PRIOR_P; the level so the last files' times add up (the
+ * ratio of what they took to what the slope alone predicts).  -1 when
+ * there are none. */
+static int
+law_of(const struct eta_fit *f, const struct eta_ring *r, struct eta_law *l)
+{
+    double sxx, sxy, fit = 0, sum = 0, w, d = exp2(-1.0 / LEVEL_LIFE);
+    unsigned i, j;
+
+    if (f->w <= 0 || r->n == 0)
+        return -1;
+    l->m = f->x / f->w;
+    sxx = f->xx - f->x * l->m;
+    sxy = f->xy - f->x * f->y / f->w;
     l->p = (sxy + PRIOR_W * PRIOR_P) / (sxx + PRIOR_W);
     if (l->p < 0)
         l->p = 0;
     if (l->p > P_MAX)
         l->p = P_MAX;
-    for (i = 0; i < r->n; i++) {
-        fit += exp(l->p * (ln_bytes(r->bytes[i]) - m));
-        sum += r->usec[i];
+    for (i = 0, w = 1; i < r->n; i++, w *= d) {
+        j = (r->head + ETA_RING - 1 - i) % ETA_RING;   /* newest first */
+        fit += w * exp(l->p * (ln_bytes(r->bytes[j]) - l->m));
+        sum += w * r->usec[j];
     }
     l->k = sum / fit;
-    l->m = m;
-    l->power = 1;
-}
-
-/* 1 when the line a + b * bytes gives every file of @r within
- * LINE_TOLERANCE. */
-static int
-on_line(const struct eta_ring *r, double a, double b)
-{
-    unsigned i;
-    double p;
-
-    for (i = 0; i < r->n; i++) {
-        p = a + b * r->bytes[i];
-        if (fabs(p - r->usec[i]) > LINE_TOLERANCE * r->usec[i])
-            return 0;
-    }
-    return 1;
-}
-
-/* The law of the files of @f (all done) and @r (the last ones); -1 when
- * there are none.  Few files or files on a line: the line.  Otherwise
- * the line (steady over many files, but straight) is blended with the
- * power law of the last files (which follows the curve of time against
- * size near the sizes still to do, but from a dozen noisy files). */
-static int
-law_of(const struct eta_fit *f, const struct eta_ring *r, struct eta_law *l)
-{
-    if (fit_line(f, &l->a, &l->b) < 0)
-        return -1;
-    l->power = 0;
-    if (r->n >= 3 && !on_line(r, l->a, l->b))
-        ring_power(r, l);
     return 0;
 }
 
 static double
 predict(const struct eta_law *l, double bytes)
 {
-    double line = l->a + l->b * bytes;
-
-    if (l->power)
-        return sqrt(line * l->k * exp(l->p * (ln_bytes(bytes) - l->m)));
-    return line;
+    return l->k * exp(l->p * (ln_bytes(bytes) - l->m));
 }
 
 /* The law of every class: its own, or that of all files done. */
 static int
 laws(const struct eta *e, struct eta_law law[ETA_CLASSES])
 {
-    struct eta_fit all;
     struct eta_law any;
     unsigned c;
 
-    memset(&all, 0, sizeof(all));
-    all.lo = -1;
-    for (c = 0; c < ETA_CLASSES; c++) {
-        if (e->fit[c].n <= 0)
-            continue;
-        if (all.lo < 0 || e->fit[c].lo < all.lo)
-            all.lo = e->fit[c].lo;
-        if (e->fit[c].hi > all.hi)
-            all.hi = e->fit[c].hi;
-        all.n += e->fit[c].n;
-        all.s += e->fit[c].s;
-        all.t += e->fit[c].t;
-        all.ss += e->fit[c].ss;
-        all.st += e->fit[c].st;
-    }
-    if (law_of(&all, &e->seen[ETA_CLASSES], &any) < 0)
+    if (law_of(&e->fit[ETA_CLASSES], &e->seen[ETA_CLASSES], &any) < 0)
         return -1;
     for (c = 0; c < ETA_CLASSES; c++)
         if (law_of(&e->fit[c], &e->seen[c], &law[c]) < 0)
@@ -334,10 +269,8 @@ eta_done(struct eta *e, const struct task *t, int64_t usec, int64_t now)
             f->hi_t = (double)usec;
         }
         f->n += 1;
-        f->s += s;
-        f->t += (double)usec;
-        f->ss += s * s;
-        f->st += s * (double)usec;
+        fit_add(f, s, (double)usec);
+        fit_add(&e->fit[ETA_CLASSES], s, (double)usec);
         ring_add(&e->seen[c], s, (double)usec);
         ring_add(&e->seen[ETA_CLASSES], s, (double)usec);
         e->samples++;

@@ -52,14 +52,17 @@
 
 #define ETA_CLASSES 7
 
+/* The files done of one class (or of all): x = ln bytes, y = ln usec,
+ * sums weighted by recency (see eta.c HALF_LIFE). */
 struct eta_fit {
-    double n, s, t, ss, st;   /* files, sums of bytes, usec, bytes^2, bytes*usec */
+    double n;                 /* files */
+    double w, x, y, xx, xy;   /* weighted sums of 1, x, y, x^2, x*y */
     double lo, hi;            /* the smallest and largest size */
     double hi_t;              /* the time of the largest */
 };
 
 /* The last files done of one format (or of all): sizes and times. */
-#define ETA_RING 12
+#define ETA_RING 64
 struct eta_ring {
     double bytes[ETA_RING], usec[ETA_RING];
     unsigned n, head;
@@ -83,7 +86,7 @@ struct eta {
     struct eta_flight *flight;
     unsigned nflight;
     double *slot;             /* per worker: scratch of eta_left() */
-    struct eta_fit fit[ETA_CLASSES];   /* the files done, per class */
+    struct eta_fit fit[ETA_CLASSES + 1];  /* done; [ETA_CLASSES]: any */
     struct eta_ring seen[ETA_CLASSES + 1];  /* last done; [ETA_CLASSES]: any */
     double left_n[ETA_CLASSES][ETA_BUCKETS];  /* files not done */
     double left_s[ETA_CLASSES][ETA_BUCKETS];  /* and their bytes */
