@@ -1,8 +1,8 @@
 /*
- * eta.c - the time a run has left: per-format models of worker time
- * against input bytes (a straight line when the files done lie on one,
- * otherwise blended with a power law over the last files done), applied to the files
- * still to do and scheduled over the workers.  See eta.h for the model.
+ * eta.c - the time a run has left: per-format power laws of worker time
+ * against input bytes, fitted to the files done with the recent ones
+ * weighing more, applied to the files still to do and scheduled over the
+ * workers.  See eta.h for the model.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,26 +15,16 @@
  * PRIOR_W squared natural logarithms of size spread, and kept in
  * [0, P_MAX]: a narrow span of sizes says little of the slope, and a
  * class whose smaller files took longer is given their mean. */
-#ifndef PRIOR_P
 #define PRIOR_P 0.25
-#endif
-#ifndef PRIOR_W
 #define PRIOR_W 3.0
-#endif
-#ifndef P_MAX
 #define P_MAX 1.2
-#endif
 /* The weight of a file in the fit of the slope halves after HALF_LIFE
  * later files of its class: in largest-first order the recent files are
  * the nearest in size to those left. */
-#ifndef HALF_LIFE
-#define HALF_LIFE 32.0
-#endif
+#define HALF_LIFE 16.0
 /* The level is set by the last ETA_RING files, the weight of each
  * halving after LEVEL_LIFE later ones. */
-#ifndef LEVEL_LIFE
-#define LEVEL_LIFE 16.0
-#endif
+#define LEVEL_LIFE 32.0
 /* A file in flight past its predicted time is given this fraction of
  * the time it has run so far: a file that overruns the model is likely
  * to overrun it further, and the ETA does not read 0 while it runs. */
