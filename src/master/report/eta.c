@@ -29,6 +29,9 @@
  * the time it has run so far: a file that overruns the model is likely
  * to overrun it further, and the ETA does not read 0 while it runs. */
 #define OVERDUE 0.25
+/* What the files in flight have overrun raises their class's level as
+ * if spread over them and CENSOR_N more files (see censor()). */
+#define CENSOR_N 4.0
 /* The last files of the order scheduled one by one, per worker. */
 #define TAIL 8
 
@@ -106,14 +109,22 @@ ring_add(struct eta_ring *r, double bytes, double usec)
         r->n++;
 }
 
-/* Add a file of @bytes that took @usec to @f, the weight of the files
- * before it decayed by one step of HALF_LIFE. */
+/* Add a file of @bytes that took @usec to @f (its count, smallest and
+ * largest too), the weight of the files before it decayed by one step of
+ * HALF_LIFE. */
 static void
 fit_add(struct eta_fit *f, double bytes, double usec)
 {
     double d = exp2(-1.0 / HALF_LIFE), x = ln_bytes(bytes);
     double y = log(usec > 1 ? usec : 1);
 
+    if (f->n == 0 || bytes < f->lo)
+        f->lo = bytes;
+    if (bytes >= f->hi) {
+        f->hi = bytes;
+        f->hi_t = usec;
+    }
+    f->n += 1;
     f->w = f->w * d + 1;
     f->x = f->x * d + x;
     f->y = f->y * d + y;
@@ -236,7 +247,6 @@ eta_plan(struct eta *e, const struct task *tasks, size_t ntasks,
 void
 eta_done(struct eta *e, const struct task *t, int64_t usec, int64_t now)
 {
-    struct eta_fit *f;
     size_t i;
     unsigned c, k;
     double s;
@@ -251,15 +261,7 @@ eta_done(struct eta *e, const struct task *t, int64_t usec, int64_t now)
     s = (double)bytes_of(t);
     left_add(e, t, -1);
     if (usec >= 0) {
-        f = &e->fit[c];
-        if (f->n == 0 || s < f->lo)
-            f->lo = s;
-        if (s >= f->hi) {
-            f->hi = s;
-            f->hi_t = (double)usec;
-        }
-        f->n += 1;
-        fit_add(f, s, (double)usec);
+        fit_add(&e->fit[c], s, (double)usec);
         fit_add(&e->fit[ETA_CLASSES], s, (double)usec);
         ring_add(&e->seen[c], s, (double)usec);
         ring_add(&e->seen[ETA_CLASSES], s, (double)usec);
@@ -354,6 +356,31 @@ tail_start(const struct eta *e)
     return i;
 }
 
+/* Files in flight past their predicted time say their class costs more
+ * than the files done do: its level grows by the time they have overrun,
+ * over what they were predicted plus CENSOR_N files of the class (so one
+ * slow file among many moves it little, and a class whose every new
+ * file overruns follows them). */
+static void
+censor(const struct eta *e, struct eta_law law[ETA_CLASSES], int64_t now)
+{
+    double got[ETA_CLASSES] = {0}, want[ETA_CLASSES] = {0}, p, ran;
+    unsigned k, c;
+
+    for (k = 0; k < e->nflight; k++) {
+        c = eta_class(e->tasks[e->flight[k].task].path);
+        p = task_time(e, law, e->flight[k].task);
+        ran = (double)(now - e->flight[k].start_us);
+        if (ran > p) {
+            got[c] += ran - p;
+            want[c] += p;
+        }
+    }
+    for (c = 0; c < ETA_CLASSES; c++)
+        if (got[c] > 0 && e->seen[c].n > 0)
+            law[c].k *= 1 + got[c] / (want[c] + law[c].k * CENSOR_N);
+}
+
 double
 eta_left(const struct eta *e, int64_t now)
 {
@@ -368,6 +395,7 @@ eta_left(const struct eta *e, int64_t now)
             if (e->left_n[c][b] > 0.5)
                 bulk += e->left_n[c][b] *
                         predict(&law[c], e->left_s[c][b] / e->left_n[c][b]);
+    censor(e, law, now);
     memset(e->slot, 0, e->workers * sizeof(*e->slot));
     for (k = 0; k < e->nflight; k++) {
         p = task_time(e, law, e->flight[k].task);
