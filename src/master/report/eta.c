@@ -11,11 +11,15 @@
 
 #include "eta.h"
 
-/* The power law's exponent is drawn towards PRIOR_P with the weight of
- * PRIOR_W squared natural logarithms of size spread, and kept in
- * [0, P_MAX]: a narrow span of sizes says little of the slope, and a
- * class whose smaller files took longer is given their mean. */
+/* The power law's exponent is drawn towards PRIOR_P (PRIOR_P_PNG for
+ * PNGs) with the weight of PRIOR_W squared natural logarithms of size
+ * spread, and kept in [0, P_MAX]: a narrow span of sizes says little of
+ * the slope, and a class whose smaller files took longer is given their
+ * mean.  A PNG's cost is its pixels (every one is inflated, filtered
+ * and resampled), which its bytes do not tell: photos and flat graphics
+ * of one screen size differ 10x in bytes, so its prior slope is 0. */
 #define PRIOR_P 0.25
+#define PRIOR_P_PNG 0.0
 #define PRIOR_W 3.0
 #define P_MAX 1.2
 /* The weight of a file in the fit of the slope halves after HALF_LIFE
@@ -138,7 +142,8 @@ fit_add(struct eta_fit *f, double bytes, double usec)
  * ratio of what they took to what the slope alone predicts).  -1 when
  * there are none. */
 static int
-law_of(const struct eta_fit *f, const struct eta_ring *r, struct eta_law *l)
+law_of(const struct eta_fit *f, const struct eta_ring *r, double prior,
+       struct eta_law *l)
 {
     double sxx, sxy, fit = 0, sum = 0, w, d = exp2(-1.0 / LEVEL_LIFE);
     unsigned i, j;
@@ -148,7 +153,7 @@ law_of(const struct eta_fit *f, const struct eta_ring *r, struct eta_law *l)
     l->m = f->x / f->w;
     sxx = f->xx - f->x * l->m;
     sxy = f->xy - f->x * f->y / f->w;
-    l->p = (sxy + PRIOR_W * PRIOR_P) / (sxx + PRIOR_W);
+    l->p = (sxy + PRIOR_W * prior) / (sxx + PRIOR_W);
     if (l->p < 0)
         l->p = 0;
     if (l->p > P_MAX)
@@ -173,12 +178,13 @@ static int
 laws(const struct eta *e, struct eta_law law[ETA_CLASSES])
 {
     struct eta_law any;
-    unsigned c;
+    unsigned c, png = eta_class(".png");
 
-    if (law_of(&e->fit[ETA_CLASSES], &e->seen[ETA_CLASSES], &any) < 0)
+    if (law_of(&e->fit[ETA_CLASSES], &e->seen[ETA_CLASSES], PRIOR_P, &any) < 0)
         return -1;
     for (c = 0; c < ETA_CLASSES; c++)
-        if (law_of(&e->fit[c], &e->seen[c], &law[c]) < 0)
+        if (law_of(&e->fit[c], &e->seen[c],
+                   c == png ? PRIOR_P_PNG : PRIOR_P, &law[c]) < 0)
             law[c] = any;
     return 0;
 }

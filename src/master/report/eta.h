@@ -10,9 +10,10 @@
  * least squares on the logarithms of all files done of that format, each
  * file's weight halving after 16 later ones (in largest-first order the
  * recent files are the nearest in size to those left: a JPEG shrunk on
- * load costs far less than its bytes say), drawn towards 0.25 and kept
- * in 0..1.2 (a format whose smaller files took longer, as PNGs of one
- * screen size do, gets the mean).  The level k makes the last 64 files
+ * load costs far less than its bytes say), drawn towards 0.25 (towards
+ * 0 for PNG, whose cost is its pixels, which its bytes do not tell) and
+ * kept in 0..1.2 (a format whose smaller files took longer gets the
+ * mean).  The level k makes the last 64 files
  * add up, each weighing half after 32 later ones: the ratio of observed
  * to predicted on recent files.  A file larger than all done of its
  * format takes at least the time per byte of the largest.  A format not
@@ -29,14 +30,14 @@
  * wallpapers-avif and the generated corpora of tests/test_eta.c; held
  * out: library-small-node-avif, wallpapers-webp-webp, wallpapers-avif-quiet
  * and the -loaded traces (the structure was chosen after looking at why
- * they missed, and the overrun rule changes only them: it is checked on
- * them, not held out from them).  Measured (test_eta, from 20% to 90% of a run's
- * time, 1, 2 and 4 workers, 0.5 s floor): within 22% on the library to
- * AVIF (2,012 files), 21% on the other tuned traces except the wallpapers
- * to AVIF at one worker (38%, 34% on its quiet re-run): below 1 MB a JPEG
- * to AVIF costs a fixed encode the slope of the larger ones does not
- * show.  The wallpapers to WebP miss by 62-76%: PNGs of one size took
- * 40 ms or 2 s (the slow ones the smaller files), which bytes cannot tell.
+ * they missed; the overrun rule changes only them, so it is checked on
+ * them, not held out from them).  Measured (test_eta, from 20% to 90% of
+ * a run's time, 1, 2 and 4 workers, 0.5 s floor): every trace recorded
+ * on a quiet machine within 30% (library to AVIF, 2,012 files, 22%;
+ * wallpapers to AVIF 23-29%) but the wallpapers to WebP, 48-69%: PNGs of
+ * one size took 40 ms or 2 s (the slow ones the smaller files), which
+ * bytes cannot tell.  Of the -loaded ones, the wallpapers to AVIF within
+ * 27%, the others 38-82%.
  * docs/REPORT.md has the table.
  *
  *   struct eta e;
