@@ -1,7 +1,7 @@
 /*
  * eta.c - the time a run has left: per-format power laws of worker time
- * against input bytes, fitted to the files done with the recent ones
- * weighing more, applied to the files still to do and scheduled over the
+ * against input bytes (a line when the files done lie on one), fitted to
+ * the files done with the recent ones weighing more, applied to the files still to do and scheduled over the
  * workers.  See eta.h for the model.
  */
 #include <math.h>
@@ -22,6 +22,14 @@
 #define PRIOR_P_PNG 0.0
 #define PRIOR_W 3.0
 #define P_MAX 1.2
+/* A line is fitted to sizes that span at least this ratio; it predicts
+ * instead of the power law before LINE_FILES files, or while it gives
+ * each of the last LINE_RECENT within LINE_TOLERANCE (a cost that is a
+ * fixed part and a part per byte, exactly). */
+#define ETA_SPAN 1.5
+#define LINE_FILES 3
+#define LINE_RECENT 12
+#define LINE_TOLERANCE 0.02
 /* The weight of a file in the fit of the slope halves after HALF_LIFE
  * later files of its class: in largest-first order the recent files are
  * the nearest in size to those left. */
@@ -44,6 +52,8 @@ enum { TO_DO = 1, DONE = 2 };
 /* How a class's time grows with bytes: k * e^(p * (ln bytes - m)). */
 struct eta_law {
     double k, p, m;
+    double a, b;              /* the line a + b * bytes */
+    int line;                 /* 1: the line predicts, 0: the power law */
 };
 
 void
@@ -134,6 +144,52 @@ fit_add(struct eta_fit *f, double bytes, double usec)
     f->y = f->y * d + y;
     f->xx = f->xx * d + x * x;
     f->xy = f->xy * d + x * y;
+    f->s = f->s * d + bytes;
+    f->t = f->t * d + usec;
+    f->ss = f->ss * d + bytes * bytes;
+    f->st = f->st * d + bytes * usec;
+}
+
+/* The line usec = a + b * bytes by least squares on the weighted sums of
+ * @f, a and b kept >= 0; over too narrow a range of sizes to tell the
+ * fixed part from the per-byte one, the sign of the trend picks one. */
+static void
+line_of(const struct eta_fit *f, struct eta_law *l)
+{
+    double ms = f->s / f->w, mt = f->t / f->w;
+    double var = f->ss / f->w - ms * ms, cov = f->st / f->w - ms * mt;
+
+    if (f->n >= 3 && f->hi >= ETA_SPAN * f->lo && var > 0) {
+        l->b = cov > 0 ? cov / var : 0;
+        l->a = mt - l->b * ms;
+        if (l->a < 0) {         /* through the origin instead */
+            l->a = 0;
+            l->b = f->st / f->ss;
+        }
+    } else if (ms <= 0 || (f->n >= 2 && cov <= 0)) {
+        l->a = mt;
+        l->b = 0;
+    } else {
+        l->a = 0;
+        l->b = mt / ms;
+    }
+}
+
+/* 1 when the line a + b * bytes gives each of the last LINE_RECENT
+ * files of @r within LINE_TOLERANCE. */
+static int
+on_line(const struct eta_ring *r, double a, double b)
+{
+    unsigned i, j;
+    double p;
+
+    for (i = 0; i < r->n && i < LINE_RECENT; i++) {
+        j = (r->head + ETA_RING - 1 - i) % ETA_RING;
+        p = a + b * r->bytes[j];
+        if (fabs(p - r->usec[j]) > LINE_TOLERANCE * r->usec[j])
+            return 0;
+    }
+    return 1;
 }
 
 /* The law of the files of @f (all done, recent ones weighing more) and
@@ -164,13 +220,23 @@ law_of(const struct eta_fit *f, const struct eta_ring *r, double prior,
         sum += w * r->usec[j];
     }
     l->k = sum / fit;
+    line_of(f, l);
+    l->line = r->n < LINE_FILES || on_line(r, l->a, l->b);
     return 0;
 }
 
 static double
 predict(const struct eta_law *l, double bytes)
 {
+    if (l->line)
+        return l->a + l->b * bytes;
     return l->k * exp(l->p * (ln_bytes(bytes) - l->m));
+}
+
+static double
+prior_of(unsigned c)
+{
+    return c == eta_class(".png") ? PRIOR_P_PNG : PRIOR_P;
 }
 
 /* The law of every class: its own, or that of all files done. */
@@ -178,13 +244,12 @@ static int
 laws(const struct eta *e, struct eta_law law[ETA_CLASSES])
 {
     struct eta_law any;
-    unsigned c, png = eta_class(".png");
+    unsigned c;
 
     if (law_of(&e->fit[ETA_CLASSES], &e->seen[ETA_CLASSES], PRIOR_P, &any) < 0)
         return -1;
     for (c = 0; c < ETA_CLASSES; c++)
-        if (law_of(&e->fit[c], &e->seen[c],
-                   c == png ? PRIOR_P_PNG : PRIOR_P, &law[c]) < 0)
+        if (law_of(&e->fit[c], &e->seen[c], prior_of(c), &law[c]) < 0)
             law[c] = any;
     return 0;
 }

@@ -15,7 +15,10 @@
  * kept in 0..1.2 (a format whose smaller files took longer gets the
  * mean).  The level k makes the last 64 files
  * add up, each weighing half after 32 later ones: the ratio of observed
- * to predicted on recent files.  A file larger than all done of its
+ * to predicted on recent files.  Before three files of a format, or
+ * while its last dozen lie within 2% of the line a + b * bytes fitted to
+ * the same weights (a and b >= 0), the line predicts instead: a cost with
+ * a fixed part and a part per byte, exactly.  A file larger than all done of its
  * format takes at least the time per byte of the largest.  A format not
  * seen yet borrows the law of all files.  The time left is the end of a
  * schedule over the workers: each file in flight (the first ones in the
@@ -65,6 +68,7 @@
 struct eta_fit {
     double n;                 /* files */
     double w, x, y, xx, xy;   /* weighted sums of 1, x, y, x^2, x*y */
+    double s, t, ss, st;      /* and of bytes, usec, bytes^2, bytes*usec */
     double lo, hi;            /* the smallest and largest size */
     double hi_t;              /* the time of the largest */
 };
