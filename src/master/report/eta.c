@@ -1,8 +1,9 @@
 /*
  * eta.c - the time a run has left: per-format power laws of worker time
  * against input bytes (a line when the files done lie on one), fitted to
- * the files done with the recent ones weighing more, applied to the files still to do and scheduled over the
- * workers.  See eta.h for the model.
+ * the files done with the recent ones weighing more, applied to the
+ * files still to do and scheduled over the workers.  See eta.h for the
+ * model.
  */
 #include <math.h>
 #include <stdlib.h>
