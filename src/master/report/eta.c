@@ -1,8 +1,9 @@
 /*
- * eta.c - the time a run has left: per-format models of worker time
- * against input bytes (a straight line when the files done lie on one,
- * otherwise blended with a power law over the last files done), applied to the files
- * still to do and scheduled over the workers.  See eta.h for the model.
+ * eta.c - the time a run has left: per-format power laws of worker time
+ * against input bytes (a line when the files done lie on one), fitted to
+ * the files done with the recent ones weighing more, applied to the
+ * files still to do and scheduled over the workers.  See eta.h for the
+ * model.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -11,33 +12,49 @@
 
 #include "eta.h"
 
-/* A line is fitted to sizes that span at least this ratio. */
-#define ETA_SPAN 1.5
-/* The line is kept while it predicts every recent file this closely. */
-#define LINE_TOLERANCE 0.02
-/* The power law's exponent is drawn towards PRIOR_P with the weight of
- * PRIOR_W squared natural logarithms of size spread (a dozen files
- * spanning a factor of 1.6), and kept in [0, P_MAX]: a narrow span of
- * sizes says little of the slope. */
+/* The power law's exponent is drawn towards PRIOR_P (PRIOR_P_PNG for
+ * PNGs) with the weight of PRIOR_W squared natural logarithms of size
+ * spread, and kept in [0, P_MAX]: a narrow span of sizes says little of
+ * the slope, and a class whose smaller files took longer is given their
+ * mean.  A PNG's cost is its pixels (every one is inflated, filtered
+ * and resampled), which its bytes do not tell: photos and flat graphics
+ * of one screen size differ 10x in bytes, so its prior slope is 0. */
 #define PRIOR_P 0.25
+#define PRIOR_P_PNG 0.0
 #define PRIOR_W 3.0
-#define P_MAX 1.5
-/* A file in flight past its predicted time is given this fraction of
- * the time it has run so far. */
+#define P_MAX 1.2
+/* A line is fitted to sizes that span at least this ratio; it predicts
+ * instead of the power law before LINE_FILES files, or while it gives
+ * each of the last LINE_RECENT within LINE_TOLERANCE (a cost that is a
+ * fixed part and a part per byte, exactly). */
+#define ETA_SPAN 1.5
+#define LINE_FILES 3
+#define LINE_RECENT 12
+#define LINE_TOLERANCE 0.02
+/* The weight of a file in the fit of the slope halves after HALF_LIFE
+ * later files of its class: in largest-first order the recent files are
+ * the nearest in size to those left. */
+#define HALF_LIFE 16.0
+/* The level is set by the last ETA_RING files, the weight of each
+ * halving after LEVEL_LIFE later ones. */
+#define LEVEL_LIFE 32.0
 /* A file in flight past its predicted time is given this fraction of
  * the time it has run so far: a file that overruns the model is likely
  * to overrun it further, and the ETA does not read 0 while it runs. */
 #define OVERDUE 0.25
+/* What the files in flight have overrun raises their class's level as
+ * if spread over them and CENSOR_N more files (see censor()). */
+#define CENSOR_N 4.0
 /* The last files of the order scheduled one by one, per worker. */
 #define TAIL 8
 
 enum { TO_DO = 1, DONE = 2 };
 
-/* How a class's time grows with bytes: the line a + b * bytes, and
- * when @power the geometric mean of it and k * e^(p * (ln bytes - m)). */
+/* How a class's time grows with bytes: k * e^(p * (ln bytes - m)). */
 struct eta_law {
-    int power;
-    double a, b, k, p, m;
+    double k, p, m;
+    double a, b;              /* the line a + b * bytes */
+    int line;                 /* 1: the line predicts, 0: the power law */
 };
 
 void
@@ -77,40 +94,6 @@ eta_class(const char *path)
     return ETA_CLASSES - 1;
 }
 
-/* usec = a + b * bytes from @f; -1 when @f holds no file. */
-static int
-fit_line(const struct eta_fit *f, double *a, double *b)
-{
-    double ms, mt, var, cov;
-
-    if (f->n <= 0)
-        return -1;
-    ms = f->s / f->n;
-    mt = f->t / f->n;
-    var = f->ss / f->n - ms * ms;
-    cov = f->st / f->n - ms * mt;
-    if (f->n >= 3 && f->hi >= ETA_SPAN * f->lo && var > 0) {
-        *b = cov > 0 ? cov / var : 0;
-        *a = mt - *b * ms;
-        if (*a < 0) {           /* through the origin instead */
-            *a = 0;
-            *b = f->st / f->ss;
-        }
-        return 0;
-    }
-    /* Too narrow a range to tell the fixed part from the per-byte one:
-     * the sign of the trend picks one. */
-    if (ms <= 0 || (f->n >= 2 && cov <= 0)) {
-        *a = mt;
-        *b = 0;
-    } else {
-        *a = 0;
-        *b = mt / ms;
-    }
-    return 0;
-}
-
-
 static double
 ln_bytes(double bytes)
 {
@@ -141,108 +124,133 @@ ring_add(struct eta_ring *r, double bytes, double usec)
         r->n++;
 }
 
-/* usec = k * bytes^p by least squares on the logarithms of the files in
- * @r, the exponent drawn towards PRIOR_P; k so the times add up. */
+/* Add a file of @bytes that took @usec to @f (its count, smallest and
+ * largest too), the weight of the files before it decayed by one step of
+ * HALF_LIFE. */
 static void
-ring_power(const struct eta_ring *r, struct eta_law *l)
+fit_add(struct eta_fit *f, double bytes, double usec)
 {
-    double m = 0, my = 0, sxx = 0, sxy = 0, fit = 0, sum = 0, x;
-    unsigned i;
+    double d = exp2(-1.0 / HALF_LIFE), x = ln_bytes(bytes);
+    double y = log(usec > 1 ? usec : 1);
 
-    for (i = 0; i < r->n; i++) {
-        m += ln_bytes(r->bytes[i]);
-        my += log(r->usec[i] > 1 ? r->usec[i] : 1);
+    if (f->n == 0 || bytes < f->lo)
+        f->lo = bytes;
+    if (bytes >= f->hi) {
+        f->hi = bytes;
+        f->hi_t = usec;
     }
-    m /= r->n;
-    my /= r->n;
-    for (i = 0; i < r->n; i++) {
-        x = ln_bytes(r->bytes[i]) - m;
-        sxx += x * x;
-        sxy += x * (log(r->usec[i] > 1 ? r->usec[i] : 1) - my);
-    }
-    l->p = (sxy + PRIOR_W * PRIOR_P) / (sxx + PRIOR_W);
-    if (l->p < 0)
-        l->p = 0;
-    if (l->p > P_MAX)
-        l->p = P_MAX;
-    for (i = 0; i < r->n; i++) {
-        fit += exp(l->p * (ln_bytes(r->bytes[i]) - m));
-        sum += r->usec[i];
-    }
-    l->k = sum / fit;
-    l->m = m;
-    l->power = 1;
+    f->n += 1;
+    f->w = f->w * d + 1;
+    f->x = f->x * d + x;
+    f->y = f->y * d + y;
+    f->xx = f->xx * d + x * x;
+    f->xy = f->xy * d + x * y;
+    f->s = f->s * d + bytes;
+    f->t = f->t * d + usec;
+    f->ss = f->ss * d + bytes * bytes;
+    f->st = f->st * d + bytes * usec;
 }
 
-/* 1 when the line a + b * bytes gives every file of @r within
- * LINE_TOLERANCE. */
+/* The line usec = a + b * bytes by least squares on the weighted sums of
+ * @f, a and b kept >= 0; over too narrow a range of sizes to tell the
+ * fixed part from the per-byte one, the sign of the trend picks one. */
+static void
+line_of(const struct eta_fit *f, struct eta_law *l)
+{
+    double ms = f->s / f->w, mt = f->t / f->w;
+    double var = f->ss / f->w - ms * ms, cov = f->st / f->w - ms * mt;
+
+    if (f->n >= 3 && f->hi >= ETA_SPAN * f->lo && var > 0) {
+        l->b = cov > 0 ? cov / var : 0;
+        l->a = mt - l->b * ms;
+        if (l->a < 0) {         /* through the origin instead */
+            l->a = 0;
+            l->b = f->st / f->ss;
+        }
+    } else if (ms <= 0 || (f->n >= 2 && cov <= 0)) {
+        l->a = mt;
+        l->b = 0;
+    } else {
+        l->a = 0;
+        l->b = mt / ms;
+    }
+}
+
+/* 1 when the line a + b * bytes gives each of the last LINE_RECENT
+ * files of @r within LINE_TOLERANCE. */
 static int
 on_line(const struct eta_ring *r, double a, double b)
 {
-    unsigned i;
+    unsigned i, j;
     double p;
 
-    for (i = 0; i < r->n; i++) {
-        p = a + b * r->bytes[i];
-        if (fabs(p - r->usec[i]) > LINE_TOLERANCE * r->usec[i])
+    for (i = 0; i < r->n && i < LINE_RECENT; i++) {
+        j = (r->head + ETA_RING - 1 - i) % ETA_RING;
+        p = a + b * r->bytes[j];
+        if (fabs(p - r->usec[j]) > LINE_TOLERANCE * r->usec[j])
             return 0;
     }
     return 1;
 }
 
-/* The law of the files of @f (all done) and @r (the last ones); -1 when
- * there are none.  Few files or files on a line: the line.  Otherwise
- * the line (steady over many files, but straight) is blended with the
- * power law of the last files (which follows the curve of time against
- * size near the sizes still to do, but from a dozen noisy files). */
+/* The law of the files of @f (all done, recent ones weighing more) and
+ * @r (the last ones): the slope in logarithms by weighted least squares,
+ * drawn towards PRIOR_P; the level so the last files' times add up (the
+ * ratio of what they took to what the slope alone predicts).  -1 when
+ * there are none. */
 static int
-law_of(const struct eta_fit *f, const struct eta_ring *r, struct eta_law *l)
+law_of(const struct eta_fit *f, const struct eta_ring *r, double prior,
+       struct eta_law *l)
 {
-    if (fit_line(f, &l->a, &l->b) < 0)
+    double sxx, sxy, fit = 0, sum = 0, w, d = exp2(-1.0 / LEVEL_LIFE);
+    unsigned i, j;
+
+    if (f->w <= 0 || r->n == 0)
         return -1;
-    l->power = 0;
-    if (r->n >= 3 && !on_line(r, l->a, l->b))
-        ring_power(r, l);
+    l->m = f->x / f->w;
+    sxx = f->xx - f->x * l->m;
+    sxy = f->xy - f->x * f->y / f->w;
+    l->p = (sxy + PRIOR_W * prior) / (sxx + PRIOR_W);
+    if (l->p < 0)
+        l->p = 0;
+    if (l->p > P_MAX)
+        l->p = P_MAX;
+    for (i = 0, w = 1; i < r->n; i++, w *= d) {
+        j = (r->head + ETA_RING - 1 - i) % ETA_RING;   /* newest first */
+        fit += w * exp(l->p * (ln_bytes(r->bytes[j]) - l->m));
+        sum += w * r->usec[j];
+    }
+    l->k = sum / fit;
+    line_of(f, l);
+    l->line = r->n < LINE_FILES || on_line(r, l->a, l->b);
     return 0;
 }
 
 static double
 predict(const struct eta_law *l, double bytes)
 {
-    double line = l->a + l->b * bytes;
+    if (l->line)
+        return l->a + l->b * bytes;
+    return l->k * exp(l->p * (ln_bytes(bytes) - l->m));
+}
 
-    if (l->power)
-        return sqrt(line * l->k * exp(l->p * (ln_bytes(bytes) - l->m)));
-    return line;
+static double
+prior_of(unsigned c)
+{
+    return c == eta_class(".png") ? PRIOR_P_PNG : PRIOR_P;
 }
 
 /* The law of every class: its own, or that of all files done. */
 static int
 laws(const struct eta *e, struct eta_law law[ETA_CLASSES])
 {
-    struct eta_fit all;
     struct eta_law any;
     unsigned c;
 
-    memset(&all, 0, sizeof(all));
-    all.lo = -1;
-    for (c = 0; c < ETA_CLASSES; c++) {
-        if (e->fit[c].n <= 0)
-            continue;
-        if (all.lo < 0 || e->fit[c].lo < all.lo)
-            all.lo = e->fit[c].lo;
-        if (e->fit[c].hi > all.hi)
-            all.hi = e->fit[c].hi;
-        all.n += e->fit[c].n;
-        all.s += e->fit[c].s;
-        all.t += e->fit[c].t;
-        all.ss += e->fit[c].ss;
-        all.st += e->fit[c].st;
-    }
-    if (law_of(&all, &e->seen[ETA_CLASSES], &any) < 0)
+    if (law_of(&e->fit[ETA_CLASSES], &e->seen[ETA_CLASSES], PRIOR_P, &any) < 0)
         return -1;
     for (c = 0; c < ETA_CLASSES; c++)
-        if (law_of(&e->fit[c], &e->seen[c], &law[c]) < 0)
+        if (law_of(&e->fit[c], &e->seen[c], prior_of(c), &law[c]) < 0)
             law[c] = any;
     return 0;
 }
@@ -311,7 +319,6 @@ eta_plan(struct eta *e, const struct task *tasks, size_t ntasks,
 void
 eta_done(struct eta *e, const struct task *t, int64_t usec, int64_t now)
 {
-    struct eta_fit *f;
     size_t i;
     unsigned c, k;
     double s;
@@ -326,18 +333,8 @@ eta_done(struct eta *e, const struct task *t, int64_t usec, int64_t now)
     s = (double)bytes_of(t);
     left_add(e, t, -1);
     if (usec >= 0) {
-        f = &e->fit[c];
-        if (f->n == 0 || s < f->lo)
-            f->lo = s;
-        if (s >= f->hi) {
-            f->hi = s;
-            f->hi_t = (double)usec;
-        }
-        f->n += 1;
-        f->s += s;
-        f->t += (double)usec;
-        f->ss += s * s;
-        f->st += s * (double)usec;
+        fit_add(&e->fit[c], s, (double)usec);
+        fit_add(&e->fit[ETA_CLASSES], s, (double)usec);
         ring_add(&e->seen[c], s, (double)usec);
         ring_add(&e->seen[ETA_CLASSES], s, (double)usec);
         e->samples++;
@@ -431,6 +428,31 @@ tail_start(const struct eta *e)
     return i;
 }
 
+/* Files in flight past their predicted time say their class costs more
+ * than the files done do: its level grows by the time they have overrun,
+ * over what they were predicted plus CENSOR_N files of the class (so one
+ * slow file among many moves it little, and a class whose every new
+ * file overruns follows them). */
+static void
+censor(const struct eta *e, struct eta_law law[ETA_CLASSES], int64_t now)
+{
+    double got[ETA_CLASSES] = {0}, want[ETA_CLASSES] = {0}, p, ran;
+    unsigned k, c;
+
+    for (k = 0; k < e->nflight; k++) {
+        c = eta_class(e->tasks[e->flight[k].task].path);
+        p = task_time(e, law, e->flight[k].task);
+        ran = (double)(now - e->flight[k].start_us);
+        if (ran > p) {
+            got[c] += ran - p;
+            want[c] += p;
+        }
+    }
+    for (c = 0; c < ETA_CLASSES; c++)
+        if (got[c] > 0 && e->seen[c].n > 0)
+            law[c].k *= 1 + got[c] / (want[c] + law[c].k * CENSOR_N);
+}
+
 double
 eta_left(const struct eta *e, int64_t now)
 {
@@ -445,6 +467,7 @@ eta_left(const struct eta *e, int64_t now)
             if (e->left_n[c][b] > 0.5)
                 bulk += e->left_n[c][b] *
                         predict(&law[c], e->left_s[c][b] / e->left_n[c][b]);
+    censor(e, law, now);
     memset(e->slot, 0, e->workers * sizeof(*e->slot));
     for (k = 0; k < e->nflight; k++) {
         p = task_time(e, law, e->flight[k].task);
