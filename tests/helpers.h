@@ -103,6 +103,19 @@ int th_wait_exit(pid_t pid, int max_ms);
 void th_wait_for_file(const char *path, int max_ms);
 
 /*
+ * Whether process @pid is asleep (state 'S' in /proc/PID/stat) inside the
+ * system call @nr (SYS_read, SYS_write, ... from <sys/syscall.h>) on a
+ * descriptor that names @file: what readlink(2) gives for /proc/PID/fd/N,
+ * such as a real path or "pipe:[INODE]".  Read from /proc/PID/syscall, so
+ * it says where the process is blocked, not merely that it sleeps.  For
+ * SYS_poll and SYS_ppoll the descriptors are those of the pollfd array,
+ * read from /proc/PID/mem (@pid must be a child of the test).
+ */
+int th_blocked_in(pid_t pid, long nr, const char *file);
+/* Poll th_blocked_in() every 5 ms, failing the test after @max_ms. */
+void th_wait_blocked(pid_t pid, long nr, const char *file, int max_ms);
+
+/*
  * The fault-injection handshake of src/worker/fault.h, for the tests that
  * need a worker to misbehave or to stop at a known moment:
  *   th_need_fault_injection();      // skips unless the build has faults
