@@ -255,6 +255,27 @@ th_read_file(const char *path, size_t *len)
     return buf;
 }
 
+unsigned char *
+th_jpeg_encode(const unsigned char *px, int w, int h, int pf, int samp,
+               int quality, int flags, unsigned long *len)
+{
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpeg = NULL, *copy;
+
+    cr_assert(tj != NULL, "tjInitCompress: %s", tjGetErrorStr2(NULL));
+    *len = 0;
+    cr_assert(tjCompress2(tj, px, w, 0, h, pf, &jpeg, len, samp, quality,
+                          flags) == 0,
+              "tjCompress2: %s", tjGetErrorStr2(tj));
+    /* A plain heap copy, so that callers free it like any other buffer. */
+    copy = malloc(*len);
+    cr_assert(copy != NULL, "out of memory");
+    memcpy(copy, jpeg, *len);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    return copy;
+}
+
 void
 th_copy_file(const char *src, const char *dst)
 {

@@ -32,6 +32,15 @@ void th_mkdirs(const char *path);
 /* Path of a file in testdata/. */
 char *th_testdata(const char *name);
 void th_write_file(const char *path, const void *data, size_t len);
+/*
+ * The JPEG TurboJPEG's tjCompress2() makes of the @w x @h pixels @px
+ * (pixel format @pf, a TJPF_* value, rows packed), with subsampling @samp
+ * (TJSAMP_*), @quality and @flags (TJFLAG_*).  *@len is its size; the
+ * caller frees it with free().  Fails the test when TurboJPEG does.
+ */
+unsigned char *th_jpeg_encode(const unsigned char *px, int w, int h, int pf,
+                              int samp, int quality, int flags,
+                              unsigned long *len);
 void th_copy_file(const char *src, const char *dst);
 /* Whole file, NUL-terminated; *len (if not NULL) excludes the NUL. */
 char *th_read_file(const char *path, size_t *len);
