@@ -10,7 +10,12 @@
 #   - no circle of .c files of any length: when a file uses a function
 #     another defines without static, following such uses from file to
 #     file never leads back to the first (two files calling each other,
-#     or a -> b -> c -> a).
+#     or a -> b -> c -> a);
+#   - no .c file in src/master/ uses malloc, calloc, realloc, reallocarray,
+#     strdup, strndup, asprintf or vasprintf: the master allocates through
+#     the x* helpers of util.h, which end the run on out-of-memory (one
+#     policy, docs/ARCHITECTURE.md); ALLOC_EXCEPTIONS names the few uses
+#     that must stay, each with its reason.
 #
 #   tests/check-structure.sh [SRC_DIR]     (default: src next to tests/)
 #   tests/check-structure.sh --self-test
@@ -37,15 +42,28 @@ set -u
 MAX_FUNC=80
 MAX_FILE=700
 IMAGE_HEADERS='vips/[^>"]*|libheif/[^>"]*|jpeglib\.h|png\.h|turbojpeg\.h|glib\.h|lcms2\.h'
+PLAIN_ALLOCS='malloc|calloc|realloc|reallocarray|strdup|strndup|asprintf|vasprintf'
+
+# Plain allocations src/master/ keeps, one "FILE FUNCTION CALL" a line
+# (FILE below src/).  Add one only with a comment saying why the x* helper
+# would be wrong there.
+#   scan_run() gives back the slack of the task array once the walk is
+#   done; when that shrinking realloc() fails the array simply stays as it
+#   is, so ending the run (xrealloc) would lose a finished scan for nothing.
+ALLOC_EXCEPTIONS='
+master/scan/scan.c scan_run realloc
+'
 
 # The C lexer over the files given after MODE: "lengths" prints each
 # function over the limit; "symbols" prints "D file line name" for each
 # function defined without static and "R file line name" for each
-# identifier inside a body or an initialiser (calls, function pointers).
+# identifier inside a body or an initialiser (calls, function pointers);
+# "allocs" prints "file line name function" for each of $PLAIN_ALLOCS so
+# used ("-" for the function at file scope).
 c_scan() {
     scan_mode=$1
     shift
-    awk -v max="$MAX_FUNC" -v mode="$scan_mode" '
+    awk -v max="$MAX_FUNC" -v mode="$scan_mode" -v allocs="^($PLAIN_ALLOCS)\$" '
     function reset_decl() {
         name = ""; name_line = 0; ident = ""; ident_line = 0
         saw_eq = 0; paren = 0; last = ";"; is_static = 0
@@ -114,6 +132,9 @@ c_scan() {
                 if (mode == "symbols" && (depth > 0 || saw_eq) &&
                     c !~ /[0-9]/ && prevtok !~ /^(struct|union|enum)$/)
                     print "R", FILENAME, FNR, tok
+                if (mode == "allocs" && (depth > 0 || saw_eq) &&
+                    tok ~ allocs)
+                    print FILENAME, FNR, tok, in_func ? func_name : "-"
                 prevtok = tok
                 i += RLENGTH
                 last = "x"
@@ -243,6 +264,28 @@ EOF
     }' | sort
 }
 
+# Plain allocations in the .c files of $1/master, less ALLOC_EXCEPTIONS.
+master_allocs() {
+    [ -d "$1/master" ] || return 0
+    find "$1/master" -type f -name '*.c' | sort |
+    while IFS= read -r f; do
+        c_scan allocs "$f"
+    done | awk -v src="$1/" -v except="$ALLOC_EXCEPTIONS" '
+    BEGIN {
+        n = split(except, e, "\n")
+        for (i = 1; i <= n; i++)
+            if (e[i] != "")
+                ok[e[i]] = 1
+    }
+    {
+        rel = substr($1, length(src) + 1)
+        if ((rel " " $4 " " $3) in ok)
+            next
+        printf "%s:%d: plain %s() in %s: the master allocates with the " \
+            "x* helpers of util.h\n", $1, $2, $3, $4
+    }'
+}
+
 # Includes across the folders of $1/master: a file in master/A/ may include
 # a header that lives in master/B/ (B not A) only when it is B.h, the one
 # public header of that folder.
@@ -297,6 +340,7 @@ check_tree() {
     done
     folder_includes "$src"
     file_circles "$src"
+    master_allocs "$src"
 }
 
 run_check() {
@@ -364,7 +408,7 @@ expect() {
 self_test() {
     t=$(mktemp -d "${TMPDIR:-/tmp}/check-structure.XXXXXX") || exit 2
     trap 'rm -rf "$t"' EXIT
-    for d in clean long_func kr_func long_file include header circle circle3 folders; do
+    for d in clean long_func kr_func long_file include header circle circle3 folders allocs; do
         mkdir -p "$t/$d/src/master" "$t/$d/src/worker" "$t/$d/src/common"
     done
 
@@ -508,6 +552,55 @@ self_test() {
     printf '/* b.h - contract */\n#include "a_int.h"\n' > "$c/b/b.h"
     expect "$t/folders" "master/b/b.c:4" "master/b/b.h:2"
 
+    # Plain allocations in master: calls, a function pointer taken in an
+    # initialiser and each call of the list are caught; the x* helpers,
+    # names in comments, strings, prototypes and preprocessor lines are
+    # not, nor anything outside master; an exception covers its one call
+    # in its one function (not a malloc() beside it, not the same call in
+    # another function of that file).
+    c=$t/allocs/src
+    mkdir -p "$c/master/scan"
+    {
+        echo '/* m.c: malloc() is not used here */'
+        echo '#define DUP strdup'
+        echo 'void *malloc(unsigned long n);'
+        echo 'static void *(*const get)(unsigned long) = malloc;'
+        echo 'char *'
+        echo 'm_one(const char *s)'
+        echo '{'
+        echo '    const char *doc = "calloc(1, 2)";'
+        echo '    char *p = xstrdup(s), *q = strdup(s), *r;'
+        echo '    asprintf(&r, "%s", doc); free(p);'
+        echo '    p = strndup(s, 2); p = realloc(p, 9);'
+        echo '    return vasprintf(&r, s, 0) + calloc(1, 1) + reallocarray(p, 1, 2) ? q : xmalloc(1);'
+        echo '}'
+    } > "$c/master/m.c"
+    printf '/* w.c */
+void *
+w_one(void)
+{
+    return malloc(1);
+}
+' \
+        > "$c/worker/w.c"
+    {
+        echo '/* scan.c */'
+        echo 'int'
+        echo 'scan_run(int n)'
+        echo '{'
+        echo '    void *p = realloc(0, n);'
+        echo '    return p != malloc(1);'
+        echo '}'
+        echo 'int'
+        echo 'scan_other(int n)'
+        echo '{'
+        echo '    return realloc(0, n) != 0;'
+        echo '}'
+    } > "$c/master/scan/scan.c"
+    expect "$t/allocs" "master/m.c:4" "master/m.c:9" "master/m.c:10" \
+        "master/m.c:11" "master/m.c:11" "master/m.c:12" "master/m.c:12" \
+        "master/m.c:12" "master/scan/scan.c:6" "master/scan/scan.c:11"
+
     if [ "$fails" -gt 0 ]; then
         echo "check-structure: self-test: $fails failure(s)" >&2
         exit 1
@@ -521,7 +614,7 @@ case "${1:-}" in
     self_test
     ;;
 -h | --help)
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 -*)

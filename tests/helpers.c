@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -251,6 +253,27 @@ th_read_file(const char *path, size_t *len)
     buf = read_fd(fd, path, len);
     close(fd);
     return buf;
+}
+
+unsigned char *
+th_jpeg_encode(const unsigned char *px, int w, int h, int pf, int samp,
+               int quality, int flags, unsigned long *len)
+{
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpeg = NULL, *copy;
+
+    cr_assert(tj != NULL, "tjInitCompress: %s", tjGetErrorStr2(NULL));
+    *len = 0;
+    cr_assert(tjCompress2(tj, px, w, 0, h, pf, &jpeg, len, samp, quality,
+                          flags) == 0,
+              "tjCompress2: %s", tjGetErrorStr2(tj));
+    /* A plain heap copy, so that callers free it like any other buffer. */
+    copy = malloc(*len);
+    cr_assert(copy != NULL, "out of memory");
+    memcpy(copy, jpeg, *len);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    return copy;
 }
 
 void
@@ -891,6 +914,104 @@ th_wait_for_file(const char *path, int max_ms)
 {
     for (int waited = 0; access(path, F_OK) != 0; waited += 5) {
         cr_assert_lt(waited, max_ms, "'%s' never appeared", path);
+        usleep(5000);
+    }
+}
+
+/* The state letter of @pid from /proc/PID/stat, or 0. */
+static char
+proc_state(pid_t pid)
+{
+    char path[64], buf[512], *paren;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* "PID (COMM) S ...": COMM may hold spaces and parentheses. */
+    paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Whether descriptor @fd of @pid names @file. */
+static int
+fd_names(pid_t pid, unsigned long fd, const char *file)
+{
+    char path[64], link[PATH_MAX];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/fd/%lu", (long)pid, fd);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n < 0)
+        return 0;
+    link[n] = '\0';
+    return strcmp(link, file) == 0;
+}
+
+/* Whether one of the @nfds pollfds at @addr in @pid names @file. */
+static int
+pollfds_name(pid_t pid, unsigned long addr, unsigned long nfds,
+             const char *file)
+{
+    struct pollfd fds[16];
+    char path[64];
+    ssize_t n;
+    int mfd;
+
+    if (nfds == 0 || nfds > 16)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%ld/mem", (long)pid);
+    mfd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(mfd >= 0, "cannot open '%s': %s", path, strerror(errno));
+    n = pread(mfd, fds, nfds * sizeof(*fds), (off_t)addr);
+    close(mfd);
+    for (unsigned long i = 0; n == (ssize_t)(nfds * sizeof(*fds)) &&
+                              i < nfds; i++)
+        if (fds[i].fd >= 0 && fd_names(pid, (unsigned long)fds[i].fd, file))
+            return 1;
+    return 0;
+}
+
+int
+th_blocked_in(pid_t pid, long nr, const char *file)
+{
+    char path[64], buf[256];
+    long got;
+    unsigned long arg0, arg1;
+    ssize_t n;
+    int sfd, named;
+
+    snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)pid);
+    sfd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert(sfd >= 0, "cannot open '%s': %s", path, strerror(errno));
+    n = read(sfd, buf, sizeof(buf) - 1);
+    close(sfd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* "running", or "NR ARG0 ARG1 ... SP PC" while in a system call. */
+    if (sscanf(buf, "%ld %lx %lx", &got, &arg0, &arg1) != 3 || got != nr)
+        return 0;
+    if (nr == SYS_poll || nr == SYS_ppoll)
+        named = pollfds_name(pid, arg0, arg1, file);
+    else
+        named = fd_names(pid, arg0, file);
+    return named && proc_state(pid) == 'S';
+}
+
+void
+th_wait_blocked(pid_t pid, long nr, const char *file, int max_ms)
+{
+    for (int waited = 0; !th_blocked_in(pid, nr, file); waited += 5) {
+        cr_assert_lt(waited, max_ms, "process %ld never blocked in system "
+                     "call %ld on '%s'", (long)pid, nr, file);
         usleep(5000);
     }
 }

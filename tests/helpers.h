@@ -32,6 +32,15 @@ void th_mkdirs(const char *path);
 /* Path of a file in testdata/. */
 char *th_testdata(const char *name);
 void th_write_file(const char *path, const void *data, size_t len);
+/*
+ * The JPEG TurboJPEG's tjCompress2() makes of the @w x @h pixels @px
+ * (pixel format @pf, a TJPF_* value, rows packed), with subsampling @samp
+ * (TJSAMP_*), @quality and @flags (TJFLAG_*).  *@len is its size; the
+ * caller frees it with free().  Fails the test when TurboJPEG does.
+ */
+unsigned char *th_jpeg_encode(const unsigned char *px, int w, int h, int pf,
+                              int samp, int quality, int flags,
+                              unsigned long *len);
 void th_copy_file(const char *src, const char *dst);
 /* Whole file, NUL-terminated; *len (if not NULL) excludes the NUL. */
 char *th_read_file(const char *path, size_t *len);
@@ -101,6 +110,19 @@ int th_wait_exit(pid_t pid, int max_ms);
 
 /* Wait (at most @max_ms, failing the test then) until @path exists. */
 void th_wait_for_file(const char *path, int max_ms);
+
+/*
+ * Whether process @pid is asleep (state 'S' in /proc/PID/stat) inside the
+ * system call @nr (SYS_read, SYS_write, ... from <sys/syscall.h>) on a
+ * descriptor that names @file: what readlink(2) gives for /proc/PID/fd/N,
+ * such as a real path or "pipe:[INODE]".  Read from /proc/PID/syscall, so
+ * it says where the process is blocked, not merely that it sleeps.  For
+ * SYS_poll and SYS_ppoll the descriptors are those of the pollfd array,
+ * read from /proc/PID/mem (@pid must be a child of the test).
+ */
+int th_blocked_in(pid_t pid, long nr, const char *file);
+/* Poll th_blocked_in() every 5 ms, failing the test after @max_ms. */
+void th_wait_blocked(pid_t pid, long nr, const char *file, int max_ms);
 
 /*
  * The fault-injection handshake of src/worker/fault.h, for the tests that

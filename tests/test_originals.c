@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -724,24 +725,28 @@ Test(originals, files_from_spellings_plan_once)
 /* ---- SIGTERM at a blocking point ---- */
 
 /* A --files-from FIFO whose writer never writes: the scan blocks reading
- * it.  Before, SIGTERM was caught and the read restarted: it hung. */
+ * it.  Before, SIGTERM was caught and the read restarted: it hung.  The
+ * signal is sent only once the master sleeps in read(2) on the FIFO. */
 Test(originals, sigterm_ends_a_blocked_files_from, .timeout = 30)
 {
-    char *fifo = at("list"), *o = at("o");
+    char *fifo = at("list"), *o = at("o"), *real;
     const char *args[] = { "thumbnail", "--files-from", fifo, "-o", o,
                            NULL };
-    struct timespec ts = { 0, 300 * 1000 * 1000 };
     pid_t pid;
     int wr;
 
     cr_assert_eq(mkfifo(fifo, 0600), 0);
+    real = realpath(fifo, NULL);
+    cr_assert(real);
     wr = open(fifo, O_RDWR);    /* a writer, so the open does not block */
     cr_assert(wr >= 0);
     pid = th_spawn(args);
-    nanosleep(&ts, NULL);
+    th_wait_blocked(pid, SYS_read, real, 10000);
+    cr_assert(th_blocked_in(pid, SYS_read, real));
     cr_assert_eq(kill(pid, SIGTERM), 0);
     cr_expect_eq(th_wait_exit(pid, 10000), 143);
     close(wr);
+    free(real);
     free(fifo);
     free(o);
 }
@@ -760,6 +765,15 @@ put_many(void)
     }
 }
 
+/* The system call a master stuck on a full stdout pipe sleeps in: glibc
+ * implements poll() with SYS_poll where the kernel has it (x86_64), else
+ * with SYS_ppoll. */
+#ifdef SYS_poll
+#define STALL_SYSCALL SYS_poll
+#else
+#define STALL_SYSCALL SYS_ppoll
+#endif
+
 /* Run @argv (argv[0] the binary) with stdout a pipe nobody reads; once
  * the pipe is full, SIGTERM.  The exit status, or a failed test when the
  * run did not end within 10 s. */
@@ -768,6 +782,8 @@ sigterm_when_stalled(const char *const *argv)
 {
     struct timespec ts = { 0, 100 * 1000 * 1000 };
     int p[2], devnull, waited, st = 0;
+    char pipe_name[64];
+    struct stat pst;
     pid_t pid;
 
     cr_assert_eq(pipe(p), 0);
@@ -783,7 +799,8 @@ sigterm_when_stalled(const char *const *argv)
         _exit(127);
     }
     close(p[1]);
-    /* Wait until the master is stuck: the pipe stays full. */
+    /* Wait until the master is stuck: the pipe is full and the master
+     * sleeps waiting for room in it (report_pipe.c polls for POLLOUT). */
     for (waited = 0; waited < 200; waited++) {
         int n = 0;
 
@@ -793,7 +810,11 @@ sigterm_when_stalled(const char *const *argv)
             break;
     }
     cr_assert_lt(waited, 200, "the listing never filled the pipe");
-    nanosleep(&ts, NULL);
+    cr_assert_eq(fstat(p[0], &pst), 0);
+    snprintf(pipe_name, sizeof(pipe_name), "pipe:[%lu]",
+             (unsigned long)pst.st_ino);
+    th_wait_blocked(pid, STALL_SYSCALL, pipe_name, 10000);
+    cr_assert(th_blocked_in(pid, STALL_SYSCALL, pipe_name));
     cr_assert_eq(kill(pid, SIGTERM), 0);
     for (waited = 0; waited < 100; waited++) {
         if (waitpid(pid, &st, WNOHANG) == pid)

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,29 @@ xstrndup(const char *s, size_t n)
     char *p = xmalloc(len + 1);
     memcpy(p, s, len);
     p[len] = '\0';
+    return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *p;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        /* A bad format, or a result over INT_MAX bytes: never recoverable
+         * at the call site either, so it ends the run like xmalloc(). */
+        errorf("cannot format '%s': %s", fmt, strerror(errno));
+        exit(2);
+    }
+    p = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
     return p;
 }
 

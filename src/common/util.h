@@ -23,6 +23,10 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* A copy of at most @n bytes of @s, NUL-terminated. */
 char *xstrndup(const char *s, size_t n);
+/* The string printf(@fmt, ...) would print, in new memory (caller frees);
+ * exits like xmalloc() when it cannot be made. */
+char *xasprintf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /*
  * Open @path, a file the user named for imgpool to write into (--report,

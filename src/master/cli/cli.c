@@ -518,15 +518,11 @@ output_file(struct cli_opts *o)
     }
     slash = strrchr(o->output_dir, '/');
     base = slash ? slash + 1 : o->output_dir;
-    o->file_dir = slash == o->output_dir ? strdup("/")
-                  : slash ? strndup(o->output_dir,
-                                    (size_t)(slash - o->output_dir))
-                          : strdup(".");
-    o->file_name = malloc(2 * strlen(base) + 1);
-    if (!o->file_dir || !o->file_name) {
-        cli_usage_error(o, "out of memory");
-        return -1;
-    }
+    o->file_dir = slash == o->output_dir ? xstrdup("/")
+                  : slash ? xstrndup(o->output_dir,
+                                     (size_t)(slash - o->output_dir))
+                          : xstrdup(".");
+    o->file_name = xmalloc(2 * strlen(base) + 1);
     for (const char *p = base; *p; p++) {       /* braces are literal */
         if (*p == '{' || *p == '}')
             o->file_name[n++] = *p;

@@ -264,14 +264,12 @@ size_t
 plan_mark_duplicates(struct scan_list *l, int in_place)
 {
     struct hashset seen;
-    uint32_t *keep = NULL, g, old;
+    uint32_t *keep, g, old;
     size_t i, marked = 0;
 
     hashset_init(&seen);
-    /* Per file met (a group), the task that keeps it; without the memory
-     * for it, the first met keeps it. */
-    if (l->n)
-        keep = malloc(l->n * sizeof(*keep));
+    /* Per file met (a group), the task that keeps it. */
+    keep = xmalloc(l->n * sizeof(*keep));
     for (i = 0; i < l->n && i < UINT32_MAX - 2; i++) {
         struct task *t = &l->tasks[i];
         struct devino key;
@@ -282,14 +280,14 @@ plan_mark_duplicates(struct scan_list *l, int in_place)
             continue;
         rc = hashset_insert(&seen, h, (uint32_t)i, &key, devino_eq, l->tasks,
                             &old);
-        if (rc == HASHSET_ADDED && keep)
+        if (rc == HASHSET_ADDED)
             keep[i] = (uint32_t)i;
         if (rc != HASHSET_PRESENT)
             continue;
         /* With an output tree, a spelling that can be planned ("/a/x",
          * "lnk/x") wins over an earlier one that cannot ("../x"). */
-        g = keep ? keep[old] : old;
-        if (keep && !in_place && !rel_plannable(l->tasks[g].rel) &&
+        g = keep[old];
+        if (!in_place && !rel_plannable(l->tasks[g].rel) &&
             rel_plannable(t->rel)) {
             keep[old] = (uint32_t)i;
             t = &l->tasks[g];

@@ -145,10 +145,7 @@ id_add(struct id_set *s, uint64_t dev, uint64_t ino)
 
     if (s->n == s->alloc) {
         size_t alloc = s->alloc ? 2 * s->alloc : 64;
-        uint64_t (*v)[2] = realloc(s->v, alloc * sizeof(*v));
-        if (!v)
-            return -1;
-        s->v = v;
+        s->v = xrealloc(s->v, alloc * sizeof(*s->v));
         s->alloc = alloc;
     }
     s->v[s->n][0] = dev;

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "eta.h"
+#include "util.h"
 
 /* The power law's exponent is drawn towards PRIOR_P (PRIOR_P_PNG for
  * PNGs) with the weight of PRIOR_W squared natural logarithms of size
@@ -294,13 +295,9 @@ eta_plan(struct eta *e, const struct task *tasks, size_t ntasks,
     eta_release(e);
     if (workers == 0)
         workers = 1;
-    e->state = calloc(ntasks ? ntasks : 1, 1);
-    e->flight = calloc(workers, sizeof(*e->flight));
-    e->slot = calloc(workers, sizeof(*e->slot));
-    if (!e->state || !e->flight || !e->slot) {
-        eta_release(e);
-        return -1;
-    }
+    e->state = xcalloc(ntasks ? ntasks : 1, 1);
+    e->flight = xcalloc(workers, sizeof(*e->flight));
+    e->slot = xcalloc(workers, sizeof(*e->slot));
     e->tasks = tasks;
     e->ntasks = ntasks;
     e->order = order;

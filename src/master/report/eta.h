@@ -109,8 +109,8 @@ void eta_init(struct eta *e);
 /*
  * The @n tasks of @tasks (an array of @ntasks) at the indices in @order,
  * processed in that order by @workers workers (0 counts as 1) from @now.
- * Replaces an earlier plan.  -1 when out of memory (then eta_left() stays
- * -1).
+ * Replaces an earlier plan.  Returns 0 (running out of memory ends the
+ * program, see xmalloc()).
  */
 int eta_plan(struct eta *e, const struct task *tasks, size_t ntasks,
              const uint32_t *order, size_t n, unsigned workers, int64_t now);

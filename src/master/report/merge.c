@@ -17,6 +17,7 @@
 #include "msg.h"
 #include "report_int.h"
 #include "task.h"
+#include "util.h"
 
 /* Seconds are written to the millisecond, with no binary tail. */
 #define MERGE_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
@@ -179,12 +180,7 @@ already_merged(struct acc *a, const char *path, FILE *f)
             return 1;
         }
     }
-    s = realloc(a->seen, (a->nseen + 1) * sizeof(*a->seen));
-    if (!s) {
-        errorf("cannot merge '%s': %s", path, strerror(ENOMEM));
-        return -1;
-    }
-    a->seen = s;
+    a->seen = xrealloc(a->seen, (a->nseen + 1) * sizeof(*a->seen));
     a->seen[a->nseen++] = r;
     return 0;
 }

@@ -377,11 +377,7 @@ report_open(struct report *r, const char *path)
 
     if (!path)
         return 0;
-    r->json_path = strdup(path);
-    if (!r->json_path) {
-        errorf("cannot open report: %s", strerror(errno));
-        return -1;
-    }
+    r->json_path = xstrdup(path);
     r->json = std_stream(path);
     if (r->json) {
         r->json_pipe = is_pipe(fileno(r->json));
@@ -563,9 +559,7 @@ report_plan_work(struct report *r, const struct task *tasks,
         if (order[i] >= ntasks)
             ntasks = order[i] + 1;
     }
-    /* Out of memory: no model, and the ETA falls back on file counts. */
-    (void)eta_plan(&r->eta, tasks, ntasks, order, n, r->workers,
-                   r->clock());
+    eta_plan(&r->eta, tasks, ntasks, order, n, r->workers, r->clock());
 }
 
 void
@@ -573,8 +567,8 @@ report_plan_workers(struct report *r, unsigned workers)
 {
     r->workers = workers;
     if (r->eta.state)
-        (void)eta_plan(&r->eta, r->eta.tasks, r->eta.ntasks, r->eta.order,
-                       r->eta.norder, workers, r->clock());
+        eta_plan(&r->eta, r->eta.tasks, r->eta.ntasks, r->eta.order,
+                 r->eta.norder, workers, r->clock());
 }
 
 void

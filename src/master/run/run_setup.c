@@ -303,9 +303,7 @@ in_dir_to_create(const struct cli_opts *o, const char *path)
 
     if (!dir || !slash || o->config.commit.dry_run || stat(dir, &st) == 0)
         return 0;
-    parent = strndup(path, (size_t)(slash - path));
-    if (!parent)
-        return 0;
+    parent = xstrndup(path, (size_t)(slash - path));
     dirwalk_normalize(parent);
     n = strlen(parent);
     same = stat(parent, &st) < 0 && strncmp(parent, dir, n) == 0 &&

@@ -126,8 +126,6 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
     }
     if (S_ISDIR(st.st_mode)) {
         norm = normalise_root(entry);
-        if (norm == NULL)
-            goto oom;
         rc = scan_walk_dir(c, norm);
         free(norm);
         return rc;
@@ -144,9 +142,6 @@ scan_listed(struct scan_ctx *c, char *entry, size_t len)
                     !c->opts->follow_symlinks);
     c->in_backup = 0;
     return rc < 0 ? -1 : 0;
-oom:
-    errorf("cannot list '%s': %s", entry, strerror(ENOMEM));
-    return -1;
 }
 
 static int
@@ -229,11 +224,6 @@ scan_run(const struct scan_opts *opts, struct scan_list *l)
             continue;
         }
         norm = normalise_root(root);
-        if (norm == NULL) {
-            errorf("cannot list '%s': %s", root, strerror(ENOMEM));
-            ret = -1;
-            break;
-        }
         ret = scan_walk_dir(&c, norm);
         free(norm);
     }

@@ -164,9 +164,7 @@ scan_backup_above(struct scan_ctx *c, const char *dir, size_t len)
     int fd, marked = 0;
     size_t n;
 
-    copy = strndup(len ? dir : ".", len ? len : 1);
-    if (!copy)
-        return 0;
+    copy = xstrndup(len ? dir : ".", len ? len : 1);
     if (c->above_dir && strcmp(c->above_dir, copy) == 0) {
         free(copy);
         return c->above_marked;

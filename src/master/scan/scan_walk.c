@@ -30,23 +30,20 @@
  * Walking
  */
 
-/* Make room for @extra more bytes (and a NUL) in the path buffer.
- * Always 0 (out of memory ends the run, util.h). */
-static int
+/* Make room for @extra more bytes (and a NUL) in the path buffer (out of
+ * memory ends the run, util.h). */
+static void
 path_reserve(struct scan_ctx *c, size_t extra)
 {
     size_t need = c->path_len + extra + 1, size;
-    char *p;
 
     if (need <= c->path_size)
-        return 0;
+        return;
     size = c->path_size != 0 ? c->path_size : 256;
     while (size < need)
         size *= 2;
-    p = xrealloc(c->path, size);
-    c->path = p;
+    c->path = xrealloc(c->path, size);
     c->path_size = size;
-    return 0;
 }
 
 /* Static text for a directory that cannot be walked (pre_msg outlives
@@ -178,21 +175,19 @@ is_ancestor(const struct scan_ctx *c, const struct stat *st, size_t *which)
     return 0;
 }
 
-/* Push (@st) on the stack of directories being walked.  0, or -1. */
-static int
+/* Push (@st) on the stack of directories being walked. */
+static void
 push_dir(struct scan_ctx *c, const struct stat *st)
 {
     if (c->depth == c->stack_size) {
         size_t size = c->stack_size != 0 ? c->stack_size * 2 : 64;
-        struct scan_devino *p = xrealloc(c->stack, size * sizeof(*p));
 
-        c->stack = p;
+        c->stack = xrealloc(c->stack, size * sizeof(*c->stack));
         c->stack_size = size;
     }
     c->stack[c->depth].dev = (uint64_t)st->st_dev;
     c->stack[c->depth].ino = (uint64_t)st->st_ino;
     c->depth++;
-    return 0;
 }
 
 /* The path of the @k-th directory being walked, for a message: the prefix
@@ -236,10 +231,10 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
     if (excluded)
         return 0;
     if (is_ancestor(c, st, &k)) {
-        char *back = strndup(c->path, (size_t)ancestor_len(c, k));
+        char *back = xstrndup(c->path, (size_t)ancestor_len(c, k));
 
         warnf("cannot descend into '%s': directory cycle back to '%s'",
-              msg_name(c->path), msg_name(back ? back : c->path));
+              msg_name(c->path), msg_name(back));
         free(back);
         c->l->walk_errors++;
         return 0;
@@ -258,10 +253,7 @@ walk_subdir(struct scan_ctx *c, int dirfd, const char *name,
         close(fd);
         return walk_failed(c, "cannot open directory", ENOTDIR, NULL);
     }
-    if (push_dir(c, st) < 0) {
-        close(fd);
-        return -1;
-    }
+    push_dir(c, st);
     was_backup = c->in_backup;
     if (!was_backup && names_is_backup_dir(fd)) {
         notef("'%s' is a backup folder (it holds " IMGPOOL_BACKUP_MARKER
@@ -351,10 +343,7 @@ walk_children(struct scan_ctx *c, int fd)
         size_t k = strlen(names[i]);
         int slash = base > 0 && c->path[base - 1] != '/';
 
-        if (path_reserve(c, k + 1) < 0) {
-            rc = -1;
-            break;
-        }
+        path_reserve(c, k + 1);
         c->path_len = base;
         if (slash)
             c->path[c->path_len++] = '/';
@@ -390,14 +379,12 @@ scan_walk_dir(struct scan_ctx *c, const char *root)
         return -1;
     }
     c->path_len = 0;
-    if (path_reserve(c, rootlen) < 0)
-        goto oom;
+    path_reserve(c, rootlen);
     memcpy(c->path, root, rootlen + 1);
     c->path_len = rootlen;
     c->rel_off = root[rootlen - 1] == '/' ? rootlen : rootlen + 1;
     c->depth = 0;
-    if (push_dir(c, &st) < 0)
-        goto oom;
+    push_dir(c, &st);
     c->open_follow = c->opts->follow_symlinks
                      ? TASK_FOLLOW_DIRS | TASK_FOLLOW_FILE : 0;
     c->in_backup = names_is_backup_dir(fd) ||
@@ -411,8 +398,4 @@ scan_walk_dir(struct scan_ctx *c, const char *root)
     c->depth = 0;
     close(fd);
     return rc < 0 ? -1 : 0;
-oom:
-    close(fd);
-    errorf("cannot list '%s': %s", root, strerror(ENOMEM));
-    return -1;
 }

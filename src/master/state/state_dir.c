@@ -193,7 +193,6 @@ state_dir_sqlite_path(int out_fd, const char *out_dir, const char *name)
 {
     struct stat a, b;
     char *real = realpath(out_dir[0] ? out_dir : "/", NULL), *p;
-    int n;
 
     if (!real) {
         errorf("cannot resolve output directory '%s': %s", out_dir,
@@ -207,12 +206,8 @@ state_dir_sqlite_path(int out_fd, const char *out_dir, const char *name)
         free(real);
         return NULL;
     }
-    n = asprintf(&p, "%s/%s/%s", strcmp(real, "/") ? real : "",
-                 IMGPOOL_STATE_DIR, name);
+    p = xasprintf("%s/%s/%s", strcmp(real, "/") ? real : "",
+                  IMGPOOL_STATE_DIR, name);
     free(real);
-    if (n < 0) {
-        errorf("cannot open the state database: out of memory");
-        return NULL;
-    }
     return p;
 }
