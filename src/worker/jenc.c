@@ -23,7 +23,7 @@
  * constant serves every quality; set with butteraugli and ssimulacra on
  * photographs (docs/ENCODER.md).
  */
-#define JENC_LAMBDA 0.10f
+#define JENC_LAMBDA 0.07f
 
 static void
 job_free(struct jenc_job *j)
