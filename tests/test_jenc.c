@@ -16,6 +16,7 @@
 
 #include "helpers.h"
 #include "jenc.h"
+#include "jenc_int.h"
 #include "jpegq.h"
 #include "sniff.h"
 #include "task.h"
@@ -347,4 +348,34 @@ Test(jenc, inplace_second_run_unchanged)
     free(rgb);
     tjFree(out);
     tjDestroy(tj);
+}
+
+/* The fast DCT is the DCT-II by its definition (orthonormal, level
+ * shifted), to float rounding, on noise. */
+Test(jenc, fdct_matches_definition)
+{
+    unsigned char px[64];
+    struct jenc_plane pl = { 8, 8, 1, 1, 8, px };
+    float got[64];
+    unsigned seed = 7;
+
+    for (int i = 0; i < 64; i++) {
+        seed = seed * 1103515245u + 12345u;
+        px[i] = (unsigned char)(seed >> 16);
+    }
+    jenc_fdct(&pl, 0, 0, got);
+    for (int v = 0; v < 8; v++) {
+        for (int u = 0; u < 8; u++) {
+            double a = 0;
+
+            for (int y = 0; y < 8; y++)
+                for (int x = 0; x < 8; x++)
+                    a += (px[y * 8 + x] - 128.0) *
+                         cos((2 * x + 1) * u * M_PI / 16) *
+                         cos((2 * y + 1) * v * M_PI / 16);
+            a *= (u ? 0.5 : sqrt(0.125)) * (v ? 0.5 : sqrt(0.125));
+            cr_expect(fabs(got[v * 8 + u] - a) < 1e-3,
+                      "(%d,%d): %f, want %f", u, v, got[v * 8 + u], a);
+        }
+    }
 }
