@@ -34,31 +34,35 @@ static const unsigned char zz[64] = {
 #define TR_MAX_AC 1023
 #define TR_MAX_DC 1023
 
+/* The JPEG magnitude category of @v: its bit length (0 for 0). */
 static int
 nbits(int v)
 {
-    int n = 0;
+    unsigned a = (unsigned)(v < 0 ? -v : v);
 
-    if (v < 0)
-        v = -v;
-    while (v) {
-        n++;
-        v >>= 1;
-    }
-    return n;
+    return a ? 32 - __builtin_clz(a) : 0;
 }
 
+/* Nearest integer, halves away from zero (a call to lrintf() cost more
+ * than the rest of the symbol count). */
 static int
 round_level(float a)
 {
-    return (int)lrintf(a);
+    return (int)(a < 0.0f ? a - 0.5f : a + 0.5f);
 }
 
 void
-jenc_stats_block(const float c[64], const unsigned short q[64], int *pred,
+jenc_inv_steps(const unsigned short q[64], float iq[64])
+{
+    for (int k = 0; k < 64; k++)
+        iq[k] = 1.0f / (float)q[zz[k]];
+}
+
+void
+jenc_stats_block(const float c[64], const float iq[64], int *pred,
                  struct jenc_stats *st)
 {
-    int dc = round_level(c[0] / q[0]), run = 0, k;
+    int dc = round_level(c[0] * iq[0]), run = 0, k;
 
     if (dc > TR_MAX_DC)
         dc = TR_MAX_DC;
@@ -67,7 +71,7 @@ jenc_stats_block(const float c[64], const unsigned short q[64], int *pred,
     st->dc[nbits(dc - *pred)]++;
     *pred = dc;
     for (k = 1; k < 64; k++) {
-        int v = round_level(c[zz[k]] / q[zz[k]]);
+        int v = round_level(c[zz[k]] * iq[k]);
 
         if (v == 0) {
             run++;
@@ -121,13 +125,15 @@ run_bits(const struct jenc_rate *r, int run, int s)
 
 struct tr_state {
     float best[64];     /* least cost with k the last non-zero */
+    int live[64];       /* the positions with a finite best, ascending */
+    int nlive;
     float z[64];        /* zero distortion of positions 1..k */
     int val[64];        /* the level chosen at k */
     int from[64];       /* the non-zero position before k (0: none) */
 };
 
 /* best[k] over the candidate level @v at position k (@a its exact
- * magnitude in steps). */
+ * magnitude in steps), from every earlier live position. */
 static void
 try_level(struct tr_state *t, const struct jenc_rate *r, float lambda,
           int k, float a, int v)
@@ -135,17 +141,15 @@ try_level(struct tr_state *t, const struct jenc_rate *r, float lambda,
     int s = nbits(v);
     float d = (a - (float)v) * (a - (float)v);
 
-    for (int j = k - 1; j >= 0; j--) {
-        float cost;
+    for (int i = t->nlive - 1; i >= 0; i--) {
+        int j = t->live[i];
+        float zeros = t->z[k - 1] - t->z[j], cost;
 
         /* The zeros between j and k alone cost this much, and more for
          * every earlier j: nothing further back can win. */
-        if (t->z[k - 1] - t->z[j] + d >= t->best[k])
+        if (zeros + d >= t->best[k])
             break;
-        if (t->best[j] >= TR_INF)
-            continue;
-        cost = t->best[j] + (t->z[k - 1] - t->z[j]) + d +
-               lambda * run_bits(r, k - j - 1, s);
+        cost = t->best[j] + zeros + d + lambda * run_bits(r, k - j - 1, s);
         if (cost < t->best[k]) {
             t->best[k] = cost;
             t->val[k] = v;
@@ -161,13 +165,11 @@ best_end(const struct tr_state *t, const struct jenc_rate *r, float lambda)
     float least = TR_INF;
     int end = 0;
 
-    for (int j = 0; j < 64; j++) {
-        float cost;
+    for (int i = 0; i < t->nlive; i++) {
+        int j = t->live[i];
+        float cost = t->best[j] + (t->z[63] - t->z[j]) +
+                     (j < 63 ? lambda * r->ac[0] : 0.0f);
 
-        if (t->best[j] >= TR_INF)
-            continue;
-        cost = t->best[j] + (t->z[63] - t->z[j]) +
-               (j < 63 ? lambda * r->ac[0] : 0.0f);
         if (cost < least) {
             least = cost;
             end = j;
@@ -177,7 +179,7 @@ best_end(const struct tr_state *t, const struct jenc_rate *r, float lambda)
 }
 
 void
-jenc_trellis_ac(const float c[64], const unsigned short q[64],
+jenc_trellis_ac(const float c[64], const float iq[64],
                 const struct jenc_rate *r, float lambda, JCOEF *out)
 {
     struct tr_state t;
@@ -186,22 +188,26 @@ jenc_trellis_ac(const float c[64], const unsigned short q[64],
 
     t.best[0] = 0.0f;
     t.z[0] = 0.0f;
+    t.live[0] = 0;
+    t.nlive = 1;
     for (k = 1; k < 64; k++) {
-        mag[k] = fabsf(c[zz[k]]) / (float)q[zz[k]];
+        mag[k] = fabsf(c[zz[k]]) * iq[k];
         t.z[k] = t.z[k - 1] + mag[k] * mag[k];
+        out[zz[k]] = 0;
     }
     for (k = 1; k < 64; k++) {
         int v = round_level(mag[k]);
 
-        t.best[k] = TR_INF;
-        out[zz[k]] = 0;
-        if (v > TR_MAX_AC)
-            v = TR_MAX_AC;
         if (v == 0)
             continue;
+        if (v > TR_MAX_AC)
+            v = TR_MAX_AC;
+        t.best[k] = TR_INF;
         try_level(&t, r, lambda, k, mag[k], v);
         if (v > 1)
             try_level(&t, r, lambda, k, mag[k], v - 1);
+        if (t.best[k] < TR_INF)
+            t.live[t.nlive++] = k;
     }
     for (k = best_end(&t, r, lambda); k > 0; k = t.from[k]) {
         int n = zz[k];
