@@ -15,8 +15,13 @@
  *    eye's contrast sensitivity above its peak: flat at the lowest
  *    frequencies (the block averages and the smooth gradients, where an
  *    error shows as blocking or banding), then rising steeply.  For
- *    luma, r0 = 4 and p = 2.5 (the step doubles by r = 4, is about seven
- *    times the DC step in the corner).
+ *    luma, r0 = 5 and p = 3 (the step doubles by r = 5, is about twelve
+ *    times the curve's DC in the corner): a wider flat band than the first
+ *    r0 = 4, p = 2.5, which ssimulacra rewarded most per byte.
+ *  - The luma DC step is 0.85 of what the curve gives: butteraugli
+ *    punishes a coarse block average (banding in skies) far more than
+ *    the same error in any AC term, so a finer DC bought more look per
+ *    byte than a finer table overall.
  *  - Chroma has the same form with r0 = 4.4 and p = 3.4: a wider flat
  *    band, then a steeper rise.  The same table serves 4:4:4 and 4:2:0:
  *    subsampled chroma covers twice the angle per coefficient, but
@@ -37,15 +42,17 @@
 
 #include "jpegq.h"
 
-#define JPEGQ_LUMA_DC 14.5
-#define JPEGQ_CHROMA_DC 17.0
-#define JPEGQ_LUMA_R0 4.0
-#define JPEGQ_LUMA_P 2.5
+#define JPEGQ_LUMA_DC 18.0
+#define JPEGQ_LUMA_DC_WEIGHT 0.85
+#define JPEGQ_CHROMA_DC 20.0
+#define JPEGQ_LUMA_R0 5.0
+#define JPEGQ_LUMA_P 3.0
 #define JPEGQ_CHROMA_R0 4.4
 #define JPEGQ_CHROMA_P 3.4
 #define JPEGQ_OBLIQUE 0.05
 
-/* The visibility weight (>= 1) of coefficient (u, v), luma or chroma. */
+/* The visibility weight of coefficient (u, v), luma or chroma: >= 1
+ * except the luma DC's. */
 static double
 weight(int chroma, int u, int v)
 {
@@ -53,6 +60,9 @@ weight(int chroma, int u, int v)
     double theta = atan2((double)v, (double)u);
     double r0 = chroma ? JPEGQ_CHROMA_R0 : JPEGQ_LUMA_R0;
     double p = chroma ? JPEGQ_CHROMA_P : JPEGQ_LUMA_P;
+
+    if (u == 0 && v == 0)
+        return chroma ? 1.0 : JPEGQ_LUMA_DC_WEIGHT;
 
     r /= 1.0 - JPEGQ_OBLIQUE + JPEGQ_OBLIQUE * cos(4.0 * theta);
     return 1.0 + pow(r / r0, p);
