@@ -51,8 +51,8 @@ struct jenc_rate {
     float ac[256];
 };
 
-/* The reciprocals of the steps @q (natural order) in zigzag order, as
- * the functions below take them (a multiplication per coefficient, not a
+/* The reciprocals of the steps @q (natural order, as @iq), as the
+ * functions below take them (a multiplication per coefficient, not a
  * division). */
 void jenc_inv_steps(const unsigned short q[64], float iq[64]);
 
@@ -65,6 +65,11 @@ void jenc_stats_block(const float c[64], const float iq[64], int *pred,
 /* Costs from counts: -log2 of each symbol's share, bounded to 1..16
  * bits; a symbol never seen costs what a rare one does. */
 void jenc_rate_from_stats(const struct jenc_stats *st, struct jenc_rate *r);
+
+/* Quantise @c (natural order) by plain rounding with the steps whose
+ * reciprocals are @iq (jenc_inv_steps()) into @out[0..63] (natural
+ * order): the light path's quantiser, no rate model. */
+void jenc_round_block(const float c[64], const float iq[64], JCOEF *out);
 
 /*
  * Rate-distortion quantisation of the AC coefficients of @c (natural
@@ -95,6 +100,8 @@ struct jenc_job {
     int ncomp;                      /* 1 or 3 */
     int width, height;
     unsigned short qt[2][64];       /* natural order: luma, chroma */
+    int light;                      /* small output: no trellis, one
+                                     * script (jenc.c) */
     /* The coefficients live in @holder's memory pool: every candidate
      * file is written from them by a compressor @w of its own. */
     struct jpeg_compress_struct holder;

@@ -18,7 +18,12 @@
  * search with two states per block.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "jenc_int.h"
 
@@ -55,36 +60,83 @@ void
 jenc_inv_steps(const unsigned short q[64], float iq[64])
 {
     for (int k = 0; k < 64; k++)
-        iq[k] = 1.0f / (float)q[zz[k]];
+        iq[k] = 1.0f / (float)q[k];
+}
+
+/* @c times @iq (both natural order) rounded to the nearest level, within
+ * +-TR_MAX_AC, into @v: eight at a time with SSE2 (the rounding and its
+ * sign were most of the symbol count's time as a branch per
+ * coefficient). */
+static void
+quant_round(const float c[64], const float iq[64], short v[64])
+{
+#ifdef __SSE2__
+    const __m128i hi = _mm_set1_epi16(TR_MAX_AC), lo = _mm_set1_epi16(-TR_MAX_AC);
+
+    for (int k = 0; k < 64; k += 8) {
+        __m128i a = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(c + k),
+                                               _mm_loadu_ps(iq + k)));
+        __m128i b = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(c + k + 4),
+                                               _mm_loadu_ps(iq + k + 4)));
+        __m128i p = _mm_packs_epi32(a, b);
+
+        p = _mm_max_epi16(_mm_min_epi16(p, hi), lo);
+        _mm_storeu_si128((__m128i *)(v + k), p);
+    }
+#else
+    for (int k = 0; k < 64; k++) {
+        int x = round_level(c[k] * iq[k]);
+
+        v[k] = (short)(x > TR_MAX_AC ? TR_MAX_AC
+                       : x < -TR_MAX_AC ? -TR_MAX_AC : x);
+    }
+#endif
+}
+
+/* The zigzag positions 1..63 of the non-zero levels of @v (natural
+ * order), as bits. */
+static uint64_t
+nonzero_mask(const short v[64])
+{
+    uint64_t m = 0;
+
+    for (int k = 1; k < 64; k++)
+        m |= (uint64_t)(v[zz[k]] != 0) << k;
+    return m;
 }
 
 void
 jenc_stats_block(const float c[64], const float iq[64], int *pred,
                  struct jenc_stats *st)
 {
-    int dc = round_level(c[0] * iq[0]), run = 0, k;
+    short v[64];
+    uint64_t m;
+    int last = 0;
 
-    if (dc > TR_MAX_DC)
-        dc = TR_MAX_DC;
-    if (dc < -TR_MAX_DC - 1)
-        dc = -TR_MAX_DC - 1;
-    st->dc[nbits(dc - *pred)]++;
-    *pred = dc;
-    for (k = 1; k < 64; k++) {
-        int v = round_level(c[zz[k]] * iq[k]);
+    quant_round(c, iq, v);
+    st->dc[nbits(v[0] - *pred)]++;
+    *pred = v[0];
+    for (m = nonzero_mask(v); m; m &= m - 1) {
+        int k = __builtin_ctzll(m), run = k - last - 1;
+        int s = nbits(v[zz[k]]);
 
-        if (v == 0) {
-            run++;
-            continue;
-        }
         for (; run > 15; run -= 16)
             st->ac[0xf0]++;
-        v = nbits(v) > 10 ? 10 : nbits(v);
-        st->ac[(run << 4) | v]++;
-        run = 0;
+        st->ac[(run << 4) | (s > 10 ? 10 : s)]++;
+        last = k;
     }
-    if (run)
+    if (last < 63)
         st->ac[0]++;
+}
+
+void
+jenc_round_block(const float c[64], const float iq[64], JCOEF *out)
+{
+    short v[64];
+
+    quant_round(c, iq, v);
+    for (int k = 0; k < 64; k++)
+        out[k] = (JCOEF)v[k];
 }
 
 /* Bits for a symbol counted @n times of @total, within 1..16. */
@@ -191,7 +243,7 @@ jenc_trellis_ac(const float c[64], const float iq[64],
     t.live[0] = 0;
     t.nlive = 1;
     for (k = 1; k < 64; k++) {
-        mag[k] = fabsf(c[zz[k]]) * iq[k];
+        mag[k] = fabsf(c[zz[k]]) * iq[zz[k]];
         t.z[k] = t.z[k - 1] + mag[k] * mag[k];
         out[zz[k]] = 0;
     }
