@@ -66,11 +66,6 @@ void jenc_stats_block(const float c[64], const float iq[64], int *pred,
  * bits; a symbol never seen costs what a rare one does. */
 void jenc_rate_from_stats(const struct jenc_stats *st, struct jenc_rate *r);
 
-/* Quantise @c (natural order) by plain rounding with the steps whose
- * reciprocals are @iq (jenc_inv_steps()) into @out[0..63] (natural
- * order): the light path's quantiser, no rate model. */
-void jenc_round_block(const float c[64], const float iq[64], JCOEF *out);
-
 /*
  * Rate-distortion quantisation of the AC coefficients of @c (natural
  * order) with the steps whose reciprocals are @iq (jenc_inv_steps())
@@ -100,8 +95,6 @@ struct jenc_job {
     int ncomp;                      /* 1 or 3 */
     int width, height;
     unsigned short qt[2][64];       /* natural order: luma, chroma */
-    int light;                      /* small output: no trellis, one
-                                     * script (jenc.c) */
     /* The coefficients live in @holder's memory pool: every candidate
      * file is written from them by a compressor @w of its own. */
     struct jpeg_compress_struct holder;

@@ -129,16 +129,6 @@ jenc_stats_block(const float c[64], const float iq[64], int *pred,
         st->ac[0]++;
 }
 
-void
-jenc_round_block(const float c[64], const float iq[64], JCOEF *out)
-{
-    short v[64];
-
-    quant_round(c, iq, v);
-    for (int k = 0; k < 64; k++)
-        out[k] = (JCOEF)v[k];
-}
-
 /* Bits for a symbol counted @n times of @total, within 1..16. */
 static float
 symbol_bits(unsigned long n, double total)
