@@ -246,7 +246,9 @@ jenc_trellis_ac(const float c[64], const float iq[64],
             v = TR_MAX_AC;
         t.best[k] = TR_INF;
         try_level(&t, r, lambda, k, mag[k], v);
-        if (v > 1)
+        /* The level below costs more error, and fewer bits only when it
+         * has fewer magnitude bits: when v is a power of two. */
+        if (v > 1 && (v & (v - 1)) == 0)
             try_level(&t, r, lambda, k, mag[k], v - 1);
         if (t.best[k] < TR_INF)
             t.live[t.nlive++] = k;
