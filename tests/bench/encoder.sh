@@ -79,18 +79,20 @@ djpeg_png() {
 }
 
 # CPU seconds of children and wall seconds of "$@".
+# The subshell's own pid is taken first: inside $(...) $BASHPID would be
+# that substitution's.
 timed() {
-    local t0 t1 c0 c1
-    c0=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
+    local t0 t1 c0 c1 me=$BASHPID
+    c0=$(awk '{print $14+$15+$16+$17}' /proc/$me/stat)
     t0=$(date +%s.%N)
     "$@" > /dev/null 2>&1
     t1=$(date +%s.%N)
-    c1=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
+    c1=$(awk '{print $14+$15+$16+$17}' /proc/$me/stat)
     echo "$(echo "$t1 - $t0" | bc) $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-echo "imgpool $($IMGPOOL --version | head -1), sharp $(SHARP_DIR=$SHARP_DIR node -e 'const r=require("module").createRequire(process.env.SHARP_DIR+"/");console.log(r("sharp/package.json").version)')"
+echo "imgpool $($IMGPOOL --version | head -1), sharp $(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$SHARP_DIR/node_modules/sharp/package.json")"
 
 # ---- part 1: photos ----
 mkdir -p "$W/in" "$W/best" "$W/fast" "$W/sharp"
