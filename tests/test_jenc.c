@@ -16,6 +16,7 @@
 
 #include "helpers.h"
 #include "jenc.h"
+#include "jenc_int.h"
 #include "jpegq.h"
 #include "sniff.h"
 #include "task.h"
@@ -347,4 +348,77 @@ Test(jenc, inplace_second_run_unchanged)
     free(rgb);
     tjFree(out);
     tjDestroy(tj);
+}
+
+/* The fast DCT is the DCT-II by its definition (orthonormal, level
+ * shifted), to float rounding, on noise. */
+Test(jenc, fdct_matches_definition)
+{
+    unsigned char px[64];
+    struct jenc_plane pl = { 8, 8, 1, 1, 8, px };
+    float got[64];
+    unsigned seed = 7;
+
+    for (int i = 0; i < 64; i++) {
+        seed = seed * 1103515245u + 12345u;
+        px[i] = (unsigned char)(seed >> 16);
+    }
+    jenc_fdct(&pl, 0, 0, got);
+    for (int v = 0; v < 8; v++) {
+        for (int u = 0; u < 8; u++) {
+            double a = 0;
+
+            for (int y = 0; y < 8; y++)
+                for (int x = 0; x < 8; x++)
+                    a += (px[y * 8 + x] - 128.0) *
+                         cos((2 * x + 1) * u * M_PI / 16) *
+                         cos((2 * y + 1) * v * M_PI / 16);
+            a *= (u ? 0.5 : sqrt(0.125)) * (v ? 0.5 : sqrt(0.125));
+            cr_expect(fabs(got[v * 8 + u] - a) < 1e-3,
+                      "(%d,%d): %f, want %f", u, v, got[v * 8 + u], a);
+        }
+    }
+}
+
+/* The symbol counts of the rate model, by hand: DC category of the
+ * difference, run/size of each non-zero level in zigzag order, ZRL for
+ * a run past 15, EOB only when the block ends in zeros, levels rounded
+ * to nearest and clamped to 10 magnitude bits. */
+Test(jenc, stats_block_counts)
+{
+    unsigned short q[64];
+    float iq[64], c[64] = { 0 };
+    struct jenc_stats st;
+    int pred = 2;
+
+    for (int k = 0; k < 64; k++)
+        q[k] = 10;
+    jenc_inv_steps(q, iq);
+    memset(&st, 0, sizeof(st));
+    c[0] = 53.0f;       /* level 5, difference 3: category 2 */
+    c[1] = 31.0f;       /* zigzag 1: level 3, run 0, size 2 */
+    c[8] = -4.9f;       /* zigzag 2: rounds to 0 */
+    c[40] = -160.0f;    /* zigzag 20: level -16, run 18: ZRL, run 2, size 5 */
+    jenc_stats_block(c, iq, &pred, &st);
+    cr_assert_eq(pred, 5);
+    cr_assert_eq(st.dc[2], 1);
+    cr_assert_eq(st.ac[0x02], 1);
+    cr_assert_eq(st.ac[0xf0], 1);
+    cr_assert_eq(st.ac[0x25], 1);
+    cr_assert_eq(st.ac[0x00], 1, "one EOB");
+    unsigned long total = 0;
+    for (int i = 0; i < 256; i++)
+        total += st.ac[i];
+    cr_assert_eq(total, 4);
+
+    /* Last coefficient non-zero: no EOB; a huge level has 10 bits. */
+    memset(&st, 0, sizeof(st));
+    memset(c, 0, sizeof(c));
+    c[0] = 50.0f;
+    c[63] = 200000.0f;
+    jenc_stats_block(c, iq, &pred, &st);
+    cr_assert_eq(st.dc[0], 1, "difference 0");
+    cr_assert_eq(st.ac[0xf0], 3, "62 zeros: three ZRL");
+    cr_assert_eq(st.ac[(14 << 4) | 10], 1, "then run 14, size 10");
+    cr_assert_eq(st.ac[0x00], 0, "no EOB");
 }

@@ -2,98 +2,111 @@
  * jpegq.c - quantisation tables from a contrast sensitivity model; see
  * jpegq.h.
  *
- * Derivation.  The step for DCT coefficient (u, v) should be inversely
- * proportional to how visible an error at that frequency is.  The basis
- * function (u, v) of an 8x8 block has sqrt(u^2 + v^2) / 16 cycles per
- * pixel; at JPEGQ_PPD pixels per degree of visual angle (a photograph on a
- * desktop screen at arm's length) that is f = JPEGQ_PPD * sqrt(u^2+v^2)/16
- * cycles per degree, twice that for the chroma of a 4:2:0 image.
+ * Derivation.  The step for DCT coefficient (u, v) should grow with how
+ * little an error at that frequency is seen.  The basis function (u, v)
+ * has a radial frequency of r = sqrt(u^2 + v^2) (in half cycles per
+ * block); the step is DC x w(r) with
  *
- *  - Luma: the Mannos-Sakrison contrast sensitivity function,
- *      S(f) = 2.6 (0.0192 + 0.114 f) exp(-(0.114 f)^1.1),
- *    flattened below its peak (8 cycles/degree): low frequencies carry
- *    the block structure and the smooth gradients whose errors show as
- *    blocking and banding, so they are not allowed a coarser step than
- *    the most sensitive frequency.
- *  - Oblique effect: diagonal gratings are seen less well; the frequency
- *    is divided by 0.85 + 0.15 cos(4 theta) (1 along the axes, 0.7 on the
- *    diagonal) before S is taken.
- *  - Chroma: opponent colour sensitivity is low-pass with no peak; it is
- *    modelled as 1 / (1 + (f / JPEGQ_CHROMA_FC)^2).
- *  - Threshold sensitivity overstates the spread at the error levels a
- *    compressed photograph has (quantisation noise well above threshold
- *    is judged more evenly across frequencies, and natural images mask
- *    their high frequencies less than a grating test suggests), so the
- *    weight 1/S is compressed by the exponent JPEGQ_GAMMA.
+ *      w(r) = 1 + (r' / r0)^p,     r' = r / (0.95 + 0.05 cos(4 theta)),
  *
- * The quality-50 table is JPEGQ_LUMA_DC (or JPEGQ_CHROMA_DC) times that
- * weight; quality q scales it as libjpeg does (5000/q below 50, 200 - 2q
+ * theta the orientation of (u, v):
+ *
+ *  - The shape 1 + (r/r0)^p is a smooth stand-in for the inverse of the
+ *    eye's contrast sensitivity above its peak: flat at the lowest
+ *    frequencies (the block averages and the smooth gradients, where an
+ *    error shows as blocking or banding), then rising steeply.  For
+ *    luma, r0 = 5 and p = 3 (the step doubles by r = 5, is about twelve
+ *    times the curve's DC in the corner): a wider flat band than the first
+ *    r0 = 4, p = 2.5, which ssimulacra rewarded most per byte.
+ *  - The luma DC step is 0.85 of what the curve gives: butteraugli
+ *    punishes a coarse block average (banding in skies) far more than
+ *    the same error in any AC term, so a finer DC bought more look per
+ *    byte than a finer table overall.
+ *  - Chroma has the same form with r0 = 4.4 and p = 3.4: a wider flat
+ *    band, then a steeper rise.  The same table serves 4:4:4 and 4:2:0:
+ *    subsampled chroma covers twice the angle per coefficient, but
+ *    doubling its frequencies (the first tables did) made its steps so
+ *    coarse that colour edges bled, which butteraugli punished hardest.
+ *  - Oblique effect: diagonal gratings are seen a little less well; the
+ *    frequency is divided by 0.95 + 0.05 cos(4 theta) (1 along the axes,
+ *    0.9 on the diagonal).  A stronger effect (0.15) bought bytes at the
+ *    same cost in look as a coarser table overall.
+ *
+ * The quality-50 table is JPEGQ_LUMA_DC (or JPEGQ_CHROMA_DC) times w,
+ * rounded; quality q scales it as libjpeg does (5000/q below 50, 200 - 2q
  * above, in percent), so -q keeps its usual feel.  The constants were set
- * by encoding photographs and comparing butteraugli and ssimulacra scores
- * and sizes with libjpeg's tables at the same -q (docs/ENCODER.md).
+ * by encoding photographs at -q 90 and comparing bytes, butteraugli and
+ * ssimulacra with sharp (mozjpeg) at quality 90 (docs/ENCODER.md).
  */
 #include <math.h>
 
 #include "jpegq.h"
 
-#define JPEGQ_PPD 40.0
-#define JPEGQ_PEAK 8.0
-#define JPEGQ_CHROMA_FC 6.0
-#define JPEGQ_GAMMA 0.75
-#define JPEGQ_LUMA_DC 31.0
-#define JPEGQ_CHROMA_DC 35.0
+#define JPEGQ_LUMA_DC 18.0
+#define JPEGQ_LUMA_DC_WEIGHT 0.85
+#define JPEGQ_CHROMA_DC 20.0
+#define JPEGQ_LUMA_R0 5.0
+#define JPEGQ_LUMA_P 3.0
+#define JPEGQ_CHROMA_R0 4.4
+#define JPEGQ_CHROMA_P 3.4
+#define JPEGQ_OBLIQUE 0.05
 
-/* Mannos-Sakrison sensitivity at @f cycles/degree, flat below the peak. */
+/* The visibility weight of coefficient (u, v), luma or chroma: >= 1
+ * except the luma DC's. */
 static double
-luma_csf(double f)
+weight(int chroma, int u, int v)
 {
-    double x;
+    double r = sqrt((double)(u * u + v * v));
+    double theta = atan2((double)v, (double)u);
+    double r0 = chroma ? JPEGQ_CHROMA_R0 : JPEGQ_LUMA_R0;
+    double p = chroma ? JPEGQ_CHROMA_P : JPEGQ_LUMA_P;
 
-    if (f < JPEGQ_PEAK)
-        f = JPEGQ_PEAK;
-    x = 0.114 * f;
-    return 2.6 * (0.0192 + x) * exp(-pow(x, 1.1));
+    if (u == 0 && v == 0)
+        return chroma ? 1.0 : JPEGQ_LUMA_DC_WEIGHT;
+
+    r /= 1.0 - JPEGQ_OBLIQUE + JPEGQ_OBLIQUE * cos(4.0 * theta);
+    return 1.0 + pow(r / r0, p);
 }
 
-/* The visibility weight (>= 1) of coefficient (u, v) for @kind. */
-static double
-weight(enum jpegq_kind kind, int u, int v)
-{
-    double f = JPEGQ_PPD * sqrt((double)(u * u + v * v)) / 16.0;
-    double theta = atan2((double)v, (double)u);
-    double w;
+/* The quality-50 tables (luma, chroma), computed once: the sniffer
+ * matches a file's table against every quality. */
+static unsigned short base_tables[2][64];
+static int base_ready;
 
-    if (kind == JPEGQ_CHROMA_420)
-        f *= 2.0;
-    f /= 0.85 + 0.15 * cos(4.0 * theta);
-    if (kind == JPEGQ_LUMA)
-        w = luma_csf(JPEGQ_PEAK) / luma_csf(f);
-    else
-        w = 1.0 + (f / JPEGQ_CHROMA_FC) * (f / JPEGQ_CHROMA_FC);
-    return pow(w, JPEGQ_GAMMA);
+static void
+base_init(void)
+{
+    for (int c = 0; c < 2; c++) {
+        double dc = c ? JPEGQ_CHROMA_DC : JPEGQ_LUMA_DC;
+
+        for (int v = 0; v < 8; v++)
+            for (int u = 0; u < 8; u++)
+                base_tables[c][v * 8 + u] =
+                    (unsigned short)lround(dc * weight(c, u, v));
+    }
+    base_ready = 1;
 }
 
 void
 jpegq_table(enum jpegq_kind kind, int quality, unsigned short out[64])
 {
-    double dc = kind == JPEGQ_LUMA ? JPEGQ_LUMA_DC : JPEGQ_CHROMA_DC;
+    const unsigned short *base;
     long scale;
-    int u, v;
 
+    if (!base_ready)
+        base_init();
+    base = base_tables[kind != JPEGQ_LUMA];
     if (quality < 1)
         quality = 1;
     if (quality > 100)
         quality = 100;
     scale = quality < 50 ? 5000 / quality : 200 - 2 * quality;
-    for (v = 0; v < 8; v++) {
-        for (u = 0; u < 8; u++) {
-            /* Rounded to an integer at quality 50 first, as a published
-             * table is, then scaled with libjpeg's integer rounding. */
-            long base = lround(dc * weight(kind, u, v));
-            long q = (base * scale + 50) / 100;
+    for (int i = 0; i < 64; i++) {
+        /* Rounded to an integer at quality 50 first, as a published
+         * table is, then scaled with libjpeg's integer rounding. */
+        long q = ((long)base[i] * scale + 50) / 100;
 
-            out[v * 8 + u] = (unsigned short)(q < 1 ? 1 : q > 255 ? 255 : q);
-        }
+        out[i] = (unsigned short)(q < 1 ? 1 : q > 255 ? 255 : q);
     }
 }
 

@@ -12,7 +12,7 @@
 #define IMGPOOL_JPEGQ_H
 
 /* Which table: luma, or chroma for 4:4:4 or for 4:2:0 sampling (the
- * chroma of a subsampled image spans twice the angle per coefficient). */
+ * 4:4:4 and 4:2:0 chroma tables are the same today: jpegq.c). */
 enum jpegq_kind { JPEGQ_LUMA = 0, JPEGQ_CHROMA_444, JPEGQ_CHROMA_420 };
 
 /* The table of @kind at @quality (clamped to 1..100), natural (row-major)

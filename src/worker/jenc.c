@@ -23,7 +23,7 @@
  * constant serves every quality; set with butteraugli and ssimulacra on
  * photographs (docs/ENCODER.md).
  */
-#define JENC_LAMBDA 0.10f
+#define JENC_LAMBDA 0.07f
 
 static void
 job_free(struct jenc_job *j)
@@ -63,34 +63,54 @@ coded_blocks(const struct jenc_plane *pl, int *bw, int *bh)
     *bh = (pl->h + 7) / 8;
 }
 
-/* Pass one over @pl: symbol counts into @st. */
+/*
+ * Pass one keeps the coefficients for pass two when the image has at
+ * most JENC_KEEP_BLOCKS blocks (16 MiB of them); a larger one is
+ * transformed twice, and its symbol counts come from every
+ * JENC_SAMPLE_ROWS-th block row only (the statistics of a few hundred
+ * thousand blocks do not change with more).
+ */
+#define JENC_KEEP_BLOCKS 65536
+#define JENC_SAMPLE_ROWS 4
+
+/* Pass one over @pl: symbol counts into @st, the coefficients into @keep
+ * (bw x bh blocks of 64) unless it is NULL. */
 static void
 gather(const struct jenc_plane *pl, const unsigned short *q,
-       struct jenc_stats *st)
+       struct jenc_stats *st, float *keep)
 {
-    float c[64];
+    float c[64], iq[64];
     int bw, bh, pred = 0;
+    int step = keep ? 1 : JENC_SAMPLE_ROWS;
 
+    jenc_inv_steps(q, iq);
     coded_blocks(pl, &bw, &bh);
-    for (int by = 0; by < bh; by++) {
+    if (bh < 4 * step)
+        step = 1;
+    for (int by = 0; by < bh; by += step) {
         for (int bx = 0; bx < bw; bx++) {
-            jenc_fdct(pl, bx, by, c);
-            jenc_stats_block(c, q, &pred, st);
+            float *o = keep ? keep + ((size_t)by * bw + bx) * 64 : c;
+
+            jenc_fdct(pl, bx, by, o);
+            jenc_stats_block(o, iq, &pred, st);
         }
     }
 }
 
-/* Pass two over @pl: trellis-quantised blocks into @arr.  @dc and
- * @scratch hold a block row's DC and its search. */
+/* Pass two over @pl: trellis-quantised blocks into @arr, from @keep
+ * (pass one's coefficients) or transformed again when it is NULL.  @dc
+ * and @scratch hold a block row's DC and its search. */
 static void
 quantise(struct jenc_job *j, const struct jenc_plane *pl,
          jvirt_barray_ptr arr, const unsigned short *q,
-         const struct jenc_rate *r, float *dc, int *scratch)
+         const struct jenc_rate *r, const float *keep, float *dc,
+         int *scratch)
 {
     j_common_ptr cc = (j_common_ptr)&j->holder;
-    float c[64];
+    float c[64], iq[64];
     int bw, bh, pred = 0;
 
+    jenc_inv_steps(q, iq);
     coded_blocks(pl, &bw, &bh);
     for (int by = 0; by < bh; by++) {
         JBLOCKARRAY rows = (*cc->mem->access_virt_barray)(
@@ -98,9 +118,14 @@ quantise(struct jenc_job *j, const struct jenc_plane *pl,
         JBLOCKROW row = rows[0];
 
         for (int bx = 0; bx < bw; bx++) {
-            jenc_fdct(pl, bx, by, c);
-            jenc_trellis_ac(c, q, r, JENC_LAMBDA, row[bx]);
-            dc[bx] = c[0];
+            const float *b = c;
+
+            if (keep)
+                b = keep + ((size_t)by * bw + bx) * 64;
+            else
+                jenc_fdct(pl, bx, by, c);
+            jenc_trellis_ac(b, iq, r, JENC_LAMBDA, row[bx]);
+            dc[bx] = b[0];
         }
         jenc_trellis_dc(dc, bw, q[0], r, JENC_LAMBDA, &pred, row[0],
                         scratch);
@@ -115,23 +140,38 @@ quantise_all(struct jenc_job *j, const struct jenc_plane *pl)
     struct jenc_rate r[2];
     float *dc = malloc((size_t)pl[0].bw * sizeof(float));
     int *scratch = malloc((size_t)pl[0].bw * 4 * sizeof(int));
-    int ci;
+    float *keep = NULL, *at[3] = { NULL, NULL, NULL };
+    size_t blocks = 0;
+    int ci, bw, bh;
 
-    if (!dc || !scratch) {
+    for (ci = 0; ci < j->ncomp; ci++) {
+        coded_blocks(&pl[ci], &bw, &bh);
+        blocks += (size_t)bw * (size_t)bh;
+    }
+    if (blocks <= JENC_KEEP_BLOCKS)
+        keep = malloc(blocks * 64 * sizeof(float));
+    if (!dc || !scratch || (blocks <= JENC_KEEP_BLOCKS && !keep)) {
         free(dc);
         free(scratch);
+        free(keep);
         return -1;
+    }
+    for (ci = 0, blocks = 0; keep && ci < j->ncomp; ci++) {
+        at[ci] = keep + blocks * 64;
+        coded_blocks(&pl[ci], &bw, &bh);
+        blocks += (size_t)bw * (size_t)bh;
     }
     memset(st, 0, sizeof(st));
     for (ci = 0; ci < j->ncomp; ci++)
-        gather(&pl[ci], j->qt[ci > 0], &st[ci > 0]);
+        gather(&pl[ci], j->qt[ci > 0], &st[ci > 0], at[ci]);
     for (ci = 0; ci < 2; ci++)
         jenc_rate_from_stats(&st[ci], &r[ci]);
     for (ci = 0; ci < j->ncomp; ci++)
-        quantise(j, &pl[ci], j->arrays[ci], j->qt[ci > 0], &r[ci > 0], dc,
-                 scratch);
+        quantise(j, &pl[ci], j->arrays[ci], j->qt[ci > 0], &r[ci > 0],
+                 at[ci], dc, scratch);
     free(dc);
     free(scratch);
+    free(keep);
     return 0;
 }
 

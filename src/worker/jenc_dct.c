@@ -1,7 +1,8 @@
 /*
  * jenc_dct.c - the encoder's sample planes and forward DCT (jenc_int.h):
  * RGB rows to JFIF YCbCr, chroma averaged over 2x2 for 4:2:0, edges
- * replicated out to whole blocks; a separable floating-point DCT-II.
+ * replicated out to whole blocks; a separable floating-point DCT-II
+ * (even/odd split of each 8-point transform).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -170,52 +171,68 @@ out:
     return rc;
 }
 
-/* The DCT-II matrix, orthonormal: m[u][x] = c(u)/2 cos((2x+1)u pi/16). */
-static float dct_m[8][8];
+/* The DCT-II matrix, orthonormal: m[u][x] = c(u)/2 cos((2x+1)u pi/16).
+ * Only its left half is kept: row u is symmetric about the middle for
+ * even u and antisymmetric for odd u, so each 8-point transform is a 4x4
+ * product on the sums s[x] + s[7-x] (even outputs) and another on the
+ * differences s[x] - s[7-x] (odd outputs): half the multiplications of
+ * the full product. */
+static float dct_even[4][4], dct_odd[4][4];
 static int dct_ready;
 
 static void
 dct_init(void)
 {
-    for (int u = 0; u < 8; u++)
-        for (int x = 0; x < 8; x++)
-            dct_m[u][x] = (float)((u == 0 ? sqrt(0.5) : 1.0) / 2.0 *
-                                  cos((2 * x + 1) * u * M_PI / 16.0));
+    for (int k = 0; k < 4; k++) {
+        for (int x = 0; x < 4; x++) {
+            int ue = 2 * k, uo = 2 * k + 1;
+
+            dct_even[k][x] = (float)((ue == 0 ? sqrt(0.5) : 1.0) / 2.0 *
+                                     cos((2 * x + 1) * ue * M_PI / 16.0));
+            dct_odd[k][x] = (float)(0.5 * cos((2 * x + 1) * uo * M_PI /
+                                              16.0));
+        }
+    }
     dct_ready = 1;
+}
+
+/* One 8-point DCT-II of @in (stride @is) into @out (stride @os). */
+static void
+dct8(const float *in, int is, float *out, int os)
+{
+    float a[4], b[4];
+
+    for (int x = 0; x < 4; x++) {
+        a[x] = in[x * is] + in[(7 - x) * is];
+        b[x] = in[x * is] - in[(7 - x) * is];
+    }
+    for (int k = 0; k < 4; k++) {
+        out[2 * k * os] = dct_even[k][0] * a[0] + dct_even[k][1] * a[1] +
+                          dct_even[k][2] * a[2] + dct_even[k][3] * a[3];
+        out[(2 * k + 1) * os] = dct_odd[k][0] * b[0] + dct_odd[k][1] * b[1]
+                                + dct_odd[k][2] * b[2] +
+                                dct_odd[k][3] * b[3];
+    }
 }
 
 void
 jenc_fdct(const struct jenc_plane *pl, int bx, int by, float out[64])
 {
-    float t[8][8];
-    int u, v, x, y;
+    float s[64], t[64];
+    int x, y;
 
     if (!dct_ready)
         dct_init();
-    /* Rows: t[y][u] = sum_x m[u][x] s[y][x]. */
     for (y = 0; y < 8; y++) {
-        const unsigned char *s = pl->px + (size_t)(by * 8 + y) * pl->stride
+        const unsigned char *r = pl->px + (size_t)(by * 8 + y) * pl->stride
                                  + (size_t)bx * 8;
-        float r[8];
 
         for (x = 0; x < 8; x++)
-            r[x] = (float)s[x] - 128.0f;
-        for (u = 0; u < 8; u++) {
-            float a = 0;
-
-            for (x = 0; x < 8; x++)
-                a += dct_m[u][x] * r[x];
-            t[y][u] = a;
-        }
+            s[y * 8 + x] = (float)r[x] - 128.0f;
     }
-    /* Columns: out[v][u] = sum_y m[v][y] t[y][u]. */
-    for (v = 0; v < 8; v++) {
-        for (u = 0; u < 8; u++) {
-            float a = 0;
-
-            for (y = 0; y < 8; y++)
-                a += dct_m[v][y] * t[y][u];
-            out[v * 8 + u] = a;
-        }
-    }
+    /* Rows into t (t[y][u]), then columns into out (out[v][u]). */
+    for (y = 0; y < 8; y++)
+        dct8(s + y * 8, 1, t + y * 8, 1);
+    for (x = 0; x < 8; x++)
+        dct8(t + x, 8, out + x, 8);
 }

@@ -51,10 +51,16 @@ struct jenc_rate {
     float ac[256];
 };
 
-/* Count the symbols of @c quantised by plain rounding with @q (both
- * natural order); *@pred is the previous block's DC, updated. */
-void jenc_stats_block(const float c[64], const unsigned short q[64],
-                      int *pred, struct jenc_stats *st);
+/* The reciprocals of the steps @q (natural order, as @iq), as the
+ * functions below take them (a multiplication per coefficient, not a
+ * division). */
+void jenc_inv_steps(const unsigned short q[64], float iq[64]);
+
+/* Count the symbols of @c (natural order) quantised by plain rounding
+ * with the steps whose reciprocals are @iq (jenc_inv_steps()); *@pred
+ * is the previous block's DC, updated. */
+void jenc_stats_block(const float c[64], const float iq[64], int *pred,
+                      struct jenc_stats *st);
 
 /* Costs from counts: -log2 of each symbol's share, bounded to 1..16
  * bits; a symbol never seen costs what a rare one does. */
@@ -62,11 +68,12 @@ void jenc_rate_from_stats(const struct jenc_stats *st, struct jenc_rate *r);
 
 /*
  * Rate-distortion quantisation of the AC coefficients of @c (natural
- * order) with steps @q into @out[1..63] (natural order): minimises
+ * order) with the steps whose reciprocals are @iq (jenc_inv_steps())
+ * into @out[1..63] (natural order): minimises
  * D + @lambda * R, D the squared error in units of each step, R the bits
  * of the Huffman symbols and their magnitude bits under @r.
  */
-void jenc_trellis_ac(const float c[64], const unsigned short q[64],
+void jenc_trellis_ac(const float c[64], const float iq[64],
                      const struct jenc_rate *r, float lambda, JCOEF *out);
 
 /*

@@ -18,7 +18,12 @@
  * search with two states per block.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "jenc_int.h"
 
@@ -34,52 +39,93 @@ static const unsigned char zz[64] = {
 #define TR_MAX_AC 1023
 #define TR_MAX_DC 1023
 
+/* The JPEG magnitude category of @v: its bit length (0 for 0). */
 static int
 nbits(int v)
 {
-    int n = 0;
+    unsigned a = (unsigned)(v < 0 ? -v : v);
 
-    if (v < 0)
-        v = -v;
-    while (v) {
-        n++;
-        v >>= 1;
-    }
-    return n;
+    return a ? 32 - __builtin_clz(a) : 0;
 }
 
+/* Nearest integer, halves away from zero (a call to lrintf() cost more
+ * than the rest of the symbol count). */
 static int
 round_level(float a)
 {
-    return (int)lrintf(a);
+    return (int)(a < 0.0f ? a - 0.5f : a + 0.5f);
 }
 
 void
-jenc_stats_block(const float c[64], const unsigned short q[64], int *pred,
+jenc_inv_steps(const unsigned short q[64], float iq[64])
+{
+    for (int k = 0; k < 64; k++)
+        iq[k] = 1.0f / (float)q[k];
+}
+
+/* @c times @iq (both natural order) rounded to the nearest level, within
+ * +-TR_MAX_AC, into @v: eight at a time with SSE2 (the rounding and its
+ * sign were most of the symbol count's time as a branch per
+ * coefficient). */
+static void
+quant_round(const float c[64], const float iq[64], short v[64])
+{
+#ifdef __SSE2__
+    const __m128i hi = _mm_set1_epi16(TR_MAX_AC), lo = _mm_set1_epi16(-TR_MAX_AC);
+
+    for (int k = 0; k < 64; k += 8) {
+        __m128i a = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(c + k),
+                                               _mm_loadu_ps(iq + k)));
+        __m128i b = _mm_cvtps_epi32(_mm_mul_ps(_mm_loadu_ps(c + k + 4),
+                                               _mm_loadu_ps(iq + k + 4)));
+        __m128i p = _mm_packs_epi32(a, b);
+
+        p = _mm_max_epi16(_mm_min_epi16(p, hi), lo);
+        _mm_storeu_si128((__m128i *)(v + k), p);
+    }
+#else
+    for (int k = 0; k < 64; k++) {
+        int x = round_level(c[k] * iq[k]);
+
+        v[k] = (short)(x > TR_MAX_AC ? TR_MAX_AC
+                       : x < -TR_MAX_AC ? -TR_MAX_AC : x);
+    }
+#endif
+}
+
+/* The zigzag positions 1..63 of the non-zero levels of @v (natural
+ * order), as bits. */
+static uint64_t
+nonzero_mask(const short v[64])
+{
+    uint64_t m = 0;
+
+    for (int k = 1; k < 64; k++)
+        m |= (uint64_t)(v[zz[k]] != 0) << k;
+    return m;
+}
+
+void
+jenc_stats_block(const float c[64], const float iq[64], int *pred,
                  struct jenc_stats *st)
 {
-    int dc = round_level(c[0] / q[0]), run = 0, k;
+    short v[64];
+    uint64_t m;
+    int last = 0;
 
-    if (dc > TR_MAX_DC)
-        dc = TR_MAX_DC;
-    if (dc < -TR_MAX_DC - 1)
-        dc = -TR_MAX_DC - 1;
-    st->dc[nbits(dc - *pred)]++;
-    *pred = dc;
-    for (k = 1; k < 64; k++) {
-        int v = round_level(c[zz[k]] / q[zz[k]]);
+    quant_round(c, iq, v);
+    st->dc[nbits(v[0] - *pred)]++;
+    *pred = v[0];
+    for (m = nonzero_mask(v); m; m &= m - 1) {
+        int k = __builtin_ctzll(m), run = k - last - 1;
+        int s = nbits(v[zz[k]]);
 
-        if (v == 0) {
-            run++;
-            continue;
-        }
         for (; run > 15; run -= 16)
             st->ac[0xf0]++;
-        v = nbits(v) > 10 ? 10 : nbits(v);
-        st->ac[(run << 4) | v]++;
-        run = 0;
+        st->ac[(run << 4) | (s > 10 ? 10 : s)]++;
+        last = k;
     }
-    if (run)
+    if (last < 63)
         st->ac[0]++;
 }
 
@@ -121,13 +167,15 @@ run_bits(const struct jenc_rate *r, int run, int s)
 
 struct tr_state {
     float best[64];     /* least cost with k the last non-zero */
+    int live[64];       /* the positions with a finite best, ascending */
+    int nlive;
     float z[64];        /* zero distortion of positions 1..k */
     int val[64];        /* the level chosen at k */
     int from[64];       /* the non-zero position before k (0: none) */
 };
 
 /* best[k] over the candidate level @v at position k (@a its exact
- * magnitude in steps). */
+ * magnitude in steps), from every earlier live position. */
 static void
 try_level(struct tr_state *t, const struct jenc_rate *r, float lambda,
           int k, float a, int v)
@@ -135,17 +183,15 @@ try_level(struct tr_state *t, const struct jenc_rate *r, float lambda,
     int s = nbits(v);
     float d = (a - (float)v) * (a - (float)v);
 
-    for (int j = k - 1; j >= 0; j--) {
-        float cost;
+    for (int i = t->nlive - 1; i >= 0; i--) {
+        int j = t->live[i];
+        float zeros = t->z[k - 1] - t->z[j], cost;
 
         /* The zeros between j and k alone cost this much, and more for
          * every earlier j: nothing further back can win. */
-        if (t->z[k - 1] - t->z[j] + d >= t->best[k])
+        if (zeros + d >= t->best[k])
             break;
-        if (t->best[j] >= TR_INF)
-            continue;
-        cost = t->best[j] + (t->z[k - 1] - t->z[j]) + d +
-               lambda * run_bits(r, k - j - 1, s);
+        cost = t->best[j] + zeros + d + lambda * run_bits(r, k - j - 1, s);
         if (cost < t->best[k]) {
             t->best[k] = cost;
             t->val[k] = v;
@@ -161,13 +207,11 @@ best_end(const struct tr_state *t, const struct jenc_rate *r, float lambda)
     float least = TR_INF;
     int end = 0;
 
-    for (int j = 0; j < 64; j++) {
-        float cost;
+    for (int i = 0; i < t->nlive; i++) {
+        int j = t->live[i];
+        float cost = t->best[j] + (t->z[63] - t->z[j]) +
+                     (j < 63 ? lambda * r->ac[0] : 0.0f);
 
-        if (t->best[j] >= TR_INF)
-            continue;
-        cost = t->best[j] + (t->z[63] - t->z[j]) +
-               (j < 63 ? lambda * r->ac[0] : 0.0f);
         if (cost < least) {
             least = cost;
             end = j;
@@ -177,7 +221,7 @@ best_end(const struct tr_state *t, const struct jenc_rate *r, float lambda)
 }
 
 void
-jenc_trellis_ac(const float c[64], const unsigned short q[64],
+jenc_trellis_ac(const float c[64], const float iq[64],
                 const struct jenc_rate *r, float lambda, JCOEF *out)
 {
     struct tr_state t;
@@ -186,22 +230,28 @@ jenc_trellis_ac(const float c[64], const unsigned short q[64],
 
     t.best[0] = 0.0f;
     t.z[0] = 0.0f;
+    t.live[0] = 0;
+    t.nlive = 1;
     for (k = 1; k < 64; k++) {
-        mag[k] = fabsf(c[zz[k]]) / (float)q[zz[k]];
+        mag[k] = fabsf(c[zz[k]]) * iq[zz[k]];
         t.z[k] = t.z[k - 1] + mag[k] * mag[k];
+        out[zz[k]] = 0;
     }
     for (k = 1; k < 64; k++) {
         int v = round_level(mag[k]);
 
-        t.best[k] = TR_INF;
-        out[zz[k]] = 0;
-        if (v > TR_MAX_AC)
-            v = TR_MAX_AC;
         if (v == 0)
             continue;
+        if (v > TR_MAX_AC)
+            v = TR_MAX_AC;
+        t.best[k] = TR_INF;
         try_level(&t, r, lambda, k, mag[k], v);
-        if (v > 1)
+        /* The level below costs more error, and fewer bits only when it
+         * has fewer magnitude bits: when v is a power of two. */
+        if (v > 1 && (v & (v - 1)) == 0)
             try_level(&t, r, lambda, k, mag[k], v - 1);
+        if (t.best[k] < TR_INF)
+            t.live[t.nlive++] = k;
     }
     for (k = best_end(&t, r, lambda); k > 0; k = t.from[k]) {
         int n = zz[k];

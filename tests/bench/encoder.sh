@@ -1,6 +1,6 @@
 #!/bin/bash
-# encoder.sh - the JPEG encoders side by side, in one run: imgpool's default
-# (--effort best), imgpool --effort fast (plain libjpeg-turbo) and sharp
+# encoder.sh - the JPEG encoders side by side, in one run: imgpool --effort best
+# (its own encoder), imgpool --effort fast (plain libjpeg-turbo) and sharp
 # with mozjpeg: true, at the same quality.
 #
 #   tests/bench/encoder.sh [-q Q] [-n PHOTOS] [-t THUMBS] [-j JOBS]
@@ -16,8 +16,17 @@
 # Part 2, thumbnails: THUMBS (default 2000) small JPEGs (made once into
 # /tmp/imgpool-bench/small-jpegs from the photos: 480-1024 px crops at
 # q 85-95) made into 300 px thumbnails by each with JOBS (default 2)
-# workers: bytes, wall and CPU time; look on 40 of them against a
-# lossless thumbnail made by the same tool (imgpool -f png; sharp's PNG).
+# workers: bytes, wall and CPU time; look on 40 of them, each against a
+# reference made the same way at full quality: for imgpool, its own
+# thumbnail at -q 100 4:4:4 (--effort fast; the JPEG thumbnail path
+# decodes and resizes in a way of its own, so a -f png thumbnail, which
+# libvips makes, is not the same picture: butteraugli about 2.4 between
+# them); for sharp, sharp's PNG of the same resize.
+#
+# Every photo is re-encoded (--force: no kept-original, no skip for an
+# estimated quality at or below -q); a photo imgpool leaves alone for
+# another reason (has-trailer) is dropped before the other two run, so
+# the three sums cover the same files.
 #
 # Needs: built imgpool (build/imgpool), djpeg, vips, butteraugli_main and
 # ssimulacra_main (libjxl-devtools), node with sharp in
@@ -70,18 +79,20 @@ djpeg_png() {
 }
 
 # CPU seconds of children and wall seconds of "$@".
+# The subshell's own pid is taken first: inside $(...) $BASHPID would be
+# that substitution's.
 timed() {
-    local t0 t1 c0 c1
-    c0=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
+    local t0 t1 c0 c1 me=$BASHPID
+    c0=$(awk '{print $14+$15+$16+$17}' /proc/$me/stat)
     t0=$(date +%s.%N)
     "$@" > /dev/null 2>&1
     t1=$(date +%s.%N)
-    c1=$(awk '{print $14+$15+$16+$17}' /proc/$BASHPID/stat)
+    c1=$(awk '{print $14+$15+$16+$17}' /proc/$me/stat)
     echo "$(echo "$t1 - $t0" | bc) $(echo "($c1 - $c0) / $(getconf CLK_TCK)" | bc -l)"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-echo "imgpool $($IMGPOOL --version | head -1), sharp $(SHARP_DIR=$SHARP_DIR node -e 'const r=require("module").createRequire(process.env.SHARP_DIR+"/");console.log(r("sharp/package.json").version)')"
+echo "imgpool $($IMGPOOL --version | head -1), sharp $(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$SHARP_DIR/node_modules/sharp/package.json")"
 
 # ---- part 1: photos ----
 mkdir -p "$W/in" "$W/best" "$W/fast" "$W/sharp"
@@ -97,8 +108,15 @@ for f in $BENCH/wallpapers/*.jpg $BENCH/library-corpus/*.jpg; do
     fi
 done
 echo "photos: $n, $(du -cb "$W"/in/* | tail -1 | cut -f1) bytes"
-read -r bw bc <<<"$(timed "$IMGPOOL" recompress -q "$Q" -j "$JOBS" --subsample 420 "$W/in" -o "$W/best")"
-read -r fw fc <<<"$(timed "$IMGPOOL" recompress -q "$Q" -j "$JOBS" --subsample 420 --effort fast "$W/in" -o "$W/fast")"
+read -r bw bc <<<"$(timed "$IMGPOOL" recompress -q "$Q" -j "$JOBS" --force --subsample 420 --effort best "$W/in" -o "$W/best")"
+for f in "$W"/in/*; do
+    if [ ! -f "$W/best/$(basename "$f")" ]; then
+        echo "dropped (imgpool left it alone): $(basename "$f")"
+        rm -f "$f"
+    fi
+done
+echo "photos compared: $(ls "$W/in" | wc -l)"
+read -r fw fc <<<"$(timed "$IMGPOOL" recompress -q "$Q" -j "$JOBS" --force --subsample 420 --effort fast "$W/in" -o "$W/fast")"
 sharp_all() { for f in "$W"/in/*; do sharp_one "$f" "$W/sharp/$(basename "$f")" "$Q" jpg; done; }
 read -r sw sc <<<"$(timed sharp_all)"
 
@@ -139,11 +157,12 @@ if [ ! -f "$SMALL/.done-$NTHUMBS-$NPHOTOS" ]; then
     touch "$SMALL/.done-$NTHUMBS-$NPHOTOS"
 fi
 rm -rf "$W"/t*; mkdir -p "$W/tbest" "$W/tfast" "$W/tsharp" "$W/tref" "$W/tsref"
-read -r bw bc <<<"$(timed "$IMGPOOL" thumbnail -q "$Q" -j "$JOBS" "$SMALL" -o "$W/tbest")"
+read -r bw bc <<<"$(timed "$IMGPOOL" thumbnail -q "$Q" -j "$JOBS" --effort best "$SMALL" -o "$W/tbest")"
 read -r fw fc <<<"$(timed "$IMGPOOL" thumbnail -q "$Q" -j "$JOBS" --effort fast "$SMALL" -o "$W/tfast")"
 export SHARP_MOZJPEG=1 SHARP_DIR
 read -r sw sc <<<"$(timed node "$HERE/sharp_pool.js" -j "$JOBS" -q "$Q" "$W/tsharp" "$SMALL"/*.jpg)"
-"$IMGPOOL" thumbnail -f png -j "$JOBS" "$SMALL" -o "$W/tref" > /dev/null 2>&1
+"$IMGPOOL" thumbnail -q 100 --subsample 444 --effort fast -j "$JOBS" "$SMALL" \
+    -o "$W/tref" > /dev/null 2>&1
 tsum() {    # tsum NAME DIR REFDIR REFEXT WALL CPU
     local bytes a=0 m=0 s=0 k=0 o
     bytes=$(find "$2" -name '*.jpg' -printf '%s\n' | awk '{t+=$1} END {print t}')
@@ -166,6 +185,6 @@ done
 echo
 echo "| $NTHUMBS thumbnails 300 px | bytes | butteraugli 3-norm | butteraugli max | ssimulacra | wall s | CPU s | files/s |"
 echo "|---|---|---|---|---|---|---|---|"
-tsum imgpool "$W/tbest" "$W/tref" png "$bw" "$bc"
-tsum fast "$W/tfast" "$W/tref" png "$fw" "$fc"
+tsum imgpool "$W/tbest" "$W/tref" jpg "$bw" "$bc"
+tsum fast "$W/tfast" "$W/tref" jpg "$fw" "$fc"
 tsum sharp-mozjpeg "$W/tsharp" "$W/tsref" png "$sw" "$sc"
