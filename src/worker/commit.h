@@ -104,6 +104,12 @@ void commit_init(struct commit *cm, const struct run_config *cfg,
                  const struct task *t, const struct input *in,
                  enum decoder_kind decoder);
 
+/* An open() for commits that take the encoded bytes in memory and write
+ * them themselves (in place, the freedesktop cache): @out set to memory;
+ * always 0. */
+int commit_open_in_memory(struct commit *cm, int k, struct encode_out *out,
+                          struct task_result *res);
+
 /* The pixel settings of output @k. */
 const struct settings *commit_settings_of(const struct commit *cm, int k);
 

@@ -477,18 +477,6 @@ fd_begin(struct commit *cm, struct task_result *res)
     return 0;
 }
 
-/* The PNG is encoded in memory, then written by the commit. */
-static int
-fd_open(struct commit *cm, int k, struct encode_out *out,
-        struct task_result *res)
-{
-    (void)cm;
-    (void)k;
-    (void)res;
-    encode_out_init(out, NULL);
-    return 0;
-}
-
 /* Output @k: @base (decoded, 8-bit sRGB, in memory) resized to fit its
  * flavour's box, as a PNG with the keys.  0, or -1 with @res failed. */
 static int
@@ -580,7 +568,7 @@ fd_end(struct commit *cm, int rc, struct task_result *res)
 
 const struct commit_ops commit_fdthumb_ops = {
     .begin = fd_begin,
-    .open = fd_open,
+    .open = commit_open_in_memory,  /* the PNG is written by the commit */
     .encode = fd_encode,
     .commit = fd_commit,
     .abort = fd_abort,

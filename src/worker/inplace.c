@@ -334,18 +334,6 @@ inplace_begin(struct commit *cm, struct task_result *res)
     return 0;
 }
 
-/* The new JPEG is made in memory: nothing is written before the checks. */
-static int
-inplace_open(struct commit *cm, int k, struct encode_out *out,
-             struct task_result *res)
-{
-    (void)cm;
-    (void)k;
-    (void)res;
-    encode_out_init(out, NULL);
-    return 0;
-}
-
 static int
 inplace_commit(struct commit *cm, int k, struct encode_out *out, int w,
                int h, struct task_result *res)
@@ -384,7 +372,7 @@ inplace_end(struct commit *cm, int rc, struct task_result *res)
 
 const struct commit_ops commit_inplace_ops = {
     .begin = inplace_begin,
-    .open = inplace_open,
+    .open = commit_open_in_memory,  /* nothing written before the checks */
     .encode = NULL,
     .commit = inplace_commit,
     .abort = inplace_abort,
