@@ -136,16 +136,19 @@ sh_decode_vips(const struct settings *s, const struct input *in,
                enum decode_size size, struct decoded *d,
                struct task_result *res)
 {
-    struct decoder *dec = decode_open(DECODER_VIPS, s, in, size, d, res);
+    struct decode_params p;
+    struct decoder *dec;
 
+    decode_params_of(s, &p);
+    dec = decode_open(DECODER_VIPS, &p, in, size, d, res);
     if (!dec)
         return -1;
     cr_assert_not(decode_streams(dec), "the libvips decoder streams rows");
     decode_close(dec);
     if (size == DECODE_FULL || d->fitted)
         return 0;
-    d->image = resize_vips_stored(s, d->width, d->height, d->stored_swap,
-                                  d->ctx, d->image);
+    d->image = resize_vips_stored(&p.box, d->width, d->height,
+                                  d->stored_swap, d->ctx, d->image);
     if (d->image)
         return 0;
     task_result_fail(res, ERR_DECODE, "cannot resize");

@@ -187,6 +187,7 @@ Test(cli, name_without_output_extension_exits_2)
 
 Test(geom, fit_arithmetic)
 {
+    struct geom_box box;
     static const struct {
         enum fit fit;
         int W, H, up, iw, ih, ow, oh;
@@ -215,7 +216,8 @@ Test(geom, fit_arithmetic)
         s.width = cases[i].W;
         s.height = cases[i].H;
         s.upscale = cases[i].up;
-        geom_fit(&s, cases[i].iw, cases[i].ih, &ow, &oh);
+        box = geom_box_of(&s);
+        geom_fit(&box, cases[i].iw, cases[i].ih, &ow, &oh);
         cr_assert_eq(ow, cases[i].ow, "case %zu: width %d", i, ow);
         cr_assert_eq(oh, cases[i].oh, "case %zu: height %d", i, oh);
     }

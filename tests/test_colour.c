@@ -65,6 +65,7 @@ Test(colour, rgb_row_expands_grey_and_passes_rgb_through)
 /* Rows through colour_row_in/colour_row_done reach the resizer flattened. */
 Test(colour, rows_reach_the_resizer_flattened)
 {
+    struct colour_params p;
     struct settings s;
     struct resample_span x = { 4, 4, 0, 4 }, y = { 2, 2, 0, 2 };
     struct colour c;
@@ -76,7 +77,8 @@ Test(colour, rows_reach_the_resizer_flattened)
     s.background[1] = 20;
     s.background[2] = 30;
     pixels_init(&out);
-    cr_assert_eq(colour_begin(&c, &s, 4, 4), 0);
+    colour_params_of(&s, &p);
+    cr_assert_eq(colour_begin(&c, &p, 4, 4), 0);
     cr_expect_eq(c.out_bands, 3);
     cr_assert_eq(resize_begin(&rz, c.out_bands, &x, &y, &out), 0);
     for (int j = 0; j < 2; j++) {
@@ -100,7 +102,7 @@ Test(colour, rows_reach_the_resizer_flattened)
                      3);
     pixels_release(&out);
 
-    cr_expect_eq(colour_begin(&c, &s, 2, 4), -1, "2 bands are not a row "
+    cr_expect_eq(colour_begin(&c, &p, 2, 4), -1, "2 bands are not a row "
                  "format of the direct decoders");
     colour_end(&c);
 }
@@ -111,6 +113,7 @@ static void
 cmyk_through(const struct decoded *d, const unsigned char cmyk[4],
              unsigned char rgb[3], char colour[48])
 {
+    struct colour_params p;
     struct settings s;
     struct resample_span x = { 4, 4, 0, 4 }, y = { 1, 1, 0, 1 };
     struct colour c;
@@ -122,7 +125,8 @@ cmyk_through(const struct decoded *d, const unsigned char cmyk[4],
     settings_init(&s, MODE_THUMBNAIL);
     memset(&res, 0, sizeof(res));
     pixels_init(&out);
-    cr_assert_eq(colour_begin_decoded(&c, &s, d, 4, &res), 0);
+    colour_params_of(&s, &p);
+    cr_assert_eq(colour_begin_decoded(&c, &p, d, 4, &res), 0);
     cr_expect_eq(c.out_bands, 3, "CMYK reaches the resizer as RGB");
     cr_assert_eq(resize_begin(&rz, c.out_bands, &x, &y, &out), 0);
     row = colour_row_in(&c, &rz);
@@ -169,6 +173,7 @@ Test(colour, cmyk_rows_become_rgb_before_the_resize)
 
 Test(colour, grey_with_a_grey_profile_becomes_rgb_after_the_resize)
 {
+    struct colour_params p;
     struct th_icc grey = th_icc_linear_grey();
     struct settings s;
     struct decoded d;
@@ -182,7 +187,8 @@ Test(colour, grey_with_a_grey_profile_becomes_rgb_after_the_resize)
     d.icc_len = grey.len;
     settings_init(&s, MODE_THUMBNAIL);
     memset(&res, 0, sizeof(res));
-    cr_assert_eq(colour_begin_decoded(&c, &s, &d, 2, &res), 0);
+    colour_params_of(&s, &p);
+    cr_assert_eq(colour_begin_decoded(&c, &p, &d, 2, &res), 0);
     cr_expect_str_eq(res.colour, "icc:relative");
     cr_expect_eq(c.out_bands, 1, "grey is resized as grey");
     pixels_init(&px);
@@ -219,7 +225,8 @@ vips_case_open(struct vips_case *c, const char *name)
     c->path = th_testdata(name);
     c->t.path = c->path;
     sh_result_init(&c->res);
-    cr_assert_eq(input_open(&c->s, &c->t, &c->in, &c->res), 0, "%s",
+    cr_assert_eq(input_open(c->s.max_pixels, &c->t, &c->in, &c->res), 0,
+                 "%s",
                  c->res.message);
     decoded_init(&c->d);
     cr_assert_eq(sh_decode_vips(&c->s, &c->in, DECODE_FIT, &c->d, &c->res),
@@ -239,13 +246,15 @@ vips_case_close(struct vips_case *c)
 static unsigned char *
 vips_srgb8(const char *name, int *w, int *h)
 {
+    struct colour_params p;
     struct vips_case c;
     VipsImage *img;
     unsigned char *mem;
     size_t len;
 
     vips_case_open(&c, name);
-    img = colour_vips_srgb8(&c.s, c.d.ctx, c.d.image);
+    colour_params_of(&c.s, &p);
+    img = colour_vips_srgb8(&p, c.d.ctx, c.d.image);
     cr_assert(img, "%s: %s", name, vips_error_buffer());
     cr_assert_eq(img->Bands, 3, "%s: %d bands", name, img->Bands);
     cr_assert_eq(img->BandFmt, VIPS_FORMAT_UCHAR);
@@ -317,13 +326,15 @@ Test(colour, alpha_is_flattened_on_white)
  * of it as CMYK, and the stage says what it did as for rows. */
 Test(colour, libvips_decoder_hands_cmyk_to_the_colour_stage)
 {
+    struct colour_params p;
     struct vips_case c;
     VipsImage *img;
 
     vips_case_open(&c, "cmyk.jpg");
     cr_expect_eq(c.d.image->Type, VIPS_INTERPRETATION_CMYK);
     cr_expect_eq(c.d.image->Bands, 4);
-    img = colour_vips_srgb8_res(&c.s, c.d.ctx, c.d.image, &c.res);
+    colour_params_of(&c.s, &p);
+    img = colour_vips_srgb8_res(&p, c.d.ctx, c.d.image, &c.res);
     cr_assert(img);
     cr_expect_eq(img->Bands, 3);
     cr_expect_str_eq(c.res.colour, "cmyk:generic");

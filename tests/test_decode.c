@@ -56,7 +56,7 @@ open_testdata(const struct settings *s, const char *name, struct input *in)
     memset(&t, 0, sizeof(t));
     t.path = path;
     sh_result_init(&res);
-    cr_assert_eq(input_open(s, &t, in, &res), 0, "%s: %s", name,
+    cr_assert_eq(input_open(s->max_pixels, &t, in, &res), 0, "%s: %s", name,
                  res.message);
     free(path);
 }
@@ -69,17 +69,22 @@ decode_direct(const struct settings *s, const struct input *in,
               struct resample_span *x, struct resample_span *y,
               struct task_result *res)
 {
-    struct decoder *dec = decode_open(kind, s, in, DECODE_FIT, d, res);
+    struct decode_params dp;
+    struct colour_params cp;
+    struct decoder *dec;
     struct colour c;
     struct resize rz;
     int rc;
 
+    decode_params_of(s, &dp);
+    dec = decode_open(kind, &dp, in, DECODE_FIT, d, res);
     if (!dec)
         return -1;
-    resize_plan(s, d->width, d->height, d->orientation, x, y);
+    resize_plan(&dp.box, d->width, d->height, d->orientation, x, y);
     decode_scale(dec, x, y);
     memset(&rz, 0, sizeof(rz));
-    cr_assert_eq(colour_begin(&c, s, d->bands, x->in), 0);
+    colour_params_of(s, &cp);
+    cr_assert_eq(colour_begin(&c, &cp, d->bands, x->in), 0);
     cr_assert_eq(resize_begin(&rz, c.out_bands, x, y, &d->px), 0);
     rc = decode_rows(dec, &c, &rz, res);
     resize_end(&rz);
@@ -312,6 +317,7 @@ Test(decode, truncated_jpeg_follows_fail_on)
 
 Test(decode, each_decoder_refuses_what_it_cannot_do)
 {
+    struct decode_params p;
     struct settings s;
     struct input in;
     struct decoded d;
@@ -319,16 +325,17 @@ Test(decode, each_decoder_refuses_what_it_cannot_do)
     struct decoder *dec;
 
     box(&s, 100, 100);
+    decode_params_of(&s, &p);
     open_testdata(&s, "cmyk.jpg", &in);
     decoded_init(&d);
     sh_result_init(&res);
     /* A direct decoder does not decode the image as stored. */
-    cr_expect_null(decode_open(DECODER_JPEG, &s, &in, DECODE_FULL, &d, &res));
+    cr_expect_null(decode_open(DECODER_JPEG, &p, &in, DECODE_FULL, &d, &res));
     cr_expect_eq(res.err_class, ERR_INTERNAL);
     decoded_release(&d);
     /* The libvips decoder delivers an image and streams no rows. */
     sh_result_init(&res);
-    dec = decode_open(DECODER_VIPS, &s, &in, DECODE_FIT, &d, &res);
+    dec = decode_open(DECODER_VIPS, &p, &in, DECODE_FIT, &d, &res);
     cr_assert_not_null(dec, "%s", res.message);
     cr_expect_not(decode_streams(dec));
     cr_expect_not_null(d.image);
@@ -344,6 +351,7 @@ Test(decode, each_decoder_refuses_what_it_cannot_do)
  * CMYK and not fitted; the resize stage takes it to the output size. */
 Test(decode, vips_cmyk_is_shrunk_on_load_and_resized_by_the_resize_stage)
 {
+    struct decode_params p;
     struct settings s;
     struct input in;
     struct decoded d;
@@ -352,10 +360,11 @@ Test(decode, vips_cmyk_is_shrunk_on_load_and_resized_by_the_resize_stage)
     VipsImage *img;
 
     box(&s, 40, 40);
+    decode_params_of(&s, &p);
     open_testdata(&s, "cmyk.jpg", &in);
     decoded_init(&d);
     sh_result_init(&res);
-    dec = decode_open(DECODER_VIPS, &s, &in, DECODE_FIT, &d, &res);
+    dec = decode_open(DECODER_VIPS, &p, &in, DECODE_FIT, &d, &res);
     cr_assert_not_null(dec, "%s", res.message);
     decode_close(dec);
     cr_expect_not(d.fitted);
@@ -364,8 +373,8 @@ Test(decode, vips_cmyk_is_shrunk_on_load_and_resized_by_the_resize_stage)
     cr_expect_eq(d.image->Type, VIPS_INTERPRETATION_CMYK);
     cr_expect_eq(d.image->Xsize, 50);
     cr_expect_eq(d.image->Ysize, 25);
-    img = resize_vips_stored(&s, d.width, d.height, d.stored_swap, d.ctx,
-                             d.image);
+    img = resize_vips_stored(&p.box, d.width, d.height, d.stored_swap,
+                             d.ctx, d.image);
     cr_assert_not_null(img);
     cr_expect_eq(img->Xsize, 40);
     cr_expect_eq(img->Ysize, 20);

@@ -270,7 +270,7 @@ Test(encode, lazy_image_with_the_same_parameters)
     memset(&t, 0, sizeof(t));
     t.path = src;
     sh_result_init(&res);
-    cr_assert_eq(input_open(&s, &t, &in, &res), 0);
+    cr_assert_eq(input_open(s.max_pixels, &t, &in, &res), 0);
     decoded_init(&d);
     cr_assert_eq(sh_decode_vips(&s, &in, DECODE_FIT, &d, &res), 0);
     encode_params_init(&p, &s, &d);

@@ -386,6 +386,7 @@ Test(fastjpeg, gray_input_gives_rgb_output)
 
 Test(fastjpeg, fit_modes_match_geom_fit)
 {
+    struct geom_box box;
     static const struct {
         enum fit fit;
         int w, h, upscale;
@@ -426,7 +427,8 @@ Test(fastjpeg, fit_modes_match_geom_fit)
             s.width = boxes[b].w;
             s.height = boxes[b].h;
             s.upscale = boxes[b].upscale;
-            geom_fit(&s, iw, ih, &ow, &oh);
+            box = geom_box_of(&s);
+            geom_fit(&box, iw, ih, &ow, &oh);
             run_fast(&s, in, out, &res);
             assert_ok(&res, files[f]);
             cr_expect_eq(res.in_width, iw);

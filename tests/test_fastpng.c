@@ -179,6 +179,7 @@ Test(fastpng, colours)
 
 Test(fastpng, fit_modes_follow_geom_fit)
 {
+    struct geom_box box;
     static const int boxes[][2] = {{300, 300}, {50, 80}, {80, 17}, {0, 33},
                                    {41, 0}, {1, 1}};
     char *dir = th_mkdtemp();
@@ -196,7 +197,8 @@ Test(fastpng, fit_modes_follow_geom_fit)
             s.fit = (enum fit)f;
             s.width = boxes[b][0];
             s.height = boxes[b][1];
-            geom_fit(&s, 160, 120, &ow, &oh);
+            box = geom_box_of(&s);
+            geom_fit(&box, 160, 120, &ow, &oh);
             if (!eligible_file(&s, in))
                 continue;
             run_fast(&s, in, "fit.jpg", &res);

@@ -13,12 +13,15 @@
 #include "settings.h"
 
 static void
-box(struct settings *s, int w, int h, enum fit f)
+box(struct geom_box *b, int w, int h, enum fit f)
 {
-    settings_init(s, MODE_THUMBNAIL);
-    s->width = w;
-    s->height = h;
-    s->fit = f;
+    struct settings s;
+
+    settings_init(&s, MODE_THUMBNAIL);
+    s.width = w;
+    s.height = h;
+    s.fit = f;
+    *b = geom_box_of(&s);
 }
 
 static void
@@ -32,7 +35,7 @@ fill(struct pixels *px, const unsigned char *colour)
 
 Test(resize, plan_inside_upright)
 {
-    struct settings s;
+    struct geom_box s;
     struct resample_span x, y;
 
     box(&s, 300, 300, FIT_INSIDE);
@@ -47,7 +50,7 @@ Test(resize, plan_inside_upright)
 
 Test(resize, plan_maps_cover_window_to_stored_axes)
 {
-    struct settings s;
+    struct geom_box s;
     struct resample_span x, y;
 
     /* Upright 640x480 covering 100x100: scaled 133x100, window at x 16. */

@@ -12,23 +12,35 @@ scaled(int v, double scale)
     return r < 1 ? 1 : (int)r;
 }
 
-void
-geom_cover_scaled(const struct settings *s, int iw, int ih, int *sw, int *sh)
+struct geom_box
+geom_box_of(const struct settings *s)
 {
-    double sx = s->width ? (double)s->width / iw : 0;
-    double sy = s->height ? (double)s->height / ih : 0;
+    struct geom_box b;
+
+    b.width = s->width;
+    b.height = s->height;
+    b.fit = s->fit;
+    b.upscale = s->upscale;
+    return b;
+}
+
+void
+geom_cover_scaled(const struct geom_box *b, int iw, int ih, int *sw, int *sh)
+{
+    double sx = b->width ? (double)b->width / iw : 0;
+    double sy = b->height ? (double)b->height / ih : 0;
     double scale = sx > sy ? sx : sy;
 
-    if (scale <= 0 || (!s->upscale && scale > 1))
+    if (scale <= 0 || (!b->upscale && scale > 1))
         scale = 1;
     *sw = scaled(iw, scale);
     *sh = scaled(ih, scale);
 }
 
 void
-geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
+geom_fit(const struct geom_box *b, int iw, int ih, int *ow, int *oh)
 {
-    int W = s->width, H = s->height;
+    int W = b->width, H = b->height;
     double sx, sy, scale;
 
     if (W == 0 && H == 0) {
@@ -36,15 +48,15 @@ geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
         *oh = ih;
         return;
     }
-    if (s->fit == FIT_FILL) {
-        *ow = (!s->upscale && W > iw) ? iw : W;
-        *oh = (!s->upscale && H > ih) ? ih : H;
+    if (b->fit == FIT_FILL) {
+        *ow = (!b->upscale && W > iw) ? iw : W;
+        *oh = (!b->upscale && H > ih) ? ih : H;
         return;
     }
     sx = W ? (double)W / iw : 0;
     sy = H ? (double)H / ih : 0;
-    if (s->fit == FIT_COVER && W && H) {
-        geom_cover_scaled(s, iw, ih, ow, oh);
+    if (b->fit == FIT_COVER && W && H) {
+        geom_cover_scaled(b, iw, ih, ow, oh);
         if (*ow > W)
             *ow = W;
         if (*oh > H)
@@ -58,7 +70,7 @@ geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
         scale = sx;
     else
         scale = sx < sy ? sx : sy;
-    if (!s->upscale && scale >= 1) {
+    if (!b->upscale && scale >= 1) {
         *ow = iw;
         *oh = ih;
         return;
@@ -68,15 +80,15 @@ geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh)
 }
 
 void
-geom_window(const struct settings *s, int iw, int ih, int *sw, int *sh,
+geom_window(const struct geom_box *b, int iw, int ih, int *sw, int *sh,
             int *ow, int *oh, int *ox, int *oy)
 {
-    geom_fit(s, iw, ih, ow, oh);
+    geom_fit(b, iw, ih, ow, oh);
     *sw = *ow;
     *sh = *oh;
     *ox = *oy = 0;
-    if (s->fit == FIT_COVER && s->width && s->height) {
-        geom_cover_scaled(s, iw, ih, sw, sh);
+    if (b->fit == FIT_COVER && b->width && b->height) {
+        geom_cover_scaled(b, iw, ih, sw, sh);
         if (*sw < *ow)
             *sw = *ow;
         if (*sh < *oh)

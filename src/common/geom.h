@@ -17,12 +17,25 @@
 
 #include "settings.h"
 
-void geom_fit(const struct settings *s, int iw, int ih, int *ow, int *oh);
+/* An output box and how an image is fitted into it: all the geometry
+ * reads of an output's settings.  A stage that sizes an image takes one
+ * of these, so a decode for several outputs is given the box it decodes
+ * for, not a copy of some output's settings with the box changed. */
+struct geom_box {
+    int width, height;          /* 0 on a side: unbounded on that axis */
+    enum fit fit;
+    int upscale;
+};
+
+/* The box of one output's settings. */
+struct geom_box geom_box_of(const struct settings *s);
+
+void geom_fit(const struct geom_box *b, int iw, int ih, int *ow, int *oh);
 
 /* For cover: the scaled size before the centre crop (both sides at least
  * the box's, unless that would enlarge without upscale).  A cover box with
  * a 0 side behaves as inside. */
-void geom_cover_scaled(const struct settings *s, int iw, int ih, int *sw,
+void geom_cover_scaled(const struct geom_box *b, int iw, int ih, int *sw,
                        int *sh);
 
 /*
@@ -31,7 +44,7 @@ void geom_cover_scaled(const struct settings *s, int iw, int ih, int *sw,
  * crops; its window is centred like libvips' VIPS_INTERESTING_CENTRE,
  * (scaled - out) / 2 rounded down.
  */
-void geom_window(const struct settings *s, int iw, int ih, int *sw, int *sh,
+void geom_window(const struct geom_box *b, int iw, int ih, int *sw, int *sh,
                  int *ow, int *oh, int *ox, int *oy);
 
 #endif

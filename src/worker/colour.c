@@ -15,12 +15,20 @@
 #include "pixels.h"
 #include "warn.h"
 
+void
+colour_params_of(const struct settings *s, struct colour_params *p)
+{
+    memcpy(p->background, s->background, sizeof(p->background));
+    p->keep_alpha = settings_keep_alpha(s);
+    p->to_srgb = s->to_srgb;
+}
+
 int
-colour_begin(struct colour *c, const struct settings *s, int bands,
+colour_begin(struct colour *c, const struct colour_params *p, int bands,
              int width)
 {
     memset(c, 0, sizeof(*c));
-    memcpy(c->background, s->background, sizeof(c->background));
+    memcpy(c->background, p->background, sizeof(c->background));
     c->in_bands = bands;
     c->width = width;
     if (bands != 1 && bands != 3 && bands != 4)
@@ -174,11 +182,11 @@ begin_profile(struct colour *c, const struct decoded *d,
 }
 
 int
-colour_begin_decoded(struct colour *c, const struct settings *s,
+colour_begin_decoded(struct colour *c, const struct colour_params *p,
                      const struct decoded *d, int width,
                      struct task_result *res)
 {
-    if (colour_begin(c, s, d->bands, width) < 0)
+    if (colour_begin(c, p, d->bands, width) < 0)
         return -1;
     res->colour[0] = '\0';
     if (d->cmyk && d->bands == 4)
@@ -333,7 +341,7 @@ first_bands_uchar(VipsImage *x, VipsImage **t, int bands)
  * libvips' own conversions for what has no profile (grey, 16 bits, Lab,
  * ...), then alpha flattened or kept. */
 static VipsImage *
-srgb8_tail(const struct settings *s, VipsObject *parent, VipsImage *x)
+srgb8_tail(const struct colour_params *p, VipsObject *parent, VipsImage *x)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 4);
 
@@ -343,7 +351,7 @@ srgb8_tail(const struct settings *s, VipsObject *parent, VipsImage *x)
             return NULL;
         x = t[0];
     }
-    if (vips_image_hasalpha(x) && settings_keep_alpha(s)) {
+    if (vips_image_hasalpha(x) && p->keep_alpha) {
         /* Kept: sRGB plus alpha, 8-bit (colourspace made it so). */
         return first_bands_uchar(x, t, 4);
     }
@@ -355,7 +363,7 @@ srgb8_tail(const struct settings *s, VipsObject *parent, VipsImage *x)
         int rc;
 
         for (int i = 0; i < 3; i++)
-            bgv[i] = s->background[i];
+            bgv[i] = p->background[i];
         bg = vips_array_double_new(bgv, 3);
         rc = vips_flatten(x, &t[1], "background", bg, NULL);
         vips_area_unref(VIPS_AREA(bg));
@@ -548,13 +556,14 @@ managed(VipsObject *parent, VipsImage *in, struct task_result *res)
 }
 
 VipsImage *
-colour_vips_srgb8(const struct settings *s, VipsObject *parent, VipsImage *in)
+colour_vips_srgb8(const struct colour_params *p, VipsObject *parent,
+                  VipsImage *in)
 {
-    return colour_vips_srgb8_res(s, parent, in, NULL);
+    return colour_vips_srgb8_res(p, parent, in, NULL);
 }
 
 VipsImage *
-colour_vips_srgb8_res(const struct settings *s, VipsObject *parent,
+colour_vips_srgb8_res(const struct colour_params *p, VipsObject *parent,
                       VipsImage *in, struct task_result *res)
 {
     VipsImage *x;
@@ -562,7 +571,7 @@ colour_vips_srgb8_res(const struct settings *s, VipsObject *parent,
     if (res)
         res->colour[0] = '\0';
     x = managed(parent, in, res);
-    return x ? srgb8_tail(s, parent, x) : NULL;
+    return x ? srgb8_tail(p, parent, x) : NULL;
 }
 
 /* The cached transform for the profile of 8-bit @in, or NULL when the
@@ -594,20 +603,21 @@ keep_lookup(VipsImage *in)
 }
 
 VipsImage *
-colour_vips_keep(const struct settings *s, VipsObject *parent, VipsImage *in)
+colour_vips_keep(const struct colour_params *p, VipsObject *parent,
+                 VipsImage *in)
 {
-    return colour_vips_keep_res(s, parent, in, NULL);
+    return colour_vips_keep_res(p, parent, in, NULL);
 }
 
 VipsImage *
-colour_vips_keep_res(const struct settings *s, VipsObject *parent,
+colour_vips_keep_res(const struct colour_params *p, VipsObject *parent,
                      VipsImage *in, struct task_result *res)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
     const struct icc_xform *x;
     char msg[160];
 
-    if (!s->to_srgb || !vips_image_get_typeof(in, VIPS_META_ICC_NAME) ||
+    if (!p->to_srgb || !vips_image_get_typeof(in, VIPS_META_ICC_NAME) ||
         in->Type == VIPS_INTERPRETATION_CMYK)
         return in;
     x = keep_lookup(in);

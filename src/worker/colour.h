@@ -62,6 +62,16 @@ struct decoded;
 struct pixels;
 struct task_result;
 
+/* What the colour stage reads of an output's pixel settings. */
+struct colour_params {
+    uint8_t background[3];      /* alpha is flattened onto this */
+    int keep_alpha;             /* settings_keep_alpha(): alpha stays */
+    int to_srgb;                /* in place: wide gamut taken to sRGB */
+};
+
+/* @p from the pixel settings @s of one output. */
+void colour_params_of(const struct settings *s, struct colour_params *p);
+
 struct colour {
     int in_bands;               /* per decoded row: 1, 3 or 4 (RGBA, CMYK) */
     int out_bands;              /* what the resizer gets: 1 or 3 */
@@ -77,13 +87,13 @@ struct colour {
 
 /* 0, or -1 (out of memory, or @bands not 1, 3 or 4); colour_end() in
  * both cases. */
-int colour_begin(struct colour *c, const struct settings *s, int bands,
+int colour_begin(struct colour *c, const struct colour_params *p, int bands,
                  int width);
 
 /* colour_begin() for what decoder @d delivers (bands, profile, CMYK),
  * with the decision written to res->colour and a warning for an unusable
  * profile.  0, or -1 (out of memory); colour_end() in both cases. */
-int colour_begin_decoded(struct colour *c, const struct settings *s,
+int colour_begin_decoded(struct colour *c, const struct colour_params *p,
                          const struct decoded *d, int width,
                          struct task_result *res);
 
@@ -112,22 +122,22 @@ const unsigned char *colour_rgb_row(const unsigned char *in, int bands,
 struct _VipsImage;
 struct _VipsObject;
 
-/* 3-band 8-bit sRGB, alpha flattened onto s->background; 4-band sRGB
- * with its alpha when settings_keep_alpha(@s) and the image has alpha.
+/* 3-band 8-bit sRGB, alpha flattened onto p->background; 4-band sRGB
+ * with its alpha when p->keep_alpha and the image has alpha.
  * ICC-tagged and CMYK images are converted first (see above), with the
  * decision in res->colour and warnings in @res; colour_vips_srgb8() sends
  * the warnings to GLib's log instead (the worker adds them to the task's
  * warnings, img.c). */
-struct _VipsImage *colour_vips_srgb8_res(const struct settings *s,
+struct _VipsImage *colour_vips_srgb8_res(const struct colour_params *p,
                                          struct _VipsObject *parent,
                                          struct _VipsImage *in,
                                          struct task_result *res);
-struct _VipsImage *colour_vips_srgb8(const struct settings *s,
+struct _VipsImage *colour_vips_srgb8(const struct colour_params *p,
                                      struct _VipsObject *parent,
                                      struct _VipsImage *in);
 
 /* In-place recompression: the original's colour space, except that a
- * non-CMYK image with a profile is converted to sRGB with s->to_srgb,
+ * non-CMYK image with a profile is converted to sRGB with p->to_srgb,
  * through the same cached transforms as the direct decoders (8-bit grey,
  * RGB, RGBA; libvips' own transform for other layouts), the result tagged
  * with libvips' sRGB profile.  A profile that is sRGB in effect leaves
@@ -135,10 +145,10 @@ struct _VipsImage *colour_vips_srgb8(const struct settings *s,
  * colour_vips_keep_res() also says which in res->colour and puts the
  * warning in @res; colour_vips_keep() sends the warning to GLib's log
  * (which the worker adds to the task's warnings, img.c). */
-struct _VipsImage *colour_vips_keep(const struct settings *s,
+struct _VipsImage *colour_vips_keep(const struct colour_params *p,
                                     struct _VipsObject *parent,
                                     struct _VipsImage *in);
-struct _VipsImage *colour_vips_keep_res(const struct settings *s,
+struct _VipsImage *colour_vips_keep_res(const struct colour_params *p,
                                         struct _VipsObject *parent,
                                         struct _VipsImage *in,
                                         struct task_result *res);

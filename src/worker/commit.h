@@ -37,6 +37,7 @@
 
 #include "decode.h"
 #include "encode.h"
+#include "geom.h"
 #include "input.h"
 #include "settings.h"
 #include "task.h"
@@ -56,12 +57,12 @@ struct commit_plan {
      */
     int as_stored;
     /*
-     * Freedesktop: decode once into memory within @box (a copy of out[0]
-     * with the box of the largest output), then ops->encode makes each
-     * output from those pixels; no size of the run's own.
+     * Freedesktop: decode once into memory within @box (the largest
+     * output's), then ops->encode makes each output from those pixels;
+     * no size of the run's own.
      */
     int base_in_memory;
-    struct settings box;
+    struct geom_box box;
 };
 
 struct commit {

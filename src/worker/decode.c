@@ -60,6 +60,18 @@ decode_choose(const struct settings *s, const struct input *in)
     return DECODER_VIPS;
 }
 
+void
+decode_params_of(const struct settings *s, struct decode_params *p)
+{
+    p->box = geom_box_of(s);
+    p->mode = s->mode;
+    p->fail_on = s->fail_on;
+    p->allow_untrusted = s->allow_untrusted;
+    p->density = s->density;
+    p->max_pixels = s->max_pixels;
+    memcpy(p->background, s->background, sizeof(p->background));
+}
+
 /* The implementation of @kind, or NULL. */
 static const struct decoder_ops *
 decoder_ops_of(enum decoder_kind kind)
@@ -76,7 +88,7 @@ decoder_ops_of(enum decoder_kind kind)
 }
 
 struct decoder *
-decode_open(enum decoder_kind kind, const struct settings *s,
+decode_open(enum decoder_kind kind, const struct decode_params *p,
             const struct input *in, enum decode_size size, struct decoded *d,
             struct task_result *res)
 {
@@ -94,7 +106,7 @@ decode_open(enum decoder_kind kind, const struct settings *s,
         return NULL;
     }
     dec->ops = ops;
-    dec->impl = ops->open(s, in, size, d, res);
+    dec->impl = ops->open(p, in, size, d, res);
     if (!dec->impl) {
         free(dec);
         return NULL;
@@ -138,7 +150,7 @@ decode_close(struct decoder *dec)
 }
 
 int
-decode_upright_size(const struct settings *s, const struct input *in,
+decode_upright_size(const struct decode_params *p, const struct input *in,
                     int *uw, int *uh, struct task_result *res)
 {
     struct decoded probe;
@@ -151,7 +163,7 @@ decode_upright_size(const struct settings *s, const struct input *in,
         return 0;
     }
     decoded_init(&probe);
-    dec = decode_open(DECODER_VIPS, s, in, DECODE_FIT, &probe, res);
+    dec = decode_open(DECODER_VIPS, p, in, DECODE_FIT, &probe, res);
     rc = dec ? 0 : -1;
     decode_close(dec);
     *uw = probe.width;

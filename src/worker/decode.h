@@ -27,7 +27,9 @@
  * the resizer (colour.h, resize.h).  Call sequence:
  *   struct decoded d;
  *   decoded_init(&d);
- *   struct decoder *dec = decode_open(DECODER_JPEG, s, &in, DECODE_FIT,
+ *   struct decode_params p;
+ *   decode_params_of(s, &p);          // one output's settings
+ *   struct decoder *dec = decode_open(DECODER_JPEG, &p, &in, DECODE_FIT,
  *                                     &d, res);
  *   ...d says the upright size, orientation, bands: plan the geometry...
  *   decode_scale(dec, &x, &y);        // may lower x.in / y.in
@@ -50,7 +52,7 @@
  * while decoding, so the decoder goes as far as that takes it:
  *   d.fitted 1: vips_thumbnail did the whole resize (same geometry as
  *     resize.h, through geom.h), upright and cropped: the image is at the
- *     output geometry of @s;
+ *     output geometry of p.box;
  *   d.fitted 0 (CMYK, which vips_thumbnail would convert): only the JPEG
  *     loader's shrink, in stored orientation (d.stored_swap: width and
  *     height swapped against d.width, d.height); the resize stage takes it
@@ -60,15 +62,17 @@
  *
  * Every function that can fail returns -1 (or NULL) with @res failed (class
  * and message).  Decoder warnings go to @res (warn.h); damaged data follows
- * s->fail_on as libvips does: with FAIL_NONE a truncated file still gives
+ * p.fail_on as libvips does: with FAIL_NONE a truncated file still gives
  * an image plus warnings.
  */
 #ifndef IMGPOOL_DECODE_H
 #define IMGPOOL_DECODE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "colour.h"
+#include "geom.h"
 #include "input.h"
 #include "pixels.h"
 #include "resize.h"
@@ -110,11 +114,14 @@ void decoded_release(struct decoded *d);
 /* 1 when @ji describes a colour JPEG with 4:2:0 chroma. */
 int decode_jpeg_is_420(const struct jpeg_info *ji);
 
-/* The decoder for @in under @s. */
 /* 1 when the PNG whose first @n bytes are @b may be transparent: an alpha
  * channel, a tRNS chunk, or no IDAT within those bytes to rule one out. */
 int decode_png_may_have_alpha(const unsigned char *b, size_t n);
 
+/* The decoder for @in as output with the pixel settings @s: a choice of
+ * the pipeline, so it reads the output's settings (the output format,
+ * metadata and alpha kept, --target); the decoder then takes only its
+ * struct decode_params. */
 enum decoder_kind decode_choose(const struct settings *s, const struct input *in);
 
 /* Whether the direct decoders take an input (the contract of each in
@@ -127,10 +134,26 @@ int decode_png_eligible(const struct settings *s, const unsigned char *head,
 
 enum decode_size { DECODE_FIT, DECODE_FULL };
 
+/* What the decode stage reads of an output's pixel settings. */
+struct decode_params {
+    /* DECODE_FIT: the box decoded for (shrink-on-load; one output's, or
+     * with several outputs their base box, resize_base()) */
+    struct geom_box box;
+    enum mode mode;             /* recompress: a JPEG must reach its end */
+    enum fail_on fail_on;       /* what damage fails the file */
+    int allow_untrusted;        /* libvips' untrusted loaders let through */
+    int density;                /* SVG: pixels per inch */
+    int64_t max_pixels;         /* refuse larger images; 0: no limit */
+    settings_rgb background;    /* the direct PNG decoder flattens onto it */
+};
+
+/* @p from the pixel settings @s of one output (its box included). */
+void decode_params_of(const struct settings *s, struct decode_params *p);
+
 struct decoder;
 
 /*
- * Open the decoder @kind on @in under @s (any of the three; DECODE_FULL,
+ * Open the decoder @kind on @in with @p (any of the three; DECODE_FULL,
  * the image as stored, only for DECODER_VIPS) and fill @d's size,
  * orientation and what the header tells.  Reads from offset 0 with pread,
  * whatever the file position.  The direct decoders then deliver their
@@ -138,7 +161,8 @@ struct decoder;
  * delivered them here, as d->image (see the top of this file).  NULL with
  * @res failed.
  */
-struct decoder *decode_open(enum decoder_kind kind, const struct settings *s,
+struct decoder *decode_open(enum decoder_kind kind,
+                            const struct decode_params *p,
                             const struct input *in, enum decode_size size,
                             struct decoded *d, struct task_result *res);
 
@@ -165,7 +189,8 @@ void decode_close(struct decoder *dec);
  * header-only open of the libvips decoder (no pixel decoded), the input
  * rewound after it: for planning before the decode.  0, or -1 with @res
  * failed. */
-int decode_upright_size(const struct settings *s, const struct input *in,
+int decode_upright_size(const struct decode_params *p,
+                        const struct input *in,
                         int *uw, int *uh, struct task_result *res);
 
 /*
@@ -174,7 +199,7 @@ int decode_upright_size(const struct settings *s, const struct input *in,
  * that delivers d->image instead of rows.
  */
 struct decoder_ops {
-    void *(*open)(const struct settings *s, const struct input *in,
+    void *(*open)(const struct decode_params *p, const struct input *in,
                   enum decode_size size, struct decoded *d,
                   struct task_result *res);
     void (*scale)(void *impl, struct resample_span *x,

@@ -236,6 +236,7 @@ dj_mcu_rows(const struct dj_ctx *ctx)
 int
 decode_jpeg_eligible(const struct settings *s, const struct jpeg_info *info)
 {
+    struct geom_box box;
     int iw, ih, ow, oh;
 
     if (s->format != FORMAT_JPEG || !s->strip)
@@ -253,7 +254,8 @@ decode_jpeg_eligible(const struct settings *s, const struct jpeg_info *info)
         return 0;
     orient_upright_size(info->orientation, info->width, info->height, &iw,
                         &ih);
-    geom_fit(s, iw, ih, &ow, &oh);
+    box = geom_box_of(s);
+    geom_fit(&box, iw, ih, &ow, &oh);
     return ow >= 1 && oh >= 1;
 }
 
@@ -426,7 +428,7 @@ dj_ctx_init(struct dj_ctx *ctx, const struct input *in,
 }
 
 static void *
-dj_open(const struct settings *s, const struct input *in,
+dj_open(const struct decode_params *p, const struct input *in,
         enum decode_size size, struct decoded *d, struct task_result *res)
 {
     struct dj_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -436,7 +438,7 @@ dj_open(const struct settings *s, const struct input *in,
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;
     }
-    dj_ctx_init(ctx, in, res, s->fail_on);
+    dj_ctx_init(ctx, in, res, p->fail_on);
     if (start(ctx, in, d, res) < 0 || scan_cap(ctx, in, res) < 0) {
         dj_close(ctx);
         return NULL;

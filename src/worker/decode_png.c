@@ -62,7 +62,7 @@
 /* Everything one file needs; freed by fp_close(). */
 struct fp_ctx {
     jmp_buf jmp;
-    const struct settings *s;
+    const struct decode_params *p;
     struct task_result *res;
     png_structp png;
     png_infop info;
@@ -137,11 +137,12 @@ gama_is_srgb(const unsigned char *type, const unsigned char *p,
 
 int
 decode_png_eligible(const struct settings *s, const unsigned char *head,
-                 size_t len)
+                    size_t len)
 {
     static const unsigned char sig[8] = {137, 'P', 'N', 'G', 13, 10, 26, 10};
     size_t pos = 8;
     uint32_t w = 0, h = 0;
+    struct geom_box box;
     int ow, oh, colour_chunks = 0, odd_gamma = 0;
 
     if (s->format != FORMAT_JPEG || !s->strip)
@@ -184,7 +185,8 @@ decode_png_eligible(const struct settings *s, const unsigned char *head,
     }
     if (odd_gamma && !colour_chunks)
         return 0;
-    geom_fit(s, (int)w, (int)h, &ow, &oh);
+    box = geom_box_of(s);
+    geom_fit(&box, (int)w, (int)h, &ow, &oh);
     return ow >= 1 && oh >= 1;
 }
 
@@ -242,7 +244,7 @@ fp_warning(png_structp png, png_const_charp msg)
     if (warn_benign(msg))
         return;
     warn_append(ctx->res, msg);
-    if (ctx->s->fail_on == FAIL_WARNING) {
+    if (ctx->p->fail_on == FAIL_WARNING) {
         snprintf(ctx->msg, sizeof(ctx->msg), "%s", msg);
         ctx->reading = 0;           /* never lenient about it */
         longjmp(ctx->jmp, 1);
@@ -281,7 +283,7 @@ after_jump(struct fp_ctx *ctx)
                          strerror(ctx->read_errno));
         return 0;
     }
-    if (ctx->reading && ctx->s->fail_on == FAIL_NONE) {
+    if (ctx->reading && ctx->p->fail_on == FAIL_NONE) {
         warn_append(res, ctx->msg);
         return 1;
     }
@@ -321,17 +323,17 @@ read_iccp(struct fp_ctx *ctx, struct decoded *d, int ctype)
 static int
 read_header(struct fp_ctx *ctx, struct decoded *d)
 {
-    const struct settings *s = ctx->s;
+    const struct decode_params *p = ctx->p;
     png_structp png = ctx->png;
     png_infop info = ctx->info;
     png_uint_32 w, h;
     int depth, ctype, interlace;
 
     /* Lenient like libvips: damaged CRCs and Adler-32 sums are used. */
-    if (s->fail_on == FAIL_NONE)
+    if (p->fail_on == FAIL_NONE)
         png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
 #ifdef PNG_IGNORE_ADLER32
-    if (s->fail_on == FAIL_NONE)
+    if (p->fail_on == FAIL_NONE)
         png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
 #endif
     png_read_info(png, info);
@@ -380,7 +382,7 @@ start(struct fp_ctx *ctx, struct decoded *d)
 }
 
 static void *
-fp_open(const struct settings *s, const struct input *in,
+fp_open(const struct decode_params *p, const struct input *in,
         enum decode_size size, struct decoded *d, struct task_result *res)
 {
     struct fp_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -390,7 +392,7 @@ fp_open(const struct settings *s, const struct input *in,
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate decoder");
         return NULL;
     }
-    ctx->s = s;
+    ctx->p = p;
     ctx->res = res;
     ctx->fd = in->fd;
     ctx->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, fp_error,
@@ -425,7 +427,7 @@ fp_scale(void *impl, struct resample_span *x, struct resample_span *y)
 static void
 fill_rest(struct fp_ctx *ctx, struct colour *c, struct resize *rz)
 {
-    const uint8_t *bg = ctx->s->background;
+    const uint8_t *bg = ctx->p->background;
 
     while (ctx->rows_read < ctx->height) {
         unsigned char *row = colour_row_in(c, rz);
@@ -450,7 +452,7 @@ fill_rest(struct fp_ctx *ctx, struct colour *c, struct resize *rz)
 static int
 too_few_rows(struct fp_ctx *ctx)
 {
-    if (ctx->read_errno || !ctx->reading || ctx->s->fail_on != FAIL_NONE ||
+    if (ctx->read_errno || !ctx->reading || ctx->p->fail_on != FAIL_NONE ||
         guard_rows_enough(ctx->rows_read, ctx->height, 1))
         return 0;
     warn_append(ctx->res, ctx->msg);
@@ -490,7 +492,7 @@ fp_rows(void *impl, struct colour *c, struct resize *rz,
 int
 decode_png_count_rows(const struct input *in, int *rows, int *height)
 {
-    struct settings s;
+    struct decode_params p;
     struct task_result scratch;     /* libpng's messages, not reported:
                                        the loader reports its own */
     struct decoded d;
@@ -498,10 +500,11 @@ decode_png_count_rows(const struct input *in, int *rows, int *height)
     unsigned char *row = NULL;
     volatile int rc = -1;
 
-    settings_init(&s, MODE_THUMBNAIL);      /* lenient */
+    memset(&p, 0, sizeof(p));
+    p.fail_on = FAIL_NONE;                  /* lenient */
     memset(&scratch, 0, sizeof(scratch));
     decoded_init(&d);
-    ctx = fp_open(&s, in, DECODE_FIT, &d, &scratch);
+    ctx = fp_open(&p, in, DECODE_FIT, &d, &scratch);
     if (!ctx)
         return -1;
     row = malloc((size_t)ctx->width * ctx->channels);

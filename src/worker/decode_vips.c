@@ -22,7 +22,7 @@
  *      option_string: libvips 8.14's thumbnail_source does not pass its
  *      own fail_on on to the loader.
  * DECODE_FULL (in-place recompression): the image as stored, read
- * sequentially with s->fail_on.
+ * sequentially with p->fail_on.
  * Nothing is computed yet when this returns: see decode.h.
  * libvips reads the file through a source of our own (input_source()), so
  * that a read error is never mistaken for a truncated file (input.h).
@@ -166,13 +166,13 @@ input_source(const struct input *in)
 /* A loader for the input, or -1 with @res failed.  May read the whole file
  * into d->filebuf (*buflen set). */
 static int
-find_loader(const struct settings *s, const struct input *in,
+find_loader(const struct decode_params *p, const struct input *in,
             struct decoded *d, size_t *buflen, struct task_result *res)
 {
     const char *loader = vips_foreign_find_load_source(d->source);
     enum img_format fmt = in->fmt;
 
-    if (!loader && s->allow_untrusted &&
+    if (!loader && p->allow_untrusted &&
         read_whole(in->fd, in->size, &d->filebuf, buflen) == 0)
         loader = vips_foreign_find_load_buffer(d->filebuf, *buflen);
     if (loader)
@@ -184,7 +184,7 @@ find_loader(const struct settings *s, const struct input *in,
     else if (fmt == IMGF_OTHER_IMAGE || fmt == IMGF_UNKNOWN)
         task_result_fail(res, ERR_UNSUPPORTED, "an image format no loader "
                          "here reads");
-    else if (s->allow_untrusted)
+    else if (p->allow_untrusted)
         task_result_fail(res, ERR_UNSUPPORTED, "%s images are not "
                          "supported by this build of libvips",
                          img_format_str(fmt));
@@ -199,7 +199,7 @@ find_loader(const struct settings *s, const struct input *in,
 /* Upright size and whether colour management is needed, from our own
  * JPEG parse or a header-only load.  0, or -1 with @res failed. */
 static int
-read_size(const struct settings *s, const struct input *in,
+read_size(const struct decode_params *p, const struct input *in,
           struct decoded *d, size_t buflen, int *cmyk,
           struct task_result *res)
 {
@@ -225,7 +225,7 @@ read_size(const struct settings *s, const struct input *in,
     }
     *cmyk = h->Type == VIPS_INTERPRETATION_CMYK;
     d->tagged = vips_image_get_typeof(h, VIPS_META_ICC_NAME) != 0 || *cmyk;
-    if (input_too_large(s, h->Xsize, h->Ysize, res)) {
+    if (input_too_large(p->max_pixels, h->Xsize, h->Ysize, res)) {
         g_object_unref(h);
         return -1;
     }
@@ -244,17 +244,17 @@ read_size(const struct settings *s, const struct input *in,
  * (no export profile: libvips converts nothing but CMYK, which is not
  * sent here). */
 static int
-thumbnail(const struct settings *s, struct decoded *d, size_t buflen,
+thumbnail(const struct decode_params *p, struct decoded *d, size_t buflen,
           VipsImage **out)
 {
-    VipsSize size = s->fit == FIT_COVER ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE;
-    VipsInteresting crop = s->fit == FIT_COVER ? VIPS_INTERESTING_CENTRE
+    VipsSize size = p->box.fit == FIT_COVER ? VIPS_SIZE_BOTH : VIPS_SIZE_FORCE;
+    VipsInteresting crop = p->box.fit == FIT_COVER ? VIPS_INTERESTING_CENTRE
                                                : VIPS_INTERESTING_NONE;
     char opts[32];
     int w, h;
 
-    geom_fit(s, d->width, d->height, &w, &h);
-    snprintf(opts, sizeof(opts), "fail_on=%s", fail_on_str(s->fail_on));
+    geom_fit(&p->box, d->width, d->height, &w, &h);
+    snprintf(opts, sizeof(opts), "fail_on=%s", fail_on_str(p->fail_on));
     if (d->filebuf)
         return vips_thumbnail_buffer(d->filebuf, buflen, out, w, "height", h,
                                      "size", size, "crop", crop,
@@ -287,7 +287,7 @@ jpeg_shrink(int iw, int ih, int w, int h)
  * 0, or -1 with libvips' error set.
  */
 static int
-load_cmyk(const struct settings *s, const struct input *in,
+load_cmyk(const struct decode_params *p, const struct input *in,
           struct decoded *d, size_t buflen, VipsImage **out)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(d->ctx, 1);
@@ -295,7 +295,7 @@ load_cmyk(const struct settings *s, const struct input *in,
         in->fmt == IMGF_JPEG && in->have_ji;
     char opts[32] = "";
 
-    geom_window(s, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
+    geom_window(&p->box, d->width, d->height, &sw, &sh, &ow, &oh, &ox, &oy);
     swap = jpeg && in->ji.orientation >= 5 && in->ji.orientation <= 8;
     if (jpeg)
         shrink = jpeg_shrink(in->ji.width, in->ji.height, swap ? sh : sw,
@@ -305,10 +305,10 @@ load_cmyk(const struct settings *s, const struct input *in,
     t[0] = d->filebuf
         ? vips_image_new_from_buffer(d->filebuf, buflen, opts, "access",
                                      VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                     vips_fail_on(s->fail_on), NULL)
+                                     vips_fail_on(p->fail_on), NULL)
         : vips_image_new_from_source(d->source, opts, "access",
                                      VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                     vips_fail_on(s->fail_on), NULL);
+                                     vips_fail_on(p->fail_on), NULL);
     if (!t[0])
         return -1;
     if (!jpeg)
@@ -319,19 +319,19 @@ load_cmyk(const struct settings *s, const struct input *in,
 }
 
 static int
-load_fit(const struct settings *s, const struct input *in, struct decoded *d,
+load_fit(const struct decode_params *p, const struct input *in, struct decoded *d,
          struct task_result *res)
 {
     VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 1);
     size_t buflen = 0;
     int cmyk = 0, rc;
 
-    if (find_loader(s, in, d, &buflen, res) < 0 ||
-        read_size(s, in, d, buflen, &cmyk, res) < 0)
+    if (find_loader(p, in, d, &buflen, res) < 0 ||
+        read_size(p, in, d, buflen, &cmyk, res) < 0)
         return -1;
     if (cmyk)
-        rc = load_cmyk(s, in, d, buflen, &d->image);
-    else if ((rc = thumbnail(s, d, buflen, &im[0])) == 0) {
+        rc = load_cmyk(p, in, d, buflen, &d->image);
+    else if ((rc = thumbnail(p, d, buflen, &im[0])) == 0) {
         d->image = im[0];
         d->fitted = 1;
     }
@@ -345,14 +345,14 @@ load_fit(const struct settings *s, const struct input *in, struct decoded *d,
 }
 
 static int
-load_full(const struct settings *s, const struct input *in,
+load_full(const struct decode_params *p, const struct input *in,
           struct decoded *d, struct task_result *res)
 {
     VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 1);
 
     im[0] = vips_image_new_from_source(d->source, "", "access",
                                        VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                       vips_fail_on(s->fail_on), NULL);
+                                       vips_fail_on(p->fail_on), NULL);
     if (!im[0]) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
         loaderr_reclassify(res);
@@ -360,7 +360,7 @@ load_full(const struct settings *s, const struct input *in,
     }
     /* The header is read, no pixel yet: the size however late it is
      * declared (the open stage only sees the first bytes). */
-    if (input_too_large(s, im[0]->Xsize, im[0]->Ysize, res))
+    if (input_too_large(p->max_pixels, im[0]->Xsize, im[0]->Ysize, res))
         return -1;
     if (in->have_ji)
         orient_upright_size(in->ji.orientation, in->ji.width, in->ji.height,
@@ -371,12 +371,12 @@ load_full(const struct settings *s, const struct input *in,
     return 0;
 }
 
-/* The size SVG @doc is rendered at: its CSS size at s->density pixels per
+/* The size SVG @doc is rendered at: its CSS size at p->density pixels per
  * inch; from @im's (libvips' user units, which are CSS pixels) when the
  * document states none in absolute units.  The thumbnail renders the
  * vectors at that size directly. */
 static void
-svg_size(const struct settings *s, const void *doc, size_t len,
+svg_size(const struct decode_params *p, const void *doc, size_t len,
          const VipsImage *im, int *w, int *h)
 {
     double cw, ch;
@@ -385,8 +385,8 @@ svg_size(const struct settings *s, const void *doc, size_t len,
         cw = im->Xsize;
         ch = im->Ysize;
     }
-    *w = (int)(cw * s->density / 96.0 + 0.5);
-    *h = (int)(ch * s->density / 96.0 + 0.5);
+    *w = (int)(cw * p->density / 96.0 + 0.5);
+    *h = (int)(ch * p->density / 96.0 + 0.5);
     if (*w < 1)
         *w = 1;
     if (*h < 1)
@@ -395,7 +395,7 @@ svg_size(const struct settings *s, const void *doc, size_t len,
 
 /* SVG (see the top of the file): 0, or -1 with @res failed. */
 static int
-load_svg(const struct settings *s, const struct input *in,
+load_svg(const struct decode_params *p, const struct input *in,
          enum decode_size size, struct decoded *d, struct task_result *res)
 {
     VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 2);
@@ -417,11 +417,11 @@ load_svg(const struct settings *s, const struct input *in,
         loaderr_reclassify(res);
         return -1;
     }
-    svg_size(s, d->filebuf, buflen, im[0], &d->width, &d->height);
-    if (input_too_large(s, d->width, d->height, res))
+    svg_size(p, d->filebuf, buflen, im[0], &d->width, &d->height);
+    if (input_too_large(p->max_pixels, d->width, d->height, res))
         return -1;
     d->tagged = 0;
-    if (thumbnail(s, d, buflen, &im[1])) {
+    if (thumbnail(p, d, buflen, &im[1])) {
         vipsmsg_fail(res, ERR_DECODE, "cannot render SVG");
         loaderr_reclassify(res);
         return -1;
@@ -459,7 +459,7 @@ strict_cut_short(const struct input *in, struct task_result *res)
  * failed.
  */
 static int
-check_structure(const struct settings *s, const struct input *in,
+check_structure(const struct decode_params *p, const struct input *in,
                 struct task_result *res)
 {
     struct guard_jpeg_walk w;
@@ -468,7 +468,7 @@ check_structure(const struct settings *s, const struct input *in,
     if (in->fmt == IMGF_PNG) {
         if (guard_png(in, 1, &complete, res) < 0)
             return -1;
-        if (complete || s->fail_on != FAIL_NONE ||
+        if (complete || p->fail_on != FAIL_NONE ||
             decode_png_count_rows(in, &rows, &height) < 0)
             return 0;
         return guard_rows(rows, height, 1, res);
@@ -477,20 +477,20 @@ check_structure(const struct settings *s, const struct input *in,
         return 0;
     if (guard_jpeg(in, &w, res) < 0)
         return -1;
-    if (!w.eoi && s->fail_on != FAIL_NONE && s->mode == MODE_RECOMPRESS)
+    if (!w.eoi && p->fail_on != FAIL_NONE && p->mode == MODE_RECOMPRESS)
         return strict_cut_short(in, res);
-    if (w.eoi || s->fail_on != FAIL_NONE ||
+    if (w.eoi || p->fail_on != FAIL_NONE ||
         decode_jpeg_count_rows(in, &rows, &height, &mcu_rows) < 0)
         return 0;
     return guard_rows(rows, height, mcu_rows, res);
 }
 
 static int
-decode_vips(const struct settings *s, const struct input *in,
+decode_vips(const struct decode_params *p, const struct input *in,
             enum decode_size size, struct decoded *d, struct task_result *res)
 {
     res->decoded_rows = -1;
-    if (check_structure(s, in, res) < 0)
+    if (check_structure(p, in, res) < 0)
         return -1;
     d->ctx = VIPS_OBJECT(vips_image_new());
     /* After the first object (which initialises libvips when the caller
@@ -506,19 +506,19 @@ decode_vips(const struct settings *s, const struct input *in,
     d->source_420 = in->have_ji && decode_jpeg_is_420(&in->ji);
     d->progressive = in->have_ji && in->ji.progressive;
     if (in->fmt == IMGF_SVG)
-        return load_svg(s, in, size, d, res);
+        return load_svg(p, in, size, d, res);
     if (size == DECODE_FULL)
-        return load_full(s, in, d, res);
-    return load_fit(s, in, d, res);
+        return load_full(p, in, d, res);
+    return load_fit(p, in, d, res);
 }
 
 /* The decoder interface (decode.h): everything is delivered in @d at
  * open, so @d itself stands for the decoder's state. */
 static void *
-vd_open(const struct settings *s, const struct input *in,
+vd_open(const struct decode_params *p, const struct input *in,
         enum decode_size size, struct decoded *d, struct task_result *res)
 {
-    return decode_vips(s, in, size, d, res) < 0 ? NULL : d;
+    return decode_vips(p, in, size, d, res) < 0 ? NULL : d;
 }
 
 static void

@@ -101,8 +101,8 @@ exifcopy_patch(unsigned char *tiff, size_t n, int upright, int drop_gps)
 }
 
 void
-exifcopy_from_jpeg(const struct settings *s, const struct input *in,
-                   const struct encode_params *p, struct exifcopy *x)
+exifcopy_from_jpeg(const struct input *in, const struct encode_params *p,
+                   struct exifcopy *x)
 {
     off_t off = 2;
     unsigned char h[10];
@@ -111,7 +111,6 @@ exifcopy_from_jpeg(const struct settings *s, const struct input *in,
     x->len = 0;
     if (p->strip || p->format != FORMAT_JPEG || in->fmt != IMGF_JPEG)
         return;
-    (void)s;
     for (int i = 0; i < EXIFCOPY_MAX_SEGMENTS; i++) {
         size_t seglen;
         int marker, r = input_jpeg_segment(in->fd, &off, &marker, &seglen);

@@ -13,7 +13,7 @@
  * Everything else, IFD1 and its thumbnail included, is untouched.
  * Call sequence (worker, metadata kept, JPEG source and output):
  *   struct exifcopy x;
- *   exifcopy_from_jpeg(s, in, &p, &x);    // p: the encode parameters
+ *   exifcopy_from_jpeg(in, &p, &x);       // p: the encode parameters
  *   ...encode...
  *   exifcopy_apply_file(&x, dirfd, tmpname, res);   // before the commit
  *   // or exifcopy_apply_mem(&x, &buf, &len, res) for an encode in memory
@@ -37,8 +37,8 @@ struct exifcopy {
     size_t len;
 };
 
-void exifcopy_from_jpeg(const struct settings *s, const struct input *in,
-                        const struct encode_params *p, struct exifcopy *x);
+void exifcopy_from_jpeg(const struct input *in, const struct encode_params *p,
+                        struct exifcopy *x);
 
 /*
  * Patch the TIFF structure @tiff (@n bytes) in place: IFD0's Orientation

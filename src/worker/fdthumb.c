@@ -432,7 +432,7 @@ fd_begin(struct commit *cm, struct task_result *res)
 {
     const struct commit_settings *c = &cm->cfg->commit;
     struct fdstate *st = calloc(1, sizeof(*st));
-    struct settings *box = &cm->plan.box;
+    struct geom_box *box = &cm->plan.box;
     struct stat sb;
     unsigned stale;
 
@@ -466,7 +466,6 @@ fd_begin(struct commit *cm, struct task_result *res)
     for (int f = THUMBCACHE__COUNT - 1; f >= 0; f--)
         if (stale & (1u << f))
             st->flavor[st->nflavors++] = f;
-    *box = cm->cfg->out[0];
     box->width = box->height = thumbcache_flavor_size(st->flavor[0]);
     box->fit = FIT_INSIDE;
     box->upscale = 0;

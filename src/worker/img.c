@@ -145,8 +145,8 @@ write_output(struct commit *cm, int k, const struct encode_params *p,
     /* The decode ran during the encode: a recompression of damaged data
      * does not stand in for the original (loaderr.h). */
     if (s->mode == MODE_RECOMPRESS)
-        rc = loaderr_fail_damaged(s, res, rows ? NULL : vips_error_buffer(),
-                                  rc);
+        rc = loaderr_fail_damaged(s->fail_on, res,
+                                  rows ? NULL : vips_error_buffer(), rc);
     if (rc == 0 && exif)
         rc = commit_put_exif(&out, exif, res);
     if (rc == 0 && xmp)
@@ -171,9 +171,9 @@ warn_flat(struct task_result *res)
 }
 
 /* Direct path: warn when the flattened pixels @px of a transparent PNG
- * source are all the background. */
+ * source are all the background p->background. */
 static void
-check_flat_px(const struct settings *s, const struct input *in,
+check_flat_px(const struct colour_params *p, const struct input *in,
               const struct pixels *px, struct task_result *res)
 {
     if (in->fmt != IMGF_PNG || !in->head ||
@@ -183,19 +183,19 @@ check_flat_px(const struct settings *s, const struct input *in,
         const unsigned char *r = px->data + (size_t)y * px->stride;
         for (int x = 0; x < px->width; x++)
             for (int b = 0; b < 3; b++)
-                if (r[x * px->bands + b] != s->background[b])
+                if (r[x * px->bands + b] != p->background[b])
                     return;
     }
     warn_flat(res);
 }
 
-/* libvips path: the same for @img, flattened from a source with alpha
- * (@had_alpha).  Such an image is rendered into memory first (loaders
+/* libvips path: the same for @img, flattened onto p->background from a
+ * source with alpha (@had_alpha).  Such an image is rendered into memory first (loaders
  * read once, in order), and that copy is what is encoded: returned, or
  * @img as it was. */
 static VipsImage *
-check_flat_vips(const struct settings *s, VipsObject *parent, int had_alpha,
-                VipsImage *img, struct task_result *res)
+check_flat_vips(const struct colour_params *p, VipsObject *parent,
+                int had_alpha, VipsImage *img, struct task_result *res)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 1);
     VipsImage *mem;
@@ -208,7 +208,7 @@ check_flat_vips(const struct settings *s, VipsObject *parent, int had_alpha,
         return img;     /* the encode reports the decode error */
     vips_object_local(parent, mem);
     for (int i = 0; i < 3; i++)
-        bg[i] = s->background[i];
+        bg[i] = p->background[i];
     if (vips_equal_const(mem, &t[0], bg, 3, NULL) == 0 &&
         vips_min(t[0], &m, NULL) == 0 && m == 255)
         warn_flat(res);
@@ -238,26 +238,27 @@ decode_resized(const struct run_config *cfg, const struct input *in,
                enum decoder_kind kind, struct decoded *d, struct task_result *res)
 {
     const struct settings *s = &cfg->out[0];
-    struct decoder *dec = decode_open(kind, s, in, DECODE_FIT, d, res);
     struct resample_span x, y;
-    struct settings base;
+    struct decode_params dp;
+    struct colour_params cp;
+    struct decoder *dec;
+    struct geom_box box;
     struct colour c;
     struct resize rz;
     int rc = -1;
 
+    decode_params_of(s, &dp);
+    dec = decode_open(kind, &dp, in, DECODE_FIT, d, res);
     if (!dec)
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
-    if (cfg->nsizes > 1) {
-        resize_base(cfg, d->width, d->height, &base);
-        resize_plan(&base, d->width, d->height, d->orientation, &x, &y);
-    } else {
-        resize_plan(s, d->width, d->height, d->orientation, &x, &y);
-    }
+    box = cfg->nsizes > 1 ? resize_base(cfg, d->width, d->height) : dp.box;
+    resize_plan(&box, d->width, d->height, d->orientation, &x, &y);
     decode_scale(dec, &x, &y);
     memset(&rz, 0, sizeof(rz));
-    if (colour_begin_decoded(&c, s, d, x.in, res) < 0 ||
+    colour_params_of(s, &cp);
+    if (colour_begin_decoded(&c, &cp, d, x.in, res) < 0 ||
         resize_begin(&rz, c.out_bands, &x, &y, &d->px) < 0)
         task_result_fail(res, ERR_OUT_OF_MEMORY, "cannot allocate %dx%d "
                          "image", x.out, y.out);
@@ -304,12 +305,12 @@ static int
 write_size_direct(struct commit *cm, int k, const struct encode_params *p,
                   struct decoded *d, struct task_result *res)
 {
+    struct geom_box box = geom_box_of(commit_settings_of(cm, k));
     struct resample_span x, y;
     struct pixels px;
     int rc;
 
-    resize_plan(commit_settings_of(cm, k), d->width, d->height,
-                d->orientation, &x, &y);
+    resize_plan(&box, d->width, d->height, d->orientation, &x, &y);
     x.in = d->px.width;
     y.in = d->px.height;
     pixels_init(&px);
@@ -328,6 +329,7 @@ run_direct(struct commit *cm, struct decoded *d, struct task_result *res)
 {
     const struct run_config *c = cm->cfg;
     const struct settings *s = &c->out[0];
+    struct colour_params cp;
     struct encode_params p;
     int k;
 
@@ -340,7 +342,8 @@ run_direct(struct commit *cm, struct decoded *d, struct task_result *res)
                 return -1;
         return 0;
     }
-    check_flat_px(s, cm->in, &d->px, res);
+    colour_params_of(s, &cp);
+    check_flat_px(&cp, cm->in, &d->px, res);
     return write_pixels(cm, 0, &p, &d->px, d->orientation, res);
 }
 
@@ -352,12 +355,12 @@ write_size_vips(struct commit *cm, int k, const struct encode_params *p,
                 const struct decoded *d, VipsImage *base,
                 const struct exifcopy *exif, struct task_result *res)
 {
+    struct geom_box box = geom_box_of(commit_settings_of(cm, k));
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
     VipsImage *img;
     int rc = -1;
 
-    img = resize_vips(commit_settings_of(cm, k), d->width, d->height, ctx,
-                      base);
+    img = resize_vips(&box, d->width, d->height, ctx, base);
     if (!img)
         vipsmsg_fail(res, ERR_DECODE, "cannot resize");
     else
@@ -368,16 +371,17 @@ write_size_vips(struct commit *cm, int k, const struct encode_params *p,
 
 /*
  * decode -> resize for a decoder that delivers an image (decode.h): in
- * *@img, held by d->ctx, the image of @in at the output geometry of @s
- * (shrunk on load, and what shrink-on-load left to do done by the resize
- * stage), or with DECODE_FULL as stored.  0, or -1 with @res failed.
+ * *@img, held by d->ctx, the image of @in at the output geometry of
+ * p->box (shrunk on load, and what shrink-on-load left to do done by the
+ * resize stage), or with DECODE_FULL as stored.  0, or -1 with @res
+ * failed.
  */
 static int
-decode_image(enum decoder_kind kind, const struct settings *s,
+decode_image(enum decoder_kind kind, const struct decode_params *p,
              const struct input *in, enum decode_size size,
              struct decoded *d, VipsImage **img, struct task_result *res)
 {
-    struct decoder *dec = decode_open(kind, s, in, size, d, res);
+    struct decoder *dec = decode_open(kind, p, in, size, d, res);
 
     if (!dec)
         return -1;
@@ -385,8 +389,8 @@ decode_image(enum decoder_kind kind, const struct settings *s,
     *img = d->image;
     if (size == DECODE_FULL || d->fitted)
         return 0;
-    *img = resize_vips_stored(s, d->width, d->height, d->stored_swap, d->ctx,
-                              d->image);
+    *img = resize_vips_stored(&p->box, d->width, d->height, d->stored_swap,
+                              d->ctx, d->image);
     if (*img)
         return 0;
     vipsmsg_fail(res, ERR_DECODE, "cannot decode");
@@ -427,27 +431,28 @@ run_sizes_vips(struct commit *cm, struct decoded *d, struct task_result *res)
 {
     const struct settings *s = &cm->cfg->out[0];
     const struct input *in = cm->in;
+    struct decode_params dp;
+    struct colour_params cp;
     struct encode_params p;
-    struct settings base;
     struct exifcopy exif;
     VipsImage *img, *mem;
     int k, uw, uh, own = cm->plan.base_in_memory, rc = 0;
 
-    if (own) {
-        base = cm->plan.box;
-        s = &cm->plan.box;
-    } else if (decode_upright_size(s, in, &uw, &uh, res) < 0) {
+    decode_params_of(s, &dp);
+    if (own)
+        dp.box = cm->plan.box;
+    else if (decode_upright_size(&dp, in, &uw, &uh, res) < 0)
         return -1;
-    } else {
-        resize_base(cm->cfg, uw, uh, &base);
-    }
-    if (decode_image(cm->plan.decoder, &base, in, DECODE_FIT, d, &img,
+    else
+        dp.box = resize_base(cm->cfg, uw, uh);
+    if (decode_image(cm->plan.decoder, &dp, in, DECODE_FIT, d, &img,
                      res) < 0)
         return -1;
     res->in_width = d->width;
     res->in_height = d->height;
     /* The freedesktop cache records no colour conversion (as before). */
-    img = colour_vips_srgb8_res(s, d->ctx, img, own ? NULL : res);
+    colour_params_of(s, &cp);
+    img = colour_vips_srgb8_res(&cp, d->ctx, img, own ? NULL : res);
     mem = img ? vips_image_copy_memory(img) : NULL;
     if (!mem) {
         vipsmsg_fail(res, ERR_DECODE, "cannot decode");
@@ -457,10 +462,10 @@ run_sizes_vips(struct commit *cm, struct decoded *d, struct task_result *res)
     if (own)
         return write_each_encoded(cm, mem, res);
     /* The metadata of every output, as for a single one (run_vips). */
-    if (!s->strip)
-        meta_complete(s, in, mem, res);
     encode_params_init(&p, s, d);
-    exifcopy_from_jpeg(s, in, &p, &exif);
+    if (!p.strip)
+        meta_complete(p.format, in, mem, res);
+    exifcopy_from_jpeg(in, &p, &exif);
     for (k = 0; k < cm->plan.noutputs && rc == 0; k++)
         rc = write_size_vips(cm, k, &p, d, mem, &exif, res);
     exifcopy_release(&exif);
@@ -475,6 +480,8 @@ run_vips(struct commit *cm, struct decoded *d, struct task_result *res)
     const struct settings *s = &cm->cfg->out[0];
     const struct input *in = cm->in;
     int stored = cm->plan.as_stored;
+    struct decode_params dp;
+    struct colour_params cp;
     struct encode_params p;
     struct exifcopy exif;
     struct xmpext xmp;
@@ -484,32 +491,33 @@ run_vips(struct commit *cm, struct decoded *d, struct task_result *res)
 
     if (cm->plan.noutputs > 1 || cm->plan.base_in_memory)
         return run_sizes_vips(cm, d, res);
-    if (decode_image(cm->plan.decoder, s, in, stored ? DECODE_FULL
-                                                     : DECODE_FIT, d, &img,
-                     res) < 0)
+    decode_params_of(s, &dp);
+    if (decode_image(cm->plan.decoder, &dp, in,
+                     stored ? DECODE_FULL : DECODE_FIT, d, &img, res) < 0)
         return -1;
     if (!stored) {
         res->in_width = d->width;
         res->in_height = d->height;
     }
-    img = stored ? colour_vips_keep_res(s, d->ctx, img, res)
-                 : colour_vips_srgb8_res(s, d->ctx, img, res);
+    colour_params_of(s, &cp);
+    img = stored ? colour_vips_keep_res(&cp, d->ctx, img, res)
+                 : colour_vips_srgb8_res(&cp, d->ctx, img, res);
     if (!img) {
         vipsmsg_fail(res, ERR_DECODE, "cannot convert to sRGB");
         return -1;
     }
     xmp.len = 0;
+    encode_params_init(&p, s, d);
     if (!stored) {
-        img = check_flat_vips(s, d->ctx, vips_image_hasalpha(d->image), img,
-                              res);
-        if (!s->strip)
-            meta_complete(s, in, img, res);
-        xmpext_from_image(s, img, &xmp);
+        img = check_flat_vips(&cp, d->ctx, vips_image_hasalpha(d->image),
+                              img, res);
+        if (!p.strip)
+            meta_complete(p.format, in, img, res);
+        xmpext_from_image(&p, img, &xmp);
     }
     if (!xmp.len)
-        xmpext_from_jpeg(s, in, &xmp);
-    encode_params_init(&p, s, d);
-    exifcopy_from_jpeg(s, in, &p, &exif);
+        xmpext_from_jpeg(&p, in, &xmp);
+    exifcopy_from_jpeg(in, &p, &exif);
     if (!stored)
         keep_prepare(&keep, s, cm->cfg->nsizes, in, d->image, img->Xsize,
                      img->Ysize);
@@ -577,7 +585,7 @@ img_process(const struct run_config *c, const struct task *t,
 
     if (!cm->in_place && !cm->fd_flavors && !t->out_rel)
         task_result_fail(res, ERR_INTERNAL, "no output path planned");
-    else if (input_open(s, t, &in, res) == 0) {
+    else if (input_open(s->max_pixels, t, &in, res) == 0) {
         img_run(c, t, &in, cm->in_place || cm->fd_flavors
                                ? DECODER_VIPS : decode_choose(s, &in), res);
         input_close(&in);

@@ -160,13 +160,12 @@ read_head(struct input *in, struct task_result *res)
 }
 
 int
-input_too_large(const struct settings *s, int w, int h,
-                struct task_result *res)
+input_too_large(int64_t max_pixels, int w, int h, struct task_result *res)
 {
-    if (s->max_pixels > 0 && (int64_t)w * h > s->max_pixels) {
+    if (max_pixels > 0 && (int64_t)w * h > max_pixels) {
         task_result_fail(res, ERR_TOO_LARGE, "image declares %dx%d = %lld "
                          "pixels, over the limit of %lld (--max-pixels)",
-                         w, h, (long long)w * h, (long long)s->max_pixels);
+                         w, h, (long long)w * h, (long long)max_pixels);
         return 1;
     }
     return 0;
@@ -174,7 +173,7 @@ input_too_large(const struct settings *s, int w, int h,
 
 /* The declared size against max_pixels, for formats whose header we read. */
 static int
-check_declared_size(const struct settings *s, struct input *in,
+check_declared_size(int64_t max_pixels, struct input *in,
                     struct task_result *res)
 {
     int w, h;
@@ -185,23 +184,24 @@ check_declared_size(const struct settings *s, struct input *in,
          (in->head_len == INPUT_HEAD_BYTES &&
           jpeghead_read(in->fd, in->size, &in->ji) == 0))) {
         in->have_ji = 1;
-        return input_too_large(s, in->ji.width, in->ji.height, res) ? -1 : 0;
+        return input_too_large(max_pixels, in->ji.width, in->ji.height,
+                               res) ? -1 : 0;
     }
     if (in->fmt == IMGF_PNG) {
         if (sniff_png_size(in->head, in->head_len, &w, &h) < 0) {
             task_result_fail(res, ERR_DECODE, "PNG header is malformed");
             return -1;
         }
-        return input_too_large(s, w, h, res) ? -1 : 0;
+        return input_too_large(max_pixels, w, h, res) ? -1 : 0;
     }
     if (in->fmt == IMGF_GIF &&
         sniff_gif_size(in->head, in->head_len, &w, &h) == 0)
-        return input_too_large(s, w, h, res) ? -1 : 0;
+        return input_too_large(max_pixels, w, h, res) ? -1 : 0;
     return 0;
 }
 
 int
-input_open(const struct settings *s, const struct task *t, struct input *in,
+input_open(int64_t max_pixels, const struct task *t, struct input *in,
            struct task_result *res)
 {
     memset(in, 0, sizeof(*in));
@@ -216,7 +216,7 @@ input_open(const struct settings *s, const struct task *t, struct input *in,
                          "image signature in the first bytes");
         goto fail;
     }
-    if (check_declared_size(s, in, res) < 0)
+    if (check_declared_size(max_pixels, in, res) < 0)
         goto fail;
     in->data_end = in->fmt == IMGF_JPEG ? tail_data_end(in->fd, in->size)
                                         : in->size;

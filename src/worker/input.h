@@ -3,7 +3,7 @@
  *
  * Call sequence (in a worker, once per task):
  *   struct input in;
- *   if (input_open(s, t, &in, res) < 0) ...res is failed; nothing to close...
+ *   if (input_open(s->max_pixels, t, &in, res) < 0) ...res is failed; nothing to close...
  *   ...decode from in.fd (pread, or a libvips source)...
  *   input_recheck(t, &in, res);  // in place, before replacing the file
  *   input_close(&in);
@@ -23,7 +23,7 @@
  * first INPUT_HEAD_BYTES, sniffs the format from them (the bytes decide,
  * not the name), parses a JPEG's header (walking to a frame header past
  * the head: jpeghead.h), and refuses an image whose
- * declared size is over s->max_pixels before any pixel is decoded, and
+ * declared size is over @max_pixels before any pixel is decoded, and
  * finds where a JPEG's real data ends (in.data_end).  The
  * detail of a failure is in @res (class and message); res->in_bytes is set
  * once the file is open.  in.head points into a buffer of the worker
@@ -59,7 +59,7 @@ struct input {
     struct jpeg_info ji;
 };
 
-int input_open(const struct settings *s, const struct task *t,
+int input_open(int64_t max_pixels, const struct task *t,
                struct input *in, struct task_result *res);
 void input_close(struct input *in);
 
@@ -118,9 +118,9 @@ int input_jpeg_segment(int fd, off_t *off, int *marker, size_t *seglen);
  * said before. */
 int input_read_check(struct task_result *res);
 
-/* 1 with @res failed (ERR_TOO_LARGE) when @w x @h is over s->max_pixels,
- * else 0. */
-int input_too_large(const struct settings *s, int w, int h,
+/* 1 with @res failed (ERR_TOO_LARGE) when @w x @h is over @max_pixels
+ * (--max-pixels; 0: no limit), else 0. */
+int input_too_large(int64_t max_pixels, int w, int h,
                     struct task_result *res);
 
 #endif

@@ -73,11 +73,10 @@ loaderr_reclassify(struct task_result *res)
         res->err_class = loaderr_class(res->message, ERR_DECODE);
 }
 
-/* The first line of @text that names damage @s fails on, into @line
+/* The first line of @text that names damage @fail_on fails on, into @line
  * (@size bytes): its class, or ERR_NONE. */
 static enum err_class
-damage_in(const struct settings *s, const char *text, char *line,
-          size_t size)
+damage_in(enum fail_on fail_on, const char *text, char *line, size_t size)
 {
     while (text && *text) {
         size_t n = strcspn(text, "\n");
@@ -87,14 +86,14 @@ damage_in(const struct settings *s, const char *text, char *line,
         text += n + (text[n] == '\n');
         c = damage_class(line);
         if (c == ERR_TRUNCATED ||
-            (c == ERR_CORRUPT_DATA && s->fail_on != FAIL_TRUNCATED))
+            (c == ERR_CORRUPT_DATA && fail_on != FAIL_TRUNCATED))
             return c;
     }
     return ERR_NONE;
 }
 
 int
-loaderr_fail_damaged(const struct settings *s, struct task_result *res,
+loaderr_fail_damaged(enum fail_on fail_on, struct task_result *res,
                      const char *more, int rc)
 {
     char line[RESULT_MSG_MAX];
@@ -106,14 +105,14 @@ loaderr_fail_damaged(const struct settings *s, struct task_result *res,
             res->err_class = c;
         return -1;
     }
-    if (s->fail_on == FAIL_NONE)
+    if (fail_on == FAIL_NONE)
         return 0;
-    c = damage_in(s, res->warning, line, sizeof(line));
+    c = damage_in(fail_on, res->warning, line, sizeof(line));
     if (c == ERR_NONE)
-        c = damage_in(s, more, line, sizeof(line));
+        c = damage_in(fail_on, more, line, sizeof(line));
     if (c == ERR_NONE)
         return 0;
     task_result_fail(res, c, "damaged image data (strict --fail-on %s): %s",
-                     fail_on_str(s->fail_on), line);
+                     fail_on_str(fail_on), line);
     return -1;
 }

@@ -34,13 +34,13 @@ void loaderr_reclassify(struct task_result *res);
 
 /* After a recompression's decode and encode that returned @rc: when it
  * failed (-1), a decode-error naming damage gets the damage's class, and
- * -1.  When it succeeded, @s is strict (fail_on other than none) and a
+ * -1.  When it succeeded, @fail_on is strict (other than none) and a
  * line of the warnings in @res, or of @more (NULL, or libvips' error
  * buffer, where its JPEG loader keeps libjpeg's first warning until the
  * loader is freed), names damaged data (truncation only, under
  * fail_on=truncated): -1 with @res failed ERR_TRUNCATED or
  * ERR_CORRUPT_DATA, naming it.  Else 0. */
-int loaderr_fail_damaged(const struct settings *s, struct task_result *res,
+int loaderr_fail_damaged(enum fail_on fail_on, struct task_result *res,
                          const char *more, int rc);
 
 #endif

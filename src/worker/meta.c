@@ -402,14 +402,14 @@ wrap_iptc(VipsImage *img)
 }
 
 void
-meta_complete(const struct settings *s, const struct input *in,
+meta_complete(enum out_format format, const struct input *in,
               VipsImage *img, struct task_result *res)
 {
     if (in->fmt == IMGF_TIFF)
         complete_tiff(in, img);
     else if (in->fmt == IMGF_HEIF)
         complete_heif(in, img, res);
-    if (s->format == FORMAT_JPEG) {
+    if (format == FORMAT_JPEG) {
         wrap_iptc(img);
         warn_dropped(img, res);
     }

@@ -10,7 +10,7 @@
  * still cannot be kept is said in a warning on the record.
  * Call sequence (worker, libvips path, metadata kept):
  *   img = ...the image about to be encoded...
- *   meta_complete(s, in, img, res);
+ *   meta_complete(p.format, in, img, res);     // p: encode parameters
  * Never fails the file: a source whose metadata cannot be read is encoded
  * without it, with a warning.  meta_tiff_exif() is the pure builder.
  * XMP too large for one JPEG segment is xmpext.h's.
@@ -26,7 +26,7 @@
 
 struct _VipsImage;
 
-void meta_complete(const struct settings *s, const struct input *in,
+void meta_complete(enum out_format format, const struct input *in,
                    struct _VipsImage *img, struct task_result *res);
 
 /*

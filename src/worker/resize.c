@@ -10,32 +10,32 @@
 #include "resize.h"
 
 void
-resize_plan(const struct settings *s, int uw, int uh, int o,
+resize_plan(const struct geom_box *b, int uw, int uh, int o,
             struct resample_span *x, struct resample_span *y)
 {
     struct resample_span ux, uy;
 
-    geom_window(s, uw, uh, &ux.scaled, &uy.scaled, &ux.out, &uy.out,
+    geom_window(b, uw, uh, &ux.scaled, &uy.scaled, &ux.out, &uy.out,
                 &ux.offset, &uy.offset);
     orient_stored_spans(o, &ux, &uy, x, y);
     orient_upright_size(o, uw, uh, &x->in, &y->in);
     /* upright -> stored is the same swap as stored -> upright */
 }
 
-void
-resize_base(const struct run_config *c, int uw, int uh, struct settings *b)
+struct geom_box
+resize_base(const struct run_config *c, int uw, int uh)
 {
-    int k, sw, sh, ow, oh, ox, oy, bw = 1, bh = 1;
+    int k, sw, sh, ow, oh, ox, oy;
+    /* Outputs differ only in their boxes: upscale is every output's. */
+    struct geom_box b = { 1, 1, FIT_FILL, c->out[0].upscale }, ok;
 
     for (k = 0; k < c->nsizes; k++) {
-        geom_window(&c->out[k], uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
-        bw = sw > bw ? sw : bw;
-        bh = sh > bh ? sh : bh;
+        ok = geom_box_of(&c->out[k]);
+        geom_window(&ok, uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
+        b.width = sw > b.width ? sw : b.width;
+        b.height = sh > b.height ? sh : b.height;
     }
-    *b = c->out[0];
-    b->fit = FIT_FILL;
-    b->width = bw;
-    b->height = bh;
+    return b;
 }
 
 int
@@ -108,14 +108,14 @@ resize_vips_exact(VipsObject *parent, VipsImage *in, int w, int h)
 /* resize_vips() and resize_vips_stored(): @rotate says whether @in may
  * still carry an orientation to apply. */
 static VipsImage *
-resize_vips_fit(const struct settings *s, int uw, int uh, int swap,
+resize_vips_fit(const struct geom_box *b, int uw, int uh, int swap,
                 int rotate, VipsObject *parent, VipsImage *in)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(parent, 3);
     int sw, sh, ow, oh, ox, oy;
     VipsImage *x;
 
-    geom_window(s, uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
+    geom_window(b, uw, uh, &sw, &sh, &ow, &oh, &ox, &oy);
     x = resize_vips_exact(parent, in, swap ? sh : sw, swap ? sw : sh);
     if (x && rotate && vips_image_get_orientation(x) != 1) {
         t[0] = vips_image_copy_memory(x);
@@ -129,17 +129,17 @@ resize_vips_fit(const struct settings *s, int uw, int uh, int swap,
 }
 
 VipsImage *
-resize_vips(const struct settings *s, int uw, int uh, VipsObject *parent,
+resize_vips(const struct geom_box *b, int uw, int uh, VipsObject *parent,
             VipsImage *in)
 {
-    return resize_vips_fit(s, uw, uh, 0, 0, parent, in);
+    return resize_vips_fit(b, uw, uh, 0, 0, parent, in);
 }
 
 VipsImage *
-resize_vips_stored(const struct settings *s, int uw, int uh, int swap,
+resize_vips_stored(const struct geom_box *b, int uw, int uh, int swap,
                    VipsObject *parent, VipsImage *in)
 {
-    return resize_vips_fit(s, uw, uh, swap, 1, parent, in);
+    return resize_vips_fit(b, uw, uh, swap, 1, parent, in);
 }
 
 int

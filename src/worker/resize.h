@@ -9,7 +9,7 @@
  * pushes it, so only a few input rows are ever held, however large the
  * input (a 100-megapixel PNG costs a few rows, not 300 MB):
  *   struct resample_span x, y;
- *   resize_plan(s, upright_w, upright_h, orientation, &x, &y);
+ *   resize_plan(&box, upright_w, upright_h, orientation, &x, &y);
  *   ...the decoder may pick a reduced decode size: x.in, y.in...
  *   struct resize rz;
  *   struct pixels out;
@@ -30,6 +30,7 @@
 #ifndef IMGPOOL_RESIZE_H
 #define IMGPOOL_RESIZE_H
 
+#include "geom.h"
 #include "pixels.h"
 #include "resample.h"
 #include "settings.h"
@@ -39,17 +40,16 @@
  * in stored orientation; ->in is set to the stored input size (a decoder
  * that shrinks while decoding lowers it).
  */
-void resize_plan(const struct settings *s, int uw, int uh, int o,
+void resize_plan(const struct geom_box *b, int uw, int uh, int o,
                  struct resample_span *x, struct resample_span *y);
 
 /*
- * Several sizes from one decode: into @b, the settings of the one image
- * every output of @c is resized from: @c's first output with the box
- * (fit fill, never cropped) the largest scaled size any output needs on
- * each axis, for the whole upright @uw x @uh input.
+ * Several sizes from one decode: the box of the one image every output of
+ * @c is resized from, fit fill (never cropped; enlarged only with
+ * upscale) to the largest scaled size any output needs on each axis, for
+ * the whole upright @uw x @uh input.
  */
-void resize_base(const struct run_config *c, int uw, int uh,
-                 struct settings *b);
+struct geom_box resize_base(const struct run_config *c, int uw, int uh);
 
 struct resize {
     struct resample rs;
@@ -91,17 +91,17 @@ struct _VipsObject;
  * The resize stage for the libvips decoder's images (decode.h), which it
  * may have shrunk on load but not to the output size: @in, the whole input
  * at any size, resized (Lanczos 3) to exactly the scaled size geom_window()
- * gives for @s on the upright @uw x @uh input, then cropped to the output
+ * gives for @b on the upright @uw x @uh input, then cropped to the output
  * size.  Upright (resize_vips()), or with resize_vips_stored() in stored
  * orientation (width and height swapped against @uw, @uh when @swap) and
  * turned upright between the resize and the crop when @in carries an EXIF
  * orientation (from memory: the decoder's load is sequential).  The result
  * and its intermediates are held by @parent; NULL with libvips' error set.
  */
-struct _VipsImage *resize_vips(const struct settings *s, int uw, int uh,
+struct _VipsImage *resize_vips(const struct geom_box *b, int uw, int uh,
                                struct _VipsObject *parent,
                                struct _VipsImage *in);
-struct _VipsImage *resize_vips_stored(const struct settings *s, int uw,
+struct _VipsImage *resize_vips_stored(const struct geom_box *b, int uw,
                                       int uh, int swap,
                                       struct _VipsObject *parent,
                                       struct _VipsImage *in);

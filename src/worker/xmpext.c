@@ -97,7 +97,8 @@ split(const char *xmp, size_t len)
 }
 
 void
-xmpext_from_image(const struct settings *s, VipsImage *img, struct xmpext *x)
+xmpext_from_image(const struct encode_params *p, VipsImage *img,
+                  struct xmpext *x)
 {
     const void *xmp;
     size_t n;
@@ -105,7 +106,7 @@ xmpext_from_image(const struct settings *s, VipsImage *img, struct xmpext *x)
 
     x->segs = NULL;
     x->len = 0;
-    if (s->strip || s->format != FORMAT_JPEG ||
+    if (p->strip || p->format != FORMAT_JPEG ||
         !vips_image_get_typeof(img, VIPS_META_XMP_NAME) ||
         vips_image_get_blob(img, VIPS_META_XMP_NAME, &xmp, &n) ||
         n <= XMPEXT_STD_MAX)
@@ -117,7 +118,7 @@ xmpext_from_image(const struct settings *s, VipsImage *img, struct xmpext *x)
 }
 
 void
-xmpext_from_jpeg(const struct settings *s, const struct input *in,
+xmpext_from_jpeg(const struct encode_params *p, const struct input *in,
                  struct xmpext *x)
 {
     GString *g = NULL;
@@ -126,7 +127,7 @@ xmpext_from_jpeg(const struct settings *s, const struct input *in,
 
     x->segs = NULL;
     x->len = 0;
-    if (s->strip || s->format != FORMAT_JPEG || in->fmt != IMGF_JPEG)
+    if (p->strip || p->format != FORMAT_JPEG || in->fmt != IMGF_JPEG)
         return;
     for (int i = 0; i < XMPEXT_MAX_SEGMENTS; i++) {
         size_t seglen;

@@ -11,8 +11,8 @@
  * the APP0/APP1 segments of the encoded JPEG.
  * Call sequence (worker, metadata kept, JPEG output):
  *   struct xmpext x;
- *   xmpext_from_image(s, img, &x);     // before the encode; or
- *   xmpext_from_jpeg(in, &x);          // for a JPEG source
+ *   xmpext_from_image(&p, img, &x);    // p: the encode parameters,
+ *   xmpext_from_jpeg(&p, in, &x);      // or for a JPEG source
  *   ...encode...
  *   xmpext_insert_file(&x, dirfd, tmpname, res);   // before the commit
  *   // or xmpext_insert_mem(&x, &buf, &len, res) for an encode in memory
@@ -25,8 +25,8 @@
 
 #include <stddef.h>
 
+#include "encode.h"
 #include "input.h"
-#include "settings.h"
 #include "task.h"
 
 struct _VipsImage;
@@ -37,12 +37,14 @@ struct xmpext {
 };
 
 /* Take @img's XMP off it when it is over one segment and build the
- * segments (nothing for a small packet or a non-JPEG output). */
-void xmpext_from_image(const struct settings *s, struct _VipsImage *img,
+ * segments (nothing for a small packet, or when @p strips metadata or is
+ * not a JPEG output). */
+void xmpext_from_image(const struct encode_params *p, struct _VipsImage *img,
                        struct xmpext *x);
 
-/* The extension segments of the JPEG @in, read up to its first SOS. */
-void xmpext_from_jpeg(const struct settings *s, const struct input *in,
+/* The extension segments of the JPEG @in, read up to its first SOS (the
+ * same conditions on @p). */
+void xmpext_from_jpeg(const struct encode_params *p, const struct input *in,
                       struct xmpext *x);
 
 int xmpext_insert_file(const struct xmpext *x, int dirfd, const char *name,

@@ -91,12 +91,14 @@ jpeg_rel_size(int q)
 int64_t
 run_dry_estimate(const struct settings *s, const struct task *t)
 {
+    struct geom_box box;
     int iw, ih, ow, oh, q_src;
     double px, bytes;
 
     if (header_size(t->path, &iw, &ih, &q_src) < 0 || iw <= 0 || ih <= 0)
         return t->size;
-    geom_fit(s, iw, ih, &ow, &oh);
+    box = geom_box_of(s);
+    geom_fit(&box, iw, ih, &ow, &oh);
     px = (double)ow * (double)oh;
     if (s->target != TARGET_IN_PLACE && s->format == FORMAT_PNG)
         bytes = px * 2.0;
