@@ -11,6 +11,10 @@
 #     another defines without static, following such uses from file to
 #     file never leads back to the first (two files calling each other,
 #     or a -> b -> c -> a);
+#   - no header of src/worker/ or src/common/ (settings.h aside) declares a
+#     function that takes an output's struct settings, except the few that
+#     SETTINGS_READERS names: a stage takes parameters of its own
+#     (docs/ARCHITECTURE.md), made from the settings by those few;
 #   - no .c file in src/master/ uses malloc, calloc, realloc, reallocarray,
 #     strdup, strndup, asprintf or vasprintf: the master allocates through
 #     the x* helpers of util.h, which end the run on out-of-memory (one
@@ -52,6 +56,16 @@ PLAIN_ALLOCS='malloc|calloc|realloc|reallocarray|strdup|strndup|asprintf|vasprin
 #   is, so ending the run (xrealloc) would lose a finished scan for nothing.
 ALLOC_EXCEPTIONS='
 master/scan/scan.c scan_run realloc
+'
+
+# The functions of src/worker/ and src/common/ that may take an output's
+# whole struct settings: the translations into a stage's own parameters,
+# the choices of the pipeline (decoder, kept source, look search), the
+# commits and the worker's entry point.  A stage is not one of them.
+SETTINGS_READERS='
+geom_box_of decode_params_of colour_params_of encode_params_init
+encode_subsample_420 decode_choose decode_jpeg_eligible decode_png_eligible
+keep_prepare lookq_marked lossless_write commit_settings_of img_worker_init
 '
 
 # The C lexer over the files given after MODE: "lengths" prints each
@@ -311,6 +325,67 @@ folder_includes() {
     done
 }
 
+# Declarations in the headers of $1/worker and $1/common (settings.h
+# aside) that take a struct settings, by a function SETTINGS_READERS does
+# not name: "file:line: ..." at the declaration's first line.  Comments
+# and preprocessor lines are skipped; a declaration runs to its ';' or
+# '{', so a prototype over several lines counts once.
+settings_readers() {
+    for d in "$1/worker" "$1/common"; do
+        [ -d "$d" ] && find "$d" -type f -name '*.h'
+    done | sort | grep -v '/common/settings\.h$' |
+    while IFS= read -r f; do
+        awk -v ok=" $(echo $SETTINGS_READERS) " '
+        FNR == 1 { in_comment = 0; decl = ""; at = 0 }
+        !in_comment && /^[ \t]*#/ { next }
+        {
+            line = $0
+            out = ""
+            while (line != "") {
+                if (in_comment) {
+                    k = index(line, "*/")
+                    if (k == 0) { line = ""; break }
+                    line = substr(line, k + 2)
+                    in_comment = 0
+                    continue
+                }
+                k = index(line, "/*")
+                if (k == 0) { out = out line; break }
+                out = out substr(line, 1, k - 1) " "
+                line = substr(line, k + 2)
+                in_comment = 1
+            }
+            sub(/\/\/.*/, "", out)
+            while (out != "") {
+                if (decl == "" && out ~ /^[ \t]*$/)
+                    break
+                if (decl == "")
+                    at = FNR
+                k = match(out, /[;{}]/)
+                if (k == 0) { decl = decl " " out; break }
+                decl = decl " " substr(out, 1, k - 1)
+                out = substr(out, k + 1)
+                if (decl ~ /struct[ \t]+settings[ \t]*\*/ && decl ~ /\(/) {
+                    name = "?"
+                    if (match(decl, /\([ \t]*\*[ \t]*[A-Za-z_0-9]+[ \t]*\)[ \t]*\(/)) {
+                        name = substr(decl, RSTART, RLENGTH)
+                        gsub(/[^A-Za-z_0-9]/, "", name)
+                    } else if (match(decl, /[A-Za-z_0-9]+[ \t]*\(/)) {
+                        name = substr(decl, RSTART, RLENGTH)
+                        sub(/[ \t]*\($/, "", name)
+                    }
+                    if (index(ok, " " name " ") == 0)
+                        printf "%s:%d: %s() takes struct settings: a stage " \
+                            "takes parameters of its own (or add it to " \
+                            "SETTINGS_READERS, with its reason)\n", \
+                            FILENAME, at, name
+                }
+                decl = ""
+            }
+        }' "$f"
+    done
+}
+
 # Every offence below directory $1, one line each, on stdout.
 check_tree() {
     src=$1
@@ -341,6 +416,7 @@ check_tree() {
     folder_includes "$src"
     file_circles "$src"
     master_allocs "$src"
+    settings_readers "$src"
 }
 
 run_check() {
@@ -408,7 +484,7 @@ expect() {
 self_test() {
     t=$(mktemp -d "${TMPDIR:-/tmp}/check-structure.XXXXXX") || exit 2
     trap 'rm -rf "$t"' EXIT
-    for d in clean long_func kr_func long_file include header circle circle3 folders allocs; do
+    for d in clean long_func kr_func long_file include header circle circle3 folders allocs readers; do
         mkdir -p "$t/$d/src/master" "$t/$d/src/worker" "$t/$d/src/common"
     done
 
@@ -600,6 +676,37 @@ w_one(void)
     expect "$t/allocs" "master/m.c:4" "master/m.c:9" "master/m.c:10" \
         "master/m.c:11" "master/m.c:11" "master/m.c:12" "master/m.c:12" \
         "master/m.c:12" "master/scan/scan.c:6" "master/scan/scan.c:11"
+
+    # Stages and struct settings: a prototype over two lines and a
+    # function pointer member are caught at their first line; a reader of
+    # SETTINGS_READERS, a comment, a member that is no function, master's
+    # headers and settings.h itself are not.
+    c=$t/readers/src
+    {
+        echo '/* st.h - a const struct settings *s in a comment (s); */'
+        echo 'struct geom_box geom_box_of(const struct settings *s);'
+        echo 'void decode_params_of(const struct settings *s,'
+        echo '                      struct decode_params *p);'
+        echo 'struct stage_ops {'
+        echo '    const struct settings *s;'
+        echo '    int (*run)(const struct settings *s, int k);'
+        echo '};'
+        echo '#define STAGE(s) stage_run(s)'
+        echo 'int stage_run(int a,'
+        echo '              const struct settings *s);'
+        echo 'int stage_ok(const struct geom_box *b); // struct settings *s ('
+    } > "$c/worker/st.h"
+    printf '/* c.h */
+int c_one(struct settings *s);
+' > "$c/common/c.h"
+    printf '/* settings.h */
+void settings_init(struct settings *s);
+' \
+        > "$c/common/settings.h"
+    printf '/* m.h */
+int m_one(const struct settings *s);
+' > "$c/master/m.h"
+    expect "$t/readers" "worker/st.h:7" "worker/st.h:10" "common/c.h:2"
 
     if [ "$fails" -gt 0 ]; then
         echo "check-structure: self-test: $fails failure(s)" >&2

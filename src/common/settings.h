@@ -11,8 +11,11 @@
  *           database hashes (state_fingerprint(), state.h);
  *   commit  struct commit_settings, where and how outputs are written:
  *           never part of what an output is.
- * Stages take the part they use: geometry, decode and encode a
- * const struct settings *, the commits a const struct commit_settings *.
+ * Stages take parameters of their own made from one output's settings
+ * (geom.h struct geom_box, decode.h struct decode_params, colour.h
+ * struct colour_params, encode.h struct encode_params); the choices of
+ * the pipeline (which decoder, the source kept, the look search) read an
+ * output's struct settings; the commits a const struct commit_settings *.
  *
  * Call sequence: settings_init() (or settings_init_in_place()) for the
  * pixel defaults of a mode, commit_settings_init() for the commit ones,
