@@ -7,6 +7,7 @@
  * Part of the test helper library; the tree's paths belong to the test
  * file (E2E_TREE), so every step here takes the one it works on.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <criterion/criterion.h>
@@ -53,10 +54,15 @@ run_and_read(const char *const *args, int want, const char *report)
 void
 add_good_inputs(const char *in)
 {
-    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
-    th_copy_testdata(in, "progressive.jpg", "sub/progressive.jpg");
-    th_copy_testdata(in, "rgba.png", "sub/deeper/rgba.png");
-    th_copy_testdata(in, "cmyk.jpg", "cmyk.jpg");
-    th_copy_testdata(in, "orient6.jpg", "orient6.jpg");
-    th_copy_testdata(in, "gray.png", "gray.png");
+    static const char *const inputs[][2] = {
+        {"rgb.jpg", "rgb.jpg"},
+        {"progressive.jpg", "sub/progressive.jpg"},
+        {"rgba.png", "sub/deeper/rgba.png"},
+        {"cmyk.jpg", "cmyk.jpg"},
+        {"orient6.jpg", "orient6.jpg"},
+        {"gray.png", "gray.png"},
+    };
+
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++)
+        th_copy_testdata(in, inputs[i][0], inputs[i][1]);
 }

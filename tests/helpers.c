@@ -1209,6 +1209,9 @@ th_cli_parse(struct cli_opts *o, const char *const *args)
 /* ------------------------------------------------------------------ */
 
 /* vasprintf() that ends the test when out of memory. */
+static char *vformat(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
 static char *
 vformat(const char *fmt, va_list ap)
 {

@@ -81,6 +81,9 @@ count_lines(const char *s)
 }
 
 /* stdout holds exactly the line @want. */
+static void assert_line(const char *outtext, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 assert_line(const char *outtext, const char *fmt, ...)
 {
