@@ -37,13 +37,14 @@ void e2e_tree_make(char **tmp, char **in, char **out, char **rep);
 void e2e_tree_remove(char **tmp, char **in, char **out, char **rep);
 
 /*
- * The same in the test file that names it once, at file scope: its own
- * tmp, in, out and rep, and e2e_setup() and e2e_teardown() over them, to
- * be a suite's .init and .fini (which take no argument).
- * e2e_fault_setup() is the setup of the suites whose tests make workers
- * misbehave (IMGPOOL_FAULT): those tests are skipped, saying why, in a
- * build without fault injection.  The tree is made first so that
- * e2e_teardown() holds either way.
+ * Named once at file scope, gives the test file its own tmp, in, out and
+ * rep, and e2e_setup() and e2e_teardown() that make and remove that tree
+ * with the two functions above: a suite's .init and .fini, which take no
+ * argument.  e2e_fault_setup() is the .init of the suites whose tests
+ * make workers misbehave (IMGPOOL_FAULT): those tests are skipped, saying
+ * why, in a build without fault injection.  The tree is made first so
+ * that e2e_teardown() holds either way.  (A file without such a suite
+ * leaves it unused.)
  */
 #define E2E_TREE                                                        \
     static char *tmp, *in, *out, *rep;                                  \

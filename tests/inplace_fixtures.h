@@ -162,9 +162,9 @@ void inplace_tree_make(char **tmp, char **in, char **rep);
 void inplace_tree_remove(char **tmp, char **in, char **rep);
 
 /*
- * The same in the test file that names it once, at file scope: its own
- * tmp, in and rep, and setup() and teardown() over them, to be a suite's
- * .init and .fini (which take no argument).
+ * Named once at file scope, gives the test file its own tmp, in and rep,
+ * and setup() and teardown() that make and remove that tree with the two
+ * functions above: a suite's .init and .fini, which take no argument.
  */
 #define INPLACE_TREE                                                    \
     static char *tmp, *in, *rep;                                        \
