@@ -1,135 +1,36 @@
 /*
- * formats_helpers.h - decoding WebP and AVIF outputs with decoders
- * independent of libvips (libwebp's dwebp, libheif's heif-convert), and a
- * plain SSIM, for test_formats.c and test_sizes.c.
+ * formats_helpers.h - decoding WebP, AVIF and JPEG XL outputs with
+ * decoders independent of libvips (libwebp's dwebp, libheif's
+ * heif-convert, libjxl's djxl), and a plain SSIM, for the suites that
+ * check those formats.  Compiled into the test helper library
+ * (formats_helpers.c).
  *
  * Call sequence:
  *   fh_require(FORMAT_WEBP);            // skips the test when dwebp is missing
  *   struct th_image img;
- *   fh_decode(path, &img);              // by extension: jpg, png, webp, avif
+ *   fh_decode(path, &img);              // by extension: jpg, png, webp,
+ *                                       // avif, jxl
  *   ...assert img.w, img.h, img.channels, th_mean_rgb()...
  *   th_image_release(&img);
- * fh_decode() converts WebP and AVIF to a PNG beside the file (removed
- * again) and reads that with libpng (th_decode_png); JPEG goes through
- * TurboJPEG.  Every failure aborts the test.
+ * fh_decode() converts WebP, AVIF and JPEG XL to a PNG beside the file
+ * (removed again) and reads that with libpng (th_decode_png); JPEG goes
+ * through TurboJPEG.  Every failure aborts the test.
  */
 #ifndef IMGPOOL_FORMATS_HELPERS_H
 #define IMGPOOL_FORMATS_HELPERS_H
 
-#include <criterion/criterion.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "helpers.h"
 #include "settings.h"
 
-/* 1 when the command @tool is on PATH (helpers.h). */
-#define fh_have(tool) th_have_tool(tool)
+/* Skip the running test, with a message naming the package, when the
+ * independent decoder of @f is not on PATH (JPEG and PNG need none). */
+void fh_require(enum out_format f);
 
-/* The independent decoder for @f, or NULL for JPEG and PNG (in-process). */
-static inline const char *
-fh_tool(enum out_format f)
-{
-    return f == FORMAT_WEBP ? "dwebp" : f == FORMAT_AVIF ? "heif-convert"
-         : f == FORMAT_JXL ? "djxl" : NULL;
-}
+/* Decode @path by its extension into @img (th_image_release() it). */
+void fh_decode(const char *path, struct th_image *img);
 
-/* Skip the running test, with a message, when @f's decoder is missing. */
-#define fh_require(f)                                                      \
-    do {                                                                   \
-        const char *tool_ = fh_tool(f);                                    \
-        if (tool_ && !fh_have(tool_))                                      \
-            cr_skip_test("%s is not installed (package %s): cannot "      \
-                         "check %s output", tool_,                         \
-                         (f) == FORMAT_WEBP ? "webp"                       \
-                         : (f) == FORMAT_JXL ? "libjxl-tools"              \
-                                             : "libheif-examples",         \
-                         format_str(f));                                   \
-    } while (0)
-
-static inline void
-fh_decode(const char *path, struct th_image *img)
-{
-    const char *dot = strrchr(path, '.');
-    char png[4096], cmd[8400];
-    int rc;
-
-    cr_assert(dot, "'%s' has no extension", path);
-    if (strcmp(dot, ".jpg") == 0) {
-        cr_assert_eq(th_decode_jpeg(path, img), 0, "'%s' is no JPEG", path);
-        return;
-    }
-    if (strcmp(dot, ".png") == 0) {
-        cr_assert_eq(th_decode_png(path, img), 0, "'%s' is no PNG", path);
-        return;
-    }
-    snprintf(png, sizeof(png), "%s.decoded.png", path);
-    if (strcmp(dot, ".webp") == 0)
-        snprintf(cmd, sizeof(cmd), "dwebp -quiet '%s' -o '%s'", path, png);
-    else if (strcmp(dot, ".avif") == 0)
-        snprintf(cmd, sizeof(cmd), "heif-convert '%s' '%s' >/dev/null",
-                 path, png);
-    else if (strcmp(dot, ".jxl") == 0)
-        snprintf(cmd, sizeof(cmd), "djxl '%s' '%s' >/dev/null 2>&1", path,
-                 png);
-    else
-        cr_assert_fail("'%s': no decoder for this extension", path);
-    rc = system(cmd);
-    cr_assert_eq(rc, 0, "'%s' failed", cmd);
-    cr_assert_eq(th_decode_png(png, img), 0, "'%s' gave no PNG", cmd);
-    unlink(png);
-}
-
-/* Luma (BT.601) of pixel @i of @img. */
-static inline double
-fh_luma(const struct th_image *img, size_t i)
-{
-    const unsigned char *p = img->px + i * (size_t)img->channels;
-
-    if (img->channels < 3)
-        return p[0];
-    return 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
-}
-
-/* Mean SSIM of the luma of @a and @b (same size): 8x8 windows every 4
- * pixels, the usual constants for 8-bit data. */
-static inline double
-fh_ssim(const struct th_image *a, const struct th_image *b)
-{
-    const double c1 = 6.5025, c2 = 58.5225;
-    double total = 0;
-    long n = 0;
-
-    cr_assert(a->w == b->w && a->h == b->h, "SSIM of %dx%d and %dx%d", a->w,
-              a->h, b->w, b->h);
-    for (int y0 = 0; y0 + 8 <= a->h; y0 += 4)
-        for (int x0 = 0; x0 + 8 <= a->w; x0 += 4) {
-            double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-
-            for (int y = y0; y < y0 + 8; y++)
-                for (int x = x0; x < x0 + 8; x++) {
-                    size_t i = (size_t)y * (size_t)a->w + (size_t)x;
-                    double p = fh_luma(a, i), q = fh_luma(b, i);
-
-                    sx += p;
-                    sy += q;
-                    sxx += p * p;
-                    syy += q * q;
-                    sxy += p * q;
-                }
-            double mx = sx / 64, my = sy / 64;
-            double vx = sxx / 64 - mx * mx, vy = syy / 64 - my * my;
-            double cv = sxy / 64 - mx * my;
-
-            total += (2 * mx * my + c1) * (2 * cv + c2) /
-                     ((mx * mx + my * my + c1) * (vx + vy + c2));
-            n++;
-        }
-    cr_assert_gt(n, 0);
-    return total / (double)n;
-}
+/* Mean SSIM of the luma (BT.601) of @a and @b (same size): 8x8 windows
+ * every 4 pixels, the usual constants for 8-bit data. */
+double fh_ssim(const struct th_image *a, const struct th_image *b);
 
 #endif

@@ -286,6 +286,17 @@ th_copy_file(const char *src, const char *dst)
     free(data);
 }
 
+void
+th_copy_testdata(const char *dir, const char *name, const char *as)
+{
+    char *src = th_testdata(name);
+    char *dst = th_path(dir, as);
+
+    th_copy_file(src, dst);
+    free(src);
+    free(dst);
+}
+
 int
 th_exists(const char *path)
 {
@@ -354,9 +365,10 @@ bin_argv(const char *const *args)
 }
 
 /* Start the binary with @argv (freed here), stdin on /dev/null, stdout and
- * stderr on @out_fd and @err_fd. */
+ * stderr on @out_fd and @err_fd; with @new_group, as the leader of a new
+ * process group. */
 static pid_t
-bin_start(char **argv, int out_fd, int err_fd)
+bin_start(char **argv, int out_fd, int err_fd, int new_group)
 {
     pid_t pid;
 
@@ -364,6 +376,8 @@ bin_start(char **argv, int out_fd, int err_fd)
     pid = fork();
     cr_assert(pid >= 0, "cannot fork: %s", strerror(errno));
     if (pid == 0) {
+        if (new_group)
+            setpgid(0, 0);
         int in_fd = open("/dev/null", O_RDONLY);
         if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 ||
             dup2(err_fd, 2) < 0)
@@ -378,6 +392,10 @@ bin_start(char **argv, int out_fd, int err_fd)
             _exit(127);
         _exit(127);
     }
+    /* Both sides set it, so the group exists before the caller may signal
+     * it. */
+    if (new_group)
+        setpgid(pid, pid);
     free(argv);
     return pid;
 }
@@ -386,7 +404,7 @@ void
 th_run(struct th_run *r, const char *const *args)
 {
     int out_fd = anon_tmpfile(), err_fd = anon_tmpfile(), st;
-    pid_t pid = bin_start(bin_argv(args), out_fd, err_fd);
+    pid_t pid = bin_start(bin_argv(args), out_fd, err_fd, 0);
 
     while (waitpid(pid, &st, 0) < 0)
         cr_assert(errno == EINTR, "waitpid: %s", strerror(errno));
@@ -884,16 +902,29 @@ th_assert_thumbnail(const char *path, int longest)
     th_image_release(&img);
 }
 
-pid_t
-th_spawn(const char *const *args)
+/* th_spawn(), in a new process group when @new_group. */
+static pid_t
+spawn_quiet(const char *const *args, int new_group)
 {
     int fd = open("/dev/null", O_WRONLY);
     pid_t pid;
 
     cr_assert(fd >= 0);
-    pid = bin_start(bin_argv(args), fd, fd);
+    pid = bin_start(bin_argv(args), fd, fd, new_group);
     close(fd);
     return pid;
+}
+
+pid_t
+th_spawn(const char *const *args)
+{
+    return spawn_quiet(args, 0);
+}
+
+pid_t
+th_spawn_group(const char *const *args)
+{
+    return spawn_quiet(args, 1);
 }
 
 int
@@ -1178,6 +1209,9 @@ th_cli_parse(struct cli_opts *o, const char *const *args)
 /* ------------------------------------------------------------------ */
 
 /* vasprintf() that ends the test when out of memory. */
+static char *vformat(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
 static char *
 vformat(const char *fmt, va_list ap)
 {

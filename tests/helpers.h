@@ -42,6 +42,8 @@ unsigned char *th_jpeg_encode(const unsigned char *px, int w, int h, int pf,
                               int samp, int quality, int flags,
                               unsigned long *len);
 void th_copy_file(const char *src, const char *dst);
+/* Copy testdata/@name to @dir/@as, making the directories in between. */
+void th_copy_testdata(const char *dir, const char *name, const char *as);
 /* Whole file, NUL-terminated; *len (if not NULL) excludes the NUL. */
 char *th_read_file(const char *path, size_t *len);
 int th_exists(const char *path);
@@ -104,6 +106,9 @@ void th_assert_thumbnail(const char *path, int longest);
 /* Start the built imgpool binary with @args (as th_run(), at most 30) in
  * the background, stdin, stdout and stderr on /dev/null. */
 pid_t th_spawn(const char *const *args);
+/* th_spawn() as the leader of a new process group (its pid), so that the
+ * test can signal imgpool and its workers at once: kill(-pid, sig). */
+pid_t th_spawn_group(const char *const *args);
 /* Wait for @pid, failing the test after @max_ms; its exit code, or 128 +
  * signal. */
 int th_wait_exit(pid_t pid, int max_ms);

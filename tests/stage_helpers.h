@@ -1,18 +1,22 @@
 /*
  * stage_helpers.h - fixtures for the tests of the worker's stages (open,
- * decode, colour, resize, encode, commit: src/worker/).
+ * decode, colour, resize, encode, commit: src/worker/), compiled into the
+ * test helper library (stage_helpers.c).
  *
- * All static inline: each test file that includes this gets its own copy.
- * Functions abort the test (cr_assert) on unexpected failures of the
- * fixture itself.
+ * Call sequence:
+ *   sh_thumb_settings(&s, dir);         // or settings_init(); sh_outdir = dir
+ *   sh_task(&t, &s, input, out);        // @out below sh_outdir, or NULL
+ *   sh_result_init(&res);
+ *   sh_process(&s, &t, &res);           // the whole of img_process()
+ * or, for one decoder on a file opened by hand, sh_run_decoder(); for the
+ * libvips decoder and the resize after it, sh_input() then
+ * sh_decode_vips().  Functions abort the test (cr_assert) on unexpected
+ * failures of the fixture itself.
  */
 #ifndef IMGPOOL_STAGE_HELPERS_H
 #define IMGPOOL_STAGE_HELPERS_H
 
-#include <criterion/criterion.h>
-#include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include "decode.h"
 #include "img.h"
@@ -23,107 +27,38 @@
 #include "task.h"
 
 /* Where the stage tests' outputs go: the commit settings' output
- * directory of sh_config(), set by each test before it runs a stage. */
-static const char *sh_outdir;
+ * directory of every run configuration these fixtures make, set by each
+ * test (or sh_thumb_settings()) before it runs a stage.  Not owned. */
+extern const char *sh_outdir;
 
-/* A one-output run configuration: pixel settings @s, outputs below
- * sh_outdir, the commit defaults otherwise. */
-static inline struct run_config
-sh_config(const struct settings *s)
-{
-    struct commit_settings cs;
-    struct run_config c;
+/* img_process() of @t under a one-output run configuration: pixel
+ * settings @s, outputs below sh_outdir, the commit defaults otherwise. */
+void sh_process(const struct settings *s, const struct task *t,
+                struct task_result *res);
 
-    commit_settings_init(&cs);
-    cs.output_dir = sh_outdir;
-    run_config_make(&c, s, NULL, 1, &cs);
-    return c;
-}
+/* A task for @in whose output is @out (a path below sh_outdir; NULL for
+ * none).  @s is not read.  The task borrows both paths. */
+void sh_task(struct task *t, const struct settings *s, const char *in,
+             const char *out);
 
-/* img_process() of @t under sh_config(@s). */
-static inline void
-sh_process(const struct settings *s, const struct task *t,
-           struct task_result *res)
-{
-    struct run_config c = sh_config(s);
-
-    img_process(&c, t, res);
-}
-
-/* The part of @out_path below @output_dir, as the planner sets out_rel. */
-static inline const char *
-sh_out_rel(const char *output_dir, const char *out_path)
-{
-    size_t n = strlen(output_dir);
-
-    cr_assert(strncmp(out_path, output_dir, n) == 0,
-              "'%s' is not below '%s'", out_path, output_dir);
-    out_path += n;
-    while (*out_path == '/')
-        out_path++;
-    return out_path;
-}
-
-/* A task for @in whose output is @out (a path below sh_outdir). */
-static inline void
-sh_task(struct task *t, const struct settings *s, const char *in,
-        const char *out)
-{
-    (void)s;
-    memset(t, 0, sizeof(*t));
-    t->path = (char *)in;
-    t->rel = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
-    t->out_path = (char *)out;
-    t->out_rel = out ? sh_out_rel(sh_outdir, out) : NULL;
-}
-
-static inline void
-sh_result_init(struct task_result *res)
-{
-    memset(res, 0, sizeof(*res));
-    res->in_width = res->in_height = res->out_width = res->out_height = -1;
-    res->out_bytes = -1;
-}
+/* A result with no dimensions and no size yet (-1), as the worker starts
+ * one. */
+void sh_result_init(struct task_result *res);
 
 /*
  * Open @path as the open stage would leave it, but by hand: format @fmt,
  * JPEG header @ji (or none), the descriptor left at offset @pos (the
- * decoders must not depend on the file position).
+ * decoders must not depend on the file position).  input_close() closes
+ * it.
  */
-static inline void
-sh_input(struct input *in, const char *path, enum img_format fmt,
-         const struct jpeg_info *ji, off_t pos)
-{
-    memset(in, 0, sizeof(*in));
-    in->fd = open(path, O_RDONLY | O_CLOEXEC);
-    cr_assert(in->fd >= 0, "cannot open '%s'", path);
-    in->size = lseek(in->fd, 0, SEEK_END);
-    in->data_end = in->size;
-    lseek(in->fd, pos, SEEK_SET);
-    in->fmt = fmt;
-    if (ji) {
-        in->ji = *ji;
-        in->have_ji = 1;
-    }
-}
+void sh_input(struct input *in, const char *path, enum img_format fmt,
+              const struct jpeg_info *ji, off_t pos);
 
 /* The stages after open, with decoder @dec, on @path into @out. */
-static inline void
-sh_run_decoder(const struct settings *s, const char *path,
-               enum img_format fmt, const struct jpeg_info *ji,
-               const char *out, enum decoder_kind dec,
-               struct task_result *res)
-{
-    struct run_config c = sh_config(s);
-    struct input in;
-    struct task t;
-
-    sh_task(&t, s, path, out);
-    sh_result_init(res);
-    sh_input(&in, path, fmt, ji, 17);
-    img_run(&c, &t, &in, dec, res);
-    input_close(&in);
-}
+void sh_run_decoder(const struct settings *s, const char *path,
+                    enum img_format fmt, const struct jpeg_info *ji,
+                    const char *out, enum decoder_kind dec,
+                    struct task_result *res);
 
 /*
  * The libvips decoder on @in into @d, then the resize stage as img.c runs
@@ -131,36 +66,11 @@ sh_run_decoder(const struct settings *s, const char *path,
  * finishing what shrink-on-load left), or as stored with DECODE_FULL; -1
  * with @res failed.
  */
-static inline int
-sh_decode_vips(const struct settings *s, const struct input *in,
-               enum decode_size size, struct decoded *d,
-               struct task_result *res)
-{
-    struct decode_params p;
-    struct decoder *dec;
-
-    decode_params_of(s, &p);
-    dec = decode_open(DECODER_VIPS, &p, in, size, d, res);
-    if (!dec)
-        return -1;
-    cr_assert_not(decode_streams(dec), "the libvips decoder streams rows");
-    decode_close(dec);
-    if (size == DECODE_FULL || d->fitted)
-        return 0;
-    d->image = resize_vips_stored(&p.box, d->width, d->height,
-                                  d->stored_swap, d->ctx, d->image);
-    if (d->image)
-        return 0;
-    task_result_fail(res, ERR_DECODE, "cannot resize");
-    return -1;
-}
+int sh_decode_vips(const struct settings *s, const struct input *in,
+                   enum decode_size size, struct decoded *d,
+                   struct task_result *res);
 
 /* Thumbnail defaults in @s, outputs below @outdir (sh_outdir). */
-static inline void
-sh_thumb_settings(struct settings *s, const char *outdir)
-{
-    settings_init(s, MODE_THUMBNAIL);
-    sh_outdir = outdir;
-}
+void sh_thumb_settings(struct settings *s, const char *outdir);
 
 #endif

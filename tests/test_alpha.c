@@ -26,7 +26,7 @@ make_logo(const char *name, int r, int g, int b)
 {
     char *p = th_path(th_dir, name);
 
-    if (!fh_have("vips"))
+    if (!th_have_tool("vips"))
         cr_skip_test("vips is not installed: cannot make the source");
     th_sh("cd '%s' && vips black z.v 64 64 && "
           "vips linear z.v r.v 1 %d --uchar && "

@@ -22,6 +22,8 @@
 
 #include "e2e_fixture.h"
 
+E2E_TREE
+
 TestSuite(dryrun, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 
 /* ---- a snapshot of a whole tree: names, types, sizes, mtimes, bytes ---- */
@@ -79,6 +81,9 @@ count_lines(const char *s)
 }
 
 /* stdout holds exactly the line @want. */
+static void assert_line(const char *outtext, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 assert_line(const char *outtext, const char *fmt, ...)
 {
@@ -104,7 +109,7 @@ Test(dryrun, thumbnail_lists_every_file_and_creates_nothing)
     char *before, *after;
     struct th_run r;
 
-    add_good_inputs();
+    add_good_inputs(in);
     before = tree_snapshot();
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -132,11 +137,11 @@ Test(dryrun, skips_are_listed_with_their_reason_and_nothing_changes)
     json_t *arr, *rec;
     struct th_run r;
 
-    add_input("rgb.jpg", "a.jpg");
-    add_input("gray.jpg", "b.jpg");
+    th_copy_testdata(in, "rgb.jpg", "a.jpg");
+    th_copy_testdata(in, "gray.jpg", "b.jpg");
     th_run_expect(real, 0);
-    add_input("rgb.png", "a.png");      /* wants a.jpg: the fallback */
-    add_input("cmyk.jpg", "c.jpg");
+    th_copy_testdata(in, "rgb.png", "a.png"); /* wants a.jpg: the fallback */
+    th_copy_testdata(in, "cmyk.jpg", "c.jpg");
     before = tree_snapshot();
     th_run(&r, dry);
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -173,8 +178,8 @@ Test(dryrun, recompress_lists_an_estimated_size)
     long long est = 0;
     struct th_run r;
 
-    add_input("rgb.jpg", "rgb.jpg");
-    add_input("rgba.png", "rgba.png");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgba.png", "rgba.png");
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert_eq(count_lines(r.out), 2, "%s", r.out);
@@ -199,8 +204,8 @@ Test(dryrun, in_place_lists_files_through_a_pipe)
     long long a = 0, b = 0;
     struct th_run r;
 
-    add_input("rgb.jpg", "rgb.jpg");
-    add_input("rgba.png", "rgba.png");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgba.png", "rgba.png");
     before = tree_snapshot();
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -232,9 +237,9 @@ Test(dryrun, takes_no_lock)
     struct th_run r;
     int fd;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run_expect(real, 0);
-    add_input("gray.jpg", "gray.jpg");
+    th_copy_testdata(in, "gray.jpg", "gray.jpg");
     fd = open(lock, O_RDWR | O_CLOEXEC);
     cr_assert(fd >= 0);
     cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
@@ -256,7 +261,7 @@ Test(dryrun, report_on_stdout_is_the_listing)
                            "--report", "-", NULL };
     struct th_run r;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "\"summary\":true"), "%s", r.out);
@@ -281,7 +286,7 @@ Test(dryrun, freedesktop_after_a_real_run_says_up_to_date)
     struct th_run r;
     json_t *arr;
 
-    add_good_inputs();
+    add_good_inputs(in);
     th_run(&r, dry);
     cr_assert_eq(r.status, 0, "%s", r.err);
     assert_line(r.out, "write %s/rgb.jpg -> %s (normal, large)", in, cache);
@@ -317,7 +322,7 @@ Test(dryrun, summary_counts_in_the_singular_and_no_rate_for_nothing)
     const char *args[] = { "thumbnail", in, "-o", out, "-v", NULL };
     struct th_run r;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.err, "imgpool: 1 file to process with 1 worker\n"),

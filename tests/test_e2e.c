@@ -21,6 +21,8 @@
 
 #include "e2e_fixture.h"
 
+E2E_TREE
+
 TestSuite(e2e, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 TestSuite(e2e_fault, .init = e2e_fault_setup, .fini = e2e_teardown,
           .timeout = 120);
@@ -96,15 +98,15 @@ Test(e2e, good_tree_gives_exit_0_and_mirrored_outputs)
                            "-j", "2", "--verbose", NULL };
     json_t *arr, *sum, *rec;
 
-    add_good_inputs();
-    add_input("notes.txt", "notes.txt");
+    add_good_inputs(in);
+    th_copy_testdata(in, "notes.txt", "notes.txt");
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    assert_output_jpeg("rgb.jpg", 300);
-    assert_output_jpeg("sub/progressive.jpg", 300);
-    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
-    assert_output_jpeg("cmyk.jpg", 200);
-    assert_output_jpeg("orient6.jpg", 120);
+    assert_output_jpeg(out, "rgb.jpg", 300);
+    assert_output_jpeg(out, "sub/progressive.jpg", 300);
+    assert_output_jpeg(out, "sub/deeper/rgba.jpg", 100);
+    assert_output_jpeg(out, "cmyk.jpg", 200);
+    assert_output_jpeg(out, "orient6.jpg", 120);
     cr_assert_not(th_exists(out) && 0);
 
     arr = th_read_jsonl(rep);
@@ -131,7 +133,7 @@ Test(e2e, quiet_success_prints_nothing)
     struct th_run r;
     const char *args[] = { "thumbnail", "--quiet", in, "-o", out, NULL };
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 0);
     cr_assert_str_eq(r.err, "");
@@ -146,15 +148,15 @@ Test(e2e, broken_file_fails_alone_with_a_reason)
                            "--report", rep, NULL };
     json_t *arr, *rec, *err;
 
-    add_good_inputs();
-    add_input("garbage.jpg", "garbage.jpg");
-    add_input("not_image.jpg", "fake.jpg");
+    add_good_inputs(in);
+    th_copy_testdata(in, "garbage.jpg", "garbage.jpg");
+    th_copy_testdata(in, "not_image.jpg", "fake.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 1);
     /* quiet still names the failures */
     cr_assert(strstr(r.err, "garbage.jpg"), "%s", r.err);
-    assert_output_jpeg("rgb.jpg", 300);
-    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+    assert_output_jpeg(out, "rgb.jpg", 300);
+    assert_output_jpeg(out, "sub/deeper/rgba.jpg", 100);
     cr_assert_not(th_exists(th_path(out, "garbage.jpg")));
 
     arr = th_read_jsonl(rep);
@@ -183,10 +185,10 @@ Test(e2e, name_template_and_png_format)
     struct th_image img;
     char *p;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, a1);
     cr_assert_eq(r.status, 0, "%s", r.err);
-    assert_output_jpeg("processed_rgb.jpg", 300);
+    assert_output_jpeg(out, "processed_rgb.jpg", 300);
     th_run_release(&r);
 
     th_run(&r, a2);
@@ -208,7 +210,7 @@ Test(e2e, recompress_keeps_dimensions)
     struct th_image img;
     char *p;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
     p = th_path(out, "rgb.jpg");
@@ -229,7 +231,7 @@ Test(e2e, fifo_named_jpg_is_skipped_not_read)
                            NULL };
     json_t *arr, *rec;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     cr_assert_eq(mkfifo(fifo, 0600), 0);
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
@@ -250,16 +252,16 @@ Test(e2e, odd_file_names_round_trip)
     json_t *arr;
     size_t i, ok = 0, b64 = 0;
 
-    add_input("rgb.jpg", "with space.jpg");
-    add_input("rgb.jpg", "new\nline.jpg");
-    add_input("rgb.jpg", "-dash.jpg");
-    add_input("rgb.jpg", "quote\"'.jpg");
-    add_input("rgb.jpg", "latin1-\xe9.jpg");
+    th_copy_testdata(in, "rgb.jpg", "with space.jpg");
+    th_copy_testdata(in, "rgb.jpg", "new\nline.jpg");
+    th_copy_testdata(in, "rgb.jpg", "-dash.jpg");
+    th_copy_testdata(in, "rgb.jpg", "quote\"'.jpg");
+    th_copy_testdata(in, "rgb.jpg", "latin1-\xe9.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
-    assert_output_jpeg("new\nline.jpg", 300);
-    assert_output_jpeg("latin1-\xe9.jpg", 300);
-    assert_output_jpeg("-dash.jpg", 300);
+    assert_output_jpeg(out, "new\nline.jpg", 300);
+    assert_output_jpeg(out, "latin1-\xe9.jpg", 300);
+    assert_output_jpeg(out, "-dash.jpg", 300);
     arr = th_read_jsonl(rep);
     cr_assert_eq(json_array_size(arr), 6);
     for (i = 0; i + 1 < json_array_size(arr); i++) {
@@ -282,8 +284,8 @@ Test(e2e_fault, worker_crash_costs_one_file)
                            "-j", "2", NULL };
     json_t *arr, *rec;
 
-    add_good_inputs();
-    add_input("rgb.jpg", "boom.jpg");
+    add_good_inputs(in);
+    th_copy_testdata(in, "rgb.jpg", "boom.jpg");
     setenv("IMGPOOL_FAULT", "crash:boom.jpg", 1);
     th_run(&r, args);
     unsetenv("IMGPOOL_FAULT");
@@ -295,7 +297,7 @@ Test(e2e_fault, worker_crash_costs_one_file)
     cr_assert(strstr(th_json_str(json_object_get(rec, "error"), "message"),
                      "signal 11"));
     cr_assert_eq(th_json_int(th_summary(arr), "ok"), 6);
-    assert_output_jpeg("rgb.jpg", 300);
+    assert_output_jpeg(out, "rgb.jpg", 300);
     json_decref(arr);
     th_run_release(&r);
 }
@@ -331,7 +333,7 @@ make_many(int n)
     char name[32];
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof(name), "f%03d.jpg", i);
-        add_input("rgb.jpg", name);
+        th_copy_testdata(in, "rgb.jpg", name);
     }
 }
 
@@ -345,7 +347,7 @@ Test(e2e_fault, external_kill_9_of_a_worker_fails_its_file)
     json_t *arr, *rec;
 
     make_many(4);
-    add_input("rgb.jpg", "hang.jpg");
+    th_copy_testdata(in, "rgb.jpg", "hang.jpg");
     fault = th_fault_arm(tmp, "wait-open", "hang.jpg");
     pid = th_spawn(args);
     th_fault_disarm();
@@ -431,7 +433,7 @@ Test(e2e, output_inside_input_is_not_rescanned)
     const char *same[] = { "thumbnail", in, "-o", in, NULL };
     json_t *arr;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     for (int run = 0; run < 2; run++) {
         th_run(&r, args);
         cr_assert_eq(r.status, 0, "run %d: %s", run, r.err);
@@ -458,7 +460,7 @@ Test(e2e, stale_temporary_files_of_dead_runs_are_removed)
     if (dead == 0)
         _exit(0);
     waitpid(dead, NULL, 0);
-    add_input("rgb.jpg", "sub/rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "sub/rgb.jpg");
     names_tmp(tmpname, sizeof(tmpname), dead, 7);
     snprintf(name, sizeof(name), "sub/%s", tmpname);
     stale = th_path(out, name);
@@ -471,7 +473,7 @@ Test(e2e, stale_temporary_files_of_dead_runs_are_removed)
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert_not(th_exists(stale), "stale temporary file kept");
     cr_assert(th_exists(live), "a live run's temporary file was removed");
-    assert_output_jpeg("sub/rgb.jpg", 300);
+    assert_output_jpeg(out, "sub/rgb.jpg", 300);
     th_run_release(&r);
     free(stale);
     free(live);
@@ -485,8 +487,8 @@ Test(e2e_fault, workers_die_with_a_killed_master)
     int n = 2, alive;
     char *fault;
 
-    add_input("rgb.jpg", "hang1.jpg");
-    add_input("rgb.jpg", "hang2.jpg");
+    th_copy_testdata(in, "rgb.jpg", "hang1.jpg");
+    th_copy_testdata(in, "rgb.jpg", "hang2.jpg");
     fault = th_fault_arm(tmp, "wait-open", "hang*.jpg");
     pid = th_spawn(args);
     th_fault_disarm();
@@ -517,8 +519,8 @@ Test(e2e_fault, memory_cap_fails_one_file_as_out_of_memory)
 #if defined(__SANITIZE_ADDRESS__)
     cr_skip_test("AddressSanitizer's shadow memory does not fit a data cap");
 #endif
-    add_input("rgb.jpg", "rgb.jpg");
-    add_input("rgb.jpg", "hog.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "hog.jpg");
     setenv("IMGPOOL_FAULT", "leak:hog.jpg", 1);
     th_run(&r, args);
     unsetenv("IMGPOOL_FAULT");
@@ -587,12 +589,12 @@ Test(e2e, unattended_success_is_silent_and_logged)
     const char *args[] = { "thumbnail", in, "-o", out, "--log", log, NULL };
     char *text, *second;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 0);
     cr_assert_str_eq(r.err, "", "stderr is not a terminal: %s", r.err);
     th_run_release(&r);
-    add_input("garbage.jpg", "garbage.jpg");
+    th_copy_testdata(in, "garbage.jpg", "garbage.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 1);
     cr_assert(strstr(r.err, "garbage.jpg"), "trouble must be told: %s",
@@ -625,7 +627,7 @@ Test(e2e, closed_stdout_cannot_kill_the_master)
     int fds[2], st, devnull;
     pid_t pid;
 
-    add_good_inputs();
+    add_good_inputs(in);
     cr_assert_eq(pipe(fds), 0);
     close(fds[0]);              /* `imgpool ... | head` after head quit */
     pid = fork();
@@ -646,6 +648,6 @@ Test(e2e, closed_stdout_cannot_kill_the_master)
     /* the reader left after the work was done: said on stderr, but not
      * a setup error (issue 21); every image was still processed */
     cr_assert_eq(WEXITSTATUS(st), 0);
-    assert_output_jpeg("rgb.jpg", 300);
-    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+    assert_output_jpeg(out, "rgb.jpg", 300);
+    assert_output_jpeg(out, "sub/deeper/rgba.jpg", 100);
 }

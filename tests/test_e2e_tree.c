@@ -16,6 +16,8 @@
 
 #include "e2e_fixture.h"
 
+E2E_TREE
+
 TestSuite(tree, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 TestSuite(tree_fault, .init = e2e_fault_setup, .fini = e2e_teardown,
           .timeout = 120);
@@ -33,12 +35,12 @@ Test(tree, second_run_skips_unchanged_files_and_redoes_changed_ones)
     json_t *arr;
     struct th_run r;
 
-    add_good_inputs();
-    arr = run_and_read(args, 0);
+    add_good_inputs(in);
+    arr = run_and_read(args, 0, rep);
     cr_assert_eq(th_count_records(arr, "ok", NULL), 6);
     json_decref(arr);
 
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
                  "unchanged files were redone");
     json_decref(arr);
@@ -49,18 +51,18 @@ Test(tree, second_run_skips_unchanged_files_and_redoes_changed_ones)
     ts[0].tv_sec = ts[1].tv_sec = st.st_mtim.tv_sec + 10;
     ts[0].tv_nsec = ts[1].tv_nsec = 0;
     cr_assert_eq(utimensat(AT_FDCWD, touched, ts, 0), 0);
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     cr_assert_eq(th_count_records(arr, "ok", NULL), 1,
                  "changed input not redone");
     cr_assert_str_eq(th_json_str(th_find_record(arr, "/rgb.jpg"), "status"),
                      "ok");
     json_decref(arr);
 
-    arr = run_and_read(resized, 0);
+    arr = run_and_read(resized, 0, rep);
     cr_assert_eq(th_count_records(arr, "ok", NULL), 6,
                  "new settings not redone");
     json_decref(arr);
-    assert_output_jpeg("rgb.jpg", 100);
+    assert_output_jpeg(out, "rgb.jpg", 100);
 
     /* a corrupt state file costs a full re-run, never a wrong skip */
     th_write_file(db, "garbage, not a database", 23);
@@ -82,18 +84,18 @@ Test(tree, prune_removes_only_outputs_of_deleted_inputs)
     char *mine = th_path(out, "mine.jpg");
     json_t *arr, *sum;
 
-    add_good_inputs();
-    arr = run_and_read(args, 0);
+    add_good_inputs(in);
+    arr = run_and_read(args, 0, rep);
     json_decref(arr);
     th_write_file(mine, "user's own file", 15);
     cr_assert_eq(unlink(gone), 0);
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     sum = th_summary(arr);
     cr_assert_eq(th_json_int(sum, "pruned"), 1);
     json_decref(arr);
     cr_assert_not(th_exists(th_path(out, "cmyk.jpg")), "stale output kept");
     cr_assert(th_exists(mine), "a file imgpool did not make was removed");
-    assert_output_jpeg("rgb.jpg", 300);
+    assert_output_jpeg(out, "rgb.jpg", 300);
     free(gone);
     free(mine);
 }
@@ -110,7 +112,7 @@ Test(tree_fault, overlapping_run_exits_75_or_waits)
     char *fault;
     int st;
 
-    add_input("rgb.jpg", "hang.jpg");
+    th_copy_testdata(in, "rgb.jpg", "hang.jpg");
     /* The first run's worker stops on hang.jpg and is never let go: the
      * run holds the lock until its --timeout ends the file. */
     fault = th_fault_arm(tmp, "wait-open", "hang.jpg");
@@ -155,14 +157,14 @@ output_spelling_test(const char *spelling)
     json_t *arr, *rec;
 
     cr_assert_eq(chdir(tmp), 0);
-    add_good_inputs();
+    add_good_inputs(in);
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "-o %s: exit %d: %s", spelling, r.status,
                  r.err);
     th_run_release(&r);
-    assert_output_jpeg("rgb.jpg", 300);
-    assert_output_jpeg("sub/progressive.jpg", 300);
-    assert_output_jpeg("sub/deeper/rgba.jpg", 100);
+    assert_output_jpeg(out, "rgb.jpg", 300);
+    assert_output_jpeg(out, "sub/progressive.jpg", 300);
+    assert_output_jpeg(out, "sub/deeper/rgba.jpg", 100);
     cr_assert(th_exists(out), "out/ itself");
 
     arr = th_read_jsonl(rep);
@@ -175,7 +177,7 @@ output_spelling_test(const char *spelling)
     cr_assert_str_eq(th_json_str(rec, "output"), "out/rgb.jpg");
     json_decref(arr);
 
-    arr = run_and_read(plain, 0);
+    arr = run_and_read(plain, 0, rep);
     cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
                  "-o out after -o %s redid files", spelling);
     json_decref(arr);
@@ -217,8 +219,8 @@ trailing_slashes_test(const char *cmd)
     size_t i;
 
     cr_assert_eq(chdir(tmp), 0);
-    add_good_inputs();
-    arr = run_and_read(slashed, 0);
+    add_good_inputs(in);
+    arr = run_and_read(slashed, 0, rep);
     cr_assert_eq(th_count_records(arr, "ok", NULL), 6, "%s", cmd);
     for (i = 0; i < 6; i++) {
         const char *o = th_json_str(th_find_record(arr, names[i]), "output");
@@ -230,17 +232,17 @@ trailing_slashes_test(const char *cmd)
     }
     json_decref(arr);
 
-    arr = run_and_read(plain, 0);
+    arr = run_and_read(plain, 0, rep);
     cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
                  "%s -o out after -o out/// redid files", cmd);
     json_decref(arr);
-    arr = run_and_read(slashed, 0);
+    arr = run_and_read(slashed, 0, rep);
     cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 6,
                  "%s -o out/// after -o out redid files", cmd);
     json_decref(arr);
 
     th_rmrf(out);
-    arr = run_and_read(plain, 0);
+    arr = run_and_read(plain, 0, rep);
     for (i = 0; i < 6; i++) {
         const char *o = th_json_str(th_find_record(arr, names[i]), "output");
 
@@ -271,17 +273,17 @@ Test(tree, a_gone_inputs_name_is_free_again)
     json_t *arr;
     const char *o;
 
-    add_input("rgba.png", "q.png");
-    json_decref(run_and_read(args, 0));
+    th_copy_testdata(in, "rgba.png", "q.png");
+    json_decref(run_and_read(args, 0, rep));
     cr_assert_eq(unlink(q), 0);
-    add_input("rgb.jpg", "q.jpeg");
-    arr = run_and_read(args, 0);
+    th_copy_testdata(in, "rgb.jpg", "q.jpeg");
+    arr = run_and_read(args, 0, rep);
     o = th_json_str(th_find_record(arr, "/q.jpeg"), "output");
     cr_assert(o && strlen(o) > 10 &&
                   strcmp(o + strlen(o) - 10, "/out/q.jpg") == 0,
               "q.jpeg -> %s", o ? o : "(none)");
     json_decref(arr);
-    assert_output_jpeg("q.jpg", 300);
+    assert_output_jpeg(out, "q.jpg", 300);
     free(q);
     free(j);
 }

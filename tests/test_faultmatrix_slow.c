@@ -25,9 +25,16 @@
  * repeats itself), FAULTMATRIX_VERBOSE=1 prints what each seed met.
  * Registered in CTest with the label "slow" (about a minute on 2 cores).
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "inplace_fixtures.h"
 #include "faultshim.h"
 
+INPLACE_TREE
+
+TestSuite(inplace, .init = setup, .fini = teardown, .timeout = 120);
 
 /* The tree every seed starts from: relative path, size, kind, quality,
  * orientation.  d.jpg is already at quality 70: it gets the lossless
@@ -127,7 +134,7 @@ valid_recompression(const char *path, const char *orig, char *why,
         th_image_release(&b);
         return 0;
     }
-    p = psnr(&a, &b);
+    p = th_psnr(&a, &b);
     th_image_release(&a);
     th_image_release(&b);
     snprintf(why, size, "PSNR %.1f dB", p);

@@ -7,8 +7,15 @@
  * fails the file.  Faults come from the LD_PRELOAD library faultshim.c,
  * in the workers only.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "inplace_fixtures.h"
 #include "faultshim.h"
+
+INPLACE_TREE
+
+TestSuite(inplace, .init = setup, .fini = teardown, .timeout = 120);
 
 /* "in/a.jpg" (quality 97: worth recompressing) and a copy of it in
  * "orig.jpg". */

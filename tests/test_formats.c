@@ -17,6 +17,8 @@
 #include "formats_helpers.h"
 #include "plan.h"
 
+E2E_TREE
+
 TestSuite(formats, .init = e2e_setup, .fini = e2e_teardown);
 
 /* Exit 2 with both @a and @b in the message. */
@@ -78,7 +80,7 @@ check_format(enum out_format fmt)
     char *path, name[32];
 
     fh_require(fmt);
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     check_fit(fmt, "inside", 100, 75);
     check_fit(fmt, "cover", 100, 100);
     check_fit(fmt, "fill", 100, 100);
@@ -87,7 +89,7 @@ check_format(enum out_format fmt)
      * the default name's extension follows the format. */
     th_rmrf(in);
     th_mkdirs(in);
-    add_input("orient6.jpg", "orient6.jpg");
+    th_copy_testdata(in, "orient6.jpg", "orient6.jpg");
     const char *a[] = { "thumbnail", "--quiet", "-f", format_str(fmt), "-o",
                         out, in, NULL };
     th_run_expect(a, 0);
@@ -139,7 +141,7 @@ Test(formats, name_extension_picks_the_format)
     char *path;
 
     fh_require(FORMAT_WEBP);
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--name", "{stem}.webp",
                         "-o", out, in, NULL };
     th_run_expect(a, 0);
@@ -154,7 +156,7 @@ Test(formats, name_extension_picks_the_format)
 
 Test(formats, contradictions_are_usage_errors)
 {
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "-f", "png", "--name", "{stem}.jpg",
                         "-o", out, in, NULL };
     run_usage_error(a, "png", "{stem}.jpg");
@@ -242,7 +244,7 @@ Test(formats, progressive_jpeg)
     char *p1, *p2;
     struct th_image img;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--progressive", "-o", out,
                         in, NULL };
     th_run_expect(a, 0);
@@ -268,8 +270,8 @@ Test(formats, lossless_webp_is_exact)
     char *pw, *pp;
 
     fh_require(FORMAT_WEBP);
-    add_input("rgba.png", "rgba.png");
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgba.png", "rgba.png");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--no-fast-path",
                         "--lossless", "-f", "webp", "-o", out, in, NULL };
     th_run_expect(a, 0);

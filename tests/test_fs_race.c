@@ -13,11 +13,22 @@
  * the rest in helpers.h).  The tests that use them are in the suite
  * fsrace_fault, skipped in a build without fault injection.
  */
-#include "inplace_fixtures.h"
-
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <turbojpeg.h>
+#include <unistd.h>
 
+#include "inplace_fixtures.h"
 #include "outfile.h"
+
+INPLACE_TREE
 
 /* Setup of the tests that stop a worker at a fault point. */
 static void

@@ -20,7 +20,14 @@
  * them, with an EXIF Orientation block spliced in where a test wants one.
  */
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "inplace_fixtures.h"
+
+INPLACE_TREE
+
+TestSuite(inplace, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- idempotence ---- */
 
@@ -39,14 +46,14 @@ Test(inplace, second_run_changes_no_byte_and_no_time)
     gen_in(in, "big/d.jpg", 640, 480, GEN_GRAY, 95, 0, 4);
     gen_in(in, "big/e.jpg", 640, 480, GEN_CMYK, 95, 0, 5);
     gen_in(in, "q93.jpg", 800, 600, GEN_RGB420, 93, 0, 6);
-    add_testdata(in, "rgb.jpg", "small/rgb.jpg");
-    add_testdata(in, "progressive.jpg", "small/progressive.jpg");
-    add_testdata(in, "q75.jpg", "small/q75.jpg");
-    add_testdata(in, "p3_icc.jpg", "small/p3_icc.jpg");
-    add_testdata(in, "orient6.jpg", "small/orient6.jpg");
-    add_testdata(in, "cmyk.jpg", "small/cmyk.jpg");
-    add_testdata(in, "gray.jpg", "small/gray.jpg");
-    add_testdata(in, "rgb.png", "small/rgb.png");
+    th_copy_testdata(in, "rgb.jpg", "small/rgb.jpg");
+    th_copy_testdata(in, "progressive.jpg", "small/progressive.jpg");
+    th_copy_testdata(in, "q75.jpg", "small/q75.jpg");
+    th_copy_testdata(in, "p3_icc.jpg", "small/p3_icc.jpg");
+    th_copy_testdata(in, "orient6.jpg", "small/orient6.jpg");
+    th_copy_testdata(in, "cmyk.jpg", "small/cmyk.jpg");
+    th_copy_testdata(in, "gray.jpg", "small/gray.jpg");
+    th_copy_testdata(in, "rgb.png", "small/rgb.png");
 
     code = run_ip(rep, &arr, &err, in, "-j", "2", NULL);
     cr_assert_eq(code, 0, "first run: exit %d: %s", code, err);
@@ -147,8 +154,8 @@ Test(inplace, quality_psnr_of_q95_to_q90_stays_above_threshold)
                  (uint32_t)(100 + i));
         free(p);
     }
-    add_testdata(in, "rgb.jpg", "rgb.jpg");
-    add_testdata(in, "srgb_icc.jpg", "srgb_icc.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "srgb_icc.jpg", "srgb_icc.jpg");
     copy_tree(in, orig);
 
     code = run_ip(rep, &arr, &err, in, "-j", "2", NULL);
@@ -165,7 +172,7 @@ Test(inplace, quality_psnr_of_q95_to_q90_stays_above_threshold)
         cr_assert_eq(ib.jpeg_subsamp, ia.jpeg_subsamp, "%s: subsampling "
                      "%d became %d", gen[i].name, ia.jpeg_subsamp,
                      ib.jpeg_subsamp);
-        p = psnr(&ia, &ib);
+        p = th_psnr(&ia, &ib);
         th_image_release(&ia);
         th_image_release(&ib);
         cr_log_info("PSNR %s Q95 -> Q90: %.2f dB (%lld -> %lld bytes)",
@@ -205,7 +212,7 @@ add_snap(const char *name, struct fsnap *f)
 {
     char *p;
 
-    add_testdata(in, name, name);
+    th_copy_testdata(in, name, name);
     p = th_path(in, name);
     fsnap_take(f, p);
     return p;
@@ -377,10 +384,10 @@ Test(inplace, backup_holds_byte_identical_originals_of_replaced_files_only)
         fsnap_take(&orig[i], p);
         free(p);
     }
-    add_testdata(in, "q75.jpg", "sub/q75.jpg");
-    add_testdata(in, "progressive.jpg", "progressive.jpg");  /* no-gain */
-    add_testdata(in, "rgb.png", "sub/deep/rgb.png");
-    add_testdata(in, "truncated.jpg", "truncated.jpg");
+    th_copy_testdata(in, "q75.jpg", "sub/q75.jpg");
+    th_copy_testdata(in, "progressive.jpg", "progressive.jpg");  /* no-gain */
+    th_copy_testdata(in, "rgb.png", "sub/deep/rgb.png");
+    th_copy_testdata(in, "truncated.jpg", "truncated.jpg");
 
     code = run_ip(rep, &arr, &err, "--backup", bk, in, NULL);
     cr_assert_eq(code, 1, "exit %d (truncated.jpg fails): %s", code, err);
@@ -457,7 +464,7 @@ psnr_against(const struct th_image *ref, const char *path, int channels)
                  path);
     cr_assert_eq(img.file_channels, channels, "'%s' has %d components, "
                  "not %d", path, img.file_channels, channels);
-    p = psnr(ref, &img);
+    p = th_psnr(ref, &img);
     th_image_release(&img);
     return p;
 }
@@ -473,8 +480,8 @@ Test(inplace, cmyk_and_grey_stay_cmyk_and_grey)
     char *err;
     int code;
 
-    add_testdata(in, "cmyk.jpg", "cmyk.jpg");
-    add_testdata(in, "gray.jpg", "gray.jpg");
+    th_copy_testdata(in, "cmyk.jpg", "cmyk.jpg");
+    th_copy_testdata(in, "gray.jpg", "gray.jpg");
     /*
      * TurboJPEG stores CMYK as YCCK, libvips writes plain CMYK, which
      * compresses worse: a Q95 YCCK original grows by half at Q90 and is

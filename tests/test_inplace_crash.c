@@ -12,6 +12,17 @@
  *                  original survives, the records say no-space
  */
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "inplace_fixtures.h"
 
 /* ------------------------------------------------------------------ */
@@ -62,7 +73,7 @@ make_crash_tree(const char *dir)
         char as[64];
         snprintf(as, sizeof(as), "%s/%s", i % 2 ? "small/odd" : "small",
                  small[i]);
-        add_testdata(dir, small[i], as);
+        th_copy_testdata(dir, small[i], as);
     }
     for (int i = 0; i < 15; i++) {
         char rel[64], *p;
@@ -180,7 +191,7 @@ check_crash_tree(const char *root, const char *bk, const struct cfile *files,
         cr_assert_eq(img.file_channels, f->img.file_channels,
                      "iteration %d: '%s' changed colour space", iter,
                      l.rel[i]);
-        cr_assert_geq(psnr(&img, &f->img), 30.0, "iteration %d: '%s' does "
+        cr_assert_geq(th_psnr(&img, &f->img), 30.0, "iteration %d: '%s' does "
                       "not look like its original", iter, l.rel[i]);
         if (f->orientation >= 0)
             cr_assert_eq(norm_orientation(exif_orientation(p)),
@@ -432,7 +443,7 @@ crash_kills(int iterations, size_t min_replaced)
         copy_tree(pristine, work);
         set_all_mtimes(work);
 
-        pid = spawn_group(args);
+        pid = th_spawn_group(args);
         sleep_ms(delay);
         if (waitpid(pid, &st, WNOHANG) == pid) {
             /* It won the race: a finished run is checked all the same. */

@@ -8,7 +8,24 @@
  * it is: each names what a user loses and passes once that is fixed.
  */
 
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
 #include "inplace_fixtures.h"
+
+INPLACE_TREE
+
+TestSuite(inplace, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ------------------------------------------------------------------ */
 /* Metadata and file attributes                                       */
@@ -166,7 +183,7 @@ Test(inplace, metadata_exif_xmp_iptc_icc_survive_and_strip_gps_drops_gps)
     cr_assert_eq(th_decode_jpeg(orig, &a), 0);
     cr_assert_eq(th_decode_jpeg(keep, &b), 0);
     cr_assert(b.w == 900 && b.h == 600, "stored %dx%d: rotated", b.w, b.h);
-    cr_assert_geq(psnr(&a, &b), PSNR_PHOTO_MIN);
+    cr_assert_geq(th_psnr(&a, &b), PSNR_PHOTO_MIN);
     th_image_release(&a);
     th_image_release(&b);
     free(keep);
@@ -221,7 +238,7 @@ Test(inplace, no_preserve_times_gives_the_replaced_file_a_new_mtime)
     gen_jpeg(p, 800, 600, GEN_RGB420, 95, 0, 42);
     cr_assert(chmod(p, 0640) == 0);
     set_mtime(p, 1234567890, 0);
-    add_testdata(in, "q75.jpg", "q75.jpg");
+    th_copy_testdata(in, "q75.jpg", "q75.jpg");
     /* Optimised losslessly first, so that the run below leaves it alone
      * (its lossless pass finds nothing more to gain). */
     cr_assert_eq(run_ip(NULL, NULL, NULL, "--lossless", "--min-saving", "0",
@@ -256,7 +273,7 @@ Test(inplace, orientation_tag_and_stored_pixels_are_kept)
     char *err;
     int code, o;
 
-    add_testdata(in, "orient6.jpg", "orient6.jpg");
+    th_copy_testdata(in, "orient6.jpg", "orient6.jpg");
     /* Q90 already: --force so that it is re-encoded at all. */
     code = run_ip(rep, &arr, &err, "--force", "--min-saving", "0", in,
                   NULL);
@@ -482,7 +499,7 @@ Test(inplace, report_input_dimensions_are_upright_as_documented)
     char *err;
     int code;
 
-    add_testdata(in, "orient6.jpg", "orient6.jpg");
+    th_copy_testdata(in, "orient6.jpg", "orient6.jpg");
     code = run_ip(rep, &arr, &err, in, NULL);
     cr_assert_eq(code, 0, "exit %d: %s", code, err);
     rec = record(arr, "orient6.jpg");
@@ -522,7 +539,7 @@ Test(inplace, temporary_file_is_never_more_open_than_the_original)
     cr_assert(inotify_add_watch(ifd, in, IN_CREATE) >= 0,
               "inotify_add_watch: %s", strerror(errno));
 
-    pid = spawn_group(args);
+    pid = th_spawn_group(args);
     while (!done) {
         struct pollfd pfd = { ifd, POLLIN, 0 };
         ssize_t len;

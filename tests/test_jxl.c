@@ -15,6 +15,8 @@
 
 #include "e2e_fixture.h"
 
+E2E_TREE
+
 TestSuite(jxl, .init = e2e_setup, .fini = e2e_teardown, .timeout = 300);
 TestSuite(jxl_fault, .init = e2e_fault_setup, .fini = e2e_teardown,
           .timeout = 120);
@@ -111,7 +113,7 @@ check_round_trips(json_t *arr, const char *jxl_dir)
     char *back = th_path(tmp, "back"), *rep2 = th_path(tmp, "back.jsonl");
     const char *args[] = {"recompress", "-f", "jpeg", "-q", "50", jxl_dir,
                           "-o", back, "--report", rep2, NULL};
-    json_t *arr2 = run_and_read_at(args, 0, rep2), *rec;
+    json_t *arr2 = run_and_read(args, 0, rep2), *rec;
     size_t i;
     int n = 0;
 
@@ -164,7 +166,7 @@ Test(jxl, testdata_jpegs_round_trip_byte_for_byte)
 
     need("djxl");
     for (int i = 0; names[i]; i++)
-        add_input(names[i], names[i]);
+        th_copy_testdata(in, names[i], names[i]);
     /* arithmetic coding, which libjxl cannot keep */
     {
         char *src = th_testdata("rgb.jpg"), *dst = th_path(in, "arith.jpg");
@@ -174,7 +176,7 @@ Test(jxl, testdata_jpegs_round_trip_byte_for_byte)
         free(src);
         free(dst);
     }
-    arr = run_and_read(args, 1);
+    arr = run_and_read(args, 1, rep);
     cr_assert_eq(check_round_trips(arr, out), 9);
     cmyk = th_record(arr, "/cmyk.jpg");
     cr_assert_str_eq(th_record_class(cmyk), "not-transcodable");
@@ -311,10 +313,10 @@ Test(jxl_fault, verify_failed_writes_nothing)
     json_t *arr, *rec;
     char *dir;
 
-    add_input("rgb.jpg", "rgb.jpg");
-    add_input("q75.jpg", "q75.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "q75.jpg", "q75.jpg");
     dir = th_fault_arm(tmp, "jxl-verify", "rgb.jpg");
-    arr = run_and_read(args, 1);
+    arr = run_and_read(args, 1, rep);
     th_fault_disarm();
     rec = th_record(arr, "/rgb.jpg");
     cr_assert_str_eq(th_json_str(rec, "status"), "failed");
@@ -350,7 +352,7 @@ Test(jxl, jxl_inputs_decode)
         cr_assert_eq(th_run_tool(c1, NULL), 0);
         cr_assert_eq(th_run_tool(c2, NULL), 0);
     }
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     cr_assert_eq(th_count_records(arr, "ok", NULL), 2);
     json_decref(arr);
     for (int k = 0; k < 2; k++) {
@@ -361,7 +363,7 @@ Test(jxl, jxl_inputs_decode)
     {
         char *o2 = th_path(tmp, "o2"), *r2 = th_path(tmp, "r2.jsonl");
         const char *rc[] = {"recompress", a, "-o", o2, "--report", r2, NULL};
-        json_t *arr2 = run_and_read_at(rc, 0, r2);
+        json_t *arr2 = run_and_read(rc, 0, r2);
         char *o = th_path(o2, "a.jpg");
 
         cr_assert_null(json_object_get(th_record(arr2, "/a.jxl"), "mode"));
@@ -393,9 +395,9 @@ Test(jxl, png_and_thumbnail_to_jxl_decode_with_djxl)
     json_t *arr;
 
     need("djxl");
-    add_input("rgb.png", "rgb.png");
-    add_input("rgb.jpg", "photo.jpg");
-    arr = run_and_read(lossy, 0);
+    th_copy_testdata(in, "rgb.png", "rgb.png");
+    th_copy_testdata(in, "rgb.jpg", "photo.jpg");
+    arr = run_and_read(lossy, 0, rep);
     cr_assert_null(json_object_get(th_record(arr, "/rgb.png"), "mode"));
     json_decref(arr);
     p = th_path(out, "rgb.jxl");
@@ -403,7 +405,7 @@ Test(jxl, png_and_thumbnail_to_jxl_decode_with_djxl)
     djxl_quadrants(p, "lossy.png", 160, 120);
     free(p);
 
-    json_decref(run_and_read(lossless, 0));
+    json_decref(run_and_read(lossless, 0, rep));
     p = th_path(o2, "rgb.jxl");
     d = th_path(tmp, "lossless.png");
     djxl_png(p, d, &img);
@@ -421,7 +423,7 @@ Test(jxl, png_and_thumbnail_to_jxl_decode_with_djxl)
     free(p);
     free(d);
 
-    json_decref(run_and_read(thumb, 0));
+    json_decref(run_and_read(thumb, 0, rep));
     p = th_path(o3, "photo.jxl");
     djxl_quadrants(p, "thumb.png", 300, 225);
     free(p);
@@ -438,7 +440,7 @@ Test(jxl, in_place_jxl_is_a_usage_error)
     const char *a1[] = {"recompress", "--in-place", "-f", "jxl", in, NULL};
     struct th_run r;
 
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, a1);
     cr_assert_eq(r.status, 2, "exit %d", r.status);
     cr_assert(strstr(r.err, "JPEG XL in place"), "%s", r.err);

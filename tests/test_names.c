@@ -15,6 +15,8 @@
 
 #include "e2e_fixture.h"
 
+E2E_TREE
+
 TestSuite(names, .init = e2e_setup, .fini = e2e_teardown, .timeout = 120);
 
 /* A 1x1 GIF (red), written by hand: the testdata has no GIF. */
@@ -71,7 +73,7 @@ Test(names, a_name_stays_with_its_input)
     json_t *arr;
 
     th_copy_file(TESTDATA_DIR "/rgba.png", q);
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     assert_rec(arr, "/q.png", "ok", NULL, "/out/q.jpg");
     json_decref(arr);
     before = th_read_file(thumb, &n1);
@@ -79,7 +81,7 @@ Test(names, a_name_stays_with_its_input)
 
     write_gif(gif);
     th_copy_file(TESTDATA_DIR "/rgb.jpg", jpeg);
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     assert_rec(arr, "/q.png", "skipped", "up-to-date", "/out/q.jpg");
     assert_rec(arr, "/q.gif", "ok", NULL, "/out/q.gif.jpg");
     assert_rec(arr, "/q.jpeg", "ok", NULL, "/out/q.jpeg.jpg");
@@ -92,7 +94,7 @@ Test(names, a_name_stays_with_its_input)
     cr_assert_not(th_exists(th_path(out, "q.png.jpg")), "q.png moved");
 
     /* And again: nothing moves, nothing is redone. */
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 3);
     assert_rec(arr, "/q.gif", "skipped", "up-to-date", "/out/q.gif.jpg");
     json_decref(arr);
@@ -124,7 +126,7 @@ Test(names, an_excluded_inputs_name_is_not_taken)
     th_run_release(&r);
     before = th_read_file(thumb, &n1);
     write_gif(gif);
-    arr = run_and_read(second, 0);
+    arr = run_and_read(second, 0, rep);
     assert_rec(arr, "/q.gif", "ok", NULL, "/out/q.gif.jpg");
     json_decref(arr);
     after = th_read_file(thumb, &n2);
@@ -161,7 +163,7 @@ Test(names, several_roots_get_a_directory_each)
     th_copy_file(TESTDATA_DIR "/cmyk.jpg", p);
     free(p);
 
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     assert_rec(arr, "coll/2023/IMG_0001.jpg", "ok", NULL,
                "/out/2023/IMG_0001.jpg");
     assert_rec(arr, "coll/2024/IMG_0001.jpg", "ok", NULL,
@@ -176,7 +178,7 @@ Test(names, several_roots_get_a_directory_each)
     cr_assert_not(th_exists(th_path(out, "IMG_0001.jpg.jpg")));
 
     /* The same again: every name is where it was, nothing redone. */
-    arr = run_and_read(args, 0);
+    arr = run_and_read(args, 0, rep);
     cr_assert_eq(th_count_records(arr, "skipped", "up-to-date"), 3);
     json_decref(arr);
     free(c23);
@@ -202,7 +204,7 @@ Test(names, the_same_file_twice_is_processed_once)
     th_copy_file(TESTDATA_DIR "/gray.jpg", b);
     cr_assert_eq(link(a, link_), 0);
 
-    arr = run_and_read(twice, 0);
+    arr = run_and_read(twice, 0, rep);
     /* One root really: into out/ as with a single INPUT. */
     cr_assert_eq(th_count_records(arr, "ok", NULL), 3,
                  "a.jpg, sub/b.jpg, z-link.jpg");
@@ -215,7 +217,7 @@ Test(names, the_same_file_twice_is_processed_once)
               "own output");
     json_decref(arr);
 
-    arr = run_and_read(nested, 0);
+    arr = run_and_read(nested, 0, rep);
     cr_assert_eq(th_count_records(arr, "ok", NULL), 3);
     cr_assert_eq(th_count_records(arr, "skipped", "duplicate"), 1,
                  "sub/b.jpg via the second root");
@@ -238,7 +240,7 @@ Test(names, an_input_without_images_is_not_silent)
     th_mkdirs(empty);
     th_mkdirs(notes);
     th_write_file(f, "hello\n", 6);
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     th_run(&r, args);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(asprintf(&want, "no image found in '%s'", empty) > 0);
@@ -266,7 +268,7 @@ Test(names, a_named_unreadable_file_gets_a_record)
     json_t *arr, *rec;
 
     th_write_file(svg, "<svg xmlns='http://www.w3.org/2000/svg'/>\n", 42);
-    arr = run_and_read(args, 1);
+    arr = run_and_read(args, 1, rep);
     rec = th_find_record(arr, "/p.svg");
     cr_assert(rec != NULL, "the named file has no record");
     cr_assert_str_eq(th_json_str(rec, "status"), "failed");

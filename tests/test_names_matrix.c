@@ -15,6 +15,8 @@
 #include "e2e_fixture.h"
 #include "formats_helpers.h"
 
+E2E_TREE
+
 TestSuite(names_matrix, .init = e2e_setup, .fini = e2e_teardown);
 
 /* The inputs: two roots, in/a and in/b, files at several depths, all
@@ -38,7 +40,7 @@ make_inputs(void)
         *strrchr(dir, '/') = '\0';
         th_mkdirs(dir);
         free(dir);
-        add_input("rgb.jpg", inputs[i]);
+        th_copy_testdata(in, "rgb.jpg", inputs[i]);
     }
 }
 

@@ -10,10 +10,18 @@
  * decoders themselves: libvips (-f webp, --no-fast-path, --keep-metadata,
  * --freedesktop, in place), the direct JPEG and the direct PNG decoder.
  */
+#include <dirent.h>
 #include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "inplace_fixtures.h"
 #include "faultshim.h"
+
+INPLACE_TREE
+
+TestSuite(inplace, .init = setup, .fini = teardown, .timeout = 120);
 
 /* A noisy RGB PNG of @w x @h (hardly compressible: about 3 bytes a
  * pixel), non-interlaced and untagged, as the direct decoder takes. */

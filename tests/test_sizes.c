@@ -15,6 +15,8 @@
 #include "e2e_fixture.h"
 #include "formats_helpers.h"
 
+E2E_TREE
+
 TestSuite(sizes, .init = e2e_setup, .fini = e2e_teardown);
 
 
@@ -149,9 +151,9 @@ Test(sizes, three_sizes_up_to_date_and_pruned)
     const char *dirs[3] = { "150", "300", "1024" };
     json_t *arr;
 
-    add_input("rgb.jpg", "rgb.jpg");
-    add_input("orient6.jpg", "sub/orient6.jpg");
-    add_input("rgba.png", "rgba.png");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "orient6.jpg", "sub/orient6.jpg");
+    th_copy_testdata(in, "rgba.png", "rgba.png");
     const char *a[] = { "thumbnail", "--quiet", "-s", "150", "-s", "300",
                         "-s", "1024", "--report", rep, "-o", out, in, NULL };
     run_status(a, 0);
@@ -259,25 +261,25 @@ same_as_one_size(const char *fit, const char *input, const char *fmt)
 
 Test(sizes, same_geometry_as_one_size_direct_path)
 {
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     same_as_one_size("inside", "rgb", "jpeg");
     th_rmrf(tmp);
     e2e_setup();
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     same_as_one_size("cover", "rgb", "jpeg");
     th_rmrf(tmp);
     e2e_setup();
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     same_as_one_size("fill", "rgb", "jpeg");
 }
 
 Test(sizes, same_geometry_as_one_size_libvips_path)
 {
-    add_input("orient6.jpg", "orient6.jpg");
+    th_copy_testdata(in, "orient6.jpg", "orient6.jpg");
     same_as_one_size("cover", "orient6", "png");
     th_rmrf(tmp);
     e2e_setup();
-    add_input("rgb.png", "rgb.png");
+    th_copy_testdata(in, "rgb.png", "rgb.png");
     same_as_one_size("inside", "rgb", "png");
 }
 
@@ -288,7 +290,7 @@ Test(sizes, webp_outputs_named_by_template)
     json_t *arr;
 
     fh_require(FORMAT_WEBP);
-    add_input("rgb.jpg", "rgb.jpg");
+    th_copy_testdata(in, "rgb.jpg", "rgb.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--sizes", "150,64",
                         "--name", "{stem}_{w}x{h}.webp", "--report", rep,
                         "-o", out, in, NULL };
@@ -309,8 +311,8 @@ Test(sizes, default_name_fallback_in_every_size)
     const char *names[] = { "100/a.jpg", "100/a.png.jpg", "50/a.jpg",
                             "50/a.png.jpg" };
 
-    add_input("rgb.jpg", "a.jpg");
-    add_input("rgb.png", "a.png");
+    th_copy_testdata(in, "rgb.jpg", "a.jpg");
+    th_copy_testdata(in, "rgb.png", "a.png");
     const char *a[] = { "thumbnail", "--quiet", "--sizes", "100,50", "-o",
                         out, in, NULL };
     run_status(a, 0);
@@ -333,8 +335,8 @@ Test(sizes, outputs_of_other_sizes_never_collide)
     json_t *arr;
     char *p;
 
-    add_input("rgb.jpg", "a.jpg");
-    add_input("orient6.jpg", "a1.jpg");
+    th_copy_testdata(in, "rgb.jpg", "a.jpg");
+    th_copy_testdata(in, "orient6.jpg", "a1.jpg");
     const char *a[] = { "thumbnail", "--quiet", "--sizes", "150,50",
                         "--name", "{stem}{size}.jpg", "--report", rep, "-o",
                         out, in, NULL };

@@ -9,10 +9,16 @@
  * with -o, and checks the record and that the original is byte for byte
  * what it was.  The tail.h helpers on hand-made buffers and files.
  */
-#include "inplace_fixtures.h"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "inplace_fixtures.h"
 #include "guard.h"
 #include "tail.h"
+
+INPLACE_TREE
 
 TestSuite(trailers, .init = setup, .fini = teardown, .timeout = 120);
 
