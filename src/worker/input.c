@@ -3,41 +3,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dirwalk.h"
 #include "input.h"
 #include "jpeghead.h"
 #include "tail.h"
+#include "taskopen.h"
 
 static unsigned char head_buf[INPUT_HEAD_BYTES];
-
-/*
- * Split t->path into the root the user named (its first *rootlen bytes)
- * and the part below it, *rel: t->rel when t->path ends with it after a
- * '/', else the base name.
- */
-static const char *
-split_path(const struct task *t, size_t *rootlen)
-{
-    size_t n = strlen(t->path), k;
-    const char *slash;
-
-    if (t->rel != NULL && t->rel[0] != '\0') {
-        k = strlen(t->rel);
-        if (k <= n && strcmp(t->path + n - k, t->rel) == 0 &&
-            (k == n || t->path[n - k - 1] == '/')) {
-            *rootlen = n - k;
-            return t->path + n - k;
-        }
-    }
-    slash = strrchr(t->path, '/');
-    *rootlen = slash != NULL ? (size_t)(slash + 1 - t->path) : 0;
-    return t->path + *rootlen;
-}
 
 /* Fill @res for a walk from the root that failed with @err. */
 static void
@@ -56,56 +31,31 @@ walk_fail(struct task_result *res, int err, const char *what)
 }
 
 /*
- * Open the directory that holds the file, from the root (see input.h):
+ * Open the directory that holds the file, from the root (taskopen.h):
  * in->dirfd and in->name.  0, or -1 with @res failed or skipped.
  */
 static int
 open_parent(const struct task *t, struct input *in, struct task_result *res)
 {
-    size_t rootlen, dirlen;
-    const char *rel = split_path(t, &rootlen), *slash;
-    char root[PATH_MAX];
-    int rootfd, err;
+    enum taskopen_step step;
 
-    slash = strrchr(rel, '/');
-    in->name = slash != NULL ? slash + 1 : rel;
-    dirlen = slash != NULL ? (size_t)(slash - rel) : 0;
-    if (rootlen >= sizeof(root)) {
-        task_result_fail(res, ERR_READ, "cannot open the input root: %s",
-                         strerror(ENAMETOOLONG));
-        return -1;
-    }
-    memcpy(root, t->path, rootlen);
-    root[rootlen] = '\0';
-    /* The root is the user's own name for it: opened as named. */
-    rootfd = open(rootlen > 0 ? root : ".", O_RDONLY | O_DIRECTORY |
-                  O_CLOEXEC);
-    if (rootfd < 0) {
-        walk_fail(res, errno, "the input root");
-        return -1;
-    }
-    in->dirfd = dirwalk_open(rootfd, rel, dirlen,
-                             (t->open_follow & TASK_FOLLOW_DIRS)
-                             ? DIRWALK_FOLLOW : 0, 0);
-    err = errno;
-    close(rootfd);
-    if (in->dirfd < 0) {
-        walk_fail(res, err, "a directory on the way to the file");
-        return -1;
-    }
-    return 0;
+    in->dirfd = taskopen_parent(t, &in->name, &step);
+    if (in->dirfd >= 0)
+        return 0;
+    walk_fail(res, errno, step == TASKOPEN_ROOT
+                              ? "the input root"
+                              : "a directory on the way to the file");
+    return -1;
 }
 
 static int
 open_file(const struct task *t, struct input *in, struct task_result *res)
 {
-    int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
+    int flags = O_RDONLY | taskopen_file_flags(t);
     struct stat st;
 
     if (open_parent(t, in, res) < 0)
         return -1;
-    if (!(t->open_follow & TASK_FOLLOW_FILE))
-        flags |= O_NOFOLLOW;
     in->fd = openat(in->dirfd, in->name, flags);
     if (in->fd < 0) {
         if (errno == ELOOP && (flags & O_NOFOLLOW))

@@ -11,7 +11,7 @@
  * input_open() reaches the file from its root, never by resolving t->path:
  * the root (t->path without t->rel; the directory of t->path when t->rel
  * is NULL) is opened as the user named it, each directory of t->rel with
- * openat(O_DIRECTORY | O_NOFOLLOW) from the one before (dirwalk.h), and
+ * openat(O_DIRECTORY | O_NOFOLLOW) from the one before (taskopen.h), and
  * the file with openat(O_NOFOLLOW | O_NONBLOCK) in the last one.  A
  * symlink on the way (a directory swapped for one since the scan) is
  * refused: skipped, ERR_SYMLINK; it is followed only where t->open_follow

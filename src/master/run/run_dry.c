@@ -2,7 +2,6 @@
  * run_dry.c - the lines of a dry run and the size estimate.  See
  * run_dry.h.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +12,24 @@
 #include "run_dry.h"
 #include "thumbcache.h"
 #include "sniff.h"
+#include "taskopen.h"
 
 /* Bytes of the header read for the estimate: enough for a JPEG's EXIF
  * and ICC segments before its frame header in nearly every file. */
 #define HEAD_BYTES 65536
 
 /* The input's pixel size from its header: 0, or -1 when unknown.  *q is
- * a JPEG's estimated quality, 0 for other formats. */
+ * a JPEG's estimated quality, 0 for other formats.  The file is reached
+ * from its root like a worker reaches it (taskopen.h), never by its path
+ * string: a link planted in the tree since the scan is not followed. */
 static int
-header_size(const char *path, int *w, int *h, int *q)
+header_size(const struct task *t, int *w, int *h, int *q)
 {
     static unsigned char buf[HEAD_BYTES];
+    enum taskopen_step step;
     struct jpeg_info ji;
     ssize_t got = 0, r;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fd = taskopen_file(t, &step);
 
     *q = 0;
     if (fd < 0)
@@ -95,7 +98,7 @@ run_dry_estimate(const struct settings *s, const struct task *t)
     int iw, ih, ow, oh, q_src;
     double px, bytes;
 
-    if (header_size(t->path, &iw, &ih, &q_src) < 0 || iw <= 0 || ih <= 0)
+    if (header_size(t, &iw, &ih, &q_src) < 0 || iw <= 0 || ih <= 0)
         return t->size;
     box = geom_box_of(s);
     geom_fit(&box, iw, ih, &ow, &oh);
