@@ -24,6 +24,17 @@
 # originals and against cjxl's (the target: within 1%) and the times.
 # LOOK=1 adds the --target-distance part (below), LOOK=1 LOOK_ONLY=1 runs
 # it alone.
+#
+# Its photos, as the issue measured on (camera-like photos saved as Q95
+# 4:2:0, up to 4000 px): $IMGPOOL_BENCH_CACHE/look-photos, made once
+# from the wallpapers corpus (tests/bench/corpus.sh wallpapers, built
+# when missing): the 13 photographs in it (LOOK_PHOTOS below: not the
+# flat graphics, stripes, blurs and logos, not the icc-* copies, and of
+# the three sizes of Elephants the largest, a camera's 5640x3172), each
+# decoded, shrunk where its long side is over 4000 px (vips thumbnail
+# --size down) and saved with vips jpegsave --Q 95 --subsample-mode on
+# (4:2:0; libvips would keep full chroma at Q95 by default).
+# LOOK_CORPUS=DIR takes the 12 smallest JPEGs of DIR instead (below).
 set -euo pipefail
 
 bin=${1:-build/imgpool}
@@ -140,34 +151,61 @@ done
 fi
 
 # ---- --target-distance 1.0 (LOOK=1) ----
-# The 12 smallest JPEGs of $cache/wallpapers (LOOK_CORPUS=DIR for
-# others) that recompress does not skip (a trailer: has-trailer) and
-# that carry no ICC profile of their own making (the icc-* copies:
-# butteraugli_main compares the stored values and ignores the profile,
-# so a correctly converted output of an Adobe RGB photo reads 3.0):
-# recompress --target-distance 1.0 against -q Q for each Q of LOOK_QS
-# (default 70 75 80 85 90), bytes and the mean butteraugli_main 3-norm
-# of each, and the wall time of the look run against plain recompress
-# -q 90 (both -j2, median of ROUNDS).  Then one line a photo: the look
-# run's quality, its record's distance (measured on the sample) and
-# butteraugli_main's on the whole output.
+# The photos of look-photos (above), or with LOOK_CORPUS=DIR the 12
+# smallest JPEGs of DIR that recompress does not skip (a trailer:
+# has-trailer) and that carry no ICC profile of their own making (the
+# icc-* copies: butteraugli_main compares the stored values and ignores
+# the profile, so a correctly converted output of an Adobe RGB photo
+# reads 3.0): recompress --target-distance 1.0 against -q Q for each Q
+# of LOOK_QS (default 70 75 80 85 90), bytes and the mean
+# butteraugli_main 3-norm of each, and the wall and CPU (user + sys)
+# time of the look run against plain recompress -q 90 (both -j2, median
+# of ROUNDS).  Then one line a photo: the look run's quality, its
+# record's distance (measured on the sample) and butteraugli_main's on
+# the whole output.
+LOOK_PHOTOS="Aqua Blinds Dune Elephants_5640x3172 FreshFlower Garden
+    GreenMeadow LadyBird RainDrops Storm TwoWings Wood YellowFlower"
+look_photos() {
+    local dir=$cache/look-photos f
+    [ -f "$dir.done" ] && return
+    [ -f "$cache/wallpapers.done" ] ||
+        "$(dirname "$0")/corpus.sh" -c "$cache" wallpapers >&2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    for f in $LOOK_PHOTOS; do
+        vips thumbnail "$cache/wallpapers/$f.jpg" "$work/p.v" 4000 \
+            --size down
+        vips jpegsave "$work/p.v" "$dir/$f.jpg" --Q 95 --subsample-mode on
+        rm -f "$work/p.v"
+    done
+    touch "$dir.done"
+}
 if [ -n "${LOOK:-}" ]; then
     command -v butteraugli_main >/dev/null || {
         echo "library.sh: no butteraugli_main" >&2; exit 77; }
-    lsrc=$work/look-src
-    mkdir -p "$lsrc" "$work/look-all"
-    for f in "${LOOK_CORPUS:-$cache/wallpapers}"/*.jpg; do
-        case $(basename "$f") in icc-*) ;; *) cp "$f" "$work/look-all/" ;; esac
-    done
-    "$bin" recompress -q 90 --no-incremental -j 2 -o "$work/look-probe" \
-        "$work/look-all" >/dev/null 2>&1 || true
-    n=0
-    for f in $(ls -S -r "$work/look-all"/*.jpg); do
-        if [ "$n" -lt 12 ] && [ -f "$work/look-probe/$(basename "$f")" ]; then
-            cp "$f" "$lsrc/"
-            n=$((n + 1))
-        fi
-    done
+    if [ -z "${LOOK_CORPUS:-}" ]; then
+        look_photos
+        lsrc=$cache/look-photos
+    else
+        lsrc=$work/look-src
+        mkdir -p "$lsrc" "$work/look-all"
+        for f in "$LOOK_CORPUS"/*.jpg; do
+            case $(basename "$f") in
+            icc-*) ;;
+            *) cp "$f" "$work/look-all/" ;;
+            esac
+        done
+        "$bin" recompress -q 90 --no-incremental -j 2 -o "$work/look-probe" \
+            "$work/look-all" >/dev/null 2>&1 || true
+        n=0
+        for f in $(ls -S -r "$work/look-all"/*.jpg); do
+            if [ "$n" -lt 12 ] &&
+                [ -f "$work/look-probe/$(basename "$f")" ]; then
+                cp "$f" "$lsrc/"
+                n=$((n + 1))
+            fi
+        done
+    fi
     lorig=$(cat "$lsrc"/*.jpg | wc -c)
     mean_ba() {
         for f in "$lsrc"/*.jpg; do
@@ -177,17 +215,24 @@ if [ -n "${LOOK:-}" ]; then
     look_run() {
         imgpool_into "$1" "$lsrc" "${@:2}" --report "$work/$1.jsonl"
     }
-    declare -A lt
+    declare -A lt lc
+    TIMEFORMAT='%R %U %S'
     for r in $(seq 1 "$rounds"); do
         for v in look q90; do
-            t0=$(date +%s.%N)
-            if [ $v = look ]; then look_run look --target-distance 1.0
-            else look_run q90 -q 90; fi
-            t1=$(date +%s.%N)
-            lt[$v]+="$(echo "$t1 - $t0" | bc) "
+            if [ $v = look ]; then
+                { time look_run look --target-distance 1.0; } 2>"$work/t"
+            else
+                { time look_run q90 -q 90; } 2>"$work/t"
+            fi
+            read -r tw tu ts <"$work/t"
+            lt[$v]+="$tw "
+            lc[$v]+="$(echo "$tu + $ts" | bc) "
         done
     done
-    echo "look: $(ls "$lsrc"/*.jpg | wc -l) photos, $lorig bytes"
+    lmp=$(for f in "$lsrc"/*.jpg; do vipsheader -f width "$f"
+        vipsheader -f height "$f"; done | paste - - |
+        awk '{s += $1 * $2} END {printf "%.1f", s / 1e6}')
+    echo "look: $(ls "$lsrc"/*.jpg | wc -l) photos, $lmp MP, $lorig bytes"
     printf '%-22s %12s %9s %9s %8s\n' run bytes "vs orig" "mean ba" "over 1"
     b=$(cat "$work"/look/*.jpg | wc -c)
     b_look=$b
@@ -223,6 +268,10 @@ if [ -n "${LOOK:-}" ]; then
     tq=$(echo "${lt[q90]}" | median)
     printf 'wall time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$tl" "$tq" \
         "$(echo "$tl / $tq" | bc -l)"
+    cl=$(echo "${lc[look]}" | median)
+    cq=$(echo "${lc[q90]}" | median)
+    printf 'CPU time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$cl" "$cq" \
+        "$(echo "$cl / $cq" | bc -l)"
     printf '%-24s %8s %8s %8s %8s %8s\n' photo bytes quality record whole \
         ratio
     for f in "$lsrc"/*.jpg; do
