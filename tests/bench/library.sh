@@ -207,9 +207,17 @@ if [ -n "${LOOK:-}" ]; then
         done
     fi
     lorig=$(cat "$lsrc"/*.jpg | wc -c)
+    # mean_ba DIR [Q]: the mean 3-norm of DIR's outputs and how many are
+    # over 1; with Q, each photo's "Q name bytes 3-norm" kept in perphoto.
+    : >"$work/perphoto"
     mean_ba() {
+        local f n v
         for f in "$lsrc"/*.jpg; do
-            butteraugli_main "$f" "$1/$(basename "$f")" | sed -n 's/3-norm: //p'
+            n=$(basename "$f")
+            v=$(butteraugli_main "$f" "$1/$n" | sed -n 's/3-norm: //p')
+            [ -z "${2:-}" ] ||
+                echo "$2 $n $(stat -c %s "$1/$n") $v" >>"$work/perphoto"
+            echo "$v"
         done | awk '{s += $1; if ($1 > 1) o++} END {printf "%.3f %d", s / NR, o}'
     }
     look_run() {
@@ -244,26 +252,43 @@ if [ -n "${LOOK:-}" ]; then
     for q in ${LOOK_QS:-70 75 80 85 90}; do
         look_run "q$q" -q "$q"
         b=$(cat "$work/q$q"/*.jpg | wc -c)
-        m=$(mean_ba "$work/q$q")
+        m=$(mean_ba "$work/q$q" "$q")
         printf '%-22s %12d %8.1f%% %9s %8s\n' "-q $q" "$b" \
             "$(echo "100 * $b / $lorig" | bc -l)" $m
         echo "$q $b $m" >>"$work/qcurve"
     done
-    # The single -q of the look run's mean distance: bytes interpolated
-    # between the two -q runs whose means bracket it.
-    awk -v m="$lmean" -v lb="$b_look" '
+    # eq_mean M BYTES WHAT: the single -q of mean distance M, its bytes
+    # interpolated between the two -q runs whose means bracket M, against
+    # BYTES.
+    eq_mean() {
+        awk -v m="$1" -v lb="$2" -v what="$3" '
         { q[NR] = $1; b[NR] = $2; d[NR] = $3 }
         END {
             for (i = 1; i < NR; i++)
                 if ((d[i] - m) * (d[i + 1] - m) <= 0 && d[i] != d[i + 1]) {
                     t = (m - d[i]) / (d[i + 1] - d[i])
                     e = b[i] + t * (b[i + 1] - b[i])
-                    printf "equal mean (%.3f): -q %.1f, %d bytes; the look run %+.1f%%\n",
-                        m, q[i] + t * (q[i + 1] - q[i]), e, 100 * (lb / e - 1)
+                    printf "equal mean (%.3f): -q %.1f, %d bytes; %s %+.1f%%\n",
+                        m, q[i] + t * (q[i + 1] - q[i]), e, what,
+                        100 * (lb / e - 1)
                     exit
                 }
             print "equal mean: no two -q runs bracket " m
         }' "$work/qcurve"
+    }
+    eq_mean "$lmean" "$b_look" "the look run"
+    # The best any choice of one -q of LOOK_QS per photo within 1.0 can
+    # do: each photo at the lowest within (by butteraugli_main on the
+    # whole output), one never within at the highest.
+    read -r hb hm ho < <(sort -k1,1n "$work/perphoto" | awk '
+        !ok[$2] { b[$2] = $3; d[$2] = $4; ok[$2] = $4 <= 1 }
+        END {
+            for (n in b) { tb += b[n]; td += d[n]; np++; if (!ok[n]) o++ }
+            printf "%d %.3f %d\n", tb, td / np, o
+        }')
+    printf '%-22s %12d %8.1f%% %9s %8s\n' "lowest -q within 1.0" "$hb" \
+        "$(echo "100 * $hb / $lorig" | bc -l)" "$hm" "$ho"
+    eq_mean "$hm" "$hb" "per photo lowest -q within 1.0"
     tl=$(echo "${lt[look]}" | median)
     tq=$(echo "${lt[q90]}" | median)
     printf 'wall time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$tl" "$tq" \
