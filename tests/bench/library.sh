@@ -160,9 +160,11 @@ fi
 # of LOOK_QS (default 70 75 80 85 90), bytes and the mean
 # butteraugli_main 3-norm of each, and the wall and CPU (user + sys)
 # time of the look run against plain recompress -q 90 (both -j2, median
-# of ROUNDS).  Then one line a photo: the look run's quality, its
-# record's distance (measured on the sample) and butteraugli_main's on
-# the whole output.
+# of ROUNDS).  Then the best one -q of LOOK_QS a photo can do within
+# 1.0 (each photo at the lowest whose output butteraugli_main puts within
+# 1.0) and the single -q of its mean; last, one line a photo: the look
+# run's quality, its record's distance (measured on the sample) and
+# butteraugli_main's on the whole output.
 LOOK_PHOTOS="Aqua Blinds Dune Elephants_5640x3172 FreshFlower Garden
     GreenMeadow LadyBird RainDrops Storm TwoWings Wood YellowFlower"
 look_photos() {
