@@ -24,6 +24,17 @@
 # originals and against cjxl's (the target: within 1%) and the times.
 # LOOK=1 adds the --target-distance part (below), LOOK=1 LOOK_ONLY=1 runs
 # it alone.
+#
+# Its photos, as the issue measured on (camera-like photos saved as Q95
+# 4:2:0, up to 4000 px): $IMGPOOL_BENCH_CACHE/look-photos, made once
+# from the wallpapers corpus (tests/bench/corpus.sh wallpapers, built
+# when missing): the 13 photographs in it (LOOK_PHOTOS below: not the
+# flat graphics, stripes, blurs and logos, not the icc-* copies, and of
+# the three sizes of Elephants the largest, a camera's 5640x3172), each
+# decoded, shrunk where its long side is over 4000 px (vips thumbnail
+# --size down) and saved with vips jpegsave --Q 95 --subsample-mode on
+# (4:2:0; libvips would keep full chroma at Q95 by default).
+# LOOK_CORPUS=DIR takes the 12 smallest JPEGs of DIR instead (below).
 set -euo pipefail
 
 bin=${1:-build/imgpool}
@@ -140,54 +151,98 @@ done
 fi
 
 # ---- --target-distance 1.0 (LOOK=1) ----
-# The 12 smallest JPEGs of $cache/wallpapers (LOOK_CORPUS=DIR for
-# others) that recompress does not skip (a trailer: has-trailer) and
-# that carry no ICC profile of their own making (the icc-* copies:
-# butteraugli_main compares the stored values and ignores the profile,
-# so a correctly converted output of an Adobe RGB photo reads 3.0):
-# recompress --target-distance 1.0 against -q Q for each Q of LOOK_QS
-# (default 70 75 80 85 90), bytes and the mean butteraugli_main 3-norm
-# of each, and the wall time of the look run against plain recompress
-# -q 90 (both -j2, median of ROUNDS).  Then one line a photo: the look
+# The photos of look-photos (above), or with LOOK_CORPUS=DIR the 12
+# smallest JPEGs of DIR that recompress does not skip (a trailer:
+# has-trailer) and that carry no ICC profile of their own making (the
+# icc-* copies: butteraugli_main compares the stored values and ignores
+# the profile, so a correctly converted output of an Adobe RGB photo
+# reads 3.0): recompress --target-distance 1.0 against -q Q for each Q
+# of LOOK_QS (default 70 75 80 85 90), bytes and the mean
+# butteraugli_main 3-norm of each, and the wall and CPU (user + sys)
+# time of the look run against plain recompress -q 90 (both -j2, median
+# of ROUNDS).  Then the best one -q of LOOK_QS a photo can do within
+# 1.0 (each photo at the lowest whose output butteraugli_main puts within
+# 1.0) and the single -q of its mean; last, one line a photo: the look
 # run's quality, its record's distance (measured on the sample) and
 # butteraugli_main's on the whole output.
+LOOK_PHOTOS="Aqua Blinds Dune Elephants_5640x3172 FreshFlower Garden
+    GreenMeadow LadyBird RainDrops Storm TwoWings Wood YellowFlower"
+look_photos() {
+    local dir=$cache/look-photos f
+    [ -f "$dir.done" ] && return
+    [ -f "$cache/wallpapers.done" ] ||
+        "$(dirname "$0")/corpus.sh" -c "$cache" wallpapers >&2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    for f in $LOOK_PHOTOS; do
+        vips thumbnail "$cache/wallpapers/$f.jpg" "$work/p.v" 4000 \
+            --size down
+        vips jpegsave "$work/p.v" "$dir/$f.jpg" --Q 95 --subsample-mode on
+        rm -f "$work/p.v"
+    done
+    touch "$dir.done"
+}
 if [ -n "${LOOK:-}" ]; then
     command -v butteraugli_main >/dev/null || {
         echo "library.sh: no butteraugli_main" >&2; exit 77; }
-    lsrc=$work/look-src
-    mkdir -p "$lsrc" "$work/look-all"
-    for f in "${LOOK_CORPUS:-$cache/wallpapers}"/*.jpg; do
-        case $(basename "$f") in icc-*) ;; *) cp "$f" "$work/look-all/" ;; esac
-    done
-    "$bin" recompress -q 90 --no-incremental -j 2 -o "$work/look-probe" \
-        "$work/look-all" >/dev/null 2>&1 || true
-    n=0
-    for f in $(ls -S -r "$work/look-all"/*.jpg); do
-        if [ "$n" -lt 12 ] && [ -f "$work/look-probe/$(basename "$f")" ]; then
-            cp "$f" "$lsrc/"
-            n=$((n + 1))
-        fi
-    done
+    if [ -z "${LOOK_CORPUS:-}" ]; then
+        look_photos
+        lsrc=$cache/look-photos
+    else
+        lsrc=$work/look-src
+        mkdir -p "$lsrc" "$work/look-all"
+        for f in "$LOOK_CORPUS"/*.jpg; do
+            case $(basename "$f") in
+            icc-*) ;;
+            *) cp "$f" "$work/look-all/" ;;
+            esac
+        done
+        "$bin" recompress -q 90 --no-incremental -j 2 -o "$work/look-probe" \
+            "$work/look-all" >/dev/null 2>&1 || true
+        n=0
+        for f in $(ls -S -r "$work/look-all"/*.jpg); do
+            if [ "$n" -lt 12 ] &&
+                [ -f "$work/look-probe/$(basename "$f")" ]; then
+                cp "$f" "$lsrc/"
+                n=$((n + 1))
+            fi
+        done
+    fi
     lorig=$(cat "$lsrc"/*.jpg | wc -c)
+    # mean_ba DIR [Q]: the mean 3-norm of DIR's outputs and how many are
+    # over 1; with Q, each photo's "Q name bytes 3-norm" kept in perphoto.
+    : >"$work/perphoto"
     mean_ba() {
+        local f n v
         for f in "$lsrc"/*.jpg; do
-            butteraugli_main "$f" "$1/$(basename "$f")" | sed -n 's/3-norm: //p'
+            n=$(basename "$f")
+            v=$(butteraugli_main "$f" "$1/$n" | sed -n 's/3-norm: //p')
+            [ -z "${2:-}" ] ||
+                echo "$2 $n $(stat -c %s "$1/$n") $v" >>"$work/perphoto"
+            echo "$v"
         done | awk '{s += $1; if ($1 > 1) o++} END {printf "%.3f %d", s / NR, o}'
     }
     look_run() {
         imgpool_into "$1" "$lsrc" "${@:2}" --report "$work/$1.jsonl"
     }
-    declare -A lt
+    declare -A lt lc
+    TIMEFORMAT='%R %U %S'
     for r in $(seq 1 "$rounds"); do
         for v in look q90; do
-            t0=$(date +%s.%N)
-            if [ $v = look ]; then look_run look --target-distance 1.0
-            else look_run q90 -q 90; fi
-            t1=$(date +%s.%N)
-            lt[$v]+="$(echo "$t1 - $t0" | bc) "
+            if [ $v = look ]; then
+                { time look_run look --target-distance 1.0; } 2>"$work/t"
+            else
+                { time look_run q90 -q 90; } 2>"$work/t"
+            fi
+            read -r tw tu ts <"$work/t"
+            lt[$v]+="$tw "
+            lc[$v]+="$(echo "$tu + $ts" | bc) "
         done
     done
-    echo "look: $(ls "$lsrc"/*.jpg | wc -l) photos, $lorig bytes"
+    lmp=$(for f in "$lsrc"/*.jpg; do vipsheader -f width "$f"
+        vipsheader -f height "$f"; done | paste - - |
+        awk '{s += $1 * $2} END {printf "%.1f", s / 1e6}')
+    echo "look: $(ls "$lsrc"/*.jpg | wc -l) photos, $lmp MP, $lorig bytes"
     printf '%-22s %12s %9s %9s %8s\n' run bytes "vs orig" "mean ba" "over 1"
     b=$(cat "$work"/look/*.jpg | wc -c)
     b_look=$b
@@ -199,30 +254,51 @@ if [ -n "${LOOK:-}" ]; then
     for q in ${LOOK_QS:-70 75 80 85 90}; do
         look_run "q$q" -q "$q"
         b=$(cat "$work/q$q"/*.jpg | wc -c)
-        m=$(mean_ba "$work/q$q")
+        m=$(mean_ba "$work/q$q" "$q")
         printf '%-22s %12d %8.1f%% %9s %8s\n' "-q $q" "$b" \
             "$(echo "100 * $b / $lorig" | bc -l)" $m
         echo "$q $b $m" >>"$work/qcurve"
     done
-    # The single -q of the look run's mean distance: bytes interpolated
-    # between the two -q runs whose means bracket it.
-    awk -v m="$lmean" -v lb="$b_look" '
+    # eq_mean M BYTES WHAT: the single -q of mean distance M, its bytes
+    # interpolated between the two -q runs whose means bracket M, against
+    # BYTES.
+    eq_mean() {
+        awk -v m="$1" -v lb="$2" -v what="$3" '
         { q[NR] = $1; b[NR] = $2; d[NR] = $3 }
         END {
             for (i = 1; i < NR; i++)
                 if ((d[i] - m) * (d[i + 1] - m) <= 0 && d[i] != d[i + 1]) {
                     t = (m - d[i]) / (d[i + 1] - d[i])
                     e = b[i] + t * (b[i + 1] - b[i])
-                    printf "equal mean (%.3f): -q %.1f, %d bytes; the look run %+.1f%%\n",
-                        m, q[i] + t * (q[i + 1] - q[i]), e, 100 * (lb / e - 1)
+                    printf "equal mean (%.3f): -q %.1f, %d bytes; %s %+.1f%%\n",
+                        m, q[i] + t * (q[i + 1] - q[i]), e, what,
+                        100 * (lb / e - 1)
                     exit
                 }
             print "equal mean: no two -q runs bracket " m
         }' "$work/qcurve"
+    }
+    eq_mean "$lmean" "$b_look" "the look run"
+    # The best any choice of one -q of LOOK_QS per photo within 1.0 can
+    # do: each photo at the lowest within (by butteraugli_main on the
+    # whole output), one never within at the highest.
+    read -r hb hm ho < <(sort -k1,1n "$work/perphoto" | awk '
+        !ok[$2] { b[$2] = $3; d[$2] = $4; ok[$2] = $4 <= 1 }
+        END {
+            for (n in b) { tb += b[n]; td += d[n]; np++; if (!ok[n]) o++ }
+            printf "%d %.3f %d\n", tb, td / np, o
+        }')
+    printf '%-22s %12d %8.1f%% %9s %8s\n' "lowest -q within 1.0" "$hb" \
+        "$(echo "100 * $hb / $lorig" | bc -l)" "$hm" "$ho"
+    eq_mean "$hm" "$hb" "per photo lowest -q within 1.0"
     tl=$(echo "${lt[look]}" | median)
     tq=$(echo "${lt[q90]}" | median)
     printf 'wall time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$tl" "$tq" \
         "$(echo "$tl / $tq" | bc -l)"
+    cl=$(echo "${lc[look]}" | median)
+    cq=$(echo "${lc[q90]}" | median)
+    printf 'CPU time: look %.2f s, -q 90 %.2f s, ratio %.2fx\n' "$cl" "$cq" \
+        "$(echo "$cl / $cq" | bc -l)"
     printf '%-24s %8s %8s %8s %8s %8s\n' photo bytes quality record whole \
         ratio
     for f in "$lsrc"/*.jpg; do
