@@ -93,25 +93,34 @@ Test(taskopen, opens_a_file_below_its_root)
     free(t.path);
 }
 
-Test(taskopen, a_directory_swapped_for_a_link_is_not_followed)
+/* @t, with a link at step @at, is refused (ELOOP) with no follow bit,
+ * and opened with @follow, the bit the scan sets for --follow-symlinks. */
+static void
+refused_unless(struct task *t, enum taskopen_step at, unsigned follow)
 {
     enum taskopen_step step;
-    struct task t;
     int fd;
+
+    t->open_follow = 0;
+    errno = 0;
+    cr_expect_eq(taskopen_file(t, &step), -1);
+    cr_expect_eq(errno, ELOOP);
+    cr_expect_eq(step, at);
+    t->open_follow = follow;
+    fd = taskopen_file(t, &step);
+    cr_expect_geq(fd, 0, "%s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
+Test(taskopen, a_directory_swapped_for_a_link_is_not_followed)
+{
+    struct task t;
 
     make_tree();
     swap_sub_for_link();
     task_of(&t, "root", "sub/a.jpg", 0);
-    errno = 0;
-    cr_expect_eq(taskopen_file(&t, &step), -1);
-    cr_expect_eq(errno, ELOOP);
-    cr_expect_eq(step, TASKOPEN_DIRS);
-    /* --follow-symlinks: the scan set the bit, the link is followed. */
-    t.open_follow = TASK_FOLLOW_DIRS;
-    fd = taskopen_file(&t, &step);
-    cr_expect_geq(fd, 0, "%s", strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    refused_unless(&t, TASKOPEN_DIRS, TASK_FOLLOW_DIRS);
     free(t.path);
 }
 
@@ -120,21 +129,12 @@ Test(taskopen, a_file_swapped_for_a_link_or_a_fifo_is_refused)
     char *a = th_path(th_dir, "root/sub/a.jpg");
     enum taskopen_step step;
     struct task t;
-    int fd;
 
     make_tree();
     cr_assert_eq(unlink(a), 0);
     cr_assert_eq(symlink("../../elsewhere/a.jpg", a), 0);
     task_of(&t, "root", "sub/a.jpg", 0);
-    errno = 0;
-    cr_expect_eq(taskopen_file(&t, &step), -1);
-    cr_expect_eq(errno, ELOOP);
-    cr_expect_eq(step, TASKOPEN_FILE);
-    t.open_follow = TASK_FOLLOW_FILE;
-    fd = taskopen_file(&t, &step);
-    cr_expect_geq(fd, 0, "%s", strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    refused_unless(&t, TASKOPEN_FILE, TASK_FOLLOW_FILE);
     /* A FIFO: refused at once (no writer, so a blocking open would hang). */
     cr_assert_eq(unlink(a), 0);
     cr_assert_eq(mkfifo(a, 0600), 0);
