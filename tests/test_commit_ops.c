@@ -94,7 +94,8 @@ run_in_place(const char *path, int dry_run, enum decoder_kind dec,
     run_config_make(&c, &s, NULL, 1, &cs);
     sh_task(&t, &s, path, NULL);
     sh_result_init(res);
-    cr_assert_eq(input_open(s.max_pixels, &t, &in, res), 0, "%s", res->message);
+    cr_assert_eq(input_open(s.max_pixels, &t, &in, res), 0, "%s",
+                 res->message);
     img_run(&c, &t, &in, dec, res);
     input_close(&in);
 }

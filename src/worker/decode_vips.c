@@ -319,8 +319,8 @@ load_cmyk(const struct decode_params *p, const struct input *in,
 }
 
 static int
-load_fit(const struct decode_params *p, const struct input *in, struct decoded *d,
-         struct task_result *res)
+load_fit(const struct decode_params *p, const struct input *in,
+         struct decoded *d, struct task_result *res)
 {
     VipsImage **im = (VipsImage **)vips_object_local_array(d->ctx, 1);
     size_t buflen = 0;

@@ -190,9 +190,9 @@ check_flat_px(const struct colour_params *p, const struct input *in,
 }
 
 /* libvips path: the same for @img, flattened onto p->background from a
- * source with alpha (@had_alpha).  Such an image is rendered into memory first (loaders
- * read once, in order), and that copy is what is encoded: returned, or
- * @img as it was. */
+ * source with alpha (@had_alpha).  Such an image is rendered into memory
+ * first (loaders read once, in order), and that copy is what is encoded:
+ * returned, or @img as it was. */
 static VipsImage *
 check_flat_vips(const struct colour_params *p, VipsObject *parent,
                 int had_alpha, VipsImage *img, struct task_result *res)

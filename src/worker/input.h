@@ -3,7 +3,8 @@
  *
  * Call sequence (in a worker, once per task):
  *   struct input in;
- *   if (input_open(s->max_pixels, t, &in, res) < 0) ...res is failed; nothing to close...
+ *   if (input_open(s->max_pixels, t, &in, res) < 0)
+ *       ...res is failed; nothing to close...
  *   ...decode from in.fd (pread, or a libvips source)...
  *   input_recheck(t, &in, res);  // in place, before replacing the file
  *   input_close(&in);

@@ -23,8 +23,8 @@
  * of LOOK=1 LOOK_CORPUS=.../wallpapers tests/bench/library.sh at the
  * qualities chosen for D = 1, 8 tiles; with 12 tiles 1.021 and 0.060, at
  * some 40% more time; on its Q95 look photos 1.044 and 0.048, Blinds left
- * out at 0.76; docs/BENCHMARKS.md).  A whole image measured is what butteraugli_main
- * measures. */
+ * out at 0.76; docs/BENCHMARKS.md).  A whole image measured is what
+ * butteraugli_main measures. */
 #define SAMPLE_BIAS 1.044
 /* The whole image's distance aimed at, as a share of D: with the spread
  * above and the steps between qualities, 9 in 10 images end within D
