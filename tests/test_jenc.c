@@ -283,22 +283,42 @@ Test(jenc, tables)
 
 Test(jenc, scan_modes)
 {
-    struct gen g = { 320, 240, 0, 1 };
-    unsigned char *jb, *jp, *ja;
-    unsigned long lb = encode_gen(&g, 90, 1, JENC_SCAN_BASELINE, &jb);
-    unsigned long lp = encode_gen(&g, 90, 1, JENC_SCAN_PROGRESSIVE, &jp);
-    unsigned long la = encode_gen(&g, 90, 1, JENC_SCAN_AUTO, &ja);
-    struct jpeg_info ji;
+    /* A small smooth image (a few KB) and a detailed one of thumbnail
+     * size. */
+    struct gen cases[] = { { 320, 240, 0, 1 }, { 640, 400, 3, 1 } };
 
-    cr_assert_eq(sniff_jpeg_info(jb, lb, &ji), 0);
-    cr_expect_eq(ji.progressive, 0);
-    cr_assert_eq(sniff_jpeg_info(jp, lp, &ji), 0);
-    cr_expect_eq(ji.progressive, 1);
-    cr_expect_eq(la, lb < lp ? lb : lp, "auto keeps the smaller");
-    djpeg_clean(jp, lp);
-    free(jb);
-    free(jp);
-    free(ja);
+    for (int i = 0; i < 2; i++) {
+        unsigned char *jb, *jp, *ja;
+        unsigned long lb = encode_gen(&cases[i], 90, 1, JENC_SCAN_BASELINE,
+                                      &jb);
+        unsigned long lp = encode_gen(&cases[i], 90, 1,
+                                      JENC_SCAN_PROGRESSIVE, &jp);
+        unsigned long la = encode_gen(&cases[i], 90, 1, JENC_SCAN_AUTO,
+                                      &ja);
+        unsigned long least = lb < lp ? lb : lp;
+        struct jpeg_info ji;
+
+        cr_assert_eq(sniff_jpeg_info(jb, lb, &ji), 0);
+        cr_expect_eq(ji.progressive, 0);
+        cr_assert_eq(sniff_jpeg_info(jp, lp, &ji), 0);
+        cr_expect_eq(ji.progressive, 1);
+        /* Auto keeps the smaller of the two for the small image; the
+         * detailed one is estimated large enough to be written
+         * progressive without a baseline trial. */
+        if (i == 0)
+            cr_expect(la == least && memcmp(ja, lb < lp ? jb : jp, la) == 0,
+                      "small image: auto %lu, smaller %lu", la, least);
+        else
+            cr_expect(la == lp && memcmp(ja, jp, la) == 0,
+                      "detailed image: auto %lu, progressive %lu", la, lp);
+        cr_expect_leq(la, least + least / 100, "auto %lu, smaller %lu", la,
+                      least);
+        djpeg_clean(jp, lp);
+        djpeg_clean(ja, la);
+        free(jb);
+        free(jp);
+        free(ja);
+    }
 }
 
 /* The binary: best by default, smaller than fast at -q 90 on a photo-like

@@ -166,6 +166,8 @@ quantise_all(struct jenc_job *j, const struct jenc_plane *pl)
         gather(&pl[ci], j->qt[ci > 0], &st[ci > 0], at[ci]);
     for (ci = 0; ci < 2; ci++)
         jenc_rate_from_stats(&st[ci], &r[ci]);
+    j->est_bytes = jenc_stats_bytes(&st[0]) + jenc_stats_bytes(&st[1]);
+    j->flat_share = jenc_stats_flat(st, 2);
     for (ci = 0; ci < j->ncomp; ci++)
         quantise(j, &pl[ci], j->arrays[ci], j->qt[ci > 0], &r[ci > 0],
                  at[ci], dc, scratch);

@@ -10,6 +10,11 @@
 
 #include "jenc_int.h"
 
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#include <emmintrin.h>
+#endif
+
 void
 jenc_planes_free(struct jenc_plane pl[3])
 {
@@ -51,82 +56,95 @@ plane_pad(struct jenc_plane *p)
                p->px + (size_t)(p->h - 1) * p->stride, (size_t)p->stride);
 }
 
+/* JFIF's conversion in 16-bit fixed point: the weights of each row add
+ * up to 65536 exactly, so grey stays grey. */
+#define FIX_HALF 32768
+#define CHROMA_OFS (128 << 16)
+
 static unsigned char
-clamp8(float v)
+clamp8(int v)
 {
-    return v <= 0.0f ? 0 : v >= 255.0f ? 255 : (unsigned char)(v + 0.5f);
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* RGB row @rgb to luma row @y and full-resolution chroma @cb, @cr (in
- * 0..255, unrounded).  Returns whether every pixel is grey. */
+/* RGB row @rgb to luma row @y.  Returns whether every pixel is grey. */
 static int
-convert_row(const unsigned char *rgb, int w, unsigned char *y, float *cb,
-            float *cr)
+luma_row(const unsigned char *rgb, int w, unsigned char *y)
 {
     int grey = 1;
 
     for (int x = 0; x < w; x++) {
-        float r = rgb[3 * x], g = rgb[3 * x + 1], b = rgb[3 * x + 2];
+        int r = rgb[3 * x], g = rgb[3 * x + 1], b = rgb[3 * x + 2];
 
-        grey &= rgb[3 * x] == rgb[3 * x + 1] && rgb[3 * x] == rgb[3 * x + 2];
-        y[x] = clamp8(0.299f * r + 0.587f * g + 0.114f * b);
-        cb[x] = -0.168736f * r - 0.331264f * g + 0.5f * b + 128.0f;
-        cr[x] = 0.5f * r - 0.418688f * g - 0.081312f * b + 128.0f;
+        grey &= (r == g) & (r == b);
+        y[x] = (unsigned char)((19595 * r + 38470 * g + 7471 * b +
+                                FIX_HALF) >> 16);
     }
     return grey;
 }
 
-/* Chroma rows @a and @b (@b may equal @a) into plane row @out: averaged
- * over 2x2 with @sub, else copied. */
+/* Chroma of @n pixels whose R, G and B add up to @r, @g, @b, rounded:
+ * the mean of their chroma, as the conversion is linear. */
 static void
-chroma_row(const float *a, const float *b, int w, int sub,
-           unsigned char *out)
+chroma_of(int r, int g, int b, int n, unsigned char *cb, unsigned char *cr)
+{
+    int shift = n == 4 ? 18 : n == 2 ? 17 : 16;
+    int ofs = n * CHROMA_OFS + (1 << (shift - 1));
+
+    *cb = clamp8((-11059 * r - 21709 * g + 32768 * b + ofs) >> shift);
+    *cr = clamp8((32768 * r - 27439 * g - 5329 * b + ofs) >> shift);
+}
+
+/* Chroma rows @cb, @cr from RGB rows @a and @b (@b may equal @a):
+ * averaged over 2x2 with @sub, else one sample a pixel of @a. */
+static void
+chroma_row(const unsigned char *a, const unsigned char *b, int w, int sub,
+           unsigned char *cb, unsigned char *cr)
 {
     int x;
 
     if (!sub) {
         for (x = 0; x < w; x++)
-            out[x] = clamp8(a[x]);
+            chroma_of(a[3 * x], a[3 * x + 1], a[3 * x + 2], 1, cb + x,
+                      cr + x);
         return;
     }
-    for (x = 0; x + 1 < w; x += 2)
-        out[x / 2] = clamp8((a[x] + a[x + 1] + b[x] + b[x + 1]) * 0.25f);
+    for (x = 0; x + 1 < w; x += 2) {
+        const unsigned char *p = a + 3 * x, *q = b + 3 * x;
+
+        chroma_of(p[0] + p[3] + q[0] + q[3], p[1] + p[4] + q[1] + q[4],
+                  p[2] + p[5] + q[2] + q[5], 4, cb + x / 2, cr + x / 2);
+    }
     if (x < w)
-        out[x / 2] = clamp8((a[x] + b[x]) * 0.5f);
+        chroma_of(a[3 * x] + b[3 * x], a[3 * x + 1] + b[3 * x + 1],
+                  a[3 * x + 2] + b[3 * x + 2], 2, cb + x / 2, cr + x / 2);
 }
 
+/* The row source writes a row into the buffer it is given or points into
+ * its own pixels (encode.h), so the two rows of a 4:2:0 chroma row are
+ * read into two buffers. */
 struct reader {
     const struct encode_rows *src;
-    unsigned char *rgb;
-    float *cb[2], *cr[2];
+    unsigned char *rgb[2];
 };
-
-/* Read and convert row @y into the planes (chroma into slot @slot). */
-static int
-read_row(struct reader *rd, struct jenc_plane pl[3], int y, int slot)
-{
-    int w = rd->src->width;
-    const unsigned char *rgb = rd->src->row(rd->src->arg, y, rd->rgb);
-
-    return convert_row(rgb, w, pl[0].px + (size_t)y * pl[0].stride,
-                       rd->cb[slot], rd->cr[slot]);
-}
 
 static int
 read_all(struct reader *rd, int sub, struct jenc_plane pl[3])
 {
-    int w = rd->src->width, h = rd->src->height, grey = 1, y;
+    const struct encode_rows *src = rd->src;
+    int w = src->width, h = src->height, grey = 1, y;
 
     for (y = 0; y < h; y += sub ? 2 : 1) {
         int y2 = sub && y + 1 < h ? y + 1 : y;
         int cy = sub ? y / 2 : y;
+        const unsigned char *a = src->row(src->arg, y, rd->rgb[0]), *b = a;
 
-        grey &= read_row(rd, pl, y, 0);
-        if (y2 != y)
-            grey &= read_row(rd, pl, y2, 1);
-        chroma_row(rd->cb[0], rd->cb[y2 != y], w, sub,
-                   pl[1].px + (size_t)cy * pl[1].stride);
-        chroma_row(rd->cr[0], rd->cr[y2 != y], w, sub,
+        grey &= luma_row(a, w, pl[0].px + (size_t)y * pl[0].stride);
+        if (y2 != y) {
+            b = src->row(src->arg, y2, rd->rgb[1]);
+            grey &= luma_row(b, w, pl[0].px + (size_t)y2 * pl[0].stride);
+        }
+        chroma_row(a, b, w, sub, pl[1].px + (size_t)cy * pl[1].stride,
                    pl[2].px + (size_t)cy * pl[2].stride);
     }
     return grey;
@@ -141,13 +159,9 @@ jenc_planes_read(const struct encode_rows *src, int sub420,
     struct reader rd = { .src = src };
 
     memset(pl, 0, 3 * sizeof(*pl));
-    rd.rgb = malloc((size_t)w * 3);
-    for (int i = 0; i < 2; i++) {
-        rd.cb[i] = malloc((size_t)w * sizeof(float));
-        rd.cr[i] = malloc((size_t)w * sizeof(float));
-    }
-    if (!rd.rgb || !rd.cb[0] || !rd.cb[1] || !rd.cr[0] || !rd.cr[1] ||
-        plane_alloc(&pl[0], w, h, s, s) < 0 ||
+    rd.rgb[0] = malloc((size_t)w * 3);
+    rd.rgb[1] = malloc((size_t)w * 3);
+    if (!rd.rgb[0] || !rd.rgb[1] || plane_alloc(&pl[0], w, h, s, s) < 0 ||
         plane_alloc(&pl[1], cw, ch, 1, 1) < 0 ||
         plane_alloc(&pl[2], cw, ch, 1, 1) < 0)
         goto out;
@@ -161,11 +175,8 @@ jenc_planes_read(const struct encode_rows *src, int sub420,
     }
     rc = 0;
 out:
-    free(rd.rgb);
-    for (int i = 0; i < 2; i++) {
-        free(rd.cb[i]);
-        free(rd.cr[i]);
-    }
+    free(rd.rgb[0]);
+    free(rd.rgb[1]);
     if (rc < 0)
         jenc_planes_free(pl);
     return rc;
@@ -196,6 +207,86 @@ dct_init(void)
     dct_ready = 1;
 }
 
+#ifdef __SSE2__
+/* The 8-point transform of eight vectors @v (each four columns side by
+ * side), in place: v[u] becomes the coefficient u of each column. */
+static void
+dct8_ps(__m128 v[8])
+{
+    __m128 a[4], b[4];
+
+    for (int x = 0; x < 4; x++) {
+        a[x] = _mm_add_ps(v[x], v[7 - x]);
+        b[x] = _mm_sub_ps(v[x], v[7 - x]);
+    }
+    for (int k = 0; k < 4; k++) {
+        __m128 e = _mm_mul_ps(_mm_set1_ps(dct_even[k][0]), a[0]);
+        __m128 o = _mm_mul_ps(_mm_set1_ps(dct_odd[k][0]), b[0]);
+
+        for (int x = 1; x < 4; x++) {
+            e = _mm_add_ps(e, _mm_mul_ps(_mm_set1_ps(dct_even[k][x]), a[x]));
+            o = _mm_add_ps(o, _mm_mul_ps(_mm_set1_ps(dct_odd[k][x]), b[x]));
+        }
+        v[2 * k] = e;
+        v[2 * k + 1] = o;
+    }
+}
+
+/* The 8x8 of floats whose row i is @l[i] (columns 0..3) and @r[i]
+ * (columns 4..7), transposed in place. */
+static void
+transpose8_ps(__m128 l[8], __m128 r[8])
+{
+    __m128 t;
+
+    _MM_TRANSPOSE4_PS(l[0], l[1], l[2], l[3]);
+    _MM_TRANSPOSE4_PS(l[4], l[5], l[6], l[7]);
+    _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
+    _MM_TRANSPOSE4_PS(r[4], r[5], r[6], r[7]);
+    /* Each 4x4 quarter is transposed; the two off the diagonal also
+     * change places. */
+    for (int i = 0; i < 4; i++) {
+        t = l[4 + i];
+        l[4 + i] = r[i];
+        r[i] = t;
+    }
+}
+
+void
+jenc_fdct(const struct jenc_plane *pl, int bx, int by, float out[64])
+{
+    const __m128i zero = _mm_setzero_si128();
+    const __m128 shift = _mm_set1_ps(128.0f);
+    __m128 l[8], r[8];
+    int y;
+
+    if (!dct_ready)
+        dct_init();
+    for (y = 0; y < 8; y++) {
+        const unsigned char *p = pl->px + (size_t)(by * 8 + y) * pl->stride
+                                 + (size_t)bx * 8;
+        __m128i w = _mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)p),
+                                      zero);
+
+        l[y] = _mm_sub_ps(_mm_cvtepi32_ps(_mm_unpacklo_epi16(w, zero)),
+                          shift);
+        r[y] = _mm_sub_ps(_mm_cvtepi32_ps(_mm_unpackhi_epi16(w, zero)),
+                          shift);
+    }
+    /* Down the columns (l[y], r[y] are row y), then across the rows
+     * (after a transpose, l[x], r[x] are column x), then back. */
+    dct8_ps(l);
+    dct8_ps(r);
+    transpose8_ps(l, r);
+    dct8_ps(l);
+    dct8_ps(r);
+    transpose8_ps(l, r);
+    for (y = 0; y < 8; y++) {
+        _mm_storeu_ps(out + y * 8, l[y]);
+        _mm_storeu_ps(out + y * 8 + 4, r[y]);
+    }
+}
+#else
 /* One 8-point DCT-II of @in (stride @is) into @out (stride @os). */
 static void
 dct8(const float *in, int is, float *out, int os)
@@ -236,3 +327,4 @@ jenc_fdct(const struct jenc_plane *pl, int bx, int by, float out[64])
     for (x = 0; x < 8; x++)
         dct8(t + x, 8, out + x, 8);
 }
+#endif

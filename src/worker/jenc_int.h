@@ -45,6 +45,7 @@ void jenc_fdct(const struct jenc_plane *pl, int bx, int by, float out[64]);
 struct jenc_stats {
     unsigned long dc[12];
     unsigned long ac[256];
+    unsigned long flat;         /* blocks whose every AC level is zero */
 };
 struct jenc_rate {
     float dc[12];
@@ -61,6 +62,14 @@ void jenc_inv_steps(const unsigned short q[64], float iq[64]);
  * is the previous block's DC, updated. */
 void jenc_stats_block(const float c[64], const float iq[64], int *pred,
                       struct jenc_stats *st);
+
+/* The bytes the symbols counted in @st and their magnitude bits take at
+ * their entropy: what a baseline file of plainly rounded coefficients
+ * would be with ideal codes (trellis quantisation writes less). */
+double jenc_stats_bytes(const struct jenc_stats *st);
+
+/* The share of the blocks counted in @st[0..@n-1] that have no AC. */
+double jenc_stats_flat(const struct jenc_stats *st, int n);
 
 /* Costs from counts: -log2 of each symbol's share, bounded to 1..16
  * bits; a symbol never seen costs what a rare one does. */
@@ -108,6 +117,9 @@ struct jenc_job {
     size_t buf_cap;
     unsigned char *best;            /* the smallest so far */
     unsigned long best_len;
+    double est_bytes;               /* the entropy of pass one's symbols */
+    double flat_share;              /* of pass one's blocks, those
+                                       without AC */
 };
 
 /* encode_jenc.c's row source over a libvips image in memory. */

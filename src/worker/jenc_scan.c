@@ -193,8 +193,24 @@ write_one(struct jenc_job *j, const struct script *sc, int simple)
 }
 
 /* Luma blocks up to which an image is small (a thumbnail): below it the
- * fixed cost of each candidate dominates and two scripts are tried. */
+ * fixed cost of each candidate dominates, and one progressive script is
+ * tried. */
 #define SCAN_SMALL_BLOCKS 8192
+
+/*
+ * Baseline or progressive for a small image, from pass one's statistics
+ * (jenc_job): a progressive file's Huffman tables for each scan cost a
+ * few hundred bytes more, its gain grows with the size, and with the
+ * blocks without AC (coded as runs of end-of-blocks across blocks).  On
+ * 60 thumbnails of the bench's small JPEGs (300 px, -q 90, at most 11%
+ * of their blocks flat) baseline was smaller below 11,800 estimated
+ * bytes and progressive above 12,300.  Below SCAN_BASELINE_BYTES an
+ * image with up to SCAN_FLAT_SHARE of its blocks flat is written
+ * baseline, one with more is tried both ways; above it, progressive.  A
+ * grey image has a third of the tables.  Photos are far above it.
+ */
+#define SCAN_BASELINE_BYTES 12000.0
+#define SCAN_FLAT_SHARE 0.3
 
 void
 jenc_scan_write(struct jenc_job *j, enum jenc_scan scan)
@@ -202,17 +218,23 @@ jenc_scan_write(struct jenc_job *j, enum jenc_scan scan)
     /* The scripts to try, by how often each came out smallest on
      * thumbnails and photographs (docs/ENCODER.md): the successive
      * approximation one (4) nearly always within 0.5% of the best, with
-     * libjpeg's own script and a luma split at 2 (photos) or 5
-     * (thumbnails) the best of three within 0.1%. */
-    static const int large[] = { -1, 2, 4 }, small[] = { 1, 4 };
+     * libjpeg's own script and a luma split at 2 the best of three
+     * within 0.1% on photos.  A small image gets 4 alone. */
+    static const int large[] = { -1, 2, 4 }, small[] = { 4 };
     long blocks = (long)((j->width + 7) / 8) * ((j->height + 7) / 8);
-    const int *k = blocks <= SCAN_SMALL_BLOCKS ? small : large;
-    int n = blocks <= SCAN_SMALL_BLOCKS ? 2 : 3;
+    int is_small = blocks <= SCAN_SMALL_BLOCKS;
+    const int *k = is_small ? small : large;
+    int n = is_small ? 1 : 3;
+    double mark = j->ncomp == 3 ? SCAN_BASELINE_BYTES
+                                : SCAN_BASELINE_BYTES / 3;
     struct script sc;
 
-    if (scan != JENC_SCAN_PROGRESSIVE)
+    if (scan == JENC_SCAN_BASELINE ||
+        (scan == JENC_SCAN_AUTO && j->est_bytes < mark))
         write_one(j, NULL, 0);
-    if (scan == JENC_SCAN_BASELINE)
+    if (scan == JENC_SCAN_BASELINE ||
+        (scan == JENC_SCAN_AUTO && j->est_bytes < mark && is_small &&
+         j->flat_share <= SCAN_FLAT_SHARE))
         return;
     for (int i = 0; i < n; i++) {
         if (k[i] < 0) {

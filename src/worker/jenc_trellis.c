@@ -127,6 +127,8 @@ jenc_stats_block(const float c[64], const float iq[64], int *pred,
     }
     if (last < 63)
         st->ac[0]++;
+    if (last == 0)
+        st->flat++;
 }
 
 /* Bits for a symbol counted @n times of @total, within 1..16. */
@@ -154,6 +156,39 @@ jenc_rate_from_stats(const struct jenc_stats *st, struct jenc_rate *r)
         r->ac[i] = symbol_bits(st->ac[i], tac);
 }
 
+double
+jenc_stats_bytes(const struct jenc_stats *st)
+{
+    double tdc = 0, tac = 0, bits = 0;
+    int i;
+
+    for (i = 0; i < 12; i++)
+        tdc += (double)st->dc[i];
+    for (i = 0; i < 256; i++)
+        tac += (double)st->ac[i];
+    for (i = 0; i < 12; i++)
+        if (st->dc[i])
+            bits += (double)st->dc[i] * (log2(tdc / (double)st->dc[i]) + i);
+    for (i = 0; i < 256; i++)
+        if (st->ac[i])
+            bits += (double)st->ac[i] *
+                    (log2(tac / (double)st->ac[i]) + (i & 15));
+    return bits / 8.0;
+}
+
+double
+jenc_stats_flat(const struct jenc_stats *st, int n)
+{
+    double blocks = 0, flat = 0;
+
+    for (int c = 0; c < n; c++) {
+        flat += (double)st[c].flat;
+        for (int i = 0; i < 12; i++)
+            blocks += (double)st[c].dc[i];
+    }
+    return blocks > 0 ? flat / blocks : 0.0;
+}
+
 /* Bits of a run of @run zeros then a coefficient of size @s. */
 static float
 run_bits(const struct jenc_rate *r, int run, int s)
@@ -165,59 +200,102 @@ run_bits(const struct jenc_rate *r, int run, int s)
     return b;
 }
 
+/*
+ * The search runs over the candidates only: the zigzag positions whose
+ * nearest level is not zero.  A position that rounds to zero is zero on
+ * every path, so its error is the same on all of them and is left out
+ * of every cost.  State 0 is the start (position 0, the DC); state i is
+ * the i-th candidate, at position pos[i].
+ */
 struct tr_state {
-    float best[64];     /* least cost with k the last non-zero */
-    int live[64];       /* the positions with a finite best, ascending */
-    int nlive;
-    float z[64];        /* zero distortion of positions 1..k */
-    int val[64];        /* the level chosen at k */
-    int from[64];       /* the non-zero position before k (0: none) */
+    int n;              /* candidates */
+    int pos[64];        /* their zigzag positions, ascending */
+    float a[64];        /* their exact magnitudes, in steps */
+    float best[64];     /* least cost with candidate i the last non-zero */
+    float z[64];        /* error of zeroing candidates 1..i */
+    float g[64];        /* least best[j] - z[j] over the states j <= i */
+    int val[64];        /* the level chosen at i */
+    int from[64];       /* the state before i */
 };
 
-/* best[k] over the candidate level @v at position k (@a its exact
- * magnitude in steps), from every earlier live position. */
+/* best[i] over the level @v of candidate @i, from every earlier state. */
 static void
 try_level(struct tr_state *t, const struct jenc_rate *r, float lambda,
-          int k, float a, int v)
+          int i, int v)
 {
-    int s = nbits(v);
-    float d = (a - (float)v) * (a - (float)v);
+    int s = nbits(v), k = t->pos[i];
+    float d = (t->a[i] - (float)v) * (t->a[i] - (float)v);
+    /* What any path to this level costs on top of g: the zeros before
+     * it, its error and at least its magnitude bits and a 1-bit code. */
+    float floor = t->z[i - 1] + d + lambda * (float)(s + 1);
 
-    for (int i = t->nlive - 1; i >= 0; i--) {
-        int j = t->live[i];
-        float zeros = t->z[k - 1] - t->z[j], cost;
+    for (int j = i - 1; j >= 0; j--) {
+        float zeros = t->z[i - 1] - t->z[j], cost;
 
-        /* The zeros between j and k alone cost this much, and more for
-         * every earlier j: nothing further back can win. */
-        if (zeros + d >= t->best[k])
+        /* No path from j or any state before it can cost less than
+         * g[j] + floor: nothing further back can win. */
+        if (t->g[j] + floor >= t->best[i])
             break;
-        cost = t->best[j] + zeros + d + lambda * run_bits(r, k - j - 1, s);
-        if (cost < t->best[k]) {
-            t->best[k] = cost;
-            t->val[k] = v;
-            t->from[k] = j;
+        cost = t->best[j] + zeros + d +
+               lambda * run_bits(r, k - t->pos[j] - 1, s);
+        if (cost < t->best[i]) {
+            t->best[i] = cost;
+            t->val[i] = v;
+            t->from[i] = j;
         }
     }
 }
 
-/* The last non-zero position of the best path (0: all AC zero). */
+/* The last non-zero state of the best path (0: all AC zero). */
 static int
 best_end(const struct tr_state *t, const struct jenc_rate *r, float lambda)
 {
     float least = TR_INF;
     int end = 0;
 
-    for (int i = 0; i < t->nlive; i++) {
-        int j = t->live[i];
-        float cost = t->best[j] + (t->z[63] - t->z[j]) +
-                     (j < 63 ? lambda * r->ac[0] : 0.0f);
+    for (int i = 0; i <= t->n; i++) {
+        float cost = t->best[i] + (t->z[t->n] - t->z[i]) +
+                     (t->pos[i] < 63 ? lambda * r->ac[0] : 0.0f);
 
         if (cost < least) {
             least = cost;
-            end = j;
+            end = i;
         }
     }
     return end;
+}
+
+/* Inverse of zz: the zigzag position of each natural one. */
+static const unsigned char izz[64] = {
+    0,  1,  5,  6,  14, 15, 27, 28, 2,  4,  7,  13, 16, 26, 29, 42,
+    3,  8,  12, 17, 25, 30, 41, 43, 9,  11, 18, 24, 31, 40, 44, 53,
+    10, 19, 23, 32, 39, 45, 52, 54, 20, 22, 33, 38, 46, 51, 55, 60,
+    21, 34, 37, 47, 50, 56, 59, 61, 35, 36, 48, 49, 57, 58, 62, 63,
+};
+
+/* |@c| times @iq into @m, and the natural positions 1..63 whose
+ * magnitude rounds to a non-zero level, as bits. */
+static uint64_t
+abs_steps(const float c[64], const float iq[64], float m[64])
+{
+    uint64_t mask = 0;
+#ifdef __SSE2__
+    const __m128 sign = _mm_set1_ps(-0.0f), half = _mm_set1_ps(0.5f);
+
+    for (int k = 0; k < 64; k += 4) {
+        __m128 x = _mm_andnot_ps(sign, _mm_mul_ps(_mm_loadu_ps(c + k),
+                                                  _mm_loadu_ps(iq + k)));
+
+        _mm_storeu_ps(m + k, x);
+        mask |= (uint64_t)_mm_movemask_ps(_mm_cmpge_ps(x, half)) << k;
+    }
+#else
+    for (int k = 0; k < 64; k++) {
+        m[k] = fabsf(c[k]) * iq[k];
+        mask |= (uint64_t)(m[k] >= 0.5f) << k;
+    }
+#endif
+    return mask & ~(uint64_t)1;
 }
 
 void
@@ -225,38 +303,46 @@ jenc_trellis_ac(const float c[64], const float iq[64],
                 const struct jenc_rate *r, float lambda, JCOEF *out)
 {
     struct tr_state t;
-    float mag[64];
-    int k;
+    float m[64];
+    uint64_t nat = abs_steps(c, iq, m), zig = 0;
+    int i;
 
+    memset(out + 1, 0, 63 * sizeof(*out));
+    if (!nat)
+        return;
+    for (; nat; nat &= nat - 1)
+        zig |= (uint64_t)1 << izz[__builtin_ctzll(nat)];
+    t.n = 0;
+    t.pos[0] = 0;
     t.best[0] = 0.0f;
     t.z[0] = 0.0f;
-    t.live[0] = 0;
-    t.nlive = 1;
-    for (k = 1; k < 64; k++) {
-        mag[k] = fabsf(c[zz[k]]) * iq[zz[k]];
-        t.z[k] = t.z[k - 1] + mag[k] * mag[k];
-        out[zz[k]] = 0;
-    }
-    for (k = 1; k < 64; k++) {
-        int v = round_level(mag[k]);
+    t.g[0] = 0.0f;
+    for (; zig; zig &= zig - 1) {
+        int k = __builtin_ctzll(zig);
 
-        if (v == 0)
-            continue;
+        i = ++t.n;
+        t.pos[i] = k;
+        t.a[i] = m[zz[k]];
+        t.z[i] = t.z[i - 1] + t.a[i] * t.a[i];
+    }
+    for (i = 1; i <= t.n; i++) {
+        int v = round_level(t.a[i]);
+
         if (v > TR_MAX_AC)
             v = TR_MAX_AC;
-        t.best[k] = TR_INF;
-        try_level(&t, r, lambda, k, mag[k], v);
+        t.best[i] = TR_INF;
+        try_level(&t, r, lambda, i, v);
         /* The level below costs more error, and fewer bits only when it
          * has fewer magnitude bits: when v is a power of two. */
         if (v > 1 && (v & (v - 1)) == 0)
-            try_level(&t, r, lambda, k, mag[k], v - 1);
-        if (t.best[k] < TR_INF)
-            t.live[t.nlive++] = k;
+            try_level(&t, r, lambda, i, v - 1);
+        t.g[i] = t.best[i] - t.z[i] < t.g[i - 1] ? t.best[i] - t.z[i]
+                                                   : t.g[i - 1];
     }
-    for (k = best_end(&t, r, lambda); k > 0; k = t.from[k]) {
-        int n = zz[k];
+    for (i = best_end(&t, r, lambda); i > 0; i = t.from[i]) {
+        int n = zz[t.pos[i]];
 
-        out[n] = (JCOEF)(c[n] < 0 ? -t.val[k] : t.val[k]);
+        out[n] = (JCOEF)(c[n] < 0 ? -t.val[i] : t.val[i]);
     }
 }
 
