@@ -141,8 +141,8 @@ const struct cli_option cli_options[] = {
       .names = effort_names, .metavar = "LEVEL",
       .help = "fast|best JPEG encoder; fast (default): plain\n"
               "libjpeg-turbo; best: perceptual tables,\n"
-              "trellis quantisation and the smallest scan\n"
-              "script (smaller files, slower; docs/ENCODER.md)" },
+              "trellis quantisation and a scan script chosen\n"
+              "for size (smaller files, slower; docs/ENCODER.md)" },
     { .name = "subsample", .kind = CLI_KIND_ENUM, .subs = PROCESS,
       .section = CLI_SEC_OUTPUT, .off = S(subsample),
       .names = subsample_names, .metavar = "MODE",
