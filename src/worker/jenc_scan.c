@@ -1,12 +1,13 @@
 /*
- * jenc_scan.c - the scan script of jenc.h's output, chosen for size: the
- * coefficients are written with baseline coding and with two or three
- * progressive scripts (spectral splits of luma, with and without
- * successive approximation), all into memory with optimised Huffman
- * tables, and the smallest file is kept.  A progressive file's
- * gain comes from each band having Huffman tables of its own and from EOB
- * runs across blocks; which split pays depends on the image, hence the
- * trial.
+ * jenc_scan.c - the scan script of jenc.h's output, chosen for size.  A
+ * progressive file's gain comes from each band having Huffman tables of
+ * its own, from EOB runs across blocks and, with successive
+ * approximation, from coding the low bit of luma apart from the rest.
+ * Which script is smallest depends on the image's size more than on
+ * anything else measured (docs/ENCODER.md), so one script is written for
+ * a thumbnail and one for a photo, with optimised Huffman tables;
+ * baseline is written instead, or tried as well, when pass one's
+ * statistics say it may be smaller.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -39,40 +40,27 @@ add(struct script *sc, int nc, int c0, int ss, int se, int ah, int al)
     s->Al = al;
 }
 
-/* Candidate @k for @ncomp components into @sc; 0, or -1 past the last.
- * Each band of luma split at @y, of chroma at @c (0: whole). */
-static int
-script(int k, int ncomp, struct script *sc)
+/*
+ * The progressive script for @ncomp components into @sc: the DC of all
+ * components; successive approximation on luma, its high bits in two
+ * bands split after zigzag position @y; the chroma in one band, or two
+ * split after @c (0: one); luma's low bit last.
+ */
+static void
+script(int ncomp, int y, int c, struct script *sc)
 {
-    static const int luma_split[] = { 0, 5, 2, 0, 9 };
-    static const int chroma_split[] = { 0, 0, 0, 2, 0 };
-    int ci, y, c;
+    int ci;
 
     sc->n = 0;
-    if (k >= (int)(sizeof(luma_split) / sizeof(luma_split[0])))
-        return -1;
-    y = luma_split[k];
-    c = chroma_split[k];
     add(sc, ncomp, 0, 0, 0, 0, 0);
-    if (k == 4) {
-        /* Successive approximation on luma: the high bit planes of the
-         * low band first, the chroma, then the rest and the refinement. */
-        add(sc, 1, 0, 1, y, 0, 1);
-        for (ci = 1; ci < ncomp; ci++)
-            add(sc, 1, ci, 1, 63, 0, 0);
-        add(sc, 1, 0, y + 1, 63, 0, 1);
-        add(sc, 1, 0, 1, 63, 1, 0);
-        return 0;
-    }
-    add(sc, 1, 0, 1, y ? y : 63, 0, 0);
+    add(sc, 1, 0, 1, y, 0, 1);
     for (ci = 1; ci < ncomp; ci++) {
         add(sc, 1, ci, 1, c ? c : 63, 0, 0);
         if (c)
             add(sc, 1, ci, c + 1, 63, 0, 0);
     }
-    if (y)
-        add(sc, 1, 0, y + 1, 63, 0, 0);
-    return 0;
+    add(sc, 1, 0, y + 1, 63, 0, 1);
+    add(sc, 1, 0, 1, 63, 1, 0);
 }
 
 /* A destination growing j->buf: j always owns what it points to, on the
@@ -161,17 +149,15 @@ writer_setup(struct jenc_job *j)
         c->write_JFIF_header = FALSE;
 }
 
-/* Write one candidate (@sc; libjpeg's own progression with @simple;
- * else baseline) and keep it when it is the smallest yet. */
+/* Write one candidate (@sc, else baseline) and keep it when it is the
+ * smallest yet. */
 static void
-write_one(struct jenc_job *j, const struct script *sc, int simple)
+write_one(struct jenc_job *j, const struct script *sc)
 {
     j_compress_ptr c = &j->w;
 
     writer_setup(j);
-    if (simple) {
-        jpeg_simple_progression(c);
-    } else if (sc) {
+    if (sc) {
         c->scan_info = sc->s;
         c->num_scans = sc->n;
     }
@@ -192,22 +178,33 @@ write_one(struct jenc_job *j, const struct script *sc, int simple)
     j->buf = NULL;
 }
 
-/* Luma blocks up to which an image is small (a thumbnail): below it the
- * fixed cost of each candidate dominates, and one progressive script is
- * tried. */
+/* Luma blocks up to which an image is small (a thumbnail). */
 #define SCAN_SMALL_BLOCKS 8192
 
 /*
- * Baseline or progressive for a small image, from pass one's statistics
- * (jenc_job): a progressive file's Huffman tables for each scan cost a
- * few hundred bytes more, its gain grows with the size, and with the
- * blocks without AC (coded as runs of end-of-blocks across blocks).  On
- * 60 thumbnails of the bench's small JPEGs (300 px, -q 90, at most 11%
- * of their blocks flat) baseline was smaller below 11,800 estimated
- * bytes and progressive above 12,300.  Below SCAN_BASELINE_BYTES an
- * image with up to SCAN_FLAT_SHARE of its blocks flat is written
- * baseline, one with more is tried both ways; above it, progressive.  A
- * grey image has a third of the tables.  Photos are far above it.
+ * The luma and chroma splits of script(), by size, chosen on 60
+ * thumbnails of the bench's small JPEGs (300 px) and 8 photographs of
+ * 2.3-4.1 MP, all -q 90, among 30 scripts (docs/ENCODER.md): luma at 12
+ * and chroma whole on the thumbnails, 0.2% smaller than a split at 9;
+ * luma and chroma at 2 on the photographs, 1.1% smaller than the best
+ * of the three scripts tried on each photo before.
+ */
+#define SCAN_SMALL_LUMA 12
+#define SCAN_SMALL_CHROMA 0
+#define SCAN_LARGE_LUMA 2
+#define SCAN_LARGE_CHROMA 2
+
+/*
+ * Baseline or progressive, from pass one's statistics (jenc_job): a
+ * progressive file's Huffman tables for each scan cost a few hundred
+ * bytes more, its gain grows with the size, and with the blocks without
+ * AC (coded as runs of end-of-blocks across blocks).  On the 60
+ * thumbnails (at most 11% of their blocks flat) baseline was smaller
+ * below 11,800 estimated bytes and progressive above 12,300.  Below
+ * SCAN_BASELINE_BYTES an image with up to SCAN_FLAT_SHARE of its blocks
+ * flat is written baseline, one with more is written both ways and the
+ * smaller kept; above it, progressive.  A grey image has a third of the
+ * tables.  Photos are far above it.
  */
 #define SCAN_BASELINE_BYTES 12000.0
 #define SCAN_FLAT_SHARE 0.3
@@ -215,36 +212,19 @@ write_one(struct jenc_job *j, const struct script *sc, int simple)
 void
 jenc_scan_write(struct jenc_job *j, enum jenc_scan scan)
 {
-    /* The scripts to try, by how often each came out smallest on
-     * thumbnails and photographs (docs/ENCODER.md): the successive
-     * approximation one (4) nearly always within 0.5% of the best, with
-     * libjpeg's own script and a luma split at 2 the best of three
-     * within 0.1% on photos.  A small image gets 4 alone. */
-    static const int large[] = { -1, 2, 4 }, small[] = { 4 };
     long blocks = (long)((j->width + 7) / 8) * ((j->height + 7) / 8);
-    int is_small = blocks <= SCAN_SMALL_BLOCKS;
-    const int *k = is_small ? small : large;
-    int n = is_small ? 1 : 3;
+    int small = blocks <= SCAN_SMALL_BLOCKS;
     double mark = j->ncomp == 3 ? SCAN_BASELINE_BYTES
                                 : SCAN_BASELINE_BYTES / 3;
+    int under = scan == JENC_SCAN_AUTO && j->est_bytes < mark;
     struct script sc;
 
+    if (scan == JENC_SCAN_BASELINE || under)
+        write_one(j, NULL);
     if (scan == JENC_SCAN_BASELINE ||
-        (scan == JENC_SCAN_AUTO && j->est_bytes < mark))
-        write_one(j, NULL, 0);
-    if (scan == JENC_SCAN_BASELINE ||
-        (scan == JENC_SCAN_AUTO && j->est_bytes < mark && is_small &&
-         j->flat_share <= SCAN_FLAT_SHARE))
+        (under && j->flat_share <= SCAN_FLAT_SHARE))
         return;
-    for (int i = 0; i < n; i++) {
-        if (k[i] < 0) {
-            /* libjpeg's script: what a lossless rewrite of the file in
-             * progressive mode would give (inplace.c) is never
-             * smaller. */
-            write_one(j, NULL, 1);
-        } else {
-            script(k[i], j->ncomp, &sc);
-            write_one(j, &sc, 0);
-        }
-    }
+    script(j->ncomp, small ? SCAN_SMALL_LUMA : SCAN_LARGE_LUMA,
+           small ? SCAN_SMALL_CHROMA : SCAN_LARGE_CHROMA, &sc);
+    write_one(j, &sc);
 }
