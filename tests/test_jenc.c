@@ -4,7 +4,9 @@
  * and noisy pixels, decoded by TurboJPEG (no warnings) and by djpeg
  * (nothing on stderr); dimensions, colour patches, PSNR; the quality the
  * sniffer reads back; scan modes; an in-place run over its own output
- * changing no byte.
+ * changing no byte.  Its pieces: the DCT against its definition, the
+ * symbol counts, the trellis against an exhaustive search, the colour
+ * conversion, the size estimate the scan choice is made from.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -441,4 +443,228 @@ Test(jenc, stats_block_counts)
     cr_assert_eq(st.ac[0xf0], 3, "62 zeros: three ZRL");
     cr_assert_eq(st.ac[(14 << 4) | 10], 1, "then run 14, size 10");
     cr_assert_eq(st.ac[0x00], 0, "no EOB");
+}
+
+/* Zigzag order, written out again here (natural position of each). */
+static const int tzz[64] = {
+    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,
+    12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28,
+    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+    58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+};
+
+static int
+tbits(int v)
+{
+    int n = 0;
+
+    for (v = v < 0 ? -v : v; v; v >>= 1)
+        n++;
+    return n;
+}
+
+/* The trellis's choice by exhaustive search: every level of each
+ * position that rounds to non-zero (the rounded one, and the one below
+ * when it has fewer magnitude bits), every earlier state, no bound; in
+ * float, each cost summed in the encoder's order, so that near ties
+ * fall the same way. */
+static void
+trellis_reference(const float c[64], const float iq[64],
+                  const struct jenc_rate *r, float lambda, JCOEF *out)
+{
+    float best[64], a[64], zc[64];
+    int pos[64], val[64], from[64], n = 0;
+
+    pos[0] = 0;
+    best[0] = 0;
+    zc[0] = 0;
+    for (int k = 1; k < 64; k++) {
+        float m = fabsf(c[tzz[k]] * iq[tzz[k]]);
+
+        out[tzz[k]] = 0;
+        if (m < 0.5f)
+            continue;
+        n++;
+        pos[n] = k;
+        a[n] = m;
+        zc[n] = zc[n - 1] + m * m;
+    }
+    for (int i = 1; i <= n; i++) {
+        int v0 = (int)(a[i] + 0.5f);
+
+        best[i] = 1e30f;
+        for (int v = v0; v >= v0 - 1 && v > 0; v--) {
+            int s = tbits(v);
+            float d = (a[i] - (float)v) * (a[i] - (float)v);
+
+            if (v != v0 && !(v0 > 1 && (v0 & (v0 - 1)) == 0))
+                break;
+            for (int j = i - 1; j >= 0; j--) {
+                int run = pos[i] - pos[j] - 1;
+                float bits = (float)s + r->ac[((run & 15) << 4) | s];
+                float cost;
+
+                if (run > 15)
+                    bits += (float)(run >> 4) * r->ac[0xf0];
+                cost = best[j] + (zc[i - 1] - zc[j]) + d + lambda * bits;
+                if (cost < best[i]) {
+                    best[i] = cost;
+                    val[i] = v;
+                    from[i] = j;
+                }
+            }
+        }
+    }
+    float least = 1e30f;
+    int end = 0;
+
+    for (int i = 0; i <= n; i++) {
+        float cost = best[i] + (zc[n] - zc[i]) +
+                     (pos[i] < 63 ? lambda * r->ac[0] : 0.0f);
+
+        if (cost < least) {
+            least = cost;
+            end = i;
+        }
+    }
+    for (int i = end; i > 0; i = from[i])
+        out[tzz[pos[i]]] = (JCOEF)(c[tzz[pos[i]]] < 0 ? -val[i] : val[i]);
+}
+
+/* The trellis's pruned search chooses what the exhaustive one does, on
+ * random blocks from sparse to dense, under a skewed rate model. */
+Test(jenc, trellis_matches_exhaustive_search)
+{
+    struct jenc_rate r;
+    unsigned short q[64];
+    float iq[64], c[64];
+    JCOEF got[64], want[64];
+    unsigned seed = 11;
+    int differ = 0, nonzero = 0;
+
+    for (int i = 0; i < 12; i++)
+        r.dc[i] = 2.0f + (float)i;
+    for (int i = 0; i < 256; i++)
+        r.ac[i] = 2.0f + (float)((i * 7) % 13);
+    r.ac[0] = 2.0f;
+    for (int k = 0; k < 64; k++)
+        q[k] = (unsigned short)(4 + k / 4);
+    jenc_inv_steps(q, iq);
+    for (int b = 0; b < 2000; b++) {
+        double scale = 1.0 + (b % 20) * 4.0;
+
+        for (int k = 0; k < 64; k++) {
+            seed = seed * 1103515245u + 12345u;
+            c[k] = (float)((((int)(seed >> 16) & 1023) - 512) / 512.0 *
+                           scale * q[k] / (1.0 + k / 8.0));
+        }
+        jenc_trellis_ac(c, iq, &r, 0.07f, got);
+        trellis_reference(c, iq, &r, 0.07f, want);
+        for (int k = 1; k < 64; k++) {
+            differ += got[k] != want[k];
+            nonzero += want[k] != 0;
+        }
+    }
+    cr_expect_eq(differ, 0, "%d of the levels differ", differ);
+    cr_expect_gt(nonzero, 10000, "the blocks were too sparse to test");
+}
+
+/* Fixed-point colour conversion: JFIF's values, rounded; 4:2:0 chroma is
+ * the mean of the four pixels' chroma; grey pixels are found. */
+static const unsigned char *
+quad_row(void *arg, int y, unsigned char *buf)
+{
+    const unsigned char *px = arg;
+
+    (void)buf;
+    return px + y * 6;
+}
+
+Test(jenc, colour_conversion)
+{
+    /* red, green / blue, white: chroma means 128 and 128 */
+    static const unsigned char rgbw[12] = { 255, 0, 0, 0, 255, 0,
+                                            0, 0, 255, 255, 255, 255 };
+    static const unsigned char red[12] = { 255, 0, 0, 255, 0, 0,
+                                           255, 0, 0, 255, 0, 0 };
+    static const unsigned char grey[12] = { 9, 9, 9, 200, 200, 200,
+                                            0, 0, 0, 255, 255, 255 };
+    struct encode_rows src = { 2, 2, quad_row, (void *)rgbw };
+    struct jenc_plane pl[3];
+    int isgrey;
+
+    cr_assert_eq(jenc_planes_read(&src, 1, 1, pl, &isgrey), 0);
+    cr_expect_eq(isgrey, 0);
+    cr_expect_eq(pl[0].px[0], 76);
+    cr_expect_eq(pl[0].px[1], 150);
+    cr_expect_eq(pl[0].px[pl[0].stride], 29);
+    cr_expect_eq(pl[0].px[pl[0].stride + 1], 255);
+    cr_expect_eq(pl[1].px[0], 128, "Cb %d", pl[1].px[0]);
+    cr_expect_eq(pl[2].px[0], 128, "Cr %d", pl[2].px[0]);
+    jenc_planes_free(pl);
+
+    src.arg = (void *)red;
+    cr_assert_eq(jenc_planes_read(&src, 0, 1, pl, &isgrey), 0);
+    for (int i = 0; i < 2; i++) {
+        cr_expect_eq(pl[0].px[i], 76);
+        cr_expect_eq(pl[1].px[i], 85, "Cb %d", pl[1].px[i]);
+        cr_expect_eq(pl[2].px[i], 255, "Cr %d (255.5, clamped)",
+                     pl[2].px[i]);
+    }
+    jenc_planes_free(pl);
+
+    src.arg = (void *)grey;
+    cr_assert_eq(jenc_planes_read(&src, 1, 1, pl, &isgrey), 0);
+    cr_expect_eq(isgrey, 1);
+    cr_expect_eq(pl[0].px[0], 9);
+    cr_expect_eq(pl[0].px[1], 200);
+    cr_expect_eq(pl[0].px[pl[0].stride + 1], 255);
+    jenc_planes_free(pl);
+}
+
+/* The estimate the scan choice is made from: pass one's entropy is
+ * near the baseline file's entropy-coded size, and a flat image's
+ * blocks are all flat. */
+Test(jenc, size_estimate)
+{
+    struct gen g = { 640, 400, 0, 1 };
+    unsigned short q[64];
+    float iq[64], c[64];
+    struct jenc_plane pl[3];
+    struct encode_rows src = { g.w, g.h, gen_row, &g };
+    struct jenc_stats st;
+    unsigned char *jpeg;
+    unsigned long len;
+    int grey, pred = 0;
+
+    for (int kind = 0; kind < 2; kind++) {
+        g.kind = kind ? 1 : 3;
+        g.seed = 1;
+        cr_assert_eq(jenc_planes_read(&src, 0, 0, pl, &grey), 0);
+        jpegq_table(JPEGQ_LUMA, 90, q);
+        jenc_inv_steps(q, iq);
+        memset(&st, 0, sizeof(st));
+        pred = 0;
+        for (int by = 0; by < pl[0].h / 8; by++)
+            for (int bx = 0; bx < pl[0].w / 8; bx++) {
+                jenc_fdct(&pl[0], bx, by, c);
+                jenc_stats_block(c, iq, &pred, &st);
+            }
+        if (kind) {
+            cr_expect_eq(jenc_stats_flat(&st, 1), 1.0, "black: all flat");
+            cr_expect_lt(jenc_stats_bytes(&st), 200.0);
+        } else {
+            double est = jenc_stats_bytes(&st);
+
+            cr_expect_eq(jenc_stats_flat(&st, 1), 0.0, "noise: none flat");
+            /* The luma of noise alone: most of a 4:4:4 baseline file's
+             * bytes are luma's; the estimate is of plain rounding,
+             * which writes more than the trellis. */
+            len = encode_gen(&g, 90, 0, JENC_SCAN_BASELINE, &jpeg);
+            cr_expect(est > 0.3 * (double)len && est < 1.2 * (double)len,
+                      "estimate %.0f, file %lu", est, len);
+            free(jpeg);
+        }
+        jenc_planes_free(pl);
+    }
 }
