@@ -3,11 +3,11 @@
  * progressive file's gain comes from each band having Huffman tables of
  * its own, from EOB runs across blocks and, with successive
  * approximation, from coding the low bit of luma apart from the rest.
- * Which script is smallest depends on the image's size more than on
- * anything else measured (docs/ENCODER.md), so one script is written for
- * a thumbnail and one for a photo, with optimised Huffman tables;
- * baseline is written instead, or tried as well, when pass one's
- * statistics say it may be smaller.
+ * Which split is smallest depends on the image (docs/ENCODER.md): a
+ * thumbnail is written with one script, a photo with two and the
+ * smaller kept, with optimised Huffman tables; baseline is written
+ * instead, or tried as well, when pass one's statistics say it may be
+ * smaller.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -182,17 +182,15 @@ write_one(struct jenc_job *j, const struct script *sc)
 #define SCAN_SMALL_BLOCKS 8192
 
 /*
- * The luma and chroma splits of script(), by size, chosen on 60
- * thumbnails of the bench's small JPEGs (300 px) and 8 photographs of
- * 2.3-4.1 MP, all -q 90, among 30 scripts (docs/ENCODER.md): luma at 12
- * and chroma whole on the thumbnails, 0.2% smaller than a split at 9;
- * luma and chroma at 2 on the photographs, 1.1% smaller than the best
- * of the three scripts tried on each photo before.
+ * The luma and chroma splits of script(), chosen on 60 thumbnails of the
+ * bench's small JPEGs (300 px) and the 16 photographs of
+ * tests/bench/encoder.sh (2-18 MP), all -q 90, among 30 scripts
+ * (docs/ENCODER.md): a thumbnail is written with luma at 12 and chroma
+ * whole (0.2% smaller than luma at 9); a photo with that and with luma
+ * and chroma at 2, the smaller kept (which one wins depends on the
+ * photo: from 4% smaller to 1.2% larger).
  */
-#define SCAN_SMALL_LUMA 12
-#define SCAN_SMALL_CHROMA 0
-#define SCAN_LARGE_LUMA 2
-#define SCAN_LARGE_CHROMA 2
+static const int splits[][2] = { { 12, 0 }, { 2, 2 } };
 
 /*
  * Baseline or progressive, from pass one's statistics (jenc_job): a
@@ -224,7 +222,8 @@ jenc_scan_write(struct jenc_job *j, enum jenc_scan scan)
     if (scan == JENC_SCAN_BASELINE ||
         (under && j->flat_share <= SCAN_FLAT_SHARE))
         return;
-    script(j->ncomp, small ? SCAN_SMALL_LUMA : SCAN_LARGE_LUMA,
-           small ? SCAN_SMALL_CHROMA : SCAN_LARGE_CHROMA, &sc);
-    write_one(j, &sc);
+    for (int i = 0; i < (small ? 1 : 2); i++) {
+        script(j->ncomp, splits[i][0], splits[i][1], &sc);
+        write_one(j, &sc);
+    }
 }
