@@ -140,16 +140,26 @@ symbol_bits(unsigned long n, double total)
     return (float)(b < 1.0 ? 1.0 : b > 16.0 ? 16.0 : b);
 }
 
+/* The DC and AC symbols counted in @st. */
+static void
+stats_totals(const struct jenc_stats *st, double *tdc, double *tac)
+{
+    int i;
+
+    *tdc = *tac = 0;
+    for (i = 0; i < 12; i++)
+        *tdc += (double)st->dc[i];
+    for (i = 0; i < 256; i++)
+        *tac += (double)st->ac[i];
+}
+
 void
 jenc_rate_from_stats(const struct jenc_stats *st, struct jenc_rate *r)
 {
-    double tdc = 0, tac = 0;
+    double tdc, tac;
     int i;
 
-    for (i = 0; i < 12; i++)
-        tdc += (double)st->dc[i];
-    for (i = 0; i < 256; i++)
-        tac += (double)st->ac[i];
+    stats_totals(st, &tdc, &tac);
     for (i = 0; i < 12; i++)
         r->dc[i] = symbol_bits(st->dc[i], tdc);
     for (i = 0; i < 256; i++)
@@ -159,13 +169,10 @@ jenc_rate_from_stats(const struct jenc_stats *st, struct jenc_rate *r)
 double
 jenc_stats_bytes(const struct jenc_stats *st)
 {
-    double tdc = 0, tac = 0, bits = 0;
+    double tdc, tac, bits = 0;
     int i;
 
-    for (i = 0; i < 12; i++)
-        tdc += (double)st->dc[i];
-    for (i = 0; i < 256; i++)
-        tac += (double)st->ac[i];
+    stats_totals(st, &tdc, &tac);
     for (i = 0; i < 12; i++)
         if (st->dc[i])
             bits += (double)st->dc[i] * (log2(tdc / (double)st->dc[i]) + i);
