@@ -25,9 +25,10 @@
 #include "task.h"
 
 enum jenc_scan {
-    JENC_SCAN_AUTO = 0,     /* baseline or a progressive script: smaller */
+    JENC_SCAN_AUTO = 0,     /* baseline or progressive, as jenc_scan.c
+                               expects smaller */
     JENC_SCAN_BASELINE,     /* sequential only (--baseline) */
-    JENC_SCAN_PROGRESSIVE   /* the smallest progressive script */
+    JENC_SCAN_PROGRESSIVE   /* progressive only (--progressive) */
 };
 
 struct jenc_marker {

@@ -129,9 +129,9 @@ struct jenc_mem_rows {
     struct encode_rows src;     /* reading from this */
 };
 
-/* Write the coefficients of @j as the file @scan asks (jenc.h), the
- * smallest of the candidate scripts, into j->best.  libjpeg errors
- * longjmp. */
+/* Write the coefficients of @j as the file @scan asks (jenc.h) into
+ * j->best: one script, or the smaller of two candidates (jenc_scan.c).
+ * libjpeg errors longjmp. */
 void jenc_scan_write(struct jenc_job *j, enum jenc_scan scan);
 
 #endif
