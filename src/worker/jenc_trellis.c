@@ -234,14 +234,14 @@ try_level(struct tr_state *t, const struct jenc_rate *r, float lambda,
     float d = (t->a[i] - (float)v) * (t->a[i] - (float)v);
     /* What any path to this level costs on top of g: the zeros before
      * it, its error and at least its magnitude bits and a 1-bit code. */
-    float floor = t->z[i - 1] + d + lambda * (float)(s + 1);
+    float lower = t->z[i - 1] + d + lambda * (float)(s + 1);
 
     for (int j = i - 1; j >= 0; j--) {
         float zeros = t->z[i - 1] - t->z[j], cost;
 
         /* No path from j or any state before it can cost less than
-         * g[j] + floor: nothing further back can win. */
-        if (t->g[j] + floor >= t->best[i])
+         * g[j] + lower: nothing further back can win. */
+        if (t->g[j] + lower >= t->best[i])
             break;
         cost = t->best[j] + zeros + d +
                lambda * run_bits(r, k - t->pos[j] - 1, s);
