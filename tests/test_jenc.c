@@ -4,7 +4,8 @@
  * and noisy pixels, decoded by TurboJPEG (no warnings) and by djpeg
  * (nothing on stderr); dimensions, colour patches, PSNR; the quality the
  * sniffer reads back; scan modes; an in-place run over its own output
- * changing no byte.  Its pieces: the DCT against its definition, the
+ * changing no byte; the binary's recompress and thumbnail keeping what
+ * --effort fast keeps (profile, EXIF, components).  Its pieces: the DCT against its definition, the
  * symbol counts, the trellis against an exhaustive search, the colour
  * conversion, the size estimate the scan choice is made from.
  */
@@ -682,4 +683,127 @@ Test(jenc, size_estimate)
         }
         jenc_planes_free(pl);
     }
+}
+
+/* What a JPEG file carries besides its pixels: size, components and
+ * colour space, progressive or not, its ICC profile and its APP1
+ * segments (EXIF, XMP), as libjpeg reads them. */
+struct carried {
+    int w, h, comps, space;
+    unsigned char *icc;
+    unsigned int icc_len;
+    size_t app1_len;
+    unsigned char app1_sum;
+};
+
+static void
+carried_read(const char *path, struct carried *c)
+{
+    struct jpeg_decompress_struct d;
+    struct jpeg_error_mgr e;
+    FILE *f = fopen(path, "rb");
+
+    cr_assert_not_null(f, "cannot open '%s'", path);
+    memset(c, 0, sizeof(*c));
+    d.err = jpeg_std_error(&e);
+    jpeg_create_decompress(&d);
+    jpeg_save_markers(&d, JPEG_APP0 + 1, 0xffff);
+    jpeg_save_markers(&d, JPEG_APP0 + 2, 0xffff);
+    jpeg_stdio_src(&d, f);
+    cr_assert_eq(jpeg_read_header(&d, TRUE), JPEG_HEADER_OK, "%s", path);
+    c->w = (int)d.image_width;
+    c->h = (int)d.image_height;
+    c->comps = d.num_components;
+    c->space = d.jpeg_color_space;
+    if (!jpeg_read_icc_profile(&d, &c->icc, &c->icc_len))
+        c->icc = NULL;
+    for (jpeg_saved_marker_ptr m = d.marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1) {
+            c->app1_len += m->data_length;
+            for (unsigned i = 0; i < m->data_length; i++)
+                c->app1_sum = (unsigned char)(c->app1_sum * 31 + m->data[i]);
+        }
+    jpeg_destroy_decompress(&d);
+    fclose(f);
+}
+
+/* recompress and thumbnail with --effort best keep what --effort fast
+ * keeps, file by file over testdata/'s JPEGs (ICC-tagged sRGB and P3,
+ * EXIF orientations, grey, CMYK, progressive): the same size, the same
+ * components and colour space, the same ICC profile, the same EXIF and
+ * XMP; and best's files are the smaller in total. */
+Test(jenc, best_keeps_what_fast_keeps)
+{
+    static const char *names[] = { "rgb.jpg", "srgb_icc.jpg", "p3_icc.jpg",
+                                   "orient6.jpg", "gray.jpg", "cmyk.jpg",
+                                   "progressive.jpg", "q75.jpg" };
+    static const char *jobs[] = { "recompress", "thumbnail" };
+    char *in = th_path(th_dir, "in");
+    size_t nb = sizeof(names) / sizeof(names[0]);
+
+    th_mkdirs(in);
+    for (size_t i = 0; i < nb; i++)
+        th_copy_testdata(in, names[i], names[i]);
+    for (int jb = 0; jb < 2; jb++) {
+        char *out[2];
+        long total[2] = { 0, 0 };
+
+        for (int e = 0; e < 2; e++) {
+            char name[32];
+            struct th_run r;
+
+            snprintf(name, sizeof(name), "%s-%s", jobs[jb],
+                     e ? "fast" : "best");
+            out[e] = th_path(th_dir, name);
+            /* --force: every file rewritten, none kept as it was */
+            const char *args[] = { jobs[jb], "-q", "90", "-j", "1",
+                                   "--effort", e ? "fast" : "best", in,
+                                   "-o", out[e], jb ? NULL : "--force",
+                                   NULL };
+            th_run(&r, args);
+            cr_assert_eq(r.status, 0, "%s --effort %s: exit %d: %s",
+                         jobs[jb], e ? "fast" : "best", r.status, r.err);
+            th_run_release(&r);
+        }
+        for (size_t i = 0; i < nb; i++) {
+            struct carried c[2];
+            struct stat st;
+
+            for (int e = 0; e < 2; e++) {
+                char *p = th_path(out[e], names[i]);
+
+                carried_read(p, &c[e]);
+                cr_assert_eq(stat(p, &st), 0);
+                total[e] += (long)st.st_size;
+                free(p);
+            }
+            cr_expect(c[0].w == c[1].w && c[0].h == c[1].h,
+                      "%s %s: %dx%d, fast %dx%d", jobs[jb], names[i],
+                      c[0].w, c[0].h, c[1].w, c[1].h);
+            cr_expect(c[0].comps == c[1].comps && c[0].space == c[1].space,
+                      "%s %s: %d components (space %d), fast %d (%d)",
+                      jobs[jb], names[i], c[0].comps, c[0].space,
+                      c[1].comps, c[1].space);
+            cr_expect(c[0].icc_len == c[1].icc_len &&
+                          (!c[0].icc || memcmp(c[0].icc, c[1].icc,
+                                               c[0].icc_len) == 0),
+                      "%s %s: ICC %u bytes, fast %u", jobs[jb], names[i],
+                      c[0].icc_len, c[1].icc_len);
+            cr_expect(c[0].app1_len == c[1].app1_len &&
+                          c[0].app1_sum == c[1].app1_sum,
+                      "%s %s: APP1 %zu bytes, fast %zu", jobs[jb], names[i],
+                      c[0].app1_len, c[1].app1_len);
+            /* Not a comparison of two empty sets: recompress tags the
+             * converted P3 photo with its sRGB profile. */
+            if (jb == 0 && strcmp(names[i], "p3_icc.jpg") == 0)
+                cr_expect_gt(c[0].icc_len, 0, "p3_icc.jpg: no profile");
+            free(c[0].icc);
+            free(c[1].icc);
+        }
+        cr_expect_lt(total[0], total[1], "%s: best %ld bytes, fast %ld",
+                     jobs[jb], total[0], total[1]);
+        free(out[0]);
+        free(out[1]);
+    }
+    free(in);
 }
