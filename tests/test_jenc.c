@@ -1,13 +1,17 @@
 /*
- * test_jenc.c - imgpool's own JPEG encoder (jenc.h) on its own and as
- * the default of the binary: sizes from 1x1 to 1x65500, odd widths, flat
- * and noisy pixels, decoded by TurboJPEG (no warnings) and by djpeg
- * (nothing on stderr); dimensions, colour patches, PSNR; the quality the
- * sniffer reads back; scan modes; an in-place run over its own output
- * changing no byte; the binary's recompress and thumbnail keeping what
- * --effort fast keeps (profile, EXIF, components).  Its pieces: the DCT against its definition, the
- * symbol counts, the trellis against an exhaustive search, the colour
- * conversion, the size estimate the scan choice is made from.
+ * test_jenc.c - imgpool's own JPEG encoder (jenc.h, --effort best), on
+ * its own and in the binary:
+ * - sizes from 1x1 to 1x65500, odd widths, flat and noisy pixels,
+ *   decoded by TurboJPEG (no warnings) and djpeg (nothing on stderr),
+ *   and by ImageMagick and Pillow where installed: dimensions, colour
+ *   patches, PSNR;
+ * - the quality the sniffer reads back; the scan modes;
+ * - an in-place run over its own output changing no byte; recompress
+ *   and thumbnail keeping what --effort fast keeps (profile, EXIF,
+ *   components);
+ * - its pieces: the DCT against its definition, the symbol counts, the
+ *   trellis against an exhaustive search, the colour conversion, the
+ *   size estimate the scan choice is made from.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -16,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "jenc.h"
@@ -806,4 +811,110 @@ Test(jenc, best_keeps_what_fast_keeps)
         free(out[1]);
     }
     free(in);
+}
+
+/* Read a binary PPM (P6, maxval 255) of @w x @h into new RGB pixels, or
+ * NULL when it is not one. */
+static unsigned char *
+ppm_read(const char *path, int w, int h)
+{
+    FILE *f = fopen(path, "rb");
+    int pw, ph, maxv;
+    unsigned char *px = NULL;
+
+    if (!f)
+        return NULL;
+    if (fscanf(f, "P6 %d %d %d", &pw, &ph, &maxv) == 3 && pw == w &&
+        ph == h && maxv == 255 && fgetc(f) != EOF) {
+        px = malloc((size_t)w * h * 3);
+        if (fread(px, 1, (size_t)w * h * 3, f) != (size_t)w * h * 3) {
+            free(px);
+            px = NULL;
+        }
+    }
+    fclose(f);
+    return px;
+}
+
+/* The encoder's files decoded by ImageMagick (warnings made errors) and
+ * by Pillow, where they are installed: the same size and about the same
+ * PSNR as TurboJPEG's decode, for baseline, the thumbnail script, the
+ * photo scripts, 4:4:4, grey and a flat image written both ways. */
+Test(jenc, independent_decoders)
+{
+    static const struct {
+        int w, h, kind, sub420;
+        enum jenc_scan scan;
+    } cases[] = {
+        { 640, 480, 0, 1, JENC_SCAN_AUTO },
+        { 640, 480, 0, 1, JENC_SCAN_BASELINE },
+        { 1200, 900, 0, 1, JENC_SCAN_AUTO },
+        { 1200, 900, 3, 0, JENC_SCAN_AUTO },
+        { 301, 203, 4, 1, JENC_SCAN_AUTO },
+        { 320, 240, 1, 1, JENC_SCAN_AUTO },
+    };
+    int have_im = th_have_tool("convert") && th_have_tool("identify");
+    /* The Python on PATH first, then the system's (python3-pil). */
+    const char *py = system("python3 -c 'import PIL' >/dev/null 2>&1") == 0
+                         ? "python3"
+                     : system("/usr/bin/python3 -c 'import PIL' >/dev/null "
+                              "2>&1") == 0 ? "/usr/bin/python3" : NULL;
+    int have_pil = py != NULL;
+    char *path = th_path(th_dir, "i.jpg"), *ppm = th_path(th_dir, "i.ppm");
+    char cmd[8192];
+
+    if (!have_im)
+        cr_log_warn("ImageMagick (convert, identify) not installed: only "
+                    "Pillow, where present");
+    if (!have_pil)
+        cr_log_warn("Pillow (python3-pil) not installed: only ImageMagick, "
+                    "where present");
+    if (!have_im && !have_pil)
+        cr_skip_test("neither ImageMagick nor Pillow is installed");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct gen g = { cases[i].w, cases[i].h, cases[i].kind, 1 };
+        unsigned char *jpeg, *px;
+        unsigned long len = encode_gen(&g, 90, cases[i].sub420,
+                                       cases[i].scan, &jpeg);
+        int comps;
+        double ptj;
+
+        th_write_file(path, jpeg, len);
+        px = tj_decode(jpeg, len, g.w, g.h, &comps);
+        ptj = psnr(&g, px);
+        free(px);
+        for (int d = 0; d < 2; d++) {
+            if (d == 0 && !have_im)
+                continue;
+            if (d == 1 && !have_pil)
+                continue;
+            unlink(ppm);
+            if (d == 0) {
+                snprintf(cmd, sizeof(cmd), "identify -regard-warnings '%s' "
+                         ">/dev/null 2>&1 && convert -regard-warnings '%s' "
+                         "ppm:'%s' 2>/dev/null", path, path, ppm);
+            } else {
+                snprintf(cmd, sizeof(cmd), "%s -c 'import sys; from "
+                         "PIL import Image; Image.open(sys.argv[1])."
+                         "convert(\"RGB\").save(sys.argv[2], \"PPM\")' "
+                         "'%s' '%s' 2>/dev/null", py, path, ppm);
+            }
+            cr_expect_eq(system(cmd), 0, "case %zu: %s failed", i,
+                         d ? "Pillow" : "ImageMagick");
+            px = ppm_read(ppm, g.w, g.h);
+            cr_expect_not_null(px, "case %zu: %s gave no %dx%d picture", i,
+                               d ? "Pillow" : "ImageMagick", g.w, g.h);
+            if (px) {
+                double p = psnr(&g, px);
+
+                cr_expect(fabs(p - ptj) < 1.5, "case %zu: %s PSNR %.1f, "
+                          "TurboJPEG %.1f", i, d ? "Pillow" : "ImageMagick",
+                          p, ptj);
+                free(px);
+            }
+        }
+        free(jpeg);
+    }
+    free(path);
+    free(ppm);
 }
