@@ -92,7 +92,9 @@ void encode_out_release(struct encode_out *out);
 
 /*
  * Row source: RGB row @y (asked for in order from 0), either pointing into
- * the caller's data or written to @buf (width * 3 bytes) and returned.
+ * the caller's data or written to @buf (width * 3 bytes) and returned.  A
+ * row returned stays valid while the next is read into another buffer
+ * (jenc.h reads two at a time for 4:2:0).
  */
 typedef const unsigned char *(*encode_row_fn)(void *arg, int y,
                                               unsigned char *buf);

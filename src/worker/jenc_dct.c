@@ -120,9 +120,8 @@ chroma_row(const unsigned char *a, const unsigned char *b, int w, int sub,
                   a[3 * x + 2] + b[3 * x + 2], 2, cb + x / 2, cr + x / 2);
 }
 
-/* The row source writes a row into the buffer it is given or points into
- * its own pixels (encode.h), so the two rows of a 4:2:0 chroma row are
- * read into two buffers. */
+/* The two rows of a 4:2:0 chroma row are read into two buffers (a row
+ * stays valid while the next is read: encode.h). */
 struct reader {
     const struct encode_rows *src;
     unsigned char *rgb[2];

@@ -186,12 +186,13 @@ jenc_stats_bytes(const struct jenc_stats *st)
 double
 jenc_stats_flat(const struct jenc_stats *st, int n)
 {
-    double blocks = 0, flat = 0;
+    double blocks = 0, flat = 0, tdc, tac;
 
+    /* Every block counted has one DC symbol. */
     for (int c = 0; c < n; c++) {
+        stats_totals(&st[c], &tdc, &tac);
+        blocks += tdc;
         flat += (double)st[c].flat;
-        for (int i = 0; i < 12; i++)
-            blocks += (double)st[c].dc[i];
     }
     return blocks > 0 ? flat / blocks : 0.0;
 }
