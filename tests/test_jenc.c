@@ -289,6 +289,36 @@ Test(jenc, tables)
         cr_expect_eq(b[i], 1);
 }
 
+/* The scans of @jpeg: how many, and how many refine or code part of the
+ * bits (successive approximation: Ah or Al not zero).  A marker walk up
+ * to EOI; entropy-coded data is skipped to the next marker that is
+ * neither a stuffed 0xFF00 nor a restart. */
+static void
+scan_shape(const unsigned char *b, unsigned long n, int *scans, int *approx)
+{
+    unsigned long i = 2;
+
+    *scans = *approx = 0;
+    while (i + 4 <= n && b[i] == 0xFF && b[i + 1] != 0xD9) {
+        unsigned len = (unsigned)b[i + 2] << 8 | b[i + 3];
+
+        if (b[i + 1] == 0xDA) {
+            const unsigned char *s = b + i + 4;
+            int ns = s[0];
+
+            ++*scans;
+            if (s[1 + 2 * ns + 2] != 0)
+                ++*approx;
+            for (i += 2 + len; i + 1 < n; i++)
+                if (b[i] == 0xFF && b[i + 1] != 0 &&
+                    (b[i + 1] < 0xD0 || b[i + 1] > 0xD7))
+                    break;
+            continue;
+        }
+        i += 2 + len;
+    }
+}
+
 Test(jenc, scan_modes)
 {
     /* A small smooth image (a few KB) and a detailed one of thumbnail
@@ -305,6 +335,7 @@ Test(jenc, scan_modes)
                                       &ja);
         unsigned long least = lb < lp ? lb : lp;
         struct jpeg_info ji;
+        int ns, na;
 
         cr_assert_eq(sniff_jpeg_info(jb, lb, &ji), 0);
         cr_expect_eq(ji.progressive, 0);
@@ -321,12 +352,33 @@ Test(jenc, scan_modes)
                       "detailed image: auto %lu, progressive %lu", la, lp);
         cr_expect_leq(la, least + least / 100, "auto %lu, smaller %lu", la,
                       least);
+        /* A thumbnail's script: spectral selection only, the DC, luma
+         * in two bands, each chroma whole. */
+        scan_shape(jp, lp, &ns, &na);
+        cr_expect(ns == 5 && na == 0, "thumbnail: %d scans, %d with "
+                  "successive approximation", ns, na);
         djpeg_clean(jp, lp);
         djpeg_clean(ja, la);
         free(jb);
         free(jp);
         free(ja);
     }
+}
+
+/* A photo-sized image (more than 8,192 luma blocks) is written with the
+ * successive-approximation scripts, which are smaller on photos. */
+Test(jenc, photo_script)
+{
+    struct gen g = { 1600, 1200, 3, 1 };
+    unsigned char *jp;
+    unsigned long lp = encode_gen(&g, 90, 1, JENC_SCAN_PROGRESSIVE, &jp);
+    int ns, na;
+
+    scan_shape(jp, lp, &ns, &na);
+    cr_expect(ns >= 6 && na >= 2, "photo: %d scans, %d with successive "
+              "approximation", ns, na);
+    djpeg_clean(jp, lp);
+    free(jp);
 }
 
 /* The binary with --effort best, in place at -q 90 on a photo-like
