@@ -64,6 +64,15 @@ gen_row(void *arg, int y, unsigned char *buf)
             p[0] = p[1] = p[2] = (unsigned char)((x + y) * 255 /
                                                  (g->w + g->h));
             break;
+        case 5:
+            /* A colour gradient with faint noise: a light image, under
+             * a bit a pixel, yet above the baseline mark at 640x400. */
+            for (int b = 0; b < 3; b++) {
+                g->seed = g->seed * 1103515245u + 12345u;
+                p[b] = (unsigned char)(40 + (x * (b + 1) + y) / 5 % 160 +
+                                       (int)((g->seed >> 16) % 3));
+            }
+            break;
         default:
             /* Four patches: red, green, blue, a gradient. */
             if (y < g->h / 2) {
@@ -321,11 +330,12 @@ scan_shape(const unsigned char *b, unsigned long n, int *scans, int *approx)
 
 Test(jenc, scan_modes)
 {
-    /* A small smooth image (a few KB) and a detailed one of thumbnail
-     * size. */
-    struct gen cases[] = { { 320, 240, 0, 1 }, { 640, 400, 3, 1 } };
+    /* A small smooth image (a few KB), a detailed one of thumbnail
+     * size, and a light one of that size. */
+    struct gen cases[] = { { 320, 240, 0, 1 }, { 640, 400, 3, 1 },
+                           { 640, 400, 5, 1 } };
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         unsigned char *jb, *jp, *ja;
         unsigned long lb = encode_gen(&cases[i], 90, 1, JENC_SCAN_BASELINE,
                                       &jb);
@@ -352,11 +362,16 @@ Test(jenc, scan_modes)
                       "detailed image: auto %lu, progressive %lu", la, lp);
         cr_expect_leq(la, least + least / 100, "auto %lu, smaller %lu", la,
                       least);
-        /* A thumbnail's script: spectral selection only, the DC, luma
-         * in two bands, each chroma whole. */
+        /* A light thumbnail's script: spectral selection only, the DC,
+         * luma in two bands, each chroma whole; a dense one's has
+         * successive approximation (six scans, three of them). */
         scan_shape(jp, lp, &ns, &na);
-        cr_expect(ns == 5 && na == 0, "thumbnail: %d scans, %d with "
-                  "successive approximation", ns, na);
+        if (i == 1)
+            cr_expect(ns == 6 && na == 3, "dense thumbnail: %d scans, %d "
+                      "with successive approximation", ns, na);
+        else
+            cr_expect(ns == 5 && na == 0, "light thumbnail: %d scans, %d "
+                      "with successive approximation", ns, na);
         djpeg_clean(jp, lp);
         djpeg_clean(ja, la);
         free(jb);

@@ -4,8 +4,9 @@
  * its own, from EOB runs across blocks and, with successive
  * approximation, from coding the low bit of luma apart from the rest.
  * Which split is smallest depends on the image (docs/ENCODER.md): a
- * thumbnail is written with one script (spectral selection only), a
- * photo with two (with successive approximation) and the smaller kept, with optimised Huffman tables; baseline is written
+ * thumbnail is written with one script (spectral selection only, or
+ * successive approximation when dense), a photo with two (successive
+ * approximation) and the smaller kept, with optimised Huffman tables; baseline is written
  * instead, or tried as well, when pass one's statistics say it may be
  * smaller.
  */
@@ -205,12 +206,21 @@ write_one(struct jenc_job *j, const struct script *sc)
  * The luma and chroma splits, chosen on 60 thumbnails of the bench's
  * small JPEGs (300 px) and the 16 photographs of tests/bench/encoder.sh
  * (2-18 MP), all -q 90 (docs/ENCODER.md): a thumbnail is written with
- * script_spectral() split at 12 (of splits at 2 to 27, the smallest); a
- * photo with script() at luma 12, chroma whole, and at luma and chroma
- * 2, the smaller kept (which one wins depends on the photo: from 4%
+ * script_spectral() split at 12 (of splits at 2 to 27, the smallest), or
+ * when dense (below) with script() at luma 12, chroma whole; a photo
+ * with that and with luma and chroma at 2, the smaller kept (which one wins depends on the photo: from 4%
  * smaller to 1.2% larger).
  */
 #define SCAN_THUMB_SPLIT 12
+/*
+ * Which of the two a thumbnail gets, by pass one's estimate of its bits
+ * a pixel: on the bench's 2,000 thumbnails (imgpool's own resize, 300
+ * px) the spectral script was 2% smaller below 0.5 bits a pixel, the
+ * same up to 1, and up to 0.5% larger from 1.5 (denser coefficients:
+ * the low bit coded apart pays, as on photos).  Any mark from 0.8 to 1.6
+ * gave the least bytes.
+ */
+#define SCAN_SPECTRAL_BPP 1.0
 static const int splits[][2] = { { 12, 0 }, { 2, 2 } };
 
 /*
@@ -243,12 +253,13 @@ jenc_scan_write(struct jenc_job *j, enum jenc_scan scan)
     if (scan == JENC_SCAN_BASELINE ||
         (under && j->flat_share <= SCAN_FLAT_SHARE))
         return;
-    if (small) {
+    if (small && 8.0 * j->est_bytes <
+                     SCAN_SPECTRAL_BPP * (double)j->width * j->height) {
         script_spectral(j->ncomp, SCAN_THUMB_SPLIT, &sc);
         write_one(j, &sc);
         return;
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < (small ? 1 : 2); i++) {
         script(j->ncomp, splits[i][0], splits[i][1], &sc);
         write_one(j, &sc);
     }
