@@ -6,9 +6,9 @@
  * Which split is smallest depends on the image (docs/ENCODER.md): a
  * thumbnail is written with one script (spectral selection only, or
  * successive approximation when dense), a photo with two (successive
- * approximation) and the smaller kept, with optimised Huffman tables; baseline is written
- * instead, or tried as well, when pass one's statistics say it may be
- * smaller.
+ * approximation) and the smaller kept, with optimised Huffman tables;
+ * baseline is written instead, or tried as well, when pass one's
+ * statistics say it may be smaller.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -68,10 +68,10 @@ script(int ncomp, int y, int c, struct script *sc)
  * The thumbnail script: spectral selection only, no successive
  * approximation: the DC of all components, luma's AC in two bands split
  * after zigzag position @y, each chroma whole.  Five scans, none of them
- * a refinement: on 300 px thumbnails 0.3% smaller than script()'s with
- * the same split and about a sixth less encode time (libjpeg-turbo
- * codes every scan twice, and a refinement scan is its slowest); on
- * photos 0.8% larger (docs/ENCODER.md).
+ * a refinement, so less encode time than script()'s (libjpeg-turbo
+ * codes every scan twice, and a refinement scan is its slowest).  It is
+ * smaller than script() on light thumbnails, larger on dense ones and
+ * by 0.8% on photos (docs/ENCODER.md).
  */
 static void
 script_spectral(int ncomp, int y, struct script *sc)
@@ -208,8 +208,8 @@ write_one(struct jenc_job *j, const struct script *sc)
  * (2-18 MP), all -q 90 (docs/ENCODER.md): a thumbnail is written with
  * script_spectral() split at 12 (of splits at 2 to 27, the smallest), or
  * when dense (below) with script() at luma 12, chroma whole; a photo
- * with that and with luma and chroma at 2, the smaller kept (which one wins depends on the photo: from 4%
- * smaller to 1.2% larger).
+ * with that and with luma and chroma at 2, the smaller kept (which one
+ * wins depends on the photo: from 4% smaller to 1.2% larger).
  */
 #define SCAN_THUMB_SPLIT 12
 /*
