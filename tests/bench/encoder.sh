@@ -12,6 +12,12 @@
 # the same pixels and no colour management is involved): butteraugli
 # 3-norm and max (`butteraugli_main orig.png out.png --pnorm 3`) and
 # ssimulacra (`ssimulacra_main orig.png out.png`), averaged per file.
+# Both tools convert a photo with a colour profile to sRGB, so such a
+# photo is compared instead with each tool's own lossless rendering of
+# it (imgpool recompress -f png; sharp's .png()): against the original's
+# raw values both score about 5.8, which would swamp every mean.  Bytes
+# are given twice: whole files, and without the metadata segments (APPn,
+# COM), since sharp drops EXIF and profiles and imgpool keeps them.
 #
 # Part 2, thumbnails: THUMBS (default 2000) small JPEGs (made once into
 # /tmp/imgpool-bench/small-jpegs from the photos: 480-1024 px crops at
@@ -58,6 +64,25 @@ if (box) s = s.resize(+box, +box, { fit: "inside", withoutEnlargement: true });
 s = fmt === "png" ? s.png() : s.jpeg({ quality: +q, mozjpeg: true,
                                         chromaSubsampling: "4:2:0" });
 s.toFile(out).catch(e => { console.error(e.message); process.exit(1); });
+' "$@"
+}
+
+# The bytes of the APPn and COM segments of JPEG files @...: metadata.
+meta_bytes() {
+    python3 -c '
+import sys
+t = 0
+for p in sys.argv[1:]:
+    d = open(p, "rb").read()
+    i = 2
+    while i + 4 <= len(d) and d[i] == 0xFF:
+        m, n = d[i + 1], (d[i + 2] << 8) | d[i + 3]
+        if m == 0xDA:
+            break
+        if 0xE0 <= m <= 0xEF or m == 0xFE:
+            t += n + 2
+        i += n + 2
+print(t)
 ' "$@"
 }
 
@@ -120,27 +145,49 @@ read -r fw fc <<<"$(timed "$IMGPOOL" recompress -q "$Q" -j "$JOBS" --force --sub
 sharp_all() { for f in "$W"/in/*; do sharp_one "$f" "$W/sharp/$(basename "$f")" "$Q" jpg; done; }
 read -r sw sc <<<"$(timed sharp_all)"
 
+# The references of the photos with a colour profile: each tool's own
+# lossless rendering (see the top).
+mkdir -p "$W/tagged" "$W/ref-imgpool" "$W/ref-sharp"
+for f in "$W"/in/*; do
+    if vipsheader -f icc-profile-data "$f" > /dev/null 2>&1; then
+        b=$(basename "$f" .jpg)
+        echo "ICC-tagged (compared with each tool's own rendering): $b"
+        cp "$f" "$W/tagged/$b.jpg"
+        sharp_one "$f" "$W/ref-sharp/$b.png" "$Q" png
+    fi
+done
+"$IMGPOOL" recompress -f png --force -j "$JOBS" "$W/tagged" \
+    -o "$W/ref-imgpool" > /dev/null 2>&1 || true
+
 summary() {    # summary NAME DIR REFDIR WALL CPU
-    local bytes=0 a=0 m=0 s=0 k=0 o
+    local bytes=0 meta a=0 m=0 s=0 k=0 o b r
     for o in "$2"/*; do
         bytes=$((bytes + $(stat -c %s "$o")))
-        read -r x y z <<<"$(look "$3/$(basename "$o")" "$o")"
+        b=$(basename "$o" .jpg)
+        r=$W/in/$b.jpg
+        [ ! -e "$W/tagged/$b.jpg" ] || r=$3/$b.png
+        read -r x y z <<<"$(look "$r" "$o")"
         a=$(echo "$a + $x" | bc -l); m=$(echo "$m + $y" | bc -l)
         s=$(echo "$s + $z" | bc -l); k=$((k + 1))
     done
-    printf "| %s | %d | %.3f | %.3f | %.5f | %.1f | %.1f |\n" "$1" "$bytes" \
+    meta=$(meta_bytes "$2"/*)
+    printf "| %s | %d | %d | %.3f | %.3f | %.5f | %.1f | %.1f |\n" "$1" \
+        "$bytes" "$((bytes - meta))" \
         "$(echo "$a / $k" | bc -l)" "$(echo "$m / $k" | bc -l)" \
         "$(echo "$s / $k" | bc -l)" "$4" "$5"
     echo "$bytes" > "$W/$1.bytes"
+    echo "$((bytes - meta))" > "$W/$1.image"
 }
+ratio() { echo "$(cat "$W/$1") / $(cat "$W/$2")" | bc -l | cut -c1-5; }
 echo
-echo "| photos -q $Q | bytes | butteraugli 3-norm | butteraugli max | ssimulacra | wall s | CPU s |"
-echo "|---|---|---|---|---|---|---|"
-summary imgpool "$W/best" "$W/in" "$bw" "$bc"
-summary fast "$W/fast" "$W/in" "$fw" "$fc"
-summary sharp-mozjpeg "$W/sharp" "$W/in" "$sw" "$sc"
-echo "bytes imgpool/sharp: $(echo "$(cat "$W/imgpool.bytes") / $(cat "$W/sharp-mozjpeg.bytes")" | bc -l | cut -c1-5)," \
-     "imgpool/fast: $(echo "$(cat "$W/imgpool.bytes") / $(cat "$W/fast.bytes")" | bc -l | cut -c1-5)"
+echo "| photos -q $Q | bytes | without metadata | butteraugli 3-norm | butteraugli max | ssimulacra | wall s | CPU s |"
+echo "|---|---|---|---|---|---|---|---|"
+summary imgpool "$W/best" "$W/ref-imgpool" "$bw" "$bc"
+summary fast "$W/fast" "$W/ref-imgpool" "$fw" "$fc"
+summary sharp-mozjpeg "$W/sharp" "$W/ref-sharp" "$sw" "$sc"
+echo "bytes imgpool/sharp: $(ratio imgpool.bytes sharp-mozjpeg.bytes)" \
+     "(without metadata $(ratio imgpool.image sharp-mozjpeg.image))," \
+     "imgpool/fast: $(ratio imgpool.bytes fast.bytes)"
 
 # ---- part 2: thumbnails ----
 [ "$NTHUMBS" -gt 0 ] || exit 0
