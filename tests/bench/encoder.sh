@@ -67,23 +67,18 @@ s.toFile(out).catch(e => { console.error(e.message); process.exit(1); });
 ' "$@"
 }
 
-# The bytes of the APPn and COM segments of JPEG files @...: metadata.
+# The bytes of the APPn and COM segments of JPEG files @...: metadata
+# (icc_tag.py's segment walker).
 meta_bytes() {
     python3 -c '
 import sys
-t = 0
-for p in sys.argv[1:]:
-    d = open(p, "rb").read()
-    i = 2
-    while i + 4 <= len(d) and d[i] == 0xFF:
-        m, n = d[i + 1], (d[i + 2] << 8) | d[i + 3]
-        if m == 0xDA:
-            break
-        if 0xE0 <= m <= 0xEF or m == 0xFE:
-            t += n + 2
-        i += n + 2
-print(t)
-' "$@"
+sys.path.insert(0, sys.argv[1])
+from icc_tag import jpeg_segments
+print(sum(len(body) + 4
+          for p in sys.argv[2:]
+          for m, body in jpeg_segments(open(p, "rb").read())[0]
+          if 0xE0 <= m <= 0xEF or m == 0xFE))
+' "$HERE" "$@"
 }
 
 # Look of @out against @ref (PNG or JPEG): "ba3 bamax ssim".
@@ -158,6 +153,13 @@ for f in "$W"/in/*; do
 done
 "$IMGPOOL" recompress -f png --force -j "$JOBS" "$W/tagged" \
     -o "$W/ref-imgpool" > /dev/null 2>&1 || true
+for f in "$W"/tagged/*.jpg; do
+    [ -e "$f" ] || continue
+    b=$(basename "$f" .jpg)
+    for r in "$W/ref-imgpool/$b.png" "$W/ref-sharp/$b.png"; do
+        [ -s "$r" ] || { echo "encoder.sh: no reference $r" >&2; exit 1; }
+    done
+done
 
 summary() {    # summary NAME DIR REFDIR WALL CPU
     local bytes=0 meta a=0 m=0 s=0 k=0 o b r
