@@ -585,6 +585,126 @@ Test(fastjpeg, cover_crop_placement_under_orientation)
     free(out);
 }
 
+static int
+imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+static int
+imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/*
+ * Darkness-weighted mean position of the dark bar in [lo, hi] of the
+ * output's green channel: along row band [a0, a1) of columns when
+ * @columns, else along a band of rows.
+ */
+static double
+bar_centre(const struct th_image *img, int columns, int lo, int hi, int a0,
+           int a1)
+{
+    double sum = 0, at = 0;
+
+    for (int p = lo; p <= hi; p++) {
+        double d = 255 - (columns ? column_green(img, p, a0, a1)
+                                  : row_green(img, p, a0, a1));
+
+        sum += d;
+        at += d * p;
+    }
+    cr_assert_gt(sum, 0, "no bar in [%d, %d]", lo, hi);
+    return at / sum;
+}
+
+/*
+ * A picture 947x529 is not a whole number of 8x8 blocks, so libjpeg's
+ * DCT-scaled decode at N/8 gives ceil(947 N / 8) columns for a picture
+ * 947 N / 8 wide: the last one is mostly block padding.  The resize must
+ * map the output onto the picture, not onto those columns, or the image
+ * is stretched by up to a pixel towards the right and bottom edges.  Dark
+ * bars at known places near each edge must land where an exact resize of
+ * the full picture puts them, at 1/8 (box 100) and 3/8 (box 300).
+ */
+Test(fastjpeg, partial_last_block_keeps_geometry)
+{
+    enum { W = 947, H = 529, BAR = 16 };
+    /* Bars: columns [x0, x0 + BAR) and rows [y0, y0 + BAR). */
+    static const int xs[] = { 40, 880 }, ys[] = { 30, 480 };
+    static const int boxes[] = { 100, 300 };
+    char *dir = th_mkdtemp();
+    char *in = th_path(dir, "in.jpg"), *out = th_path(dir, "out.jpg");
+    unsigned char *px = malloc((size_t)W * H * 3), *jpg;
+    unsigned long len;
+
+    cr_assert(px);
+    memset(px, 255, (size_t)W * H * 3);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int dark = 0;
+
+            /* Vertical bars in the middle rows, horizontal ones in the
+             * middle columns: they never cross. */
+            for (int k = 0; k < 2; k++)
+                dark |= (x >= xs[k] && x < xs[k] + BAR && y >= H / 4 &&
+                         y < 3 * H / 4) ||
+                        (y >= ys[k] && y < ys[k] + BAR && x >= W / 4 &&
+                         x < 3 * W / 4);
+            if (dark)
+                memset(px + ((size_t)y * W + x) * 3, 0, 3);
+        }
+    jpg = th_jpeg_encode(px, W, H, TJPF_RGB, TJSAMP_444, 100, 0, &len);
+    th_write_file(in, jpg, len);
+    free(jpg);
+    free(px);
+
+    for (size_t b = 0; b < sizeof(boxes) / sizeof(boxes[0]); b++) {
+        struct settings s;
+        struct task_result res;
+        struct th_image img;
+        double sx, sy;
+
+        sh_thumb_settings(&s, dir);
+        s.width = s.height = boxes[b];
+        s.subsample = SUBSAMPLE_444;
+        s.quality = 100;
+        run_fast(&s, in, out, &res);
+        assert_ok(&res, "in.jpg");
+        decode_or_die(out, &img);
+        cr_assert_eq(img.w, boxes[b]);
+        sx = (double)img.w / W;
+        sy = (double)img.h / H;
+        for (int k = 0; k < 2; k++) {
+            /* Where an exact resize puts each bar's middle. */
+            double ex = (xs[k] + BAR / 2.0) * sx - 0.5;
+            double ey = (ys[k] + BAR / 2.0) * sy - 0.5;
+            int r = (int)(BAR * sx) / 2 + 4;
+            double gx = bar_centre(&img, 1, imax((int)ex - r, 0),
+                                   imin((int)ex + r + 1, img.w - 1),
+                                   (int)(H / 4 * sy) + 3,
+                                   (int)(3 * H / 4 * sy) - 3);
+            double gy = bar_centre(&img, 0, imax((int)ey - r, 0),
+                                   imin((int)ey + r + 1, img.h - 1),
+                                   (int)(W / 4 * sx) + 3,
+                                   (int)(3 * W / 4 * sx) - 3);
+
+            cr_log_info("box %d bar %d: column %.3f (exact %.3f), row %.3f "
+                        "(exact %.3f)", boxes[b], k, gx, ex, gy, ey);
+            cr_expect(fabs(gx - ex) < 0.15, "box %d: bar at column %.2f, "
+                      "exact resize %.2f", boxes[b], gx, ex);
+            cr_expect(fabs(gy - ey) < 0.15, "box %d: bar at row %.2f, "
+                      "exact resize %.2f", boxes[b], gy, ey);
+        }
+        th_image_release(&img);
+    }
+    th_rmrf(dir);
+    free(dir);
+    free(in);
+    free(out);
+}
+
 Test(fastjpeg, output_has_no_exif)
 {
     char *dir = th_mkdtemp();

@@ -474,6 +474,8 @@ dj_scale(void *impl, struct resample_span *x, struct resample_span *y)
     }
     x->in = (int)j->output_width;
     y->in = (int)j->output_height;
+    x->extent = (double)j->image_width * j->scale_num / j->scale_denom;
+    y->extent = (double)j->image_height * j->scale_num / j->scale_denom;
 }
 
 static int

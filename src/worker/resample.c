@@ -85,7 +85,9 @@ static int
 span_valid(const struct resample_span *sp)
 {
     return sp->in >= 1 && sp->scaled >= 1 && sp->out >= 1 &&
-           sp->offset >= 0 && sp->offset <= sp->scaled - sp->out;
+           sp->offset >= 0 && sp->offset <= sp->scaled - sp->out &&
+           (sp->extent == 0 ||
+            (sp->extent > sp->in - 1 && sp->extent <= sp->in));
 }
 
 /*
@@ -114,24 +116,29 @@ quantise(const double *w, int taps, int16_t *q)
 int
 resample_axis_init(struct resample_axis *ax, const struct resample_span *sp)
 {
-    double ratio, fscale, support, *w, *kv;
-    int taps, nwin, i;
+    double ratio, fscale, support, extent, *w, *kv;
+    int taps, nwin, i, copy;
 
     memset(ax, 0, sizeof(*ax));
     if (!span_valid(sp))
         return -1;
     ax->in = sp->in;
     ax->out = sp->out;
-    ax->identity = sp->in == sp->scaled && sp->offset == 0;
+    extent = sp->extent > 0 ? sp->extent : sp->in;
+    /* Whole samples mapped one to one: a copy, possibly shifted by the
+     * crop. */
+    copy = sp->in == sp->scaled && extent == sp->in;
+    ax->identity = copy && sp->offset == 0;
 
-    /* Input samples per output sample; the filter widens when shrinking. */
-    ratio = (double)sp->in / sp->scaled;
+    /* Input samples per output sample; the filter widens when shrinking.
+     * The output spans the picture, not a partial last sample's padding. */
+    ratio = extent / sp->scaled;
     fscale = ratio > 1 ? ratio : 1;
     support = LANCZOS_A * fscale;
     /* Input samples within the support of one output, before clamping. */
     nwin = (int)ceil(2 * support) + 1;
-    if (sp->in == sp->scaled)
-        taps = 1;       /* a copy, possibly shifted by the crop */
+    if (copy)
+        taps = 1;
     else
         taps = nwin;
     if (taps > sp->in)
@@ -154,7 +161,7 @@ resample_axis_init(struct resample_axis *ax, const struct resample_span *sp)
         double centre = (i + sp->offset + 0.5) * ratio - 0.5;
         int first, last, st, k;
 
-        if (sp->in == sp->scaled) {
+        if (copy) {
             ax->start[i] = i + sp->offset;
             ax->weight[(size_t)i * ax->wstride] = ONE;
             continue;

@@ -40,6 +40,11 @@ struct resample_span {
     int scaled;     /* size the whole input is resized to, >= 1 */
     int offset;     /* first kept sample of the scaled axis, >= 0 */
     int out;        /* kept samples, >= 1, offset + out <= scaled */
+    double extent;  /* 0, or the input's picture in samples when its last
+                       sample covers only part of one: a JPEG decoded with
+                       DCT scaling N/8 has ceil(w N / 8) samples for a
+                       picture w N / 8 wide, the rest being the padding of
+                       its last block.  in - 1 < extent <= in. */
 };
 
 /*

@@ -13,7 +13,7 @@ void
 resize_plan(const struct geom_box *b, int uw, int uh, int o,
             struct resample_span *x, struct resample_span *y)
 {
-    struct resample_span ux, uy;
+    struct resample_span ux = { 0 }, uy = { 0 };
 
     geom_window(b, uw, uh, &ux.scaled, &uy.scaled, &ux.out, &uy.out,
                 &ux.offset, &uy.offset);
