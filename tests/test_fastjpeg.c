@@ -620,84 +620,161 @@ bar_centre(const struct th_image *img, int columns, int lo, int hi, int a0,
 }
 
 /*
+ * @jpg with an EXIF APP1 holding only Orientation @o inserted after its
+ * first segment (TurboJPEG's JFIF APP0): a new buffer of *@olen bytes.
+ */
+static unsigned char *
+with_orientation(const unsigned char *jpg, unsigned long len, int o,
+                 unsigned long *olen)
+{
+    static const unsigned char app1[] = {
+        0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,
+        'I', 'I', 0x2A, 0, 8, 0, 0, 0,      /* TIFF header, IFD0 at 8 */
+        1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, /* one entry: 0x0112 SHORT */
+        0, 0, 0, 0, 0, 0, 0, 0,             /* value; no next IFD */
+    };
+    size_t at = 2;
+    unsigned char *r = malloc(len + sizeof(app1));
+
+    cr_assert(r);
+    if (jpg[2] == 0xFF && jpg[3] == 0xE0)
+        at = 4 + ((size_t)jpg[4] << 8 | jpg[5]);
+    memcpy(r, jpg, at);
+    memcpy(r + at, app1, sizeof(app1));
+    r[at + 28] = (unsigned char)o;
+    memcpy(r + at + sizeof(app1), jpg + at, len - at);
+    *olen = len + sizeof(app1);
+    return r;
+}
+
+/* Where upright pixel (@ux, @uy) is stored under orientation @o, in an
+ * image stored @sw x @sh (orient.c's views, read backwards). */
+static void
+stored_at(int o, int sw, int sh, int ux, int uy, int *bx, int *by)
+{
+    switch (o) {
+    case 2: *bx = sw - 1 - ux, *by = uy; break;
+    case 3: *bx = sw - 1 - ux, *by = sh - 1 - uy; break;
+    case 4: *bx = ux, *by = sh - 1 - uy; break;
+    case 5: *bx = uy, *by = ux; break;
+    case 6: *bx = uy, *by = sh - 1 - ux; break;
+    case 7: *bx = sw - 1 - uy, *by = sh - 1 - ux; break;
+    case 8: *bx = sw - 1 - uy, *by = ux; break;
+    default: *bx = ux, *by = uy; break;
+    }
+}
+
+/*
  * A picture 947x529 is not a whole number of 8x8 blocks, so libjpeg's
  * DCT-scaled decode at N/8 gives ceil(947 N / 8) columns for a picture
  * 947 N / 8 wide: the last one is mostly block padding.  The resize must
  * map the output onto the picture, not onto those columns, or the image
- * is stretched by up to a pixel towards the right and bottom edges.  Dark
- * bars at known places near each edge must land where an exact resize of
- * the full picture puts them, at 1/8 (box 100) and 3/8 (box 300).
+ * is stretched by up to a pixel towards the stored right and bottom
+ * edges.  Dark bars at known upright places near each edge must land
+ * where an exact resize of the full picture puts them: every EXIF
+ * orientation (the padding then lies on another upright side), at 1/8
+ * (box 100) and 3/8 (box 300), and in a cover crop.
  */
-Test(fastjpeg, partial_last_block_keeps_geometry)
+Test(fastjpeg, partial_last_block_keeps_geometry, .timeout = 60)
 {
     enum { W = 947, H = 529, BAR = 16 };
-    /* Bars: columns [x0, x0 + BAR) and rows [y0, y0 + BAR). */
+    /* Upright bars: columns [xs, xs + BAR), rows [ys, ys + BAR). */
     static const int xs[] = { 40, 880 }, ys[] = { 30, 480 };
-    static const int boxes[] = { 100, 300 };
+    static const struct {
+        enum fit fit;
+        int w, h;
+    } boxes[] = {
+        { FIT_INSIDE, 100, 100 }, { FIT_INSIDE, 300, 300 },
+        { FIT_COVER, 300, 120 },
+    };
     char *dir = th_mkdtemp();
     char *in = th_path(dir, "in.jpg"), *out = th_path(dir, "out.jpg");
-    unsigned char *px = malloc((size_t)W * H * 3), *jpg;
-    unsigned long len;
 
-    cr_assert(px);
-    memset(px, 255, (size_t)W * H * 3);
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            int dark = 0;
+    for (int o = 1; o <= 8; o++) {
+        int sw = o >= 5 ? H : W, sh = o >= 5 ? W : H;
+        unsigned char *px = malloc((size_t)W * H * 3), *jpg, *ej;
+        unsigned long len, elen;
 
-            /* Vertical bars in the middle rows, horizontal ones in the
-             * middle columns: they never cross. */
-            for (int k = 0; k < 2; k++)
-                dark |= (x >= xs[k] && x < xs[k] + BAR && y >= H / 4 &&
-                         y < 3 * H / 4) ||
-                        (y >= ys[k] && y < ys[k] + BAR && x >= W / 4 &&
-                         x < 3 * W / 4);
-            if (dark)
-                memset(px + ((size_t)y * W + x) * 3, 0, 3);
+        cr_assert(px);
+        memset(px, 255, (size_t)W * H * 3);
+        for (int uy = 0; uy < H; uy++)
+            for (int ux = 0; ux < W; ux++) {
+                int dark = 0, bx, by;
+
+                /* Vertical bars in the middle rows, horizontal ones in
+                 * the middle columns: they never cross. */
+                for (int k = 0; k < 2; k++)
+                    dark |= (ux >= xs[k] && ux < xs[k] + BAR &&
+                             uy >= H / 4 && uy < 3 * H / 4) ||
+                            (uy >= ys[k] && uy < ys[k] + BAR &&
+                             ux >= W / 4 && ux < 3 * W / 4);
+                if (!dark)
+                    continue;
+                stored_at(o, sw, sh, ux, uy, &bx, &by);
+                memset(px + ((size_t)by * sw + bx) * 3, 0, 3);
+            }
+        jpg = th_jpeg_encode(px, sw, sh, TJPF_RGB, TJSAMP_444, 100, 0, &len);
+        ej = with_orientation(jpg, len, o, &elen);
+        th_write_file(in, ej, elen);
+        free(ej);
+        free(jpg);
+        free(px);
+
+        for (size_t b = 0; b < sizeof(boxes) / sizeof(boxes[0]); b++) {
+            struct settings s;
+            struct task_result res;
+            struct th_image img;
+            struct geom_box box;
+            int gw, gh, ow, oh, ox, oy;
+            double sx, sy;
+
+            sh_thumb_settings(&s, dir);
+            s.fit = boxes[b].fit;
+            s.width = boxes[b].w;
+            s.height = boxes[b].h;
+            s.subsample = SUBSAMPLE_444;
+            s.quality = 100;
+            box = geom_box_of(&s);
+            geom_window(&box, W, H, &gw, &gh, &ow, &oh, &ox, &oy);
+            run_fast(&s, in, out, &res);
+            assert_ok(&res, "in.jpg");
+            decode_or_die(out, &img);
+            cr_assert(img.w == ow && img.h == oh, "orientation %d: %dx%d, "
+                      "want %dx%d", o, img.w, img.h, ow, oh);
+            sx = (double)gw / W;
+            sy = (double)gh / H;
+            for (int k = 0; k < 2; k++) {
+                /* Where an exact resize (then the crop) puts each bar's
+                 * middle; a bar the crop cuts is not measured. */
+                double ex = (xs[k] + BAR / 2.0) * sx - 0.5 - ox;
+                double ey = (ys[k] + BAR / 2.0) * sy - 0.5 - oy;
+                int rx = (int)(BAR * sx) / 2 + 4, ry = (int)(BAR * sy) / 2 + 4;
+
+                if (ex - rx >= 0 && ex + rx + 1 < img.w) {
+                    double g = bar_centre(&img, 1, (int)ex - rx,
+                                          (int)ex + rx + 1,
+                                          imax((int)(H / 4 * sy) - oy + 3, 0),
+                                          imin((int)(3 * H / 4 * sy) - oy - 3,
+                                               img.h));
+
+                    cr_expect(fabs(g - ex) < 0.15, "orientation %d, %dx%d "
+                              "%s: bar at column %.3f, exact resize %.3f", o,
+                              s.width, s.height, fit_str(s.fit), g, ex);
+                }
+                if (ey - ry >= 0 && ey + ry + 1 < img.h) {
+                    double g = bar_centre(&img, 0, (int)ey - ry,
+                                          (int)ey + ry + 1,
+                                          imax((int)(W / 4 * sx) - ox + 3, 0),
+                                          imin((int)(3 * W / 4 * sx) - ox - 3,
+                                               img.w));
+
+                    cr_expect(fabs(g - ey) < 0.15, "orientation %d, %dx%d "
+                              "%s: bar at row %.3f, exact resize %.3f", o,
+                              s.width, s.height, fit_str(s.fit), g, ey);
+                }
+            }
+            th_image_release(&img);
         }
-    jpg = th_jpeg_encode(px, W, H, TJPF_RGB, TJSAMP_444, 100, 0, &len);
-    th_write_file(in, jpg, len);
-    free(jpg);
-    free(px);
-
-    for (size_t b = 0; b < sizeof(boxes) / sizeof(boxes[0]); b++) {
-        struct settings s;
-        struct task_result res;
-        struct th_image img;
-        double sx, sy;
-
-        sh_thumb_settings(&s, dir);
-        s.width = s.height = boxes[b];
-        s.subsample = SUBSAMPLE_444;
-        s.quality = 100;
-        run_fast(&s, in, out, &res);
-        assert_ok(&res, "in.jpg");
-        decode_or_die(out, &img);
-        cr_assert_eq(img.w, boxes[b]);
-        sx = (double)img.w / W;
-        sy = (double)img.h / H;
-        for (int k = 0; k < 2; k++) {
-            /* Where an exact resize puts each bar's middle. */
-            double ex = (xs[k] + BAR / 2.0) * sx - 0.5;
-            double ey = (ys[k] + BAR / 2.0) * sy - 0.5;
-            int r = (int)(BAR * sx) / 2 + 4;
-            double gx = bar_centre(&img, 1, imax((int)ex - r, 0),
-                                   imin((int)ex + r + 1, img.w - 1),
-                                   (int)(H / 4 * sy) + 3,
-                                   (int)(3 * H / 4 * sy) - 3);
-            double gy = bar_centre(&img, 0, imax((int)ey - r, 0),
-                                   imin((int)ey + r + 1, img.h - 1),
-                                   (int)(W / 4 * sx) + 3,
-                                   (int)(3 * W / 4 * sx) - 3);
-
-            cr_log_info("box %d bar %d: column %.3f (exact %.3f), row %.3f "
-                        "(exact %.3f)", boxes[b], k, gx, ex, gy, ey);
-            cr_expect(fabs(gx - ex) < 0.15, "box %d: bar at column %.2f, "
-                      "exact resize %.2f", boxes[b], gx, ex);
-            cr_expect(fabs(gy - ey) < 0.15, "box %d: bar at row %.2f, "
-                      "exact resize %.2f", boxes[b], gy, ey);
-        }
-        th_image_release(&img);
     }
     th_rmrf(dir);
     free(dir);

@@ -460,8 +460,10 @@ dj_scale(void *impl, struct resample_span *x, struct resample_span *y)
 
     /* Only a libjpeg bug could make this fail: keep the size as it is. */
     if (setjmp(ctx->err.jmp) != 0) {
+        j->scale_num = j->scale_denom = 8;  /* the size libjpeg decodes */
         x->in = (int)j->image_width;
         y->in = (int)j->image_height;
+        x->extent = y->extent = 0;
         return;
     }
     j->scale_denom = 8;

@@ -18,7 +18,7 @@ for arg in "$@"; do
     *) echo "usage: setup.sh [--sharp]" >&2; exit 2 ;;
     esac
 done
-pkgs="time parallel imagemagick python3-pil libvips-tools bc
+pkgs="time parallel imagemagick python3-pil libvips-tools bc jpegoptim
       gcc libc6-dev libturbojpeg0-dev libpng-dev liblcms2-dev
       libimage-exiftool-perl"
 if [ $sharp = 1 ]; then
