@@ -5,9 +5,10 @@
  * Each axis is described by a struct resample_span: the input has @in
  * samples, the whole input (or its first @extent samples' worth, when the
  * last sample is partly padding) is mapped onto @scaled output samples,
- * and of those the @out samples starting at @offset are kept.  Plain resizing is
- * scaled == out, offset == 0; a centre crop after a resize ("cover") keeps
- * a window of a larger scaled size, without computing what is cut off.
+ * and of those the @out samples starting at @offset are kept.  Plain
+ * resizing is scaled == out, offset == 0; a centre crop after a resize
+ * ("cover") keeps a window of a larger scaled size, without computing
+ * what is cut off.
  *
  * When shrinking, the filter is widened by the shrink factor so that every
  * input sample contributes (a proper average, not point sampling).  Edges
