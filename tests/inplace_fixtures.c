@@ -218,9 +218,8 @@ gen_jpeg(const char *path, int w, int h, enum gen_kind k, int quality,
          int orientation, uint32_t seed)
 {
     unsigned char *rgb = synth_rgb(w, h, seed), *px = rgb, *jpeg;
-    unsigned char *file;
     unsigned long jlen;
-    size_t n = (size_t)w * (size_t)h, flen = 0;
+    size_t n = (size_t)w * (size_t)h;
     int pf = TJPF_RGB, samp = TJSAMP_420, flags = TJFLAG_ACCURATEDCT;
     switch (k) {
     case GEN_RGB420:
@@ -254,22 +253,29 @@ gen_jpeg(const char *path, int w, int h, enum gen_kind k, int quality,
         break;
     }
     jpeg = th_jpeg_encode(px, w, h, pf, samp, quality, flags, &jlen);
-    file = malloc(jlen + 64);
+    write_jpeg_oriented(path, jpeg, jlen, orientation);
+    free(jpeg);
+    if (px != rgb)
+        free(px);
+    free(rgb);
+}
+
+void
+write_jpeg_oriented(const char *path, const unsigned char *jpeg,
+                    unsigned long jlen, int orientation)
+{
+    unsigned char *file = malloc(jlen + 64);
+    size_t flen = 2;
+
     cr_assert(file != NULL, "out of memory");
     file[0] = 0xFF;
     file[1] = 0xD8;
-    flen = 2;
     if (orientation)
         flen += exif_orientation_app1(file + 2, orientation);
     memcpy(file + flen, jpeg + 2, jlen - 2);
     flen += jlen - 2;
     th_write_file(path, file, flen);
-
     free(file);
-    free(jpeg);
-    if (px != rgb)
-        free(px);
-    free(rgb);
 }
 
 void

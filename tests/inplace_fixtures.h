@@ -120,6 +120,10 @@ unsigned char *synth_rgb(int w, int h, uint32_t seed);
  */
 void gen_jpeg(const char *path, int w, int h, enum gen_kind k, int quality,
               int orientation, uint32_t seed);
+/* JPEG @jpeg (@jlen bytes, from SOI) written to @path with an EXIF APP1
+ * holding only Orientation @orientation right after SOI (0: as it is). */
+void write_jpeg_oriented(const char *path, const unsigned char *jpeg,
+                         unsigned long jlen, int orientation);
 /* gen_jpeg() of @dir/@rel, creating the directories in between. */
 void gen_in(const char *dir, const char *rel, int w, int h, enum gen_kind k,
             int quality, int orientation, uint32_t seed);

@@ -52,15 +52,14 @@ SHARP_DIR=${SHARP_DIR:-$BENCH/node}
 W=$(mktemp -d /tmp/encoder-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
-# sharp, one file: node - IN OUT Q FORMAT [BOX]
+# sharp, one file: node - IN OUT Q FORMAT
 sharp_one() {
     SHARP_DIR=$SHARP_DIR node -e '
 const { createRequire } = require("module");
 const sharp = createRequire(process.env.SHARP_DIR + "/")("sharp");
 sharp.concurrency(1);
-const [inp, out, q, fmt, box] = process.argv.slice(1);
+const [inp, out, q, fmt] = process.argv.slice(1);
 let s = sharp(inp);
-if (box) s = s.resize(+box, +box, { fit: "inside", withoutEnlargement: true });
 s = fmt === "png" ? s.png() : s.jpeg({ quality: +q, mozjpeg: true,
                                         chromaSubsampling: "4:2:0" });
 s.toFile(out).catch(e => { console.error(e.message); process.exit(1); });
