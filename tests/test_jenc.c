@@ -988,3 +988,106 @@ Test(jenc, independent_decoders)
     free(path);
     free(ppm);
 }
+
+/* jenc_idct() undoes jenc_fdct(): every sample back within 1. */
+Test(jenc, idct_inverts_fdct)
+{
+    unsigned char px[64], back[64];
+    struct jenc_plane pl = { 8, 8, 1, 1, 8, px, NULL };
+    float c[64];
+    unsigned seed = 11;
+
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 64; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* Noise, and from round 25 on smooth ramps near the ends of
+             * the range (the clamp). */
+            px[i] = round < 25 ? (unsigned char)(seed >> 16)
+                               : (unsigned char)(round & 1 ? 250 + i % 6
+                                                           : i % 6);
+        }
+        jenc_fdct(&pl, 0, 0, c);
+        jenc_idct(c, back, 8);
+        for (int i = 0; i < 64; i++)
+            cr_assert(abs(back[i] - px[i]) <= 1, "round %d sample %d: %d, "
+                      "want %d", round, i, back[i], px[i]);
+    }
+}
+
+/* Linear light (Rec. 709 weights on the sRGB curve) of an 8-bit pixel. */
+static double
+light(const unsigned char *p)
+{
+    double l = 0;
+    static const double wt[3] = { 0.2126, 0.7152, 0.0722 };
+
+    for (int c = 0; c < 3; c++) {
+        double v = p[c] / 255.0;
+
+        l += wt[c] * (v <= 0.04045 ? v / 12.92
+                                   : pow((v + 0.055) / 1.055, 2.4));
+    }
+    return l;
+}
+
+static const unsigned char *
+stripes_row(void *arg, int y, unsigned char *buf)
+{
+    int w = *(int *)arg;
+
+    /* Brick-red and sky-blue stripes three pixels wide, shifting by a
+     * pixel every 8 rows: 4:2:0 chroma cannot follow them. */
+    for (int x = 0; x < w; x++) {
+        int red = (x + y / 8) / 3 % 2;
+
+        buf[3 * x] = red ? 190 : 70;
+        buf[3 * x + 1] = red ? 80 : 120;
+        buf[3 * x + 2] = red ? 60 : 190;
+    }
+    return buf;
+}
+
+/* The luma is matched to the decoded 4:2:0 chroma (jenc_luma.c): across
+ * colour edges a file's pixels keep their light better than plain
+ * libjpeg-turbo's at the same quality (whose luma is the original's). */
+Test(jenc, luma_keeps_light_across_colour_edges)
+{
+    int w = 203, h = 157;
+    struct encode_rows src = { w, h, stripes_row, &w };
+    struct jenc_params p = { .quality = 90, .subsample_420 = 1,
+                             .scan = JENC_SCAN_AUTO };
+    struct task_result res;
+    unsigned char *rgb = malloc((size_t)w * h * 3), *jpeg = NULL;
+    unsigned char *tjpeg = NULL, *px, *tpx;
+    unsigned long len = 0, tlen = 0;
+    double err = 0, terr = 0;
+    tjhandle tj = tjInitCompress();
+    int comps;
+
+    cr_assert(rgb && tj);
+    for (int y = 0; y < h; y++)
+        stripes_row(&w, y, rgb + (size_t)y * w * 3);
+    memset(&res, 0, sizeof(res));
+    cr_assert_eq(jenc_encode(&p, &src, &jpeg, &len, &res), 0, "%s",
+                 res.message);
+    cr_assert_eq(tjCompress2(tj, rgb, w, 0, h, TJPF_RGB, &tjpeg, &tlen,
+                             TJSAMP_420, 90, 0), 0, "%s",
+                 tjGetErrorStr2(tj));
+    px = tj_decode(jpeg, len, w, h, &comps);
+    tpx = tj_decode(tjpeg, tlen, w, h, &comps);
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        double l = light(rgb + 3 * i);
+
+        err += fabs(light(px + 3 * i) - l);
+        terr += fabs(light(tpx + 3 * i) - l);
+    }
+    /* Measured: 0.64 of libjpeg-turbo's error; without the match 0.99. */
+    cr_expect_lt(err, 0.8 * terr, "light error %.5f, libjpeg-turbo's %.5f",
+                 err / ((double)w * h), terr / ((double)w * h));
+    free(px);
+    free(tpx);
+    free(jpeg);
+    tjFree(tjpeg);
+    tjDestroy(tj);
+    free(rgb);
+}

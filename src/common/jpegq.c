@@ -45,7 +45,7 @@
 
 #include "jpegq.h"
 
-#define JPEGQ_LUMA_DC 19.0
+#define JPEGQ_LUMA_DC 20.0
 #define JPEGQ_LUMA_DC_WEIGHT 0.85
 #define JPEGQ_CHROMA_DC 17.0
 #define JPEGQ_LUMA_R0 5.0

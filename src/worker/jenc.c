@@ -132,9 +132,31 @@ quantise(struct jenc_job *j, const struct jenc_plane *pl,
     }
 }
 
-/* Both passes over every plane.  0, or -1 when out of memory. */
+/* The luma of @pl matched to the 4:2:0 chroma as quantised in
+ * j->arrays (4:4:4 keeps its luma: there the match only chases the
+ * chroma's quantisation error, and did not pay on the tests' edges).
+ * 0, or -1 when out of memory. */
 static int
-quantise_all(struct jenc_job *j, const struct jenc_plane *pl)
+luma_match(struct jenc_job *j, struct jenc_plane *pl)
+{
+    struct jenc_plane dec[2];
+    int rc = -1;
+
+    memset(dec, 0, sizeof(dec));
+    if (jenc_plane_decode((j_common_ptr)&j->holder, &pl[1], j->arrays[1],
+                          j->qt[1], &dec[0]) == 0 &&
+        jenc_plane_decode((j_common_ptr)&j->holder, &pl[2], j->arrays[2],
+                          j->qt[1], &dec[1]) == 0)
+        rc = jenc_luma_match(&pl[0], &dec[0], &dec[1]);
+    free(dec[0].px);
+    free(dec[1].px);
+    return rc;
+}
+
+/* Both passes over every plane (the luma changed by luma_match()).  0,
+ * or -1 when out of memory. */
+static int
+quantise_all(struct jenc_job *j, struct jenc_plane *pl)
 {
     struct jenc_stats st[2];
     struct jenc_rate r[2];
@@ -142,7 +164,7 @@ quantise_all(struct jenc_job *j, const struct jenc_plane *pl)
     int *scratch = malloc((size_t)pl[0].bw * 4 * sizeof(int));
     float *keep = NULL, *at[3] = { NULL, NULL, NULL };
     size_t blocks = 0;
-    int ci, bw, bh;
+    int ci, bw, bh, rc = 0;
 
     for (ci = 0; ci < j->ncomp; ci++) {
         coded_blocks(&pl[ci], &bw, &bh);
@@ -162,24 +184,33 @@ quantise_all(struct jenc_job *j, const struct jenc_plane *pl)
         blocks += (size_t)bw * (size_t)bh;
     }
     memset(st, 0, sizeof(st));
-    for (ci = 0; ci < j->ncomp; ci++)
-        gather(&pl[ci], j->qt[ci > 0], &st[ci > 0], at[ci]);
-    for (ci = 0; ci < 2; ci++)
-        jenc_rate_from_stats(&st[ci], &r[ci]);
-    j->est_bytes = jenc_stats_bytes(&st[0]) + jenc_stats_bytes(&st[1]);
-    j->flat_share = jenc_stats_flat(st, 2);
-    for (ci = 0; ci < j->ncomp; ci++)
-        quantise(j, &pl[ci], j->arrays[ci], j->qt[ci > 0], &r[ci > 0],
-                 at[ci], dc, scratch);
+    /* The chroma first: the luma is matched to it as decoded
+     * (jenc_luma.c). */
+    for (ci = 1; ci < j->ncomp; ci++)
+        gather(&pl[ci], j->qt[1], &st[1], at[ci]);
+    jenc_rate_from_stats(&st[1], &r[1]);
+    for (ci = 1; ci < j->ncomp; ci++)
+        quantise(j, &pl[ci], j->arrays[ci], j->qt[1], &r[1], at[ci], dc,
+                 scratch);
+    if (j->ncomp == 3 && j->p->subsample_420 && luma_match(j, pl) < 0)
+        rc = -1;
+    else {
+        gather(&pl[0], j->qt[0], &st[0], at[0]);
+        jenc_rate_from_stats(&st[0], &r[0]);
+        j->est_bytes = jenc_stats_bytes(&st[0]) + jenc_stats_bytes(&st[1]);
+        j->flat_share = jenc_stats_flat(st, 2);
+        quantise(j, &pl[0], j->arrays[0], j->qt[0], &r[0], at[0], dc,
+                 scratch);
+    }
     free(dc);
     free(scratch);
     free(keep);
-    return 0;
+    return rc;
 }
 
 /* Everything that may longjmp.  0, or -1 when out of memory. */
 static int
-run(struct jenc_job *j, const struct jenc_plane *pl)
+run(struct jenc_job *j, struct jenc_plane *pl)
 {
     arrays_alloc(j, pl);
     if (quantise_all(j, pl) < 0)
@@ -190,7 +221,7 @@ run(struct jenc_job *j, const struct jenc_plane *pl)
 
 /* run() with its jump target.  0, or -1 with @res failed. */
 static int
-run_guarded(struct jenc_job *j, const struct jenc_plane *pl,
+run_guarded(struct jenc_job *j, struct jenc_plane *pl,
             struct task_result *res)
 {
     if (setjmp(j->err.jmp) != 0) {

@@ -20,6 +20,7 @@ jenc_planes_free(struct jenc_plane pl[3])
 {
     for (int i = 0; i < 3; i++) {
         free(pl[i].px);
+        free(pl[i].lum);
         memset(&pl[i], 0, sizeof(pl[i]));
     }
 }
@@ -40,9 +41,8 @@ plane_alloc(struct jenc_plane *p, int w, int h, int sh, int sv)
     return p->px ? 0 : -1;
 }
 
-/* Replicate the last column and row of @p's samples out to its blocks. */
-static void
-plane_pad(struct jenc_plane *p)
+void
+jenc_plane_pad(struct jenc_plane *p)
 {
     int y;
 
@@ -67,18 +67,28 @@ clamp8(int v)
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* RGB row @rgb to luma row @y.  Returns whether every pixel is grey. */
+/* The light of a pixel squared, for jenc_luma.c: 0.2126 R^2 + 0.7152 G^2
+ * + 0.0722 B^2 (weights in 1/32768ths), rounded; at most 255^2. */
+#define LW_R 6966u
+#define LW_G 23436u
+#define LW_B 2366u
+
+/* RGB row @rgb to luma row @y and light row @lum.  Returns whether every
+ * pixel is grey. */
 static int
-luma_row(const unsigned char *rgb, int w, unsigned char *y)
+luma_row(const unsigned char *rgb, int w, unsigned char *y,
+         unsigned short *lum)
 {
     int grey = 1;
 
     for (int x = 0; x < w; x++) {
-        int r = rgb[3 * x], g = rgb[3 * x + 1], b = rgb[3 * x + 2];
+        unsigned r = rgb[3 * x], g = rgb[3 * x + 1], b = rgb[3 * x + 2];
 
         grey &= (r == g) & (r == b);
         y[x] = (unsigned char)((19595 * r + 38470 * g + 7471 * b +
                                 FIX_HALF) >> 16);
+        lum[x] = (unsigned short)((LW_R * r * r + LW_G * g * g +
+                                   LW_B * b * b + 16384u) >> 15);
     }
     return grey;
 }
@@ -138,10 +148,12 @@ read_all(struct reader *rd, int sub, struct jenc_plane pl[3])
         int cy = sub ? y / 2 : y;
         const unsigned char *a = src->row(src->arg, y, rd->rgb[0]), *b = a;
 
-        grey &= luma_row(a, w, pl[0].px + (size_t)y * pl[0].stride);
+        grey &= luma_row(a, w, pl[0].px + (size_t)y * pl[0].stride,
+                         pl[0].lum + (size_t)y * w);
         if (y2 != y) {
             b = src->row(src->arg, y2, rd->rgb[1]);
-            grey &= luma_row(b, w, pl[0].px + (size_t)y2 * pl[0].stride);
+            grey &= luma_row(b, w, pl[0].px + (size_t)y2 * pl[0].stride,
+                             pl[0].lum + (size_t)y2 * w);
         }
         chroma_row(a, b, w, sub, pl[1].px + (size_t)cy * pl[1].stride,
                    pl[2].px + (size_t)cy * pl[2].stride);
@@ -162,12 +174,15 @@ jenc_planes_read(const struct encode_rows *src, int sub420,
     rd.rgb[1] = malloc((size_t)w * 3);
     if (!rd.rgb[0] || !rd.rgb[1] || plane_alloc(&pl[0], w, h, s, s) < 0 ||
         plane_alloc(&pl[1], cw, ch, 1, 1) < 0 ||
-        plane_alloc(&pl[2], cw, ch, 1, 1) < 0)
+        plane_alloc(&pl[2], cw, ch, 1, 1) < 0 ||
+        !(pl[0].lum = malloc((size_t)w * (size_t)h * sizeof(*pl[0].lum))))
         goto out;
     *grey = read_all(&rd, sub420, pl) && allow_grey;
     for (int i = 0; i < 3; i++)
-        plane_pad(&pl[i]);
+        jenc_plane_pad(&pl[i]);
     if (*grey) {
+        free(pl[0].lum);
+        pl[0].lum = NULL;
         free(pl[1].px);
         free(pl[2].px);
         memset(&pl[1], 0, 2 * sizeof(*pl));
@@ -285,6 +300,58 @@ jenc_fdct(const struct jenc_plane *pl, int bx, int by, float out[64])
         _mm_storeu_ps(out + y * 8 + 4, r[y]);
     }
 }
+
+/* The inverse of dct8_ps(): v[u] (coefficient u of each column) becomes
+ * the samples of each column. */
+static void
+idct8_ps(__m128 v[8])
+{
+    __m128 e[4], o[4];
+
+    for (int x = 0; x < 4; x++) {
+        e[x] = _mm_mul_ps(_mm_set1_ps(dct_even[0][x]), v[0]);
+        o[x] = _mm_mul_ps(_mm_set1_ps(dct_odd[0][x]), v[1]);
+        for (int k = 1; k < 4; k++) {
+            e[x] = _mm_add_ps(e[x], _mm_mul_ps(_mm_set1_ps(dct_even[k][x]),
+                                               v[2 * k]));
+            o[x] = _mm_add_ps(o[x], _mm_mul_ps(_mm_set1_ps(dct_odd[k][x]),
+                                               v[2 * k + 1]));
+        }
+    }
+    for (int x = 0; x < 4; x++) {
+        v[x] = _mm_add_ps(e[x], o[x]);
+        v[7 - x] = _mm_sub_ps(e[x], o[x]);
+    }
+}
+
+void
+jenc_idct(const float in[64], unsigned char *out, int stride)
+{
+    const __m128 shift = _mm_set1_ps(128.0f);
+    __m128 l[8], r[8];
+    int y;
+
+    if (!dct_ready)
+        dct_init();
+    for (y = 0; y < 8; y++) {
+        l[y] = _mm_loadu_ps(in + y * 8);
+        r[y] = _mm_loadu_ps(in + y * 8 + 4);
+    }
+    idct8_ps(l);
+    idct8_ps(r);
+    transpose8_ps(l, r);
+    idct8_ps(l);
+    idct8_ps(r);
+    transpose8_ps(l, r);
+    for (y = 0; y < 8; y++) {
+        __m128i a = _mm_cvtps_epi32(_mm_add_ps(l[y], shift));
+        __m128i b = _mm_cvtps_epi32(_mm_add_ps(r[y], shift));
+        __m128i w = _mm_packs_epi32(a, b);
+
+        _mm_storel_epi64((__m128i *)(out + (size_t)y * stride),
+                         _mm_packus_epi16(w, w));
+    }
+}
 #else
 /* One 8-point DCT-II of @in (stride @is) into @out (stride @os). */
 static void
@@ -325,5 +392,37 @@ jenc_fdct(const struct jenc_plane *pl, int bx, int by, float out[64])
         dct8(s + y * 8, 1, t + y * 8, 1);
     for (x = 0; x < 8; x++)
         dct8(t + x, 8, out + x, 8);
+}
+
+void
+jenc_idct(const float in[64], unsigned char *out, int stride)
+{
+    float t[64];
+
+    if (!dct_ready)
+        dct_init();
+    /* Down the columns into t (t[y][u]), then along the rows. */
+    for (int u = 0; u < 8; u++)
+        for (int y = 0; y < 4; y++) {
+            float e = 0, o = 0;
+
+            for (int k = 0; k < 4; k++) {
+                e += dct_even[k][y] * in[2 * k * 8 + u];
+                o += dct_odd[k][y] * in[(2 * k + 1) * 8 + u];
+            }
+            t[y * 8 + u] = e + o;
+            t[(7 - y) * 8 + u] = e - o;
+        }
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 4; x++) {
+            float e = 128.0f, o = 0;
+
+            for (int k = 0; k < 4; k++) {
+                e += dct_even[k][x] * t[y * 8 + 2 * k];
+                o += dct_odd[k][x] * t[y * 8 + 2 * k + 1];
+            }
+            out[(size_t)y * stride + x] = clamp8((int)lrintf(e + o));
+            out[(size_t)y * stride + 7 - x] = clamp8((int)lrintf(e - o));
+        }
 }
 #endif

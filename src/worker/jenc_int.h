@@ -22,6 +22,9 @@ struct jenc_plane {
     int bw, bh;             /* blocks */
     int stride;             /* bw * 8 */
     unsigned char *px;      /* stride x bh * 8 */
+    /* Luma of a colour image only (else NULL): the square of each
+     * pixel's light, w x h (jenc_luma.c). */
+    unsigned short *lum;
 };
 
 /*
@@ -35,10 +38,32 @@ int jenc_planes_read(const struct encode_rows *src, int sub420,
                      int allow_grey, struct jenc_plane pl[3], int *grey);
 void jenc_planes_free(struct jenc_plane pl[3]);
 
+/* Replicate the last column and row of @p's samples out to its blocks. */
+void jenc_plane_pad(struct jenc_plane *p);
+
+/* The samples a decoder gets from the quantised blocks @arr (of @cc's
+ * pool, steps @qt) of plane @pl, into a new plane @out of @pl's size
+ * (free its px).  0, or -1 when out of memory. */
+int jenc_plane_decode(j_common_ptr cc, const struct jenc_plane *pl,
+                      jvirt_barray_ptr arr, const unsigned short *qt,
+                      struct jenc_plane *out);
+
+/* Move each sample of @luma (by a few steps at most) so that its pixel,
+ * decoded with the 4:2:0 chroma @cb, @cr (as jenc_plane_decode() gives
+ * them, upsampled as a decoder does), has the light @luma->lum holds;
+ * the padding is replicated again.  0, or -1 when out of memory. */
+int jenc_luma_match(struct jenc_plane *luma, const struct jenc_plane *cb,
+                    const struct jenc_plane *cr);
+
 /* The forward DCT of block (@bx, @by) of @pl, level-shifted, in JPEG's
  * scale (orthonormal: a squared error here is the same squared error in
  * samples), natural order. */
 void jenc_fdct(const struct jenc_plane *pl, int bx, int by, float out[64]);
+
+/* Its inverse: the samples of the coefficients @in (natural order, JPEG's
+ * scale), level-shifted back, rounded and clamped to 0..255, into @out
+ * (@stride bytes a row). */
+void jenc_idct(const float in[64], unsigned char *out, int stride);
 
 /* Symbol counts of one Huffman table class (luma, or chroma), and the
  * cost in bits the trellis charges for each symbol. */
