@@ -126,11 +126,44 @@ upsample_row(const struct jenc_plane *c, int y, int w, short *cs,
     a = c->px + (size_t)j * c->stride;
     b = c->px + (size_t)j2 * c->stride;
     /* The column sums, with the edge ones repeated on either side. */
-    for (i = 0; i < cw; i++)
+    i = 0;
+#ifdef __SSE2__
+    for (; i + 8 <= cw; i += 8) {
+        const __m128i z = _mm_setzero_si128();
+        __m128i va = _mm_unpacklo_epi8(
+            _mm_loadl_epi64((const __m128i *)(a + i)), z);
+        __m128i vb = _mm_unpacklo_epi8(
+            _mm_loadl_epi64((const __m128i *)(b + i)), z);
+
+        _mm_storeu_si128((__m128i *)(cs + i + 1),
+                         _mm_add_epi16(_mm_add_epi16(va, _mm_add_epi16(va,
+                                                                      va)),
+                                       vb));
+    }
+#endif
+    for (; i < cw; i++)
         cs[i + 1] = (short)(3 * a[i] + b[i]);
     cs[0] = cs[1];
     cs[cw + 1] = cs[cw];
-    for (i = 0; 2 * i + 1 < w; i++) {
+    i = 0;
+#ifdef __SSE2__
+    /* Sixteen outputs from eight sums and their neighbours. */
+    for (; 2 * i + 16 <= w; i += 8) {
+        __m128i l = _mm_loadu_si128((const __m128i *)(cs + i));
+        __m128i m = _mm_loadu_si128((const __m128i *)(cs + i + 1));
+        __m128i r = _mm_loadu_si128((const __m128i *)(cs + i + 2));
+        __m128i t = _mm_add_epi16(m, _mm_add_epi16(m, m));
+        __m128i ev = _mm_srli_epi16(
+            _mm_add_epi16(_mm_add_epi16(t, l), _mm_set1_epi16(8)), 4);
+        __m128i od = _mm_srli_epi16(
+            _mm_add_epi16(_mm_add_epi16(t, r), _mm_set1_epi16(7)), 4);
+
+        _mm_storeu_si128((__m128i *)(out + 2 * i),
+                         _mm_packus_epi16(_mm_unpacklo_epi16(ev, od),
+                                          _mm_unpackhi_epi16(ev, od)));
+    }
+#endif
+    for (; 2 * i + 1 < w; i++) {
         int t = 3 * cs[i + 1];
 
         out[2 * i] = (unsigned char)((t + cs[i] + 8) >> 4);
