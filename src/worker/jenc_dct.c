@@ -73,8 +73,8 @@ clamp8(int v)
 #define LW_G 23436u
 #define LW_B 2366u
 
-/* RGB row @rgb to luma row @y and light row @lum.  Returns whether every
- * pixel is grey. */
+/* RGB row @rgb to luma row @y and light row @lum (unless NULL).  Returns
+ * whether every pixel is grey. */
 static int
 luma_row(const unsigned char *rgb, int w, unsigned char *y,
          unsigned short *lum)
@@ -87,8 +87,9 @@ luma_row(const unsigned char *rgb, int w, unsigned char *y,
         grey &= (r == g) & (r == b);
         y[x] = (unsigned char)((19595 * r + 38470 * g + 7471 * b +
                                 FIX_HALF) >> 16);
-        lum[x] = (unsigned short)((LW_R * r * r + LW_G * g * g +
-                                   LW_B * b * b + 16384u) >> 15);
+        if (lum)
+            lum[x] = (unsigned short)((LW_R * r * r + LW_G * g * g +
+                                       LW_B * b * b + 16384u) >> 15);
     }
     return grey;
 }
@@ -148,12 +149,14 @@ read_all(struct reader *rd, int sub, struct jenc_plane pl[3])
         int cy = sub ? y / 2 : y;
         const unsigned char *a = src->row(src->arg, y, rd->rgb[0]), *b = a;
 
+        unsigned short *lum = pl[0].lum;
+
         grey &= luma_row(a, w, pl[0].px + (size_t)y * pl[0].stride,
-                         pl[0].lum + (size_t)y * w);
+                         lum ? lum + (size_t)y * w : NULL);
         if (y2 != y) {
             b = src->row(src->arg, y2, rd->rgb[1]);
             grey &= luma_row(b, w, pl[0].px + (size_t)y2 * pl[0].stride,
-                             pl[0].lum + (size_t)y2 * w);
+                             lum ? lum + (size_t)y2 * w : NULL);
         }
         chroma_row(a, b, w, sub, pl[1].px + (size_t)cy * pl[1].stride,
                    pl[2].px + (size_t)cy * pl[2].stride);
@@ -174,7 +177,10 @@ jenc_planes_read(const struct encode_rows *src, int sub420,
     rd.rgb[1] = malloc((size_t)w * 3);
     if (!rd.rgb[0] || !rd.rgb[1] || plane_alloc(&pl[0], w, h, s, s) < 0 ||
         plane_alloc(&pl[1], cw, ch, 1, 1) < 0 ||
-        plane_alloc(&pl[2], cw, ch, 1, 1) < 0 ||
+        plane_alloc(&pl[2], cw, ch, 1, 1) < 0)
+        goto out;
+    /* The light only for 4:2:0, the one jenc_luma.c matches. */
+    if (sub420 &&
         !(pl[0].lum = malloc((size_t)w * (size_t)h * sizeof(*pl[0].lum))))
         goto out;
     *grey = read_all(&rd, sub420, pl) && allow_grey;

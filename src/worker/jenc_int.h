@@ -22,7 +22,7 @@ struct jenc_plane {
     int bw, bh;             /* blocks */
     int stride;             /* bw * 8 */
     unsigned char *px;      /* stride x bh * 8 */
-    /* Luma of a colour image only (else NULL): the square of each
+    /* Luma of a 4:2:0 colour image only (else NULL): the square of each
      * pixel's light, w x h (jenc_luma.c). */
     unsigned short *lum;
 };
